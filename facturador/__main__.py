@@ -1,0 +1,5 @@
+import sys
+
+from facturador.cli import main
+
+sys.exit(main())

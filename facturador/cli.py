@@ -1,0 +1,80 @@
+"""The `facturador` console script.
+
+Standards tools that need no database (`dian verify|build`, `dian-sandbox`, `pac-sandbox`) run
+directly; everything else is a Django management command (`facturador migrate`, `facturador
+worker`, ...), so `facturador --help` lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+OWN_COMMANDS = [
+    ("serve", "Run the web UI and background workers (migrates first; --seed-demo adds demo data)"),
+    ("worker", "Run one background worker (start many, on one or many machines)"),
+    ("seed_demo", "Create demo issuers, users and numbering ranges"),
+    ("nit dv NIT | nit check NIT-DV", "Colombian NIT check digit / validation"),
+    ("rfc check RFC", "Mexican RFC validation"),
+    ("dian verify FILE.xml | dian build INPUT.json", "Verify or build+sign a DIAN UBL 2.1 document"),
+    ("dian-sandbox --port N", "Local DIAN web service for tests and demos"),
+    ("pac-sandbox --port N", "Local CFDI PAC for tests and demos"),
+    ("habilitacion run ...", "Run DIAN enablement (test set) for an issuer"),
+    ("import run FILE ...", "Import billing data (operators' files)"),
+    ("batch create ...", "Create a mass-invoicing batch"),
+    ("cartera export ...", "Export the portfolio report"),
+    ("mail create|start|stop ...", "Mass email of invoices"),
+]
+
+ALIASES = {"dian-sandbox": "dian_sandbox", "pac-sandbox": "pac_sandbox", "import": "import_data", "seed-demo": "seed_demo"}
+
+
+def _help() -> str:
+    lines = ["Facturador — e-invoicing and mass billing (DIAN, SAT)", "", "Usage: facturador <command> [options]", "",
+             "Main commands:"]
+    width = max(len(c) for c, _ in OWN_COMMANDS)
+    lines += [f"  {c.ljust(width)}  {d}" for c, d in OWN_COMMANDS]
+    lines += ["", "Run `facturador <command> --help` for a command's options.",
+              "All Django management commands (migrate, createsuperuser, ...) are available too; list them with `facturador help --all`."]
+    return "\n".join(lines)
+
+
+def _pure(argv: list[str]) -> int | None:
+    """Commands served by the pure libraries, without Django."""
+    if not argv:
+        return None
+    if argv[0] == "dian" and len(argv) > 1 and argv[1] in ("verify", "build"):
+        from facturador.dian.cli import main as dian_main
+
+        return dian_main(argv[1:])
+    if argv[0] in ("dian-sandbox", "dian_sandbox"):
+        from facturador.dian.sandbox import main as sandbox_main
+
+        return sandbox_main(argv[1:])
+    if argv[0] in ("pac-sandbox", "pac_sandbox"):
+        from facturador.cfdi.sandbox import main as pac_main
+
+        return pac_main(argv[1:])
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv == ["help"]:
+        print(_help())
+        return 0
+    code = _pure(argv)
+    if code is not None:
+        return code
+    if argv[:2] == ["help", "--all"]:
+        argv = ["help"]
+    argv[0] = ALIASES.get(argv[0], argv[0])
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facturador.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["facturador", *argv])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""Background jobs: the user-visible record (`Job`) on top of Django's tasks API.
+
+Every long piece of work is a `Job` row (status, progress, error) plus one django-tasks task,
+`execute_job(job_id)`, that dispatches to the handler registered for the job's kind:
+
+    @job_handler("imports.run")
+    def run_import(ctx: JobContext):
+        ctx.progress(0, total=n)
+        for ...:
+            ctx.check_cancel()
+            ...
+            ctx.progress(i)
+
+Handlers must be idempotent: a job interrupted by a dead worker is re-queued (see
+`requeue_stale_jobs`) and runs again from the start of the handler, which skips what is done.
+Only one execution of a job runs at a time: claiming is a conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_tasks import task
+
+from facturador.core.models import Job
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+_HANDLERS: dict[str, callable] = {}
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler when the user asked to cancel the job."""
+
+
+class JobFailed(Exception):
+    """A handler's clean failure: `message` (Spanish) is shown to the user."""
+
+    def __init__(self, message, english=None):
+        super().__init__(english or message)
+        self.message = message
+
+
+def job_handler(kind: str):
+    def register(fn):
+        _HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class JobContext:
+    """What a handler gets: the job, its params, progress and cancellation."""
+
+    PROGRESS_EVERY = 0.5  # seconds between progress writes
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.params = job.params
+        self._last_write = 0.0
+        self._last_cancel_check = 0.0
+
+    @property
+    def issuer(self):
+        return self.job.issuer
+
+    def progress(self, done: int | None = None, total: int | None = None, message: str | None = None,
+                 errors: int | None = None, force: bool = False):
+        job = self.job
+        if done is not None:
+            job.done = done
+        if total is not None:
+            job.total = total
+        if message is not None:
+            job.message = message[:500]
+        if errors is not None:
+            job.errors = errors
+        now = time.monotonic()
+        if force or now - self._last_write >= self.PROGRESS_EVERY:
+            self._last_write = now
+            Job.objects.filter(pk=job.pk).update(
+                done=job.done, total=job.total, message=job.message, errors=job.errors, heartbeat_at=timezone.now()
+            )
+
+    def cancel_requested(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_cancel_check < self.PROGRESS_EVERY:
+            return self.job.cancel_requested
+        self._last_cancel_check = now
+        self.job.cancel_requested = Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+        return self.job.cancel_requested
+
+    def check_cancel(self):
+        if self.cancel_requested():
+            raise JobCancelled()
+
+    def set_result(self, **values):
+        self.job.result.update(values)
+        Job.objects.filter(pk=self.job.pk).update(result=self.job.result)
+
+
+def create_job(issuer, kind: str, *, title: str = "", params: dict | None = None, user=None, total: int = 0,
+               run_after=None, enqueue: bool = True) -> Job:
+    """Create a job and enqueue it once the surrounding transaction commits."""
+    if kind not in _HANDLERS:
+        raise ValueError(f"No handler registered for job kind {kind!r}")
+    job = Job.objects.create(
+        issuer=issuer, kind=kind, title=title, params=params or {}, created_by=user, total=total, run_after=run_after
+    )
+    if enqueue:
+        transaction.on_commit(lambda: enqueue_job(job.pk))
+    return job
+
+
+def enqueue_job(job_id: int):
+    job = Job.objects.get(pk=job_id)
+    t = execute_job
+    if job.run_after and job.run_after > timezone.now():
+        t = t.using(run_after=job.run_after)
+    result = t.enqueue(job_id)
+    Job.objects.filter(pk=job_id).update(task_id=str(result.id))
+    return result
+
+
+def request_cancel(job: Job) -> bool:
+    """Ask a job to stop. A pending job is cancelled at once; a running one at its next check."""
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(), message="Cancelado por el usuario"
+    )
+    if not updated:
+        updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(cancel_requested=True)
+    job.refresh_from_db()
+    return bool(updated)
+
+
+def delete_pending(job: Job) -> bool:
+    """Deleting is only possible while the job has not started."""
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+        status=Job.Status.DELETED, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return bool(updated)
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, job_id: int, every: float):
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id = job_id
+        self.every = every
+        self.stopped = threading.Event()
+
+    def run(self):
+        try:
+            while not self.stopped.wait(self.every):
+                try:
+                    Job.objects.filter(pk=self.job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+                except Exception:  # a locked SQLite file must not kill the job
+                    logger.warning("Heartbeat for job %s failed", self.job_id, exc_info=True)
+        finally:
+            connection.close()
+
+
+@task()
+def execute_job(job_id: int):
+    """The one task every job runs through."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
+        status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker_name()
+    )
+    if not claimed:
+        logger.info("Job %s is not pending any more; nothing to do", job_id)
+        return "skipped"
+    job = Job.objects.select_related("issuer").get(pk=job_id)
+    handler = _HANDLERS.get(job.kind)
+    ctx = JobContext(job)
+    heartbeat = _Heartbeat(job_id, max(1.0, settings.FACTURADOR_JOB_STALE_SECONDS / 4))
+    heartbeat.start()
+    final = {}
+    try:
+        if handler is None:
+            raise JobFailed("Tipo de tarea desconocido.", f"No handler for job kind {job.kind!r}")
+        outcome = handler(ctx)
+        status = Job.Status.FINISHED_WITH_ERRORS if ctx.job.errors else Job.Status.FINISHED
+        if outcome in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS, Job.Status.FAILED):
+            status = outcome
+        final = {"status": status}
+    except JobCancelled:
+        final = {"status": Job.Status.CANCELLED, "message": "Cancelado por el usuario"}
+    except JobFailed as exc:
+        logger.warning("Job %s (%s) failed: %s", job_id, job.kind, exc)
+        final = {"status": Job.Status.FAILED, "error": exc.message}
+    except Exception as exc:
+        logger.exception("Job %s (%s) crashed", job_id, job.kind)
+        final = {"status": Job.Status.FAILED, "error": f"Error interno: {exc.__class__.__name__}. Revise el registro del servidor."}
+    finally:
+        heartbeat.stopped.set()
+        heartbeat.join()
+    Job.objects.filter(pk=job_id).update(
+        done=ctx.job.done, total=ctx.job.total, errors=ctx.job.errors, result=ctx.job.result,
+        message=final.get("message", ctx.job.message)[:500], finished_at=timezone.now(), **{
+            k: v for k, v in final.items() if k != "message"
+        }
+    )
+    return final["status"]
+
+
+def requeue_stale_jobs(stale_seconds: int | None = None) -> list[int]:
+    """Re-queue running jobs whose worker stopped sending heartbeats (killed, machine lost).
+
+    Safe with many workers: each job is taken back by exactly one conditional UPDATE.
+    """
+    stale_seconds = stale_seconds or settings.FACTURADOR_JOB_STALE_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=stale_seconds)
+    requeued = []
+    stale = Job.objects.filter(status=Job.Status.RUNNING).filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
+    for job in stale.only("id", "attempts", "heartbeat_at"):
+        if job.attempts + 1 >= MAX_ATTEMPTS:
+            Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+                status=Job.Status.FAILED, finished_at=timezone.now(),
+                error="La tarea se interrumpió demasiadas veces; revise los trabajadores y vuelva a intentarlo.",
+            )
+            continue
+        taken = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+            status=Job.Status.PENDING, attempts=job.attempts + 1,
+            message="Reanudada tras la interrupción de un trabajador",
+        )
+        if taken:
+            logger.warning("Job %s was stale (no heartbeat since %s); re-queued", job.pk, job.heartbeat_at)
+            enqueue_job(job.pk)
+            requeued.append(job.pk)
+    return requeued
+
+
+class StaleJobMonitor(threading.Thread):
+    """Runs inside every worker: periodically takes back jobs of dead workers."""
+
+    def __init__(self, every: float = 30.0):
+        super().__init__(daemon=True, name="stale-job-monitor")
+        self.every = every
+        self.stopped = threading.Event()
+
+    def run(self):
+        while True:
+            try:
+                close_old_connections()
+                requeue_stale_jobs()
+            except Exception:
+                logger.warning("Stale job check failed", exc_info=True)
+            if self.stopped.wait(self.every):
+                break
+        connection.close()

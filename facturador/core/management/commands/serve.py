@@ -1,0 +1,78 @@
+"""`facturador serve`: the whole product on one machine — web UI + background workers."""
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Migrate, then run the web UI (waitress) and N background workers."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=1, help="background worker processes (default 1)")
+        parser.add_argument("--threads", type=int, default=8, help="web server threads")
+        parser.add_argument("--seed-demo", action="store_true", help="create demo data")
+        parser.add_argument("--no-migrate", action="store_true")
+
+    def handle(self, host, port, workers, threads, seed_demo, no_migrate, **options):
+        if not no_migrate:
+            call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        if seed_demo:
+            call_command("seed_demo")
+        procs: list[subprocess.Popen] = []
+        stopping = threading.Event()
+
+        def start_worker():
+            return subprocess.Popen([sys.executable, "-m", "facturador", "worker", "--no-startup-delay"])
+
+        for _ in range(workers):
+            procs.append(start_worker())
+
+        def supervise():
+            while not stopping.wait(2):
+                for i, p in enumerate(procs):
+                    if p.poll() is not None and not stopping.is_set():
+                        self.stderr.write(f"Worker exited with {p.returncode}; restarting it")
+                        procs[i] = start_worker()
+
+        threading.Thread(target=supervise, daemon=True).start()
+
+        def shutdown(*_):
+            stopping.set()
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()
+            for p in procs:
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, shutdown)
+        url = f"http://{host}:{port}/"
+        self.stdout.write(f"Facturador at {url} with {workers} worker(s); data in {settings.DATA_DIR}")
+        if seed_demo:
+            from facturador.core.demo import DEMO_PASSWORD
+
+            self.stdout.write(f"Log in at {url} as user 'demo', password '{DEMO_PASSWORD}'")
+        self.stdout.flush()
+        from waitress import serve
+
+        from facturador.wsgi import application
+
+        try:
+            serve(application, host=host, port=port, threads=threads, ident="facturador")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            shutdown()

@@ -1,0 +1,219 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from rest_framework.authtoken.models import Token
+
+from facturador.core import audit, certificates, jobs, numbering, tenancy
+from facturador.core.forms import BranchForm, CertificateUploadForm, IssuerForm, NumberingRangeForm
+from facturador.core.models import AuditEntry, Branch, Certificate, Job, Membership, NumberingRange, Role
+from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
+
+
+@issuer_required
+def dashboard(request):
+    issuer = request.issuer
+    warnings = []
+    for cert in Certificate.objects.filter(issuer=issuer, active=True):
+        if cert.expired:
+            warnings.append(f"El certificado {cert.serial_number} venció el {cert.not_after:%d/%m/%Y}.")
+        elif cert.expires_soon:
+            warnings.append(f"El certificado {cert.serial_number} vence el {cert.not_after:%d/%m/%Y}: renuévelo a tiempo.")
+    for rng in NumberingRange.objects.filter(issuer=issuer, active=True):
+        warnings.extend(numbering.warnings(rng))
+    recent = Job.objects.filter(issuer=issuer).exclude(status=Job.Status.DELETED)[:8]
+    return render(request, "core/dashboard.html", {"warnings": warnings, "jobs": recent})
+
+
+@login_required
+@require_POST
+def switch_issuer(request):
+    issuer = tenancy.issuer_for_user(request.user, request.POST.get("issuer"))
+    if issuer is None:
+        return HttpResponseBadRequest("Emisor no válido")
+    request.session[tenancy.SESSION_KEY] = issuer.pk
+    messages.success(request, f"Ahora trabaja con {issuer.legal_name}.")
+    nxt = request.POST.get("next") or "/"
+    return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
+
+
+@issuer_required(roles=ADMIN_ROLES)
+def issuer_edit(request):
+    form = IssuerForm(request.POST or None, request.FILES or None, instance=request.issuer)
+    form.fields["country"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        audit.record("issuer.update", issuer=request.issuer, obj=request.issuer, request=request,
+                     summary=", ".join(form.changed_data))
+        messages.success(request, "Datos del emisor guardados.")
+        return redirect("core:issuer")
+    return render(request, "core/issuer_form.html", {"form": form})
+
+
+@login_required
+def issuer_new(request):
+    form = IssuerForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            issuer = form.save()
+            Membership.objects.create(user=request.user, issuer=issuer, role=Role.ADMIN)
+            audit.record("issuer.create", issuer=issuer, obj=issuer, request=request, summary=issuer.legal_name)
+        request.session[tenancy.SESSION_KEY] = issuer.pk
+        messages.success(request, f"Emisor {issuer.legal_name} creado.")
+        return redirect("core:dashboard")
+    return render(request, "core/issuer_form.html", {"form": form, "creating": True})
+
+
+@issuer_required
+def branches(request):
+    items = Branch.objects.filter(issuer=request.issuer)
+    return render(request, "core/branches.html", {"branches": items})
+
+
+@issuer_required(roles=ADMIN_ROLES)
+def branch_edit(request, pk=None):
+    branch = get_object_or_404(Branch, pk=pk, issuer=request.issuer) if pk else Branch(issuer=request.issuer)
+    form = BranchForm(request.POST or None, instance=branch, issuer=request.issuer)
+    if request.method == "POST" and form.is_valid():
+        obj = form.save()
+        audit.record("branch.save", issuer=request.issuer, obj=obj, request=request, summary=str(obj))
+        messages.success(request, "Sucursal guardada.")
+        return redirect("core:branches")
+    return render(request, "core/form.html", {"form": form, "title": "Sucursal", "back": "core:branches"})
+
+
+@issuer_required
+def certificate_list(request):
+    items = Certificate.objects.filter(issuer=request.issuer)
+    return render(request, "core/certificates.html", {"certificates": items})
+
+
+@issuer_required(roles=ADMIN_ROLES)
+def certificate_upload(request):
+    form = CertificateUploadForm(request.POST or None, request.FILES or None)
+    if request.issuer.country == "CO":
+        form.fields["kind"].initial = Certificate.Kind.PKCS12
+    else:
+        form.fields["kind"].initial = Certificate.Kind.CSD
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            certificates.store(
+                request.issuer, kind=data["kind"], password=data["password"],
+                p12=data["p12"].read() if data.get("p12") else None,
+                cer=data["cer"].read() if data.get("cer") else None,
+                key=data["key"].read() if data.get("key") else None,
+                user=request.user, request=request,
+            )
+        except certificates.CertificateError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Certificado validado y guardado cifrado.")
+            return redirect("core:certificates")
+    return render(request, "core/form.html", {"form": form, "title": "Cargar certificado", "back": "core:certificates",
+                                              "multipart": True})
+
+
+@issuer_required
+def numbering_list(request):
+    items = NumberingRange.objects.filter(issuer=request.issuer)
+    rows = [(r, numbering.warnings(r)) for r in items]
+    return render(request, "core/numbering.html", {"rows": rows})
+
+
+@issuer_required(roles=ADMIN_ROLES)
+def numbering_edit(request, pk=None):
+    rng = get_object_or_404(NumberingRange, pk=pk, issuer=request.issuer) if pk else None
+    form = NumberingRangeForm(request.POST or None, instance=rng, issuer=request.issuer)
+    if request.method == "POST" and form.is_valid():
+        obj = form.save()
+        audit.record("numbering.save", issuer=request.issuer, obj=obj, request=request, summary=str(obj))
+        messages.success(request, "Numeración guardada.")
+        return redirect("core:numbering")
+    return render(request, "core/form.html", {"form": form, "title": "Numeración", "back": "core:numbering"})
+
+
+JOB_FILTERS = {
+    "active": ("Pendientes y en proceso", Job.ACTIVE),
+    "pending": ("Pendientes", (Job.Status.PENDING,)),
+    "running": ("En proceso", (Job.Status.RUNNING,)),
+    "finished": ("Finalizados", (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS, Job.Status.FAILED, Job.Status.CANCELLED)),
+    "deleted": ("Eliminados", (Job.Status.DELETED,)),
+}
+
+
+def filter_jobs(issuer, state=None, kind_prefix=None):
+    qs = Job.objects.filter(issuer=issuer)
+    if kind_prefix:
+        qs = qs.filter(kind__startswith=kind_prefix)
+    if state in JOB_FILTERS:
+        qs = qs.filter(status__in=JOB_FILTERS[state][1])
+    else:
+        qs = qs.exclude(status=Job.Status.DELETED)
+    return qs
+
+
+@issuer_required
+def job_list(request):
+    state = request.GET.get("state", "")
+    page = Paginator(filter_jobs(request.issuer, state), 50).get_page(request.GET.get("page"))
+    return render(request, "core/jobs.html", {"page": page, "state": state, "filters": JOB_FILTERS})
+
+
+@issuer_required
+def job_detail(request, pk):
+    job = get_object_or_404(Job, pk=pk, issuer=request.issuer)
+    return render(request, "core/job_detail.html", {"job": job})
+
+
+@issuer_required
+def job_progress(request, pk):
+    """HTMX fragment, polled while the job is active."""
+    job = get_object_or_404(Job, pk=pk, issuer=request.issuer)
+    return render(request, "core/_job_progress.html", {"job": job})
+
+
+@issuer_required(roles=WRITE_ROLES)
+@require_POST
+def job_cancel(request, pk):
+    job = get_object_or_404(Job, pk=pk, issuer=request.issuer)
+    if jobs.request_cancel(job):
+        audit.record("job.cancel", issuer=request.issuer, obj=job, request=request)
+        messages.info(request, "Se solicitó la cancelación de la tarea.")
+    else:
+        messages.error(request, "La tarea ya terminó; no se puede cancelar.")
+    return redirect(request.POST.get("next") or "core:jobs")
+
+
+@issuer_required(roles=WRITE_ROLES)
+@require_POST
+def job_delete(request, pk):
+    job = get_object_or_404(Job, pk=pk, issuer=request.issuer)
+    if jobs.delete_pending(job):
+        audit.record("job.delete", issuer=request.issuer, obj=job, request=request)
+        messages.info(request, "Tarea eliminada.")
+    else:
+        messages.error(request, "Solo se pueden eliminar tareas pendientes.")
+    return redirect(request.POST.get("next") or "core:jobs")
+
+
+@issuer_required
+def audit_list(request):
+    page = Paginator(AuditEntry.objects.filter(issuer=request.issuer).select_related("user"), 100).get_page(
+        request.GET.get("page"))
+    return render(request, "core/audit.html", {"page": page})
+
+
+@login_required
+def api_token(request):
+    token = None
+    if request.method == "POST":
+        Token.objects.filter(user=request.user).delete()
+        token = Token.objects.create(user=request.user)
+        audit.record("api.token", issuer=getattr(request, "issuer", None), user=request.user, request=request,
+                     summary="Token de API regenerado")
+    has_token = Token.objects.filter(user=request.user).exists()
+    return render(request, "core/api_token.html", {"token": token, "has_token": has_token})
