@@ -1,0 +1,281 @@
+"""Typst-based PDF rendering of invoices (pure Python, no Django).
+
+* :func:`render_pdf` renders one document from a Typst template and a data dict. The
+  data travels as JSON in ``sys.inputs.data``; templates read it with
+  ``#let data = json(bytes(sys.inputs.data))``.
+* :func:`render_many` renders an iterable of data dicts one by one (memory stays flat:
+  one compile at a time) into separate files and/or one merged print PDF written by the
+  streaming :class:`~facturador.printing.pdfconcat.PdfConcatenator`.
+
+Sandbox: each template gets its own temporary root directory holding only
+``main.typ`` and the given assets; Typst cannot read files outside its root.
+Importing Typst registry packages (``@preview/...``) is refused so that rendering
+never goes to the network.
+
+Compilers are cached per (template, assets) so batches reuse one compiler (fonts and
+parsed template stay loaded), which is what makes Typst fast.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+import typst
+
+from .pdfconcat import PdfConcatenator
+
+__all__ = [
+    "TemplateError",
+    "TemplateRenderer",
+    "RenderManyResult",
+    "render_pdf",
+    "render_many",
+    "get_renderer",
+    "to_json",
+]
+
+
+class TemplateError(Exception):
+    """A template could not be compiled.
+
+    ``message_es`` (also ``message``) is the Spanish text for users, ``line`` and
+    ``column`` locate the problem in the template (1-based, ``None`` if unknown),
+    ``diagnostic`` is Typst's full diagnostic (English).
+    """
+
+    code = "template_error"
+
+    def __init__(self, message_es: str, line: int | None, column: int | None, *,
+                 diagnostic: str = "", file: str | None = None, typst_message: str = ""):
+        super().__init__(f"{message_es} (line {line}, column {column})" if line else message_es)
+        self.message_es = message_es
+        self.message = message_es
+        self.line = line
+        self.column = column
+        self.diagnostic = diagnostic
+        self.file = file
+        self.typst_message = typst_message
+        self.field = f"{file or 'main.typ'}:{line}:{column}" if line else (file or "main.typ")
+
+
+# Spanish renderings of the most common Typst errors (the rest are shown as is).
+_ES = [
+    (re.compile(r"^unknown variable: (.+)$"), "variable desconocida: {0}"),
+    (re.compile(r'^dictionary does not contain key "(.+)"$'), "el diccionario no contiene la clave «{0}»"),
+    (re.compile(r"^unclosed delimiter$"), "delimitador sin cerrar"),
+    (re.compile(r"^unclosed string$"), "cadena de texto sin cerrar"),
+    (re.compile(r"^unexpected (.+)$"), "{0} inesperado"),
+    (re.compile(r"^expected (.+)$"), "se esperaba {0}"),
+    (re.compile(r"^file not found.*$"), "archivo no encontrado"),
+    (re.compile(r"^.*would escape the project root$"), "la ruta sale de la carpeta de la plantilla"),
+    (re.compile(r"^array index out of bounds.*$"), "índice de arreglo fuera de rango"),
+    (re.compile(r"^(.+) does not contain field \"(.+)\"$"), "{0} no tiene el campo «{1}»"),
+]
+
+_LOC_RE = re.compile(r"┌─ (.+?):(\d+):(\d+)")
+_PACKAGE_RE = re.compile(r"[\"']@[A-Za-z0-9_-]+/")
+
+
+def _spanish(msg: str) -> str:
+    for rx, fmt in _ES:
+        m = rx.match(msg)
+        if m:
+            return fmt.format(*m.groups())
+    return msg
+
+
+def _template_error(exc: typst.TypstError) -> TemplateError:
+    message = getattr(exc, "message", "") or str(exc)
+    diagnostic = getattr(exc, "diagnostic", "") or ""
+    m = _LOC_RE.search(diagnostic)
+    line = column = None
+    file = None
+    if m:
+        file = os.path.basename(m.group(1))
+        line, column = int(m.group(2)), int(m.group(3))
+    where = f" (línea {line}, columna {column})" if line else ""
+    if file and file != "main.typ":
+        where = f" ({file}, línea {line}, columna {column})"
+    return TemplateError(f"Error en la plantilla{where}: {_spanish(message)}", line, column,
+                         diagnostic=diagnostic, file=file, typst_message=message)
+
+
+def _json_default(o):
+    if isinstance(o, Decimal):
+        return str(o)
+    if isinstance(o, (_dt.date, _dt.datetime, _dt.time)):
+        return o.isoformat()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+def to_json(data: Mapping) -> str:
+    """The JSON handed to templates (Decimal → string, dates → ISO 8601)."""
+    return json.dumps(data, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+_SAFE_ASSET = re.compile(r"^[A-Za-z0-9_.-][A-Za-z0-9_./-]*$")
+
+
+class TemplateRenderer:
+    """One template + assets in a private sandbox root, with one reusable compiler.
+
+    Not thread-safe; :func:`get_renderer` hands out one instance per thread.
+    """
+
+    def __init__(self, template_source: str, assets: Mapping[str, bytes] | None = None, *,
+                 pdf_tags: bool = False, font_paths: list[str] | None = None):
+        if _PACKAGE_RE.search(template_source):
+            m = _PACKAGE_RE.search(template_source)
+            line = template_source.count("\n", 0, m.start()) + 1
+            column = m.start() - (template_source.rfind("\n", 0, m.start()) + 1) + 1
+            raise TemplateError("Error en la plantilla: no se permiten paquetes externos de Typst (@...).",
+                                line, column)
+        self.pdf_tags = pdf_tags
+        self._dir = tempfile.mkdtemp(prefix="facturador-typst-")
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self._dir, True)
+        root = Path(self._dir)
+        for name, content in (assets or {}).items():
+            if not _SAFE_ASSET.match(name) or ".." in name.split("/") or name == "main.typ":
+                raise TemplateError(f"Nombre de recurso no permitido: «{name}».", None, None)
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        self.main = root / "main.typ"
+        self.main.write_text(template_source, encoding="utf-8")
+        empty_pkgs = root / ".no-packages"
+        empty_pkgs.mkdir()
+        self._compiler = typst.Compiler(
+            str(self.main), root=str(root), font_paths=list(font_paths or []),
+            package_path=str(empty_pkgs), package_cache_path=str(empty_pkgs),
+        )
+
+    def render(self, data: Mapping, *, output: str | os.PathLike | None = None) -> bytes | None:
+        """Compile with ``data``; return PDF bytes, or write to ``output`` and return None."""
+        inputs = {"data": to_json(data)}
+        try:
+            return self._compiler.compile(
+                output=str(output) if output is not None else None, format="pdf",
+                sys_inputs=inputs, pdf_tags=self.pdf_tags,
+            )
+        except typst.TypstError as exc:
+            raise _template_error(exc) from None
+
+    def close(self) -> None:
+        self._compiler = None
+        self._finalizer()
+
+
+_CACHE_SIZE = 8
+_local = threading.local()
+
+
+def _cache() -> OrderedDict:
+    c = getattr(_local, "cache", None)
+    if c is None:
+        c = _local.cache = OrderedDict()
+    return c
+
+
+def get_renderer(template_source: str, assets: Mapping[str, bytes] | None = None, *,
+                 pdf_tags: bool = False) -> TemplateRenderer:
+    """A cached :class:`TemplateRenderer` for this template/assets (per thread, LRU of 8)."""
+    h = hashlib.sha256(template_source.encode("utf-8"))
+    for name in sorted(assets or {}):
+        h.update(b"\0" + name.encode() + b"\0" + hashlib.sha256(assets[name]).digest())
+    h.update(b"tags" if pdf_tags else b"notags")
+    key = h.hexdigest()
+    cache = _cache()
+    renderer = cache.get(key)
+    if renderer is None:
+        renderer = TemplateRenderer(template_source, assets, pdf_tags=pdf_tags)
+        cache[key] = renderer
+        while len(cache) > _CACHE_SIZE:
+            _, old = cache.popitem(last=False)
+            old.close()
+    else:
+        cache.move_to_end(key)
+    return renderer
+
+
+def render_pdf(template_source: str, data: Mapping, *, assets: Mapping[str, bytes] | None = None,
+               pdf_tags: bool = False) -> bytes:
+    """Render ``data`` with a Typst template; returns the PDF bytes.
+
+    Raises :class:`TemplateError` (Spanish message, line, column) when the template
+    does not compile with this data (syntax error, unknown variable or field...).
+    """
+    return get_renderer(template_source, assets, pdf_tags=pdf_tags).render(data)
+
+
+@dataclass
+class RenderManyResult:
+    paths: list[Path]              # one PDF per item (empty if individual=False)
+    merged_path: Path | None       # the print PDF (None if merged=None)
+    count: int                     # items rendered
+
+
+def _default_name(index: int, data: Mapping) -> str:
+    return f"{index:06d}.pdf"
+
+
+def render_many(template_source: str, items: Iterable[Mapping], out_dir: str | os.PathLike, *,
+                assets: Mapping[str, bytes] | None = None,
+                merged: str | None = "merged.pdf", individual: bool = True,
+                name: Callable[[int, Mapping], str] = _default_name,
+                pdf_tags: bool = False) -> RenderManyResult:
+    """Render many documents with one compiler, one at a time.
+
+    ``individual``: write one PDF per item in ``out_dir`` (file name from ``name``).
+    ``merged``: also append every document to one print PDF ``out_dir/<merged>``,
+    streamed (memory does not grow with the number of documents). ``items`` is consumed
+    lazily, so it may be a generator over a database cursor.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    renderer = get_renderer(template_source, assets, pdf_tags=pdf_tags)
+    paths: list[Path] = []
+    merged_path = out / merged if merged else None
+    cat = PdfConcatenator(merged_path) if merged_path else None
+    count = 0
+    try:
+        for index, data in enumerate(items):
+            pdf = renderer.render(data)
+            if individual:
+                fname = name(index, data)
+                if "/" in fname or "\\" in fname or fname.startswith("."):
+                    raise ValueError(f"invalid output file name {fname!r}")
+                path = out / fname
+                path.write_bytes(pdf)
+                paths.append(path)
+            if cat is not None:
+                cat.add(pdf)
+            count += 1
+        if cat is not None:
+            if count:
+                cat.close()
+            else:  # nothing rendered: no empty print file
+                cat._abort()
+                merged_path.unlink(missing_ok=True)
+                merged_path = None
+    except BaseException:
+        if cat is not None:
+            cat._abort()
+        raise
+    return RenderManyResult(paths=paths, merged_path=merged_path, count=count)

@@ -1,0 +1,212 @@
+import io
+import tracemalloc
+
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+from PIL import Image
+
+from facturador.printing.invoice import (
+    default_template,
+    format_money,
+    sample_invoice_data,
+    sample_invoice_raw,
+    prepare_invoice_data,
+)
+from facturador.printing.pdfconcat import PdfConcatenator, PdfConcatError, _SourcePdf, concat_pdfs
+from facturador.printing.render import TemplateError, render_many, render_pdf
+
+
+def _pdf(data: bytes) -> pdfium.PdfDocument:
+    return pdfium.PdfDocument(data)
+
+
+def _page_text(pdf: bytes, index: int = 0) -> str:
+    doc = _pdf(pdf)
+    try:
+        page = doc[index]
+        return page.get_textpage().get_text_range()
+    finally:
+        doc.close()
+
+
+def _codes(pdf: bytes) -> dict:
+    doc = _pdf(pdf)
+    try:
+        image = doc[0].render(scale=4, grayscale=True).to_pil()  # 288 dpi
+    finally:
+        doc.close()
+    return {r.format: r for r in zxingcpp.read_barcodes(image)}
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return sample_invoice_data(3)
+
+
+@pytest.fixture(scope="module")
+def sample_pdf(sample):
+    return render_pdf(default_template(), sample)
+
+
+def test_money_format():
+    assert format_money(1234567) == "$ 1.234.567"
+    assert format_money("1234567.5") == "$ 1.234.567,50"
+    assert format_money(-20172.15) == "-$ 20.172,15"
+    assert format_money(0) == "$ 0"
+
+
+def test_default_template_renders_one_page_with_reference_and_total(sample, sample_pdf):
+    assert sample_pdf.startswith(b"%PDF-")
+    doc = _pdf(sample_pdf)
+    assert len(doc) == 1
+    w, h = doc[0].get_size()
+    doc.close()
+    assert (round(w), round(h)) == (595, 842)  # A4 in points
+    text = _page_text(sample_pdf)
+    assert sample["payment"]["reference"] in text
+    assert sample["totals"]["total"] in text
+    assert sample["customer"]["holder"] in text
+    assert sample["dian"]["cufe"][:20] in text.replace("\u200b", "")
+
+
+def test_totals_are_computed(sample):
+    raw = sample_invoice_raw(3)
+    from decimal import Decimal
+
+    lines = raw["lines"]
+    current = sum(
+        (Decimal(str(l["amount"])) if "amount" in l else (Decimal(l["quantity"]) * l["unit_price"]).quantize(Decimal("0.01")))
+        for l in lines
+    )
+    expected = (current + raw["previous_balance"] + raw["arrears_interest"]).quantize(Decimal("1"), rounding="ROUND_HALF_UP")
+    assert sample["totals"]["total_plain"] == str(expected)
+    assert sample["payment"]["human_readable"].split("(3900)")[1].startswith(str(expected).zfill(10))
+
+
+def test_barcode_and_qr_decode_from_rendered_page(sample, sample_pdf):
+    found = _codes(sample_pdf)
+    gs1 = found[zxingcpp.BarcodeFormat.Code128]
+    assert gs1.symbology_identifier == "]C1"  # GS1-128
+    assert gs1.bytes.decode("ascii") == sample["payment"]["element_string"]
+    assert gs1.text == sample["payment"]["human_readable"]
+    qr = found[zxingcpp.BarcodeFormat.QRCode]
+    raw = sample_invoice_data(3)  # same data as the fixture, QR text is deterministic
+    assert qr.text.startswith("NumFac: " + raw["document"]["number"] + "\n")
+    assert ("CUFE: " + sample["dian"]["cufe"]) in qr.text
+
+
+def test_non_electronic_invoice_has_no_qr():
+    raw = sample_invoice_raw(5)
+    raw["dian"] = None
+    data = prepare_invoice_data(raw)
+    pdf = render_pdf(default_template(), data)
+    found = _codes(pdf)
+    assert zxingcpp.BarcodeFormat.QRCode not in found
+    assert zxingcpp.BarcodeFormat.Code128 in found
+    assert "CUFE" not in _page_text(pdf)
+
+
+def test_logo_asset_is_used():
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(buf, format="PNG")
+    data = sample_invoice_data(6)
+    data["issuer"]["logo"] = "logo.png"
+    pdf = render_pdf(default_template(), data, assets={"logo.png": buf.getvalue()})
+    doc = _pdf(pdf)
+    image = doc[0].render(scale=1).to_pil().convert("RGB")
+    doc.close()
+    colors = image.crop((0, 0, 200, 120)).getcolors(maxcolors=1 << 16)
+    reds = sum(n for n, px in colors if px[0] > 180 and px[1] < 60 and px[2] < 60)
+    assert reds > 100
+
+
+def test_syntax_error_raises_template_error_with_location():
+    src = "#let data = json(bytes(sys.inputs.data))\nHola\n#let x = (1, 2\n"
+    with pytest.raises(TemplateError) as exc:
+        render_pdf(src, {"a": 1})
+    err = exc.value
+    assert err.line == 3 and err.column is not None
+    assert "Error en la plantilla" in err.message_es
+    assert "unclosed delimiter" in err.diagnostic
+
+
+def test_undefined_field_raises_template_error_with_location(sample):
+    src = default_template().replace("field(\"Titular\", cust.holder)", "field(\"Titular\", cust.nombre_titular)", 1)
+    assert src != default_template()
+    line = next(i for i, l in enumerate(src.splitlines(), 1) if "cust.nombre_titular" in l)
+    with pytest.raises(TemplateError) as exc:
+        render_pdf(src, sample)
+    assert exc.value.line == line
+    assert "nombre_titular" in exc.value.message_es
+
+
+def test_undefined_variable():
+    with pytest.raises(TemplateError) as exc:
+        render_pdf("Hola\n\n#cliente", {})
+    assert exc.value.line == 3
+    assert "variable desconocida: cliente" in exc.value.message_es
+
+
+def test_sandbox_cannot_read_outside_root():
+    with pytest.raises(TemplateError) as exc:
+        render_pdf('#read("/etc/passwd")', {})
+    assert exc.value.line == 1
+    with pytest.raises(TemplateError):
+        render_pdf('#read("../../../../etc/hostname")', {})
+    with pytest.raises(TemplateError) as exc:
+        render_pdf('#import "@preview/tiaoma:0.3.0": ean\nx', {})
+    assert exc.value.line == 1
+
+
+def test_render_many_streamed_merge(tmp_path):
+    n = 250
+    items = (sample_invoice_data(i) for i in range(n))
+    result = render_many(default_template(), items, tmp_path, individual=False)
+    assert result.count == n and result.paths == []
+    merged = result.merged_path.read_bytes()
+    doc = _pdf(merged)
+    assert len(doc) == n
+    assert "SP-202611000249" in doc[n - 1].get_textpage().get_text_range()
+    assert "SP-202611000000" in doc[0].get_textpage().get_text_range()
+    doc.close()
+    # every xref entry points at the right object (not just pdfium being lenient)
+    src = _SourcePdf(merged)
+    assert len(src.offsets) == int(src.trailer[b"/Size"]) - 1
+    for num, off in src.offsets.items():
+        assert merged[off:off + 20].startswith(b"%d 0 obj" % num)
+
+
+def test_render_many_individual_files(tmp_path):
+    result = render_many(default_template(), [sample_invoice_data(i) for i in range(3)], tmp_path,
+                         name=lambda i, d: d["document"]["number"] + ".pdf")
+    assert [p.name for p in result.paths] == ["SP-202611000000.pdf", "SP-202611000001.pdf", "SP-202611000002.pdf"]
+    assert "SP-202611000001" in _page_text(result.paths[1].read_bytes())
+    assert len(_pdf(result.merged_path.read_bytes())) == 3
+
+
+def test_concat_memory_does_not_depend_on_page_count(tmp_path):
+    # Design check: the concatenator keeps no per-page state in Python memory. Adding the
+    # same document 40 or 400 times must peak at about the same traced allocation.
+    one = render_pdf(default_template(), sample_invoice_data(1))
+
+    def peak(count: int) -> int:
+        tracemalloc.start()
+        with PdfConcatenator(tmp_path / f"m{count}.pdf") as cat:
+            for _ in range(count):
+                cat.add(one)
+        _, peak_bytes = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return peak_bytes
+
+    small, large = peak(40), peak(400)
+    assert large < small * 1.5 + 200_000, (small, large)
+    assert (tmp_path / "m400.pdf").stat().st_size > 9 * (tmp_path / "m40.pdf").stat().st_size
+    doc = _pdf((tmp_path / "m400.pdf").read_bytes())
+    assert len(doc) == 400
+    doc.close()
+
+
+def test_concat_rejects_garbage(tmp_path):
+    with pytest.raises(PdfConcatError):
+        concat_pdfs([b"not a pdf"], tmp_path / "x.pdf")
