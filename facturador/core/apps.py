@@ -5,3 +5,6 @@ class CoreConfig(AppConfig):
     name = "facturador.core"
     label = "core"
     verbose_name = "Facturador"
+
+    def ready(self):
+        from facturador.core import builtin_jobs  # noqa: F401  (registers job handlers)

@@ -55,6 +55,25 @@ class Secret:
         return bool(self._value)
 
 
+class _SecretDescriptor:
+    """Wraps whatever is assigned (bytes, str) into a `Secret`, so it never prints."""
+
+    def __init__(self, field):
+        self.field = field
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        return instance.__dict__.get(self.field.attname)
+
+    def __set__(self, instance, value):
+        if value is not None and not isinstance(value, Secret):
+            if isinstance(value, memoryview):
+                value = bytes(value)
+            value = Secret(value)
+        instance.__dict__[self.field.attname] = value
+
+
 class EncryptedField(models.BinaryField):
     """Stores Fernet ciphertext; the Python value is a `Secret` (or None).
 
@@ -71,6 +90,10 @@ class EncryptedField(models.BinaryField):
         if self.text:
             kwargs["text"] = True
         return name, path, args, kwargs
+
+    def contribute_to_class(self, cls, name, **kwargs):
+        super().contribute_to_class(cls, name, **kwargs)
+        setattr(cls, self.attname, _SecretDescriptor(self))
 
     def from_db_value(self, value, expression, connection):
         if value is None:

@@ -291,3 +291,55 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("Audit entries are append-only")
+
+
+def document_upload_path(instance, filename):
+    return f"issuers/{instance.issuer_id}/documents/{instance.created_at:%Y/%m}/{filename}" if instance.created_at else \
+        f"issuers/{instance.issuer_id}/documents/{filename}"
+
+
+class IssuedDocument(IssuerScoped):
+    """Index of every invoice or note issued by any capability (DIAN documents, batch invoices, CFDI).
+
+    It is what mass email, search and downloads work on: one row per issued document, with its
+    number, customer, totals and files, and `source`/`source_id` pointing at the owning app's row.
+    """
+
+    source = models.CharField(max_length=40)  # e.g. "einvoice.document", "billing.invoice", "portal.cfdi"
+    source_id = models.CharField(max_length=64)
+    country = models.CharField(max_length=2, choices=Country.choices)
+    document_type = models.CharField(_("tipo"), max_length=20, choices=DocumentType.choices)
+    prefix = models.CharField(_("prefijo / serie"), max_length=25, blank=True)
+    number = models.PositiveBigIntegerField(_("número"))
+    issue_date = models.DateField(_("fecha de expedición"))
+    due_date = models.DateField(_("fecha de vencimiento"), null=True, blank=True)
+    period = models.CharField(_("periodo"), max_length=20, blank=True)
+    customer_name = models.CharField(_("cliente"), max_length=300)
+    customer_tax_id = models.CharField(_("identificación del cliente"), max_length=20, blank=True)
+    customer_email = models.EmailField(_("correo del cliente"), blank=True)
+    total = models.DecimalField(_("total"), max_digits=18, decimal_places=2)
+    currency = models.CharField(max_length=3, default="COP")
+    status = models.CharField(_("estado"), max_length=20, blank=True)
+    uuid = models.CharField(_("CUFE / UUID"), max_length=120, blank=True)
+    pdf = models.FileField(upload_to=document_upload_path, blank=True, max_length=300)
+    xml = models.FileField(upload_to=document_upload_path, blank=True, max_length=300)
+    attachment = models.FileField(upload_to=document_upload_path, blank=True, max_length=300,
+                                  help_text="DIAN AttachedDocument zip, when there is one")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prefix", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "document_type", "prefix", "number"], name="issued_document_unique_number"),
+            models.UniqueConstraint(fields=["source", "source_id"], name="issued_document_unique_source"),
+        ]
+        indexes = [models.Index(fields=["issuer", "prefix", "number"]), models.Index(fields=["issuer", "issue_date"])]
+        verbose_name = _("documento emitido")
+        verbose_name_plural = _("documentos emitidos")
+
+    def __str__(self):
+        return self.full_number
+
+    @property
+    def full_number(self):
+        return f"{self.prefix}{self.number}"

@@ -1,0 +1,272 @@
+"""Shared test fixtures: data dir, issuers and users, a real SMTP server, worker processes, a browser."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+os.environ.setdefault("FACTURADOR_DATA_DIR", tempfile.mkdtemp(prefix="facturador-test-"))
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+ARTIFACTS = Path(os.environ.get("FACTURADOR_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+
+
+def shared_dir() -> Path | None:
+    path = Path(os.environ.get("FACTURADOR_SHARED_DIR", ROOT.parent / "shared"))
+    return path if path.is_dir() else None
+
+
+DB_FIXTURES = {"db", "transactional_db", "django_db_blocker_unblocked", "live_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """FACTURADOR_DB_TESTS_ONLY=1 keeps only tests that use the database (the PostgreSQL re-run)."""
+    if os.environ.get("FACTURADOR_DB_TESTS_ONLY") != "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") is not None or DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses_db else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def shared():
+    path = shared_dir()
+    if path is None:
+        pytest.skip("../shared reference material not found (set FACTURADOR_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture
+def artifacts_dir():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+# --- tenants -------------------------------------------------------------------------------
+
+@pytest.fixture
+def make_issuer(db):
+    from facturador.core.models import Issuer
+
+    counter = {"n": 0}
+
+    def make(country="CO", **kw):
+        counter["n"] += 1
+        if country == "CO":
+            from facturador.taxid import nit_check_digit
+
+            tax_id = kw.pop("tax_id", str(900100000 + counter["n"] * 7))
+            defaults = dict(tax_id=tax_id, check_digit=nit_check_digit(tax_id), legal_name=f"Empresa CO {counter['n']} S.A.S.",
+                            municipality_code="11001", city="Bogotá", address="Calle 1 # 2-3", email="co@example.com")
+        else:
+            defaults = dict(tax_id=kw.pop("tax_id", "EKU9003173C9"), legal_name=f"EMPRESA MX {counter['n']}",
+                            postal_code="42501", fiscal_regime="601", email="mx@example.com")
+        defaults.update(kw)
+        return Issuer.objects.create(country=country, **defaults)
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    from django.contrib.auth import get_user_model
+
+    from facturador.core.models import Membership
+
+    def make(username, issuer=None, role="admin", password="clave-segura-123"):
+        user = get_user_model().objects.create_user(username=username, password=password, email=f"{username}@example.com")
+        if issuer is not None:
+            Membership.objects.create(user=user, issuer=issuer, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def issuer_co(make_issuer):
+    return make_issuer("CO", tax_id="900373076")
+
+
+@pytest.fixture
+def issuer_mx(make_issuer):
+    return make_issuer("MX", tax_id="EKU9003173C9", legal_name="ESCUELA KEMPER URGATE")
+
+
+@pytest.fixture
+def admin_co(make_user, issuer_co):
+    return make_user("admin_co", issuer_co, "admin")
+
+
+@pytest.fixture
+def client_co(client, admin_co):
+    client.force_login(admin_co)
+    return client
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- real SMTP server ------------------------------------------------------------------------
+
+class _Inbox:
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+    @property
+    def messages(self):
+        import email
+        from email import policy
+
+        return [email.message_from_bytes(e.original_content or e.content, policy=policy.default) for e in self.envelopes]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1; Django sends through it."""
+    from aiosmtpd.controller import Controller
+
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = False
+    inbox.port = settings.EMAIL_PORT
+    inbox.controller = controller
+    yield inbox
+    controller.stop()
+
+
+# --- worker processes -------------------------------------------------------------------------
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database the tests are using right now (the test database)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    user = s.get("USER") or ""
+    auth = f"{user}@" if user else ""
+    return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, env, name):
+        self.log = open(Path(env["FACTURADOR_DATA_DIR"]) / f"{name}.log", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "facturador", "worker", "--no-startup-delay", "--interval", "0.2",
+             "--stale-check-every", "1", "--worker-id", name],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def start_worker(transactional_db, settings):
+    """Start real `facturador worker` processes against the test database."""
+    started = []
+
+    def start(name=None, **extra_env):
+        env = dict(os.environ)
+        env["DATABASE_URL"] = database_url_for_subprocess()
+        env["FACTURADOR_ENCRYPTION_KEY"] = ",".join(settings.FACTURADOR_ENCRYPTION_KEYS)
+        env["SECRET_KEY"] = settings.SECRET_KEY
+        env["EMAIL_HOST"] = str(settings.EMAIL_HOST)
+        env["EMAIL_PORT"] = str(settings.EMAIL_PORT)
+        env.update({k: str(v) for k, v in extra_env.items()})
+        w = WorkerProcess(env, name or f"worker{len(started) + 1}")
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+def wait_for(predicate, timeout=60, every=0.2, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+
+
+# --- browser ---------------------------------------------------------------------------------
+
+def chromium_path():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is not installed (the test command installs Debian's chromium)")
+        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=path, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(locale="es-CO", viewport={"width": 1280, "height": 860}, base_url=live_server.url)
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()

@@ -1,0 +1,54 @@
+from facturador.core.models import Issuer, NumberingRange
+from facturador.core.tests.helpers import make_range
+
+
+def test_token_auth_required(api_client):
+    assert api_client.get("/api/v1/issuers/").status_code == 401
+
+
+def test_create_issuer_invalid_nit_400_and_nothing_stored(api_client, make_user):
+    api_client.force_authenticate(make_user("api"))
+    resp = api_client.post("/api/v1/issuers/", {"country": "CO", "tax_id": "800197268-5", "legal_name": "X"}, format="json")
+    assert resp.status_code == 400
+    assert "dígito de verificación" in resp.json()["tax_id"][0]
+    assert not Issuer.objects.exists()
+    ok = api_client.post("/api/v1/issuers/", {"country": "CO", "tax_id": "800197268-4", "legal_name": "X"}, format="json")
+    assert ok.status_code == 201 and ok.json()["tax_id"] == "800197268" and ok.json()["check_digit"] == "4"
+
+
+def test_numbering_range_api(api_client, admin_co, issuer_co):
+    api_client.force_authenticate(admin_co)
+    url = f"/api/v1/issuers/{issuer_co.pk}/numbering-ranges/"
+    data = {"document_type": "invoice", "environment": "test", "prefix": "FE", "range_from": 1, "range_to": 1000,
+            "valid_from": "2026-01-01", "valid_to": "2027-12-31", "resolution_number": "18764000001", "technical_key": "clave-tec"}
+    created = api_client.post(url, data, format="json")
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["next_number"] == 1 and body["has_technical_key"] is True and "technical_key" not in body
+    overlap = api_client.post(url, {**data, "range_from": 900, "range_to": 1200}, format="json")
+    assert overlap.status_code == 400 and "range_from" in overlap.json()
+    assert NumberingRange.objects.filter(issuer=issuer_co).count() == 1
+    assert b"clave-tec" not in api_client.get(url).content
+
+
+def test_openapi_schema_and_docs(api_client, admin_co):
+    api_client.force_authenticate(admin_co)
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert "/api/v1/issuers/{issuer_pk}/numbering-ranges/" in paths
+    assert "/api/v1/issuers/{issuer_pk}/certificates/" in paths
+    assert api_client.get("/api/docs/").status_code == 200
+
+
+def test_jobs_api_cancel_and_delete(api_client, admin_co, issuer_co):
+    from facturador.core.models import Job
+
+    api_client.force_authenticate(admin_co)
+    pending = Job.objects.create(issuer=issuer_co, kind="core.ping")
+    done = Job.objects.create(issuer=issuer_co, kind="core.ping", status="finished")
+    base = f"/api/v1/issuers/{issuer_co.pk}/jobs/"
+    assert api_client.delete(f"{base}{done.pk}/").status_code == 409
+    assert api_client.delete(f"{base}{pending.pk}/").status_code == 204
+    assert Job.objects.get(pk=pending.pk).status == "deleted"
+    assert [j["id"] for j in api_client.get(f"{base}?state=deleted").json()["results"]] == [pending.pk]

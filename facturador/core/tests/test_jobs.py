@@ -1,0 +1,89 @@
+"""Background jobs with real worker processes (`facturador worker`) on the test database."""
+
+import pytest
+from django.db import transaction
+
+from conftest import wait_for
+from facturador.core import jobs
+from facturador.core.models import Job
+
+
+def make_ping(issuer, steps=1, seconds=0.0):
+    with transaction.atomic():
+        return jobs.create_job(issuer, "core.ping", title="Prueba", params={"steps": steps, "seconds": seconds})
+
+
+def status(job):
+    job.refresh_from_db()
+    return job.status
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_runs_job_with_progress(issuer_co, start_worker):
+    start_worker()
+    job = make_ping(issuer_co, steps=4, seconds=0.05)
+    wait_for(lambda: status(job) == Job.Status.FINISHED, message="job finished")
+    assert (job.done, job.total, job.percent) == (4, 4, 100)
+    assert len(job.result["runs"]) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_share_the_queue_without_double_processing(issuer_co, start_worker):
+    start_worker("w1"), start_worker("w2")
+    created = [make_ping(issuer_co, steps=2, seconds=0.05) for _ in range(16)]
+    wait_for(lambda: all(status(j) == Job.Status.FINISHED for j in created), timeout=120, message="all jobs finished")
+    runs = [j.result["runs"] for j in created]
+    assert all(len(r) == 1 for r in runs), runs  # each job executed exactly once
+    workers = {r[0] for r in runs}
+    assert len(workers) >= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_worker_leaves_job_resumable(issuer_co, start_worker, settings):
+    first = start_worker("victim")
+    job = make_ping(issuer_co, steps=200, seconds=0.05)
+    wait_for(lambda: status(job) == Job.Status.RUNNING and job.done >= 2, message="job running")
+    first.kill()
+    # Not silently stuck: once the heartbeat is stale, the job is taken back and finished elsewhere.
+    start_worker("rescuer", FACTURADOR_JOB_STALE_SECONDS=2)
+    wait_for(lambda: status(job) == Job.Status.FINISHED, timeout=90, message="job resumed and finished")
+    assert job.attempts == 1
+    assert len(job.result["runs"]) == 2  # ran once, was interrupted, ran again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_running_job(issuer_co, start_worker):
+    start_worker()
+    job = make_ping(issuer_co, steps=400, seconds=0.05)
+    wait_for(lambda: status(job) == Job.Status.RUNNING, message="job running")
+    assert jobs.request_cancel(job)
+    wait_for(lambda: status(job) == Job.Status.CANCELLED, message="job cancelled")
+    assert job.done < 400
+
+
+def test_pending_job_can_be_deleted_but_not_a_finished_one(issuer_co):
+    pending = Job.objects.create(issuer=issuer_co, kind="core.ping")
+    finished = Job.objects.create(issuer=issuer_co, kind="core.ping", status=Job.Status.FINISHED)
+    assert jobs.delete_pending(pending) and pending.status == Job.Status.DELETED
+    assert not jobs.delete_pending(finished) and finished.status == Job.Status.FINISHED
+
+
+def test_requeue_gives_up_after_max_attempts(issuer_co):
+    from django.utils import timezone
+
+    old = timezone.now() - timezone.timedelta(hours=1)
+    job = Job.objects.create(issuer=issuer_co, kind="core.ping", status=Job.Status.RUNNING, heartbeat_at=old,
+                             attempts=jobs.MAX_ATTEMPTS - 1)
+    assert jobs.requeue_stale_jobs(stale_seconds=60) == []
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and "interrumpió" in job.error
+
+
+def test_progress_fragment(client_co, issuer_co):
+    job = Job.objects.create(issuer=issuer_co, kind="core.ping", status=Job.Status.RUNNING, done=3, total=4)
+    html = client_co.get(f"/tareas/{job.pk}/progreso/").content.decode()
+    assert 'aria-valuenow="75"' in html and "hx-trigger" in html and "En proceso" in html
+    job.status = Job.Status.FINISHED
+    job.save()
+    html = client_co.get(f"/tareas/{job.pk}/progreso/").content.decode()
+    assert "hx-trigger" not in html and "Finalizado" in html

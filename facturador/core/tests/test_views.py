@@ -1,0 +1,87 @@
+import re
+
+import pytest
+
+from facturador.core.models import AuditEntry, Branch, Issuer, NumberingRange
+from facturador.core.tests.helpers import make_range
+
+
+def test_login_page_in_spanish(client):
+    resp = client.get("/", follow=True)
+    assert resp.redirect_chain[-1][0].startswith("/cuenta/ingresar/")
+    assert "Ingresar" in resp.content.decode()
+
+
+def test_dashboard_shows_issuer_and_warnings(client_co, issuer_co):
+    make_range(issuer_co, prefix="W", range_from=1, range_to=10, next_number=10)
+    html = client_co.get("/").content.decode()
+    assert issuer_co.legal_name in html
+    assert "90%" in html
+
+
+def test_issuer_form_rejects_wrong_nit_and_stores_nothing(client_co):
+    before = Issuer.objects.count()
+    resp = client_co.post("/emisor/nuevo/", {"country": "CO", "tax_id": "800197268-5", "legal_name": "X", "person_type": "1"})
+    assert resp.status_code == 200
+    assert "El dígito de verificación del NIT 800197268 es 4" in resp.content.decode()
+    assert Issuer.objects.count() == before
+
+
+def test_create_issuer_makes_user_admin(client_co, admin_co):
+    resp = client_co.post("/emisor/nuevo/", {"country": "MX", "tax_id": "XIQB891116QE4", "legal_name": "NUEVA", "person_type": "2",
+                                             "postal_code": "01000", "fiscal_regime": "612"})
+    assert resp.status_code == 302
+    issuer = Issuer.objects.get(tax_id="XIQB891116QE4")
+    assert admin_co.memberships.get(issuer=issuer).role == "admin"
+    assert AuditEntry.objects.filter(issuer=issuer, action="issuer.create", user=admin_co).exists()
+
+
+def test_branch_crud(client_co, issuer_co):
+    assert client_co.post("/sucursales/nueva/", {"code": "MED", "name": "Medellín", "active": "on"}).status_code == 302
+    dup = client_co.post("/sucursales/nueva/", {"code": "MED", "name": "Otra"})
+    assert "Ya existe una sucursal" in dup.content.decode()
+    assert Branch.objects.filter(issuer=issuer_co).count() == 1
+
+
+def test_numbering_form_overlap_is_refused(client_co, issuer_co):
+    make_range(issuer_co, prefix="FE", range_from=1, range_to=1000)
+    data = {"document_type": "invoice", "environment": "test", "prefix": "FE", "range_from": 500, "range_to": 2000,
+            "valid_from": "2026-01-01", "valid_to": "2027-01-01", "resolution_number": "1876", "technical_key_input": "abc"}
+    resp = client_co.post("/numeraciones/nueva/", data)
+    assert "se cruza" in resp.content.decode()
+    assert NumberingRange.objects.filter(issuer=issuer_co).count() == 1
+    data.update(range_from=1001, prefix="fe")
+    assert client_co.post("/numeraciones/nueva/", data).status_code == 302
+    new = NumberingRange.objects.get(issuer=issuer_co, range_from=1001)
+    assert new.prefix == "FE" and new.next_number == 1001 and new.technical_key.reveal() == "abc"
+    assert "abc" not in client_co.get("/numeraciones/").content.decode()
+
+
+def test_numbering_prefix_longer_than_4_is_refused(client_co):
+    resp = client_co.post("/numeraciones/nueva/", {"document_type": "invoice", "environment": "test", "prefix": "ABCDE",
+                                                    "range_from": 1, "range_to": 10, "valid_from": "2026-01-01",
+                                                    "valid_to": "2027-01-01"})
+    assert "4 caracteres" in resp.content.decode()
+
+
+def test_password_reset_by_email_through_real_smtp(client, make_user, smtp_server):
+    make_user("olvido", password="vieja-clave-123")
+    resp = client.post("/cuenta/recuperar/", {"email": "olvido@example.com"})
+    assert resp.status_code == 302
+    assert len(smtp_server.messages) == 1
+    msg = smtp_server.messages[0]
+    assert msg["To"] == "olvido@example.com"
+    assert "recuperación de contraseña" in msg["Subject"]
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"https?://[^/]+(/cuenta/recuperar/\S+/\S+/)", body).group(1)
+    form = client.get(link, follow=True)
+    set_url = form.redirect_chain[-1][0] if form.redirect_chain else link
+    done = client.post(set_url, {"new_password1": "Nueva-clave-segura-9", "new_password2": "Nueva-clave-segura-9"})
+    assert done.status_code == 302
+    assert client.login(username="olvido", password="Nueva-clave-segura-9")
+
+
+def test_read_only_user_cannot_open_admin_pages(client, make_user, issuer_co):
+    client.force_login(make_user("lectura", issuer_co, "readonly"))
+    assert client.get("/numeraciones/nueva/").status_code == 403
+    assert client.get("/numeraciones/").status_code == 200
