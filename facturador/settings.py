@@ -86,6 +86,11 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
 ]
+# Capability apps, in dependency order.
+CAPABILITY_APPS = ["einvoice", "habilitacion", "imports", "billing", "mailing", "portal"]
+INSTALLED_APPS += [
+    f"facturador.{name}" for name in CAPABILITY_APPS if (BASE_DIR / name / "apps.py").exists()
+]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

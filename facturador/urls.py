@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -17,5 +18,14 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("facturador.core.api_urls")),
-    path("", include("facturador.core.urls")),
 ]
+# Each capability app mounts its UI at /<prefix>/ and its API under /api/v1/issuers/<issuer_pk>/.
+UI_PREFIXES = {"einvoice": "documentos/", "habilitacion": "habilitacion/", "imports": "importaciones/",
+               "billing": "facturacion/", "mailing": "envios/", "portal": "autofacturacion/"}
+for _name in settings.CAPABILITY_APPS:
+    if f"facturador.{_name}" not in settings.INSTALLED_APPS:
+        continue
+    urlpatterns.append(path(UI_PREFIXES[_name], include(f"facturador.{_name}.urls")))
+    if (settings.BASE_DIR / _name / "api_urls.py").exists():
+        urlpatterns.append(path("api/v1/issuers/<int:issuer_pk>/", include(f"facturador.{_name}.api_urls")))
+urlpatterns.append(path("", include("facturador.core.urls")))
