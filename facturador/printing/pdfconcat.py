@@ -169,6 +169,8 @@ class _Parser:
 
 
 _OBJ_RE = re.compile(rb"\s*(\d+)\s+(\d+)\s+obj")
+# An indirect reference outside strings/comments (callers make sure there are none).
+_REF_RE = re.compile(rb"(?<![A-Za-z0-9_/#.+\-])(\d+)\s+(\d+)\s+R(?![^\s()<>\[\]{}/%])")
 
 
 class _SourcePdf:
@@ -242,6 +244,25 @@ class _SourcePdf:
             n = int(length)
             return Stream(val, d[i:i + n])
         return val
+
+    def raw_body(self, num: int) -> bytes | None:
+        """Verbatim text of a non-stream object when it is safe to rewrite its
+        references with a regular expression (no strings, no comments); else None."""
+        off = self.offsets.get(num)
+        if off is None:
+            return None
+        d = self.data
+        m = _OBJ_RE.match(d, off)
+        if not m or int(m.group(1)) != num:
+            return None
+        start = m.end()
+        end = d.find(b"endobj", start)
+        if end < 0:
+            return None
+        body = d[start:end]
+        if b"stream" in body or b"(" in body or b"%" in body:
+            return None
+        return body
 
     def resolve(self, v):
         return self.obj(v.num) if isinstance(v, Ref) else v
@@ -389,6 +410,12 @@ class PdfConcatenator:
                 value[b"/Parent"] = Ref(-1)  # placeholder, mapped below
                 value.pop(b"/StructParents", None)
             else:
+                body = src.raw_body(num)
+                if body is not None:  # fast path: copy verbatim, renumbering references
+                    self._begin_obj(mapping[num])
+                    self._write(_REF_RE.sub(lambda m: mapref(Ref(int(m.group(1)), int(m.group(2)))), body).strip()
+                                + b"\nendobj\n")
+                    continue
                 value = src.obj(num)
             chunks: list[bytes] = []
 

@@ -210,3 +210,41 @@ def test_concat_memory_does_not_depend_on_page_count(tmp_path):
 def test_concat_rejects_garbage(tmp_path):
     with pytest.raises(PdfConcatError):
         concat_pdfs([b"not a pdf"], tmp_path / "x.pdf")
+
+
+def _handmade_pdf(objects: list[bytes]) -> bytes:
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_concat_keeps_strings_and_inherited_attributes(tmp_path):
+    content = b"BT /F1 24 Tf 72 720 Td (Hola 3 0 R) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        # MediaBox and Resources inherited from the page tree node
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 300 400] /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Annots [6 0 R] >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /P 3 0 R % comment 9 0 R\n"
+        b" /A << /S /URI /URI (http://x.example/?q=\\(1 0 R\\)) >> >>",
+    ]
+    pdf = _handmade_pdf(objects)
+    out = tmp_path / "m.pdf"
+    assert concat_pdfs([pdf, pdf], out) == 2
+    merged = out.read_bytes()
+    assert merged.count(b"(http://x.example/?q=\\(1 0 R\\))") == 2
+    doc = _pdf(merged)
+    assert len(doc) == 2
+    assert [round(x) for x in doc[1].get_size()] == [300, 400]
+    assert "Hola 3 0 R" in doc[1].get_textpage().get_text_range()
+    doc.close()
