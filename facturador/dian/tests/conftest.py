@@ -77,3 +77,32 @@ def make_note(kind="credit_note", with_reference=True, **kw):
         args["invoice_period"] = (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
     args.update(kw)
     return Document(**args)
+
+
+XMLSEC_ID_ATTRS = ["--id-attr:Id", "http://www.w3.org/2000/09/xmldsig#:KeyInfo",
+                   "--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties"]
+
+
+def xmlsec_verify(data: bytes, tmp_path) -> tuple[int, str]:
+    """Verify with the independent xmlsec1 tool, trusting only the test CA. Returns (exit code, stderr)."""
+    import shutil
+    import subprocess
+
+    from facturador.dian.testing import ca_pem
+
+    if not shutil.which("xmlsec1"):
+        pytest.skip("xmlsec1 not installed (Debian package xmlsec1)")
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(ca_pem())
+    doc = tmp_path / "signed.xml"
+    doc.write_bytes(data)
+    r = subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(ca), *XMLSEC_ID_ATTRS, str(doc)],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stderr
+
+
+@pytest.fixture(scope="session")
+def signer():
+    from facturador.dian.testing import make_test_pkcs12
+    from facturador.dian.xades import load_pkcs12
+    return load_pkcs12(make_test_pkcs12("900373076", "clave-de-prueba"), "clave-de-prueba")

@@ -1,0 +1,215 @@
+"""XAdES-EPES enveloped signature for DIAN documents, hand-built with lxml C14N and ``cryptography``.
+
+Per DIAN's signature policy v2: inclusive C14N 1.0, RSA-SHA256 (or SHA-512), three references (the document
+with the enveloped-signature transform, ``KeyInfo`` and ``SignedProperties``), XAdES 1.3.2 ``SigningCertificate``
+(v1: certificate digest + issuer/serial), the DIAN policy identifier and hash, and ``ClaimedRole``. The
+signature goes into the second ``ext:UBLExtension/ext:ExtensionContent``. The returned bytes are the final
+document: nothing re-serialises it afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+from lxml import etree
+
+from .errors import SigningError
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+XADES = "http://uri.etsi.org/01903/v1.3.2#"
+EXT = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"
+C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+SIGNED_PROPS_TYPE = "http://uri.etsi.org/01903#SignedProperties"
+POLICY_URL = "https://facturaelectronica.dian.gov.co/politicadefirma/v2/politicadefirmav2.pdf"
+POLICY_DESCRIPTION = "Política de firma para facturas electrónicas de la República de Colombia."
+POLICY_HASH = {  # digest of politicadefirmav2.pdf (shared/reference/dian.md §3.1)
+    "sha256": "dMoMvtcG5aIzgYo0tIsSQeVJBDnUnfSOfBpxXrmor0Y=",
+    "sha512": "Zcjw1Z9nGQn2j6NyGx8kAaLbOfJGd/fJxRTCeirlqAg7zRG27piJkJOpflGu7XACpMj9hC6dVMcCyzqHxxPZeQ==",
+}
+DIGEST_URI = {"sha256": "http://www.w3.org/2001/04/xmlenc#sha256", "sha512": "http://www.w3.org/2001/04/xmlenc#sha512"}
+SIGNATURE_URI = {"sha256": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+                 "sha512": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"}
+ROLES = ("supplier", "third party")
+COT = dt.timezone(dt.timedelta(hours=-5))
+
+_HASH = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
+_CRYPTO_HASH = {"sha256": hashes.SHA256, "sha512": hashes.SHA512}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@dataclass
+class Signer:
+    """A loaded signing certificate: RSA key, leaf certificate and (optional) chain."""
+    key: rsa.RSAPrivateKey
+    certificate: x509.Certificate
+    chain: list[x509.Certificate] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._der = self.certificate.public_bytes(serialization.Encoding.DER)
+        self._certs_b64 = [_b64(self._der)] + [
+            _b64(c.public_bytes(serialization.Encoding.DER)) for c in self.chain]
+        self._cert_digest = {alg: _b64(f(self._der).digest()) for alg, f in _HASH.items()}
+        self.issuer_name = self.certificate.issuer.rfc4514_string()
+        self.serial_number = self.certificate.serial_number
+
+    @property
+    def not_valid_before(self) -> dt.datetime:
+        return self.certificate.not_valid_before_utc
+
+    @property
+    def not_valid_after(self) -> dt.datetime:
+        return self.certificate.not_valid_after_utc
+
+    @property
+    def subject_nit(self) -> str | None:
+        """NIT carried by the subject (serialNumber attribute), if any."""
+        attrs = self.certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+        if not attrs:
+            return None
+        digits = "".join(ch for ch in str(attrs[0].value).split("-")[0] if ch.isdigit())
+        return digits or None
+
+
+def load_pkcs12(data: bytes, password: str) -> Signer:
+    """Load a PKCS#12 (.p12/.pfx). Raises ``SigningError`` with a Spanish message on a wrong password,
+    damaged file, missing key or non-RSA key."""
+    try:
+        key, cert, extra = pkcs12.load_key_and_certificates(data, password.encode("utf-8") if password else None)
+    except ValueError as exc:
+        raise SigningError("cert_password", "certificate",
+                           "No se pudo abrir el certificado: la contraseña es incorrecta o el archivo PKCS#12 "
+                           "está dañado.", f"cannot open PKCS#12: {exc}") from None
+    if key is None or cert is None:
+        raise SigningError("cert_incomplete", "certificate",
+                           "El archivo PKCS#12 no contiene la llave privada y el certificado.",
+                           "PKCS#12 lacks private key or certificate")
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise SigningError("cert_key_type", "certificate", "La llave del certificado debe ser RSA.",
+                           "certificate key must be RSA")
+    return Signer(key, cert, [c for c in (extra or []) if c != cert])
+
+
+def _c14n(el) -> bytes:
+    return etree.tostring(el, method="c14n", exclusive=False, with_comments=False)
+
+
+def _sub(parent, tag, text=None, attrib=None):
+    el = etree.SubElement(parent, tag, attrib) if attrib else etree.SubElement(parent, tag)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _signature_slot(root):
+    exts = root.find(f"{{{EXT}}}UBLExtensions")
+    if exts is None:
+        raise SigningError("sign_no_extensions", "ext:UBLExtensions",
+                           "El documento no tiene ext:UBLExtensions para alojar la firma.",
+                           "document has no ext:UBLExtensions")
+    items = exts.findall(f"{{{EXT}}}UBLExtension")
+    if len(items) < 2:
+        slot = _sub(_sub(exts, f"{{{EXT}}}UBLExtension"), f"{{{EXT}}}ExtensionContent")
+    else:
+        slot = items[1].find(f"{{{EXT}}}ExtensionContent")
+        if slot is None:
+            slot = _sub(items[1], f"{{{EXT}}}ExtensionContent")
+    if len(slot) or (slot.text or "").strip():
+        raise SigningError("sign_already_signed", "ext:UBLExtension[2]",
+                           "El documento ya está firmado (la segunda extensión no está vacía).",
+                           "second UBLExtension is not empty")
+    return slot
+
+
+def sign(xml, signer: Signer, role: str = "supplier", digest: str = "sha256",
+         signing_time: dt.datetime | None = None) -> bytes:
+    """Sign a DIAN document (lxml root element, modified in place, or XML bytes); return the signed bytes."""
+    if role not in ROLES:
+        raise SigningError("sign_role", "role", "El rol del firmante debe ser 'supplier' o 'third party'.",
+                           f"invalid role {role!r}")
+    if digest not in _HASH:
+        raise SigningError("sign_digest", "digest", "El algoritmo de resumen debe ser sha256 o sha512.",
+                           f"invalid digest {digest!r}")
+    when = signing_time or dt.datetime.now(COT)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=COT)
+    if when > signer.not_valid_after:
+        raise SigningError("cert_expired", "certificate",
+                           f"El certificado de firma venció el {signer.not_valid_after:%Y-%m-%d}; "
+                           "renuévelo antes de firmar documentos.",
+                           f"certificate expired on {signer.not_valid_after.isoformat()}")
+    if when < signer.not_valid_before:
+        raise SigningError("cert_not_yet_valid", "certificate",
+                           f"El certificado de firma solo es válido desde el {signer.not_valid_before:%Y-%m-%d}.",
+                           "certificate not yet valid")
+    if isinstance(xml, (bytes, bytearray)):
+        root = etree.fromstring(bytes(xml), etree.XMLParser(resolve_entities=False, no_network=True,
+                                                            huge_tree=True))
+    else:
+        root = xml
+    hash_fn, d_uri = _HASH[digest], DIGEST_URI[digest]
+    slot = _signature_slot(root)
+    doc_digest = _b64(hash_fn(_c14n(root)).digest())  # enveloped: the signature is not there yet
+
+    sid = f"xmldsig-{uuid.uuid4()}"
+    nsmap = {}
+    if root.nsmap.get("ds") != DS:
+        nsmap["ds"] = DS
+    if root.nsmap.get("xades") != XADES:
+        nsmap["xades"] = XADES
+    sig = etree.SubElement(slot, f"{{{DS}}}Signature", {"Id": sid}, nsmap=nsmap or None)
+    si = _sub(sig, f"{{{DS}}}SignedInfo")
+    _sub(si, f"{{{DS}}}CanonicalizationMethod", attrib={"Algorithm": C14N})
+    _sub(si, f"{{{DS}}}SignatureMethod", attrib={"Algorithm": SIGNATURE_URI[digest]})
+    refs = []
+    for attrib in ({"Id": f"{sid}-ref0", "URI": ""}, {"URI": f"#{sid}-keyinfo"},
+                   {"Type": SIGNED_PROPS_TYPE, "URI": f"#{sid}-signedprops"}):
+        ref = _sub(si, f"{{{DS}}}Reference", attrib=attrib)
+        if attrib["URI"] == "":
+            _sub(_sub(ref, f"{{{DS}}}Transforms"), f"{{{DS}}}Transform", attrib={"Algorithm": ENVELOPED})
+        _sub(ref, f"{{{DS}}}DigestMethod", attrib={"Algorithm": d_uri})
+        refs.append(_sub(ref, f"{{{DS}}}DigestValue"))
+    sig_value = _sub(sig, f"{{{DS}}}SignatureValue", attrib={"Id": f"{sid}-sigvalue"})
+    key_info = _sub(sig, f"{{{DS}}}KeyInfo", attrib={"Id": f"{sid}-keyinfo"})
+    x509_data = _sub(key_info, f"{{{DS}}}X509Data")
+    for b64 in signer._certs_b64:
+        _sub(x509_data, f"{{{DS}}}X509Certificate", b64)
+    qp = _sub(_sub(sig, f"{{{DS}}}Object"), f"{{{XADES}}}QualifyingProperties", attrib={"Target": f"#{sid}"})
+    sp = _sub(qp, f"{{{XADES}}}SignedProperties", attrib={"Id": f"{sid}-signedprops"})
+    ssp = _sub(sp, f"{{{XADES}}}SignedSignatureProperties")
+    _sub(ssp, f"{{{XADES}}}SigningTime", when.astimezone(COT).isoformat(timespec="milliseconds"))
+    cert = _sub(_sub(ssp, f"{{{XADES}}}SigningCertificate"), f"{{{XADES}}}Cert")
+    cd = _sub(cert, f"{{{XADES}}}CertDigest")
+    _sub(cd, f"{{{DS}}}DigestMethod", attrib={"Algorithm": d_uri})
+    _sub(cd, f"{{{DS}}}DigestValue", signer._cert_digest[digest])
+    iss = _sub(cert, f"{{{XADES}}}IssuerSerial")
+    _sub(iss, f"{{{DS}}}X509IssuerName", signer.issuer_name)
+    _sub(iss, f"{{{DS}}}X509SerialNumber", str(signer.serial_number))
+    spi = _sub(_sub(ssp, f"{{{XADES}}}SignaturePolicyIdentifier"), f"{{{XADES}}}SignaturePolicyId")
+    spid = _sub(spi, f"{{{XADES}}}SigPolicyId")
+    _sub(spid, f"{{{XADES}}}Identifier", POLICY_URL)
+    _sub(spid, f"{{{XADES}}}Description", POLICY_DESCRIPTION)
+    sph = _sub(spi, f"{{{XADES}}}SigPolicyHash")
+    _sub(sph, f"{{{DS}}}DigestMethod", attrib={"Algorithm": d_uri})
+    _sub(sph, f"{{{DS}}}DigestValue", POLICY_HASH[digest])
+    _sub(_sub(_sub(ssp, f"{{{XADES}}}SignerRole"), f"{{{XADES}}}ClaimedRoles"), f"{{{XADES}}}ClaimedRole", role)
+
+    refs[0].text = doc_digest
+    refs[1].text = _b64(hash_fn(_c14n(key_info)).digest())
+    refs[2].text = _b64(hash_fn(_c14n(sp)).digest())
+    signature = signer.key.sign(_c14n(si), padding.PKCS1v15(), _CRYPTO_HASH[digest]())
+    sig_value.text = _b64(signature)
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + etree.tostring(root, encoding="UTF-8",
+                                                                       xml_declaration=False)
