@@ -39,7 +39,7 @@ def test_signature_shape(signer):
     assert sig[0].findtext(f".//{XA}SigPolicyHash/{DS}DigestValue") == "dMoMvtcG5aIzgYo0tIsSQeVJBDnUnfSOfBpxXrmor0Y="
     assert sig[0].findtext(f".//{XA}ClaimedRole") == "third party"
     assert sig[0].findtext(f".//{XA}SigningTime") == when.strftime("%Y-%m-%dT%H:%M:%S.000-05:00")
-    assert sig[0].findtext(f".//{XA}X509SerialNumber") == str(signer.certificate.serial_number)
+    assert sig[0].findtext(f".//{XA}IssuerSerial/{DS}X509SerialNumber") == str(signer.certificate.serial_number)
     assert signer.subject_nit == "900373076"
 
 
