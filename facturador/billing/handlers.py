@@ -1,0 +1,1 @@
+"""Job handlers (filled in by batch.py / payments)."""

@@ -1,0 +1,375 @@
+"""Mass billing: accounts (subscribers), charges, payments, tariffs, invoice templates, batches.
+
+Other apps create charges through these models (the imports app writes `Charge` rows with
+source="import" and `source_import_id`); a charge whose reference matches no account keeps
+`account=None` and is reported by the import's reconciliation.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from facturador.core.models import IssuerScoped, Job
+
+PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def validate_period(value: str):
+    if not PERIOD_RE.match(value or ""):
+        raise ValidationError(_("El periodo «%(v)s» no es válido: use AAAA-MM (por ejemplo 2026-09)."), params={"v": value},
+                              code="period_format")
+
+
+class IdType(models.TextChoices):
+    NIT = "NIT", _("NIT")
+    CC = "CC", _("Cédula de ciudadanía")
+    CE = "CE", _("Cédula de extranjería")
+    TI = "TI", _("Tarjeta de identidad")
+    PP = "PP", _("Pasaporte")
+    PEP = "PEP", _("Permiso especial de permanencia")
+    NUIP = "NUIP", _("NUIP / Registro civil")
+    FOREIGN = "EXT", _("Identificación extranjera")
+
+
+class ServiceClass(models.TextChoices):
+    RESIDENTIAL = "residencial", _("Residencial")
+    COMMERCIAL = "comercial", _("Comercial")
+    INDUSTRIAL = "industrial", _("Industrial")
+    OFFICIAL = "oficial", _("Oficial")
+    SPECIAL = "especial", _("Especial")
+    RURAL = "rural", _("Rural")
+
+
+class Account(IssuerScoped):
+    """A subscriber / property / contract that is billed every period."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Activa")
+        SUSPENDED = "suspended", _("Suspendida")
+        RETIRED = "retired", _("Retirada")
+
+    reference = models.CharField(_("referencia de pago"), max_length=30,
+                                 help_text=_("Referencia acordada con el banco; se conservan los ceros a la izquierda."))
+    holder_name = models.CharField(_("titular"), max_length=300)
+    id_type = models.CharField(_("tipo de identificación"), max_length=4, choices=IdType.choices, default=IdType.CC)
+    id_number = models.CharField(_("número de identificación"), max_length=20, blank=True)
+    check_digit = models.CharField(_("dígito de verificación"), max_length=1, blank=True)
+    address = models.CharField(_("dirección"), max_length=300, blank=True)
+    municipality_code = models.CharField(_("código de municipio DANE"), max_length=5, blank=True)
+    service_class = models.CharField(_("clase de servicio"), max_length=20, choices=ServiceClass.choices,
+                                     default=ServiceClass.RESIDENTIAL)
+    stratum = models.CharField(_("estrato"), max_length=1, blank=True,
+                               choices=[(str(i), str(i)) for i in range(1, 7)])
+    email = models.EmailField(_("correo electrónico"), blank=True)
+    phone = models.CharField(_("teléfono"), max_length=40, blank=True)
+    state = models.CharField(_("estado"), max_length=10, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["reference"]
+        constraints = [models.UniqueConstraint(fields=["issuer", "reference"], name="billing_account_unique_reference")]
+        indexes = [models.Index(fields=["issuer", "state"])]
+        verbose_name = _("cuenta")
+        verbose_name_plural = _("cuentas")
+
+    def __str__(self):
+        return f"{self.reference} — {self.holder_name}"
+
+    @property
+    def display_id(self):
+        return f"{self.id_type} {self.id_number}" + (f"-{self.check_digit}" if self.check_digit else "")
+
+    def clean(self):
+        from facturador.taxid import TaxIdError, validate_nit
+
+        self.reference = (self.reference or "").strip()
+        if self.reference and not re.fullmatch(r"[0-9A-Za-z-]+", self.reference):
+            raise ValidationError({"reference": _("La referencia solo admite letras, dígitos y guiones.")})
+        if self.id_type == IdType.NIT:
+            if not self.id_number:
+                raise ValidationError({"id_number": _("Escriba el NIT.")})
+            try:
+                self.id_number, self.check_digit = validate_nit(self.id_number, self.check_digit or None)
+            except TaxIdError as exc:
+                raise ValidationError({"check_digit" if self.check_digit else "id_number": exc.message}) from exc
+        else:
+            self.check_digit = ""
+
+
+class Charge(IssuerScoped):
+    """One amount owed by an account for a period (imported, from a tariff, or typed in)."""
+
+    class Source(models.TextChoices):
+        IMPORT = "import", _("Importación")
+        TARIFF = "tariff", _("Tarifa")
+        MANUAL = "manual", _("Manual")
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="charges")
+    reference = models.CharField(_("referencia"), max_length=48)
+    period = models.CharField(_("periodo"), max_length=7, validators=[validate_period])
+    concept = models.CharField(_("concepto"), max_length=200)
+    quantity = models.DecimalField(_("cantidad"), max_digits=14, decimal_places=4, default=Decimal("1"))
+    unit_price = models.DecimalField(_("valor unitario"), max_digits=18, decimal_places=4, default=Decimal("0"))
+    amount = models.DecimalField(_("valor"), max_digits=18, decimal_places=2)
+    source = models.CharField(_("origen"), max_length=10, choices=Source.choices, default=Source.MANUAL)
+    source_import_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    source_operator = models.CharField(_("operador"), max_length=100, blank=True)
+    tariff = models.ForeignKey("Tariff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["period", "reference", "id"]
+        indexes = [models.Index(fields=["issuer", "period", "reference"]), models.Index(fields=["account", "period"])]
+        verbose_name = _("cargo")
+        verbose_name_plural = _("cargos")
+
+    def __str__(self):
+        return f"{self.reference} {self.period} {self.concept}: {self.amount}"
+
+
+class Tariff(IssuerScoped):
+    """A charge generated for every active account of a class (and stratum) in a period.
+
+    `fixed`: `value` pesos per account. `percentage`: `value` % of the account's other
+    (non-tariff) charges of the period (e.g. public lighting as a share of the energy bill).
+    """
+
+    class Kind(models.TextChoices):
+        FIXED = "fixed", _("Valor fijo")
+        PERCENTAGE = "percentage", _("Porcentaje")
+
+    concept = models.CharField(_("concepto"), max_length=200)
+    period = models.CharField(_("periodo"), max_length=7, validators=[validate_period])
+    service_class = models.CharField(_("clase de servicio"), max_length=20, choices=ServiceClass.choices, blank=True,
+                                     help_text=_("Vacío: todas las clases."))
+    stratum = models.CharField(_("estrato"), max_length=1, blank=True, help_text=_("Vacío: todos los estratos."))
+    kind = models.CharField(_("tipo"), max_length=10, choices=Kind.choices, default=Kind.FIXED)
+    value = models.DecimalField(_("valor"), max_digits=18, decimal_places=4)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["period", "concept", "service_class", "stratum"]
+        verbose_name = _("tarifa")
+        verbose_name_plural = _("tarifas")
+
+    def __str__(self):
+        return f"{self.period} {self.concept} ({self.get_kind_display()} {self.value})"
+
+
+class BillingSettings(IssuerScoped):
+    """Per-issuer billing configuration: bank agreement (barcode), numbering, arrears interest."""
+
+    gln = models.CharField(_("GLN del convenio (415)"), max_length=13, default="7709998000003",
+                           help_text=_("13 dígitos asignados por GS1 Colombia para el convenio de recaudo."))
+    ref_width = models.PositiveSmallIntegerField(_("ancho de la referencia (8020)"), default=10)
+    amount_width = models.PositiveSmallIntegerField(_("ancho del valor (3900)"), default=10)
+    numbering_prefix = models.CharField(_("prefijo de numeración"), max_length=4, blank=True)
+    numbering_environment = models.CharField(_("ambiente de numeración"), max_length=10, default="production")
+    monthly_interest_rate = models.DecimalField(_("interés de mora mensual (%)"), max_digits=6, decimal_places=3,
+                                                default=Decimal("2.000"))
+    document_title = models.CharField(_("título del documento"), max_length=100, default="Factura de servicios públicos")
+    notes = models.TextField(_("notas impresas"), blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer"], name="billing_settings_one_per_issuer")]
+        verbose_name = _("configuración de facturación")
+
+    @classmethod
+    def for_issuer(cls, issuer):
+        obj, _created = cls.objects.get_or_create(issuer=issuer)
+        return obj
+
+
+class InvoiceTemplate(IssuerScoped):
+    """A Typst invoice design. Saving a new source creates a new version; batches record the version used."""
+
+    name = models.CharField(_("nombre"), max_length=80)
+    version = models.PositiveIntegerField(_("versión"), default=1)
+    source = models.TextField(_("fuente Typst"))
+    description = models.CharField(_("descripción"), max_length=300, blank=True)
+    is_default = models.BooleanField(_("predeterminada"), default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["issuer", "name", "version"], name="billing_template_unique_version")]
+        verbose_name = _("plantilla de factura")
+        verbose_name_plural = _("plantillas de factura")
+
+    def __str__(self):
+        return f"{self.name} v{self.version}"
+
+    def asset_dict(self) -> dict[str, bytes]:
+        return {a.name: bytes(a.content) for a in self.assets.all()}
+
+
+class TemplateAsset(models.Model):
+    """A file a template references by name (logo.png, firma.svg...)."""
+
+    template = models.ForeignKey(InvoiceTemplate, on_delete=models.CASCADE, related_name="assets")
+    name = models.CharField(max_length=100)
+    content = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["template", "name"], name="billing_asset_unique_name")]
+
+
+class Batch(IssuerScoped):
+    """A mass-invoicing run (lote): selection, parameters, the job, totals and output files."""
+
+    class BillingType(models.TextChoices):
+        NORMAL = "normal", _("Normal (periodos seleccionados)")
+        WITH_ARREARS = "with_arrears", _("Con saldo en mora")
+        ARREARS_ONLY = "arrears_only", _("Solo mora")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pendiente")
+        RUNNING = "running", _("Generando")
+        FINISHED = "finished", _("Terminado")
+        FINISHED_WITH_ERRORS = "finished_errors", _("Terminado con errores")
+        FAILED = "failed", _("Error")
+        CANCELLED = "cancelled", _("Cancelado")
+
+    periods = models.JSONField(_("periodos"), default=list)
+    billing_type = models.CharField(_("tipo de facturación"), max_length=15, choices=BillingType.choices,
+                                    default=BillingType.NORMAL)
+    issue_date = models.DateField(_("fecha de expedición"))
+    due_date = models.DateField(_("fecha límite de pago"))
+    template = models.ForeignKey(InvoiceTemplate, on_delete=models.PROTECT, related_name="batches")
+    template_version = models.PositiveIntegerField(_("versión de plantilla"))
+    references = models.JSONField(_("referencias"), default=list, blank=True,
+                                  help_text=_("Referencias seleccionadas (vacío: según filtros)."))
+    filters = models.JSONField(_("filtros"), default=dict, blank=True)
+    account_count = models.PositiveIntegerField(default=0)
+    job = models.OneToOneField(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="billing_batch")
+    status = models.CharField(_("estado"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    invoice_count = models.PositiveIntegerField(_("facturas"), default=0)
+    total_amount = models.DecimalField(_("valor total"), max_digits=20, decimal_places=2, default=Decimal("0"))
+    error_list = models.JSONField(_("errores"), default=list, blank=True)
+    output_dir = models.CharField(max_length=300, blank=True)  # relative to MEDIA_ROOT
+    merged_pdf = models.CharField(max_length=300, blank=True)
+    zip_file = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("lote de facturación")
+        verbose_name_plural = _("lotes de facturación")
+
+    def __str__(self):
+        return f"Lote {self.pk} ({', '.join(self.periods)})"
+
+    @property
+    def period_key(self) -> str:
+        key = ",".join(sorted(self.periods))
+        return f"{key}|mora" if self.billing_type == self.BillingType.ARREARS_ONLY else key
+
+
+class BillingInvoice(IssuerScoped):
+    """One invoice of a batch. UNIQUE(issuer, account, period_key): a resumed batch never bills twice."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", _("Emitida")
+        PARTIAL = "partial", _("Abonada")
+        PAID = "paid", _("Pagada")
+        VOID = "void", _("Anulada")
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="invoices")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
+    period_key = models.CharField(max_length=120)
+    prefix = models.CharField(max_length=4, blank=True)
+    number = models.PositiveBigIntegerField()
+    issue_date = models.DateField()
+    due_date = models.DateField()
+    current_amount = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
+    previous_balance = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
+    arrears_interest = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
+    total = models.DecimalField(max_digits=18, decimal_places=2)
+    paid_amount = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
+    barcode_data = models.CharField(max_length=120, blank=True)  # GS1 element string (GS separators)
+    barcode_text = models.CharField(max_length=120, blank=True)  # human-readable line
+    pdf = models.CharField(max_length=300, blank=True)  # relative to MEDIA_ROOT; "" until rendered
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "account", "period_key"], name="billing_invoice_once_per_period"),
+        ]
+        indexes = [models.Index(fields=["batch", "pdf"]), models.Index(fields=["issuer", "status"])]
+        verbose_name = _("factura del lote")
+        verbose_name_plural = _("facturas del lote")
+
+    def __str__(self):
+        return self.full_number
+
+    @property
+    def full_number(self):
+        return f"{self.prefix}{self.number}"
+
+    @property
+    def balance(self):
+        return self.total - self.paid_amount
+
+
+class PaymentFile(IssuerScoped):
+    """An uploaded recaudo file (Asobancaria 2001). The same file cannot be applied twice."""
+
+    name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    collection_date = models.DateField(null=True, blank=True)
+    bank_code = models.CharField(max_length=3, blank=True)
+    payment_count = models.PositiveIntegerField(default=0)
+    total = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0"))
+    matched_count = models.PositiveIntegerField(default=0)
+    unmatched = models.JSONField(default=list, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["issuer", "sha256"], name="billing_payment_file_once")]
+        verbose_name = _("archivo de recaudo")
+
+
+class Payment(IssuerScoped):
+    """Money received (recaudo) for an account; reduces its balance."""
+
+    class Source(models.TextChoices):
+        ASOBANCARIA = "asobancaria", _("Archivo Asobancaria")
+        MANUAL = "manual", _("Manual")
+        API = "api", _("API")
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
+    invoice = models.ForeignKey(BillingInvoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments")
+    reference = models.CharField(_("referencia"), max_length=48)
+    amount = models.DecimalField(_("valor"), max_digits=18, decimal_places=2)
+    paid_on = models.DateField(_("fecha de pago"))
+    bank_code = models.CharField(_("banco"), max_length=3, blank=True)
+    channel = models.CharField(_("canal"), max_length=2, blank=True)
+    operation_id = models.CharField(max_length=20, blank=True)
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.MANUAL)
+    payment_file = models.ForeignKey(PaymentFile, null=True, blank=True, on_delete=models.CASCADE, related_name="payments")
+    line_no = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-paid_on", "-id"]
+        indexes = [models.Index(fields=["issuer", "reference"]), models.Index(fields=["account", "paid_on"])]
+        verbose_name = _("pago")
+        verbose_name_plural = _("pagos")
+
+    def __str__(self):
+        return f"{self.reference} {self.paid_on}: {self.amount}"
