@@ -248,3 +248,23 @@ def test_concat_keeps_strings_and_inherited_attributes(tmp_path):
     assert [round(x) for x in doc[1].get_size()] == [300, 400]
     assert "Hola 3 0 R" in doc[1].get_textpage().get_text_range()
     doc.close()
+
+
+def test_render_many_chunked_merge(tmp_path):
+    items = [sample_invoice_data(i) for i in range(23)]
+    result = render_many(default_template(), iter(items), tmp_path, individual=False, chunk_size=10)
+    doc = _pdf(result.merged_path.read_bytes())
+    assert len(doc) == 23
+    for i in (0, 9, 10, 22):
+        assert items[i]["document"]["number"] in doc[i].get_textpage().get_text_range()
+    doc.close()
+
+
+def test_render_many_reports_failing_item(tmp_path):
+    items = [sample_invoice_data(i) for i in range(6)]
+    del items[4]["customer"]["meter"]
+    for kwargs in ({"individual": True}, {"individual": False, "chunk_size": 3}):
+        with pytest.raises(TemplateError) as exc:
+            render_many(default_template(), items, tmp_path / str(len(kwargs)), **kwargs)
+        assert exc.value.item_index == 4
+        assert "meter" in exc.value.message_es
