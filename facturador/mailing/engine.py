@@ -1,0 +1,418 @@
+"""Delivery engine: the `mailing.send` job handler and the start/stop/resume actions.
+
+Exactly-once per recipient
+--------------------------
+Every ledger row (`Delivery`) carries a Message-ID fixed when the send is registered, before
+anything is sent. A row moves through these states, each move being ONE conditional UPDATE that
+commits before the next step:
+
+    pending --(chunk claim, token T)--> claimed --(T still ours)--> sending --SMTP--> sent / failed /
+    pending(4xx, later) / unknown
+
+* `claimed`: reserved by an execution, nothing transmitted yet. If that execution dies, the next
+  execution puts it back to `pending`: the SMTP server never saw its DATA, so sending it is safe.
+* `sending`: written (committed) immediately before the SMTP transaction of that one message.
+  Only one execution can move a row there (the UPDATE is conditional on its claim token), so two
+  executions (e.g. a worker presumed dead but still alive) can never both transmit the same row.
+* During the SMTP transaction we know the phase: a failure before the final "<CRLF>.<CRLF>" has been
+  written (connect, MAIL, RCPT, DATA, transmitting the content) means the server cannot have
+  committed the message -> back to `pending` with backoff. A 4xx/5xx reply is a definite refusal.
+  Only if the connection breaks AFTER the final dot was written and before the reply was read is
+  the outcome unknown -> `unknown`.
+* A row still in `sending` when an execution starts belongs to a crashed one: the crash happened
+  between "about to transmit" and "outcome recorded", so the server may or may not have it. It is
+  marked `unknown` ("sin confirmar, verificar"), never re-sent silently.
+
+So: nobody receives an invoice twice from the engine, and every row ends as sent, failed, excluded,
+bounced or unknown (at most one `unknown` per crashed connection). `unknown` rows are shown to the
+operator, who can confirm them as sent or resend them deliberately; a resend reuses the SAME
+Message-ID, so mail clients that de-duplicate by Message-ID show one message, and a later bounce
+(DSN quoting that Message-ID) reconciles the row automatically.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import time
+import uuid
+from email.utils import parseaddr
+
+from django.core.mail import get_connection
+from django.db import transaction
+from django.db.models import F, Min, Q
+from django.utils import timezone
+
+from facturador.core import jobs
+from facturador.core.models import Job
+from facturador.mailing import services
+from facturador.mailing.models import Delivery, MailSend
+from facturador.mailing.ratelimit import conf, get_limiter
+from facturador.mailing.services import MailingError
+
+logger = logging.getLogger(__name__)
+
+KIND = "mailing.send"
+FINAL_ROW_STATES = (Delivery.Status.SENT, Delivery.Status.FAILED, Delivery.Status.BOUNCED, Delivery.Status.UNKNOWN)
+
+
+class NotSent(Exception):
+    """The transaction broke before the message could have been committed by the server."""
+
+
+class Ambiguous(Exception):
+    """The connection broke after the end of data was written: the server may have the message."""
+
+
+def _smtp_reply_text(resp) -> str:
+    return resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+
+
+_EOL = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
+_DOT = re.compile(rb"(?m)^\.")
+
+
+def smtp_transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> tuple[int, str]:
+    """One SMTP mail transaction on an open connection, phase-aware (see module docstring)."""
+    try:
+        smtp.ehlo_or_helo_if_needed()
+        code, resp = smtp.mail(sender)
+        if code != 250:
+            smtp.rset()
+            return code, _smtp_reply_text(resp)
+        code, resp = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            smtp.rset()
+            return code, _smtp_reply_text(resp)
+        smtp.putcmd("data")
+        code, resp = smtp.getreply()
+        if code != 354:
+            smtp.rset()
+            return code, _smtp_reply_text(resp)
+        payload = _DOT.sub(b"..", _EOL.sub(b"\r\n", data))
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        smtp.send(payload + b".\r\n")
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise NotSent(str(exc) or exc.__class__.__name__) from exc
+    try:
+        code, resp = smtp.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise Ambiguous(str(exc) or exc.__class__.__name__) from exc
+    return code, _smtp_reply_text(resp)
+
+
+class _Stop(Exception):
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Engine:
+    def __init__(self, send: MailSend, ctx: jobs.JobContext | None = None):
+        self.send = send
+        self.ctx = ctx
+        self.token = f"{ctx.job.pk if ctx else 0}.{ctx.job.attempts if ctx else 0}.{uuid.uuid4().hex[:12]}"
+        self.chunk_size = conf("CHUNK_SIZE", 100)
+        self.max_attempts = conf("MAX_ATTEMPTS", 4)
+        self.retry_base = conf("RETRY_BASE_SECONDS", 30.0)
+        self.limiter = get_limiter()
+        self.consecutive = 0
+        self.last_error = ""
+        self.worker = jobs.worker_name()
+        self.sender = conf("RETURN_PATH", "") or parseaddr(services.from_address(send.issuer))[1]
+        self.attachments_cache: dict[int, list] = {}
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+
+    def check_cancel(self):
+        if self.ctx is not None:
+            self.ctx.check_cancel()
+
+    def progress(self, force=False):
+        if self.ctx is None:
+            return
+        c = services.counts(self.send) if force or not hasattr(self, "_counts") else self._counts
+        self._counts = c
+        done = c["sent"] + c["failed"] + c["bounced"] + c["unknown"]
+        self.ctx.progress(done, total=c["to_send"], errors=c["failed"] + c["unknown"],
+                          message=f"{c['sent']} enviados, {c['failed']} fallidos, {c['pending'] + c['claimed']} pendientes",
+                          force=force)
+
+    def _bump(self, status):
+        if hasattr(self, "_counts"):
+            self._counts[status] = self._counts.get(status, 0) + 1
+            self._counts["claimed"] = max(0, self._counts.get("claimed", 0) - 1)
+            self.progress()
+
+    def recover(self):
+        """Undo what a crashed execution left behind (see the module docstring)."""
+        rows = Delivery.objects.filter(send=self.send)
+        released = rows.filter(status=Delivery.Status.CLAIMED).update(status=Delivery.Status.PENDING, claim_token="")
+        unknown = rows.filter(status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.UNKNOWN, claim_token="",
+            smtp_response="Envío interrumpido (fallo del trabajador) durante la transmisión: verifique si el cliente lo recibió.",
+        )
+        if released or unknown:
+            logger.warning("Send %s: recovered %s claimed rows, %s rows of unknown outcome", self.send.pk, released, unknown)
+
+    def release_claimed(self):
+        Delivery.objects.filter(send=self.send, status=Delivery.Status.CLAIMED, claim_token=self.token).update(
+            status=Delivery.Status.PENDING, claim_token="")
+
+    def claim_chunk(self) -> list[Delivery]:
+        now = timezone.now()
+        ready = Delivery.objects.filter(send=self.send, status=Delivery.Status.PENDING).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        ids = list(ready.order_by("id").values_list("id", flat=True)[: self.chunk_size])
+        if not ids:
+            return []
+        Delivery.objects.filter(id__in=ids, status=Delivery.Status.PENDING).update(
+            status=Delivery.Status.CLAIMED, claim_token=self.token)
+        return list(Delivery.objects.filter(id__in=ids, status=Delivery.Status.CLAIMED, claim_token=self.token)
+                    .select_related("document").order_by("id"))
+
+    def backoff(self, attempts: int) -> float:
+        return min(self.retry_base * (2 ** max(attempts - 1, 0)), 3600.0)
+
+    def failure(self, reason: str):
+        self.consecutive += 1
+        self.last_error = reason
+        limit = self.send.max_consecutive_failures
+        if limit and self.consecutive >= limit:
+            raise _Stop(f"Detenido automáticamente tras {self.consecutive} fallos consecutivos. Último error: {reason}"[:500])
+
+    # -- one message ------------------------------------------------------------------------------
+
+    def _attachments(self, doc):
+        return services.attachments_for(doc)
+
+    def deliver(self, backend, row: Delivery, slot: str) -> bool:
+        """Send one claimed row. Returns False when the connection must be re-opened."""
+        now = timezone.now()
+        moved = Delivery.objects.filter(pk=row.pk, status=Delivery.Status.CLAIMED, claim_token=self.token).update(
+            status=Delivery.Status.SENDING, attempts=F("attempts") + 1, last_attempt_at=now, worker=self.worker,
+            rate_slot=slot)
+        if not moved:  # taken back by a recovery: not ours any more
+            return True
+        attempts = row.attempts + 1
+        mine = Delivery.objects.filter(pk=row.pk, status=Delivery.Status.SENDING, claim_token=self.token)
+        try:
+            msg = services.build_message(self.send, row.document, row.email, row.message_id,
+                                         attachments=self._attachments(row.document))
+            data = msg.message().as_bytes(linesep="\r\n")
+        except Exception as exc:  # a missing file, a broken template: nothing was transmitted
+            logger.exception("Send %s: cannot build message for delivery %s", self.send.pk, row.pk)
+            mine.update(status=Delivery.Status.FAILED, claim_token="",
+                        smtp_response=f"No se pudo preparar el mensaje: {exc.__class__.__name__}: {exc}"[:2000])
+            self._bump("failed")
+            self.failure(str(exc))
+            return True
+        smtp = getattr(backend, "connection", None)
+        try:
+            if isinstance(smtp, smtplib.SMTP):
+                code, text = smtp_transaction(smtp, self.sender, row.email, data)
+            else:  # a non-SMTP Django backend (locmem, console, file): no phases to observe
+                backend.send_messages([msg])
+                code, text = 250, "Entregado al backend de correo"
+        except NotSent as exc:
+            self._retry_later(mine, attempts, None, f"Conexión interrumpida antes de completar el envío: {exc}")
+            return False
+        except Ambiguous as exc:
+            mine.update(status=Delivery.Status.UNKNOWN, claim_token="",
+                        smtp_response=f"La conexión se cortó esperando la respuesta del servidor ({exc}): verifique si el cliente lo recibió.")
+            self._bump("unknown")
+            self.failure(str(exc))
+            return False
+        if 200 <= code < 300:
+            mine.update(status=Delivery.Status.SENT, claim_token="", sent_at=timezone.now(), smtp_code=code,
+                        smtp_response=f"{code} {text}"[:2000], next_attempt_at=None)
+            self.consecutive = 0
+            self._bump("sent")
+        elif 400 <= code < 500:
+            self._retry_later(mine, attempts, code, f"{code} {text}")
+        else:
+            mine.update(status=Delivery.Status.FAILED, claim_token="", smtp_code=code, smtp_response=f"{code} {text}"[:2000])
+            self._bump("failed")
+            self.failure(f"{code} {text}")
+        return True
+
+    def _retry_later(self, mine, attempts, code, text):
+        if attempts >= self.max_attempts:
+            mine.update(status=Delivery.Status.FAILED, claim_token="", smtp_code=code,
+                        smtp_response=f"{text} (tras {attempts} intentos)"[:2000])
+            self._bump("failed")
+        else:
+            mine.update(status=Delivery.Status.PENDING, claim_token="", smtp_code=code, smtp_response=text[:2000],
+                        next_attempt_at=timezone.now() + timezone.timedelta(seconds=self.backoff(attempts)))
+            self._bump("pending")
+        self.failure(text)
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def wait(self, seconds: float):
+        deadline = time.monotonic() + seconds
+        while True:
+            self.check_cancel()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.25))
+
+    def run(self) -> str:
+        self.recover()
+        self.progress(force=True)
+        connection_failures = 0
+        while True:
+            self.check_cancel()
+            chunk = self.claim_chunk()
+            if not chunk:
+                nxt = Delivery.objects.filter(send=self.send, status=Delivery.Status.PENDING).aggregate(t=Min("next_attempt_at"))["t"]
+                if nxt is None:
+                    break
+                self.progress(force=True)
+                self.wait(max((nxt - timezone.now()).total_seconds(), 0.05))
+                continue
+            backend = get_connection(fail_silently=False)
+            try:
+                backend.open()
+            except Exception as exc:
+                self.release_claimed()
+                connection_failures += 1
+                self.failure(f"No se pudo conectar con el servidor de correo: {exc}")
+                self.wait(min(self.retry_base * 2 ** (connection_failures - 1), 60.0))
+                continue
+            connection_failures = 0
+            try:
+                for row in chunk:
+                    self.check_cancel()
+                    slot = self.limiter.acquire(self.check_cancel)
+                    if not self.deliver(backend, row, slot):
+                        break
+            finally:
+                self.release_claimed()
+                try:
+                    backend.close()
+                except Exception:
+                    pass
+            self.progress(force=True)
+        c = services.counts(self.send)
+        self.progress(force=True)
+        return MailSend.Status.FINISHED_WITH_ERRORS if (c["failed"] or c["unknown"]) else MailSend.Status.FINISHED
+
+
+@jobs.job_handler(KIND)
+def run_send(ctx: jobs.JobContext):
+    send = MailSend.objects.select_related("issuer").get(pk=ctx.params["send_id"])
+    engine = Engine(send, ctx)
+    try:
+        outcome = engine.run()
+    except jobs.JobCancelled:
+        engine.release_claimed()
+        MailSend.objects.filter(pk=send.pk).update(status=MailSend.Status.STOPPED, stop_reason="Detenido por el usuario.")
+        raise
+    except _Stop as stop:
+        engine.release_claimed()
+        MailSend.objects.filter(pk=send.pk).update(status=MailSend.Status.STOPPED, stop_reason=stop.reason)
+        engine.progress(force=True)
+        ctx.progress(message=stop.reason, force=True)
+        return Job.Status.FINISHED_WITH_ERRORS
+    except Exception:
+        engine.release_claimed()
+        raise
+    MailSend.objects.filter(pk=send.pk).update(status=outcome, finished_at=timezone.now(), stop_reason="")
+    return Job.Status.FINISHED_WITH_ERRORS if outcome == MailSend.Status.FINISHED_WITH_ERRORS else Job.Status.FINISHED
+
+
+# --- actions -----------------------------------------------------------------------------------------
+
+def sync_status(send: MailSend) -> MailSend:
+    """A send marked "sending" whose job ended without saying so (a job failed after repeated crashes)."""
+    if send.status == MailSend.Status.SENDING and send.job_id:
+        job = Job.objects.filter(pk=send.job_id).first()
+        if job is not None and job.status in (Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.DELETED):
+            reason = job.error or "La tarea de envío terminó sin completar el envío."
+            MailSend.objects.filter(pk=send.pk, status=MailSend.Status.SENDING).update(
+                status=MailSend.Status.STOPPED, stop_reason=reason[:500])
+            send.refresh_from_db()
+    return send
+
+
+def _recheck_exclusions(send: MailSend):
+    """Opt-outs and hard bounces that arrived since registration also apply to pending rows."""
+    pending = Delivery.objects.filter(send=send, status=Delivery.Status.PENDING)
+    supp = services.suppressions(send.issuer, pending.values_list("email", flat=True))
+    for row in pending.filter(email__in=list(supp)):
+        excl = services.exclusion_for(send.issuer, row.email, send.legally_required, supp)
+        if excl:
+            Delivery.objects.filter(pk=row.pk, status=Delivery.Status.PENDING).update(status=Delivery.Status.EXCLUDED, exclusion=excl)
+
+
+def start(send: MailSend, user=None, *, allowed=(MailSend.Status.REGISTERED,)) -> MailSend:
+    with transaction.atomic():
+        send = MailSend.objects.select_for_update().select_related("issuer").get(pk=send.pk)
+        sync_status(send)
+        if send.status not in allowed:
+            raise MailingError("send.state", f"El envío está «{send.get_status_display()}»; no se puede iniciar ahora.", "status")
+        if send.job_id and Job.objects.filter(pk=send.job_id, status__in=Job.ACTIVE).exists():
+            raise MailingError("send.busy", "El envío todavía se está deteniendo; espere unos segundos.", "status")
+        _recheck_exclusions(send)
+        c = services.counts(send)
+        job = jobs.create_job(send.issuer, KIND, title=f"Envío masivo #{send.pk}: {send.name or send.subject}"[:300],
+                              params={"send_id": send.pk}, user=user, total=c["to_send"])
+        send.job = job
+        send.status = MailSend.Status.SENDING
+        send.stop_reason = ""
+        send.started_at = send.started_at or timezone.now()
+        send.finished_at = None
+        send.save(update_fields=["job", "status", "stop_reason", "started_at", "finished_at"])
+    return send
+
+
+def resume(send: MailSend, user=None) -> MailSend:
+    return start(send, user, allowed=(MailSend.Status.STOPPED,))
+
+
+def stop(send: MailSend) -> MailSend:
+    send = sync_status(send)
+    if send.status != MailSend.Status.SENDING:
+        raise MailingError("send.state", "Solo se puede detener un envío en curso.", "status")
+    if send.job_id:
+        jobs.request_cancel(Job.objects.get(pk=send.job_id))
+    MailSend.objects.filter(pk=send.pk, status=MailSend.Status.SENDING).update(
+        status=MailSend.Status.STOPPED, stop_reason="Detenido por el usuario.")
+    send.refresh_from_db()
+    return send
+
+
+def resend_failed(send: MailSend, user=None) -> int:
+    """Put failed rows back to pending (fresh attempts) and start a new run for them only."""
+    send = sync_status(send)
+    if send.status not in (MailSend.Status.FINISHED_WITH_ERRORS, MailSend.Status.STOPPED):
+        raise MailingError("send.state", "Solo se reenvían los fallidos de un envío terminado o detenido.", "status")
+    with transaction.atomic():
+        n = Delivery.objects.filter(send=send, status=Delivery.Status.FAILED).update(
+            status=Delivery.Status.PENDING, attempts=0, next_attempt_at=None, smtp_code=None)
+        if not n:
+            raise MailingError("send.no_failed", "No hay entregas fallidas para reenviar.", "status")
+        start(send, user, allowed=(MailSend.Status.FINISHED_WITH_ERRORS, MailSend.Status.STOPPED))
+    return n
+
+
+def resolve_unknown(send: MailSend, delivery_ids, action: str, user=None) -> int:
+    """Operator's decision on rows of unknown outcome: "confirm" (it arrived) or "resend" (same Message-ID)."""
+    rows = Delivery.objects.filter(send=send, status=Delivery.Status.UNKNOWN, pk__in=list(delivery_ids))
+    if action == "confirm":
+        return rows.update(status=Delivery.Status.SENT, sent_at=timezone.now(),
+                           smtp_response="Confirmado manualmente como recibido.")
+    if action == "resend":
+        return rows.update(status=Delivery.Status.PENDING, next_attempt_at=None, claim_token="")
+    raise MailingError("unknown.action", "Acción no válida.", "action")
+
+
+def run_send_inline(send: MailSend) -> MailSend:
+    """Run the send's pending job in this process (CLI --here, tests, benchmark)."""
+    jobs.execute_job.call(send.job_id)
+    send.refresh_from_db()
+    return send

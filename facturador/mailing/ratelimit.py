@@ -1,0 +1,136 @@
+"""Global send rate limit (messages per second and per hour) shared by every worker.
+
+Fixed windows: a message is admitted in window `s<epoch second>` if fewer than `per_second` messages
+were admitted in that second AND fewer than `per_hour` in the current hour. Two backends:
+
+* Redis (when settings.REDIS_URL is set): one Lua script, atomic on the server, using the Redis
+  server's clock (TIME) so workers with skewed clocks still share the same windows.
+* Database (otherwise): two `RateWindow` rows updated under a row lock (SELECT ... FOR UPDATE on
+  PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE).
+
+`acquire()` blocks until admitted and returns the window id; 0 means "no limit" for either value.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+from django.conf import settings
+from django.db import transaction
+
+from facturador.mailing.models import RateWindow
+
+
+def conf(name: str, default):
+    """MAILING_<NAME> from settings, else FACTURADOR_MAIL_<NAME> from the environment, else default."""
+    value = getattr(settings, f"MAILING_{name}", None)
+    if value is None:
+        value = os.environ.get(f"FACTURADOR_MAIL_{name}")
+    if value is None or value == "":
+        return default
+    return type(default)(value)
+
+
+_LUA = """
+local t = redis.call('TIME')
+local sec = tonumber(t[1])
+local hour = math.floor(sec / 3600)
+local ps = tonumber(ARGV[1])
+local ph = tonumber(ARGV[2])
+local ks = ARGV[3] .. ':s:' .. sec
+local kh = ARGV[3] .. ':h:' .. hour
+local s = tonumber(redis.call('GET', ks) or '0')
+local h = tonumber(redis.call('GET', kh) or '0')
+local usec = tonumber(t[2])
+if ps > 0 and s >= ps then return {1, 1000000 - usec, sec} end
+if ph > 0 and h >= ph then return {2, (hour + 1) * 3600 - sec, sec} end
+redis.call('INCR', ks)
+redis.call('EXPIRE', ks, 5)
+redis.call('INCR', kh)
+redis.call('EXPIRE', kh, 3700)
+return {0, 0, sec}
+"""
+
+
+class RateLimiter:
+    backend = "none"
+
+    def __init__(self, per_second: int, per_hour: int):
+        self.per_second = per_second
+        self.per_hour = per_hour
+
+    def try_acquire(self) -> tuple[str | None, float]:
+        """(window id, 0) when admitted, or (None, seconds to wait)."""
+        return f"s{int(time.time())}", 0.0
+
+    def acquire(self, check_cancel=None, max_sleep: float = 1.0) -> str:
+        while True:
+            slot, wait = self.try_acquire()
+            if slot is not None:
+                return slot
+            if check_cancel:
+                check_cancel()
+            time.sleep(min(max(wait, 0.005), max_sleep))
+
+
+class RedisRateLimiter(RateLimiter):
+    backend = "redis"
+
+    def __init__(self, per_second, per_hour, url, namespace="facturador:mailing:rate"):
+        super().__init__(per_second, per_hour)
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.script = self.client.register_script(_LUA)
+        self.namespace = namespace
+
+    def try_acquire(self):
+        status, wait, sec = self.script(args=[self.per_second, self.per_hour, self.namespace])
+        if status == 0:
+            return f"s{sec}", 0.0
+        return None, (wait / 1_000_000 if status == 1 else float(wait))
+
+
+class DatabaseRateLimiter(RateLimiter):
+    backend = "database"
+
+    def __init__(self, per_second, per_hour):
+        super().__init__(per_second, per_hour)
+        for name in ("second", "hour"):
+            RateWindow.objects.get_or_create(name=name)
+
+    def try_acquire(self):
+        now = time.time()
+        sec, hour = int(now), int(now // 3600)
+        with transaction.atomic():
+            rows = {r.name: r for r in RateWindow.objects.select_for_update().filter(name__in=("second", "hour"))}
+            s, h = rows["second"], rows["hour"]
+            sec, hour = max(sec, s.window), max(hour, h.window)  # never step back on a skewed clock
+            if s.window != sec:
+                s.window, s.count = sec, 0
+            if h.window != hour:
+                h.window, h.count = hour, 0
+            if self.per_second and s.count >= self.per_second:
+                return None, max(sec + 1 - now, 0.005)
+            if self.per_hour and h.count >= self.per_hour:
+                return None, max((hour + 1) * 3600 - now, 0.005)
+            RateWindow.objects.filter(pk=s.pk).update(window=sec, count=s.count + 1)
+            RateWindow.objects.filter(pk=h.pk).update(window=hour, count=h.count + 1)
+        return f"s{sec}", 0.0
+
+
+def get_limiter() -> RateLimiter:
+    per_second = conf("RATE_PER_SECOND", 10)
+    per_hour = conf("RATE_PER_HOUR", 0)
+    if not per_second and not per_hour:
+        return RateLimiter(0, 0)
+    url = getattr(settings, "REDIS_URL", "") or ""
+    if url:
+        return RedisRateLimiter(per_second, per_hour, url)
+    return DatabaseRateLimiter(per_second, per_hour)
+
+
+def ceil_seconds(value: float) -> int:
+    return int(math.ceil(value))

@@ -1,0 +1,360 @@
+"""Rules of a mass send: which invoices, who receives them, what the message says, what is attached."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Q
+
+from facturador.core.models import IssuedDocument
+from facturador.mailing.models import Delivery, MailSend, Suppression
+
+
+class MailingError(Exception):
+    """A rule violation with a stable code, the offending field and a Spanish message."""
+
+    def __init__(self, code: str, message: str, field: str = "", english: str = ""):
+        super().__init__(english or message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+# --- ranges -------------------------------------------------------------------------------------
+
+_RANGE = re.compile(r"^\s*([A-Za-z]{0,4})\s*(\d+)\s*-\s*([A-Za-z]{0,4})\s*(\d+)\s*$")
+
+
+def parse_range(text: str) -> dict:
+    """"FE1-FE500" or "1-500" -> {"prefix": "FE", "from": 1, "to": 500}."""
+    m = _RANGE.match(text or "")
+    if not m:
+        raise MailingError("range.format", f"Rango no válido: «{text}». Use por ejemplo FE1-FE500.", "ranges")
+    p1, n1, p2, n2 = m.group(1).upper(), int(m.group(2)), m.group(3).upper(), int(m.group(4))
+    if p2 and p1 != p2:
+        raise MailingError("range.prefix", f"El rango «{text}» mezcla prefijos distintos.", "ranges")
+    if n2 < n1:
+        raise MailingError("range.order", f"En el rango «{text}» el número final es menor que el inicial.", "ranges")
+    return {"prefix": p1, "from": n1, "to": n2}
+
+
+def parse_ranges(text: str) -> list[dict]:
+    parts = [p for p in re.split(r"[,\n;]+", text or "") if p.strip()]
+    if not parts:
+        raise MailingError("range.required", "Indique al menos un rango de facturas.", "ranges")
+    return [parse_range(p) for p in parts]
+
+
+def format_ranges(ranges: list[dict]) -> str:
+    return ", ".join(f"{r.get('prefix', '')}{r['from']}-{r.get('prefix', '')}{r['to']}" for r in ranges)
+
+
+def documents_for(issuer, ranges, date_from=None, date_to=None):
+    """Issued documents of `issuer` inside any of the ranges (and the issue-date period, if given)."""
+    cond = Q()
+    for r in ranges:
+        cond |= Q(prefix=r.get("prefix", ""), number__gte=r["from"], number__lte=r["to"])
+    qs = IssuedDocument.objects.filter(issuer=issuer).filter(cond)
+    if date_from:
+        qs = qs.filter(issue_date__gte=date_from)
+    if date_to:
+        qs = qs.filter(issue_date__lte=date_to)
+    return qs.order_by("prefix", "number")
+
+
+def customer_key(doc) -> str:
+    return doc.customer_tax_id or (doc.customer_email or "").lower() or doc.customer_name
+
+
+def documents_of_send(send: MailSend):
+    qs = documents_for(send.issuer, send.ranges, send.date_from, send.date_to)
+    if send.recipients == MailSend.Recipients.SELECTED:
+        wanted = set(send.selected_customers)
+        return [d for d in qs if customer_key(d) in wanted]
+    return list(qs)
+
+
+# --- recipients and exclusions --------------------------------------------------------------------
+
+def normalize_email(value: str) -> str:
+    return (value or "").strip().lower()
+
+
+def exclusion_for(issuer, email: str, legally_required: bool, suppressed: dict | None = None) -> str:
+    """Why this address must not receive the message ("" when it may)."""
+    if not email:
+        return Delivery.Exclusion.NO_EMAIL
+    try:
+        validate_email(email)
+    except ValidationError:
+        return Delivery.Exclusion.INVALID
+    if suppressed is None:
+        suppressed = suppressions(issuer, [email])
+    reasons = suppressed.get(email, set())
+    if Suppression.Reason.HARD_BOUNCE in reasons:
+        return Delivery.Exclusion.BOUNCED
+    if not legally_required and Suppression.Reason.OPTED_OUT in reasons:
+        return Delivery.Exclusion.OPTED_OUT
+    return ""
+
+
+def suppressions(issuer, emails) -> dict[str, set]:
+    out: dict[str, set] = {}
+    emails = list(set(emails))
+    for i in range(0, len(emails), 500):
+        for email, reason in Suppression.objects.filter(issuer=issuer, email__in=emails[i:i + 500]).values_list("email", "reason"):
+            out.setdefault(email, set()).add(reason)
+    return out
+
+
+def message_id_domain() -> str:
+    sender = settings.DEFAULT_FROM_EMAIL
+    m = re.search(r"@([^>\s]+)", sender)
+    return m.group(1) if m else "facturador.local"
+
+
+def build_ledger(send: MailSend) -> int:
+    """Create the ledger rows (one per invoice) for a registered send. Idempotent."""
+    docs = documents_of_send(send)
+    existing = set(Delivery.objects.filter(send=send).values_list("document_id", flat=True))
+    emails = [normalize_email(d.customer_email) for d in docs]
+    supp = suppressions(send.issuer, [e for e in emails if e])
+    domain = message_id_domain()
+    rows = []
+    for doc in docs:
+        if doc.pk in existing:
+            continue
+        email = normalize_email(doc.customer_email)
+        excl = exclusion_for(send.issuer, email, send.legally_required, supp)
+        rows.append(Delivery(
+            issuer=send.issuer, send=send, document=doc, email=email, customer_name=doc.customer_name,
+            status=Delivery.Status.EXCLUDED if excl else Delivery.Status.PENDING, exclusion=excl,
+            # Fixed for the life of the row: retries and a deliberate resend reuse it, so mail clients can
+            # de-duplicate and a bounce can always be matched back to this line of the ledger.
+            message_id=make_msgid(idstring=f"fm{send.pk}.{doc.pk}", domain=domain),
+        ))
+    Delivery.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
+
+
+def register_send(issuer, *, ranges, subject, body, user=None, name="", date_from=None, date_to=None,
+                  recipients=MailSend.Recipients.ALL, selected_customers=None, reply_to="", legally_required=True,
+                  max_consecutive_failures=10) -> MailSend:
+    """Validate and store a send with its ledger. Raises MailingError."""
+    if isinstance(ranges, str):
+        ranges = parse_ranges(ranges)
+    check_template(subject, "subject")
+    check_template(body, "body")
+    if date_from and date_to and date_to < date_from:
+        raise MailingError("period.order", "La fecha final del periodo es anterior a la inicial.", "date_to")
+    with transaction.atomic():
+        send = MailSend.objects.create(
+            issuer=issuer, name=name, ranges=ranges, date_from=date_from, date_to=date_to, recipients=recipients,
+            selected_customers=list(selected_customers or []), subject=subject, body=body, reply_to=reply_to,
+            legally_required=legally_required, max_consecutive_failures=max_consecutive_failures, created_by=user,
+        )
+        if not documents_of_send(send):
+            raise MailingError("documents.none", "No hay facturas en los rangos y el periodo indicados.", "ranges")
+        build_ledger(send)
+    return send
+
+
+# --- templates: a tiny sandboxed substitution ------------------------------------------------------
+
+VARIABLES = {
+    "cliente": "Nombre del cliente",
+    "identificacion": "Identificación del cliente",
+    "numero": "Número de la factura (prefijo y consecutivo)",
+    "fecha": "Fecha de expedición",
+    "total": "Valor total",
+    "moneda": "Moneda",
+    "vencimiento": "Fecha de vencimiento",
+    "periodo": "Periodo facturado",
+    "emisor": "Razón social del emisor",
+    "nit_emisor": "NIT / RFC del emisor",
+    "cufe": "CUFE / UUID",
+}
+_VAR = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+
+class TemplateVariableError(MailingError):
+    pass
+
+
+def check_template(text: str, field: str):
+    """Only {{variable}} placeholders from VARIABLES are allowed; anything else is a clear error."""
+    if "{%" in text or "{#" in text:
+        raise TemplateVariableError("template.syntax", "Solo se permiten variables de la forma {{cliente}}.", field)
+    for name in _VAR.findall(text):
+        if name not in VARIABLES:
+            raise TemplateVariableError(
+                "template.variable",
+                f"La variable {{{{{name}}}}} no existe. Variables disponibles: "
+                + ", ".join("{{%s}}" % v for v in VARIABLES) + ".", field)
+    rest = _VAR.sub("", text)
+    if "{{" in rest or "}}" in rest:
+        raise TemplateVariableError("template.syntax", "Hay llaves {{ }} sin cerrar en el texto.", field)
+
+
+def format_money(value: Decimal, currency: str) -> str:
+    q = f"{Decimal(value):,.2f}"
+    if currency == "COP":  # 1.234.567,89
+        q = q.replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"${q} {currency}"
+
+
+def context_for(doc: IssuedDocument, issuer) -> dict[str, str]:
+    return {
+        "cliente": doc.customer_name,
+        "identificacion": doc.customer_tax_id,
+        "numero": doc.full_number,
+        "fecha": doc.issue_date.strftime("%d/%m/%Y"),
+        "total": format_money(doc.total, doc.currency),
+        "moneda": doc.currency,
+        "vencimiento": doc.due_date.strftime("%d/%m/%Y") if doc.due_date else "sin vencimiento",
+        "periodo": doc.period,
+        "emisor": issuer.legal_name,
+        "nit_emisor": issuer.display_tax_id,
+        "cufe": doc.uuid,
+    }
+
+
+def render(text: str, context: dict[str, str], escape: bool = False) -> str:
+    """Substitute {{variables}}. With escape=True the result is HTML: text and values are escaped."""
+    out, pos = [], 0
+    for m in _VAR.finditer(text):
+        chunk = text[pos:m.start()]
+        value = context.get(m.group(1), "")
+        out.append(html.escape(chunk) if escape else chunk)
+        out.append(html.escape(value) if escape else value)
+        pos = m.end()
+    out.append(html.escape(text[pos:]) if escape else text[pos:])
+    return "".join(out)
+
+
+def render_html(body: str, context: dict) -> str:
+    escaped = render(body, context, escape=True)
+    paragraphs = [p.replace("\n", "<br>") for p in re.split(r"\n{2,}", escaped.strip())]
+    return "<html><body>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</body></html>"
+
+
+# --- attachments and the message -----------------------------------------------------------------
+
+@dataclass
+class Attachment:
+    filename: str
+    content: bytes
+    mimetype: str
+
+
+def _read(field) -> bytes:
+    with field.open("rb") as fh:
+        return fh.read()
+
+
+def attachments_for(doc: IssuedDocument) -> list[Attachment]:
+    """DIAN: the AttachedDocument zip (it carries the XML and the PDF, Anexo técnico) when there is one;
+    otherwise (CFDI, or DIAN before the zip exists) the PDF and the XML."""
+    out = []
+    if doc.attachment:
+        out.append(Attachment(os.path.basename(doc.attachment.name), _read(doc.attachment), "application/zip"))
+        return out
+    if doc.pdf:
+        out.append(Attachment(os.path.basename(doc.pdf.name), _read(doc.pdf), "application/pdf"))
+    if doc.xml:
+        out.append(Attachment(os.path.basename(doc.xml.name), _read(doc.xml), "application/xml"))
+    return out
+
+
+def base_url() -> str:
+    return (getattr(settings, "FACTURADOR_BASE_URL", "") or os.environ.get("FACTURADOR_BASE_URL")
+            or "http://127.0.0.1:8000").rstrip("/")
+
+
+def unsubscribe_token(issuer_id: int, email: str) -> str:
+    return signing.dumps({"i": issuer_id, "e": email}, salt="mailing.unsubscribe", compress=True)
+
+
+def read_unsubscribe_token(token: str) -> tuple[int, str]:
+    data = signing.loads(token, salt="mailing.unsubscribe")
+    return int(data["i"]), data["e"]
+
+
+def from_address(issuer) -> str:
+    from email.utils import formataddr, parseaddr
+
+    configured = getattr(settings, "MAILING_FROM_EMAIL", "") or os.environ.get("FACTURADOR_MAIL_FROM") or settings.DEFAULT_FROM_EMAIL
+    _name, addr = parseaddr(configured)
+    return formataddr((issuer.trade_name or issuer.legal_name, addr))
+
+
+def build_message(send: MailSend, doc: IssuedDocument, to: str, message_id: str, connection=None,
+                  attachments: list[Attachment] | None = None) -> EmailMultiAlternatives:
+    """Exactly what a customer receives (the test email uses the same function)."""
+    issuer = send.issuer
+    ctx = context_for(doc, issuer)
+    headers = {"Message-ID": message_id}
+    if not send.legally_required:
+        url = f"{base_url()}/envios/baja/{unsubscribe_token(issuer.pk, normalize_email(to))}/"
+        headers["List-Unsubscribe"] = f"<{url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    reply_to = send.reply_to or issuer.email
+    msg = EmailMultiAlternatives(
+        subject=render(send.subject, ctx).replace("\n", " ").strip(),
+        body=render(send.body, ctx),
+        from_email=from_address(issuer),
+        to=[to],
+        reply_to=[reply_to] if reply_to else None,
+        headers=headers,
+        connection=connection,
+    )
+    msg.attach_alternative(render_html(send.body, ctx), "text/html")
+    for a in attachments if attachments is not None else attachments_for(doc):
+        msg.attach(a.filename, a.content, a.mimetype)
+    return msg
+
+
+def send_test(send: MailSend, to: str, document: IssuedDocument | None = None) -> str:
+    """Send the message of one invoice of the send (the first by default) to `to`. Returns its Message-ID."""
+    from django.core.mail import get_connection
+
+    to = normalize_email(to)
+    try:
+        validate_email(to)
+    except ValidationError as exc:
+        raise MailingError("test.email", "Escriba un correo válido para la prueba.", "email") from exc
+    if document is None:
+        first = Delivery.objects.filter(send=send).select_related("document").first()
+        if first is None:
+            raise MailingError("documents.none", "El envío no tiene facturas.", "")
+        document = first.document
+    mid = make_msgid(idstring=f"fmtest{send.pk}", domain=message_id_domain())
+    msg = build_message(send, document, to, mid)
+    with get_connection() as conn:
+        msg.connection = conn
+        msg.send()
+    return mid
+
+
+# --- counters ------------------------------------------------------------------------------------
+
+def counts(send: MailSend) -> dict[str, int]:
+    from django.db.models import Count
+
+    out = {s: 0 for s in Delivery.Status.values}
+    for row in Delivery.objects.filter(send=send).values("status").annotate(n=Count("id")):
+        out[row["status"]] = row["n"]
+    out["total"] = sum(out[s] for s in Delivery.Status.values)
+    out["to_send"] = out["total"] - out["excluded"]
+    return out
