@@ -3,8 +3,9 @@
 - Line LineExtensionAmount = round2(qty x price) - line discounts + line charges.
 - Tax per line and rate = round2(base x rate / 100); header TaxSubtotal per (tax, rate) sums the line values;
   one header TaxTotal per tax type (FAS01b).
-- LineExtensionAmount = sum of lines (FAU06); TaxExclusiveAmount = sum of the bases of lines that carry
-  taxes (FAU04); TaxInclusiveAmount = LineExtension + taxes;
+- LineExtensionAmount = sum of lines (FAU06); TaxExclusiveAmount = sum of every line TaxSubtotal
+  TaxableAmount, as DIAN's FAU04 literally states (a line with IVA and INC counts twice);
+  TaxInclusiveAmount = LineExtension + taxes;
   PayableAmount = TaxInclusive - AllowanceTotal + ChargeTotal - Prepaid (FAU14).
 - Withholdings are informative and never change the payable amount.
 """
@@ -105,7 +106,7 @@ def compute(doc: Document) -> Totals:
     lines = [line_totals(li) for li in doc.lines]
     taxes = _group([s for lt in lines for t in lt.taxes for s in t.subtotals], ["01", "04", "03"])
     line_extension = sum((lt.extension for lt in lines), ZERO)
-    tax_exclusive = sum((lt.extension for lt in lines if lt.taxes), ZERO)
+    tax_exclusive = sum((s.taxable for lt in lines for t in lt.taxes for s in t.subtotals), ZERO)
     tax_total = sum((t.amount for t in taxes), ZERO)
     tax_inclusive = line_extension + tax_total
     allowance_total = sum((round2(a.amount) for a in doc.allowance_charges if not a.charge), ZERO)

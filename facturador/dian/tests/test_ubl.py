@@ -78,7 +78,7 @@ def test_totals_hand_computed():
     # A: 190.00, IVA 36.10. B: round(100.005)=100.01, IVA 5.00 (5.0005), INC 8.00 (8.0008). C: 50.00
     assert [lt.extension for lt in t.lines] == [D("190.00"), D("100.01"), D("50.00")]
     assert t.line_extension == D("340.01")
-    assert t.tax_exclusive == D("290.01")
+    assert t.tax_exclusive == D("390.02")  # FAU04: sum of line TaxableAmounts (B counted for IVA and INC)
     assert [(x.scheme, x.amount) for x in t.taxes] == [("01", D("41.10")), ("04", D("8.00"))]
     assert [(s.rate, s.taxable, s.amount) for s in t.taxes[0].subtotals] == [
         (D("5"), D("100.01"), D("5.00")), (D("19"), D("190.00"), D("36.10"))]

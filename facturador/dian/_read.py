@@ -1,0 +1,128 @@
+"""Read DIAN UBL documents (ours or third parties'): namespace-aware helpers shared by verify and validate."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from lxml import etree
+
+NS = {
+    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+    "ext": "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2",
+    "sts": "dian:gov:co:facturaelectronica:Structures-2-1",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+    "xades": "http://uri.etsi.org/01903/v1.3.2#",
+}
+KINDS = {"Invoice": "invoice", "CreditNote": "credit_note", "DebitNote": "debit_note"}
+RULE_PREFIX = {"invoice": "FA", "credit_note": "CA", "debit_note": "DA"}
+DIAN_EXT = "ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/sts:DianExtensions"
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=False)
+
+
+def parse(xml_bytes: bytes):
+    return etree.fromstring(xml_bytes, _PARSER)
+
+
+def kind_of(root) -> str | None:
+    return KINDS.get(etree.QName(root).localname)
+
+
+def rule(kind: str | None, code: str) -> str:
+    """Adapt an invoice rule code (FAxxx) to the document kind (CAxxx credit note, DAxxx debit note)."""
+    if code.startswith("FA") and kind in RULE_PREFIX:
+        return RULE_PREFIX[kind] + code[2:]
+    return code
+
+
+def xp(el, path: str) -> list:
+    return el.xpath(path, namespaces=NS)
+
+
+def text(el, path: str) -> str | None:
+    found = el.xpath(path, namespaces=NS)
+    if not found:
+        return None
+    v = found[0]
+    if isinstance(v, str):
+        return v.strip()
+    return (v.text or "").strip()
+
+
+def dec(value: str | None) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        return None
+
+
+def monetary_total(root):
+    found = xp(root, "cac:LegalMonetaryTotal|cac:RequestedMonetaryTotal")
+    return found[0] if found else None
+
+
+def header_tax(root, code: str) -> str | None:
+    """TaxAmount of the first header TaxTotal for tax ``code`` (what DIAN's validator uses)."""
+    for tt in xp(root, "cac:TaxTotal"):
+        if code in [s.strip() for s in xp(tt, "cac:TaxSubtotal/cac:TaxCategory/cac:TaxScheme/cbc:ID/text()")]:
+            return text(tt, "cbc:TaxAmount")
+    return None
+
+
+def type_code(root, kind: str | None) -> str | None:
+    if kind == "invoice":
+        return text(root, "cbc:InvoiceTypeCode") or "01"
+    if kind == "credit_note":
+        return text(root, "cbc:CreditNoteTypeCode") or "91"
+    if kind == "debit_note":
+        return "92"
+    return None
+
+
+def party_id(root, role: str) -> dict:
+    base = f"cac:{role}/cac:Party/cac:PartyTaxScheme/cbc:CompanyID"
+    el = xp(root, base)
+    if not el:
+        return {"id": None, "dv": None, "scheme": None}
+    el = el[0]
+    return {"id": (el.text or "").strip(), "dv": el.get("schemeID"), "scheme": el.get("schemeName")}
+
+
+def document_info(root) -> dict:
+    kind = kind_of(root)
+    lmt = monetary_total(root)
+    sup, cus = party_id(root, "AccountingSupplierParty"), party_id(root, "AccountingCustomerParty")
+    return {
+        "root": etree.QName(root).localname,
+        "kind": kind,
+        "type": type_code(root, kind),
+        "number": text(root, "cbc:ID"),
+        "uuid": text(root, "cbc:UUID"),
+        "uuid_scheme": text(root, "cbc:UUID/@schemeName"),
+        "environment": text(root, "cbc:ProfileExecutionID"),
+        "customization_id": text(root, "cbc:CustomizationID"),
+        "issue_date": text(root, "cbc:IssueDate"),
+        "issue_time": text(root, "cbc:IssueTime"),
+        "currency": text(root, "cbc:DocumentCurrencyCode"),
+        "supplier_nit": sup["id"],
+        "supplier_dv": sup["dv"],
+        "supplier_name": text(root, "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:RegistrationName"),
+        "customer_id": cus["id"],
+        "customer_dv": cus["dv"],
+        "customer_name": text(root, "cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme/cbc:RegistrationName"),
+        "line_extension": text(lmt, "cbc:LineExtensionAmount") if lmt is not None else None,
+        "tax_iva": header_tax(root, "01"),
+        "tax_inc": header_tax(root, "04"),
+        "tax_ica": header_tax(root, "03"),
+        "payable": text(lmt, "cbc:PayableAmount") if lmt is not None else None,
+        "software_id": text(root, DIAN_EXT + "/sts:SoftwareProvider/sts:SoftwareID"),
+        "software_security_code": text(root, DIAN_EXT + "/sts:SoftwareSecurityCode"),
+        "billing_reference": text(root, "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID"),
+    }
+
+
+def lines(root) -> list:
+    return xp(root, "cac:InvoiceLine|cac:CreditNoteLine|cac:DebitNoteLine")

@@ -1,0 +1,165 @@
+import re
+
+import pytest
+from lxml import etree
+
+from facturador.dian import ubl, verify, xades
+from facturador.dian.testing import make_test_certificate
+
+from .conftest import PIN, SOFTWARE_ID, TECH_KEY, make_invoice, make_note
+
+CHECKS = ["xsd", "signature", "cufe", "software_security_code", "totals"]
+
+
+@pytest.fixture(scope="module")
+def signed_invoice(signer):
+    return xades.sign(ubl.build_xml(make_invoice(10)), signer)
+
+
+def _verify(data, schema_dir):
+    return verify.verify_document(data, technical_key=TECH_KEY, pin=PIN, software_id=SOFTWARE_ID,
+                                  schema_dir=schema_dir)
+
+
+@pytest.mark.parametrize("maker", [lambda: make_invoice(10), lambda: make_note(), lambda: make_note("debit_note"),
+                                   lambda: make_note(with_reference=False)])
+def test_our_documents_pass_every_check(maker, signer, schema_dir):
+    report = _verify(xades.sign(ubl.build_xml(maker()), signer), schema_dir)
+    assert [c.name for c in report.checks] == CHECKS
+    assert [c.ok for c in report.checks] == [True] * 5, report.dumps()
+    assert report.ok
+    j = report.to_json()
+    assert set(j) == {"document", "checks"}
+    assert set(j["checks"][0]) == {"name", "ok", "rule", "message"}
+    assert j["document"]["supplier_nit"] == "900373076"
+
+
+def test_checks_that_cannot_run_are_skipped(signed_invoice):
+    report = verify.verify_document(signed_invoice)  # no key, no pin, no schema dir (env unset in tests)
+    by = {c.name: c.ok for c in report.checks}
+    assert by["cufe"] is None and by["software_security_code"] is None
+    assert by["signature"] is True and by["totals"] is True
+    assert report.ok
+
+
+def _replace_text(data: bytes, tag: bytes, new: bytes) -> bytes:
+    pattern = re.compile(rb"(<" + tag + rb"[^>]*>)([^<]*)(<)")
+    out, n = pattern.subn(lambda m: m.group(1) + new + m.group(3), data, count=1)
+    assert n == 1
+    return out
+
+
+def test_flipped_amount(signed_invoice, schema_dir):
+    data = _replace_text(signed_invoice, b"cbc:PayableAmount", b"1.00")
+    report = _verify(data, schema_dir)
+    by = {c.name: c for c in report.checks}
+    assert not report.ok
+    assert (by["signature"].ok, by["signature"].rule) == (False, "ZE02")
+    assert (by["cufe"].ok, by["cufe"].rule) == (False, "FAD06")
+    assert (by["totals"].ok, by["totals"].rule) == (False, "FAU14")
+
+
+def test_flipped_amount_in_credit_note_uses_cad06(signer, schema_dir):
+    data = xades.sign(ubl.build_xml(make_note()), signer)
+    by = {c.name: c for c in _verify(data.replace(b">5000.00<", b">5001.00<"), schema_dir).checks}
+    assert by["cufe"].rule == "CAD06"
+    assert by["totals"].ok is False and by["totals"].rule.startswith("CA")
+
+
+def test_flipped_name(signed_invoice, schema_dir):
+    report = _verify(signed_invoice.replace(b"Cliente Comercial", b"Cliente Comerciel"), schema_dir)
+    by = {c.name: c for c in report.checks}
+    assert not report.ok
+    assert (by["signature"].ok, by["signature"].rule) == (False, "ZE02")
+    assert by["cufe"].ok and by["totals"].ok
+
+
+def test_flipped_signature_value(signed_invoice, schema_dir):
+    m = re.search(rb"<ds:SignatureValue[^>]*>(.)", signed_invoice)
+    i = m.start(1)
+    data = signed_invoice[:i] + (b"A" if signed_invoice[i:i + 1] != b"A" else b"B") + signed_invoice[i + 1:]
+    sig = _verify(data, schema_dir).check("signature")
+    assert (sig.ok, sig.rule) == (False, "ZE02")
+    assert "firma inválido" in sig.message
+
+
+def test_flipped_certificate(signed_invoice, schema_dir):
+    m = re.search(rb"<ds:X509Certificate>(.{200})(.)", signed_invoice, re.S)
+    i = m.start(2)
+    data = signed_invoice[:i] + (b"A" if signed_invoice[i:i + 1] != b"A" else b"B") + signed_invoice[i + 1:]
+    sig = _verify(data, schema_dir).check("signature")
+    assert (sig.ok, sig.rule) == (False, "ZE02")
+
+
+def test_missing_certificate_is_zd06(signed_invoice):
+    data = re.sub(rb"<ds:X509Certificate>[^<]*</ds:X509Certificate>", b"", signed_invoice)
+    sig = verify.verify_signature(data)
+    assert (sig.ok, sig.rule) == (False, "ZD06")
+
+
+def test_certificate_not_the_one_in_signing_certificate(signer):
+    _, other_cert, _ = make_test_certificate("860034313")
+    forged = xades.Signer(signer.key, other_cert)
+    forged._cert_digest = signer._cert_digest  # SigningCertificate names the real cert, KeyInfo has another
+    sig = verify.verify_signature(xades.sign(ubl.build_xml(make_invoice()), forged))
+    assert sig.ok is False and "SigningCertificate" in sig.message
+
+
+def test_signature_by_another_key_is_rejected(signer):
+    other_key, _, _ = make_test_certificate("860034313")
+    sig = verify.verify_signature(xades.sign(ubl.build_xml(make_invoice()), xades.Signer(other_key,
+                                                                                         signer.certificate)))
+    assert (sig.ok, sig.rule) == (False, "ZE02")
+
+
+def test_any_changed_text_or_attribute_fails(signed_invoice):
+    """Change one character in every text node and attribute value: verification must never pass."""
+    positions = [m.start(1) for m in re.finditer(rb">\s*([0-9A-Za-z])", signed_invoice)]
+    positions += [m.start(1) for m in re.finditer(rb'="([0-9A-Za-z])', signed_invoice)]
+    # the Id of SignatureValue is not covered by any reference (XMLDSig), nothing depends on it
+    sv = re.search(rb'<ds:SignatureValue Id="', signed_invoice).end()
+    positions = [p for p in positions if p != sv]
+    assert len(positions) > 300
+    for p in positions:
+        c = signed_invoice[p:p + 1]
+        repl = b"7" if c != b"7" else b"8"
+        if c.isalpha():
+            repl = b"Q" if c != b"Q" else b"R"
+        data = signed_invoice[:p] + repl + signed_invoice[p + 1:]
+        try:
+            etree.fromstring(data)
+        except etree.XMLSyntaxError:
+            continue
+        assert not verify.verify_document(data).ok, data[max(0, p - 60):p + 20]
+
+
+def test_third_party_signxml_document_verifies(schema_dir):
+    """A signature made by another implementation (signxml XAdES, SigningCertificateV2, pretty-printed
+    document) verifies with our verifier."""
+    from cryptography.hazmat.primitives import serialization
+    from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
+    from signxml.xades import XAdESSignaturePolicy, XAdESSigner
+
+    key, cert, _ = make_test_certificate("900373076")
+    root = etree.fromstring(etree.tostring(ubl.build_xml(make_invoice()), pretty_print=True))
+    slot = root.xpath("ext:UBLExtensions/ext:UBLExtension[2]/ext:ExtensionContent", namespaces=ubl.NS)[0]
+    etree.SubElement(slot, "{http://www.w3.org/2000/09/xmldsig#}Signature", Id="placeholder")
+    policy = XAdESSignaturePolicy(Identifier=xades.POLICY_URL, Description=xades.POLICY_DESCRIPTION,
+                                  DigestMethod=DigestAlgorithm.SHA256, DigestValue=xades.POLICY_HASH["sha256"])
+    signed = XAdESSigner(signature_policy=policy, claimed_roles=["supplier"],
+                         signature_algorithm=SignatureMethod.RSA_SHA256, digest_algorithm=DigestAlgorithm.SHA256,
+                         c14n_algorithm=CanonicalizationMethod.CANONICAL_XML_1_0).sign(
+        root, key=key, cert=[cert.public_bytes(serialization.Encoding.PEM)])
+    data = etree.tostring(signed)
+    report = _verify(data, None)
+    by = {c.name: c for c in report.checks}
+    assert by["signature"].ok, by["signature"].message
+    assert by["cufe"].ok and by["totals"].ok
+    tampered = data.replace(b"Cliente Comercial", b"Cliente Comerciel")
+    assert verify.verify_signature(tampered).ok is False
+
+
+def test_malformed_xml():
+    report = verify.verify_document(b"<Invoice><unclosed></Invoice>")
+    assert not report.ok
+    assert (report.checks[0].name, report.checks[0].rule) == ("xsd", "ZB01")

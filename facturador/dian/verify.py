@@ -1,0 +1,379 @@
+"""Verify a DIAN document as received: CUFE/CUDE, SoftwareSecurityCode, XSD, XAdES signature and totals.
+
+Works on any party's documents (no assumption about our own formatting). Each check reports
+``ok`` True/False, or None when it could not run (e.g. no technical key given).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from lxml import etree
+
+from . import cufe as cufe_mod
+from . import xsd as xsd_mod
+from ._read import dec, document_info, lines, parse, rule, text, xp
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+_DIGESTS = {
+    "http://www.w3.org/2000/09/xmldsig#sha1": hashlib.sha1,
+    "http://www.w3.org/2001/04/xmlenc#sha256": hashlib.sha256,
+    "http://www.w3.org/2001/04/xmldsig-more#sha384": hashlib.sha384,
+    "http://www.w3.org/2001/04/xmlenc#sha512": hashlib.sha512,
+}
+_SIG_HASH = {
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1": ("rsa", hashes.SHA1),
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": ("rsa", hashes.SHA256),
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": ("rsa", hashes.SHA384),
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": ("rsa", hashes.SHA512),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256": ("ec", hashes.SHA256),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384": ("ec", hashes.SHA384),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512": ("ec", hashes.SHA512),
+}
+_C14N = {
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315": (False, False),
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments": (False, True),
+    "http://www.w3.org/2006/12/xml-c14n11": (False, False),  # approximated by C14N 1.0
+    "http://www.w3.org/2006/12/xml-c14n11#WithComments": (False, True),
+    "http://www.w3.org/2001/10/xml-exc-c14n#": (True, False),
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments": (True, True),
+}
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+CHECK_NAMES = ("xsd", "signature", "cufe", "software_security_code", "totals")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool | None
+    rule: str = ""
+    message: str = ""
+
+
+@dataclass
+class Report:
+    document: dict
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True only when every check that could run passed (checks with ok=None are skipped)."""
+        return all(c.ok is not False for c in self.checks) and any(c.ok for c in self.checks)
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    def to_json(self) -> dict:
+        return {"document": self.document, "checks": [asdict(c) for c in self.checks]}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
+
+
+# ---------------------------------------------------------------- signature
+class _SigFail(Exception):
+    def __init__(self, message: str, code: str = "ZE02"):
+        super().__init__(message)
+        self.code = code
+
+
+def _c14n(node, algorithm: str | None, prefixes=None) -> bytes:
+    exclusive, comments = _C14N.get(algorithm or "", (False, False))
+    if algorithm and algorithm not in _C14N:
+        raise _SigFail(f"Algoritmo de canonicalización no soportado: {algorithm}")
+    return etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=comments,
+                          inclusive_ns_prefixes=prefixes if exclusive else None)
+
+
+def _remove_keep_tail(el):
+    parent, tail = el.getparent(), el.tail
+    prev = el.getprevious()
+    if tail:
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def _find_by_id(root, ident: str):
+    found = root.xpath("//*[@Id=$i or @ID=$i or @id=$i]", i=ident)
+    if len(found) != 1:
+        raise _SigFail(f"La referencia #{ident} no identifica un único elemento.")
+    return found[0]
+
+
+def _reference_octets(ref, root, xml_bytes: bytes) -> bytes:
+    uri = ref.get("URI")
+    transforms = [t for t in xp(ref, "ds:Transforms/ds:Transform")]
+    if uri == "":
+        doc = parse(xml_bytes)
+        node = doc.getroottree()
+    elif uri and uri.startswith("#"):
+        doc = None
+        node = _find_by_id(root, uri[1:])
+    else:
+        raise _SigFail(f"URI de referencia no soportada: {uri!r}")
+    algorithm, prefixes = None, None
+    for t in transforms:
+        alg = t.get("Algorithm")
+        if alg == ENVELOPED:
+            if doc is None:
+                raise _SigFail("Transformación enveloped-signature sobre una referencia parcial no soportada.")
+            target = xp(doc, "//ds:Signature")
+            if len(target) == 1:
+                _remove_keep_tail(target[0])
+        elif alg in _C14N:
+            algorithm = alg
+            inc = t.find("{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces")
+            prefixes = (inc.get("PrefixList") or "").split() if inc is not None else None
+        else:
+            raise _SigFail(f"Transformación no soportada: {alg}")
+    return _c14n(node, algorithm, prefixes)
+
+
+def _digest(method_el, data: bytes) -> bytes:
+    alg = method_el.get("Algorithm") if method_el is not None else None
+    if alg not in _DIGESTS:
+        raise _SigFail(f"Algoritmo de resumen no soportado: {alg}")
+    return _DIGESTS[alg](data).digest()
+
+
+def verify_signature(xml_bytes: bytes, root=None) -> Check:
+    """Verify the XAdES signature: every reference digest, the SignatureValue, and that the certificate in
+    KeyInfo is the one named by SigningCertificate (digest and serial)."""
+    root = parse(xml_bytes) if root is None else root
+    try:
+        sigs = xp(root, "//ds:Signature")
+        if not sigs:
+            raise _SigFail("El documento no está firmado (no hay ds:Signature).")
+        if len(sigs) > 1:
+            raise _SigFail("El documento tiene más de una firma.")
+        sig = sigs[0]
+        si = sig.find(f"{{{DS}}}SignedInfo")
+        if si is None:
+            raise _SigFail("Falta ds:SignedInfo.")
+        refs = xp(si, "ds:Reference")
+        if not refs:
+            raise _SigFail("ds:SignedInfo no tiene referencias.")
+        uris = [r.get("URI") for r in refs]
+        if "" not in uris:
+            raise _SigFail("La firma no cubre el documento completo (falta la referencia URI=\"\").")
+        if not xp(sig, "ds:KeyInfo/ds:X509Data/ds:X509Certificate"):
+            raise _SigFail("La firma no incluye el certificado (ds:X509Certificate).", "ZD06")
+        for qp in xp(sig, "ds:Object/xades:QualifyingProperties|ds:Object/*[local-name()='QualifyingProperties']"):
+            if qp.get("Target") != "#" + (sig.get("Id") or ""):
+                raise _SigFail("xades:QualifyingProperties/@Target no apunta a la firma.")
+        for i, ref in enumerate(refs):
+            octets = _reference_octets(ref, root, xml_bytes)
+            expected = base64.b64decode("".join((text(ref, "ds:DigestValue") or "").split()))
+            if _digest(ref.find(f"{{{DS}}}DigestMethod"), octets) != expected:
+                what = ref.get("URI") or "(documento)"
+                raise _SigFail(f"El resumen de la referencia {i + 1} ({what}) no coincide: el contenido firmado "
+                               "fue modificado.")
+        certs_b64 = xp(sig, "ds:KeyInfo/ds:X509Data/ds:X509Certificate/text()")
+        if not certs_b64:
+            raise _SigFail("La firma no incluye el certificado (ds:X509Certificate).", "ZD06")
+        ders = []
+        for c in certs_b64:
+            try:
+                ders.append(base64.b64decode("".join(c.split())))
+            except ValueError:
+                raise _SigFail("Certificado en KeyInfo mal codificado.") from None
+        cert_refs = xp(sig, ".//xades:SigningCertificate/xades:Cert|.//*[local-name()='SigningCertificateV2']/*")
+        if not cert_refs:
+            raise _SigFail("Falta xades:SigningCertificate (XAdES-EPES).")
+        signing_der = None
+        for cref in cert_refs:
+            dm = cref.find("{http://uri.etsi.org/01903/v1.3.2#}CertDigest")
+            if dm is None:
+                continue
+            want = base64.b64decode("".join((text(dm, "ds:DigestValue") or "").split()))
+            for der in ders:
+                if _digest(dm.find(f"{{{DS}}}DigestMethod"), der) == want:
+                    signing_der = der
+                    serial = text(cref, "xades:IssuerSerial/ds:X509SerialNumber")
+                    if serial is not None:
+                        cert = x509.load_der_x509_certificate(der)
+                        if serial.strip() != str(cert.serial_number):
+                            raise _SigFail("El número de serie en SigningCertificate no corresponde al certificado.")
+                    break
+            if signing_der:
+                break
+        if signing_der is None:
+            raise _SigFail("El certificado de KeyInfo no corresponde al resumen de xades:SigningCertificate.")
+        try:
+            cert = x509.load_der_x509_certificate(signing_der)
+        except ValueError:
+            raise _SigFail("El certificado de firma no se puede leer.") from None
+        sm = si.find(f"{{{DS}}}SignatureMethod")
+        kind_hash = _SIG_HASH.get(sm.get("Algorithm") if sm is not None else None)
+        if not kind_hash:
+            raise _SigFail("Algoritmo de firma no soportado.")
+        cm = si.find(f"{{{DS}}}CanonicalizationMethod")
+        inc = cm.find("{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces") if cm is not None else None
+        signed_info = _c14n(si, cm.get("Algorithm") if cm is not None else None,
+                            (inc.get("PrefixList") or "").split() if inc is not None else None)
+        value = base64.b64decode("".join((text(sig, "ds:SignatureValue") or "").split()))
+        key = cert.public_key()
+        try:
+            if kind_hash[0] == "rsa" and isinstance(key, rsa.RSAPublicKey):
+                key.verify(value, signed_info, padding.PKCS1v15(), kind_hash[1]())
+            elif kind_hash[0] == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
+                from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+                half = len(value) // 2
+                der_sig = encode_dss_signature(int.from_bytes(value[:half], "big"), int.from_bytes(value[half:], "big"))
+                key.verify(der_sig, signed_info, ec.ECDSA(kind_hash[1]()))
+            else:
+                raise _SigFail("El tipo de llave del certificado no corresponde al algoritmo de firma.")
+        except InvalidSignature:
+            raise _SigFail("Valor de la firma inválido (SignatureValue no corresponde a SignedInfo).") from None
+        subject = cert.subject.rfc4514_string()
+        return Check("signature", True, "", f"Firma válida ({len(refs)} referencias); certificado: {subject}.")
+    except _SigFail as exc:
+        return Check("signature", False, exc.code, str(exc))
+    except (ValueError, TypeError, etree.LxmlError) as exc:
+        return Check("signature", False, "ZE02", f"No se pudo verificar la firma: {exc}")
+
+
+# ---------------------------------------------------------------- totals
+def _money(v) -> Decimal:
+    d = dec(v)
+    return d if d is not None else Decimal("0")
+
+
+def totals_findings(root, kind: str | None) -> list[tuple[str, str]]:
+    """(rule, Spanish message) for every totals rule the document breaks."""
+    out = []
+    lmt = xp(root, "cac:LegalMonetaryTotal|cac:RequestedMonetaryTotal")
+    if not lmt:
+        return [(rule(kind, "FAU14"), "Falta el grupo de totales (LegalMonetaryTotal).")]
+    lmt = lmt[0]
+    doc_lines = lines(root)
+    line_sum = sum((_money(text(li, "cbc:LineExtensionAmount")) for li in doc_lines), Decimal("0"))
+    lext = _money(text(lmt, "cbc:LineExtensionAmount"))
+    if line_sum != lext:
+        out.append((rule(kind, "FAU06"), f"LineExtensionAmount {lext} es distinto de la suma de las líneas {line_sum}."))
+    bases = sum((_money(v) for li in doc_lines
+                 for v in xp(li, "cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount/text()")), Decimal("0"))
+    texcl = _money(text(lmt, "cbc:TaxExclusiveAmount"))
+    if bases.quantize(Decimal("0.01")) != texcl.quantize(Decimal("0.01")):
+        out.append((rule(kind, "FAU04"), f"Base imponible (TaxExclusiveAmount) {texcl} es distinta de la suma de las "
+                                         f"bases imponibles de las líneas {bases}."))
+    line_schemes = {s.strip() for li in doc_lines
+                    for s in xp(li, "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cac:TaxScheme/cbc:ID/text()")}
+    header = [frozenset(s.strip() for s in xp(tt, "cac:TaxSubtotal/cac:TaxCategory/cac:TaxScheme/cbc:ID/text()"))
+              for tt in xp(root, "cac:TaxTotal")]
+    header_schemes = [s for h in header for s in h]
+    dup = sorted({s for s in header_schemes if header_schemes.count(s) > 1})
+    missing = sorted(line_schemes - set(header_schemes))
+    if dup or missing or any(len(h) > 1 for h in header):
+        detail = "; ".join(filter(None, [dup and f"repetidos {', '.join(dup)}",
+                                         missing and f"sin total de cabecera {', '.join(missing)}"]))
+        out.append((rule(kind, "FAS01b"), "Debe existir un TaxTotal de cabecera por cada tipo de tributo informado "
+                                          f"en las líneas ({detail or 'tributos mezclados'})."))
+    for li_no, li in enumerate(doc_lines, 1):
+        for sub in xp(li, "cac:TaxTotal/cac:TaxSubtotal"):
+            base, amt, pct = (dec(text(sub, p)) for p in ("cbc:TaxableAmount", "cbc:TaxAmount",
+                                                          "cac:TaxCategory/cbc:Percent"))
+            if base is not None and amt is not None and pct is not None and abs(base * pct / 100 - amt) > Decimal("0.01"):
+                out.append((rule(kind, "FAS07"), f"Línea {li_no}: el valor del tributo {amt} no corresponde al {pct} % "
+                                                 f"de la base imponible {base}."))
+    for tt in xp(root, "cac:TaxTotal"):
+        subs = xp(tt, "cac:TaxSubtotal")
+        if subs and sum((_money(text(s, "cbc:TaxAmount")) for s in subs), Decimal("0")) != _money(
+                text(tt, "cbc:TaxAmount")):
+            out.append((rule(kind, "FAS07"), "El TaxAmount de un TaxTotal de cabecera no es la suma de sus subtotales."))
+    taxes = sum((_money(text(tt, "cbc:TaxAmount")) for tt in xp(root, "cac:TaxTotal")), Decimal("0"))
+    tincl = _money(text(lmt, "cbc:TaxInclusiveAmount"))
+    if tincl != lext + taxes:
+        out.append((rule(kind, "FAU08"), f"TaxInclusiveAmount {tincl} es distinto de LineExtensionAmount más tributos "
+                                         f"({lext + taxes})."))
+    allow = _money(text(lmt, "cbc:AllowanceTotalAmount"))
+    charge = _money(text(lmt, "cbc:ChargeTotalAmount"))
+    prepaid = _money(text(lmt, "cbc:PrepaidAmount"))
+    rounding = _money(text(lmt, "cbc:PayableRoundingAmount"))
+    payable = _money(text(lmt, "cbc:PayableAmount"))
+    expected = lext + taxes - allow + charge - prepaid + rounding
+    if payable != expected:
+        out.append((rule(kind, "FAU14"), f"Valor a pagar {payable} es distinto de valor bruto más tributos - "
+                                         f"descuentos + cargos - anticipos ({expected})."))
+    hdr_allow = sum((_money(text(a, "cbc:Amount")) for a in xp(root, "cac:AllowanceCharge[cbc:ChargeIndicator='false']")),
+                    Decimal("0"))
+    hdr_charge = sum((_money(text(a, "cbc:Amount")) for a in xp(root, "cac:AllowanceCharge[cbc:ChargeIndicator='true']")),
+                     Decimal("0"))
+    if hdr_allow != allow:
+        out.append((rule(kind, "FAU16"), f"AllowanceTotalAmount {allow} no es la suma de los descuentos {hdr_allow}."))
+    if hdr_charge != charge:
+        out.append((rule(kind, "FAU18"), f"ChargeTotalAmount {charge} no es la suma de los cargos {hdr_charge}."))
+    return out
+
+
+# ---------------------------------------------------------------- entry point
+def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str | None = None,
+                    software_id: str | None = None, schema_dir: str | None = None) -> Report:
+    try:
+        root = parse(xml_bytes)
+    except etree.XMLSyntaxError as exc:
+        return Report({}, [Check("xsd", False, "ZB01", f"XML mal formado: {exc}")] +
+                      [Check(n, None, "", "No se pudo leer el documento.") for n in CHECK_NAMES[1:]])
+    info = document_info(root)
+    kind = info["kind"]
+    report = Report(info)
+
+    # xsd
+    schema_dir = schema_dir or xsd_mod.default_schema_dir()
+    if not schema_dir:
+        report.checks.append(Check("xsd", None, "", "Sin directorio de esquemas XSD (FACTURADOR_DIAN_SCHEMA_DIR)."))
+    else:
+        errors = xsd_mod.validate_xsd(xml_bytes, schema_dir)
+        report.checks.append(Check("xsd", not errors, "ZB01" if errors else "",
+                                   "; ".join(errors[:5]) if errors else "Cumple los esquemas XSD."))
+    # signature
+    report.checks.append(verify_signature(xml_bytes, root))
+
+    # cufe / cude
+    cude = info["type"] in ("03", "91", "92")
+    label = "CUDE" if cude else "CUFE"
+    key = pin if cude else technical_key
+    code = rule(kind, "FAD06")
+    if kind is None:
+        report.checks.append(Check("cufe", False, "ZB01", "Raíz desconocida: no es Invoice, CreditNote ni DebitNote."))
+    elif not key:
+        need = "el PIN del software" if cude else "la clave técnica del rango de numeración"
+        report.checks.append(Check("cufe", None, "", f"No se verificó el {label}: se necesita {need}."))
+    else:
+        expected = cufe_mod.cufe(info["number"] or "", info["issue_date"] or "", info["issue_time"] or "",
+                                 info["line_extension"], info["tax_iva"], info["tax_inc"], info["tax_ica"],
+                                 info["payable"], info["supplier_nit"] or "", info["customer_id"] or "", key,
+                                 info["environment"] or "")
+        ok = (info["uuid"] or "").lower() == expected
+        report.checks.append(Check("cufe", ok, "" if ok else code,
+                                   f"{label} correcto." if ok else
+                                   f"Valor del {label} no está calculado correctamente (esperado {expected})."))
+    # software security code
+    sid = software_id or info["software_id"]
+    if not pin or not sid:
+        report.checks.append(Check("software_security_code", None, "",
+                                   "No se verificó la huella del software: se necesitan el PIN y el identificador."))
+    else:
+        expected = cufe_mod.software_security_code(sid, pin, info["number"] or "")
+        ok = (info["software_security_code"] or "").lower() == expected
+        if software_id and info["software_id"] and software_id != info["software_id"]:
+            ok = False
+        report.checks.append(Check("software_security_code", ok, "" if ok else "FAB27b",
+                                   "Huella del software correcta." if ok else
+                                   "SoftwareSecurityCode no corresponde a SHA-384(SoftwareID + PIN + número)."))
+    # totals
+    findings = totals_findings(root, kind)
+    report.checks.append(Check("totals", not findings, findings[0][0] if findings else "",
+                               " ".join(m for _, m in findings) if findings else "Totales consistentes."))
+    return report
