@@ -1,0 +1,1 @@
+from facturador.core.jobs import job_handler  # placeholder
