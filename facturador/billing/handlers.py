@@ -1,1 +1,3 @@
-"""Job handlers (filled in by batch.py / payments)."""
+"""Registers the app's job handlers ("billing.batch", "billing.batch_render")."""
+
+from facturador.billing import batch  # noqa: F401

@@ -110,6 +110,7 @@ class Charge(IssuerScoped):
         IMPORT = "import", _("Importación")
         TARIFF = "tariff", _("Tarifa")
         MANUAL = "manual", _("Manual")
+        INTEREST = "interest", _("Intereses de mora")
 
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="charges")
     reference = models.CharField(_("referencia"), max_length=48)
@@ -166,7 +167,7 @@ class Tariff(IssuerScoped):
 class BillingSettings(IssuerScoped):
     """Per-issuer billing configuration: bank agreement (barcode), numbering, arrears interest."""
 
-    gln = models.CharField(_("GLN del convenio (415)"), max_length=13, default="7709998000003",
+    gln = models.CharField(_("GLN del convenio (415)"), max_length=13, default="7709998000001",
                            help_text=_("13 dígitos asignados por GS1 Colombia para el convenio de recaudo."))
     ref_width = models.PositiveSmallIntegerField(_("ancho de la referencia (8020)"), default=10)
     amount_width = models.PositiveSmallIntegerField(_("ancho del valor (3900)"), default=10)

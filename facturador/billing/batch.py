@@ -1,0 +1,537 @@
+"""Mass invoicing batches: planning, creation and the background generation job.
+
+Generation (job kind "billing.batch") runs in three idempotent phases:
+
+1. **Numbering**: for every selected account that has something to bill and no invoice yet
+   for the batch's period key, one transaction per chunk allocates the number, stores the
+   `BillingInvoice` (UNIQUE(issuer, account, period_key)), the arrears-interest charge (if
+   any) and the `core.IssuedDocument` row. A crash loses nothing and duplicates nothing.
+2. **Rendering**: invoices of the batch without a PDF are rendered with the batch's template
+   version, one at a time (one cached Typst compiler), written atomically (temp + rename).
+   Big batches also enqueue a helper job ("billing.batch_render") that renders from the
+   other end, so two workers share the work; a PDF rendered twice is identical, so overlap
+   is harmless.
+3. **Output**: the merged print PDF is streamed from the per-invoice files with
+   `concat_pdfs` (memory does not grow with the batch), then the zip (stored, not
+   recompressed) is written.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import logging
+import os
+import zipfile
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from facturador.billing import cartera
+from facturador.billing.models import (Account, Batch, BillingInvoice, BillingSettings, Charge, InvoiceTemplate,
+                                       validate_period)
+from facturador.core import jobs, numbering
+from facturador.core.models import DocumentType, IssuedDocument, Job
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+NUMBER_CHUNK = 200
+RENDER_CHUNK = 20
+HELPER_MIN_INVOICES = int(os.environ.get("FACTURADOR_BILLING_HELPER_MIN", "300"))
+MONTHS = ["Enero", "Febrero", "Marzo", "Abril", "Mayo", "Junio", "Julio", "Agosto", "Septiembre", "Octubre",
+          "Noviembre", "Diciembre"]
+
+
+class BatchError(Exception):
+    """A batch cannot be created. `message` (Spanish) is for the user; `field` names the input."""
+
+    def __init__(self, message: str, field: str = "", code: str = "batch_invalid", problems=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+        self.problems = problems or []
+
+
+def parse_periods(value) -> list[str]:
+    if isinstance(value, str):
+        value = value.replace(";", ",").replace(" ", ",").split(",")
+    periods = sorted({p.strip() for p in value if p and p.strip()})
+    if not periods:
+        raise BatchError("Indique al menos un periodo (AAAA-MM).", "periods", "periods_empty")
+    for p in periods:
+        try:
+            validate_period(p)
+        except Exception:
+            raise BatchError(f"El periodo «{p}» no es válido: use AAAA-MM (por ejemplo 2026-09).", "periods",
+                             "period_format") from None
+    return periods
+
+
+def period_label(periods: list[str]) -> str:
+    names = [f"{MONTHS[int(p[5:7]) - 1]} {p[:4]}" for p in sorted(periods)]
+    return names[0] if len(names) == 1 else f"{names[0]} – {names[-1]}"
+
+
+def period_detail(period: str) -> str:
+    y, m = int(period[:4]), int(period[5:7])
+    return f"01/{m:02d}/{y} – {calendar.monthrange(y, m)[1]:02d}/{m:02d}/{y}"
+
+
+# ----------------------------------------------------------------------------------- plan
+
+@dataclass
+class PlanItem:
+    account_id: int
+    current: Decimal
+    previous: Decimal
+    arrears_months: int
+    interest: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return (self.current + self.previous + self.interest).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class Plan:
+    items: list[PlanItem] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # {"reference", "reason"}
+    already: int = 0  # accounts already invoiced for this period key
+
+    @property
+    def count(self):
+        return len(self.items)
+
+    @property
+    def total(self):
+        return sum((i.total for i in self.items), Decimal("0"))
+
+
+def plan(issuer, periods: list[str], billing_type: str, account_ids: list[int], *, skip_invoiced=True,
+         batch: Batch | None = None) -> Plan:
+    """What each account would be billed. Accounts with nothing to bill are listed in `skipped`."""
+    periods = sorted(periods)
+    first, last = periods[0], periods[-1]
+    conf = BillingSettings.for_issuer(issuer)
+    rate = conf.monthly_interest_rate / Decimal(100)
+    ids = list(account_ids)
+    debts = cartera.debts(issuer, ids)
+    current_by_acc: dict[int, Decimal] = {}
+    for acc, amount in (Charge.objects.filter(issuer=issuer, account_id__in=ids, period__in=periods)
+                        .exclude(source=Charge.Source.INTEREST).values_list("account_id", "amount")):
+        current_by_acc[acc] = current_by_acc.get(acc, ZERO) + amount
+    key = ",".join(periods) + ("|mora" if billing_type == Batch.BillingType.ARREARS_ONLY else "")
+    invoiced = {}
+    if skip_invoiced:
+        invoiced = dict(BillingInvoice.objects.filter(issuer=issuer, period_key=key, account_id__in=ids)
+                        .values_list("account_id", "batch_id"))
+    refs = dict(Account.objects.filter(pk__in=ids).values_list("pk", "reference"))
+    result = Plan()
+    for acc in ids:
+        if acc in invoiced:
+            if batch is None or invoiced[acc] != batch.pk:
+                result.skipped.append({"reference": refs.get(acc, ""),
+                                       "reason": f"Ya facturada para {key} en el lote {invoiced[acc]}."})
+                result.already += 1
+            continue
+        debt = debts.get(acc) or cartera.AccountDebt()
+        current = previous = interest = ZERO
+        months = 0
+        if billing_type in (Batch.BillingType.NORMAL, Batch.BillingType.WITH_ARREARS):
+            current = current_by_acc.get(acc, ZERO)
+        if billing_type == Batch.BillingType.WITH_ARREARS:
+            older = {p: v for p, v in debt.outstanding.items() if p < first and v > 0}
+        elif billing_type == Batch.BillingType.ARREARS_ONLY:
+            older = {p: v for p, v in debt.outstanding.items() if p <= last and v > 0}
+        else:
+            older = {}
+        if older:
+            previous = sum(older.values(), ZERO)
+            months = len(older)
+            interest = (previous * rate * min(months, 12)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        item = PlanItem(acc, current, previous, months, interest)
+        if item.total <= 0:
+            reason = ("Sin cargos en los periodos seleccionados." if billing_type == Batch.BillingType.NORMAL
+                      else "Sin saldo a facturar.")
+            result.skipped.append({"reference": refs.get(acc, ""), "reason": reason})
+            continue
+        result.items.append(item)
+    return result
+
+
+def check_periods_have_charges(issuer, periods: list[str], billing_type: str):
+    if billing_type == Batch.BillingType.ARREARS_ONLY:
+        return
+    present = set(Charge.objects.filter(issuer=issuer, period__in=periods).values_list("period", flat=True).distinct())
+    missing = [p for p in periods if p not in present]
+    if missing:
+        raise BatchError(
+            f"{'El periodo' if len(missing) == 1 else 'Los periodos'} {', '.join(missing)} no "
+            f"{'tiene' if len(missing) == 1 else 'tienen'} cargos: importe o registre los cargos antes de facturar.",
+            "periods", "period_without_charges")
+
+
+def numbering_range(issuer, issue_date):
+    conf = BillingSettings.for_issuer(issuer)
+    try:
+        return numbering.find_range(issuer, DocumentType.INVOICE, conf.numbering_environment,
+                                    prefix=conf.numbering_prefix if conf.numbering_prefix else None, on=issue_date)
+    except numbering.NumberingError as exc:
+        raise BatchError(exc.message, "issue_date", exc.code) from exc
+
+
+def prepare(issuer, *, periods, billing_type, issue_date, due_date, template: InvoiceTemplate, account_ids) -> Plan:
+    """All the checks of a batch (before anything is generated); returns the plan."""
+    if billing_type not in Batch.BillingType.values:
+        raise BatchError("Tipo de facturación no válido.", "billing_type")
+    if due_date < issue_date:
+        raise BatchError("La fecha límite de pago es anterior a la fecha de expedición.", "due_date", "due_before_issue")
+    if template.issuer_id != issuer.pk:
+        raise BatchError("Plantilla no encontrada.", "template")
+    check_periods_have_charges(issuer, periods, billing_type)
+    numbering_range(issuer, issue_date)
+    p = plan(issuer, periods, billing_type, account_ids)
+    if not p.items:
+        raise BatchError("Ninguna de las cuentas seleccionadas tiene valores por facturar en esos periodos.",
+                         "periods", "nothing_to_bill", problems=p.skipped)
+    return p
+
+
+def create(issuer, *, periods, billing_type, issue_date, due_date, template: InvoiceTemplate, account_ids,
+           references=None, filters=None, user=None, title=None) -> Batch:
+    """Validate, store the batch and enqueue its job (on commit)."""
+    periods = parse_periods(periods)
+    p = prepare(issuer, periods=periods, billing_type=billing_type, issue_date=issue_date, due_date=due_date,
+                template=template, account_ids=account_ids)
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            issuer=issuer, periods=periods, billing_type=billing_type, issue_date=issue_date, due_date=due_date,
+            template=template, template_version=template.version, references=list(references or []),
+            filters=filters or {}, account_count=len(account_ids), created_by=user,
+            total_amount=p.total,
+        )
+        batch.output_dir = f"issuers/{issuer.pk}/billing/lote-{batch.pk}"
+        batch.save(update_fields=["output_dir"])
+        start_job(batch, user=user, total=p.count, account_ids=account_ids, title=title)
+    return batch
+
+
+def start_job(batch: Batch, *, user=None, total=0, account_ids=None, title=None) -> Job:
+    params = {"batch_id": batch.pk}
+    if account_ids is not None and not batch.references:
+        params["account_ids"] = list(account_ids)
+    elif batch.job is not None:
+        params = dict(batch.job.params)
+    job = jobs.create_job(batch.issuer, "billing.batch", title=title or f"Lote de facturación {batch.pk} "
+                          f"({', '.join(batch.periods)})", params=params, user=user, total=total)
+    Batch.objects.filter(pk=batch.pk).update(job=job, status=Batch.Status.PENDING)
+    batch.job = job
+    return job
+
+
+def resume(batch: Batch, user=None) -> Job:
+    """Start a new job for a cancelled or failed batch; it continues where the last one stopped."""
+    if batch.job and batch.job.is_active:
+        raise BatchError("El lote ya se está generando.")
+    with transaction.atomic():
+        return start_job(batch, user=user, total=batch.job.total if batch.job else 0)
+
+
+def selected_account_ids(batch: Batch, params: dict) -> list[int]:
+    if batch.references:
+        by_ref = dict(Account.objects.filter(issuer=batch.issuer, reference__in=batch.references)
+                      .values_list("reference", "pk"))
+        return [by_ref[r] for r in batch.references if r in by_ref]
+    if params.get("account_ids"):
+        return list(params["account_ids"])
+    from facturador.billing.selection import select_by_filters
+
+    return select_by_filters(batch.issuer, batch.filters).account_ids
+
+
+# ------------------------------------------------------------------------------ numbering
+
+def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict[int, Account], conf: BillingSettings):
+    from facturador.printing.barcodes import payment_barcode_data
+
+    key = batch.period_key
+    invoices, docs, interests = [], [], []
+    with transaction.atomic():
+        existing = set(BillingInvoice.objects.filter(issuer=batch.issuer, period_key=key,
+                                                     account_id__in=[i.account_id for i in items])
+                       .values_list("account_id", flat=True))
+        for item in items:
+            if item.account_id in existing:
+                continue
+            acc = accounts[item.account_id]
+            num = numbering.allocate(rng, on=batch.issue_date)
+            code = payment_barcode_data(conf.gln, acc.reference, item.total, batch.due_date,
+                                        ref_width=conf.ref_width, amount_width=conf.amount_width)
+            inv = BillingInvoice(
+                issuer=batch.issuer, batch=batch, account=acc, period_key=key, prefix=num.prefix, number=num.number,
+                issue_date=batch.issue_date, due_date=batch.due_date, current_amount=item.current,
+                previous_balance=item.previous, arrears_interest=item.interest, total=item.total,
+                barcode_data=code.element_string, barcode_text=code.human_readable,
+            )
+            invoices.append(inv)
+            if item.interest > 0:
+                interests.append(Charge(issuer=batch.issuer, account=acc, reference=acc.reference,
+                                        period=batch.periods[-1], concept="Intereses de mora", quantity=Decimal(1),
+                                        unit_price=item.interest, amount=item.interest, source=Charge.Source.INTEREST))
+        BillingInvoice.objects.bulk_create(invoices)
+        Charge.objects.bulk_create(interests)
+        for inv in invoices:
+            acc = inv.account
+            docs.append(IssuedDocument(
+                issuer=batch.issuer, source="billing.invoice", source_id=str(inv.pk), country=batch.issuer.country,
+                document_type=DocumentType.INVOICE, prefix=inv.prefix, number=inv.number, issue_date=inv.issue_date,
+                due_date=inv.due_date, period=key[:20], customer_name=acc.holder_name[:300],
+                customer_tax_id=acc.id_number, customer_email=acc.email, total=inv.total, status="issued",
+                pdf=pdf_relpath(batch, inv),
+            ))
+        IssuedDocument.objects.bulk_create(docs)
+    return len(invoices)
+
+
+def pdf_relpath(batch: Batch, inv: BillingInvoice) -> str:
+    return f"{batch.output_dir}/pdf/{inv.prefix}{inv.number}.pdf"
+
+
+# ------------------------------------------------------------------------------ rendering
+
+class _Renderer:
+    """Builds the template data of an invoice and renders it with the batch's template version."""
+
+    def __init__(self, batch: Batch):
+        from facturador.printing.render import get_renderer
+
+        self.batch = batch
+        self.issuer = batch.issuer
+        self.conf = BillingSettings.for_issuer(self.issuer)
+        tpl = batch.template
+        assets = tpl.asset_dict()
+        self.logo = next((n for n in assets if n.lower().startswith("logo")), None)
+        if self.logo is None and self.issuer.logo:
+            try:
+                with self.issuer.logo.open("rb") as fh:
+                    ext = Path(self.issuer.logo.name).suffix.lower() or ".png"
+                    self.logo = f"logo-emisor{ext}"
+                    assets[self.logo] = fh.read()
+            except OSError:
+                self.logo = None
+        self.renderer = get_renderer(tpl.source, assets)
+        iss = self.issuer
+        self.issuer_data = {
+            "name": iss.legal_name, "nit": iss.display_tax_id, "address": iss.address,
+            "city": ", ".join(x for x in (iss.city, iss.department) if x), "phone": iss.phone, "email": iss.email,
+            "website": "", "logo": self.logo, "tax_note": "",
+        }
+        self.periods = batch.periods
+        self.notes = [n for n in self.conf.notes.splitlines() if n.strip()]
+
+    def raw(self, inv: BillingInvoice, charges: list[Charge]) -> dict:
+        acc = inv.account
+        lines = [{"concept": c.concept, "group": c.source_operator, "quantity": c.quantity, "unit": "",
+                  "unit_price": c.unit_price, "amount": c.amount} for c in charges]
+        if self.batch.billing_type == Batch.BillingType.ARREARS_ONLY:
+            lines = []
+        return {
+            "document": {"title": self.conf.document_title, "number": inv.full_number, "issue_date": inv.issue_date,
+                         "period": period_label(self.periods), "periods": [period_detail(p) for p in self.periods]},
+            "issuer": self.issuer_data,
+            "customer": {"holder": acc.holder_name, "id_type": acc.id_type,
+                         "id_number": acc.id_number + (f"-{acc.check_digit}" if acc.check_digit else ""),
+                         "address": acc.address, "city": acc.municipality_code, "account": acc.reference,
+                         "payment_reference": acc.reference, "use_class": acc.get_service_class_display(),
+                         "stratum": acc.stratum, "meter": ""},
+            "lines": lines,
+            "previous_balance": inv.previous_balance,
+            "arrears_months": 0 if not inv.previous_balance else None,
+            "arrears_interest": inv.arrears_interest,
+            "due_date": inv.due_date,
+            "payment": {"gln": self.conf.gln, "ref_width": self.conf.ref_width, "amount_width": self.conf.amount_width},
+            "dian": None,
+            "notes": self.notes,
+        }
+
+    def render_chunk(self, invoices: list[BillingInvoice], on_each=None) -> list[BillingInvoice]:
+        from facturador.printing.invoice import prepare_invoice_data
+
+        by_acc: dict[int, list[Charge]] = {}
+        if self.batch.billing_type != Batch.BillingType.ARREARS_ONLY:
+            for c in (Charge.objects.filter(issuer=self.issuer, account_id__in=[i.account_id for i in invoices],
+                                            period__in=self.periods).exclude(source=Charge.Source.INTEREST)
+                      .order_by("period", "id")):
+                by_acc.setdefault(c.account_id, []).append(c)
+        media = Path(settings.MEDIA_ROOT)
+        done = []
+        for inv in invoices:
+            raw = self.raw(inv, by_acc.get(inv.account_id, []))
+            raw["arrears_months"] = 0
+            data = prepare_invoice_data(raw)
+            rel = pdf_relpath(self.batch, inv)
+            path = media / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            self.renderer.render(data, output=tmp)
+            os.replace(tmp, path)
+            inv.pdf = rel
+            done.append(inv)
+            if on_each:
+                on_each()
+        BillingInvoice.objects.bulk_update(done, ["pdf"])
+        return done
+
+
+def _pending(batch: Batch, descending=False, limit=RENDER_CHUNK):
+    qs = BillingInvoice.objects.filter(batch=batch, pdf="").select_related("account")
+    return list(qs.order_by("-id" if descending else "id")[:limit])
+
+
+def _rendered_count(batch: Batch) -> int:
+    return BillingInvoice.objects.filter(batch=batch).exclude(pdf="").count()
+
+
+# ---------------------------------------------------------------------------------- output
+
+def build_outputs(batch: Batch) -> tuple[str, str, int]:
+    """Stream the merged print PDF and the zip from the per-invoice files; returns (merged, zip, pages)."""
+    from facturador.printing.pdfconcat import concat_pdfs
+
+    media = Path(settings.MEDIA_ROOT)
+    out_dir = media / batch.output_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rels = list(BillingInvoice.objects.filter(batch=batch).exclude(pdf="").order_by("prefix", "number")
+                .values_list("pdf", flat=True))
+    merged_rel = f"{batch.output_dir}/lote-{batch.pk}-impresion.pdf"
+    zip_rel = f"{batch.output_dir}/lote-{batch.pk}-facturas.zip"
+    tmp = media / (merged_rel + ".tmp")
+    pages = concat_pdfs((media / r for r in rels), tmp)
+    os.replace(tmp, media / merged_rel)
+    tmpzip = media / (zip_rel + ".tmp")
+    with zipfile.ZipFile(tmpzip, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for r in rels:
+            zf.write(media / r, arcname=Path(r).name)
+    os.replace(tmpzip, media / zip_rel)
+    return merged_rel, zip_rel, pages
+
+
+# ------------------------------------------------------------------------------- handlers
+
+def _finish_status(batch_id, status, **extra):
+    Batch.objects.filter(pk=batch_id).update(status=status, **extra)
+
+
+@jobs.job_handler("billing.batch")
+def run_batch(ctx: jobs.JobContext):
+    batch = Batch.objects.select_related("issuer", "template").get(pk=ctx.params["batch_id"], issuer=ctx.issuer)
+    _finish_status(batch.pk, Batch.Status.RUNNING)
+    try:
+        return _run(ctx, batch)
+    except jobs.JobCancelled:
+        _finish_status(batch.pk, Batch.Status.CANCELLED, finished_at=timezone.now())
+        raise
+    except jobs.JobFailed as exc:
+        _finish_status(batch.pk, Batch.Status.FAILED, finished_at=timezone.now(),
+                       error_list=batch.error_list + [{"reference": "", "reason": exc.message}])
+        raise
+    except Exception:
+        _finish_status(batch.pk, Batch.Status.FAILED, finished_at=timezone.now())
+        raise
+
+
+def _run(ctx: jobs.JobContext, batch: Batch):
+    issuer = batch.issuer
+    conf = BillingSettings.for_issuer(issuer)
+    account_ids = selected_account_ids(batch, ctx.params)
+    ctx.progress(0, message="Calculando valores", force=True)
+    p = plan(issuer, batch.periods, batch.billing_type, account_ids, batch=batch)
+    already_in_batch = BillingInvoice.objects.filter(batch=batch).count()
+    total = already_in_batch + p.count
+    errors = list(p.skipped)
+    ctx.progress(_rendered_count(batch), total=total, errors=len(errors), message="Numerando facturas", force=True)
+
+    # 1. numbering (skips accounts already invoiced for this period key)
+    if p.items:
+        try:
+            rng = numbering_range(issuer, batch.issue_date)
+        except BatchError as exc:
+            raise jobs.JobFailed(exc.message) from exc
+        accounts = Account.objects.in_bulk([i.account_id for i in p.items])
+        issued = 0
+        for start in range(0, len(p.items), NUMBER_CHUNK):
+            ctx.check_cancel()
+            chunk = p.items[start:start + NUMBER_CHUNK]
+            try:
+                issued += _issue_chunk(batch, rng, chunk, accounts, conf)
+            except numbering.NumberingError as exc:
+                raise jobs.JobFailed(exc.message) from exc
+            ctx.progress(message=f"Numerando facturas: {already_in_batch + issued} de {total}")
+    total = BillingInvoice.objects.filter(batch=batch).count()
+    Batch.objects.filter(pk=batch.pk).update(error_list=errors)
+
+    # 2. rendering (+ a helper job for big batches)
+    done = _rendered_count(batch)
+    ctx.progress(done, total=total, message="Generando PDF", force=True)
+    if total - done >= HELPER_MIN_INVOICES and not ctx.params.get("no_helper"):
+        with transaction.atomic():
+            jobs.create_job(issuer, "billing.batch_render", title=f"Lote {batch.pk}: generación de PDF (ayudante)",
+                            params={"batch_id": batch.pk, "main_job": ctx.job.pk})
+    renderer = _Renderer(batch)
+    while True:
+        ctx.check_cancel()
+        chunk = _pending(batch)
+        if not chunk:
+            break
+        done = _rendered_count(batch)
+
+        def tick():
+            nonlocal done
+            done += 1
+            ctx.progress(min(done, total))
+            ctx.check_cancel()
+
+        renderer.render_chunk(chunk, on_each=tick)
+    ctx.progress(total, message="Uniendo el PDF de impresión y el zip", force=True)
+
+    # 3. outputs
+    merged, zipped, pages = build_outputs(batch)
+    agg = BillingInvoice.objects.filter(batch=batch)
+    count = agg.count()
+    amount = sum(agg.values_list("total", flat=True), Decimal("0"))
+    status = Batch.Status.FINISHED_WITH_ERRORS if errors else Batch.Status.FINISHED
+    Batch.objects.filter(pk=batch.pk).update(merged_pdf=merged, zip_file=zipped, invoice_count=count,
+                                             total_amount=amount, status=status, finished_at=timezone.now(),
+                                             error_list=errors)
+    ctx.set_result(batch_id=batch.pk, invoices=count, pages=pages, total=str(amount), skipped=len(errors))
+    ctx.progress(total, total=total, errors=len(errors),
+                 message=f"{count} facturas generadas" + (f"; {len(errors)} cuentas no facturadas" if errors else ""),
+                 force=True)
+    return Job.Status.FINISHED_WITH_ERRORS if errors else Job.Status.FINISHED
+
+
+@jobs.job_handler("billing.batch_render")
+def run_batch_helper(ctx: jobs.JobContext):
+    """Renders invoices of a batch from the highest id down, while the main job goes up."""
+    batch = Batch.objects.select_related("issuer", "template").get(pk=ctx.params["batch_id"], issuer=ctx.issuer)
+    main_id = ctx.params.get("main_job")
+    renderer = _Renderer(batch)
+    rendered = 0
+    while True:
+        ctx.check_cancel()
+        main = Job.objects.filter(pk=main_id).values_list("status", "cancel_requested").first()
+        if main is None or main[0] in Job.FINAL or main[1]:
+            break
+        chunk = _pending(batch, descending=True, limit=RENDER_CHUNK // 2)
+        if not chunk:
+            break
+        renderer.render_chunk(chunk)
+        rendered += len(chunk)
+        ctx.progress(rendered, total=rendered, message=f"{rendered} PDF generados para el lote {batch.pk}")
+    ctx.set_result(rendered=rendered)

@@ -1,0 +1,37 @@
+"""Test data for billing: accounts with charges in some periods, a numbering range."""
+
+import datetime as dt
+from decimal import Decimal
+
+from facturador.billing.models import Account, Charge
+from facturador.core.models import NumberingRange
+
+
+def make_range(issuer, prefix="", **kw):
+    data = dict(document_type="invoice", environment="production", prefix=prefix, range_from=1000, range_to=999999,
+                valid_from=dt.date(2020, 1, 1), valid_to=dt.date(2035, 12, 31), resolution_number="18764000001234")
+    data.update(kw)
+    data.setdefault("next_number", data["range_from"])
+    return NumberingRange.objects.create(issuer=issuer, **data)
+
+
+def make_accounts(issuer, n, periods=("2026-09",), amount=Decimal("15000"), start=1, **kw):
+    """n accounts with references 000001.. (leading zeros kept) and two charges per period each."""
+    accounts = []
+    for i in range(start, start + n):
+        accounts.append(Account(issuer=issuer, reference=f"{i:06d}", holder_name=f"Suscriptor {i}",
+                                id_type="CC", id_number=str(10000000 + i), address=f"Calle {i} # 1-2",
+                                municipality_code="25001", service_class="residencial", stratum=str(1 + i % 6),
+                                email=f"s{i}@example.com", **kw))
+    Account.objects.bulk_create(accounts)
+    accounts = list(Account.objects.filter(issuer=issuer, reference__in=[a.reference for a in accounts]).order_by("reference"))
+    charges = []
+    for a in accounts:
+        for p in periods:
+            charges.append(Charge(issuer=issuer, account=a, reference=a.reference, period=p, concept="Alumbrado público",
+                                  quantity=Decimal(1), unit_price=amount, amount=amount, source="import"))
+            charges.append(Charge(issuer=issuer, account=a, reference=a.reference, period=p, concept="Aseo",
+                                  quantity=Decimal(2), unit_price=Decimal("2500.50"), amount=Decimal("5001.00"),
+                                  source="tariff"))
+    Charge.objects.bulk_create(charges)
+    return accounts
