@@ -401,14 +401,31 @@ def resend_failed(send: MailSend, user=None) -> int:
 
 
 def resolve_unknown(send: MailSend, delivery_ids, action: str, user=None) -> int:
-    """Operator's decision on rows of unknown outcome: "confirm" (it arrived) or "resend" (same Message-ID)."""
+    """Operator's decision on rows of unknown outcome: "confirm" (it arrived) or "resend" (a new run,
+    same Message-ID, so clients that de-duplicate show it once)."""
+    send = sync_status(send)
     rows = Delivery.objects.filter(send=send, status=Delivery.Status.UNKNOWN, pk__in=list(delivery_ids))
     if action == "confirm":
-        return rows.update(status=Delivery.Status.SENT, sent_at=timezone.now(),
-                           smtp_response="Confirmado manualmente como recibido.")
+        n = rows.update(status=Delivery.Status.SENT, sent_at=timezone.now(),
+                        smtp_response="Confirmado manualmente como recibido.")
+        _finish_if_clean(send)
+        return n
     if action == "resend":
-        return rows.update(status=Delivery.Status.PENDING, next_attempt_at=None, claim_token="")
+        if send.status == MailSend.Status.SENDING:
+            raise MailingError("send.state", "Espere a que termine el envío en curso.", "status")
+        with transaction.atomic():
+            n = rows.update(status=Delivery.Status.PENDING, next_attempt_at=None, claim_token="", attempts=0)
+            if n:
+                start(send, user, allowed=(MailSend.Status.FINISHED_WITH_ERRORS, MailSend.Status.STOPPED,
+                                           MailSend.Status.FINISHED))
+        return n
     raise MailingError("unknown.action", "Acción no válida.", "action")
+
+
+def _finish_if_clean(send: MailSend):
+    c = services.counts(send)
+    if send.status == MailSend.Status.FINISHED_WITH_ERRORS and not (c["failed"] or c["unknown"] or c["pending"]):
+        MailSend.objects.filter(pk=send.pk).update(status=MailSend.Status.FINISHED)
 
 
 def run_send_inline(send: MailSend) -> MailSend:

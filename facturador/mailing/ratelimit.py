@@ -18,7 +18,7 @@ import os
 import time
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from facturador.mailing.models import RateWindow
 
@@ -99,7 +99,11 @@ class DatabaseRateLimiter(RateLimiter):
     def __init__(self, per_second, per_hour):
         super().__init__(per_second, per_hour)
         for name in ("second", "hour"):
-            RateWindow.objects.get_or_create(name=name)
+            try:
+                with transaction.atomic():
+                    RateWindow.objects.get_or_create(name=name)
+            except IntegrityError:  # another worker created it at the same moment
+                pass
 
     def try_acquire(self):
         now = time.time()
