@@ -1,0 +1,716 @@
+"""Streaming readers for tabular billing data (CSV/TXT, XLSX/XLSM, XLS, XLSB, ODS, and those in a ZIP).
+
+``open_rows()`` returns a :class:`RowSource`: an iterator of rows (tuples of raw cell values) that
+tracks ``row_number`` (1-based, as Excel shows it) and offers a progress estimate.
+
+CSV/TXT are truly streamed: the file is read with ``read(CHUNK_SIZE)`` (never an unbounded
+``read()``), cut at the last newline, decoded chunk by chunk and fed line by line to the C ``csv``
+parser. Memory is bounded by the chunk size plus the longest record.
+
+Spreadsheets are read with python-calamine (Rust). Note: calamine materialises the *selected sheet*
+in Rust memory (roughly the cells' values; shared strings once) before ``iter_rows()`` starts, so
+memory grows with sheet size (see ``bench/tabular_read.py`` for measured figures); rows are then
+converted to Python objects one at a time. Values come as calamine gives them: ``str``, ``float``
+(xlsx stores every number as float), ``int`` (xls/ods integers), ``bool``, ``datetime.date`` /
+``datetime.datetime`` (date-formatted cells), ``datetime.timedelta``/``time``. Empty cells, merged
+cells other than the top-left one, formulas saved without a cached value and formula errors
+(``#DIV/0!``, ``#N/A``) all come as ``""``; ``RowSource.merged_ranges`` lists merged ranges
+(xlsx/xls only) so the mapper can explain an empty cell.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import shutil
+import tempfile
+import zipfile
+from typing import IO, Any, Iterator
+
+import python_calamine as pc
+
+from .errors import ImportFileError, column_letter
+
+__all__ = [
+    "RowSource", "open_rows", "SPREADSHEET_EXTENSIONS", "TEXT_EXTENSIONS", "DATA_EXTENSIONS",
+    "CHUNK_SIZE", "detect_encoding", "sniff_delimiter",
+]
+
+SPREADSHEET_EXTENSIONS = frozenset({"xlsx", "xlsm", "xls", "xlsb", "ods"})
+TEXT_EXTENSIONS = frozenset({"csv", "txt", "tsv"})
+DATA_EXTENSIONS = SPREADSHEET_EXTENSIONS | TEXT_EXTENSIONS
+CHUNK_SIZE = 1 << 20           # bytes per read() on text files
+SNIFF_SIZE = 64 * 1024         # prefix used to decide the encoding and the delimiter
+DELIMITERS = (";", ",", "\t", "|")
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+_ENCODING_NAMES_ES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 con BOM", "cp1252": "Windows-1252",
+                      "latin-1": "Latin-1 (ISO-8859-1)", "utf-16": "UTF-16"}
+
+
+def _ext(filename: str) -> str:
+    base = os.path.basename(filename or "")
+    return base.rsplit(".", 1)[-1].lower() if "." in base else ""
+
+
+class RowSource:
+    """Iterator of rows (tuples) with position and progress information.
+
+    Attributes:
+        row_number: 1-based number (as Excel shows it) of the last row returned; 0 before the first.
+        file_type: "csv" (also for txt/tsv) or the spreadsheet extension ("xlsx", "xls", "xlsb", "ods").
+        sheet_name / sheet_names: selected sheet and all sheets (spreadsheets; ``None``/``[]`` for CSV).
+        encoding / delimiter: what was used for CSV (``encoding`` may switch once from "utf-8" to
+            "cp1252" when an all-ASCII prefix is followed by Windows-1252 bytes; see ``detect_encoding``).
+        merged_ranges: list of ((first_row0, first_col0), (last_row0, last_col0)) for xlsx/xls, else [].
+        member: the ZIP member read, when the input was a ZIP.
+    """
+
+    file_type: str = ""
+    sheet_name: str | None = None
+    sheet_names: list[str]
+    encoding: str | None = None
+    delimiter: str | None = None
+    merged_ranges: list
+    member: str | None = None
+
+    def __init__(self) -> None:
+        self.row_number = 0
+        self.sheet_names = []
+        self.merged_ranges = []
+        self._closers: list = []
+        self._done = False
+
+    # -- iteration -------------------------------------------------------------------------
+    def __iter__(self) -> "RowSource":
+        return self
+
+    def __next__(self) -> tuple:  # pragma: no cover - replaced by subclasses
+        raise StopIteration
+
+    # -- progress ----------------------------------------------------------------------------
+    @property
+    def total_rows_estimate(self) -> int | None:
+        """Estimated number of rows in the file (exact once iteration has finished)."""
+        return None
+
+    @property
+    def progress(self) -> float:
+        """Fraction 0..1 of the input consumed (1.0 once finished)."""
+        if self._done:
+            return 1.0
+        total = self.total_rows_estimate
+        if not total:
+            return 0.0
+        return min(1.0, self.row_number / total)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        while self._closers:
+            fn = self._closers.pop()
+            try:
+                fn()
+            except Exception:  # closing must never mask the real error
+                pass
+
+    def __enter__(self) -> "RowSource":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # best effort for temp files
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def column_name(self, index0: int) -> str:
+        return column_letter(index0)
+
+
+# ================================================================================ CSV / TXT ===
+
+class _DecodeFailure(Exception):
+    """Raised from inside the line generator; RowSource turns it into an ImportFileError with the row."""
+
+    def __init__(self, encoding: str, raw: bytes, pos: int):
+        self.encoding = encoding
+        self.raw = raw
+        self.pos = pos
+
+
+def detect_encoding(prefix: bytes) -> tuple[str, bool, int]:
+    """Decide the encoding from a prefix of the file.
+
+    Returns ``(encoding, confirmed, bom_length)``. ``confirmed`` is False when the prefix is pure
+    ASCII: the reader then starts as UTF-8 and switches to Windows-1252 at the first chunk that is
+    not valid UTF-8 (everything before it was ASCII, identical in both encodings).
+    """
+    if prefix.startswith(codecs.BOM_UTF8):
+        return "utf-8", True, 3
+    if prefix.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", True, 0  # the utf-16 codec consumes the BOM itself
+    if prefix.isascii():
+        return "utf-8", False, 0
+    # Drop a possibly cut multi-byte sequence at the end of the prefix before testing UTF-8.
+    cut = prefix
+    for back in range(1, 4):
+        if len(prefix) > back and (prefix[-back] & 0xC0) == 0xC0:  # a lead byte near the end
+            cut = prefix[:-back]
+            break
+    try:
+        cut.decode("utf-8")
+        return "utf-8", True, 0
+    except UnicodeDecodeError:
+        pass
+    try:
+        prefix.decode("cp1252")
+        return "cp1252", True, 0
+    except UnicodeDecodeError:
+        return "latin-1", True, 0
+
+
+def sniff_delimiter(sample: str) -> str:
+    """Pick the delimiter among ``; , TAB |`` that splits the sample lines most consistently.
+
+    Quoted fields are honoured (the sample is parsed with ``csv`` for each candidate). The score is
+    the share of records having the modal field count (which must be > 1); ties go to the larger
+    field count, then to the order ``; , TAB |``. Falls back to "," (one-column file).
+    """
+    lines = sample.splitlines(True)
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the last line of a prefix may be cut
+    lines = lines[:200]
+    best, best_score = ",", (0.0, 0)
+    for cand in DELIMITERS:
+        if cand not in sample:
+            continue
+        counts: dict[int, int] = {}
+        n = 0
+        try:
+            for rec in csv.reader(lines, delimiter=cand):
+                if not rec or (len(rec) == 1 and not rec[0].strip()):
+                    continue
+                counts[len(rec)] = counts.get(len(rec), 0) + 1
+                n += 1
+        except csv.Error:
+            continue
+        if not n:
+            continue
+        modal, freq = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+        if modal < 2:
+            continue
+        score = (freq / n, modal)
+        if score > best_score:
+            best, best_score = cand, score
+    return best
+
+
+class _CsvRowSource(RowSource):
+    file_type = "csv"
+
+    def __init__(self, raw: IO[bytes], total_bytes: int | None, *, encoding: str | None,
+                 delimiter: str | None, name: str):
+        super().__init__()
+        self._raw = raw
+        self._total_bytes = total_bytes
+        self._bytes_read = 0
+        self._name = name
+        first = raw.read(SNIFF_SIZE)
+        self._bytes_read += len(first)
+        if not first.strip(b" \t\r\n\x00") or first in (codecs.BOM_UTF8, codecs.BOM_UTF8 + b"\r\n"):
+            raise ImportFileError("empty_file", f"El archivo «{name}» está vacío.")
+        if first.startswith((_ZIP_MAGIC, _OLE_MAGIC)):
+            raise ImportFileError(
+                "format_mismatch",
+                f"El archivo «{name}» tiene extensión de texto (CSV/TXT) pero su contenido es un libro "
+                "de Excel u otro archivo binario. Guárdelo como CSV o súbalo con su extensión real "
+                "(.xlsx, .xls).")
+        if encoding:
+            try:
+                enc = codecs.lookup(encoding).name
+            except LookupError:
+                raise ImportFileError("unknown_encoding",
+                                      f"La codificación «{encoding}» no es válida.") from None
+            if enc == "utf-8" and first.startswith(codecs.BOM_UTF8):
+                first = first[3:]
+            confirmed = True
+        else:
+            enc, confirmed, bom = detect_encoding(first)
+            first = first[bom:]
+        self.encoding = enc
+        self._explicit_encoding = bool(encoding)
+        self._confirmed = confirmed
+        if enc.startswith("utf-16") or enc.startswith("utf_16") or enc.startswith("utf-32"):
+            sample = first.decode(enc, errors="replace")
+        else:
+            sample = first[: first.rfind(b"\n") + 1 or len(first)].decode(enc, errors="replace")
+        if not sample.strip("\ufeff \t\r\n\x00"):
+            raise ImportFileError("empty_file", f"El archivo «{name}» está vacío.")
+        self.delimiter = delimiter or sniff_delimiter(sample)
+        self._reader = csv.reader(self._lines(first), delimiter=self.delimiter)
+
+    # Lines generator: reads CHUNK_SIZE bytes at a time, cuts at the last newline, decodes.
+    def _lines(self, first: bytes) -> Iterator[str]:
+        raw = self._raw
+        enc = self.encoding
+        if enc.replace("_", "-").startswith(("utf-16", "utf-32")):
+            # Newline bytes are not self-synchronising in UTF-16: use an incremental decoder.
+            dec = codecs.getincrementaldecoder(enc)(errors="strict")
+            pending = ""
+            data = first
+            while True:
+                try:
+                    text = pending + dec.decode(data, final=not data)
+                except UnicodeDecodeError as e:
+                    raise _DecodeFailure(enc, data, e.start) from None
+                cut = max(text.rfind("\n"), text.rfind("\r"))
+                if data and cut >= 0:
+                    pending = text[cut + 1:]
+                    yield from io.StringIO(text[: cut + 1], newline="")
+                elif data:
+                    pending = text
+                else:
+                    if text:
+                        yield from io.StringIO(text, newline="")
+                    return
+                data = raw.read(CHUNK_SIZE)
+                self._bytes_read += len(data)
+        rest = b""
+        data = first
+        while True:
+            if data:
+                buf = rest + data if rest else data
+                cut = buf.rfind(b"\n")
+                if cut < 0 and len(buf) > 4 * CHUNK_SIZE:
+                    cut = buf.rfind(b"\r")  # classic-Mac line ends
+                if cut < 0:
+                    rest = buf
+                    data = raw.read(CHUNK_SIZE)
+                    self._bytes_read += len(data)
+                    continue
+                block, rest = buf[: cut + 1], buf[cut + 1:]
+            else:
+                if not rest:
+                    return
+                block, rest = rest, b""
+            yield from io.StringIO(self._decode(block), newline="")
+            if not data or self._pending_failure is not None:
+                return
+            data = raw.read(CHUNK_SIZE)
+            self._bytes_read += len(data)
+
+    def _decode(self, block: bytes) -> str:
+        enc = self.encoding
+        try:
+            text = block.decode(enc)
+        except UnicodeDecodeError as e:
+            if self._explicit_encoding or (self._confirmed and enc == "utf-8"):
+                # Emit the good lines before the bad one, then fail (so the row number is exact).
+                good_end = block.rfind(b"\n", 0, e.start) + 1
+                self._pending_failure = _DecodeFailure(enc, block[good_end:], e.start - good_end)
+                return block[:good_end].decode(enc)
+            if enc == "utf-8":  # unconfirmed: everything so far was ASCII -> Windows-1252 file
+                enc = "cp1252"
+            if enc == "cp1252":
+                try:
+                    text = block.decode("cp1252")
+                except UnicodeDecodeError:
+                    enc = "latin-1"  # bytes undefined in cp1252 (0x81, 0x8D...): ISO-8859-1 file
+                    text = block.decode("latin-1")
+            else:
+                text = block.decode(enc)
+            self.encoding = enc
+            self._confirmed = True
+            return text
+        if not self._confirmed and not text.isascii():
+            self._confirmed = True  # real UTF-8 multi-byte sequences seen
+        return text
+
+    _pending_failure: _DecodeFailure | None = None
+
+    def __next__(self) -> tuple:
+        try:
+            row = next(self._reader)
+        except StopIteration:
+            if self._pending_failure is not None:
+                self._raise_decode(self._pending_failure)
+            self._done = True
+            raise
+        except _DecodeFailure as f:
+            self._raise_decode(f)
+        except csv.Error as e:
+            raise ImportFileError(
+                "corrupt_file",
+                f"No se pudo leer la fila {self.row_number + 1} del archivo de texto: comillas sin "
+                f"cerrar o formato CSV inválido ({e}).", row=self.row_number + 1) from None
+        self.row_number += 1
+        return tuple(row)
+
+    def _raise_decode(self, f: _DecodeFailure) -> None:
+        row = self.row_number + 1
+        bad = f.raw[max(0, f.pos - 10): f.pos + 10]
+        name = _ENCODING_NAMES_ES.get(f.encoding, f.encoding)
+        raise ImportFileError(
+            "undecodable_bytes",
+            f"La fila {row} contiene caracteres que no son válidos en la codificación {name} "
+            f"(bytes {bad!r}). Guarde el archivo como «CSV UTF-8» o indique la codificación correcta.",
+            row=row, value=bad.hex(" ")) from None
+
+    @property
+    def total_rows_estimate(self) -> int | None:
+        if self._done:
+            return self.row_number
+        if not self._total_bytes or not self._bytes_read or not self.row_number:
+            return None
+        # bytes_read runs up to one chunk ahead of the parser: the estimate is low early on.
+        return max(self.row_number, int(self.row_number * self._total_bytes / self._bytes_read))
+
+    @property
+    def progress(self) -> float:
+        if self._done:
+            return 1.0
+        if not self._total_bytes:
+            return 0.0
+        return min(1.0, self._bytes_read / self._total_bytes)
+
+
+# ============================================================================ spreadsheets ===
+
+class _SheetRowSource(RowSource):
+    def __init__(self, wb: "pc.CalamineWorkbook", sheet: str | int | None, file_type: str, name: str):
+        super().__init__()
+        self.file_type = file_type
+        self._closers.append(wb.close)
+        self.sheet_names = list(wb.sheet_names)
+        if not self.sheet_names:
+            raise ImportFileError("empty_file", f"El libro «{name}» no tiene hojas.")
+        available = ", ".join(f"«{s}»" for s in self.sheet_names)
+        try:
+            if sheet is None:
+                idx = 0
+                for i, meta in enumerate(wb.sheets_metadata):
+                    if meta.visible == pc.SheetVisibleEnum.Visible and meta.typ == pc.SheetTypeEnum.WorkSheet:
+                        idx = i
+                        break
+                ws = wb.get_sheet_by_index(idx)
+            elif isinstance(sheet, int) and not isinstance(sheet, bool):
+                if not 0 <= sheet < len(self.sheet_names):
+                    raise ImportFileError(
+                        "sheet_not_found",
+                        f"El libro no tiene una hoja número {sheet + 1}; tiene {len(self.sheet_names)}: "
+                        f"{available}.", value=sheet, available_sheets=self.sheet_names)
+                ws = wb.get_sheet_by_index(sheet)
+            else:
+                wanted = str(sheet)
+                match = wanted if wanted in self.sheet_names else next(
+                    (s for s in self.sheet_names if s.strip().casefold() == wanted.strip().casefold()), None)
+                if match is None:
+                    raise ImportFileError(
+                        "sheet_not_found",
+                        f"No existe la hoja «{wanted}». Hojas disponibles: {available}.",
+                        value=wanted, available_sheets=self.sheet_names)
+                ws = wb.get_sheet_by_name(match)
+        except pc.WorksheetNotFound:
+            raise ImportFileError("sheet_not_found",
+                                  f"No existe la hoja «{sheet}». Hojas disponibles: {available}.",
+                                  value=sheet, available_sheets=self.sheet_names) from None
+        except pc.CalamineError as e:
+            raise _calamine_error(e, name) from None
+        self.sheet_name = ws.name
+        start, end = ws.start, ws.end
+        if start is None or end is None:
+            raise ImportFileError("empty_file", f"La hoja «{ws.name}» del archivo «{name}» está vacía.")
+        self._end_row = end[0] + 1
+        # python-calamine 0.9 iter_rows(): rows are absolute (row 0 first, leading empty rows
+        # included) but columns start at the first used column: pad on the left to keep columns
+        # where the user sees them (column A = index 0). Pinned by tests.
+        self._pad = ("",) * start[1]
+        try:
+            self.merged_ranges = list(ws.merged_cell_ranges or [])
+        except Exception:
+            self.merged_ranges = []
+        self._it = ws.iter_rows()
+
+    def __next__(self) -> tuple:
+        try:
+            row = next(self._it)
+        except StopIteration:
+            self._done = True
+            raise
+        self.row_number += 1
+        if self._pad:
+            return self._pad + tuple(row)
+        return tuple(row)
+
+    @property
+    def total_rows_estimate(self) -> int | None:
+        return self._end_row
+
+
+def _calamine_error(e: Exception, name: str) -> ImportFileError:
+    if isinstance(e, pc.PasswordError):
+        return ImportFileError(
+            "encrypted_file",
+            f"El libro «{name}» está protegido con contraseña (cifrado). Quite la contraseña de apertura "
+            "en Excel (Archivo > Información > Proteger libro > Cifrar con contraseña) y súbalo de nuevo.")
+    return ImportFileError(
+        "corrupt_file",
+        f"El archivo «{name}» está dañado, incompleto o no es un libro de cálculo válido ({e}). "
+        "Ábralo en Excel o LibreOffice, guárdelo de nuevo y vuelva a subirlo.")
+
+
+def _open_workbook(src: Any, ext: str, name: str) -> "pc.CalamineWorkbook":
+    # Quick container checks give clearer messages than calamine's "Cannot detect file format".
+    if isinstance(src, (str, os.PathLike)):
+        with open(src, "rb") as fh:
+            head = fh.read(8)
+        size = os.path.getsize(src)
+    else:
+        pos = src.tell()
+        head = src.read(8)
+        src.seek(0, os.SEEK_END)
+        size = src.tell() - pos
+        src.seek(pos)
+    if size == 0 or not head:
+        raise ImportFileError("empty_file", f"El archivo «{name}» está vacío.")
+    if head.startswith(_OLE_MAGIC) and ext in ("xlsx", "xlsm", "xlsb"):
+        # An OOXML file inside an OLE compound file is what Excel writes when encrypting.
+        if _ole_has_encrypted_package(src):
+            raise _calamine_error(pc.PasswordError("encrypted"), name)
+    if ext in ("xlsx", "xlsm", "xlsb", "ods") and not head.startswith((_ZIP_MAGIC, _OLE_MAGIC)):
+        raise ImportFileError(
+            "corrupt_file",
+            f"El archivo «{name}» no es un libro {ext.upper()} válido (no tiene la estructura esperada). "
+            "Si es un CSV, cambie la extensión a .csv; si no, guárdelo de nuevo desde Excel.")
+    if head.startswith(_ZIP_MAGIC):
+        # A truncated download keeps the ZIP header but loses the central directory at the end.
+        try:
+            if isinstance(src, (str, os.PathLike)):
+                ok = zipfile.is_zipfile(src)
+            else:
+                pos = src.tell()
+                ok = zipfile.is_zipfile(src)
+                src.seek(pos)
+        except Exception:
+            ok = False
+        if not ok:
+            raise ImportFileError(
+                "corrupt_file",
+                f"El archivo «{name}» está incompleto o dañado (la estructura interna del libro está "
+                "cortada). Vuelva a descargarlo o guárdelo de nuevo y súbalo otra vez.")
+    try:
+        if isinstance(src, (str, os.PathLike)):
+            return pc.CalamineWorkbook.from_path(os.fspath(src))
+        return pc.CalamineWorkbook.from_filelike(src)
+    except pc.CalamineError as e:
+        raise _calamine_error(e, name) from None
+    except Exception as e:  # e.g. panics surfaced as other exception types
+        raise _calamine_error(e, name) from None
+
+
+def _ole_has_encrypted_package(src: Any) -> bool:
+    """True when an OLE compound file has an "EncryptedPackage" stream (encrypted OOXML)."""
+    try:
+        if isinstance(src, (str, os.PathLike)):
+            with open(src, "rb") as fh:
+                data = fh.read(1 << 16)
+        else:
+            pos = src.tell()
+            data = src.read(1 << 16)
+            src.seek(pos)
+    except Exception:
+        return False
+    # Directory entries store names as UTF-16LE; the directory is usually in the first sectors.
+    return "EncryptedPackage".encode("utf-16-le") in data or b"E\x00n\x00c\x00r\x00y\x00p\x00t" in data
+
+
+# ===================================================================================== ZIP ===
+
+def _zip_pick_member(zf: zipfile.ZipFile, member: str | None, name: str) -> zipfile.ZipInfo:
+    infos = [i for i in zf.infolist() if not i.is_dir()]
+    if member is not None:
+        for i in infos:
+            if i.filename == member or os.path.basename(i.filename) == member:
+                return i
+        listing = ", ".join(f"«{i.filename}»" for i in infos) or "ninguno"
+        raise ImportFileError("zip_member_not_found",
+                              f"El ZIP «{name}» no contiene «{member}». Archivos en el ZIP: {listing}.",
+                              value=member)
+    data = [i for i in infos
+            if _ext(i.filename) in DATA_EXTENSIONS
+            and not i.filename.startswith("__MACOSX/")
+            and not os.path.basename(i.filename).startswith(("._", "~$", "."))]
+    if not data:
+        listing = ", ".join(f"«{i.filename}»" for i in infos) or "ninguno"
+        raise ImportFileError(
+            "zip_no_data_file",
+            f"El ZIP «{name}» no contiene ningún archivo de datos (.csv, .txt, .xlsx, .xls, .xlsb, .ods). "
+            f"Archivos encontrados: {listing}.")
+    if len(data) > 1:
+        listing = ", ".join(f"«{i.filename}»" for i in data)
+        raise ImportFileError(
+            "zip_several_data_files",
+            f"El ZIP «{name}» contiene varios archivos de datos ({listing}); suba uno solo o indique "
+            "cuál importar.", candidates=[i.filename for i in data])
+    return data[0]
+
+
+# ================================================================================ entry point ===
+
+def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | None = None, *,
+              sheet: str | int | None = None, encoding: str | None = None,
+              delimiter: str | None = None, member: str | None = None) -> RowSource:
+    """Open a data file and return a streaming :class:`RowSource`.
+
+    Args:
+        path_or_fileobj: a filesystem path or a binary file object (seekable for spreadsheets/ZIP).
+        filename: the user's file name; its extension selects the format (defaults to the path's name).
+        sheet: sheet name (exact, else case-insensitive) or 0-based index; default: first visible worksheet.
+        encoding: CSV encoding; default: detected (UTF-8 with/without BOM, UTF-16 with BOM, Windows-1252,
+            Latin-1).
+        delimiter: CSV delimiter; default: sniffed among ``; , TAB |``.
+        member: inside a ZIP, the file to read (full path or base name); default: the only data file.
+
+    Raises:
+        ImportFileError: unsupported extension, empty/corrupt/encrypted file, missing sheet, bad ZIP.
+    """
+    if filename is None:
+        if isinstance(path_or_fileobj, (str, os.PathLike)):
+            filename = os.path.basename(os.fspath(path_or_fileobj))
+        else:
+            filename = os.path.basename(getattr(path_or_fileobj, "name", "") or "")
+    name = os.path.basename(filename) or "archivo"
+    ext = _ext(filename)
+    if ext == "zip":
+        return _open_zip(path_or_fileobj, name, sheet=sheet, encoding=encoding,
+                         delimiter=delimiter, member=member)
+    if ext not in DATA_EXTENSIONS:
+        raise ImportFileError(
+            "unsupported_extension",
+            f"El tipo de archivo «.{ext}» no es compatible. Formatos aceptados: .csv, .txt, .xlsx, .xlsm, "
+            ".xls, .xlsb, .ods y un .zip que contenga uno de ellos." if ext else
+            f"El archivo «{name}» no tiene extensión; use .csv, .txt, .xlsx, .xls, .xlsb, .ods o .zip.",
+            value=ext)
+    if ext in TEXT_EXTENSIONS:
+        if isinstance(path_or_fileobj, (str, os.PathLike)):
+            fh = open(path_or_fileobj, "rb")
+            total = os.fstat(fh.fileno()).st_size
+            opened = True
+        else:
+            fh = path_or_fileobj
+            total = _remaining_size(fh)
+            opened = False
+        try:
+            src = _CsvRowSource(fh, total, encoding=encoding, delimiter=delimiter, name=name)
+        except BaseException:
+            if opened:
+                fh.close()
+            raise
+        if opened:
+            src._closers.append(fh.close)
+        return src
+    wb = _open_workbook(path_or_fileobj, ext, name)
+    try:
+        return _SheetRowSource(wb, sheet, "xlsx" if ext == "xlsm" else ext, name)
+    except BaseException:
+        try:
+            wb.close()
+        except Exception:
+            pass
+        raise
+
+
+def _remaining_size(fh: Any) -> int | None:
+    try:
+        if not fh.seekable():
+            return None
+        pos = fh.tell()
+        end = fh.seek(0, os.SEEK_END)
+        fh.seek(pos)
+        return end - pos
+    except Exception:
+        return None
+
+
+def _open_zip(src: Any, name: str, **kw: Any) -> RowSource:
+    member = kw.pop("member")
+    try:
+        zf = zipfile.ZipFile(src)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        size = os.path.getsize(src) if isinstance(src, (str, os.PathLike)) else _remaining_size(src)
+        if size == 0:
+            raise ImportFileError("empty_file", f"El archivo «{name}» está vacío.") from None
+        raise ImportFileError("corrupt_file",
+                              f"El archivo ZIP «{name}» está dañado o incompleto.") from None
+    try:
+        info = _zip_pick_member(zf, member, name)
+        inner_name = os.path.basename(info.filename)
+        inner_ext = _ext(info.filename)
+        if inner_ext not in DATA_EXTENSIONS:
+            raise ImportFileError("unsupported_extension",
+                                  f"El archivo «{info.filename}» dentro del ZIP no es de un tipo compatible.",
+                                  value=inner_ext)
+        if info.flag_bits & 0x1:
+            raise ImportFileError("zip_encrypted",
+                                  f"El ZIP «{name}» está protegido con contraseña; súbalo sin contraseña.")
+        try:
+            stream = zf.open(info)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError) as e:
+            raise ImportFileError("corrupt_file",
+                                  f"No se pudo abrir «{info.filename}» dentro del ZIP «{name}» ({e}).") from None
+        if inner_ext in TEXT_EXTENSIONS:
+            try:
+                rs = _CsvRowSource(_ZipCounting(stream), info.file_size, encoding=kw["encoding"],
+                                   delimiter=kw["delimiter"], name=inner_name)
+            except zipfile.BadZipFile as e:
+                stream.close()
+                raise ImportFileError("corrupt_file", f"El ZIP «{name}» está dañado ({e}).") from None
+            except BaseException:
+                stream.close()
+                raise
+            rs._closers.extend([zf.close, stream.close])
+        else:
+            # calamine needs random access: copy the member to a temporary file in chunks.
+            tmp = tempfile.NamedTemporaryFile(prefix="facturador-import-", suffix="." + inner_ext,
+                                              delete=False)
+            try:
+                with stream, tmp:
+                    shutil.copyfileobj(stream, tmp, CHUNK_SIZE)
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
+                os.unlink(tmp.name)
+                raise ImportFileError("corrupt_file",
+                                      f"El ZIP «{name}» está dañado o incompleto ({e}).") from None
+            try:
+                wb = _open_workbook(tmp.name, inner_ext, inner_name)
+                rs = _SheetRowSource(wb, kw["sheet"], "xlsx" if inner_ext == "xlsm" else inner_ext,
+                                     inner_name)
+            except BaseException:
+                os.unlink(tmp.name)
+                raise
+            rs._closers.append(lambda p=tmp.name: os.path.exists(p) and os.unlink(p))
+            zf.close()
+        rs.member = info.filename
+        return rs
+    except BaseException:
+        zf.close()
+        raise
+
+
+class _ZipCounting:
+    """Wraps a ZipExtFile so decompression errors surface as ImportFileError, with bounded reads."""
+
+    def __init__(self, stream: Any):
+        self._s = stream
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self._s.read(size)
+        except (zipfile.BadZipFile, EOFError, OSError) as e:
+            raise ImportFileError("corrupt_file", f"El ZIP está dañado o incompleto ({e}).") from None
