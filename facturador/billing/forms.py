@@ -1,0 +1,117 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from facturador.billing.models import Account, Batch, InvoiceTemplate, ServiceClass
+
+DATE = {"type": "date"}
+
+
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = ["reference", "holder_name", "id_type", "id_number", "check_digit", "address", "municipality_code",
+                  "service_class", "stratum", "email", "phone", "state"]
+
+    def __init__(self, *args, issuer, **kwargs):
+        self.issuer = issuer
+        super().__init__(*args, **kwargs)
+        self.instance.issuer = issuer
+
+    def clean_reference(self):
+        ref = self.cleaned_data["reference"].strip()
+        qs = Account.objects.filter(issuer=self.issuer, reference=ref)
+        if self.instance.pk:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise forms.ValidationError(_("Ya existe una cuenta con la referencia %(r)s.") % {"r": ref})
+        return ref
+
+
+class CarteraFilterForm(forms.Form):
+    periods = forms.CharField(label=_("Periodos"), required=False, help_text=_("AAAA-MM separados por coma; vacío: todos."))
+    as_of = forms.DateField(label=_("Fecha de corte"), required=False, widget=forms.DateInput(attrs=DATE))
+    service_class = forms.ChoiceField(label=_("Clase"), required=False, choices=[("", "Todas"), *ServiceClass.choices])
+    stratum = forms.ChoiceField(label=_("Estrato"), required=False, choices=[("", "Todos")] + [(str(i), str(i)) for i in range(1, 7)])
+    state = forms.ChoiceField(label=_("Estado"), required=False, choices=[("", "Todos"), *Account.State.choices])
+    reference = forms.CharField(label=_("Referencia contiene"), required=False)
+    only_with_balance = forms.BooleanField(label=_("Solo cuentas con saldo"), required=False)
+
+    def clean_periods(self):
+        from facturador.billing.batch import BatchError, parse_periods
+
+        value = self.cleaned_data["periods"].strip()
+        if not value:
+            return []
+        try:
+            return parse_periods(value)
+        except BatchError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+class TemplateUploadForm(forms.Form):
+    name = forms.CharField(label=_("Nombre"), max_length=80,
+                           help_text=_("Si ya existe una plantilla con este nombre se crea una nueva versión."))
+    source_file = forms.FileField(label=_("Archivo de plantilla (.typ)"), required=False)
+    source = forms.CharField(label=_("o pegue la fuente Typst"), required=False, widget=forms.Textarea(attrs={"rows": 12}))
+    logo = forms.FileField(label=_("Logo (PNG, JPG o SVG, opcional)"), required=False,
+                           help_text=_("Disponible en la plantilla como recurso «logo.<ext>»."))
+    description = forms.CharField(label=_("Descripción"), required=False, max_length=300)
+    make_default = forms.BooleanField(label=_("Usar como predeterminada"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        f = data.get("source_file")
+        if f:
+            raw = f.read()
+            try:
+                data["source"] = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError(_("El archivo de plantilla debe estar en UTF-8.")) from None
+        if not (data.get("source") or "").strip():
+            raise forms.ValidationError(_("Cargue un archivo .typ o pegue la fuente de la plantilla."))
+        logo = data.get("logo")
+        if logo:
+            ext = logo.name.rsplit(".", 1)[-1].lower() if "." in logo.name else ""
+            if ext not in ("png", "jpg", "jpeg", "svg"):
+                self.add_error("logo", _("El logo debe ser PNG, JPG o SVG."))
+            else:
+                data["assets"] = {f"logo.{ext}": logo.read()}
+        return data
+
+
+class BatchForm(forms.Form):
+    periods = forms.CharField(label=_("Periodos"), help_text=_("AAAA-MM separados por coma, por ejemplo 2026-09,2026-10."))
+    billing_type = forms.ChoiceField(label=_("Tipo de facturación"), choices=Batch.BillingType.choices)
+    issue_date = forms.DateField(label=_("Fecha de expedición"), widget=forms.DateInput(attrs=DATE))
+    due_date = forms.DateField(label=_("Fecha límite de pago"), widget=forms.DateInput(attrs=DATE))
+    template = forms.ModelChoiceField(label=_("Plantilla"), queryset=InvoiceTemplate.objects.none())
+    references_file = forms.FileField(label=_("Archivo de referencias (opcional)"), required=False,
+                                      help_text=_("Texto plano, una referencia por línea. Sin archivo se usan los filtros."))
+    service_class = forms.ChoiceField(label=_("Filtro: clase"), required=False, choices=[("", "Todas"), *ServiceClass.choices])
+    stratum = forms.ChoiceField(label=_("Filtro: estrato"), required=False,
+                                choices=[("", "Todos")] + [(str(i), str(i)) for i in range(1, 7)])
+    reference = forms.CharField(label=_("Filtro: referencia contiene"), required=False)
+
+    def __init__(self, *args, issuer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].queryset = InvoiceTemplate.objects.filter(issuer=issuer).order_by("name", "-version")
+        self.fields["template"].label_from_instance = lambda t: f"{t.name} — versión {t.version}" + (
+            " (predeterminada)" if t.is_default else "")
+
+    def clean_periods(self):
+        from facturador.billing.batch import BatchError, parse_periods
+
+        try:
+            return parse_periods(self.cleaned_data["periods"])
+        except BatchError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+    def clean(self):
+        data = super().clean()
+        if data.get("issue_date") and data.get("due_date") and data["due_date"] < data["issue_date"]:
+            self.add_error("due_date", _("La fecha límite de pago es anterior a la fecha de expedición."))
+        return data
+
+
+class PaymentUploadForm(forms.Form):
+    file = forms.FileField(label=_("Archivo de recaudo Asobancaria 2001"))

@@ -1,0 +1,32 @@
+"""`facturador payments import FILE`: apply an Asobancaria 2001 recaudo file."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from facturador.billing import recaudo
+from facturador.billing.management.commands._common import issuer_from
+
+
+class Command(BaseCommand):
+    help = "Import an Asobancaria 2001 payment file (control totals checked; nothing applied on error)."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        i = sub.add_parser("import", help="Import a file")
+        i.add_argument("file")
+        i.add_argument("--issuer", required=True, help="NIT of the issuer")
+
+    def handle(self, *args, action, file, issuer, **_):
+        iss = issuer_from(issuer)
+        path = Path(file)
+        if not path.is_file():
+            raise CommandError(f"No existe el archivo {file}.")
+        try:
+            r = recaudo.import_file(iss, path.read_bytes(), name=path.name)
+        except recaudo.PaymentImportError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"{r.matched} pagos aplicados (${r.total:,.2f}); {r.invoices_paid} facturas pagadas; "
+                          f"{len(r.unmatched)} sin cuenta.")
+        for u in r.unmatched[:50]:
+            self.stdout.write(f"  línea {u['line']}: referencia {u['reference']} valor {u['amount']}: {u['reason']}")
