@@ -88,8 +88,10 @@ INSTALLED_APPS = [
 ]
 # Capability apps, in dependency order.
 CAPABILITY_APPS = ["einvoice", "habilitacion", "imports", "billing", "mailing", "portal"]
+_disabled = set(filter(None, os.environ.get("FACTURADOR_DISABLED_APPS", "").split(",")))
 INSTALLED_APPS += [
-    f"facturador.{name}" for name in CAPABILITY_APPS if (BASE_DIR / name / "apps.py").exists()
+    f"facturador.{name}" for name in CAPABILITY_APPS
+    if name not in _disabled and (BASE_DIR / name / "apps.py").exists()
 ]
 
 MIDDLEWARE = [

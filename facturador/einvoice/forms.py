@@ -1,0 +1,139 @@
+import uuid
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from facturador.einvoice.models import DianDocument, OperationMode
+from facturador.taxid import TaxIdError, nit_check_digit, validate_nit
+
+IVA_CHOICES = [("19", "IVA 19 %"), ("5", "IVA 5 %"), ("0", "IVA 0 %"), ("", "Sin IVA (excluido)")]
+LINES = 5
+
+
+class OperationModeForm(forms.ModelForm):
+    pin = forms.CharField(label=_("PIN del software"), required=False, widget=forms.PasswordInput,
+                          help_text=_("Se guarda cifrado. Déjelo vacío para conservar el actual."))
+
+    class Meta:
+        model = OperationMode
+        fields = ["mode", "software_name", "software_id", "provider_name", "provider_nit", "test_set_id", "environment",
+                  "endpoint", "active"]
+
+    def __init__(self, *args, issuer, **kwargs):
+        self.issuer = issuer
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.fields["provider_nit"].initial = issuer.tax_id
+            self.fields["pin"].required = True
+
+    def clean_test_set_id(self):
+        value = self.cleaned_data["test_set_id"].strip()
+        if value:
+            try:
+                value = str(uuid.UUID(value))
+            except ValueError as exc:
+                raise forms.ValidationError(_("El TestSetId es un identificador GUID, por ejemplo "
+                                              "3f1c9a9e-1b2c-4d5e-8f90-123456789abc.")) from exc
+        return value
+
+    def clean_provider_nit(self):
+        value = self.cleaned_data["provider_nit"].strip().split("-")[0]
+        try:
+            nit_check_digit(value)
+        except TaxIdError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return value
+
+    def save(self, commit=True):
+        obj = super().save(commit=False)
+        obj.issuer = self.issuer
+        if self.cleaned_data.get("pin"):
+            obj.software_pin = self.cleaned_data["pin"].strip()
+        if commit:
+            obj.save()
+            if obj.active:
+                OperationMode.objects.filter(issuer=self.issuer, environment=obj.environment, active=True).exclude(
+                    pk=obj.pk).update(active=False)
+        return obj
+
+
+class DocumentForm(forms.Form):
+    """A simple invoice / note form: customer, up to five lines, payment. The API takes the full JSON."""
+
+    kind = forms.ChoiceField(label=_("Documento"), choices=DianDocument.Kind.choices)
+    reference = forms.IntegerField(label=_("Factura que corrige (notas)"), required=False, widget=forms.HiddenInput)
+    reference_number = forms.CharField(label=_("Número de la factura que corrige (notas)"), required=False)
+    concept = forms.ChoiceField(label=_("Concepto de la nota"), required=False, choices=[
+        ("", "—"), ("1", "Devolución parcial"), ("2", "Anulación de factura"), ("3", "Rebaja o descuento"),
+        ("4", "Ajuste de precio / cambio del valor")])
+    consumidor_final = forms.BooleanField(label=_("Consumidor final (222222222222)"), required=False)
+    customer_id_type = forms.ChoiceField(label=_("Tipo de identificación"), initial="31", choices=[
+        ("31", "NIT"), ("13", "Cédula de ciudadanía"), ("22", "Cédula de extranjería"), ("41", "Pasaporte")])
+    customer_id = forms.CharField(label=_("Número de identificación (NIT con DV: 900106251-3)"), required=False)
+    customer_name = forms.CharField(label=_("Nombre o razón social"), required=False)
+    customer_email = forms.EmailField(label=_("Correo"), required=False)
+    customer_address = forms.CharField(label=_("Dirección"), required=False)
+    customer_city_code = forms.CharField(label=_("Municipio (código DANE)"), required=False, initial="11001")
+    payment_method = forms.ChoiceField(label=_("Forma de pago"), choices=[("1", "Contado"), ("2", "Crédito")])
+    due_date = forms.DateField(label=_("Vencimiento (crédito)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, issuer, **kwargs):
+        self.issuer = issuer
+        super().__init__(*args, **kwargs)
+        for i in range(LINES):
+            self.fields[f"line{i}_description"] = forms.CharField(label=_("Descripción %d") % (i + 1), required=False)
+            self.fields[f"line{i}_quantity"] = forms.DecimalField(label=_("Cantidad"), required=False, min_value=0)
+            self.fields[f"line{i}_price"] = forms.DecimalField(label=_("Valor unitario"), required=False, min_value=0)
+            self.fields[f"line{i}_iva"] = forms.ChoiceField(label=_("IVA"), required=False, choices=IVA_CHOICES)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") in ("credit_note", "debit_note") and not (data.get("reference") or data.get("reference_number")):
+            self.add_error("reference_number", _("Una nota debe indicar la factura que corrige."))
+        if not data.get("consumidor_final"):
+            if not data.get("customer_name"):
+                self.add_error("customer_name", _("Escriba el nombre del cliente."))
+            if data.get("customer_id_type") == "31":
+                try:
+                    validate_nit(data.get("customer_id") or "")
+                except TaxIdError as exc:
+                    self.add_error("customer_id", exc.message)
+            elif not (data.get("customer_id") or "").strip():
+                self.add_error("customer_id", _("Escriba el número de identificación."))
+        if data.get("payment_method") == "2" and not data.get("due_date"):
+            self.add_error("due_date", _("Las ventas a crédito necesitan fecha de vencimiento."))
+        lines = [i for i in range(LINES) if data.get(f"line{i}_description")]
+        if not lines:
+            self.add_error("line0_description", _("El documento necesita al menos una línea."))
+        for i in lines:
+            for part in ("quantity", "price"):
+                if data.get(f"line{i}_{part}") in (None, ""):
+                    self.add_error(f"line{i}_{part}", _("Complete la cantidad y el valor de la línea."))
+        return data
+
+    def payload(self) -> dict:
+        d = self.cleaned_data
+        if d.get("consumidor_final"):
+            customer = {"consumidor_final": True, "email": d.get("customer_email") or ""}
+        else:
+            raw = (d.get("customer_id") or "").replace(".", "").strip()
+            number, _, dv = raw.partition("-")
+            customer = {"id_type": d["customer_id_type"], "id_number": number, "name": d["customer_name"],
+                        "email": d.get("customer_email") or "", "legal_person": d["customer_id_type"] == "31",
+                        "address": {"line": d.get("customer_address") or "", "city_code": d.get("customer_city_code") or "11001"}}
+            if dv:
+                customer["dv"] = dv
+        lines = []
+        for i in range(LINES):
+            if d.get(f"line{i}_description"):
+                line = {"description": d[f"line{i}_description"], "quantity": str(d[f"line{i}_quantity"]),
+                        "unit_price": str(d[f"line{i}_price"])}
+                if d.get(f"line{i}_iva"):
+                    line["taxes"] = [{"scheme": "01", "rate": d[f"line{i}_iva"]}]
+                lines.append(line)
+        payload = {"kind": d["kind"], "customer": customer, "lines": lines,
+                   "payment": {"method": d["payment_method"], "due_date": d["due_date"].isoformat() if d.get("due_date") else None}}
+        if d["kind"] != "invoice":
+            payload["reference"] = {"document": d.get("reference"), "number": d.get("reference_number") or None}
+            payload["concept"] = d.get("concept") or ("2" if d["kind"] == "credit_note" else "4")
+        return payload
