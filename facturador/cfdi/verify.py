@@ -1,0 +1,127 @@
+"""Independent verification of a (stamped) CFDI 4.0.
+
+Uses only lxml (XSD, and libxslt for the cadena original from SAT's XSLT files — the copies that
+satcfdi ships are used as *files*) and ``cryptography`` (RSA PKCS#1 v1.5 / SHA-256). satcfdi's own
+objects and verification code are not involved, so this checks what satcfdi produced.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from . import xml as cx
+from .csd import certificate_number
+from .errors import SchemaError
+
+__all__ = ["VerificationResult", "verify_cfdi", "verify_emisor_seal", "verify_tfd_seal", "rsa_sha256_ok"]
+
+
+def rsa_sha256_ok(cert: x509.Certificate, data: bytes, b64sig: str) -> bool:
+    try:
+        sig = base64.b64decode(b64sig, validate=True)
+        cert.public_key().verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+
+
+def _cert_from_doc(doc) -> x509.Certificate | None:
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode(doc.get("Certificado") or "", validate=True))
+    except (ValueError, TypeError):
+        return None
+
+
+def verify_emisor_seal(doc) -> tuple[bool, str]:
+    """(ok, reason). Checks NoCertificado vs the embedded certificate and Sello over the cadena original."""
+    if isinstance(doc, (bytes, str)):
+        doc = cx.parse(doc)
+    cert = _cert_from_doc(doc)
+    if cert is None:
+        return False, "certificado_invalido"
+    if certificate_number(cert) != doc.get("NoCertificado"):
+        return False, "no_certificado"
+    cadena = cx.cadena_original(doc).encode("utf-8")
+    if not rsa_sha256_ok(cert, cadena, doc.get("Sello") or ""):
+        return False, "sello"
+    return True, ""
+
+
+def verify_tfd_seal(doc, pac_cert: x509.Certificate) -> tuple[bool, str]:
+    if isinstance(doc, (bytes, str)):
+        doc = cx.parse(doc)
+    tfd = doc.find("cfdi:Complemento/tfd:TimbreFiscalDigital", cx.NS)
+    if tfd is None:
+        return False, "sin_timbre"
+    if tfd.get("SelloCFD") != doc.get("Sello"):
+        return False, "sello_cfd"
+    if certificate_number(pac_cert) != tfd.get("NoCertificadoSAT"):
+        return False, "no_certificado_sat"
+    if not rsa_sha256_ok(pac_cert, cx.cadena_original_tfd(tfd).encode("utf-8"), tfd.get("SelloSAT") or ""):
+        return False, "sello_sat"
+    return True, ""
+
+
+@dataclass
+class VerificationResult:
+    xsd_ok: bool = False
+    sello_ok: bool = False
+    stamped: bool = False
+    sello_sat_ok: bool | None = None     # None: stamped but no PAC certificate to check with
+    uuid: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.xsd_ok and self.sello_ok and (not self.stamped or self.sello_sat_ok is True)
+
+
+def verify_cfdi(xml_bytes: bytes, pac_certificates=None, *, require_stamp: bool = False) -> VerificationResult:
+    """Verify XSD (cfdv40 + TFD + Pagos 2.0), emisor seal and — when the certificate named by
+    ``NoCertificadoSAT`` is in ``pac_certificates`` (dict number → DER bytes or x509 cert, or a list)
+    — the TFD seal."""
+    res = VerificationResult()
+    try:
+        doc = cx.parse(xml_bytes)
+    except SchemaError as exc:
+        res.errors.append(str(exc))
+        return res
+    try:
+        cx.validate_xsd(doc)
+        res.xsd_ok = True
+    except SchemaError as exc:
+        res.errors.extend(exc.errors)
+    ok, why = verify_emisor_seal(doc)
+    res.sello_ok = ok
+    if not ok:
+        res.errors.append(f"sello: {why}")
+    tfd = doc.find("cfdi:Complemento/tfd:TimbreFiscalDigital", cx.NS)
+    res.stamped = tfd is not None
+    if tfd is None:
+        if require_stamp:
+            res.errors.append("sin timbre fiscal digital")
+            res.xsd_ok = res.xsd_ok and False
+        return res
+    res.uuid = tfd.get("UUID")
+    certs = {}
+    if isinstance(pac_certificates, dict):
+        items = pac_certificates.values()
+    else:
+        items = pac_certificates or ()
+    for c in items:
+        if isinstance(c, (bytes, bytearray)):
+            c = x509.load_der_x509_certificate(bytes(c)) if bytes(c)[:1] == b"\x30" else x509.load_pem_x509_certificate(bytes(c))
+        certs[certificate_number(c)] = c
+    cert = certs.get(tfd.get("NoCertificadoSAT"))
+    if cert is not None:
+        ok, why = verify_tfd_seal(doc, cert)
+        res.sello_sat_ok = ok
+        if not ok:
+            res.errors.append(f"timbre: {why}")
+    return res
