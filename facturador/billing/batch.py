@@ -40,8 +40,8 @@ from facturador.core.models import DocumentType, IssuedDocument, Job
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
-NUMBER_CHUNK = 200
-RENDER_CHUNK = 20
+NUMBER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_NUMBER_CHUNK", "200"))
+RENDER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_RENDER_CHUNK", "20"))
 HELPER_MIN_INVOICES = int(os.environ.get("FACTURADOR_BILLING_HELPER_MIN", "300"))
 MONTHS = ["Enero", "Febrero", "Marzo", "Abril", "Mayo", "Junio", "Julio", "Agosto", "Septiembre", "Octubre",
           "Noviembre", "Diciembre"]
@@ -352,7 +352,7 @@ class _Renderer:
                          "stratum": acc.stratum, "meter": ""},
             "lines": lines,
             "previous_balance": inv.previous_balance,
-            "arrears_months": 0 if not inv.previous_balance else None,
+            "arrears_months": 0,
             "arrears_interest": inv.arrears_interest,
             "due_date": inv.due_date,
             "payment": {"gln": self.conf.gln, "ref_width": self.conf.ref_width, "amount_width": self.conf.amount_width},
@@ -373,7 +373,6 @@ class _Renderer:
         done = []
         for inv in invoices:
             raw = self.raw(inv, by_acc.get(inv.account_id, []))
-            raw["arrears_months"] = 0
             data = prepare_invoice_data(raw)
             rel = pdf_relpath(self.batch, inv)
             path = media / rel
@@ -528,7 +527,7 @@ def run_batch_helper(ctx: jobs.JobContext):
         main = Job.objects.filter(pk=main_id).values_list("status", "cancel_requested").first()
         if main is None or main[0] in Job.FINAL or main[1]:
             break
-        chunk = _pending(batch, descending=True, limit=RENDER_CHUNK // 2)
+        chunk = _pending(batch, descending=True, limit=max(1, RENDER_CHUNK // 2))
         if not chunk:
             break
         renderer.render_chunk(chunk)
