@@ -57,6 +57,10 @@ class MailSend(IssuerScoped):
         return ", ".join(f"{r.get('prefix', '')}{r['from']}–{r.get('prefix', '')}{r['to']}" for r in self.ranges)
 
     @property
+    def badge(self):
+        return {"registered": "pending", "sending": "running", "stopped": "failed"}.get(self.status, self.status)
+
+    @property
     def can_start(self):
         return self.status == self.Status.REGISTERED
 

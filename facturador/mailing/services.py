@@ -257,6 +257,10 @@ class Attachment:
     content: bytes
     mimetype: str
 
+    @property
+    def kind(self):
+        return {"application/zip": "zip", "application/pdf": "pdf", "application/xml": "xml"}.get(self.mimetype, "")
+
 
 def _read(field) -> bytes:
     with field.open("rb") as fh:
@@ -358,3 +362,8 @@ def counts(send: MailSend) -> dict[str, int]:
     out["total"] = sum(out[s] for s in Delivery.Status.values)
     out["to_send"] = out["total"] - out["excluded"]
     return out
+
+
+def webhook_token() -> str:
+    """Shared secret of the bounce webhook (MAILING_WEBHOOK_TOKEN / FACTURADOR_MAIL_WEBHOOK_TOKEN); "" = disabled."""
+    return getattr(settings, "MAILING_WEBHOOK_TOKEN", "") or os.environ.get("FACTURADOR_MAIL_WEBHOOK_TOKEN", "")

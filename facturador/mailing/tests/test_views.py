@@ -1,0 +1,114 @@
+"""UI views: registration with live preview, detail tabs, document view, test email, actions, export."""
+
+import csv
+import io
+from html import escape as html_escape
+
+import pytest
+from django.urls import reverse
+
+from facturador.mailing import engine, services
+from facturador.mailing.models import Delivery, MailSend
+
+FORM = {"name": "Octubre", "ranges": "FE1-FE3", "recipients": "all", "subject": "Factura {{numero}}",
+        "body": "Hola {{cliente}}, su factura {{numero}} por {{total}} vence el {{vencimiento}}.",
+        "legally_required": "on", "max_consecutive_failures": "10", "date_from": "", "date_to": "", "reply_to": ""}
+
+
+def test_list_url_name_and_empty_list(client_co):
+    html = client_co.get(reverse("mailing:list")).content.decode()
+    assert reverse("mailing:list") == "/envios/" and "No hay envíos registrados" in html
+
+
+def test_preview_renders_escaped_and_reports_errors(client_co, issuer_co, make_docs):
+    make_docs(issuer_co, 3, emails=["a@example.com", "", "b@example.com"])
+    html = client_co.post(reverse("mailing:preview"), FORM, HTTP_HX_REQUEST="true").content.decode()
+    assert "<strong>3</strong> facturas" in html and "<strong>2</strong> por enviar" in html
+    assert "Sin correo electrónico (1)" in html
+    assert "Hola Cliente 1 &amp; Hijos &lt;Ltda&gt;, su factura FE1" in html and "<Ltda>" not in html
+    assert 'id="preview-subject">Factura FE1<' in html
+    html = client_co.post(reverse("mailing:preview"), dict(FORM, body="Hola {{nombre}}")).content.decode()
+    assert "La variable {{nombre}} no existe" in html
+    html = client_co.post(reverse("mailing:preview"), dict(FORM, ranges="FE5-FE1")).content.decode()
+    assert "número final es menor" in html
+
+
+def test_register_selection_and_detail_tabs(client_co, issuer_co, make_docs):
+    docs = make_docs(issuer_co, 3)
+    resp = client_co.post(reverse("mailing:create"), dict(FORM, body="{{clientes}}"))
+    assert resp.status_code == 200 and "no existe" in resp.content.decode()
+    data = dict(FORM, recipients="selected", customers=[services.customer_key(docs[0]), services.customer_key(docs[2])])
+    resp = client_co.post(reverse("mailing:create"), data)
+    send = MailSend.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == reverse("mailing:detail", args=[send.pk])
+    assert sorted(Delivery.objects.filter(send=send).values_list("document__number", flat=True)) == [1, 3]
+    html = client_co.get(resp["Location"]).content.decode()
+    assert "Registrado" in html and "Iniciar envío" in html and "FE1–FE3" in html
+    html = client_co.get(resp["Location"] + "?tab=facturas").content.decode()
+    assert "FE1" in html and "FE3" in html and "FE2" not in html
+    html = client_co.get(reverse("mailing:document", args=[send.pk, docs[0].pk])).content.decode()
+    assert "Factura FE1" in html and "application/pdf" in html and "Hola Cliente 1 &amp; Hijos" in html
+    pdf = client_co.get(reverse("mailing:attachment", args=[send.pk, docs[0].pk, "pdf"]))
+    assert b"".join(pdf.streaming_content) == docs[0].pdf.open("rb").read()
+    html = client_co.get(resp["Location"] + "?tab=destinatarios").content.decode()
+    assert "cliente1@example.com" in html and "Pendiente" in html and html_escape(send.deliveries.first().message_id) in html
+
+
+def test_other_issuers_send_is_not_found(client_co, make_issuer, make_docs):
+    other = make_issuer("CO")
+    make_docs(other, 1)
+    send = services.register_send(other, ranges="FE1-FE1", subject="x", body="y")
+    assert client_co.get(reverse("mailing:detail", args=[send.pk])).status_code == 404
+    assert client_co.post(reverse("mailing:stop", args=[send.pk])).status_code == 404
+
+
+def test_test_email_start_confirmation_and_export(client_co, issuer_co, make_docs, smtp_server, mail_settings):
+    make_docs(issuer_co, 3, emails=["a@example.com", "", "b@example.com"])
+    send = services.register_send(issuer_co, ranges="FE1-FE3", subject="Factura {{numero}}", body="Hola {{cliente}}")
+    url = reverse("mailing:detail", args=[send.pk])
+    client_co.post(reverse("mailing:test", args=[send.pk]), {"email": "yo@example.com"})
+    assert [m["To"] for m in smtp_server.messages] == ["yo@example.com"]
+    html = client_co.get(reverse("mailing:start", args=[send.pk])).content.decode()
+    assert "¿Iniciar el envío" in html and "<strong>2</strong> correos" in html
+    assert client_co.post(reverse("mailing:start", args=[send.pk])).status_code == 302
+    send.refresh_from_db()
+    assert send.status == MailSend.Status.SENDING and send.job_id
+    engine.run_send_inline(send)
+    html = client_co.get(url).content.decode()
+    assert "Finalizado" in html and "Enviados <strong>2</strong>" in html
+    body = client_co.get(reverse("mailing:export", args=[send.pk, "csv"])).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0][:5] == ["Factura", "Cliente", "Identificación", "Correo", "Estado"]
+    assert sorted((r[0], r[4], r[5]) for r in rows[1:]) == [
+        ("FE1", "Enviado", ""), ("FE2", "Excluido", "Sin correo electrónico"), ("FE3", "Enviado", "")]
+    from python_calamine import CalamineWorkbook
+
+    xlsx = client_co.get(reverse("mailing:export", args=[send.pk, "xlsx"])).content
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(xlsx)).get_sheet_by_name("Entregas").to_python()
+    assert sheet[0][0] == "Factura" and len(sheet) == 4
+    sent_ids = {r[6] for r in sheet[1:] if r[4] == "Enviado"}
+    assert sent_ids == {m["Message-ID"] for m in smtp_server.messages[1:]}
+
+
+def test_stop_and_resume_actions(client_co, issuer_co, make_docs):
+    make_docs(issuer_co, 2)
+    send = services.register_send(issuer_co, ranges="FE1-FE2", subject="x", body="y")
+    assert client_co.post(reverse("mailing:resume", args=[send.pk])).status_code == 302
+    send.refresh_from_db()
+    assert send.status == MailSend.Status.REGISTERED  # cannot resume what never started
+    client_co.post(reverse("mailing:start", args=[send.pk]))
+    client_co.post(reverse("mailing:stop", args=[send.pk]))
+    send.refresh_from_db()
+    assert send.status == MailSend.Status.STOPPED and send.job.status == "cancelled"
+    client_co.post(reverse("mailing:resume", args=[send.pk]))
+    send.refresh_from_db()
+    assert send.status == MailSend.Status.SENDING and send.job.status == "pending"
+    html = client_co.get(reverse("mailing:status", args=[send.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in html and "Detener" in html
+
+
+@pytest.mark.parametrize("fmt", ["pdf.exe", "json"])
+def test_export_only_known_formats(client_co, issuer_co, make_docs, fmt):
+    make_docs(issuer_co, 1)
+    send = services.register_send(issuer_co, ranges="FE1-FE1", subject="x", body="y")
+    assert client_co.get(f"/envios/{send.pk}/exportar.{fmt}").status_code == 404
