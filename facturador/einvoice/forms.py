@@ -64,8 +64,8 @@ class DocumentForm(forms.Form):
     reference = forms.IntegerField(label=_("Factura que corrige (notas)"), required=False, widget=forms.HiddenInput)
     reference_number = forms.CharField(label=_("Número de la factura que corrige (notas)"), required=False)
     concept = forms.ChoiceField(label=_("Concepto de la nota"), required=False, choices=[
-        ("", "—"), ("1", "Devolución parcial"), ("2", "Anulación de factura"), ("3", "Rebaja o descuento"),
-        ("4", "Ajuste de precio / cambio del valor")])
+        ("", "—"), ("1", "Devolución parcial / Intereses (nota débito)"), ("2", "Anulación de factura / Gastos por cobrar"),
+        ("3", "Rebaja o descuento / Cambio del valor"), ("4", "Ajuste de precio / Otros")])
     consumidor_final = forms.BooleanField(label=_("Consumidor final (222222222222)"), required=False)
     customer_id_type = forms.ChoiceField(label=_("Tipo de identificación"), initial="31", choices=[
         ("31", "NIT"), ("13", "Cédula de ciudadanía"), ("22", "Cédula de extranjería"), ("41", "Pasaporte")])
@@ -74,6 +74,8 @@ class DocumentForm(forms.Form):
     customer_email = forms.EmailField(label=_("Correo"), required=False)
     customer_address = forms.CharField(label=_("Dirección"), required=False)
     customer_city_code = forms.CharField(label=_("Municipio (código DANE)"), required=False, initial="11001")
+    customer_city_name = forms.CharField(label=_("Municipio"), required=False, initial="Bogotá, D.C.")
+    customer_department = forms.CharField(label=_("Departamento"), required=False, initial="Bogotá")
     payment_method = forms.ChoiceField(label=_("Forma de pago"), choices=[("1", "Contado"), ("2", "Crédito")])
     due_date = forms.DateField(label=_("Vencimiento (crédito)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -112,17 +114,21 @@ class DocumentForm(forms.Form):
         return data
 
     def payload(self) -> dict:
+        """The document in the JSON format of docs/dian-json.md (what the API takes too)."""
         d = self.cleaned_data
         if d.get("consumidor_final"):
-            customer = {"consumidor_final": True, "email": d.get("customer_email") or ""}
+            customer = "consumidor_final"
         else:
             raw = (d.get("customer_id") or "").replace(".", "").strip()
             number, _, dv = raw.partition("-")
             customer = {"id_type": d["customer_id_type"], "id_number": number, "name": d["customer_name"],
-                        "email": d.get("customer_email") or "", "legal_person": d["customer_id_type"] == "31",
-                        "address": {"line": d.get("customer_address") or "", "city_code": d.get("customer_city_code") or "11001"}}
+                        "email": d.get("customer_email") or "", "legal_person": d["customer_id_type"] == "31"}
             if dv:
                 customer["dv"] = dv
+            if d.get("customer_address"):
+                customer["address"] = {"line": d["customer_address"], "city_code": d.get("customer_city_code") or "11001",
+                                       "city_name": d.get("customer_city_name") or "Bogotá, D.C.",
+                                       "department_name": d.get("customer_department") or "Bogotá"}
         lines = []
         for i in range(LINES):
             if d.get(f"line{i}_description"):
@@ -131,9 +137,11 @@ class DocumentForm(forms.Form):
                 if d.get(f"line{i}_iva"):
                     line["taxes"] = [{"scheme": "01", "rate": d[f"line{i}_iva"]}]
                 lines.append(line)
-        payload = {"kind": d["kind"], "customer": customer, "lines": lines,
-                   "payment": {"method": d["payment_method"], "due_date": d["due_date"].isoformat() if d.get("due_date") else None}}
+        payload = {"kind": d["kind"], "customer": customer, "lines": lines, "payment": {"method": d["payment_method"]}}
+        if d.get("due_date"):
+            payload["payment"]["due_date"] = payload["due_date"] = d["due_date"].isoformat()
         if d["kind"] != "invoice":
-            payload["reference"] = {"document": d.get("reference"), "number": d.get("reference_number") or None}
-            payload["concept"] = d.get("concept") or ("2" if d["kind"] == "credit_note" else "4")
+            payload["reference"] = {"document": d.get("reference")} if d.get("reference") else {"number": d.get("reference_number")}
+            payload["discrepancy"] = {"code": d.get("concept") or ("2" if d["kind"] == "credit_note" else "4"),
+                                      "description": "Corrección de la factura"}
         return payload

@@ -91,6 +91,7 @@ class DianDocument(IssuerScoped):
     cufe = models.CharField(_("CUFE / CUDE"), max_length=96, blank=True, db_index=True)
     signed_xml = models.BinaryField(null=True, editable=False)
     application_response = models.BinaryField(null=True, editable=False)
+    file_name = models.CharField(max_length=60, blank=True)  # DIAN XML file name, allocated once
     zip_key = models.CharField(max_length=80, blank=True)
     dian_status_code = models.CharField(max_length=4, blank=True)
     dian_message = models.TextField(blank=True)
@@ -130,3 +131,13 @@ class DianDocument(IssuerScoped):
     @property
     def can_retry(self):
         return self.status in (self.Status.SIGNED, self.Status.ERROR, self.Status.PENDING)
+
+
+class FileCounter(IssuerScoped):
+    """The yearly consecutive in DIAN file names (fv/nc/nd + NIT + provider + year + hex counter)."""
+
+    year = models.PositiveIntegerField()
+    next_value = models.PositiveBigIntegerField(default=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "year"], name="file_counter_unique_year")]

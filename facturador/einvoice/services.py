@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import logging
 import zipfile
-from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -21,7 +20,7 @@ from facturador.core import certificates, jobs, numbering
 from facturador.core.models import Certificate, IssuedDocument, NumberingRange
 from facturador.dian import model as m
 from facturador.dian import totals as dian_totals
-from facturador.dian import ubl, validate, xades
+from facturador.dian import jsonio, ubl, validate, xades
 from facturador.dian.errors import DianError
 from facturador.einvoice.models import DianDocument, OperationMode
 
@@ -64,119 +63,52 @@ def signer_for(issuer) -> xades.Signer:
 
 
 # --- payload (UI/API JSON) -> dian.model --------------------------------------------------------
+#
+# The payload is the JSON of docs/dian-json.md without what the platform knows itself: the supplier
+# (the issuer), numbering, software, environment, issue date/time, and billing_reference (given as
+# "reference": {"document": <id>} or {"number": "SETP990000001"} of a document issued here).
 
-def _dec(value, path, *, positive=False) -> Decimal:
-    try:
-        d = Decimal(str(value).replace(",", "."))
-    except (InvalidOperation, TypeError, ValueError) as exc:
-        raise EinvoiceError("input", path, f"'{value}' no es un número válido.") from exc
-    if not d.is_finite() or d < 0 or (positive and d == 0):
-        raise EinvoiceError("input", path, "El valor debe ser un número mayor que cero." if positive else
-                            "El valor no puede ser negativo.")
-    return d
+PLATFORM_KEYS = ("supplier", "numbering", "software", "environment", "issue_date", "issue_time", "billing_reference")
 
 
-def _date(value, path):
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise EinvoiceError("input", path, f"La fecha '{value}' no tiene el formato AAAA-MM-DD.") from exc
-
-
-def party_from_issuer(issuer) -> m.Party:
-    return m.Party(
-        id_number=issuer.tax_id, dv=issuer.check_digit or None, name=issuer.legal_name, id_type="31",
-        legal_person=issuer.person_type == "1", responsibilities=issuer.responsibilities or ["R-99-PN"],
-        tax_scheme="01", email=issuer.email, commercial_name=issuer.trade_name, phone=issuer.phone,
-        address=m.Address(city_code=issuer.municipality_code or "11001", city_name=issuer.city or "Bogotá, D.C.",
-                          department_name=issuer.department or "Bogotá", line=issuer.address or "Sin dirección"),
-    )
-
-
-def customer_from_payload(c: dict) -> m.Party:
-    if not isinstance(c, dict):
-        raise EinvoiceError("input", "customer", "Faltan los datos del cliente.")
-    if c.get("consumidor_final"):
-        return m.Party.consumidor_final(email=c.get("email", ""))
-    id_type = str(c.get("id_type") or "31")
-    number = str(c.get("id_number") or "").replace(".", "").strip()
-    if not number:
-        raise EinvoiceError("FAK21" if id_type == "31" else "input", "customer.id_number", "Falta la identificación del cliente.")
-    if not c.get("name"):
-        raise EinvoiceError("input", "customer.name", "Falta el nombre o razón social del cliente.")
-    dv = c.get("dv")
-    if id_type == "31":
-        expected = m.nit_dv(number) if number.isdigit() else None
-        if expected is None:
-            raise EinvoiceError("FAK21", "customer.id_number", "El NIT del cliente solo puede tener dígitos.")
-        if dv not in (None, "") and str(dv) != expected:
-            raise EinvoiceError("FAK24", "customer.dv", f"El dígito de verificación del NIT {number} es {expected}, no {dv}.")
-    addr = c.get("address") or {}
-    city = str(addr.get("city_code") or "11001")
-    return m.Party(
-        id_number=number, dv=str(dv) if dv not in (None, "") else None, name=c["name"], id_type=id_type,
-        legal_person=bool(c.get("legal_person", id_type == "31")),
-        responsibilities=c.get("responsibilities") or ["R-99-PN"], tax_scheme=c.get("tax_scheme", "ZZ"),
-        email=c.get("email", ""),
-        address=m.Address(city_code=city, city_name=addr.get("city_name") or "Bogotá, D.C.",
-                          department_name=addr.get("department_name") or "Bogotá", line=addr.get("line") or "Sin dirección"),
-    )
-
-
-def lines_from_payload(items) -> list[m.Line]:
-    if not items:
-        raise EinvoiceError("input", "lines", "El documento necesita al menos una línea.")
-    out = []
-    for i, item in enumerate(items):
-        path = f"lines[{i}]"
-        if not item.get("description"):
-            raise EinvoiceError("input", f"{path}.description", "Falta la descripción de la línea.")
-        taxes = []
-        for j, t in enumerate(item.get("taxes") or []):
-            rate = _dec(t.get("rate"), f"{path}.taxes[{j}].rate")
-            scheme = str(t.get("scheme", "01"))
-            if scheme == "01" and rate not in m.IVA_RATES:
-                raise EinvoiceError("FAX07", f"{path}.taxes[{j}].rate", f"La tarifa de IVA {rate} % no existe (0, 5 o 19 %).")
-            taxes.append(m.Tax(scheme=scheme, rate=rate))
-        out.append(m.Line(description=str(item["description"])[:300], quantity=_dec(item.get("quantity"), f"{path}.quantity", positive=True),
-                          unit_price=_dec(item.get("unit_price"), f"{path}.unit_price"), unit_code=str(item.get("unit_code") or "94"),
-                          taxes=taxes, code=str(item.get("code") or "")))
-    return out
+def supplier_json(issuer) -> dict:
+    return {
+        "id_type": "31", "id_number": issuer.tax_id, "dv": issuer.check_digit or None, "name": issuer.legal_name,
+        "legal_person": issuer.person_type == "1", "responsibilities": issuer.responsibilities or ["R-99-PN"],
+        "tax_scheme": "01", "email": issuer.email or "", "commercial_name": issuer.trade_name or "",
+        "phone": issuer.phone or "",
+        "address": {"city_code": issuer.municipality_code or "11001", "city_name": issuer.city or "Bogotá, D.C.",
+                    "department_name": issuer.department or "Bogotá", "line": issuer.address or "Sin dirección"},
+    }
 
 
 def build_model(issuer, mode: OperationMode, rng: NumberingRange, number: int, payload: dict,
                 referenced: DianDocument | None = None, now: dt.datetime | None = None) -> m.Document:
     now = (now or timezone.now()).astimezone(COT)
-    kind = payload.get("kind", "invoice")
-    pay = payload.get("payment") or {}
-    payment = m.Payment(method=str(pay.get("method") or "1"), means_code=str(pay.get("means_code") or "10"),
-                        due_date=_date(pay.get("due_date"), "payment.due_date"))
-    withholdings = [m.Withholding(scheme=str(w.get("scheme")), rate=_dec(w.get("rate"), f"withholdings[{i}].rate"))
-                    for i, w in enumerate(payload.get("withholdings") or [])]
-    ref = None
-    if kind != "invoice":
-        if referenced is None:
-            raise EinvoiceError("CBG02" if kind == "credit_note" else "DBG02", "reference",
-                                "La nota debe referenciar la factura que corrige.")
-        ref = m.BillingReference(number=referenced.full_number, uuid=referenced.cufe, issue_date=referenced.issue_date)
-    return m.Document(
-        kind=kind, type_code=str(payload.get("type_code") or ""),
-        numbering=m.Numbering(prefix=rng.prefix, number=number, resolution=rng.resolution_number, range_from=rng.range_from,
-                              range_to=rng.range_to, valid_from=rng.valid_from, valid_to=rng.valid_to,
-                              technical_key=rng.technical_key.reveal() if rng.technical_key else ""),
-        software=m.Software(id=mode.software_id, pin=mode.software_pin.reveal(), provider_nit=mode.provider_nit),
-        supplier=party_from_issuer(issuer), customer=customer_from_payload(payload.get("customer")),
-        lines=lines_from_payload(payload.get("lines")), issue_date=now.date(), issue_time=now.time().replace(microsecond=0),
-        environment="1" if mode.environment == "production" else "2", payment=payment, withholdings=withholdings,
-        billing_reference=ref, discrepancy_code=str(payload.get("concept") or ""),
-        discrepancy_description=str(payload.get("concept_description") or payload.get("description") or "Corrección"),
-        notes=[str(n) for n in payload.get("notes") or []],
+    data = {k: v for k, v in payload.items() if k not in PLATFORM_KEYS + ("reference", "send")}
+    if isinstance(data.get("customer"), dict) and data["customer"].get("consumidor_final"):
+        data["customer"] = "consumidor_final"
+    data.update(
+        supplier=supplier_json(issuer),
+        numbering={"prefix": rng.prefix, "number": number, "resolution": rng.resolution_number,
+                   "range_from": rng.range_from, "range_to": rng.range_to, "valid_from": rng.valid_from.isoformat(),
+                   "valid_to": rng.valid_to.isoformat(),
+                   "technical_key": rng.technical_key.reveal() if rng.technical_key else ""},
+        software={"id": mode.software_id, "pin": mode.software_pin.reveal(), "provider_nit": mode.provider_nit},
+        environment="1" if mode.environment == "production" else "2",
+        issue_date=now.date().isoformat(), issue_time=now.strftime("%H:%M:%S"),
     )
+    if referenced is not None:
+        data["billing_reference"] = {"number": referenced.full_number, "uuid": referenced.cufe,
+                                     "issue_date": referenced.issue_date.isoformat()}
+    try:
+        return jsonio.document_from_json(data)
+    except DianError as exc:
+        raise EinvoiceError(exc.code, exc.field, exc.message) from exc
 
 
 def _referenced(issuer, payload) -> DianDocument | None:
+    """The invoice a note corrects: {"document": id} or {"number": "SETP990000001"} among this issuer's invoices."""
     ref = payload.get("reference") or {}
     if payload.get("kind", "invoice") == "invoice" or not ref:
         return None
@@ -185,12 +117,13 @@ def _referenced(issuer, payload) -> DianDocument | None:
     if ref.get("document"):
         doc = qs.filter(pk=ref["document"]).first()
     elif ref.get("number"):
-        number = str(ref["number"]).strip().upper()
-        doc = next((d for d in qs.filter(number__in=[int("".join(ch for ch in number if ch.isdigit()) or 0)])
-                    if d.full_number == number), None)
+        full = str(ref["number"]).strip().upper()
+        prefix = full.rstrip("0123456789")
+        digits = full[len(prefix):]
+        doc = qs.filter(prefix=prefix, number=int(digits)).first() if digits else None
     if doc is None or not doc.cufe:
-        raise EinvoiceError("CBG04b" if payload.get("kind") == "credit_note" else "DBG04b", "reference",
-                            "La factura referenciada no existe o no ha sido firmada.")
+        letter = "C" if payload.get("kind") == "credit_note" else "D"
+        raise EinvoiceError(f"{letter}BG04b", "reference", "La factura referenciada no existe o no ha sido firmada.")
     return doc
 
 
