@@ -15,7 +15,7 @@ def dian_issuer(issuer_co, admin_co):
     issuer_co.save()
     certificates.store(issuer_co, kind="p12", password="clave", p12=make_test_pkcs12(issuer_co.tax_id, "clave"))
     mode = OperationMode.objects.create(issuer=issuer_co, software_name="Facturador", software_id="5f1c9a0e-6b7d-4f3a-9d2e-1a2b3c4d5e6f",
-                                        software_pin="12345", provider_nit=issuer_co.tax_id,
+                                        software_pin="70942", provider_nit=issuer_co.tax_id,
                                         test_set_id="3f1c9a9e-1b2c-4d5e-8f90-123456789abc", environment="test")
     make_range(issuer_co, technical_key=TEST_KEY)
     make_range(issuer_co, document_type="credit_note", prefix="NC", range_from=1, range_to=1000)

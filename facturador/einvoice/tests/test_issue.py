@@ -18,7 +18,7 @@ def test_issue_signs_a_valid_invoice(dian_issuer, invoice_payload, shared):
     doc = services.issue(dian_issuer, invoice_payload, send=False)
     assert doc.status == "signed" and doc.number == 990000000 and doc.full_number == "SETP990000000"
     assert len(doc.cufe) == 96
-    report = verify.verify_document(bytes(doc.signed_xml), technical_key=TEST_KEY, pin="12345",
+    report = verify.verify_document(bytes(doc.signed_xml), technical_key=TEST_KEY, pin="70942",
                                     software_id=dian_issuer.mode.software_id, schema_dir=str(shared / "dian/xsd"))
     assert report.ok, report.to_json()
     # payable = 2*150000*1.19 + 3*4200 = 369600; withholdings are informative

@@ -1,0 +1,50 @@
+import io
+
+import pypdfium2
+
+from facturador.einvoice import services
+from facturador.einvoice.models import DianDocument
+
+
+def form_data(**extra):
+    data = {"kind": "invoice", "customer_id_type": "31", "customer_id": "800199436-4", "customer_name": "Cliente S.A.S.",
+            "customer_email": "cliente@example.com", "customer_address": "Calle 1", "customer_city_code": "11001",
+            "customer_city_name": "Bogotá, D.C.", "customer_department": "Bogotá", "payment_method": "1",
+            "line0_description": "Alumbrado público", "line0_quantity": "1", "line0_price": "10000", "line0_iva": "19"}
+    data.update(extra)
+    return data
+
+
+def test_form_issues_and_detail_shows_cufe(client_co, dian_issuer):
+    resp = client_co.post("/documentos/nuevo/", form_data())
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    doc = DianDocument.objects.get()
+    page = client_co.get(resp["Location"]).content.decode()
+    assert doc.cufe in page and "Firmado" in page
+
+
+def test_form_wrong_dv_shows_field_error(client_co, dian_issuer):
+    resp = client_co.post("/documentos/nuevo/", form_data(customer_id="800199436-5"))
+    assert resp.status_code == 200
+    assert "es 4, no 5" in resp.content.decode()
+    assert not DianDocument.objects.exists()
+
+
+def test_downloads(client_co, dian_issuer, invoice_payload):
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    xml = client_co.get(f"/documentos/{doc.pk}/xml/")
+    assert xml.status_code == 200 and xml.content == bytes(doc.signed_xml)
+    pdf = client_co.get(f"/documentos/{doc.pk}/pdf/")
+    assert pdf["Content-Type"] == "application/pdf"
+    text = "".join(p.get_textpage().get_text_range() for p in pypdfium2.PdfDocument(io.BytesIO(pdf.content)))
+    assert doc.full_number in text and doc.cufe[:20] in text.replace("\n", "").replace("\r", "")
+    assert client_co.get(f"/documentos/{doc.pk}/contenedor/").status_code == 404  # only once accepted
+
+
+def test_other_issuer_cannot_see_documents(client, make_issuer, make_user, dian_issuer, invoice_payload):
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    other = make_user("otro", make_issuer("CO"), "admin")
+    client.force_login(other)
+    assert client.get(f"/documentos/{doc.pk}/").status_code == 404
+    assert client.get(f"/documentos/{doc.pk}/xml/").status_code == 404
+    assert doc.full_number not in client.get("/documentos/").content.decode()
