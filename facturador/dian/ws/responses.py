@@ -1,0 +1,348 @@
+"""DIAN web-service results as dataclasses, parsed from (and, for the sandbox, written to) SOAP responses.
+
+The data contracts follow DIAN's WCF service (shared/reference/dian.md §4.4): ``DianResponse`` (namespace
+``http://schemas.datacontract.org/2004/07/DianResponse``), ``UploadDocumentResponse`` with
+``XmlParamsResponseTrackId`` entries, ``NumberRangeResponseList``/``NumberRangeResponse`` and ``EventResponse``.
+Parsing goes by local names, so prefixes and the odd unprefixed element that DIAN emits do not matter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from .soap import ARRAYS, SOAP, WCF, WSA, XSI, SoapError
+
+NS_DIAN_RESPONSE = "http://schemas.datacontract.org/2004/07/DianResponse"
+NS_UPLOAD = "http://schemas.datacontract.org/2004/07/UploadDocumentResponse"
+NS_TRACK = "http://schemas.datacontract.org/2004/07/XmlParamsResponseTrackId"
+NS_RANGE_LIST = "http://schemas.datacontract.org/2004/07/NumberRangeResponseList"
+NS_RANGE = "http://schemas.datacontract.org/2004/07/NumberRangeResponse"
+NS_EVENT = "http://schemas.datacontract.org/2004/07/EventResponse"
+
+STATUS_ACCEPTED = "00"
+STATUS_REJECTED = "99"
+STATUS_IN_PROCESS = "98"
+STATUS_NOT_FOUND = "66"
+STATUS_ZIP_OR_AUTH = "89"
+STATUS_TEST_SET = "2"
+DUPLICATE_RULE = "90"
+STATUS_TEXT = {
+    STATUS_ACCEPTED: "Procesado Correctamente.",
+    STATUS_REJECTED: "Validación contiene errores en campos mandatorios.",
+    STATUS_IN_PROCESS: "Batch en proceso de validación.",
+    STATUS_NOT_FOUND: "TrackId no existe en los registros de la DIAN.",
+}
+
+_RULE_RE = re.compile(r"^\s*Regla\s*:\s*(?P<code>[^,]+?)\s*,\s*(?P<kind>Rechazo|Notificaci[oó]n)\s*:?\s*(?P<msg>.*)$",
+                      re.IGNORECASE | re.DOTALL)
+
+REJECTION = "rejection"
+NOTIFICATION = "notification"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class RuleMessage:
+    """One ``ErrorMessage`` entry: ``"Regla: FAD06, Rechazo: ..."`` -> code FAD06, severity rejection."""
+    code: str | None
+    severity: str          # rejection | notification | unknown (free text without "Regla:")
+    message: str
+    raw: str
+
+    @classmethod
+    def parse(cls, raw: str) -> "RuleMessage":
+        m = _RULE_RE.match(raw or "")
+        if not m:
+            return cls(None, UNKNOWN, (raw or "").strip(), raw or "")
+        kind = REJECTION if m["kind"].lower().startswith("rech") else NOTIFICATION
+        return cls(m["code"].strip(), kind, m["msg"].strip(), raw)
+
+    def format(self) -> str:
+        if self.code is None:
+            return self.message
+        return f"Regla: {self.code}, {'Rechazo' if self.severity == REJECTION else 'Notificación'}: {self.message}"
+
+
+@dataclass
+class DianResponse:
+    """Result of SendBillSync / GetStatus, and each entry of GetStatusZip."""
+    status_code: str
+    is_valid: bool
+    status_description: str = ""
+    status_message: str = ""
+    messages: list[RuleMessage] = field(default_factory=list)
+    xml_document_key: str | None = None          # CUFE/CUDE
+    xml_file_name: str | None = None
+    application_response: bytes | None = None    # DIAN's ApplicationResponse, verbatim (decoded XmlBase64Bytes)
+
+    @property
+    def rejections(self) -> list[RuleMessage]:
+        return [m for m in self.messages if m.severity == REJECTION]
+
+    @property
+    def notifications(self) -> list[RuleMessage]:
+        return [m for m in self.messages if m.severity == NOTIFICATION]
+
+    @property
+    def is_duplicate(self) -> bool:
+        """DIAN says "Regla: 90, Rechazo: Documento procesado anteriormente." (already accepted before)."""
+        return any(m.code == DUPLICATE_RULE for m in self.messages)
+
+    @property
+    def in_process(self) -> bool:
+        return self.status_code == STATUS_IN_PROCESS or (
+            self.status_code in ("", None) and "proceso" in (self.status_description or "").lower())
+
+    @property
+    def test_set_accepted(self) -> bool:
+        return "se encuentra aceptado" in (self.status_description or "").lower()
+
+    @property
+    def accepted(self) -> bool:
+        """Valid document (00, notifications allowed) or a duplicate of an already accepted one (rule 90)."""
+        return (self.is_valid and self.status_code == STATUS_ACCEPTED) or self.is_duplicate
+
+    @property
+    def rejected(self) -> bool:
+        return not self.accepted and not self.in_process and not self.test_set_accepted
+
+    @property
+    def final(self) -> bool:
+        return not self.in_process
+
+
+@dataclass
+class TrackIdMessage:
+    """``XmlParamsResponseTrackId``: a per-file message of an async upload."""
+    success: bool
+    document_key: str | None = None
+    sender_code: str | None = None
+    xml_file_name: str | None = None
+    processed_message: str = ""
+
+
+@dataclass
+class UploadResponse:
+    """Result of SendBillAsync / SendTestSetAsync."""
+    zip_key: str | None
+    errors: list[TrackIdMessage] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.zip_key)
+
+
+@dataclass
+class NumberingRange:
+    resolution_number: str
+    resolution_date: str
+    prefix: str
+    from_number: int
+    to_number: int
+    valid_date_from: str
+    valid_date_to: str
+    technical_key: str | None
+
+
+@dataclass
+class NumberingRangeResponse:
+    operation_code: str
+    operation_description: str
+    ranges: list[NumberingRange] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.operation_code == "100"
+
+
+@dataclass
+class XmlDocumentResponse:
+    """Result of GetXmlByDocumentKey (``EventResponse``)."""
+    code: str
+    message: str
+    xml: bytes | None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "100" and self.xml is not None
+
+
+# ------------------------------------------------------------------------------------------------ parsing
+def _local(el) -> str:
+    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+
+
+def _child(el, name: str):
+    if el is None:
+        return None
+    for c in el:
+        if _local(c) == name:
+            return c
+    return None
+
+
+def _text(el, name: str) -> str | None:
+    c = _child(el, name)
+    if c is None or c.get(f"{{{XSI}}}nil") == "true":
+        return None
+    return (c.text or "").strip()
+
+
+def _b64decode(value: str | None, field_name: str) -> bytes | None:
+    if not value:
+        return None
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise SoapError("ws_base64", field_name, f"El campo {field_name} de la respuesta no es base64 válido.",
+                        f"invalid base64 in {field_name}") from None
+
+
+def _result(root, operation: str):
+    body = root.find(f"{{{SOAP}}}Body")
+    resp = _child(body, f"{operation}Response")
+    result = _child(resp, f"{operation}Result")
+    if result is None:
+        raise SoapError("ws_response", f"{operation}Result", f"La respuesta de {operation} no tiene resultado.",
+                        f"no {operation}Result in response")
+    return result
+
+
+def parse_dian_response(el) -> DianResponse:
+    errors = _child(el, "ErrorMessage")
+    messages = []
+    if errors is not None and errors.get(f"{{{XSI}}}nil") != "true":
+        messages = [RuleMessage.parse((s.text or "").strip()) for s in errors if _local(s) == "string"]
+    return DianResponse(
+        status_code=_text(el, "StatusCode") or "",
+        is_valid=(_text(el, "IsValid") or "").lower() == "true",
+        status_description=_text(el, "StatusDescription") or "",
+        status_message=_text(el, "StatusMessage") or "",
+        messages=messages,
+        xml_document_key=_text(el, "XmlDocumentKey") or None,
+        xml_file_name=_text(el, "XmlFileName") or None,
+        application_response=_b64decode(_text(el, "XmlBase64Bytes"), "XmlBase64Bytes"),
+    )
+
+
+def parse_result(root, operation: str):
+    """Parse the body of a (non-fault) response envelope for ``operation``."""
+    result = _result(root, operation)
+    if operation in ("SendBillSync", "GetStatus"):
+        return parse_dian_response(result)
+    if operation == "GetStatusZip":
+        return [parse_dian_response(c) for c in result if _local(c) == "DianResponse"]
+    if operation in ("SendBillAsync", "SendTestSetAsync"):
+        errors = []
+        lst = _child(result, "ErrorMessageList")
+        if lst is not None and lst.get(f"{{{XSI}}}nil") != "true":
+            for c in lst:
+                if _local(c) == "XmlParamsResponseTrackId":
+                    errors.append(TrackIdMessage((_text(c, "Success") or "").lower() == "true",
+                                                 _text(c, "DocumentKey"), _text(c, "SenderCode"),
+                                                 _text(c, "XmlFileName"), _text(c, "ProcessedMessage") or ""))
+        return UploadResponse(_text(result, "ZipKey") or None, errors)
+    if operation == "GetNumberingRange":
+        ranges = []
+        lst = _child(result, "ResponseList")
+        for c in (lst if lst is not None else []):
+            if _local(c) != "NumberRangeResponse":
+                continue
+            ranges.append(NumberingRange(_text(c, "ResolutionNumber") or "", _text(c, "ResolutionDate") or "",
+                                         _text(c, "Prefix") or "", int(_text(c, "FromNumber") or 0),
+                                         int(_text(c, "ToNumber") or 0), _text(c, "ValidDateFrom") or "",
+                                         _text(c, "ValidDateTo") or "", _text(c, "TechnicalKey") or None))
+        return NumberingRangeResponse(_text(result, "OperationCode") or "",
+                                      _text(result, "OperationDescription") or "", ranges)
+    if operation == "GetXmlByDocumentKey":
+        return XmlDocumentResponse(_text(result, "Code") or "", _text(result, "Message") or "",
+                                   _b64decode(_text(result, "XmlBytesBase64"), "XmlBytesBase64"))
+    raise SoapError("ws_operation", "operation", f"Operación desconocida: {operation}.", f"unknown {operation}")
+
+
+# ------------------------------------------------------------------------------------------------ writing
+def _sub(parent, tag, text=None, nil=False, nsmap=None):
+    el = etree.SubElement(parent, tag, nsmap=nsmap) if nsmap else etree.SubElement(parent, tag)
+    if nil:
+        el.set(f"{{{XSI}}}nil", "true")
+    elif text is not None:
+        el.text = text
+    return el
+
+
+def _write_dian_response(parent, tag, r: DianResponse, nsmap=None):
+    b = NS_DIAN_RESPONSE
+    el = _sub(parent, tag, nsmap=nsmap)
+    if r.messages:
+        em = _sub(el, f"{{{b}}}ErrorMessage", nsmap={"c": ARRAYS})
+        for m in r.messages:
+            _sub(em, f"{{{ARRAYS}}}string", m.raw or m.format())
+    else:
+        _sub(el, f"{{{b}}}ErrorMessage", nil=True, nsmap={"c": ARRAYS})
+    _sub(el, f"{{{b}}}IsValid", "true" if r.is_valid else "false")
+    _sub(el, f"{{{b}}}StatusCode", r.status_code)
+    for name, value in (("StatusDescription", r.status_description), ("StatusMessage", r.status_message)):
+        _sub(el, f"{{{b}}}{name}", value or None, nil=not value)
+    ar = r.application_response
+    _sub(el, f"{{{b}}}XmlBase64Bytes", base64.b64encode(ar).decode("ascii") if ar else None, nil=not ar)
+    _sub(el, f"{{{b}}}XmlBytes", nil=True)
+    _sub(el, f"{{{b}}}XmlDocumentKey", r.xml_document_key, nil=not r.xml_document_key)
+    _sub(el, f"{{{b}}}XmlFileName", r.xml_file_name, nil=not r.xml_file_name)
+    return el
+
+
+def build_response(operation: str, result) -> bytes:
+    """Response envelope for ``operation`` carrying ``result`` (the dataclass the client would parse)."""
+    env = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"s": SOAP, "a": WSA})
+    header = _sub(env, f"{{{SOAP}}}Header")
+    action = _sub(header, f"{{{WSA}}}Action", f"http://wcf.dian.colombia/IWcfDianCustomerServices/{operation}Response")
+    action.set(f"{{{SOAP}}}mustUnderstand", "1")
+    body = _sub(env, f"{{{SOAP}}}Body")
+    resp = _sub(body, f"{{{WCF}}}{operation}Response", nsmap={None: WCF})
+    tag = f"{{{WCF}}}{operation}Result"
+    if operation in ("SendBillSync", "GetStatus"):
+        _write_dian_response(resp, tag, result, nsmap={"b": NS_DIAN_RESPONSE, "i": XSI})
+    elif operation == "GetStatusZip":
+        res = _sub(resp, tag, nsmap={"b": NS_DIAN_RESPONSE, "i": XSI})
+        for r in result:
+            _write_dian_response(res, f"{{{NS_DIAN_RESPONSE}}}DianResponse", r)
+    elif operation in ("SendBillAsync", "SendTestSetAsync"):
+        res = _sub(resp, tag, nsmap={"b": NS_UPLOAD, "i": XSI})
+        if result.errors:
+            lst = _sub(res, f"{{{NS_UPLOAD}}}ErrorMessageList", nsmap={"c": NS_TRACK})
+            for e in result.errors:
+                t = _sub(lst, f"{{{NS_TRACK}}}XmlParamsResponseTrackId")
+                _sub(t, f"{{{NS_TRACK}}}DocumentKey", e.document_key, nil=not e.document_key)
+                _sub(t, f"{{{NS_TRACK}}}ProcessedMessage", e.processed_message)
+                _sub(t, f"{{{NS_TRACK}}}SenderCode", e.sender_code, nil=not e.sender_code)
+                _sub(t, f"{{{NS_TRACK}}}Success", "true" if e.success else "false")
+                _sub(t, f"{{{NS_TRACK}}}XmlFileName", e.xml_file_name, nil=not e.xml_file_name)
+        else:
+            _sub(res, f"{{{NS_UPLOAD}}}ErrorMessageList", nil=True, nsmap={"c": NS_TRACK})
+        _sub(res, f"{{{NS_UPLOAD}}}ZipKey", result.zip_key, nil=not result.zip_key)
+    elif operation == "GetNumberingRange":
+        res = _sub(resp, tag, nsmap={"b": NS_RANGE_LIST, "i": XSI})
+        _sub(res, f"{{{NS_RANGE_LIST}}}OperationCode", result.operation_code)
+        _sub(res, f"{{{NS_RANGE_LIST}}}OperationDescription", result.operation_description)
+        lst = _sub(res, f"{{{NS_RANGE_LIST}}}ResponseList", nsmap={"c": NS_RANGE})
+        for rg in result.ranges:
+            n = _sub(lst, f"{{{NS_RANGE}}}NumberRangeResponse")
+            for name, value in (("ResolutionNumber", rg.resolution_number), ("ResolutionDate", rg.resolution_date),
+                                ("Prefix", rg.prefix), ("FromNumber", str(rg.from_number)),
+                                ("ToNumber", str(rg.to_number)), ("ValidDateFrom", rg.valid_date_from),
+                                ("ValidDateTo", rg.valid_date_to), ("TechnicalKey", rg.technical_key)):
+                _sub(n, f"{{{NS_RANGE}}}{name}", value, nil=value is None)
+    elif operation == "GetXmlByDocumentKey":
+        res = _sub(resp, tag, nsmap={"b": NS_EVENT, "i": XSI})
+        _sub(res, f"{{{NS_EVENT}}}Code", result.code)
+        _sub(res, f"{{{NS_EVENT}}}Message", result.message)
+        _sub(res, f"{{{NS_EVENT}}}XmlBytesBase64",
+             base64.b64encode(result.xml).decode("ascii") if result.xml else None, nil=not result.xml)
+    else:
+        raise SoapError("ws_operation", "operation", f"Operación desconocida: {operation}.", f"unknown {operation}")
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
