@@ -40,11 +40,18 @@ def validate(source: str, assets: dict[str, bytes] | None = None) -> bytes:
             raise TemplateError(f"El recurso «{name}» supera 2 MB.", None, None)
     renderer = TemplateRenderer(source, assets)
     try:
-        pdf = renderer.render(sample_data(electronic=False))
-        renderer.render(sample_data(electronic=True))
+        for electronic in (False, True):
+            try:
+                pdf = renderer.render(sample_data(electronic=electronic))
+            except TemplateError as exc:
+                case = "electrónica (con CUFE y QR)" if electronic else "no electrónica (data.dian es none)"
+                exc.message = exc.message_es = f"{exc.message} — al compilar la factura de ejemplo {case}."
+                raise
+            if not electronic:
+                first = pdf
     finally:
         renderer.close()
-    return pdf
+    return first
 
 
 def next_version(issuer, name: str) -> int:

@@ -1,0 +1,90 @@
+"""Invoice templates: validated by rendering sample data before saving; versions; preview."""
+
+import pytest
+
+from facturador.billing import invoice_templates
+from facturador.billing.models import InvoiceTemplate
+from facturador.printing.invoice import default_template
+from facturador.printing.render import TemplateError
+
+GOOD = """#let data = json(bytes(sys.inputs.data))
+#set page(paper: "a5")
+= #data.issuer.name
+Factura #data.document.number — Total #data.totals.total
+#image(bytes(data.payment.barcode_svg), format: "svg", width: 80mm)
+"""
+BROKEN = GOOD.replace("= #data.issuer.name", "= #data.issuer.name\n#let x = (1, 2")
+UNDEFINED = GOOD.replace("Total #data.totals.total", "Total #data.totals.total #saldo_misterioso")
+MISSING_FIELD = GOOD.replace("#data.document.number", "#data.document.numero")
+DIAN_ONLY = GOOD + "\nCUFE: #data.dian.cufe\n"
+
+
+@pytest.mark.django_db
+def test_default_template_installed_and_previewed(issuer_co, client_co):
+    resp = client_co.get("/facturacion/plantillas/")
+    assert resp.status_code == 200
+    tpl = InvoiceTemplate.objects.get(issuer=issuer_co)
+    assert tpl.is_default and tpl.version == 1 and tpl.source == default_template()
+    pdf = client_co.get(f"/facturacion/plantillas/{tpl.pk}/vista-previa/")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("source, fragment, line", [
+    (BROKEN, "delimitador sin cerrar", 4),
+    (UNDEFINED, "variable desconocida: saldo_misterioso", 4),
+    (MISSING_FIELD, "numero", 4),
+    (DIAN_ONLY, "factura de ejemplo no electrónica (data.dian es none)", 7),  # works only for electronic invoices: refused (sample without DIAN data)
+])
+def test_bad_templates_refused_with_spanish_message_and_location(issuer_co, source, fragment, line):
+    with pytest.raises(TemplateError) as info:
+        invoice_templates.create_version(issuer_co, "Municipal", source)
+    exc = info.value
+    assert fragment in exc.message and exc.line == line and exc.column
+    assert exc.message.startswith("Error en la plantilla (línea")
+    assert not InvoiceTemplate.objects.filter(issuer=issuer_co, name="Municipal").exists()
+
+
+@pytest.mark.django_db
+def test_upload_via_ui_versions_and_errors(issuer_co, client_co):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    resp = client_co.post("/facturacion/plantillas/cargar/", {
+        "name": "Municipal", "source_file": SimpleUploadedFile("m.typ", UNDEFINED.encode())})
+    assert resp.status_code == 200
+    body = resp.content.decode()
+    assert "La plantilla no se guardó" in body and "variable desconocida: saldo_misterioso" in body and "línea 4" in body
+    assert not InvoiceTemplate.objects.filter(name="Municipal").exists()
+
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, format="PNG")
+    png = buf.getvalue()
+    logo_tpl = GOOD.replace('#set page(paper: "a5")', '#set page(paper: "a5")\n#image("logo.png", width: 1cm)')
+    for _ in range(2):
+        resp = client_co.post("/facturacion/plantillas/cargar/", {
+            "name": "Municipal", "source": logo_tpl, "logo": SimpleUploadedFile("escudo.png", png), "make_default": "on"})
+        assert resp.status_code == 302, resp.content.decode().split('role="alert"')[-1][:500]
+    versions = list(InvoiceTemplate.objects.filter(issuer=issuer_co, name="Municipal").order_by("version"))
+    assert [t.version for t in versions] == [1, 2]
+    assert versions[1].is_default and not InvoiceTemplate.objects.filter(name="Predeterminada", is_default=True).exists()
+    assert versions[1].asset_dict() == {"logo.png": png}
+    # a new version without a new logo keeps the previous assets
+    resp = client_co.post("/facturacion/plantillas/cargar/", {"name": "Municipal", "source": logo_tpl})
+    assert resp.status_code == 302
+    assert InvoiceTemplate.objects.get(name="Municipal", version=3).asset_dict() == {"logo.png": png}
+
+
+@pytest.mark.django_db
+def test_template_api(issuer_co, admin_co, api_client):
+    api_client.force_authenticate(admin_co)
+    url = f"/api/v1/issuers/{issuer_co.pk}/billing/templates/"
+    r = api_client.post(url, {"name": "API", "source": BROKEN}, format="json")
+    assert r.status_code == 400 and r.json()["code"] == "template_error" and r.json()["line"] == 4
+    r = api_client.post(url, {"name": "API", "source": GOOD}, format="json")
+    assert r.status_code == 201 and r.json()["version"] == 1
+    pdf = api_client.get(f"{url}{r.json()['id']}/preview/")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
