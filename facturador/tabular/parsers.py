@@ -1,0 +1,417 @@
+"""Cell parsers, compiled once per template field (no per-cell regex on the hot path).
+
+Each ``make_*`` returns a function ``parse(value) -> python value`` that raises :class:`CellError`
+(with a Spanish message) when the value cannot be converted. Parsers receive values that are
+already known to be non-empty; strings arrive stripped.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Callable
+
+__all__ = ["CellError", "PARSER_NAMES", "make_parser", "make_text", "make_integer", "make_decimal",
+           "make_date", "make_period", "make_boolean", "excel_serial_to_date", "compile_date_format"]
+
+PARSER_NAMES = ("text", "integer", "decimal", "date", "period", "boolean")
+_EXCEL_EPOCH = _dt.date(1899, 12, 30)
+_EXCEL_EPOCH_PRE_1900_03 = _dt.date(1899, 12, 31)  # serials < 61 (Excel's fictitious 1900-02-29)
+_CURRENCY = ("COL$", "MX$", "US$", "COP", "MXN", "USD", "EUR", "$", "€")
+_SPACES = " \u00a0\u202f\u2007\t"
+_EXCEL_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!",
+                           "#¡DIV/0!", "#N/D", "#¿NOMBRE?", "#¡NULO!", "#¡NUM!", "#¡REF!", "#¡VALOR!",
+                           "#GETTING_DATA", "#SPILL!", "#CALC!"})
+
+
+class CellError(ValueError):
+    def __init__(self, message_es: str, code: str = "invalid_value"):
+        super().__init__(message_es)
+        self.message_es = message_es
+        self.code = code
+
+
+def _excel_error(v: str) -> CellError | None:
+    if v and v[0] == "#" and v.upper() in _EXCEL_ERRORS:
+        return CellError(f"la celda contiene un error de fórmula de Excel ({v}); corrija la fórmula",
+                         "formula_error")
+    return None
+
+
+def _kind_es(v: Any) -> str:
+    if isinstance(v, bool):
+        return "un valor lógico (VERDADERO/FALSO)"
+    if isinstance(v, _dt.datetime):
+        return "una fecha y hora"
+    if isinstance(v, _dt.date):
+        return "una fecha"
+    if isinstance(v, (_dt.time, _dt.timedelta)):
+        return "una hora o duración"
+    return "un valor no reconocido"
+
+
+# ---------------------------------------------------------------------------------------- text ---
+
+def _float_text(v: float) -> str:
+    if v.is_integer():
+        return str(int(v))
+    return format(Decimal(repr(v)), "f")
+
+
+def make_text(*, zfill: int | None = None, max_length: int | None = None) -> Callable[[Any], str]:
+    """Text: strings kept as typed (leading zeros kept, outer spaces stripped).
+
+    Numeric spreadsheet cells become their plain digits (``123.0`` -> ``"123"``): Excel already
+    dropped leading zeros of numbers typed into a General cell; ``zfill`` pads them back
+    (e.g. account codes of fixed width).
+    """
+    def parse(v: Any) -> str:
+        cls = v.__class__
+        if cls is str:
+            s = v
+        elif cls is float:
+            s = _float_text(v)
+        elif cls is int:
+            s = str(v)
+        elif cls is bool:
+            s = "VERDADERO" if v else "FALSO"
+        elif isinstance(v, (_dt.date, _dt.time)):
+            s = v.isoformat()
+        else:
+            s = str(v)
+        if zfill and len(s) < zfill and s.isdigit():
+            s = s.zfill(zfill)
+        if max_length is not None and len(s) > max_length:
+            raise CellError(f"el texto tiene {len(s)} caracteres; el máximo es {max_length}", "too_long")
+        return s
+    return parse
+
+
+# ------------------------------------------------------------------------------------- numbers ---
+
+def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
+                 places: int | None = None) -> Callable[[Any], Decimal]:
+    """Decimal numbers written with the given separators.
+
+    Accepted (with ``decimal=","`` and ``thousands="."``): ``1234,5``, ``1.234.567,89``,
+    ``$ 1.234,50``, ``-1.000``, ``(1.000)`` (negative), ``1.000-`` (trailing minus), ``COP 5.000``.
+    Thousands groups must be of three digits; a separator that does not belong to the configured
+    format (``1,234.56`` with decimal ``,``) is an error rather than a silent misreading.
+    Spreadsheet numbers (float/int) are taken as they are (float via its shortest repr).
+    ``places`` rounds half-up to that many decimals.
+    """
+    dec = decimal_separator
+    th = thousands_separator or ""
+    if th in (" ", "\u00a0", "\u202f"):
+        th = " "
+    if dec not in (",", "."):
+        raise ValueError("decimal_separator must be ',' or '.'")
+    if th == dec or th not in ("", ".", ",", " ", "'"):
+        raise ValueError("thousands_separator must be '', '.', ',', ' ' or \"'\" and differ from the decimal one")
+    other = "." if dec == "," else ","  # a separator that is invalid unless it is the thousands one
+    quant = Decimal(1).scaleb(-places) if places is not None else None
+    digits = frozenset("0123456789")
+    allowed_first = frozenset("0123456789-+")
+    fmt_es = f"separador decimal «{dec}»" + (f" y de miles «{th}»" if th else "")
+
+    def bad(s: str, why: str = "") -> CellError:
+        return CellError(f"«{s}» no es un número válido ({why or 'se esperaba ' + fmt_es})", "invalid_number")
+
+    def clean(s: str) -> tuple[str, bool]:
+        # Slow path: currency symbols, spaces, parentheses, signs in odd places.
+        t = s.upper()
+        for sym in _CURRENCY:
+            if sym in t:
+                t = t.replace(sym, "")
+        neg = False
+        t = t.strip(_SPACES)
+        if t.startswith("(") and t.endswith(")"):
+            neg, t = True, t[1:-1].strip(_SPACES)
+        if t.endswith("-"):
+            neg, t = not neg, t[:-1].strip(_SPACES)
+        if t.startswith("-"):
+            neg, t = not neg, t[1:].strip(_SPACES)
+        elif t.startswith("+"):
+            t = t[1:].strip(_SPACES)
+        for sym in _CURRENCY:  # "-$ 1.000"
+            if t.startswith(sym):
+                t = t[len(sym):].strip(_SPACES)
+        if th == " ":
+            for sp in _SPACES:
+                t = t.replace(sp, " ")
+        return t, neg
+
+    def parse_str(s: str) -> Decimal:
+        t = s
+        neg = False
+        if t[0] not in allowed_first or t[-1] not in digits or " " in t:
+            err = _excel_error(t)
+            if err:
+                raise err
+            t, neg = clean(t)
+            if not t:
+                raise bad(s)
+        if t[0] in "+-":
+            if t[0] == "-":
+                neg = not neg
+            t = t[1:]
+        if th and th in t:
+            ip, _, fp = t.partition(dec)
+            groups = ip.split(th)
+            if not (1 <= len(groups[0]) <= 3) or any(len(g) != 3 for g in groups[1:]):
+                raise bad(s, f"los grupos de miles deben ser de tres dígitos; se esperaba {fmt_es}")
+            t = "".join(groups) + ("." + fp if _ else "")
+        elif dec == ",":
+            if other in t:
+                raise bad(s)
+            t = t.replace(",", ".")
+        elif other in t:  # dec == "." and a comma that is not the thousands separator
+            raise bad(s)
+        if t.count(".") > 1:
+            raise bad(s)
+        if not t or not (t.replace(".", "", 1).isdigit() and t.isascii()):
+            raise bad(s)
+        d = Decimal(t)
+        if neg:
+            d = -d
+        if quant is not None:
+            d = d.quantize(quant, rounding=ROUND_HALF_UP)
+        return d
+
+    def parse(v: Any) -> Decimal:
+        cls = v.__class__
+        if cls is str:
+            return parse_str(v)
+        if cls is float:
+            if v != v or v in (float("inf"), float("-inf")):
+                raise CellError("el número no es finito", "invalid_number")
+            d = Decimal(repr(v))
+        elif cls is int:
+            d = Decimal(v)
+        elif cls is Decimal:
+            d = v
+        else:
+            raise CellError(f"se esperaba un número y la celda tiene {_kind_es(v)}", "invalid_number")
+        if quant is not None:
+            d = d.quantize(quant, rounding=ROUND_HALF_UP)
+        return d
+    return parse
+
+
+def make_integer(decimal_separator: str = ",", thousands_separator: str = ".") -> Callable[[Any], int]:
+    """Whole numbers: ``"007"`` -> 7, ``"1.234"`` -> 1234 (thousands ``.``), ``12.0`` (float) -> 12."""
+    as_decimal = make_decimal(decimal_separator, thousands_separator)
+
+    def parse(v: Any) -> int:
+        cls = v.__class__
+        if cls is str:
+            if v.isdigit() and v.isascii():
+                return int(v)
+            d = as_decimal(v)
+        elif cls is int:
+            return v
+        elif cls is float:
+            if v.is_integer():
+                return int(v)
+            raise CellError(f"«{_float_text(v)}» no es un número entero", "invalid_integer")
+        else:
+            d = as_decimal(v)
+        if d != d.to_integral_value():
+            raise CellError(f"«{v}» no es un número entero", "invalid_integer")
+        return int(d)
+    return parse
+
+
+# --------------------------------------------------------------------------------------- dates ---
+
+def excel_serial_to_date(n: float) -> _dt.date:
+    """Excel 1900 date system serial -> date (1 = 1900-01-01; handles the fictitious 1900-02-29)."""
+    if not 1 <= n < 2958466:
+        raise CellError(f"«{n}» no es un número de fecha de Excel válido", "invalid_date")
+    days = int(n)
+    if days < 60:
+        return _EXCEL_EPOCH_PRE_1900_03 + _dt.timedelta(days=days)
+    if days == 60:
+        raise CellError("la fecha 29/02/1900 no existe", "invalid_date")
+    return _EXCEL_EPOCH + _dt.timedelta(days=days)
+
+
+_TOKENS = (("yyyy", "Y"), ("aaaa", "Y"), ("yy", "y"), ("aa", "y"), ("mm", "m"), ("dd", "d"),
+           ("m", "m"), ("d", "d"))
+
+
+def compile_date_format(fmt: str) -> Callable[[str], _dt.date]:
+    """Compile ``dd/mm/yyyy``-style (or ``%d/%m/%Y``-style) formats into a fast splitter.
+
+    Supported fast forms: three fields d, m, Y/y in any order separated by one of ``/ - .``
+    or no separator (``yyyymmdd``, ``ddmmyyyy``). A time part after a space or ``T`` is ignored.
+    Anything else falls back to ``datetime.strptime``.
+    """
+    f = fmt.strip()
+    pf = f.replace("%d", "dd").replace("%m", "mm").replace("%Y", "yyyy").replace("%y", "yy")
+    if "%" not in pf:
+        low = pf.lower()
+        order: list[str] = []
+        seps: set[str] = set()
+        i = 0
+        widths: list[int] = []
+        while i < len(low):
+            for tok, kind in _TOKENS:
+                if low.startswith(tok, i):
+                    order.append(kind)
+                    widths.append(len(tok))
+                    i += len(tok)
+                    break
+            else:
+                seps.add(low[i])
+                i += 1
+        if sorted(o.lower() for o in order) == ["d", "m", "y"] and len(seps) <= 1 and seps <= {"/", "-", "."}:
+            sep = seps.pop() if seps else ""
+            return _fast_date(order, sep, widths)
+    strp = f if "%" in f else None
+    if strp is None:
+        raise ValueError(f"unsupported date format {fmt!r}")
+
+    def parse_strptime(s: str) -> _dt.date:
+        return _dt.datetime.strptime(s, strp).date()
+    return parse_strptime
+
+
+def _fast_date(order: list[str], sep: str, widths: list[int]) -> Callable[[str], _dt.date]:
+    iy, im, id_ = order.index("Y") if "Y" in order else order.index("y"), order.index("m"), order.index("d")
+    two_digit_year = "y" in order
+
+    def parse(s: str) -> _dt.date:
+        cut = s.find(" ")
+        if cut < 0:
+            cut = s.find("T")
+        if cut > 0:
+            s = s[:cut]
+        if sep:
+            parts = s.split(sep)
+        else:
+            if len(s) != sum(widths):
+                raise ValueError(s)
+            parts, p = [], 0
+            for w in widths:
+                parts.append(s[p:p + w])
+                p += w
+        if len(parts) != 3:
+            raise ValueError(s)
+        y, m, d = parts[iy], parts[im], parts[id_]
+        if not (y.isdigit() and m.isdigit() and d.isdigit()) or len(d) > 2 or len(m) > 2:
+            raise ValueError(s)
+        year = int(y)
+        if two_digit_year:
+            if len(y) != 2:
+                raise ValueError(s)
+            year += 2000 if year < 70 else 1900
+        elif len(y) != 4:
+            raise ValueError(s)
+        return _dt.date(year, int(m), int(d))
+    return parse
+
+
+def make_date(formats: list[str] | tuple[str, ...] = ("dd/mm/yyyy", "yyyy-mm-dd"),
+              excel_serial: bool = True) -> Callable[[Any], _dt.date]:
+    """Dates: strings in the given formats (first that fits wins), spreadsheet dates/datetimes
+    (time dropped) and, when ``excel_serial``, Excel serial numbers in numeric cells."""
+    compiled = [compile_date_format(f) for f in formats]
+    shown = " o ".join(formats)
+
+    def parse(v: Any) -> _dt.date:
+        cls = v.__class__
+        if cls is str:
+            for fn in compiled:
+                try:
+                    return fn(v)
+                except ValueError:
+                    continue
+            err = _excel_error(v)
+            if err:
+                raise err
+            if excel_serial and v.isdigit() and len(v) <= 5:
+                return excel_serial_to_date(int(v))
+            raise CellError(f"«{v}» no es una fecha válida (formato esperado: {shown})", "invalid_date")
+        if cls is _dt.date:
+            return v
+        if cls is _dt.datetime:
+            return v.date()
+        if (cls is float or cls is int) and excel_serial:
+            return excel_serial_to_date(v)
+        raise CellError(f"se esperaba una fecha y la celda tiene {_kind_es(v)}", "invalid_date")
+    return parse
+
+
+def make_period() -> Callable[[Any], str]:
+    """Billing period as ``"YYYY-MM"``: accepts ``2026-01``, ``2026/1``, ``202601``, ``01/2026``,
+    ``1-2026``, dates/datetimes and numeric cells like ``202601``."""
+    def out(y: int, m: int, src: Any) -> str:
+        if not (1900 <= y <= 2999 and 1 <= m <= 12):
+            raise CellError(f"«{src}» no es un periodo válido (AAAA-MM)", "invalid_period")
+        return f"{y:04d}-{m:02d}"
+
+    def parse(v: Any) -> str:
+        cls = v.__class__
+        if cls is str:
+            s = v
+            for sep in ("-", "/", "."):
+                if sep in s:
+                    a, _, b = s.partition(sep)
+                    a, b = a.strip(), b.strip()
+                    if a.isdigit() and b.isdigit():
+                        if len(a) == 4 and len(b) <= 2:
+                            return out(int(a), int(b), v)
+                        if len(b) == 4 and len(a) <= 2:
+                            return out(int(b), int(a), v)
+                    break
+            if s.isdigit() and len(s) == 6:
+                return out(int(s[:4]), int(s[4:]), v)
+            raise CellError(f"«{v}» no es un periodo válido (AAAA-MM)", "invalid_period")
+        if isinstance(v, _dt.date):
+            return f"{v.year:04d}-{v.month:02d}"
+        if (cls is float and v.is_integer()) or cls is int:
+            n = int(v)
+            return out(n // 100, n % 100, v)
+        raise CellError(f"se esperaba un periodo AAAA-MM y la celda tiene {_kind_es(v)}", "invalid_period")
+    return parse
+
+
+_TRUE = frozenset({"si", "sí", "s", "x", "1", "true", "verdadero", "v", "yes", "y"})
+_FALSE = frozenset({"no", "n", "0", "false", "falso", "f"})
+
+
+def make_boolean() -> Callable[[Any], bool]:
+    def parse(v: Any) -> bool:
+        cls = v.__class__
+        if cls is bool:
+            return v
+        if cls is str:
+            k = v.casefold()
+            if k in _TRUE:
+                return True
+            if k in _FALSE:
+                return False
+        elif (cls is int or cls is float) and v in (0, 1):
+            return bool(v)
+        raise CellError(f"«{v}» no es un valor sí/no", "invalid_boolean")
+    return parse
+
+
+def make_parser(kind: str, *, decimal_separator: str = ",", thousands_separator: str = ".",
+                places: int | None = None, date_formats: list[str] | tuple[str, ...] = ("dd/mm/yyyy", "yyyy-mm-dd"),
+                excel_serial: bool = True, zfill: int | None = None,
+                max_length: int | None = None) -> Callable[[Any], Any]:
+    if kind == "text":
+        return make_text(zfill=zfill, max_length=max_length)
+    if kind == "integer":
+        return make_integer(decimal_separator, thousands_separator)
+    if kind == "decimal":
+        return make_decimal(decimal_separator, thousands_separator, places)
+    if kind == "date":
+        return make_date(date_formats, excel_serial)
+    if kind == "period":
+        return make_period()
+    if kind == "boolean":
+        return make_boolean()
+    raise ValueError(f"unknown parser {kind!r}")
