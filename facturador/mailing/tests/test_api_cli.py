@@ -1,0 +1,91 @@
+"""REST API and the `facturador mail` command (run as a real process, with a real worker)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from conftest import database_url_for_subprocess
+from facturador.mailing import engine
+from facturador.mailing.models import Delivery, MailSend
+from facturador.mailing.tests.conftest import FAST_ENV
+
+
+def base(issuer):
+    return f"/api/v1/issuers/{issuer.pk}/mail-sends/"
+
+
+def test_api_flow(api_client, admin_co, issuer_co, make_docs, make_user, smtp_server, mail_settings):
+    make_docs(issuer_co, 3, emails=["a@example.com", "b@example.com", ""])
+    api_client.force_authenticate(admin_co)
+    bad = api_client.post(base(issuer_co), {"ranges": ["FE1-FE3"], "subject": "x", "body": "{{nada}}"}, format="json")
+    assert bad.status_code == 400 and "{{nada}}" in bad.json()["body"][0]
+    resp = api_client.post(base(issuer_co), {"ranges": ["FE1-FE2", {"prefix": "fe", "from": 3, "to": 3}],
+                                             "subject": "Factura {{numero}}", "body": "Hola {{cliente}}"}, format="json")
+    assert resp.status_code == 201, resp.json()
+    send = resp.json()
+    assert send["ranges"] == [{"prefix": "FE", "from": 1, "to": 2}, {"prefix": "FE", "from": 3, "to": 3}]
+    assert send["status"] == "registered" and send["counts"]["pending"] == 2 and send["counts"]["excluded"] == 1
+    url = f"{base(issuer_co)}{send['id']}/"
+    assert api_client.get(base(issuer_co)).json()["results"][0]["id"] == send["id"]
+    prev = api_client.post(url + "preview/", {"body": "Total {{total}}"}, format="json").json()
+    assert prev["subject"] == "Factura FE1" and prev["text"] == "Total $100.001,00 COP"
+    assert [a["mimetype"] for a in prev["attachments"]] == ["application/pdf", "application/xml"]
+    test = api_client.post(url + "test/", {"email": "qa@example.com"}, format="json").json()
+    assert smtp_server.messages[0]["Message-ID"] == test["message_id"]
+    assert api_client.post(url + "resume/").status_code == 409
+    assert api_client.post(url + "start/").json()["status"] == "sending"
+    assert api_client.post(url + "stop/").json()["status"] == "stopped"
+    assert api_client.post(url + "resume/").json()["status"] == "sending"
+    engine.run_send_inline(MailSend.objects.get(pk=send["id"]))
+    done = api_client.get(url).json()
+    assert done["status"] == "finished" and done["counts"]["sent"] == 2
+    ledger = api_client.get(url + "ledger/?status=sent").json()
+    assert ledger["count"] == 2 and {r["email"] for r in ledger["results"]} == {"a@example.com", "b@example.com"}
+    assert api_client.get(url + "job/").json()["status"] == "finished"
+    csv = api_client.get(url + "export/csv/")
+    assert csv.status_code == 200 and "a@example.com" in csv.content.decode("utf-8-sig")
+    assert api_client.get(url + "export/xlsx/").content[:2] == b"PK"
+    # tenancy: a read-only member cannot start; a stranger does not see it
+    reader = make_user("lector", issuer_co, "readonly")
+    api_client.force_authenticate(reader)
+    assert api_client.get(url).status_code == 200 and api_client.post(url + "stop/").status_code == 403
+    stranger = make_user("extrano")
+    api_client.force_authenticate(stranger)
+    assert api_client.get(url).status_code == 404
+
+
+def run_cli(*args, env):
+    return subprocess.run([sys.executable, "-m", "facturador", "mail", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cli_create_start_wait_and_stop(issuer_co, make_docs, smtp_server, start_worker, settings, tmp_path):
+    make_docs(issuer_co, 6)
+    body = tmp_path / "mensaje.txt"
+    body.write_text("Señor(a) {{cliente}}:\nsu factura {{numero}} vence el {{vencimiento}}.\n", encoding="utf-8")
+    env = dict(os.environ, DATABASE_URL=database_url_for_subprocess(), SECRET_KEY=settings.SECRET_KEY,
+               FACTURADOR_ENCRYPTION_KEY=",".join(settings.FACTURADOR_ENCRYPTION_KEYS), EMAIL_HOST="127.0.0.1",
+               EMAIL_PORT=str(smtp_server.port), **FAST_ENV)
+    out = run_cli("create", "--issuer", issuer_co.tax_id, "--range", "FE1-FE4", "--range", "FE6-FE6",
+                  "--subject", "Factura {{numero}}", "--body-file", str(body), env=env)
+    assert out.returncode == 0, out.stderr
+    send_id = int(out.stdout.strip().splitlines()[-1])
+    assert "5 facturas" in out.stdout
+    bad = run_cli("create", "--issuer", issuer_co.tax_id, "--range", "FE1-FE4", "--subject", "{{x}}", "--body", "y", env=env)
+    assert bad.returncode != 0 and "{{x}} no existe" in bad.stderr
+    start_worker("cli-worker", **FAST_ENV)
+    out = run_cli("start", str(send_id), "--wait", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "[##############################] 5/5" in out.stdout and "Resultado: Finalizado." in out.stdout
+    assert sorted(m["Subject"] for m in smtp_server.messages) == ["Factura FE1", "Factura FE2", "Factura FE3",
+                                                                    "Factura FE4", "Factura FE6"]
+    assert "su factura FE6 vence" in next(m for m in smtp_server.messages if m["Subject"] == "Factura FE6").get_body(("plain",)).get_content()
+    assert Delivery.objects.filter(send_id=send_id, status="sent").count() == 5
+    out = run_cli("stop", str(send_id), env=env)
+    assert out.returncode != 0 and "Solo se puede detener un envío en curso" in out.stderr
+    out = run_cli("status", str(send_id), env=env)
+    assert "Finalizado · enviados 5" in out.stdout
