@@ -18,7 +18,7 @@ from facturador.core import jobs
 from facturador.core.models import IssuedDocument
 from facturador.dian.ws import packaging
 from facturador.dian.ws.client import DianClient, DianSoapFault, DianStillProcessing, DianTransportError
-from facturador.einvoice.models import DianDocument, FileCounter
+from facturador.einvoice.models import DianDocument, FileCounter, OperationMode
 
 logger = logging.getLogger(__name__)
 PROVIDER_CODE = {"own": "000", "provider": "000"}
@@ -122,6 +122,12 @@ def send_and_follow(doc: DianDocument, *, client: DianClient | None = None, canc
         return doc
     mine = [r for r in responses if (r.xml_document_key or "") == doc.cufe] or responses
     _apply(doc, mine[0])
+    test_set = next((r for r in responses if r.test_set_accepted), None)
+    if test_set is not None:
+        # "Set de prueba con identificador … se encuentra Aceptado": the software may now go to production.
+        doc.dian_message = f"{doc.dian_message} {test_set.status_description}".strip()[:2000]
+        OperationMode.objects.filter(pk=doc.operation_mode_id, state__in=["registered", "testing"]).update(
+            state=OperationMode.State.ACCEPTED)
     _save(doc)
     return doc
 

@@ -11,6 +11,8 @@ LINES = 5
 
 
 class OperationModeForm(forms.ModelForm):
+    endpoint = forms.URLField(label=_("URL del servicio web"), required=False, assume_scheme="https",
+                              help_text=_("Vacío: la URL oficial de la DIAN para el ambiente elegido."))
     pin = forms.CharField(label=_("PIN del software"), required=False, widget=forms.PasswordInput,
                           help_text=_("Se guarda cifrado. Déjelo vacío para conservar el actual."))
 

@@ -43,3 +43,18 @@ def invoice_payload():
     import copy
 
     return copy.deepcopy(INVOICE)
+
+
+@pytest.fixture
+def sandbox(dian_issuer):
+    """The local DIAN web service over HTTP, knowing the issuer's software and test set."""
+    from facturador.dian.sandbox import SandboxServer
+
+    mode = dian_issuer.mode
+    server = SandboxServer(software={mode.software_id: "70942"},
+                           test_sets={mode.test_set_id: {"invoices": 2, "credit_notes": 1, "debit_notes": 1}},
+                           async_pending_polls=1).start()
+    mode.endpoint = server.url
+    mode.save()
+    yield server
+    server.stop()

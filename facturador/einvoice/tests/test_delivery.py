@@ -1,0 +1,78 @@
+"""The production client against the local DIAN service, over HTTP."""
+
+import pytest
+from django.db import transaction
+
+from conftest import wait_for
+from facturador.einvoice import delivery, services
+from facturador.einvoice.models import DianDocument
+
+
+def fast(doc):
+    return delivery.send_and_follow(doc, poll_interval=0.01, poll_attempts=5)
+
+
+def test_sync_send_accepted_and_duplicate_is_rule_90(dian_issuer, sandbox, invoice_payload):
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    fast(doc)
+    assert doc.status == "accepted", (doc.dian_message, doc.rules)
+    assert doc.dian_status_code == "00"
+    assert b"ApplicationResponse" in bytes(doc.application_response)
+    assert doc.file_name.startswith("fv0900373076000") and doc.file_name.endswith(".xml")
+    # A resend (e.g. after a crash between send and save) is answered with rule 90 and stays accepted.
+    DianDocument.objects.filter(pk=doc.pk).update(status="signed")
+    doc.refresh_from_db()
+    fast(doc)
+    assert doc.status == "accepted"
+    assert any(r["code"] == "90" for r in doc.rules)
+
+
+def test_rejection_keeps_rule_codes(dian_issuer, sandbox, invoice_payload):
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    # DIAN rejects a document whose signature does not verify: corrupt one signed byte of the amounts.
+    xml = bytes(doc.signed_xml).replace(b">369600.00<", b">369601.00<", 1)
+    DianDocument.objects.filter(pk=doc.pk).update(signed_xml=xml)
+    doc.refresh_from_db()
+    fast(doc)
+    assert doc.status == "rejected"
+    assert doc.rejections and all(r["code"] for r in doc.rejections)
+
+
+def test_test_set_async_until_accepted(dian_issuer, sandbox, invoice_payload):
+    docs = [services.issue(dian_issuer, invoice_payload, send=False, test_set=True) for _ in range(2)]
+    credit = {**invoice_payload, "kind": "credit_note", "reference": {"document": docs[0].pk},
+              "discrepancy": {"code": "2", "description": "Anulación"}}
+    credit.pop("withholdings")
+    debit = {**credit, "kind": "debit_note", "discrepancy": {"code": "4", "description": "Otros"}}
+    docs.append(services.issue(dian_issuer, credit, send=False, test_set=True))
+    docs.append(services.issue(dian_issuer, debit, send=False, test_set=True))
+    for d in docs:
+        fast(d)
+        assert d.status == "accepted", (d, d.dian_message, d.rules)
+        assert d.zip_key
+    assert sandbox.test_set_status(dian_issuer.mode.test_set_id).is_accepted
+    assert "se encuentra Aceptado" in docs[-1].dian_message
+    dian_issuer.mode.refresh_from_db()
+    assert dian_issuer.mode.state == "accepted"
+
+
+def test_transport_error_leaves_document_retryable(dian_issuer, invoice_payload):
+    dian_issuer.mode.endpoint = "http://127.0.0.1:9/WcfDianCustomerServices.svc"  # nothing listens there
+    dian_issuer.mode.save()
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    client = delivery.client_for(doc)
+    client.retries, client.backoff = 1, 0.01
+    delivery.send_and_follow(doc, client=client)
+    assert doc.status == "error" and doc.can_retry
+    assert doc.dian_message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_issue_and_send_through_a_worker(dian_issuer, sandbox, invoice_payload, start_worker):
+    start_worker(FACTURADOR_DIAN_POLL_INTERVAL="0.05")
+    with transaction.atomic():
+        doc = services.issue(dian_issuer, invoice_payload)
+    wait_for(lambda: DianDocument.objects.get(pk=doc.pk).status == "accepted", timeout=60, message="document accepted")
+    doc.refresh_from_db()
+    assert doc.job.status == "finished"
+    assert bytes(doc.application_response).startswith(b"<?xml") or b"ApplicationResponse" in bytes(doc.application_response)
