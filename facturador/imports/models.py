@@ -59,9 +59,6 @@ class ImportTemplate(IssuerScoped):
     change_threshold = models.DecimalField(
         _("umbral de variación (%)"), max_digits=7, decimal_places=2, default=Decimal("30"),
         help_text=_("Conciliación: se señalan las referencias cuyo valor cambia más que este porcentaje frente al periodo anterior."))
-    totals_marker = models.CharField(
-        _("marca de fila de totales"), max_length=40, blank=True, default="TOTAL",
-        help_text=_("Una fila cuya referencia es este texto declara los totales de control: cantidad = número de filas, valor = suma."))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -141,6 +138,8 @@ class ImportJob(IssuerScoped):
     declared_rows = models.PositiveIntegerField(null=True, blank=True)
     declared_amount = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
     reconciliation = models.JSONField(default=dict, blank=True)
+    header = models.JSONField(default=list, blank=True)  # the file's header cells, for the error report
+    file_info = models.JSONField(default=dict, blank=True)  # sheet, encoding, delimiter, zip member, warnings
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,5 +1,167 @@
-from django.http import HttpResponse
+"""UI: import queue (task viewer), scheduling, detail, error report, reconciliation, operators, templates."""
+
+import json
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from facturador.core import audit
+from facturador.core.tenancy import WRITE_ROLES, issuer_required
+from facturador.core.views import JOB_FILTERS
+from facturador.imports import pipeline, services
+from facturador.imports.forms import OperatorForm, ScheduleForm, TemplateForm
+from facturador.imports.models import ImportJob, ImportTemplate, Operator
 
 
+@issuer_required
 def queue(request):
-    return HttpResponse("")
+    state = request.GET.get("state", "active")
+    page = Paginator(services.imports_for(request.issuer, state), 50).get_page(request.GET.get("page"))
+    return render(request, "imports/queue.html", {"page": page, "state": state, "filters": JOB_FILTERS})
+
+
+@issuer_required(roles=WRITE_ROLES)
+def schedule(request):
+    form = ScheduleForm(request.POST or None, request.FILES or None, issuer=request.issuer)
+    if request.method == "GET" and "template" in request.GET:
+        form.initial["template"] = request.GET["template"]
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            imp = services.schedule(request.issuer, services.ScheduleRequest(
+                operator=d["operator"], template=d["template"], period=d["period"], upload=d["file"],
+                file_type=d["file_type"], run_at=d["run_at"], dry_run=d["dry_run"], force=d["force"], user=request.user))
+        except services.ImportRefused as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            audit.record("import.schedule", issuer=request.issuer, obj=imp, request=request, summary=imp.job.title)
+            messages.success(request, f"Importación #{imp.pk} programada.")
+            return redirect("imports:queue")
+    return render(request, "imports/schedule.html", {"form": form})
+
+
+def _get_import(request, pk):
+    return get_object_or_404(ImportJob.objects.select_related("job", "operator", "template"), pk=pk, issuer=request.issuer)
+
+
+@issuer_required
+def detail(request, pk):
+    imp = _get_import(request, pk)
+    errors = imp.row_errors.all()[:100]
+    return render(request, "imports/detail.html", {"imp": imp, "job": imp.job, "errors": errors})
+
+
+@issuer_required(roles=WRITE_ROLES)
+@require_POST
+def cancel(request, pk):
+    imp = _get_import(request, pk)
+    if services.cancel(imp):
+        audit.record("import.cancel", issuer=request.issuer, obj=imp, request=request)
+        messages.info(request, f"Se solicitó la cancelación de la importación #{imp.pk}.")
+    else:
+        messages.error(request, "La importación ya terminó; no se puede cancelar.")
+    return redirect(request.POST.get("next") or "imports:queue")
+
+
+@issuer_required(roles=WRITE_ROLES)
+@require_POST
+def delete(request, pk):
+    imp = _get_import(request, pk)
+    if services.delete_pending(imp):
+        audit.record("import.delete", issuer=request.issuer, obj=imp, request=request)
+        messages.info(request, f"Importación #{imp.pk} eliminada.")
+    else:
+        messages.error(request, "Solo se pueden eliminar importaciones pendientes.")
+    return redirect(request.POST.get("next") or "imports:queue")
+
+
+@issuer_required
+def error_report(request, pk, fmt):
+    imp = _get_import(request, pk)
+    path, filename, content_type = pipeline.error_report(imp, fmt)
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=filename, content_type=content_type)
+
+
+@issuer_required
+def reconciliation(request, pk):
+    imp = _get_import(request, pk)
+    return render(request, "imports/reconciliation.html", {"imp": imp, "job": imp.job, "r": imp.reconciliation})
+
+
+@issuer_required
+def reconciliation_export(request, pk):
+    imp = _get_import(request, pk)
+    data = pipeline.reconciliation_csv(imp)
+    response = HttpResponse(data, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="conciliacion-{imp.pk}.csv"'
+    return response
+
+
+# --- operators and templates ------------------------------------------------------------------
+
+@issuer_required
+def operators(request):
+    items = Operator.objects.filter(issuer=request.issuer)
+    return render(request, "imports/operators.html", {"operators": items})
+
+
+@issuer_required(roles=WRITE_ROLES)
+def operator_edit(request, pk=None):
+    op = get_object_or_404(Operator, pk=pk, issuer=request.issuer) if pk else Operator(issuer=request.issuer)
+    form = OperatorForm(request.POST or None, instance=op, issuer=request.issuer)
+    if request.method == "POST" and form.is_valid():
+        obj = form.save()
+        audit.record("import_operator.save", issuer=request.issuer, obj=obj, request=request, summary=str(obj))
+        messages.success(request, "Operador guardado.")
+        return redirect("imports:operators")
+    return render(request, "core/form.html", {"form": form, "title": "Operador", "back": "imports:operators"})
+
+
+@issuer_required
+def templates(request):
+    items = ImportTemplate.latest_versions(request.issuer)
+    return render(request, "imports/templates.html", {"templates": items})
+
+
+@issuer_required
+def template_versions(request, pk):
+    tpl = get_object_or_404(ImportTemplate, pk=pk, issuer=request.issuer)
+    versions = ImportTemplate.objects.filter(issuer=request.issuer, operator=tpl.operator, name=tpl.name)
+    return render(request, "imports/template_versions.html", {"tpl": tpl, "versions": versions})
+
+
+@issuer_required(roles=WRITE_ROLES)
+def template_edit(request, pk=None):
+    """Create a template, or a new version of one. "Probar" previews the first 50 mapped rows of a sample file."""
+    base = get_object_or_404(ImportTemplate, pk=pk, issuer=request.issuer) if pk else None
+    initial = {"mapping": json.dumps(pipeline.DEFAULT_MAPPING, indent=2, ensure_ascii=False), "change_threshold": 30}
+    if base:
+        initial = {"operator": base.operator_id, "name": base.name, "file_type": base.file_type,
+                   "all_or_nothing": base.all_or_nothing, "change_threshold": base.change_threshold,
+                   "mapping": json.dumps(base.mapping, indent=2, ensure_ascii=False)}
+    form = TemplateForm(request.POST or None, request.FILES or None, issuer=request.issuer, initial=initial)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        if "test" in request.POST:
+            if not d.get("sample"):
+                form.add_error("sample", "Adjunte un archivo de muestra para probar la plantilla.")
+            else:
+                preview = pipeline.preview_upload(d["mapping"], d["sample"])
+                if preview.get("error"):
+                    form.add_error("sample", preview["error"])
+        else:
+            if base and d["operator"].pk != base.operator_id:
+                form.add_error("operator", "Una nueva versión debe ser del mismo operador.")
+            else:
+                tpl = ImportTemplate.save_version(
+                    issuer=request.issuer, operator=d["operator"], name=d["name"].strip(), file_type=d["file_type"],
+                    mapping=d["mapping"], all_or_nothing=d["all_or_nothing"], change_threshold=d["change_threshold"],
+                    created_by=request.user)
+                audit.record("import_template.save", issuer=request.issuer, obj=tpl, request=request, summary=str(tpl))
+                messages.success(request, f"Plantilla «{tpl.name}» guardada como versión {tpl.version}.")
+                return redirect("imports:templates")
+    return render(request, "imports/template_form.html", {"form": form, "base": base, "preview": preview})

@@ -1,0 +1,206 @@
+"""REST API: operators, templates (versioned), import queue (schedule, follow, cancel, delete, reports)."""
+
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from facturador.core import audit
+from facturador.core.api import IssuerScopedMixin, JobSerializer
+from facturador.imports import pipeline, services
+from facturador.imports.models import FileType, ImportJob, ImportTemplate, Operator
+
+
+class OperatorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Operator
+        fields = ["id", "code", "name", "active", "notes", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate_code(self, code):
+        code = code.strip().upper()
+        qs = Operator.objects.filter(issuer=self.context["view"].issuer, code=code)
+        if self.instance:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise serializers.ValidationError(f"Ya existe un operador con el código {code}.")
+        return code
+
+
+class OperatorViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
+    queryset = Operator.objects.all()
+    serializer_class = OperatorSerializer
+
+    def perform_destroy(self, instance):
+        if instance.templates.exists() or instance.imports.exists():
+            self.permission_denied(self.request, message="El operador tiene plantillas o importaciones; desactívelo en su lugar.")
+        instance.delete()
+
+
+class ImportTemplateSerializer(serializers.ModelSerializer):
+    operator = serializers.PrimaryKeyRelatedField(queryset=Operator.objects.none())
+    is_latest = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ImportTemplate
+        fields = ["id", "operator", "name", "version", "file_type", "mapping", "all_or_nothing", "change_threshold",
+                  "is_latest", "created_at"]
+        read_only_fields = ["id", "version", "created_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        view = self.context.get("view")
+        if view is not None and hasattr(view, "issuer"):
+            self.fields["operator"].queryset = Operator.objects.filter(issuer=view.issuer)
+
+    def validate_mapping(self, mapping):
+        try:
+            return pipeline.normalize_mapping(mapping)
+        except pipeline.MappingInvalid as exc:
+            raise serializers.ValidationError(exc.message) from exc
+
+
+class ImportTemplateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                            mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Templates are versioned: POST creates version 1 (or the next one of the same name); PUT/PATCH store a new version."""
+
+    queryset = ImportTemplate.objects.select_related("operator")
+    serializer_class = ImportTemplateSerializer
+
+    def get_queryset(self):
+        qs = super().get_queryset()
+        if self.action == "list" and self.request.query_params.get("all_versions") != "1":
+            return ImportTemplate.latest_versions(self.issuer)
+        return qs
+
+    def perform_create(self, serializer):
+        d = serializer.validated_data
+        tpl = ImportTemplate.save_version(issuer=self.issuer, created_by=self.request.user, **d)
+        serializer.instance = tpl
+        audit.record("import_template.save", issuer=self.issuer, obj=tpl, request=self.request, summary=str(tpl))
+
+    def perform_update(self, serializer):
+        old = serializer.instance
+        d = {f: getattr(old, f) for f in ("operator", "name", "file_type", "mapping", "all_or_nothing", "change_threshold")}
+        d.update(serializer.validated_data)
+        if d["operator"].pk != old.operator_id:
+            self.permission_denied(self.request, message="Una nueva versión debe ser del mismo operador.")
+        tpl = ImportTemplate.save_version(issuer=self.issuer, created_by=self.request.user, **d)
+        serializer.instance = tpl
+        audit.record("import_template.save", issuer=self.issuer, obj=tpl, request=self.request, summary=str(tpl))
+
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def test(self, request, issuer_pk=None, pk=None):
+        """Preview the first 50 mapped rows of a sample file with this template version."""
+        tpl = self.get_object()
+        upload = request.FILES.get("file")
+        if upload is None:
+            return Response({"detail": "Adjunte el archivo de muestra en el campo «file»."}, status=400)
+        result = pipeline.preview_upload(tpl.mapping, upload)
+        return Response(result, status=400 if result.get("error") else 200)
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    job = JobSerializer(read_only=True)
+    status = serializers.CharField(source="job.status", read_only=True)
+    status_display = serializers.CharField(source="job.get_status_display", read_only=True)
+    percent = serializers.IntegerField(source="job.percent", read_only=True)
+    operator_code = serializers.CharField(source="operator.code", read_only=True)
+    template_version = serializers.IntegerField(source="template.version", read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "status", "status_display", "percent", "operator", "operator_code", "template", "template_version",
+                  "period", "file_type", "original_name", "size", "sha256", "dry_run", "force", "scheduled_for", "phase",
+                  "loaded_at", "replaced_import", "replaced_charges", "rows_read", "rows_valid", "rows_invalid",
+                  "amount_total", "declared_rows", "declared_amount", "created_at", "job"]
+        read_only_fields = fields
+
+
+class ScheduleSerializer(serializers.Serializer):
+    operator = serializers.IntegerField()
+    template = serializers.IntegerField()
+    period = serializers.CharField(max_length=7)
+    file = serializers.FileField()
+    file_type = serializers.ChoiceField(choices=FileType.choices, required=False)
+    run_at = serializers.DateTimeField(required=False, allow_null=True)
+    dry_run = serializers.BooleanField(required=False, default=False)
+    force = serializers.BooleanField(required=False, default=False)
+
+
+class ImportJobViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The import queue. `?state=active|pending|running|finished|deleted|all`, `?operator=CODE`, `?period=YYYY-MM`."""
+
+    queryset = ImportJob.objects.all()
+    serializer_class = ImportJobSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        qs = services.imports_for(self.issuer, self.request.query_params.get("state"))
+        if self.request.query_params.get("operator"):
+            qs = qs.filter(operator__code=self.request.query_params["operator"].upper())
+        if self.request.query_params.get("period"):
+            qs = qs.filter(period=self.request.query_params["period"])
+        return qs
+
+    def get_object(self):
+        from django.shortcuts import get_object_or_404
+
+        return get_object_or_404(ImportJob.objects.select_related("job", "operator", "template"), issuer=self.issuer,
+                                 pk=self.kwargs["pk"])
+
+    @extend_schema(request={"multipart/form-data": ScheduleSerializer}, responses={201: ImportJobSerializer})
+    def create(self, request, issuer_pk=None):
+        s = ScheduleSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        op = Operator.objects.filter(issuer=self.issuer, pk=d["operator"]).first()
+        tpl = ImportTemplate.objects.filter(issuer=self.issuer, pk=d["template"]).first()
+        if op is None or tpl is None:
+            return Response({"detail": "Operador o plantilla no encontrados.", "code": "not_found"}, status=400)
+        try:
+            imp = services.schedule(self.issuer, services.ScheduleRequest(
+                operator=op, template=tpl, period=d["period"], upload=d["file"], file_type=d.get("file_type", ""),
+                run_at=d.get("run_at"), dry_run=d["dry_run"], force=d["force"], user=request.user))
+        except services.ImportRefused as exc:
+            code = status.HTTP_409_CONFLICT if exc.code == "duplicate" else status.HTTP_400_BAD_REQUEST
+            return Response({"detail": exc.message, "code": exc.code, "field": exc.field}, status=code)
+        audit.record("import.schedule", issuer=self.issuer, obj=imp, request=request, summary=imp.job.title)
+        return Response(ImportJobSerializer(imp).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, issuer_pk=None, pk=None):
+        imp = self.get_object()
+        if not services.cancel(imp):
+            return Response({"detail": "La importación ya terminó; no se puede cancelar."}, status=status.HTTP_409_CONFLICT)
+        audit.record("import.cancel", issuer=self.issuer, obj=imp, request=request)
+        imp.job.refresh_from_db()
+        return Response(ImportJobSerializer(imp).data)
+
+    def destroy(self, request, issuer_pk=None, pk=None):
+        imp = self.get_object()
+        if not services.delete_pending(imp):
+            return Response({"detail": "Solo se pueden eliminar importaciones pendientes."}, status=status.HTTP_409_CONFLICT)
+        audit.record("import.delete", issuer=self.issuer, obj=imp, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(parameters=[OpenApiParameter("fmt", str, description="csv (por defecto) o xlsx")], responses={200: bytes})
+    @action(detail=True, methods=["get"], url_path="errors")
+    def errors(self, request, issuer_pk=None, pk=None):
+        """Error report: the original row plus the error (csv or xlsx)."""
+        imp = self.get_object()
+        path, filename, content_type = pipeline.error_report(imp, request.query_params.get("fmt", "csv"))
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=filename, content_type=content_type)
+
+    @action(detail=True, methods=["get"])
+    def reconciliation(self, request, issuer_pk=None, pk=None):
+        imp = self.get_object()
+        if request.query_params.get("fmt") == "csv":
+            response = HttpResponse(pipeline.reconciliation_csv(imp), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="conciliacion-{imp.pk}.csv"'
+            return response
+        return Response({"import": imp.pk, "status": imp.job.status, **imp.reconciliation})

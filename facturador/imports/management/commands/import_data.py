@@ -1,0 +1,148 @@
+"""`facturador import run FILE --issuer NIT --operator X --template Y --period 2026-10 [--wait] [--dry-run] [--force]`.
+
+The import is queued like one scheduled from the web (a worker runs it). `--wait` follows it with a
+progress bar in the terminal. `--in-process` runs it right here (no worker needed; implies --wait);
+without it, `--wait` warns when no worker has picked the job up after a while.
+"""
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections, connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from facturador.core.models import Issuer, Job
+from facturador.imports import services
+from facturador.imports.models import ImportJob, ImportTemplate, Operator
+
+EXIT = {Job.Status.FINISHED: 0, Job.Status.FINISHED_WITH_ERRORS: 3}
+
+
+def progress_line(job: Job, width: int = 30) -> str:
+    pct = job.percent
+    filled = int(width * pct / 100)
+    bar = "#" * filled + "." * (width - filled)
+    counts = f"{job.done}/{job.total}" if job.total else f"{job.done}"
+    errors = f" · {job.errors} con error" if job.errors else ""
+    return f"[{bar}] {pct:3d}% {counts} filas{errors} · {job.get_status_display()}" + (f" · {job.message}" if job.message else "")
+
+
+class Command(BaseCommand):
+    help = "Import billing data files (operators' consumption detail, charges...)."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        run = sub.add_parser("run", help="Queue (and optionally follow) an import")
+        run.add_argument("file")
+        run.add_argument("--issuer", required=True, help="NIT / RFC of the issuer (check digit optional)")
+        run.add_argument("--operator", required=True, help="Operator code")
+        run.add_argument("--template", required=True, help="Template name (latest version) or id")
+        run.add_argument("--template-version", type=int, help="Use this version of the template")
+        run.add_argument("--period", required=True, help="YYYY-MM")
+        run.add_argument("--file-type", default="", help="consumption, summary, charges, readings, other")
+        run.add_argument("--at", default="", help="Run at this local date-time (YYYY-MM-DD HH:MM) instead of now")
+        run.add_argument("--wait", action="store_true", help="Follow the import with a progress bar until it ends")
+        run.add_argument("--in-process", action="store_true", help="Run the import in this process (no worker needed)")
+        run.add_argument("--dry-run", action="store_true", help="Validate without storing")
+        run.add_argument("--force", action="store_true", help="Import even if the same file was imported for the period")
+        status = sub.add_parser("status", help="Show an import's progress")
+        status.add_argument("id", type=int)
+        status.add_argument("--wait", action="store_true")
+
+    def handle(self, *args, action=None, **o):
+        if action == "status":
+            imp = ImportJob.objects.select_related("job").filter(pk=o["id"]).first()
+            if imp is None:
+                raise CommandError(f"No existe la importación #{o['id']}.")
+            return self._finish(imp, wait=o["wait"])
+        return self._run(o)
+
+    def _run(self, o):
+        path = Path(o["file"])
+        if not path.is_file():
+            raise CommandError(f"No se encuentra el archivo {path}.")
+        tax_id = o["issuer"].split("-")[0].replace(".", "").strip().upper()
+        issuer = Issuer.objects.filter(tax_id=tax_id).first()
+        if issuer is None:
+            raise CommandError(f"No existe el emisor {o['issuer']}.")
+        operator = Operator.objects.filter(issuer=issuer, code=o["operator"].strip().upper()).first()
+        if operator is None:
+            raise CommandError(f"No existe el operador {o['operator']} para {issuer.legal_name}.")
+        tpls = ImportTemplate.objects.filter(issuer=issuer, operator=operator)
+        tpls = tpls.filter(pk=int(o["template"])) if o["template"].isdigit() else tpls.filter(name=o["template"])
+        if o["template_version"]:
+            tpls = tpls.filter(version=o["template_version"])
+        template = tpls.order_by("-version").first()
+        if template is None:
+            raise CommandError(f"No existe la plantilla {o['template']} del operador {operator.code}.")
+        run_at = None
+        if o["at"]:
+            run_at = parse_datetime(o["at"].replace(" ", "T"))
+            if run_at is None:
+                raise CommandError("--at: use AAAA-MM-DD HH:MM.")
+            if timezone.is_naive(run_at):
+                from zoneinfo import ZoneInfo
+
+                run_at = timezone.make_aware(run_at, ZoneInfo(issuer.tz))
+        in_process = o["in_process"] and not run_at
+        with path.open("rb") as fh:
+            try:
+                imp = services.schedule(issuer, services.ScheduleRequest(
+                    operator=operator, template=template, period=o["period"], upload=fh, file_type=o["file_type"],
+                    run_at=run_at, dry_run=o["dry_run"], force=o["force"]), enqueue=not in_process)
+            except services.ImportRefused as exc:
+                raise CommandError(exc.message) from exc
+        self.stdout.write(f"Importación #{imp.pk} programada ({imp.job.title}).")
+        if in_process:
+            from facturador.core.jobs import execute_job
+
+            def work():
+                try:
+                    execute_job.call(imp.job_id)
+                finally:
+                    connection.close()
+
+            worker = threading.Thread(target=work, name=f"import-{imp.pk}")
+            worker.start()
+            code = self._finish(imp, wait=True)
+            worker.join()
+            return code
+        return self._finish(imp, wait=o["wait"])
+
+    def _finish(self, imp: ImportJob, wait: bool):
+        job = imp.job
+        started = time.monotonic()
+        warned = False
+        tty = sys.stdout.isatty()
+        last = ""
+        while True:
+            close_old_connections()
+            job.refresh_from_db()
+            line = progress_line(job)
+            if not wait or job.status in Job.FINAL:
+                break
+            if line != last:
+                self.stdout.write(("\r" + line.ljust(110)) if tty else line, ending="" if tty else "\n")
+                self.stdout.flush()
+                last = line
+            if job.status == Job.Status.PENDING and not warned and not imp.scheduled_for and time.monotonic() - started > 15:
+                self.stderr.write("\nNingún trabajador ha tomado la importación todavía: inicie `facturador worker` "
+                                  "o use --in-process.")
+                warned = True
+            time.sleep(0.3)
+        self.stdout.write(("\r" + line.ljust(110)) if tty else line)
+        imp.refresh_from_db()
+        if job.status in Job.FINAL:
+            self.stdout.write(f"Filas leídas {imp.rows_read} · válidas {imp.rows_valid} · con error {imp.rows_invalid} · "
+                              f"valor {imp.amount_total}" + (" · simulación: no se guardó nada" if imp.dry_run else ""))
+            if job.error:
+                self.stderr.write(job.error)
+        if wait and job.status not in EXIT:
+            sys.exit(1)
+        if wait and job.status == Job.Status.FINISHED_WITH_ERRORS:
+            sys.exit(3)
+        return None

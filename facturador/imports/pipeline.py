@@ -1,0 +1,397 @@
+"""The import pipeline on top of facturador.tabular: read → map/validate → stage → reconcile → swap.
+
+Target fields of an import template (tabular mapping targets):
+    reference (required, text: leading zeros kept), concept, quantity, unit_price, amount.
+`amount` may be omitted when quantity and unit_price are mapped (amount = quantity × unit_price,
+rounded half-up to cents); `unit_price` defaults to amount / quantity; `quantity` defaults to 1.
+Declared control totals come from the file's footer row ("TOTAL", detected by tabular) through the
+template's `declared_totals` (fields, e.g. ["amount"]), or from `declared_totals.expected_rows`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import logging
+import os
+import tempfile
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.conf import settings
+from django.utils import timezone
+
+from facturador.core.jobs import JobContext, JobFailed
+from facturador.core.models import Job
+from facturador.imports import services, staging
+from facturador.imports.models import ImportJob, ImportRowError
+from facturador.tabular.errors import ImportFileError
+from facturador.tabular.mapping import Template, map_rows, open_for_template, preview
+from facturador.tabular.reports import write_error_report_csv, write_error_report_xlsx
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 20_000         # staged lines per COPY / executemany
+MAX_STORED_ERRORS = 50_000  # rows with errors kept for the report (all are counted)
+FIELDS = ("reference", "concept", "quantity", "unit_price", "amount")
+FIELD_LABELS = {"reference": "referencia", "concept": "concepto", "quantity": "cantidad", "unit_price": "valor unitario",
+                "amount": "valor"}
+CENT = Decimal("0.01")
+Q4 = Decimal("0.0001")
+MAX_AMOUNT = Decimal("1e16")
+MAX_QTY = Decimal("1e10")
+DEFAULT_CONCEPT = "Consumo"
+
+DEFAULT_MAPPING = {
+    "header_row": 1,
+    "sheet": None,
+    "decimal_separator": ",",
+    "thousands_separator": ".",
+    "fields": [
+        {"field": "reference", "header": "Referencia", "parser": "text", "required": True, "max_length": 48},
+        {"field": "concept", "header": "Concepto", "parser": "text", "default": DEFAULT_CONCEPT, "max_length": 200},
+        {"field": "quantity", "header": "Cantidad", "parser": "decimal", "default": "1"},
+        {"field": "unit_price", "header": "Valor unitario", "parser": "decimal"},
+        {"field": "amount", "header": "Valor", "parser": "decimal", "required": True, "decimal_places": 2},
+    ],
+    "declared_totals": {"fields": ["amount"], "from_footer": True},
+}
+
+
+class LineError(Exception):
+    def __init__(self, field, message):
+        super().__init__(field, message)
+        self.field = field
+        self.message = message
+
+
+class MappingInvalid(Exception):
+    def __init__(self, message, code="invalid_template"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def normalize_mapping(data: dict) -> dict:
+    """Validate a mapping dict (tabular Template + our target fields); return its canonical to_dict()."""
+    try:
+        tpl = Template.from_dict(data)
+    except ImportFileError as exc:
+        raise MappingInvalid(exc.message_es) from exc
+    except TypeError as exc:
+        raise MappingInvalid(f"Plantilla no válida: {exc}.") from exc
+    names = [f.field for f in tpl.fields]
+    unknown = [n for n in names if n not in FIELDS]
+    if unknown:
+        raise MappingInvalid(f"Campos desconocidos: {', '.join(unknown)}. Use: {', '.join(FIELDS)}.")
+    if "reference" not in names:
+        raise MappingInvalid("La plantilla debe mapear la referencia (campo «reference»).")
+    if "amount" not in names and not {"quantity", "unit_price"} <= set(names):
+        raise MappingInvalid("La plantilla debe mapear el valor («amount») o la cantidad y el valor unitario.")
+    for f in tpl.fields:
+        if f.field in ("quantity", "unit_price", "amount") and f.parser not in ("decimal", "integer"):
+            raise MappingInvalid(f"El campo «{f.field}» debe ser numérico (decimal o integer).")
+    return tpl.to_dict()
+
+
+def _jsonable(v):
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    if isinstance(v, (_dt.date, _dt.time, _dt.datetime)):
+        return v.isoformat()
+    return str(v)
+
+
+def _line(values: dict):
+    """(reference, concept, quantity, unit_price, amount) or raise LineError(field, Spanish message)."""
+    ref = values.get("reference")
+    if ref is None:
+        raise LineError("reference", "la referencia es obligatoria")
+    if not isinstance(ref, str):
+        ref = str(ref)
+    if len(ref) > 48:
+        raise LineError("reference", "la referencia tiene más de 48 caracteres")
+    concept = values.get("concept") or DEFAULT_CONCEPT
+    if not isinstance(concept, str):
+        concept = str(concept)
+    if len(concept) > 200:
+        concept = concept[:200]
+    qty = values.get("quantity")
+    qty = Decimal(1) if qty is None else Decimal(qty)
+    price = values.get("unit_price")
+    amount = values.get("amount")
+    if amount is None:
+        if price is None:
+            raise LineError("amount", "falta el valor (ni valor ni valor unitario)")
+        amount = (qty * Decimal(price)).quantize(CENT, ROUND_HALF_UP)
+    else:
+        amount = Decimal(amount)
+        if amount.as_tuple().exponent < -2:
+            amount = amount.quantize(CENT, ROUND_HALF_UP)
+    if price is None:
+        price = (amount / qty).quantize(Q4, ROUND_HALF_UP) if qty else amount
+    else:
+        price = Decimal(price)
+        if price.as_tuple().exponent < -4:
+            price = price.quantize(Q4, ROUND_HALF_UP)
+    if qty.as_tuple().exponent < -4:
+        qty = qty.quantize(Q4, ROUND_HALF_UP)
+    if abs(amount) >= MAX_AMOUNT or abs(price) >= MAX_AMOUNT:
+        raise LineError("amount", f"el valor {amount} es demasiado grande")
+    if abs(qty) >= MAX_QTY:
+        raise LineError("quantity", f"la cantidad {qty} es demasiado grande")
+    return ref, concept, qty, price, amount
+
+
+def process(imp: ImportJob, ctx: JobContext):
+    """Run one import (called by the job handler). Returns the final Job status or raises JobFailed."""
+    staging.clear_staging(imp.pk)
+    ImportRowError.objects.filter(import_job=imp)._raw_delete(using="default")
+    staging.clear_orphan_staging()
+    if not imp.force and not imp.dry_run:
+        dup = services.duplicate_of(imp.issuer, imp.operator, imp.period, imp.sha256, exclude_pk=imp.pk)
+        if dup is not None and dup.loaded_at:
+            raise JobFailed(services.duplicate_message(dup))
+    ImportJob.objects.filter(pk=imp.pk).update(phase=ImportJob.Phase.STAGING)
+    template = Template.from_dict(imp.template.mapping)
+    if imp.template.all_or_nothing:
+        template.all_or_nothing = True
+    try:
+        source = open_for_template(imp.file.path, imp.original_name, template)
+    except ImportFileError as exc:
+        raise JobFailed(exc.message_es, str(exc)) from exc
+    with source:
+        try:
+            mapper = map_rows(source, template)
+        except ImportFileError as exc:
+            raise JobFailed(exc.message_es, str(exc)) from exc
+        imp.header = list(mapper.header)
+        imp.file_info = {"sheet": source.sheet_name, "encoding": source.encoding, "delimiter": source.delimiter,
+                         "member": source.member, "file_type": source.file_type}
+        ImportJob.objects.filter(pk=imp.pk).update(header=imp.header, file_info=imp.file_info)
+        ctx.progress(0, total=source.total_rows_estimate or 0, message="Leyendo y validando", errors=0, force=True)
+        writer = staging.StagingWriter()
+        iid = imp.pk
+        buf: list[tuple] = []
+        err_objs: list[ImportRowError] = []
+        stored_errors = 0
+        valid = invalid = 0
+        amount_total = Decimal(0)
+        n = 0
+        try:
+            for mr in mapper:
+                n += 1
+                if mr.errors:
+                    invalid += 1
+                    if stored_errors < MAX_STORED_ERRORS:
+                        stored_errors += 1
+                        raw = [_jsonable(v) for v in mr.raw]
+                        for e in mr.errors:
+                            err_objs.append(ImportRowError(
+                                import_job_id=iid, row_number=mr.row_number, column=e.column or "",
+                                value=str(e.value if e.value is not None else "")[:500], message=e.message_es[:500],
+                                original=raw))
+                else:
+                    try:
+                        ref, concept, qty, price, amount = _line(mr.values)
+                    except LineError as exc:
+                        field, msg = exc.field, exc.message
+                        invalid += 1
+                        if stored_errors < MAX_STORED_ERRORS:
+                            stored_errors += 1
+                            err_objs.append(ImportRowError(
+                                import_job_id=iid, row_number=mr.row_number, column=FIELD_LABELS[field],
+                                value=str(mr.values.get(field) or "")[:500],
+                                message=f"Fila {mr.row_number}, «{field}»: {msg}.", original=[_jsonable(v) for v in mr.raw]))
+                    else:
+                        valid += 1
+                        amount_total += amount
+                        buf.append((iid, mr.row_number, ref, concept, qty, price, amount))
+                if len(buf) >= BATCH_SIZE or len(err_objs) >= 2000:
+                    ctx.check_cancel()
+                    writer.write(buf)
+                    buf = []
+                    if err_objs:
+                        ImportRowError.objects.bulk_create(err_objs, batch_size=1000)
+                        err_objs = []
+                    ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number),
+                                 errors=invalid)
+                elif not n & 1023:
+                    ctx.check_cancel()
+                    ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number),
+                                 errors=invalid)
+        except ImportFileError as exc:
+            raise JobFailed(exc.message_es, str(exc)) from exc
+        ctx.check_cancel()
+        writer.write(buf)
+        stats = mapper.stats
+        file_errors = [e for e in stats.file_errors
+                       if not (e.code == "total_missing" and not (template.declared_totals and template.declared_totals.expected))]
+        for e in file_errors:
+            err_objs.append(ImportRowError(import_job_id=iid, row_number=e.row or 0, column=e.column or "",
+                                           value=str(e.value if e.value is not None else "")[:500],
+                                           message=e.message_es[:500], original=[]))
+        if err_objs:
+            ImportRowError.objects.bulk_create(err_objs, batch_size=1000)
+        rows_read = source.row_number
+
+    declared_amount = stats.declared_totals.get("amount")
+    declared_rows = template.declared_totals.expected_rows if template.declared_totals else None
+    imp.rows_read, imp.rows_valid, imp.rows_invalid = valid + invalid, valid, invalid
+    imp.amount_total = amount_total.quantize(CENT)
+    imp.declared_amount = declared_amount.quantize(CENT) if declared_amount is not None else None
+    imp.declared_rows = declared_rows
+    ctx.progress(rows_read, total=rows_read, errors=invalid + len(file_errors), message="Conciliando", force=True)
+    ctx.check_cancel()
+    imp.reconciliation = staging.reconcile(imp, imp.template.change_threshold)
+    imp.reconciliation["file_errors"] = [e.message_es for e in file_errors]
+    imp.reconciliation["warnings"] = list(stats.warnings)
+    imp.reconciliation["empty_rows"] = stats.empty_rows
+    imp.reconciliation["footer_rows"] = list(stats.footer_rows)
+    ImportJob.objects.filter(pk=imp.pk).update(
+        rows_read=imp.rows_read, rows_valid=valid, rows_invalid=invalid, amount_total=imp.amount_total,
+        declared_amount=imp.declared_amount, declared_rows=declared_rows, reconciliation=imp.reconciliation)
+    ctx.set_result(import_id=imp.pk, rows_valid=valid, rows_invalid=invalid, amount=str(imp.amount_total),
+                   loader=writer.method)
+    has_errors = bool(invalid or file_errors)
+    if stats.aborted:
+        raise JobFailed(f"Se detuvo la lectura: {invalid} filas con errores alcanzaron el máximo de la plantilla. "
+                        "No se cargó nada; descargue el reporte de errores.")
+    if imp.dry_run:
+        staging.clear_staging(imp.pk)
+        ImportJob.objects.filter(pk=imp.pk).update(phase=ImportJob.Phase.VALIDATED)
+        ctx.progress(rows_read, message=f"Simulación: {valid} filas válidas, {invalid} con error; no se guardó nada",
+                     force=True)
+        return Job.Status.FINISHED_WITH_ERRORS if has_errors else Job.Status.FINISHED
+    if template.all_or_nothing and has_errors:
+        raise JobFailed(f"La plantilla es «todo o nada» y el archivo tiene {invalid + len(file_errors)} errores: "
+                        "no se cargó ninguna fila. Descargue el reporte de errores, corrija y vuelva a importar.")
+    if valid == 0:
+        raise JobFailed("El archivo no tiene filas válidas: no se cargó nada. Revise el reporte de errores."
+                        if invalid else "El archivo no tiene filas de datos.")
+    ctx.progress(rows_read, message="Cargando cargos", force=True)
+    ctx.check_cancel()
+    inserted, replaced = staging.swap_into_charges(imp)
+    staging.clear_staging(imp.pk)
+    msg = f"{inserted} cargos cargados" + (f"; reemplazó {replaced} cargos anteriores del periodo" if replaced else "")
+    ctx.set_result(charges=inserted, replaced=replaced)
+    ctx.progress(rows_read, message=msg, errors=invalid + len(file_errors), force=True)
+    return Job.Status.FINISHED_WITH_ERRORS if has_errors else Job.Status.FINISHED
+
+
+# --- preview (template test) ---------------------------------------------------------------------
+
+def preview_upload(mapping: dict, upload, limit: int = 50) -> dict:
+    """Map the first `limit` rows of an uploaded sample file; a dict ready for a template or JSON."""
+    name = os.path.basename(getattr(upload, "name", "") or "muestra")
+    try:
+        tpl = Template.from_dict(mapping)
+    except ImportFileError as exc:
+        return {"error": exc.message_es}
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    with tempfile.NamedTemporaryFile(prefix="facturador-preview-", suffix=suffix) as tmp:
+        chunks = upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
+        for chunk in chunks:
+            tmp.write(chunk)
+        tmp.flush()
+        try:
+            result = preview(tmp.name, name, tpl, limit=limit)
+        except ImportFileError as exc:
+            return {"error": exc.message_es}
+    fields = [f.field for f in tpl.fields]
+    rows, valid, invalid = [], 0, 0
+    for mr in result.rows:
+        errors = [e.message_es for e in mr.errors]
+        if not errors:
+            try:
+                _line(mr.values)
+            except LineError as exc:
+                errors.append(f"Fila {mr.row_number}, «{exc.field}»: {exc.message}.")
+        valid += not errors
+        invalid += bool(errors)
+        rows.append({"row_number": mr.row_number, "values": {k: _jsonable(v) for k, v in mr.values.items()},
+                     "cells": [_jsonable(mr.values.get(f)) for f in fields], "errors": errors})
+    out = {"fields": fields, "rows": rows, "valid": valid, "invalid": invalid, "header": result.header,
+           "missing_columns": result.missing_columns, "available_columns": result.available_columns,
+           "sheet": result.sheet_name, "sheets": result.sheet_names, "encoding": result.encoding,
+           "delimiter": result.delimiter, "total_rows_estimate": result.total_rows_estimate,
+           "warnings": result.warnings, "file_errors": [e.message_es for e in result.errors if e.row is None]}
+    if result.missing_columns:
+        out["error"] = ("Faltan columnas en el encabezado: " + ", ".join(f"«{m}»" for m in result.missing_columns)
+                        + ". Columnas disponibles: " + ", ".join(f"«{a}»" for a in result.available_columns) + ".")
+    return out
+
+
+# --- error report ----------------------------------------------------------------------------------
+
+def _error_items(imp: ImportJob):
+    """(row_number, raw, [messages]) per row, in row order, streamed from the database."""
+    current, raw, msgs = None, (), []
+    for rn, original, message in ImportRowError.objects.filter(import_job=imp).order_by("row_number", "id").values_list(
+            "row_number", "original", "message").iterator(chunk_size=2000):
+        if rn != current and current is not None:
+            yield (current or None, raw, msgs)
+            msgs = []
+        current, raw = rn, tuple(original or ())
+        msgs.append(message)
+    if current is not None:
+        yield (current or None, raw, msgs)
+
+
+def error_report(imp: ImportJob, fmt: str):
+    """Write the error report to a file under the data dir; returns (path, download name, content type)."""
+    fmt = "xlsx" if fmt == "xlsx" else "csv"
+    folder = os.path.join(settings.MEDIA_ROOT, f"issuers/{imp.issuer_id}/imports/reports")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"errores-{imp.pk}.{fmt}")
+    header = imp.header or []
+    if fmt == "xlsx":
+        write_error_report_xlsx(_error_items(imp), header, path)
+        ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        with open(path, "wb") as fh:
+            write_error_report_csv(_error_items(imp), header, fh)
+        ctype = "text/csv; charset=utf-8"
+    return path, f"errores-importacion-{imp.pk}.{fmt}", ctype
+
+
+# --- reconciliation export -------------------------------------------------------------------------
+
+def reconciliation_csv(imp: ImportJob) -> str:
+    """The reconciliation summary as a CSV (section; item; values...), UTF-8 with BOM for Excel."""
+    r = imp.reconciliation or {}
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";")
+    w.writerow(["Conciliación de la importación", imp.pk, imp.operator.code, imp.period, imp.original_name])
+    if not r:
+        w.writerow(["Sin datos: la importación no ha terminado de leerse."])
+        return "\ufeff" + out.getvalue()
+    c = r["control"]
+    w.writerow([])
+    w.writerow(["Totales de control", "Calculado", "Declarado", "Cuadra"])
+    yes = {True: "sí", False: "no", None: "sin dato"}
+    w.writerow(["Filas (válidas + con error)", c["rows"] + c["rows_invalid"], c.get("declared_rows") or "", yes[c["rows_match"]]])
+    w.writerow(["Filas válidas", c["rows"], "", ""])
+    w.writerow(["Filas con error", c["rows_invalid"], "", ""])
+    w.writerow(["Suma de valores", c["amount"], c.get("declared_amount") or "", yes[c["amount_match"]]])
+    u = r["unknown_references"]
+    w.writerow([])
+    w.writerow(["Referencias desconocidas", u["count"]])
+    for ref in u["items"]:
+        w.writerow(["", ref])
+    d = r["duplicates"]
+    w.writerow([])
+    w.writerow(["Líneas duplicadas (referencia + concepto)", d["count"], "Referencia", "Concepto", "Veces", "Valor"])
+    for item in d["items"]:
+        w.writerow(["", "", item["reference"], item["concept"], item["count"], item["amount"]])
+    p = r["previous_period"]
+    w.writerow([])
+    w.writerow(["Periodo anterior", p["period"], "Filas", p["rows"], "Valor", p["amount"] or "",
+                "Variación total %", p["total_change_pct"] or ""])
+    w.writerow(["Referencias con variación mayor al umbral", p["changed_count"], "Umbral %", p["threshold_pct"],
+                "Nuevas", p["new_references"] if p["new_references"] is not None else "",
+                "Ausentes", p["missing_references"] if p["missing_references"] is not None else ""])
+    w.writerow(["", "Referencia", "Anterior", "Actual", "Variación %"])
+    for item in p["changed"]:
+        w.writerow(["", item["reference"], item["previous"], item["current"], item["change_pct"]])
+    return "\ufeff" + out.getvalue()

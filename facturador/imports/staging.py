@@ -1,0 +1,246 @@
+"""Bulk loading into the staging table, the atomic swap into `billing.Charge`, and reconciliation queries.
+
+PostgreSQL: staged rows go in with COPY (psycopg 3 `cursor.copy`) in batches; SQLite (and any other
+backend): `executemany` of one INSERT statement per batch. Each batch commits on its own: staging
+rows are invisible to billing, and a killed or cancelled import only leaves staging rows of its own,
+which the next run (or the cleanup) removes. The swap into charges is a single transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import NOT_PROVIDED
+from django.utils import timezone
+
+from facturador.imports.models import ImportedLine, ImportJob
+
+logger = logging.getLogger(__name__)
+
+STAGING_COLUMNS = ("import_job_id", "row_number", "reference", "concept", "quantity", "unit_price", "amount")
+LIST_LIMIT = 200  # rows kept in the reconciliation summary per finding (the counts are complete)
+
+
+def use_copy() -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    connection.ensure_connection()
+    return hasattr(connection.connection.cursor(), "copy")  # psycopg 3
+
+
+class StagingWriter:
+    """Writes staged lines for one import; `method` is "copy" or "insert"."""
+
+    def __init__(self, method: str | None = None):
+        self.method = method or ("copy" if use_copy() else "insert")
+        self.table = connection.ops.quote_name(ImportedLine._meta.db_table)
+        cols = ", ".join(connection.ops.quote_name(c) for c in STAGING_COLUMNS)
+        self._copy_sql = f"COPY {self.table} ({cols}) FROM STDIN"
+        self._insert_sql = f"INSERT INTO {self.table} ({cols}) VALUES ({', '.join(['%s'] * len(STAGING_COLUMNS))})"
+        self.written = 0
+
+    def write(self, rows: list[tuple]):
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            if self.method == "copy":
+                raw = cursor.cursor
+                with raw.copy(self._copy_sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(self._insert_sql, rows)
+        self.written += len(rows)
+
+
+def clear_staging(import_id: int) -> int:
+    return ImportedLine.objects.filter(import_job_id=import_id)._raw_delete(using="default")
+
+
+def clear_orphan_staging():
+    """Remove staging rows of imports that will never run again (failed, cancelled, deleted)."""
+    from facturador.core.models import Job
+
+    ids = list(ImportedLine.objects.values_list("import_job_id", flat=True).distinct()[:1000])
+    if not ids:
+        return 0
+    dead = ImportJob.objects.filter(pk__in=ids).filter(job__status__in=Job.FINAL).values_list("pk", flat=True)
+    gone = set(ids) - set(ImportJob.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    n = 0
+    for pk in set(dead) | gone:
+        n += clear_staging(pk)
+    return n
+
+
+def _charge_model():
+    from facturador.billing.models import Charge
+
+    return Charge
+
+
+def _account_model():
+    from facturador.billing.models import Account
+
+    return Account
+
+
+def charges_for(imp: ImportJob):
+    """The charges that currently hold this operator's data for the import's period."""
+    Charge = _charge_model()
+    return Charge.objects.filter(issuer_id=imp.issuer_id, source=Charge.Source.IMPORT,
+                                 source_operator=imp.operator.code, period=imp.period)
+
+
+def swap_into_charges(imp: ImportJob, *, on_locked=None) -> tuple[int, int]:
+    """Atomically replace the operator's charges of the period with the staged lines.
+
+    Returns (inserted, replaced). Runs in one transaction with the ImportJob row locked; sets
+    `loaded_at` in the same transaction so a re-run after a crash knows the swap happened.
+    """
+    Charge = _charge_model()
+    Account = _account_model()
+    qn = connection.ops.quote_name
+    now = timezone.now()
+    exprs = {
+        "issuer": ("%s", [imp.issuer_id]),
+        "account": ("a.id", []),
+        "reference": ("l.reference", []),
+        "period": ("%s", [imp.period]),
+        "concept": ("l.concept", []),
+        "quantity": ("l.quantity", []),
+        "unit_price": ("l.unit_price", []),
+        "amount": ("l.amount", []),
+        "source": ("%s", [Charge.Source.IMPORT]),
+        "source_import_id": ("%s", [imp.pk]),
+        "source_operator": ("%s", [imp.operator.code]),
+    }
+    columns, selects, params = [], [], []
+    for field in Charge._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if field.name in exprs:
+            sql, p = exprs[field.name]
+        elif getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
+            sql, p = "%s", [field.get_db_prep_value(now, connection)]
+        elif field.default is not NOT_PROVIDED:
+            value = field.get_default()
+            sql, p = "%s", [field.get_db_prep_save(value, connection)]
+        elif field.null:
+            sql, p = "NULL", []
+        else:
+            raise RuntimeError(f"billing.Charge.{field.name} has no value for imported charges")
+        columns.append(qn(field.column))
+        selects.append(sql)
+        params.extend(p)
+    insert_sql = (
+        f"INSERT INTO {qn(Charge._meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selects)} FROM {qn(ImportedLine._meta.db_table)} l "
+        f"LEFT JOIN {qn(Account._meta.db_table)} a ON a.issuer_id = %s AND a.reference = l.reference "
+        f"WHERE l.import_job_id = %s ORDER BY l.row_number"
+    )
+    params.extend([imp.issuer_id, imp.pk])
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=imp.pk)
+        if locked.loaded_at:  # a previous run already swapped (crash between commit and job end)
+            return locked.rows_valid, locked.replaced_charges
+        old = charges_for(imp)
+        previous_import = old.exclude(source_import_id=None).values_list("source_import_id", flat=True).first()
+        replaced = old._raw_delete(using="default")
+        with connection.cursor() as cursor:
+            cursor.execute(insert_sql, params)
+            inserted = cursor.rowcount
+        ImportJob.objects.filter(pk=imp.pk).update(
+            loaded_at=now, phase=ImportJob.Phase.LOADED, replaced_charges=replaced,
+            replaced_import_id=previous_import if previous_import and previous_import != imp.pk else None,
+        )
+    return inserted, replaced
+
+
+# --- reconciliation --------------------------------------------------------------------------------
+
+def previous_period(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return f"{year:04d}-{month:02d}"
+
+
+def _dec(value, places="0.01") -> str | None:
+    if value is None:
+        return None
+    return str(Decimal(str(value)).quantize(Decimal(places)))
+
+
+def _fetch(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def reconcile(imp: ImportJob, threshold: Decimal) -> dict:
+    """Control totals, unknown references, duplicates and period-over-period changes of the staged lines."""
+    Charge = _charge_model()
+    Account = _account_model()
+    qn = connection.ops.quote_name
+    staging = qn(ImportedLine._meta.db_table)
+    charges = qn(Charge._meta.db_table)
+    accounts = qn(Account._meta.db_table)
+    iid = imp.pk
+
+    rows, amount = _fetch(f"SELECT COUNT(*), SUM(amount) FROM {staging} WHERE import_job_id = %s", [iid])[0]
+    amount = Decimal(str(amount or 0)).quantize(Decimal("0.01"))
+    control = {
+        "rows": rows, "amount": _dec(amount),
+        "declared_rows": imp.declared_rows, "declared_amount": _dec(imp.declared_amount),
+        "rows_read": imp.rows_read, "rows_invalid": imp.rows_invalid,
+    }
+    control["rows_match"] = None if imp.declared_rows is None else imp.declared_rows == imp.rows_valid + imp.rows_invalid
+    control["amount_match"] = None if imp.declared_amount is None else Decimal(imp.declared_amount) == amount
+    control["amount_difference"] = None if imp.declared_amount is None else _dec(amount - Decimal(imp.declared_amount))
+
+    unknown_sql = (f"FROM (SELECT DISTINCT l.reference FROM {staging} l LEFT JOIN {accounts} a "
+                   f"ON a.issuer_id = %s AND a.reference = l.reference WHERE l.import_job_id = %s AND a.id IS NULL) u")
+    unknown_count = _fetch(f"SELECT COUNT(*) {unknown_sql}", [imp.issuer_id, iid])[0][0]
+    unknown = [r[0] for r in _fetch(f"SELECT u.reference {unknown_sql} ORDER BY u.reference LIMIT {LIST_LIMIT}",
+                                    [imp.issuer_id, iid])]
+
+    dup_sql = (f"FROM (SELECT reference, concept, COUNT(*) AS n, SUM(amount) AS s FROM {staging} WHERE import_job_id = %s "
+               f"GROUP BY reference, concept HAVING COUNT(*) > 1) d")
+    dup_count, dup_lines = _fetch(f"SELECT COUNT(*), SUM(d.n) {dup_sql}", [iid])[0]
+    duplicates = [{"reference": r[0], "concept": r[1], "count": r[2], "amount": _dec(r[3])}
+                  for r in _fetch(f"SELECT d.reference, d.concept, d.n, d.s {dup_sql} ORDER BY d.n DESC, d.reference "
+                                  f"LIMIT {LIST_LIMIT}", [iid])]
+
+    prev = previous_period(imp.period)
+    prev_params = [imp.issuer_id, Charge.Source.IMPORT, imp.operator.code, prev]
+    prev_total, prev_rows = _fetch(
+        f"SELECT SUM(amount), COUNT(*) FROM {charges} WHERE issuer_id = %s AND source = %s AND source_operator = %s "
+        f"AND period = %s", prev_params)[0]
+    cte = (f"WITH cur AS (SELECT reference, SUM(amount) AS s FROM {staging} WHERE import_job_id = %s GROUP BY reference), "
+           f"prev AS (SELECT reference, SUM(amount) AS s FROM {charges} WHERE issuer_id = %s AND source = %s "
+           f"AND source_operator = %s AND period = %s GROUP BY reference) ")
+    cond = "FROM cur JOIN prev ON prev.reference = cur.reference WHERE prev.s <> 0 AND ABS(cur.s - prev.s) * 100 > %s * ABS(prev.s)"
+    params = [iid, *prev_params, threshold]
+    changes_count = _fetch(f"{cte} SELECT COUNT(*) {cond}", params)[0][0]
+    changes = []
+    for ref, before, after in _fetch(f"{cte} SELECT cur.reference, prev.s, cur.s {cond} "
+                                     f"ORDER BY ABS(cur.s - prev.s) DESC, cur.reference LIMIT {LIST_LIMIT}", params):
+        before, after = Decimal(str(before)), Decimal(str(after))
+        changes.append({"reference": ref, "previous": _dec(before), "current": _dec(after),
+                        "change_pct": _dec((after - before) * 100 / abs(before))})
+    new_refs = _fetch(f"{cte} SELECT COUNT(*) FROM cur LEFT JOIN prev ON prev.reference = cur.reference "
+                      f"WHERE prev.reference IS NULL", [iid, *prev_params])[0][0] if prev_rows else None
+    missing_refs = _fetch(f"{cte} SELECT COUNT(*) FROM prev LEFT JOIN cur ON cur.reference = prev.reference "
+                          f"WHERE cur.reference IS NULL", [iid, *prev_params])[0][0] if prev_rows else None
+    prev_total = Decimal(str(prev_total)) if prev_total is not None else None
+    return {
+        "control": control,
+        "unknown_references": {"count": unknown_count, "items": unknown},
+        "duplicates": {"count": dup_count, "lines": dup_lines or 0, "items": duplicates},
+        "previous_period": {
+            "period": prev, "rows": prev_rows, "amount": _dec(prev_total), "threshold_pct": _dec(threshold),
+            "total_change_pct": _dec((amount - prev_total) * 100 / abs(prev_total)) if prev_total else None,
+            "changed_count": changes_count, "changed": changes, "new_references": new_refs, "missing_references": missing_refs,
+        },
+    }

@@ -1,0 +1,71 @@
+"""Each file format imported end to end into billing charges."""
+
+from decimal import Decimal
+
+import pytest
+
+from facturador.billing.models import Account, Charge
+from facturador.core.models import Job
+from facturador.imports.tests import files
+
+ROWS = files.sample_rows(6)
+
+
+def charges(issuer, period="2026-10"):
+    return list(Charge.objects.filter(issuer=issuer, period=period).order_by("reference"))
+
+
+def assert_loaded(imp, issuer, rows=ROWS):
+    assert imp.job.status == Job.Status.FINISHED, (imp.job.status, imp.job.error, list(imp.row_errors.values_list("message", flat=True)))
+    got = charges(issuer)
+    assert [c.reference for c in got] == [r[0] for r in rows]  # leading zeros kept
+    assert sum(c.amount for c in got) == Decimal(files.total_of(rows))
+    assert all(c.source == "import" and c.source_import_id == imp.pk and c.source_operator == "TELCO" for c in got)
+    assert imp.rows_valid == len(rows) and imp.rows_invalid == 0
+    assert imp.amount_total == Decimal(files.total_of(rows))
+    return got
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("encoding,bom", [("utf-8", False), ("utf-8", True), ("latin-1", False)])
+def test_csv_encodings(issuer_co, do_import, encoding, bom):
+    rows = [list(r) for r in ROWS]
+    rows[0][1] = "Energía reactiva ñandú"
+    imp = do_import("detalle.csv", files.csv_bytes(rows, encoding=encoding, bom=bom))
+    got = assert_loaded(imp, issuer_co, rows)
+    assert got[0].concept == "Energía reactiva ñandú"
+
+
+@pytest.mark.django_db
+def test_txt_with_comma_delimiter(issuer_co, do_import):
+    assert_loaded(do_import("detalle.txt", files.csv_bytes(ROWS, delimiter="\t")), issuer_co)
+
+
+@pytest.mark.django_db
+def test_xlsx(issuer_co, do_import):
+    imp = do_import("detalle.xlsx", files.xlsx_bytes(ROWS))
+    assert_loaded(imp, issuer_co)
+    assert imp.file_info["sheet"] == "Detalle"
+
+
+@pytest.mark.django_db
+def test_ods(issuer_co, do_import):
+    assert_loaded(do_import("detalle.ods", files.ods_bytes(ROWS)), issuer_co)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("inner", ["detalle.csv", "detalle.xlsx"])
+def test_zip(issuer_co, do_import, inner):
+    data = files.csv_bytes(ROWS) if inner.endswith(".csv") else files.xlsx_bytes(ROWS)
+    imp = do_import("envio.zip", files.zip_bytes(inner, data))
+    assert_loaded(imp, issuer_co)
+    assert imp.file_info["member"] == inner
+
+
+@pytest.mark.django_db
+def test_charges_link_known_accounts(issuer_co, do_import):
+    Account.objects.create(issuer=issuer_co, reference=ROWS[0][0], holder_name="Ana")
+    imp = do_import("detalle.csv", files.csv_bytes(ROWS))
+    got = assert_loaded(imp, issuer_co)
+    assert got[0].account is not None and got[0].account.holder_name == "Ana"
+    assert all(c.account_id is None for c in got[1:])
