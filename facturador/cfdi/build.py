@@ -449,9 +449,10 @@ def build_payment(payment: Payment, csd: Csd) -> bytes:
     if payment.receptor is not None:
         receptor = validate_receptor(payment.receptor, lugar_expedicion=lugar, tipo="P")
     else:
-        r = first["Receptor"]
-        receptor = validate_receptor(Receptor(rfc=r["Rfc"], nombre=r["Nombre"], codigo_postal=r["DomicilioFiscalReceptor"],
-                                              regimen_fiscal=r["RegimenFiscalReceptor"], uso_cfdi="CP01"),
+        r = cx.parse(payment.documentos[0].invoice_xml).find("cfdi:Receptor", cx.NS)
+        receptor = validate_receptor(Receptor(rfc=r.get("Rfc"), nombre=r.get("Nombre"),
+                                              codigo_postal=r.get("DomicilioFiscalReceptor"),
+                                              regimen_fiscal=r.get("RegimenFiscalReceptor"), uso_cfdi="CP01"),
                                      lugar_expedicion=lugar, tipo="P")
     if str(payment.forma_pago) not in FORMAS_PAGO or str(payment.forma_pago) == "99":
         _fail("CRP20210", "La forma de pago del pago debe ser una del catálogo distinta de 99.", "forma_pago")

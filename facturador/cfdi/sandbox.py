@@ -586,14 +586,6 @@ class PacSandbox:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def serve_forever(self) -> None:
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.sandbox = self  # type: ignore[attr-defined]
-        try:
-            self._server.serve_forever()
-        finally:
-            self._server.server_close()
-
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="pac-sandbox", description="Local test PAC (Finkok SOAP + SW Sapien REST protocols).")
@@ -605,13 +597,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-date-check", action="store_true", help="accept any CFDI Fecha (no 72 h rule)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    sb = PacSandbox(a.host, a.port, a.delay, users={a.user: a.password}, check_dates=not a.no_date_check)
-    print(f"PAC sandbox listening on http://{a.host}:{a.port}  (user {a.user!r}; "
-          f"TFD certificate {sb.certificate_number} at /certificates/{sb.certificate_number}.cer)", flush=True)
+    sb = PacSandbox(a.host, a.port, a.delay, users={a.user: a.password}, check_dates=not a.no_date_check).start()
+    print(f"PAC sandbox listening on {sb.url}  (user {a.user!r}; TFD certificate {sb.certificate_number} "
+          f"at {sb.url}/certificates/{sb.certificate_number}.cer)", flush=True)
     try:
-        sb.serve_forever()
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         pass
+    finally:
+        sb.stop()
     return 0
 
 
