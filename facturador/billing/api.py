@@ -165,8 +165,9 @@ class BatchCreateSerializer(serializers.Serializer):
 
 
 def resolve_template(issuer, value) -> InvoiceTemplate:
+    default = invoice_templates.ensure_default(issuer)
     if not value:
-        return invoice_templates.ensure_default(issuer)
+        return default
     if str(value).isdigit():
         tpl = InvoiceTemplate.objects.filter(issuer=issuer, pk=int(value)).first()
         if tpl:

@@ -14,6 +14,7 @@ from facturador.billing.selection import SelectionError, parse_references, requi
     select_by_filters
 from facturador.core import jobs
 from facturador.core.models import Job
+from facturador.printing.invoice import format_money
 
 
 class Command(BaseCommand):
@@ -76,7 +77,7 @@ class Command(BaseCommand):
             for p in exc.problems[:20]:
                 self.stderr.write(f"  {p.get('reference', '')}: {p.get('reason', '')}")
             raise CommandError(exc.message) from exc
-        self.stdout.write(f"Lote {b.pk} creado: {b.job.total} facturas por ${b.total_amount:,.0f} "
+        self.stdout.write(f"Lote {b.pk} creado: {b.job.total} facturas por {format_money(b.total_amount, decimals=0)} "
                           f"(plantilla {tpl.name} v{tpl.version}); tarea {b.job_id}.")
         if wait:
             self._wait(b, timeout)
@@ -91,7 +92,7 @@ class Command(BaseCommand):
     def _summary(self, b):
         media = Path(settings.MEDIA_ROOT)
         self.stdout.write(f"Lote {b.pk}: {b.get_status_display()} · {b.invoice_count} facturas · "
-                          f"${b.total_amount:,.0f}")
+                          f"{format_money(b.total_amount, decimals=0)}")
         if b.merged_pdf:
             self.stdout.write(f"PDF de impresión: {media / b.merged_pdf}")
             self.stdout.write(f"Zip de facturas:  {media / b.zip_file}")

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from facturador.billing import cartera
 from facturador.billing.batch import BatchError, parse_periods
 from facturador.billing.management.commands._common import issuer_from
+from facturador.printing.invoice import format_money
 
 
 class Command(BaseCommand):
@@ -33,4 +34,4 @@ class Command(BaseCommand):
                                  service_class=service_class, stratum=stratum)
         n = cartera.export_xlsx(report, out, issuer=iss)
         t = report.totals
-        self.stdout.write(f"{n} cuentas · saldo total ${t['balance']:,.2f} · corte {report.as_of:%d/%m/%Y} → {out}")
+        self.stdout.write(f"{n} cuentas · saldo total {format_money(t['balance'])} · corte {report.as_of:%d/%m/%Y} → {out}")

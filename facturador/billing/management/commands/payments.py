@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from facturador.billing import recaudo
 from facturador.billing.management.commands._common import issuer_from
+from facturador.printing.invoice import format_money
 
 
 class Command(BaseCommand):
@@ -26,7 +27,7 @@ class Command(BaseCommand):
             r = recaudo.import_file(iss, path.read_bytes(), name=path.name)
         except recaudo.PaymentImportError as exc:
             raise CommandError(exc.message) from exc
-        self.stdout.write(f"{r.matched} pagos aplicados (${r.total:,.2f}); {r.invoices_paid} facturas pagadas; "
+        self.stdout.write(f"{r.matched} pagos aplicados ({format_money(r.total)}); {r.invoices_paid} facturas pagadas; "
                           f"{len(r.unmatched)} sin cuenta.")
         for u in r.unmatched[:50]:
             self.stdout.write(f"  línea {u['line']}: referencia {u['reference']} valor {u['amount']}: {u['reason']}")

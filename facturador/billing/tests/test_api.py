@@ -1,0 +1,67 @@
+"""Billing API: accounts (NIT check digit), charges, batches (create, cancel, download), tenancy."""
+
+import pytest
+
+from facturador.billing.models import Account, Batch
+from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
+from facturador.core.models import Job
+
+
+@pytest.fixture
+def api(api_client, admin_co):
+    api_client.force_authenticate(admin_co)
+    return api_client
+
+
+@pytest.mark.django_db
+def test_accounts_crud_and_nit_check_digit(issuer_co, api):
+    url = f"/api/v1/issuers/{issuer_co.pk}/billing/accounts/"
+    bad = api.post(url, {"reference": "0001", "holder_name": "Ferretería", "id_type": "NIT", "id_number": "800197268",
+                         "check_digit": "5"}, format="json")
+    assert bad.status_code == 400 and "dígito de verificación" in str(bad.json())
+    ok = api.post(url, {"reference": "0001", "holder_name": "Ferretería", "id_type": "NIT", "id_number": "800197268",
+                        "check_digit": "4", "stratum": "3"}, format="json")
+    assert ok.status_code == 201, ok.json()
+    assert Account.objects.get(reference="0001").check_digit == "4"  # leading zeros kept
+    dup = api.post(url, {"reference": "0001", "holder_name": "Otro"}, format="json")
+    assert dup.status_code == 400 and "Ya existe" in str(dup.json())
+    assert api.get(url, {"reference": "0001"}).json()["results"][0]["holder_name"] == "Ferretería"
+
+
+@pytest.mark.django_db
+def test_other_issuer_gets_404_and_readonly_cannot_write(issuer_co, make_issuer, make_user, api_client):
+    other = make_issuer("CO")
+    api_client.force_authenticate(make_user("intruso", other, "admin"))
+    assert api_client.get(f"/api/v1/issuers/{issuer_co.pk}/billing/accounts/").status_code == 404
+    api_client.force_authenticate(make_user("lector", issuer_co, "readonly"))
+    r = api_client.post(f"/api/v1/issuers/{issuer_co.pk}/billing/accounts/", {"reference": "9", "holder_name": "x"},
+                        format="json")
+    assert r.status_code == 403
+
+
+@pytest.mark.django_db
+def test_charges_batches_cancel_and_download(issuer_co, api, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    make_range(issuer_co)
+    accounts = make_accounts(issuer_co, 4)
+    base = f"/api/v1/issuers/{issuer_co.pk}/billing/"
+    charges = api.get(base + "charges/", {"period": "2026-09", "reference": "000002"}).json()["results"]
+    assert [c["concept"] for c in charges] == ["Alumbrado público", "Aseo"]
+
+    r = api.post(base + "batches/", {"periods": ["2026-09"], "issue_date": "2026-10-01", "due_date": "2026-10-20",
+                                     "filters": {"stratum": "2"}}, format="json")
+    assert r.status_code == 201, r.json()
+    assert r.json()["account_count"] == 1 and r.json()["job"]["status"] == "pending"  # only 000001 has stratum 2
+    pending = r.json()["id"]
+    c = api.post(f"{base}batches/{pending}/cancel/")
+    assert c.status_code == 200 and c.json()["job"]["status"] == Job.Status.CANCELLED
+    assert api.get(f"{base}batches/{pending}/download/").status_code == 404
+
+    done = issue_batch_inline(issuer_co, accounts[1:])
+    d = api.get(f"{base}batches/{done.pk}/download/", {"file": "impresion"})
+    assert d.status_code == 200 and b"".join(d.streaming_content).startswith(b"%PDF")
+    z = api.get(f"{base}batches/{done.pk}/download/", {"file": "zip"})
+    assert z.status_code == 200
+    inv = api.get(f"{base}batches/{done.pk}/invoices/").json()
+    assert len(inv["results"]) == 3 and inv["results"][0]["barcode"].startswith("(415)7709998000001(8020)0000000002")
+    assert api.get(f"{base}batches/{done.pk}/").json()["status"] == Batch.Status.FINISHED
