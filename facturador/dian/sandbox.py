@@ -623,7 +623,8 @@ class SandboxServer:
         httpd.sandbox = self.sandbox
         self._httpd = httpd
         self.port = httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, name=f"dian-sandbox:{self.port}", daemon=True)
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"dian-sandbox:{self.port}", daemon=True)
         self._thread.start()
         return self
 
