@@ -41,7 +41,7 @@ __all__ = [
 SPREADSHEET_EXTENSIONS = frozenset({"xlsx", "xlsm", "xls", "xlsb", "ods"})
 TEXT_EXTENSIONS = frozenset({"csv", "txt", "tsv"})
 DATA_EXTENSIONS = SPREADSHEET_EXTENSIONS | TEXT_EXTENSIONS
-CHUNK_SIZE = 1 << 20           # bytes per read() on text files
+CHUNK_SIZE = 256 * 1024       # bytes per read() on text files
 SNIFF_SIZE = 64 * 1024         # prefix used to decide the encoding and the delimiter
 DELIMITERS = (";", ",", "\t", "|")
 
@@ -212,6 +212,20 @@ def sniff_delimiter(sample: str) -> str:
     return best
 
 
+_ODD_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def _split_lines(text: str) -> Any:
+    """Lines with their endings, split only where the csv module ends lines (\\n, \\r, \\r\\n).
+
+    ``str.splitlines`` is the fast path but also splits on other Unicode breaks; when one of those
+    is present, fall back to ``io.StringIO(newline="")`` (slower, splits exactly like csv)."""
+    for ch in _ODD_BREAKS:
+        if ch in text:
+            return io.StringIO(text, newline="")
+    return text.splitlines(True)
+
+
 class _CsvRowSource(RowSource):
     file_type = "csv"
 
@@ -300,7 +314,7 @@ class _CsvRowSource(RowSource):
                 if not rest:
                     return
                 block, rest = rest, b""
-            yield from io.StringIO(self._decode(block), newline="")
+            yield from _split_lines(self._decode(block))
             if not data or self._pending_failure is not None:
                 return
             data = raw.read(CHUNK_SIZE)
