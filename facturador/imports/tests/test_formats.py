@@ -69,3 +69,26 @@ def test_charges_link_known_accounts(issuer_co, do_import):
     got = assert_loaded(imp, issuer_co)
     assert got[0].account is not None and got[0].account.holder_name == "Ana"
     assert all(c.account_id is None for c in got[1:])
+
+
+@pytest.mark.django_db
+def test_xls(issuer_co, do_import, tmp_path):
+    xlwt = pytest.importorskip("xlwt", reason="xlwt (test extra) not installed")
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("Detalle")
+    for i, row in enumerate([files.HEADER] + ROWS):
+        for j, v in enumerate(row):
+            ws.write(i, j, float(v.replace(",", ".")) if i and j >= 2 else v)
+    wb.save(str(tmp_path / "d.xls"))
+    assert_loaded(do_import("detalle.xls", (tmp_path / "d.xls").read_bytes()), issuer_co)
+
+
+@pytest.mark.django_db
+def test_sheet_by_name_and_header_row(issuer_co, operator, do_import):
+    from facturador.imports import pipeline
+    from facturador.imports.tests.conftest import make_template
+
+    mapping = dict(pipeline.DEFAULT_MAPPING, sheet="Cargos", header_row=1)
+    tpl = make_template(issuer_co, operator, "Por hoja", mapping=pipeline.normalize_mapping(mapping))
+    data = files.xlsx_bytes(ROWS, sheet="Cargos", extra_sheets=["Portada"])
+    assert_loaded(do_import("detalle.xlsx", data, tpl=tpl), issuer_co)

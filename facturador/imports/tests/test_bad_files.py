@@ -1,0 +1,155 @@
+"""Bad files: each gives a clear Spanish error naming what is wrong, and leaves no data behind."""
+
+import io
+
+import pytest
+
+from facturador.billing.models import Charge
+from facturador.core.models import Job
+from facturador.imports import pipeline
+from facturador.imports.models import ImportedLine
+from facturador.imports.tests import files
+from facturador.imports.tests.conftest import make_template
+
+ROWS = files.sample_rows(5)
+
+
+def assert_failed_clean(imp, *words):
+    assert imp.job.status == Job.Status.FAILED, (imp.job.status, imp.job.error)
+    for w in words:
+        assert w in imp.job.error, imp.job.error
+    assert not Charge.objects.exists()
+    assert not ImportedLine.objects.exists()
+    assert imp.loaded_at is None and imp.phase == "rejected"
+
+
+@pytest.mark.django_db
+def test_truncated_xlsx(do_import):
+    data = files.xlsx_bytes(ROWS)
+    imp = do_import("detalle.xlsx", data[: len(data) // 2])
+    assert_failed_clean(imp, "detalle.xlsx", "incompleto")
+
+
+@pytest.mark.django_db
+def test_corrupt_xlsx(do_import):
+    imp = do_import("detalle.xlsx", b"PK\x03\x04" + b"\x00garbage" * 50)
+    assert_failed_clean(imp, "detalle.xlsx")
+
+
+@pytest.mark.django_db
+def test_password_protected_xlsx(do_import):
+    ooxml = pytest.importorskip("msoffcrypto.format.ooxml", reason="msoffcrypto-tool (test extra) not installed")
+    out = io.BytesIO()
+    ooxml.OOXMLFile(io.BytesIO(files.xlsx_bytes(ROWS))).encrypt("clave123", out)
+    imp = do_import("detalle.xlsx", out.getvalue())
+    assert_failed_clean(imp, "contraseña")
+
+
+@pytest.mark.django_db
+def test_wrong_sheet(issuer_co, operator, do_import):
+    mapping = pipeline.normalize_mapping(dict(pipeline.DEFAULT_MAPPING, sheet="Consumos"))
+    tpl = make_template(issuer_co, operator, "Hoja", mapping=mapping)
+    imp = do_import("detalle.xlsx", files.xlsx_bytes(ROWS, sheet="Detalle"), tpl=tpl)
+    assert_failed_clean(imp, "«Consumos»", "«Detalle»")
+
+
+@pytest.mark.django_db
+def test_missing_columns(do_import):
+    header = ["Referencia", "Concepto", "Cantidad", "Valor unitario", "Importe"]
+    imp = do_import("detalle.csv", files.csv_bytes(ROWS, header=header))
+    assert_failed_clean(imp, "Faltan columnas", "«Valor»", "«Importe»")
+
+
+@pytest.mark.django_db
+def test_empty_file(do_import):
+    from facturador.imports.tests.conftest import schedule
+    from facturador.imports.services import ImportRefused
+
+    with pytest.raises(ImportRefused) as ei:
+        do_import("vacio.csv", b"")
+    assert "vacío" in ei.value.message
+    imp = do_import("vacio.csv", b"\r\n\r\n")
+    assert_failed_clean(imp, "vacío")
+
+
+@pytest.mark.django_db
+def test_header_only(do_import):
+    imp = do_import("detalle.csv", files.csv_bytes([]))
+    assert_failed_clean(imp, "no tiene filas de datos")
+
+
+@pytest.mark.django_db
+def test_empty_rows_are_skipped(do_import):
+    data = files.csv_bytes(ROWS[:2]) + b";;;;\r\n\r\n" + files.csv_bytes(ROWS[2:], header=None)
+    imp = do_import("detalle.csv", data)
+    assert imp.job.status == Job.Status.FINISHED
+    assert Charge.objects.count() == 5 and imp.reconciliation["empty_rows"] == 2
+
+
+@pytest.mark.django_db
+def test_invalid_bytes_in_declared_utf8(issuer_co, operator, do_import):
+    mapping = pipeline.normalize_mapping(dict(pipeline.DEFAULT_MAPPING, encoding="utf-8"))
+    tpl = make_template(issuer_co, operator, "UTF8", mapping=mapping)
+    data = files.csv_bytes(ROWS[:2]) + "00000099;Energía;1;1,00;1,00\r\n".encode("latin-1")
+    imp = do_import("detalle.csv", data, tpl=tpl)
+    assert_failed_clean(imp, "fila 4", "UTF-8")
+
+
+@pytest.mark.django_db
+def test_unsupported_extension_refused_at_scheduling(do_import):
+    from facturador.imports.services import ImportRefused
+
+    with pytest.raises(ImportRefused) as ei:
+        do_import("detalle.pdf", b"%PDF-1.4")
+    assert "no es de un tipo admitido" in ei.value.message
+    assert not Charge.objects.exists()
+
+
+@pytest.mark.django_db
+def test_row_errors_name_row_column_value(do_import):
+    rows = [list(r) for r in ROWS]
+    rows[1][4] = "doce mil"
+    rows[3][0] = ""
+    imp = do_import("detalle.csv", files.csv_bytes(rows))
+    assert imp.job.status == Job.Status.FINISHED_WITH_ERRORS
+    assert imp.rows_valid == 3 and imp.rows_invalid == 2 and imp.job.errors == 2
+    errors = {e.row_number: e for e in imp.row_errors.all()}
+    assert set(errors) == {3, 5}  # header is row 1
+    assert errors[3].column == "E" and errors[3].value == "doce mil" and "Fila 3" in errors[3].message
+    assert errors[5].column == "A" and "obligatorio" in errors[5].message
+    assert errors[3].original == rows[1]
+    assert Charge.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_all_or_nothing_loads_nothing(issuer_co, operator, do_import):
+    tpl = make_template(issuer_co, operator, "Estricta", all_or_nothing=True)
+    rows = [list(r) for r in ROWS]
+    rows[2][4] = "x"
+    imp = do_import("detalle.csv", files.csv_bytes(rows), tpl=tpl)
+    assert_failed_clean(imp, "todo o nada", "1 errores")
+    assert imp.rows_invalid == 1 and imp.row_errors.count() == 1
+
+
+@pytest.mark.django_db
+def test_merged_cells_and_formulas_without_value(tmp_path, do_import):
+    import xlsxwriter
+
+    path = tmp_path / "m.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Detalle")
+    ws.write_row(0, 0, files.HEADER)
+    ws.write_row(1, 0, ["00000001", "Consumo", 1, 10, 10])
+    ws.merge_range(2, 0, 3, 0, "00000002")  # reference merged over two rows
+    ws.write_row(2, 1, ["Consumo", 1, 10, 10])
+    ws.write_row(3, 1, ["Consumo", 1, 10, 10])
+    ws.write_string(4, 0, "00000003")
+    ws.write_row(4, 1, ["Consumo", 1, 10])
+    ws.write_formula(4, 4, "=C5*D5", None, "")  # formula saved without a cached value
+    wb.close()
+    imp = do_import("detalle.xlsx", path.read_bytes())
+    assert imp.job.status == Job.Status.FINISHED_WITH_ERRORS
+    msgs = {e.row_number: e.message for e in imp.row_errors.all()}
+    assert "combinadas A3:A4" in msgs[4]
+    assert "fórmula" in msgs[5]
+    assert Charge.objects.count() == 2
