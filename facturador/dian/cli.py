@@ -16,7 +16,7 @@ import os
 import sys
 from decimal import Decimal
 
-from . import jsonio, ubl, validate, verify, xades, xsd
+from . import jsonio, validate, verify, xades, xsd
 from .errors import DianError
 
 
@@ -92,7 +92,7 @@ def _build(args) -> int:
     try:
         with open(args.cert, "rb") as fh:
             signer = xades.load_pkcs12(fh.read(), password)
-        signed = xades.sign(ubl.build_xml(doc), signer, role=args.role, digest=args.digest)
+        signed = xades.sign_document(doc, signer, role=args.role, digest=args.digest)
     except OSError as exc:
         _err(f"Error: no se puede leer el certificado {args.cert}: {exc.strerror}")
         return 1

@@ -3,6 +3,11 @@
 ``build_xml(doc)`` returns the root element with the CUFE/CUDE, SoftwareSecurityCode and QR computed from the
 exact strings written into the tree. The second ``ext:UBLExtension`` holds an empty ``ext:ExtensionContent``
 where ``xades.sign`` places the signature. Element order follows the UBL 2.1 XSD for each root.
+
+For speed the markup is written as text and parsed once by lxml (about 3x faster than creating ~350
+elements one by one). The text is written directly in canonical form (inclusive C14N 1.0: sorted namespace
+declarations and attributes, start/end tag pairs, C14N escaping), so ``build_markup`` doubles as the
+canonical octets of the unsigned document and ``xades.sign_document`` can digest it without running C14N.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from lxml import etree
 from . import cufe as cufe_mod
 from .model import (CREDIT_NOTE, DEBIT_NOTE, DIAN_DV, DIAN_NIT, INVOICE, PARTY_TAX_SCHEMES, TAXES, WITHHOLDINGS,
                     AllowanceCharge, Document, Party)
+from .errors import DianInputError
 from .totals import Totals, compute
 
 NS = {
@@ -39,12 +45,11 @@ PROFILE_ID = {
 LINE_NAME = {INVOICE: ("InvoiceLine", "InvoicedQuantity"), CREDIT_NOTE: ("CreditNoteLine", "CreditedQuantity"),
              DEBIT_NOTE: ("DebitNoteLine", "DebitedQuantity")}
 AGENCY = {"schemeAgencyID": "195", "schemeAgencyName": "CO, DIAN (Dirección de Impuestos y Aduanas Nacionales)"}
+_AGENCY_A = "".join(f' {k}="{v}"' for k, v in sorted(AGENCY.items()))
 QR_BASE = {"1": "https://catalogo-vpfe.dian.gov.co/document/searchqr?documentkey=",
            "2": "https://catalogo-vpfe-hab.dian.gov.co/document/searchqr?documentkey="}
 TIME_OFFSET = "-05:00"
 
-CAC, CBC, EXT, STS = ("{%s}" % NS[p] for p in ("cac", "cbc", "ext", "sts"))
-_SE = etree.SubElement
 
 
 def money(x: Decimal) -> str:
@@ -60,17 +65,40 @@ def number(x: Decimal, min_places: int = 2) -> str:
     return format(d, "f")
 
 
+# C14N 1.0 escaping (§2.3 of the recommendation)
+_ESC_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
+_ESC_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"})
+
+
+class _El:
+    """An element being written into a flat list of markup strings (see ``_e``)."""
+    __slots__ = ("parts", "tag")
+
+    def __init__(self, parts: list, tag: str):
+        self.parts, self.tag = parts, tag
+
+
+def _attrs(attrib: dict) -> str:
+    return "".join(f' {k}="{str(attrib[k]).translate(_ESC_ATTR)}"' for k in sorted(attrib))
+
+
 def _e(parent, tag: str, text: str | None = None, attrib: dict | None = None):
-    el = _SE(parent, tag, attrib) if attrib else _SE(parent, tag)
+    """Write ``<tag attrib>text`` as a child of ``parent``. With ``text`` the element is closed at once;
+    otherwise it stays open until the caller's ``_close``. Tags are prefixed names ("cbc:ID")."""
+    a = (attrib if isinstance(attrib, str) else _attrs(attrib)) if attrib else ""
     if text is not None:
-        el.text = text
-    return el
+        parent.parts.append(f"<{tag}{a}>{text.translate(_ESC_TEXT)}</{tag}>")
+        return None
+    parent.parts.append(f"<{tag}{a}>")
+    return _El(parent.parts, tag)
 
 
-def _amount(parent, tag: str, value: Decimal, currency: str):
-    el = _SE(parent, tag, {"currencyID": currency})
-    el.text = money(value)
-    return el
+def _close(el: _El) -> None:
+    el.parts.append(f"</{el.tag}>")
+
+
+def _amount(parent, tag: str, value: Decimal, currency: str, text: str | None = None):
+    parent.parts.append(f'<{tag} currencyID="{currency}">{text or money(value)}</{tag}>')
 
 
 def _id_attrs(party: Party) -> dict:
@@ -83,116 +111,166 @@ def _id_attrs(party: Party) -> dict:
 
 def _address(parent, tag: str, a):
     addr = _e(parent, tag)
-    _e(addr, CBC + "ID", a.city_code)
-    _e(addr, CBC + "CityName", a.city_name)
+    _e(addr, "cbc:ID", a.city_code)
+    _e(addr, "cbc:CityName", a.city_name)
     if a.postal_zone:
-        _e(addr, CBC + "PostalZone", a.postal_zone)
-    _e(addr, CBC + "CountrySubentity", a.department_name)
-    _e(addr, CBC + "CountrySubentityCode", a.department_code)
-    _e(_e(addr, CAC + "AddressLine"), CBC + "Line", a.line)
-    country = _e(addr, CAC + "Country")
-    _e(country, CBC + "IdentificationCode", a.country_code)
-    _e(country, CBC + "Name", a.country_name, {"languageID": "es"})
+        _e(addr, "cbc:PostalZone", a.postal_zone)
+    _e(addr, "cbc:CountrySubentity", a.department_name)
+    _e(addr, "cbc:CountrySubentityCode", a.department_code)
+    line = _e(addr, "cac:AddressLine")
+    _e(line, "cbc:Line", a.line)
+    _close(line)
+    country = _e(addr, "cac:Country")
+    _e(country, "cbc:IdentificationCode", a.country_code)
+    _e(country, "cbc:Name", a.country_name, {"languageID": "es"})
+    _close(country)
+    _close(addr)
 
 
 def _party(parent, tag: str, party: Party, prefix: str | None, customer: bool):
-    wrapper = _e(parent, CAC + tag)
-    _e(wrapper, CBC + "AdditionalAccountID", party.organization_code)
-    p = _e(wrapper, CAC + "Party")
-    attrs = _id_attrs(party)
+    wrapper = _e(parent, "cac:" + tag)
+    _e(wrapper, "cbc:AdditionalAccountID", party.organization_code)
+    p = _e(wrapper, "cac:Party")
+    attrs = _attrs(_id_attrs(party))
     if customer:
-        _e(_e(p, CAC + "PartyIdentification"), CBC + "ID", party.id_number, attrs)
-    _e(_e(p, CAC + "PartyName"), CBC + "Name", party.commercial_name or party.name)
+        pid = _e(p, "cac:PartyIdentification")
+        _e(pid, "cbc:ID", party.id_number, attrs)
+        _close(pid)
+    pn = _e(p, "cac:PartyName")
+    _e(pn, "cbc:Name", party.commercial_name or party.name)
+    _close(pn)
     if party.address:
-        _address(_e(p, CAC + "PhysicalLocation"), CAC + "Address", party.address)
-    pts = _e(p, CAC + "PartyTaxScheme")
-    _e(pts, CBC + "RegistrationName", party.name)
-    _e(pts, CBC + "CompanyID", party.id_number, attrs)
-    _e(pts, CBC + "TaxLevelCode", ";".join(party.responsibilities), {"listName": "48"})
+        loc = _e(p, "cac:PhysicalLocation")
+        _address(loc, "cac:Address", party.address)
+        _close(loc)
+    pts = _e(p, "cac:PartyTaxScheme")
+    _e(pts, "cbc:RegistrationName", party.name)
+    _e(pts, "cbc:CompanyID", party.id_number, attrs)
+    _e(pts, "cbc:TaxLevelCode", ";".join(party.responsibilities), {"listName": "48"})
     if party.address:
-        _address(pts, CAC + "RegistrationAddress", party.address)
-    ts = _e(pts, CAC + "TaxScheme")
-    _e(ts, CBC + "ID", party.tax_scheme)
-    _e(ts, CBC + "Name", PARTY_TAX_SCHEMES.get(party.tax_scheme, party.tax_scheme))
-    ple = _e(p, CAC + "PartyLegalEntity")
-    _e(ple, CBC + "RegistrationName", party.name)
-    _e(ple, CBC + "CompanyID", party.id_number, attrs)
+        _address(pts, "cac:RegistrationAddress", party.address)
+    ts = _e(pts, "cac:TaxScheme")
+    _e(ts, "cbc:ID", party.tax_scheme)
+    _e(ts, "cbc:Name", PARTY_TAX_SCHEMES.get(party.tax_scheme, party.tax_scheme))
+    _close(ts)
+    _close(pts)
+    ple = _e(p, "cac:PartyLegalEntity")
+    _e(ple, "cbc:RegistrationName", party.name)
+    _e(ple, "cbc:CompanyID", party.id_number, attrs)
     if prefix:
-        _e(_e(ple, CAC + "CorporateRegistrationScheme"), CBC + "ID", prefix)
+        crs = _e(ple, "cac:CorporateRegistrationScheme")
+        _e(crs, "cbc:ID", prefix)
+        _close(crs)
+    _close(ple)
     if party.email or party.phone:
-        c = _e(p, CAC + "Contact")
+        c = _e(p, "cac:Contact")
         if party.phone:
-            _e(c, CBC + "Telephone", party.phone)
+            _e(c, "cbc:Telephone", party.phone)
         if party.email:
-            _e(c, CBC + "ElectronicMail", party.email)
+            _e(c, "cbc:ElectronicMail", party.email)
+        _close(c)
+    _close(p)
+    _close(wrapper)
 
 
 def _allowance_charge(parent, i: int, ac: AllowanceCharge, cur: str):
-    el = _e(parent, CAC + "AllowanceCharge")
-    _e(el, CBC + "ID", str(i))
-    _e(el, CBC + "ChargeIndicator", "true" if ac.charge else "false")
+    el = _e(parent, "cac:AllowanceCharge")
+    _e(el, "cbc:ID", str(i))
+    _e(el, "cbc:ChargeIndicator", "true" if ac.charge else "false")
     if not ac.charge and ac.reason_code:
-        _e(el, CBC + "AllowanceChargeReasonCode", ac.reason_code)
+        _e(el, "cbc:AllowanceChargeReasonCode", ac.reason_code)
     if ac.reason:
-        _e(el, CBC + "AllowanceChargeReason", ac.reason)
+        _e(el, "cbc:AllowanceChargeReason", ac.reason)
     if ac.percent is not None:
-        _e(el, CBC + "MultiplierFactorNumeric", number(ac.percent))
-    _amount(el, CBC + "Amount", ac.amount, cur)
+        _e(el, "cbc:MultiplierFactorNumeric", number(ac.percent))
+    _amount(el, "cbc:Amount", ac.amount, cur)
     if ac.base_amount is not None:
-        _amount(el, CBC + "BaseAmount", ac.base_amount, cur)
+        _amount(el, "cbc:BaseAmount", ac.base_amount, cur)
+    _close(el)
 
 
-def _tax_total(parent, tag: str, tt, cur: str, names=None):
-    el = _e(parent, CAC + tag)
-    _amount(el, CBC + "TaxAmount", tt.amount, cur)
+def _tax_total(parent, tag: str, tt, cur: str):
+    """TaxTotal / WithholdingTaxTotal. Every value here is generated by us (amounts, codes), so it is written
+    without escaping; this runs once per line and is the hottest part of the builder."""
+    cid = f' currencyID="{cur}"'
+    out = [f"<cac:{tag}><cbc:TaxAmount{cid}>{money(tt.amount)}</cbc:TaxAmount>"]
     for s in tt.subtotals:
-        sub = _e(el, CAC + "TaxSubtotal")
-        _amount(sub, CBC + "TaxableAmount", s.taxable, cur)
-        _amount(sub, CBC + "TaxAmount", s.amount, cur)
-        cat = _e(sub, CAC + "TaxCategory")
-        _e(cat, CBC + "Percent", number(s.rate))
-        ts = _e(cat, CAC + "TaxScheme")
-        _e(ts, CBC + "ID", s.scheme)
-        _e(ts, CBC + "Name", TAXES.get(s.scheme) or WITHHOLDINGS.get(s.scheme, s.scheme))
-    return el
+        name = (TAXES.get(s.scheme) or WITHHOLDINGS.get(s.scheme, s.scheme)).translate(_ESC_TEXT)
+        out.append(f"<cac:TaxSubtotal><cbc:TaxableAmount{cid}>{money(s.taxable)}</cbc:TaxableAmount>"
+                   f"<cbc:TaxAmount{cid}>{money(s.amount)}</cbc:TaxAmount><cac:TaxCategory>"
+                   f"<cbc:Percent>{number(s.rate)}</cbc:Percent><cac:TaxScheme><cbc:ID>"
+                   f"{s.scheme.translate(_ESC_TEXT)}</cbc:ID><cbc:Name>{name}</cbc:Name></cac:TaxScheme>"
+                   f"</cac:TaxCategory></cac:TaxSubtotal>")
+    out.append(f"</cac:{tag}>")
+    parent.parts.append("".join(out))
 
 
 def _extensions(root, doc: Document, ssc: str, qr: str):
-    exts = _e(root, EXT + "UBLExtensions")
-    dian = _e(_e(_e(exts, EXT + "UBLExtension"), EXT + "ExtensionContent"), STS + "DianExtensions")
+    exts = _e(root, "ext:UBLExtensions")
+    ext1 = _e(exts, "ext:UBLExtension")
+    content = _e(ext1, "ext:ExtensionContent")
+    dian = _e(content, "sts:DianExtensions")
     n = doc.numbering
     if doc.kind == INVOICE:
-        ic = _e(dian, STS + "InvoiceControl")
-        _e(ic, STS + "InvoiceAuthorization", n.resolution)
-        period = _e(ic, STS + "AuthorizationPeriod")
-        _e(period, CBC + "StartDate", n.valid_from.isoformat() if n.valid_from else "")
-        _e(period, CBC + "EndDate", n.valid_to.isoformat() if n.valid_to else "")
-        ai = _e(ic, STS + "AuthorizedInvoices")
+        ic = _e(dian, "sts:InvoiceControl")
+        _e(ic, "sts:InvoiceAuthorization", n.resolution)
+        period = _e(ic, "sts:AuthorizationPeriod")
+        _e(period, "cbc:StartDate", n.valid_from.isoformat() if n.valid_from else "")
+        _e(period, "cbc:EndDate", n.valid_to.isoformat() if n.valid_to else "")
+        _close(period)
+        ai = _e(ic, "sts:AuthorizedInvoices")
         if n.prefix:
-            _e(ai, STS + "Prefix", n.prefix)
-        _e(ai, STS + "From", str(n.range_from if n.range_from is not None else ""))
-        _e(ai, STS + "To", str(n.range_to if n.range_to is not None else ""))
-    src = _e(dian, STS + "InvoiceSource")
-    _e(src, CBC + "IdentificationCode", "CO", {
+            _e(ai, "sts:Prefix", n.prefix)
+        _e(ai, "sts:From", str(n.range_from if n.range_from is not None else ""))
+        _e(ai, "sts:To", str(n.range_to if n.range_to is not None else ""))
+        _close(ai)
+        _close(ic)
+    src = _e(dian, "sts:InvoiceSource")
+    _e(src, "cbc:IdentificationCode", "CO", {
         "listAgencyID": "6", "listAgencyName": "United Nations Economic Commission for Europe",
         "listSchemeURI": "urn:oasis:names:specification:ubl:codelist:gc:CountryIdentificationCode-2.1"})
-    sp = _e(dian, STS + "SoftwareProvider")
-    _e(sp, STS + "ProviderID", doc.software.provider_nit,
+    _close(src)
+    sp = _e(dian, "sts:SoftwareProvider")
+    _e(sp, "sts:ProviderID", doc.software.provider_nit,
        {**AGENCY, "schemeID": doc.software.provider_dv, "schemeName": "31"})
-    _e(sp, STS + "SoftwareID", doc.software.id, AGENCY)
-    _e(dian, STS + "SoftwareSecurityCode", ssc, AGENCY)
-    ap = _e(dian, STS + "AuthorizationProvider")
-    _e(ap, STS + "AuthorizationProviderID", DIAN_NIT, {**AGENCY, "schemeID": DIAN_DV, "schemeName": "31"})
-    _e(dian, STS + "QRCode", qr)
-    _e(_e(exts, EXT + "UBLExtension"), EXT + "ExtensionContent")  # signature goes here
+    _e(sp, "sts:SoftwareID", doc.software.id, _AGENCY_A)
+    _close(sp)
+    _e(dian, "sts:SoftwareSecurityCode", ssc, _AGENCY_A)
+    ap = _e(dian, "sts:AuthorizationProvider")
+    _e(ap, "sts:AuthorizationProviderID", DIAN_NIT, {**AGENCY, "schemeID": DIAN_DV, "schemeName": "31"})
+    _close(ap)
+    _e(dian, "sts:QRCode", qr)
+    _close(dian)
+    _close(content)
+    _close(ext1)
+    root.parts.append("<ext:UBLExtension><ext:ExtensionContent></ext:ExtensionContent></ext:UBLExtension>")
+    _close(exts)
+
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=False)
 
 
 def build_xml(doc: Document, totals: Totals | None = None) -> etree._Element:
     """Build the unsigned UBL 2.1 tree of ``doc``."""
+    return parse_markup(build_markup(doc, totals))
+
+
+def parse_markup(markup: str) -> etree._Element:
+    try:
+        return etree.fromstring(markup.encode("utf-8"), _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise DianInputError("xml_chars", "document", "El documento contiene caracteres no permitidos en XML "
+                                                      f"(caracteres de control): {exc}") from None
+
+
+def build_markup(doc: Document, totals: Totals | None = None) -> str:
+    """The unsigned document as text, already in inclusive-C14N 1.0 canonical form (no XML declaration)."""
     t = totals or compute(doc)
     kind, cur = doc.kind, doc.currency
     rns = ROOT_NS[kind]
-    root = etree.Element("{%s}%s" % (rns, ROOT_NAME[kind]), nsmap={None: rns, **NS})
+    name = ROOT_NAME[kind]
+    decl = "".join(f' xmlns:{p}="{NS[p]}"' for p in sorted(NS))
+    root = _El([f'<{name} xmlns="{rns}"{decl}>'], name)
 
     doc_id = doc.document_id
     issue_date = doc.issue_date.isoformat()
@@ -206,60 +284,67 @@ def build_xml(doc: Document, totals: Totals | None = None) -> etree._Element:
     ssc = cufe_mod.software_security_code(doc.software.id, doc.software.pin, doc_id)
     _extensions(root, doc, ssc, QR_BASE.get(doc.environment, QR_BASE["2"]) + uuid)
 
-    _e(root, CBC + "UBLVersionID", "UBL 2.1")
-    _e(root, CBC + "CustomizationID", doc.operation_type)
-    _e(root, CBC + "ProfileID", PROFILE_ID[kind])
-    _e(root, CBC + "ProfileExecutionID", doc.environment)
-    _e(root, CBC + "ID", doc_id)
-    _e(root, CBC + "UUID", uuid, {"schemeID": doc.environment,
-                                  "schemeName": "CUDE-SHA384" if doc.uses_cude else "CUFE-SHA384"})
-    _e(root, CBC + "IssueDate", issue_date)
-    _e(root, CBC + "IssueTime", issue_time)
+    _e(root, "cbc:UBLVersionID", "UBL 2.1")
+    _e(root, "cbc:CustomizationID", doc.operation_type)
+    _e(root, "cbc:ProfileID", PROFILE_ID[kind])
+    _e(root, "cbc:ProfileExecutionID", doc.environment)
+    _e(root, "cbc:ID", doc_id)
+    _e(root, "cbc:UUID", uuid, {"schemeID": doc.environment,
+                                "schemeName": "CUDE-SHA384" if doc.uses_cude else "CUFE-SHA384"})
+    _e(root, "cbc:IssueDate", issue_date)
+    _e(root, "cbc:IssueTime", issue_time)
     if kind == INVOICE:
         if doc.due_date:
-            _e(root, CBC + "DueDate", doc.due_date.isoformat())
-        _e(root, CBC + "InvoiceTypeCode", doc.type_code)
+            _e(root, "cbc:DueDate", doc.due_date.isoformat())
+        _e(root, "cbc:InvoiceTypeCode", doc.type_code)
     elif kind == CREDIT_NOTE:
-        _e(root, CBC + "CreditNoteTypeCode", doc.type_code)
+        _e(root, "cbc:CreditNoteTypeCode", doc.type_code)
     for note in doc.notes:
-        _e(root, CBC + "Note", note)
-    _e(root, CBC + "DocumentCurrencyCode", cur)
-    _e(root, CBC + "LineCountNumeric", str(len(doc.lines)))
+        _e(root, "cbc:Note", note)
+    _e(root, "cbc:DocumentCurrencyCode", cur)
+    _e(root, "cbc:LineCountNumeric", str(len(doc.lines)))
     if doc.invoice_period:
-        ip = _e(root, CAC + "InvoicePeriod")
-        _e(ip, CBC + "StartDate", doc.invoice_period[0].isoformat())
-        _e(ip, CBC + "EndDate", doc.invoice_period[1].isoformat())
+        ip = _e(root, "cac:InvoicePeriod")
+        _e(ip, "cbc:StartDate", doc.invoice_period[0].isoformat())
+        _e(ip, "cbc:EndDate", doc.invoice_period[1].isoformat())
+        _close(ip)
     if kind != INVOICE:
-        dr = _e(root, CAC + "DiscrepancyResponse")
+        dr = _e(root, "cac:DiscrepancyResponse")
         if doc.billing_reference:
-            _e(dr, CBC + "ReferenceID", doc.billing_reference.number)
-        _e(dr, CBC + "ResponseCode", doc.discrepancy_code)
-        _e(dr, CBC + "Description", doc.discrepancy_description)
+            _e(dr, "cbc:ReferenceID", doc.billing_reference.number)
+        _e(dr, "cbc:ResponseCode", doc.discrepancy_code)
+        _e(dr, "cbc:Description", doc.discrepancy_description)
+        _close(dr)
     if doc.billing_reference:
         br = doc.billing_reference
-        idr = _e(_e(root, CAC + "BillingReference"), CAC + "InvoiceDocumentReference")
-        _e(idr, CBC + "ID", br.number)
-        _e(idr, CBC + "UUID", br.uuid, {"schemeName": br.scheme_name})
-        _e(idr, CBC + "IssueDate", br.issue_date.isoformat())
+        bre = _e(root, "cac:BillingReference")
+        idr = _e(bre, "cac:InvoiceDocumentReference")
+        _e(idr, "cbc:ID", br.number)
+        _e(idr, "cbc:UUID", br.uuid, {"schemeName": br.scheme_name})
+        _e(idr, "cbc:IssueDate", br.issue_date.isoformat())
+        _close(idr)
+        _close(bre)
 
     _party(root, "AccountingSupplierParty", doc.supplier, doc.numbering.prefix or None, customer=False)
     _party(root, "AccountingCustomerParty", doc.customer, None, customer=True)
 
     def payment_means():
-        pm = _e(root, CAC + "PaymentMeans")
-        _e(pm, CBC + "ID", doc.payment.method)
-        _e(pm, CBC + "PaymentMeansCode", doc.payment.means_code)
+        pm = _e(root, "cac:PaymentMeans")
+        _e(pm, "cbc:ID", doc.payment.method)
+        _e(pm, "cbc:PaymentMeansCode", doc.payment.means_code)
         if doc.payment.due_date:
-            _e(pm, CBC + "PaymentDueDate", doc.payment.due_date.isoformat())
+            _e(pm, "cbc:PaymentDueDate", doc.payment.due_date.isoformat())
         if doc.payment.reference:
-            _e(pm, CBC + "PaymentID", doc.payment.reference)
+            _e(pm, "cbc:PaymentID", doc.payment.reference)
+        _close(pm)
 
     def prepaid():
         for i, p in enumerate(doc.prepayments, 1):
-            pp = _e(root, CAC + "PrepaidPayment")
-            _e(pp, CBC + "ID", p.id or str(i))
-            _amount(pp, CBC + "PaidAmount", p.amount, cur)
-            _e(pp, CBC + "ReceivedDate", p.received_date.isoformat())
+            pp = _e(root, "cac:PrepaidPayment")
+            _e(pp, "cbc:ID", p.id or str(i))
+            _amount(pp, "cbc:PaidAmount", p.amount, cur)
+            _e(pp, "cbc:ReceivedDate", p.received_date.isoformat())
+            _close(pp)
 
     def charges():
         for i, ac in enumerate(doc.allowance_charges, 1):
@@ -277,26 +362,29 @@ def build_xml(doc: Document, totals: Totals | None = None) -> etree._Element:
         for wt in t.withholdings:
             _tax_total(root, "WithholdingTaxTotal", wt, cur)
 
-    lmt = _e(root, CAC + ("RequestedMonetaryTotal" if kind == DEBIT_NOTE else "LegalMonetaryTotal"))
-    _amount(lmt, CBC + "LineExtensionAmount", t.line_extension, cur).text = s_line_ext
-    _amount(lmt, CBC + "TaxExclusiveAmount", t.tax_exclusive, cur)
-    _amount(lmt, CBC + "TaxInclusiveAmount", t.tax_inclusive, cur)
+    lmt = _e(root, "cac:" + ("RequestedMonetaryTotal" if kind == DEBIT_NOTE else "LegalMonetaryTotal"))
+    _amount(lmt, "cbc:LineExtensionAmount", t.line_extension, cur, s_line_ext)
+    _amount(lmt, "cbc:TaxExclusiveAmount", t.tax_exclusive, cur)
+    _amount(lmt, "cbc:TaxInclusiveAmount", t.tax_inclusive, cur)
     if t.allowance_total:
-        _amount(lmt, CBC + "AllowanceTotalAmount", t.allowance_total, cur)
+        _amount(lmt, "cbc:AllowanceTotalAmount", t.allowance_total, cur)
     if t.charge_total:
-        _amount(lmt, CBC + "ChargeTotalAmount", t.charge_total, cur)
+        _amount(lmt, "cbc:ChargeTotalAmount", t.charge_total, cur)
     if t.prepaid:
-        _amount(lmt, CBC + "PrepaidAmount", t.prepaid, cur)
-    _amount(lmt, CBC + "PayableAmount", t.payable, cur).text = s_payable
+        _amount(lmt, "cbc:PrepaidAmount", t.prepaid, cur)
+    _amount(lmt, "cbc:PayableAmount", t.payable, cur, s_payable)
+    _close(lmt)
 
     line_tag, qty_tag = LINE_NAME[kind]
     for i, (line, lt) in enumerate(zip(doc.lines, t.lines), 1):
-        le = _e(root, CAC + line_tag)
-        _e(le, CBC + "ID", str(i))
+        le = _e(root, "cac:" + line_tag)
+        le.parts.append(f"<cbc:ID>{i}</cbc:ID>")
         if line.note:
-            _e(le, CBC + "Note", line.note)
-        _e(le, CBC + qty_tag, number(line.quantity), {"unitCode": line.unit_code})
-        _amount(le, CBC + "LineExtensionAmount", lt.extension, cur)
+            _e(le, "cbc:Note", line.note)
+        unit = f' unitCode="{line.unit_code.translate(_ESC_ATTR)}"'
+        qty = number(line.quantity)
+        le.parts.append(f"<cbc:{qty_tag}{unit}>{qty}</cbc:{qty_tag}>")
+        _amount(le, "cbc:LineExtensionAmount", lt.extension, cur)
         if kind == INVOICE:
             for j, ac in enumerate(line.allowance_charges, 1):
                 _allowance_charge(le, j, ac, cur)
@@ -305,14 +393,20 @@ def build_xml(doc: Document, totals: Totals | None = None) -> etree._Element:
         if kind != INVOICE:
             for j, ac in enumerate(line.allowance_charges, 1):
                 _allowance_charge(le, j, ac, cur)
-        item = _e(le, CAC + "Item")
-        _e(item, CBC + "Description", line.description)
+        item = _e(le, "cac:Item")
+        _e(item, "cbc:Description", line.description)
         if line.code:
-            _e(_e(item, CAC + "StandardItemIdentification"), CBC + "ID", line.code, {"schemeID": "999"})
-        price = _e(le, CAC + "Price")
-        _e(price, CBC + "PriceAmount", number(line.unit_price), {"currencyID": cur})
-        _e(price, CBC + "BaseQuantity", number(line.quantity), {"unitCode": line.unit_code})
-    return root
+            sid = _e(item, "cac:StandardItemIdentification")
+            _e(sid, "cbc:ID", line.code, {"schemeID": "999"})
+            _close(sid)
+        _close(item)
+        price = _e(le, "cac:Price")
+        price.parts.append(f'<cbc:PriceAmount currencyID="{cur}">{number(line.unit_price)}</cbc:PriceAmount>'
+                           f"<cbc:BaseQuantity{unit}>{qty}</cbc:BaseQuantity>")
+        _close(price)
+        _close(le)
+    _close(root)
+    return "".join(root.parts)
 
 
 def to_bytes(root) -> bytes:

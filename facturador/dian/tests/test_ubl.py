@@ -90,3 +90,33 @@ def test_totals_hand_computed():
     assert len(_x(root, "cac:TaxTotal")) == 2  # one per tax type (FAS01b)
     assert _x(root, "cac:WithholdingTaxTotal/cbc:TaxAmount/text()") == ["6.17", "8.50"]
     assert etree.QName(root[-1]).localname == "InvoiceLine"
+
+
+def test_builder_text_is_already_canonical():
+    """build_markup must equal lxml's inclusive C14N of the parsed document (xades.sign_document relies on it),
+    including characters that need escaping."""
+    tricky = Party(id_number="800199436", name='Ñandú & "Cía" <S.A.S.>\tcon\r\nsalto', tax_scheme="01",
+                   email="a&b@example.com", responsibilities=["O-23"])
+    docs = [make_invoice(10), make_note(), make_note("debit_note"), make_note(with_reference=False),
+            make_invoice(customer=tricky, notes=["Nota con > y < y & y \r retorno", "ümlaut — ünïcode 😀"],
+                         lines=[Line("desc 'x' \"y\" <z> & \r\n\t", D("1.5"), D("3.333"), taxes=[Tax("01", D("19"))],
+                                     allowance_charges=[AllowanceCharge(D("1"), reason='r"&<>')])])]
+    for doc in docs:
+        markup = ubl.build_markup(doc)
+        assert markup.encode() == etree.tostring(ubl.parse_markup(markup), method="c14n")
+
+
+def test_sign_document_equals_generic_sign(signer, tmp_path):
+    from facturador.dian import xades, verify
+
+    from .conftest import xmlsec_verify
+    tricky = Party(id_number="800199436", name='Ñandú & "Cía" <S.A.S.>', tax_scheme="01", email="x@y.co")
+    for doc in (make_invoice(10, customer=tricky), make_note()):
+        fast = xades.sign_document(doc, signer)
+        rc, err = xmlsec_verify(fast, tmp_path)
+        assert rc == 0, err
+        assert verify.verify_signature(fast).ok
+        slow = xades.sign(ubl.build_xml(doc), signer)
+        # same document digest (first reference) either way
+        dv = lambda b: etree.fromstring(b).xpath("//ds:Reference[@URI='']/ds:DigestValue/text()", namespaces=NS)  # noqa
+        assert dv(fast) == dv(slow)
