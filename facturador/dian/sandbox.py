@@ -156,14 +156,30 @@ def _fields(root) -> dict:
     }
 
 
+def certificate_nit(cert) -> str | None:
+    """NIT in a certificate subject (``serialNumber``, as Colombian CAs write it; DV and dashes removed)."""
+    from cryptography.x509.oid import NameOID
+    attrs = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    if not attrs:
+        return None
+    digits = "".join(ch for ch in str(attrs[0].value).split("-")[0] if ch.isdigit())
+    return digits or None
+
+
 # ---------------------------------------------------------------------------------------------- the service
 class DianSandbox:
     """Protocol and business logic, independent of HTTP (``handle(body, content_type) -> (status, bytes)``)."""
 
     def __init__(self, ranges=(), test_sets=None, software=None, schema_dir: str | None = None,
                  state_file: str | None = None, async_pending_polls: int = 1, clock_skew: float = 300.0,
-                 habilitacion: bool = True, sign_responses: bool = True):
+                 habilitacion: bool = True, sign_responses: bool = True,
+                 authorized_senders: dict[str, list[str]] | None = None):
         self.lock = threading.RLock()
+        self._local = threading.local()
+        # None: any valid WS-Security certificate may send for any NIT. Otherwise the certificate's NIT must be the
+        # issuer's or be listed for it (a proveedor tecnológico), else status 89 as DIAN answers.
+        self.authorized_senders = ({k: list(v) for k, v in authorized_senders.items()}
+                                   if authorized_senders is not None else None)
         self.ranges: list[Range] = []
         self.software: dict[str, str] = dict(software or {})
         self.test_sets: dict[str, TestSet] = {}
@@ -281,10 +297,11 @@ class DianSandbox:
                                          f"La acción {req.action!r} no corresponde a la operación {req.operation}.",
                                          subcode_ns=soap.WSA), ctype
         try:
-            soap.verify_security(req.root, clock_skew=self.clock_skew)
+            sec = soap.verify_security(req.root, clock_skew=self.clock_skew)
         except soap.SecurityError as exc:
             log.info("sandbox: security refused (%s): %s", exc.code, exc)
             return 500, soap.build_fault("Sender", exc.code, exc.message), ctype
+        self._local.sender_nit = certificate_nit(sec.certificate)
         missing = [p for p in soap.OPERATIONS[req.operation] if not req.params.get(p)]
         if missing:
             return 500, soap.build_fault("Sender", None, f"Falta el parámetro {missing[0]}."), ctype
@@ -305,7 +322,7 @@ class DianSandbox:
             msg = ("Error descomprimiendo el archivo ZIP: No fue encontrado ningun documento XML valido." if not xmls
                    else "El método síncrono solo puede recibir un documento.")
             return DianResponse(responses.STATUS_ZIP_OR_AUTH, False, msg, msg, xml_file_name=fileName)
-        return self.process_document(xmls[0][1], xmls[0][0])
+        return self.process_document(xmls[0][1], xmls[0][0], sender_nit=getattr(self._local, "sender_nit", None))
 
     def op_SendBillAsync(self, fileName: str, contentFile: str, testSetId: str | None = None) -> UploadResponse:
         files, error = self._unzip(contentFile)
@@ -321,7 +338,8 @@ class DianSandbox:
         key = str(uuid_mod.uuid4())
         with self.lock:
             self.batches[key] = {"file_name": fileName, "files": xmls, "test_set_id": testSetId,
-                                 "polls_left": self.async_pending_polls, "results": None}
+                                 "polls_left": self.async_pending_polls, "results": None,
+                                 "sender_nit": getattr(self._local, "sender_nit", None)}
             self._save()
         return UploadResponse(key, [])
 
@@ -345,7 +363,8 @@ class DianSandbox:
                 return [DianResponse(responses.STATUS_IN_PROCESS, False,
                                      responses.STATUS_TEXT[responses.STATUS_IN_PROCESS])]
             if batch["results"] is None:
-                batch["results"] = [self.process_document(b, n, test_set_id=batch["test_set_id"])
+                batch["results"] = [self.process_document(b, n, test_set_id=batch["test_set_id"],
+                                                          sender_nit=batch.get("sender_nit"))
                                     for n, b in batch["files"]]
                 self._save()
             out = list(batch["results"])
@@ -459,8 +478,14 @@ class DianSandbox:
                 unique.append(m)
         return f, unique
 
-    def process_document(self, xml: bytes, file_name: str, test_set_id: str | None = None) -> DianResponse:
+    def process_document(self, xml: bytes, file_name: str, test_set_id: str | None = None,
+                         sender_nit: str | None = None) -> DianResponse:
         f, messages = self.evaluate(xml)
+        if f is not None and self.authorized_senders is not None and sender_nit != f["supplier_nit"] and \
+                sender_nit not in self.authorized_senders.get(f["supplier_nit"], ()):
+            text = (f"NIT {sender_nit or '(sin NIT en el certificado)'} no autorizado a enviar documentos para "
+                    f"emisor con NIT {f['supplier_nit']}.")
+            return DianResponse(responses.STATUS_ZIP_OR_AUTH, False, text, text, xml_file_name=file_name)
         with self.lock:
             if f is not None:
                 prior = self.documents.get(f["uuid"]) if f["uuid"] else None

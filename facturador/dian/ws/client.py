@@ -2,7 +2,7 @@
 
 Transport: ``requests`` (a ``Session`` keeps connections alive between calls). Every attempt builds a fresh
 envelope (new timestamp and signature). Retries with exponential backoff happen only on transport problems:
-connection refused/reset, timeouts, HTTP 5xx without a SOAP fault and SOAP faults whose code is ``Receiver``
+connection refused/reset, timeouts, HTTP 5xx (and 408/429) without a SOAP fault and SOAP faults whose code is ``Receiver``
 (server side). A well-formed DIAN answer, including a rejection (99) or a ``Sender`` fault (bad security,
 bad request), is returned or raised at once: resending cannot change it. Re-sending a document after a
 timeout is safe: if DIAN had processed it, the answer is rule 90 which ``DianResponse.accepted`` treats as
@@ -147,7 +147,7 @@ class DianClient:
                     continue
                 if resp.status_code == 200:
                     return responses.parse_result(root, operation)
-            if resp.status_code >= 500:
+            if resp.status_code >= 500 or resp.status_code in (408, 429):
                 last_error = f"HTTP {resp.status_code}"
                 continue
             raise DianTransportError(

@@ -99,6 +99,11 @@ class DianResponse:
             self.status_code in ("", None) and "proceso" in (self.status_description or "").lower())
 
     @property
+    def not_found(self) -> bool:
+        """66: DIAN has no record of that track id (CUFE or ZipKey)."""
+        return self.status_code == STATUS_NOT_FOUND
+
+    @property
     def test_set_accepted(self) -> bool:
         return "se encuentra aceptado" in (self.status_description or "").lower()
 

@@ -313,3 +313,19 @@ def test_command_line_server(signer, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_sender_must_be_authorised_for_the_issuer(signer, software_id, pin):
+    """Status 89 when the WS-Security certificate belongs neither to the issuer nor to an authorised provider."""
+    from facturador.dian.testing import make_test_pkcs12
+    from facturador.dian.xades import load_pkcs12
+    provider = load_pkcs12(make_test_pkcs12("901234567", "x"), "x")
+    xml = build_signed(invoice_json(990000601), signer)
+    with SandboxServer(software={software_id: pin}, authorized_senders={}) as srv:
+        r = DianClient(srv.url, provider, retries=0).send_document(fname(), xml)
+        assert r.status_code == "89" and not r.accepted
+        assert r.status_description == f"NIT 901234567 no autorizado a enviar documentos para emisor con NIT " \
+                                       f"{SUPPLIER_NIT}."
+        assert DianClient(srv.url, signer, retries=0).send_document(fname(), xml).accepted  # the issuer itself
+        srv.sandbox.authorized_senders[SUPPLIER_NIT] = ["901234567"]
+        assert DianClient(srv.url, provider, retries=0).send_document(fname(), xml).is_duplicate
