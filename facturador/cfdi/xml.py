@@ -38,7 +38,10 @@ XSD_FILES = {
 XSLT_CFDI40 = "4/cadenaoriginal_4_0/cadenaoriginal_4_0.xslt"
 XSLT_TFD11 = "TimbreFiscalDigital/cadenaoriginal_TFD_1_1.xslt"
 
-_local = threading.local()   # lxml XSLT/XMLSchema objects are not to be shared across threads
+# Compiled once per process and shared; calls are serialised with a lock (validation and the
+# transform take ~1-2 ms, and short-lived server threads would otherwise recompile them).
+_lock = threading.RLock()
+_cache: dict = {}
 
 
 @lru_cache(maxsize=1)
@@ -50,9 +53,9 @@ def _schema_doc() -> bytes:
 
 
 def _schema() -> etree.XMLSchema:
-    s = getattr(_local, "schema", None)
+    s = _cache.get("schema")
     if s is None:
-        s = _local.schema = etree.XMLSchema(etree.fromstring(_schema_doc()))
+        s = _cache["schema"] = etree.XMLSchema(etree.fromstring(_schema_doc()))
     return s
 
 
@@ -63,9 +66,12 @@ def validate_xsd(doc) -> None:
     """
     if isinstance(doc, (bytes, str)):
         doc = parse(doc)
-    schema = _schema()
-    if not schema.validate(doc):
-        raise SchemaError([f"línea {e.line}: {e.message}" for e in schema.error_log])
+    with _lock:
+        schema = _schema()
+        if schema.validate(doc):
+            return
+        errors = [f"línea {e.line}: {e.message}" for e in schema.error_log]
+    raise SchemaError(errors)
 
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False, huge_tree=False)
@@ -81,12 +87,9 @@ def parse(xml: bytes | str) -> etree._Element:
 
 
 def _xslt(rel: str) -> etree.XSLT:
-    cache = getattr(_local, "xslt", None)
-    if cache is None:
-        cache = _local.xslt = {}
-    t = cache.get(rel)
+    t = _cache.get(rel)
     if t is None:
-        t = cache[rel] = etree.XSLT(etree.parse(sat_file(rel)))
+        t = _cache[rel] = etree.XSLT(etree.parse(sat_file(rel)))
     return t
 
 
@@ -94,7 +97,8 @@ def cadena_original(doc) -> str:
     """Cadena original of a CFDI 4.0 Comprobante (SAT XSLT via libxslt)."""
     if isinstance(doc, (bytes, str)):
         doc = parse(doc)
-    return str(_xslt(XSLT_CFDI40)(doc))
+    with _lock:
+        return str(_xslt(XSLT_CFDI40)(doc))
 
 
 def cadena_original_tfd(tfd) -> str:
@@ -103,4 +107,5 @@ def cadena_original_tfd(tfd) -> str:
         tfd = parse(tfd)
     else:
         tfd = etree.fromstring(etree.tostring(tfd))
-    return str(_xslt(XSLT_TFD11)(tfd))
+    with _lock:
+        return str(_xslt(XSLT_TFD11)(tfd))

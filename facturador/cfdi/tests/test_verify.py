@@ -1,0 +1,56 @@
+import base64
+import shutil
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+
+from facturador.cfdi import xml as cx
+from facturador.cfdi.build import build_invoice
+from facturador.cfdi.verify import verify_cfdi
+
+from .conftest import make_pac
+
+
+@pytest.fixture()
+def stamped(invoice, csd, sandbox):
+    return make_pac("finkok", sandbox.url).stamp(build_invoice(invoice, csd))
+
+
+def test_tampered_stamp_detected(stamped, sandbox):
+    assert verify_cfdi(stamped.xml_bytes, [sandbox.certificate_der]).ok
+    forged = stamped.xml_bytes.replace(stamped.uuid.encode(), b"00000000-0000-4000-8000-000000000000")
+    res = verify_cfdi(forged, [sandbox.certificate_der])
+    assert res.sello_ok and res.sello_sat_ok is False and not res.ok
+
+
+def test_tampered_amount_detected(stamped, sandbox):
+    doc = etree.fromstring(stamped.xml_bytes)
+    doc.find("cfdi:Conceptos/cfdi:Concepto", cx.NS).set("Descripcion", "Otra cosa")
+    res = verify_cfdi(etree.tostring(doc), [sandbox.certificate_der])
+    assert res.xsd_ok and not res.sello_ok and not res.ok
+
+
+def test_without_pac_certificate_stamp_is_unchecked(stamped):
+    res = verify_cfdi(stamped.xml_bytes)
+    assert res.stamped and res.sello_sat_ok is None and not res.ok
+
+
+@pytest.mark.skipif(not shutil.which("openssl") or not shutil.which("xsltproc"), reason="openssl/xsltproc not installed")
+def test_seal_with_openssl_and_xsltproc(stamped, tmp_path):
+    """A third implementation: xsltproc builds the cadena, openssl checks the RSA-SHA256 seal."""
+    xml = tmp_path / "cfdi.xml"
+    xml.write_bytes(stamped.xml_bytes)
+    cadena = subprocess.run(["xsltproc", cx.sat_file(cx.XSLT_CFDI40), str(xml)], check=True, capture_output=True).stdout
+    assert cadena == cx.cadena_original(stamped.xml_bytes).encode()
+    doc = etree.fromstring(stamped.xml_bytes)
+    cert = x509.load_der_x509_certificate(base64.b64decode(doc.get("Certificado")))
+    (tmp_path / "pub.pem").write_bytes(cert.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    (tmp_path / "sig.bin").write_bytes(base64.b64decode(doc.get("Sello")))
+    (tmp_path / "cadena.txt").write_bytes(cadena)
+    out = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "pub.pem"), "-signature",
+                          str(tmp_path / "sig.bin"), str(tmp_path / "cadena.txt")], capture_output=True, text=True)
+    assert out.returncode == 0 and "Verified OK" in out.stdout
