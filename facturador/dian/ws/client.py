@@ -146,7 +146,12 @@ class DianClient:
                         raise DianSoapFault(fault, attempts, resp.status_code)
                     continue
                 if resp.status_code == 200:
-                    return responses.parse_result(root, operation)
+                    try:
+                        return responses.parse_result(root, operation)
+                    except (DianError, ValueError) as exc:
+                        raise DianTransportError(
+                            "La respuesta de la DIAN no tiene el formato esperado.",
+                            f"malformed {operation} response: {exc}", attempts, 200, code="ws_bad_response") from exc
             if resp.status_code >= 500 or resp.status_code in (408, 429):
                 last_error = f"HTTP {resp.status_code}"
                 continue

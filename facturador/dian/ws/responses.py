@@ -78,7 +78,8 @@ class DianResponse:
     messages: list[RuleMessage] = field(default_factory=list)
     xml_document_key: str | None = None          # CUFE/CUDE
     xml_file_name: str | None = None
-    application_response: bytes | None = None    # DIAN's ApplicationResponse, verbatim (decoded XmlBase64Bytes)
+    application_response: bytes | None = None    # DIAN's ApplicationResponse, verbatim (decoded XmlBase64Bytes,
+    #                                               taken out of its zip when DIAN sends it zipped)
 
     @property
     def rejections(self) -> list[RuleMessage]:
@@ -208,6 +209,14 @@ def _b64decode(value: str | None, field_name: str) -> bytes | None:
                         f"invalid base64 in {field_name}") from None
 
 
+def _maybe_unzip(data: bytes | None) -> bytes | None:
+    """Some DIAN answers carry the XML zipped (``PK`` header): return the single XML inside, else the bytes."""
+    if data and data[:4] == b"PK\x03\x04":
+        from .packaging import xml_from_zip
+        return xml_from_zip(data)[1]
+    return data
+
+
 def _result(root, operation: str):
     body = root.find(f"{{{SOAP}}}Body")
     resp = _child(body, f"{operation}Response")
@@ -231,7 +240,7 @@ def parse_dian_response(el) -> DianResponse:
         messages=messages,
         xml_document_key=_text(el, "XmlDocumentKey") or None,
         xml_file_name=_text(el, "XmlFileName") or None,
-        application_response=_b64decode(_text(el, "XmlBase64Bytes"), "XmlBase64Bytes"),
+        application_response=_maybe_unzip(_b64decode(_text(el, "XmlBase64Bytes"), "XmlBase64Bytes")),
     )
 
 
@@ -266,7 +275,7 @@ def parse_result(root, operation: str):
                                       _text(result, "OperationDescription") or "", ranges)
     if operation == "GetXmlByDocumentKey":
         return XmlDocumentResponse(_text(result, "Code") or "", _text(result, "Message") or "",
-                                   _b64decode(_text(result, "XmlBytesBase64"), "XmlBytesBase64"))
+                                   _maybe_unzip(_b64decode(_text(result, "XmlBytesBase64"), "XmlBytesBase64")))
     raise SoapError("ws_operation", "operation", f"Operación desconocida: {operation}.", f"unknown {operation}")
 
 

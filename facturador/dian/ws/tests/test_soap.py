@@ -208,3 +208,18 @@ def test_rule_message_parsing():
     assert responses.RuleMessage.parse(m.format()) == m
     dup = responses.DianResponse("99", False, messages=[m], xml_document_key="k")
     assert dup.is_duplicate and dup.accepted and not dup.rejected
+
+
+def test_zipped_application_response_is_unzipped():
+    from facturador.dian.ws.packaging import make_zip
+    zipped = base64.b64encode(make_zip("ar0800197268000260000001a.xml", AR)).decode()
+    data = HAND_WRITTEN.replace(base64.b64encode(AR), zipped.encode())
+    ok = responses.parse_result(etree.fromstring(data), "GetStatusZip")[0]
+    assert ok.application_response == AR
+
+
+def test_bad_base64_is_a_clear_error():
+    data = HAND_WRITTEN.replace(base64.b64encode(AR), b"@@not-base64@@")
+    with pytest.raises(soap.SoapError) as e:
+        responses.parse_result(etree.fromstring(data), "GetStatusZip")
+    assert e.value.field == "XmlBase64Bytes"
