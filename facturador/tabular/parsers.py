@@ -144,6 +144,10 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
     def parse_str(s: str) -> Decimal:
         t = s
         neg = False
+        if th == " ":
+            for sp in _SPACES[1:]:
+                if sp in t:
+                    t = t.replace(sp, " ")
         if t[0] not in allowed_first or t[-1] not in digits or " " in t:
             err = _excel_error(t)
             if err:
