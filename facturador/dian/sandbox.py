@@ -613,6 +613,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         if urlparse(self.path).path.rstrip("/") != PATH:
+            self.close_connection = True  # the body is not read: do not reuse the connection
             return self._send(404, b"Not found", "text/plain")
         try:
             length = int(self.headers.get("Content-Length") or 0)
