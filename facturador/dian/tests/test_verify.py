@@ -21,10 +21,11 @@ def _verify(data, schema_dir):
                                   schema_dir=schema_dir)
 
 
+@pytest.mark.parametrize("digest", ["sha256", "sha512"])
 @pytest.mark.parametrize("maker", [lambda: make_invoice(10), lambda: make_note(), lambda: make_note("debit_note"),
                                    lambda: make_note(with_reference=False)])
-def test_our_documents_pass_every_check(maker, signer, schema_dir):
-    report = _verify(xades.sign(ubl.build_xml(maker()), signer), schema_dir)
+def test_our_documents_pass_every_check(maker, digest, signer, schema_dir):
+    report = _verify(xades.sign_document(maker(), signer, digest=digest), schema_dir)
     assert [c.name for c in report.checks] == CHECKS
     assert [c.ok for c in report.checks] == [True] * 5, report.dumps()
     assert report.ok
