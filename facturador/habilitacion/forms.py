@@ -1,0 +1,163 @@
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from facturador.einvoice.forms import OperationModeForm
+from facturador.einvoice.models import DianDocument
+from facturador.habilitacion import services
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class RegistrationForm(forms.Form):
+    reception_email = forms.EmailField(
+        label=_("Correo de recepción de facturas"),
+        help_text=_("El mismo correo que registró en el portal de la DIAN para recibir facturas electrónicas."))
+    registered_on = forms.DateField(label=_("Fecha de registro en la DIAN"), widget=DATE, required=False)
+
+
+class ModeForm(OperationModeForm):
+    """einvoice's operation-mode form, without the environment (the production switch changes it)."""
+
+    class Meta(OperationModeForm.Meta):
+        fields = ["mode", "software_name", "software_id", "provider_name", "provider_nit", "test_set_id", "endpoint"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["test_set_id"].required = True
+        self.fields["test_set_id"].help_text = _("Identificador del set de pruebas que muestra el portal de la DIAN "
+                                                 "(«Detalles del set de pruebas»), formato GUID.")
+        self.fields["endpoint"].help_text = _("Déjela vacía para usar el servicio oficial de la DIAN.")
+        self.fields["provider_name"].help_text = _("Solo si usa el software de un proveedor tecnológico.")
+
+    def save(self, commit=True):
+        obj = super(OperationModeForm, self).save(commit=False)
+        obj.issuer = self.issuer
+        obj.active = True
+        if self.cleaned_data.get("pin"):
+            obj.software_pin = self.cleaned_data["pin"].strip()
+        if commit:
+            obj.save()
+            type(obj).objects.filter(issuer=self.issuer, active=True).exclude(pk=obj.pk).update(active=False)
+        return obj
+
+
+class TestNumberingForm(forms.Form):
+    prefix = forms.CharField(label=_("Prefijo de facturas"), max_length=4)
+    range_from = forms.IntegerField(label=_("Desde"), min_value=1)
+    range_to = forms.IntegerField(label=_("Hasta"), min_value=1)
+    resolution_number = forms.CharField(label=_("Número de resolución"), max_length=40)
+    valid_from = forms.DateField(label=_("Vigente desde"), widget=DATE)
+    valid_to = forms.DateField(label=_("Vigente hasta"), widget=DATE)
+    technical_key = forms.CharField(label=_("Clave técnica"), max_length=100, required=False,
+                                    help_text=_("La clave técnica de habilitación que publica la DIAN."))
+    credit_prefix = forms.CharField(label=_("Prefijo de notas crédito de prueba"), max_length=4)
+    debit_prefix = forms.CharField(label=_("Prefijo de notas débito de prueba"), max_length=4)
+
+    def clean(self):
+        data = super().clean()
+        for name in ("prefix", "credit_prefix", "debit_prefix"):
+            value = (data.get(name) or "").strip().upper()
+            if value and not value.isalnum():
+                self.add_error(name, _("El prefijo tiene de 1 a 4 caracteres alfanuméricos."))
+            data[name] = value
+        if data.get("range_from") and data.get("range_to") and data["range_to"] < data["range_from"]:
+            self.add_error("range_to", _("El número final debe ser mayor o igual al inicial."))
+        if data.get("valid_from") and data.get("valid_to") and data["valid_to"] < data["valid_from"]:
+            self.add_error("valid_to", _("La fecha final de vigencia es anterior a la inicial."))
+        return data
+
+
+class RunForm(forms.Form):
+    test_set_id = forms.CharField(label=_("TestSetId"), max_length=40)
+    invoices = forms.IntegerField(label=_("Facturas"), min_value=1, max_value=services.MAX_COUNT)
+    credit_notes = forms.IntegerField(label=_("Notas crédito"), min_value=0, max_value=services.MAX_COUNT)
+    debit_notes = forms.IntegerField(label=_("Notas débito"), min_value=0, max_value=services.MAX_COUNT)
+
+    def clean_test_set_id(self):
+        try:
+            return services.validate_test_set_id(self.cleaned_data["test_set_id"])
+        except services.HabilitacionError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+class CorrectionForm(forms.Form):
+    customer_name = forms.CharField(label=_("Cliente"), max_length=300, required=False)
+    customer_id = forms.CharField(label=_("Identificación del cliente"), max_length=20, required=False)
+    description = forms.CharField(label=_("Descripción"), max_length=300)
+    quantity = forms.DecimalField(label=_("Cantidad"), min_value=0, decimal_places=4)
+    unit_price = forms.DecimalField(label=_("Valor unitario"), min_value=0, decimal_places=2)
+    iva = forms.ChoiceField(label=_("IVA"), choices=[("19", "19 %"), ("5", "5 %"), ("0", "0 %"), ("", "Sin IVA")],
+                            required=False)
+
+    @classmethod
+    def for_document(cls, doc: DianDocument, data=None):
+        p = doc.payload or {}
+        c = p.get("customer") or {}
+        line = (p.get("lines") or [{}])[0]
+        taxes = line.get("taxes") or []
+        initial = {"customer_name": c.get("name", ""), "customer_id": c.get("id_number", ""),
+                   "description": line.get("description", ""), "quantity": line.get("quantity", "1"),
+                   "unit_price": line.get("unit_price", "0"), "iva": taxes[0].get("rate", "") if taxes else ""}
+        form = cls(data, initial=initial)
+        form.document = doc
+        return form
+
+    def payload(self) -> dict:
+        d = self.cleaned_data
+        p = dict(self.document.payload or {})
+        customer = dict(p.get("customer") or {})
+        if not customer.get("consumidor_final"):
+            if d.get("customer_name"):
+                customer["name"] = d["customer_name"]
+            if d.get("customer_id"):
+                number, _, dv = d["customer_id"].replace(".", "").strip().partition("-")
+                customer["id_number"] = number
+                if dv:
+                    customer["dv"] = dv
+                elif customer.get("id_type") == "31":
+                    customer.pop("dv", None)
+        lines = [dict(line) for line in (p.get("lines") or [])] or [{}]
+        lines[0].update(description=d["description"], quantity=str(d["quantity"]), unit_price=str(d["unit_price"]),
+                        taxes=[{"scheme": "01", "rate": d["iva"]}] if d.get("iva") else [])
+        p.update(customer=customer, lines=lines)
+        return p
+
+
+class ProductionForm(forms.Form):
+    start_date = forms.DateField(label=_("Fecha de inicio de facturación electrónica"), widget=DATE,
+                                 help_text=_("La fecha en que empieza a facturar electrónicamente (la que informó a "
+                                             "la DIAN). Una vez confirmada no se puede cambiar."))
+    endpoint = forms.URLField(label=_("URL del servicio web de producción"), required=False,
+                              help_text=_("Déjela vacía para usar el servicio oficial de producción de la DIAN."))
+    confirm = forms.BooleanField(label=_("Confirmo la fecha de inicio: entiendo que no se puede modificar después"))
+
+
+class ResolutionForm(forms.Form):
+    """The numbering authorised with form 1876."""
+
+    resolution_number = forms.CharField(label=_("Número de resolución (formulario 1876)"), max_length=40)
+    billing_type = forms.ChoiceField(label=_("Tipo de facturación"), choices=services.BILLING_TYPES)
+    prefix = forms.CharField(label=_("Prefijo"), max_length=4, help_text=_("Hasta 4 caracteres alfanuméricos."))
+    range_from = forms.IntegerField(label=_("Desde"), min_value=1)
+    range_to = forms.IntegerField(label=_("Hasta"), min_value=1)
+    valid_from = forms.DateField(label=_("Vigente desde"), widget=DATE)
+    valid_to = forms.DateField(label=_("Vigente hasta"), widget=DATE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        self.fields["valid_from"].initial = today
+        self.fields["valid_to"].initial = today + dt.timedelta(days=730)
+
+    def clean_prefix(self):
+        value = self.cleaned_data["prefix"].strip().upper()
+        if not value.isalnum():
+            raise forms.ValidationError(_("El prefijo tiene de 1 a 4 caracteres alfanuméricos."))
+        return value
+
+
+class PrefixForm(forms.Form):
+    associated_on = forms.DateField(label=_("Fecha en que asoció el prefijo al software en el portal"), widget=DATE)

@@ -1,0 +1,85 @@
+"""End to end against the local DIAN service over HTTP: registration → accepted test set → production."""
+
+import datetime as dt
+
+import pytest
+
+from facturador.core.models import Job, NumberingRange
+from facturador.einvoice import services as einvoice
+from facturador.einvoice.models import DianDocument, OperationMode
+from facturador.habilitacion import services
+from facturador.habilitacion.models import Enablement, TestSetDocument, TestSetRun
+
+from .conftest import HAB_KEY, SOFTWARE_PIN, new_software, run_job_inline
+
+pytestmark = pytest.mark.django_db
+
+
+def test_new_issuer_to_production_and_a_production_invoice(new_issuer, dian_sandbox, django_capture_on_commit_callbacks):
+    issuer = new_issuer()
+    software_id, test_set_id = new_software(dian_sandbox, invoices=3, credit_notes=1, debit_notes=1)
+    en = services.enablement_for(issuer)
+    assert en.state == Enablement.State.PENDING
+
+    services.register(issuer, reception_email="recepcion@empresa.example")
+    mode = services.save_mode(issuer, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
+                              endpoint=dian_sandbox.url)
+    ranges = services.ensure_test_ranges(issuer, mode)
+    assert ranges["invoice"].prefix == "SETP" and ranges["invoice"].range_from == 990000000
+    assert ranges["invoice"].technical_key.reveal() == HAB_KEY
+
+    run = services.start_run(issuer, invoices=3, credit_notes=1, debit_notes=1)
+    job = run_job_inline(run.job)
+    run.refresh_from_db()
+    assert job.status == Job.Status.FINISHED, (job.error, job.message)
+    assert run.outcome == TestSetRun.Outcome.ACCEPTED, run.dian_message
+    assert "se encuentra Aceptado" in run.dian_message
+    docs = DianDocument.objects.filter(issuer=issuer, test_set=True)
+    assert docs.count() == 5 and set(docs.values_list("status", flat=True)) == {"accepted"}
+    notes = docs.exclude(kind="invoice")
+    assert all(n.referenced_id and n.referenced.kind == "invoice" for n in notes)
+    assert dian_sandbox.test_set_status(test_set_id).is_accepted
+    mode.refresh_from_db()
+    assert mode.state == OperationMode.State.ACCEPTED
+    en.refresh_from_db()
+    assert en.state == Enablement.State.ENABLED and en.enabled_on
+
+    # Production: start date (once), resolution from form 1876, sync with GetNumberingRange.
+    en = services.switch_to_production(issuer, start_date=dt.date(2026, 12, 1))
+    with pytest.raises(services.HabilitacionError) as exc:
+        services.switch_to_production(issuer, start_date=dt.date(2027, 1, 1))
+    assert exc.value.code == "immutable"
+    mode.refresh_from_db()
+    assert mode.environment == "production" and mode.state == "production" and mode.url == dian_sandbox.url
+
+    payload = services.invoice_payload(0)
+    with pytest.raises(einvoice.EinvoiceError) as exc:  # no production numbering at all
+        einvoice.issue(issuer, payload, send=False)
+    assert exc.value.code == "FAB05b"
+
+    today = dt.date.today()
+    rng = services.register_resolution(issuer, prefix="FE", range_from=1, range_to=1000, valid_from=today,
+                                       valid_to=today + dt.timedelta(days=365), resolution_number="18764000001234")
+    with pytest.raises(einvoice.EinvoiceError) as exc:  # registered but not synced: no technical key
+        einvoice.issue(issuer, payload, send=False)
+    assert exc.value.code == "FAD06"
+    assert not services.production_ready(issuer)
+
+    prod_key = "a" * 40
+    dian_sandbox.register_range(issuer.tax_id, "FE", 1, 1000, prod_key, software_id=software_id,
+                                resolution_number="18764000001234")
+    updated, message = services.sync_numbering(issuer)
+    assert [r.pk for r in updated] == [rng.pk]
+    assert "sincronizada" in message
+    rng.refresh_from_db()
+    assert rng.technical_key.reveal() == prod_key
+    assert services.production_ready(issuer)
+    services.associate_prefix(issuer)
+
+    from facturador.einvoice import delivery
+
+    doc = einvoice.issue(issuer, payload, send=False)
+    assert doc.environment == "production" and doc.full_number == "FE1"
+    delivery.send_and_follow(doc, poll_interval=0.01)
+    assert doc.status == "accepted", doc.rules
+    assert services.step_status(issuer)["resolucion"]
