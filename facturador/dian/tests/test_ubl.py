@@ -120,3 +120,28 @@ def test_sign_document_equals_generic_sign(signer, tmp_path):
         # same document digest (first reference) either way
         dv = lambda b: etree.fromstring(b).xpath("//ds:Reference[@URI='']/ds:DigestValue/text()", namespaces=NS)  # noqa
         assert dv(fast) == dv(slow)
+
+
+def test_contingency_and_export_types(schema_dir):
+    from facturador.dian import validate
+    c3 = ubl.build_xml(make_invoice(type_code="03"))
+    assert _x(c3, "cbc:UUID/@schemeName") == ["CUDE-SHA384"]  # type 03 uses the software PIN
+    assert validate.prevalidate(ubl.to_bytes(c3), pin=PIN) == []
+    assert "FAD06" in {f.code for f in validate.prevalidate(ubl.to_bytes(c3), pin="99999")}
+    for code in ("02", "04"):
+        root = ubl.build_xml(make_invoice(type_code=code))
+        assert _x(root, "cbc:InvoiceTypeCode/text()") == [code]
+        assert _x(root, "cbc:UUID/@schemeName") == ["CUFE-SHA384"]
+        assert validate.prevalidate(ubl.to_bytes(root), technical_key=TECH_KEY, schema_dir=schema_dir) == []
+
+
+def test_natural_person_buyer_with_cedula(schema_dir):
+    from facturador.dian import validate
+    buyer = Party(id_number="1001186599", name="Ana Pérez", id_type="13", legal_person=False,
+                  email="ana@example.com")
+    root = ubl.build_xml(make_invoice(customer=buyer))
+    cus = "cac:AccountingCustomerParty"
+    assert _x(root, cus + "/cbc:AdditionalAccountID/text()") == ["2"]
+    assert _x(root, cus + "/cac:Party/cac:PartyIdentification/cbc:ID/@schemeName") == ["13"]
+    assert _x(root, cus + "/cac:Party/cac:PartyTaxScheme/cbc:CompanyID/@schemeID") == []  # DV only for NITs
+    assert validate.prevalidate(ubl.to_bytes(root), technical_key=TECH_KEY, schema_dir=schema_dir) == []
