@@ -292,6 +292,12 @@ class DianSandbox:
             req = soap.parse_request(body)
         except soap.SoapError as exc:
             return 500, soap.build_fault("Sender", None, exc.message), ctype
+        ct_action = next((part.split("=", 1)[1].strip().strip('"') for part in content_type.split(";")
+                          if part.strip().lower().startswith("action=")), None)
+        if ct_action is not None and ct_action != req.action:
+            return 500, soap.build_fault("Sender", "ActionMismatch",
+                                         f"La acción del Content-Type ({ct_action}) no coincide con wsa:Action.",
+                                         subcode_ns=soap.WSA), ctype
         if req.action != soap.action_uri(req.operation):
             return 500, soap.build_fault("Sender", "ActionNotSupported",
                                          f"La acción {req.action!r} no corresponde a la operación {req.operation}.",

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .soap import ARRAYS, SOAP, WCF, WSA, XSI, SoapError
+from .soap import ARRAYS, SOAP, WCF, WSA, WSSE, WSU, XSI, SoapError, utc_iso
 
 NS_DIAN_RESPONSE = "http://schemas.datacontract.org/2004/07/DianResponse"
 NS_UPLOAD = "http://schemas.datacontract.org/2004/07/UploadDocumentResponse"
@@ -312,10 +313,17 @@ def _write_dian_response(parent, tag, r: DianResponse, nsmap=None):
 
 def build_response(operation: str, result) -> bytes:
     """Response envelope for ``operation`` carrying ``result`` (the dataclass the client would parse)."""
-    env = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"s": SOAP, "a": WSA})
+    env = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"s": SOAP, "a": WSA, "u": WSU})
     header = _sub(env, f"{{{SOAP}}}Header")
     action = _sub(header, f"{{{WSA}}}Action", f"http://wcf.dian.colombia/IWcfDianCustomerServices/{operation}Response")
     action.set(f"{{{SOAP}}}mustUnderstand", "1")
+    sec = _sub(header, f"{{{WSSE}}}Security", nsmap={"o": WSSE})
+    sec.set(f"{{{SOAP}}}mustUnderstand", "1")
+    ts = _sub(sec, f"{{{WSU}}}Timestamp")
+    ts.set(f"{{{WSU}}}Id", "_0")
+    now = dt.datetime.now(dt.timezone.utc)
+    _sub(ts, f"{{{WSU}}}Created", utc_iso(now))
+    _sub(ts, f"{{{WSU}}}Expires", utc_iso(now + dt.timedelta(minutes=5)))
     body = _sub(env, f"{{{SOAP}}}Body")
     resp = _sub(body, f"{{{WCF}}}{operation}Response", nsmap={None: WCF})
     tag = f"{{{WCF}}}{operation}Result"

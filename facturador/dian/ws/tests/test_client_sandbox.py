@@ -329,3 +329,17 @@ def test_sender_must_be_authorised_for_the_issuer(signer, software_id, pin):
         assert DianClient(srv.url, signer, retries=0).send_document(fname(), xml).accepted  # the issuer itself
         srv.sandbox.authorized_senders[SUPPLIER_NIT] = ["901234567"]
         assert DianClient(srv.url, provider, retries=0).send_document(fname(), xml).is_duplicate
+
+
+def test_action_must_match_the_operation(sandbox, signer):
+    import requests
+
+    from facturador.dian.ws import soap
+    body = soap.build_envelope("GetStatus", {"trackId": "x"}, sandbox.url, signer.key, signer.certificate)
+    r = requests.post(sandbox.url, data=body, timeout=10, headers={
+        "Content-Type": f'application/soap+xml; charset=utf-8; action="{soap.action_uri("GetStatusZip")}"'})
+    assert r.status_code == 500
+    assert soap.find_fault(etree.fromstring(r.content)).subcode == "ActionMismatch"
+    wrong = body.replace(b"IWcfDianCustomerServices/GetStatus<", b"IWcfDianCustomerServices/GetStatusZip<")
+    r = requests.post(sandbox.url, data=wrong, timeout=10, headers={"Content-Type": "application/soap+xml"})
+    assert soap.find_fault(etree.fromstring(r.content)).subcode == "ActionNotSupported"
