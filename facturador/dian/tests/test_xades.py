@@ -85,3 +85,13 @@ def test_signing_time_before_validity_refused(signer):
     with pytest.raises(SigningError) as exc:
         xades.sign(ubl.build_xml(make_invoice()), signer, signing_time=dt.datetime(2001, 1, 1))
     assert exc.value.code == "cert_not_yet_valid"
+
+
+def test_sign_pretty_printed_bytes_keeps_whitespace(signer, tmp_path):
+    from facturador.dian import verify
+    pretty = etree.tostring(ubl.build_xml(make_invoice()), pretty_print=True, xml_declaration=True, encoding="UTF-8")
+    data = xades.sign(pretty, signer)
+    assert b"\n  <cbc:UBLVersionID>" in data  # the document is not re-indented nor compacted
+    rc, err = xmlsec_verify(data, tmp_path)
+    assert rc == 0, err
+    assert verify.verify_signature(data).ok
