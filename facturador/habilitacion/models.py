@@ -86,6 +86,8 @@ class TestSetDocument(IssuerScoped):
     re-run after a killed worker finds what exists instead of issuing it again. A corrected document
     takes the slot over; the rejected one stays, inactive, so every number used remains accounted for."""
 
+    __test__ = False  # not a pytest class
+
     run = models.ForeignKey(TestSetRun, on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(max_length=12)
     slot = models.PositiveIntegerField()

@@ -355,9 +355,9 @@ def create_document(run: TestSetRun, kind: str, slot: int, payload: dict, *, use
 
 
 def _note_references(run) -> list[DianDocument]:
-    invoices = [e.document for e in _active_entries(run, "invoice") if e.document.cufe]
-    accepted = [d for d in invoices if d.status == DianDocument.Status.ACCEPTED]
-    return accepted or invoices
+    """Invoices of the run that DIAN accepted: the ones test notes may correct."""
+    return [e.document for e in _active_entries(run, "invoice")
+            if e.document.cufe and e.document.status == DianDocument.Status.ACCEPTED]
 
 
 def deliver(doc: DianDocument, cancelled=None):
@@ -430,12 +430,16 @@ def execute(run: TestSetRun, ctx=None):
     create_kind("invoice", run.invoices, invoice_payload)
     send_kind("invoice")
     refs = _note_references(run)
-    if (run.credit_notes or run.debit_notes) and not refs:
-        raise HabilitacionError("no_invoices", "invoices", "No hay facturas firmadas para referenciar en las notas.")
-    create_kind("credit_note", run.credit_notes, lambda s: note_payload("credit_note", s, refs[s % len(refs)]))
-    create_kind("debit_note", run.debit_notes, lambda s: note_payload("debit_note", s, refs[s % len(refs)]))
-    send_kind("credit_note")
-    send_kind("debit_note")
+    notes_wanted = run.credit_notes + run.debit_notes
+    notes_waiting = False
+    if notes_wanted and not refs:
+        # Notes reference invoices DIAN accepted; with none yet they would only be rejected too.
+        notes_waiting = True
+    else:
+        create_kind("credit_note", run.credit_notes, lambda s: note_payload("credit_note", s, refs[s % len(refs)]))
+        create_kind("debit_note", run.debit_notes, lambda s: note_payload("debit_note", s, refs[s % len(refs)]))
+        send_kind("credit_note")
+        send_kind("debit_note")
     check_acceptance(run)
     run.refresh_from_db()
     s = summary(run)
@@ -443,8 +447,12 @@ def execute(run: TestSetRun, ctx=None):
         outcome = TestSetRun.Outcome.ERRORS if s["rejected"] else TestSetRun.Outcome.WAITING
         TestSetRun.objects.filter(pk=run.pk).exclude(outcome=TestSetRun.Outcome.ACCEPTED).update(outcome=outcome)
         run.outcome = outcome
-    message = (f"Set de pruebas aceptado por la DIAN ({s['accepted']} aceptados)." if run.outcome == TestSetRun.Outcome.ACCEPTED
-               else f"{s['accepted']} aceptados, {s['rejected']} rechazados de {total}.")
+    if run.outcome == TestSetRun.Outcome.ACCEPTED:
+        message = f"Set de pruebas aceptado por la DIAN ({s['accepted']} aceptados)."
+    else:
+        message = f"{s['accepted']} aceptados, {s['rejected']} rechazados de {total}."
+        if notes_waiting:
+            message += " Las notas se generan cuando la DIAN acepte alguna factura: corrija las rechazadas."
     progress(message)
     if ctx:
         ctx.set_result(**{k: v for k, v in s.items() if k != "by_kind"}, outcome=run.outcome)
@@ -515,7 +523,7 @@ def correct(entry: TestSetDocument, payload: dict, user=None, channel=None) -> T
     run = entry.run
     if not entry.active or entry.document.status != DianDocument.Status.REJECTED:
         raise HabilitacionError("state", "document", "Solo se corrigen documentos rechazados por la DIAN.")
-    if run.job_id and run.job.status in Job.ACTIVE:
+    if run.job_id and run.job.status == Job.Status.RUNNING:
         raise HabilitacionError("busy", "run", "Espere a que termine el procesamiento del set antes de corregir.")
     payload = dict(payload)
     payload["kind"] = entry.kind
@@ -528,7 +536,8 @@ def correct(entry: TestSetDocument, payload: dict, user=None, channel=None) -> T
             raise HabilitacionError(exc.code, exc.field, exc.message) from exc
         if new is None:
             raise HabilitacionError("state", "document", "Este documento ya fue corregido.")
-        _queue(run, user)
+        if not (run.job_id and run.job.status == Job.Status.PENDING):  # a pending job will send it anyway
+            _queue(run, user)
     audit.record("habilitacion.correct", issuer=run.issuer, user=user, obj=new.document, channel=channel,
                  summary=f"{entry.document.full_number} -> {new.document.full_number}")
     return new
