@@ -146,7 +146,9 @@ def _party(parent, tag: str, party: Party, prefix: str | None, customer: bool):
     pts = _e(p, "cac:PartyTaxScheme")
     _e(pts, "cbc:RegistrationName", party.name)
     _e(pts, "cbc:CompanyID", party.id_number, attrs)
-    _e(pts, "cbc:TaxLevelCode", ";".join(party.responsibilities), {"listName": "48"})
+    # listName: 48 responsable de IVA, 49 no responsable (Anexo 1.8+)
+    _e(pts, "cbc:TaxLevelCode", ";".join(party.responsibilities),
+       {"listName": "48" if party.tax_scheme in ("01", "ZA") else "49"})
     if party.address:
         _address(pts, "cac:RegistrationAddress", party.address)
     ts = _e(pts, "cac:TaxScheme")
