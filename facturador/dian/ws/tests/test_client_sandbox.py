@@ -343,3 +343,24 @@ def test_action_must_match_the_operation(sandbox, signer):
     wrong = body.replace(b"IWcfDianCustomerServices/GetStatus<", b"IWcfDianCustomerServices/GetStatusZip<")
     r = requests.post(sandbox.url, data=wrong, timeout=10, headers={"Content-Type": "application/soap+xml"})
     assert soap.find_fault(etree.fromstring(r.content)).subcode == "ActionNotSupported"
+
+
+def test_concurrent_sends_keep_state_consistent(sandbox, signer):
+    """Parallel clients: every distinct invoice is accepted once; the same invoice sent twice at the same time
+    gives exactly one acceptance and one rule 90."""
+    from concurrent.futures import ThreadPoolExecutor
+    docs = [build_signed(invoice_json(990000700 + i), signer) for i in range(6)]
+    twin = build_signed(invoice_json(990000799), signer)
+    work = docs + [twin, twin]
+
+    def send(xml):
+        return DianClient(sandbox.url, signer, timeout=20, retries=0).send_document(fname(), xml)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(send, work))
+    assert all(r.accepted for r in results)
+    assert sorted(r.xml_document_key for r in results[:6]) == sorted(cufe_of(x) for x in docs)
+    twins = results[6:]
+    assert sorted(r.status_code for r in twins) == ["00", "99"]
+    assert sum(r.is_duplicate for r in twins) == 1
+    assert sandbox.request_count == len(work)
