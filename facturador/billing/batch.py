@@ -335,9 +335,15 @@ class _Renderer:
         self.periods = batch.periods
         self.notes = [n for n in self.conf.notes.splitlines() if n.strip()]
 
+    @staticmethod
+    def short_period(period: str) -> str:
+        return f"{MONTHS[int(period[5:7]) - 1][:3].lower()} {period[:4]}"
+
     def raw(self, inv: BillingInvoice, charges: list[Charge]) -> dict:
         acc = inv.account
-        lines = [{"concept": c.concept, "group": c.source_operator, "quantity": c.quantity, "unit": "",
+        several = len(self.periods) > 1
+        lines = [{"concept": c.concept, "group": self.short_period(c.period) if several else c.source_operator,
+                  "quantity": c.quantity, "unit": "",
                   "unit_price": c.unit_price, "amount": c.amount} for c in charges]
         if self.batch.billing_type == Batch.BillingType.ARREARS_ONLY:
             lines = []
