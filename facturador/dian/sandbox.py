@@ -23,7 +23,8 @@ State lives in memory behind a lock and, with ``state_file``, is saved as JSON a
 Unknown details of DIAN's real service (exact codes of GetNumberingRange/GetXmlByDocumentKey failures, wording
 of some messages) are approximations; they are marked below.
 
-Start it with ``SandboxServer(...).start()`` or from the shell: ``python -m facturador.dian.sandbox --port 8089``.
+Start it with ``SandboxServer(...).start()`` or from the shell: ``python -m facturador.dian.sandbox --port 8089``
+(``--port 0`` picks a free port and prints the URL).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -674,16 +676,6 @@ class SandboxServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def serve_forever(self):
-        httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
-        httpd.sandbox = self.sandbox
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
-        try:
-            httpd.serve_forever()
-        finally:
-            httpd.server_close()
-
     def __enter__(self):
         return self.start()
 
@@ -733,11 +725,19 @@ def main(argv=None) -> int:
     server = SandboxServer(args.host, args.port, ranges=args.range, test_sets=test_sets, software=software,
                            schema_dir=args.schema_dir, state_file=args.state,
                            async_pending_polls=args.pending_polls, habilitacion=not args.no_habilitacion)
-    print(f"Simulador DIAN escuchando en http://{args.host}:{args.port}{PATH} (Ctrl-C para terminar)", flush=True)
     try:
-        server.serve_forever()
+        server.start()
+    except OSError as exc:
+        print(f"No se pudo abrir {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    print(f"Simulador DIAN escuchando en {server.url} (Ctrl-C para terminar)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         pass
+    finally:
+        server.stop()
     return 0
 
 

@@ -364,3 +364,16 @@ def test_concurrent_sends_keep_state_consistent(sandbox, signer):
     assert sorted(r.status_code for r in twins) == ["00", "99"]
     assert sum(r.is_duplicate for r in twins) == 1
     assert sandbox.request_count == len(work)
+
+
+def test_command_line_port_zero_prints_the_real_port(signer):
+    proc = subprocess.Popen([sys.executable, "-m", "facturador.dian.sandbox", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        line = proc.stdout.readline().decode()
+        url = line.split()[line.split().index("en") + 1]
+        assert not url.startswith("http://127.0.0.1:0/")
+        assert DianClient(url, signer, retries=0).get_status("a" * 96).not_found
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
