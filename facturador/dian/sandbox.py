@@ -170,7 +170,7 @@ def certificate_nit(cert) -> str | None:
 
 # ---------------------------------------------------------------------------------------------- the service
 class DianSandbox:
-    """Protocol and business logic, independent of HTTP (``handle(body, content_type) -> (status, bytes)``)."""
+    """Protocol and business logic, independent of HTTP (``handle(body, content_type) -> (status, body, type)``)."""
 
     def __init__(self, ranges=(), test_sets=None, software=None, schema_dir: str | None = None,
                  state_file: str | None = None, async_pending_polls: int = 1, clock_skew: float = 300.0,

@@ -377,3 +377,20 @@ def test_command_line_port_zero_prints_the_real_port(signer):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_sandbox_with_xsd_validation(signer, software_id, pin):
+    if not (SCHEMA_DIR / "maindoc" / "UBL-Invoice-2.1.xsd").is_file():
+        pytest.skip(f"DIAN XSDs not found in {SCHEMA_DIR} (set FACTURADOR_SHARED_DIR)")
+    xml = build_signed(invoice_json(990000801), signer)
+    from facturador.dian import ubl
+    from facturador.dian.jsonio import document_from_json
+    from facturador.dian.xades import sign
+    tree = ubl.build_xml(document_from_json(invoice_json(990000802)))
+    tree.find(f"{{{CBC}}}IssueTime").addnext(etree.Element(f"{{{CBC}}}NoExisteEnUBL"))
+    broken = sign(tree, signer)  # validly signed, but not schema-valid
+    with SandboxServer(software={software_id: pin}, schema_dir=str(SCHEMA_DIR)) as srv:
+        c = DianClient(srv.url, signer, retries=0)
+        assert c.send_document(fname(), xml).accepted
+        r = c.send_document(fname(), broken)
+        assert [m.code for m in r.rejections] == ["ZB01"]
