@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 _HANDLERS: dict[str, callable] = {}
+_PERIODIC: dict[str, callable] = {}
 
 
 class JobCancelled(Exception):
@@ -57,6 +58,27 @@ def job_handler(kind: str):
         return fn
 
     return register
+
+
+def periodic(name: str):
+    """Register a function every worker's monitor calls about once a minute (e.g. to create due jobs).
+
+    It must be cheap and idempotent: several workers call it concurrently.
+    """
+
+    def register(fn):
+        _PERIODIC[name] = fn
+        return fn
+
+    return register
+
+
+def run_periodic():
+    for name, fn in list(_PERIODIC.items()):
+        try:
+            fn()
+        except Exception:
+            logger.warning("Periodic task %s failed", name, exc_info=True)
 
 
 def worker_name() -> str:
@@ -246,7 +268,7 @@ def requeue_stale_jobs(stale_seconds: int | None = None) -> list[int]:
 
 
 class StaleJobMonitor(threading.Thread):
-    """Runs inside every worker: periodically takes back jobs of dead workers."""
+    """Runs inside every worker: periodically takes back jobs of dead workers and runs periodic hooks."""
 
     def __init__(self, every: float = 30.0):
         super().__init__(daemon=True, name="stale-job-monitor")
@@ -260,6 +282,7 @@ class StaleJobMonitor(threading.Thread):
                 requeue_stale_jobs()
             except Exception:
                 logger.warning("Stale job check failed", exc_info=True)
+            run_periodic()
             if self.stopped.wait(self.every):
                 break
         connection.close()

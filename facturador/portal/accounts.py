@@ -1,0 +1,122 @@
+"""Portal customer accounts (by RFC): passwords, lockout, temporary passwords, captcha, rate limits.
+
+Customers are not staff users: they live in `portal.Customer` and use the password hashers of
+`django.contrib.auth`. A customer session stores only the customer id, per portal.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import secrets
+import string
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.cache import cache
+from django.core.mail import EmailMessage
+from django.utils import timezone
+
+from facturador.portal.models import Customer
+
+MAX_FAILURES = 5
+LOCKOUT = timezone.timedelta(minutes=15)
+
+
+class AccountError(Exception):
+    def __init__(self, code, message):
+        super().__init__(code)
+        self.code, self.message = code, message
+
+
+def rate_limit(key: str, limit: int, seconds: int) -> None:
+    """A fixed-window counter in the cache (Redis when REDIS_URL is set, shared by every process)."""
+    bucket = f"rl:{key}:{int(timezone.now().timestamp()) // seconds}"
+    added = cache.add(bucket, 1, seconds + 5)
+    count = 1 if added else cache.incr(bucket)
+    if count > limit:
+        raise AccountError("rate", "Demasiados intentos seguidos. Espere unos minutos y vuelva a intentarlo.")
+
+
+def authenticate(customer: Customer, password: str) -> Customer:
+    now = timezone.now()
+    if customer.locked_until and customer.locked_until > now:
+        raise AccountError("locked", f"La cuenta está bloqueada por intentos fallidos hasta las "
+                                     f"{timezone.localtime(customer.locked_until):%H:%M}. Puede recuperar su contraseña.")
+    if not customer.has_account or not check_password(password, customer.password):
+        customer.failed_logins += 1
+        fields = ["failed_logins"]
+        if customer.failed_logins >= MAX_FAILURES:
+            customer.locked_until, customer.failed_logins = now + LOCKOUT, 0
+            fields.append("locked_until")
+        customer.save(update_fields=fields)
+        raise AccountError("password", "El RFC o la contraseña no son correctos.")
+    customer.failed_logins, customer.locked_until, customer.last_login = 0, None, now
+    customer.save(update_fields=["failed_logins", "locked_until", "last_login"])
+    return customer
+
+
+def set_password(customer: Customer, password: str, *, temporary=False) -> None:
+    if len(password) < 8 or password.isdigit() or password.isalpha():
+        raise AccountError("weak", "La contraseña debe tener al menos 8 caracteres, con letras y números.")
+    customer.password = make_password(password)
+    customer.must_change_password = temporary
+    customer.failed_logins, customer.locked_until = 0, None
+    customer.save(update_fields=["password", "must_change_password", "failed_logins", "locked_until"])
+
+
+def temporary_password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        pw = "".join(secrets.choice(alphabet) for _ in range(10))
+        if any(c.isdigit() for c in pw) and any(c.isalpha() for c in pw):
+            return pw
+
+
+def recover(customer: Customer | None, email: str, portal_name: str) -> None:
+    """Send a temporary password when RFC and email match; say nothing different when they do not."""
+    if customer is None or not customer.has_account or customer.email.lower() != email.strip().lower():
+        return
+    pw = temporary_password()
+    set_password(customer, pw, temporary=True)
+    EmailMessage(
+        subject=f"{portal_name}: contraseña temporal",
+        body=(f"Hola {customer.legal_name}:\n\nSu contraseña temporal para el portal de facturación es: {pw}\n\n"
+              "Al ingresar se le pedirá cambiarla. Si usted no la solicitó, ingrese y cámbiela de inmediato."),
+        to=[customer.email],
+    ).send()
+
+
+# --- captcha ------------------------------------------------------------------------------
+
+CAPTCHA_KEY = "portal_captcha"
+
+
+def new_captcha(session) -> str:
+    a, b = random.randint(2, 9), random.randint(2, 9)
+    session[CAPTCHA_KEY] = str(a + b)
+    return f"{a} + {b}"
+
+
+def check_captcha(session, answer: str) -> None:
+    expected = session.pop(CAPTCHA_KEY, None)
+    if not expected or (answer or "").strip() != expected:
+        raise AccountError("captcha", "La respuesta de la verificación no es correcta. Intente con la nueva operación.")
+
+
+def captcha_png(question: str) -> bytes:
+    """The question drawn with noise, so it is not plain text on the page."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (150, 50), (246, 248, 251))
+    draw = ImageDraw.Draw(img)
+    rnd = random.Random()
+    for _ in range(8):
+        draw.line([(rnd.randint(0, 150), rnd.randint(0, 50)), (rnd.randint(0, 150), rnd.randint(0, 50))],
+                  fill=(rnd.randint(150, 210),) * 3, width=1)
+    x = 12
+    for ch in f"{question} =":
+        draw.text((x, 16 + rnd.randint(-5, 5)), ch, fill=(rnd.randint(10, 80), 40, rnd.randint(60, 140)))
+        x += 12
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()

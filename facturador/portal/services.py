@@ -1,0 +1,336 @@
+"""Self-invoicing rules: finding and checking tickets, reserving them, stamping, cancelling.
+
+A ticket is invoiced at most once: tickets are reserved with a conditional UPDATE
+(available -> reserved, all or none) before anything is built, so two simultaneous requests for
+the same ticket cannot both proceed. The sealed XML is saved (StampRequest) before the PAC is
+called; after a crash, recovery re-sends that same XML, and the PAC answers with its existing stamp.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import logging
+import uuid as uuidlib
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from facturador.cfdi import build as cfdi_build
+from facturador.cfdi.catalogs import uso_compatible, usos_cfdi_for_regimen
+from facturador.cfdi.csd import load_csd
+from facturador.cfdi.errors import CfdiError
+from facturador.cfdi.pac import FinkokPac, PacError, SwSapienPac
+from facturador.core import certificates
+from facturador.core.models import Certificate, IssuedDocument
+from facturador.portal.models import Cfdi, Customer, PortalSettings, StampRequest, Ticket
+from facturador.taxid import TaxIdError, is_generic_rfc, validate_rfc
+
+logger = logging.getLogger(__name__)
+MX = ZoneInfo("America/Mexico_City")
+CENT = Decimal("0.01")
+STALE_RESERVATION = dt.timedelta(minutes=10)
+
+
+class PortalError(Exception):
+    def __init__(self, code, message, field=""):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.field = code, message, field
+
+
+def portal_settings(issuer) -> PortalSettings:
+    ps = PortalSettings.objects.filter(issuer=issuer).first()
+    if ps is None:
+        ps, _ = PortalSettings.objects.get_or_create(issuer=issuer, defaults={"slug": issuer.tax_id.lower().replace("&", "y")})
+    return ps
+
+
+def csd_for(issuer):
+    cert = certificates.active_certificate(issuer, Certificate.Kind.CSD)
+    if cert is None:
+        raise PortalError("no_csd", "El emisor no tiene cargado su certificado de sello digital (CSD).")
+    der = x509.load_pem_x509_certificate(cert.certificate_pem.encode()).public_bytes(serialization.Encoding.DER)
+    try:
+        return load_csd(der, cert.key_material.reveal(), cert.password.reveal())
+    except CfdiError as exc:
+        raise PortalError(exc.code, exc.message) from exc
+
+
+def pac_for(ps: PortalSettings, csd=None):
+    password = ps.pac_password.reveal() if ps.pac_password else ""
+    if ps.pac_kind == PortalSettings.PacKind.SW:
+        return SwSapienPac(ps.pac_url or SwSapienPac.TEST_URL, user=ps.pac_user, password=password, timeout=ps.pac_timeout)
+    url = ps.pac_url or FinkokPac.TEST_URL
+    return FinkokPac(ps.pac_user or "demo", password or "demo", url, csd=csd, timeout=ps.pac_timeout, retries=1)
+
+
+def parse_amount(value, field="total") -> Decimal:
+    try:
+        amount = Decimal(str(value).replace("$", "").replace(",", "").strip()).quantize(CENT, ROUND_HALF_UP)
+    except (InvalidOperation, ValueError) as exc:
+        raise PortalError("amount", "Escriba el total como aparece en el ticket, por ejemplo 1234.50.", field) from exc
+    if amount <= 0:
+        raise PortalError("amount", "El total debe ser mayor que cero.", field)
+    return amount
+
+
+def check_rfc(value: str) -> str:
+    try:
+        rfc = validate_rfc(value)
+    except TaxIdError as exc:
+        raise PortalError(exc.code, exc.message, "rfc") from exc
+    if rfc == cfdi_build.RFC_PUBLICO_GENERAL:
+        raise PortalError("rfc_generic", "Con el RFC genérico XAXX010101000 no necesita factura: su compra se incluye "
+                          "en la factura global del periodo.", "rfc")
+    return rfc
+
+
+def deadline(ps: PortalSettings, sold_at: dt.datetime) -> dt.date:
+    """Last day the ticket can be invoiced, in Mexico City time."""
+    day = sold_at.astimezone(MX).date()
+    if ps.window == PortalSettings.Window.DAYS:
+        return day + dt.timedelta(days=ps.window_days)
+    last = calendar.monthrange(day.year, day.month)[1]
+    return day.replace(day=last) + dt.timedelta(days=ps.grace_days)
+
+
+def find_ticket(issuer, branch, ticket_number: str, order_number: str, total, *, now=None) -> Ticket:
+    """The checks a customer's ticket must pass, each with its own message."""
+    ps = portal_settings(issuer)
+    ticket_number = (ticket_number or "").strip()
+    amount = parse_amount(total)
+    ticket = Ticket.objects.filter(issuer=issuer, branch=branch, ticket_number=ticket_number).first()
+    if ticket is None:
+        elsewhere = Ticket.objects.filter(issuer=issuer, ticket_number=ticket_number).exclude(branch=branch).exists()
+        if elsewhere:
+            raise PortalError("other_branch", "Ese ticket es de otra sucursal: elija la sucursal donde hizo la compra.",
+                              "ticket_number")
+        raise PortalError("not_found", "No encontramos ese ticket. Revise el número impreso en su ticket "
+                          "(puede tardar unos minutos en estar disponible).", "ticket_number")
+    if ticket.order_number.strip() != (order_number or "").strip():
+        raise PortalError("order", "El número de orden no corresponde a ese ticket.", "order_number")
+    if ticket.total != amount:
+        raise PortalError("total", "El total no coincide con el del ticket. Escríbalo con centavos, tal como aparece impreso.",
+                          "total")
+    if ticket.status == Ticket.Status.INVOICED:
+        raise PortalError("invoiced", "Este ticket ya fue facturado. Si usted lo facturó, descargue la factura en su panel.",
+                          "ticket_number")
+    if ticket.status == Ticket.Status.GLOBAL and not ps.allow_reissue_from_global:
+        raise PortalError("global", "Este ticket ya se incluyó en la factura global del periodo y no puede facturarse.",
+                          "ticket_number")
+    if ticket.status in (Ticket.Status.BLOCKED, Ticket.Status.CANCELLED):
+        raise PortalError("blocked", "Este ticket no se puede facturar. Comuníquese con la sucursal.", "ticket_number")
+    if ticket.status == Ticket.Status.RESERVED:
+        raise PortalError("reserved", "Este ticket se está facturando en este momento. Intente de nuevo en unos minutos.",
+                          "ticket_number")
+    now = now or timezone.now()
+    last = deadline(ps, ticket.sold_at)
+    if now.astimezone(MX).date() > last:
+        raise PortalError("window", f"El plazo para facturar este ticket venció el {last:%d/%m/%Y}.", "ticket_number")
+    return ticket
+
+
+@dataclass
+class ReceptorData:
+    rfc: str
+    name: str
+    postal_code: str
+    regimen: str
+    uso_cfdi: str
+    email: str = ""
+
+
+def check_receptor(data: ReceptorData, *, persona_moral: bool | None = None) -> ReceptorData:
+    data.rfc = check_rfc(data.rfc)
+    data.name = " ".join((data.name or "").upper().split())
+    if not data.name:
+        raise PortalError("name", "Escriba su nombre o razón social exactamente como en su Constancia de Situación Fiscal.", "name")
+    for suffix in (" SA DE CV", " S.A. DE C.V.", " S DE RL DE CV", " SAPI DE CV", " SC", " AC"):
+        if data.name.endswith(suffix) and len(data.rfc) == 12:
+            raise PortalError("name_regime", "Escriba la razón social sin el régimen capital (por ejemplo, sin “SA DE CV”), "
+                              "como aparece en la Constancia de Situación Fiscal.", "name")
+    if not (data.postal_code.isdigit() and len(data.postal_code) == 5):
+        raise PortalError("postal_code", "El código postal tiene 5 dígitos.", "postal_code")
+    moral = len(data.rfc) == 12 if persona_moral is None else persona_moral
+    if data.regimen not in {r for r in REGIMENES}:
+        raise PortalError("regimen", "Elija su régimen fiscal.", "regimen")
+    if not uso_compatible(data.uso_cfdi, data.regimen, persona_moral=moral):
+        raise PortalError("uso_cfdi", "Ese uso del CFDI no corresponde a su régimen fiscal.", "uso_cfdi")
+    return data
+
+
+REGIMENES = {
+    "601": "General de Ley Personas Morales", "603": "Personas Morales con Fines no Lucrativos",
+    "605": "Sueldos y Salarios e Ingresos Asimilados a Salarios", "606": "Arrendamiento",
+    "612": "Personas Físicas con Actividades Empresariales y Profesionales", "616": "Sin obligaciones fiscales",
+    "621": "Incorporación Fiscal", "625": "Actividades Empresariales con ingresos a través de Plataformas Tecnológicas",
+    "626": "Régimen Simplificado de Confianza",
+}
+USOS = {
+    "G01": "Adquisición de mercancías", "G03": "Gastos en general", "I01": "Construcciones",
+    "I04": "Equipo de computo y accesorios", "D01": "Honorarios médicos, dentales y gastos hospitalarios",
+    "S01": "Sin efectos fiscales", "CP01": "Pagos",
+}
+
+
+def usos_for(regimen: str, persona_moral: bool | None = None) -> list[tuple[str, str]]:
+    return [(u, USOS.get(u, u)) for u in usos_cfdi_for_regimen(regimen, persona_moral=persona_moral) if u in USOS]
+
+
+def _next_folio(ps: PortalSettings, field="next_folio") -> int:
+    with transaction.atomic():
+        PortalSettings.objects.filter(pk=ps.pk).update(**{field: F(field) + 1})
+        return PortalSettings.objects.values_list(field, flat=True).get(pk=ps.pk) - 1
+
+
+def reserve(tickets: list[Ticket], token: str, allow_global=False) -> None:
+    statuses = [Ticket.Status.AVAILABLE] + ([Ticket.Status.GLOBAL] if allow_global else [])
+    ids = [t.pk for t in tickets]
+    with transaction.atomic():
+        taken = Ticket.objects.filter(pk__in=ids, status__in=statuses).update(
+            status=Ticket.Status.RESERVED, reservation=token, reserved_at=timezone.now())
+        if taken != len(set(ids)):
+            raise PortalError("reserved", "Uno de los tickets ya se está facturando o ya fue facturado.", "ticket_number")
+
+
+def release(token: str) -> None:
+    Ticket.objects.filter(reservation=token, status=Ticket.Status.RESERVED).update(
+        status=Ticket.Status.AVAILABLE, reservation="", reserved_at=None)
+
+
+def _conceptos(ps, tickets):
+    out = []
+    for t in tickets:
+        rate = t.iva_rate if t.iva_rate in cfdi_build.IVA_RATES else "16"
+        out.append(cfdi_build.Concepto(clave_prod_serv=ps.clave_prod_serv, cantidad=1, clave_unidad=ps.clave_unidad,
+                                       descripcion=f"Venta ticket {t.ticket_number}", valor_unitario=t.subtotal,
+                                       iva=rate, no_identificacion=t.ticket_number))
+    return out
+
+
+def invoice_tickets(issuer, tickets: list[Ticket], receptor: ReceptorData, forma_pago: str, *, customer: Customer | None = None,
+                    user=None) -> Cfdi:
+    """Reserve, build, seal, stamp and store one CFDI for the tickets (all of one branch)."""
+    if not tickets:
+        raise PortalError("no_tickets", "Agregue al menos un ticket.")
+    if len({t.branch_id for t in tickets}) != 1:
+        raise PortalError("branches", "Todos los tickets de una factura deben ser de la misma sucursal.")
+    ps = portal_settings(issuer)
+    csd = csd_for(issuer)
+    token = uuidlib.uuid4().hex
+    reserve(tickets, token, allow_global=ps.allow_reissue_from_global)
+    try:
+        folio = _next_folio(ps)
+        branch = tickets[0].branch
+        invoice = cfdi_build.Invoice(
+            emisor=cfdi_build.Emisor(rfc=csd.rfc, nombre=csd.legal_name, regimen_fiscal=issuer.fiscal_regime or "601"),
+            receptor=cfdi_build.Receptor(rfc=receptor.rfc, nombre=receptor.name, codigo_postal=receptor.postal_code,
+                                         regimen_fiscal=receptor.regimen, uso_cfdi=receptor.uso_cfdi),
+            lugar_expedicion=branch.postal_code or issuer.postal_code, serie=ps.serie, folio=str(folio),
+            conceptos=_conceptos(ps, tickets), metodo_pago="PUE", forma_pago=forma_pago,
+        )
+        xml = cfdi_build.build_invoice(invoice, csd)
+        StampRequest.objects.create(issuer=issuer, reservation=token, xml=xml, customer=customer, branch=branch,
+                                    email=receptor.email)
+    except CfdiError as exc:
+        release(token)
+        raise PortalError(exc.code, exc.message, getattr(exc, "field", "") or "") from exc
+    except Exception:
+        release(token)
+        raise
+    return complete(issuer, token, user=user)
+
+
+def complete(issuer, token: str, user=None) -> Cfdi:
+    """Stamp the saved request and store the CFDI; safe to call again for the same reservation.
+
+    If the PAC fails or times out, the tickets become available again at once. A request whose
+    outcome was unknown (timeout) stays open: recovery sends the same XML again, and if the PAC had
+    stamped it after all while the tickets went elsewhere, that orphan CFDI is cancelled (motive 02).
+    """
+    req = StampRequest.objects.get(issuer=issuer, reservation=token)
+    existing = Cfdi.objects.filter(issuer=issuer, reservation=token).first()
+    if existing is not None:
+        return existing
+    ps = portal_settings(issuer)
+    try:
+        stamp = pac_for(ps).stamp(bytes(req.xml))
+    except PacError as exc:
+        release(token)
+        if exc.code != "timeout":
+            StampRequest.objects.filter(pk=req.pk).update(done=True)
+        raise PortalError(exc.code, exc.message_es) from exc
+    from lxml import etree
+
+    root = etree.fromstring(stamp.xml_bytes)
+    receptor = root.find("{http://www.sat.gob.mx/cfd/4}Receptor")
+    with transaction.atomic():
+        cfdi = Cfdi.objects.create(
+            issuer=issuer, kind=Cfdi.Kind.INVOICE, customer=req.customer, branch=req.branch, reservation=token,
+            serie=root.get("Serie", ""), folio=root.get("Folio", ""), uuid=stamp.uuid.upper(),
+            issued_at=dt.datetime.fromisoformat(root.get("Fecha")).replace(tzinfo=MX),
+            receptor_rfc=receptor.get("Rfc"), receptor_name=receptor.get("Nombre"),
+            total=Decimal(root.get("Total")), xml=stamp.xml_bytes, created_by=user,
+        )
+        ours = Ticket.objects.filter(reservation=token, status=Ticket.Status.RESERVED).update(
+            status=Ticket.Status.INVOICED, cfdi=cfdi, reserved_at=None)
+        StampRequest.objects.filter(pk=req.pk).update(done=True)
+        if ours:
+            IssuedDocument.objects.create(
+                issuer=issuer, source="portal.cfdi", source_id=str(cfdi.pk), country="MX", document_type="cfdi",
+                prefix=cfdi.serie, number=int(cfdi.folio or 0), issue_date=cfdi.issued_at.date(),
+                customer_name=cfdi.receptor_name, customer_tax_id=cfdi.receptor_rfc, customer_email=req.email,
+                total=cfdi.total, currency="MXN", status="stamped", uuid=cfdi.uuid,
+            )
+    if not ours:
+        logger.warning("Reservation %s was stamped late (%s) after its tickets were released; cancelling it", token, cfdi.uuid)
+        cancel(cfdi, "02")
+    return cfdi
+
+
+def recover_reservations(older_than: dt.timedelta = STALE_RESERVATION) -> int:
+    """Finish or release reservations left by a crash (run periodically by the workers)."""
+    cutoff = timezone.now() - older_than
+    count = 0
+    for req in StampRequest.objects.filter(done=False, created_at__lt=cutoff).select_related("issuer"):
+        try:
+            complete(req.issuer, req.reservation)
+        except PortalError as exc:
+            logger.warning("Reservation %s could not be completed: %s", req.reservation, exc)
+        count += 1
+    # reservations without a stamp request (crash before building): give the tickets back
+    stale = Ticket.objects.filter(status=Ticket.Status.RESERVED, reserved_at__lt=cutoff)
+    for token in set(stale.values_list("reservation", flat=True)):
+        if not StampRequest.objects.filter(reservation=token).exists():
+            release(token)
+            count += 1
+    return count
+
+
+def cancel(cfdi: Cfdi, motive: str, substitute_uuid: str = "", user=None) -> Cfdi:
+    if motive not in ("01", "02", "03", "04"):
+        raise PortalError("motive", "Elija un motivo de cancelación (01 a 04).", "motive")
+    if motive == "01" and not substitute_uuid:
+        raise PortalError("substitute", "El motivo 01 requiere el UUID de la factura que sustituye a esta.", "substitute_uuid")
+    if cfdi.status == Cfdi.Status.CANCELLED:
+        raise PortalError("cancelled", "La factura ya está cancelada.")
+    ps = portal_settings(cfdi.issuer)
+    try:
+        result = pac_for(ps, csd=csd_for(cfdi.issuer)).cancel(cfdi.issuer.tax_id, cfdi.uuid, motive, substitute_uuid or None)
+    except PacError as exc:
+        raise PortalError(exc.code, exc.message_es) from exc
+    with transaction.atomic():
+        cfdi.status = Cfdi.Status.CANCELLED if result.accepted else Cfdi.Status.CANCELLING
+        cfdi.cancel_motive, cfdi.substitute_uuid, cfdi.cancel_ack = motive, substitute_uuid, result.acuse or None
+        cfdi.save(update_fields=["status", "cancel_motive", "substitute_uuid", "cancel_ack"])
+        if cfdi.status == Cfdi.Status.CANCELLED and motive in ("02", "03"):
+            # the sale did not happen / was wrongly invoiced: the tickets become invoiceable again
+            Ticket.objects.filter(cfdi=cfdi).update(status=Ticket.Status.AVAILABLE, cfdi=None, reservation="")
+        IssuedDocument.objects.filter(source="portal.cfdi", source_id=str(cfdi.pk)).update(status=cfdi.status)
+    return cfdi
