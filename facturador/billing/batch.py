@@ -113,15 +113,25 @@ class Plan:
         return sum((i.total for i in self.items), Decimal("0"))
 
 
-def plan(issuer, periods: list[str], billing_type: str, account_ids: list[int], *, skip_invoiced=True,
-         batch: Batch | None = None) -> Plan:
-    """What each account would be billed. Accounts with nothing to bill are listed in `skipped`."""
+def plan(issuer, periods: list[str], billing_type: str, account_ids: list[int], *, issue_date: dt.date | None = None,
+         skip_invoiced=True, batch: Batch | None = None) -> Plan:
+    """What each account would be billed. Accounts with nothing to bill are listed in `skipped`.
+
+    * normal: the charges of the selected periods.
+    * with_arrears: those charges + the outstanding balance of earlier periods (FIFO after payments)
+      + arrears interest on the part of it that is past due at the issue date.
+    * arrears_only: the outstanding balance of periods up to the last selected one that are past due
+      at the issue date, + interest.
+    Interest = monthly rate x outstanding x months overdue (started months, at least one), per period.
+    """
     periods = sorted(periods)
     first, last = periods[0], periods[-1]
+    issue_date = issue_date or timezone.localdate()
     conf = BillingSettings.for_issuer(issuer)
     rate = conf.monthly_interest_rate / Decimal(100)
     ids = list(account_ids)
     debts = cartera.debts(issuer, ids)
+    dues = cartera.due_dates(issuer, ids) if billing_type != Batch.BillingType.NORMAL else {}
     current_by_acc: dict[int, Decimal] = {}
     for acc, amount in (Charge.objects.filter(issuer=issuer, account_id__in=ids, period__in=periods)
                         .exclude(source=Charge.Source.INTEREST).values_list("account_id", "amount")):
@@ -145,16 +155,22 @@ def plan(issuer, periods: list[str], billing_type: str, account_ids: list[int], 
         months = 0
         if billing_type in (Batch.BillingType.NORMAL, Batch.BillingType.WITH_ARREARS):
             current = current_by_acc.get(acc, ZERO)
+        older: dict[str, Decimal] = {}
         if billing_type == Batch.BillingType.WITH_ARREARS:
             older = {p: v for p, v in debt.outstanding.items() if p < first and v > 0}
         elif billing_type == Batch.BillingType.ARREARS_ONLY:
-            older = {p: v for p, v in debt.outstanding.items() if p <= last and v > 0}
-        else:
-            older = {}
+            older = {p: v for p, v in debt.outstanding.items()
+                     if p <= last and v > 0 and (dues.get((acc, p)) or cartera.period_end(p)) < issue_date}
         if older:
             previous = sum(older.values(), ZERO)
-            months = len(older)
-            interest = (previous * rate * min(months, 12)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            raw_interest = ZERO
+            for p, v in older.items():
+                late_days = (issue_date - (dues.get((acc, p)) or cartera.period_end(p))).days
+                if late_days > 0:
+                    m = -(-late_days // 30)
+                    months = max(months, m)
+                    raw_interest += v * rate * m
+            interest = raw_interest.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         item = PlanItem(acc, current, previous, months, interest)
         if item.total <= 0:
             reason = ("Sin cargos en los periodos seleccionados." if billing_type == Batch.BillingType.NORMAL
@@ -196,7 +212,7 @@ def prepare(issuer, *, periods, billing_type, issue_date, due_date, template: In
         raise BatchError("Plantilla no encontrada.", "template")
     check_periods_have_charges(issuer, periods, billing_type)
     numbering_range(issuer, issue_date)
-    p = plan(issuer, periods, billing_type, account_ids)
+    p = plan(issuer, periods, billing_type, account_ids, issue_date=issue_date)
     if not p.items:
         raise BatchError("Ninguna de las cuentas seleccionadas tiene valores por facturar en esos periodos.",
                          "periods", "nothing_to_bill", problems=p.skipped)
@@ -456,7 +472,7 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     conf = BillingSettings.for_issuer(issuer)
     account_ids = selected_account_ids(batch, ctx.params)
     ctx.progress(0, message="Calculando valores", force=True)
-    p = plan(issuer, batch.periods, batch.billing_type, account_ids, batch=batch)
+    p = plan(issuer, batch.periods, batch.billing_type, account_ids, issue_date=batch.issue_date, batch=batch)
     already_in_batch = BillingInvoice.objects.filter(batch=batch).count()
     total = already_in_batch + p.count
     errors = list(p.skipped)

@@ -1,0 +1,105 @@
+"""Billing types (normal / with arrears / arrears only), idempotent re-run, tariffs."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+
+from facturador.billing import batch as batchmod
+from facturador.billing.models import Account, BillingInvoice, Charge, Payment, Tariff
+from facturador.billing.tariffs import apply_tariffs
+from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
+from facturador.core.jobs import JobContext
+from facturador.core.models import IssuedDocument, Job
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.mark.django_db
+def test_with_arrears_and_arrears_only(issuer_co, media):
+    make_range(issuer_co)
+    a, b = make_accounts(issuer_co, 2, periods=("2026-08", "2026-09"))  # 20001 per account and period
+    Payment.objects.create(issuer=issuer_co, account=b, reference=b.reference, amount=D(20001),
+                           paid_on=dt.date(2026, 9, 10))  # b paid August
+    aug = issue_batch_inline(issuer_co, [a, b], periods=("2026-08",), issue=dt.date(2026, 9, 1), due=dt.date(2026, 9, 20))
+    assert aug.invoice_count == 2
+
+    sep = issue_batch_inline(issuer_co, [a, b], periods=("2026-09",), billing_type="with_arrears")
+    inv = {i.account_id: i for i in BillingInvoice.objects.filter(batch=sep)}
+    # a: September 20001 + August unpaid 20001 + 2 % monthly interest on it for one month (400.02) -> 40402
+    assert (inv[a.pk].current_amount, inv[a.pk].previous_balance, inv[a.pk].arrears_interest) == \
+        (D(20001), D(20001), D("400.02"))
+    assert inv[a.pk].total == D(40402)
+    assert (inv[b.pk].previous_balance, inv[b.pk].total) == (D(0), D(20001))
+    interest = Charge.objects.get(source="interest")
+    assert (interest.account_id, interest.period, interest.amount) == (a.pk, "2026-09", D("400.02"))
+
+    early = issue_batch_inline(issuer_co, [a, b], periods=("2026-09",), billing_type="arrears_only",
+                               issue=dt.date(2026, 10, 1), due=dt.date(2026, 10, 15))
+    # on 01/10 only a's August (due 20/09) is past due: 20001 + one month of interest
+    assert {i.account_id: i.total for i in BillingInvoice.objects.filter(batch=early)} == {a.pk: D(20401)}
+    assert early.error_list == [{"reference": b.reference, "reason": "Sin saldo a facturar."}]
+    # undo that batch (invoice and its interest charge) before billing the arrears again later
+    BillingInvoice.objects.filter(batch=early).delete()
+    Charge.objects.filter(source="interest", created_at__gt=interest.created_at).delete()
+
+    late = issue_batch_inline(issuer_co, [a, b], periods=("2026-09",), billing_type="arrears_only",
+                              issue=dt.date(2026, 11, 5), due=dt.date(2026, 11, 20))
+    totals = {i.account_id: i.total for i in BillingInvoice.objects.filter(batch=late)}
+    # on 05/11: a owes August (due 20/09: 46 days -> 2 months) and September incl. its interest charge
+    # (20401.02, due 20/10: 16 days -> 1 month); b owes September (1 month)
+    interest_a = (D(20001) * D("0.02") * 2 + D("20401.02") * D("0.02")).quantize(D("0.01"))
+    assert totals[a.pk] == (D("40402.02") + interest_a).quantize(D(1)) == D(41610)
+    assert totals[b.pk] == D(20401)
+
+
+@pytest.mark.django_db
+def test_rerun_invoices_nothing_twice_and_other_batch_reports(issuer_co, media):
+    make_range(issuer_co)
+    accounts = make_accounts(issuer_co, 3)
+    first = issue_batch_inline(issuer_co, accounts[:2])
+    job = Job.objects.get(pk=first.job_id)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
+    batchmod.run_batch(JobContext(Job.objects.get(pk=job.pk)))  # the same job again (as after a crash)
+    assert BillingInvoice.objects.count() == 2 and IssuedDocument.objects.count() == 2
+
+    second = issue_batch_inline(issuer_co, accounts)  # same period, one new account
+    assert second.invoice_count == 1
+    assert [e["reference"] for e in second.error_list] == ["000001", "000002"]
+    assert "Ya facturada" in second.error_list[0]["reason"]
+    assert sorted(BillingInvoice.objects.values_list("number", flat=True)) == [1000, 1001, 1002]
+
+
+@pytest.mark.django_db
+def test_nothing_to_bill_is_refused(issuer_co, media):
+    make_range(issuer_co)
+    make_accounts(issuer_co, 1)
+    empty = Account.objects.create(issuer=issuer_co, reference="555", holder_name="Sin cargos")
+    from facturador.billing import invoice_templates
+
+    with pytest.raises(batchmod.BatchError) as info:
+        batchmod.create(issuer_co, periods=["2026-09"], billing_type="normal", issue_date=dt.date(2026, 10, 1),
+                        due_date=dt.date(2026, 10, 20), template=invoice_templates.ensure_default(issuer_co),
+                        account_ids=[empty.pk])
+    assert info.value.code == "nothing_to_bill" and not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_tariffs_fixed_and_percentage(issuer_co, client_co):
+    a, b = make_accounts(issuer_co, 2, periods=("2026-09",))  # 15000 import + 5001 tariff-sourced charges
+    Charge.objects.filter(source="tariff").delete()
+    b.service_class = "comercial"
+    b.save()
+    Tariff.objects.create(issuer=issuer_co, concept="Alumbrado residencial", period="2026-09",
+                          service_class="residencial", kind="fixed", value=D("8000"))
+    Tariff.objects.create(issuer=issuer_co, concept="Alumbrado 12 %", period="2026-09", kind="percentage",
+                          value=D("12.5"))
+    assert apply_tariffs(issuer_co, "2026-09") == 3
+    assert apply_tariffs(issuer_co, "2026-09") == 3  # idempotent: replaced, not added
+    got = sorted(Charge.objects.filter(source="tariff").values_list("reference", "concept", "amount"))
+    assert got == [("000001", "Alumbrado 12 %", D("1875.00")), ("000001", "Alumbrado residencial", D("8000.00")),
+                   ("000002", "Alumbrado 12 %", D("1875.00"))]
