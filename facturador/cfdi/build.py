@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Iterable, Sequence
 
+from lxml import etree
 from satcfdi.cfdi import CFDI
 from satcfdi.create.cfd import cfdi40
 
@@ -358,10 +359,14 @@ def _seal(comprobante: cfdi40.Comprobante, csd: Csd) -> bytes:
         if not (csd.not_before.replace(tzinfo=None) - dt.timedelta(days=1) <= naive
                 <= csd.not_after.replace(tzinfo=None) + dt.timedelta(days=1)):
             _fail("CFDI40104", "La fecha del comprobante está fuera de la vigencia del certificado (CSD).", "fecha")
-    comprobante.sign(csd.signer)
-    data = comprobante.xml_bytes(xml_declaration=True)
-    cx.validate_xsd(data)
-    return data
+    # Seal on the lxml tree satcfdi produces (one serialisation instead of three): cadena original
+    # from SAT's XSLT via libxslt, RSA-SHA256 with the CSD key, then XSD, then bytes.
+    comprobante["NoCertificado"] = csd.certificate_number
+    comprobante["Certificado"] = csd.certificate_base64
+    root = comprobante.to_xml()
+    root.set("Sello", csd.sign_sha256(cx.cadena_original(root).encode("utf-8")))
+    cx.validate_xsd(root)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def _tipo_cambio(moneda: str, tipo_cambio) -> Decimal | None:

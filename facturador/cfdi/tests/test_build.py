@@ -239,3 +239,34 @@ def test_xsd_rejects_invalid_document(invoice, csd):
     with pytest.raises(SchemaError) as e:
         cx.validate_xsd(bad)
     assert "Exportacion" in " ".join(e.value.errors)
+
+
+@pytest.mark.parametrize("old, new", [
+    (b'ClaveProdServ="84111506"', b'ClaveProdServ="84111599"'),
+    (b'ClaveUnidad="E48"', b'ClaveUnidad="ZZZ"'),
+    (b'LugarExpedicion="42501"', b'LugarExpedicion="01000"'),     # valid, other CP
+    (None, None),
+])
+def test_fast_schema_same_verdict_as_sat_files(invoice, csd, old, new):
+    xml = build_invoice(invoice, csd)
+    if old:
+        assert old in xml
+        xml = xml.replace(old, new)
+
+    def verdict(full):
+        try:
+            cx.validate_xsd(xml, full=full)
+            return True
+        except SchemaError:
+            return False
+    assert verdict(False) == verdict(True)
+    assert verdict(True) is (old is None or new == b'LugarExpedicion="01000"')
+
+
+def test_fast_schema_checks_codigo_postal(invoice, csd):
+    # (an unknown CP takes libxml2 seconds to report with SAT's full file, so only the fast path here)
+    xml = build_invoice(invoice, csd).replace(b'LugarExpedicion="42501"', b'LugarExpedicion="00002"')
+    with pytest.raises(SchemaError) as e:
+        cx.validate_xsd(xml)
+    assert "c_CodigoPostal" in e.value.errors[0] and "00002" in e.value.errors[0]
+    assert "00002" not in cx.catalog_values("c_CodigoPostal") and "42501" in cx.catalog_values("c_CodigoPostal")
