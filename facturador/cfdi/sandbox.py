@@ -78,6 +78,14 @@ def _mexico_now() -> dt.datetime:
         return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=6)).replace(tzinfo=None, microsecond=0)
 
 
+def _local_now(cp: str | None) -> dt.datetime:
+    try:
+        from satcfdi.transform import get_timezone
+        return dt.datetime.now(get_timezone(cp)).replace(tzinfo=None, microsecond=0)
+    except Exception:
+        return _mexico_now()
+
+
 class Reject(Exception):
     def __init__(self, finkok: str, sw: str, message: str, http_status: int = 400):
         super().__init__(message)
@@ -157,7 +165,7 @@ class _State:
         cert_to = cert.not_valid_after_utc.replace(tzinfo=None) + dt.timedelta(hours=7)
         if not cert_from <= fecha <= cert_to:
             raise Reject("305", "CFDI40104", "La fecha de emisión no está dentro de la vigencia del CSD del emisor")
-        now = _mexico_now()
+        now = _local_now(doc.get("LugarExpedicion"))     # Fecha is local time of LugarExpedicion
         if self.sb.check_dates and not (now - dt.timedelta(hours=72) <= fecha <= now + dt.timedelta(minutes=10)):
             raise Reject("401", "401", "Fecha y hora de generación fuera de rango")
         with self.lock:   # a valid document stamped before: answer its existing stamp (307)

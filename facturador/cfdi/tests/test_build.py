@@ -58,7 +58,19 @@ def check_arithmetic(xml: bytes) -> etree._Element:
     imp = doc.find("cfdi:Impuestos", NS)
     if by_rate:
         assert D(imp, "TotalImpuestosTrasladados") == total_tras
-    assert D(doc, "Total") == D(doc, "SubTotal") - Decimal(doc.get("Descuento") or 0) + total_tras
+    ret_by_tax: dict[str, Decimal] = defaultdict(Decimal)
+    for c in conceptos:
+        for t in c.findall("cfdi:Impuestos/cfdi:Retenciones/cfdi:Retencion", NS):
+            assert abs(D(t, "Importe") - D(t, "Base") * D(t, "TasaOCuota")) <= C2
+            ret_by_tax[t.get("Impuesto")] += D(t, "Importe")
+    header_ret = {t.get("Impuesto"): D(t, "Importe") for t in doc.findall("cfdi:Impuestos/cfdi:Retenciones/cfdi:Retencion", NS)}
+    assert header_ret == {k: r2(v) for k, v in ret_by_tax.items()}
+    total_ret = sum(header_ret.values(), Decimal(0))
+    if header_ret:
+        assert D(imp, "TotalImpuestosRetenidos") == total_ret
+    descuento = sum((Decimal(c.get("Descuento") or 0) for c in conceptos), Decimal(0))
+    assert Decimal(doc.get("Descuento") or 0) == descuento
+    assert D(doc, "Total") == D(doc, "SubTotal") - descuento + total_tras - total_ret
     return doc
 
 
@@ -80,6 +92,22 @@ def test_rounding_many_small_lines(emisor, receptor, csd):
     inv = Invoice(emisor=emisor, receptor=receptor, lugar_expedicion="42501", conceptos=[
         Concepto("01010101", "3", "H87", f"Artículo {i}", "0.333333", iva="16") for i in range(25)])
     check_arithmetic(build_invoice(inv, csd))
+
+
+def test_discounts_and_withholdings(emisor, csd):
+    from facturador.cfdi.build import Retencion
+    receptor = Receptor("XIQB891116QE4", "BERENICE XIMO QUEZADA", "40968", "612", "G03")   # SAT test PF
+    inv = Invoice(emisor=emisor, receptor=receptor, lugar_expedicion="42501", conceptos=[
+        Concepto("80111600", 1, "E48", "Honorarios", "10000.00", descuento="1000.00",
+                 retenciones=[Retencion("001", "0.10"), Retencion("002", "0.106667")]),
+        Concepto("80111600", 3, "E48", "Asesoría", "333.33", retenciones=[Retencion("001", "0.10")]),
+    ])
+    xml = build_invoice(inv, csd)
+    assert verify_cfdi(xml).sello_ok
+    doc = check_arithmetic(xml)
+    assert doc.get("Descuento") == "1000.00"
+    first = doc.find("cfdi:Conceptos/cfdi:Concepto/cfdi:Impuestos/cfdi:Traslados/cfdi:Traslado", NS)
+    assert first.get("Base") == "9000.00" and first.get("Importe") == "1440.00"
 
 
 def test_ppd_forces_forma_pago_99(invoice, csd):

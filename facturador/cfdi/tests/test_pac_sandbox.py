@@ -193,3 +193,10 @@ def test_command_line_server(invoice, csd):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_fecha_in_lugar_expedicion_time_zone(pac, invoice, csd):
+    # Cancún (Tiempo del Sureste) is an hour ahead of central Mexico: "now" there is a valid Fecha.
+    invoice.lugar_expedicion = "77500"
+    res = pac.stamp(build_invoice(invoice, csd))
+    assert etree.fromstring(res.xml_bytes).get("LugarExpedicion") == "77500"
