@@ -137,7 +137,7 @@ def run_new(request):
 
 
 def _run_documents(run, params):
-    qs = TestSetDocument.objects.filter(run=run).select_related("document").order_by("kind", "slot", "-active", "id")
+    qs = TestSetDocument.objects.filter(run=run).select_related("document").order_by("document_id")
     if params.get("documento"):
         qs = qs.filter(kind=params["documento"])
     if params.get("cliente"):
