@@ -38,7 +38,7 @@ from .errors import CfdiValidationError
 __all__ = [
     "Emisor", "Receptor", "Concepto", "Retencion", "Invoice", "CreditNote", "PaidDocument", "Payment",
     "Ticket", "GlobalInvoice", "build_invoice", "build_credit_note", "build_payment",
-    "build_global_invoice", "validate_receptor", "to_decimal", "PUBLICO_EN_GENERAL",
+    "build_global_invoice", "validate_receptor", "to_decimal", "from_dict", "PUBLICO_EN_GENERAL",
     "RFC_PUBLICO_GENERAL", "RFC_EXTRANJERO",
 ]
 
@@ -390,6 +390,44 @@ def _check_lugar(cp: str) -> str:
     return cp
 
 
+# --------------------------------------------------------------------------- dict input
+_NESTED = {
+    "emisor": "Emisor", "receptor": "Receptor", "conceptos": ["Concepto"], "retenciones": ["Retencion"],
+    "documentos": ["PaidDocument"], "tickets": ["Ticket"],
+}
+
+
+def from_dict(cls, data, field: str = ""):
+    """Build one of this module's dataclasses from a plain dict (nested dicts/lists allowed).
+
+    Unknown keys raise :class:`CfdiValidationError` (code ``campo_desconocido``)."""
+    import dataclasses
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, dict):
+        _fail("tipo_invalido", f"Se esperaba un objeto con los datos de {cls.__name__}.", field or cls.__name__)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in data.items():
+        path = f"{field}.{k}" if field else k
+        if k not in names:
+            _fail("campo_desconocido", f"Campo desconocido «{k}».", path)
+        target = _NESTED.get(k)
+        if isinstance(target, str) and v is not None:
+            v = from_dict(globals()[target], v, path)
+        elif isinstance(target, list) and v is not None:
+            v = [from_dict(globals()[target[0]], x, f"{path}[{i}]") for i, x in enumerate(v)]
+        kwargs[k] = v
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in kwargs
+                   and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        _fail("requerido", f"Faltan datos obligatorios: {', '.join(missing)}.",
+              f"{field}.{missing[0]}" if field and missing else (missing[0] if missing else field),
+              english=str(exc))
+
+
 # --------------------------------------------------------------------------- builders
 def _build_io(doc, csd: Csd, tipo: str, relacionados, tipo_relacion) -> bytes:
     lugar = _check_lugar(doc.lugar_expedicion)
@@ -411,21 +449,24 @@ def _build_io(doc, csd: Csd, tipo: str, relacionados, tipo_relacion) -> bytes:
     return _seal(comp, csd)
 
 
-def build_invoice(invoice: Invoice, csd: Csd) -> bytes:
+def build_invoice(invoice: Invoice | dict, csd: Csd) -> bytes:
     """Ingreso (tipo I), PUE or PPD (PPD forces FormaPago 99)."""
+    invoice = from_dict(Invoice, invoice)
     return _build_io(invoice, csd, "I", invoice.relacionados, invoice.tipo_relacion)
 
 
-def build_credit_note(note: CreditNote, csd: Csd) -> bytes:
+def build_credit_note(note: CreditNote | dict, csd: Csd) -> bytes:
     """Egreso (tipo E) with CfdiRelacionados (TipoRelacion 01 by default) to the invoices' UUIDs."""
+    note = from_dict(CreditNote, note)
     if not note.relacionados:
         _fail("relacionados", "Una nota de crédito debe relacionar el UUID de la factura que modifica.",
               "relacionados")
     return _build_io(note, csd, "E", note.relacionados, note.tipo_relacion)
 
 
-def build_payment(payment: Payment, csd: Csd) -> bytes:
+def build_payment(payment: Payment | dict, csd: Csd) -> bytes:
     """Pago (tipo P) with Pagos 2.0, one Pago node covering the given PPD invoices."""
+    payment = from_dict(Payment, payment)
     if not payment.documentos:
         _fail("documentos", "Indique al menos una factura pagada.", "documentos")
     lugar = _check_lugar(payment.lugar_expedicion)
@@ -472,8 +513,9 @@ def build_payment(payment: Payment, csd: Csd) -> bytes:
     return _seal(comp, csd)
 
 
-def build_global_invoice(g: GlobalInvoice, csd: Csd) -> bytes:
+def build_global_invoice(g: GlobalInvoice | dict, csd: Csd) -> bytes:
     """Factura global (público en general): one Concepto per ticket (01010101 / ACT / NoIdentificacion)."""
+    g = from_dict(GlobalInvoice, g)
     lugar = _check_lugar(g.lugar_expedicion)
     periodicidad = str(g.periodicidad).zfill(2)
     meses = str(g.meses).zfill(2)

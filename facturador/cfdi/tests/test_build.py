@@ -172,6 +172,29 @@ def test_payment_pagos20(invoice, csd, sandbox):
     assert dr.get("IdDocumento") == stamped.uuid
     assert D(dr, "ImpSaldoAnt") == total and D(dr, "ImpPagado") == Decimal("1000.00")
     assert D(dr, "ImpSaldoInsoluto") == total - Decimal("1000.00")
+    # Pagos 2.0 tax arithmetic: DR taxes proportional to the payment, P taxes = rounded sums of DR
+    share = Decimal("1000.00") / total
+    dr_sum: dict[tuple, list] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for t in dr.findall("pago20:ImpuestosDR/pago20:TrasladosDR/pago20:TrasladoDR", NS):
+        key = (t.get("ImpuestoDR"), t.get("TipoFactorDR"), t.get("TasaOCuotaDR"))
+        inv_t = [x for x in inv_doc.findall("cfdi:Impuestos/cfdi:Traslados/cfdi:Traslado", NS)
+                 if (x.get("Impuesto"), x.get("TipoFactor"), x.get("TasaOCuota")) == key][0]
+        assert abs(D(t, "BaseDR") - D(inv_t, "Base") * share) <= C2
+        if t.get("ImporteDR") is not None:
+            assert abs(D(t, "ImporteDR") - D(inv_t, "Importe") * share) <= C2
+            dr_sum[key][1] += D(t, "ImporteDR")
+        dr_sum[key][0] += D(t, "BaseDR")
+    p_taxes = pago.findall("pago20:ImpuestosP/pago20:TrasladosP/pago20:TrasladoP", NS)
+    assert len(p_taxes) == len(dr_sum) == 4
+    for t in p_taxes:
+        key = (t.get("ImpuestoP"), t.get("TipoFactorP"), t.get("TasaOCuotaP"))
+        assert D(t, "BaseP") == r2(dr_sum[key][0])
+        if t.get("ImporteP") is not None:
+            assert D(t, "ImporteP") == r2(dr_sum[key][1])
+    totales = doc.find("cfdi:Complemento/pago20:Pagos/pago20:Totales", NS)
+    iva16 = [t for t in p_taxes if t.get("TasaOCuotaP") == "0.160000"][0]
+    assert D(totales, "TotalTrasladosImpuestoIVA16") == D(iva16, "ImporteP")
+    assert D(totales, "MontoTotalPagos") == Decimal("1000.00")
     # second instalment pays the rest
     pay2 = Payment(emisor=invoice.emisor, lugar_expedicion="42501", forma_pago="03",
                    fecha_pago=dt.datetime(2026, 11, 21, 12, 0, 0),
@@ -298,3 +321,24 @@ def test_fast_schema_checks_codigo_postal(invoice, csd):
         cx.validate_xsd(xml)
     assert "c_CodigoPostal" in e.value.errors[0] and "00002" in e.value.errors[0]
     assert "00002" not in cx.catalog_values("c_CodigoPostal") and "42501" in cx.catalog_values("c_CodigoPostal")
+
+
+def test_plain_dict_input(csd):
+    data = {
+        "emisor": {"rfc": "EKU9003173C9", "nombre": "ESCUELA KEMPER URGATE", "regimen_fiscal": "601"},
+        "receptor": {"rfc": "URE180429TM6", "nombre": "UNIVERSIDAD ROBOTICA ESPAÑOLA", "codigo_postal": "86991",
+                     "regimen_fiscal": "601", "uso_cfdi": "G01"},
+        "lugar_expedicion": "42501", "metodo_pago": "PUE", "forma_pago": "03",
+        "conceptos": [{"clave_prod_serv": "43211503", "cantidad": "1", "clave_unidad": "H87",
+                       "descripcion": "Laptop", "valor_unitario": "15000", "iva": "16"}],
+    }
+    doc = etree.fromstring(build_invoice(data, csd))
+    assert doc.get("Total") == "17400.00" and doc.get("FormaPago") == "03"
+    data["conceptos"][0]["precio"] = "1"
+    with pytest.raises(CfdiValidationError) as e:
+        build_invoice(data, csd)
+    assert (e.value.code, e.value.field) == ("campo_desconocido", "conceptos[0].precio")
+    del data["conceptos"][0]["precio"], data["conceptos"][0]["descripcion"]
+    with pytest.raises(CfdiValidationError) as e:
+        build_invoice(data, csd)
+    assert (e.value.code, e.value.field) == ("requerido", "conceptos[0].descripcion")
