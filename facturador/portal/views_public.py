@@ -7,7 +7,7 @@ from functools import wraps
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.http import require_POST
 
 from facturador.cfdi.pdf import cfdi_pdf
@@ -22,6 +22,8 @@ def portal_view(fn):
     @wraps(fn)
     def wrapper(request, slug, *args, **kwargs):
         ps = get_object_or_404(PortalSettings.objects.select_related("issuer"), slug=slug)
+        translation.activate("es-mx")
+        timezone.activate(services.MX)
         request.portal = ps
         request.flow = request.session.setdefault(f"portal:{slug}", {})
         customer_id = request.flow.get("customer")
