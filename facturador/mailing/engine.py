@@ -35,11 +35,13 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
+import threading
 import time
 import uuid
 from email.utils import parseaddr
 
 from django.core.mail import get_connection
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
@@ -103,6 +105,22 @@ def smtp_transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: byte
     return code, _smtp_reply_text(resp)
 
 
+def _no_delay(backend):
+    """Disable Nagle: a message's last small segment must not wait for the server's delayed ACK (~40 ms)."""
+    import socket
+
+    sock = getattr(getattr(backend, "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+class _Aborted(Exception):
+    """Tells a sender thread to stop because another thread failed or the user cancelled."""
+
+
 class _Stop(Exception):
     def __init__(self, reason):
         super().__init__(reason)
@@ -113,7 +131,13 @@ class Engine:
     def __init__(self, send: MailSend, ctx: jobs.JobContext | None = None):
         self.send = send
         self.ctx = ctx
-        self.token = f"{ctx.job.pk if ctx else 0}.{ctx.job.attempts if ctx else 0}.{uuid.uuid4().hex[:12]}"
+        self.base_token = f"{ctx.job.pk if ctx else 0}.{ctx.job.attempts if ctx else 0}.{uuid.uuid4().hex[:12]}"
+        self.concurrency = max(1, conf("CONCURRENCY", 4))
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._abort = threading.Event()
+        self._errors: list[BaseException] = []
+        self._main = threading.current_thread()
         self.chunk_size = conf("CHUNK_SIZE", 100)
         self.max_attempts = conf("MAX_ATTEMPTS", 4)
         self.retry_base = conf("RETRY_BASE_SECONDS", 30.0)
@@ -126,8 +150,18 @@ class Engine:
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
+    @property
+    def token(self) -> str:
+        """Claim token of the current sender thread (each thread claims its own chunks)."""
+        return getattr(self._local, "token", f"{self.base_token}.t0")
+
+    def in_main(self) -> bool:
+        return threading.current_thread() is self._main
+
     def check_cancel(self):
-        if self.ctx is not None:
+        if self._abort.is_set() and not self.in_main():
+            raise _Aborted()
+        if self.ctx is not None and self.in_main():
             self.ctx.check_cancel()
 
     def progress(self, force=False):
@@ -142,9 +176,11 @@ class Engine:
 
     def _bump(self, status):
         if hasattr(self, "_counts"):
-            self._counts[status] = self._counts.get(status, 0) + 1
-            self._counts["claimed"] = max(0, self._counts.get("claimed", 0) - 1)
-            self.progress()
+            with self._lock:
+                self._counts[status] = self._counts.get(status, 0) + 1
+                self._counts["claimed"] = max(0, self._counts.get("claimed", 0) - 1)
+            if self.in_main():
+                self.progress()
 
     def recover(self):
         """Undo what a crashed execution left behind (see the module docstring)."""
@@ -157,9 +193,10 @@ class Engine:
         if released or unknown:
             logger.warning("Send %s: recovered %s claimed rows, %s rows of unknown outcome", self.send.pk, released, unknown)
 
-    def release_claimed(self):
-        Delivery.objects.filter(send=self.send, status=Delivery.Status.CLAIMED, claim_token=self.token).update(
-            status=Delivery.Status.PENDING, claim_token="")
+    def release_claimed(self, every_thread=False):
+        rows = Delivery.objects.filter(send=self.send, status=Delivery.Status.CLAIMED)
+        rows = rows.filter(claim_token__startswith=self.base_token + ".") if every_thread else rows.filter(claim_token=self.token)
+        rows.update(status=Delivery.Status.PENDING, claim_token="")
 
     def claim_chunk(self) -> list[Delivery]:
         now = timezone.now()
@@ -177,10 +214,12 @@ class Engine:
         return min(self.retry_base * (2 ** max(attempts - 1, 0)), 3600.0)
 
     def failure(self, reason: str):
-        self.consecutive += 1
-        self.last_error = reason
+        with self._lock:
+            self.consecutive += 1
+            self.last_error = reason
+            count = self.consecutive
         limit = self.send.max_consecutive_failures
-        if limit and self.consecutive >= limit:
+        if limit and count >= limit:
             raise _Stop(f"Detenido automáticamente tras {self.consecutive} fallos consecutivos. Último error: {reason}"[:500])
 
     # -- one message ------------------------------------------------------------------------------
@@ -199,9 +238,12 @@ class Engine:
         attempts = row.attempts + 1
         mine = Delivery.objects.filter(pk=row.pk, status=Delivery.Status.SENDING, claim_token=self.token)
         try:
-            msg = services.build_message(self.send, row.document, row.email, row.message_id,
-                                         attachments=self._attachments(row.document))
-            data = msg.message().as_bytes(linesep="\r\n")
+            attachments = self._attachments(row.document)
+            smtp = getattr(backend, "connection", None)
+            if isinstance(smtp, smtplib.SMTP):
+                msg, data = None, services.message_bytes(self.send, row.document, row.email, row.message_id, attachments)
+            else:
+                msg = services.build_message(self.send, row.document, row.email, row.message_id, attachments=attachments)
         except Exception as exc:  # a missing file, a broken template: nothing was transmitted
             logger.exception("Send %s: cannot build message for delivery %s", self.send.pk, row.pk)
             mine.update(status=Delivery.Status.FAILED, claim_token="",
@@ -209,7 +251,6 @@ class Engine:
             self._bump("failed")
             self.failure(str(exc))
             return True
-        smtp = getattr(backend, "connection", None)
         try:
             if isinstance(smtp, smtplib.SMTP):
                 code, text = smtp_transaction(smtp, self.sender, row.email, data)
@@ -260,9 +301,8 @@ class Engine:
                 return
             time.sleep(min(left, 0.25))
 
-    def run(self) -> str:
-        self.recover()
-        self.progress(force=True)
+    def sender_loop(self):
+        """Claim a chunk, open one SMTP connection for it, send its rows; until nothing is left."""
         connection_failures = 0
         while True:
             self.check_cancel()
@@ -270,8 +310,9 @@ class Engine:
             if not chunk:
                 nxt = Delivery.objects.filter(send=self.send, status=Delivery.Status.PENDING).aggregate(t=Min("next_attempt_at"))["t"]
                 if nxt is None:
-                    break
-                self.progress(force=True)
+                    return
+                if self.in_main():
+                    self.progress(force=True)
                 self.wait(max((nxt - timezone.now()).total_seconds(), 0.05))
                 continue
             backend = get_connection(fail_silently=False)
@@ -284,6 +325,7 @@ class Engine:
                 self.wait(min(self.retry_base * 2 ** (connection_failures - 1), 60.0))
                 continue
             connection_failures = 0
+            _no_delay(backend)
             try:
                 for row in chunk:
                     self.check_cancel()
@@ -296,7 +338,51 @@ class Engine:
                     backend.close()
                 except Exception:
                     pass
-            self.progress(force=True)
+            if self.in_main():
+                self.progress(force=True)
+
+    def _thread_main(self, i):
+        self._local.token = f"{self.base_token}.t{i}"
+        try:
+            self.sender_loop()
+        except _Aborted:
+            pass
+        except BaseException as exc:  # _Stop, a database error...: the whole run stops
+            self._errors.append(exc)
+            self._abort.set()
+        finally:
+            try:
+                self.release_claimed()
+            finally:
+                db_connection.close()
+
+    def run(self) -> str:
+        self._main = threading.current_thread()
+        self.recover()
+        self.progress(force=True)
+        if self.concurrency == 1:
+            self._local.token = f"{self.base_token}.t0"
+            self.sender_loop()
+        else:
+            threads = [threading.Thread(target=self._thread_main, args=(i,), daemon=True, name=f"mail-sender-{i}")
+                       for i in range(self.concurrency)]
+            for t in threads:
+                t.start()
+            try:
+                while not self._errors:
+                    alive = [t for t in threads if t.is_alive()]
+                    if not alive:
+                        break
+                    alive[0].join(0.25)
+                    self.check_cancel()
+                    self.progress()
+            finally:
+                if self._errors or any(t.is_alive() for t in threads):
+                    self._abort.set()
+                for t in threads:
+                    t.join()
+            if self._errors:
+                raise self._errors[0]
         c = services.counts(self.send)
         self.progress(force=True)
         return MailSend.Status.FINISHED_WITH_ERRORS if (c["failed"] or c["unknown"]) else MailSend.Status.FINISHED
@@ -309,17 +395,17 @@ def run_send(ctx: jobs.JobContext):
     try:
         outcome = engine.run()
     except jobs.JobCancelled:
-        engine.release_claimed()
+        engine.release_claimed(every_thread=True)
         MailSend.objects.filter(pk=send.pk).update(status=MailSend.Status.STOPPED, stop_reason="Detenido por el usuario.")
         raise
     except _Stop as stop:
-        engine.release_claimed()
+        engine.release_claimed(every_thread=True)
         MailSend.objects.filter(pk=send.pk).update(status=MailSend.Status.STOPPED, stop_reason=stop.reason)
         engine.progress(force=True)
         ctx.progress(message=stop.reason, force=True)
         return Job.Status.FINISHED_WITH_ERRORS
     except Exception:
-        engine.release_claimed()
+        engine.release_claimed(every_thread=True)
         raise
     MailSend.objects.filter(pk=send.pk).update(status=outcome, finished_at=timezone.now(), stop_reason="")
     return Job.Status.FINISHED_WITH_ERRORS if outcome == MailSend.Status.FINISHED_WITH_ERRORS else Job.Status.FINISHED
@@ -426,6 +512,27 @@ def _finish_if_clean(send: MailSend):
     c = services.counts(send)
     if send.status == MailSend.Status.FINISHED_WITH_ERRORS and not (c["failed"] or c["unknown"] or c["pending"]):
         MailSend.objects.filter(pk=send.pk).update(status=MailSend.Status.FINISHED)
+
+
+def deliver_one(send: MailSend, doc, to: str, message_id: str):
+    """Send one message outside the ledger (the test email) through exactly the engine's path."""
+
+    backend = get_connection(fail_silently=False)
+    backend.open()
+    try:
+        smtp = getattr(backend, "connection", None)
+        if isinstance(smtp, smtplib.SMTP):
+            sender = conf("RETURN_PATH", "") or parseaddr(services.from_address(send.issuer))[1]
+            try:
+                code, text = smtp_transaction(smtp, sender, to, services.message_bytes(send, doc, to, message_id))
+            except (NotSent, Ambiguous) as exc:
+                raise MailingError("test.smtp", f"Se perdió la conexión con el servidor de correo: {exc}", "email") from exc
+            if not 200 <= code < 300:
+                raise MailingError("test.smtp", f"El servidor de correo rechazó el mensaje: {code} {text}", "email")
+        else:
+            backend.send_messages([services.build_message(send, doc, to, message_id)])
+    finally:
+        backend.close()
 
 
 def run_send_inline(send: MailSend) -> MailSend:

@@ -78,11 +78,13 @@ def mail_settings(settings):
     settings.MAILING_RATE_PER_HOUR = 0
     settings.MAILING_RETRY_BASE_SECONDS = 0.2
     settings.MAILING_CHUNK_SIZE = 20
+    settings.MAILING_CONCURRENCY = 1  # the test's transaction is only visible to this thread
     return settings
 
 
 FAST_ENV = {"FACTURADOR_MAIL_RATE_PER_SECOND": "0", "FACTURADOR_MAIL_RATE_PER_HOUR": "0",
-            "FACTURADOR_MAIL_RETRY_BASE_SECONDS": "0.2", "FACTURADOR_MAIL_CHUNK_SIZE": "10"}
+            "FACTURADOR_MAIL_RETRY_BASE_SECONDS": "0.2", "FACTURADOR_MAIL_CHUNK_SIZE": "5",
+            "FACTURADOR_MAIL_CONCURRENCY": "2"}
 
 
 def inbox_by_message_id(inbox) -> dict:

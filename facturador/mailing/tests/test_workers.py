@@ -37,7 +37,8 @@ def final(send):
 
 def assert_exactly_once(send, inbox):
     """Nobody twice, nobody unaccounted: every row is final; a sent row arrived exactly once; an
-    unknown row (outcome lost in a crash) arrived at most once and is flagged for verification."""
+    unknown row (outcome lost in a crash) arrived at most once and is flagged for verification; there is at
+    most one unknown row per SMTP connection that was open at the crash."""
     received = Counter(m["Message-ID"] for m in inbox.messages)
     assert all(n == 1 for n in received.values()), [k for k, n in received.items() if n > 1]
     rows = list(Delivery.objects.filter(send=send))
@@ -48,7 +49,7 @@ def assert_exactly_once(send, inbox):
             assert received[r.message_id] == 1, r.email
         else:
             assert received[r.message_id] <= 1 and "verifique" in r.smtp_response
-    assert statuses[Delivery.Status.UNKNOWN] <= 1
+    assert statuses[Delivery.Status.UNKNOWN] <= int(FAST_ENV["FACTURADOR_MAIL_CONCURRENCY"])  # one per open connection
     print("ledger:", dict(statuses), "received:", len(received))
     return statuses
 

@@ -1,0 +1,147 @@
+"""Mass email throughput: N invoices, two attachments each (PDF + XML), to a local aiosmtpd server.
+
+Usage:  .venv/bin/python bench/mail_send.py [--n 10000] [--pdf-kb 40] [--xml-kb 8] [--chunk 200]
+
+The delivery engine (facturador.mailing.engine, the same code a worker runs) sends every message
+through Django's SMTP backend with the global rate limit OFF, on a fresh SQLite database in a temp
+dir (or DATABASE_URL if set). The SMTP server runs in a separate process (so it does not share the
+GIL with the engine) and counts what it accepted. Reports messages/s, MB/s of SMTP data and the
+engine process's peak RSS. Goal: >= 200 messages/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _smtp_server(port: int, count, nbytes, ready, stop):
+    from aiosmtpd.controller import Controller
+
+    class Counter:
+        async def handle_DATA(self, server, session, envelope):
+            with count.get_lock():
+                count.value += 1
+            with nbytes.get_lock():
+                nbytes.value += len(envelope.content)
+            return "250 OK"
+
+    import logging
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    c = Controller(Counter(), hostname="127.0.0.1", port=port, data_size_limit=0)
+    c.start()
+    ready.set()
+    stop.wait()
+    c.stop()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--pdf-kb", type=int, default=40)
+    ap.add_argument("--xml-kb", type=int, default=8)
+    ap.add_argument("--chunk", type=int, default=200, help="messages per SMTP connection")
+    args = ap.parse_args(argv)
+
+    tmp = tempfile.mkdtemp(prefix="bench-mail-")
+    os.environ["FACTURADOR_DATA_DIR"] = tmp
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facturador.settings")
+    os.environ["FACTURADOR_MAIL_RATE_PER_SECOND"] = "0"
+    os.environ["FACTURADOR_MAIL_RATE_PER_HOUR"] = "0"
+    os.environ["FACTURADOR_MAIL_CHUNK_SIZE"] = str(args.chunk)
+    os.environ["FACTURADOR_LOG_LEVEL"] = "WARNING"
+    port = _free_port()
+    os.environ["EMAIL_HOST"], os.environ["EMAIL_PORT"] = "127.0.0.1", str(port)
+    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.smtp.EmailBackend"
+
+    ctx = mp.get_context("fork")
+    count, nbytes = ctx.Value("q", 0), ctx.Value("q", 0)
+    ready, stop = ctx.Event(), ctx.Event()
+    server = ctx.Process(target=_smtp_server, args=(port, count, nbytes, ready, stop), daemon=True)
+    server.start()
+    ready.wait(30)
+
+    import django
+
+    django.setup()
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import transaction
+
+    call_command("migrate", verbosity=0)
+    from facturador.core.models import Issuer, IssuedDocument
+    from facturador.mailing import engine, services
+    from facturador.mailing.models import Delivery
+
+    issuer = Issuer.objects.create(country="CO", tax_id="900373076", check_digit="4", legal_name="Empresa de Prueba S.A.S.",
+                                   email="cartera@example.com")
+    # Files written straight to MEDIA_ROOT (IssuedDocument only stores their names).
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument.new()
+    pdf.new_page(595, 842)
+    import io
+
+    buf = io.BytesIO()
+    pdf.save(buf)
+    base_pdf = buf.getvalue()
+    folder = Path(settings.MEDIA_ROOT) / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    docs = []
+    for i in range(1, args.n + 1):
+        pad = os.urandom(max(args.pdf_kb * 1024 - len(base_pdf), 0) // 2).hex().encode()
+        (folder / f"FE{i}.pdf").write_bytes(base_pdf + b"%" + pad + b"\n")
+        xml = (f'<?xml version="1.0" encoding="UTF-8"?><Invoice><ID>FE{i}</ID><Note>'
+               + "x" * max(args.xml_kb * 1024 - 120, 0) + "</Note></Invoice>\n").encode()
+        (folder / f"FE{i}.xml").write_bytes(xml)
+        docs.append(IssuedDocument(
+            issuer=issuer, source="bench", source_id=str(i), country="CO", document_type="invoice", prefix="FE", number=i,
+            issue_date=date(2026, 10, 31), due_date=date(2026, 10, 31) + timedelta(days=15), period="2026-10",
+            customer_name=f"Cliente {i}", customer_tax_id=str(800000000 + i), customer_email=f"cliente{i}@example.com",
+            total=Decimal("123456.78"), pdf=f"bench/FE{i}.pdf", xml=f"bench/FE{i}.xml"))
+    IssuedDocument.objects.bulk_create(docs, batch_size=1000)
+    send = services.register_send(issuer, ranges=f"FE1-FE{args.n}", subject="Factura {{numero}} de {{emisor}}",
+                                  body="Señor(a) {{cliente}}:\n\nAdjuntamos la factura {{numero}} por {{total}}, "
+                                       "vence el {{vencimiento}}.\n\n{{emisor}}")
+    prep = time.perf_counter() - t0
+    with transaction.atomic():
+        send = engine.start(send)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    send = engine.run_send_inline(send)
+    elapsed = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sent = Delivery.objects.filter(send=send, status="sent").count()
+    stop.set()
+    server.join(10)
+    db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    print(f"database: {db}; setup of {args.n} invoices + ledger: {prep:.1f} s")
+    print(f"attachments per message: 2 (PDF {args.pdf_kb} KB, XML {args.xml_kb} KB); {args.chunk} messages per SMTP connection")
+    print(f"sent: {sent} / {args.n} (server accepted {count.value}); status: {send.status}")
+    print(f"time: {elapsed:.1f} s  ->  {sent / elapsed:.0f} messages/s, {nbytes.value / elapsed / 2**20:.1f} MB/s of SMTP data")
+    print(f"peak RSS of the engine process: {peak:.0f} MB (before sending: {rss_before:.0f} MB)")
+    return 0 if sent == args.n == count.value else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
