@@ -116,21 +116,22 @@ class EnablementViewSet(IssuerScopedMixin, viewsets.ViewSet):
             data.update(extra)
         return Response(data)
 
+    @extend_schema(responses=EnablementSerializer)
     def list(self, request, issuer_pk=None):
         self._check_co()
         return Response(enablement_data(self.issuer))
 
-    @extend_schema(request=RegisterInput)
+    @extend_schema(request=RegisterInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"])
     def register(self, request, issuer_pk=None):
         return self._run(RegisterInput, lambda **d: services.register(self.issuer, **d, user=request.user, channel="api"))
 
-    @extend_schema(request=ModeInput)
+    @extend_schema(request=ModeInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"], url_path="operation-mode")
     def operation_mode(self, request, issuer_pk=None):
         return self._run(ModeInput, lambda **d: services.save_mode(self.issuer, **d, user=request.user, channel="api"))
 
-    @extend_schema(request=TestNumberingInput)
+    @extend_schema(request=TestNumberingInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"], url_path="test-numbering")
     def test_numbering(self, request, issuer_pk=None):
         def do(**d):
@@ -139,13 +140,13 @@ class EnablementViewSet(IssuerScopedMixin, viewsets.ViewSet):
                                         "range_to": r.range_to} for k, r in ranges.items()}}
         return self._run(TestNumberingInput, do)
 
-    @extend_schema(request=ProductionInput)
+    @extend_schema(request=ProductionInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"])
     def production(self, request, issuer_pk=None):
         return self._run(ProductionInput, lambda **d: services.switch_to_production(
             self.issuer, **d, user=request.user, channel="api"))
 
-    @extend_schema(request=ResolutionInput)
+    @extend_schema(request=ResolutionInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"])
     def resolution(self, request, issuer_pk=None):
         def do(**d):
@@ -153,7 +154,7 @@ class EnablementViewSet(IssuerScopedMixin, viewsets.ViewSet):
             return {"range": {"id": rng.pk, "prefix": rng.prefix, "range_from": rng.range_from, "range_to": rng.range_to}}
         return self._run(ResolutionInput, do)
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses=EnablementSerializer)
     @action(detail=False, methods=["post"], url_path="sync-numbering")
     def sync_numbering(self, request, issuer_pk=None):
         def do():
@@ -162,7 +163,7 @@ class EnablementViewSet(IssuerScopedMixin, viewsets.ViewSet):
                                                     "range_to": r.range_to} for r in ranges]}
         return self._run(serializers.Serializer, do)
 
-    @extend_schema(request=PrefixInput)
+    @extend_schema(request=PrefixInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"], url_path="prefix-association")
     def prefix_association(self, request, issuer_pk=None):
         return self._run(PrefixInput, lambda **d: services.associate_prefix(

@@ -171,7 +171,6 @@ def _run_documents(run, params):
 @issuer_required
 def run_detail(request, pk):
     run = get_object_or_404(TestSetRun.objects.select_related("job", "operation_mode"), pk=pk, issuer=request.issuer)
-    services.check_acceptance(run) if run.outcome == TestSetRun.Outcome.WAITING else None
     page = Paginator(_run_documents(run, request.GET), 100).get_page(request.GET.get("page"))
     return render(request, "habilitacion/run.html", {
         "run": run, "page": page, "summary": services.summary(run), "f": request.GET,
