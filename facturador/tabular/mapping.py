@@ -235,6 +235,66 @@ def open_for_template(path_or_fileobj: Any, filename: str | None, template: Temp
                      delimiter=template.delimiter, member=member)
 
 
+class _Slow(Exception):
+    """Internal: the generated fast path hands the row to the general (error-collecting) path."""
+
+
+def _compile_fast(plan: list, spreadsheet: bool) -> Callable[[tuple], dict]:
+    """Generate ``fast(row) -> values`` for the template (straight-line code, no per-field loop).
+
+    It succeeds for clean rows; on any problem (an empty required cell, a short row, a parse
+    error) it raises and the caller re-maps the row with the general path, which collects every
+    error with its message. Generated once per RowMapper from field indexes and parser objects
+    only (no user text is placed in the source).
+    """
+    env: dict[str, Any] = {"_Slow": _Slow}
+    lines = ["def fast(row):"]
+    items = []
+    required = []
+    for i, p in enumerate(plan):
+        if p.idx is None:
+            env[f"D{i}"] = p.default
+            items.append(f"D{i}")
+            continue
+        env[f"P{i}"] = p.parse
+        env[f"S{i}"] = p.parse.for_str
+        env[f"D{i}"] = p.default
+        if spreadsheet:
+            lines.append(f"    c{i} = row[{p.idx}]")
+            lines.append(f"    v{i} = c{i}.strip() if c{i}.__class__ is str else c{i}")
+            empty = f'v{i} == ""'
+            if p.parse.for_str is None:
+                conv = f"(v{i} if v{i}.__class__ is str else P{i}(v{i}))"
+            else:
+                conv = f"(S{i}(v{i}) if v{i}.__class__ is str else P{i}(v{i}))"
+        else:
+            lines.append(f"    v{i} = row[{p.idx}].strip()")
+            empty = f"not v{i}"
+            conv = f"v{i}" if p.parse.for_str is None else f"S{i}(v{i})"
+        if p.required and p.default is None:
+            required.append(empty)
+            items.append(conv)
+        else:
+            items.append(f"(D{i} if {empty} else {conv})")
+    if required:
+        lines.append(f"    if {' or '.join(required)}:")
+        lines.append("        raise _Slow")
+    names = [p.name for p in plan]
+    env["NAMES"] = names
+    lines.append("    return {" + ", ".join(f"NAMES[{i}]: {it}" for i, it in enumerate(items)) + "}")
+    code = "\n".join(lines)
+    exec(compile(code, "<tabular-fast-path>", "exec"), env)  # noqa: S102 - generated from indexes only
+    return env["fast"]
+
+
+def _blank_cells(row: tuple) -> bool:
+    """True when every cell is empty or whitespace-only text (spreadsheet rows)."""
+    for c in row:
+        if c.__class__ is not str or c.strip():
+            return False
+    return True
+
+
 class _Plan:
     __slots__ = ("name", "idx", "parse", "required", "default", "col", "label", "identity")
 
@@ -365,97 +425,119 @@ class RowMapper:
         return next(self._it)
 
     def _is_footer(self, row: tuple) -> bool:
+        """A footer ("TOTAL") row: the first non-empty cell among the label columns is a footer label."""
         initials = self._footer_initials
         n = len(row)
         for i in self._footer_cols:
             if i >= n:
                 break
             c = row[i]
-            if c.__class__ is str and c:
+            if c.__class__ is str:
                 c = c.strip()
-                if c and c[0] in initials and normalize_header(c) in self._footer_labels:
+                if not c:
+                    continue
+                if c[0] in initials and normalize_header(c) in self._footer_labels:
                     return True
-                if self.template.footer_label_column is None and c:
-                    return False  # only the first non-empty cell is a label candidate
+            return False  # only the first non-empty cell is a label candidate
         return False
 
     def _run(self) -> Iterator[MappedRow]:
         src = self.source
         stats = self.stats
-        plan = self._plan
         t = self.template
         max_errors = t.max_errors
         sums = self.stats.computed_totals
-        sum_fields = self._sum_fields
+        sum_fields = tuple(self._sum_fields)
         merged = self._merged
         fill_merged = t.fill_merged and bool(merged)
         footer_check = bool(self._footer_labels)
+        footer_first_cell = t.footer_label_column is None
+        initials = self._footer_initials
+        is_footer = self._is_footer
         spreadsheet = self._spreadsheet
+        far = 1 << 30
+        # Flat tuples: attribute lookups cost more than the work in the hot loop.
+        plan = [(p.name, far if p.idx is None else p.idx, p.parse, p.parse.for_str,
+                 p.required and p.default is None, p.default, p) for p in self._plan]
+        fast = _compile_fast(self._plan, spreadsheet)
         footer_row: tuple | None = None
         footer_num = 0
         for row in src:
-            rn = src.row_number
             stats.rows_read += 1
+            rn = src.row_number
             if fill_merged and rn - 1 in merged:
                 row = self._apply_merged(rn - 1, row)
-            # Empty row? (CSV cells are all str; spreadsheet cells may be numbers, dates, bools)
+            # Empty row? CSV cells are all str; spreadsheet cells may be numbers, dates, bools.
             if spreadsheet:
-                empty = True
-                for c in row:
-                    if c.__class__ is not str or c.strip():
-                        empty = False
-                        break
-            else:
-                empty = not "".join(row).strip()
-            if empty:
+                if _blank_cells(row):
+                    stats.empty_rows += 1
+                    continue
+            elif not "".join(row).strip():
                 stats.empty_rows += 1
                 continue
-            if footer_check and self._is_footer(row):
-                stats.footer_rows.append(rn)
-                footer_row, footer_num = row, rn
-                continue
             n = len(row)
-            values: dict = {}
+            if footer_check:
+                c = row[0]
+                if footer_first_cell and (c.__class__ is not str or (c and c[0] not in initials and c[0] != " ")):
+                    pass  # the label cell would be the first one: not a footer
+                elif is_footer(row):
+                    stats.footer_rows.append(rn)
+                    footer_row, footer_num = row, rn
+                    continue
+            try:
+                values = fast(row)
+            except Exception:
+                pass
+            else:
+                stats.data_rows += 1
+                for name in sum_fields:
+                    x = values[name]
+                    if x is not None:
+                        sums[name] += x
+                yield MappedRow(rn, values, [], row)
+                continue
+            values = {}
             errors: list | None = None
-            for p in plan:
-                idx = p.idx
-                v = row[idx] if (idx is not None and idx < n) else ""
-                if v.__class__ is str:
-                    v = v.strip()
-                    if not v:
-                        v = None
-                if v is None:
-                    if p.required and p.default is None:
-                        if errors is None:
-                            errors = []
-                        errors.append(RowError(rn, p.col, p.name, "", self._empty_message(p, rn), "required"))
-                    values[p.name] = p.default
-                    continue
-                if p.identity and v.__class__ is str:
-                    values[p.name] = v
-                    continue
+            for name, idx, parse, sparse, req, default, p in plan:
+                v = row[idx] if idx < n else ""
                 try:
-                    values[p.name] = p.parse(v)
+                    if v.__class__ is str:
+                        v = v.strip()
+                        if not v:
+                            if req:
+                                if errors is None:
+                                    errors = []
+                                errors.append(RowError(rn, p.col, name, "", self._empty_message(p, rn),
+                                                       "required"))
+                            values[name] = default
+                        elif sparse is None:
+                            values[name] = v
+                        else:
+                            values[name] = sparse(v)
+                    else:
+                        values[name] = parse(v)
                 except CellError as e:
                     if errors is None:
                         errors = []
-                    errors.append(RowError(rn, p.col, p.name, v, f"Fila {rn}, {p.label}: {e.message_es}.", e.code))
-                    values[p.name] = None
+                    errors.append(RowError(rn, p.col, name, v, f"Fila {rn}, {p.label}: {e.message_es}.", e.code))
+                    values[name] = None
+            stats.data_rows += 1
             if errors:
                 stats.error_rows += 1
                 stats.error_count += len(errors)
-            elif sum_fields:
-                for name in sum_fields:
-                    x = values.get(name)
-                    if x is not None:
-                        sums[name] += x
-            stats.data_rows += 1
-            yield MappedRow(rn, values, errors or [], row)
-            if errors and max_errors is not None and stats.error_rows >= max_errors:
-                stats.aborted = True
-                stats.warnings.append(
-                    f"Se detuvo la lectura en la fila {rn}: se alcanzó el máximo de {max_errors} filas con errores.")
-                return
+                yield MappedRow(rn, values, errors, row)
+                if max_errors is not None and stats.error_rows >= max_errors:
+                    stats.aborted = True
+                    stats.warnings.append(
+                        f"Se detuvo la lectura en la fila {rn}: se alcanzó el máximo de {max_errors} filas "
+                        "con errores.")
+                    return
+                continue
+            for name in sum_fields:
+                x = values[name]
+                if x is not None:
+                    sums[name] += x
+            yield MappedRow(rn, values, [], row)
         self._check_totals(footer_row, footer_num)
         stats.finished = True
 

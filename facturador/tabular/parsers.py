@@ -2,7 +2,9 @@
 
 Each ``make_*`` returns a function ``parse(value) -> python value`` that raises :class:`CellError`
 (with a Spanish message) when the value cannot be converted. Parsers receive values that are
-already known to be non-empty; strings arrive stripped.
+already known to be non-empty; strings arrive stripped. Each parser also has ``parse.for_str``:
+the same conversion specialised for (stripped, non-empty) strings — the CSV hot path — or
+``None`` when strings are kept as they are (plain text fields).
 """
 
 from __future__ import annotations
@@ -50,6 +52,23 @@ def _kind_es(v: Any) -> str:
     return "un valor no reconocido"
 
 
+def _memo(fn: Callable[[str], Any], size: int = 4096) -> Callable[[str], Any]:
+    """Bounded memo for parsers of immutable results (dates, periods): billing files repeat a few
+    distinct dates/periods over millions of rows. Errors are not cached."""
+    cache: dict = {}
+    get = cache.get
+
+    def memo(s: str) -> Any:
+        r = get(s)
+        if r is None:
+            r = fn(s)
+            if len(cache) >= size:
+                cache.clear()
+            cache[s] = r
+        return r
+    return memo
+
+
 # ---------------------------------------------------------------------------------------- text ---
 
 def _float_text(v: float) -> str:
@@ -84,6 +103,7 @@ def make_text(*, zfill: int | None = None, max_length: int | None = None) -> Cal
         if max_length is not None and len(s) > max_length:
             raise CellError(f"el texto tiene {len(s)} caracteres; el máximo es {max_length}", "too_long")
         return s
+    parse.for_str = None if (not zfill and max_length is None) else parse  # None: strings kept as they are
     return parse
 
 
@@ -112,6 +132,8 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
     quant = Decimal(1).scaleb(-places) if places is not None else None
     digits = frozenset("0123456789")
     allowed_first = frozenset("0123456789-+")
+    th_k = [th * k for k in range(8)]
+    th_space = th == " "  # spaces of several kinds: always take the clean-up path
     fmt_es = f"separador decimal «{dec}»" + (f" y de miles «{th}»" if th else "")
 
     def bad(s: str, why: str = "") -> CellError:
@@ -142,38 +164,38 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
         return t, neg
 
     def parse_str(s: str) -> Decimal:
+        # Hot path: plain numbers ("1234,5", "1.234.567,89", "-12") skip all the clean-up.
         t = s
         neg = False
-        if th == " ":
-            for sp in _SPACES[1:]:
-                if sp in t:
-                    t = t.replace(sp, " ")
-        if t[0] not in allowed_first or t[-1] not in digits or " " in t:
+        c0 = t[0]
+        if c0 in allowed_first and t[-1] in digits and " " not in t and not th_space:
+            if c0 == "-":
+                neg, t = True, t[1:]
+            elif c0 == "+":
+                t = t[1:]
+        else:
             err = _excel_error(t)
             if err:
                 raise err
             t, neg = clean(t)
             if not t:
                 raise bad(s)
-        if t[0] in "+-":
-            if t[0] == "-":
-                neg = not neg
-            t = t[1:]
+            if t[0] in "+-":
+                neg, t = (not neg if t[0] == "-" else neg), t[1:]
         if th and th in t:
-            ip, _, fp = t.partition(dec)
-            groups = ip.split(th)
-            if not (1 <= len(groups[0]) <= 3) or any(len(g) != 3 for g in groups[1:]):
+            ip, sep, fp = t.partition(dec)
+            # Valid grouping d{1,3}(<th>ddd)*: the separators sit exactly at positions -4, -8, ...
+            # and the first group is not empty (len % 4 != 0). String ops only, no regex.
+            k = ip.count(th)
+            if len(ip) % 4 == 0 or ip[-4::-4] != (th_k[k] if k < 8 else th * k):
                 raise bad(s, f"los grupos de miles deben ser de tres dígitos; se esperaba {fmt_es}")
-            t = "".join(groups) + ("." + fp if _ else "")
+            t = ip.replace(th, "") + "." + fp if sep else ip.replace(th, "")
+        elif other in t:  # a "." or "," that is neither the decimal nor the thousands separator
+            raise bad(s)
         elif dec == ",":
-            if other in t:
-                raise bad(s)
             t = t.replace(",", ".")
-        elif other in t:  # dec == "." and a comma that is not the thousands separator
-            raise bad(s)
-        if t.count(".") > 1:
-            raise bad(s)
-        if not t or not (t.replace(".", "", 1).isdigit() and t.isascii()):
+        u = t.replace(".", "", 1)
+        if not (u.isdigit() and u.isascii()):
             raise bad(s)
         d = Decimal(t)
         if neg:
@@ -199,12 +221,18 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
         if quant is not None:
             d = d.quantize(quant, rounding=ROUND_HALF_UP)
         return d
+    parse.for_str = parse_str
     return parse
 
 
 def make_integer(decimal_separator: str = ",", thousands_separator: str = ".") -> Callable[[Any], int]:
     """Whole numbers: ``"007"`` -> 7, ``"1.234"`` -> 1234 (thousands ``.``), ``12.0`` (float) -> 12."""
     as_decimal = make_decimal(decimal_separator, thousands_separator)
+
+    def parse_str(v: str) -> int:
+        if v.isdigit() and v.isascii():
+            return int(v)
+        return parse(v)
 
     def parse(v: Any) -> int:
         cls = v.__class__
@@ -223,6 +251,7 @@ def make_integer(decimal_separator: str = ",", thousands_separator: str = ".") -
         if d != d.to_integral_value():
             raise CellError(f"«{v}» no es un número entero", "invalid_integer")
         return int(d)
+    parse.for_str = parse_str
     return parse
 
 
@@ -323,20 +352,25 @@ def make_date(formats: list[str] | tuple[str, ...] = ("dd/mm/yyyy", "yyyy-mm-dd"
     compiled = [compile_date_format(f) for f in formats]
     shown = " o ".join(formats)
 
+    def parse_str(v: str) -> _dt.date:
+        for fn in compiled:
+            try:
+                return fn(v)
+            except ValueError:
+                continue
+        err = _excel_error(v)
+        if err:
+            raise err
+        if excel_serial and v.isdigit() and len(v) <= 5:
+            return excel_serial_to_date(int(v))
+        raise CellError(f"«{v}» no es una fecha válida (formato esperado: {shown})", "invalid_date")
+
+    for_str = _memo(parse_str)
+
     def parse(v: Any) -> _dt.date:
         cls = v.__class__
         if cls is str:
-            for fn in compiled:
-                try:
-                    return fn(v)
-                except ValueError:
-                    continue
-            err = _excel_error(v)
-            if err:
-                raise err
-            if excel_serial and v.isdigit() and len(v) <= 5:
-                return excel_serial_to_date(int(v))
-            raise CellError(f"«{v}» no es una fecha válida (formato esperado: {shown})", "invalid_date")
+            return for_str(v)
         if cls is _dt.date:
             return v
         if cls is _dt.datetime:
@@ -344,6 +378,7 @@ def make_date(formats: list[str] | tuple[str, ...] = ("dd/mm/yyyy", "yyyy-mm-dd"
         if (cls is float or cls is int) and excel_serial:
             return excel_serial_to_date(v)
         raise CellError(f"se esperaba una fecha y la celda tiene {_kind_es(v)}", "invalid_date")
+    parse.for_str = for_str
     return parse
 
 
@@ -355,29 +390,34 @@ def make_period() -> Callable[[Any], str]:
             raise CellError(f"«{src}» no es un periodo válido (AAAA-MM)", "invalid_period")
         return f"{y:04d}-{m:02d}"
 
+    def parse_str(v: str) -> str:
+        for sep in ("-", "/", "."):
+            if sep in v:
+                a, _, b = v.partition(sep)
+                a, b = a.strip(), b.strip()
+                if a.isdigit() and b.isdigit():
+                    if len(a) == 4 and len(b) <= 2:
+                        return out(int(a), int(b), v)
+                    if len(b) == 4 and len(a) <= 2:
+                        return out(int(b), int(a), v)
+                break
+        if v.isdigit() and len(v) == 6:
+            return out(int(v[:4]), int(v[4:]), v)
+        raise CellError(f"«{v}» no es un periodo válido (AAAA-MM)", "invalid_period")
+
+    for_str = _memo(parse_str)
+
     def parse(v: Any) -> str:
         cls = v.__class__
         if cls is str:
-            s = v
-            for sep in ("-", "/", "."):
-                if sep in s:
-                    a, _, b = s.partition(sep)
-                    a, b = a.strip(), b.strip()
-                    if a.isdigit() and b.isdigit():
-                        if len(a) == 4 and len(b) <= 2:
-                            return out(int(a), int(b), v)
-                        if len(b) == 4 and len(a) <= 2:
-                            return out(int(b), int(a), v)
-                    break
-            if s.isdigit() and len(s) == 6:
-                return out(int(s[:4]), int(s[4:]), v)
-            raise CellError(f"«{v}» no es un periodo válido (AAAA-MM)", "invalid_period")
+            return for_str(v)
         if isinstance(v, _dt.date):
             return f"{v.year:04d}-{v.month:02d}"
         if (cls is float and v.is_integer()) or cls is int:
             n = int(v)
             return out(n // 100, n % 100, v)
         raise CellError(f"se esperaba un periodo AAAA-MM y la celda tiene {_kind_es(v)}", "invalid_period")
+    parse.for_str = for_str
     return parse
 
 
@@ -399,6 +439,7 @@ def make_boolean() -> Callable[[Any], bool]:
         elif (cls is int or cls is float) and v in (0, 1):
             return bool(v)
         raise CellError(f"«{v}» no es un valor sí/no", "invalid_boolean")
+    parse.for_str = parse
     return parse
 
 
