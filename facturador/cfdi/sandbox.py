@@ -266,6 +266,7 @@ def _soap_fault(msg: str) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "FacturadorPacSandbox/1.0"
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True     # headers and body go out in separate writes
 
     @property
     def sb(self) -> "PacSandbox":
