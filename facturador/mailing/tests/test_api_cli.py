@@ -1,11 +1,12 @@
 """REST API and the `facturador mail` command (run as a real process, with a real worker)."""
 
+import io
 import os
 import subprocess
 import sys
 
 import pytest
-from rest_framework.authtoken.models import Token
+from django.core.management import CommandError, call_command
 
 from conftest import database_url_for_subprocess
 from facturador.mailing import engine
@@ -75,8 +76,9 @@ def test_cli_create_start_wait_and_stop(issuer_co, make_docs, smtp_server, start
     assert out.returncode == 0, out.stderr
     send_id = int(out.stdout.strip().splitlines()[-1])
     assert "5 facturas" in out.stdout
-    bad = run_cli("create", "--issuer", issuer_co.tax_id, "--range", "FE1-FE4", "--subject", "{{x}}", "--body", "y", env=env)
-    assert bad.returncode != 0 and "{{x}} no existe" in bad.stderr
+    with pytest.raises(CommandError, match=r"\{\{x\}\} no existe"):
+        call_command("mail", "create", "--issuer", issuer_co.tax_id, "--range", "FE1-FE4", "--subject", "{{x}}",
+                     "--body", "y")
     start_worker("cli-worker", **FAST_ENV)
     out = run_cli("start", str(send_id), "--wait", env=env)
     assert out.returncode == 0, out.stderr
@@ -85,7 +87,8 @@ def test_cli_create_start_wait_and_stop(issuer_co, make_docs, smtp_server, start
                                                                     "Factura FE4", "Factura FE6"]
     assert "su factura FE6 vence" in next(m for m in smtp_server.messages if m["Subject"] == "Factura FE6").get_body(("plain",)).get_content()
     assert Delivery.objects.filter(send_id=send_id, status="sent").count() == 5
-    out = run_cli("stop", str(send_id), env=env)
-    assert out.returncode != 0 and "Solo se puede detener un envío en curso" in out.stderr
-    out = run_cli("status", str(send_id), env=env)
-    assert "Finalizado · enviados 5" in out.stdout
+    with pytest.raises(CommandError, match="Solo se puede detener un envío en curso"):
+        call_command("mail", "stop", str(send_id))
+    buf = io.StringIO()
+    call_command("mail", "status", str(send_id), stdout=buf)
+    assert "Finalizado · enviados 5" in buf.getvalue()

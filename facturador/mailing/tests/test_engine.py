@@ -156,3 +156,45 @@ def test_ranges_period_and_selection(issuer_co, make_docs):
     send = register(issuer_co, "FE1-FE5, FC1-FC3", recipients=MailSend.Recipients.SELECTED,
                     selected_customers=["800000004", "800000002"])
     assert sorted(d.document.full_number for d in Delivery.objects.filter(send=send)) == ["FC2", "FE2", "FE4"]
+
+
+def test_recovery_after_a_crash_never_resends_a_message_of_unknown_outcome(issuer_co, make_docs, smtp_server,
+                                                                          mail_settings):
+    """The database as a killed execution leaves it: two rows reserved but not started (claimed) and one
+    row whose SMTP transaction had begun (sending). The next execution sends the reserved rows, marks the
+    begun one unknown without sending it, and a deliberate resend later reuses its Message-ID."""
+    make_docs(issuer_co, 4)
+    send = register(issuer_co, "FE1-FE4")
+    rows = list(Delivery.objects.filter(send=send).order_by("id"))
+    Delivery.objects.filter(pk__in=[rows[0].pk, rows[1].pk]).update(status="claimed", claim_token="9.0.dead.t0")
+    Delivery.objects.filter(pk=rows[2].pk).update(status="sending", claim_token="9.0.dead.t1", attempts=1)
+    send = run(send)
+    assert send.status == MailSend.Status.FINISHED_WITH_ERRORS
+    got = {r.pk: r.status for r in Delivery.objects.filter(send=send)}
+    assert got == {rows[0].pk: "sent", rows[1].pk: "sent", rows[2].pk: "unknown", rows[3].pk: "sent"}
+    assert rows[2].email not in [e.rcpt_tos[0] for e in smtp_server.envelopes]
+    assert len(smtp_server.envelopes) == 3
+    engine.resolve_unknown(send, [rows[2].pk], "resend")
+    send = engine.run_send_inline(MailSend.objects.get(pk=send.pk))
+    assert send.status == MailSend.Status.FINISHED
+    again = [m for m in smtp_server.messages if m["To"] == rows[2].email]
+    assert len(again) == 1 and again[0]["Message-ID"] == rows[2].message_id
+
+
+def test_zombie_execution_cannot_send_a_row_taken_back(issuer_co, make_docs, smtp_server, mail_settings):
+    """An execution presumed dead (its rows released by the next one) cannot move them to sending any more."""
+    from django.core.mail import get_connection
+
+    make_docs(issuer_co, 1)
+    send = register(issuer_co, "FE1-FE1")
+    zombie = engine.Engine(send)
+    [row] = zombie.claim_chunk()
+    engine.Engine(send).recover()  # the next execution takes the claimed row back
+    backend = get_connection()
+    backend.open()
+    try:
+        zombie.deliver(backend, row, "s0")
+    finally:
+        backend.close()
+    assert smtp_server.envelopes == []
+    assert Delivery.objects.get(pk=row.pk).status == Delivery.Status.PENDING
