@@ -271,6 +271,11 @@ def _emisor(e: Emisor, csd: Csd) -> cfdi40.Emisor:
         _fail("CFDI40140", f"El RFC del emisor ({rfc}) no corresponde al del certificado ({csd.rfc}).", "emisor.rfc")
     if str(e.regimen_fiscal) not in REGIMENES:
         _fail("CFDI40139", f"El régimen fiscal del emisor «{e.regimen_fiscal}» no existe.", "emisor.regimen_fiscal")
+    from .catalogs import REGIMENES_FISICA, REGIMENES_MORAL
+    if str(e.regimen_fiscal) not in (REGIMENES_MORAL if len(rfc) == 12 else REGIMENES_FISICA):
+        kind = "moral" if len(rfc) == 12 else "física"
+        _fail("CFDI40139", f"El régimen fiscal {e.regimen_fiscal} del emisor no corresponde a una persona {kind}.",
+              "emisor.regimen_fiscal")
     return cfdi40.Emisor(rfc=rfc, nombre=_check_text(e.nombre, "emisor.nombre", 300),
                          regimen_fiscal=str(e.regimen_fiscal))
 

@@ -26,13 +26,16 @@ REGIMENES: dict[str, str] = {
     "624": "Coordinados",
     "625": "Régimen de las Actividades Empresariales con ingresos a través de Plataformas Tecnológicas",
     "626": "Régimen Simplificado de Confianza",
+    "628": "Hidrocarburos",
+    "629": "De los Regímenes Fiscales Preferentes y de las Empresas Multinacionales",
+    "630": "Enajenación de acciones en bolsa de valores",
 }
 
-# Regímenes allowed for personas físicas (13-char RFC) and morales (12-char RFC).
+# Regímenes allowed for personas físicas (13-char RFC) and morales (12-char RFC), from the
+# "Física"/"Moral" columns of c_RegimenFiscal (610 and 626 apply to both).
 REGIMENES_FISICA = frozenset({"605", "606", "607", "608", "610", "611", "612", "614", "615", "616",
-                              "621", "625", "626"})
-REGIMENES_MORAL = frozenset({"601", "603", "607", "610", "620", "622", "623", "624", "626"})
-# 622 and 626 exist for both in practice (SAT catalog marks 626 for both, 622 for PM only since 2022).
+                              "621", "625", "626", "629", "630"})
+REGIMENES_MORAL = frozenset({"601", "603", "610", "620", "622", "623", "624", "626", "628"})
 
 USOS_CFDI: dict[str, str] = {
     "G01": "Adquisición de mercancías",

@@ -27,7 +27,7 @@ def csd(csd_files):
     return load_csd(csd_files[0], csd_files[1], "12345678a")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture()
 def emisor(csd):
     from facturador.cfdi.build import Emisor
     return Emisor.from_csd(csd, "601")

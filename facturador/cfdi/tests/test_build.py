@@ -342,3 +342,11 @@ def test_plain_dict_input(csd):
     with pytest.raises(CfdiValidationError) as e:
         build_invoice(data, csd)
     assert (e.value.code, e.value.field) == ("requerido", "conceptos[0].descripcion")
+
+
+def test_emisor_regimen_must_fit_persona_type(invoice, csd):
+    from facturador.cfdi.build import Emisor
+    invoice.emisor = Emisor(csd.rfc, csd.legal_name, "612")   # personas físicas; EKU9003173C9 is a moral
+    with pytest.raises(CfdiValidationError) as e:
+        build_invoice(invoice, csd)
+    assert (e.value.code, e.value.field) == ("CFDI40139", "emisor.regimen_fiscal")
