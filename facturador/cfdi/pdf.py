@@ -14,7 +14,7 @@ from . import xml as cx
 from .catalogs import FORMAS_PAGO, MOTIVOS_CANCELACION, REGIMENES, TIPOS_COMPROBANTE, USOS_CFDI
 from .qr import qr_svg, verification_url
 
-__all__ = ["cfdi_pdf", "cfdi_pdf_data", "TEMPLATE"]
+__all__ = ["cfdi_pdf", "cfdi_pdf_data"]
 
 TIPO_RELACION = {
     "01": "Nota de crédito de los documentos relacionados", "02": "Nota de débito de los documentos relacionados",
@@ -30,9 +30,6 @@ _ZWSP = "\u200b"
 
 def _template() -> str:
     return resources.files(__package__).joinpath("templates/cfdi.typ").read_text(encoding="utf-8")
-
-
-TEMPLATE = None  # loaded lazily
 
 
 def _money(v: str | None) -> str:

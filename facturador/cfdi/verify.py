@@ -76,9 +76,12 @@ class VerificationResult:
     sello_sat_ok: bool | None = None     # None: stamped but no PAC certificate to check with
     uuid: str | None = None
     errors: list[str] = field(default_factory=list)
+    stamp_required: bool = False
 
     @property
     def ok(self) -> bool:
+        if self.stamp_required and not self.stamped:
+            return False
         return self.xsd_ok and self.sello_ok and (not self.stamped or self.sello_sat_ok is True)
 
 
@@ -86,7 +89,7 @@ def verify_cfdi(xml_bytes: bytes, pac_certificates=None, *, require_stamp: bool 
     """Verify XSD (cfdv40 + TFD + Pagos 2.0), emisor seal and — when the certificate named by
     ``NoCertificadoSAT`` is in ``pac_certificates`` (dict number → DER bytes or x509 cert, or a list)
     — the TFD seal."""
-    res = VerificationResult()
+    res = VerificationResult(stamp_required=require_stamp)
     try:
         doc = cx.parse(xml_bytes)
     except SchemaError as exc:
@@ -106,7 +109,6 @@ def verify_cfdi(xml_bytes: bytes, pac_certificates=None, *, require_stamp: bool 
     if tfd is None:
         if require_stamp:
             res.errors.append("sin timbre fiscal digital")
-            res.xsd_ok = res.xsd_ok and False
         return res
     res.uuid = tfd.get("UUID")
     certs = {}

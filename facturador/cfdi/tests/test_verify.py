@@ -38,6 +38,13 @@ def test_without_pac_certificate_stamp_is_unchecked(stamped):
     assert res.stamped and res.sello_sat_ok is None and not res.ok
 
 
+def test_require_stamp(invoice, csd):
+    sealed = build_invoice(invoice, csd)
+    assert verify_cfdi(sealed).ok
+    res = verify_cfdi(sealed, require_stamp=True)
+    assert not res.ok and "sin timbre fiscal digital" in res.errors
+
+
 @pytest.mark.skipif(not shutil.which("openssl") or not shutil.which("xsltproc"), reason="openssl/xsltproc not installed")
 def test_seal_with_openssl_and_xsltproc(stamped, tmp_path):
     """A third implementation: xsltproc builds the cadena, openssl checks the RSA-SHA256 seal."""
