@@ -148,7 +148,7 @@ class BatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = Batch
         fields = ["id", "periods", "billing_type", "issue_date", "due_date", "template", "template_name",
-                  "template_version", "references", "filters", "account_count", "status", "invoice_count",
+                  "template_version", "references", "filters", "electronic", "account_count", "status", "invoice_count",
                   "total_amount", "error_list", "job", "created_at", "finished_at"]
         read_only_fields = fields
 
@@ -162,6 +162,8 @@ class BatchCreateSerializer(serializers.Serializer):
     references = serializers.ListField(child=serializers.CharField(), required=False,
                                        help_text="Referencias a facturar; sin ellas se usan los filtros")
     filters = serializers.DictField(required=False, help_text="service_class, stratum, reference, municipality_code")
+    electronic = serializers.BooleanField(required=False, default=False,
+                                          help_text="Emitir cada factura también como factura electrónica DIAN")
 
 
 def resolve_template(issuer, value) -> InvoiceTemplate:
@@ -202,7 +204,7 @@ class BatchViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
             batch = batchmod.create(self.issuer, periods=d["periods"], billing_type=d["billing_type"],
                                     issue_date=d["issue_date"], due_date=d["due_date"], template=template,
                                     account_ids=sel.account_ids, references=references, filters=filters,
-                                    user=request.user)
+                                    user=request.user, electronic=d.get("electronic", False))
         except SelectionError as exc:
             return Response({"detail": exc.message, "code": exc.code, "problems": exc.problems[:1000]},
                             status=status.HTTP_400_BAD_REQUEST)

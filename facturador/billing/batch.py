@@ -202,7 +202,8 @@ def numbering_range(issuer, issue_date):
         raise BatchError(exc.message, "issue_date", exc.code) from exc
 
 
-def prepare(issuer, *, periods, billing_type, issue_date, due_date, template: InvoiceTemplate, account_ids) -> Plan:
+def prepare(issuer, *, periods, billing_type, issue_date, due_date, template: InvoiceTemplate, account_ids,
+            electronic: bool = False) -> Plan:
     """All the checks of a batch (before anything is generated); returns the plan."""
     if billing_type not in Batch.BillingType.values:
         raise BatchError("Tipo de facturación no válido.", "billing_type")
@@ -211,7 +212,15 @@ def prepare(issuer, *, periods, billing_type, issue_date, due_date, template: In
     if template.issuer_id != issuer.pk:
         raise BatchError("Plantilla no encontrada.", "template")
     check_periods_have_charges(issuer, periods, billing_type)
-    numbering_range(issuer, issue_date)
+    if electronic:
+        from facturador.billing import electronic as el
+
+        try:
+            el.check_ready(issuer)
+        except el.ElectronicError as exc:
+            raise BatchError(exc.message, "electronic", exc.code) from exc
+    else:
+        numbering_range(issuer, issue_date)
     p = plan(issuer, periods, billing_type, account_ids, issue_date=issue_date)
     if not p.items:
         raise BatchError("Ninguna de las cuentas seleccionadas tiene valores por facturar en esos periodos.",
@@ -220,13 +229,14 @@ def prepare(issuer, *, periods, billing_type, issue_date, due_date, template: In
 
 
 def create(issuer, *, periods, billing_type, issue_date, due_date, template: InvoiceTemplate, account_ids,
-           references=None, filters=None, user=None, title=None) -> Batch:
+           references=None, filters=None, user=None, title=None, electronic: bool = False) -> Batch:
     """Validate, store the batch and enqueue its job (on commit)."""
     periods = parse_periods(periods)
     p = prepare(issuer, periods=periods, billing_type=billing_type, issue_date=issue_date, due_date=due_date,
-                template=template, account_ids=account_ids)
+                template=template, account_ids=account_ids, electronic=electronic)
     with transaction.atomic():
         batch = Batch.objects.create(
+            electronic=electronic,
             issuer=issuer, periods=periods, billing_type=billing_type, issue_date=issue_date, due_date=due_date,
             template=template, template_version=template.version, references=list(references or []),
             filters=filters or {}, account_count=len(account_ids), created_by=user,
@@ -273,7 +283,8 @@ def selected_account_ids(batch: Batch, params: dict) -> list[int]:
 
 # ------------------------------------------------------------------------------ numbering
 
-def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict[int, Account], conf: BillingSettings):
+def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict[int, Account], conf: BillingSettings,
+                 errors: list[dict]) -> int:
     from facturador.printing.barcodes import payment_barcode_data
 
     key = batch.period_key
@@ -282,27 +293,52 @@ def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict[int, A
         existing = set(BillingInvoice.objects.filter(issuer=batch.issuer, period_key=key,
                                                      account_id__in=[i.account_id for i in items])
                        .values_list("account_id", flat=True))
+        lines_by_acc: dict[int, list[Charge]] = {}
+        if batch.electronic and batch.billing_type != Batch.BillingType.ARREARS_ONLY:
+            for c in (Charge.objects.filter(issuer=batch.issuer, account_id__in=[i.account_id for i in items],
+                                            period__in=batch.periods).exclude(source=Charge.Source.INTEREST)
+                      .order_by("period", "id")):
+                lines_by_acc.setdefault(c.account_id, []).append(c)
         for item in items:
             if item.account_id in existing:
                 continue
             acc = accounts[item.account_id]
-            num = numbering.allocate(rng, on=batch.issue_date)
+            dian_doc = None
+            if batch.electronic:
+                from facturador.billing import electronic
+
+                try:
+                    with transaction.atomic():  # savepoint: a refused account leaves nothing behind
+                        dian_doc = electronic.issue(batch, acc, lines_by_acc.get(acc.pk, []), item.interest)
+                except electronic.ElectronicError as exc:
+                    errors.append({"reference": acc.reference, "reason": f"Factura electrónica: {exc.message}"})
+                    continue
+                prefix, number = dian_doc.prefix, dian_doc.number
+            else:
+                num = numbering.allocate(rng, on=batch.issue_date)
+                prefix, number = num.prefix, num.number
             code = payment_barcode_data(conf.gln, acc.reference, item.total, batch.due_date,
                                         ref_width=conf.ref_width, amount_width=conf.amount_width)
             inv = BillingInvoice(
-                issuer=batch.issuer, batch=batch, account=acc, period_key=key, prefix=num.prefix, number=num.number,
+                issuer=batch.issuer, batch=batch, account=acc, period_key=key, prefix=prefix, number=number,
                 issue_date=batch.issue_date, due_date=batch.due_date, current_amount=item.current,
                 previous_balance=item.previous, arrears_interest=item.interest, total=item.total,
                 barcode_data=code.element_string, barcode_text=code.human_readable,
+                cufe=dian_doc.cufe if dian_doc else "", dian_document_id=dian_doc.pk if dian_doc else None,
             )
             invoices.append(inv)
             if item.interest > 0:
                 interests.append(Charge(issuer=batch.issuer, account=acc, reference=acc.reference,
                                         period=batch.periods[-1], concept="Intereses de mora", quantity=Decimal(1),
                                         unit_price=item.interest, amount=item.interest, source=Charge.Source.INTEREST))
+            if dian_doc is not None:  # the einvoice app indexed it; point its row at the bill's PDF
+                IssuedDocument.objects.filter(source="einvoice.document", source_id=str(dian_doc.pk)).update(
+                    pdf=pdf_relpath(batch, inv), period=key[:20], due_date=batch.due_date)
         BillingInvoice.objects.bulk_create(invoices)
         Charge.objects.bulk_create(interests)
         for inv in invoices:
+            if inv.dian_document_id:
+                continue
             acc = inv.account
             docs.append(IssuedDocument(
                 issuer=batch.issuer, source="billing.invoice", source_id=str(inv.pk), country=batch.issuer.country,
@@ -378,9 +414,16 @@ class _Renderer:
             "arrears_interest": inv.arrears_interest,
             "due_date": inv.due_date,
             "payment": {"gln": self.conf.gln, "ref_width": self.conf.ref_width, "amount_width": self.conf.amount_width},
-            "dian": None,
+            "dian": self.dian(inv),
             "notes": self.notes,
         }
+
+    def dian(self, inv: BillingInvoice):
+        if not inv.dian_document_id:
+            return None
+        from facturador.billing.electronic import dian_print_data
+
+        return dian_print_data(inv.dian_document_id)
 
     def render_chunk(self, invoices: list[BillingInvoice], on_each=None) -> list[BillingInvoice]:
         from facturador.printing.invoice import prepare_invoice_data
@@ -480,17 +523,19 @@ def _run(ctx: jobs.JobContext, batch: Batch):
 
     # 1. numbering (skips accounts already invoiced for this period key)
     if p.items:
-        try:
-            rng = numbering_range(issuer, batch.issue_date)
-        except BatchError as exc:
-            raise jobs.JobFailed(exc.message) from exc
+        rng = None
+        if not batch.electronic:
+            try:
+                rng = numbering_range(issuer, batch.issue_date)
+            except BatchError as exc:
+                raise jobs.JobFailed(exc.message) from exc
         accounts = Account.objects.in_bulk([i.account_id for i in p.items])
         issued = 0
         for start in range(0, len(p.items), NUMBER_CHUNK):
             ctx.check_cancel()
             chunk = p.items[start:start + NUMBER_CHUNK]
             try:
-                issued += _issue_chunk(batch, rng, chunk, accounts, conf)
+                issued += _issue_chunk(batch, rng, chunk, accounts, conf, errors)
             except numbering.NumberingError as exc:
                 raise jobs.JobFailed(exc.message) from exc
             ctx.progress(message=f"Numerando facturas: {already_in_batch + issued} de {total}")
@@ -522,6 +567,10 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     ctx.progress(total, message="Uniendo el PDF de impresión y el zip", force=True)
 
     # 3. outputs
+    if total == 0:
+        Batch.objects.filter(pk=batch.pk).update(error_list=errors)
+        first = errors[0]["reason"] if errors else ""
+        raise jobs.JobFailed(f"No se generó ninguna factura. {first}".strip())
     merged, zipped, pages = build_outputs(batch)
     agg = BillingInvoice.objects.filter(batch=batch)
     count = agg.count()

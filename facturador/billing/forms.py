@@ -85,6 +85,8 @@ class BatchForm(forms.Form):
     issue_date = forms.DateField(label=_("Fecha de expedición"), widget=forms.DateInput(attrs=DATE))
     due_date = forms.DateField(label=_("Fecha límite de pago"), widget=forms.DateInput(attrs=DATE))
     template = forms.ModelChoiceField(label=_("Plantilla"), queryset=InvoiceTemplate.objects.none())
+    electronic = forms.BooleanField(label=_("Emitir también como factura electrónica DIAN"), required=False,
+                                    help_text=_("Cada factura se firma y se envía a la DIAN; el PDF lleva CUFE y QR."))
     references_file = forms.FileField(label=_("Archivo de referencias (opcional)"), required=False,
                                       help_text=_("Texto plano, una referencia por línea. Sin archivo se usan los filtros."))
     service_class = forms.ChoiceField(label=_("Filtro: clase"), required=False, choices=[("", "Todas"), *ServiceClass.choices])

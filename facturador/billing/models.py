@@ -250,6 +250,9 @@ class Batch(IssuerScoped):
                                   help_text=_("Referencias seleccionadas (vacío: según filtros)."))
     filters = models.JSONField(_("filtros"), default=dict, blank=True)
     account_count = models.PositiveIntegerField(default=0)
+    electronic = models.BooleanField(_("factura electrónica DIAN"), default=False,
+                                     help_text=_("Cada factura se emite también como factura electrónica (firmada y "
+                                                 "enviada a la DIAN) y el PDF lleva el CUFE y el código QR."))
     job = models.OneToOneField(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="billing_batch")
     status = models.CharField(_("estado"), max_length=20, choices=Status.choices, default=Status.PENDING)
     invoice_count = models.PositiveIntegerField(_("facturas"), default=0)
@@ -302,6 +305,8 @@ class BillingInvoice(IssuerScoped):
     barcode_text = models.CharField(max_length=120, blank=True)  # human-readable line
     pdf = models.CharField(max_length=300, blank=True)  # relative to MEDIA_ROOT; "" until rendered
     error = models.CharField(max_length=500, blank=True)
+    cufe = models.CharField(max_length=96, blank=True)  # electronic batches only
+    dian_document_id = models.BigIntegerField(null=True, blank=True)  # einvoice.DianDocument, no FK across apps
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -192,7 +192,7 @@ def batch_new(request):
                 references = []
             plan = batchmod.prepare(request.issuer, periods=d["periods"], billing_type=d["billing_type"],
                                     issue_date=d["issue_date"], due_date=d["due_date"], template=d["template"],
-                                    account_ids=sel.account_ids)
+                                    account_ids=sel.account_ids, electronic=d.get("electronic", False))
         except SelectionError as exc:
             form.add_error("references_file" if exc.field == "references" else None, exc.message)
             problems = exc.problems
@@ -205,7 +205,7 @@ def batch_new(request):
                 "due_date": d["due_date"].isoformat(), "template": d["template"].pk, "references": references,
                 "filters": filters, "account_ids": sel.account_ids if not references else [],
                 "count": plan.count, "total": str(plan.total), "skipped": plan.skipped[:200],
-                "skipped_count": len(plan.skipped),
+                "skipped_count": len(plan.skipped), "electronic": d.get("electronic", False),
             }
             return redirect("billing:batch_confirm")
     return render(request, "billing/batch_new.html", {"form": form, "problems": problems[:500],
@@ -230,7 +230,7 @@ def batch_confirm(request):
                 request.issuer, periods=draft["periods"], billing_type=draft["billing_type"],
                 issue_date=dt.date.fromisoformat(draft["issue_date"]), due_date=dt.date.fromisoformat(draft["due_date"]),
                 template=template, account_ids=account_ids, references=draft["references"], filters=draft["filters"],
-                user=request.user)
+                user=request.user, electronic=draft.get("electronic", False))
         except batchmod.BatchError as exc:
             messages.error(request, exc.message)
             return redirect("billing:batch_new")

@@ -38,7 +38,7 @@ def make_accounts(issuer, n, periods=("2026-09",), amount=Decimal("15000"), star
 
 
 def issue_batch_inline(issuer, accounts, periods=("2026-09",), issue=dt.date(2026, 10, 1), due=dt.date(2026, 10, 20),
-                       billing_type="normal"):
+                       billing_type="normal", electronic=False):
     """Create a batch and run its job handler in this process (for tests that are not about workers)."""
     from facturador.billing import batch as batchmod
     from facturador.billing import invoice_templates
@@ -47,7 +47,8 @@ def issue_batch_inline(issuer, accounts, periods=("2026-09",), issue=dt.date(202
 
     tpl = invoice_templates.ensure_default(issuer)
     b = batchmod.create(issuer, periods=list(periods), billing_type=billing_type, issue_date=issue, due_date=due,
-                        template=tpl, account_ids=[a.pk for a in accounts], references=[a.reference for a in accounts])
+                        template=tpl, account_ids=[a.pk for a in accounts], references=[a.reference for a in accounts],
+                        electronic=electronic)
     job = Job.objects.get(pk=b.job_id)
     Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
     batchmod.run_batch(JobContext(job))

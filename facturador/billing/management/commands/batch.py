@@ -32,6 +32,7 @@ class Command(BaseCommand):
         c.add_argument("--due-date", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD (default +15 days)")
         c.add_argument("--service-class", default="")
         c.add_argument("--stratum", default="")
+        c.add_argument("--electronic", action="store_true", help="Also issue each invoice as a DIAN e-invoice")
         c.add_argument("--wait", action="store_true", help="Wait and show a progress bar")
         c.add_argument("--timeout", type=float, default=None)
         s = sub.add_parser("status", help="Show a batch")
@@ -44,7 +45,7 @@ class Command(BaseCommand):
         return getattr(self, f"do_{action}")(**o)
 
     def do_create(self, issuer, periods, references, template, billing_type, issue_date, due_date, service_class,
-                  stratum, wait, timeout, **_):
+                  stratum, wait, timeout, electronic=False, **_):
         iss = issuer_from(issuer)
         issue_date = issue_date or dt.date.today()
         due_date = due_date or issue_date + dt.timedelta(days=15)
@@ -70,7 +71,7 @@ class Command(BaseCommand):
                 refs = []
             b = batchmod.create(iss, periods=periods, billing_type=billing_type, issue_date=issue_date,
                                 due_date=due_date, template=tpl, account_ids=sel.account_ids, references=refs,
-                                filters=filters)
+                                filters=filters, electronic=electronic)
         except SelectionError as exc:
             raise CommandError(exc.message) from exc
         except batchmod.BatchError as exc:

@@ -1,0 +1,80 @@
+"""Electronic billing type: each batch invoice is a signed DIAN invoice; CUFE and QR on the PDF."""
+
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from django.apps import apps  # noqa: E402
+
+if not apps.is_installed("facturador.einvoice"):
+    pytest.skip("the einvoice app is not installed", allow_module_level=True)
+
+from facturador.billing import batch as batchmod  # noqa: E402
+from facturador.billing.models import BillingInvoice, Charge  # noqa: E402
+from facturador.billing.tests.helpers import issue_batch_inline, make_accounts  # noqa: E402
+from facturador.billing.tests.test_batch_worker import decode_barcodes  # noqa: E402
+from facturador.core.models import IssuedDocument, Job  # noqa: E402
+from facturador.einvoice.tests.conftest import TEST_KEY, dian_issuer  # noqa: E402,F401
+
+
+def decode_qr(pdf_path):
+    import pypdfium2 as pdfium
+    import zxingcpp
+
+    pdf = pdfium.PdfDocument(str(pdf_path))
+    try:
+        image = pdf[0].render(scale=400 / 72).to_pil()
+    finally:
+        pdf.close()
+    return [r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
+
+
+@pytest.mark.django_db
+def test_electronic_batch_signs_each_invoice_and_prints_cufe_and_qr(dian_issuer, settings, tmp_path):  # noqa: F811
+    from facturador.dian import verify
+    from facturador.einvoice.models import DianDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    a, b, c = make_accounts(dian_issuer, 3)
+    Charge.objects.create(issuer=dian_issuer, account=b, reference=b.reference, period="2026-09", concept="Ajuste",
+                          amount=D("-100"), unit_price=D("-100"))  # cannot be a DIAN line: b is refused
+    batch = issue_batch_inline(dian_issuer, [a, b, c], electronic=True)
+    assert batch.invoice_count == 2
+    assert batch.error_list == [{"reference": b.reference, "reason": "Factura electrónica: El cargo «Ajuste» no es "
+                                 "positivo; no se puede emitir como factura electrónica."}]
+    invoices = list(BillingInvoice.objects.filter(batch=batch).select_related("account").order_by("number"))
+    # numbers come from the DIAN range; the refused account gave its number back
+    assert [(i.prefix, i.number) for i in invoices] == [("SETP", 990000000), ("SETP", 990000001)]
+    for inv in invoices:
+        doc = DianDocument.objects.get(pk=inv.dian_document_id)
+        assert doc.status == "signed" and doc.cufe == inv.cufe and len(inv.cufe) == 96
+        assert doc.total == D("20001.00")
+        report = verify.verify_document(bytes(doc.signed_xml), technical_key=TEST_KEY, pin="70942",
+                                        software_id=dian_issuer.mode.software_id)
+        checks = {ch.name: ch.ok for ch in report.checks}
+        assert checks["cufe"] and checks["signature"] and checks["totals"], report.to_json()
+        idx = IssuedDocument.objects.get(source="einvoice.document", source_id=str(doc.pk))
+        assert idx.pdf.name == inv.pdf and idx.period == "2026-09"
+    assert not IssuedDocument.objects.filter(source="billing.invoice").exists()
+    assert Job.objects.filter(kind="einvoice.send").count() == 2  # queued for sending to DIAN
+
+    first = invoices[0]
+    pdf = Path(settings.MEDIA_ROOT) / first.pdf
+    qr = decode_qr(pdf)
+    assert len(qr) == 1 and first.cufe in qr[0]
+    doc = DianDocument.objects.get(pk=first.dian_document_id)
+    assert qr[0] in bytes(doc.signed_xml).decode()  # exactly the QR text that was signed
+    assert decode_barcodes(pdf)[0].text == f"(415)7709998000001(8020){first.account.reference.zfill(10)}(3900)0000020001(96)20261020"
+
+
+@pytest.mark.django_db
+def test_electronic_needs_dian_setup(issuer_co):
+    from facturador.billing import invoice_templates
+
+    accounts = make_accounts(issuer_co, 1)
+    with pytest.raises(batchmod.BatchError) as info:
+        batchmod.create(issuer_co, periods=["2026-09"], billing_type="normal", issue_date=__import__("datetime").date(2026, 10, 1),
+                        due_date=__import__("datetime").date(2026, 10, 20), electronic=True,
+                        template=invoice_templates.ensure_default(issuer_co), account_ids=[accounts[0].pk])
+    assert info.value.field == "electronic" and "software" in info.value.message
