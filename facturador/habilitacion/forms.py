@@ -74,7 +74,9 @@ class RunForm(forms.Form):
     test_set_id = forms.CharField(label=_("TestSetId"), max_length=40)
     invoices = forms.IntegerField(label=_("Facturas"), min_value=1, max_value=services.MAX_COUNT)
     credit_notes = forms.IntegerField(label=_("Notas crédito"), min_value=0, max_value=services.MAX_COUNT)
-    debit_notes = forms.IntegerField(label=_("Notas débito"), min_value=0, max_value=services.MAX_COUNT)
+    debit_notes = forms.IntegerField(label=_("Notas débito"), min_value=0, max_value=services.MAX_COUNT,
+                                     help_text=_("Copie las cantidades de «Detalles del set de pruebas» en el portal "
+                                                 "de la DIAN."))
 
     def clean_test_set_id(self):
         try:

@@ -38,8 +38,10 @@ TEST_RANGES = {
 NOTE_PREFIXES = {"credit_note": "NCP", "debit_note": "NDP"}
 NOTE_RANGE = (1, 5000000)
 
-# What DIAN's portal usually asks (own software / technology provider, 2019 guide); editable per run.
-DEFAULT_COUNTS = {"invoices": 60, "credit_notes": 20, "debit_notes": 20}
+# What DIAN's portal has usually asked of own software / technology providers in recent years (30 invoices,
+# 10 credit notes, 10 debit notes; the 2019 guide said 60/20/20, some sets now ask 2/1/1). Sending more than
+# required is harmless, fewer leaves the set open, so the default errs high; always editable per run.
+DEFAULT_COUNTS = {"invoices": 30, "credit_notes": 10, "debit_notes": 10}
 MAX_COUNT = 500
 
 BILLING_TYPES = [
@@ -214,6 +216,14 @@ def ensure_test_ranges(issuer, mode: OperationMode | None = None, **overrides) -
     if all(ranges.values()) and not overrides:
         return ranges
     data = default_test_range(mode or current_mode(issuer))
+    inv = ranges["invoice"]
+    if inv is not None:  # complete what is missing without touching what the user configured
+        data.update(prefix=inv.prefix, range_from=inv.range_from, range_to=inv.range_to,
+                    resolution_number=inv.resolution_number, valid_from=inv.valid_from, valid_to=inv.valid_to,
+                    technical_key=inv.technical_key.reveal() if inv.technical_key else None)
+    for kind, field in (("credit_note", "credit_prefix"), ("debit_note", "debit_prefix")):
+        if ranges[kind] is not None:
+            data[field] = ranges[kind].prefix
     data.update(overrides)
     return save_test_ranges(issuer, **data)
 
