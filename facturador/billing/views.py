@@ -59,6 +59,27 @@ def account_edit(request, pk=None):
                                               "back": "billing:accounts"})
 
 
+@issuer_required(roles=WRITE_ROLES)
+def accounts_upload(request):
+    from facturador.billing import accounts_csv
+
+    form = PaymentUploadForm(request.POST or None, request.FILES or None)
+    form.fields["file"].label = "Archivo CSV de cuentas"
+    problems, error = [], None
+    if request.method == "POST" and form.is_valid():
+        try:
+            created, updated = accounts_csv.load(request.issuer, form.cleaned_data["file"].read())
+        except accounts_csv.CsvError as exc:
+            error, problems = exc.message, exc.problems
+        else:
+            audit.record("account.bulk_upload", issuer=request.issuer, request=request,
+                         summary=f"{created} creadas, {updated} actualizadas")
+            messages.success(request, f"{created} cuentas creadas y {updated} actualizadas.")
+            return redirect("billing:accounts")
+    return render(request, "billing/accounts_upload.html", {"form": form, "error": error, "problems": problems[:500],
+                                                             "problem_count": len(problems)})
+
+
 # ------------------------------------------------------------------------------- cartera
 
 def _cartera_from(request):

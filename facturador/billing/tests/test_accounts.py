@@ -1,0 +1,49 @@
+"""Accounts UI: create/edit with NIT check digit, CSV bulk upload (all or nothing)."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from facturador.billing.models import Account
+
+
+@pytest.mark.django_db
+def test_create_edit_account_with_nit(issuer_co, client_co):
+    data = {"reference": "000450", "holder_name": "Panadería La Espiga", "id_type": "NIT", "id_number": "800197268",
+            "check_digit": "7", "service_class": "comercial", "stratum": "", "state": "active"}
+    resp = client_co.post("/facturacion/cuentas/nueva/", data)
+    assert resp.status_code == 200 and "El dígito de verificación del NIT 800197268 es 4" in resp.content.decode()
+    data["check_digit"] = "4"
+    assert client_co.post("/facturacion/cuentas/nueva/", data).status_code == 302
+    acc = Account.objects.get(issuer=issuer_co)
+    assert (acc.reference, acc.check_digit) == ("000450", "4")
+    dup = client_co.post("/facturacion/cuentas/nueva/", dict(data, holder_name="Otra"))
+    assert "Ya existe una cuenta con la referencia 000450" in dup.content.decode()
+    data["holder_name"] = "Panadería La Espiga S.A.S."
+    assert client_co.post(f"/facturacion/cuentas/{acc.pk}/", data).status_code == 302
+    acc.refresh_from_db()
+    assert acc.holder_name.endswith("S.A.S.")
+    listing = client_co.get("/facturacion/cuentas/", {"q": "espiga"})
+    assert "000450" in listing.content.decode()
+
+
+@pytest.mark.django_db
+def test_csv_upload_all_or_nothing(issuer_co, client_co):
+    Account.objects.create(issuer=issuer_co, reference="0007", holder_name="Antiguo")
+    bad = ("referencia;titular;tipo_id;numero_id;dv;estrato;clase\n"
+           "0001;Ana Ruiz;CC;52111222;;2;residencial\n"
+           "0002;Ferretería;NIT;800197268;9;;comercial\n"
+           "0001;Repetida;CC;1;;;\n")
+    resp = client_co.post("/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.csv", bad.encode())})
+    problems = resp.context["problems"]
+    assert [(p["line"], p["reference"]) for p in problems] == [(3, "0002"), (4, "0001")]
+    assert "dígito de verificación" in problems[0]["reason"]
+    assert Account.objects.count() == 1
+    good = ("referencia;titular;tipo_id;numero_id;dv;estrato;clase;estado\n"
+            "0001;Ana Ruiz;CC;52111222;;2;residencial;activa\n"
+            "0002;Ferretería;NIT;800197268;4;;comercial;activa\n"
+            "0007;Antiguo Renombrado;CC;3;;;;retirada\n").encode("latin-1")
+    resp = client_co.post("/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.csv", good)})
+    assert resp.status_code == 302
+    got = {a.reference: (a.holder_name, a.state) for a in Account.objects.all()}
+    assert got == {"0001": ("Ana Ruiz", "active"), "0002": ("Ferretería", "active"),
+                   "0007": ("Antiguo Renombrado", "retired")}
