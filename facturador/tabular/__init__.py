@@ -1,0 +1,27 @@
+"""Pure-Python (no Django) reading and mapping engine for billing data imports.
+
+Typical use from a background job::
+
+    from facturador.tabular import Template, open_for_template, map_rows, write_error_report_csv
+
+    template = Template.from_dict(stored_json)
+    with open_for_template(path, original_filename, template) as src:
+        mapper = map_rows(src, template)          # raises ImportFileError for file-level problems
+        for row in mapper:                        # MappedRow(row_number, values, errors, raw)
+            ...                                   # progress: src.progress / src.total_rows_estimate
+        mapper.stats                              # counts, totals check, file-level errors
+"""
+
+from .errors import ImportFileError, RowError, column_index, column_letter
+from .mapping import (FieldMapping, MappedRow, MapStats, PreviewResult, RowMapper, Template, TotalsCheck,
+                      map_rows, normalize_header, open_for_template, preview)
+from .readers import RowSource, open_rows
+from .reports import write_error_report_csv, write_error_report_xlsx
+
+__all__ = [
+    "ImportFileError", "RowError", "column_index", "column_letter",
+    "FieldMapping", "MappedRow", "MapStats", "PreviewResult", "RowMapper", "Template", "TotalsCheck",
+    "map_rows", "normalize_header", "open_for_template", "preview",
+    "RowSource", "open_rows",
+    "write_error_report_csv", "write_error_report_xlsx",
+]

@@ -229,10 +229,11 @@ class MapStats:
 
 
 def open_for_template(path_or_fileobj: Any, filename: str | None, template: Template,
-                      member: str | None = None) -> RowSource:
-    """``open_rows`` with the template's sheet/encoding/delimiter."""
+                      member: str | None = None, **open_kwargs: Any) -> RowSource:
+    """``open_rows`` with the template's sheet/encoding/delimiter (``open_kwargs``: e.g.
+    ``max_workbook_bytes``)."""
     return open_rows(path_or_fileobj, filename, sheet=template.sheet, encoding=template.encoding,
-                     delimiter=template.delimiter, member=member)
+                     delimiter=template.delimiter, member=member, **open_kwargs)
 
 
 class _Slow(Exception):
@@ -559,6 +560,8 @@ class RowMapper:
         return tuple(out) if out is not None else row
 
     def _empty_message(self, p: _Plan, rn: int) -> str:
+        if p.idx is None:  # preview with a missing column
+            return f"Fila {rn}, {p.label}: el campo es obligatorio y falta su columna en el archivo."
         base = f"Fila {rn}, {p.label}: el campo es obligatorio y la celda está vacía"
         if p.idx is not None:
             for c1, c2, anchor, text in self._merged.get(rn - 1, ()):

@@ -43,6 +43,8 @@ TEXT_EXTENSIONS = frozenset({"csv", "txt", "tsv"})
 DATA_EXTENSIONS = SPREADSHEET_EXTENSIONS | TEXT_EXTENSIONS
 CHUNK_SIZE = 256 * 1024       # bytes per read() on text files
 SNIFF_SIZE = 64 * 1024         # prefix used to decide the encoding and the delimiter
+MAX_LINE_BYTES = 32 * 2**20    # a physical line longer than this is not a CSV (bounds memory)
+MAX_WORKBOOK_BYTES = 2 * 2**30 # default cap on a workbook's uncompressed size (see open_rows)
 DELIMITERS = (";", ",", "\t", "|")
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -305,6 +307,11 @@ class _CsvRowSource(RowSource):
                 if cut < 0 and len(buf) > 4 * CHUNK_SIZE:
                     cut = buf.rfind(b"\r")  # classic-Mac line ends
                 if cut < 0:
+                    if len(buf) > MAX_LINE_BYTES:
+                        raise ImportFileError(
+                            "corrupt_file",
+                            f"El archivo «{self._name}» tiene una línea de más de {MAX_LINE_BYTES // 2**20} MB "
+                            "sin saltos de línea; no parece un CSV válido.")
                     rest = buf
                     data = raw.read(CHUNK_SIZE)
                     self._bytes_read += len(data)
@@ -480,7 +487,8 @@ def _calamine_error(e: Exception, name: str) -> ImportFileError:
         "Ábralo en Excel o LibreOffice, guárdelo de nuevo y vuelva a subirlo.")
 
 
-def _open_workbook(src: Any, ext: str, name: str) -> "pc.CalamineWorkbook":
+def _open_workbook(src: Any, ext: str, name: str,
+                   max_uncompressed: int | None = None) -> "pc.CalamineWorkbook":
     # Quick container checks give clearer messages than calamine's "Cannot detect file format".
     if isinstance(src, (str, os.PathLike)):
         with open(src, "rb") as fh:
@@ -519,6 +527,24 @@ def _open_workbook(src: Any, ext: str, name: str) -> "pc.CalamineWorkbook":
                 "corrupt_file",
                 f"El archivo «{name}» está incompleto o dañado (la estructura interna del libro está "
                 "cortada). Vuelva a descargarlo o guárdelo de nuevo y súbalo otra vez.")
+        # calamine materialises the sheet in memory: refuse workbooks whose XML is too large
+        # (also a ZIP-bomb guard). Declared sizes come from the ZIP central directory (cheap).
+        if max_uncompressed:
+            try:
+                pos = None if isinstance(src, (str, os.PathLike)) else src.tell()
+                with zipfile.ZipFile(src) as zf:
+                    total = sum(i.file_size for i in zf.infolist())
+                if pos is not None:
+                    src.seek(pos)
+            except Exception:
+                total = 0
+            if total > max_uncompressed:
+                raise ImportFileError(
+                    "file_too_large",
+                    f"El libro «{name}» es demasiado grande para importarlo: descomprimido ocupa "
+                    f"{total // 2**20} MB y el máximo es {max_uncompressed // 2**20} MB. Guárdelo como CSV "
+                    "(se procesa sin límite de tamaño) o divídalo en varios archivos.",
+                    value=total, limit=max_uncompressed)
     try:
         if isinstance(src, (str, os.PathLike)):
             return pc.CalamineWorkbook.from_path(os.fspath(src))
@@ -580,7 +606,8 @@ def _zip_pick_member(zf: zipfile.ZipFile, member: str | None, name: str) -> zipf
 
 def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | None = None, *,
               sheet: str | int | None = None, encoding: str | None = None,
-              delimiter: str | None = None, member: str | None = None) -> RowSource:
+              delimiter: str | None = None, member: str | None = None,
+              max_workbook_bytes: int | None = MAX_WORKBOOK_BYTES) -> RowSource:
     """Open a data file and return a streaming :class:`RowSource`.
 
     Args:
@@ -591,6 +618,9 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
             Latin-1).
         delimiter: CSV delimiter; default: sniffed among ``; , TAB |``.
         member: inside a ZIP, the file to read (full path or base name); default: the only data file.
+        max_workbook_bytes: refuse xlsx/xlsm/xlsb/ods whose uncompressed parts exceed this size
+            (calamine loads the whole sheet in memory: about 2 bytes of RAM per byte of sheet XML);
+            ``None`` disables the check. CSV has no limit (streamed).
 
     Raises:
         ImportFileError: unsupported extension, empty/corrupt/encrypted file, missing sheet, bad ZIP.
@@ -604,7 +634,7 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
     ext = _ext(filename)
     if ext == "zip":
         return _open_zip(path_or_fileobj, name, sheet=sheet, encoding=encoding,
-                         delimiter=delimiter, member=member)
+                         delimiter=delimiter, member=member, max_workbook_bytes=max_workbook_bytes)
     if ext not in DATA_EXTENSIONS:
         raise ImportFileError(
             "unsupported_extension",
@@ -630,7 +660,7 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
         if opened:
             src._closers.append(fh.close)
         return src
-    wb = _open_workbook(path_or_fileobj, ext, name)
+    wb = _open_workbook(path_or_fileobj, ext, name, max_workbook_bytes)
     try:
         return _SheetRowSource(wb, sheet, "xlsx" if ext == "xlsm" else ext, name)
     except BaseException:
@@ -691,6 +721,12 @@ def _open_zip(src: Any, name: str, **kw: Any) -> RowSource:
                 raise
             rs._closers.extend([zf.close, stream.close])
         else:
+            limit = kw["max_workbook_bytes"]
+            if limit and info.file_size > limit:
+                raise ImportFileError(
+                    "file_too_large",
+                    f"«{info.filename}» dentro del ZIP ocupa {info.file_size // 2**20} MB; el máximo es "
+                    f"{limit // 2**20} MB.", value=info.file_size, limit=limit)
             # calamine needs random access: copy the member to a temporary file in chunks.
             tmp = tempfile.NamedTemporaryFile(prefix="facturador-import-", suffix="." + inner_ext,
                                               delete=False)
@@ -702,7 +738,7 @@ def _open_zip(src: Any, name: str, **kw: Any) -> RowSource:
                 raise ImportFileError("corrupt_file",
                                       f"El ZIP «{name}» está dañado o incompleto ({e}).") from None
             try:
-                wb = _open_workbook(tmp.name, inner_ext, inner_name)
+                wb = _open_workbook(tmp.name, inner_ext, inner_name, kw["max_workbook_bytes"])
                 rs = _SheetRowSource(wb, kw["sheet"], "xlsx" if inner_ext == "xlsm" else inner_ext,
                                      inner_name)
             except BaseException:

@@ -204,7 +204,8 @@ def test_preview_reports_missing_columns_instead_of_raising(tmp_path):
     assert res.missing_columns == ["valor"]
     assert res.header == ["Código cliente", "Fecha"]
     assert len(res.rows) == 10 and res.rows[0].values["account"] == "000"
-    assert all(e.field == "amount" and e.code == "required" for e in res.errors)
+    assert all(e.field == "amount" and e.code == "required" and "falta su columna" in e.message_es
+               for e in res.errors)
     assert len(res.errors) == 10
     assert res.sheet_names == ["Hoja1"] and res.total_rows_estimate == 101
 

@@ -328,3 +328,39 @@ def test_corrupt_zip(tmp_path):
     with pytest.raises(ImportFileError) as ei:
         open_rows(t)
     assert ei.value.code == "corrupt_file"
+
+
+def test_line_without_newlines_is_bounded(monkeypatch):
+    monkeypatch.setattr(readers, "CHUNK_SIZE", 1024)
+    monkeypatch.setattr(readers, "SNIFF_SIZE", 1024)
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 64 * 1024)
+    data = b"a;b\n" + b"x" * (200 * 1024)
+    spy_reads = []
+
+    class S(io.BytesIO):
+        def read(self, size=-1):
+            spy_reads.append(size)
+            return super().read(size)
+    with pytest.raises(ImportFileError) as ei:
+        _all(open_rows(S(data), "x.csv"))
+    assert ei.value.code == "corrupt_file"
+    assert sum(spy_reads) < 100 * 1024  # stopped early, did not slurp the whole input
+
+
+def test_unclosed_quote_reports_row():
+    data = b'a;b\n1;"abierta\n' + b"x;y\n" * 50_000
+    with pytest.raises(ImportFileError) as ei:
+        _all(open_rows(io.BytesIO(data), "x.csv"))
+    assert ei.value.code == "corrupt_file" and ei.value.row == 2 and "comillas" in ei.value.message_es
+
+
+def test_workbook_size_cap(tmp_path):
+    p = write_xlsx(tmp_path / "a.xlsx", {"S": [["x" * 50, 1.5]] * 2000})
+    with pytest.raises(ImportFileError) as ei:
+        open_rows(p, max_workbook_bytes=50_000)
+    assert ei.value.code == "file_too_large" and "CSV" in ei.value.message_es
+    z = write_zip(tmp_path / "a.zip", {"a.xlsx": p.read_bytes()})
+    with pytest.raises(ImportFileError) as ei:
+        open_rows(z, max_workbook_bytes=50_000)
+    assert ei.value.code == "file_too_large"
+    assert sum(1 for _ in open_rows(p)) == 2000  # default cap is far above
