@@ -27,6 +27,14 @@ class AccountForm(forms.ModelForm):
         return ref
 
 
+class TariffForm(forms.ModelForm):
+    class Meta:
+        from facturador.billing.models import Tariff
+
+        model = Tariff
+        fields = ["period", "concept", "service_class", "stratum", "kind", "value"]
+
+
 class CarteraFilterForm(forms.Form):
     periods = forms.CharField(label=_("Periodos"), required=False, help_text=_("AAAA-MM separados por coma; vacío: todos."))
     as_of = forms.DateField(label=_("Fecha de corte"), required=False, widget=forms.DateInput(attrs=DATE))

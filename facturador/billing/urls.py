@@ -9,6 +9,7 @@ urlpatterns = [
     path("cuentas/nueva/", views.account_edit, name="account_create"),
     path("cuentas/<int:pk>/", views.account_edit, name="account_edit"),
     path("cuentas/cargar/", views.accounts_upload, name="accounts_upload"),
+    path("tarifas/", views.tariffs, name="tariffs"),
     path("cartera/", views.cartera_view, name="cartera"),
     path("cartera/exportar/", views.cartera_export, name="cartera_export"),
     path("plantillas/", views.templates, name="templates"),

@@ -80,6 +80,39 @@ def accounts_upload(request):
                                                              "problem_count": len(problems)})
 
 
+@issuer_required
+def tariffs(request):
+    from facturador.billing.forms import TariffForm
+    from facturador.billing.models import Tariff
+    from facturador.billing.tariffs import apply_tariffs
+
+    form = TariffForm(request.POST or None)
+    if request.method == "POST":
+        if request.membership.role not in WRITE_ROLES:
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied("Su rol no permite esta acción.")
+        if "apply" in request.POST:
+            period = request.POST.get("apply_period", "")
+            from facturador.billing.models import PERIOD_RE
+
+            if not PERIOD_RE.match(period):
+                messages.error(request, "Indique el periodo (AAAA-MM) al que se aplican las tarifas.")
+            else:
+                n = apply_tariffs(request.issuer, period)
+                audit.record("tariffs.apply", issuer=request.issuer, request=request, summary=f"{period}: {n} cargos")
+                messages.success(request, f"Tarifas de {period} aplicadas: {n} cargos generados.")
+            return redirect("billing:tariffs")
+        if form.is_valid():
+            tariff = form.save(commit=False)
+            tariff.issuer = request.issuer
+            tariff.save()
+            messages.success(request, f"Tarifa «{tariff}» creada.")
+            return redirect("billing:tariffs")
+    items = Tariff.objects.filter(issuer=request.issuer).order_by("-period", "concept")[:200]
+    return render(request, "billing/tariffs.html", {"form": form, "tariffs": items})
+
+
 # ------------------------------------------------------------------------------- cartera
 
 def _cartera_from(request):

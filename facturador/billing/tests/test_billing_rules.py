@@ -103,3 +103,15 @@ def test_tariffs_fixed_and_percentage(issuer_co, client_co):
     got = sorted(Charge.objects.filter(source="tariff").values_list("reference", "concept", "amount"))
     assert got == [("000001", "Alumbrado 12 %", D("1875.00")), ("000001", "Alumbrado residencial", D("8000.00")),
                    ("000002", "Alumbrado 12 %", D("1875.00"))]
+
+
+@pytest.mark.django_db
+def test_tariffs_ui(issuer_co, client_co):
+    make_accounts(issuer_co, 2, periods=("2026-10",))
+    resp = client_co.post("/facturacion/tarifas/", {"period": "2026-10", "concept": "Alumbrado", "service_class": "",
+                                                     "stratum": "", "kind": "fixed", "value": "7000"})
+    assert resp.status_code == 302 and Tariff.objects.filter(issuer=issuer_co).count() == 1
+    bad = client_co.post("/facturacion/tarifas/", {"period": "2026-13", "concept": "X", "kind": "fixed", "value": "1"})
+    assert "no es válido" in bad.content.decode()
+    client_co.post("/facturacion/tarifas/", {"apply": "1", "apply_period": "2026-10"})
+    assert Charge.objects.filter(source="tariff", concept="Alumbrado", amount=D(7000)).count() == 2
