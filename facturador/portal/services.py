@@ -51,15 +51,24 @@ def portal_settings(issuer) -> PortalSettings:
     return ps
 
 
+_CSD_CACHE: dict[int, object] = {}
+
+
 def csd_for(issuer):
+    """The issuer's active CSD, decrypted once per process (opening the .key is the slow part)."""
     cert = certificates.active_certificate(issuer, Certificate.Kind.CSD)
     if cert is None:
         raise PortalError("no_csd", "El emisor no tiene cargado su certificado de sello digital (CSD).")
+    cached = _CSD_CACHE.get(cert.pk)
+    if cached is not None:
+        return cached
     der = x509.load_pem_x509_certificate(cert.certificate_pem.encode()).public_bytes(serialization.Encoding.DER)
     try:
-        return load_csd(der, cert.key_material.reveal(), cert.password.reveal())
+        csd = load_csd(der, cert.key_material.reveal(), cert.password.reveal())
     except CfdiError as exc:
         raise PortalError(exc.code, exc.message) from exc
+    _CSD_CACHE[cert.pk] = csd
+    return csd
 
 
 def pac_for(ps: PortalSettings, csd=None):
