@@ -146,6 +146,9 @@ class Template:
     def validate(self) -> None:
         if not self.fields:
             raise _bad_template("la plantilla no tiene campos")
+        if self.file_type is not None and self.file_type not in ("csv", "txt", "xlsx", "xlsm", "xls", "xlsb",
+                                                                  "ods", "zip"):
+            raise _bad_template(f"el tipo de archivo «{self.file_type}» no es válido")
         seen = set()
         for fm in self.fields:
             if not fm.field or fm.field in seen:

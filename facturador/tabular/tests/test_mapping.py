@@ -148,6 +148,7 @@ def test_template_json_round_trip_and_validation():
         {"fields": [{"field": "a", "header": "x"}], "date_formats": ["dd/mm"]},
         {"fields": [{"field": "a", "header": "x"}], "declared_totals": {"fields": ["b"]}},
         {"fields": [{"field": "a", "header": "x"}], "schema": 99},
+        {"fields": [{"field": "a", "header": "x"}], "file_type": "pdf"},
     ]
     for b in bad:
         with pytest.raises(ImportFileError) as ei:
@@ -223,3 +224,35 @@ def test_open_for_template_uses_template_options():
     src = open_for_template(io.BytesIO(data), "d.txt", t)
     assert src.delimiter == "|" and src.encoding == "iso8859-1"
     assert [r.values for r in map_rows(src, t)] == [{"x": "1"}]
+
+
+def test_generated_fast_path_matches_general_path(tmp_path, monkeypatch):
+    """Clean rows go through generated code; the general loop must give the same values."""
+    from facturador.tabular import mapping
+
+    rows = [["Código cliente", "Valor", "Fecha", "Periodo", "Nota"],
+            ["0001", 1234.5, dt.date(2026, 1, 5), 202601, None],
+            ["0002", 0, dt.datetime(2026, 1, 6, 7, 0), "2026-02", "x"],
+            ["0003", "1.234,56", "07/01/2026", "03/2026", None]]
+    xlsx = write_xlsx(tmp_path / "s.xlsx", {"S": rows})
+    csv_data = csv_bytes([[("" if c is None else str(c)) for c in r] for r in
+                          [rows[0], ["0001", "1.234,5", "05/01/2026", "2026-01", ""], ["0002", "0", "", "2026-02", "x"]]],
+                         delimiter=";")
+    t = tpl(fields=tpl().fields + [FieldMapping("note", header="nota", default="-")])
+
+    def run():
+        a = [r.values for r in map_rows(open_rows(xlsx), t)]
+        b = [r.values for r in map_rows(open_rows(io.BytesIO(csv_data), "d.csv"), t)]
+        return a, b
+
+    fast = run()
+
+    def never(plan, spreadsheet):
+        def f(row):
+            raise mapping._Slow
+        return f
+    monkeypatch.setattr(mapping, "_compile_fast", never)
+    slow = run()
+    assert fast == slow
+    assert fast[0][1]["amount"] == Decimal("0") and fast[0][0]["note"] == "-"
+    assert fast[1][1]["issue_date"] is None
