@@ -27,6 +27,35 @@ class AccountForm(forms.ModelForm):
         return ref
 
 
+class BillingSettingsForm(forms.ModelForm):
+    class Meta:
+        from facturador.billing.models import BillingSettings
+
+        model = BillingSettings
+        fields = ["gln", "ref_width", "amount_width", "numbering_prefix", "numbering_environment",
+                  "monthly_interest_rate", "document_title", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3}),
+                   "numbering_environment": forms.Select(choices=[("production", "Producción"), ("test", "Pruebas")])}
+
+    def clean_gln(self):
+        from facturador.printing.barcodes import BarcodeError, payment_barcode_data
+
+        gln = self.cleaned_data["gln"].strip()
+        try:
+            payment_barcode_data(gln, "1", 1, None)
+        except BarcodeError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return gln
+
+    def clean(self):
+        data = super().clean()
+        if data.get("ref_width") is not None and not 1 <= data["ref_width"] <= 25:
+            self.add_error("ref_width", _("El ancho de la referencia debe estar entre 1 y 25."))
+        if data.get("amount_width") is not None and not 1 <= data["amount_width"] <= 15:
+            self.add_error("amount_width", _("El ancho del valor debe estar entre 1 y 15."))
+        return data
+
+
 class TariffForm(forms.ModelForm):
     class Meta:
         from facturador.billing.models import Tariff

@@ -10,6 +10,7 @@ urlpatterns = [
     path("cuentas/<int:pk>/", views.account_edit, name="account_edit"),
     path("cuentas/cargar/", views.accounts_upload, name="accounts_upload"),
     path("tarifas/", views.tariffs, name="tariffs"),
+    path("configuracion/", views.settings_view, name="settings"),
     path("cartera/", views.cartera_view, name="cartera"),
     path("cartera/exportar/", views.cartera_export, name="cartera_export"),
     path("plantillas/", views.templates, name="templates"),

@@ -80,6 +80,22 @@ def accounts_upload(request):
                                                              "problem_count": len(problems)})
 
 
+@issuer_required(roles=WRITE_ROLES)
+def settings_view(request):
+    from facturador.billing.forms import BillingSettingsForm
+    from facturador.billing.models import BillingSettings
+
+    conf = BillingSettings.for_issuer(request.issuer)
+    form = BillingSettingsForm(request.POST or None, instance=conf)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        audit.record("billing.settings", issuer=request.issuer, obj=conf, request=request)
+        messages.success(request, "Configuración de facturación guardada.")
+        return redirect("billing:settings")
+    return render(request, "core/form.html", {"form": form, "title": "Configuración de facturación masiva",
+                                              "back": "billing:batches"})
+
+
 @issuer_required
 def tariffs(request):
     from facturador.billing.forms import TariffForm

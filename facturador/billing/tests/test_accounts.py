@@ -47,3 +47,17 @@ def test_csv_upload_all_or_nothing(issuer_co, client_co):
     got = {a.reference: (a.holder_name, a.state) for a in Account.objects.all()}
     assert got == {"0001": ("Ana Ruiz", "active"), "0002": ("Ferretería", "active"),
                    "0007": ("Antiguo Renombrado", "retired")}
+
+
+@pytest.mark.django_db
+def test_billing_settings_gln_checked(issuer_co, client_co):
+    from facturador.billing.models import BillingSettings
+
+    data = {"gln": "7709998000002", "ref_width": "12", "amount_width": "14", "numbering_prefix": "",
+            "numbering_environment": "production", "monthly_interest_rate": "1.5", "document_title": "Factura"}
+    resp = client_co.post("/facturacion/configuracion/", data)
+    assert "dígito de verificación del GLN" in resp.content.decode()
+    data["gln"] = "7709998013711"
+    assert client_co.post("/facturacion/configuracion/", data).status_code == 302
+    conf = BillingSettings.for_issuer(issuer_co)
+    assert (conf.gln, conf.ref_width, conf.amount_width) == ("7709998013711", 12, 14)
