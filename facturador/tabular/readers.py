@@ -286,7 +286,9 @@ class _CsvRowSource(RowSource):
                     text = pending + dec.decode(data, final=not data)
                 except UnicodeDecodeError as e:
                     raise _DecodeFailure(enc, data, e.start) from None
-                cut = max(text.rfind("\n"), text.rfind("\r"))
+                cut = text.rfind("\n")  # never between the \r and \n of a CRLF
+                if cut < 0 and len(text) > 4 * CHUNK_SIZE:
+                    cut = text.rfind("\r", 0, len(text) - 1)  # classic-Mac line ends
                 if data and cut >= 0:
                     pending = text[cut + 1:]
                     yield from io.StringIO(text[: cut + 1], newline="")

@@ -364,3 +364,12 @@ def test_workbook_size_cap(tmp_path):
         open_rows(z, max_workbook_bytes=50_000)
     assert ei.value.code == "file_too_large"
     assert sum(1 for _ in open_rows(p)) == 2000  # default cap is far above
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 4096])
+def test_utf16_crlf_across_chunks_keeps_row_numbers(monkeypatch, chunk):
+    monkeypatch.setattr(readers, "CHUNK_SIZE", chunk)
+    rows = [["Código", "Valor"]] + [[f"{i:03d}", f"{i},5"] for i in range(60)]
+    data = csv_bytes(rows, delimiter="\t", encoding="utf-16")
+    got = _all(open_rows(io.BytesIO(data), "unicode.txt"))
+    assert got == [(i + 1, tuple(r)) for i, r in enumerate(rows)]
