@@ -1,5 +1,12 @@
 """Delivery engine: the `mailing.send` job handler and the start/stop/resume actions.
 
+Settings (Django setting MAILING_<NAME>, else environment FACTURADOR_MAIL_<NAME>):
+RATE_PER_SECOND (10) and RATE_PER_HOUR (0 = none): the global limit, see ratelimit.py;
+CONCURRENCY (4) SMTP connections per send; CHUNK_SIZE (100) messages per connection;
+MAX_ATTEMPTS (4) and RETRY_BASE_SECONDS (30): 4xx retries after 30 s, 60 s, 120 s...;
+RETURN_PATH: envelope sender (default: the From address); FROM_EMAIL (FACTURADOR_MAIL_FROM).
+Per send: max_consecutive_failures (10) stops the send automatically (state "Detenido").
+
 Exactly-once per recipient
 --------------------------
 Every ledger row (`Delivery`) carries a Message-ID fixed when the send is registered, before
@@ -24,7 +31,8 @@ commits before the next step:
   marked `unknown` ("sin confirmar, verificar"), never re-sent silently.
 
 So: nobody receives an invoice twice from the engine, and every row ends as sent, failed, excluded,
-bounced or unknown (at most one `unknown` per crashed connection). `unknown` rows are shown to the
+bounced or unknown (at most one `unknown` per SMTP connection open at the crash: an execution runs
+CONCURRENCY sender threads, each with its own connection and its own claim token). `unknown` rows are shown to the
 operator, who can confirm them as sent or resend them deliberately; a resend reuses the SAME
 Message-ID, so mail clients that de-duplicate by Message-ID show one message, and a later bounce
 (DSN quoting that Message-ID) reconciles the row automatically.

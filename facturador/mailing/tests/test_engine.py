@@ -198,3 +198,28 @@ def test_zombie_execution_cannot_send_a_row_taken_back(issuer_co, make_docs, smt
         backend.close()
     assert smtp_server.envelopes == []
     assert Delivery.objects.get(pk=row.pk).status == Delivery.Status.PENDING
+
+
+def test_resend_failed_only(issuer_co, make_docs, smtp_server, mail_settings):
+    make_docs(issuer_co, 3)
+    refuse = {"cliente2@example.com"}
+
+    async def handle_RCPT(server, session, envelope, address, rcpt_options):
+        if address in refuse:
+            return "550 5.2.1 Buzon deshabilitado"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    smtp_server.handle_RCPT = handle_RCPT
+    send = run(register(issuer_co, "FE1-FE3"))
+    assert send.status == MailSend.Status.FINISHED_WITH_ERRORS
+    assert [e.rcpt_tos[0] for e in smtp_server.envelopes] == ["cliente1@example.com", "cliente3@example.com"]
+    refuse.clear()  # the customer fixed the mailbox
+    assert engine.resend_failed(send) == 1
+    send = engine.run_send_inline(MailSend.objects.get(pk=send.pk))
+    assert send.status == MailSend.Status.FINISHED
+    assert [e.rcpt_tos[0] for e in smtp_server.envelopes] == ["cliente1@example.com", "cliente3@example.com",
+                                                              "cliente2@example.com"]
+    with pytest.raises(services.MailingError) as exc:
+        engine.resend_failed(send)
+    assert exc.value.code in ("send.state", "send.no_failed")
