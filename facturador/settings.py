@@ -220,6 +220,9 @@ SPECTACULAR_SETTINGS = {
 # Jobs whose worker has not sent a heartbeat for this many seconds are re-queued.
 FACTURADOR_JOB_STALE_SECONDS = int(os.environ.get("FACTURADOR_JOB_STALE_SECONDS", "120"))
 FACTURADOR_DIAN_SCHEMA_DIR = os.environ.get("FACTURADOR_DIAN_SCHEMA_DIR", "")
+# Local DIAN and PAC test services started by `facturador serve --seed-demo` (and used by the demo data)
+FACTURADOR_DIAN_SANDBOX_PORT = int(os.environ.get("FACTURADOR_DIAN_SANDBOX_PORT", "8089"))
+FACTURADOR_PAC_SANDBOX_PORT = int(os.environ.get("FACTURADOR_PAC_SANDBOX_PORT", "8090"))
 
 LOGGING = {
     "version": 1,

@@ -56,4 +56,16 @@ def seed() -> dict:
         for issuer in issuers:
             Membership.objects.get_or_create(user=user, issuer=issuer, defaults={"role": role})
         users[username] = user
+    # each capability adds its own demo data (facturador/<app>/demo.py: seed(co_issuer, mx_issuer))
+    from importlib import import_module
+
+    from django.conf import settings
+
+    for name in settings.CAPABILITY_APPS:
+        if f"facturador.{name}" in settings.INSTALLED_APPS:
+            try:
+                module = import_module(f"facturador.{name}.demo")
+            except ModuleNotFoundError:
+                continue
+            module.seed(co, mx)
     return {"issuers": [co, mx], "users": users}

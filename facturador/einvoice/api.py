@@ -27,7 +27,7 @@ class DocumentInputSerializer(serializers.Serializer):
 
     kind = serializers.ChoiceField(choices=DianDocument.Kind.choices)
     type_code = serializers.CharField(required=False, allow_blank=True)
-    customer = serializers.DictField()
+    customer = serializers.JSONField(help_text="An object, or \"consumidor_final\"")
     lines = serializers.ListField(child=serializers.DictField(), allow_empty=False)
     payment = serializers.DictField(required=False)
     withholdings = serializers.ListField(child=serializers.DictField(), required=False)

@@ -26,3 +26,11 @@ def test_operation_mode_api_never_returns_the_pin(api_client, admin_co, dian_iss
     api_client.force_authenticate(admin_co)
     body = api_client.get(f"/api/v1/issuers/{dian_issuer.pk}/dian/operation-modes/").content
     assert b"70942" not in body and b"pin_masked" in body
+
+
+def test_api_accepts_consumidor_final(api_client, admin_co, dian_issuer, invoice_payload):
+    api_client.force_authenticate(admin_co)
+    invoice_payload["customer"] = "consumidor_final"
+    resp = api_client.post(f"/api/v1/issuers/{dian_issuer.pk}/dian/documents/", {**invoice_payload, "send": False}, format="json")
+    assert resp.status_code == 201, resp.content
+    assert resp.json()["customer_id"] == "222222222222"

@@ -22,12 +22,32 @@ class Command(BaseCommand):
         parser.add_argument("--seed-demo", action="store_true", help="create demo data")
         parser.add_argument("--no-migrate", action="store_true")
 
+    def _start_sandboxes(self):
+        """The demo talks to local DIAN and PAC test services (real protocols), served from this process."""
+        try:
+            from facturador.cfdi.sandbox import PacSandbox
+            from facturador.dian.sandbox import SandboxServer
+
+            extra = {}
+            if "facturador.einvoice" in settings.INSTALLED_APPS:
+                from facturador.einvoice.demo import sandbox_config
+
+                extra = sandbox_config()
+            dian = SandboxServer(port=settings.FACTURADOR_DIAN_SANDBOX_PORT,
+                                 state_file=str(settings.DATA_DIR / "dian-sandbox.json"), **extra).start()
+            pac = PacSandbox(port=settings.FACTURADOR_PAC_SANDBOX_PORT)
+            pac.start()
+            self.stdout.write(f"Local DIAN test service at {dian.url}; local PAC at {pac.url}")
+        except OSError as exc:
+            self.stderr.write(f"Could not start the local test services ({exc}); DIAN/PAC calls of the demo will fail")
+
     def handle(self, host, port, workers, threads, seed_demo, no_migrate, **options):
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         if seed_demo:
             call_command("seed_demo")
+            self._start_sandboxes()
         procs: list[subprocess.Popen] = []
         stopping = threading.Event()
 
