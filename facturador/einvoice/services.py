@@ -13,6 +13,7 @@ import logging
 import zipfile
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -160,6 +161,7 @@ def issue(issuer, payload: dict, *, user=None, environment: str | None = None, t
             raise EinvoiceError(exc.code, exc.field, exc.message) from exc
         findings = validate.rejections(validate.prevalidate(
             ubl.to_bytes(root), technical_key=doc_model.numbering.technical_key or None,
+            schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
             pin=doc_model.software.pin, software_id=mode.software_id, numbering=doc_model.numbering))
         if findings:
             f = findings[0]

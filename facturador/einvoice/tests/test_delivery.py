@@ -76,3 +76,16 @@ def test_issue_and_send_through_a_worker(dian_issuer, sandbox, invoice_payload, 
     doc.refresh_from_db()
     assert doc.job.status == "finished"
     assert bytes(doc.application_response).startswith(b"<?xml") or b"ApplicationResponse" in bytes(doc.application_response)
+
+
+def test_cli_issue_and_wait(dian_issuer, sandbox, invoice_payload, tmp_path, capsys):
+    import json
+
+    from django.core.management import call_command
+
+    path = tmp_path / "factura.json"
+    path.write_text(json.dumps(invoice_payload))
+    call_command("einvoice", "issue", str(path), "--issuer", dian_issuer.tax_id, "--wait")
+    out = capsys.readouterr().out
+    assert "SETP990000000" in out and "Aceptado" in out
+    assert DianDocument.objects.get().status == "accepted"

@@ -102,3 +102,9 @@ def test_production_needs_a_synced_range(dian_issuer, invoice_payload):
     with pytest.raises(services.EinvoiceError) as err:
         services.issue(dian_issuer, invoice_payload, send=False)
     assert "clave técnica" in err.value.message and err.value.code == "FAD06"
+
+
+def test_schema_validation_when_the_kit_is_configured(dian_issuer, invoice_payload, settings, shared):
+    settings.FACTURADOR_DIAN_SCHEMA_DIR = str(shared / "dian/xsd")
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    assert doc.status == "signed"
