@@ -53,8 +53,13 @@ def _kind_es(v: Any) -> str:
 
 
 def _memo(fn: Callable[[str], Any], size: int = 4096) -> Callable[[str], Any]:
-    """Bounded memo for parsers of immutable results (dates, periods): billing files repeat a few
-    distinct dates/periods over millions of rows. Errors are not cached."""
+    """Bounded memo for parsers with immutable results (dates, periods, Decimals, ints).
+
+    Billing files repeat a few distinct dates, periods, tariffs and rates over millions of rows.
+    The cache keeps the first ``size`` distinct strings and then stops growing (no eviction churn
+    when a column is all-distinct, e.g. amounts: a miss then costs one dict lookup). Errors are
+    not cached.
+    """
     cache: dict = {}
     get = cache.get
 
@@ -62,9 +67,8 @@ def _memo(fn: Callable[[str], Any], size: int = 4096) -> Callable[[str], Any]:
         r = get(s)
         if r is None:
             r = fn(s)
-            if len(cache) >= size:
-                cache.clear()
-            cache[s] = r
+            if len(cache) < size:
+                cache[s] = r
         return r
     return memo
 
@@ -201,7 +205,9 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
         if neg:
             d = -d
         if quant is not None:
-            d = d.quantize(quant, rounding=ROUND_HALF_UP)
+            dot = t.find(".")
+            if dot < 0 or len(t) - dot - 1 != places:  # already at the right exponent: skip
+                d = d.quantize(quant, rounding=ROUND_HALF_UP)
         return d
 
     def parse(v: Any) -> Decimal:
@@ -221,7 +227,8 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
         if quant is not None:
             d = d.quantize(quant, rounding=ROUND_HALF_UP)
         return d
-    parse.for_str = parse_str
+    for_str = _memo(parse_str)
+    parse.for_str = for_str
     return parse
 
 
@@ -233,6 +240,7 @@ def make_integer(decimal_separator: str = ",", thousands_separator: str = ".") -
         if v.isdigit() and v.isascii():
             return int(v)
         return parse(v)
+    for_str = _memo(parse_str)
 
     def parse(v: Any) -> int:
         cls = v.__class__
@@ -251,7 +259,7 @@ def make_integer(decimal_separator: str = ",", thousands_separator: str = ".") -
         if d != d.to_integral_value():
             raise CellError(f"«{v}» no es un número entero", "invalid_integer")
         return int(d)
-    parse.for_str = parse_str
+    parse.for_str = for_str
     return parse
 
 

@@ -184,3 +184,15 @@ def test_boolean():
     assert [p(x) for x in ("No", "n", "0", "falso", False, 0)] == [False] * 6
     with pytest.raises(CellError):
         p("quizás")
+
+
+def test_decimal_places_exponent_and_memo_consistency():
+    p = make_decimal(",", ".", places=2).for_str
+    for text in ("1.234,50", "7", "0,125", "1.234,5"):
+        first, again = p(text), p(text)  # second call may come from the memo
+        assert first == again and first.as_tuple().exponent == -2
+    assert p("0,125") == Decimal("0.13")
+    for _ in range(2):  # errors are never cached
+        with pytest.raises(CellError):
+            p("1,234.5")
+    assert make_integer(",", ".").for_str("1.234") == 1234
