@@ -85,14 +85,15 @@ def test_api_enablement_runs_production_and_sync(api_client, make_user, new_issu
 
 
 @pytest.mark.django_db(transaction=True)
-def test_cli_run_with_progress_bar_then_production(new_issuer, dian_sandbox):
+def test_cli_run_with_progress_bar_then_production(new_issuer, dian_sandbox, monkeypatch):
     issuer = new_issuer()
     software_id, test_set_id = new_software(dian_sandbox, invoices=2, credit_notes=1, debit_notes=1)
+    monkeypatch.setenv("SOFTWARE_PIN", SOFTWARE_PIN)
     out = io.StringIO()
     with pytest.raises(CommandError, match="GUID"):
         call_command("habilitacion", "run", "--issuer", issuer.tax_id, "--test-set-id", "123", stdout=out)
     call_command("habilitacion", "run", "--issuer", issuer.tax_id, "--test-set-id", test_set_id, "--software-id",
-                 software_id, "--pin", SOFTWARE_PIN, "--endpoint", dian_sandbox.url, "--invoices", "2",
+                 software_id, "--pin-env", "SOFTWARE_PIN", "--endpoint", dian_sandbox.url, "--email", "fe@e.example", "--invoices", "2",
                  "--credit-notes", "1", "--debit-notes", "1", "--inline", "--timeout", "60", stdout=out)
     text = out.getvalue()
     assert "\r[" in text and "100%" in text and "4/4" in text

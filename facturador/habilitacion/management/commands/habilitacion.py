@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import os
 import sys
 import threading
 import time
@@ -52,7 +53,9 @@ class Command(BaseCommand):
         run.add_argument("--test-set-id", required=True, help="TestSetId (GUID) del portal de la DIAN")
         run.add_argument("--software-id", help="Identificador del software (registra o actualiza el modo de operación)")
         run.add_argument("--pin", help="PIN del software")
+        run.add_argument("--pin-env", help="Variable de entorno con el PIN (evita dejarlo en el historial)")
         run.add_argument("--provider", action="store_true", help="Software de un proveedor tecnológico (prefijo SETT)")
+        run.add_argument("--provider-nit", help="NIT del proveedor tecnológico (por omisión, el del emisor)")
         run.add_argument("--endpoint", help="URL del servicio web (por omisión, el de habilitación de la DIAN)")
         run.add_argument("--email", help="Correo de recepción registrado en la DIAN")
         run.add_argument("--invoices", type=int, help=f"Facturas (por omisión {services.DEFAULT_COUNTS['invoices']})")
@@ -100,10 +103,15 @@ class Command(BaseCommand):
         test_set_id = services.validate_test_set_id(o["test_set_id"])
         if o.get("email") or services.enablement_for(issuer).state == "pending":
             services.register(issuer, reception_email=o.get("email") or issuer.email or "", channel="cli")
+        pin = o.get("pin")
+        if o.get("pin_env"):
+            pin = os.environ.get(o["pin_env"]) or None
+            if pin is None:
+                raise CommandError(f"La variable de entorno {o['pin_env']} está vacía.")
         if o.get("software_id"):
-            services.save_mode(issuer, software_id=o["software_id"], pin=o.get("pin"), test_set_id=test_set_id,
+            services.save_mode(issuer, software_id=o["software_id"], pin=pin, test_set_id=test_set_id,
                                mode="provider" if o.get("provider") else "own", endpoint=o.get("endpoint"),
-                               channel="cli")
+                               provider_nit=o.get("provider_nit") or "", channel="cli")
         elif o.get("endpoint"):
             mode = services.current_mode(issuer)
             if mode is None:
