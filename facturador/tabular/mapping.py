@@ -28,7 +28,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields as dc_fields
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import ImportFileError, RowError, column_index, column_letter
 from .parsers import PARSER_NAMES, CellError, make_parser

@@ -10,7 +10,7 @@ the same conversion specialised for (stripped, non-empty) strings — the CSV ho
 from __future__ import annotations
 
 import datetime as _dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 __all__ = ["CellError", "PARSER_NAMES", "make_parser", "make_text", "make_integer", "make_decimal",
