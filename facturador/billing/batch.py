@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
 NUMBER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_NUMBER_CHUNK", "200"))
 RENDER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_RENDER_CHUNK", "20"))
+IN_LIMIT = 5000  # ids per SQL IN (...) list
 HELPER_MIN_INVOICES = int(os.environ.get("FACTURADOR_BILLING_HELPER_MIN", "300"))
 MONTHS = ["Enero", "Febrero", "Marzo", "Abril", "Mayo", "Junio", "Julio", "Agosto", "Septiembre", "Octubre",
           "Noviembre", "Diciembre"]
@@ -130,18 +131,29 @@ def plan(issuer, periods: list[str], billing_type: str, account_ids: list[int], 
     conf = BillingSettings.for_issuer(issuer)
     rate = conf.monthly_interest_rate / Decimal(100)
     ids = list(account_ids)
-    debts = cartera.debts(issuer, ids)
-    dues = cartera.due_dates(issuer, ids) if billing_type != Batch.BillingType.NORMAL else {}
+    # Big selections are read issuer-wide and filtered here: SQL "IN (...)" has a parameter limit.
+    small = len(ids) <= IN_LIMIT
+    q_ids = ids if small else None
+    wanted = set(ids)
+    debts = cartera.debts(issuer, q_ids)
+    dues = cartera.due_dates(issuer, q_ids) if billing_type != Batch.BillingType.NORMAL else {}
     current_by_acc: dict[int, Decimal] = {}
-    for acc, amount in (Charge.objects.filter(issuer=issuer, account_id__in=ids, period__in=periods)
-                        .exclude(source=Charge.Source.INTEREST).values_list("account_id", "amount")):
+    charges = Charge.objects.filter(issuer=issuer, period__in=periods, account__isnull=False)
+    if small:
+        charges = charges.filter(account_id__in=ids)
+    for acc, amount in charges.exclude(source=Charge.Source.INTEREST).values_list("account_id", "amount"):
         current_by_acc[acc] = current_by_acc.get(acc, ZERO) + amount
     key = ",".join(periods) + ("|mora" if billing_type == Batch.BillingType.ARREARS_ONLY else "")
     invoiced = {}
     if skip_invoiced:
-        invoiced = dict(BillingInvoice.objects.filter(issuer=issuer, period_key=key, account_id__in=ids)
-                        .values_list("account_id", "batch_id"))
-    refs = dict(Account.objects.filter(pk__in=ids).values_list("pk", "reference"))
+        inv_qs = BillingInvoice.objects.filter(issuer=issuer, period_key=key)
+        if small:
+            inv_qs = inv_qs.filter(account_id__in=ids)
+        invoiced = {a: b for a, b in inv_qs.values_list("account_id", "batch_id") if a in wanted}
+    acc_qs = Account.objects.filter(issuer=issuer)
+    if small:
+        acc_qs = acc_qs.filter(pk__in=ids)
+    refs = {pk: ref for pk, ref in acc_qs.values_list("pk", "reference") if pk in wanted}
     result = Plan()
     for acc in ids:
         if acc in invoiced:
@@ -271,8 +283,11 @@ def resume(batch: Batch, user=None) -> Job:
 
 def selected_account_ids(batch: Batch, params: dict) -> list[int]:
     if batch.references:
-        by_ref = dict(Account.objects.filter(issuer=batch.issuer, reference__in=batch.references)
-                      .values_list("reference", "pk"))
+        by_ref = {}
+        for start in range(0, len(batch.references), IN_LIMIT):
+            by_ref.update(Account.objects.filter(issuer=batch.issuer,
+                                                 reference__in=batch.references[start:start + IN_LIMIT])
+                          .values_list("reference", "pk"))
         return [by_ref[r] for r in batch.references if r in by_ref]
     if params.get("account_ids"):
         return list(params["account_ids"])
@@ -529,11 +544,11 @@ def _run(ctx: jobs.JobContext, batch: Batch):
                 rng = numbering_range(issuer, batch.issue_date)
             except BatchError as exc:
                 raise jobs.JobFailed(exc.message) from exc
-        accounts = Account.objects.in_bulk([i.account_id for i in p.items])
         issued = 0
         for start in range(0, len(p.items), NUMBER_CHUNK):
             ctx.check_cancel()
             chunk = p.items[start:start + NUMBER_CHUNK]
+            accounts = Account.objects.in_bulk([i.account_id for i in chunk])
             try:
                 issued += _issue_chunk(batch, rng, chunk, accounts, conf, errors)
             except numbering.NumberingError as exc:

@@ -166,7 +166,7 @@ def compute(issuer, *, as_of: dt.date | None = None, periods: list[str] | None =
     filtered = any(v for v in filters.values())
     account_rows = {a["id"]: a for a in accounts.values(
         "id", "reference", "holder_name", "id_type", "id_number", "check_digit", "service_class", "stratum", "state")}
-    ids = list(account_rows) if filtered else None
+    ids = list(account_rows) if filtered and len(account_rows) <= 5000 else None  # SQL IN (...) limit
     all_debts = debts(issuer, ids, as_of)
     dues = due_dates(issuer, ids)
     wanted = set(periods or [])
