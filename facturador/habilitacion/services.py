@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
+
+from django.conf import settings
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -31,10 +34,11 @@ TEST_VALID_FROM = dt.date(2019, 1, 19)
 TEST_VALID_TO = dt.date(2030, 1, 19)
 TEST_TECHNICAL_KEY = "fc8eac422eba16e22ffd8c6f94b3f40a6e38162c"
 TEST_RANGES = {
-    # mode -> (prefix, from, to)
+    # mode -> (prefix, from, to); some technology providers use SETT 1–5,000,000 instead (editable)
     OperationMode.Mode.OWN: ("SETP", 990000000, 995000000),
-    OperationMode.Mode.PROVIDER: ("SETT", 1, 5000000),
+    OperationMode.Mode.PROVIDER: ("SETT", 990000000, 995000000),
 }
+PROVIDER_ALTERNATIVE_RANGE = (1, 5000000)
 NOTE_PREFIXES = {"credit_note": "NCP", "debit_note": "NDP"}
 NOTE_RANGE = (1, 5000000)
 
@@ -437,8 +441,24 @@ def execute(run: TestSetRun, ctx=None):
             deliver(doc, cancelled=cancelled)
             progress(f"{doc.full_number}: {STATE_LABELS.get(doc.status, doc.status)}")
 
+    def follow_pending():
+        """DIAN still processing some uploads: ask again a few times, waiting longer each time."""
+        rounds = getattr(settings, "FACTURADOR_HABILITACION_FOLLOW_ROUNDS", 5)
+        interval = getattr(settings, "FACTURADOR_DIAN_POLL_INTERVAL", 2.0)
+        for n in range(rounds):
+            pending = [e.document for e in _active_entries(run) if e.document.status == DianDocument.Status.PENDING]
+            if not pending:
+                return
+            progress(f"La DIAN sigue procesando {len(pending)} documento(s); se consulta de nuevo.")
+            time.sleep(min(60.0, interval * 2 ** n))
+            for doc in pending:
+                if ctx:
+                    ctx.check_cancel()
+                deliver(doc, cancelled=cancelled)
+
     create_kind("invoice", run.invoices, invoice_payload)
     send_kind("invoice")
+    follow_pending()
     refs = _note_references(run)
     notes_wanted = run.credit_notes + run.debit_notes
     notes_waiting = False
@@ -450,6 +470,7 @@ def execute(run: TestSetRun, ctx=None):
         create_kind("debit_note", run.debit_notes, lambda s: note_payload("debit_note", s, refs[s % len(refs)]))
         send_kind("credit_note")
         send_kind("debit_note")
+        follow_pending()
     check_acceptance(run)
     run.refresh_from_db()
     s = summary(run)

@@ -9,7 +9,6 @@ from django.core.management import CommandError, call_command
 
 from facturador.core.models import Job
 from facturador.einvoice.models import OperationMode
-from facturador.habilitacion import services
 from facturador.habilitacion.models import TestSetRun
 
 from .conftest import SOFTWARE_PIN, new_software, run_job_inline

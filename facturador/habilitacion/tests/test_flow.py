@@ -4,11 +4,11 @@ import datetime as dt
 
 import pytest
 
-from facturador.core.models import Job, NumberingRange
+from facturador.core.models import Job
 from facturador.einvoice import services as einvoice
 from facturador.einvoice.models import DianDocument, OperationMode
 from facturador.habilitacion import services
-from facturador.habilitacion.models import Enablement, TestSetDocument, TestSetRun
+from facturador.habilitacion.models import Enablement, TestSetRun
 
 from .conftest import HAB_KEY, SOFTWARE_PIN, new_software, run_job_inline
 
@@ -83,3 +83,27 @@ def test_new_issuer_to_production_and_a_production_invoice(new_issuer, dian_sand
     delivery.send_and_follow(doc, poll_interval=0.01)
     assert doc.status == "accepted", doc.rules
     assert services.step_status(issuer)["resolucion"]
+
+
+def test_documents_dian_is_still_processing_are_followed_until_final(new_issuer, settings):
+    """DIAN answers 'Batch en proceso de validación' several times: the runner keeps asking, then finishes."""
+    from facturador.dian.sandbox import SandboxServer
+
+    settings.FACTURADOR_DIAN_POLL_ATTEMPTS = 1  # each send_and_follow gives up after one 'en proceso'
+    settings.FACTURADOR_DIAN_POLL_INTERVAL = 0.01
+    server = SandboxServer(async_pending_polls=2).start()
+    try:
+        issuer = new_issuer()
+        software_id, test_set_id = new_software(server, invoices=1, credit_notes=1, debit_notes=0)
+        services.register(issuer, reception_email="fe@empresa.example")
+        services.save_mode(issuer, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
+                           endpoint=server.url)
+        run = services.start_run(issuer, invoices=1, credit_notes=1, debit_notes=0)
+        job = run_job_inline(run.job)
+        run.refresh_from_db()
+        assert job.status == Job.Status.FINISHED, (job.error, job.message)
+        assert run.outcome == TestSetRun.Outcome.ACCEPTED
+        statuses = DianDocument.objects.filter(issuer=issuer).values_list("kind", "status")
+        assert sorted(statuses) == [("credit_note", "accepted"), ("invoice", "accepted")]
+    finally:
+        server.stop()
