@@ -1,10 +1,13 @@
-"""CLI: `facturador batch create ... --wait` with a real worker, reference problems, cartera export."""
+"""CLI: `facturador batch create ... --wait` (a real process) with a real worker; reference problems; cartera export."""
 
+import io
 import os
 import subprocess
 import sys
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from conftest import database_url_for_subprocess
 from facturador.billing.models import Batch
@@ -29,10 +32,12 @@ def test_batch_create_wait_with_progress_bar(issuer_co, start_worker, settings, 
     make_accounts(issuer_co, 12, periods=("2026-09", "2026-10"))
     refs = tmp_path / "refs.txt"
     refs.write_text("000003\n000001\n000002\n000002\n000099\n")
-    bad = cli("batch", "create", "--issuer", issuer_co.tax_id, "--periods", "2026-09,2026-10", "--references",
-              str(refs), "--template", "Predeterminada", settings=settings)
-    assert bad.returncode != 0
-    assert "línea 4: 000002: Referencia repetida" in bad.stderr and "000099" in bad.stderr
+    err = io.StringIO()
+    with pytest.raises(CommandError) as info:
+        call_command("batch", "create", "--issuer", issuer_co.tax_id, "--periods", "2026-09,2026-10", "--references",
+                     str(refs), "--template", "Predeterminada", stderr=err)
+    assert "2 problemas" in str(info.value)
+    assert "línea 4: 000002: Referencia repetida" in err.getvalue() and "000099" in err.getvalue()
     assert not Batch.objects.exists()
 
     refs.write_text("000003\n000001\n000002\n")
@@ -48,7 +53,7 @@ def test_batch_create_wait_with_progress_bar(issuer_co, start_worker, settings, 
     assert page_count(merged) == 3
 
     out = tmp_path / "cartera.xlsx"
-    exp = cli("cartera", "export", "--issuer", issuer_co.tax_id, "--periods", "2026-09,2026-10", "--out", str(out),
-              settings=settings)
-    assert exp.returncode == 0, exp.stderr
-    assert "12 cuentas" in exp.stdout and out.stat().st_size > 0
+    stdout = io.StringIO()
+    call_command("cartera", "export", "--issuer", issuer_co.tax_id, "--periods", "2026-09,2026-10", "--out", str(out),
+                 stdout=stdout)
+    assert "12 cuentas" in stdout.getvalue() and out.stat().st_size > 0
