@@ -83,7 +83,8 @@ _EOL = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
 _DOT = re.compile(rb"(?m)^\.")
 
 
-def smtp_transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> tuple[int, str]:
+def smtp_transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
+                     normalized: bool = False) -> tuple[int, str]:
     """One SMTP mail transaction on an open connection, phase-aware (see module docstring)."""
     try:
         smtp.ehlo_or_helo_if_needed()
@@ -100,7 +101,7 @@ def smtp_transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: byte
         if code != 354:
             smtp.rset()
             return code, _smtp_reply_text(resp)
-        payload = _DOT.sub(b"..", _EOL.sub(b"\r\n", data))
+        payload = _DOT.sub(b"..", data if normalized else _EOL.sub(b"\r\n", data))  # dot-stuffing (RFC 5321 4.5.2)
         if not payload.endswith(b"\r\n"):
             payload += b"\r\n"
         smtp.send(payload + b".\r\n")
@@ -111,6 +112,19 @@ def smtp_transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: byte
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
         raise Ambiguous(str(exc) or exc.__class__.__name__) from exc
     return code, _smtp_reply_text(resp)
+
+
+_TABLE = Delivery._meta.db_table
+
+
+def _dt(value):
+    return db_connection.ops.adapt_datetimefield_value(value)
+
+
+def _execute(sql: str, params) -> int:
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def _no_delay(backend):
@@ -238,9 +252,12 @@ class Engine:
     def deliver(self, backend, row: Delivery, slot: str) -> bool:
         """Send one claimed row. Returns False when the connection must be re-opened."""
         now = timezone.now()
-        moved = Delivery.objects.filter(pk=row.pk, status=Delivery.Status.CLAIMED, claim_token=self.token).update(
-            status=Delivery.Status.SENDING, attempts=F("attempts") + 1, last_attempt_at=now, worker=self.worker,
-            rate_slot=slot)
+        # The two hot conditional UPDATEs of every message are plain SQL (the ORM's query building was a
+        # third of the engine's CPU per message); same statements the ORM would issue.
+        moved = _execute(
+            f"UPDATE {_TABLE} SET status = %s, attempts = attempts + 1, last_attempt_at = %s, worker = %s, "
+            "rate_slot = %s WHERE id = %s AND status = %s AND claim_token = %s",
+            [Delivery.Status.SENDING, _dt(now), self.worker, slot, row.pk, Delivery.Status.CLAIMED, self.token])
         if not moved:  # taken back by a recovery: not ours any more
             return True
         attempts = row.attempts + 1
@@ -261,7 +278,7 @@ class Engine:
             return True
         try:
             if isinstance(smtp, smtplib.SMTP):
-                code, text = smtp_transaction(smtp, self.sender, row.email, data)
+                code, text = smtp_transaction(smtp, self.sender, row.email, data, normalized=True)
             else:  # a non-SMTP Django backend (locmem, console, file): no phases to observe
                 backend.send_messages([msg])
                 code, text = 250, "Entregado al backend de correo"
@@ -275,8 +292,10 @@ class Engine:
             self.failure(str(exc))
             return False
         if 200 <= code < 300:
-            mine.update(status=Delivery.Status.SENT, claim_token="", sent_at=timezone.now(), smtp_code=code,
-                        smtp_response=f"{code} {text}"[:2000], next_attempt_at=None)
+            _execute(f"UPDATE {_TABLE} SET status = %s, claim_token = '', sent_at = %s, smtp_code = %s, "
+                     "smtp_response = %s, next_attempt_at = NULL WHERE id = %s AND status = %s AND claim_token = %s",
+                     [Delivery.Status.SENT, _dt(timezone.now()), code, f"{code} {text}"[:2000], row.pk,
+                      Delivery.Status.SENDING, self.token])
             self.consecutive = 0
             self._bump("sent")
         elif 400 <= code < 500:
@@ -532,7 +551,8 @@ def deliver_one(send: MailSend, doc, to: str, message_id: str):
         if isinstance(smtp, smtplib.SMTP):
             sender = conf("RETURN_PATH", "") or parseaddr(services.from_address(send.issuer))[1]
             try:
-                code, text = smtp_transaction(smtp, sender, to, services.message_bytes(send, doc, to, message_id))
+                code, text = smtp_transaction(smtp, sender, to, services.message_bytes(send, doc, to, message_id),
+                                              normalized=True)
             except (NotSent, Ambiguous) as exc:
                 raise MailingError("test.smtp", f"Se perdió la conexión con el servidor de correo: {exc}", "email") from exc
             if not 200 <= code < 300:

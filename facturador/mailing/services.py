@@ -363,11 +363,6 @@ def counts(send: MailSend) -> dict[str, int]:
     return out
 
 
-def webhook_token() -> str:
-    """Shared secret of the bounce webhook (MAILING_WEBHOOK_TOKEN / FACTURADOR_MAIL_WEBHOOK_TOKEN); "" = disabled."""
-    return getattr(settings, "MAILING_WEBHOOK_TOKEN", "") or os.environ.get("FACTURADOR_MAIL_WEBHOOK_TOKEN", "")
-
-
 _FRAME_CACHE: dict = {}
 
 
@@ -448,48 +443,3 @@ def message_bytes(send: MailSend, doc: IssuedDocument, to: str, message_id: str,
 def webhook_token() -> str:
     """Shared secret of the bounce webhook (MAILING_WEBHOOK_TOKEN / FACTURADOR_MAIL_WEBHOOK_TOKEN); "" = disabled."""
     return getattr(settings, "MAILING_WEBHOOK_TOKEN", "") or os.environ.get("FACTURADOR_MAIL_WEBHOOK_TOKEN", "")
-
-
-def message_bytes(send: MailSend, doc: IssuedDocument, to: str, message_id: str,
-                  attachments: list[Attachment] | None = None) -> bytes:
-    """The wire form of build_message(...), assembled without the stdlib generator re-folding every base64
-    line of the attachments (most of the CPU time of a send). Headers and the text/HTML alternative come
-    from Django's own message; attachments are base64 with CRLF lines, as Django's MIMEBase would write them.
-    The tests parse what the SMTP server receives, so both paths are held to the same result."""
-    import base64
-    import uuid
-    from email.utils import encode_rfc2231
-
-    if attachments is None:
-        attachments = attachments_for(doc)
-    inner = build_message(send, doc, to, message_id, attachments=[]).message().as_bytes(linesep="\r\n")
-    head, _, alternative = inner.partition(b"\r\n\r\n")
-    headers: list[list[bytes]] = []
-    for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and headers:
-            headers[-1].append(line)  # folded continuation
-        else:
-            headers.append([line])
-    top, part = [], []
-    for h in headers:
-        name = h[0].split(b":", 1)[0].strip().lower()
-        if name in (b"content-type", b"content-transfer-encoding"):
-            part.append(b"\r\n".join(h))
-        elif name != b"mime-version":
-            top.append(b"\r\n".join(h))
-    if not attachments:
-        return inner
-    boundary = f"===============mix{uuid.uuid4().hex}==".encode()
-    out = [b"\r\n".join(top), b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"", boundary,
-           b"\"\r\n\r\n--", boundary, b"\r\n", b"\r\n".join(part), b"\r\n\r\n", alternative.rstrip(b"\r\n"), b"\r\n"]
-    for a in attachments:
-        try:
-            a.filename.encode("ascii")
-            disposition = f'attachment; filename="{a.filename}"'
-        except UnicodeEncodeError:
-            disposition = f"attachment; filename*={encode_rfc2231(a.filename, 'utf-8')}"
-        out += [b"--", boundary, f"\r\nContent-Type: {a.mimetype}\r\nMIME-Version: 1.0\r\n"
-                f"Content-Transfer-Encoding: base64\r\nContent-Disposition: {disposition}\r\n\r\n".encode(),
-                base64.encodebytes(a.content).replace(b"\n", b"\r\n")]
-    out += [b"--", boundary, b"--\r\n"]
-    return b"".join(out)

@@ -223,3 +223,15 @@ def test_resend_failed_only(issuer_co, make_docs, smtp_server, mail_settings):
     with pytest.raises(services.MailingError) as exc:
         engine.resend_failed(send)
     assert exc.value.code in ("send.state", "send.no_failed")
+
+
+def test_lines_starting_with_a_dot_and_non_ascii_survive(issuer_co, make_docs, smtp_server, mail_settings):
+    make_docs(issuer_co, 1)
+    body = "Línea 1\n.\n..dos puntos\n.Fin de la factura {{numero}} — señor {{cliente}}"
+    send = run(register(issuer_co, "FE1-FE1", subject="Facturación electrónica {{numero}} — ñandú", body=body))
+    assert send.status == MailSend.Status.FINISHED
+    [msg] = smtp_server.messages
+    assert msg["Subject"] == "Facturación electrónica FE1 — ñandú"
+    text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert text.rstrip("\n") == services.render(body, services.context_for(Delivery.objects.get(send=send).document,
+                                                                            issuer_co))
