@@ -269,8 +269,15 @@ class _CsvRowSource(RowSource):
             sample = first[: first.rfind(b"\n") + 1 or len(first)].decode(enc, errors="replace")
         if not sample.strip("\ufeff \t\r\n\x00"):
             raise ImportFileError("empty_file", f"El archivo «{name}» está vacío.")
+        # Excel's "sep=;" hint line: it names the delimiter and Excel does not show it as a row.
+        head = sample.lstrip("\ufeff")[:7]
+        sep_line = len(head) >= 5 and head[:4].lower() == "sep=" and head[5:6] in ("\r", "\n", "")
+        if sep_line and not delimiter:
+            delimiter = head[4]
         self.delimiter = delimiter or sniff_delimiter(sample)
         self._reader = csv.reader(self._lines(first), delimiter=self.delimiter)
+        if sep_line:
+            next(self._reader, None)  # not counted: row 1 is the line after it, as in Excel
 
     # Lines generator: reads CHUNK_SIZE bytes at a time, cuts at the last newline, decodes.
     def _lines(self, first: bytes) -> Iterator[str]:

@@ -256,3 +256,8 @@ def test_generated_fast_path_matches_general_path(tmp_path, monkeypatch):
     assert fast == slow
     assert fast[0][1]["amount"] == Decimal("0") and fast[0][0]["note"] == "-"
     assert fast[1][1]["issue_date"] is None
+
+
+def test_header_only_file_maps_nothing_and_is_ok():
+    m = map_rows(csv_src([HEADER]), tpl())
+    assert list(m) == [] and m.stats.ok and m.stats.data_rows == 0

@@ -373,3 +373,24 @@ def test_utf16_crlf_across_chunks_keeps_row_numbers(monkeypatch, chunk):
     data = csv_bytes(rows, delimiter="\t", encoding="utf-16")
     got = _all(open_rows(io.BytesIO(data), "unicode.txt"))
     assert got == [(i + 1, tuple(r)) for i, r in enumerate(rows)]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252", "utf-16"])
+def test_excel_sep_hint_line(encoding):
+    data = "sep=;\r\nCódigo;Valor,IVA\r\n007;1,5\r\n".encode(encoding)
+    src = open_rows(io.BytesIO(data), "x.csv")
+    assert src.delimiter == ";"
+    assert _all(src) == [(1, ("Código", "Valor,IVA")), (2, ("007", "1,5"))]
+
+
+def test_non_seekable_stream_and_header_only_file():
+    class Pipe:
+        def __init__(self, b):
+            self._b = io.BytesIO(b)
+
+        def read(self, n):
+            return self._b.read(n)
+    src = open_rows(Pipe(b"A;B\n1;2\n"), "p.csv")
+    assert src.progress == 0.0 and src.total_rows_estimate is None
+    assert list(src) == [("A", "B"), ("1", "2")]
+    assert src.progress == 1.0 and src.total_rows_estimate == 2
