@@ -261,3 +261,10 @@ def test_generated_fast_path_matches_general_path(tmp_path, monkeypatch):
 def test_header_only_file_maps_nothing_and_is_ok():
     m = map_rows(csv_src([HEADER]), tpl())
     assert list(m) == [] and m.stats.ok and m.stats.data_rows == 0
+
+
+def test_duplicate_header_uses_first_and_warns():
+    t = Template(fields=[FieldMapping("amount", header="valor", parser="integer")])
+    m = map_rows(csv_src([["Valor", "VALOR"], ["1", "2"]]), t)
+    assert [r.values for r in m] == [{"amount": 1}]
+    assert m.stats.warnings and "columnas A y B" in m.stats.warnings[0]
