@@ -45,12 +45,13 @@ def test_killed_worker_resumes_without_gaps_or_duplicates(new_issuer, dian_sandb
     created_before = TestSetDocument.objects.filter(run=run).count()
     assert created_before < sum(COUNTS.values())
 
-    start_worker("hab-w2", FACTURADOR_JOB_STALE_SECONDS=2)
+    second = start_worker("hab-w2", FACTURADOR_JOB_STALE_SECONDS=2)
     job = wait_for(lambda: Job.objects.filter(pk=run.job_id, status__in=Job.FINAL).first(), timeout=90,
                    message="the re-queued run to finish")
     output = cli.communicate(timeout=30)[0].decode()
     assert cli.returncode == 0, output
     assert "\r[" in output and "100%" in output and "Set de pruebas aceptado" in output
+    second.kill()  # its work is done; no need to wait for a graceful shutdown
     run.refresh_from_db()
     assert job.status == Job.Status.FINISHED, (job.status, job.error, job.message)
     assert job.attempts >= 1
