@@ -257,6 +257,37 @@ class BatchViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         return self.get_paginated_response(data) if page is not None else Response(data)
 
 
+class TariffSerializer(serializers.ModelSerializer):
+    class Meta:
+        from facturador.billing.models import Tariff
+
+        model = Tariff
+        fields = ["id", "period", "concept", "service_class", "stratum", "kind", "value", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class TariffViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
+    """Tariffs; POST {period} to `apply/` (re)generates the tariff charges of that period."""
+
+    from facturador.billing.models import Tariff
+
+    queryset = Tariff.objects.all()
+    serializer_class = TariffSerializer
+
+    @extend_schema(request=None, parameters=[OpenApiParameter("period", str)])
+    @action(detail=False, methods=["post"])
+    def apply(self, request, issuer_pk=None):
+        from facturador.billing.models import PERIOD_RE
+        from facturador.billing.tariffs import apply_tariffs
+
+        period = str(request.data.get("period") or request.query_params.get("period") or "")
+        if not PERIOD_RE.match(period):
+            return Response({"detail": "Indique el periodo (AAAA-MM)."}, status=status.HTTP_400_BAD_REQUEST)
+        n = apply_tariffs(self.issuer, period)
+        audit.record("tariffs.apply", issuer=self.issuer, request=request, summary=f"{period}: {n} cargos")
+        return Response({"period": period, "charges": n})
+
+
 class PaymentFileSerializer(serializers.ModelSerializer):
     class Meta:
         model = PaymentFile

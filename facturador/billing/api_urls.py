@@ -11,5 +11,6 @@ router.register("billing/templates", api.TemplateViewSet, basename="billing-temp
 router.register("billing/batches", api.BatchViewSet, basename="billing-batch")
 router.register("billing/payment-files", api.PaymentFileViewSet, basename="billing-payment-file")
 router.register("billing/cartera", api.CarteraViewSet, basename="billing-cartera")
+router.register("billing/tariffs", api.TariffViewSet, basename="billing-tariff")
 
 urlpatterns = router.urls

@@ -65,3 +65,16 @@ def test_charges_batches_cancel_and_download(issuer_co, api, settings, tmp_path)
     inv = api.get(f"{base}batches/{done.pk}/invoices/").json()
     assert len(inv["results"]) == 3 and inv["results"][0]["barcode"].startswith("(415)7709998000001(8020)0000000002")
     assert api.get(f"{base}batches/{done.pk}/").json()["status"] == Batch.Status.FINISHED
+
+
+@pytest.mark.django_db
+def test_tariffs_api(issuer_co, api):
+    make_accounts(issuer_co, 3, periods=("2026-10",))
+    base = f"/api/v1/issuers/{issuer_co.pk}/billing/tariffs/"
+    r = api.post(base, {"period": "2026-10", "concept": "Alumbrado", "kind": "fixed", "value": "6500"}, format="json")
+    assert r.status_code == 201, r.json()
+    assert api.post(base + "apply/", {"period": "2026-13"}, format="json").status_code == 400
+    r = api.post(base + "apply/", {"period": "2026-10"}, format="json")
+    assert r.json() == {"period": "2026-10", "charges": 3}
+    charges = api.get(f"/api/v1/issuers/{issuer_co.pk}/billing/charges/", {"period": "2026-10", "source": "tariff"})
+    assert sorted(c["amount"] for c in charges.json()["results"] if c["concept"] == "Alumbrado") == ["6500.00"] * 3
