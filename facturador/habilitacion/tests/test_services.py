@@ -95,3 +95,26 @@ def test_resolution_rules(new_issuer):
     with pytest.raises(services.HabilitacionError) as exc:  # still in habilitación: no production service to ask
         services.sync_numbering(issuer)
     assert exc.value.code == "no_software"
+
+
+def test_cancelled_run_is_marked_and_can_be_resumed(new_issuer, dian_sandbox):
+    from .conftest import SOFTWARE_PIN, new_software, run_job_inline
+
+    issuer = new_issuer()
+    software_id, test_set_id = new_software(dian_sandbox, invoices=1, credit_notes=0, debit_notes=0)
+    services.save_mode(issuer, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
+                       endpoint=dian_sandbox.url)
+    run = services.start_run(issuer, invoices=1, credit_notes=0, debit_notes=0)
+    run.job.cancel_requested = True  # asked while running: the handler stops at its first check
+    run.job.save()
+    job = run_job_inline(run.job)
+    run.refresh_from_db()
+    assert job.status == "cancelled" and run.outcome == TestSetRun.Outcome.WAITING
+    assert not run.documents.exists()
+    new_job = services.resume_run(run)
+    run_job_inline(new_job)
+    run.refresh_from_db()
+    assert run.outcome == TestSetRun.Outcome.ACCEPTED and run.documents.count() == 1
+    with pytest.raises(services.HabilitacionError) as exc:  # only rejected documents are corrected
+        services.correct(run.documents.get(), services.invoice_payload(0))
+    assert exc.value.code == "state"
