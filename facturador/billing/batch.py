@@ -535,6 +535,7 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     total = already_in_batch + p.count
     errors = list(p.skipped)
     ctx.progress(_rendered_count(batch), total=total, errors=len(errors), message="Numerando facturas", force=True)
+    helper = None
 
     # 1. numbering (skips accounts already invoiced for this period key)
     if p.items:
@@ -544,6 +545,7 @@ def _run(ctx: jobs.JobContext, batch: Batch):
                 rng = numbering_range(issuer, batch.issue_date)
             except BatchError as exc:
                 raise jobs.JobFailed(exc.message) from exc
+        ctx.set_result(numbered=False)
         issued = 0
         for start in range(0, len(p.items), NUMBER_CHUNK):
             ctx.check_cancel()
@@ -554,16 +556,17 @@ def _run(ctx: jobs.JobContext, batch: Batch):
             except numbering.NumberingError as exc:
                 raise jobs.JobFailed(exc.message) from exc
             ctx.progress(message=f"Numerando facturas: {already_in_batch + issued} de {total}")
+            if start == 0:  # the helper can start rendering while the rest is numbered
+                helper = _start_helper(ctx, batch, total - _rendered_count(batch))
     total = BillingInvoice.objects.filter(batch=batch).count()
     Batch.objects.filter(pk=batch.pk).update(error_list=errors)
+    ctx.set_result(numbered=True)
 
     # 2. rendering (+ a helper job for big batches)
     done = _rendered_count(batch)
     ctx.progress(done, total=total, message="Generando PDF", force=True)
-    if total - done >= HELPER_MIN_INVOICES and not ctx.params.get("no_helper"):
-        with transaction.atomic():
-            jobs.create_job(issuer, "billing.batch_render", title=f"Lote {batch.pk}: generación de PDF (ayudante)",
-                            params={"batch_id": batch.pk, "main_job": ctx.job.pk})
+    if not helper:
+        helper = _start_helper(ctx, batch, total - done)
     renderer = _Renderer(batch)
     while True:
         ctx.check_cancel()
@@ -601,20 +604,36 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     return Job.Status.FINISHED_WITH_ERRORS if errors else Job.Status.FINISHED
 
 
+def _start_helper(ctx: jobs.JobContext, batch: Batch, remaining: int):
+    if remaining < HELPER_MIN_INVOICES or ctx.params.get("no_helper"):
+        return None
+    with transaction.atomic():
+        return jobs.create_job(batch.issuer, "billing.batch_render",
+                               title=f"Lote {batch.pk}: generación de PDF (ayudante)",
+                               params={"batch_id": batch.pk, "main_job": ctx.job.pk})
+
+
 @jobs.job_handler("billing.batch_render")
 def run_batch_helper(ctx: jobs.JobContext):
-    """Renders invoices of a batch from the highest id down, while the main job goes up."""
+    """Renders invoices of a batch from the highest id down, while the main job numbers and then
+    renders from the lowest id up. Stops when nothing is left to render once numbering is over,
+    or when the main job ends or is cancelled."""
+    import time
+
     batch = Batch.objects.select_related("issuer", "template").get(pk=ctx.params["batch_id"], issuer=ctx.issuer)
     main_id = ctx.params.get("main_job")
     renderer = _Renderer(batch)
     rendered = 0
     while True:
         ctx.check_cancel()
-        main = Job.objects.filter(pk=main_id).values_list("status", "cancel_requested").first()
+        main = Job.objects.filter(pk=main_id).values_list("status", "cancel_requested", "result").first()
         if main is None or main[0] in Job.FINAL or main[1]:
             break
         chunk = _pending(batch, descending=True, limit=max(1, RENDER_CHUNK // 2))
         if not chunk:
+            if main[0] == Job.Status.RUNNING and (main[2] or {}).get("numbered") is False:
+                time.sleep(0.3)  # the main job is still numbering: more invoices will come
+                continue
             break
         renderer.render_chunk(chunk)
         rendered += len(chunk)

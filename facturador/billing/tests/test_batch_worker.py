@@ -71,9 +71,12 @@ def new_batch(issuer, n, periods=("2026-09", "2026-10")):
 def test_batch_end_to_end_two_workers(issuer_co, start_worker):
     n = 30
     b, accounts = new_batch(issuer_co, n)
-    # Two workers; the helper threshold is lowered so the second one renders from the other end.
-    start_worker("w1", **worker_env(FACTURADOR_BILLING_HELPER_MIN="10", FACTURADOR_BILLING_RENDER_CHUNK="4"))
-    start_worker("w2", **worker_env(FACTURADOR_BILLING_HELPER_MIN="10", FACTURADOR_BILLING_RENDER_CHUNK="4"))
+    # Two workers; the helper threshold is lowered so the second one renders from the other end,
+    # starting while the main job is still numbering (small numbering chunks).
+    env = worker_env(FACTURADOR_BILLING_HELPER_MIN="10", FACTURADOR_BILLING_RENDER_CHUNK="4",
+                     FACTURADOR_BILLING_NUMBER_CHUNK="5")
+    start_worker("w1", **env)
+    start_worker("w2", **env)
     job = final_job(b.job_id)
     assert job.status == Job.Status.FINISHED, (job.status, job.error)
     b.refresh_from_db()
@@ -101,8 +104,8 @@ def test_batch_end_to_end_two_workers(issuer_co, start_worker):
     assert code.text == expected_hri
     # ... and the same page inside the merged print PDF (page 7)
     assert decode_barcodes(media / b.merged_pdf, 6)[0].text == expected_hri
-    helper = Job.objects.filter(kind="billing.batch_render").first()
-    assert helper is not None and helper.status == Job.Status.FINISHED
+    helper = Job.objects.filter(kind="billing.batch_render").get()
+    assert helper.status == Job.Status.FINISHED and helper.result["rendered"] > 0
 
 
 @pytest.mark.django_db(transaction=True)
