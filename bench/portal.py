@@ -40,7 +40,6 @@ def main():
     from django.utils import timezone
 
     call_command("migrate", verbosity=0, interactive=False)
-    from facturador.cfdi.sandbox import PacSandbox
     from facturador.core import certificates
     from facturador.core.models import Branch, Issuer
     from facturador.portal import services
@@ -52,10 +51,23 @@ def main():
     certificates.store(issuer, kind="csd", password="12345678a", cer=(shared / "sat/csd/EKU9003173C9.cer").read_bytes(),
                        key=(shared / "sat/csd/EKU9003173C9.key").read_bytes())
     branch, _ = Branch.objects.get_or_create(issuer=issuer, code="B1", defaults={"name": "Bench", "postal_code": "42501"})
-    pac = PacSandbox()
-    pac.start()
+    # the PAC runs in its own process, as a real PAC runs on its own servers
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pac = subprocess.Popen([sys.executable, "-m", "facturador.cfdi.sandbox", "--port", str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
     ps = services.portal_settings(issuer)
-    ps.pac_url, ps.pac_user, ps.pac_password = pac.url, "demo", "demo"
+    ps.pac_url, ps.pac_user, ps.pac_password = f"http://127.0.0.1:{port}", "demo", "demo"
     ps.save()
     now = timezone.now()
     from decimal import Decimal
@@ -87,15 +99,19 @@ def main():
         profiler = cProfile.Profile()
         profiler.enable()
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=args.users) as pool:
-        list(pool.map(one, range(args.tickets)))
+    if profiler:  # profile serially, in this thread
+        for i in range(args.tickets):
+            one(i)
+    else:
+        with ThreadPoolExecutor(max_workers=args.users) as pool:
+            list(pool.map(one, range(args.tickets)))
     wall = time.perf_counter() - t0
     if profiler:
         profiler.disable()
         import pstats
 
-        pstats.Stats(profiler).sort_stats("cumtime").print_stats(40)
-    pac.stop()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    pac.terminate()
     lat = sorted(latencies)
     p50 = statistics.median(lat) * 1000
     p95 = lat[int(len(lat) * 0.95) - 1] * 1000
