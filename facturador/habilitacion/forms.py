@@ -132,7 +132,7 @@ class ProductionForm(forms.Form):
     start_date = forms.DateField(label=_("Fecha de inicio de facturación electrónica"), widget=DATE,
                                  help_text=_("La fecha en que empieza a facturar electrónicamente (la que informó a "
                                              "la DIAN). Una vez confirmada no se puede cambiar."))
-    endpoint = forms.URLField(label=_("URL del servicio web de producción"), required=False,
+    endpoint = forms.URLField(label=_("URL del servicio web de producción"), required=False, assume_scheme="https",
                               help_text=_("Déjela vacía para usar el servicio oficial de producción de la DIAN."))
     confirm = forms.BooleanField(label=_("Confirmo la fecha de inicio: entiendo que no se puede modificar después"))
 
