@@ -16,6 +16,7 @@ import io
 import logging
 import os
 import tempfile
+import time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
@@ -31,7 +32,7 @@ from facturador.tabular.reports import write_error_report_csv, write_error_repor
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 20_000         # staged lines per COPY / executemany
+BATCH_SIZE = 20_000         # staged lines per COPY / executemany (env FACTURADOR_IMPORT_BATCH_SIZE)
 MAX_STORED_ERRORS = 50_000  # rows with errors kept for the report (all are counted)
 FIELDS = ("reference", "concept", "quantity", "unit_price", "amount")
 FIELD_LABELS = {"reference": "referencia", "concept": "concepto", "quantity": "cantidad", "unit_price": "valor unitario",
@@ -102,43 +103,40 @@ def _jsonable(v):
     return str(v)
 
 
-def _line(values: dict):
-    """(reference, concept, quantity, unit_price, amount) or raise LineError(field, Spanish message)."""
+def _line(values: dict, _D=Decimal, _one=Decimal(1)):
+    """(reference, concept, quantity, unit_price, amount) or raise LineError(field, Spanish message). Hot path."""
     ref = values.get("reference")
     if ref is None:
         raise LineError("reference", "la referencia es obligatoria")
-    if not isinstance(ref, str):
+    if ref.__class__ is not str:
         ref = str(ref)
     if len(ref) > 48:
         raise LineError("reference", "la referencia tiene más de 48 caracteres")
     concept = values.get("concept") or DEFAULT_CONCEPT
-    if not isinstance(concept, str):
+    if concept.__class__ is not str:
         concept = str(concept)
     if len(concept) > 200:
         concept = concept[:200]
     qty = values.get("quantity")
-    qty = Decimal(1) if qty is None else Decimal(qty)
+    qty = _one if qty is None else _D(qty).quantize(Q4, ROUND_HALF_UP)
     price = values.get("unit_price")
     amount = values.get("amount")
-    if amount is None:
+    try:
+        if amount is None:
+            if price is None:
+                raise LineError("amount", "falta el valor (ni valor ni valor unitario)")
+            amount = (qty * _D(price)).quantize(CENT, ROUND_HALF_UP)
+        else:
+            amount = _D(amount).quantize(CENT, ROUND_HALF_UP)
         if price is None:
-            raise LineError("amount", "falta el valor (ni valor ni valor unitario)")
-        amount = (qty * Decimal(price)).quantize(CENT, ROUND_HALF_UP)
-    else:
-        amount = Decimal(amount)
-        if amount.as_tuple().exponent < -2:
-            amount = amount.quantize(CENT, ROUND_HALF_UP)
-    if price is None:
-        price = (amount / qty).quantize(Q4, ROUND_HALF_UP) if qty else amount
-    else:
-        price = Decimal(price)
-        if price.as_tuple().exponent < -4:
-            price = price.quantize(Q4, ROUND_HALF_UP)
-    if qty.as_tuple().exponent < -4:
-        qty = qty.quantize(Q4, ROUND_HALF_UP)
-    if abs(amount) >= MAX_AMOUNT or abs(price) >= MAX_AMOUNT:
+            price = (amount / qty).quantize(Q4, ROUND_HALF_UP) if qty else amount
+        else:
+            price = _D(price).quantize(Q4, ROUND_HALF_UP)
+    except InvalidOperation:
+        raise LineError("amount", "el valor es demasiado grande") from None
+    if not (-MAX_AMOUNT < amount < MAX_AMOUNT and -MAX_AMOUNT < price < MAX_AMOUNT):
         raise LineError("amount", f"el valor {amount} es demasiado grande")
-    if abs(qty) >= MAX_QTY:
+    if not -MAX_QTY < qty < MAX_QTY:
         raise LineError("quantity", f"la cantidad {qty} es demasiado grande")
     return ref, concept, qty, price, amount
 
@@ -171,6 +169,9 @@ def process(imp: ImportJob, ctx: JobContext):
         ImportJob.objects.filter(pk=imp.pk).update(header=imp.header, file_info=imp.file_info)
         ctx.progress(0, total=source.total_rows_estimate or 0, message="Leyendo y validando", errors=0, force=True)
         writer = staging.StagingWriter()
+        batch_size = int(os.environ.get("FACTURADOR_IMPORT_BATCH_SIZE") or BATCH_SIZE)
+        # Optional pause between batches (seconds) to keep a big import from saturating a shared database.
+        throttle = float(os.environ.get("FACTURADOR_IMPORT_THROTTLE") or 0)
         iid = imp.pk
         buf: list[tuple] = []
         err_objs: list[ImportRowError] = []
@@ -207,9 +208,11 @@ def process(imp: ImportJob, ctx: JobContext):
                         valid += 1
                         amount_total += amount
                         buf.append((iid, mr.row_number, ref, concept, qty, price, amount))
-                if len(buf) >= BATCH_SIZE or len(err_objs) >= 2000:
+                if len(buf) >= batch_size or len(err_objs) >= 2000:
                     ctx.check_cancel()
                     writer.write(buf)
+                    if throttle:
+                        time.sleep(throttle)
                     buf = []
                     if err_objs:
                         ImportRowError.objects.bulk_create(err_objs, batch_size=1000)

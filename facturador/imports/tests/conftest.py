@@ -9,6 +9,14 @@ from facturador.imports import pipeline, services
 from facturador.imports.models import ImportJob, ImportTemplate, Operator
 
 
+@pytest.fixture(autouse=True)
+def media_dir(settings, tmp_path_factory):
+    """Uploaded files in a temporary data dir (workers started by the tests get the same dir)."""
+    data_dir = tmp_path_factory.mktemp("imports-data")
+    settings.MEDIA_ROOT = str(data_dir / "files")
+    return data_dir
+
+
 @pytest.fixture
 def operator(issuer_co):
     return Operator.objects.create(issuer=issuer_co, code="TELCO", name="Telecomunicaciones S.A.")

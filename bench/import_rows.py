@@ -1,0 +1,197 @@
+"""Billing data import throughput, end to end, into PostgreSQL (issue 5 §9).
+
+Usage:
+    .venv/bin/python bench/import_rows.py [--rows 1000000] [--formats csv,xlsx] [--loader copy|insert]
+                                          [--database-url postgres://postgres@127.0.0.1:5432/facturador_bench]
+
+What is timed, per file: the whole import as a worker runs it — scheduling (sha256 of the file,
+copying it into the data dir), streaming read (tabular: C csv module / python-calamine), mapping and
+per-row validation, staging in batches (COPY or executemany), reconciliation queries, the atomic swap
+into billing charges (INSERT ... SELECT with the account join) and staging cleanup.
+
+Each import runs in a fresh child process; its peak RSS (ru_maxrss) is the "worker" memory.
+The CSV is imported for period 2026-09 and the xlsx for 2026-10, so the second one's reconciliation
+compares against a real previous period. Generated files are cached in the data dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/facturador_bench"
+CONCEPTS = ["Consumo", "Cargo fijo", "Alumbrado", "Aseo"]
+
+
+def generate_csv(path: Path, rows: int):
+    rnd = random.Random(5)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("Referencia;Concepto;Cantidad;Valor unitario;Valor\r\n")
+        buf = []
+        for i in range(rows):
+            qty = rnd.randint(1, 400)
+            price = rnd.randint(100, 99999)
+            buf.append(f"{i // 4:010d};{CONCEPTS[i % 4]};{qty};{price // 100},{price % 100:02d};"
+                       f"{qty * price // 100},{qty * price % 100:02d}\r\n")
+            if len(buf) >= 50_000:
+                fh.write("".join(buf))
+                buf = []
+        fh.write("".join(buf))
+
+
+def generate_xlsx(path: Path, rows: int):
+    import xlsxwriter
+
+    rnd = random.Random(6)
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("Detalle")
+    ws.write_row(0, 0, ["Referencia", "Concepto", "Cantidad", "Valor unitario", "Valor"])
+    for i in range(rows):
+        qty = rnd.randint(1, 400)
+        price = rnd.randint(100, 99999)
+        r = i + 1
+        ws.write_string(r, 0, f"{i // 4:010d}")
+        ws.write_string(r, 1, CONCEPTS[i % 4])
+        ws.write_number(r, 2, qty)
+        ws.write_number(r, 3, price / 100)
+        ws.write_number(r, 4, qty * price / 100)
+    wb.close()
+
+
+def django_setup(url: str, data_dir: str):
+    os.environ["DATABASE_URL"] = url
+    os.environ["FACTURADOR_DATA_DIR"] = data_dir
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", os.environ.get("BENCH_SETTINGS", "facturador.settings"))
+    import django
+
+    django.setup()
+
+
+def ensure_database(url: str):
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def child(args):
+    """Run one import in this (fresh) process and print a JSON line with the figures."""
+    django_setup(args.database_url, args.data_dir)
+    from django.db import transaction
+
+    from facturador.core.jobs import execute_job
+    from facturador.core.models import Issuer
+    from facturador.imports import services, staging
+    from facturador.imports.models import ImportTemplate, Operator
+
+    issuer = Issuer.objects.get(tax_id="900999001")
+    operator = Operator.objects.get(issuer=issuer, code="BENCH")
+    template = ImportTemplate.objects.filter(issuer=issuer, operator=operator).order_by("-version").first()
+    if args.loader:
+        original = staging.StagingWriter.__init__
+
+        def forced(self, method=None):
+            original(self, args.loader)
+
+        staging.StagingWriter.__init__ = forced
+    t0 = time.perf_counter()
+    with open(args.file, "rb") as fh, transaction.atomic():
+        imp = services.schedule(issuer, services.ScheduleRequest(
+            operator=operator, template=template, period=args.period, upload=fh, force=True), enqueue=False)
+    t1 = time.perf_counter()
+    execute_job.call(imp.job_id)
+    t2 = time.perf_counter()
+    imp.refresh_from_db()
+    imp.job.refresh_from_db()
+    print(json.dumps({
+        "status": imp.job.status, "error": imp.job.error, "rows": imp.rows_valid, "invalid": imp.rows_invalid,
+        "schedule_s": t1 - t0, "job_s": t2 - t1, "total_s": t2 - t0, "loader": imp.job.result.get("loader"),
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "changed": imp.reconciliation.get("previous_period", {}).get("changed_count"),
+        "unknown": imp.reconciliation.get("unknown_references", {}).get("count"),
+    }))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--formats", default="csv,xlsx")
+    p.add_argument("--loader", choices=["copy", "insert"], default=None, help="force the staging loader")
+    p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    p.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "facturador-bench"))
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--file", help=argparse.SUPPRESS)
+    p.add_argument("--period", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return child(args)
+
+    os.makedirs(args.data_dir, exist_ok=True)
+    ensure_database(args.database_url)
+    django_setup(args.database_url, args.data_dir)
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    from facturador.billing.models import Account, Charge
+    from facturador.core.models import Issuer
+    from facturador.imports import pipeline
+    from facturador.imports.models import ImportTemplate, Operator
+
+    issuer, _ = Issuer.objects.get_or_create(country="CO", tax_id="900999001",
+                                             defaults={"check_digit": "0", "legal_name": "Bench S.A.S."})
+    operator, _ = Operator.objects.get_or_create(issuer=issuer, code="BENCH", defaults={"name": "Operador bench"})
+    if not ImportTemplate.objects.filter(issuer=issuer, operator=operator).exists():
+        ImportTemplate.save_version(issuer=issuer, operator=operator, name="Bench",
+                                    mapping=pipeline.normalize_mapping(pipeline.DEFAULT_MAPPING))
+    Charge.objects.filter(issuer=issuer)._raw_delete(using="default")
+    refs = args.rows // 4 + 1
+    if Account.objects.filter(issuer=issuer).count() != int(refs * 0.9):
+        Account.objects.filter(issuer=issuer)._raw_delete(using="default")
+        with connection.cursor() as cur, cur.cursor.copy(
+                "COPY billing_account (issuer_id, reference, holder_name, id_type, id_number, check_digit, address, "
+                "municipality_code, service_class, stratum, email, phone, state, created_at, updated_at) FROM STDIN") as cp:
+            for i in range(int(refs * 0.9)):
+                cp.write_row((issuer.pk, f"{i:010d}", f"Titular {i}", "CC", str(10_000_000 + i), "", "", "", "residencial",
+                              "3", "", "", "active", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"))
+    connection.close()
+
+    results = []
+    for fmt, period in (("csv", "2026-09"), ("xlsx", "2026-10")):
+        if fmt not in args.formats.split(","):
+            continue
+        path = Path(args.data_dir) / f"bench-{args.rows}.{fmt}"
+        if not path.exists():
+            t = time.perf_counter()
+            (generate_csv if fmt == "csv" else generate_xlsx)(path, args.rows)
+            print(f"generated {path.name} ({path.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - t:.1f} s")
+        cmd = [sys.executable, __file__, "--child", "--file", str(path), "--period", period, "--database-url",
+               args.database_url, "--data-dir", args.data_dir] + (["--loader", args.loader] if args.loader else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
+        if out.returncode:
+            print(out.stdout, out.stderr)
+            raise SystemExit(f"{fmt} import crashed")
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r["format"] = fmt
+        results.append(r)
+        print(f"{fmt:5s} {args.rows:>9,d} rows  {r['status']:<16s} total {r['total_s']:6.1f} s "
+              f"(schedule {r['schedule_s']:.1f} s, job {r['job_s']:.1f} s)  "
+              f"{args.rows / r['total_s']:>9,.0f} rows/s  peak RSS {r['peak_mb']:.0f} MB  loader={r['loader']}  "
+              f"unknown refs={r['unknown']} changed={r['changed']}" + (f"  ERROR {r['error']}" if r["error"] else ""))
+    return results
+
+
+if __name__ == "__main__":
+    main()
