@@ -180,6 +180,19 @@ def _fetch(sql, params):
 
 def reconcile(imp: ImportJob, threshold: Decimal) -> dict:
     """Control totals, unknown references, duplicates and period-over-period changes of the staged lines."""
+    if connection.vendor != "postgresql":
+        return _reconcile(imp, threshold)
+    with connection.cursor() as cursor:
+        # Freshly bulk-loaded rows have no statistics: without them the planner picks nested loops
+        # (hours on a million rows). Sample the staging table and forbid nested loops here.
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(ImportedLine._meta.db_table)}")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_nestloop = off")
+        return _reconcile(imp, threshold)
+
+
+def _reconcile(imp: ImportJob, threshold: Decimal) -> dict:
     Charge = _charge_model()
     Account = _account_model()
     qn = connection.ops.quote_name

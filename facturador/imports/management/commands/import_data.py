@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -120,7 +120,6 @@ class Command(BaseCommand):
         tty = sys.stdout.isatty()
         last = ""
         while True:
-            close_old_connections()
             job.refresh_from_db()
             line = progress_line(job)
             if not wait or job.status in Job.FINAL:
