@@ -121,7 +121,15 @@ def _dt(value):
     return db_connection.ops.adapt_datetimefield_value(value)
 
 
-def _execute(sql: str, params) -> int:
+def _execute(sql: str, params, durable: bool = True) -> int:
+    """One autocommitted statement. durable=False (PostgreSQL): don't wait for the WAL flush. Only used for
+    "sending -> sent": if the database server itself crashed and lost that commit, the row would be back in
+    `sending` and the next run would mark it `unknown` (accounted for, never re-sent)."""
+    if not durable and db_connection.vendor == "postgresql" and not db_connection.in_atomic_block:
+        with transaction.atomic(), db_connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute(sql, params)
+            return cursor.rowcount
     with db_connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -295,7 +303,7 @@ class Engine:
             _execute(f"UPDATE {_TABLE} SET status = %s, claim_token = '', sent_at = %s, smtp_code = %s, "
                      "smtp_response = %s, next_attempt_at = NULL WHERE id = %s AND status = %s AND claim_token = %s",
                      [Delivery.Status.SENT, _dt(timezone.now()), code, f"{code} {text}"[:2000], row.pk,
-                      Delivery.Status.SENDING, self.token])
+                      Delivery.Status.SENDING, self.token], durable=False)
             self.consecutive = 0
             self._bump("sent")
         elif 400 <= code < 500:
