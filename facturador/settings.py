@@ -215,6 +215,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # choice sets that share a field name across apps get explicit component names
+    "ENUM_NAME_OVERRIDES": {
+        "CertificateKindEnum": "facturador.core.models.Certificate.Kind",
+        "DianDocumentKindEnum": "facturador.einvoice.models.DianDocument.Kind",
+        "CfdiKindEnum": "facturador.portal.models.Cfdi.Kind",
+        "TariffKindEnum": "facturador.billing.models.Tariff.Kind",
+        "BatchBillingTypeEnum": "facturador.billing.models.Batch.BillingType",
+        "ResolutionBillingTypeEnum": "facturador.habilitacion.services.BILLING_TYPES",
+    },
 }
 
 # Jobs whose worker has not sent a heartbeat for this many seconds are re-queued.

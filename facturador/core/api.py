@@ -72,6 +72,7 @@ class IssuerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     """Issuers the user belongs to. Creating one makes the user its administrator."""
 
     serializer_class = IssuerSerializer
+    queryset = Issuer.objects.none()  # for the schema; the real queryset depends on the user
 
     def get_queryset(self):
         return Issuer.objects.filter(memberships__user=self.request.user).distinct()
