@@ -117,7 +117,7 @@ def child(args):
     imp.job.refresh_from_db()
     print(json.dumps({
         "status": imp.job.status, "error": imp.job.error, "rows": imp.rows_valid, "invalid": imp.rows_invalid,
-        "schedule_s": t1 - t0, "job_s": t2 - t1, "total_s": t2 - t0, "loader": imp.job.result.get("loader"),
+        "schedule_s": t1 - t0, "job_s": t2 - t1, "total_s": t2 - t0, "loader": imp.job.result.get("loader"), "phases": imp.job.result.get("seconds"),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "changed": imp.reconciliation.get("previous_period", {}).get("changed_count"),
         "unknown": imp.reconciliation.get("unknown_references", {}).get("count"),
@@ -189,7 +189,7 @@ def main():
         print(f"{fmt:5s} {args.rows:>9,d} rows  {r['status']:<16s} total {r['total_s']:6.1f} s "
               f"(schedule {r['schedule_s']:.1f} s, job {r['job_s']:.1f} s)  "
               f"{args.rows / r['total_s']:>9,.0f} rows/s  peak RSS {r['peak_mb']:.0f} MB  loader={r['loader']}  "
-              f"unknown refs={r['unknown']} changed={r['changed']}" + (f"  ERROR {r['error']}" if r["error"] else ""))
+              f"unknown refs={r['unknown']} changed={r['changed']}\n      phases (s): {r['phases']}" + (f"  ERROR {r['error']}" if r["error"] else ""))
     return results
 
 

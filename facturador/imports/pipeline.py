@@ -151,6 +151,7 @@ def process(imp: ImportJob, ctx: JobContext):
         if dup is not None and dup.loaded_at:
             raise JobFailed(services.duplicate_message(dup))
     ImportJob.objects.filter(pk=imp.pk).update(phase=ImportJob.Phase.STAGING)
+    t_start = time.perf_counter()
     template = Template.from_dict(imp.template.mapping)
     if imp.template.all_or_nothing:
         template.all_or_nothing = True
@@ -246,7 +247,9 @@ def process(imp: ImportJob, ctx: JobContext):
     imp.declared_rows = declared_rows
     ctx.progress(rows_read, total=rows_read, errors=invalid + len(file_errors), message="Conciliando", force=True)
     ctx.check_cancel()
+    t_read = time.perf_counter()
     imp.reconciliation = staging.reconcile(imp, imp.template.change_threshold)
+    t_reconcile = time.perf_counter()
     imp.reconciliation["file_errors"] = [e.message_es for e in file_errors]
     imp.reconciliation["warnings"] = list(stats.warnings)
     imp.reconciliation["empty_rows"] = stats.empty_rows
@@ -255,7 +258,8 @@ def process(imp: ImportJob, ctx: JobContext):
         rows_read=imp.rows_read, rows_valid=valid, rows_invalid=invalid, amount_total=imp.amount_total,
         declared_amount=imp.declared_amount, declared_rows=declared_rows, reconciliation=imp.reconciliation)
     ctx.set_result(import_id=imp.pk, rows_valid=valid, rows_invalid=invalid, amount=str(imp.amount_total),
-                   loader=writer.method)
+                   loader=writer.method, seconds={"read_validate_stage": round(t_read - t_start, 2),
+                                                  "reconcile": round(t_reconcile - t_read, 2)})
     has_errors = bool(invalid or file_errors)
     if stats.aborted:
         raise JobFailed(f"Se detuvo la lectura: {invalid} filas con errores alcanzaron el máximo de la plantilla. "
@@ -274,8 +278,11 @@ def process(imp: ImportJob, ctx: JobContext):
                         if invalid else "El archivo no tiene filas de datos.")
     ctx.progress(rows_read, message="Cargando cargos", force=True)
     ctx.check_cancel()
+    t_swap = time.perf_counter()
     inserted, replaced = staging.swap_into_charges(imp)
+    t_swapped = time.perf_counter()
     staging.clear_staging(imp.pk)
+    ctx.job.result["seconds"].update(swap=round(t_swapped - t_swap, 2), cleanup=round(time.perf_counter() - t_swapped, 2))
     msg = f"{inserted} cargos cargados" + (f"; reemplazó {replaced} cargos anteriores del periodo" if replaced else "")
     ctx.set_result(charges=inserted, replaced=replaced)
     ctx.progress(rows_read, message=msg, errors=invalid + len(file_errors), force=True)

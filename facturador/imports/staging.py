@@ -142,6 +142,14 @@ def swap_into_charges(imp: ImportJob, *, on_locked=None) -> tuple[int, int]:
     )
     params.extend([imp.issuer_id, imp.pk])
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Safe: if the commit were lost in a crash, loaded_at is lost with it and the job re-runs.
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        # One swap at a time per operator (two concurrent re-imports of a period must not both survive).
+        from facturador.imports.models import Operator
+
+        Operator.objects.select_for_update().filter(pk=imp.operator_id).first()
         locked = ImportJob.objects.select_for_update().get(pk=imp.pk)
         if locked.loaded_at:  # a previous run already swapped (crash between commit and job end)
             return locked.rows_valid, locked.replaced_charges
@@ -221,7 +229,7 @@ def _reconcile(imp: ImportJob, threshold: Decimal) -> dict:
     dup_sql = (f"FROM (SELECT reference, concept, COUNT(*) AS n, SUM(amount) AS s FROM {staging} WHERE import_job_id = %s "
                f"GROUP BY reference, concept HAVING COUNT(*) > 1) d")
     dup_count, dup_lines = _fetch(f"SELECT COUNT(*), SUM(d.n) {dup_sql}", [iid])[0]
-    duplicates = [{"reference": r[0], "concept": r[1], "count": r[2], "amount": _dec(r[3])}
+    duplicates = [{"reference": r[0], "concept": r[1], "count": int(r[2]), "amount": _dec(r[3])}
                   for r in _fetch(f"SELECT d.reference, d.concept, d.n, d.s {dup_sql} ORDER BY d.n DESC, d.reference "
                                   f"LIMIT {LIST_LIMIT}", [iid])]
 
@@ -250,7 +258,7 @@ def _reconcile(imp: ImportJob, threshold: Decimal) -> dict:
     return {
         "control": control,
         "unknown_references": {"count": unknown_count, "items": unknown},
-        "duplicates": {"count": dup_count, "lines": dup_lines or 0, "items": duplicates},
+        "duplicates": {"count": int(dup_count or 0), "lines": int(dup_lines or 0), "items": duplicates},
         "previous_period": {
             "period": prev, "rows": prev_rows, "amount": _dec(prev_total), "threshold_pct": _dec(threshold),
             "total_change_pct": _dec((amount - prev_total) * 100 / abs(prev_total)) if prev_total else None,
