@@ -235,25 +235,29 @@ def _reconcile(imp: ImportJob, threshold: Decimal) -> dict:
 
     prev = previous_period(imp.period)
     prev_params = [imp.issuer_id, Charge.Source.IMPORT, imp.operator.code, prev]
-    prev_total, prev_rows = _fetch(
-        f"SELECT SUM(amount), COUNT(*) FROM {charges} WHERE issuer_id = %s AND source = %s AND source_operator = %s "
-        f"AND period = %s", prev_params)[0]
+    prev_total, prev_rows, prev_refs = _fetch(
+        f"SELECT SUM(amount), COUNT(*), COUNT(DISTINCT reference) FROM {charges} WHERE issuer_id = %s AND source = %s "
+        f"AND source_operator = %s AND period = %s", prev_params)[0]
     cte = (f"WITH cur AS (SELECT reference, SUM(amount) AS s FROM {staging} WHERE import_job_id = %s GROUP BY reference), "
            f"prev AS (SELECT reference, SUM(amount) AS s FROM {charges} WHERE issuer_id = %s AND source = %s "
            f"AND source_operator = %s AND period = %s GROUP BY reference) ")
-    cond = "FROM cur JOIN prev ON prev.reference = cur.reference WHERE prev.s <> 0 AND ABS(cur.s - prev.s) * 100 > %s * ABS(prev.s)"
-    params = [iid, *prev_params, threshold]
-    changes_count = _fetch(f"{cte} SELECT COUNT(*) {cond}", params)[0][0]
-    changes = []
-    for ref, before, after in _fetch(f"{cte} SELECT cur.reference, prev.s, cur.s {cond} "
-                                     f"ORDER BY ABS(cur.s - prev.s) DESC, cur.reference LIMIT {LIST_LIMIT}", params):
-        before, after = Decimal(str(before)), Decimal(str(after))
-        changes.append({"reference": ref, "previous": _dec(before), "current": _dec(after),
-                        "change_pct": _dec((after - before) * 100 / abs(before))})
-    new_refs = _fetch(f"{cte} SELECT COUNT(*) FROM cur LEFT JOIN prev ON prev.reference = cur.reference "
-                      f"WHERE prev.reference IS NULL", [iid, *prev_params])[0][0] if prev_rows else None
-    missing_refs = _fetch(f"{cte} SELECT COUNT(*) FROM prev LEFT JOIN cur ON cur.reference = prev.reference "
-                          f"WHERE cur.reference IS NULL", [iid, *prev_params])[0][0] if prev_rows else None
+    changed_expr = "prev.s <> 0 AND ABS(cur.s - prev.s) * 100 > %s * ABS(prev.s)"
+    changes_count, new_refs, missing_refs, changes = 0, None, None, []
+    if prev_rows:
+        # One pass for the counts (changed beyond the threshold, new, matched), one for the top list.
+        changes_count, new_refs, matched = _fetch(
+            f"{cte} SELECT SUM(CASE WHEN {changed_expr} THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN prev.reference IS NULL THEN 1 ELSE 0 END), COUNT(prev.reference) "
+            f"FROM cur LEFT JOIN prev ON prev.reference = cur.reference", [iid, *prev_params, threshold])[0]
+        changes_count, new_refs = int(changes_count or 0), int(new_refs or 0)
+        missing_refs = int(prev_refs) - int(matched or 0)
+        params = [iid, *prev_params, threshold]
+        for ref, before, after in _fetch(f"{cte} SELECT cur.reference, prev.s, cur.s FROM cur JOIN prev ON "
+                                         f"prev.reference = cur.reference WHERE {changed_expr} "
+                                         f"ORDER BY ABS(cur.s - prev.s) DESC, cur.reference LIMIT {LIST_LIMIT}", params):
+            before, after = Decimal(str(before)), Decimal(str(after))
+            changes.append({"reference": ref, "previous": _dec(before), "current": _dec(after),
+                            "change_pct": _dec((after - before) * 100 / abs(before))})
     prev_total = Decimal(str(prev_total)) if prev_total is not None else None
     return {
         "control": control,
