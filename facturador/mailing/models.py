@@ -122,7 +122,8 @@ class Delivery(IssuerScoped):
             models.UniqueConstraint(fields=["send", "document"], name="mailing_delivery_unique_document"),
             models.UniqueConstraint(fields=["message_id"], name="mailing_delivery_unique_message_id"),
         ]
-        indexes = [models.Index(fields=["send", "status"])]
+        # No index on `status`: the two per-message updates (claimed -> sending -> sent) then change no indexed
+        # column, so PostgreSQL can do them as HOT updates (no index writes); rows are found by send_id / id.
         verbose_name = _("entrega")
 
     def __str__(self):
