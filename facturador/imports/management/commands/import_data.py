@@ -96,6 +96,9 @@ class Command(BaseCommand):
                     run_at=run_at, dry_run=o["dry_run"], force=o["force"]), enqueue=not in_process)
             except services.ImportRefused as exc:
                 raise CommandError(exc.message) from exc
+        from facturador.core import audit
+
+        audit.record("import.schedule", issuer=issuer, obj=imp, summary=imp.job.title, channel="cli")
         self.stdout.write(f"Importación #{imp.pk} programada ({imp.job.title}).")
         if in_process:
             from facturador.core.jobs import execute_job
