@@ -51,7 +51,7 @@ from email.utils import parseaddr
 from django.core.mail import get_connection
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F, Min, Q
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from facturador.core import jobs

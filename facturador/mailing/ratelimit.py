@@ -13,7 +13,6 @@ were admitted in that second AND fewer than `per_hour` in the current hour. Two 
 
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -134,7 +133,3 @@ def get_limiter() -> RateLimiter:
     if url:
         return RedisRateLimiter(per_second, per_hour, url)
     return DatabaseRateLimiter(per_second, per_hour)
-
-
-def ceil_seconds(value: float) -> int:
-    return int(math.ceil(value))
