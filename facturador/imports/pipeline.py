@@ -20,6 +20,7 @@ import time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
+from django.db import IntegrityError
 from django.utils import timezone
 
 from facturador.core.jobs import JobContext, JobFailed
@@ -279,7 +280,12 @@ def process(imp: ImportJob, ctx: JobContext):
     ctx.progress(rows_read, message="Cargando cargos", force=True)
     ctx.check_cancel()
     t_swap = time.perf_counter()
-    inserted, replaced = staging.swap_into_charges(imp)
+    try:
+        inserted, replaced = staging.swap_into_charges(imp)
+    except IntegrityError as exc:
+        logger.warning("Swap of import %s refused by the database: %s", imp.pk, exc)
+        raise JobFailed("No se pudieron reemplazar los cargos del periodo: algunos ya están en uso (por ejemplo, "
+                        "en facturas emitidas). No se cargó nada.", str(exc)) from exc
     t_swapped = time.perf_counter()
     staging.clear_staging(imp.pk)
     ctx.job.result["seconds"].update(swap=round(t_swapped - t_swap, 2), cleanup=round(time.perf_counter() - t_swapped, 2))

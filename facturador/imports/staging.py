@@ -154,7 +154,7 @@ def swap_into_charges(imp: ImportJob, *, on_locked=None) -> tuple[int, int]:
         if locked.loaded_at:  # a previous run already swapped (crash between commit and job end)
             return locked.rows_valid, locked.replaced_charges
         old = charges_for(imp)
-        previous_import = old.exclude(source_import_id=None).values_list("source_import_id", flat=True).first()
+        previous_import = old.exclude(source_import_id=None).order_by().values_list("source_import_id", flat=True).first()
         replaced = old._raw_delete(using="default")
         with connection.cursor() as cursor:
             cursor.execute(insert_sql, params)
@@ -222,16 +222,18 @@ def _reconcile(imp: ImportJob, threshold: Decimal) -> dict:
 
     unknown_sql = (f"FROM (SELECT DISTINCT l.reference FROM {staging} l LEFT JOIN {accounts} a "
                    f"ON a.issuer_id = %s AND a.reference = l.reference WHERE l.import_job_id = %s AND a.id IS NULL) u")
-    unknown_count = _fetch(f"SELECT COUNT(*) {unknown_sql}", [imp.issuer_id, iid])[0][0]
-    unknown = [r[0] for r in _fetch(f"SELECT u.reference {unknown_sql} ORDER BY u.reference LIMIT {LIST_LIMIT}",
-                                    [imp.issuer_id, iid])]
+    # One pass each: the window aggregate gives the full count next to the first LIST_LIMIT rows.
+    found = _fetch(f"SELECT u.reference, COUNT(*) OVER () {unknown_sql} ORDER BY u.reference LIMIT {LIST_LIMIT}",
+                   [imp.issuer_id, iid])
+    unknown_count = int(found[0][1]) if found else 0
+    unknown = [r[0] for r in found]
 
     dup_sql = (f"FROM (SELECT reference, concept, COUNT(*) AS n, SUM(amount) AS s FROM {staging} WHERE import_job_id = %s "
                f"GROUP BY reference, concept HAVING COUNT(*) > 1) d")
-    dup_count, dup_lines = _fetch(f"SELECT COUNT(*), SUM(d.n) {dup_sql}", [iid])[0]
-    duplicates = [{"reference": r[0], "concept": r[1], "count": int(r[2]), "amount": _dec(r[3])}
-                  for r in _fetch(f"SELECT d.reference, d.concept, d.n, d.s {dup_sql} ORDER BY d.n DESC, d.reference "
-                                  f"LIMIT {LIST_LIMIT}", [iid])]
+    found = _fetch(f"SELECT d.reference, d.concept, d.n, d.s, COUNT(*) OVER (), SUM(d.n) OVER () {dup_sql} "
+                   f"ORDER BY d.n DESC, d.reference, d.concept LIMIT {LIST_LIMIT}", [iid])
+    dup_count, dup_lines = (found[0][4], found[0][5]) if found else (0, 0)
+    duplicates = [{"reference": r[0], "concept": r[1], "count": int(r[2]), "amount": _dec(r[3])} for r in found]
 
     prev = previous_period(imp.period)
     prev_params = [imp.issuer_id, Charge.Source.IMPORT, imp.operator.code, prev]
