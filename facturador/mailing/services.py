@@ -388,7 +388,7 @@ def _frame(send: MailSend) -> tuple[str, str]:
     """From / Reply-To header lines: the same for every message of a send."""
     from email.utils import formataddr, parseaddr
 
-    key = (send.pk, send.reply_to, send.issuer_id)
+    key = (send.pk, send.reply_to, send.issuer_id, send.issuer.legal_name, send.issuer.trade_name, send.issuer.email)
     if key not in _FRAME_CACHE:
         name, addr = parseaddr(from_address(send.issuer))
         reply_to = send.reply_to or send.issuer.email
