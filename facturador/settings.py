@@ -12,6 +12,8 @@ Environment variables:
   EMAIL_URL-like settings:   EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
                              EMAIL_USE_TLS, DEFAULT_FROM_EMAIL, EMAIL_BACKEND
   REDIS_URL                  optional; enables the Redis cache (shared rate limits)
+  FACTURADOR_BASE_URL        public address for links in emails (default http://127.0.0.1:8000)
+  FACTURADOR_MAIL_*          mass email engine: RATE_PER_SECOND, RATE_PER_HOUR, CONCURRENCY, ... (see mailing/engine.py)
 """
 
 import os
@@ -225,6 +227,9 @@ SPECTACULAR_SETTINGS = {
         "ResolutionBillingTypeEnum": "facturador.habilitacion.services.BILLING_TYPES",
     },
 }
+
+# Public address of this installation, for links in emails (unsubscribe, portal)
+FACTURADOR_BASE_URL = os.environ.get("FACTURADOR_BASE_URL", "http://127.0.0.1:8000")
 
 # Jobs whose worker has not sent a heartbeat for this many seconds are re-queued.
 FACTURADOR_JOB_STALE_SECONDS = int(os.environ.get("FACTURADOR_JOB_STALE_SECONDS", "120"))
