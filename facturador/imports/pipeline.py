@@ -239,6 +239,7 @@ def process(imp: ImportJob, ctx: JobContext):
         if err_objs:
             ImportRowError.objects.bulk_create(err_objs, batch_size=1000)
         rows_read = source.row_number
+        imp.file_info["encoding"] = source.encoding  # a CSV may switch from UTF-8 to Windows-1252 mid-file
 
     declared_amount = stats.declared_totals.get("amount")
     declared_rows = template.declared_totals.expected_rows if template.declared_totals else None
@@ -257,7 +258,8 @@ def process(imp: ImportJob, ctx: JobContext):
     imp.reconciliation["footer_rows"] = list(stats.footer_rows)
     ImportJob.objects.filter(pk=imp.pk).update(
         rows_read=imp.rows_read, rows_valid=valid, rows_invalid=invalid, amount_total=imp.amount_total,
-        declared_amount=imp.declared_amount, declared_rows=declared_rows, reconciliation=imp.reconciliation)
+        declared_amount=imp.declared_amount, declared_rows=declared_rows, reconciliation=imp.reconciliation,
+        file_info=imp.file_info)
     ctx.set_result(import_id=imp.pk, rows_valid=valid, rows_invalid=invalid, amount=str(imp.amount_total),
                    loader=writer.method, seconds={"read_validate_stage": round(t_read - t_start, 2),
                                                   "reconcile": round(t_reconcile - t_read, 2)})

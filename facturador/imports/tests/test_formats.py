@@ -92,3 +92,15 @@ def test_sheet_by_name_and_header_row(issuer_co, operator, do_import):
     tpl = make_template(issuer_co, operator, "Por hoja", mapping=pipeline.normalize_mapping(mapping))
     data = files.xlsx_bytes(ROWS, sheet="Cargos", extra_sheets=["Portada"])
     assert_loaded(do_import("detalle.xlsx", data, tpl=tpl), issuer_co)
+
+
+@pytest.mark.django_db
+def test_mixed_encoding_ascii_then_latin1(issuer_co, do_import):
+    """A long pure-ASCII start, then Windows-1252/Latin-1 accents far into the file (past the sniffed prefix)."""
+    rows = files.sample_rows(3000)
+    rows[-1] = list(rows[-1])
+    rows[-1][1] = "Facturación año"
+    imp = do_import("detalle.csv", files.csv_bytes(rows, encoding="latin-1"))
+    assert imp.job.status == Job.Status.FINISHED, imp.job.error
+    assert Charge.objects.get(reference=rows[-1][0]).concept == "Facturación año"
+    assert imp.file_info["encoding"] in ("cp1252", "latin-1")
