@@ -5,14 +5,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent
-os.environ.setdefault("FACTURADOR_DATA_DIR", tempfile.mkdtemp(prefix="facturador-test-"))
+# FACTURADOR_DATA_DIR is read by the settings, which pytest-django loads before this file:
+# bin/test points it to var/test-data; worker processes get the same value (see start_worker).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 ARTIFACTS = Path(os.environ.get("FACTURADOR_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 
@@ -210,6 +210,7 @@ def start_worker(transactional_db, settings):
     def start(name=None, **extra_env):
         env = dict(os.environ)
         env["DATABASE_URL"] = database_url_for_subprocess()
+        env["FACTURADOR_DATA_DIR"] = str(settings.DATA_DIR)
         env["FACTURADOR_ENCRYPTION_KEY"] = ",".join(settings.FACTURADOR_ENCRYPTION_KEYS)
         env["SECRET_KEY"] = settings.SECRET_KEY
         env["EMAIL_HOST"] = str(settings.EMAIL_HOST)
