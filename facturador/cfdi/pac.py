@@ -19,9 +19,7 @@ answer a document already stamped with its existing stamp (Finkok incidence 307)
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
-import json as _json
 import logging
 import re
 import threading

@@ -11,7 +11,7 @@ from decimal import Decimal
 from importlib import resources
 
 from . import xml as cx
-from .catalogs import FORMAS_PAGO, MOTIVOS_CANCELACION, REGIMENES, TIPOS_COMPROBANTE, USOS_CFDI
+from .catalogs import FORMAS_PAGO, REGIMENES, TIPOS_COMPROBANTE, USOS_CFDI
 from .qr import qr_svg, verification_url
 
 __all__ = ["cfdi_pdf", "cfdi_pdf_data"]

@@ -40,7 +40,7 @@ import secrets
 import threading
 import time
 import uuid as uuidlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -7,11 +7,9 @@ errors, then starts over; if the swap into charges had already committed, it onl
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
-from django.db import connection
 
-from facturador.core.jobs import JobCancelled, JobContext, JobFailed, job_handler
+from facturador.core.jobs import JobContext, job_handler
 from facturador.core.models import Job
 from facturador.imports import pipeline, services, staging
 from facturador.imports.models import ImportJob

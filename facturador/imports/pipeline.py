@@ -21,7 +21,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError
-from django.utils import timezone
 
 from facturador.core.jobs import JobContext, JobFailed
 from facturador.core.models import Job

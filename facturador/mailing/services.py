@@ -331,7 +331,6 @@ def build_message(send: MailSend, doc: IssuedDocument, to: str, message_id: str,
 
 def send_test(send: MailSend, to: str, document: IssuedDocument | None = None) -> str:
     """Send the message of one invoice of the send (the first by default) to `to`. Returns its Message-ID."""
-    from django.core.mail import get_connection
 
     to = normalize_email(to)
     try:

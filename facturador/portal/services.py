@@ -30,7 +30,7 @@ from facturador.cfdi.pac import FinkokPac, PacError, SwSapienPac
 from facturador.core import certificates
 from facturador.core.models import Certificate, IssuedDocument
 from facturador.portal.models import Cfdi, Customer, PortalSettings, StampRequest, Ticket
-from facturador.taxid import TaxIdError, is_generic_rfc, validate_rfc
+from facturador.taxid import TaxIdError, validate_rfc
 
 logger = logging.getLogger(__name__)
 MX = ZoneInfo("America/Mexico_City")

@@ -1,6 +1,5 @@
 """Selecting what to bill: references file problems are reported before anything is generated."""
 
-import datetime as dt
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,7 +11,6 @@ from facturador.core.models import Job
 
 
 def form(periods="2026-09", refs=None, **kw):
-    from facturador.billing import invoice_templates
     from facturador.billing.models import InvoiceTemplate
 
     data = {"periods": periods, "billing_type": "normal", "issue_date": "2026-10-01", "due_date": "2026-10-20",

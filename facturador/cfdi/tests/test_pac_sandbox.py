@@ -4,7 +4,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -14,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
 from facturador.cfdi import xml as cx
-from facturador.cfdi.build import Concepto, Invoice, build_invoice
+from facturador.cfdi.build import build_invoice
 from facturador.cfdi.csd import certificate_number
 from facturador.cfdi.pac import FinkokPac, Pac, PacError, PacTimeout, SwSapienPac
 from facturador.cfdi.sandbox import PacSandbox

@@ -1,5 +1,4 @@
 from facturador.core.models import Issuer, NumberingRange
-from facturador.core.tests.helpers import make_range
 
 
 def test_token_auth_required(api_client):

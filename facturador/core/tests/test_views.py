@@ -1,6 +1,5 @@
 import re
 
-import pytest
 
 from facturador.core.models import AuditEntry, Branch, Issuer, NumberingRange
 from facturador.core.tests.helpers import make_range

@@ -1,4 +1,3 @@
-import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile

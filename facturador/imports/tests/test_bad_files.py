@@ -62,7 +62,6 @@ def test_missing_columns(do_import):
 
 @pytest.mark.django_db
 def test_empty_file(do_import):
-    from facturador.imports.tests.conftest import schedule
     from facturador.imports.services import ImportRefused
 
     with pytest.raises(ImportRefused) as ei:

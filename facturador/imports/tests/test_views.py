@@ -9,7 +9,6 @@ import python_calamine as pc
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from facturador.billing.models import Charge
 from facturador.core.models import Job
 from facturador.imports import pipeline
 from facturador.imports.models import ImportJob, ImportTemplate, Operator
@@ -22,7 +21,7 @@ ROWS = files.sample_rows(4)
 @pytest.mark.django_db
 def test_queue_filters(client_co, issuer_co, operator, template):
     pending = schedule(issuer_co, operator, template, "pendiente.csv", files.csv_bytes(ROWS))
-    done = run_now(schedule(issuer_co, operator, template, "hecho.csv", files.csv_bytes(files.sample_rows(2, start=50))))
+    run_now(schedule(issuer_co, operator, template, "hecho.csv", files.csv_bytes(files.sample_rows(2, start=50))))
     deleted = schedule(issuer_co, operator, template, "borrado.csv", files.csv_bytes(ROWS), period="2026-08")
     from facturador.imports import services
 

@@ -58,7 +58,7 @@ def test_returning_customer_must_log_in_and_lockout(client, portal, make_ticket)
     base, resp = walk_to_tickets(client, portal)
     assert resp["Location"].endswith("/ingresar/")
     for _ in range(accounts.MAX_FAILURES):
-        page = client.post(base + "ingresar/", {"password": "mala-clave"}).content.decode()
+        client.post(base + "ingresar/", {"password": "mala-clave"})
     assert "bloqueada" in client.post(base + "ingresar/", {"password": "Clave-12345"}).content.decode()
 
 

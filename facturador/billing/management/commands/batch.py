@@ -8,12 +8,18 @@ from django.core.management.base import BaseCommand, CommandError
 
 from facturador.billing import batch as batchmod
 from facturador.billing.api import resolve_template
-from facturador.billing.management.commands._common import issuer_from, progress_bar
+from facturador.billing.management.commands._common import issuer_from
 from facturador.billing.models import Batch
-from facturador.billing.selection import SelectionError, parse_references, require_clean, resolve_references, \
-    select_by_filters
+from facturador.billing.selection import (
+    SelectionError,
+    parse_references,
+    require_clean,
+    resolve_references,
+    select_by_filters,
+)
 from facturador.core import jobs
 from facturador.core.models import Job
+from facturador.core.progress import follow_job
 from facturador.printing.invoice import format_money
 
 
@@ -84,7 +90,8 @@ class Command(BaseCommand):
             self._wait(b, timeout)
 
     def _wait(self, b, timeout=None):
-        job = progress_bar(b.job, self.stdout, timeout=timeout)
+        job = follow_job(b.job, self.stdout, timeout=timeout,
+                         timeout_message="Se agotó el tiempo de espera; el lote sigue en segundo plano.")
         b.refresh_from_db()
         self._summary(b)
         if job.status not in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS):

@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 from django.conf import settings
 from django.core.management import call_command

@@ -5,12 +5,12 @@ import json
 import os
 import sys
 import threading
-import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 
 from facturador.core.models import Issuer, Job
+from facturador.core.progress import follow_job
 from facturador.habilitacion import services
 
 
@@ -22,25 +22,6 @@ def issuer_from(value: str) -> Issuer:
     return issuer
 
 
-def progress_bar(job: Job, out, width=40, every=0.3, timeout=None) -> Job:
-    """Poll the job row and redraw one terminal line until the job ends."""
-    start = time.monotonic()
-    while True:
-        job.refresh_from_db()
-        pct = job.percent
-        filled = int(width * pct / 100)
-        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {pct:3d}% {job.done}/{job.total} {job.get_status_display()}"
-        if job.message:
-            line += f" · {job.message[:70]}"
-        out.write(line.ljust(130)[:160])
-        out.flush()
-        if job.status in Job.FINAL:
-            out.write("\n")
-            return job
-        if timeout and time.monotonic() - start > timeout:
-            out.write("\n")
-            raise CommandError("Se agotó el tiempo de espera; el set de pruebas sigue en segundo plano.")
-        time.sleep(every)
 
 
 class Command(BaseCommand):
@@ -127,7 +108,8 @@ class Command(BaseCommand):
             worker = threading.Thread(target=self._inline, args=(run.job_id,), daemon=True)
             worker.start()
         if o.get("wait") or o.get("inline"):
-            job = progress_bar(Job.objects.get(pk=run.job_id), self.stdout, timeout=o.get("timeout"))
+            job = follow_job(Job.objects.get(pk=run.job_id), self.stdout, every=0.3, timeout=o.get("timeout"),
+                             timeout_message="Se agotó el tiempo de espera; el set de pruebas sigue en segundo plano.")
             if worker:
                 worker.join()
             run.refresh_from_db()

@@ -1,26 +1,12 @@
 """`facturador portal ...`: tickets import, global invoice, reservation recovery."""
 
-import sys
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from facturador.core.models import Issuer, Job
+from facturador.core.progress import follow_job
 from facturador.portal import services, tasks, tickets
-
-
-def progress_bar(job: Job, out):
-    width = 30
-    while True:
-        job.refresh_from_db()
-        filled = int(width * job.percent / 100)
-        out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {job.percent:3d}% {job.get_status_display()} {job.message[:60]}")
-        out.flush()
-        if not job.is_active:
-            out.write("\n")
-            return job
-        time.sleep(0.5)
 
 
 class Command(BaseCommand):
@@ -56,7 +42,7 @@ class Command(BaseCommand):
             job = tasks.request_global(issuer, opts["period"])
             self.stdout.write(f"Tarea {job.pk} creada.")
             if opts["wait"]:
-                job = progress_bar(job, sys.stdout)
+                job = follow_job(job, self.stdout)
                 if job.status != Job.Status.FINISHED:
                     raise CommandError(job.error or job.get_status_display())
                 self.stdout.write(f"UUID {job.result.get('uuid', '')} con {job.result.get('tickets', 0)} tickets")
