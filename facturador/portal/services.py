@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import logging
+import threading
 import uuid as uuidlib
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -45,9 +46,13 @@ class PortalError(Exception):
 
 
 def portal_settings(issuer) -> PortalSettings:
-    ps = PortalSettings.objects.filter(issuer=issuer).first()
+    """The issuer's portal settings (created on first use), cached on the issuer object for this request."""
+    ps = getattr(issuer, "_portal_settings", None)
     if ps is None:
-        ps, _ = PortalSettings.objects.get_or_create(issuer=issuer, defaults={"slug": issuer.tax_id.lower().replace("&", "y")})
+        ps = PortalSettings.objects.filter(issuer=issuer).first()
+        if ps is None:
+            ps, _ = PortalSettings.objects.get_or_create(issuer=issuer, defaults={"slug": issuer.tax_id.lower().replace("&", "y")})
+        issuer._portal_settings = ps
     return ps
 
 
@@ -71,12 +76,26 @@ def csd_for(issuer):
     return csd
 
 
+_PAC_CLIENTS = threading.local()
+
+
 def pac_for(ps: PortalSettings, csd=None):
+    """The issuer's PAC client; one per thread and configuration, so HTTP connections are reused."""
     password = ps.pac_password.reveal() if ps.pac_password else ""
-    if ps.pac_kind == PortalSettings.PacKind.SW:
-        return SwSapienPac(ps.pac_url or SwSapienPac.TEST_URL, user=ps.pac_user, password=password, timeout=ps.pac_timeout)
-    url = ps.pac_url or FinkokPac.TEST_URL
-    return FinkokPac(ps.pac_user or "demo", password or "demo", url, csd=csd, timeout=ps.pac_timeout, retries=1)
+    key = (ps.pk, ps.pac_kind, ps.pac_url, ps.pac_user, password, ps.pac_timeout, id(csd) if csd else None)
+    cache = getattr(_PAC_CLIENTS, "clients", None)
+    if cache is None:
+        cache = _PAC_CLIENTS.clients = {}
+    client = cache.get(key)
+    if client is None:
+        if ps.pac_kind == PortalSettings.PacKind.SW:
+            client = SwSapienPac(ps.pac_url or SwSapienPac.TEST_URL, user=ps.pac_user, password=password,
+                                 timeout=ps.pac_timeout)
+        else:
+            client = FinkokPac(ps.pac_user or "demo", password or "demo", ps.pac_url or FinkokPac.TEST_URL, csd=csd,
+                               timeout=ps.pac_timeout, retries=1)
+        cache[key] = client
+    return client
 
 
 def parse_amount(value, field="total") -> Decimal:
