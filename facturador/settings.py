@@ -90,11 +90,10 @@ INSTALLED_APPS = [
 ]
 # Capability apps, in dependency order.
 CAPABILITY_APPS = ["einvoice", "habilitacion", "imports", "billing", "mailing", "portal"]
+# FACTURADOR_DISABLED_APPS (comma separated) leaves capabilities out, e.g. for an installation that only
+# runs the Mexican portal.
 _disabled = set(filter(None, os.environ.get("FACTURADOR_DISABLED_APPS", "").split(",")))
-INSTALLED_APPS += [
-    f"facturador.{name}" for name in CAPABILITY_APPS
-    if name not in _disabled and (BASE_DIR / name / "apps.py").exists()
-]
+INSTALLED_APPS += [f"facturador.{name}" for name in CAPABILITY_APPS if name not in _disabled]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -217,14 +216,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # choice sets that share a field name across apps get explicit component names
+    # choice sets that share a field name across apps get explicit component names (installed apps only)
     "ENUM_NAME_OVERRIDES": {
-        "CertificateKindEnum": "facturador.core.models.Certificate.Kind",
-        "DianDocumentKindEnum": "facturador.einvoice.models.DianDocument.Kind",
-        "CfdiKindEnum": "facturador.portal.models.Cfdi.Kind",
-        "TariffKindEnum": "facturador.billing.models.Tariff.Kind",
-        "BatchBillingTypeEnum": "facturador.billing.models.Batch.BillingType",
-        "ResolutionBillingTypeEnum": "facturador.habilitacion.services.BILLING_TYPES",
+        name: path for name, path in {
+            "CertificateKindEnum": "facturador.core.models.Certificate.Kind",
+            "DianDocumentKindEnum": "facturador.einvoice.models.DianDocument.Kind",
+            "CfdiKindEnum": "facturador.portal.models.Cfdi.Kind",
+            "TariffKindEnum": "facturador.billing.models.Tariff.Kind",
+            "BatchBillingTypeEnum": "facturador.billing.models.Batch.BillingType",
+            "ResolutionBillingTypeEnum": "facturador.habilitacion.services.BILLING_TYPES",
+        }.items() if ".".join(path.split(".")[:2]) in INSTALLED_APPS
     },
 }
 

@@ -26,6 +26,5 @@ for _name in settings.CAPABILITY_APPS:
     if f"facturador.{_name}" not in settings.INSTALLED_APPS:
         continue
     urlpatterns.append(path(UI_PREFIXES[_name], include(f"facturador.{_name}.urls")))
-    if (settings.BASE_DIR / _name / "api_urls.py").exists():
-        urlpatterns.append(path("api/v1/issuers/<int:issuer_pk>/", include(f"facturador.{_name}.api_urls")))
+    urlpatterns.append(path("api/v1/issuers/<int:issuer_pk>/", include(f"facturador.{_name}.api_urls")))
 urlpatterns.append(path("", include("facturador.core.urls")))
