@@ -86,3 +86,33 @@ def test_customer_invoices_a_ticket_and_recovers_password(page, portal, make_tic
     page.wait_for_selector("h1:has-text('Mis facturas')")
     shot("8-after-recovery")
     assert not Customer.objects.get(rfc="XIQB891116QE4").must_change_password
+
+
+def test_staff_issues_the_global_invoice(page, portal, make_ticket, make_user, start_worker, artifacts_dir):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from facturador.portal import services
+
+    first = timezone.now().astimezone(services.MX).date().replace(day=1)
+    prev = first - dt.timedelta(days=1)
+    period = f"{prev.year}-{prev.month:02d}"
+    sold = dt.datetime(prev.year, prev.month, 5, 12, tzinfo=services.MX)
+    tickets = [make_ticket(sold_at=sold), make_ticket(sold_at=sold, subtotal="40.00")]
+    make_user("contador", portal, "admin", password="Clave-de-prueba-1")
+    start_worker()
+    page.goto("/cuenta/ingresar/")
+    page.fill("input[name=username]", "contador")
+    page.fill("input[name=password]", "Clave-de-prueba-1")
+    page.click("button[type=submit]")
+    page.goto("/autofacturacion/facturas/")
+    page.fill("input[name=period]", period)
+    page.click("button:has-text('Generar factura global')")
+    page.wait_for_selector("[data-status=finished]", timeout=60000)
+    page.screenshot(path=str(artifacts_dir / "portal-9-global-job.png"), full_page=True)
+    page.goto("/autofacturacion/facturas/")
+    assert "PUBLICO EN GENERAL" in page.inner_text("main") and period in page.inner_text("main")
+    page.screenshot(path=str(artifacts_dir / "portal-10-global-listed.png"), full_page=True)
+    glob = Cfdi.objects.get(kind="G")
+    assert {t.pk for t in tickets} == set(glob.global_tickets.values_list("pk", flat=True))
