@@ -440,6 +440,36 @@ class _Renderer:
 
         return dian_print_data(inv.dian_document_id)
 
+    together = True  # compile several invoices at once while the template allows it
+
+    def _render_together(self, prepared) -> list[bytes] | None:
+        """One Typst compile for the whole chunk (about twice as fast per invoice), split into one PDF per
+        invoice. Only when the template accepts {"invoices": [...]} and gives exactly one page per invoice;
+        otherwise None, and each invoice is compiled on its own."""
+        if not self.together or len(prepared) < 2:
+            return None
+        import io
+
+        import pypdfium2
+
+        from facturador.printing.render import TemplateError
+
+        try:
+            pdf = pypdfium2.PdfDocument(self.renderer.render({"invoices": [data for _, data in prepared]}))
+        except TemplateError:
+            self.together = False
+            return None
+        if len(pdf) != len(prepared):  # a multi-page invoice, or a template without the "invoices" form
+            return None
+        pages = []
+        for i in range(len(pdf)):
+            single = pypdfium2.PdfDocument.new()
+            single.import_pages(pdf, [i])
+            buf = io.BytesIO()
+            single.save(buf)
+            pages.append(buf.getvalue())
+        return pages
+
     def render_chunk(self, invoices: list[BillingInvoice], on_each=None) -> list[BillingInvoice]:
         from facturador.printing.invoice import prepare_invoice_data
 
@@ -450,15 +480,18 @@ class _Renderer:
                       .order_by("period", "id")):
                 by_acc.setdefault(c.account_id, []).append(c)
         media = Path(settings.MEDIA_ROOT)
+        prepared = [(inv, prepare_invoice_data(self.raw(inv, by_acc.get(inv.account_id, [])))) for inv in invoices]
+        pages = self._render_together(prepared)
         done = []
-        for inv in invoices:
-            raw = self.raw(inv, by_acc.get(inv.account_id, []))
-            data = prepare_invoice_data(raw)
+        for k, (inv, data) in enumerate(prepared):
             rel = pdf_relpath(self.batch, inv)
             path = media / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            self.renderer.render(data, output=tmp)
+            if pages is not None:
+                tmp.write_bytes(pages[k])
+            else:
+                self.renderer.render(data, output=tmp)
             os.replace(tmp, path)
             inv.pdf = rel
             done.append(inv)
