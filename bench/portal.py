@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--users", type=int, default=20)
-    ap.add_argument("--processes", type=int, default=2,
+    ap.add_argument("--processes", type=int, default=3,
                     help="web processes sharing the users (a real deployment runs several; threads share one GIL)")
     ap.add_argument("--tickets", type=int, default=400)
     ap.add_argument("--database-url", default="")
