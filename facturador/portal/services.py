@@ -306,8 +306,16 @@ def complete(issuer, token: str, user=None) -> Cfdi:
             receptor_rfc=receptor.get("Rfc"), receptor_name=receptor.get("Nombre"),
             total=Decimal(root.get("Total")), xml=stamp.xml_bytes, created_by=user,
         )
+        # tickets taken out of a stamped global invoice (when the issuer allows it): that global is replaced
+        globals_touched = set(Ticket.objects.filter(reservation=token, status=Ticket.Status.RESERVED,
+                                                    global_cfdi__isnull=False).values_list("global_cfdi_id", flat=True))
         ours = Ticket.objects.filter(reservation=token, status=Ticket.Status.RESERVED).update(
             status=Ticket.Status.INVOICED, cfdi=cfdi, reserved_at=None)
+        if ours and globals_touched:
+            from facturador.portal import tasks
+
+            for global_id in globals_touched:
+                tasks.request_reissue(issuer, global_id)
         StampRequest.objects.filter(pk=req.pk).update(done=True)
         if ours:
             IssuedDocument.objects.create(

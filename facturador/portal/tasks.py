@@ -25,12 +25,12 @@ def month_bounds(period: str):
 def global_invoice(ctx: JobContext):
     """One global CFDI with every ticket of the period that nobody invoiced (idempotent per period)."""
     issuer, period = ctx.issuer, ctx.params["period"]
-    existing = Cfdi.objects.filter(issuer=issuer, kind=Cfdi.Kind.GLOBAL, period=period).first()
+    existing = Cfdi.objects.filter(issuer=issuer, kind=Cfdi.Kind.GLOBAL, period=period).exclude(
+        status=Cfdi.Status.CANCELLED).first()
     if existing:
         ctx.set_result(cfdi=existing.pk, uuid=existing.uuid, tickets=existing.global_tickets.count())
         return
     start, end = month_bounds(period)
-    ps = services.portal_settings(issuer)
     token = f"global-{period}-{issuer.pk}"
     req = StampRequest.objects.filter(reservation=token).first()
     if req is None:
@@ -43,19 +43,7 @@ def global_invoice(ctx: JobContext):
             ctx.progress(0, total=0, message="No hay tickets sin facturar en el periodo", force=True)
             return
         ctx.progress(0, total=len(tickets), message=f"{len(tickets)} tickets sin facturar", force=True)
-        csd = services.csd_for(issuer)
-        try:
-            xml = cfdi_build.build_global_invoice(cfdi_build.GlobalInvoice(
-                emisor=cfdi_build.Emisor(rfc=csd.rfc, nombre=csd.legal_name, regimen_fiscal=issuer.fiscal_regime or "601"),
-                lugar_expedicion=issuer.postal_code, periodicidad="04", meses=f"{start.month:02d}", anio=start.year,
-                tickets=[cfdi_build.Ticket(number=t.ticket_number, subtotal=t.subtotal,
-                                           iva=t.iva_rate if t.iva_rate in cfdi_build.IVA_RATES else "16") for t in tickets],
-                serie=ps.global_serie, folio=period.replace("-", ""),
-            ), csd)
-        except CfdiError as exc:
-            services.release(token)
-            raise JobFailed(exc.message) from exc
-        req = StampRequest.objects.create(issuer=issuer, reservation=token, xml=xml)
+        _stamp_global(issuer, token, tickets, period, period.replace("-", ""))
     try:
         cfdi = services.complete(issuer, token)
     except services.PortalError as exc:
@@ -66,6 +54,61 @@ def global_invoice(ctx: JobContext):
     n = Ticket.objects.filter(global_cfdi=cfdi).count()
     ctx.set_result(cfdi=cfdi.pk, uuid=cfdi.uuid, tickets=n)
     ctx.progress(n, total=n, message=f"Factura global {cfdi.full_number} con {n} tickets", force=True)
+
+
+def _stamp_global(issuer, token: str, tickets, period: str, serie_folio: str):
+    """Build, seal and stamp a global CFDI for `tickets` (already reserved under `token`)."""
+    start, _end = month_bounds(period)
+    ps = services.portal_settings(issuer)
+    csd = services.csd_for(issuer)
+    try:
+        xml = cfdi_build.build_global_invoice(cfdi_build.GlobalInvoice(
+            emisor=cfdi_build.Emisor(rfc=csd.rfc, nombre=csd.legal_name, regimen_fiscal=issuer.fiscal_regime or "601"),
+            lugar_expedicion=issuer.postal_code, periodicidad="04", meses=f"{start.month:02d}", anio=start.year,
+            tickets=[cfdi_build.Ticket(number=t.ticket_number, subtotal=t.subtotal,
+                                       iva=t.iva_rate if t.iva_rate in cfdi_build.IVA_RATES else "16") for t in tickets],
+            serie=ps.global_serie, folio=serie_folio,
+        ), csd)
+    except CfdiError as exc:
+        services.release(token)
+        raise JobFailed(exc.message) from exc
+    StampRequest.objects.get_or_create(issuer=issuer, reservation=token, defaults={"xml": xml})
+
+
+@job_handler("portal.reissue_global")
+def reissue_global(ctx: JobContext):
+    """Motive 04: a ticket of a stamped global invoice got its own (nominative) CFDI. The global is
+    cancelled with motive 04 and issued again without that ticket (idempotent)."""
+    old = Cfdi.objects.get(issuer=ctx.issuer, pk=ctx.params["global"], kind=Cfdi.Kind.GLOBAL)
+    token = f"reglobal-{old.pk}"
+    if not StampRequest.objects.filter(reservation=token).exists():
+        with transaction.atomic():
+            Ticket.objects.filter(global_cfdi=old, status=Ticket.Status.GLOBAL).update(
+                status=Ticket.Status.RESERVED, reservation=token, reserved_at=timezone.now())
+        remaining = list(Ticket.objects.filter(reservation=token).order_by("sold_at"))
+        if remaining:
+            _stamp_global(ctx.issuer, token, remaining, old.period, f"{old.period.replace('-', '')}{old.pk:04d}")
+    new = None
+    if StampRequest.objects.filter(reservation=token).exists():
+        try:
+            new = services.complete(ctx.issuer, token)
+        except services.PortalError as exc:
+            raise JobFailed(exc.message) from exc
+        with transaction.atomic():
+            Cfdi.objects.filter(pk=new.pk).update(kind=Cfdi.Kind.GLOBAL, period=old.period)
+            Ticket.objects.filter(cfdi=new).update(status=Ticket.Status.GLOBAL, cfdi=None, global_cfdi=new)
+    if old.status != Cfdi.Status.CANCELLED:
+        try:
+            services.cancel(old, "04")
+        except services.PortalError as exc:
+            raise JobFailed(exc.message) from exc
+    ctx.set_result(cancelled=old.uuid, replacement=new.uuid if new else None)
+
+
+def request_reissue(issuer, global_id: int) -> Job:
+    with transaction.atomic():
+        return jobs.create_job(issuer, "portal.reissue_global", title="Sustitución de la factura global (motivo 04)",
+                               params={"global": global_id})
 
 
 def request_global(issuer, period: str, user=None) -> Job:

@@ -47,3 +47,29 @@ def test_global_invoice_takes_the_period_uninvoiced_tickets(portal, make_ticket,
     job2 = tasks.request_global(portal, period)
     execute_job.call(job2.pk)
     assert Cfdi.objects.filter(kind="G").count() == 1
+
+
+def test_ticket_in_a_global_reissued_through_motive_04(portal, make_ticket, receptor):
+    period, when = last_month()
+    a, b = make_ticket(sold_at=when), make_ticket(sold_at=when, subtotal="20.00")
+    portal.ps.window_days, portal.ps.window, portal.ps.allow_reissue_from_global = 400, "days", True
+    portal.ps.save()
+    execute_job.call(tasks.request_global(portal, period).pk)
+    old = Cfdi.objects.get(kind="G")
+    from facturador.core.models import Branch
+
+    ticket = services.find_ticket(portal, Branch.objects.get(issuer=portal, code="CDMX01"), a.ticket_number,
+                                  a.order_number, str(a.total))
+    nominative = services.invoice_tickets(portal, [ticket], receptor, "01")
+    job = Job.objects.get(kind="portal.reissue_global")
+    assert execute_job.call(job.pk) == Job.Status.FINISHED
+    old.refresh_from_db()
+    assert old.status == "cancelled" and old.cancel_motive == "04"
+    new = Cfdi.objects.get(kind="G", status="stamped")
+    assert new.period == period and new.uuid != old.uuid
+    assert list(Ticket.objects.filter(global_cfdi=new)) == [b]
+    assert Ticket.objects.get(pk=a.pk).cfdi == nominative
+    assert verify_cfdi(bytes(new.xml), [portal.pac.certificate_der], require_stamp=True).sello_ok
+    # running it again changes nothing
+    execute_job.call(tasks.request_reissue(portal, old.pk).pk)
+    assert Cfdi.objects.filter(kind="G", status="stamped").count() == 1
