@@ -24,11 +24,12 @@ OWN_COMMANDS = [
     ("dian verify FILE.xml | dian build INPUT.json", "Verify or build+sign a DIAN UBL 2.1 document"),
     ("dian-sandbox --port N", "Local DIAN web service for tests and demos"),
     ("pac-sandbox --port N", "Local CFDI PAC for tests and demos"),
-    ("habilitacion run ...", "Run DIAN enablement (test set) for an issuer"),
-    ("import run FILE ...", "Import billing data (operators' files)"),
-    ("batch create ...", "Create a mass-invoicing batch"),
-    ("cartera export ...", "Export the portfolio report"),
-    ("mail create|start|stop ...", "Mass email of invoices"),
+    ("habilitacion run|status|production|resolution|sync", "DIAN enablement: test set, production, numbering sync"),
+    ("import run FILE | import status ID", "Import billing data (operators' files)"),
+    ("batch create|status|cancel", "Mass-invoicing batches (lotes)"),
+    ("cartera export", "Export the portfolio report (xlsx)"),
+    ("payments import FILE", "Apply an Asobancaria 2001 payment file"),
+    ("mail create|start|stop|resume|status|bounces", "Mass email of invoices"),
 ]
 
 ALIASES = {"dian-sandbox": "dian_sandbox", "pac-sandbox": "pac_sandbox", "import": "import_data", "seed-demo": "seed_demo"}
