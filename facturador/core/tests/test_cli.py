@@ -27,3 +27,53 @@ def test_rfc_check():
     assert run("rfc", "check", "XAXX010101000").returncode == 0
     bad = run("rfc", "check", "EKU9003173C8")
     assert bad.returncode == 1 and "dígito verificador" in bad.stderr
+
+
+def child_pids(pid):
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if stat.rsplit(")", 1)[1].split()[1] == str(pid):
+                found.append(entry)
+    return found
+
+
+def test_serve_runs_web_and_worker_and_stops_on_sigterm(transactional_db, settings, tmp_path):
+    """`facturador serve` answers HTTP, starts its worker, and SIGTERM stops both (no hang)."""
+    import os
+    import signal
+    import time
+    import urllib.request
+
+    from conftest import database_url_for_subprocess, free_port
+
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url_for_subprocess(), FACTURADOR_DATA_DIR=str(tmp_path),
+               FACTURADOR_ENCRYPTION_KEY=",".join(settings.FACTURADOR_ENCRYPTION_KEYS))
+    proc = subprocess.Popen([sys.executable, "-m", "facturador", "serve", "--port", str(port), "--workers", "1",
+                             "--no-migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/cuenta/ingresar/", timeout=2).read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not answer"
+                time.sleep(0.5)
+        assert "Ingresar" in page
+        children = child_pids(proc.pid)
+        assert children, "no worker process was started"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        for child in children:
+            assert not os.path.exists(f"/proc/{child}") or "zombie" in open(f"/proc/{child}/status").read().lower()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

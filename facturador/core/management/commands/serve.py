@@ -65,7 +65,7 @@ class Command(BaseCommand):
 
         threading.Thread(target=supervise, daemon=True).start()
 
-        def shutdown(*_):
+        def shutdown():
             stopping.set()
             for p in procs:
                 if p.poll() is None:
@@ -75,9 +75,13 @@ class Command(BaseCommand):
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     p.kill()
-            sys.exit(0)
 
-        signal.signal(signal.SIGTERM, shutdown)
+        def on_sigterm(*_):
+            # Only raise here: waitress stops its loop on KeyboardInterrupt, and the cleanup runs below,
+            # outside the signal handler (locks taken in a handler can deadlock the main thread).
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, on_sigterm)
         url = f"http://{host}:{port}/"
         self.stdout.write(f"Facturador at {url} with {workers} worker(s); data in {settings.DATA_DIR}")
         if seed_demo:
