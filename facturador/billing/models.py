@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from facturador.core.models import IssuerScoped, Job
+from facturador.core.models import Issuer, IssuerScoped, Job
 
 PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -112,7 +112,12 @@ class Charge(IssuerScoped):
         MANUAL = "manual", _("Manual")
         INTEREST = "interest", _("Intereses de mora")
 
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="charges")
+    # Indexes: every row inserted by an import (1M-row files) maintains each of them, so keep only those
+    # a query uses. issuer_id and account_id lookups (cascade/protect checks included) are served by the
+    # leading column of the composite indexes below; tariff_id is only set on tariff charges (partial index).
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="charges",
+                                db_index=False)
     reference = models.CharField(_("referencia"), max_length=48)
     period = models.CharField(_("periodo"), max_length=7, validators=[validate_period])
     concept = models.CharField(_("concepto"), max_length=200)
@@ -122,12 +127,14 @@ class Charge(IssuerScoped):
     source = models.CharField(_("origen"), max_length=10, choices=Source.choices, default=Source.MANUAL)
     source_import_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     source_operator = models.CharField(_("operador"), max_length=100, blank=True)
-    tariff = models.ForeignKey("Tariff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    tariff = models.ForeignKey("Tariff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["period", "reference", "id"]
-        indexes = [models.Index(fields=["issuer", "period", "reference"]), models.Index(fields=["account", "period"])]
+        indexes = [models.Index(fields=["issuer", "period", "reference"]), models.Index(fields=["account", "period"]),
+                   models.Index(fields=["tariff"], condition=models.Q(tariff__isnull=False), name="billing_charge_tariff_set")]
         verbose_name = _("cargo")
         verbose_name_plural = _("cargos")
 

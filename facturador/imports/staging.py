@@ -146,6 +146,10 @@ def swap_into_charges(imp: ImportJob, *, on_locked=None) -> tuple[int, int]:
             with connection.cursor() as cursor:
                 # Safe: if the commit were lost in a crash, loaded_at is lost with it and the job re-runs.
                 cursor.execute("SET LOCAL synchronous_commit = off")
+                # One big INSERT ... SELECT: JIT compilation costs more than it saves here, and the
+                # ORDER BY row_number sort of a million staged lines should stay in memory (not on disk).
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL work_mem = '128MB'")
         # One swap at a time per operator (two concurrent re-imports of a period must not both survive).
         from facturador.imports.models import Operator
 
@@ -197,6 +201,7 @@ def reconcile(imp: ImportJob, threshold: Decimal) -> dict:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_nestloop = off")
+            cursor.execute("SET LOCAL jit = off")  # compiling each of these one-off aggregates costs more than it saves
         return _reconcile(imp, threshold)
 
 
