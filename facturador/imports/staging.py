@@ -242,26 +242,31 @@ def _reconcile(imp: ImportJob, threshold: Decimal) -> dict:
 
     prev = previous_period(imp.period)
     prev_params = [imp.issuer_id, Charge.Source.IMPORT, imp.operator.code, prev]
-    prev_total, prev_rows, prev_refs = _fetch(
-        f"SELECT SUM(amount), COUNT(*), COUNT(DISTINCT reference) FROM {charges} WHERE issuer_id = %s AND source = %s "
-        f"AND source_operator = %s AND period = %s", prev_params)[0]
-    cte = (f"WITH cur AS (SELECT reference, SUM(amount) AS s FROM {staging} WHERE import_job_id = %s GROUP BY reference), "
-           f"prev AS (SELECT reference, SUM(amount) AS s FROM {charges} WHERE issuer_id = %s AND source = %s "
-           f"AND source_operator = %s AND period = %s GROUP BY reference) ")
-    changed_expr = "prev.s <> 0 AND ABS(cur.s - prev.s) * 100 > %s * ABS(prev.s)"
+    # One pass over both sides (a million staged lines, a million previous charges): per-reference sums
+    # FULL JOINed, the figures as window aggregates next to the top LIST_LIMIT rows (changed ones first).
+    has_prev = _fetch(f"SELECT 1 FROM {charges} WHERE issuer_id = %s AND source = %s AND source_operator = %s "
+                      f"AND period = %s LIMIT 1", prev_params)
+    found = has_prev and _fetch(
+        f"WITH cur AS (SELECT reference, SUM(amount) AS s FROM {staging} WHERE import_job_id = %s GROUP BY reference), "
+        f"prev AS (SELECT reference, SUM(amount) AS s, COUNT(*) AS n FROM {charges} WHERE issuer_id = %s AND source = %s "
+        f"AND source_operator = %s AND period = %s GROUP BY reference), "
+        f"j AS (SELECT COALESCE(cur.reference, prev.reference) AS reference, cur.reference AS cref, "
+        f"prev.reference AS pref, prev.s AS ps, prev.n AS pn, cur.s AS cs, "
+        f"CASE WHEN cur.reference IS NOT NULL AND prev.reference IS NOT NULL AND prev.s <> 0 "
+        f"AND ABS(cur.s - prev.s) * 100 > %s * ABS(prev.s) THEN 1 ELSE 0 END AS ch "
+        f"FROM cur FULL JOIN prev ON prev.reference = cur.reference) "
+        f"SELECT reference, ps, cs, ch, SUM(ch) OVER (), "
+        f"SUM(CASE WHEN cref IS NOT NULL AND pref IS NULL THEN 1 ELSE 0 END) OVER (), "
+        f"SUM(CASE WHEN cref IS NULL THEN 1 ELSE 0 END) OVER (), SUM(ps) OVER (), SUM(pn) OVER (), COUNT(pref) OVER () "
+        f"FROM j ORDER BY ch DESC, ABS(cs - ps) DESC, reference LIMIT {LIST_LIMIT}",
+        [iid, *prev_params, threshold])
+    prev_total, prev_rows = (found[0][7], int(found[0][8] or 0)) if found else (None, 0)
     changes_count, new_refs, missing_refs, changes = 0, None, None, []
     if prev_rows:
-        # One pass for the counts (changed beyond the threshold, new, matched), one for the top list.
-        changes_count, new_refs, matched = _fetch(
-            f"{cte} SELECT SUM(CASE WHEN {changed_expr} THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN prev.reference IS NULL THEN 1 ELSE 0 END), COUNT(prev.reference) "
-            f"FROM cur LEFT JOIN prev ON prev.reference = cur.reference", [iid, *prev_params, threshold])[0]
-        changes_count, new_refs = int(changes_count or 0), int(new_refs or 0)
-        missing_refs = int(prev_refs) - int(matched or 0)
-        params = [iid, *prev_params, threshold]
-        for ref, before, after in _fetch(f"{cte} SELECT cur.reference, prev.s, cur.s FROM cur JOIN prev ON "
-                                         f"prev.reference = cur.reference WHERE {changed_expr} "
-                                         f"ORDER BY ABS(cur.s - prev.s) DESC, cur.reference LIMIT {LIST_LIMIT}", params):
+        changes_count, new_refs, missing_refs = int(found[0][4] or 0), int(found[0][5] or 0), int(found[0][6] or 0)
+        for ref, before, after, ch, *_totals in found:
+            if not ch:
+                break
             before, after = Decimal(str(before)), Decimal(str(after))
             changes.append({"reference": ref, "previous": _dec(before), "current": _dec(after),
                             "change_pct": _dec((after - before) * 100 / abs(before))})
