@@ -293,6 +293,14 @@ class AuditEntry(models.Model):
         raise RuntimeError("Audit entries are append-only")
 
 
+_FILES_PROVIDERS: dict = {}
+
+
+def register_files_provider(source: str, provider):
+    """`provider(issued_document)` fills the document's missing pdf/xml/attachment files (see ensure_files)."""
+    _FILES_PROVIDERS[source] = provider
+
+
 def document_upload_path(instance, filename):
     return f"issuers/{instance.issuer_id}/documents/{instance.created_at:%Y/%m}/{filename}" if instance.created_at else \
         f"issuers/{instance.issuer_id}/documents/{filename}"
@@ -343,3 +351,10 @@ class IssuedDocument(IssuerScoped):
     @property
     def full_number(self):
         return f"{self.prefix}{self.number}"
+
+    def ensure_files(self):
+        """Have the owning app write the files a customer receives (once; they are kept afterwards)."""
+        provider = _FILES_PROVIDERS.get(self.source)
+        if provider is not None and not (self.pdf and (self.xml or self.attachment)):
+            provider(self)
+        return self

@@ -7,4 +7,8 @@ class EinvoiceConfig(AppConfig):
     verbose_name = "Documentos electrónicos DIAN"
 
     def ready(self):
+        from facturador.core.models import register_files_provider
         from facturador.einvoice import tasks  # noqa: F401  (registers job handlers)
+        from facturador.einvoice.attached import write_files
+
+        register_files_provider("einvoice.document", write_files)

@@ -22,3 +22,20 @@ def delivery_zip(doc, pdf: bytes) -> bytes:
         zf.writestr(f"ad{doc.full_number}.xml", attached_document(doc))
         zf.writestr(f"{doc.full_number}.pdf", pdf)
     return buf.getvalue()
+
+
+def write_files(issued):
+    """Files of an accepted DIAN document for the buyer: signed XML, PDF and the AttachedDocument zip."""
+    from django.core.files.base import ContentFile
+
+    from facturador.einvoice.models import DianDocument
+    from facturador.einvoice.pdf import render
+
+    doc = DianDocument.objects.filter(pk=issued.source_id, issuer_id=issued.issuer_id).first()
+    if doc is None or doc.status != DianDocument.Status.ACCEPTED:
+        return  # only validated documents go to the buyer
+    pdf = render(doc)
+    issued.xml.save(f"{doc.full_number}.xml", ContentFile(bytes(doc.signed_xml)), save=False)
+    issued.pdf.save(f"{doc.full_number}.pdf", ContentFile(pdf), save=False)
+    issued.attachment.save(f"z{doc.full_number}.zip", ContentFile(delivery_zip(doc, pdf)), save=False)
+    issued.save(update_fields=["xml", "pdf", "attachment"])

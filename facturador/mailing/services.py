@@ -270,6 +270,7 @@ def _read(field) -> bytes:
 def attachments_for(doc: IssuedDocument) -> list[Attachment]:
     """DIAN: the AttachedDocument zip (it carries the XML and the PDF, Anexo técnico) when there is one;
     otherwise (CFDI, or DIAN before the zip exists) the PDF and the XML."""
+    doc.ensure_files()
     out = []
     if doc.attachment:
         out.append(Attachment(os.path.basename(doc.attachment.name), _read(doc.attachment), "application/zip"))

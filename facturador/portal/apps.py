@@ -7,4 +7,8 @@ class PortalConfig(AppConfig):
     verbose_name = "Autofacturación CFDI"
 
     def ready(self):
+        from facturador.core.models import register_files_provider
         from facturador.portal import tasks  # noqa: F401  (registers job handlers)
+        from facturador.portal.services import write_files
+
+        register_files_provider("portal.cfdi", write_files)

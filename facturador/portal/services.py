@@ -370,3 +370,17 @@ def cancel(cfdi: Cfdi, motive: str, substitute_uuid: str = "", user=None) -> Cfd
             Ticket.objects.filter(cfdi=cfdi).update(status=Ticket.Status.AVAILABLE, cfdi=None, reservation="")
         IssuedDocument.objects.filter(source="portal.cfdi", source_id=str(cfdi.pk)).update(status=cfdi.status)
     return cfdi
+
+
+def write_files(issued):
+    """The stamped XML and its PDF, for mass email and downloads."""
+    from django.core.files.base import ContentFile
+
+    from facturador.cfdi.pdf import cfdi_pdf
+
+    cfdi = Cfdi.objects.filter(pk=issued.source_id, issuer_id=issued.issuer_id).first()
+    if cfdi is None:
+        return
+    issued.xml.save(f"{cfdi.uuid}.xml", ContentFile(bytes(cfdi.xml)), save=False)
+    issued.pdf.save(f"{cfdi.uuid}.pdf", ContentFile(cfdi_pdf(bytes(cfdi.xml))), save=False)
+    issued.save(update_fields=["xml", "pdf"])

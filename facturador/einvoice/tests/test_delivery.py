@@ -89,3 +89,29 @@ def test_cli_issue_and_wait(dian_issuer, sandbox, invoice_payload, tmp_path, cap
     out = capsys.readouterr().out
     assert "SETP990000000" in out and "Aceptado" in out
     assert DianDocument.objects.get().status == "accepted"
+
+
+def test_accepted_document_gives_the_buyer_its_files(dian_issuer, sandbox, invoice_payload):
+    """What mass email attaches: the AttachedDocument zip (signed XML + ApplicationResponse) and the PDF."""
+    import io
+    import zipfile
+
+    from facturador.core.models import IssuedDocument
+    from facturador.dian.attached import extract
+    from facturador.dian.verify import verify_signature
+
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    issued = IssuedDocument.objects.get(source="einvoice.document", source_id=str(doc.pk))
+    issued.ensure_files()
+    assert not issued.attachment  # not before DIAN accepts it
+    fast(doc)
+    issued.refresh_from_db()
+    issued.ensure_files()
+    with zipfile.ZipFile(io.BytesIO(issued.attachment.read())) as zf:
+        names = sorted(zf.namelist())
+        attached = zf.read(f"ad{doc.full_number}.xml")
+    assert names == [f"{doc.full_number}.pdf", f"ad{doc.full_number}.xml"]
+    embedded, response = extract(attached)
+    assert embedded == bytes(doc.signed_xml) and response == bytes(doc.application_response)
+    assert verify_signature(attached).ok
+    assert issued.xml.read() == bytes(doc.signed_xml) and issued.pdf.read().startswith(b"%PDF")

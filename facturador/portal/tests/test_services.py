@@ -137,3 +137,15 @@ def test_cancel_motives(portal, make_ticket, receptor):
     assert cfdi.status == "cancelled"
     t.refresh_from_db()
     assert t.status == "available"  # a cancelled-by-error invoice frees its ticket
+
+
+def test_stamped_cfdi_gives_mass_email_its_files(portal, make_ticket, receptor):
+    from facturador.core.models import IssuedDocument
+    from facturador.mailing.services import attachments_for
+
+    cfdi = services.invoice_tickets(portal, [make_ticket()], receptor, "01")
+    issued = IssuedDocument.objects.get(source="portal.cfdi", source_id=str(cfdi.pk))
+    files = {a.filename if hasattr(a, "filename") else a[0]: a for a in attachments_for(issued)}
+    assert set(files) == {f"{cfdi.uuid}.xml", f"{cfdi.uuid}.pdf"}
+    issued.refresh_from_db()
+    assert issued.xml.read() == bytes(cfdi.xml)
