@@ -88,3 +88,24 @@ def test_template_api(issuer_co, admin_co, api_client):
     assert r.status_code == 201 and r.json()["version"] == 1
     pdf = api_client.get(f"{url}{r.json()['id']}/preview/")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+@pytest.mark.django_db
+def test_batch_with_a_template_without_the_invoices_form_renders_each_invoice_alone(issuer_co):
+    """The batch compiles 20 invoices at once only when the template allows it; this one does not."""
+    import io
+
+    import pypdfium2
+    from django.conf import settings
+
+    from facturador.billing.models import BillingInvoice
+    from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
+
+    make_range(issuer_co)
+    invoice_templates.create_version(issuer_co, "Sencilla", GOOD, make_default=True)
+    batch = issue_batch_inline(issuer_co, make_accounts(issuer_co, 3))
+    assert batch.status == "finished", batch.errors
+    for inv in BillingInvoice.objects.filter(batch=batch):
+        pdf = pypdfium2.PdfDocument(io.BytesIO((settings.MEDIA_ROOT / str(getattr(inv.pdf, "name", inv.pdf))).read_bytes()))
+        text = pdf[0].get_textpage().get_text_range()
+        assert len(pdf) == 1 and f"{inv.prefix}{inv.number}" in text
