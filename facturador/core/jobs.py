@@ -23,6 +23,7 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -95,6 +96,7 @@ class JobContext:
         self.params = job.params
         self._last_write = 0.0
         self._last_cancel_check = 0.0
+        self._side: _SideChannel | None = None
 
     @property
     def issuer(self):
@@ -111,6 +113,9 @@ class JobContext:
             job.message = message[:500]
         if errors is not None:
             job.errors = errors
+        if self._side is not None:
+            self._side.changed(force)
+            return
         now = time.monotonic()
         if force or now - self._last_write >= self.PROGRESS_EVERY:
             self._last_write = now
@@ -119,6 +124,9 @@ class JobContext:
             )
 
     def cancel_requested(self) -> bool:
+        if self._side is not None:
+            self.job.cancel_requested = self._side.cancelled
+            return self.job.cancel_requested
         now = time.monotonic()
         if now - self._last_cancel_check < self.PROGRESS_EVERY:
             return self.job.cancel_requested
@@ -132,7 +140,76 @@ class JobContext:
 
     def set_result(self, **values):
         self.job.result.update(values)
+        if self._side is not None:
+            self._side.changed(True)
+            return
         Job.objects.filter(pk=self.job.pk).update(result=self.job.result)
+
+    @contextmanager
+    def side_connection(self):
+        """Progress, result and cancel checks through a thread with a database connection of its own.
+
+        For a handler that holds one long transaction on its connection (a bulk load that must
+        commit or roll back whole): writes made inside that transaction would stay invisible to
+        the user until it ends, and would lock the job row against the heartbeat. Inside this
+        block the handler's connection never touches the job row.
+        """
+        if self._side is not None:
+            yield self
+            return
+        side = _SideChannel(self, self.PROGRESS_EVERY)
+        side.start()
+        self._side = side
+        try:
+            yield self
+        finally:
+            self._side = None
+            side.stop()
+
+
+class _SideChannel(threading.Thread):
+    def __init__(self, ctx: JobContext, every: float):
+        super().__init__(daemon=True, name=f"job-side-{ctx.job.pk}")
+        self.ctx = ctx
+        self.every = every
+        self.cancelled = ctx.job.cancel_requested
+        self._dirty = False
+        self._wake = threading.Event()
+        self._stopped = False
+
+    def changed(self, urgent: bool):
+        self._dirty = True
+        if urgent:
+            self._wake.set()
+
+    def stop(self):
+        self._stopped = True
+        self._wake.set()
+        self.join()
+
+    def run(self):
+        try:
+            while True:
+                self._wake.wait(self.every)
+                self._wake.clear()
+                self._flush()
+                if self._stopped:
+                    break
+        finally:
+            connection.close()
+
+    def _flush(self):
+        job = self.ctx.job
+        try:
+            if self._dirty:
+                self._dirty = False
+                Job.objects.filter(pk=job.pk).update(
+                    done=job.done, total=job.total, message=job.message, errors=job.errors, result=dict(job.result),
+                    heartbeat_at=timezone.now())
+            if not self.cancelled:
+                self.cancelled = Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
+        except Exception:  # progress is best effort; the handler's own work must go on
+            logger.warning("Progress update for job %s failed", job.pk, exc_info=True)
 
 
 def create_job(issuer, kind: str, *, title: str = "", params: dict | None = None, user=None, total: int = 0,

@@ -24,7 +24,7 @@ from django.db import IntegrityError
 
 from facturador.core.jobs import JobContext, JobFailed
 from facturador.core.models import Job
-from facturador.imports import services, staging
+from facturador.imports import loading, services, staging
 from facturador.imports.models import ImportJob, ImportRowError
 from facturador.tabular.errors import ImportFileError
 from facturador.tabular.mapping import Template, map_rows, open_for_template, preview
@@ -39,8 +39,9 @@ FIELD_LABELS = {"reference": "referencia", "concept": "concepto", "quantity": "c
                 "amount": "valor"}
 CENT = Decimal("0.01")
 Q4 = Decimal("0.0001")
-MAX_AMOUNT = Decimal("1e16")
-MAX_QTY = Decimal("1e10")
+MAX_AMOUNT = Decimal("1e16")  # numeric(18, 2)
+MAX_PRICE = Decimal("1e14")   # numeric(18, 4)
+MAX_QTY = Decimal("1e10")     # numeric(14, 4)
 DEFAULT_CONCEPT = "Consumo"
 
 DEFAULT_MAPPING = {
@@ -112,11 +113,15 @@ def _line(values: dict, _D=Decimal, _one=Decimal(1)):
         ref = str(ref)
     if len(ref) > 48:
         raise LineError("reference", "la referencia tiene más de 48 caracteres")
+    if "\x00" in ref:
+        raise LineError("reference", "la referencia tiene un carácter nulo (código 0)")
     concept = values.get("concept") or DEFAULT_CONCEPT
     if concept.__class__ is not str:
         concept = str(concept)
     if len(concept) > 200:
         concept = concept[:200]
+    if "\x00" in concept:
+        raise LineError("concept", "el concepto tiene un carácter nulo (código 0)")
     qty = values.get("quantity")
     qty = _one if qty is None else _D(qty).quantize(Q4, ROUND_HALF_UP)
     price = values.get("unit_price")
@@ -134,8 +139,10 @@ def _line(values: dict, _D=Decimal, _one=Decimal(1)):
             price = _D(price).quantize(Q4, ROUND_HALF_UP)
     except InvalidOperation:
         raise LineError("amount", "el valor es demasiado grande") from None
-    if not (-MAX_AMOUNT < amount < MAX_AMOUNT and -MAX_AMOUNT < price < MAX_AMOUNT):
+    if not -MAX_AMOUNT < amount < MAX_AMOUNT:
         raise LineError("amount", f"el valor {amount} es demasiado grande")
+    if not -MAX_PRICE < price < MAX_PRICE:
+        raise LineError("unit_price", f"el valor unitario {price} es demasiado grande")
     if not -MAX_QTY < qty < MAX_QTY:
         raise LineError("quantity", f"la cantidad {qty} es demasiado grande")
     return ref, concept, qty, price, amount
@@ -159,86 +166,90 @@ def process(imp: ImportJob, ctx: JobContext):
         source = open_for_template(imp.file.path, imp.original_name, template)
     except ImportFileError as exc:
         raise JobFailed(exc.message_es, str(exc)) from exc
-    with source:
-        try:
-            mapper = map_rows(source, template)
-        except ImportFileError as exc:
-            raise JobFailed(exc.message_es, str(exc)) from exc
-        imp.header = list(mapper.header)
-        imp.file_info = {"sheet": source.sheet_name, "encoding": source.encoding, "delimiter": source.delimiter,
-                         "member": source.member, "file_type": source.file_type}
-        ImportJob.objects.filter(pk=imp.pk).update(header=imp.header, file_info=imp.file_info)
-        ctx.progress(0, total=source.total_rows_estimate or 0, message="Leyendo y validando", errors=0, force=True)
-        writer = staging.StagingWriter()
-        batch_size = int(os.environ.get("FACTURADOR_IMPORT_BATCH_SIZE") or BATCH_SIZE)
-        # Optional pause between batches (seconds) to keep a big import from saturating a shared database.
-        throttle = float(os.environ.get("FACTURADOR_IMPORT_THROTTLE") or 0)
-        iid = imp.pk
-        buf: list[tuple] = []
-        err_objs: list[ImportRowError] = []
-        stored_errors = 0
-        valid = invalid = 0
-        amount_total = Decimal(0)
-        n = 0
-        try:
-            for mr in mapper:
-                n += 1
-                if mr.errors:
+    errors = loading.ErrorSpool(imp.pk)
+    try:
+        with source:
+            try:
+                mapper = map_rows(source, template)
+            except ImportFileError as exc:
+                raise JobFailed(exc.message_es, str(exc)) from exc
+            imp.header = list(mapper.header)
+            imp.file_info = {"sheet": source.sheet_name, "encoding": source.encoding, "delimiter": source.delimiter,
+                             "member": source.member, "file_type": source.file_type}
+            ImportJob.objects.filter(pk=imp.pk).update(header=imp.header, file_info=imp.file_info)
+            ctx.progress(0, total=source.total_rows_estimate or 0, message="Leyendo y validando", errors=0, force=True)
+            try:
+                loader = loading.loader_for(imp, ctx)
+                with loader:
+                    return _load(imp, ctx, template, source, mapper, loader, errors, t_start)
+            except loading.AlreadyLoaded:
+                imp.refresh_from_db()
+                return Job.Status.FINISHED_WITH_ERRORS if imp.rows_invalid else Job.Status.FINISHED
+    finally:
+        errors.close()
+
+
+def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
+    """Read, validate and hand the lines to the loader; reconcile; commit or discard."""
+    batch_size = int(os.environ.get("FACTURADOR_IMPORT_BATCH_SIZE") or BATCH_SIZE)
+    # Optional pause between batches (seconds) to keep a big import from saturating a shared database.
+    throttle = float(os.environ.get("FACTURADOR_IMPORT_THROTTLE") or 0)
+    buf: list[tuple] = []
+    stored_errors = 0
+    valid = invalid = 0
+    amount_total = Decimal(0)
+    n = 0
+    line = _line
+    add_error = errors.add
+    try:
+        for mr in mapper:
+            n += 1
+            if mr.errors:
+                invalid += 1
+                if stored_errors < MAX_STORED_ERRORS:
+                    stored_errors += 1
+                    raw = [_jsonable(v) for v in mr.raw]
+                    for e in mr.errors:
+                        add_error(mr.row_number, e.column or "", str(e.value if e.value is not None else "")[:500],
+                                  e.message_es[:500], raw)
+            else:
+                try:
+                    ref, concept, qty, price, amount = line(mr.values)
+                except LineError as exc:
                     invalid += 1
                     if stored_errors < MAX_STORED_ERRORS:
                         stored_errors += 1
-                        raw = [_jsonable(v) for v in mr.raw]
-                        for e in mr.errors:
-                            err_objs.append(ImportRowError(
-                                import_job_id=iid, row_number=mr.row_number, column=e.column or "",
-                                value=str(e.value if e.value is not None else "")[:500], message=e.message_es[:500],
-                                original=raw))
+                        field = exc.field
+                        add_error(mr.row_number, FIELD_LABELS[field], str(mr.values.get(field) or "")[:500],
+                                  f"Fila {mr.row_number}, «{field}»: {exc.message}.", [_jsonable(v) for v in mr.raw])
                 else:
-                    try:
-                        ref, concept, qty, price, amount = _line(mr.values)
-                    except LineError as exc:
-                        field, msg = exc.field, exc.message
-                        invalid += 1
-                        if stored_errors < MAX_STORED_ERRORS:
-                            stored_errors += 1
-                            err_objs.append(ImportRowError(
-                                import_job_id=iid, row_number=mr.row_number, column=FIELD_LABELS[field],
-                                value=str(mr.values.get(field) or "")[:500],
-                                message=f"Fila {mr.row_number}, «{field}»: {msg}.", original=[_jsonable(v) for v in mr.raw]))
-                    else:
-                        valid += 1
-                        amount_total += amount
-                        buf.append((iid, mr.row_number, ref, concept, qty, price, amount))
-                if len(buf) >= batch_size or len(err_objs) >= 2000:
-                    ctx.check_cancel()
-                    writer.write(buf)
-                    if throttle:
-                        time.sleep(throttle)
-                    buf = []
-                    if err_objs:
-                        ImportRowError.objects.bulk_create(err_objs, batch_size=1000)
-                        err_objs = []
-                    ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number),
-                                 errors=invalid)
-                elif not n & 1023:
-                    ctx.check_cancel()
-                    ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number),
-                                 errors=invalid)
-        except ImportFileError as exc:
-            raise JobFailed(exc.message_es, str(exc)) from exc
-        ctx.check_cancel()
-        writer.write(buf)
-        stats = mapper.stats
-        file_errors = [e for e in stats.file_errors
-                       if not (e.code == "total_missing" and not (template.declared_totals and template.declared_totals.expected))]
-        for e in file_errors:
-            err_objs.append(ImportRowError(import_job_id=iid, row_number=e.row or 0, column=e.column or "",
-                                           value=str(e.value if e.value is not None else "")[:500],
-                                           message=e.message_es[:500], original=[]))
-        if err_objs:
-            ImportRowError.objects.bulk_create(err_objs, batch_size=1000)
-        rows_read = source.row_number
-        imp.file_info["encoding"] = source.encoding  # a CSV may switch from UTF-8 to Windows-1252 mid-file
+                    valid += 1
+                    amount_total += amount
+                    buf.append((mr.row_number, ref, concept, qty, price, amount))
+            if len(buf) >= batch_size:
+                ctx.check_cancel()
+                loader.write(buf)
+                if throttle:
+                    time.sleep(throttle)
+                buf = []
+                ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number),
+                             errors=invalid)
+            elif not n & 1023:
+                ctx.check_cancel()
+                ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number),
+                             errors=invalid)
+    except ImportFileError as exc:
+        raise JobFailed(exc.message_es, str(exc)) from exc
+    ctx.check_cancel()
+    loader.write(buf)
+    loader.end_rows()
+    stats = mapper.stats
+    file_errors = [e for e in stats.file_errors
+                   if not (e.code == "total_missing" and not (template.declared_totals and template.declared_totals.expected))]
+    for e in file_errors:
+        add_error(e.row or 0, e.column or "", str(e.value if e.value is not None else "")[:500], e.message_es[:500], [])
+    rows_read = source.row_number
+    imp.file_info["encoding"] = source.encoding  # a CSV may switch from UTF-8 to Windows-1252 mid-file
 
     declared_amount = stats.declared_totals.get("amount")
     declared_rows = template.declared_totals.expected_rows if template.declared_totals else None
@@ -249,47 +260,47 @@ def process(imp: ImportJob, ctx: JobContext):
     ctx.progress(rows_read, total=rows_read, errors=invalid + len(file_errors), message="Conciliando", force=True)
     ctx.check_cancel()
     t_read = time.perf_counter()
-    imp.reconciliation = staging.reconcile(imp, imp.template.change_threshold)
+    imp.reconciliation = loader.reconcile(imp.template.change_threshold)
     t_reconcile = time.perf_counter()
     imp.reconciliation["file_errors"] = [e.message_es for e in file_errors]
     imp.reconciliation["warnings"] = list(stats.warnings)
     imp.reconciliation["empty_rows"] = stats.empty_rows
     imp.reconciliation["footer_rows"] = list(stats.footer_rows)
-    ImportJob.objects.filter(pk=imp.pk).update(
-        rows_read=imp.rows_read, rows_valid=valid, rows_invalid=invalid, amount_total=imp.amount_total,
-        declared_amount=imp.declared_amount, declared_rows=declared_rows, reconciliation=imp.reconciliation,
-        file_info=imp.file_info)
+    figures = dict(rows_read=imp.rows_read, rows_valid=valid, rows_invalid=invalid, amount_total=imp.amount_total,
+                   declared_amount=imp.declared_amount, declared_rows=declared_rows, reconciliation=imp.reconciliation,
+                   file_info=imp.file_info)
     ctx.set_result(import_id=imp.pk, rows_valid=valid, rows_invalid=invalid, amount=str(imp.amount_total),
-                   loader=writer.method, seconds={"read_validate_stage": round(t_read - t_start, 2),
+                   loader=loader.method, seconds={"read_validate_load": round(t_read - t_start, 2),
                                                   "reconcile": round(t_reconcile - t_read, 2)})
     has_errors = bool(invalid or file_errors)
+    refusal = None
     if stats.aborted:
-        raise JobFailed(f"Se detuvo la lectura: {invalid} filas con errores alcanzaron el máximo de la plantilla. "
-                        "No se cargó nada; descargue el reporte de errores.")
-    if imp.dry_run:
-        staging.clear_staging(imp.pk)
-        ImportJob.objects.filter(pk=imp.pk).update(phase=ImportJob.Phase.VALIDATED)
+        refusal = (f"Se detuvo la lectura: {invalid} filas con errores alcanzaron el máximo de la plantilla. "
+                   "No se cargó nada; descargue el reporte de errores.")
+    elif imp.dry_run:
+        loader.discard(errors, phase=ImportJob.Phase.VALIDATED, **figures)
         ctx.progress(rows_read, message=f"Simulación: {valid} filas válidas, {invalid} con error; no se guardó nada",
                      force=True)
         return Job.Status.FINISHED_WITH_ERRORS if has_errors else Job.Status.FINISHED
-    if template.all_or_nothing and has_errors:
-        raise JobFailed(f"La plantilla es «todo o nada» y el archivo tiene {invalid + len(file_errors)} errores: "
-                        "no se cargó ninguna fila. Descargue el reporte de errores, corrija y vuelva a importar.")
-    if valid == 0:
-        raise JobFailed("El archivo no tiene filas válidas: no se cargó nada. Revise el reporte de errores."
-                        if invalid else "El archivo no tiene filas de datos.")
+    elif template.all_or_nothing and has_errors:
+        refusal = (f"La plantilla es «todo o nada» y el archivo tiene {invalid + len(file_errors)} errores: "
+                   "no se cargó ninguna fila. Descargue el reporte de errores, corrija y vuelva a importar.")
+    elif valid == 0:
+        refusal = ("El archivo no tiene filas válidas: no se cargó nada. Revise el reporte de errores."
+                   if invalid else "El archivo no tiene filas de datos.")
+    if refusal:
+        loader.discard(errors, **figures)
+        raise JobFailed(refusal)
     ctx.progress(rows_read, message="Cargando cargos", force=True)
     ctx.check_cancel()
     t_swap = time.perf_counter()
     try:
-        inserted, replaced = staging.swap_into_charges(imp)
+        inserted, replaced = loader.commit(errors, **figures)
     except IntegrityError as exc:
-        logger.warning("Swap of import %s refused by the database: %s", imp.pk, exc)
+        logger.warning("Loading import %s was refused by the database: %s", imp.pk, exc)
         raise JobFailed("No se pudieron reemplazar los cargos del periodo: algunos ya están en uso (por ejemplo, "
                         "en facturas emitidas). No se cargó nada.", str(exc)) from exc
-    t_swapped = time.perf_counter()
-    staging.clear_staging(imp.pk)
-    ctx.job.result["seconds"].update(swap=round(t_swapped - t_swap, 2), cleanup=round(time.perf_counter() - t_swapped, 2))
+    ctx.job.result["seconds"].update(commit=round(time.perf_counter() - t_swap, 2))
     msg = f"{inserted} cargos cargados" + (f"; reemplazó {replaced} cargos anteriores del periodo" if replaced else "")
     ctx.set_result(charges=inserted, replaced=replaced)
     ctx.progress(rows_read, message=msg, errors=invalid + len(file_errors), force=True)

@@ -190,31 +190,63 @@ def _fetch(sql, params):
         return cursor.fetchall()
 
 
-def reconcile(imp: ImportJob, threshold: Decimal) -> dict:
-    """Control totals, unknown references, duplicates and period-over-period changes of the staged lines."""
+def reconcile(imp: ImportJob, threshold: Decimal, lines: "Lines | None" = None) -> dict:
+    """Control totals, unknown references, duplicates and period-over-period changes of the import's lines.
+
+    `lines` says where the lines are: the staging table (default) or, for the direct loader, the
+    charges this import has inserted in the still-open transaction.
+    """
+    lines = lines or staged_lines(imp)
     if connection.vendor != "postgresql":
-        return _reconcile(imp, threshold)
-    with connection.cursor() as cursor:
-        # Freshly bulk-loaded rows have no statistics: without them the planner picks nested loops
-        # (hours on a million rows). Sample the staging table and forbid nested loops here.
-        cursor.execute(f"ANALYZE {connection.ops.quote_name(ImportedLine._meta.db_table)}")
+        return _reconcile(imp, threshold, lines)
+    if lines.analyze:
+        with connection.cursor() as cursor:
+            # Freshly bulk-loaded rows have no statistics: without them the planner picks nested loops
+            # (hours on a million rows). Sample the staging table and forbid nested loops here.
+            cursor.execute(f"ANALYZE {lines.analyze}")
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_nestloop = off")
             cursor.execute("SET LOCAL jit = off")  # compiling each of these one-off aggregates costs more than it saves
-        return _reconcile(imp, threshold)
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        return _reconcile(imp, threshold, lines)
 
 
-def _reconcile(imp: ImportJob, threshold: Decimal) -> dict:
-    Charge = _charge_model()
-    Account = _account_model()
+class Lines:
+    """Where an import's lines are, for the reconciliation queries.
+
+    `source`: SQL (a FROM item named l) whose rows have reference, concept, amount;
+    `unknown`: a condition on l (with the same params) true for lines whose reference matches no account.
+    """
+
+    def __init__(self, source: str, params: list, unknown: str, unknown_params: list, analyze: str | None):
+        self.source, self.params, self.unknown, self.unknown_params, self.analyze = (
+            source, params, unknown, unknown_params, analyze)
+
+
+def staged_lines(imp: ImportJob) -> Lines:
     qn = connection.ops.quote_name
-    staging = qn(ImportedLine._meta.db_table)
-    charges = qn(Charge._meta.db_table)
-    accounts = qn(Account._meta.db_table)
-    iid = imp.pk
+    table = qn(ImportedLine._meta.db_table)
+    accounts = qn(_account_model()._meta.db_table)
+    return Lines(f"(SELECT reference, concept, amount FROM {table} WHERE import_job_id = %s) l", [imp.pk],
+                 f"NOT EXISTS (SELECT 1 FROM {accounts} a WHERE a.issuer_id = %s AND a.reference = l.reference)",
+                 [imp.issuer_id], analyze=table)
 
-    rows, amount = _fetch(f"SELECT COUNT(*), SUM(amount) FROM {staging} WHERE import_job_id = %s", [iid])[0]
+
+def charged_lines(imp: ImportJob) -> Lines:
+    """The charges inserted by this import (visible inside the loading transaction)."""
+    table = connection.ops.quote_name(_charge_model()._meta.db_table)
+    return Lines(f"(SELECT reference, concept, amount, account_id FROM {table} WHERE source_import_id = %s) l",
+                 [imp.pk], "l.account_id IS NULL", [], analyze=None)
+
+
+def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines) -> dict:
+    Charge = _charge_model()
+    qn = connection.ops.quote_name
+    charges = qn(Charge._meta.db_table)
+    src, sp = lines.source, lines.params
+
+    rows, amount = _fetch(f"SELECT COUNT(*), SUM(l.amount) FROM {src}", sp)[0]
     amount = Decimal(str(amount or 0)).quantize(Decimal("0.01"))
     control = {
         "rows": rows, "amount": _dec(amount),
@@ -225,18 +257,17 @@ def _reconcile(imp: ImportJob, threshold: Decimal) -> dict:
     control["amount_match"] = None if imp.declared_amount is None else Decimal(imp.declared_amount) == amount
     control["amount_difference"] = None if imp.declared_amount is None else _dec(amount - Decimal(imp.declared_amount))
 
-    unknown_sql = (f"FROM (SELECT DISTINCT l.reference FROM {staging} l LEFT JOIN {accounts} a "
-                   f"ON a.issuer_id = %s AND a.reference = l.reference WHERE l.import_job_id = %s AND a.id IS NULL) u")
+    unknown_sql = f"FROM (SELECT DISTINCT l.reference FROM {src} WHERE {lines.unknown}) u"
     # One pass each: the window aggregate gives the full count next to the first LIST_LIMIT rows.
     found = _fetch(f"SELECT u.reference, COUNT(*) OVER () {unknown_sql} ORDER BY u.reference LIMIT {LIST_LIMIT}",
-                   [imp.issuer_id, iid])
+                   [*sp, *lines.unknown_params])
     unknown_count = int(found[0][1]) if found else 0
     unknown = [r[0] for r in found]
 
-    dup_sql = (f"FROM (SELECT reference, concept, COUNT(*) AS n, SUM(amount) AS s FROM {staging} WHERE import_job_id = %s "
-               f"GROUP BY reference, concept HAVING COUNT(*) > 1) d")
+    dup_sql = (f"FROM (SELECT l.reference, l.concept, COUNT(*) AS n, SUM(l.amount) AS s FROM {src} "
+               f"GROUP BY l.reference, l.concept HAVING COUNT(*) > 1) d")
     found = _fetch(f"SELECT d.reference, d.concept, d.n, d.s, COUNT(*) OVER (), SUM(d.n) OVER () {dup_sql} "
-                   f"ORDER BY d.n DESC, d.reference, d.concept LIMIT {LIST_LIMIT}", [iid])
+                   f"ORDER BY d.n DESC, d.reference, d.concept LIMIT {LIST_LIMIT}", sp)
     dup_count, dup_lines = (found[0][4], found[0][5]) if found else (0, 0)
     duplicates = [{"reference": r[0], "concept": r[1], "count": int(r[2]), "amount": _dec(r[3])} for r in found]
 
@@ -247,7 +278,7 @@ def _reconcile(imp: ImportJob, threshold: Decimal) -> dict:
     has_prev = _fetch(f"SELECT 1 FROM {charges} WHERE issuer_id = %s AND source = %s AND source_operator = %s "
                       f"AND period = %s LIMIT 1", prev_params)
     found = has_prev and _fetch(
-        f"WITH cur AS (SELECT reference, SUM(amount) AS s FROM {staging} WHERE import_job_id = %s GROUP BY reference), "
+        f"WITH cur AS (SELECT l.reference, SUM(l.amount) AS s FROM {src} GROUP BY l.reference), "
         f"prev AS (SELECT reference, SUM(amount) AS s, COUNT(*) AS n FROM {charges} WHERE issuer_id = %s AND source = %s "
         f"AND source_operator = %s AND period = %s GROUP BY reference), "
         f"j AS (SELECT COALESCE(cur.reference, prev.reference) AS reference, cur.reference AS cref, "
@@ -259,7 +290,7 @@ def _reconcile(imp: ImportJob, threshold: Decimal) -> dict:
         f"SUM(CASE WHEN cref IS NOT NULL AND pref IS NULL THEN 1 ELSE 0 END) OVER (), "
         f"SUM(CASE WHEN cref IS NULL THEN 1 ELSE 0 END) OVER (), SUM(ps) OVER (), SUM(pn) OVER (), COUNT(pref) OVER () "
         f"FROM j ORDER BY ch DESC, ABS(cs - ps) DESC, reference LIMIT {LIST_LIMIT}",
-        [iid, *prev_params, threshold])
+        [*sp, *prev_params, threshold])
     prev_total, prev_rows = (found[0][7], int(found[0][8] or 0)) if found else (None, 0)
     changes_count, new_refs, missing_refs, changes = 0, None, None, []
     if prev_rows:

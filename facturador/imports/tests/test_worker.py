@@ -25,8 +25,7 @@ def test_worker_killed_mid_import_is_resumed_without_duplicates(issuer_co, opera
     first = schedule(issuer_co, operator, template, "old.csv", files.csv_bytes(old), enqueue=True)
     wait_for(lambda: status(first) == Job.Status.FINISHED, timeout=40, message="first import")
     imp = schedule(issuer_co, operator, template, "big.csv", files.csv_bytes(rows), enqueue=True)
-    wait_for(lambda: ImportedLine.objects.filter(import_job_id=imp.pk).count() >= 900, timeout=40,
-             message="staging in progress")
+    wait_for(lambda: Job.objects.get(pk=imp.job_id).done >= 900, timeout=40, message="import under way")
     victim.kill()
     assert status(imp) == Job.Status.RUNNING
     # Killed half-way: billing still sees exactly the previous data.

@@ -1,0 +1,337 @@
+"""How validated lines become `billing.Charge` rows: two loaders behind one small interface.
+
+`DirectLoader` (PostgreSQL): the whole import is one transaction on the job's connection. It locks
+the operator (one load at a time per operator) and the issuer's accounts (FOR KEY SHARE: that
+resolves every reference to its account once, keeps those accounts from being deleted meanwhile
+and makes the per-row foreign-key checks cheap), then streams the lines with one COPY straight into
+the charges table while the file is still being read (psycopg's queued writer sends on a thread of
+its own, so parsing in Python and inserting in PostgreSQL run on both cores). Reconciliation reads
+the new charges inside the transaction; the previous charges of the operator and period are
+deleted and the import is marked loaded just before the commit. Cancelled, failed, dry run or killed
+worker: the transaction rolls back and nothing was ever visible. Progress and cancel checks go
+through the job's side connection meanwhile (`JobContext.side_connection`).
+
+`StagingLoader` (SQLite and any other backend): lines go to the staging table in batches, each
+committed on its own (a long write transaction would lock the whole SQLite file against the
+progress updates), then one short transaction swaps them into the charges.
+
+Interface: ``with loader: write(batch)...; end_rows(); reconcile(...); commit(...) or discard()``.
+A batch is a list of (row_number, reference, concept, quantity, unit_price, amount).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import queue
+import tempfile
+import threading
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from facturador.imports import staging
+from facturador.imports.models import ImportJob, ImportRowError
+
+logger = logging.getLogger(__name__)
+
+
+def loader_for(imp: ImportJob, ctx) -> "DirectLoader | StagingLoader":
+    return DirectLoader(imp, ctx) if staging.use_copy() else StagingLoader(imp)
+
+
+class AlreadyLoaded(Exception):
+    """A previous run of this import committed its charges (found under the lock)."""
+
+
+def _copy_text(s: str) -> str:
+    """A value in PostgreSQL's COPY text format (the caller has refused NUL characters)."""
+    if "\\" in s or "\t" in s or "\n" in s or "\r" in s:
+        s = s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return s
+
+
+class ErrorSpool:
+    """Row errors kept aside (spilled to a temporary file past a few thousand) and saved at the end.
+
+    The direct loader's transaction cannot hold them (a rolled-back import must still report its
+    errors), so they are written once the outcome is known: inside the commit, or after a discard.
+    """
+
+    SPILL_EVERY = 2000
+
+    def __init__(self, import_id: int):
+        self.import_id = import_id
+        self.pending: list[tuple] = []
+        self.count = 0
+        self._file = None
+
+    def add(self, row_number: int, column: str, value: str, message: str, original: list):
+        self.pending.append((row_number, column, value, message, original))
+        self.count += 1
+        if len(self.pending) >= self.SPILL_EVERY:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="facturador-import-errors-")
+            pickle.dump(self.pending, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self.pending = []
+
+    def _chunks(self):
+        if self._file is not None:
+            self._file.seek(0)
+            while True:
+                try:
+                    yield pickle.load(self._file)
+                except EOFError:
+                    break
+        if self.pending:
+            yield self.pending
+
+    def save(self):
+        iid = self.import_id
+        for chunk in self._chunks():
+            ImportRowError.objects.bulk_create(
+                [ImportRowError(import_job_id=iid, row_number=rn, column=col, value=val, message=msg, original=orig)
+                 for rn, col, val, msg, orig in chunk], batch_size=1000)
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self.pending = []
+
+
+class _CopyThread(threading.Thread):
+    """Sends each batch as one COPY statement on the loader's connection while the file is read on.
+
+    The job's thread formats the next batch meanwhile (psycopg releases the GIL while it waits for
+    PostgreSQL), and leaves the connection alone until `finish()`. At most two batches wait.
+    """
+
+    def __init__(self, raw_connection, sql: str):
+        super().__init__(daemon=True, name="import-copy")
+        self.raw = raw_connection
+        self.sql = sql
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            with self.raw.cursor() as cursor:
+                while (data := self.queue.get()) is not None:
+                    with cursor.copy(self.sql) as copy:
+                        copy.write(data)
+        except BaseException as exc:  # handed to the job's thread at its next put() or finish()
+            self.error = exc
+            while self.queue.get() is not None:
+                pass
+
+    def put(self, data: str):
+        if self.error is not None:
+            raise self.error
+        self.queue.put(data)
+
+    def finish(self, raise_error: bool = True):
+        self.queue.put(None)
+        self.join()
+        if self.error is not None and raise_error:
+            raise self.error
+
+
+class StagingLoader:
+    def __init__(self, imp: ImportJob):
+        self.imp = imp
+        self.writer = staging.StagingWriter()
+        self.method = self.writer.method
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        return False
+
+    def write(self, batch: list[tuple]):
+        iid = self.imp.pk
+        self.writer.write([(iid, *line) for line in batch])
+
+    def end_rows(self):
+        pass
+
+    def reconcile(self, threshold):
+        return staging.reconcile(self.imp, threshold)
+
+    def discard(self, errors: ErrorSpool, **fields):
+        staging.clear_staging(self.imp.pk)
+        ImportJob.objects.filter(pk=self.imp.pk).update(**fields)
+        errors.save()
+
+    def commit(self, errors: ErrorSpool, **fields) -> tuple[int, int]:
+        ImportJob.objects.filter(pk=self.imp.pk).update(**fields)
+        errors.save()
+        inserted, replaced = staging.swap_into_charges(self.imp)
+        staging.clear_staging(self.imp.pk)
+        return inserted, replaced
+
+
+class DirectLoader:
+    method = "copy-direct"
+
+    def __init__(self, imp: ImportJob, ctx):
+        self.imp = imp
+        self.ctx = ctx
+        self._atomic = None
+        self._side = None
+        self._copy: _CopyThread | None = None
+        self._done = False
+        self._concepts: dict[str, str] = {}
+        self.accounts: dict[str, int] = {}
+        self.written = 0
+
+    # -- transaction ------------------------------------------------------------------------
+    def __enter__(self):
+        from facturador.billing.models import Account, Charge
+
+        imp = self.imp
+        self._side = self.ctx.side_connection()
+        self._side.__enter__()
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        try:
+            qn = connection.ops.quote_name
+            with connection.cursor() as cursor:
+                # Safe: if this commit were lost in a crash, loaded_at is lost with it and the job re-runs.
+                cursor.execute("SET LOCAL synchronous_commit = off")
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+                # Foreign keys checked at the end of each COPY (while the next batch is being read), not
+                # all at the commit.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            with connection.cursor() as cursor:
+                # One load at a time per operator and period (two concurrent re-imports of a period must
+                # not both survive). An advisory lock, not the operator's row: saving a template or an
+                # import of another period goes on meanwhile.
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                               [imp.operator_id % 2**31, int(imp.period.replace("-", ""))])
+            locked = ImportJob.objects.select_for_update().get(pk=imp.pk)
+            if locked.loaded_at:
+                raise AlreadyLoaded()
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT 1 FROM {qn('core_issuer')} WHERE id = %s FOR KEY SHARE", [imp.issuer_id])
+                cursor.execute(f"SELECT reference, id FROM {qn(Account._meta.db_table)} WHERE issuer_id = %s "
+                               f"FOR KEY SHARE", [imp.issuer_id])
+                self.accounts = dict(cursor.fetchall())
+            self._columns, self._suffix = self._layout(Charge)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    def _layout(self, Charge):
+        """The COPY column list and the text of the columns that are the same on every line."""
+        from django.db.models import NOT_PROVIDED
+
+        imp = self.imp
+        now = timezone.now()
+        qn = connection.ops.quote_name
+        varying = ["reference", "concept", "quantity", "unit_price", "amount", "account"]
+        constant = {"issuer": imp.issuer_id, "period": imp.period, "source": Charge.Source.IMPORT,
+                    "source_import_id": imp.pk, "source_operator": imp.operator.code}
+        names, values = [], []
+        for field in Charge._meta.concrete_fields:
+            if field.primary_key or field.name in varying:
+                continue
+            if field.name in constant:
+                value = constant[field.name]
+            elif getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
+                value = field.get_db_prep_value(now, connection)
+            elif field.default is not NOT_PROVIDED:
+                value = field.get_db_prep_save(field.get_default(), connection)
+            elif field.null:
+                value = None
+            else:
+                raise RuntimeError(f"billing.Charge.{field.name} has no value for imported charges")
+            names.append(field.column)
+            values.append("\\N" if value is None else _copy_text(value.isoformat() if hasattr(value, "isoformat")
+                                                                 else str(value)))
+        columns = [Charge._meta.get_field(n).column for n in varying] + names
+        return ", ".join(qn(c) for c in columns), "\t".join(values)
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._atomic is None:
+            return False
+        try:
+            if self._copy is not None:
+                self._close_copy(exc if exc is not None else RuntimeError("load interrupted"))
+        finally:
+            atomic, self._atomic = self._atomic, None
+            if exc_type is None and not self._done:
+                transaction.set_rollback(True)
+            try:
+                atomic.__exit__(exc_type, exc, tb)
+            finally:
+                self._side.__exit__(None, None, None)
+        return False
+
+    # -- lines ------------------------------------------------------------------------------
+    def write(self, batch: list[tuple]):
+        if not batch:
+            return
+        if self._copy is None:
+            from facturador.billing.models import Charge
+
+            self._copy = _CopyThread(connection.connection, f"COPY {connection.ops.quote_name(Charge._meta.db_table)} "
+                                                            f"({self._columns}) FROM STDIN")
+            self._copy.start()
+        account = self.accounts.get
+        tail = "\t" + self._suffix + "\n"
+        null = "\\N"
+        concepts = self._concepts
+        out = []
+        for _rn, ref, concept, qty, price, amount in batch:
+            c = concepts.get(concept)
+            if c is None:
+                c = _copy_text(concept)
+                if len(concepts) < 4096:  # billing files repeat a few concepts; don't grow on distinct ones
+                    concepts[concept] = c
+            a = account(ref)
+            out.append(f"{_copy_text(ref)}\t{c}\t{qty}\t{price}\t{amount}\t{null if a is None else a}{tail}")
+        self._copy.put("".join(out))
+        self.written += len(batch)
+
+    def _close_copy(self, exc=None):
+        copy, self._copy = self._copy, None
+        copy.finish(raise_error=exc is None)
+
+    def end_rows(self):
+        if self._copy is not None:
+            self._close_copy()
+
+    # -- outcome ----------------------------------------------------------------------------
+    def reconcile(self, threshold):
+        return staging.reconcile(self.imp, threshold, staging.charged_lines(self.imp))
+
+    def discard(self, errors: ErrorSpool, **fields):
+        """Roll the load back, then record the figures and the errors."""
+        self._done = True
+        transaction.set_rollback(True)
+        self.__exit__(None, None, None)
+        ImportJob.objects.filter(pk=self.imp.pk).update(**fields)
+        errors.save()
+
+    def commit(self, errors: ErrorSpool, **fields) -> tuple[int, int]:
+        """Replace the operator's previous charges of the period with this import's and commit."""
+        imp = self.imp
+        old = staging.charges_for(imp).exclude(source_import_id=imp.pk)
+        previous_import = old.exclude(source_import_id=None).order_by().values_list("source_import_id", flat=True).first()
+        replaced = old._raw_delete(using="default")
+        errors.save()
+        ImportJob.objects.filter(pk=imp.pk).update(
+            loaded_at=timezone.now(), phase=ImportJob.Phase.LOADED, replaced_charges=replaced,
+            replaced_import_id=previous_import, **fields)
+        self._done = True
+        try:
+            self.__exit__(None, None, None)  # commits (deferred foreign-key checks run here)
+        except IntegrityError:
+            ImportJob.objects.filter(pk=imp.pk).update(**fields)  # the figures and errors, without the charges
+            errors.save()
+            raise
+        return self.written, replaced
