@@ -117,7 +117,7 @@ def child(args):
     imp.job.refresh_from_db()
     print(json.dumps({
         "status": imp.job.status, "error": imp.job.error, "rows": imp.rows_valid, "invalid": imp.rows_invalid,
-        "schedule_s": t1 - t0, "job_s": t2 - t1, "total_s": t2 - t0, "loader": imp.job.result.get("loader"), "phases": imp.job.result.get("seconds"),
+        "schedule_s": t1 - t0, "job_s": t2 - t1, "total_s": t2 - t0, "loader": imp.job.result.get("loader"), "foreign_keys": imp.job.result.get("foreign_keys"), "phases": imp.job.result.get("seconds"),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "changed": imp.reconciliation.get("previous_period", {}).get("changed_count"),
         "unknown": imp.reconciliation.get("unknown_references", {}).get("count"),
@@ -157,6 +157,8 @@ def main():
         ImportTemplate.save_version(issuer=issuer, operator=operator, name="Bench",
                                     mapping=pipeline.normalize_mapping(pipeline.DEFAULT_MAPPING))
     Charge.objects.filter(issuer=issuer)._raw_delete(using="default")
+    with connection.cursor() as cur:  # so that autovacuum does not clean up after that delete during the runs
+        cur.execute("VACUUM ANALYZE billing_charge")
     refs = args.rows // 4 + 1
     if Account.objects.filter(issuer=issuer).count() != int(refs * 0.9):
         Account.objects.filter(issuer=issuer)._raw_delete(using="default")
@@ -183,12 +185,14 @@ def main():
         if out.returncode:
             print(out.stdout, out.stderr)
             raise SystemExit(f"{fmt} import crashed")
+        if os.environ.get("BENCH_STDERR"):
+            print(out.stderr)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         r["format"] = fmt
         results.append(r)
         print(f"{fmt:5s} {args.rows:>9,d} rows  {r['status']:<16s} total {r['total_s']:6.1f} s "
               f"(schedule {r['schedule_s']:.1f} s, job {r['job_s']:.1f} s)  "
-              f"{args.rows / r['total_s']:>9,.0f} rows/s  peak RSS {r['peak_mb']:.0f} MB  loader={r['loader']}  "
+              f"{args.rows / r['total_s']:>9,.0f} rows/s  peak RSS {r['peak_mb']:.0f} MB  loader={r['loader']} (foreign keys {r['foreign_keys']})  "
               f"unknown refs={r['unknown']} changed={r['changed']}\n      phases (s): {r['phases']}" + (f"  ERROR {r['error']}" if r["error"] else ""))
     return results
 

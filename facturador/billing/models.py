@@ -115,11 +115,7 @@ class Charge(IssuerScoped):
     # Indexes: every row inserted by an import (1M-row files) maintains each of them, so keep only those
     # a query uses. issuer_id and account_id lookups (cascade/protect checks included) are served by the
     # leading column of the composite indexes below; tariff_id is only set on tariff charges (partial index).
-    # Issuer and tariff are checked by Django, not by database constraints: a constraint costs a trigger
-    # call per inserted row (~2 µs each, the bulk of a 1M-row import's database time), and neither can be
-    # wrong on the import path (the import's issuer; no tariff). on_delete still applies through the ORM.
-    # The account keeps its database constraint (see docs/decisions.md).
-    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="charges",
                                 db_index=False)
     reference = models.CharField(_("referencia"), max_length=48)
@@ -132,7 +128,7 @@ class Charge(IssuerScoped):
     source_import_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     source_operator = models.CharField(_("operador"), max_length=100, blank=True)
     tariff = models.ForeignKey("Tariff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                               db_index=False, db_constraint=False)
+                               db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

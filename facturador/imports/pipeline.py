@@ -104,48 +104,83 @@ def _jsonable(v):
     return str(v)
 
 
-def _line(values: dict, _D=Decimal, _one=Decimal(1)):
-    """(reference, concept, quantity, unit_price, amount) or raise LineError(field, Spanish message). Hot path."""
-    ref = values.get("reference")
-    if ref is None:
-        raise LineError("reference", "la referencia es obligatoria")
-    if ref.__class__ is not str:
-        ref = str(ref)
-    if len(ref) > 48:
-        raise LineError("reference", "la referencia tiene más de 48 caracteres")
-    if "\x00" in ref:
-        raise LineError("reference", "la referencia tiene un carácter nulo (código 0)")
-    concept = values.get("concept") or DEFAULT_CONCEPT
-    if concept.__class__ is not str:
-        concept = str(concept)
-    if len(concept) > 200:
-        concept = concept[:200]
-    if "\x00" in concept:
-        raise LineError("concept", "el concepto tiene un carácter nulo (código 0)")
-    qty = values.get("quantity")
-    qty = _one if qty is None else _D(qty).quantize(Q4, ROUND_HALF_UP)
-    price = values.get("unit_price")
-    amount = values.get("amount")
-    try:
-        if amount is None:
+def make_line(template: Template | None = None, *, db_rounds: bool = False):
+    """The function values -> (reference, concept, quantity, unit_price, amount), or LineError. Hot path.
+
+    With `template`, a number its parser already rounded to the column's places (or fewer) is not
+    rounded again. With `db_rounds`, quantity and unit price are left for the database to round
+    (PostgreSQL rounds numeric input half away from zero, exactly as ROUND_HALF_UP); the amount is
+    always rounded here, because the control total must be the sum of the stored amounts.
+    """
+    places = {f.field: f.decimal_places for f in template.fields} if template else {}
+
+    def exact(field, scale):
+        p = places.get(field)
+        return p is not None and p <= scale
+
+    amount_exact = exact("amount", 2)
+    qty_exact = db_rounds or exact("quantity", 4)
+    price_exact = db_rounds or exact("unit_price", 4)
+    # Unrounded values left to the database get one unit of margin below the column's limit.
+    price_max = MAX_PRICE - 1 if price_exact else MAX_PRICE
+    qty_max = MAX_QTY - 1 if qty_exact else MAX_QTY
+
+    def line(values: dict, _D=Decimal, _one=Decimal(1), _cls=Decimal):
+        ref = values.get("reference")
+        if ref is None:
+            raise LineError("reference", "la referencia es obligatoria")
+        if ref.__class__ is not str:
+            ref = str(ref)
+        if len(ref) > 48:
+            raise LineError("reference", "la referencia tiene más de 48 caracteres")
+        if "\x00" in ref:
+            raise LineError("reference", "la referencia tiene un carácter nulo (código 0)")
+        concept = values.get("concept") or DEFAULT_CONCEPT
+        if concept.__class__ is not str:
+            concept = str(concept)
+        if len(concept) > 200:
+            concept = concept[:200]
+        if "\x00" in concept:
+            raise LineError("concept", "el concepto tiene un carácter nulo (código 0)")
+        qty = values.get("quantity")
+        if qty is None:
+            qty = _one
+        elif qty.__class__ is not _cls:
+            qty = _D(qty)
+        price = values.get("unit_price")
+        if price is not None and price.__class__ is not _cls:
+            price = _D(price)
+        amount = values.get("amount")
+        try:
+            if amount is None:
+                if price is None:
+                    raise LineError("amount", "falta el valor (ni valor ni valor unitario)")
+                amount = (qty.quantize(Q4, ROUND_HALF_UP) * price).quantize(CENT, ROUND_HALF_UP)
+            elif amount.__class__ is not _cls:
+                amount = _D(amount).quantize(CENT, ROUND_HALF_UP)
+            elif not amount_exact:
+                amount = amount.quantize(CENT, ROUND_HALF_UP)
+            if not qty_exact:
+                qty = qty.quantize(Q4, ROUND_HALF_UP)
             if price is None:
-                raise LineError("amount", "falta el valor (ni valor ni valor unitario)")
-            amount = (qty * _D(price)).quantize(CENT, ROUND_HALF_UP)
-        else:
-            amount = _D(amount).quantize(CENT, ROUND_HALF_UP)
-        if price is None:
-            price = (amount / qty).quantize(Q4, ROUND_HALF_UP) if qty else amount
-        else:
-            price = _D(price).quantize(Q4, ROUND_HALF_UP)
-    except InvalidOperation:
-        raise LineError("amount", "el valor es demasiado grande") from None
-    if not -MAX_AMOUNT < amount < MAX_AMOUNT:
-        raise LineError("amount", f"el valor {amount} es demasiado grande")
-    if not -MAX_PRICE < price < MAX_PRICE:
-        raise LineError("unit_price", f"el valor unitario {price} es demasiado grande")
-    if not -MAX_QTY < qty < MAX_QTY:
-        raise LineError("quantity", f"la cantidad {qty} es demasiado grande")
-    return ref, concept, qty, price, amount
+                q4 = qty.quantize(Q4, ROUND_HALF_UP) if qty_exact else qty
+                price = (amount / q4).quantize(Q4, ROUND_HALF_UP) if q4 else amount
+            elif not price_exact:
+                price = price.quantize(Q4, ROUND_HALF_UP)
+        except InvalidOperation:
+            raise LineError("amount", "el valor es demasiado grande") from None
+        if not -MAX_AMOUNT < amount < MAX_AMOUNT:
+            raise LineError("amount", f"el valor {amount} es demasiado grande")
+        if not -price_max < price < price_max:
+            raise LineError("unit_price", f"el valor unitario {price} es demasiado grande")
+        if not -qty_max < qty < qty_max:
+            raise LineError("quantity", f"la cantidad {qty} es demasiado grande")
+        return ref, concept, qty, price, amount
+
+    return line
+
+
+_line = make_line()
 
 
 def process(imp: ImportJob, ctx: JobContext):
@@ -199,7 +234,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     valid = invalid = 0
     amount_total = Decimal(0)
     n = 0
-    line = _line
+    line = make_line(template, db_rounds=loader.db_rounds)
     add_error = errors.add
     try:
         for mr in mapper:
@@ -260,7 +295,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     ctx.progress(rows_read, total=rows_read, errors=invalid + len(file_errors), message="Conciliando", force=True)
     ctx.check_cancel()
     t_read = time.perf_counter()
-    imp.reconciliation = loader.reconcile(imp.template.change_threshold)
+    imp.reconciliation = loader.reconcile(imp.template.change_threshold, valid, imp.amount_total)
     t_reconcile = time.perf_counter()
     imp.reconciliation["file_errors"] = [e.message_es for e in file_errors]
     imp.reconciliation["warnings"] = list(stats.warnings)
@@ -270,7 +305,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                    declared_amount=imp.declared_amount, declared_rows=declared_rows, reconciliation=imp.reconciliation,
                    file_info=imp.file_info)
     ctx.set_result(import_id=imp.pk, rows_valid=valid, rows_invalid=invalid, amount=str(imp.amount_total),
-                   loader=loader.method, seconds={"read_validate_load": round(t_read - t_start, 2),
+                   loader=loader.method, foreign_keys=loader.foreign_keys, seconds={"read_validate_load": round(t_read - t_start, 2),
                                                   "reconcile": round(t_reconcile - t_read, 2)})
     has_errors = bool(invalid or file_errors)
     refusal = None

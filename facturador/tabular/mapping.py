@@ -263,6 +263,9 @@ def _compile_fast(plan: list, spreadsheet: bool) -> Callable[[tuple], dict]:
         env[f"P{i}"] = p.parse
         env[f"S{i}"] = p.parse.for_str
         env[f"D{i}"] = p.default
+        # Text with only a maximum length: the check inline (the parser raises past it).
+        max_len = getattr(p.parse, "max_length", None) if not getattr(p.parse, "zfill", None) else None
+        on_str = f"S{i}(v{i})" if max_len is None else f"(v{i} if len(v{i}) <= {int(max_len)} else S{i}(v{i}))"
         if spreadsheet:
             lines.append(f"    c{i} = row[{p.idx}]")
             lines.append(f"    v{i} = c{i}.strip() if c{i}.__class__ is str else c{i}")
@@ -270,11 +273,11 @@ def _compile_fast(plan: list, spreadsheet: bool) -> Callable[[tuple], dict]:
             if p.parse.for_str is None:
                 conv = f"(v{i} if v{i}.__class__ is str else P{i}(v{i}))"
             else:
-                conv = f"(S{i}(v{i}) if v{i}.__class__ is str else P{i}(v{i}))"
+                conv = f"({on_str} if v{i}.__class__ is str else P{i}(v{i}))"
         else:
             lines.append(f"    v{i} = row[{p.idx}].strip()")
             empty = f"not v{i}"
-            conv = f"v{i}" if p.parse.for_str is None else f"S{i}(v{i})"
+            conv = f"v{i}" if p.parse.for_str is None else on_str
         if p.required and p.default is None:
             required.append(empty)
             items.append(conv)

@@ -108,6 +108,7 @@ def make_text(*, zfill: int | None = None, max_length: int | None = None) -> Cal
             raise CellError(f"el texto tiene {len(s)} caracteres; el máximo es {max_length}", "too_long")
         return s
     parse.for_str = None if (not zfill and max_length is None) else parse  # None: strings kept as they are
+    parse.zfill, parse.max_length = zfill, max_length  # lets the mapper's generated code inline the length check
     return parse
 
 
