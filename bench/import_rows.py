@@ -185,8 +185,6 @@ def main():
         if out.returncode:
             print(out.stdout, out.stderr)
             raise SystemExit(f"{fmt} import crashed")
-        if os.environ.get("BENCH_STDERR"):
-            print(out.stderr)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         r["format"] = fmt
         results.append(r)

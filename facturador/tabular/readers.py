@@ -30,6 +30,7 @@ import zipfile
 from typing import IO, Any, Iterator
 
 import python_calamine as pc
+import python_calamine_plus as pcp
 
 from .errors import ImportFileError, column_letter
 
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 SPREADSHEET_EXTENSIONS = frozenset({"xlsx", "xlsm", "xls", "xlsb", "ods"})
+STREAMED_EXTENSIONS = frozenset({"xlsx", "xlsm"})  # read row by row from the file (python-calamine-plus)
 TEXT_EXTENSIONS = frozenset({"csv", "txt", "tsv"})
 DATA_EXTENSIONS = SPREADSHEET_EXTENSIONS | TEXT_EXTENSIONS
 CHUNK_SIZE = 256 * 1024       # bytes per read() on text files
@@ -413,45 +415,51 @@ class _CsvRowSource(RowSource):
 
 # ============================================================================ spreadsheets ===
 
+def _select_sheet(wb: Any, lib: Any, sheet: str | int | None, name: str) -> str:
+    """The name of the sheet to read: `sheet` by name (case-insensitive) or 0-based index, else the
+    first visible worksheet. `lib` is the calamine module that opened `wb`."""
+    names = list(wb.sheet_names)
+    if not names:
+        raise ImportFileError("empty_file", f"El libro «{name}» no tiene hojas.")
+    available = ", ".join(f"«{s}»" for s in names)
+    if sheet is None:
+        for meta in wb.sheets_metadata:
+            if meta.visible == lib.SheetVisibleEnum.Visible and meta.typ == lib.SheetTypeEnum.WorkSheet:
+                return meta.name
+        return names[0]
+    if isinstance(sheet, int) and not isinstance(sheet, bool):
+        if not 0 <= sheet < len(names):
+            raise ImportFileError(
+                "sheet_not_found",
+                f"El libro no tiene una hoja número {sheet + 1}; tiene {len(names)}: {available}.",
+                value=sheet, available_sheets=names)
+        return names[sheet]
+    wanted = str(sheet)
+    match = wanted if wanted in names else next(
+        (s for s in names if s.strip().casefold() == wanted.strip().casefold()), None)
+    if match is None:
+        raise ImportFileError("sheet_not_found", f"No existe la hoja «{wanted}». Hojas disponibles: {available}.",
+                              value=wanted, available_sheets=names)
+    return match
+
+
 class _SheetRowSource(RowSource):
+    """xls, xlsb, ods (python-calamine: the sheet is loaded whole, then converted row by row)."""
+
     def __init__(self, wb: "pc.CalamineWorkbook", sheet: str | int | None, file_type: str, name: str):
         super().__init__()
         self.file_type = file_type
         self._closers.append(wb.close)
         self.sheet_names = list(wb.sheet_names)
-        if not self.sheet_names:
-            raise ImportFileError("empty_file", f"El libro «{name}» no tiene hojas.")
-        available = ", ".join(f"«{s}»" for s in self.sheet_names)
+        wanted = _select_sheet(wb, pc, sheet, name)
         try:
-            if sheet is None:
-                idx = 0
-                for i, meta in enumerate(wb.sheets_metadata):
-                    if meta.visible == pc.SheetVisibleEnum.Visible and meta.typ == pc.SheetTypeEnum.WorkSheet:
-                        idx = i
-                        break
-                ws = wb.get_sheet_by_index(idx)
-            elif isinstance(sheet, int) and not isinstance(sheet, bool):
-                if not 0 <= sheet < len(self.sheet_names):
-                    raise ImportFileError(
-                        "sheet_not_found",
-                        f"El libro no tiene una hoja número {sheet + 1}; tiene {len(self.sheet_names)}: "
-                        f"{available}.", value=sheet, available_sheets=self.sheet_names)
-                ws = wb.get_sheet_by_index(sheet)
-            else:
-                wanted = str(sheet)
-                match = wanted if wanted in self.sheet_names else next(
-                    (s for s in self.sheet_names if s.strip().casefold() == wanted.strip().casefold()), None)
-                if match is None:
-                    raise ImportFileError(
-                        "sheet_not_found",
-                        f"No existe la hoja «{wanted}». Hojas disponibles: {available}.",
-                        value=wanted, available_sheets=self.sheet_names)
-                ws = wb.get_sheet_by_name(match)
-        except pc.WorksheetNotFound:
+            ws = wb.get_sheet_by_name(wanted)
+        except (pc.WorksheetNotFound, pcp.WorksheetNotFound):
             raise ImportFileError("sheet_not_found",
-                                  f"No existe la hoja «{sheet}». Hojas disponibles: {available}.",
+                                  f"No existe la hoja «{sheet}». Hojas disponibles: "
+                                  + ", ".join(f"«{s}»" for s in self.sheet_names) + ".",
                                   value=sheet, available_sheets=self.sheet_names) from None
-        except pc.CalamineError as e:
+        except (pc.CalamineError, pcp.CalamineError) as e:
             raise _calamine_error(e, name) from None
         self.sheet_name = ws.name
         start, end = ws.start, ws.end
@@ -484,8 +492,94 @@ class _SheetRowSource(RowSource):
         return self._end_row
 
 
+def _dimension_rows(ref: str | None) -> int | None:
+    """Last row of a ``<dimension>`` reference such as ``"A1:H100"`` (a hint written by the program
+    that saved the file)."""
+    if not ref:
+        return None
+    tail = ref.rsplit(":", 1)[-1].lstrip("$")
+    digits = tail.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz$")
+    return int(digits) if digits.isdigit() else None
+
+
+class _StreamSheetRowSource(RowSource):
+    """xlsx/xlsm, streamed row by row from the compressed file (python-calamine-plus): memory stays
+    flat whatever the sheet's size. A first quick pass reads the sheet's metadata (merged ranges,
+    declared dimension); then the rows. Cells as python-calamine gives them, except that whole
+    numbers come as ``int`` and formula errors, which this reader turns into ``""`` as
+    python-calamine does."""
+
+    def __init__(self, wb: Any, sheet: str | int | None, file_type: str, name: str):
+        super().__init__()
+        self.file_type = file_type
+        self._closers.append(wb.close)
+        self.sheet_names = list(wb.sheet_names)
+        wanted = _select_sheet(wb, pcp, sheet, name)
+        try:
+            try:
+                meta = wb.stream_sheet_by_name(wanted, rich=True)
+            except pcp.StreamingNotSupported:  # another format under an .xlsx name (e.g. an old .xls)
+                raise _NotStreamable() from None
+            self.merged_ranges = list(meta.merged_cell_ranges or [])
+            self._end_row = _dimension_rows(meta.dimension)
+            self._it = wb.stream_sheet_by_name(wanted)  # ends the metadata stream
+            first = next(self._it, None)
+        except _NotStreamable:
+            raise
+        except pcp.CalamineError as e:
+            raise _calamine_error(e, name) from None
+        except Exception as e:  # panics surfaced as other exception types
+            raise _calamine_error(e, name) from None
+        self.sheet_name = wanted
+        if first is None:
+            raise ImportFileError("empty_file", f"La hoja «{wanted}» del archivo «{name}» está vacía.")
+        self._first = first
+
+    def __next__(self) -> tuple:
+        row = self._first
+        if row is not None:
+            self._first = None
+        else:
+            try:
+                row = next(self._it)
+            except StopIteration:
+                self._done = True
+                raise
+            except pcp.CalamineError as e:
+                raise _calamine_error(e, self.sheet_name or "") from None
+        self.row_number += 1
+        errors = _FORMULA_ERRORS
+        for i, c in enumerate(row):
+            if c.__class__ is str and c[:1] == "#" and c in errors:
+                row[i] = ""
+        return tuple(row)
+
+    @property
+    def total_rows_estimate(self) -> int | None:
+        return self._end_row
+
+
+_FORMULA_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#GETTING_DATA",
+                             "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+                             "#EXTERNAL!", "#PYTHON!"})
+
+
+class _NotStreamable(Exception):
+    pass
+
+
+def _sheet_source(wb: Any, sheet: str | int | None, ext: str, name: str) -> RowSource:
+    file_type = "xlsx" if ext == "xlsm" else ext
+    if isinstance(wb, pcp.CalamineWorkbook):
+        try:
+            return _StreamSheetRowSource(wb, sheet, file_type, name)
+        except _NotStreamable:
+            pass
+    return _SheetRowSource(wb, sheet, file_type, name)
+
+
 def _calamine_error(e: Exception, name: str) -> ImportFileError:
-    if isinstance(e, pc.PasswordError):
+    if isinstance(e, (pc.PasswordError, pcp.PasswordError)):
         return ImportFileError(
             "encrypted_file",
             f"El libro «{name}» está protegido con contraseña (cifrado). Quite la contraseña de apertura "
@@ -554,11 +648,12 @@ def _open_workbook(src: Any, ext: str, name: str,
                     f"{total // 2**20} MB y el máximo es {max_uncompressed // 2**20} MB. Guárdelo como CSV "
                     "(se procesa sin límite de tamaño) o divídalo en varios archivos.",
                     value=total, limit=max_uncompressed)
+    lib = pcp if ext in STREAMED_EXTENSIONS else pc
     try:
         if isinstance(src, (str, os.PathLike)):
-            return pc.CalamineWorkbook.from_path(os.fspath(src))
-        return pc.CalamineWorkbook.from_filelike(src)
-    except pc.CalamineError as e:
+            return lib.CalamineWorkbook.from_path(os.fspath(src))
+        return lib.CalamineWorkbook.from_filelike(src)
+    except (pc.CalamineError, pcp.CalamineError) as e:
         raise _calamine_error(e, name) from None
     except Exception as e:  # e.g. panics surfaced as other exception types
         raise _calamine_error(e, name) from None
@@ -671,7 +766,7 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
         return src
     wb = _open_workbook(path_or_fileobj, ext, name, max_workbook_bytes)
     try:
-        return _SheetRowSource(wb, sheet, "xlsx" if ext == "xlsm" else ext, name)
+        return _sheet_source(wb, sheet, ext, name)
     except BaseException:
         try:
             wb.close()
@@ -748,8 +843,7 @@ def _open_zip(src: Any, name: str, **kw: Any) -> RowSource:
                                       f"El ZIP «{name}» está dañado o incompleto ({e}).") from None
             try:
                 wb = _open_workbook(tmp.name, inner_ext, inner_name, kw["max_workbook_bytes"])
-                rs = _SheetRowSource(wb, kw["sheet"], "xlsx" if inner_ext == "xlsm" else inner_ext,
-                                     inner_name)
+                rs = _sheet_source(wb, kw["sheet"], inner_ext, inner_name)
             except BaseException:
                 os.unlink(tmp.name)
                 raise
