@@ -11,7 +11,7 @@ Each phase runs in its own forked process so peak RSS (resource.getrusage ru_max
 phase. Phases:
   csv-read        open_rows() iteration only
   csv-read+map    open_rows() + map_rows() with 10 typed fields (text/integer/decimal/date/period)
-  xlsx-read       open_rows() iteration only (python-calamine)
+  xlsx-read       open_rows() iteration only (streamed, python-calamine-plus)
   xlsx-read+map   same mapping
 By default the process is pinned to one CPU (single-core figures).
 """

@@ -67,6 +67,10 @@ class ErrorSpool:
         self._file = None
 
     def add(self, row_number: int, column: str, value: str, message: str, original: list):
+        if "\x00" in value or "\x00" in message or any(c.__class__ is str and "\x00" in c for c in original):
+            # PostgreSQL text and JSON cannot hold NUL: show it as U+FFFD in the report.
+            value, message = value.replace("\x00", "\ufffd"), message.replace("\x00", "\ufffd")
+            original = [c.replace("\x00", "\ufffd") if c.__class__ is str else c for c in original]
         self.pending.append((row_number, column, value, message, original))
         self.count += 1
         if len(self.pending) >= self.SPILL_EVERY:

@@ -7,11 +7,12 @@ CSV/TXT are truly streamed: the file is read with ``read(CHUNK_SIZE)`` (never an
 ``read()``), cut at the last newline, decoded chunk by chunk and fed line by line to the C ``csv``
 parser. Memory is bounded by the chunk size plus the longest record.
 
-Spreadsheets are read with python-calamine (Rust). Note: calamine materialises the *selected sheet*
-in Rust memory (roughly the cells' values; shared strings once) before ``iter_rows()`` starts, so
-memory grows with sheet size (see ``bench/tabular_read.py`` for measured figures); rows are then
-converted to Python objects one at a time. Values come as calamine gives them: ``str``, ``float``
-(xlsx stores every number as float), ``int`` (xls/ods integers), ``bool``, ``datetime.date`` /
+Spreadsheets are read with calamine (Rust). xlsx/xlsm are streamed row by row straight from the
+compressed file (python-calamine-plus): memory stays flat whatever the sheet's size; a quick first
+pass reads the sheet's merged ranges and declared dimension. xls, xlsb and ods go through
+python-calamine, which materialises the *selected sheet* in Rust memory before ``iter_rows()``
+starts (memory grows with the sheet; see ``bench/tabular_read.py``). Values come as calamine gives
+them: ``str``, ``float``, ``int`` (xlsx whole numbers, xls/ods integers), ``bool``, ``datetime.date`` /
 ``datetime.datetime`` (date-formatted cells), ``datetime.timedelta``/``time``. Empty cells, merged
 cells other than the top-left one, formulas saved without a cached value and formula errors
 (``#DIV/0!``, ``#N/A``) all come as ``""``; ``RowSource.merged_ranges`` lists merged ranges
@@ -516,16 +517,11 @@ class _StreamSheetRowSource(RowSource):
         self.sheet_names = list(wb.sheet_names)
         wanted = _select_sheet(wb, pcp, sheet, name)
         try:
-            try:
-                meta = wb.stream_sheet_by_name(wanted, rich=True)
-            except pcp.StreamingNotSupported:  # another format under an .xlsx name (e.g. an old .xls)
-                raise _NotStreamable() from None
+            meta = wb.stream_sheet_by_name(wanted, rich=True)
             self.merged_ranges = list(meta.merged_cell_ranges or [])
             self._end_row = _dimension_rows(meta.dimension)
             self._it = wb.stream_sheet_by_name(wanted)  # ends the metadata stream
             first = next(self._it, None)
-        except _NotStreamable:
-            raise
         except pcp.CalamineError as e:
             raise _calamine_error(e, name) from None
         except Exception as e:  # panics surfaced as other exception types
@@ -564,17 +560,10 @@ _FORMULA_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#R
                              "#EXTERNAL!", "#PYTHON!"})
 
 
-class _NotStreamable(Exception):
-    pass
-
-
 def _sheet_source(wb: Any, sheet: str | int | None, ext: str, name: str) -> RowSource:
     file_type = "xlsx" if ext == "xlsm" else ext
     if isinstance(wb, pcp.CalamineWorkbook):
-        try:
-            return _StreamSheetRowSource(wb, sheet, file_type, name)
-        except _NotStreamable:
-            pass
+        return _StreamSheetRowSource(wb, sheet, file_type, name)
     return _SheetRowSource(wb, sheet, file_type, name)
 
 
@@ -630,8 +619,8 @@ def _open_workbook(src: Any, ext: str, name: str,
                 "corrupt_file",
                 f"El archivo «{name}» está incompleto o dañado (la estructura interna del libro está "
                 "cortada). Vuelva a descargarlo o guárdelo de nuevo y súbalo otra vez.")
-        # calamine materialises the sheet in memory: refuse workbooks whose XML is too large
-        # (also a ZIP-bomb guard). Declared sizes come from the ZIP central directory (cheap).
+        # A ZIP-bomb guard (and, for xls/xlsb/ods, loaded whole, a memory bound): refuse workbooks
+        # whose content is too large uncompressed. Declared sizes come from the ZIP central directory (cheap).
         if max_uncompressed:
             try:
                 pos = None if isinstance(src, (str, os.PathLike)) else src.tell()

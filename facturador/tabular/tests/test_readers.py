@@ -190,6 +190,37 @@ def test_xlsx_rows_keep_excel_numbering_and_columns(tmp_path):
     assert src.total_rows_estimate == 4
 
 
+def test_xlsx_is_streamed_with_flat_memory(tmp_path):
+    """xlsx rows come from the compressed file as they are read: the sheet is never held whole."""
+    rows = [["Referencia", "Valor"]] + [[f"{i:08d}", i * 1.5] for i in range(60_000)]
+    p = write_xlsx(tmp_path / "big.xlsx", {"Datos": rows})
+    tracemalloc.start()
+    try:
+        src = open_rows(p)
+        assert isinstance(src, readers._StreamSheetRowSource)
+        first = next(src)
+        _, peak_open = tracemalloc.get_traced_memory()
+        n = 1 + sum(1 for _ in src)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert first == ("Referencia", "Valor") and n == 60_001 and src.row_number == 60_001
+    assert src.total_rows_estimate == 60_001  # the sheet's declared dimension, for the progress bar
+    # 60,000 rows as Python tuples would take several MB; the stream keeps one row at a time.
+    assert peak < 1024 * 1024, (peak_open, peak)
+
+
+def test_xlsx_stream_values_errors_and_merged_ranges(tmp_path):
+    p = write_xlsx(tmp_path / "a.xlsx", {"Datos": [["Ref", "Cant", "Valor"], ["007", 3, 2.5], ["008", 4, None]]},
+                   merges=[(3, 0, 3, 1, "combinada")], formulas=[(2, 2, "=1/0", "#DIV/0!")])
+    src = open_rows(p)
+    rows = _all(src)
+    assert rows[1] == (2, ("007", 3, 2.5))          # whole numbers come as int
+    assert rows[2] == (3, ("008", 4, ""))           # a formula error reads as empty, as with python-calamine
+    assert rows[3][1][0] == "combinada" and rows[3][1][1] == ""
+    assert src.merged_ranges == [((3, 0), (3, 1))]
+
+
 def test_xlsx_from_fileobj_sheet_by_index_and_name(tmp_path):
     p = write_xlsx(tmp_path / "a.xlsx", {"Uno": [["a"]], "Dos": [["b"]]})
     with open(p, "rb") as fh:
