@@ -1,7 +1,8 @@
-"""The "imports.run" job: stream the file, validate each row, stage valid lines in batches, reconcile, swap.
+"""The "imports.run" job: stream the file, validate each row, load the lines, reconcile, commit.
 
 Restart-safe: a re-run (after a killed worker) first removes this import's staging rows and row
-errors, then starts over; if the swap into charges had already committed, it only finishes up.
+errors, then starts over (on PostgreSQL the dead worker's transaction was rolled back, so there is
+nothing else to undo); if the load had already committed, it only finishes up.
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
 """How validated lines become `billing.Charge` rows: two loaders behind one small interface.
 
-`DirectLoader` (PostgreSQL): the whole import is one transaction on the job's connection. It locks
-the operator (one load at a time per operator) and the issuer's accounts (FOR KEY SHARE: that
-resolves every reference to its account once, keeps those accounts from being deleted meanwhile
-and makes the per-row foreign-key checks cheap), then streams the lines with one COPY straight into
-the charges table while the file is still being read (psycopg's queued writer sends on a thread of
-its own, so parsing in Python and inserting in PostgreSQL run on both cores). Reconciliation reads
-the new charges inside the transaction; the previous charges of the operator and period are
-deleted and the import is marked loaded just before the commit. Cancelled, failed, dry run or killed
-worker: the transaction rolls back and nothing was ever visible. Progress and cancel checks go
-through the job's side connection meanwhile (`JobContext.side_connection`).
+`DirectLoader` (PostgreSQL): the whole import is one transaction on the job's connection. It takes an
+advisory lock per operator and period (one load at a time), locks the issuer and its accounts FOR
+KEY SHARE (the same query maps every reference to its account, and those accounts cannot be deleted
+before the commit), then sends each batch as one COPY straight into the charges table from a thread
+of its own while the next batch is being read: parsing in Python and inserting in PostgreSQL run on
+both cores. The keys of the copied lines are valid by construction, so when the role may, the
+transaction turns off its own foreign-key triggers for the COPY (`_skip_fk_triggers`). Reconciliation
+reads the new charges inside the transaction; the charges of the operator's earlier imports of the
+period are deleted and the import is marked loaded just before the commit. Cancelled, failed, dry
+run or killed worker: the transaction rolls back and nothing was ever visible. Progress and cancel
+checks go through the job's side connection meanwhile (`JobContext.side_connection`).
 
 `StagingLoader` (SQLite and any other backend): lines go to the staging table in batches, each
 committed on its own (a long write transaction would lock the whole SQLite file against the
@@ -63,7 +64,6 @@ class ErrorSpool:
     def __init__(self, import_id: int):
         self.import_id = import_id
         self.pending: list[tuple] = []
-        self.count = 0
         self._file = None
 
     def add(self, row_number: int, column: str, value: str, message: str, original: list):
@@ -72,7 +72,6 @@ class ErrorSpool:
             value, message = value.replace("\x00", "\ufffd"), message.replace("\x00", "\ufffd")
             original = [c.replace("\x00", "\ufffd") if c.__class__ is str else c for c in original]
         self.pending.append((row_number, column, value, message, original))
-        self.count += 1
         if len(self.pending) >= self.SPILL_EVERY:
             if self._file is None:
                 self._file = tempfile.TemporaryFile(prefix="facturador-import-errors-")
@@ -203,10 +202,15 @@ class DirectLoader:
         from facturador.billing.models import Account, Charge
 
         imp = self.imp
-        self._side = self.ctx.side_connection()
-        self._side.__enter__()
-        self._atomic = transaction.atomic()
-        self._atomic.__enter__()
+        side = self.ctx.side_connection()
+        side.__enter__()
+        try:
+            atomic = transaction.atomic()
+            atomic.__enter__()
+        except BaseException:
+            side.__exit__(None, None, None)
+            raise
+        self._side, self._atomic = side, atomic
         try:
             qn = connection.ops.quote_name
             with connection.cursor() as cursor:

@@ -1,7 +1,8 @@
-"""Bulk loading into the staging table, the atomic swap into `billing.Charge`, and reconciliation queries.
+"""The staging table and its atomic swap into `billing.Charge` (the `StagingLoader`'s path), and the
+reconciliation queries shared by both loaders (see `loading`).
 
-PostgreSQL: staged rows go in with COPY (psycopg 3 `cursor.copy`) in batches; SQLite (and any other
-backend): `executemany` of one INSERT statement per batch. Each batch commits on its own: staging
+SQLite (and any other backend): `executemany` of one INSERT statement per batch; on PostgreSQL
+(`bench/import_rows.py --loader staging` only: imports there use the direct loader) COPY. Each batch commits on its own: staging
 rows are invisible to billing, and a killed or cancelled import only leaves staging rows of its own,
 which the next run (or the cleanup) removes. The swap into charges is a single transaction.
 """

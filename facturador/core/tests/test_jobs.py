@@ -87,3 +87,53 @@ def test_progress_fragment(client_co, issuer_co):
     job.save()
     html = client_co.get(f"/tareas/{job.pk}/progreso/").content.decode()
     assert "hx-trigger" not in html and "Finalizado" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_side_connection_shows_progress_and_cancel_during_a_long_transaction(issuer_co):
+    """A handler holding one open transaction still shows progress live and sees a cancel request.
+
+    PostgreSQL only: on SQLite a write transaction locks the whole file, so long loads there commit
+    in batches instead (imports' staging loader) and never use the side connection."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("side connections are for PostgreSQL's long transactions")
+
+    job = Job.objects.create(issuer=issuer_co, kind="core.ping", status=Job.Status.RUNNING)
+    ctx = jobs.JobContext(job)
+    seen = {}
+
+    def outside(fn):
+        def run():
+            try:
+                seen[fn.__name__] = fn()
+            finally:
+                connection.close()
+        t = threading.Thread(target=run)
+        t.start()
+        t.join(10)
+
+    def progress_seen():
+        return wait_for(lambda: Job.objects.get(pk=job.pk).done == 7, timeout=10, message="progress outside")
+
+    def cancel():
+        return jobs.request_cancel(Job.objects.get(pk=job.pk))
+
+    with ctx.side_connection(), transaction.atomic():
+        Job.objects.create(issuer=issuer_co, kind="core.ping", title="dentro")  # the long transaction's work
+        ctx.progress(7, total=10, message="a medias", force=True)
+        ctx.set_result(step="uno")
+        outside(progress_seen)
+        assert seen["progress_seen"]
+        assert not ctx.cancel_requested()
+        outside(cancel)
+        wait_for(ctx.cancel_requested, timeout=10, message="cancel seen through the side connection")
+        with pytest.raises(jobs.JobCancelled):
+            ctx.check_cancel()
+        transaction.set_rollback(True)
+    row = Job.objects.get(pk=job.pk)
+    assert (row.done, row.total, row.message, row.result) == (7, 10, "a medias", {"step": "uno"})
+    assert not Job.objects.filter(title="dentro").exists()  # the handler's own work rolled back
