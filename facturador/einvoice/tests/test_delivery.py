@@ -73,6 +73,8 @@ def test_issue_and_send_through_a_worker(dian_issuer, sandbox, invoice_payload, 
     with transaction.atomic():
         doc = services.issue(dian_issuer, invoice_payload)
     wait_for(lambda: DianDocument.objects.get(pk=doc.pk).status == "accepted", timeout=60, message="document accepted")
+    # The handler commits the document's state; the job's own final state is written just after it returns.
+    wait_for(lambda: DianDocument.objects.get(pk=doc.pk).job.status != "running", timeout=30, message="job ended")
     doc.refresh_from_db()
     assert doc.job.status == "finished"
     assert bytes(doc.application_response).startswith(b"<?xml") or b"ApplicationResponse" in bytes(doc.application_response)
