@@ -107,6 +107,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "facturador.core.middleware.CurrentIssuerMiddleware",
+    "facturador.core.middleware.RefusalMiddleware",
 ]
 
 ROOT_URLCONF = "facturador.urls"
@@ -207,6 +208,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # refusals (core.errors.Refusal) become {"code", "detail", "field", "details"} with their HTTP status
+    "EXCEPTION_HANDLER": "facturador.core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Facturador API",

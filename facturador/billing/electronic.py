@@ -17,8 +17,9 @@ from decimal import Decimal
 
 from lxml import etree
 
+from facturador.dian.ns import STS
+
 ID_TYPES = {"NIT": "31", "CC": "13", "CE": "22", "TI": "12", "PP": "41", "PEP": "47", "NUIP": "91", "EXT": "42"}
-STS = "dian:gov:co:facturaelectronica:Structures-2-1"
 
 
 class ElectronicError(Exception):

@@ -11,11 +11,24 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
 
 from facturador.core import audit, certificates, jobs, numbering
+from facturador.core.errors import Refusal
 from facturador.core.forms import clean_tax_id, range_errors, validate_prefix
 from facturador.core.models import Branch, Certificate, Issuer, Job, Membership, NumberingRange, Role
 from facturador.taxid import TaxIdError
+
+
+def exception_handler(exc, context):
+    """The API channel's translation of refusals (settings.REST_FRAMEWORK["EXCEPTION_HANDLER"]).
+
+    A `core.errors.Refusal` answers `{"code", "detail", "field", "details"}` with its status (400, 403, 404,
+    409); everything else is DRF's usual answer.
+    """
+    if isinstance(exc, Refusal):
+        return Response(exc.as_dict(), status=exc.status)
+    return drf_exception_handler(exc, context)
 
 
 class IssuerScopedMixin:

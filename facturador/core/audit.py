@@ -1,26 +1,28 @@
-"""Append-only audit log helpers."""
+"""Append-only audit log: actions write one entry each, with the actor that performed them."""
 
+from facturador.core.actors import Actor
 from facturador.core.models import AuditEntry
 
 
-def client_ip(request):
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def record(action, *, issuer=None, user=None, obj=None, summary="", request=None, channel=None):
+def record(action, *, actor: Actor = None, issuer=None, obj=None, summary="", request=None, user=None, channel=None):
     """Write one audit entry. Never put secrets in `summary`."""
-    if request is not None:
-        user = user or (request.user if request.user.is_authenticated else None)
-        channel = channel or ("api" if request.path.startswith("/api/") else "web")
+    # TRANSITIONAL(request/user/channel): removed once every caller passes an Actor.
+    if actor is None:
+        if request is not None:
+            actor = Actor.from_request(request)
+        elif channel == "cli" or channel is None and user is None:
+            actor = Actor.cli(user) if channel == "cli" else Actor(user=user, channel=channel or "cli",
+                                                                   name=user.get_username() if user else "")
+        else:
+            actor = Actor(user=user, channel=channel or "worker", name=user.get_username() if user else channel or "")
     return AuditEntry.objects.create(
         issuer=issuer,
-        user=user,
+        user=actor.user,
+        actor=actor.name[:150],
         action=action,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         summary=summary[:500],
-        ip=client_ip(request),
-        channel=channel or "cli",
+        ip=actor.ip,
+        channel=actor.channel,
     )

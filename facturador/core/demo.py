@@ -1,19 +1,19 @@
 """Demo data for a first run: one Colombian and one Mexican issuer, users, a test numbering range."""
 
-import datetime as dt
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from facturador.core.models import Branch, Environment, Issuer, Membership, NumberingRange, Role
+from facturador.dian import enablement
 
 DEMO_PASSWORD = "facturador-demo"
 
 # DIAN habilitación numbering, public and the same for everyone (reference: Anexo Técnico).
 TEST_RANGE = dict(
-    prefix="SETP", range_from=990000000, range_to=995000000, resolution_number="18760000001",
-    valid_from=dt.date(2019, 1, 19), valid_to=dt.date(2030, 1, 19),
-    technical_key="fc8eac422eba16e22ffd8c6f94b3f40a6e38162c",
+    prefix="SETP", range_from=enablement.TEST_RANGE[0], range_to=enablement.TEST_RANGE[1],
+    resolution_number=enablement.TEST_RESOLUTION, valid_from=enablement.TEST_VALID_FROM,
+    valid_to=enablement.TEST_VALID_TO, technical_key=enablement.TEST_TECHNICAL_KEY,
 )
 
 

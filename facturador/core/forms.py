@@ -2,8 +2,15 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from facturador.core import numbering
+from facturador.core.errors import Refusal
 from facturador.core.models import Branch, Certificate, Issuer, NumberingRange
 from facturador.taxid import TaxIdError, validate_nit, validate_rfc
+
+
+def add_refusal(form, refusal: Refusal):
+    """The web channel's translation of a refusal on a form: an error on its field, or on the whole form."""
+    field = refusal.field if refusal.field in form.fields else None
+    form.add_error(field, refusal.message)
 
 
 def clean_tax_id(country, tax_id, check_digit=""):

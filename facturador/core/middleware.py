@@ -1,6 +1,14 @@
+import logging
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from facturador.core import tenancy
+from facturador.core.errors import Refusal
+
+logger = logging.getLogger(__name__)
 
 
 class CurrentIssuerMiddleware:
@@ -18,3 +26,28 @@ class CurrentIssuerMiddleware:
             translation.activate("es-mx" if request.issuer.country == "MX" else "es-co")
             request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)
+
+
+class RefusalMiddleware:
+    """The web channel's translation of a refusal raised outside a form (a button, a link).
+
+    The refusal's message is shown on the page the user came from (when it is on this site), or on an
+    error page with the refusal's status. API requests are left to the DRF exception handler.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, Refusal) or request.path.startswith("/api/"):
+            return None
+        logger.info("Refused %s %s: %s", request.method, request.path, exception)
+        back = request.headers.get("referer", "")
+        if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                                    require_https=request.is_secure()):
+            messages.error(request, exception.message)
+            return redirect(back)
+        return render(request, "core/refusal.html", {"refusal": exception}, status=exception.status)

@@ -272,6 +272,7 @@ class AuditEntry(models.Model):
 
     issuer = models.ForeignKey(Issuer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.CharField(max_length=150, blank=True)  # user name, "os:<user>" on the CLI, "worker"
     action = models.CharField(max_length=80)
     object_type = models.CharField(max_length=80, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

@@ -6,17 +6,11 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-NS = {
-    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
-    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
-    "ext": "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2",
-    "sts": "dian:gov:co:facturaelectronica:Structures-2-1",
-    "ds": "http://www.w3.org/2000/09/xmldsig#",
-    "xades": "http://uri.etsi.org/01903/v1.3.2#",
-}
+from .ns import DIAN_EXTENSIONS, NS
+
 KINDS = {"Invoice": "invoice", "CreditNote": "credit_note", "DebitNote": "debit_note"}
 RULE_PREFIX = {"invoice": "FA", "credit_note": "CA", "debit_note": "DA"}
-DIAN_EXT = "ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/sts:DianExtensions"
+DIAN_EXT = DIAN_EXTENSIONS
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=False)
 

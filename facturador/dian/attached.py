@@ -12,13 +12,10 @@ import datetime as dt
 from lxml import etree
 
 from ._read import document_info, parse, text
+from .ns import CAC, CBC, DS, EXT, ROOT, XADES
 
-NS_DOC = "urn:oasis:names:specification:ubl:schema:xsd:AttachedDocument-2"
-CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
-EXT = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"
-NSMAP = {None: NS_DOC, "cbc": CBC, "cac": CAC, "ext": EXT, "ds": "http://www.w3.org/2000/09/xmldsig#",
-         "xades": "http://uri.etsi.org/01903/v1.3.2#"}
+NS_DOC = ROOT["AttachedDocument"]
+NSMAP = {None: NS_DOC, "cbc": CBC, "cac": CAC, "ext": EXT, "ds": DS, "xades": XADES}
 PROFILES = {"invoice": "Factura Electrónica de Venta", "credit_note": "Nota Crédito", "debit_note": "Nota Débito"}
 COT = dt.timezone(dt.timedelta(hours=-5))
 DIAN_VALIDATOR = "Unidad Especial Dirección de Impuestos y Aduanas Nacionales"

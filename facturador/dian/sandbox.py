@@ -48,6 +48,8 @@ from urllib.parse import urlparse
 
 from lxml import etree
 
+from . import enablement
+from .ns import DIAN_EXTENSIONS, NS, ROOT
 from .ws import packaging, responses, soap
 from .ws.responses import (DianResponse, NumberingRange, NumberingRangeResponse, RuleMessage, TrackIdMessage,
                            UploadResponse, XmlDocumentResponse)
@@ -55,20 +57,14 @@ from .ws.responses import (DianResponse, NumberingRange, NumberingRangeResponse,
 log = logging.getLogger(__name__)
 
 PATH = "/WcfDianCustomerServices.svc"
-HAB_TECHNICAL_KEY = "fc8eac422eba16e22ffd8c6f94b3f40a6e38162c"
-HAB_PREFIXES = ("SETP", "SETT", "SETG")
-HAB_RANGE = ("18760000001", 990000000, 995000000, dt.date(2019, 1, 19), dt.date(2030, 1, 19))
+HAB_TECHNICAL_KEY = enablement.TEST_TECHNICAL_KEY
+HAB_PREFIXES = enablement.TEST_PREFIXES
+HAB_RANGE = (enablement.TEST_RESOLUTION, *enablement.TEST_RANGE, enablement.TEST_VALID_FROM, enablement.TEST_VALID_TO)
 DIAN_NIT, DIAN_DV, DIAN_NAME = "800197268", "4", "Unidad Especial Dirección de Impuestos y Aduanas Nacionales"
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
-NS = {
-    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
-    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
-    "ext": "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2",
-    "sts": "dian:gov:co:facturaelectronica:Structures-2-1",
-}
-AR_NS = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
-_EXT = "ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/sts:DianExtensions"
+AR_NS = ROOT["ApplicationResponse"]
+_EXT = DIAN_EXTENSIONS
 KIND_LABEL = {"invoice": "Factura electrónica", "credit_note": "Nota Crédito electrónica",
               "debit_note": "Nota Débito electrónica"}
 KIND_COUNTER = {"invoice": "invoices", "credit_note": "credit_notes", "debit_note": "debit_notes"}
@@ -436,9 +432,9 @@ class DianSandbox:
 
     def evaluate(self, xml: bytes) -> tuple[dict | None, list[RuleMessage]]:
         """Validation only: (document fields, rule messages)."""
+        from .model import Numbering
         from .validate import prevalidate
         from .verify import verify_document
-        from .model import Numbering
 
         def msg(code, severity, text):
             return RuleMessage(code, severity, text, RuleMessage(code, severity, text, "").format())

@@ -20,22 +20,10 @@ from . import cufe as cufe_mod
 from .model import (CREDIT_NOTE, DEBIT_NOTE, DIAN_DV, DIAN_NIT, INVOICE, PARTY_TAX_SCHEMES, TAXES, WITHHOLDINGS,
                     AllowanceCharge, Document, Party)
 from .errors import DianInputError
+from .ns import NS, ROOT
 from .totals import Totals, compute
 
-NS = {
-    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
-    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
-    "ext": "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2",
-    "sts": "dian:gov:co:facturaelectronica:Structures-2-1",
-    "ds": "http://www.w3.org/2000/09/xmldsig#",
-    "xades": "http://uri.etsi.org/01903/v1.3.2#",
-    "xades141": "http://uri.etsi.org/01903/v1.4.1#",
-}
-ROOT_NS = {
-    INVOICE: "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
-    CREDIT_NOTE: "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
-    DEBIT_NOTE: "urn:oasis:names:specification:ubl:schema:xsd:DebitNote-2",
-}
+ROOT_NS = {INVOICE: ROOT["Invoice"], CREDIT_NOTE: ROOT["CreditNote"], DEBIT_NOTE: ROOT["DebitNote"]}
 ROOT_NAME = {INVOICE: "Invoice", CREDIT_NOTE: "CreditNote", DEBIT_NOTE: "DebitNote"}
 PROFILE_ID = {
     INVOICE: "DIAN 2.1: Factura Electrónica de Venta",

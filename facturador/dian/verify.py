@@ -21,8 +21,8 @@ from lxml import etree
 from . import cufe as cufe_mod
 from . import xsd as xsd_mod
 from ._read import dec, document_info, lines, parse, rule, text, xp
+from .ns import DS, XADES
 
-DS = "http://www.w3.org/2000/09/xmldsig#"
 _DIGESTS = {
     "http://www.w3.org/2000/09/xmldsig#sha1": hashlib.sha1,
     "http://www.w3.org/2001/04/xmlenc#sha256": hashlib.sha256,
@@ -193,7 +193,7 @@ def verify_signature(xml_bytes: bytes, root=None) -> Check:
             raise _SigFail("Falta xades:SigningCertificate (XAdES-EPES).")
         signing_der = None
         for cref in cert_refs:
-            dm = cref.find("{http://uri.etsi.org/01903/v1.3.2#}CertDigest")
+            dm = cref.find(f"{{{XADES}}}CertDigest")
             if dm is None:
                 continue
             want = base64.b64decode("".join((text(dm, "ds:DigestValue") or "").split()))

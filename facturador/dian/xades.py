@@ -23,10 +23,8 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from .errors import SigningError
+from .ns import DS, EXT, XADES
 
-DS = "http://www.w3.org/2000/09/xmldsig#"
-XADES = "http://uri.etsi.org/01903/v1.3.2#"
-EXT = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"
 C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 SIGNED_PROPS_TYPE = "http://uri.etsi.org/01903#SignedProperties"

@@ -18,17 +18,13 @@ import threading
 
 from lxml import etree
 
+from .ns import EXT, ROOT, STS
+
 XS = "http://www.w3.org/2001/XMLSchema"
-_DOCS = {
-    "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2": "maindoc/UBL-Invoice-2.1.xsd",
-    "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2": "maindoc/UBL-CreditNote-2.1.xsd",
-    "urn:oasis:names:specification:ubl:schema:xsd:DebitNote-2": "maindoc/UBL-DebitNote-2.1.xsd",
-    "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2": "maindoc/UBL-ApplicationResponse-2.1.xsd",
-    "urn:oasis:names:specification:ubl:schema:xsd:AttachedDocument-2": "maindoc/UBL-AttachedDocument-2.1.xsd",
-}
-_EXT = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"
+_DOCS = {ROOT[name]: f"maindoc/UBL-{name}-2.1.xsd" for name in ROOT}
+_EXT = EXT
 _EXT_CONTENT = f"{{{_EXT}}}UBLExtensions/{{{_EXT}}}UBLExtension/{{{_EXT}}}ExtensionContent"
-_DIAN_NS = "dian:gov:co:facturaelectronica:Structures-2-1"
+_DIAN_NS = STS
 _cache: dict[str, etree.XMLSchema] = {}
 _lock = threading.Lock()
 

@@ -5,16 +5,12 @@ from pathlib import Path
 
 from lxml import etree
 
+from facturador.dian.ns import NS
 from facturador.printing.barcodes import qr_svg
 from facturador.printing.invoice import format_money
 from facturador.printing.render import render_pdf
 
 TEMPLATE = (Path(__file__).with_name("invoice.typ")).read_text(encoding="utf-8")
-NS = {
-    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
-    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
-    "sts": "dian:gov:co:facturaelectronica:Structures-2-1",
-}
 TITLES = {"invoice": "Factura electrónica de venta", "credit_note": "Nota crédito electrónica",
           "debit_note": "Nota débito electrónica"}
 

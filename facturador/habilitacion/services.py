@@ -13,12 +13,12 @@ import time
 import uuid
 
 from django.conf import settings
-
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from facturador.core import audit, certificates, jobs, numbering
 from facturador.core.models import Certificate, Environment, Job, NumberingRange
+from facturador.dian import enablement
 from facturador.einvoice import services as einvoice
 from facturador.einvoice.models import DianDocument, OperationMode
 from facturador.habilitacion.models import Enablement, TestSetDocument, TestSetRun
@@ -29,14 +29,10 @@ logger = logging.getLogger(__name__)
 JOB_KIND = "habilitacion.test_set"
 
 # DIAN's habilitación numbering (Anexo técnico; the same for every issuer).
-TEST_RESOLUTION = "18760000001"
-TEST_VALID_FROM = dt.date(2019, 1, 19)
-TEST_VALID_TO = dt.date(2030, 1, 19)
-TEST_TECHNICAL_KEY = "fc8eac422eba16e22ffd8c6f94b3f40a6e38162c"
 TEST_RANGES = {
     # mode -> (prefix, from, to); some technology providers use SETT 1–5,000,000 instead (editable)
-    OperationMode.Mode.OWN: ("SETP", 990000000, 995000000),
-    OperationMode.Mode.PROVIDER: ("SETT", 990000000, 995000000),
+    OperationMode.Mode.OWN: ("SETP", *enablement.TEST_RANGE),
+    OperationMode.Mode.PROVIDER: ("SETT", *enablement.TEST_RANGE),
 }
 PROVIDER_ALTERNATIVE_RANGE = (1, 5000000)
 NOTE_PREFIXES = {"credit_note": "NCP", "debit_note": "NDP"}
@@ -159,8 +155,9 @@ def test_ranges(issuer) -> dict[str, NumberingRange | None]:
 
 def default_test_range(mode: OperationMode | None) -> dict:
     prefix, rfrom, rto = TEST_RANGES[(mode.mode if mode else OperationMode.Mode.OWN)]
-    return {"prefix": prefix, "range_from": rfrom, "range_to": rto, "resolution_number": TEST_RESOLUTION,
-            "valid_from": TEST_VALID_FROM, "valid_to": TEST_VALID_TO, "technical_key": TEST_TECHNICAL_KEY}
+    return {"prefix": prefix, "range_from": rfrom, "range_to": rto, "resolution_number": enablement.TEST_RESOLUTION,
+            "valid_from": enablement.TEST_VALID_FROM, "valid_to": enablement.TEST_VALID_TO,
+            "technical_key": enablement.TEST_TECHNICAL_KEY}
 
 
 def save_test_ranges(issuer, *, prefix: str, range_from: int, range_to: int, resolution_number: str,

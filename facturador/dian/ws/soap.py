@@ -27,13 +27,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from ..errors import DianError
+from ..ns import DS
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 WCF = "http://wcf.dian.colombia"
 WSA = "http://www.w3.org/2005/08/addressing"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-DS = "http://www.w3.org/2000/09/xmldsig#"
 EC = "http://www.w3.org/2001/10/xml-exc-c14n#"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 ARRAYS = "http://schemas.microsoft.com/2003/10/Serialization/Arrays"
