@@ -236,9 +236,7 @@ class JobViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     serializer_class = JobSerializer
 
     def get_queryset(self):
-        from facturador.core.views import filter_jobs
-
-        return filter_jobs(self.issuer, self.request.query_params.get("state"), self.request.query_params.get("kind"))
+        return jobs.filter_jobs(self.issuer, self.request.query_params.get("state"), self.request.query_params.get("kind"))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])

@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Facturador"
 
     def ready(self):
-        from facturador.core import builtin_jobs  # noqa: F401  (registers job handlers)
+        from facturador.core import jobs  # noqa: F401  (registers core.ping)

@@ -10,7 +10,7 @@ from facturador.taxid import TaxIdError, validate_nit, validate_rfc
 def add_refusal(form, refusal: Refusal):
     """The web channel's translation of a refusal on a form: an error on its field, or on the whole form."""
     field = refusal.field if refusal.field in form.fields else None
-    form.add_error(field, refusal.message)
+    form.add_error(field, forms.ValidationError(refusal.message, code=refusal.code))
 
 
 def clean_tax_id(country, tax_id, check_digit=""):

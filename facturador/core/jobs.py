@@ -363,3 +363,45 @@ class StaleJobMonitor(threading.Thread):
             if self.stopped.wait(self.every):
                 break
         connection.close()
+
+
+# --- listing (the task viewer's filters, shared by every channel) ---------------------------------
+
+JOB_FILTERS = {
+    "active": ("Pendientes y en proceso", Job.ACTIVE),
+    "pending": ("Pendientes", (Job.Status.PENDING,)),
+    "running": ("En proceso", (Job.Status.RUNNING,)),
+    "finished": ("Finalizados", (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS, Job.Status.FAILED, Job.Status.CANCELLED)),
+    "deleted": ("Eliminados", (Job.Status.DELETED,)),
+}
+
+
+def filter_jobs(issuer, state=None, kind_prefix=None):
+    qs = Job.objects.filter(issuer=issuer)
+    if kind_prefix:
+        qs = qs.filter(kind__startswith=kind_prefix)
+    if state in JOB_FILTERS:
+        qs = qs.filter(status__in=JOB_FILTERS[state][1])
+    else:
+        qs = qs.exclude(status=Job.Status.DELETED)
+    return qs
+
+
+# --- core's own job kinds -----------------------------------------------------------------------
+
+@job_handler("core.ping")
+def ping(ctx: JobContext):
+    """Checks the workers: counts `steps` steps of `seconds` each, and records who ran it.
+
+    Each execution appends to result["runs"], so a job run twice is visible.
+    """
+    steps = int(ctx.params.get("steps", 1))
+    seconds = float(ctx.params.get("seconds", 0))
+    runs = ctx.job.result.get("runs", []) + [worker_name()]
+    ctx.set_result(runs=runs)
+    ctx.progress(0, total=steps, message="Comprobando trabajadores", force=True)
+    for i in range(steps):
+        ctx.check_cancel()
+        time.sleep(seconds)
+        ctx.progress(i + 1)
+    ctx.progress(steps, message="Trabajador en funcionamiento", force=True)

@@ -136,31 +136,11 @@ def numbering_edit(request, pk=None):
     return render(request, "core/form.html", {"form": form, "title": "Numeración", "back": "core:numbering"})
 
 
-JOB_FILTERS = {
-    "active": ("Pendientes y en proceso", Job.ACTIVE),
-    "pending": ("Pendientes", (Job.Status.PENDING,)),
-    "running": ("En proceso", (Job.Status.RUNNING,)),
-    "finished": ("Finalizados", (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS, Job.Status.FAILED, Job.Status.CANCELLED)),
-    "deleted": ("Eliminados", (Job.Status.DELETED,)),
-}
-
-
-def filter_jobs(issuer, state=None, kind_prefix=None):
-    qs = Job.objects.filter(issuer=issuer)
-    if kind_prefix:
-        qs = qs.filter(kind__startswith=kind_prefix)
-    if state in JOB_FILTERS:
-        qs = qs.filter(status__in=JOB_FILTERS[state][1])
-    else:
-        qs = qs.exclude(status=Job.Status.DELETED)
-    return qs
-
-
 @issuer_required
 def job_list(request):
     state = request.GET.get("state", "")
-    page = Paginator(filter_jobs(request.issuer, state), 50).get_page(request.GET.get("page"))
-    return render(request, "core/jobs.html", {"page": page, "state": state, "filters": JOB_FILTERS})
+    page = Paginator(jobs.filter_jobs(request.issuer, state), 50).get_page(request.GET.get("page"))
+    return render(request, "core/jobs.html", {"page": page, "state": state, "filters": jobs.JOB_FILTERS})
 
 
 @issuer_required

@@ -129,7 +129,7 @@ def delete_pending(imp: ImportJob) -> bool:
 
 
 def imports_for(issuer, state: str | None = None):
-    from facturador.core.views import JOB_FILTERS
+    from facturador.core.jobs import JOB_FILTERS
 
     qs = ImportJob.objects.filter(issuer=issuer).select_related("job", "operator", "template")
     if state in JOB_FILTERS:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from facturador.core import audit
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
-from facturador.core.views import JOB_FILTERS
+from facturador.core.jobs import JOB_FILTERS
 from facturador.imports import pipeline, services
 from facturador.imports.forms import OperatorForm, ScheduleForm, TemplateForm
 from facturador.imports.models import ImportJob, ImportTemplate, Operator
