@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from facturador.core.actors import Actor
-from facturador.core.errors import NotFound, Refusal
+from facturador.core.errors import Invalid, NotFound, Refusal
 
 EXIT_REFUSED = 2
 
@@ -92,3 +93,13 @@ class ActionCommand(BaseCommand):
                     raise NotFound("core.user.not_found", f"No existe el usuario «{username}».", field="as")
             self._actor = Actor.cli(user)
         return self._actor
+
+
+def secret_from_env(variable: str, *, option: str) -> str:
+    """A secret the user passes by naming an environment variable (`--password-env NAME`), so it never
+    appears in the process list or the shell history. This is input, like a file argument, not configuration."""
+    value = os.environ.get(variable)
+    if not value:
+        raise Invalid("core.cli.secret_missing", f"La variable de entorno {variable} no está definida o está vacía.",
+                      field=option)
+    return value
