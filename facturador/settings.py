@@ -241,6 +241,10 @@ FACTURADOR_DIAN_SCHEMA_DIR = os.environ.get("FACTURADOR_DIAN_SCHEMA_DIR", "")
 # Local DIAN and PAC test services started by `facturador serve --seed-demo` (and used by the demo data)
 FACTURADOR_DIAN_SANDBOX_PORT = int(os.environ.get("FACTURADOR_DIAN_SANDBOX_PORT", "8089"))
 FACTURADOR_PAC_SANDBOX_PORT = int(os.environ.get("FACTURADOR_PAC_SANDBOX_PORT", "8090"))
+# Imports: valid lines sent to the database per batch (COPY / executemany), and an optional pause in seconds
+# between batches so that a big import does not saturate a shared database.
+FACTURADOR_IMPORT_BATCH_SIZE = int(os.environ.get("FACTURADOR_IMPORT_BATCH_SIZE") or 20_000)
+FACTURADOR_IMPORT_THROTTLE = float(os.environ.get("FACTURADOR_IMPORT_THROTTLE") or 0)
 
 LOGGING = {
     "version": 1,

@@ -32,7 +32,6 @@ from facturador.tabular.reports import write_error_report_csv, write_error_repor
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 20_000         # staged lines per COPY / executemany (env FACTURADOR_IMPORT_BATCH_SIZE)
 MAX_STORED_ERRORS = 50_000  # rows with errors kept for the report (all are counted)
 FIELDS = ("reference", "concept", "quantity", "unit_price", "amount")
 FIELD_LABELS = {"reference": "referencia", "concept": "concepto", "quantity": "cantidad", "unit_price": "valor unitario",
@@ -226,9 +225,9 @@ def process(imp: ImportJob, ctx: JobContext):
 
 def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     """Read, validate and hand the lines to the loader; reconcile; commit or discard."""
-    batch_size = int(os.environ.get("FACTURADOR_IMPORT_BATCH_SIZE") or BATCH_SIZE)
+    batch_size = settings.FACTURADOR_IMPORT_BATCH_SIZE  # lines per COPY / executemany
     # Optional pause between batches (seconds) to keep a big import from saturating a shared database.
-    throttle = float(os.environ.get("FACTURADOR_IMPORT_THROTTLE") or 0)
+    throttle = settings.FACTURADOR_IMPORT_THROTTLE
     buf: list[tuple] = []
     stored_errors = 0
     valid = invalid = 0

@@ -79,9 +79,9 @@ def test_scheduled_for_later(issuer_co, operator, template):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_cancel_running_leaves_no_partial_data(issuer_co, operator, template, monkeypatch):
-    monkeypatch.setenv("FACTURADOR_IMPORT_BATCH_SIZE", "200")
-    monkeypatch.setenv("FACTURADOR_IMPORT_THROTTLE", "0.05")
+def test_cancel_running_leaves_no_partial_data(issuer_co, operator, template, settings):
+    settings.FACTURADOR_IMPORT_BATCH_SIZE = 200
+    settings.FACTURADOR_IMPORT_THROTTLE = 0.05
     first = run_now(schedule(issuer_co, operator, template, "old.csv", files.csv_bytes(ROWS)))
     imp = schedule(issuer_co, operator, template, "big.csv", files.csv_bytes(files.sample_rows(20_000)))
 
