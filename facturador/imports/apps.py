@@ -8,4 +8,4 @@ class ImportsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from facturador.imports import handlers  # noqa: F401  (registers the "imports.run" job handler)
+        from facturador.imports import jobs  # noqa: F401  (registers the "imports.run" job handler)

@@ -95,11 +95,6 @@ class ImportTemplate(IssuerScoped):
         return not ImportTemplate.objects.filter(issuer_id=self.issuer_id, operator_id=self.operator_id, name=self.name,
                                                  version__gt=self.version).exists()
 
-    def tabular_template(self):
-        from facturador.tabular.mapping import Template
-
-        return Template.from_dict(self.mapping)
-
 
 def import_upload_path(instance, filename):
     return f"issuers/{instance.issuer_id}/imports/{uuid.uuid4().hex}/{filename}"

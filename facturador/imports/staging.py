@@ -34,8 +34,8 @@ def use_copy() -> bool:
 class StagingWriter:
     """Writes staged lines for one import; `method` is "copy" or "insert"."""
 
-    def __init__(self, method: str | None = None):
-        self.method = method or ("copy" if use_copy() else "insert")
+    def __init__(self):
+        self.method = "copy" if use_copy() else "insert"
         self.table = connection.ops.quote_name(ImportedLine._meta.db_table)
         cols = ", ".join(connection.ops.quote_name(c) for c in STAGING_COLUMNS)
         self._copy_sql = f"COPY {self.table} ({cols}) FROM STDIN"
@@ -94,7 +94,7 @@ def charges_for(imp: ImportJob):
                                  source_operator=imp.operator.code, period=imp.period)
 
 
-def swap_into_charges(imp: ImportJob, *, on_locked=None) -> tuple[int, int]:
+def swap_into_charges(imp: ImportJob) -> tuple[int, int]:
     """Atomically replace the operator's charges of the period with the staged lines.
 
     Returns (inserted, replaced). Runs in one transaction with the ImportJob row locked; sets

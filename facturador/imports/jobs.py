@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-
 from facturador.core.jobs import JobContext, job_handler
 from facturador.core.models import Job
 from facturador.imports import pipeline, services, staging
