@@ -238,6 +238,11 @@ FACTURADOR_BASE_URL = os.environ.get("FACTURADOR_BASE_URL", "http://127.0.0.1:80
 # Jobs whose worker has not sent a heartbeat for this many seconds are re-queued.
 FACTURADOR_JOB_STALE_SECONDS = int(os.environ.get("FACTURADOR_JOB_STALE_SECONDS", "120"))
 FACTURADOR_DIAN_SCHEMA_DIR = os.environ.get("FACTURADOR_DIAN_SCHEMA_DIR", "")
+# Mass billing batches (billing.batch): invoices numbered per transaction, PDFs rendered per chunk, and the
+# number of invoices left to render from which a second worker job ("billing.batch_render") helps.
+FACTURADOR_BILLING_NUMBER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_NUMBER_CHUNK", "200"))
+FACTURADOR_BILLING_RENDER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_RENDER_CHUNK", "20"))
+FACTURADOR_BILLING_HELPER_MIN = int(os.environ.get("FACTURADOR_BILLING_HELPER_MIN", "300"))
 # Local DIAN and PAC test services started by `facturador serve --seed-demo` (and used by the demo data)
 FACTURADOR_DIAN_SANDBOX_PORT = int(os.environ.get("FACTURADOR_DIAN_SANDBOX_PORT", "8089"))
 FACTURADOR_PAC_SANDBOX_PORT = int(os.environ.get("FACTURADOR_PAC_SANDBOX_PORT", "8090"))
