@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from ..errors import DianError
 from .soap import ARRAYS, SOAP, WCF, WSA, WSSE, WSU, XSI, SoapError, utc_iso
 
 NS_DIAN_RESPONSE = "http://schemas.datacontract.org/2004/07/DianResponse"
@@ -39,8 +40,11 @@ STATUS_TEXT = {
     STATUS_NOT_FOUND: "TrackId no existe en los registros de la DIAN.",
 }
 
-_RULE_RE = re.compile(r"^\s*Regla\s*:\s*(?P<code>[^,]+?)\s*,\s*(?P<kind>Rechazo|Notificaci[oó]n)\s*:?\s*(?P<msg>.*)$",
-                      re.IGNORECASE | re.DOTALL)
+# "Regla: FAD06, Rechazo: ..." / "Regla: FAJ40, Notificación: ..." (the form DIAN used until 2019 and still uses in
+# some answers) and "Regla: AC38b Documento fue enviado ..." (Anexo Técnico 1.9: no severity word, the severity
+# follows from the answer: IsValid false -> rejection, true -> notification).
+_RULE_RE = re.compile(r"^\s*Regla\s*:?\s*(?P<code>[A-Za-z0-9][A-Za-z0-9_.]*)\s*[,:;-]?\s*"
+                      r"(?:(?P<kind>Rechazo|Notificaci[oó]n)\s*:\s*)?(?P<msg>.*)$", re.IGNORECASE | re.DOTALL)
 
 REJECTION = "rejection"
 NOTIFICATION = "notification"
@@ -49,23 +53,31 @@ UNKNOWN = "unknown"
 
 @dataclass(frozen=True)
 class RuleMessage:
-    """One ``ErrorMessage`` entry: ``"Regla: FAD06, Rechazo: ..."`` -> code FAD06, severity rejection."""
+    """One ``ErrorMessage`` entry: ``"Regla: FAD06, Rechazo: ..."`` -> code FAD06, severity rejection;
+    ``"Regla: AC38b Documento ..."`` (Anexo 1.9) -> code AC38b, severity ``default`` (given by the answer)."""
     code: str | None
-    severity: str          # rejection | notification | unknown (free text without "Regla:")
+    severity: str          # rejection | notification | unknown (free text without "Regla:", or no context)
     message: str
     raw: str
 
     @classmethod
-    def parse(cls, raw: str) -> "RuleMessage":
+    def parse(cls, raw: str, default: str = UNKNOWN) -> "RuleMessage":
+        """``default`` is the severity of a rule line that does not name one (the 1.9 form): the caller knows it
+        from the answer (``parse_dian_response`` passes rejection for IsValid false, notification for true)."""
         m = _RULE_RE.match(raw or "")
         if not m:
-            return cls(None, UNKNOWN, (raw or "").strip(), raw or "")
-        kind = REJECTION if m["kind"].lower().startswith("rech") else NOTIFICATION
-        return cls(m["code"].strip(), kind, m["msg"].strip(), raw)
+            return cls(None, UNKNOWN, " ".join((raw or "").split()), raw or "")
+        if m["kind"]:
+            kind = REJECTION if m["kind"].lower().startswith("rech") else NOTIFICATION
+        else:
+            kind = default
+        return cls(m["code"], kind, " ".join(m["msg"].split()), raw)
 
     def format(self) -> str:
         if self.code is None:
             return self.message
+        if self.severity == UNKNOWN:
+            return f"Regla: {self.code} {self.message}"
         return f"Regla: {self.code}, {'Rechazo' if self.severity == REJECTION else 'Notificación'}: {self.message}"
 
 
@@ -229,19 +241,33 @@ def _result(root, operation: str):
 
 
 def parse_dian_response(el) -> DianResponse:
+    is_valid = (_text(el, "IsValid") or "").lower() == "true"
+    status_code = _text(el, "StatusCode") or ""
+    # A rule line without a severity word (Anexo 1.9) takes it from the verdict: on a valid document it can only be
+    # a notification, on an invalid one DIAN lists the rules that made it fail.
+    default = NOTIFICATION if is_valid else REJECTION
     errors = _child(el, "ErrorMessage")
     messages = []
     if errors is not None and errors.get(f"{{{XSI}}}nil") != "true":
-        messages = [RuleMessage.parse((s.text or "").strip()) for s in errors if _local(s) == "string"]
+        messages = [RuleMessage.parse((s.text or "").strip(), default) for s in errors if _local(s) == "string"]
+    try:
+        ar = _maybe_unzip(_b64decode(_text(el, "XmlBase64Bytes"), "XmlBase64Bytes"))
+    except DianError:
+        # The ApplicationResponse is the proof of an accepted document: a broken one is an error. On any other
+        # verdict it is informative only and must not hide the verdict and its rules (the Anexo's own example
+        # carries the placeholder "xmlbase64").
+        if is_valid or status_code == STATUS_ACCEPTED:
+            raise
+        ar = None
     return DianResponse(
-        status_code=_text(el, "StatusCode") or "",
-        is_valid=(_text(el, "IsValid") or "").lower() == "true",
+        status_code=status_code,
+        is_valid=is_valid,
         status_description=_text(el, "StatusDescription") or "",
         status_message=_text(el, "StatusMessage") or "",
         messages=messages,
         xml_document_key=_text(el, "XmlDocumentKey") or None,
         xml_file_name=_text(el, "XmlFileName") or None,
-        application_response=_maybe_unzip(_b64decode(_text(el, "XmlBase64Bytes"), "XmlBase64Bytes")),
+        application_response=ar,
     )
 
 
