@@ -13,7 +13,7 @@ Environment variables:
                              EMAIL_USE_TLS, DEFAULT_FROM_EMAIL, EMAIL_BACKEND
   REDIS_URL                  optional; enables the Redis cache (shared rate limits)
   FACTURADOR_BASE_URL        public address for links in emails (default http://127.0.0.1:8000)
-  FACTURADOR_MAIL_*          mass email engine: RATE_PER_SECOND, RATE_PER_HOUR, CONCURRENCY, ... (see mailing/engine.py)
+  FACTURADOR_MAIL_*          mass email: RATE_PER_SECOND, RATE_PER_HOUR, CONCURRENCY, FROM, ... (MAILING_* below)
 """
 
 import os
@@ -235,9 +235,31 @@ SPECTACULAR_SETTINGS = {
 # Public address of this installation, for links in emails (unsubscribe, portal)
 FACTURADOR_BASE_URL = os.environ.get("FACTURADOR_BASE_URL", "http://127.0.0.1:8000")
 
+# Mass email (mailing): environment FACTURADOR_MAIL_<NAME>; see facturador/mailing/engine.py and ratelimit.py.
+def _mail_env(name, default):
+    return os.environ.get(f"FACTURADOR_MAIL_{name}") or default
+
+
+MAILING_RATE_PER_SECOND = int(_mail_env("RATE_PER_SECOND", "10"))  # global limit, 0 = none
+MAILING_RATE_PER_HOUR = int(_mail_env("RATE_PER_HOUR", "0"))  # global limit, 0 = none
+MAILING_CONCURRENCY = int(_mail_env("CONCURRENCY", "4"))  # SMTP connections per send
+MAILING_CHUNK_SIZE = int(_mail_env("CHUNK_SIZE", "100"))  # messages per connection
+MAILING_MAX_ATTEMPTS = int(_mail_env("MAX_ATTEMPTS", "4"))  # 4xx retries
+MAILING_RETRY_BASE_SECONDS = float(_mail_env("RETRY_BASE_SECONDS", "30"))  # 30 s, 60 s, 120 s...
+MAILING_RETURN_PATH = _mail_env("RETURN_PATH", "")  # envelope sender; "" = the From address
+MAILING_FROM_EMAIL = _mail_env("FROM", "")  # From address of sends; "" = DEFAULT_FROM_EMAIL
+MAILING_WEBHOOK_TOKEN = _mail_env("WEBHOOK_TOKEN", "")  # bounce webhook's shared secret; "" = disabled
+
 # Jobs whose worker has not sent a heartbeat for this many seconds are re-queued.
 FACTURADOR_JOB_STALE_SECONDS = int(os.environ.get("FACTURADOR_JOB_STALE_SECONDS", "120"))
 FACTURADOR_DIAN_SCHEMA_DIR = os.environ.get("FACTURADOR_DIAN_SCHEMA_DIR", "")
+# Sending documents to DIAN's web service (einvoice.delivery): seconds per request, attempts on transport errors
+# and the pause between them, and how often / how many times a document DIAN is still processing is asked about.
+FACTURADOR_DIAN_TIMEOUT = float(os.environ.get("FACTURADOR_DIAN_TIMEOUT") or 60)
+FACTURADOR_DIAN_RETRIES = int(os.environ.get("FACTURADOR_DIAN_RETRIES") or 3)
+FACTURADOR_DIAN_BACKOFF = float(os.environ.get("FACTURADOR_DIAN_BACKOFF") or 1)
+FACTURADOR_DIAN_POLL_ATTEMPTS = int(os.environ.get("FACTURADOR_DIAN_POLL_ATTEMPTS") or 10)
+FACTURADOR_DIAN_POLL_INTERVAL = float(os.environ.get("FACTURADOR_DIAN_POLL_INTERVAL") or 2)
 # Mass billing batches (billing.batch): invoices numbered per transaction, PDFs rendered per chunk, and the
 # number of invoices left to render from which a second worker job ("billing.batch_render") helps.
 FACTURADOR_BILLING_NUMBER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_NUMBER_CHUNK", "200"))

@@ -1,10 +1,10 @@
-"""Delivery engine: the `mailing.send` job handler and the start/stop/resume actions.
+"""Delivery engine: sends a registered send's ledger (run by the `mailing.send` job, see jobs.py).
 
-Settings (Django setting MAILING_<NAME>, else environment FACTURADOR_MAIL_<NAME>):
-RATE_PER_SECOND (10) and RATE_PER_HOUR (0 = none): the global limit, see ratelimit.py;
-CONCURRENCY (4) SMTP connections per send; CHUNK_SIZE (100) messages per connection;
-MAX_ATTEMPTS (4) and RETRY_BASE_SECONDS (30): 4xx retries after 30 s, 60 s, 120 s...;
-RETURN_PATH: envelope sender (default: the From address); FROM_EMAIL (FACTURADOR_MAIL_FROM).
+Settings (settings.py, environment FACTURADOR_MAIL_<NAME>): MAILING_RATE_PER_SECOND (10) and
+MAILING_RATE_PER_HOUR (0 = none): the global limit, see ratelimit.py; MAILING_CONCURRENCY (4) SMTP
+connections per send; MAILING_CHUNK_SIZE (100) messages per connection; MAILING_MAX_ATTEMPTS (4) and
+MAILING_RETRY_BASE_SECONDS (30): 4xx retries after 30 s, 60 s, 120 s...; MAILING_RETURN_PATH: envelope
+sender (default: the From address); MAILING_FROM_EMAIL (FACTURADOR_MAIL_FROM).
 Per send: max_consecutive_failures (10) stops the send automatically (state "Detenido").
 
 Exactly-once per recipient
@@ -48,6 +48,7 @@ import time
 import uuid
 from email.utils import parseaddr
 
+from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection as db_connection
 from django.db import transaction
@@ -58,7 +59,7 @@ from facturador.core import jobs
 from facturador.core.models import Job
 from facturador.mailing import services
 from facturador.mailing.models import Delivery, MailSend
-from facturador.mailing.ratelimit import conf, get_limiter
+from facturador.mailing.ratelimit import get_limiter
 from facturador.mailing.services import MailingError
 
 logger = logging.getLogger(__name__)
@@ -162,20 +163,20 @@ class Engine:
         self.send = send
         self.ctx = ctx
         self.base_token = f"{ctx.job.pk if ctx else 0}.{ctx.job.attempts if ctx else 0}.{uuid.uuid4().hex[:12]}"
-        self.concurrency = max(1, conf("CONCURRENCY", 4))
+        self.concurrency = max(1, settings.MAILING_CONCURRENCY)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._abort = threading.Event()
         self._errors: list[BaseException] = []
         self._main = threading.current_thread()
-        self.chunk_size = conf("CHUNK_SIZE", 100)
-        self.max_attempts = conf("MAX_ATTEMPTS", 4)
-        self.retry_base = conf("RETRY_BASE_SECONDS", 30.0)
+        self.chunk_size = settings.MAILING_CHUNK_SIZE
+        self.max_attempts = settings.MAILING_MAX_ATTEMPTS
+        self.retry_base = settings.MAILING_RETRY_BASE_SECONDS
         self.limiter = get_limiter()
         self.consecutive = 0
         self.last_error = ""
         self.worker = jobs.worker_name()
-        self.sender = conf("RETURN_PATH", "") or parseaddr(services.from_address(send.issuer))[1]
+        self.sender = settings.MAILING_RETURN_PATH or parseaddr(services.from_address(send.issuer))[1]
         self.attachments_cache: dict[int, list] = {}
 
     # -- bookkeeping ------------------------------------------------------------------------------
@@ -557,7 +558,7 @@ def deliver_one(send: MailSend, doc, to: str, message_id: str):
     try:
         smtp = getattr(backend, "connection", None)
         if isinstance(smtp, smtplib.SMTP):
-            sender = conf("RETURN_PATH", "") or parseaddr(services.from_address(send.issuer))[1]
+            sender = settings.MAILING_RETURN_PATH or parseaddr(services.from_address(send.issuer))[1]
             try:
                 code, text = smtp_transaction(smtp, sender, to, services.message_bytes(send, doc, to, message_id),
                                               normalized=True)

@@ -8,28 +8,18 @@ were admitted in that second AND fewer than `per_hour` in the current hour. Two 
 * Database (otherwise): two `RateWindow` rows updated under a row lock (SELECT ... FOR UPDATE on
   PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE).
 
-`acquire()` blocks until admitted and returns the window id; 0 means "no limit" for either value.
+`acquire()` blocks until admitted and returns the window id; 0 means "no limit" for either value
+(settings MAILING_RATE_PER_SECOND and MAILING_RATE_PER_HOUR, read when a limiter is made).
 """
 
 from __future__ import annotations
 
-import os
 import time
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from facturador.mailing.models import RateWindow
-
-
-def conf(name: str, default):
-    """MAILING_<NAME> from settings, else FACTURADOR_MAIL_<NAME> from the environment, else default."""
-    value = getattr(settings, f"MAILING_{name}", None)
-    if value is None:
-        value = os.environ.get(f"FACTURADOR_MAIL_{name}")
-    if value is None or value == "":
-        return default
-    return type(default)(value)
 
 
 _LUA = """
@@ -125,11 +115,11 @@ class DatabaseRateLimiter(RateLimiter):
 
 
 def get_limiter() -> RateLimiter:
-    per_second = conf("RATE_PER_SECOND", 10)
-    per_hour = conf("RATE_PER_HOUR", 0)
+    per_second = settings.MAILING_RATE_PER_SECOND
+    per_hour = settings.MAILING_RATE_PER_HOUR
     if not per_second and not per_hour:
         return RateLimiter(0, 0)
-    url = getattr(settings, "REDIS_URL", "") or ""
+    url = settings.REDIS_URL
     if url:
         return RedisRateLimiter(per_second, per_hour, url)
     return DatabaseRateLimiter(per_second, per_hour)

@@ -283,8 +283,7 @@ def attachments_for(doc: IssuedDocument) -> list[Attachment]:
 
 
 def base_url() -> str:
-    return (getattr(settings, "FACTURADOR_BASE_URL", "") or os.environ.get("FACTURADOR_BASE_URL")
-            or "http://127.0.0.1:8000").rstrip("/")
+    return settings.FACTURADOR_BASE_URL.rstrip("/")
 
 
 def unsubscribe_token(issuer_id: int, email: str) -> str:
@@ -299,7 +298,7 @@ def read_unsubscribe_token(token: str) -> tuple[int, str]:
 def from_address(issuer) -> str:
     from email.utils import formataddr, parseaddr
 
-    configured = getattr(settings, "MAILING_FROM_EMAIL", "") or os.environ.get("FACTURADOR_MAIL_FROM") or settings.DEFAULT_FROM_EMAIL
+    configured = settings.MAILING_FROM_EMAIL or settings.DEFAULT_FROM_EMAIL
     _name, addr = parseaddr(configured)
     return formataddr((issuer.trade_name or issuer.legal_name, addr))
 
@@ -441,5 +440,5 @@ def message_bytes(send: MailSend, doc: IssuedDocument, to: str, message_id: str,
 
 
 def webhook_token() -> str:
-    """Shared secret of the bounce webhook (MAILING_WEBHOOK_TOKEN / FACTURADOR_MAIL_WEBHOOK_TOKEN); "" = disabled."""
-    return getattr(settings, "MAILING_WEBHOOK_TOKEN", "") or os.environ.get("FACTURADOR_MAIL_WEBHOOK_TOKEN", "")
+    """Shared secret of the bounce webhook (setting MAILING_WEBHOOK_TOKEN); "" = disabled."""
+    return settings.MAILING_WEBHOOK_TOKEN
