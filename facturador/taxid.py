@@ -85,3 +85,18 @@ def validate_rfc(value: str) -> str:
 
 def is_generic_rfc(rfc: str) -> bool:
     return rfc.strip().upper() in GENERIC_RFCS
+
+
+def validate(country: str, tax_id: str, check_digit: str = "") -> tuple[str, str]:
+    """Validate an issuer's tax id by country; return (tax_id, check_digit) — the latter empty for an RFC.
+
+    >>> validate("CO", "800197268", "4")
+    ('800197268', '4')
+    >>> validate("CO", "800197268-4")
+    ('800197268', '4')
+    >>> validate("MX", "EKU9003173C9")
+    ('EKU9003173C9', '')
+    """
+    if country == "CO":
+        return validate_nit(tax_id, check_digit or None)
+    return validate_rfc(tax_id), ""

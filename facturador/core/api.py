@@ -4,7 +4,6 @@ URLs are nested under the issuer: /api/v1/issuers/{issuer_pk}/<resource>/. A use
 member of that issuer gets 404, exactly as if it did not exist.
 """
 
-from django.db import transaction
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
@@ -13,11 +12,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from facturador.core import audit, certificates, jobs, numbering
+from facturador.core import actions, audit, jobs, numbering
+from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
-from facturador.core.forms import clean_tax_id, range_errors, validate_prefix
 from facturador.core.models import Branch, Certificate, Issuer, Job, Membership, NumberingRange, Role
-from facturador.taxid import TaxIdError
 
 
 def exception_handler(exc, context):
@@ -55,7 +53,8 @@ class IssuerScopedMixin:
 
     def perform_create(self, serializer):
         obj = serializer.save(issuer=self.issuer)
-        audit.record(f"{obj._meta.model_name}.create", issuer=self.issuer, obj=obj, request=self.request, summary=str(obj))
+        audit.record(f"{obj._meta.model_name}.create", actor=Actor.from_request(self.request), issuer=self.issuer,
+                     obj=obj, summary=str(obj))
 
 
 class IssuerSerializer(serializers.ModelSerializer):
@@ -68,16 +67,8 @@ class IssuerSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "time_zone"]
 
-    def validate(self, data):
-        country = data.get("country") or getattr(self.instance, "country", None)
-        if self.instance is not None and "country" in data and data["country"] != self.instance.country:
-            raise serializers.ValidationError({"country": "El país de un emisor no se puede cambiar."})
-        if "tax_id" in data:
-            try:
-                data["tax_id"], data["check_digit"] = clean_tax_id(country, data["tax_id"], data.get("check_digit", ""))
-            except TaxIdError as exc:
-                raise serializers.ValidationError({"tax_id": exc.message}) from exc
-        return data
+    def get_validators(self):
+        return []  # uniqueness of (country, tax_id) is checked by core.actions.create_issuer on the clean tax id
 
 
 class IssuerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -91,16 +82,13 @@ class IssuerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         return Issuer.objects.filter(memberships__user=self.request.user).distinct()
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            issuer = serializer.save()
-            Membership.objects.create(user=self.request.user, issuer=issuer, role=Role.ADMIN)
-            audit.record("issuer.create", issuer=issuer, obj=issuer, request=self.request, summary=issuer.legal_name)
+        serializer.instance = actions.create_issuer(Actor.from_request(self.request), data=serializer.validated_data)
 
     def perform_update(self, serializer):
         if not Membership.objects.filter(user=self.request.user, issuer=serializer.instance, role=Role.ADMIN).exists():
             self.permission_denied(self.request, message="Solo un administrador puede modificar el emisor.")
-        issuer = serializer.save()
-        audit.record("issuer.update", issuer=issuer, obj=issuer, request=self.request)
+        serializer.instance = actions.update_issuer(serializer.instance, Actor.from_request(self.request),
+                                                    data=serializer.validated_data)
 
 
 class BranchSerializer(serializers.ModelSerializer):
@@ -108,20 +96,23 @@ class BranchSerializer(serializers.ModelSerializer):
         model = Branch
         fields = ["id", "code", "name", "address", "municipality_code", "postal_code", "series", "active"]
 
-    def validate_code(self, code):
-        issuer = self.context["view"].issuer
-        qs = Branch.objects.filter(issuer=issuer, code=code)
-        if self.instance:
-            qs = qs.exclude(pk=self.instance.pk)
-        if qs.exists():
-            raise serializers.ValidationError(f"Ya existe una sucursal con el código {code}.")
-        return code
 
 
 class BranchViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
     queryset = Branch.objects.all()
     serializer_class = BranchSerializer
     write_roles = (Role.ADMIN,)
+
+    def perform_create(self, serializer):
+        serializer.instance = actions.save_branch(self.issuer, Actor.from_request(self.request),
+                                                  data=serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = actions.save_branch(self.issuer, Actor.from_request(self.request),
+                                                  data=serializer.validated_data, branch=serializer.instance)
+
+    def perform_destroy(self, instance):
+        actions.delete_branch(self.issuer, Actor.from_request(self.request), branch=instance)
 
 
 class NumberingRangeSerializer(serializers.ModelSerializer):
@@ -144,25 +135,6 @@ class NumberingRangeSerializer(serializers.ModelSerializer):
     def get_warnings(self, obj) -> list[str]:
         return numbering.warnings(obj)
 
-    def validate_prefix(self, prefix):
-        try:
-            return validate_prefix(prefix.strip().upper())
-        except Exception as exc:
-            raise serializers.ValidationError(exc.messages[0]) from exc
-
-    def validate(self, data):
-        merged = {f: getattr(self.instance, f) for f in self.Meta.fields if self.instance and hasattr(self.instance, f)}
-        merged.update(data)
-        errors = {}
-        for field, message in range_errors(self.context["view"].issuer, merged, getattr(self.instance, "pk", None)):
-            errors.setdefault(field, []).append(str(message))
-        if errors:
-            raise serializers.ValidationError(errors)
-        return data
-
-    def create(self, validated):
-        validated["next_number"] = validated["range_from"]
-        return super().create(validated)
 
 
 class NumberingRangeViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
@@ -170,10 +142,16 @@ class NumberingRangeViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
     serializer_class = NumberingRangeSerializer
     write_roles = (Role.ADMIN,)
 
+    def _save(self, serializer):
+        data = dict(serializer.validated_data)
+        key = data.pop("technical_key", "")
+        serializer.instance = actions.save_numbering_range(self.issuer, Actor.from_request(self.request), data=data,
+                                                           rng=serializer.instance, technical_key=key)
+
+    perform_create = perform_update = _save
+
     def perform_destroy(self, instance):
-        if instance.next_number != instance.range_from:
-            self.permission_denied(self.request, message="La numeración ya tiene números usados; desactívela en lugar de borrarla.")
-        instance.delete()
+        actions.delete_numbering_range(self.issuer, Actor.from_request(self.request), rng=instance)
 
 
 class CertificateSerializer(serializers.ModelSerializer):
@@ -205,18 +183,12 @@ class CertificateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retrie
         upload = CertificateUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
-        try:
-            cert = certificates.store(
-                self.issuer, kind=data["kind"], password=data["password"],
-                p12=data["p12"].read() if data.get("p12") else None,
-                cer=data["cer"].read() if data.get("cer") else None,
-                key=data["key"].read() if data.get("key") else None,
-                user=request.user, request=request,
-            )
-        except certificates.CertificateError as exc:
-            return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
-        except TypeError:
-            return Response({"detail": "Adjunte los archivos del certificado."}, status=status.HTTP_400_BAD_REQUEST)
+        cert = actions.upload_certificate(
+            self.issuer, Actor.from_request(request), kind=data["kind"], password=data["password"],
+            p12=data["p12"].read() if data.get("p12") else None,
+            cer=data["cer"].read() if data.get("cer") else None,
+            key=data["key"].read() if data.get("key") else None,
+        )
         return Response(CertificateSerializer(cert).data, status=status.HTTP_201_CREATED)
 
 
@@ -241,15 +213,9 @@ class JobViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def cancel(self, request, issuer_pk=None, pk=None):
-        job = self.get_object()
-        if not jobs.request_cancel(job):
-            return Response({"detail": "La tarea ya terminó; no se puede cancelar."}, status=status.HTTP_409_CONFLICT)
-        audit.record("job.cancel", issuer=self.issuer, obj=job, request=request)
+        job = actions.cancel_job(self.issuer, Actor.from_request(request), job=self.get_object())
         return Response(JobSerializer(job).data)
 
     def destroy(self, request, issuer_pk=None, pk=None):
-        job = self.get_object()
-        if not jobs.delete_pending(job):
-            return Response({"detail": "Solo se pueden eliminar tareas pendientes."}, status=status.HTTP_409_CONFLICT)
-        audit.record("job.delete", issuer=self.issuer, obj=job, request=request)
+        actions.delete_job(self.issuer, Actor.from_request(request), job=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,17 +16,14 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from django.db import transaction
 from django.utils import timezone
 
-from facturador.core import audit
+from facturador.core.errors import Invalid
 from facturador.core.models import Certificate
 
 OID_X500_UNIQUE_IDENTIFIER = x509.ObjectIdentifier("2.5.4.45")
 
 
-class CertificateError(ValueError):
-    def __init__(self, code, message, english):
-        super().__init__(english)
-        self.code = code
-        self.message = message
+class CertificateError(Invalid):
+    """The certificate (or its password) cannot be used (codes `core.certificate.<reason>`)."""
 
 
 @dataclass
@@ -66,11 +63,9 @@ def _info(cert: x509.Certificate) -> CertInfo:
 def _check_dates(info: CertInfo, now=None):
     now = now or timezone.now()
     if info.not_after <= now:
-        raise CertificateError("expired", f"El certificado venció el {info.not_after:%d/%m/%Y}.",
-                               f"Certificate expired on {info.not_after}")
+        raise CertificateError("core.certificate.expired", f"El certificado venció el {info.not_after:%d/%m/%Y}.")
     if info.not_before > now:
-        raise CertificateError("not_yet_valid", f"El certificado solo es válido desde el {info.not_before:%d/%m/%Y}.",
-                               f"Certificate not valid before {info.not_before}")
+        raise CertificateError("core.certificate.not_yet_valid", f"El certificado solo es válido desde el {info.not_before:%d/%m/%Y}.")
 
 
 def _same_key(private_key, cert) -> bool:
@@ -85,20 +80,16 @@ def inspect_pkcs12(data: bytes, password: str, nit: str) -> CertInfo:
     except ValueError as exc:
         text = str(exc).lower()
         if "password" in text or "mac" in text or "decrypt" in text:
-            raise CertificateError("password", "La contraseña del certificado no es correcta.",
-                                   "Wrong PKCS#12 password") from exc
-        raise CertificateError("format", "El archivo no es un certificado PKCS#12 (.p12 / .pfx) válido.",
-                               f"Invalid PKCS#12: {exc}") from exc
+            raise CertificateError("core.certificate.password", "La contraseña del certificado no es correcta.") from exc
+        raise CertificateError("core.certificate.format", "El archivo no es un certificado PKCS#12 (.p12 / .pfx) válido.") from exc
     if key is None or cert is None:
-        raise CertificateError("incomplete", "El archivo .p12 no contiene la llave privada y el certificado.",
-                               "PKCS#12 without key or certificate")
+        raise CertificateError("core.certificate.incomplete", "El archivo .p12 no contiene la llave privada y el certificado.")
     if not _same_key(key, cert):
-        raise CertificateError("key_mismatch", "La llave privada no corresponde al certificado.", "Key does not match certificate")
+        raise CertificateError("core.certificate.key_mismatch", "La llave privada no corresponde al certificado.")
     info = _info(cert)
     _check_dates(info)
     if not any(re.sub(r"\D", "", v).startswith(nit) or nit in v for v in info.identifiers):
-        raise CertificateError("tax_id", f"El certificado no pertenece al NIT {nit} (titular: {info.subject}).",
-                               f"Certificate subject does not carry NIT {nit}")
+        raise CertificateError("core.certificate.tax_id", f"El certificado no pertenece al NIT {nit} (titular: {info.subject}).")
     return info
 
 
@@ -109,48 +100,43 @@ def inspect_csd(cer: bytes, key: bytes, password: str, rfc: str) -> CertInfo:
         try:
             cert = x509.load_pem_x509_certificate(cer)
         except ValueError as exc:
-            raise CertificateError("format", "El archivo .cer no es un certificado válido.", "Invalid .cer") from exc
+            raise CertificateError("core.certificate.format", "El archivo .cer no es un certificado válido.") from exc
     try:
         private_key = serialization.load_der_private_key(key, password.encode())
     except (ValueError, TypeError) as exc:
-        raise CertificateError("password", "La contraseña de la llave privada (.key) no es correcta o el archivo no es una llave válida.",
-                               "Cannot open CSD private key") from exc
+        raise CertificateError("core.certificate.password", "La contraseña de la llave privada (.key) no es correcta o el archivo no es una llave válida.") from exc
     if not _same_key(private_key, cert):
-        raise CertificateError("key_mismatch", "La llave privada (.key) no corresponde al certificado (.cer).",
-                               "CSD key does not match certificate")
+        raise CertificateError("core.certificate.key_mismatch", "La llave privada (.key) no corresponde al certificado (.cer).")
     info = _info(cert)
     _check_dates(info)
     unique = [str(a.value) for a in cert.subject.get_attributes_for_oid(OID_X500_UNIQUE_IDENTIFIER)]
     rfcs = {part.strip().upper() for value in unique for part in value.split("/")}
     if rfc.upper() not in rfcs:
-        raise CertificateError("tax_id", f"El certificado pertenece al RFC {', '.join(sorted(rfcs)) or '(desconocido)'}, no a {rfc}.",
-                               f"CSD RFC mismatch: {rfcs} vs {rfc}")
+        raise CertificateError("core.certificate.tax_id", f"El certificado pertenece al RFC {', '.join(sorted(rfcs)) or '(desconocido)'}, no a {rfc}.")
     return info
 
 
 @transaction.atomic
-def store(issuer, *, kind, password, p12=None, cer=None, key=None, user=None, request=None) -> Certificate:
+def store(issuer, *, kind, password, p12=None, cer=None, key=None, user=None) -> Certificate:
     """Validate and store a certificate; the previous one of the same kind is deactivated (replaced)."""
     if kind == Certificate.Kind.PKCS12:
         if issuer.country != "CO":
-            raise CertificateError("country", "Los certificados .p12 de la DIAN son para emisores de Colombia.", "p12 for non-CO issuer")
+            raise CertificateError("core.certificate.country", "Los certificados .p12 de la DIAN son para emisores de Colombia.")
         info = inspect_pkcs12(p12, password, issuer.tax_id)
         material = p12
     elif kind == Certificate.Kind.CSD:
         if issuer.country != "MX":
-            raise CertificateError("country", "Los CSD del SAT son para emisores de México.", "CSD for non-MX issuer")
+            raise CertificateError("core.certificate.country", "Los CSD del SAT son para emisores de México.")
         info = inspect_csd(cer, key, password, issuer.tax_id)
         material = key
     else:
-        raise CertificateError("kind", "Tipo de certificado desconocido.", f"Unknown kind {kind}")
+        raise CertificateError("core.certificate.kind", "Tipo de certificado desconocido.")
     Certificate.objects.filter(issuer=issuer, kind=kind, active=True).update(active=False)
     cert = Certificate.objects.create(
         issuer=issuer, kind=kind, subject=info.subject, serial_number=info.serial_number,
         certificate_number=info.certificate_number, not_before=info.not_before, not_after=info.not_after,
         certificate_pem=info.certificate_pem, key_material=material, password=password, uploaded_by=user,
     )
-    audit.record("certificate.upload", issuer=issuer, user=user, obj=cert, request=request,
-                 summary=f"{cert.get_kind_display()} serie {info.serial_number}, vence {info.not_after:%Y-%m-%d}")
     return cert
 
 

@@ -15,17 +15,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from facturador.core.errors import Conflict
 from facturador.core.models import NumberingRange
 
 USAGE_WARNING_RATIO = 0.9
 EXPIRY_WARNING_DAYS = 30
 
 
-class NumberingError(Exception):
-    def __init__(self, code, message, english):
-        super().__init__(english)
-        self.code = code
-        self.message = message
+class NumberingError(Conflict):
+    """No number can be given from this range now (codes `core.numbering.<reason>`)."""
 
 
 @dataclass(frozen=True)
@@ -51,19 +49,16 @@ def allocate(rng: NumberingRange, on: date | None = None) -> Allocated:
         raise RuntimeError("allocate() must run inside the transaction that stores the document")
     on = on or _today(rng)
     if not rng.active:
-        raise NumberingError("inactive", f"La numeración {rng} está inactiva.", f"Range {rng.pk} inactive")
+        raise NumberingError("core.numbering.inactive", f"La numeración {rng} está inactiva.")
     if on < rng.valid_from:
-        raise NumberingError("not_yet_valid", f"La numeración {rng} solo es válida desde {rng.valid_from:%d/%m/%Y}.",
-                             f"Range {rng.pk} valid from {rng.valid_from}")
+        raise NumberingError("core.numbering.not_yet_valid", f"La numeración {rng} solo es válida desde {rng.valid_from:%d/%m/%Y}.")
     if on > rng.valid_to:
-        raise NumberingError("expired", f"La resolución de numeración {rng} venció el {rng.valid_to:%d/%m/%Y}.",
-                             f"Range {rng.pk} expired on {rng.valid_to}")
+        raise NumberingError("core.numbering.expired", f"La resolución de numeración {rng} venció el {rng.valid_to:%d/%m/%Y}.")
     updated = NumberingRange.objects.filter(pk=rng.pk, next_number__lte=F("range_to")).update(
         next_number=F("next_number") + 1
     )
     if not updated:
-        raise NumberingError("exhausted", f"La numeración {rng} está agotada: solicite una nueva resolución a la DIAN.",
-                             f"Range {rng.pk} exhausted")
+        raise NumberingError("core.numbering.exhausted", f"La numeración {rng} está agotada: solicite una nueva resolución a la DIAN.")
     next_number = NumberingRange.objects.values_list("next_number", flat=True).get(pk=rng.pk)
     rng.next_number = next_number
     return Allocated(rng.pk, rng.prefix, next_number - 1)
@@ -76,8 +71,7 @@ def find_range(issuer, document_type, environment, prefix=None, on=None) -> Numb
     on = on or timezone.localdate()
     rng = qs.filter(valid_from__lte=on, valid_to__gte=on, next_number__lte=F("range_to")).order_by("range_from").first()
     if rng is None:
-        raise NumberingError("no_range", "No hay una numeración vigente y con números disponibles para este tipo de documento.",
-                             f"No usable range for {issuer.pk}/{document_type}/{environment}/{prefix}")
+        raise NumberingError("core.numbering.no_range", "No hay una numeración vigente y con números disponibles para este tipo de documento.")
     return rng
 
 
@@ -89,6 +83,26 @@ def overlapping(issuer, document_type, environment, prefix, range_from, range_to
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
     return qs.first()
+
+
+def range_problems(issuer, data: dict, exclude_pk=None) -> list[tuple[str, str]]:
+    """The rules of a numbering range, as (field, Spanish message): prefix, order of numbers and dates, overlap."""
+    out = []
+    prefix = data.get("prefix") or ""
+    if prefix and not (prefix.isalnum() and 1 <= len(prefix) <= 4):
+        out.append(("prefix", "El prefijo tiene de 1 a 4 caracteres alfanuméricos."))
+    rf, rt = data.get("range_from"), data.get("range_to")
+    if rf is not None and rt is not None and rt < rf:
+        out.append(("range_to", "El número final debe ser mayor o igual al inicial."))
+    vf, vt = data.get("valid_from"), data.get("valid_to")
+    if vf and vt and vt < vf:
+        out.append(("valid_to", "La fecha final de vigencia es anterior a la inicial."))
+    if rf is not None and rt is not None and rt >= rf and data.get("document_type"):
+        other = overlapping(issuer, data["document_type"], data.get("environment"), prefix, rf, rt,
+                            exclude_pk=exclude_pk)
+        if other:
+            out.append(("range_from", f"El rango se cruza con la numeración existente {other}."))
+    return out
 
 
 def warnings(rng: NumberingRange, on: date | None = None) -> list[str]:

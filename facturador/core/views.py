@@ -1,16 +1,26 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
-from facturador.core import audit, certificates, jobs, numbering, tenancy
-from facturador.core.forms import BranchForm, CertificateUploadForm, IssuerForm, NumberingRangeForm
-from facturador.core.models import AuditEntry, Branch, Certificate, Job, Membership, NumberingRange, Role
+from facturador.core import actions, jobs, numbering, tenancy
+from facturador.core.actors import Actor
+from facturador.core.errors import Refusal
+from facturador.core.forms import BranchForm, CertificateUploadForm, IssuerForm, NumberingRangeForm, add_refusal
+from facturador.core.models import AuditEntry, Branch, Certificate, Job, NumberingRange
 from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
+
+
+def _next(request, default="core:jobs"):
+    """Where to go after a POST: the form's `next` when it is on this site, else `default`."""
+    nxt = request.POST.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return nxt
+    return default
 
 
 @issuer_required
@@ -36,8 +46,7 @@ def switch_issuer(request):
         return HttpResponseBadRequest("Emisor no válido")
     request.session[tenancy.SESSION_KEY] = issuer.pk
     messages.success(request, f"Ahora trabaja con {issuer.legal_name}.")
-    nxt = request.POST.get("next") or "/"
-    return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
+    return redirect(_next(request, "/"))
 
 
 @issuer_required(roles=ADMIN_ROLES)
@@ -45,11 +54,14 @@ def issuer_edit(request):
     form = IssuerForm(request.POST or None, request.FILES or None, instance=request.issuer)
     form.fields["country"].disabled = True
     if request.method == "POST" and form.is_valid():
-        form.save()
-        audit.record("issuer.update", issuer=request.issuer, obj=request.issuer, request=request,
-                     summary=", ".join(form.changed_data))
-        messages.success(request, "Datos del emisor guardados.")
-        return redirect("core:issuer")
+        try:
+            actions.update_issuer(request.issuer, Actor.from_request(request),
+                                  data={k: form.cleaned_data[k] for k in form.changed_data})
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
+            messages.success(request, "Datos del emisor guardados.")
+            return redirect("core:issuer")
     return render(request, "core/issuer_form.html", {"form": form})
 
 
@@ -57,13 +69,14 @@ def issuer_edit(request):
 def issuer_new(request):
     form = IssuerForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            issuer = form.save()
-            Membership.objects.create(user=request.user, issuer=issuer, role=Role.ADMIN)
-            audit.record("issuer.create", issuer=issuer, obj=issuer, request=request, summary=issuer.legal_name)
-        request.session[tenancy.SESSION_KEY] = issuer.pk
-        messages.success(request, f"Emisor {issuer.legal_name} creado.")
-        return redirect("core:dashboard")
+        try:
+            issuer = actions.create_issuer(Actor.from_request(request), data=form.cleaned_data)
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
+            request.session[tenancy.SESSION_KEY] = issuer.pk
+            messages.success(request, f"Emisor {issuer.legal_name} creado.")
+            return redirect("core:dashboard")
     return render(request, "core/issuer_form.html", {"form": form, "creating": True})
 
 
@@ -76,12 +89,16 @@ def branches(request):
 @issuer_required(roles=ADMIN_ROLES)
 def branch_edit(request, pk=None):
     branch = get_object_or_404(Branch, pk=pk, issuer=request.issuer) if pk else Branch(issuer=request.issuer)
-    form = BranchForm(request.POST or None, instance=branch, issuer=request.issuer)
+    form = BranchForm(request.POST or None, instance=branch)
     if request.method == "POST" and form.is_valid():
-        obj = form.save()
-        audit.record("branch.save", issuer=request.issuer, obj=obj, request=request, summary=str(obj))
-        messages.success(request, "Sucursal guardada.")
-        return redirect("core:branches")
+        try:
+            actions.save_branch(request.issuer, Actor.from_request(request), data=form.cleaned_data,
+                                branch=branch if branch.pk else None)
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
+            messages.success(request, "Sucursal guardada.")
+            return redirect("core:branches")
     return render(request, "core/form.html", {"form": form, "title": "Sucursal", "back": "core:branches"})
 
 
@@ -101,15 +118,14 @@ def certificate_upload(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            certificates.store(
-                request.issuer, kind=data["kind"], password=data["password"],
+            actions.upload_certificate(
+                request.issuer, Actor.from_request(request), kind=data["kind"], password=data["password"],
                 p12=data["p12"].read() if data.get("p12") else None,
                 cer=data["cer"].read() if data.get("cer") else None,
                 key=data["key"].read() if data.get("key") else None,
-                user=request.user, request=request,
             )
-        except certificates.CertificateError as exc:
-            form.add_error(None, exc.message)
+        except Refusal as refusal:
+            add_refusal(form, refusal)
         else:
             messages.success(request, "Certificado validado y guardado cifrado.")
             return redirect("core:certificates")
@@ -127,12 +143,16 @@ def numbering_list(request):
 @issuer_required(roles=ADMIN_ROLES)
 def numbering_edit(request, pk=None):
     rng = get_object_or_404(NumberingRange, pk=pk, issuer=request.issuer) if pk else None
-    form = NumberingRangeForm(request.POST or None, instance=rng, issuer=request.issuer)
+    form = NumberingRangeForm(request.POST or None, instance=rng)
     if request.method == "POST" and form.is_valid():
-        obj = form.save()
-        audit.record("numbering.save", issuer=request.issuer, obj=obj, request=request, summary=str(obj))
-        messages.success(request, "Numeración guardada.")
-        return redirect("core:numbering")
+        try:
+            actions.save_numbering_range(request.issuer, Actor.from_request(request), data=form.cleaned_data, rng=rng,
+                                         technical_key=form.cleaned_data.get("technical_key_input") or "")
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
+            messages.success(request, "Numeración guardada.")
+            return redirect("core:numbering")
     return render(request, "core/form.html", {"form": form, "title": "Numeración", "back": "core:numbering"})
 
 
@@ -160,24 +180,18 @@ def job_progress(request, pk):
 @require_POST
 def job_cancel(request, pk):
     job = get_object_or_404(Job, pk=pk, issuer=request.issuer)
-    if jobs.request_cancel(job):
-        audit.record("job.cancel", issuer=request.issuer, obj=job, request=request)
-        messages.info(request, "Se solicitó la cancelación de la tarea.")
-    else:
-        messages.error(request, "La tarea ya terminó; no se puede cancelar.")
-    return redirect(request.POST.get("next") or "core:jobs")
+    actions.cancel_job(request.issuer, Actor.from_request(request), job=job)
+    messages.info(request, "Se solicitó la cancelación de la tarea.")
+    return redirect(_next(request))
 
 
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
 def job_delete(request, pk):
     job = get_object_or_404(Job, pk=pk, issuer=request.issuer)
-    if jobs.delete_pending(job):
-        audit.record("job.delete", issuer=request.issuer, obj=job, request=request)
-        messages.info(request, "Tarea eliminada.")
-    else:
-        messages.error(request, "Solo se pueden eliminar tareas pendientes.")
-    return redirect(request.POST.get("next") or "core:jobs")
+    actions.delete_job(request.issuer, Actor.from_request(request), job=job)
+    messages.info(request, "Tarea eliminada.")
+    return redirect(_next(request))
 
 
 @issuer_required
@@ -191,9 +205,6 @@ def audit_list(request):
 def api_token(request):
     token = None
     if request.method == "POST":
-        Token.objects.filter(user=request.user).delete()
-        token = Token.objects.create(user=request.user)
-        audit.record("api.token", issuer=getattr(request, "issuer", None), user=request.user, request=request,
-                     summary="Token de API regenerado")
+        token = actions.regenerate_api_token(Actor.from_request(request), issuer=getattr(request, "issuer", None))
     has_token = Token.objects.filter(user=request.user).exists()
     return render(request, "core/api_token.html", {"token": token, "has_token": has_token})

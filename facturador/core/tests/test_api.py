@@ -9,7 +9,9 @@ def test_create_issuer_invalid_nit_400_and_nothing_stored(api_client, make_user)
     api_client.force_authenticate(make_user("api"))
     resp = api_client.post("/api/v1/issuers/", {"country": "CO", "tax_id": "800197268-5", "legal_name": "X"}, format="json")
     assert resp.status_code == 400
-    assert "dígito de verificación" in resp.json()["tax_id"][0]
+    body = resp.json()
+    assert body["code"] == "core.issuer.invalid" and body["field"] == "tax_id"
+    assert "dígito de verificación" in body["detail"]
     assert not Issuer.objects.exists()
     ok = api_client.post("/api/v1/issuers/", {"country": "CO", "tax_id": "800197268-4", "legal_name": "X"}, format="json")
     assert ok.status_code == 201 and ok.json()["tax_id"] == "800197268" and ok.json()["check_digit"] == "4"
@@ -25,7 +27,7 @@ def test_numbering_range_api(api_client, admin_co, issuer_co):
     body = created.json()
     assert body["next_number"] == 1 and body["has_technical_key"] is True and "technical_key" not in body
     overlap = api_client.post(url, {**data, "range_from": 900, "range_to": 1200}, format="json")
-    assert overlap.status_code == 400 and "range_from" in overlap.json()
+    assert overlap.status_code == 400 and overlap.json()["field"] == "range_from"
     assert NumberingRange.objects.filter(issuer=issuer_co).count() == 1
     assert b"clave-tec" not in api_client.get(url).content
 

@@ -35,7 +35,7 @@ def test_bad_p12_is_refused_and_nothing_stored(issuer_co, kwargs, code):
     data = make_p12(nit, password="clave", **kwargs)
     with pytest.raises(certificates.CertificateError) as err:
         certificates.store(issuer_co, kind="p12", password=password, p12=data)
-    assert err.value.code == code
+    assert err.value.code == f"core.certificate.{code}"
     assert err.value.message
     assert not Certificate.objects.exists()
 
@@ -44,7 +44,7 @@ def test_p12_without_matching_key_is_refused(issuer_co):
     data = make_p12("900373076", other_key=True)
     with pytest.raises(certificates.CertificateError) as err:
         certificates.store(issuer_co, kind="p12", password="clave", p12=data)
-    assert err.value.code in ("incomplete", "key_mismatch")
+    assert err.value.code in ("core.certificate.incomplete", "core.certificate.key_mismatch")
 
 
 def test_sat_test_csd(shared, issuer_mx):
@@ -54,7 +54,7 @@ def test_sat_test_csd(shared, issuer_mx):
     assert cert.certificate_number == "30001000000500003416"
     with pytest.raises(certificates.CertificateError) as err:
         certificates.store(issuer_mx, kind="csd", password="mala", cer=cer, key=key)
-    assert err.value.code == "password"
+    assert err.value.code == "core.certificate.password"
     assert Certificate.objects.filter(issuer=issuer_mx).count() == 1
 
 
@@ -64,7 +64,7 @@ def test_csd_for_another_rfc_is_refused(shared, make_issuer):
     key = (shared / "sat/csd/EKU9003173C9.key").read_bytes()
     with pytest.raises(certificates.CertificateError) as err:
         certificates.store(other, kind="csd", password="12345678a", cer=cer, key=key)
-    assert err.value.code == "tax_id" and "EKU9003173C9" in err.value.message
+    assert err.value.code == "core.certificate.tax_id" and "EKU9003173C9" in err.value.message
 
 
 def test_replacing_keeps_one_active(issuer_co):
@@ -89,7 +89,7 @@ def test_upload_through_api(api_client, admin_co, issuer_co):
     url = f"/api/v1/issuers/{issuer_co.pk}/certificates/"
     bad = api_client.post(url, {"kind": "p12", "password": "x", "p12": SimpleUploadedFile("a.p12", make_p12("900373076"))},
                           format="multipart")
-    assert bad.status_code == 400 and bad.json()["code"] == "password"
+    assert bad.status_code == 400 and bad.json()["code"] == "core.certificate.password"
     good = api_client.post(url, {"kind": "p12", "password": "clave", "p12": SimpleUploadedFile("a.p12", make_p12("900373076"))},
                            format="multipart")
     assert good.status_code == 201

@@ -42,11 +42,11 @@ def test_exhausted_and_expired_ranges_give_clear_errors(issuer_co):
     take(rng), take(rng)
     with pytest.raises(numbering.NumberingError) as err:
         take(rng)
-    assert err.value.code == "exhausted" and "agotada" in err.value.message
+    assert err.value.code == "core.numbering.exhausted" and "agotada" in err.value.message
     old = make_range(issuer_co, prefix="OLD", range_from=1, range_to=10, valid_to=dt.date(2020, 1, 1))
     with pytest.raises(numbering.NumberingError) as err:
         take(old, on=dt.date(2021, 1, 1))
-    assert err.value.code == "expired" and "venció" in err.value.message
+    assert err.value.code == "core.numbering.expired" and "venció" in err.value.message
     assert NumberingRange.objects.get(pk=old.pk).next_number == 1
 
 

@@ -1,16 +1,15 @@
-"""`facturador certificate upload` — validate and store a signing certificate (encrypted)."""
+"""`facturador certificate upload|list` — validate and store a signing certificate (encrypted)."""
 
-import os
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from facturador.core import certificates
-from facturador.core.management.commands.issuer import find_issuer
+from facturador.core import actions
+from facturador.core.cli import ActionCommand, find_issuer, secret_from_env
 from facturador.core.models import Certificate
 
 
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "Upload a DIAN .p12 or a SAT CSD (.cer + .key). The password is read from an environment variable."
 
     def add_arguments(self, parser):
@@ -30,19 +29,13 @@ class Command(BaseCommand):
             for c in Certificate.objects.filter(issuer=issuer):
                 self.stdout.write(f"{c.kind}\t{c.serial_number}\t{c.not_after:%Y-%m-%d}\t{'activo' if c.active else 'reemplazado'}")
             return
-        password = os.environ.get(o["password_env"])
-        if password is None:
-            raise CommandError(f"La variable de entorno {o['password_env']} no está definida.")
+        password = secret_from_env(o["password_env"], option="--password-env")
+        if not o["p12"] and not (o["cer"] and o["key"]):
+            raise CommandError("Indique --p12, o --cer y --key.")
         try:
-            if o["p12"]:
-                cert = certificates.store(issuer, kind="p12", password=password, p12=Path(o["p12"]).read_bytes())
-            elif o["cer"] and o["key"]:
-                cert = certificates.store(issuer, kind="csd", password=password, cer=Path(o["cer"]).read_bytes(),
-                                          key=Path(o["key"]).read_bytes())
-            else:
-                raise CommandError("Indique --p12, o --cer y --key.")
+            files = ({"kind": "p12", "p12": Path(o["p12"]).read_bytes()} if o["p12"] else
+                     {"kind": "csd", "cer": Path(o["cer"]).read_bytes(), "key": Path(o["key"]).read_bytes()})
         except OSError as exc:
             raise CommandError(f"No se pudo leer el archivo: {exc}") from exc
-        except certificates.CertificateError as exc:
-            raise CommandError(exc.message) from exc
+        cert = actions.upload_certificate(issuer, self.actor, password=password, **files)
         self.stdout.write(f"Certificado guardado (cifrado): serie {cert.serial_number}, vence {cert.not_after:%Y-%m-%d}")

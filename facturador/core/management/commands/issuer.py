@@ -1,23 +1,11 @@
 """`facturador issuer create|list|add-user` — issuers (tenants) from the command line."""
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
-
-from facturador.core import audit
-from facturador.core.forms import IssuerForm
-from facturador.core.models import Issuer, Membership, Role
+from facturador.core import actions
+from facturador.core.cli import ActionCommand, find_issuer
+from facturador.core.models import Issuer, Role
 
 
-def find_issuer(tax_id: str) -> Issuer:
-    raw = tax_id.strip().upper().split("-")[0]
-    issuer = Issuer.objects.filter(tax_id=raw).first()
-    if issuer is None:
-        raise CommandError(f"No existe el emisor {tax_id}.")
-    return issuer
-
-
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "Create and list issuers; give users access to an issuer."
 
     def add_arguments(self, parser):
@@ -44,23 +32,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"{i.pk}\t{i.country}\t{i.display_tax_id}\t{i.legal_name}")
             return
         if action == "add-user":
-            issuer = find_issuer(o["issuer"])
-            user = get_user_model().objects.filter(username=o["username"]).first()
-            if user is None:
-                raise CommandError(f"No existe el usuario {o['username']} (créelo con `facturador createsuperuser` o el admin).")
-            Membership.objects.update_or_create(user=user, issuer=issuer, defaults={"role": o["role"]})
-            audit.record("membership.save", issuer=issuer, user=None, channel="cli", summary=f"{user} {o['role']}")
-            self.stdout.write(f"{user} es {o['role']} de {issuer.legal_name}")
+            member = actions.grant_membership(find_issuer(o["issuer"]), self.actor, username=o["username"],
+                                              role=o["role"])
+            self.stdout.write(f"{member.user} es {member.role} de {member.issuer.legal_name}")
             return
-        form = IssuerForm(data={
+        issuer = actions.create_issuer(self.actor, data={
             "country": o["country"], "tax_id": o["tax_id"], "legal_name": o["name"], "trade_name": o["trade_name"],
             "person_type": "1", "fiscal_regime": o["regime"], "municipality_code": o["municipality"],
             "postal_code": o["postal_code"], "address": o["address"], "email": o["email"],
         })
-        if not form.is_valid():
-            errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
-            raise CommandError(f"inválido: {errors}")
-        with transaction.atomic():
-            issuer = form.save()
-            audit.record("issuer.create", issuer=issuer, obj=issuer, channel="cli", summary=issuer.legal_name)
         self.stdout.write(f"Emisor {issuer.pk} creado: {issuer}")

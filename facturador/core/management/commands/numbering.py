@@ -1,16 +1,22 @@
 """`facturador numbering add|list` — numbering resolutions."""
 
-import os
+import datetime as dt
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from facturador.core import audit, numbering
-from facturador.core.forms import NumberingRangeForm
-from facturador.core.management.commands.issuer import find_issuer
+from facturador.core import actions, numbering
+from facturador.core.cli import ActionCommand, find_issuer, secret_from_env
 from facturador.core.models import NumberingRange
 
 
-class Command(BaseCommand):
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"Fecha inválida «{value}»: use AAAA-MM-DD.") from exc
+
+
+class Command(ActionCommand):
     help = "Add or list numbering ranges (prefix, range, dates, resolution, technical key)."
 
     def add_arguments(self, parser):
@@ -37,15 +43,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"{r.document_type}\t{r.environment}\t{r.prefix}\t{r.range_from}-{r.range_to}\t"
                                   f"siguiente {r.next_number}\t{r.valid_from}..{r.valid_to}\t{warn}")
             return
-        key = os.environ.get(o["technical_key_env"], "") if o.get("technical_key_env") else ""
-        form = NumberingRangeForm(issuer=issuer, data={
+        key = secret_from_env(o["technical_key_env"], option="--technical-key-env") if o.get("technical_key_env") else ""
+        rng = actions.save_numbering_range(issuer, self.actor, technical_key=key, data={
             "document_type": o["document_type"], "environment": o["environment"], "prefix": o["prefix"],
-            "range_from": o["range_from"], "range_to": o["range_to"], "valid_from": o["valid_from"],
-            "valid_to": o["valid_to"], "resolution_number": o["resolution"], "active": "on", "technical_key_input": key,
+            "range_from": o["range_from"], "range_to": o["range_to"], "valid_from": _date(o["valid_from"]),
+            "valid_to": _date(o["valid_to"]), "resolution_number": o["resolution"], "active": True,
         })
-        if not form.is_valid():
-            errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
-            raise CommandError(f"inválido: {errors}")
-        rng = form.save()
-        audit.record("numbering.save", issuer=issuer, obj=rng, channel="cli", summary=str(rng))
         self.stdout.write(f"Numeración {rng} guardada")
