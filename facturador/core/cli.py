@@ -68,6 +68,8 @@ class ActionCommand(BaseCommand):
         self._options = options
         self._actor = None
         try:
+            if options.get("as_user"):
+                self.actor  # noqa: B018  (an unknown --as user is refused before anything runs)
             return super().execute(*args, **options)
         except Refusal as refusal:
             if not getattr(self, "_called_from_command_line", False):
