@@ -23,6 +23,21 @@ def shared_dir() -> Path | None:
 
 
 DB_FIXTURES = {"db", "transactional_db", "django_db_blocker_unblocked", "live_server"}
+# The pure libraries' docstring examples run as tests (python-stdnum style): `--doctest-modules` for these only.
+PURE_LIBRARIES = ("dian", "cfdi", "tabular", "printing", "payments", "taxid.py")
+
+
+def pytest_collect_file(file_path, parent):
+    from _pytest.doctest import DoctestModule
+
+    try:
+        parts = file_path.relative_to(ROOT / "facturador").parts
+    except ValueError:
+        return None
+    if file_path.suffix == ".py" and parts[0] in PURE_LIBRARIES and "tests" not in parts \
+            and file_path.name != "conftest.py":
+        return DoctestModule.from_parent(parent, path=file_path)
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
