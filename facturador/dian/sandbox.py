@@ -16,8 +16,16 @@ answers with DIAN's data contracts:
 * test sets: accepted invoices / credit notes / debit notes are counted per TestSetId; once the configured counts
   are reached ``GetStatusZip`` adds an entry with status ``2`` "Set de prueba con identificador <id> se encuentra
   Aceptado." (as DIAN does, ``IsValid`` false);
-* ``GetStatus`` (by CUFE), ``GetNumberingRange`` (ranges with technical keys for NIT + software),
+* ``GetStatus`` (by CUFE), ``GetNumberingRange`` (ranges with technical keys for NIT + software; ``401``
+  "NIT: X no autorizado para consultar rangos de numeración del NIT: Y" when the certificate's NIT is neither the
+  queried NIT, an authorised sender for it nor the owner of the software, as DIAN answered in 2019),
   ``GetXmlByDocumentKey`` (stored documents).
+
+Security as the WSDL's WS-Policy requires (``soap.verify_security``): the signature's ``KeyInfo`` may point to the
+``BinarySecurityToken`` directly or by its ``#ThumbprintSHA1`` (``sp:RequireThumbprintReference``), the algorithm
+suite is Basic256Sha256Rsa15 (RSA-SHA256 and SHA-256 only), and ``wsa:To`` must be the service's own address (the
+URL the request reached, or ``address``), else a ``DestinationUnreachable`` fault as WCF's address filter answers.
+``XmlFileName`` is the document's name without extension, as in DIAN's answers.
 
 State lives in memory behind a lock and, with ``state_file``, is saved as JSON after every change.
 Unknown details of DIAN's real service (exact codes of GetNumberingRange/GetXmlByDocumentKey failures, wording
@@ -154,6 +162,33 @@ def _fields(root) -> dict:
     }
 
 
+def _nit(value) -> str:
+    """Digits of a NIT without its check digit (``900373076-1`` -> ``900373076``)."""
+    return "".join(ch for ch in str(value or "").split("-")[0] if ch.isdigit())
+
+
+def _stem(name: str | None) -> str | None:
+    """``fv09...01.xml`` -> ``fv09...01``: DIAN's ``XmlFileName`` carries no extension."""
+    if not name:
+        return name
+    base, dot, ext = name.rpartition(".")
+    return base if dot and base and ext.lower() in ("xml", "zip") else name
+
+
+def _same_address(a: str, b: str) -> bool:
+    """Endpoint addresses compared as WCF's address filter does: scheme, host and port exactly (host without
+    case), path without case and trailing slash."""
+    ua, ub = urlparse(a.strip()), urlparse(b.strip())
+
+    def port(u):
+        return u.port or {"http": 80, "https": 443}.get(u.scheme.lower())
+    try:
+        return (ua.scheme.lower(), (ua.hostname or "").lower(), port(ua), ua.path.rstrip("/").lower()) == \
+            (ub.scheme.lower(), (ub.hostname or "").lower(), port(ub), ub.path.rstrip("/").lower())
+    except ValueError:  # bad port
+        return False
+
+
 def certificate_nit(cert) -> str | None:
     """NIT in a certificate subject (``serialNumber``, as Colombian CAs write it; DV and dashes removed)."""
     from cryptography.x509.oid import NameOID
@@ -171,8 +206,10 @@ class DianSandbox:
     def __init__(self, ranges=(), test_sets=None, software=None, schema_dir: str | None = None,
                  state_file: str | None = None, async_pending_polls: int = 1, clock_skew: float = 300.0,
                  habilitacion: bool = True, sign_responses: bool = True,
-                 authorized_senders: dict[str, list[str]] | None = None):
+                 authorized_senders: dict[str, list[str]] | None = None, address: str | None = None):
         self.lock = threading.RLock()
+        # The address wsa:To must name; None: the URL each request reached (scheme http, its Host header, its path).
+        self.address = address
         self._local = threading.local()
         # None: any valid WS-Security certificate may send for any NIT. Otherwise the certificate's NIT must be the
         # issuer's or be listed for it (a proveedor tecnológico), else status 89 as DIAN answers.
@@ -180,6 +217,7 @@ class DianSandbox:
                                    if authorized_senders is not None else None)
         self.ranges: list[Range] = []
         self.software: dict[str, str] = dict(software or {})
+        self.software_owner: dict[str, str] = {}  # software id -> NIT of its owner (when registered with one)
         self.test_sets: dict[str, TestSet] = {}
         self.documents: dict[str, dict] = {}     # uuid -> {number, nit, kind, xml, response, accepted, ...}
         self.batches: dict[str, dict] = {}       # zip_key -> {files, test_set_id, polls_left, results}
@@ -215,9 +253,13 @@ class DianSandbox:
         self._add_range(r)
         return r
 
-    def register_software(self, software_id: str, pin: str):
+    def register_software(self, software_id: str, pin: str, nit: str | None = None):
+        """``nit``: the software's owner (a proveedor tecnológico), who may then query the numbering ranges of the
+        NITs associated with that software."""
         with self.lock:
             self.software[software_id] = str(pin)
+            if nit:
+                self.software_owner[software_id] = _nit(nit)
             self._save()
 
     def add_test_set(self, test_set_id: str, invoices: int = 2, credit_notes: int = 1, debit_notes: int = 1):
@@ -246,6 +288,7 @@ class DianSandbox:
         state = {
             "ranges": [dataclasses.asdict(r) for r in self.ranges],
             "software": self.software,
+            "software_owner": self.software_owner,
             "test_sets": {k: dataclasses.asdict(v) for k, v in self.test_sets.items()},
             "documents": {k: {**v, "xml": base64.b64encode(v["xml"]).decode(),
                               "response": _resp_to_json(v["response"])} for k, v in self.documents.items()},
@@ -264,6 +307,7 @@ class DianSandbox:
             state = json.load(fh)
         self.ranges = [Range(**r) for r in state.get("ranges", [])]
         self.software.update(state.get("software", {}))
+        self.software_owner.update(state.get("software_owner", {}))
         self.test_sets = {k: TestSet(**v) for k, v in state.get("test_sets", {}).items()}
         self.documents = {k: {**v, "xml": base64.b64decode(v["xml"]), "response": _resp_from_json(v["response"])}
                           for k, v in state.get("documents", {}).items()}
@@ -272,8 +316,9 @@ class DianSandbox:
                             else None} for k, v in state.get("batches", {}).items()}
 
     # ------------------------------------------------------------ HTTP entry
-    def handle(self, body: bytes, content_type: str = "") -> tuple[int, bytes, str]:
-        """Process one POST; returns (HTTP status, body, content type)."""
+    def handle(self, body: bytes, content_type: str = "", address: str | None = None) -> tuple[int, bytes, str]:
+        """Process one POST; returns (HTTP status, body, content type). ``address`` is the URL the request reached
+        (the HTTP server passes it); ``wsa:To`` must match it, or ``self.address`` when set."""
         with self.lock:
             self.request_count += 1
             fail = self._fail_next.pop(0) if self._fail_next else None
@@ -300,6 +345,12 @@ class DianSandbox:
             return 500, soap.build_fault("Sender", "ActionNotSupported",
                                          f"La acción {req.action!r} no corresponde a la operación {req.operation}.",
                                          subcode_ns=soap.WSA), ctype
+        own = self.address or address
+        if own and req.to is not None and not _same_address(req.to, own):
+            return 500, soap.build_fault("Sender", "DestinationUnreachable",
+                                         f"El mensaje dirigido a '{req.to}' no puede procesarse en este servicio "
+                                         f"({own}): wsa:To no coincide con la dirección del servicio.",
+                                         subcode_ns=soap.WSA), ctype
         try:
             sec = soap.verify_security(req.root, clock_skew=self.clock_skew)
         except soap.SecurityError as exc:
@@ -320,24 +371,24 @@ class DianSandbox:
     def op_SendBillSync(self, fileName: str, contentFile: str) -> DianResponse:
         files, error = self._unzip(contentFile)
         if error:
-            return DianResponse(responses.STATUS_ZIP_OR_AUTH, False, error, error, xml_file_name=fileName)
+            return DianResponse(responses.STATUS_ZIP_OR_AUTH, False, error, error, xml_file_name=_stem(fileName))
         xmls = [(n, b) for n, b in files if n.lower().endswith(".xml")]
         if len(xmls) != 1:
             msg = ("Error descomprimiendo el archivo ZIP: No fue encontrado ningun documento XML valido." if not xmls
                    else "El método síncrono solo puede recibir un documento.")
-            return DianResponse(responses.STATUS_ZIP_OR_AUTH, False, msg, msg, xml_file_name=fileName)
+            return DianResponse(responses.STATUS_ZIP_OR_AUTH, False, msg, msg, xml_file_name=_stem(fileName))
         return self.process_document(xmls[0][1], xmls[0][0], sender_nit=getattr(self._local, "sender_nit", None))
 
     def op_SendBillAsync(self, fileName: str, contentFile: str, testSetId: str | None = None) -> UploadResponse:
         files, error = self._unzip(contentFile)
         if error:
-            return UploadResponse(None, [TrackIdMessage(False, None, None, fileName, error)])
+            return UploadResponse(None, [TrackIdMessage(False, None, None, _stem(fileName), error)])
         xmls = [(n, b) for n, b in files if n.lower().endswith(".xml")]
         if not xmls:
-            return UploadResponse(None, [TrackIdMessage(False, None, None, fileName, "Error descomprimiendo el "
+            return UploadResponse(None, [TrackIdMessage(False, None, None, _stem(fileName), "Error descomprimiendo el "
                                                         "archivo ZIP: No fue encontrado ningun documento XML valido.")])
         if len(xmls) > packaging.MAX_ASYNC_FILES:
-            return UploadResponse(None, [TrackIdMessage(False, None, None, fileName, "El zip excede el máximo de "
+            return UploadResponse(None, [TrackIdMessage(False, None, None, _stem(fileName), "El zip excede el máximo de "
                                                         f"{packaging.MAX_ASYNC_FILES} documentos.")])
         key = str(uuid_mod.uuid4())
         with self.lock:
@@ -351,7 +402,7 @@ class DianSandbox:
         with self.lock:
             known = testSetId in self.test_sets
         if not known:  # approximation: DIAN's exact wording for an unknown TestSetId is not documented here
-            return UploadResponse(None, [TrackIdMessage(False, None, None, fileName,
+            return UploadResponse(None, [TrackIdMessage(False, None, None, _stem(fileName),
                                                         f"El TestSetId {testSetId} no existe o no está habilitado.")])
         return self.op_SendBillAsync(fileName, contentFile, testSetId)
 
@@ -386,10 +437,26 @@ class DianSandbox:
                                     responses.STATUS_TEXT[responses.STATUS_NOT_FOUND])
             return doc["response"]
 
+    def may_query_ranges(self, sender_nit: str | None, account_code: str, software_code: str) -> bool:
+        """The certificate's NIT may ask for ``account_code``'s ranges: it is that NIT, an authorised sender for it,
+        or the owner of ``software_code`` when that software is associated with the NIT (has a range of it)."""
+        sender, account = _nit(sender_nit), _nit(account_code)
+        if not sender:
+            return False
+        if sender == account or sender in map(_nit, (self.authorized_senders or {}).get(account, ())):
+            return True
+        return self.software_owner.get(software_code) == sender and any(
+            _nit(r.nit) == account and r.software_id == software_code for r in self.ranges)
+
     def op_GetNumberingRange(self, accountCode: str, accountCodeT: str, softwareCode: str) -> NumberingRangeResponse:
+        sender = getattr(self._local, "sender_nit", None)
         with self.lock:
-            found = [r for r in self.ranges if r.nit == accountCode.strip()
+            allowed = self.may_query_ranges(sender, accountCode.strip(), softwareCode.strip())
+            found = [r for r in self.ranges if _nit(r.nit) == _nit(accountCode)
                      and (r.software_id is None or r.software_id == softwareCode.strip())]
+        if not allowed:  # DIAN's answer (2019 capture): 401, ResponseList nil
+            return NumberingRangeResponse("401", f"NIT: {sender or '(sin NIT en el certificado)'} no autorizado "
+                                                 f"para consultar rangos de numeración del NIT: {accountCode.strip()}")
         if not found:  # approximation of DIAN's "not found" answer
             return NumberingRangeResponse("301", f"No se encontraron rangos de numeración para el NIT {accountCode} "
                                                  f"y el software {softwareCode}.")
@@ -413,7 +480,9 @@ class DianSandbox:
         try:
             return packaging.read_zip(data), None
         except packaging.PackagingError as exc:
-            return [], f"Error descomprimiendo el archivo ZIP: {exc.message}"
+            prefix = "Error descomprimiendo el archivo ZIP"
+            text = exc.message if exc.message.startswith(prefix) else f"{prefix}: {exc.message}"
+            return [], text
 
     def _find_range(self, f: dict) -> tuple[Range | None, str | None]:
         for r in self.ranges:
@@ -484,6 +553,7 @@ class DianSandbox:
 
     def process_document(self, xml: bytes, file_name: str, test_set_id: str | None = None,
                          sender_nit: str | None = None) -> DianResponse:
+        file_name = _stem(file_name)
         f, messages = self.evaluate(xml)
         if f is not None and self.authorized_senders is not None and sender_nit != f["supplier_nit"] and \
                 sender_nit not in self.authorized_senders.get(f["supplier_nit"], ()):
@@ -627,7 +697,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return self._send(413, b"Request too large", "text/plain")
         body = self.rfile.read(length)
-        status, data, ctype = self.server.sandbox.handle(body, self.headers.get("Content-Type", ""))
+        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        address = f"http://{host}{urlparse(self.path).path}"
+        status, data, ctype = self.server.sandbox.handle(body, self.headers.get("Content-Type", ""), address)
         self._send(status, data, ctype)
 
 

@@ -87,12 +87,15 @@ class DianClient:
     timeout in seconds (connect, read); ``retries`` the number of extra attempts on transport errors, waiting
     ``backoff * 2**n`` seconds (capped at ``max_backoff``). ``timestamp_ttl`` is the WS-Security lifetime.
     ``clock`` returns the current aware datetime (UTC) used for timestamps; ``sleep`` waits between attempts.
+    ``key_reference`` is how the signature points to the certificate (``soap.build_envelope``): ``direct`` (the
+    documented request shape) or ``thumbprint`` (the WSDL policy's ``sp:RequireThumbprintReference``).
     """
 
     def __init__(self, endpoint: str, signer, timeout: float | tuple[float, float] = 60.0, retries: int = 3,
                  backoff: float = 1.0, max_backoff: float = 30.0, timestamp_ttl: float = 60.0,
                  session: requests.Session | None = None, verify_tls: bool | str = True,
-                 clock: Callable[[], dt.datetime] | None = None, sleep: Callable[[float], None] = time.sleep):
+                 clock: Callable[[], dt.datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 key_reference: str = "direct"):
         self.endpoint = endpoint if "://" in str(endpoint) else endpoint_for(endpoint)
         self.signer = signer
         self.timeout = timeout
@@ -104,6 +107,7 @@ class DianClient:
         self.verify_tls = verify_tls
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self.sleep = sleep
+        self.key_reference = key_reference
 
     # ---------------------------------------------------------------- transport
     def _delay(self, attempt: int) -> float:
@@ -120,7 +124,7 @@ class DianClient:
                 self.sleep(wait)
             attempts += 1
             body = soap.build_envelope(operation, params, self.endpoint, self.signer.key, self.signer.certificate,
-                                       now=self.clock(), ttl=self.timestamp_ttl)
+                                       now=self.clock(), ttl=self.timestamp_ttl, key_reference=self.key_reference)
             headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{soap.action_uri(operation)}"',
                        "Accept": "application/soap+xml, text/xml"}
             try:

@@ -377,7 +377,8 @@ def build_response(operation: str, result) -> bytes:
         res = _sub(resp, tag, nsmap={"b": NS_RANGE_LIST, "i": XSI})
         _sub(res, f"{{{NS_RANGE_LIST}}}OperationCode", result.operation_code)
         _sub(res, f"{{{NS_RANGE_LIST}}}OperationDescription", result.operation_description)
-        lst = _sub(res, f"{{{NS_RANGE_LIST}}}ResponseList", nsmap={"c": NS_RANGE})
+        # no ranges (refused or none found): ResponseList nil, as DIAN answers (2019 capture)
+        lst = _sub(res, f"{{{NS_RANGE_LIST}}}ResponseList", nil=not result.ranges, nsmap={"c": NS_RANGE})
         for rg in result.ranges:
             n = _sub(lst, f"{{{NS_RANGE}}}NumberRangeResponse")
             for name, value in (("ResolutionNumber", rg.resolution_number), ("ResolutionDate", rg.resolution_date),

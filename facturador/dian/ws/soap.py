@@ -5,7 +5,8 @@ Created/Expires, ``wsse:BinarySecurityToken`` with the DER certificate in base64
 ``wsa:Action`` (the operation URI) and ``wsa:To`` (the endpoint, with a ``wsu:Id``). The signature uses exclusive
 C14N (``InclusiveNamespaces PrefixList="wsa soap wcf"`` on SignedInfo, ``"soap wcf"`` on the reference),
 RSA-SHA256 and one SHA-256 reference to ``#<wsa:To Id>``; ``KeyInfo`` points to the token through a
-``wsse:SecurityTokenReference``.
+``wsse:SecurityTokenReference`` (a ``wsse:Reference`` to the token, or the ``#ThumbprintSHA1`` ``KeyIdentifier`` that
+the WSDL policy's ``sp:RequireThumbprintReference`` names; ``verify_security`` accepts both).
 
 Signing and verification are hand-built with lxml's exclusive C14N and ``cryptography`` (no xmlsec binding):
 the structure is small and fixed, the same approach as ``facturador.dian.xades``, and the tests cross-check the
@@ -43,6 +44,7 @@ RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
 BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+THUMBPRINT_SHA1 = "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1"
 ACTION_BASE = "http://wcf.dian.colombia/IWcfDianCustomerServices/"
 FAULT_ACTION = "http://www.w3.org/2005/08/addressing/soap/fault"
 SIGNED_INFO_PREFIXES = ["wsa", "soap", "wcf"]
@@ -59,18 +61,11 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "GetXmlByDocumentKey": ("trackId",),
 }
 
-_SIG_HASHES = {
-    "http://www.w3.org/2000/09/xmldsig#rsa-sha1": hashes.SHA1,
-    RSA_SHA256: hashes.SHA256,
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": hashes.SHA384,
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": hashes.SHA512,
-}
-_DIGESTS = {
-    "http://www.w3.org/2000/09/xmldsig#sha1": hashlib.sha1,
-    SHA256: hashlib.sha256,
-    "http://www.w3.org/2001/04/xmldsig-more#sha384": hashlib.sha384,
-    "http://www.w3.org/2001/04/xmlenc#sha512": hashlib.sha512,
-}
+# The algorithm suite of DIAN's WS-Policy (``sp:Basic256Sha256Rsa15``): RSA-SHA256 signatures, SHA-256 digests.
+# Anything else (RSA-SHA1, SHA-1, ...) does not satisfy the policy and WCF refuses it.
+_SIG_HASHES = {RSA_SHA256: hashes.SHA256}
+_DIGESTS = {SHA256: hashlib.sha256}
+KEY_REFERENCES = ("direct", "thumbprint")
 
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=False)
 
@@ -120,12 +115,24 @@ def _sub(parent, tag, text=None, attrib=None, nsmap=None):
     return el
 
 
+def certificate_thumbprint(certificate: x509.Certificate) -> str:
+    """Base64 SHA-1 of the DER certificate: the value of a ``#ThumbprintSHA1`` ``KeyIdentifier``."""
+    return _b64(hashlib.sha1(certificate.public_bytes(serialization.Encoding.DER)).digest())
+
+
 # ------------------------------------------------------------------------------------------------ build + sign
 def build_envelope(operation: str, params: dict, to: str, key: rsa.RSAPrivateKey, certificate: x509.Certificate,
-                   now: dt.datetime | None = None, ttl: float = 60.0) -> bytes:
+                   now: dt.datetime | None = None, ttl: float = 60.0, key_reference: str = "direct") -> bytes:
     """Signed SOAP 1.2 request for ``operation`` with ``params`` (names as in ``OPERATIONS``).
 
-    ``to`` is the endpoint URL written in ``wsa:To``; ``ttl`` the timestamp lifetime in seconds."""
+    ``to`` is the endpoint URL written in ``wsa:To``; ``ttl`` the timestamp lifetime in seconds.
+    ``key_reference``: how ``KeyInfo`` points to the certificate, ``direct`` (``wsse:Reference`` to the
+    ``BinarySecurityToken``, what DIAN's documentation and most clients send) or ``thumbprint``
+    (``wsse:KeyIdentifier`` ``#ThumbprintSHA1``, what the WSDL policy's ``sp:RequireThumbprintReference`` asks);
+    the token is included in the message either way."""
+    if key_reference not in KEY_REFERENCES:
+        raise SoapError("ws_key_reference", "key_reference", f"Referencia de llave desconocida: {key_reference}.",
+                        f"unknown key reference {key_reference!r}")
     if operation not in OPERATIONS:
         raise SoapError("ws_operation", "operation", f"Operación desconocida: {operation}.",
                         f"unknown operation {operation}")
@@ -169,7 +176,11 @@ def build_envelope(operation: str, params: dict, to: str, key: rsa.RSAPrivateKey
     _sub(sig, f"{{{DS}}}SignatureValue")
     ki = _sub(sig, f"{{{DS}}}KeyInfo", attrib={"Id": f"KI-{suffix}"})
     str_el = _sub(ki, f"{{{WSSE}}}SecurityTokenReference", attrib={f"{{{WSU}}}Id": f"STR-{suffix}"})
-    _sub(str_el, f"{{{WSSE}}}Reference", attrib={"URI": f"#{bst_id}", "ValueType": X509V3})
+    if key_reference == "thumbprint":
+        _sub(str_el, f"{{{WSSE}}}KeyIdentifier", certificate_thumbprint(certificate),
+             {"ValueType": THUMBPRINT_SHA1, "EncodingType": BASE64_BINARY})
+    else:
+        _sub(str_el, f"{{{WSSE}}}Reference", attrib={"URI": f"#{bst_id}", "ValueType": X509V3})
     # Canonicalise the tree as the receiver will see it: lxml's exclusive C14N of a sub-element built in memory
     # does not render the InclusiveNamespaces prefixes declared on ancestors, a parsed tree does.
     env = etree.fromstring(etree.tostring(env), PARSER)
@@ -240,11 +251,58 @@ class SecurityInfo:
     expires: dt.datetime
 
 
+def _token_certificate(bst):
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode("".join((bst.text or "").split()), validate=True))
+    except ValueError:
+        return None
+
+
+def _key_token(root, sec, sig):
+    """The ``BinarySecurityToken`` that ``KeyInfo/SecurityTokenReference`` designates: a ``wsse:Reference`` to its
+    Id, or a ``wsse:KeyIdentifier`` with the SHA-1 thumbprint of its certificate (the WSDL policy's
+    ``sp:RequireThumbprintReference``; the token itself is included, ``IncludeToken/AlwaysToRecipient``)."""
+    ns = {"ds": DS, "wsse": WSSE}
+    str_el = sig.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference")
+    bst = None
+    if str_el is not None:
+        ref_uri = str_el.xpath("wsse:Reference/@URI", namespaces=ns)
+        kid = str_el.find(f"{{{WSSE}}}KeyIdentifier")
+        if ref_uri and ref_uri[0].startswith("#"):
+            bst = _by_id(root, ref_uri[0][1:])
+        elif kid is not None and kid.get("ValueType") == THUMBPRINT_SHA1:
+            if kid.get("EncodingType", BASE64_BINARY) != BASE64_BINARY:
+                raise SecurityError("InvalidSecurityToken", "KeyIdentifier", "La huella del certificado debe "
+                                    "venir en base64.", "KeyIdentifier is not Base64Binary")
+            try:
+                wanted = base64.b64decode("".join((kid.text or "").split()), validate=True)
+            except ValueError:
+                wanted = b""
+            for cand in sec.findall(f"{{{WSSE}}}BinarySecurityToken"):
+                cert = _token_certificate(cand)
+                if cert is not None and hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).digest() == wanted:
+                    bst = cand
+                    break
+            if bst is None:
+                raise SecurityError("InvalidSecurityToken", "KeyIdentifier", "La huella (ThumbprintSHA1) de la "
+                                    "firma no corresponde a ningún certificado del mensaje.",
+                                    "no BinarySecurityToken matches the thumbprint")
+        elif kid is not None:
+            raise SecurityError("InvalidSecurityToken", "KeyIdentifier", "Tipo de identificador de llave no "
+                                f"soportado: {kid.get('ValueType')}.", "unsupported KeyIdentifier ValueType")
+    if bst is None or bst.tag != f"{{{WSSE}}}BinarySecurityToken":
+        raise SecurityError("InvalidSecurityToken", "Signature/KeyInfo", "La firma no referencia un "
+                            "BinarySecurityToken del mensaje.", "KeyInfo does not reference a BST")
+    return bst
+
+
 def verify_security(root, now: dt.datetime | None = None, clock_skew: float = 300.0,
                     check_certificate_dates: bool = True) -> SecurityInfo:
     """Check the WS-Security header of a request: timestamp inside its window (with ``clock_skew`` seconds of
     tolerance, WCF's default is 5 minutes), a signature whose references include ``wsa:To``, valid digests and a
-    valid RSA signature by the key of the ``BinarySecurityToken`` certificate. Raises ``SecurityError``."""
+    valid RSA signature by the key of the ``BinarySecurityToken`` certificate (referenced directly or by its SHA-1
+    thumbprint), with the policy's algorithm suite Basic256Sha256Rsa15 (RSA-SHA256, SHA-256 digests).
+    Raises ``SecurityError``."""
     now = now or dt.datetime.now(dt.timezone.utc)
     skew = dt.timedelta(seconds=clock_skew)
     header = root.find(f"{{{SOAP}}}Header")
@@ -277,23 +335,14 @@ def verify_security(root, now: dt.datetime | None = None, clock_skew: float = 30
     sv = sig.findtext(f"{{{DS}}}SignatureValue")
     if si is None or not sv:
         raise SecurityError("InvalidSecurity", "Signature", "Firma incompleta.", "incomplete signature")
-    # key: KeyInfo/SecurityTokenReference/Reference -> BinarySecurityToken
-    ref_uri = sig.xpath("ds:KeyInfo/wsse:SecurityTokenReference/wsse:Reference/@URI",
-                        namespaces={"ds": DS, "wsse": WSSE})
-    bst = None
-    if ref_uri and ref_uri[0].startswith("#"):
-        bst = _by_id(root, ref_uri[0][1:])
-    if bst is None or bst.tag != f"{{{WSSE}}}BinarySecurityToken":
-        raise SecurityError("InvalidSecurityToken", "Signature/KeyInfo", "La firma no referencia un "
-                            "BinarySecurityToken del mensaje.", "KeyInfo does not reference a BST")
+    bst = _key_token(root, sec, sig)
     if bst.get("ValueType") != X509V3:
         raise SecurityError("InvalidSecurityToken", "BinarySecurityToken", "El token debe ser un certificado "
                             "X.509 v3.", "BST is not X509v3")
-    try:
-        cert = x509.load_der_x509_certificate(base64.b64decode("".join((bst.text or "").split()), validate=True))
-    except ValueError:
+    cert = _token_certificate(bst)
+    if cert is None:
         raise SecurityError("InvalidSecurityToken", "BinarySecurityToken", "El certificado del token no se "
-                            "puede leer.", "unreadable BST certificate") from None
+                            "puede leer.", "unreadable BST certificate")
     if check_certificate_dates and not (cert.not_valid_before_utc - skew <= now <= cert.not_valid_after_utc + skew):
         raise SecurityError("FailedAuthentication", "BinarySecurityToken",
                             f"El certificado no está vigente (vigencia {cert.not_valid_before_utc:%Y-%m-%d} a "
@@ -306,8 +355,10 @@ def verify_security(root, now: dt.datetime | None = None, clock_skew: float = 30
     sm = si.find(f"{{{DS}}}SignatureMethod")
     hash_cls = _SIG_HASHES.get(sm.get("Algorithm") if sm is not None else None)
     if hash_cls is None:
-        raise SecurityError("InvalidSecurity", "SignedInfo/SignatureMethod", "Algoritmo de firma no soportado.",
-                            "unsupported signature method")
+        raise SecurityError("InvalidSecurity", "SignedInfo/SignatureMethod",
+                            "Algoritmo de firma no admitido: la política del servicio (Basic256Sha256Rsa15) exige "
+                            "RSA-SHA256.", f"signature method {sm.get('Algorithm') if sm is not None else None} "
+                            "is not the policy's RSA-SHA256")
     to_el = header.find(f"{{{WSA}}}To")
     signed_to = False
     refs = si.findall(f"{{{DS}}}Reference")
@@ -329,8 +380,10 @@ def verify_security(root, now: dt.datetime | None = None, clock_skew: float = 30
         dm = ref.find(f"{{{DS}}}DigestMethod")
         fn = _DIGESTS.get(dm.get("Algorithm") if dm is not None else None)
         if fn is None:
-            raise SecurityError("InvalidSecurity", "Reference/DigestMethod", "Algoritmo de resumen no soportado.",
-                                "unsupported digest")
+            raise SecurityError("InvalidSecurity", "Reference/DigestMethod",
+                                "Algoritmo de resumen no admitido: la política del servicio (Basic256Sha256Rsa15) "
+                                "exige SHA-256.", f"digest {dm.get('Algorithm') if dm is not None else None} is not "
+                                "the policy's SHA-256")
         expected = (ref.findtext(f"{{{DS}}}DigestValue") or "").strip()
         actual = _b64(fn(exc_c14n(target, prefixes)).digest())
         if actual != expected:
