@@ -18,7 +18,7 @@ OWN_COMMANDS = [
     ("certificate upload|list", "Store a DIAN .p12 or SAT CSD, validated and encrypted"),
     ("numbering add|list", "Numbering resolutions"),
     ("einvoice issue|status|retry", "DIAN documents of an issuer (numbered, signed, sent)"),
-    ("portal import-tickets|global|recover", "Self-invoicing portal: tickets, global invoice"),
+    ("portal import-tickets|tickets|block|unblock|cancel|global|settings|recover", "Self-invoicing portal: tickets, CFDI, global invoice"),
     ("nit dv NIT | nit check NIT-DV", "Colombian NIT check digit / validation"),
     ("rfc check RFC", "Mexican RFC validation"),
     ("dian verify FILE.xml | dian build INPUT.json", "Verify or build+sign a DIAN UBL 2.1 document"),

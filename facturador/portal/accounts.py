@@ -16,16 +16,11 @@ from django.core.cache import cache
 from django.core.mail import EmailMessage
 from django.utils import timezone
 
+from facturador.core.errors import Forbidden, Invalid
 from facturador.portal.models import Customer
 
 MAX_FAILURES = 5
 LOCKOUT = timezone.timedelta(minutes=15)
-
-
-class AccountError(Exception):
-    def __init__(self, code, message):
-        super().__init__(code)
-        self.code, self.message = code, message
 
 
 def rate_limit(key: str, limit: int, seconds: int) -> None:
@@ -34,14 +29,15 @@ def rate_limit(key: str, limit: int, seconds: int) -> None:
     added = cache.add(bucket, 1, seconds + 5)
     count = 1 if added else cache.incr(bucket)
     if count > limit:
-        raise AccountError("rate", "Demasiados intentos seguidos. Espere unos minutos y vuelva a intentarlo.")
+        raise Forbidden("portal.requests.too_many", "Demasiados intentos seguidos. Espere unos minutos y vuelva a intentarlo.")
 
 
-def authenticate(customer: Customer, password: str) -> Customer:
+def authenticate(customer: Customer, password: str, *, field: str = "password") -> Customer:
+    """The customer when the password is right; refusals name `field` (the form's password input)."""
     now = timezone.now()
     if customer.locked_until and customer.locked_until > now:
-        raise AccountError("locked", f"La cuenta está bloqueada por intentos fallidos hasta las "
-                                     f"{timezone.localtime(customer.locked_until):%H:%M}. Puede recuperar su contraseña.")
+        raise Forbidden("portal.account.locked", f"La cuenta está bloqueada por intentos fallidos hasta las "
+                        f"{timezone.localtime(customer.locked_until):%H:%M}. Puede recuperar su contraseña.", field=field)
     if not customer.has_account or not check_password(password, customer.password):
         customer.failed_logins += 1
         fields = ["failed_logins"]
@@ -49,15 +45,20 @@ def authenticate(customer: Customer, password: str) -> Customer:
             customer.locked_until, customer.failed_logins = now + LOCKOUT, 0
             fields.append("locked_until")
         customer.save(update_fields=fields)
-        raise AccountError("password", "El RFC o la contraseña no son correctos.")
+        raise Invalid("portal.account.wrong_password", "El RFC o la contraseña no son correctos.", field=field)
     customer.failed_logins, customer.locked_until, customer.last_login = 0, None, now
     customer.save(update_fields=["failed_logins", "locked_until", "last_login"])
     return customer
 
 
-def set_password(customer: Customer, password: str, *, temporary=False) -> None:
+def check_new_password(password: str, *, field: str = "password") -> None:
     if len(password) < 8 or password.isdigit() or password.isalpha():
-        raise AccountError("weak", "La contraseña debe tener al menos 8 caracteres, con letras y números.")
+        raise Invalid("portal.password.weak", "La contraseña debe tener al menos 8 caracteres, con letras y números.",
+                      field=field)
+
+
+def set_password(customer: Customer, password: str, *, temporary=False, field: str = "password") -> None:
+    check_new_password(password, field=field)
     customer.password = make_password(password)
     customer.must_change_password = temporary
     customer.failed_logins, customer.locked_until = 0, None
@@ -72,10 +73,10 @@ def temporary_password() -> str:
             return pw
 
 
-def recover(customer: Customer | None, email: str, portal_name: str) -> None:
-    """Send a temporary password when RFC and email match; say nothing different when they do not."""
+def recover(customer: Customer | None, email: str, portal_name: str) -> bool:
+    """Send a temporary password when RFC and email match; the caller says nothing different when they do not."""
     if customer is None or not customer.has_account or customer.email.lower() != email.strip().lower():
-        return
+        return False
     pw = temporary_password()
     set_password(customer, pw, temporary=True)
     EmailMessage(
@@ -84,6 +85,7 @@ def recover(customer: Customer | None, email: str, portal_name: str) -> None:
               "Al ingresar se le pedirá cambiarla. Si usted no la solicitó, ingrese y cámbiela de inmediato."),
         to=[customer.email],
     ).send()
+    return True
 
 
 # --- captcha ------------------------------------------------------------------------------
@@ -97,10 +99,11 @@ def new_captcha(session) -> str:
     return f"{a} + {b}"
 
 
-def check_captcha(session, answer: str) -> None:
-    expected = session.pop(CAPTCHA_KEY, None)
+def check_captcha(expected: str | None, answer: str) -> None:
+    """`expected` is the answer kept in the session (taken out of it: each question is answered once)."""
     if not expected or (answer or "").strip() != expected:
-        raise AccountError("captcha", "La respuesta de la verificación no es correcta. Intente con la nueva operación.")
+        raise Invalid("portal.captcha.wrong", "La respuesta de la verificación no es correcta. Intente con la nueva operación.",
+                      field="captcha")
 
 
 def captcha_png(question: str) -> bytes:

@@ -4,10 +4,9 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from facturador.cfdi.pdf import cfdi_pdf
-from facturador.core import audit
+from facturador.core.actors import Actor
 from facturador.core.api import IssuerScopedMixin
-from facturador.portal import services, tickets as ticket_rules
+from facturador.portal import actions, services
 from facturador.portal.models import Cfdi, Ticket
 
 
@@ -36,28 +35,32 @@ class TicketInputSerializer(serializers.Serializer):
 
 
 class TicketViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Sales from the point of sale. POST one ticket or a list; resending the same ticket is harmless."""
+    """Sales from the point of sale. POST one ticket or a list; resending the same ticket is harmless.
+    The list accepts ``q`` (ticket or order number) and ``status``, like the back office."""
 
     queryset = Ticket.objects.select_related("branch")
     serializer_class = TicketSerializer
 
+    def get_queryset(self):
+        p = self.request.query_params
+        return services.tickets_for(self.issuer, q=p.get("q", ""), status=p.get("status", ""))
+
     @extend_schema(request=TicketInputSerializer(many=True), responses={201: None})
     def create(self, request, issuer_pk=None):
-        rows = request.data if isinstance(request.data, list) else [request.data]
-        try:
-            created, known = ticket_rules.save_tickets(self.issuer, rows)
-        except ticket_rules.TicketRowError as exc:
-            return Response({"detail": exc.message, "row": exc.row, "field": exc.field}, status=status.HTTP_400_BAD_REQUEST)
+        created, known = actions.import_tickets(self.issuer, Actor.from_request(request), rows=request.data, source="API")
         return Response({"created": created, "already_known": known}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def block(self, request, issuer_pk=None, pk=None):
-        ticket = self.get_object()
-        n = Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.AVAILABLE).update(status=Ticket.Status.BLOCKED)
-        if not n:
-            return Response({"detail": "Solo se pueden bloquear tickets disponibles."}, status=status.HTTP_409_CONFLICT)
-        return Response(TicketSerializer(Ticket.objects.get(pk=ticket.pk)).data)
+        ticket = actions.block_ticket(self.issuer, Actor.from_request(request), ticket=self.get_object())
+        return Response(TicketSerializer(ticket).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def unblock(self, request, issuer_pk=None, pk=None):
+        ticket = actions.unblock_ticket(self.issuer, Actor.from_request(request), ticket=self.get_object())
+        return Response(TicketSerializer(ticket).data)
 
 
 class CfdiSerializer(serializers.ModelSerializer):
@@ -69,29 +72,43 @@ class CfdiSerializer(serializers.ModelSerializer):
 
 
 class CancelSerializer(serializers.Serializer):
-    motive = serializers.ChoiceField(choices=["01", "02", "03", "04"])
-    substitute_uuid = serializers.CharField(required=False, allow_blank=True)
+    motive = serializers.CharField(help_text="Motivo SAT: 01, 02, 03 o 04")
+    substitute_uuid = serializers.CharField(required=False, allow_blank=True, help_text="UUID que sustituye (motivo 01)")
+
+
+class GlobalInvoiceSerializer(serializers.Serializer):
+    period = serializers.CharField(help_text="AAAA-MM")
 
 
 class CfdiViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Stamped CFDI. The list accepts ``kind`` (I, E, G)."""
+
     queryset = Cfdi.objects.all()
     serializer_class = CfdiSerializer
+
+    def get_queryset(self):
+        return services.cfdis_for(self.issuer, kind=self.request.query_params.get("kind", ""))
 
     @extend_schema(request=CancelSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, issuer_pk=None, pk=None):
-        cfdi = self.get_object()
         data = CancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            services.cancel(cfdi, data.validated_data["motive"], data.validated_data.get("substitute_uuid", ""), user=request.user)
-        except services.PortalError as exc:
-            return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
-        audit.record("portal.cancel", issuer=self.issuer, obj=cfdi, request=request)
+        cfdi = actions.cancel_cfdi(self.issuer, Actor.from_request(request), cfdi=self.get_object(),
+                                   motive=data.validated_data["motive"],
+                                   substitute_uuid=data.validated_data.get("substitute_uuid", ""))
         return Response(CfdiSerializer(cfdi).data)
+
+    @extend_schema(request=GlobalInvoiceSerializer, responses={202: None})
+    @action(detail=False, methods=["post"], url_path="global")
+    def global_invoice(self, request, issuer_pk=None):
+        """Issue the global invoice of a period now (a job; follow it at /api/v1/issuers/<issuer>/jobs/<id>/)."""
+        data = GlobalInvoiceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = actions.request_global_invoice(self.issuer, Actor.from_request(request), period=data.validated_data["period"])
+        return Response({"job": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["get"], url_path=r"files/(?P<what>xml|pdf)")
     def files(self, request, issuer_pk=None, pk=None, what=None):
-        cfdi = self.get_object()
-        content = bytes(cfdi.xml) if what == "xml" else cfdi_pdf(bytes(cfdi.xml))
-        return HttpResponse(content, content_type="application/xml" if what == "xml" else "application/pdf")
+        content, content_type = services.cfdi_file(self.get_object(), what)
+        return HttpResponse(content, content_type=content_type)

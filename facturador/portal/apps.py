@@ -8,7 +8,7 @@ class PortalConfig(AppConfig):
 
     def ready(self):
         from facturador.core.models import register_files_provider
-        from facturador.portal import tasks  # noqa: F401  (registers job handlers)
+        from facturador.portal import jobs  # noqa: F401  (registers job handlers and periodic hooks)
         from facturador.portal.services import write_files
 
         register_files_provider("portal.cfdi", write_files)

@@ -1,10 +1,10 @@
 from django import forms
 
+from facturador.core.errors import Refusal
+from facturador.core.forms import add_refusal
 from facturador.core.models import Branch
 from facturador.portal import services
-
-FORMAS_PAGO = [("01", "Efectivo"), ("02", "Cheque nominativo"), ("03", "Transferencia electrónica"),
-               ("04", "Tarjeta de crédito"), ("28", "Tarjeta de débito"), ("05", "Monedero electrónico")]
+from facturador.portal.models import PortalSettings
 
 
 class BranchForm(forms.Form):
@@ -18,11 +18,14 @@ class BranchForm(forms.Form):
 class RfcForm(forms.Form):
     rfc = forms.CharField(label="RFC", max_length=13, help_text="12 caracteres (persona moral) o 13 (persona física).")
 
-    def clean_rfc(self):
-        try:
-            return services.check_rfc(self.cleaned_data["rfc"])
-        except services.PortalError as exc:
-            raise forms.ValidationError(exc.message) from exc
+    def clean(self):
+        data = super().clean()
+        if "rfc" in data:
+            try:
+                data["rfc"] = services.check_rfc(data["rfc"])
+            except Refusal as r:
+                add_refusal(self, r)
+        return data
 
 
 class LoginForm(forms.Form):
@@ -36,7 +39,7 @@ class TicketForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    forma_pago = forms.ChoiceField(label="Forma de pago", choices=FORMAS_PAGO)
+    forma_pago = forms.ChoiceField(label="Forma de pago", choices=services.FORMAS_PAGO)
 
 
 class FiscalDataForm(forms.Form):
@@ -68,8 +71,8 @@ class FiscalDataForm(forms.Form):
             return data
         try:
             services.check_receptor(self.receptor())
-        except services.PortalError as exc:
-            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        except Refusal as r:
+            add_refusal(self, r)
         return data
 
 
@@ -91,6 +94,37 @@ class ChangePasswordForm(forms.Form):
         return data
 
 
+class EmailForm(forms.Form):
+    email = forms.EmailField(label="Enviar por correo a", error_messages={"invalid": "Escriba un correo válido."})
+
+
+class PanelFilterForm(forms.Form):
+    """The filters of the customer's invoice list (all optional)."""
+
+    date_from = forms.DateField(required=False)
+    date_to = forms.DateField(required=False)
+    branch = forms.IntegerField(required=False)
+    status = forms.CharField(required=False)
+    min = forms.DecimalField(required=False)
+    max = forms.DecimalField(required=False)
+
+    def __init__(self, data, **kwargs):
+        # the query string uses "from" and "to"
+        data = data.copy()
+        data["date_from"], data["date_to"] = data.get("from", ""), data.get("to", "")
+        super().__init__(data, **kwargs)
+
+
 class TicketUploadForm(forms.Form):
     file = forms.FileField(label="Archivo CSV de tickets",
                            help_text="Columnas: sucursal,ticket,orden,fecha,subtotal,iva,total,forma_pago[,codigo]")
+
+
+class SettingsForm(forms.ModelForm):
+    pac_password_input = forms.CharField(label="Contraseña del PAC", required=False, widget=forms.PasswordInput,
+                                         help_text="Se guarda cifrada. Déjela vacía para conservar la actual.")
+    pac_url = forms.URLField(label="URL del PAC", required=False, assume_scheme="https")
+
+    class Meta:
+        model = PortalSettings
+        fields = services.SETTINGS_FIELDS

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from facturador.core.crypto import EncryptedField
-from facturador.core.models import Branch, IssuerScoped, Job
+from facturador.core.models import Branch, IssuerScoped
 
 
 class PortalSettings(IssuerScoped):
@@ -28,8 +28,6 @@ class PortalSettings(IssuerScoped):
     serie = models.CharField(_("serie de las facturas del portal"), max_length=10, default="AF")
     next_folio = models.PositiveIntegerField(default=1)
     global_serie = models.CharField(_("serie de la factura global"), max_length=10, default="FG")
-    global_periodicity = models.CharField(_("periodicidad de la factura global"), max_length=2, default="04",
-                                          choices=[("01", "Diaria"), ("02", "Semanal"), ("03", "Quincenal"), ("04", "Mensual")])
     pac_kind = models.CharField(_("PAC"), max_length=10, choices=PacKind.choices, default=PacKind.SANDBOX)
     pac_url = models.URLField(_("URL del PAC"), max_length=300, blank=True)
     pac_user = models.CharField(_("usuario del PAC"), max_length=200, blank=True)
@@ -118,7 +116,7 @@ class Cfdi(IssuerScoped):
         CREDIT_NOTE = "E", _("Nota de crédito (egreso)")
         GLOBAL = "G", _("Factura global")
 
-    class Status(models.TextChoices):
+    class Status(models.TextChoices):  # the SAT outcome of the document, not a job's state
         STAMPED = "stamped", _("Vigente")
         CANCELLING = "cancelling", _("Cancelación en proceso")
         CANCELLED = "cancelled", _("Cancelada")
@@ -140,7 +138,6 @@ class Cfdi(IssuerScoped):
     cancel_ack = models.BinaryField(null=True, editable=False)
     period = models.CharField(_("periodo (global)"), max_length=7, blank=True)
     reservation = models.CharField(max_length=40, blank=True, db_index=True)
-    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

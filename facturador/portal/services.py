@@ -10,27 +10,40 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import io
 import logging
 import threading
 import uuid as uuidlib
+import zipfile
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from django.db import transaction
+from django.core.files.base import ContentFile
+from django.core.mail import EmailMessage
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
+from lxml import etree
 
 from facturador.cfdi import build as cfdi_build
 from facturador.cfdi.catalogs import uso_compatible, usos_cfdi_for_regimen
 from facturador.cfdi.csd import load_csd
 from facturador.cfdi.errors import CfdiError
-from facturador.cfdi.pac import FinkokPac, PacError, SwSapienPac
-from facturador.core import certificates
-from facturador.core.models import Certificate, IssuedDocument
-from facturador.portal.models import Cfdi, Customer, PortalSettings, StampRequest, Ticket
+from facturador.cfdi.pac import FinkokPac, PacError, PacTimeout, SwSapienPac
+from facturador.cfdi.pdf import cfdi_pdf
+from facturador.core import certificates, jobs
+from facturador.core.errors import Conflict, Invalid, NotFound, Refusal
+from facturador.core.models import Certificate, IssuedDocument, Job
+from facturador.portal.models import (
+    Cfdi,
+    Customer,
+    PortalSettings,
+    StampRequest,
+    Ticket,
+)
 from facturador.taxid import TaxIdError, validate_rfc
 
 logger = logging.getLogger(__name__)
@@ -39,10 +52,27 @@ CENT = Decimal("0.01")
 STALE_RESERVATION = dt.timedelta(minutes=10)
 
 
-class PortalError(Exception):
-    def __init__(self, code, message, field=""):
-        super().__init__(f"{code}: {message}")
-        self.code, self.message, self.field = code, message, field
+PAC_UNAVAILABLE = {"conexion", "http", "respuesta_invalida"}  # the PAC did not answer usefully: try again later
+
+
+def pac_refusal(exc: PacError) -> Refusal:
+    """The refusal for a PAC's error; the PAC's own code goes in ``details``."""
+    details = {"pac_code": exc.code}
+    if isinstance(exc, PacTimeout) or exc.code == "timeout":
+        return Conflict("portal.pac.timeout", exc.message_es, details=details)
+    if exc.code in PAC_UNAVAILABLE:
+        return Conflict("portal.pac.unavailable", exc.message_es, details=details)
+    return Invalid("portal.pac.rejected", exc.message_es, details=details)
+
+
+def cfdi_refusal(exc: CfdiError) -> Refusal:
+    """The refusal for the CFDI library's error (a rule of CFDI 4.0, the XSD, the CSD)."""
+    return Invalid("portal.cfdi.invalid", exc.message, field=exc.field or None, details={"reason": exc.code})
+
+
+# the settings people may change (web form, API, CLI); the PAC password is given apart
+SETTINGS_FIELDS = ["slug", "window", "window_days", "grace_days", "allow_reissue_from_global", "serie", "global_serie",
+                   "pac_kind", "pac_url", "pac_user", "pac_timeout", "clave_prod_serv", "clave_unidad"]
 
 
 def portal_settings(issuer) -> PortalSettings:
@@ -63,7 +93,7 @@ def csd_for(issuer):
     """The issuer's active CSD, decrypted once per process (opening the .key is the slow part)."""
     cert = certificates.active_certificate(issuer, Certificate.Kind.CSD)
     if cert is None:
-        raise PortalError("no_csd", "El emisor no tiene cargado su certificado de sello digital (CSD).")
+        raise Conflict("portal.csd.missing", "El emisor no tiene cargado su certificado de sello digital (CSD).")
     cached = _CSD_CACHE.get(cert.pk)
     if cached is not None:
         return cached
@@ -71,7 +101,7 @@ def csd_for(issuer):
     try:
         csd = load_csd(der, cert.key_material.reveal(), cert.password.reveal())
     except CfdiError as exc:
-        raise PortalError(exc.code, exc.message) from exc
+        raise Invalid("portal.csd.invalid", exc.message, details={"reason": exc.code}) from exc
     _CSD_CACHE[cert.pk] = csd
     return csd
 
@@ -102,9 +132,10 @@ def parse_amount(value, field="total") -> Decimal:
     try:
         amount = Decimal(str(value).replace("$", "").replace(",", "").strip()).quantize(CENT, ROUND_HALF_UP)
     except (InvalidOperation, ValueError) as exc:
-        raise PortalError("amount", "Escriba el total como aparece en el ticket, por ejemplo 1234.50.", field) from exc
+        raise Invalid("portal.ticket.total_invalid", "Escriba el total como aparece en el ticket, por ejemplo 1234.50.",
+                      field=field) from exc
     if amount <= 0:
-        raise PortalError("amount", "El total debe ser mayor que cero.", field)
+        raise Invalid("portal.ticket.total_not_positive", "El total debe ser mayor que cero.", field=field)
     return amount
 
 
@@ -112,10 +143,10 @@ def check_rfc(value: str) -> str:
     try:
         rfc = validate_rfc(value)
     except TaxIdError as exc:
-        raise PortalError(exc.code, exc.message, "rfc") from exc
+        raise Invalid("portal.rfc.invalid", exc.message, field="rfc", details={"reason": exc.code}) from exc
     if rfc == cfdi_build.RFC_PUBLICO_GENERAL:
-        raise PortalError("rfc_generic", "Con el RFC genérico XAXX010101000 no necesita factura: su compra se incluye "
-                          "en la factura global del periodo.", "rfc")
+        raise Invalid("portal.rfc.generic", "Con el RFC genérico XAXX010101000 no necesita factura: su compra se incluye "
+                      "en la factura global del periodo.", field="rfc")
     return rfc
 
 
@@ -137,30 +168,31 @@ def find_ticket(issuer, branch, ticket_number: str, order_number: str, total, *,
     if ticket is None:
         elsewhere = Ticket.objects.filter(issuer=issuer, ticket_number=ticket_number).exclude(branch=branch).exists()
         if elsewhere:
-            raise PortalError("other_branch", "Ese ticket es de otra sucursal: elija la sucursal donde hizo la compra.",
-                              "ticket_number")
-        raise PortalError("not_found", "No encontramos ese ticket. Revise el número impreso en su ticket "
-                          "(puede tardar unos minutos en estar disponible).", "ticket_number")
+            raise Invalid("portal.ticket.other_branch", "Ese ticket es de otra sucursal: elija la sucursal donde hizo la compra.",
+                          field="ticket_number")
+        raise NotFound("portal.ticket.not_found", "No encontramos ese ticket. Revise el número impreso en su ticket "
+                       "(puede tardar unos minutos en estar disponible).", field="ticket_number")
     if ticket.order_number.strip() != (order_number or "").strip():
-        raise PortalError("order", "El número de orden no corresponde a ese ticket.", "order_number")
+        raise Invalid("portal.ticket.order_mismatch", "El número de orden no corresponde a ese ticket.", field="order_number")
     if ticket.total != amount:
-        raise PortalError("total", "El total no coincide con el del ticket. Escríbalo con centavos, tal como aparece impreso.",
-                          "total")
+        raise Invalid("portal.ticket.total_mismatch",
+                      "El total no coincide con el del ticket. Escríbalo con centavos, tal como aparece impreso.", field="total")
     if ticket.status == Ticket.Status.INVOICED:
-        raise PortalError("invoiced", "Este ticket ya fue facturado. Si usted lo facturó, descargue la factura en su panel.",
-                          "ticket_number")
+        raise Conflict("portal.ticket.invoiced",
+                       "Este ticket ya fue facturado. Si usted lo facturó, descargue la factura en su panel.", field="ticket_number")
     if ticket.status == Ticket.Status.GLOBAL and not ps.allow_reissue_from_global:
-        raise PortalError("global", "Este ticket ya se incluyó en la factura global del periodo y no puede facturarse.",
-                          "ticket_number")
+        raise Conflict("portal.ticket.in_global",
+                       "Este ticket ya se incluyó en la factura global del periodo y no puede facturarse.", field="ticket_number")
     if ticket.status in (Ticket.Status.BLOCKED, Ticket.Status.CANCELLED):
-        raise PortalError("blocked", "Este ticket no se puede facturar. Comuníquese con la sucursal.", "ticket_number")
+        raise Conflict("portal.ticket.blocked", "Este ticket no se puede facturar. Comuníquese con la sucursal.", field="ticket_number")
     if ticket.status == Ticket.Status.RESERVED:
-        raise PortalError("reserved", "Este ticket se está facturando en este momento. Intente de nuevo en unos minutos.",
-                          "ticket_number")
+        raise Conflict("portal.ticket.reserved",
+                       "Este ticket se está facturando en este momento. Intente de nuevo en unos minutos.", field="ticket_number")
     now = now or timezone.now()
     last = deadline(ps, ticket.sold_at)
     if now.astimezone(MX).date() > last:
-        raise PortalError("window", f"El plazo para facturar este ticket venció el {last:%d/%m/%Y}.", "ticket_number")
+        raise Conflict("portal.ticket.window_expired", f"El plazo para facturar este ticket venció el {last:%d/%m/%Y}.",
+                       field="ticket_number", details={"deadline": last.isoformat()})
     return ticket
 
 
@@ -178,18 +210,19 @@ def check_receptor(data: ReceptorData, *, persona_moral: bool | None = None) -> 
     data.rfc = check_rfc(data.rfc)
     data.name = " ".join((data.name or "").upper().split())
     if not data.name:
-        raise PortalError("name", "Escriba su nombre o razón social exactamente como en su Constancia de Situación Fiscal.", "name")
+        raise Invalid("portal.receptor.name_missing",
+                      "Escriba su nombre o razón social exactamente como en su Constancia de Situación Fiscal.", field="name")
     for suffix in (" SA DE CV", " S.A. DE C.V.", " S DE RL DE CV", " SAPI DE CV", " SC", " AC"):
         if data.name.endswith(suffix) and len(data.rfc) == 12:
-            raise PortalError("name_regime", "Escriba la razón social sin el régimen capital (por ejemplo, sin “SA DE CV”), "
-                              "como aparece en la Constancia de Situación Fiscal.", "name")
+            raise Invalid("portal.receptor.name_with_regime", "Escriba la razón social sin el régimen capital (por ejemplo, "
+                          "sin “SA DE CV”), como aparece en la Constancia de Situación Fiscal.", field="name")
     if not (data.postal_code.isdigit() and len(data.postal_code) == 5):
-        raise PortalError("postal_code", "El código postal tiene 5 dígitos.", "postal_code")
+        raise Invalid("portal.receptor.postal_code_invalid", "El código postal tiene 5 dígitos.", field="postal_code")
     moral = len(data.rfc) == 12 if persona_moral is None else persona_moral
     if data.regimen not in {r for r in REGIMENES}:
-        raise PortalError("regimen", "Elija su régimen fiscal.", "regimen")
+        raise Invalid("portal.receptor.regimen_invalid", "Elija su régimen fiscal.", field="regimen")
     if not uso_compatible(data.uso_cfdi, data.regimen, persona_moral=moral):
-        raise PortalError("uso_cfdi", "Ese uso del CFDI no corresponde a su régimen fiscal.", "uso_cfdi")
+        raise Invalid("portal.receptor.uso_incompatible", "Ese uso del CFDI no corresponde a su régimen fiscal.", field="uso_cfdi")
     return data
 
 
@@ -205,6 +238,10 @@ USOS = {
     "I04": "Equipo de computo y accesorios", "D01": "Honorarios médicos, dentales y gastos hospitalarios",
     "S01": "Sin efectos fiscales", "CP01": "Pagos",
 }
+
+
+FORMAS_PAGO = [("01", "Efectivo"), ("02", "Cheque nominativo"), ("03", "Transferencia electrónica"),
+               ("04", "Tarjeta de crédito"), ("28", "Tarjeta de débito"), ("05", "Monedero electrónico")]
 
 
 def usos_for(regimen: str, persona_moral: bool | None = None) -> list[tuple[str, str]]:
@@ -224,7 +261,8 @@ def reserve(tickets: list[Ticket], token: str, allow_global=False) -> None:
         taken = Ticket.objects.filter(pk__in=ids, status__in=statuses).update(
             status=Ticket.Status.RESERVED, reservation=token, reserved_at=timezone.now())
         if taken != len(set(ids)):
-            raise PortalError("reserved", "Uno de los tickets ya se está facturando o ya fue facturado.", "ticket_number")
+            raise Conflict("portal.ticket.reserved", "Uno de los tickets ya se está facturando o ya fue facturado.",
+                           field="ticket_number")
 
 
 def release(token: str) -> None:
@@ -246,9 +284,10 @@ def invoice_tickets(issuer, tickets: list[Ticket], receptor: ReceptorData, forma
                     user=None) -> Cfdi:
     """Reserve, build, seal, stamp and store one CFDI for the tickets (all of one branch)."""
     if not tickets:
-        raise PortalError("no_tickets", "Agregue al menos un ticket.")
+        raise Invalid("portal.invoice.no_tickets", "Agregue al menos un ticket.", field="tickets")
     if len({t.branch_id for t in tickets}) != 1:
-        raise PortalError("branches", "Todos los tickets de una factura deben ser de la misma sucursal.")
+        raise Invalid("portal.invoice.mixed_branches", "Todos los tickets de una factura deben ser de la misma sucursal.",
+                      field="tickets")
     ps = portal_settings(issuer)
     csd = csd_for(issuer)
     token = uuidlib.uuid4().hex
@@ -268,7 +307,7 @@ def invoice_tickets(issuer, tickets: list[Ticket], receptor: ReceptorData, forma
                                     email=receptor.email)
     except CfdiError as exc:
         release(token)
-        raise PortalError(exc.code, exc.message, getattr(exc, "field", "") or "") from exc
+        raise cfdi_refusal(exc) from exc
     except Exception:
         release(token)
         raise
@@ -293,9 +332,7 @@ def complete(issuer, token: str, user=None) -> Cfdi:
         release(token)
         if exc.code != "timeout":
             StampRequest.objects.filter(pk=req.pk).update(done=True)
-        raise PortalError(exc.code, exc.message_es) from exc
-    from lxml import etree
-
+        raise pac_refusal(exc) from exc
     root = etree.fromstring(stamp.xml_bytes)
     receptor = root.find("{http://www.sat.gob.mx/cfd/4}Receptor")
     with transaction.atomic():
@@ -311,11 +348,8 @@ def complete(issuer, token: str, user=None) -> Cfdi:
                                                     global_cfdi__isnull=False).values_list("global_cfdi_id", flat=True))
         ours = Ticket.objects.filter(reservation=token, status=Ticket.Status.RESERVED).update(
             status=Ticket.Status.INVOICED, cfdi=cfdi, reserved_at=None)
-        if ours and globals_touched:
-            from facturador.portal import tasks
-
-            for global_id in globals_touched:
-                tasks.request_reissue(issuer, global_id)
+        for global_id in globals_touched if ours else ():
+            create_reissue_job(issuer, global_id)
         StampRequest.objects.filter(pk=req.pk).update(done=True)
         if ours:
             IssuedDocument.objects.create(
@@ -337,7 +371,7 @@ def recover_reservations(older_than: dt.timedelta = STALE_RESERVATION) -> int:
     for req in StampRequest.objects.filter(done=False, created_at__lt=cutoff).select_related("issuer"):
         try:
             complete(req.issuer, req.reservation)
-        except PortalError as exc:
+        except Refusal as exc:
             logger.warning("Reservation %s could not be completed: %s", req.reservation, exc)
         count += 1
     # reservations without a stamp request (crash before building): give the tickets back
@@ -349,18 +383,19 @@ def recover_reservations(older_than: dt.timedelta = STALE_RESERVATION) -> int:
     return count
 
 
-def cancel(cfdi: Cfdi, motive: str, substitute_uuid: str = "", user=None) -> Cfdi:
+def cancel(cfdi: Cfdi, motive: str, substitute_uuid: str = "") -> Cfdi:
     if motive not in ("01", "02", "03", "04"):
-        raise PortalError("motive", "Elija un motivo de cancelación (01 a 04).", "motive")
+        raise Invalid("portal.cancel.motive_invalid", "Elija un motivo de cancelación (01 a 04).", field="motive")
     if motive == "01" and not substitute_uuid:
-        raise PortalError("substitute", "El motivo 01 requiere el UUID de la factura que sustituye a esta.", "substitute_uuid")
+        raise Invalid("portal.cancel.substitute_missing", "El motivo 01 requiere el UUID de la factura que sustituye a esta.",
+                      field="substitute_uuid")
     if cfdi.status == Cfdi.Status.CANCELLED:
-        raise PortalError("cancelled", "La factura ya está cancelada.")
+        raise Conflict("portal.cfdi.already_cancelled", "La factura ya está cancelada.")
     ps = portal_settings(cfdi.issuer)
     try:
         result = pac_for(ps, csd=csd_for(cfdi.issuer)).cancel(cfdi.issuer.tax_id, cfdi.uuid, motive, substitute_uuid or None)
     except PacError as exc:
-        raise PortalError(exc.code, exc.message_es) from exc
+        raise pac_refusal(exc) from exc
     with transaction.atomic():
         cfdi.status = Cfdi.Status.CANCELLED if result.accepted else Cfdi.Status.CANCELLING
         cfdi.cancel_motive, cfdi.substitute_uuid, cfdi.cancel_ack = motive, substitute_uuid, result.acuse or None
@@ -372,12 +407,144 @@ def cancel(cfdi: Cfdi, motive: str, substitute_uuid: str = "", user=None) -> Cfd
     return cfdi
 
 
+# --- global invoice (factura global a público en general) ------------------------------------
+
+
+def month_bounds(period: str):
+    year, month = (int(x) for x in period.split("-"))
+    start = dt.datetime(year, month, 1, tzinfo=MX)
+    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=MX)
+    return start, end
+
+
+def previous_period(now=None) -> str:
+    """The month before `now` (Mexico City time), as AAAA-MM."""
+    first = (now or timezone.now()).astimezone(MX).date().replace(day=1)
+    prev = first - dt.timedelta(days=1)
+    return f"{prev.year}-{prev.month:02d}"
+
+
+def create_global_job(issuer, period: str, user=None) -> Job:
+    with transaction.atomic():
+        return jobs.create_job(issuer, "portal.global_invoice", title=f"Factura global {period}",
+                               params={"period": period}, user=user)
+
+
+def create_reissue_job(issuer, global_id: int) -> Job:
+    with transaction.atomic():
+        return jobs.create_job(issuer, "portal.reissue_global", title="Sustitución de la factura global (motivo 04)",
+                               params={"global": global_id})
+
+
+def global_job_pending(issuer, period: str) -> bool:
+    """A global invoice of `period` exists or a job is making it."""
+    if Cfdi.objects.filter(issuer=issuer, kind=Cfdi.Kind.GLOBAL, period=period).exists():
+        return True
+    return Job.objects.filter(issuer=issuer, kind="portal.global_invoice", params__period=period).exclude(
+        status__in=[Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.DELETED]).exists()
+
+
+def prepare_global(issuer, token: str, tickets, period: str, serie_folio: str) -> None:
+    """Build and seal a global CFDI for `tickets` (already reserved under `token`) and save it to be stamped."""
+    start, _end = month_bounds(period)
+    ps = portal_settings(issuer)
+    csd = csd_for(issuer)
+    try:
+        xml = cfdi_build.build_global_invoice(cfdi_build.GlobalInvoice(
+            emisor=cfdi_build.Emisor(rfc=csd.rfc, nombre=csd.legal_name, regimen_fiscal=issuer.fiscal_regime or "601"),
+            lugar_expedicion=issuer.postal_code, periodicidad="04", meses=f"{start.month:02d}", anio=start.year,
+            tickets=[cfdi_build.Ticket(number=t.ticket_number, subtotal=t.subtotal,
+                                       iva=t.iva_rate if t.iva_rate in cfdi_build.IVA_RATES else "16") for t in tickets],
+            serie=ps.global_serie, folio=serie_folio,
+        ), csd)
+    except CfdiError as exc:
+        release(token)
+        raise cfdi_refusal(exc) from exc
+    StampRequest.objects.get_or_create(issuer=issuer, reservation=token, defaults={"xml": xml})
+
+
+# --- selectors (read-only, shared by the channels) -------------------------------------------
+
+
+def tickets_for(issuer, *, q: str = "", status: str = ""):
+    """The back office's ticket list: `q` in the ticket or order number, `status` exact."""
+    qs = Ticket.objects.filter(issuer=issuer).select_related("branch", "cfdi")
+    if q:
+        qs = qs.filter(models.Q(ticket_number__icontains=q) | models.Q(order_number__icontains=q))
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def cfdis_for(issuer, *, kind: str = ""):
+    qs = Cfdi.objects.filter(issuer=issuer).select_related("customer", "branch")
+    return qs.filter(kind=kind) if kind else qs
+
+
+def customer_cfdis(issuer, customer, *, date_from=None, date_to=None, branch=None, status="", min_total=None,
+                   max_total=None):
+    """A portal customer's invoices with the panel's filters (empty values do not filter)."""
+    qs = Cfdi.objects.filter(issuer=issuer, customer=customer).select_related("branch")
+    filters = {"issued_at__date__gte": date_from, "issued_at__date__lte": date_to, "branch_id": branch,
+               "status": status, "total__gte": min_total, "total__lte": max_total}
+    return qs.filter(**{k: v for k, v in filters.items() if v not in (None, "")})
+
+
+def get_ticket(issuer, *, pk=None, branch: str = "", number: str = "") -> Ticket:
+    """One of the issuer's tickets, by id or by branch code and ticket number (branch optional when unique)."""
+    qs = Ticket.objects.filter(issuer=issuer).select_related("branch")
+    if pk is not None:
+        qs = qs.filter(pk=pk)
+    else:
+        qs = qs.filter(ticket_number=(number or "").strip())
+        if branch:
+            qs = qs.filter(branch__code=branch.strip())
+    found = list(qs[:2])
+    if len(found) != 1:
+        if len(found) > 1:
+            raise Invalid("portal.ticket.ambiguous", "Hay varios tickets con ese número: indique la sucursal.",
+                          field="branch")
+        raise NotFound("portal.ticket.not_found", "No existe ese ticket.", field="ticket")
+    return found[0]
+
+
+def get_cfdi(issuer, *, pk=None, uuid: str = "") -> Cfdi:
+    qs = Cfdi.objects.filter(issuer=issuer)
+    cfdi = (qs.filter(pk=pk) if pk is not None else qs.filter(uuid=(uuid or "").strip().upper())).first()
+    if cfdi is None:
+        raise NotFound("portal.cfdi.not_found", "No existe esa factura.", field="cfdi")
+    return cfdi
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def cfdi_file(cfdi: Cfdi, what: str) -> tuple[bytes, str]:
+    """(content, content type) of the CFDI's XML (byte for byte as stamped) or its PDF."""
+    if what == "xml":
+        return bytes(cfdi.xml), "application/xml"
+    return cfdi_pdf(bytes(cfdi.xml)), "application/pdf"
+
+
+def cfdis_zip(cfdis) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for c in cfdis:
+            zf.writestr(f"{c.uuid}.xml", bytes(c.xml))
+            zf.writestr(f"{c.uuid}.pdf", cfdi_pdf(bytes(c.xml)))
+    return buf.getvalue()
+
+
+def send_cfdi_email(cfdi: Cfdi, email: str) -> None:
+    msg = EmailMessage(subject=f"Factura {cfdi.full_number} de {cfdi.issuer.legal_name}",
+                       body=f"Adjuntamos su factura {cfdi.full_number} (UUID {cfdi.uuid}) por ${cfdi.total}.", to=[email])
+    msg.attach(f"{cfdi.uuid}.xml", bytes(cfdi.xml), "application/xml")
+    msg.attach(f"{cfdi.uuid}.pdf", cfdi_pdf(bytes(cfdi.xml)), "application/pdf")
+    msg.send()
+
+
 def write_files(issued):
     """The stamped XML and its PDF, for mass email and downloads."""
-    from django.core.files.base import ContentFile
-
-    from facturador.cfdi.pdf import cfdi_pdf
-
     cfdi = Cfdi.objects.filter(pk=issued.source_id, issuer_id=issued.issuer_id).first()
     if cfdi is None:
         return

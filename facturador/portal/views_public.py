@@ -1,20 +1,30 @@
 """The public self-invoicing portal: branch → RFC → (login) → tickets → fiscal data → preview → stamped CFDI."""
 
-import io
-import zipfile
 from functools import wraps
 
+from django import forms
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.http import require_POST
 
-from facturador.cfdi.pdf import cfdi_pdf
+from facturador.core.errors import Refusal
+from facturador.core.forms import add_refusal
 from facturador.core.models import Branch
-from facturador.portal import accounts, services
-from facturador.portal.forms import (BranchForm, ChangePasswordForm, FiscalDataForm, LoginForm, PaymentForm, RecoverForm,
-                                     RfcForm, TicketForm)
+from facturador.portal import accounts, actions, services
+from facturador.portal.forms import (
+    BranchForm,
+    ChangePasswordForm,
+    EmailForm,
+    FiscalDataForm,
+    LoginForm,
+    PanelFilterForm,
+    PaymentForm,
+    RecoverForm,
+    RfcForm,
+    TicketForm,
+)
 from facturador.portal.models import Cfdi, Customer, PortalSettings, Ticket
 
 
@@ -43,8 +53,8 @@ def _ctx(request, **extra):
             "flow": request.flow, **extra}
 
 
-def _client_ip(request):
-    return request.META.get("REMOTE_ADDR", "")
+def _actor(request, rfc=None):
+    return actions.customer_actor(request, rfc or request.flow.get("rfc"))
 
 
 @portal_view
@@ -76,17 +86,15 @@ def rfc(request, ps):
 @portal_view
 def login(request, ps):
     rfc_value = request.flow.get("rfc")
-    customer = Customer.objects.filter(issuer=ps.issuer, rfc=rfc_value).first() if rfc_value else None
-    if customer is None:
+    if not rfc_value or not Customer.objects.filter(issuer=ps.issuer, rfc=rfc_value).exists():
         return redirect("portal:rfc", ps.slug)
     form = LoginForm(request.POST or None)
-    error = None
     if request.method == "POST" and form.is_valid():
         try:
-            accounts.rate_limit(f"login:{ps.pk}:{_client_ip(request)}", 20, 300)
-            accounts.authenticate(customer, form.cleaned_data["password"])
-        except accounts.AccountError as exc:
-            error = exc.message
+            customer = actions.customer_login(ps.issuer, _actor(request), rfc=rfc_value,
+                                              password=form.cleaned_data["password"])
+        except Refusal as r:
+            add_refusal(form, r)
         else:
             request.session.cycle_key()
             request.flow["customer"] = customer.pk
@@ -94,7 +102,7 @@ def login(request, ps):
             if customer.must_change_password:
                 return redirect("portal:change_password", ps.slug)
             return redirect(nxt if nxt and nxt.startswith("/") else reverse("portal:tickets", args=[ps.slug]))
-    return render(request, "portal/login.html", _ctx(request, form=form, error=error, rfc=rfc_value, step=2))
+    return render(request, "portal/login.html", _ctx(request, form=form, rfc=rfc_value, step=2))
 
 
 def _tickets(request):
@@ -112,20 +120,19 @@ def tickets(request, ps):
         request.flow["tickets"] = [t for t in request.flow.get("tickets", []) if str(t) != request.POST["remove"]]
         return redirect("portal:tickets", ps.slug)
     if request.method == "POST" and "continue" in request.POST:
+        form = TicketForm()
         if not request.flow.get("tickets"):
-            form = TicketForm()
             form.add_error(None, "Agregue al menos un ticket.")
         elif pay_form.is_valid():
             request.flow["forma_pago"] = pay_form.cleaned_data["forma_pago"]
             return redirect("portal:fiscal", ps.slug)
     elif request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
         try:
-            accounts.rate_limit(f"ticket:{ps.pk}:{_client_ip(request)}", 60, 300)
-            d = form.cleaned_data
-            branch = Branch.objects.get(pk=request.flow["branch"], issuer=ps.issuer)
-            ticket = services.find_ticket(ps.issuer, branch, d["ticket_number"], d["order_number"], d["total"])
-        except (services.PortalError, accounts.AccountError) as exc:
-            form.add_error(getattr(exc, "field", None) if getattr(exc, "field", None) in form.fields else None, exc.message)
+            ticket = actions.lookup_ticket(ps.issuer, _actor(request), branch_id=request.flow.get("branch"),
+                                           ticket_number=d["ticket_number"], order_number=d["order_number"], total=d["total"])
+        except Refusal as r:
+            add_refusal(form, r)
         else:
             if ticket.pk not in request.flow.setdefault("tickets", []):
                 request.flow["tickets"].append(ticket.pk)
@@ -151,7 +158,6 @@ def fiscal(request, ps):
         data = {k: v for k, v in form.cleaned_data.items() if k != "password"}
         request.flow["receptor"] = data
         if form.cleaned_data.get("password"):
-            request.flow["new_password"] = True
             request.session[f"portal-pw:{ps.slug}"] = form.cleaned_data["password"]
         return redirect("portal:preview", ps.slug)
     return render(request, "portal/fiscal.html", _ctx(request, form=form, step=4))
@@ -171,40 +177,28 @@ def preview(request, ps):
         return redirect("portal:fiscal", ps.slug)
     items = _tickets(request)
     receptor = services.ReceptorData(rfc=request.flow["rfc"], **request.flow["receptor"])
-    error = None
+    form = forms.Form(request.POST or None)
     if request.method == "POST":
+        password = request.session.get(f"portal-pw:{ps.slug}")
         try:
-            accounts.rate_limit(f"stamp:{ps.pk}:{_client_ip(request)}", 20, 300)
-            customer = _save_customer(request, ps, receptor)
-            cfdi = services.invoice_tickets(ps.issuer, items, receptor, request.flow.get("forma_pago", "01"), customer=customer)
-        except (services.PortalError, accounts.AccountError) as exc:
-            error = exc.message
+            cfdi, account_created = actions.generate_invoice(
+                ps.issuer, _actor(request), ticket_ids=request.flow.get("tickets", []), receptor=receptor,
+                forma_pago=request.flow.get("forma_pago", "01"), password=password)
+        except Refusal as r:
+            add_refusal(form, r)
         else:
+            request.session.pop(f"portal-pw:{ps.slug}", None)
+            if account_created:
+                request.flow["customer"] = cfdi.customer_id
             request.flow.setdefault("issued", []).append(cfdi.uuid)
             request.flow["tickets"] = []
             return redirect("portal:result", ps.slug, cfdi.uuid)
     subtotal = sum(t.subtotal for t in items)
     tax = sum(t.tax for t in items)
-    return render(request, "portal/preview.html", _ctx(request, tickets=items, receptor=receptor, subtotal=subtotal, tax=tax,
-                                                        total=subtotal + tax, error=error, step=5,
+    return render(request, "portal/preview.html", _ctx(request, form=form, tickets=items, receptor=receptor,
+                                                        subtotal=subtotal, tax=tax, total=subtotal + tax, step=5,
                                                         regimen=services.REGIMENES.get(receptor.regimen),
                                                         uso=services.USOS.get(receptor.uso_cfdi)))
-
-
-def _save_customer(request, ps, receptor):
-    customer, _ = Customer.objects.get_or_create(issuer=ps.issuer, rfc=receptor.rfc, defaults={
-        "legal_name": receptor.name, "postal_code": receptor.postal_code, "regimen": receptor.regimen,
-        "uso_cfdi": receptor.uso_cfdi, "email": receptor.email})
-    customer.legal_name, customer.postal_code, customer.regimen, customer.uso_cfdi = (
-        receptor.name, receptor.postal_code, receptor.regimen, receptor.uso_cfdi)
-    if receptor.email:
-        customer.email = receptor.email
-    customer.save()
-    password = request.session.pop(f"portal-pw:{ps.slug}", None)
-    if password and not customer.has_account:
-        accounts.set_password(customer, password)
-        request.flow["customer"] = customer.pk
-    return customer
 
 
 def _owned_cfdi(request, ps, uuid) -> Cfdi:
@@ -218,41 +212,21 @@ def _owned_cfdi(request, ps, uuid) -> Cfdi:
 @portal_view
 def result(request, ps, uuid):
     cfdi = _owned_cfdi(request, ps, uuid)
+    form = EmailForm(request.POST or None, initial={"email": request.customer.email if request.customer else ""})
     sent = None
-    if request.method == "POST":
-        email = request.POST.get("email", "").strip()
+    if request.method == "POST" and form.is_valid():
         try:
-            accounts.rate_limit(f"mail:{ps.pk}:{_client_ip(request)}", 10, 300)
-            send_cfdi_email(cfdi, email)
-            sent = email
-        except (accounts.AccountError, ValueError) as exc:
-            return render(request, "portal/result.html", _ctx(request, cfdi=cfdi, error=getattr(exc, "message", str(exc))))
-    return render(request, "portal/result.html", _ctx(request, cfdi=cfdi, sent=sent, step=6))
-
-
-def send_cfdi_email(cfdi: Cfdi, email: str):
-    from django.core.exceptions import ValidationError
-    from django.core.mail import EmailMessage
-    from django.core.validators import validate_email
-
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        raise ValueError("Escriba un correo válido.") from exc
-    msg = EmailMessage(subject=f"Factura {cfdi.full_number} de {cfdi.issuer.legal_name}",
-                       body=f"Adjuntamos su factura {cfdi.full_number} (UUID {cfdi.uuid}) por ${cfdi.total}.", to=[email])
-    msg.attach(f"{cfdi.uuid}.xml", bytes(cfdi.xml), "application/xml")
-    msg.attach(f"{cfdi.uuid}.pdf", cfdi_pdf(bytes(cfdi.xml)), "application/pdf")
-    msg.send()
+            sent = actions.email_invoice(ps.issuer, _actor(request), cfdi=cfdi, email=form.cleaned_data["email"])
+        except Refusal as r:
+            add_refusal(form, r)
+    return render(request, "portal/result.html", _ctx(request, cfdi=cfdi, form=form, sent=sent, step=6))
 
 
 @portal_view
 def download(request, ps, uuid, what):
     cfdi = _owned_cfdi(request, ps, uuid)
-    if what == "xml":
-        resp = HttpResponse(bytes(cfdi.xml), content_type="application/xml")
-    else:
-        resp = HttpResponse(cfdi_pdf(bytes(cfdi.xml)), content_type="application/pdf")
+    content, content_type = services.cfdi_file(cfdi, what)
+    resp = HttpResponse(content, content_type=content_type)
     resp["Content-Disposition"] = f'attachment; filename="{cfdi.uuid}.{what}"'
     return resp
 
@@ -261,31 +235,19 @@ def download(request, ps, uuid, what):
 def panel(request, ps):
     if request.customer is None:
         return redirect(reverse("portal:rfc", args=[ps.slug]))
-    qs = Cfdi.objects.filter(issuer=ps.issuer, customer=request.customer).select_related("branch")
-    f = request.GET
-    if f.get("from"):
-        qs = qs.filter(issued_at__date__gte=f["from"])
-    if f.get("to"):
-        qs = qs.filter(issued_at__date__lte=f["to"])
-    if f.get("branch"):
-        qs = qs.filter(branch_id=f["branch"])
-    if f.get("status"):
-        qs = qs.filter(status=f["status"])
-    if f.get("min"):
-        qs = qs.filter(total__gte=f["min"])
-    if f.get("max"):
-        qs = qs.filter(total__lte=f["max"])
     if request.method == "POST":
-        chosen = qs.filter(uuid__in=request.POST.getlist("uuid"))
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for c in chosen:
-                zf.writestr(f"{c.uuid}.xml", bytes(c.xml))
-                zf.writestr(f"{c.uuid}.pdf", cfdi_pdf(bytes(c.xml)))
-        resp = HttpResponse(buf.getvalue(), content_type="application/zip")
+        content = actions.download_selection(ps.issuer, _actor(request), customer=request.customer,
+                                             uuids=request.POST.getlist("uuid"))
+        resp = HttpResponse(content, content_type="application/zip")
         resp["Content-Disposition"] = 'attachment; filename="facturas.zip"'
         return resp
-    return render(request, "portal/panel.html", _ctx(request, cfdis=qs[:500], f=f, statuses=Cfdi.Status.choices,
+    filters = PanelFilterForm(request.GET)
+    filters.is_valid()  # a filter that is not valid is ignored; the others apply
+    f = filters.cleaned_data
+    qs = services.customer_cfdis(ps.issuer, request.customer, date_from=f.get("date_from"), date_to=f.get("date_to"),
+                                 branch=f.get("branch"), status=f.get("status", ""), min_total=f.get("min"),
+                                 max_total=f.get("max"))
+    return render(request, "portal/panel.html", _ctx(request, cfdis=qs[:500], f=request.GET, statuses=Cfdi.Status.choices,
                                                       branches=Branch.objects.filter(issuer=ps.issuer)))
 
 
@@ -299,11 +261,13 @@ def profile(request, ps):
     form.fields.pop("password")
     saved = False
     if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        c.legal_name, c.postal_code, c.regimen, c.uso_cfdi, c.email = d["name"], d["postal_code"], d["regimen"], d["uso_cfdi"], d["email"] or c.email
-        c.save()
-        request.flow.pop("receptor", None)
-        saved = True
+        try:
+            actions.save_fiscal_data(ps.issuer, _actor(request), customer=c, receptor=form.receptor())
+        except Refusal as r:
+            add_refusal(form, r)
+        else:
+            request.flow.pop("receptor", None)
+            saved = True
     return render(request, "portal/profile.html", _ctx(request, form=form, saved=saved))
 
 
@@ -314,10 +278,10 @@ def change_password(request, ps):
     form = ChangePasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            accounts.authenticate(request.customer, form.cleaned_data["current"])
-            accounts.set_password(request.customer, form.cleaned_data["new1"])
-        except accounts.AccountError as exc:
-            form.add_error("current" if exc.code in ("password", "locked") else "new1", exc.message)
+            actions.change_password(ps.issuer, _actor(request), customer=request.customer,
+                                    current=form.cleaned_data["current"], new=form.cleaned_data["new1"])
+        except Refusal as r:
+            add_refusal(form, r)
         else:
             return redirect("portal:panel", ps.slug)
     return render(request, "portal/change_password.html", _ctx(request, form=form))
@@ -328,15 +292,15 @@ def recover(request, ps):
     form = RecoverForm(request.POST or None)
     done = False
     if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
         try:
-            accounts.rate_limit(f"recover:{ps.pk}:{_client_ip(request)}", 5, 900)
-            accounts.check_captcha(request.session, form.cleaned_data["captcha"])
-            rfc_value = form.cleaned_data["rfc"].strip().upper()
-            customer = Customer.objects.filter(issuer=ps.issuer, rfc=rfc_value).first()
-            accounts.recover(customer, form.cleaned_data["email"], ps.issuer.trade_name or ps.issuer.legal_name)
+            actions.recover_password(ps.issuer, _actor(request, d["rfc"]), rfc=d["rfc"], email=d["email"],
+                                     captcha_expected=request.session.pop(accounts.CAPTCHA_KEY, None),
+                                     captcha_answer=d["captcha"])
+        except Refusal as r:
+            add_refusal(form, r)
+        else:
             done = True
-        except accounts.AccountError as exc:
-            form.add_error("captcha" if exc.code == "captcha" else None, exc.message)
     question = accounts.new_captcha(request.session)
     request.session[f"captcha-q:{ps.slug}"] = question
     return render(request, "portal/recover.html", _ctx(request, form=form, done=done,

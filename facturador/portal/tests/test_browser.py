@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_customer_invoices_a_ticket_and_recovers_password(page, portal, make_ticket, smtp_server, artifacts_dir):
     t1, t2 = make_ticket(), make_ticket(subtotal="250.00")
-    shot = lambda name: page.screenshot(path=str(artifacts_dir / f"portal-{name}.png"), full_page=True)  # noqa: E731
+    shot = lambda name: page.screenshot(path=str(artifacts_dir / f"portal-{name}.png"), full_page=True)
     page.set_viewport_size({"width": 420, "height": 860})  # a phone
     page.goto(f"/autofacturacion/p/{portal.ps.slug}/")
     page.select_option("select[name=branch]", label="CDMX01 — Sucursal Reforma")

@@ -1,18 +1,17 @@
 import datetime as dt
 
-from django.utils import timezone
-
 from facturador.cfdi.verify import verify_cfdi
+from facturador.core.errors import Refusal
 from facturador.core.jobs import execute_job
 from facturador.core.models import Job
-from facturador.portal import services, tasks
+from facturador.portal import jobs, services
 from facturador.portal.models import Cfdi, Ticket
 
 
 def last_month():
-    first = timezone.now().astimezone(services.MX).date().replace(day=1)
-    prev = first - dt.timedelta(days=1)
-    return f"{prev.year}-{prev.month:02d}", dt.datetime(prev.year, prev.month, 10, 12, tzinfo=services.MX)
+    period = services.previous_period()
+    year, month = (int(x) for x in period.split("-"))
+    return period, dt.datetime(year, month, 10, 12, tzinfo=services.MX)
 
 
 def test_global_invoice_takes_the_period_uninvoiced_tickets(portal, make_ticket, receptor):
@@ -23,8 +22,8 @@ def test_global_invoice_takes_the_period_uninvoiced_tickets(portal, make_ticket,
     portal.ps.save()
     services.invoice_tickets(portal, [c], services.ReceptorData(rfc="XIQB891116QE4", name="KARLA FUENTE NOLASCO",
                                                                  postal_code="01160", regimen="612", uso_cfdi="G03"), "01")
-    tasks.schedule_globals()  # the periodic hook creates the month's job once
-    tasks.schedule_globals()
+    jobs.schedule_globals()  # the periodic hook creates the month's job once
+    jobs.schedule_globals()
     job = Job.objects.get(kind="portal.global_invoice")
     assert job.params == {"period": period}
     assert execute_job.call(job.pk) == Job.Status.FINISHED
@@ -39,12 +38,12 @@ def test_global_invoice_takes_the_period_uninvoiced_tickets(portal, make_ticket,
 
     try:
         services.find_ticket(portal, Branch.objects.get(issuer=portal, code="CDMX01"), a.ticket_number, a.order_number, str(a.total))
-    except services.PortalError as exc:
-        assert exc.code == "global"
+    except Refusal as exc:
+        assert exc.code == "portal.ticket.in_global"
     else:
         raise AssertionError("a ticket in a global invoice was accepted")
     # running the job again does not issue a second global
-    job2 = tasks.request_global(portal, period)
+    job2 = services.create_global_job(portal, period)
     execute_job.call(job2.pk)
     assert Cfdi.objects.filter(kind="G").count() == 1
 
@@ -54,7 +53,7 @@ def test_ticket_in_a_global_reissued_through_motive_04(portal, make_ticket, rece
     a, b = make_ticket(sold_at=when), make_ticket(sold_at=when, subtotal="20.00")
     portal.ps.window_days, portal.ps.window, portal.ps.allow_reissue_from_global = 400, "days", True
     portal.ps.save()
-    execute_job.call(tasks.request_global(portal, period).pk)
+    execute_job.call(services.create_global_job(portal, period).pk)
     old = Cfdi.objects.get(kind="G")
     from facturador.core.models import Branch
 
@@ -71,5 +70,5 @@ def test_ticket_in_a_global_reissued_through_motive_04(portal, make_ticket, rece
     assert Ticket.objects.get(pk=a.pk).cfdi == nominative
     assert verify_cfdi(bytes(new.xml), [portal.pac.certificate_der], require_stamp=True).sello_ok
     # running it again changes nothing
-    execute_job.call(tasks.request_reissue(portal, old.pk).pk)
+    execute_job.call(services.create_reissue_job(portal, old.pk).pk)
     assert Cfdi.objects.filter(kind="G", status="stamped").count() == 1

@@ -108,5 +108,7 @@ def test_pos_api_is_idempotent_and_names_bad_rows(api_client, make_user, portal)
     assert api_client.post(url, sale, format="json").json() == {"created": 1, "already_known": 0}
     assert api_client.post(url, sale, format="json").json() == {"created": 0, "already_known": 1}
     bad = api_client.post(url, [{**sale, "ticket_number": "T-2"}, {**sale, "ticket_number": "T-3", "total": "117.00"}], format="json")
-    assert bad.status_code == 400 and bad.json()["row"] == 2 and bad.json()["field"] == "total"
+    body = bad.json()
+    assert bad.status_code == 400 and body["code"] == "portal.ticket_import.total_mismatch"
+    assert body["field"] == "total" and body["details"] == {"row": 2, "column": "total"} and "Fila 2" in body["detail"]
     assert not Ticket.objects.filter(ticket_number="T-2").exists()  # all or nothing

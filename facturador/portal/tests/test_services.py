@@ -6,6 +6,7 @@ from django.db import connection
 from django.utils import timezone
 
 from facturador.cfdi.verify import verify_cfdi
+from facturador.core.errors import Refusal
 from facturador.portal import services
 from facturador.portal.models import Cfdi, StampRequest, Ticket
 
@@ -24,20 +25,21 @@ def test_ticket_to_stamped_cfdi(portal, make_ticket, receptor):
     result = verify_cfdi(bytes(cfdi.xml), [portal.pac.certificate_der], require_stamp=True)
     assert result.xsd_ok and result.sello_ok and result.stamped, result.errors
     assert set(Ticket.objects.values_list("status", flat=True)) == {"invoiced"}
-    with pytest.raises(services.PortalError) as err:
+    with pytest.raises(Refusal) as err:
         services.find_ticket(portal, branch(portal), t1.ticket_number, t1.order_number, str(t1.total))
-    assert err.value.code == "invoiced"
+    assert err.value.code == "portal.ticket.invoiced" and err.value.status == 409
 
 
 @pytest.mark.parametrize("change,code", [
-    (dict(total="999.00"), "total"),
-    (dict(order="XX"), "order"),
-    (dict(branch="GDL01"), "other_branch"),
-    (dict(ticket="nope"), "not_found"),
+    (dict(total="999.00"), "portal.ticket.total_mismatch"),
+    (dict(order="XX"), "portal.ticket.order_mismatch"),
+    (dict(branch="GDL01"), "portal.ticket.other_branch"),
+    (dict(ticket="nope"), "portal.ticket.not_found"),
+    (dict(total="abc"), "portal.ticket.total_invalid"),
 ])
 def test_ticket_checks(portal, make_ticket, change, code):
     t = make_ticket()
-    with pytest.raises(services.PortalError) as err:
+    with pytest.raises(Refusal) as err:
         services.find_ticket(portal, branch(portal, change.get("branch", "CDMX01")), change.get("ticket", t.ticket_number),
                              change.get("order", t.order_number), change.get("total", str(t.total)))
     assert err.value.code == code and err.value.message
@@ -45,35 +47,37 @@ def test_ticket_checks(portal, make_ticket, change, code):
 
 def test_expired_window(portal, make_ticket):
     old = make_ticket(sold_at=timezone.now() - dt.timedelta(days=70))
-    with pytest.raises(services.PortalError) as err:
+    with pytest.raises(Refusal) as err:
         services.find_ticket(portal, branch(portal), old.ticket_number, old.order_number, str(old.total))
-    assert err.value.code == "window" and "venció" in err.value.message
+    assert err.value.code == "portal.ticket.window_expired" and "venció" in err.value.message
 
 
-@pytest.mark.parametrize("value,code", [("EKU9003173C8", "rfc_check_digit"), ("XAXX010101000", "rfc_generic"), ("ABC", "rfc_length")])
-def test_invalid_rfc(value, code):
-    with pytest.raises(services.PortalError) as err:
+@pytest.mark.parametrize("value,code,reason", [("EKU9003173C8", "portal.rfc.invalid", "rfc_check_digit"),
+                                               ("XAXX010101000", "portal.rfc.generic", None),
+                                               ("ABC", "portal.rfc.invalid", "rfc_length")])
+def test_invalid_rfc(value, code, reason):
+    with pytest.raises(Refusal) as err:
         services.check_rfc(value)
-    assert err.value.code == code
+    assert err.value.code == code and err.value.field == "rfc" and err.value.details.get("reason") == reason
 
 
 def test_receptor_rules(receptor):
     receptor.rfc, receptor.name, receptor.regimen, receptor.uso_cfdi = "EKU9003173C9", "ESCUELA KEMPER URGATE", "601", "D01"
-    with pytest.raises(services.PortalError) as err:
+    with pytest.raises(Refusal) as err:
         services.check_receptor(receptor)
-    assert err.value.field == "uso_cfdi"
+    assert err.value.field == "uso_cfdi" and err.value.code == "portal.receptor.uso_incompatible"
     receptor.uso_cfdi, receptor.name = "G03", "ESCUELA KEMPER URGATE SA DE CV"
-    with pytest.raises(services.PortalError) as err:
+    with pytest.raises(Refusal) as err:
         services.check_receptor(receptor)
-    assert err.value.field == "name"
+    assert err.value.field == "name" and err.value.code == "portal.receptor.name_with_regime"
 
 
 def test_pac_rejection_leaves_ticket_available(portal, make_ticket, receptor):
     t = make_ticket()
     portal.pac.fail_next("CFDI40102", "El resultado de la digestión debe ser igual al resultado de la desencripción del sello.")
-    with pytest.raises(services.PortalError) as err:
+    with pytest.raises(Refusal) as err:
         services.invoice_tickets(portal, [t], receptor, "01")
-    assert err.value.code == "CFDI40102" and err.value.message
+    assert err.value.code == "portal.pac.rejected" and err.value.details == {"pac_code": "CFDI40102"} and err.value.message
     t.refresh_from_db()
     assert t.status == "available" and not Cfdi.objects.exists()
 
@@ -84,9 +88,9 @@ def test_pac_timeout_leaves_ticket_available_and_recovery_cancels_a_late_stamp(p
     ps.pac_timeout = 1
     ps.save()
     portal.pac.delay = 2.5
-    with pytest.raises(services.PortalError) as err:
+    with pytest.raises(Refusal) as err:
         services.invoice_tickets(portal, [t], receptor, "01")
-    assert err.value.code == "timeout"
+    assert err.value.code == "portal.pac.timeout"
     t.refresh_from_db()
     assert t.status == "available"
     # the customer invoices again successfully
@@ -111,7 +115,7 @@ def test_two_simultaneous_requests_invoice_a_ticket_once(portal, make_ticket, re
         try:
             barrier.wait()
             outcomes.append(services.invoice_tickets(portal, [Ticket.objects.get(pk=t.pk)], receptor, "01"))
-        except services.PortalError as exc:
+        except Refusal as exc:
             outcomes.append(exc)
         finally:
             connection.close()
@@ -120,18 +124,18 @@ def test_two_simultaneous_requests_invoice_a_ticket_once(portal, make_ticket, re
     [th.start() for th in threads]
     [th.join() for th in threads]
     cfdis = [o for o in outcomes if isinstance(o, Cfdi)]
-    errors = [o for o in outcomes if isinstance(o, services.PortalError)]
+    errors = [o for o in outcomes if isinstance(o, Refusal)]
     assert len(cfdis) == 1 and len(errors) == 1, outcomes
-    assert errors[0].code == "reserved"
+    assert errors[0].code == "portal.ticket.reserved"
     assert Cfdi.objects.count() == 1
 
 
 def test_cancel_motives(portal, make_ticket, receptor):
     t = make_ticket()
     cfdi = services.invoice_tickets(portal, [t], receptor, "01")
-    with pytest.raises(services.PortalError) as err:
+    with pytest.raises(Refusal) as err:
         services.cancel(cfdi, "01")
-    assert err.value.field == "substitute_uuid"
+    assert err.value.field == "substitute_uuid" and err.value.code == "portal.cancel.substitute_missing"
     services.cancel(cfdi, "02")
     cfdi.refresh_from_db()
     assert cfdi.status == "cancelled"
