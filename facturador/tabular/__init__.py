@@ -15,6 +15,7 @@ Typical use from a background job::
 from .errors import ImportFileError, RowError, column_index, column_letter
 from .mapping import (FieldMapping, MappedRow, MapStats, PreviewResult, RowMapper, Template, TotalsCheck,
                       map_rows, normalize_header, open_for_template, preview)
+from .limits import DEFAULT_LIMITS, PREVIEW_LIMITS, Limits
 from .readers import RowSource, open_rows
 from .reports import write_error_report_csv, write_error_report_xlsx
 
@@ -22,6 +23,6 @@ __all__ = [
     "ImportFileError", "RowError", "column_index", "column_letter",
     "FieldMapping", "MappedRow", "MapStats", "PreviewResult", "RowMapper", "Template", "TotalsCheck",
     "map_rows", "normalize_header", "open_for_template", "preview",
-    "RowSource", "open_rows",
+    "RowSource", "open_rows", "Limits", "DEFAULT_LIMITS", "PREVIEW_LIMITS",
     "write_error_report_csv", "write_error_report_xlsx",
 ]

@@ -19,7 +19,8 @@ class ImportFileError(Exception):
     ``zip_no_data_file``, ``zip_several_data_files``, ``zip_member_not_found``,
     ``zip_encrypted``, ``unsupported_extension``, ``format_mismatch``,
     ``undecodable_bytes``, ``unknown_encoding``, ``missing_columns``,
-    ``header_row_missing``, ``invalid_template``.
+    ``header_row_missing``, ``invalid_template``; resource limits (see ``tabular.limits``):
+    ``file_too_large`` (uncompressed bytes), ``too_many_rows``, ``too_many_cells``.
     """
 
     def __init__(self, code: str, message_es: str, row: int | None = None,

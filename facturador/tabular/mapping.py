@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator
 
 from .errors import ImportFileError, RowError, column_index, column_letter
 from .parsers import PARSER_NAMES, CellError, make_parser
+from .limits import Limits
 from .readers import RowSource, open_rows
 
 __all__ = ["FieldMapping", "TotalsCheck", "Template", "MappedRow", "MapStats", "RowMapper",
@@ -650,10 +651,11 @@ class PreviewResult:
 
 
 def preview(path: Any, filename: str | None, template: Template, limit: int = 50,
-            member: str | None = None) -> PreviewResult:
+            member: str | None = None, *, limits: Limits | None = None) -> PreviewResult:
     """First ``limit`` data rows mapped with ``template`` (missing columns are reported, not raised).
-    File-level problems (corrupt, encrypted, wrong sheet...) raise ImportFileError."""
-    src = open_for_template(path, filename, template, member=member)
+    File-level problems (corrupt, encrypted, wrong sheet, ``limits`` exceeded...) raise ImportFileError.
+    ``limits``: see ``open_rows`` (default ``DEFAULT_LIMITS``; ``PREVIEW_LIMITS`` refuses big files early)."""
+    src = open_for_template(path, filename, template, member=member, limits=limits)
     try:
         mapper = RowMapper(src, template, strict_columns=False)
         rows: list[MappedRow] = []

@@ -17,6 +17,10 @@ them: ``str``, ``float``, ``int`` (xlsx whole numbers, xls/ods integers), ``bool
 cells other than the top-left one, formulas saved without a cached value and formula errors
 (``#DIV/0!``, ``#N/A``) all come as ``""``; ``RowSource.merged_ranges`` lists merged ranges
 (xlsx/xls only) so the mapper can explain an empty cell.
+
+Untrusted input is bounded by :class:`~facturador.tabular.limits.Limits` (``open_rows(limits=...)``):
+what calamine would load whole is pre-scanned and refused before loading, and rows, cells and
+decompressed bytes are counted while streaming (see ``facturador/tabular/limits.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import codecs
 import csv
 import io
 import os
-import shutil
 import tempfile
 import zipfile
 from typing import IO, Any, Iterator
@@ -33,11 +36,13 @@ from typing import IO, Any, Iterator
 import python_calamine as pc
 import python_calamine_plus as pcp
 
+from . import limits as _lim
 from .errors import ImportFileError, column_letter
+from .limits import DEFAULT_LIMITS, PREVIEW_LIMITS, Limits
 
 __all__ = [
     "RowSource", "open_rows", "SPREADSHEET_EXTENSIONS", "TEXT_EXTENSIONS", "DATA_EXTENSIONS",
-    "CHUNK_SIZE", "detect_encoding", "sniff_delimiter",
+    "CHUNK_SIZE", "detect_encoding", "sniff_delimiter", "Limits", "DEFAULT_LIMITS", "PREVIEW_LIMITS",
 ]
 
 SPREADSHEET_EXTENSIONS = frozenset({"xlsx", "xlsm", "xls", "xlsb", "ods"})
@@ -84,12 +89,25 @@ class RowSource:
     merged_ranges: list
     member: str | None = None
 
-    def __init__(self) -> None:
+    name: str = ""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.row_number = 0
         self.sheet_names = []
         self.merged_ranges = []
         self._closers: list = []
         self._done = False
+        self.limits = limits
+        self._cells = 0
+
+    def _count(self, row: Any) -> None:
+        """Count one row (already added to ``row_number``) against the limits."""
+        lim = self.limits
+        if lim.max_rows is not None and self.row_number > lim.max_rows:
+            raise _lim.too_many_rows(self.name, self.row_number, lim.max_rows)
+        self._cells += len(row)
+        if lim.max_cells is not None and self._cells > lim.max_cells:
+            raise _lim.too_many_cells(self.name, self._cells, lim.max_cells)
 
     # -- iteration -------------------------------------------------------------------------
     def __iter__(self) -> "RowSource":
@@ -235,8 +253,11 @@ class _CsvRowSource(RowSource):
     file_type = "csv"
 
     def __init__(self, raw: IO[bytes], total_bytes: int | None, *, encoding: str | None,
-                 delimiter: str | None, name: str):
-        super().__init__()
+                 delimiter: str | None, name: str, limits: Limits = DEFAULT_LIMITS):
+        super().__init__(limits)
+        self.name = name
+        self._max_bytes = limits.max_bytes
+        raw = _CountingReader(raw, name, limits.max_bytes)
         self._raw = raw
         self._total_bytes = total_bytes
         self._bytes_read = 0
@@ -384,6 +405,7 @@ class _CsvRowSource(RowSource):
                 f"No se pudo leer la fila {self.row_number + 1} del archivo de texto: comillas sin "
                 f"cerrar o formato CSV inválido ({e}).", row=self.row_number + 1) from None
         self.row_number += 1
+        self._count(row)
         return tuple(row)
 
     def _raise_decode(self, f: _DecodeFailure) -> None:
@@ -447,8 +469,10 @@ def _select_sheet(wb: Any, lib: Any, sheet: str | int | None, name: str) -> str:
 class _SheetRowSource(RowSource):
     """xls, xlsb, ods (python-calamine: the sheet is loaded whole, then converted row by row)."""
 
-    def __init__(self, wb: "pc.CalamineWorkbook", sheet: str | int | None, file_type: str, name: str):
-        super().__init__()
+    def __init__(self, wb: "pc.CalamineWorkbook", sheet: str | int | None, file_type: str, name: str,
+                 limits: Limits = DEFAULT_LIMITS):
+        super().__init__(limits)
+        self.name = name
         self.file_type = file_type
         self._closers.append(wb.close)
         self.sheet_names = list(wb.sheet_names)
@@ -467,6 +491,8 @@ class _SheetRowSource(RowSource):
         if start is None or end is None:
             raise ImportFileError("empty_file", f"La hoja «{ws.name}» del archivo «{name}» está vacía.")
         self._end_row = end[0] + 1
+        # Already checked before loading (scan_ods/scan_xls/scan_xlsb); this is the last line of defence.
+        _lim.check_box(name, end[0] + 1, (end[0] - start[0] + 1) * (end[1] - start[1] + 1), limits)
         # python-calamine 0.9 iter_rows(): rows are absolute (row 0 first, leading empty rows
         # included) but columns start at the first used column: pad on the left to keep columns
         # where the user sees them (column A = index 0). Pinned by tests.
@@ -485,7 +511,8 @@ class _SheetRowSource(RowSource):
             raise
         self.row_number += 1
         if self._pad:
-            return self._pad + tuple(row)
+            row = self._pad + tuple(row)
+        self._count(row)
         return tuple(row)
 
     @property
@@ -510,8 +537,10 @@ class _StreamSheetRowSource(RowSource):
     numbers come as ``int`` and formula errors, which this reader turns into ``""`` as
     python-calamine does."""
 
-    def __init__(self, wb: Any, sheet: str | int | None, file_type: str, name: str):
-        super().__init__()
+    def __init__(self, wb: Any, sheet: str | int | None, file_type: str, name: str,
+                 limits: Limits = DEFAULT_LIMITS):
+        super().__init__(limits)
+        self.name = name
         self.file_type = file_type
         self._closers.append(wb.close)
         self.sheet_names = list(wb.sheet_names)
@@ -520,8 +549,13 @@ class _StreamSheetRowSource(RowSource):
             meta = wb.stream_sheet_by_name(wanted, rich=True)
             self.merged_ranges = list(meta.merged_cell_ranges or [])
             self._end_row = _dimension_rows(meta.dimension)
+            box = _lim.dimension_box(meta.dimension)
+            if box:  # every streamed row is padded to the declared width: refuse before reading
+                _lim.check_box(name, box[0], box[0] * box[1], limits)
             self._it = wb.stream_sheet_by_name(wanted)  # ends the metadata stream
             first = next(self._it, None)
+        except ImportFileError:
+            raise
         except pcp.CalamineError as e:
             raise _calamine_error(e, name) from None
         except Exception as e:  # panics surfaced as other exception types
@@ -544,6 +578,7 @@ class _StreamSheetRowSource(RowSource):
             except pcp.CalamineError as e:
                 raise _calamine_error(e, self.sheet_name or "") from None
         self.row_number += 1
+        self._count(row)
         errors = _FORMULA_ERRORS
         for i, c in enumerate(row):
             if c.__class__ is str and c[:1] == "#" and c in errors:
@@ -560,11 +595,12 @@ _FORMULA_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#R
                              "#EXTERNAL!", "#PYTHON!"})
 
 
-def _sheet_source(wb: Any, sheet: str | int | None, ext: str, name: str) -> RowSource:
+def _sheet_source(wb: Any, sheet: str | int | None, ext: str, name: str,
+                  limits: Limits = DEFAULT_LIMITS) -> RowSource:
     file_type = "xlsx" if ext == "xlsm" else ext
     if isinstance(wb, pcp.CalamineWorkbook):
-        return _StreamSheetRowSource(wb, sheet, file_type, name)
-    return _SheetRowSource(wb, sheet, file_type, name)
+        return _StreamSheetRowSource(wb, sheet, file_type, name, limits)
+    return _SheetRowSource(wb, sheet, file_type, name, limits)
 
 
 def _calamine_error(e: Exception, name: str) -> ImportFileError:
@@ -579,8 +615,10 @@ def _calamine_error(e: Exception, name: str) -> ImportFileError:
         "Ábralo en Excel o LibreOffice, guárdelo de nuevo y vuelva a subirlo.")
 
 
-def _open_workbook(src: Any, ext: str, name: str,
-                   max_uncompressed: int | None = None) -> "pc.CalamineWorkbook":
+def _open_workbook(src: Any, ext: str, name: str, max_uncompressed: int | None = None,
+                   limits: Limits = DEFAULT_LIMITS) -> "pc.CalamineWorkbook":
+    """Open a workbook with calamine after the container checks and the resource pre-scans
+    (see :mod:`facturador.tabular.limits`): nothing is loaded before the limits are known to hold."""
     # Quick container checks give clearer messages than calamine's "Cannot detect file format".
     if isinstance(src, (str, os.PathLike)):
         with open(src, "rb") as fh:
@@ -603,40 +641,11 @@ def _open_workbook(src: Any, ext: str, name: str,
             "corrupt_file",
             f"El archivo «{name}» no es un libro {ext.upper()} válido (no tiene la estructura esperada). "
             "Si es un CSV, cambie la extensión a .csv; si no, guárdelo de nuevo desde Excel.")
+    max_bytes = _min_limit(max_uncompressed, limits.max_bytes)
     if head.startswith(_ZIP_MAGIC):
-        # A truncated download keeps the ZIP header but loses the central directory at the end.
-        try:
-            if isinstance(src, (str, os.PathLike)):
-                ok = zipfile.is_zipfile(src)
-            else:
-                pos = src.tell()
-                ok = zipfile.is_zipfile(src)
-                src.seek(pos)
-        except Exception:
-            ok = False
-        if not ok:
-            raise ImportFileError(
-                "corrupt_file",
-                f"El archivo «{name}» está incompleto o dañado (la estructura interna del libro está "
-                "cortada). Vuelva a descargarlo o guárdelo de nuevo y súbalo otra vez.")
-        # A ZIP-bomb guard (and, for xls/xlsb/ods, loaded whole, a memory bound): refuse workbooks
-        # whose content is too large uncompressed. Declared sizes come from the ZIP central directory (cheap).
-        if max_uncompressed:
-            try:
-                pos = None if isinstance(src, (str, os.PathLike)) else src.tell()
-                with zipfile.ZipFile(src) as zf:
-                    total = sum(i.file_size for i in zf.infolist())
-                if pos is not None:
-                    src.seek(pos)
-            except Exception:
-                total = 0
-            if total > max_uncompressed:
-                raise ImportFileError(
-                    "file_too_large",
-                    f"El libro «{name}» es demasiado grande para importarlo: descomprimido ocupa "
-                    f"{total // 2**20} MB y el máximo es {max_uncompressed // 2**20} MB. Guárdelo como CSV "
-                    "(se procesa sin límite de tamaño) o divídalo en varios archivos.",
-                    value=total, limit=max_uncompressed)
+        _check_zip_workbook(src, ext, name, max_bytes, limits)
+    elif head.startswith(_OLE_MAGIC) and ext == "xls":
+        _lim.scan_xls(src, name, limits)  # calamine loads every sheet densely on open
     lib = pcp if ext in STREAMED_EXTENSIONS else pc
     try:
         if isinstance(src, (str, os.PathLike)):
@@ -646,6 +655,54 @@ def _open_workbook(src: Any, ext: str, name: str,
         raise _calamine_error(e, name) from None
     except Exception as e:  # e.g. panics surfaced as other exception types
         raise _calamine_error(e, name) from None
+
+
+def _min_limit(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _check_zip_workbook(src: Any, ext: str, name: str, max_bytes: int | None, limits: Limits) -> None:
+    """ZIP-based workbook: the structure must be readable (fail closed), the declared uncompressed
+    size within ``max_bytes`` and, for what calamine loads whole (ods, xlsb), the pre-scan of the
+    real (inflated and counted) content within the limits."""
+    corrupt = ImportFileError(
+        "corrupt_file",
+        f"El archivo «{name}» está incompleto o dañado (la estructura interna del libro está "
+        "cortada). Vuelva a descargarlo o guárdelo de nuevo y súbalo otra vez.")
+    opened = isinstance(src, (str, os.PathLike))
+    pos = None if opened else src.tell()
+    fh = open(src, "rb") if opened else src
+    try:
+        try:
+            zf = zipfile.ZipFile(fh)
+        except Exception:
+            # A truncated download keeps the ZIP header but loses the central directory at the end.
+            raise corrupt from None
+        with zf:
+            # ZIP-bomb guard: declared sizes from the central directory (cheap), then the real bytes
+            # of the parts pre-scanned below (counted while inflating).
+            total = sum(i.file_size for i in zf.infolist())
+            if max_bytes is not None and total > max_bytes:
+                raise ImportFileError(
+                    "file_too_large",
+                    f"El libro «{name}» es demasiado grande para importarlo: descomprimido ocupa "
+                    f"{total // 2**20} MB y el máximo es {max_bytes // 2**20} MB. Guárdelo como CSV "
+                    "o divídalo en varios archivos.", value=total, limit=max_bytes)
+            scan_limits = Limits(limits.max_rows, limits.max_cells, max_bytes)
+            try:
+                if ext == "ods":
+                    _lim.scan_ods(fh, zf, name, scan_limits)
+                elif ext == "xlsb":
+                    _lim.scan_xlsb(fh, zf, name, scan_limits)
+            except ImportFileError:
+                raise
+            except Exception as e:
+                raise ImportFileError("corrupt_file", f"El archivo «{name}» está dañado ({e}).") from None
+    finally:
+        if opened:
+            fh.close()
+        else:
+            src.seek(pos)
 
 
 def _ole_has_encrypted_package(src: Any) -> bool:
@@ -700,7 +757,8 @@ def _zip_pick_member(zf: zipfile.ZipFile, member: str | None, name: str) -> zipf
 def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | None = None, *,
               sheet: str | int | None = None, encoding: str | None = None,
               delimiter: str | None = None, member: str | None = None,
-              max_workbook_bytes: int | None = MAX_WORKBOOK_BYTES) -> RowSource:
+              max_workbook_bytes: int | None = MAX_WORKBOOK_BYTES,
+              limits: Limits | None = None) -> RowSource:
     """Open a data file and return a streaming :class:`RowSource`.
 
     Args:
@@ -713,11 +771,19 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
         member: inside a ZIP, the file to read (full path or base name); default: the only data file.
         max_workbook_bytes: refuse xlsx/xlsm/xlsb/ods whose uncompressed parts exceed this size
             (calamine loads the whole sheet in memory: about 2 bytes of RAM per byte of sheet XML);
-            ``None`` disables the check. CSV has no limit (streamed).
+            ``None``: only ``limits.max_bytes`` applies.
+        limits: :class:`~facturador.tabular.limits.Limits` (default ``DEFAULT_LIMITS``: 1,048,576
+            rows, 20 * 2**20 cells, 2 GiB uncompressed). Checked before anything is materialised
+            (declared/used dimensions, repeat counts, archive sizes) and again while streaming
+            (rows, cells and real decompressed bytes are counted): refusals are ImportFileError
+            ``file_too_large``, ``too_many_rows`` or ``too_many_cells``. Previews and samples of
+            user files may pass ``PREVIEW_LIMITS`` (5,000 rows).
 
     Raises:
-        ImportFileError: unsupported extension, empty/corrupt/encrypted file, missing sheet, bad ZIP.
+        ImportFileError: unsupported extension, empty/corrupt/encrypted file, missing sheet, bad ZIP,
+            limits exceeded.
     """
+    limits = DEFAULT_LIMITS if limits is None else limits
     if filename is None:
         if isinstance(path_or_fileobj, (str, os.PathLike)):
             filename = os.path.basename(os.fspath(path_or_fileobj))
@@ -727,7 +793,8 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
     ext = _ext(filename)
     if ext == "zip":
         return _open_zip(path_or_fileobj, name, sheet=sheet, encoding=encoding,
-                         delimiter=delimiter, member=member, max_workbook_bytes=max_workbook_bytes)
+                         delimiter=delimiter, member=member, max_workbook_bytes=max_workbook_bytes,
+                         limits=limits)
     if ext not in DATA_EXTENSIONS:
         raise ImportFileError(
             "unsupported_extension",
@@ -745,7 +812,7 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
             total = _remaining_size(fh)
             opened = False
         try:
-            src = _CsvRowSource(fh, total, encoding=encoding, delimiter=delimiter, name=name)
+            src = _CsvRowSource(fh, total, encoding=encoding, delimiter=delimiter, name=name, limits=limits)
         except BaseException:
             if opened:
                 fh.close()
@@ -753,9 +820,9 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
         if opened:
             src._closers.append(fh.close)
         return src
-    wb = _open_workbook(path_or_fileobj, ext, name, max_workbook_bytes)
+    wb = _open_workbook(path_or_fileobj, ext, name, max_workbook_bytes, limits)
     try:
-        return _sheet_source(wb, sheet, ext, name)
+        return _sheet_source(wb, sheet, ext, name, limits)
     except BaseException:
         try:
             wb.close()
@@ -778,6 +845,7 @@ def _remaining_size(fh: Any) -> int | None:
 
 def _open_zip(src: Any, name: str, **kw: Any) -> RowSource:
     member = kw.pop("member")
+    limits: Limits = kw["limits"]
     try:
         zf = zipfile.ZipFile(src)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
@@ -805,7 +873,7 @@ def _open_zip(src: Any, name: str, **kw: Any) -> RowSource:
         if inner_ext in TEXT_EXTENSIONS:
             try:
                 rs = _CsvRowSource(_ZipCounting(stream), info.file_size, encoding=kw["encoding"],
-                                   delimiter=kw["delimiter"], name=inner_name)
+                                   delimiter=kw["delimiter"], name=inner_name, limits=limits)
             except zipfile.BadZipFile as e:
                 stream.close()
                 raise ImportFileError("corrupt_file", f"El ZIP «{name}» está dañado ({e}).") from None
@@ -814,8 +882,8 @@ def _open_zip(src: Any, name: str, **kw: Any) -> RowSource:
                 raise
             rs._closers.extend([zf.close, stream.close])
         else:
-            limit = kw["max_workbook_bytes"]
-            if limit and info.file_size > limit:
+            limit = _min_limit(kw["max_workbook_bytes"], limits.max_bytes)
+            if limit is not None and info.file_size > limit:
                 raise ImportFileError(
                     "file_too_large",
                     f"«{info.filename}» dentro del ZIP ocupa {info.file_size // 2**20} MB; el máximo es "
@@ -825,14 +893,22 @@ def _open_zip(src: Any, name: str, **kw: Any) -> RowSource:
                                               delete=False)
             try:
                 with stream, tmp:
-                    shutil.copyfileobj(stream, tmp, CHUNK_SIZE)
+                    copied = 0
+                    while chunk := stream.read(CHUNK_SIZE):  # counted: declared sizes may lie
+                        copied += len(chunk)
+                        if limit is not None and copied > limit:
+                            raise _lim.too_many_bytes(info.filename, copied, limit)
+                        tmp.write(chunk)
+            except ImportFileError:
+                os.unlink(tmp.name)
+                raise
             except (zipfile.BadZipFile, OSError, EOFError) as e:
                 os.unlink(tmp.name)
                 raise ImportFileError("corrupt_file",
                                       f"El ZIP «{name}» está dañado o incompleto ({e}).") from None
             try:
-                wb = _open_workbook(tmp.name, inner_ext, inner_name, kw["max_workbook_bytes"])
-                rs = _sheet_source(wb, kw["sheet"], inner_ext, inner_name)
+                wb = _open_workbook(tmp.name, inner_ext, inner_name, kw["max_workbook_bytes"], limits)
+                rs = _sheet_source(wb, kw["sheet"], inner_ext, inner_name, limits)
             except BaseException:
                 os.unlink(tmp.name)
                 raise
@@ -843,6 +919,24 @@ def _open_zip(src: Any, name: str, **kw: Any) -> RowSource:
     except BaseException:
         zf.close()
         raise
+
+
+class _CountingReader:
+    """Counts the bytes actually read (decompressed, for a ZIP member) and refuses past ``max_bytes``:
+    declared sizes are never trusted."""
+
+    def __init__(self, raw: Any, name: str, max_bytes: int | None):
+        self._r = raw
+        self._name = name
+        self._max = max_bytes
+        self.count = 0
+
+    def read(self, size: int) -> bytes:
+        data = self._r.read(size)
+        self.count += len(data)
+        if self._max is not None and self.count > self._max:
+            raise _lim.too_many_bytes(self._name, self.count, self._max)
+        return data
 
 
 class _ZipCounting:
