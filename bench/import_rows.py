@@ -97,9 +97,10 @@ def child(args):
     django_setup(args.database_url, args.data_dir)
     from django.db import transaction
 
+    from facturador.core.actors import Actor
     from facturador.core.jobs import execute_job
     from facturador.core.models import Issuer
-    from facturador.imports import services
+    from facturador.imports import actions
     from facturador.imports.models import ImportTemplate, Operator
 
     issuer = Issuer.objects.get(tax_id="900999001")
@@ -111,8 +112,8 @@ def child(args):
         loading.loader_for = lambda imp, ctx: loading.StagingLoader(imp)
     t0 = time.perf_counter()
     with open(args.file, "rb") as fh, transaction.atomic():
-        imp = services.schedule(issuer, services.ScheduleRequest(
-            operator=operator, template=template, period=args.period, upload=fh, force=True), enqueue=False)
+        imp = actions.schedule_import(issuer, Actor.cli(), operator=operator, template=template, period=args.period,
+                                      upload=fh, force=True, enqueue=False)
     t1 = time.perf_counter()
     execute_job.call(imp.job_id)
     t2 = time.perf_counter()

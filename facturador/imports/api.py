@@ -7,10 +7,13 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from facturador.core import audit
+from facturador.core.actors import Actor
 from facturador.core.api import IssuerScopedMixin, JobSerializer
-from facturador.imports import pipeline, services
+from facturador.imports import actions, pipeline, services
 from facturador.imports.models import FileType, ImportJob, ImportTemplate, Operator
+
+OPERATOR_FIELDS = ("code", "name", "active", "notes")
+TEMPLATE_FIELDS = ("operator", "name", "file_type", "mapping", "all_or_nothing", "change_threshold")
 
 
 class OperatorSerializer(serializers.ModelSerializer):
@@ -18,25 +21,25 @@ class OperatorSerializer(serializers.ModelSerializer):
         model = Operator
         fields = ["id", "code", "name", "active", "notes", "created_at"]
         read_only_fields = ["id", "created_at"]
-
-    def validate_code(self, code):
-        code = code.strip().upper()
-        qs = Operator.objects.filter(issuer=self.context["view"].issuer, code=code)
-        if self.instance:
-            qs = qs.exclude(pk=self.instance.pk)
-        if qs.exists():
-            raise serializers.ValidationError(f"Ya existe un operador con el código {code}.")
-        return code
+        validators = []  # the code's uniqueness is the action's rule
 
 
 class OperatorViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
     queryset = Operator.objects.all()
     serializer_class = OperatorSerializer
 
+    def perform_create(self, serializer):
+        serializer.instance = actions.save_operator(self.issuer, Actor.from_request(self.request),
+                                                    **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        old = serializer.instance
+        fields = {f: getattr(old, f) for f in OPERATOR_FIELDS} | serializer.validated_data
+        serializer.instance = actions.save_operator(self.issuer, Actor.from_request(self.request), operator=old,
+                                                    **fields)
+
     def perform_destroy(self, instance):
-        if instance.templates.exists() or instance.imports.exists():
-            self.permission_denied(self.request, message="El operador tiene plantillas o importaciones; desactívelo en su lugar.")
-        instance.delete()
+        actions.delete_operator(self.issuer, Actor.from_request(self.request), operator=instance)
 
 
 class ImportTemplateSerializer(serializers.ModelSerializer):
@@ -55,11 +58,9 @@ class ImportTemplateSerializer(serializers.ModelSerializer):
         if view is not None and hasattr(view, "issuer"):
             self.fields["operator"].queryset = Operator.objects.filter(issuer=view.issuer)
 
-    def validate_mapping(self, mapping):
-        try:
-            return pipeline.normalize_mapping(mapping)
-        except pipeline.MappingInvalid as exc:
-            raise serializers.ValidationError(exc.message) from exc
+
+class TemplateTestSerializer(serializers.Serializer):
+    file = serializers.FileField(error_messages={"required": "Adjunte el archivo de muestra en el campo «file»."})
 
 
 class ImportTemplateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -76,31 +77,23 @@ class ImportTemplateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Ret
         return qs
 
     def perform_create(self, serializer):
-        d = serializer.validated_data
-        tpl = ImportTemplate.save_version(issuer=self.issuer, created_by=self.request.user, **d)
-        serializer.instance = tpl
-        audit.record("import_template.save", issuer=self.issuer, obj=tpl, request=self.request, summary=str(tpl))
+        serializer.instance = actions.save_template(self.issuer, Actor.from_request(self.request),
+                                                    **serializer.validated_data)
 
     def perform_update(self, serializer):
         old = serializer.instance
-        d = {f: getattr(old, f) for f in ("operator", "name", "file_type", "mapping", "all_or_nothing", "change_threshold")}
-        d.update(serializer.validated_data)
-        if d["operator"].pk != old.operator_id:
-            self.permission_denied(self.request, message="Una nueva versión debe ser del mismo operador.")
-        tpl = ImportTemplate.save_version(issuer=self.issuer, created_by=self.request.user, **d)
-        serializer.instance = tpl
-        audit.record("import_template.save", issuer=self.issuer, obj=tpl, request=self.request, summary=str(tpl))
+        fields = {f: getattr(old, f) for f in TEMPLATE_FIELDS} | serializer.validated_data
+        serializer.instance = actions.save_template(self.issuer, Actor.from_request(self.request), base=old, **fields)
 
-    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}})
+    @extend_schema(request={"multipart/form-data": TemplateTestSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def test(self, request, issuer_pk=None, pk=None):
         """Preview the first 50 mapped rows of a sample file with this template version."""
         tpl = self.get_object()
-        upload = request.FILES.get("file")
-        if upload is None:
-            return Response({"detail": "Adjunte el archivo de muestra en el campo «file»."}, status=400)
-        result = pipeline.preview_upload(tpl.mapping, upload)
-        return Response(result, status=400 if result.get("error") else 200)
+        s = TemplateTestSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        return Response(actions.preview_template(self.issuer, Actor.from_request(request), mapping=tpl.mapping,
+                                                 sample=s.validated_data["file"]))
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -139,12 +132,8 @@ class ImportJobViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retrieve
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):
-        qs = services.imports_for(self.issuer, self.request.query_params.get("state"))
-        if self.request.query_params.get("operator"):
-            qs = qs.filter(operator__code=self.request.query_params["operator"].upper())
-        if self.request.query_params.get("period"):
-            qs = qs.filter(period=self.request.query_params["period"])
-        return qs
+        q = self.request.query_params
+        return services.imports_for(self.issuer, q.get("state"), operator=q.get("operator"), period=q.get("period"))
 
     def get_object(self):
         from django.shortcuts import get_object_or_404
@@ -157,35 +146,21 @@ class ImportJobViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retrieve
         s = ScheduleSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
-        op = Operator.objects.filter(issuer=self.issuer, pk=d["operator"]).first()
-        tpl = ImportTemplate.objects.filter(issuer=self.issuer, pk=d["template"]).first()
-        if op is None or tpl is None:
-            return Response({"detail": "Operador o plantilla no encontrados.", "code": "not_found"}, status=400)
-        try:
-            imp = services.schedule(self.issuer, services.ScheduleRequest(
-                operator=op, template=tpl, period=d["period"], upload=d["file"], file_type=d.get("file_type", ""),
-                run_at=d.get("run_at"), dry_run=d["dry_run"], force=d["force"], user=request.user))
-        except services.ImportRefused as exc:
-            code = status.HTTP_409_CONFLICT if exc.code == "duplicate" else status.HTTP_400_BAD_REQUEST
-            return Response({"detail": exc.message, "code": exc.code, "field": exc.field}, status=code)
-        audit.record("import.schedule", issuer=self.issuer, obj=imp, request=request, summary=imp.job.title)
+        operator = services.find_operator(self.issuer, pk=d["operator"])
+        imp = actions.schedule_import(
+            self.issuer, Actor.from_request(request), operator=operator,
+            template=services.find_template(self.issuer, pk=d["template"]), period=d["period"], upload=d["file"],
+            file_type=d.get("file_type", ""), run_at=d.get("run_at"), dry_run=d["dry_run"], force=d["force"])
         return Response(ImportJobSerializer(imp).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def cancel(self, request, issuer_pk=None, pk=None):
-        imp = self.get_object()
-        if not services.cancel(imp):
-            return Response({"detail": "La importación ya terminó; no se puede cancelar."}, status=status.HTTP_409_CONFLICT)
-        audit.record("import.cancel", issuer=self.issuer, obj=imp, request=request)
-        imp.job.refresh_from_db()
+        imp = actions.cancel_import(self.issuer, Actor.from_request(request), imp=self.get_object())
         return Response(ImportJobSerializer(imp).data)
 
     def destroy(self, request, issuer_pk=None, pk=None):
-        imp = self.get_object()
-        if not services.delete_pending(imp):
-            return Response({"detail": "Solo se pueden eliminar importaciones pendientes."}, status=status.HTTP_409_CONFLICT)
-        audit.record("import.delete", issuer=self.issuer, obj=imp, request=request)
+        actions.delete_import(self.issuer, Actor.from_request(request), imp=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(parameters=[OpenApiParameter("fmt", str, description="csv (por defecto) o xlsx")], responses={200: bytes})

@@ -1,28 +1,20 @@
+import json
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from facturador.core.errors import Invalid
+from facturador.core.periods import clean_period
 from facturador.imports.models import FileType, ImportTemplate, Operator
-from facturador.imports.services import ALLOWED_EXTENSIONS, PERIOD_RE
 
 
 class OperatorForm(forms.ModelForm):
+    """The operator's fields; `actions.save_operator` stores them (and checks the code)."""
+
     class Meta:
         model = Operator
         fields = ["code", "name", "active", "notes"]
-
-    def __init__(self, *args, issuer=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.issuer = issuer
-
-    def clean_code(self):
-        code = self.cleaned_data["code"].strip().upper()
-        qs = Operator.objects.filter(issuer=self.issuer, code=code)
-        if self.instance.pk:
-            qs = qs.exclude(pk=self.instance.pk)
-        if qs.exists():
-            raise forms.ValidationError(f"Ya existe un operador con el código {code}.")
-        return code
 
 
 class ScheduleForm(forms.Form):
@@ -50,22 +42,15 @@ class ScheduleForm(forms.Form):
         self.fields["template"].label_from_instance = lambda t: f"{t.operator.code} · {t.name} v{t.version} ({t.get_file_type_display()})"
 
     def clean_period(self):
-        period = self.cleaned_data["period"].strip()
-        if not PERIOD_RE.match(period):
-            raise forms.ValidationError("Use el formato AAAA-MM (por ejemplo 2026-10).")
-        return period
-
-    def clean_file(self):
-        f = self.cleaned_data["file"]
-        if not f.name.lower().endswith(ALLOWED_EXTENSIONS):
-            raise forms.ValidationError("Tipo de archivo no admitido: use xlsx, xls, xlsb, ods, csv, txt o zip.")
-        return f
+        # Checked here too (not only by the action) so that it is reported with the form's other errors.
+        try:
+            return clean_period(self.cleaned_data["period"])
+        except Invalid as refusal:
+            raise forms.ValidationError(refusal.message, code=refusal.code) from refusal
 
     def clean(self):
+        """The form's own input ("now" or a future date and time); the import's rules are the action's."""
         data = super().clean()
-        op, tpl = data.get("operator"), data.get("template")
-        if op and tpl and tpl.operator_id != op.pk:
-            self.add_error("template", f"La plantilla no es del operador {op.code}.")
         if data.get("when") == "at":
             run_at = data.get("run_at")
             if not run_at:
@@ -95,16 +80,9 @@ class TemplateForm(forms.Form):
         self.fields["operator"].queryset = Operator.objects.filter(issuer=issuer)
 
     def clean_mapping(self):
-        import json
-
-        from facturador.imports import pipeline
-
+        """The JSON text as a dict; whether it is a usable mapping is the action's to say."""
         text = self.cleaned_data["mapping"]
         try:
-            data = json.loads(text)
+            return json.loads(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"El mapeo no es JSON válido (línea {exc.lineno}, columna {exc.colno}).") from exc
-        try:
-            return pipeline.normalize_mapping(data)
-        except pipeline.MappingInvalid as exc:
-            raise forms.ValidationError(exc.message) from exc

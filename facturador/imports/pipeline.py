@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.conf import settings
 from django.db import IntegrityError
 
+from facturador.core.errors import Invalid
 from facturador.core.jobs import JobContext, JobFailed
 from facturador.core.models import Job
 from facturador.imports import loading, services, staging
@@ -66,32 +67,33 @@ class LineError(Exception):
         self.message = message
 
 
-class MappingInvalid(Exception):
-    def __init__(self, message, code="invalid_template"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+class MappingInvalid(Invalid):
+    """A template mapping that cannot be used (codes `imports.mapping.<reason>`, field "mapping")."""
 
 
 def normalize_mapping(data: dict) -> dict:
     """Validate a mapping dict (tabular Template + our target fields); return its canonical to_dict()."""
+    def invalid(what, message, **details):
+        return MappingInvalid(f"imports.mapping.{what}", message, field="mapping", details=details)
+
     try:
         tpl = Template.from_dict(data)
     except ImportFileError as exc:
-        raise MappingInvalid(exc.message_es) from exc
-    except TypeError as exc:
-        raise MappingInvalid(f"Plantilla no válida: {exc}.") from exc
+        raise invalid("invalid", exc.message_es, reason=exc.code) from exc
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise invalid("invalid", f"Plantilla no válida: {exc}.") from exc
     names = [f.field for f in tpl.fields]
     unknown = [n for n in names if n not in FIELDS]
     if unknown:
-        raise MappingInvalid(f"Campos desconocidos: {', '.join(unknown)}. Use: {', '.join(FIELDS)}.")
+        raise invalid("unknown_fields", f"Campos desconocidos: {', '.join(unknown)}. Use: {', '.join(FIELDS)}.",
+                      fields=unknown)
     if "reference" not in names:
-        raise MappingInvalid("La plantilla debe mapear la referencia (campo «reference»).")
+        raise invalid("no_reference", "La plantilla debe mapear la referencia (campo «reference»).")
     if "amount" not in names and not {"quantity", "unit_price"} <= set(names):
-        raise MappingInvalid("La plantilla debe mapear el valor («amount») o la cantidad y el valor unitario.")
+        raise invalid("no_amount", "La plantilla debe mapear el valor («amount») o la cantidad y el valor unitario.")
     for f in tpl.fields:
         if f.field in ("quantity", "unit_price", "amount") and f.parser not in ("decimal", "integer"):
-            raise MappingInvalid(f"El campo «{f.field}» debe ser numérico (decimal o integer).")
+            raise invalid("not_numeric", f"El campo «{f.field}» debe ser numérico (decimal o integer).", fields=[f.field])
     return tpl.to_dict()
 
 
@@ -344,22 +346,17 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
 # --- preview (template test) ---------------------------------------------------------------------
 
 def preview_upload(mapping: dict, upload, limit: int = 50) -> dict:
-    """Map the first `limit` rows of an uploaded sample file; a dict ready for a template or JSON."""
+    """Map the first `limit` rows of an uploaded sample file (with a valid, normalized mapping); a dict
+    ready for a template or JSON. A file that cannot be read raises tabular's ImportFileError."""
     name = os.path.basename(getattr(upload, "name", "") or "muestra")
-    try:
-        tpl = Template.from_dict(mapping)
-    except ImportFileError as exc:
-        return {"error": exc.message_es}
+    tpl = Template.from_dict(mapping)
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
     with tempfile.NamedTemporaryFile(prefix="facturador-preview-", suffix=suffix) as tmp:
         chunks = upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
         for chunk in chunks:
             tmp.write(chunk)
         tmp.flush()
-        try:
-            result = preview(tmp.name, name, tpl, limit=limit)
-        except ImportFileError as exc:
-            return {"error": exc.message_es}
+        result = preview(tmp.name, name, tpl, limit=limit)
     fields = [f.field for f in tpl.fields]
     rows, valid, invalid = [], 0, 0
     for mr in result.rows:
@@ -378,9 +375,6 @@ def preview_upload(mapping: dict, upload, limit: int = 50) -> dict:
            "sheet": result.sheet_name, "sheets": result.sheet_names, "encoding": result.encoding,
            "delimiter": result.delimiter, "total_rows_estimate": result.total_rows_estimate,
            "warnings": result.warnings, "file_errors": [e.message_es for e in result.errors if e.row is None]}
-    if result.missing_columns:
-        out["error"] = ("Faltan columnas en el encabezado: " + ", ".join(f"«{m}»" for m in result.missing_columns)
-                        + ". Columnas disponibles: " + ", ".join(f"«{a}»" for a in result.available_columns) + ".")
     return out
 
 

@@ -1,32 +1,22 @@
-"""Scheduling, idempotency rules, cancel/delete and the error report of imports (used by UI, API and CLI)."""
+"""Pure helpers and read-only queries of imports, shared by the actions, the job and every channel.
+
+The user actions themselves (schedule, cancel, delete, save an operator or a template...) are in
+`imports.actions`; nothing here writes the audit log.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass
 
-from django.core.files.base import File
-from django.db import transaction
 from django.utils import timezone
 
-from facturador.core import jobs
+from facturador.core.errors import Invalid, NotFound
+from facturador.core.jobs import JOB_FILTERS
 from facturador.core.models import Job
 from facturador.imports.models import ImportJob, ImportTemplate, Operator
 
 KIND = "imports.run"
-PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 ALLOWED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".txt", ".zip")
-
-
-class ImportRefused(Exception):
-    """A request the rules refuse (duplicate file, bad period...). `message` is Spanish; `code` is stable."""
-
-    def __init__(self, code: str, message: str, field: str = ""):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.field = field
 
 
 def sha256_of(fileobj) -> tuple[str, int]:
@@ -43,17 +33,13 @@ def sha256_of(fileobj) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def validate_period(period: str) -> str:
-    period = (period or "").strip()
-    if not PERIOD_RE.match(period):
-        raise ImportRefused("period", f"El periodo «{period}» no es válido: use AAAA-MM (por ejemplo 2026-10).", "period")
-    return period
-
-
-def validate_filename(name: str) -> str:
+def clean_filename(name: str) -> str:
+    """The base name of an uploaded file, or a refusal when its type is not one we read."""
+    name = (name or "archivo").replace("\\", "/").rsplit("/", 1)[-1]
     if not name.lower().endswith(ALLOWED_EXTENSIONS):
-        raise ImportRefused("file_type", f"El archivo «{name}» no es de un tipo admitido "
-                            f"(xlsx, xls, xlsb, ods, csv, txt o zip).", "file")
+        raise Invalid("imports.file.unsupported_type",
+                      f"El archivo «{name}» no es de un tipo admitido (xlsx, xls, xlsb, ods, csv, txt o zip).",
+                      field="file")
     return name
 
 
@@ -74,66 +60,56 @@ def duplicate_message(dup: ImportJob) -> str:
             f"(importación #{dup.pk} del {when}). Marque «forzar» para volver a importarlo.")
 
 
-@dataclass
-class ScheduleRequest:
-    operator: Operator
-    template: ImportTemplate
-    period: str
-    upload: object  # a Django UploadedFile or any file object with .name
-    file_type: str = ""
-    run_at: object = None  # aware datetime or None (now)
-    dry_run: bool = False
-    force: bool = False
-    user: object = None
+# --- look-ups by what each channel names (id in the API, code and name on the CLI) ---------------
+
+def find_operator(issuer, *, pk=None, code=None) -> Operator:
+    qs = Operator.objects.filter(issuer=issuer)
+    operator = qs.filter(pk=pk).first() if pk is not None else qs.filter(code=(code or "").strip().upper()).first()
+    if operator is None:
+        raise NotFound("imports.operator.not_found",
+                       f"No existe el operador {pk if pk is not None else code} para {issuer.legal_name}.",
+                       field="operator")
+    return operator
 
 
-def schedule(issuer, req: ScheduleRequest, *, enqueue: bool = True) -> ImportJob:
-    """Create the queue entry (ImportJob + core Job). Raises ImportRefused when the rules say no."""
-    period = validate_period(req.period)
-    if req.operator.issuer_id != issuer.pk or req.template.issuer_id != issuer.pk:
-        raise ImportRefused("not_found", "Operador o plantilla no encontrados.")
-    if req.template.operator_id != req.operator.pk:
-        raise ImportRefused("template_operator", f"La plantilla «{req.template}» no es del operador {req.operator.code}.",
-                            "template")
-    name = validate_filename(getattr(req.upload, "name", "archivo").replace("\\", "/").rsplit("/", 1)[-1])
-    digest, size = sha256_of(req.upload)
-    if size == 0:
-        raise ImportRefused("empty_file", f"El archivo «{name}» está vacío.", "file")
-    if not req.force and not req.dry_run:
-        dup = duplicate_of(issuer, req.operator, period, digest)
-        if dup:
-            raise ImportRefused("duplicate", duplicate_message(dup), "file")
-    run_at = req.run_at if req.run_at and req.run_at > timezone.now() else None
-    file_type = req.file_type or req.template.file_type
-    with transaction.atomic():
-        job = jobs.create_job(
-            issuer, KIND, user=req.user, run_after=run_at, enqueue=enqueue,
-            title=f"Importación {req.operator.code} {period} — {name}" + (" (simulación)" if req.dry_run else ""),
-        )
-        imp = ImportJob(issuer=issuer, job=job, operator=req.operator, template=req.template, period=period,
-                        file_type=file_type, original_name=name, size=size, sha256=digest, dry_run=req.dry_run,
-                        force=req.force, scheduled_for=run_at, created_by=req.user)
-        imp.file.save(name, File(req.upload, name=name), save=False)
-        imp.save()
-        job.params = {"import_id": imp.pk}
-        job.save(update_fields=["params"])
+def find_template(issuer, *, pk=None, operator=None, name=None, version=None) -> ImportTemplate:
+    """A template version by id, or by operator and name (the latest version unless `version`)."""
+    qs = ImportTemplate.objects.filter(issuer=issuer).select_related("operator")
+    if operator is not None:
+        qs = qs.filter(operator=operator)
+    qs = qs.filter(pk=pk) if pk is not None else qs.filter(name=name)
+    if version:
+        qs = qs.filter(version=version)
+    template = qs.order_by("-version").first()
+    if template is None:
+        whose = f" del operador {operator.code}" if operator is not None else ""
+        raise NotFound("imports.template.not_found",
+                       f"No existe la plantilla {pk if pk is not None else name}{whose}.", field="template")
+    return template
+
+
+def find_import(pk, issuer=None) -> ImportJob:
+    qs = ImportJob.objects.select_related("job", "operator", "template", "issuer")
+    if issuer is not None:
+        qs = qs.filter(issuer=issuer)
+    imp = qs.filter(pk=pk).first()
+    if imp is None:
+        raise NotFound("imports.import.not_found", f"No existe la importación #{pk}.", field="id")
     return imp
 
 
-def cancel(imp: ImportJob) -> bool:
-    return jobs.request_cancel(imp.job)
+# --- listing (task viewer, API, CLI) ---------------------------------------------------------------
 
-
-def delete_pending(imp: ImportJob) -> bool:
-    return jobs.delete_pending(imp.job)
-
-
-def imports_for(issuer, state: str | None = None):
-    from facturador.core.jobs import JOB_FILTERS
-
+def imports_for(issuer, state: str | None = None, *, operator: str | None = None, period: str | None = None):
+    """The issuer's imports by job state (`JOB_FILTERS` keys or "all"; default: all but deleted),
+    operator code and period."""
     qs = ImportJob.objects.filter(issuer=issuer).select_related("job", "operator", "template")
     if state in JOB_FILTERS:
         qs = qs.filter(job__status__in=JOB_FILTERS[state][1])
     elif state != "all":
         qs = qs.exclude(job__status=Job.Status.DELETED)
+    if operator:
+        qs = qs.filter(operator__code=operator.strip().upper())
+    if period:
+        qs = qs.filter(period=period.strip())
     return qs

@@ -8,10 +8,12 @@ from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from facturador.core import audit
-from facturador.core.tenancy import WRITE_ROLES, issuer_required
+from facturador.core.actors import Actor
+from facturador.core.errors import Refusal
+from facturador.core.forms import add_refusal
 from facturador.core.jobs import JOB_FILTERS
-from facturador.imports import pipeline, services
+from facturador.core.tenancy import WRITE_ROLES, issuer_required
+from facturador.imports import actions, pipeline, services
 from facturador.imports.forms import OperatorForm, ScheduleForm, TemplateForm
 from facturador.imports.models import ImportJob, ImportTemplate, Operator
 
@@ -31,13 +33,13 @@ def schedule(request):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            imp = services.schedule(request.issuer, services.ScheduleRequest(
-                operator=d["operator"], template=d["template"], period=d["period"], upload=d["file"],
-                file_type=d["file_type"], run_at=d["run_at"], dry_run=d["dry_run"], force=d["force"], user=request.user))
-        except services.ImportRefused as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            imp = actions.schedule_import(
+                request.issuer, Actor.from_request(request), operator=d["operator"], template=d["template"],
+                period=d["period"], upload=d["file"], file_type=d["file_type"], run_at=d["run_at"],
+                dry_run=d["dry_run"], force=d["force"])
+        except Refusal as refusal:
+            add_refusal(form, refusal)
         else:
-            audit.record("import.schedule", issuer=request.issuer, obj=imp, request=request, summary=imp.job.title)
             messages.success(request, f"Importación #{imp.pk} programada.")
             return redirect("imports:queue")
     return render(request, "imports/schedule.html", {"form": form})
@@ -57,24 +59,16 @@ def detail(request, pk):
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
 def cancel(request, pk):
-    imp = _get_import(request, pk)
-    if services.cancel(imp):
-        audit.record("import.cancel", issuer=request.issuer, obj=imp, request=request)
-        messages.info(request, f"Se solicitó la cancelación de la importación #{imp.pk}.")
-    else:
-        messages.error(request, "La importación ya terminó; no se puede cancelar.")
+    imp = actions.cancel_import(request.issuer, Actor.from_request(request), imp=_get_import(request, pk))
+    messages.info(request, f"Se solicitó la cancelación de la importación #{imp.pk}.")
     return redirect(request.POST.get("next") or "imports:queue")
 
 
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
 def delete(request, pk):
-    imp = _get_import(request, pk)
-    if services.delete_pending(imp):
-        audit.record("import.delete", issuer=request.issuer, obj=imp, request=request)
-        messages.info(request, f"Importación #{imp.pk} eliminada.")
-    else:
-        messages.error(request, "Solo se pueden eliminar importaciones pendientes.")
+    imp = actions.delete_import(request.issuer, Actor.from_request(request), imp=_get_import(request, pk))
+    messages.info(request, f"Importación #{imp.pk} eliminada.")
     return redirect(request.POST.get("next") or "imports:queue")
 
 
@@ -111,12 +105,16 @@ def operators(request):
 @issuer_required(roles=WRITE_ROLES)
 def operator_edit(request, pk=None):
     op = get_object_or_404(Operator, pk=pk, issuer=request.issuer) if pk else Operator(issuer=request.issuer)
-    form = OperatorForm(request.POST or None, instance=op, issuer=request.issuer)
+    form = OperatorForm(request.POST or None, instance=op)
     if request.method == "POST" and form.is_valid():
-        obj = form.save()
-        audit.record("import_operator.save", issuer=request.issuer, obj=obj, request=request, summary=str(obj))
-        messages.success(request, "Operador guardado.")
-        return redirect("imports:operators")
+        try:
+            actions.save_operator(request.issuer, Actor.from_request(request), operator=op if op.pk else None,
+                                  **form.cleaned_data)
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
+            messages.success(request, "Operador guardado.")
+            return redirect("imports:operators")
     return render(request, "core/form.html", {"form": form, "title": "Operador", "back": "imports:operators"})
 
 
@@ -146,22 +144,16 @@ def template_edit(request, pk=None):
     preview = None
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        if "test" in request.POST:
-            if not d.get("sample"):
-                form.add_error("sample", "Adjunte un archivo de muestra para probar la plantilla.")
+        actor = Actor.from_request(request)
+        try:
+            if "test" in request.POST:
+                preview = actions.preview_template(request.issuer, actor, mapping=d["mapping"], sample=d.get("sample"))
             else:
-                preview = pipeline.preview_upload(d["mapping"], d["sample"])
-                if preview.get("error"):
-                    form.add_error("sample", preview["error"])
-        else:
-            if base and d["operator"].pk != base.operator_id:
-                form.add_error("operator", "Una nueva versión debe ser del mismo operador.")
-            else:
-                tpl = ImportTemplate.save_version(
-                    issuer=request.issuer, operator=d["operator"], name=d["name"].strip(), file_type=d["file_type"],
-                    mapping=d["mapping"], all_or_nothing=d["all_or_nothing"], change_threshold=d["change_threshold"],
-                    created_by=request.user)
-                audit.record("import_template.save", issuer=request.issuer, obj=tpl, request=request, summary=str(tpl))
+                tpl = actions.save_template(
+                    request.issuer, actor, base=base, operator=d["operator"], name=d["name"], file_type=d["file_type"],
+                    mapping=d["mapping"], all_or_nothing=d["all_or_nothing"], change_threshold=d["change_threshold"])
                 messages.success(request, f"Plantilla «{tpl.name}» guardada como versión {tpl.version}.")
                 return redirect("imports:templates")
+        except Refusal as refusal:
+            add_refusal(form, refusal)
     return render(request, "imports/template_form.html", {"form": form, "base": base, "preview": preview})

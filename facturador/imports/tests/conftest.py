@@ -3,8 +3,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
+from facturador.core.actors import Actor
 from facturador.core.jobs import execute_job
-from facturador.imports import pipeline, services
+from facturador.imports import actions, pipeline
 from facturador.imports.models import ImportJob, ImportTemplate, Operator
 
 
@@ -34,8 +35,8 @@ def template(issuer_co, operator):
 def schedule(issuer, operator, template, name, data, period="2026-10", *, enqueue=False, **kw):
     upload = SimpleUploadedFile(name, data)
     with transaction.atomic():
-        return services.schedule(issuer, services.ScheduleRequest(
-            operator=operator, template=template, period=period, upload=upload, **kw), enqueue=enqueue)
+        return actions.schedule_import(issuer, Actor.cli(), operator=operator, template=template, period=period,
+                                       upload=upload, enqueue=enqueue, **kw)
 
 
 def run_now(imp: ImportJob) -> ImportJob:

@@ -33,7 +33,7 @@ def test_operators_and_template_versions(api):
     assert [(t["version"], t["all_or_nothing"]) for t in listed] == [(2, True)]
     assert len(api.get(f"{api.base}/templates/", {"all_versions": "1"}).data["results"]) == 2
     bad = api.post(f"{api.base}/templates/", {**body, "mapping": {"fields": []}}, format="json")
-    assert bad.status_code == 400 and "no tiene campos" in str(bad.data["mapping"])
+    assert bad.status_code == 400 and bad.data["field"] == "mapping" and "no tiene campos" in bad.data["detail"]
     sample = SimpleUploadedFile("m.csv", files.csv_bytes(ROWS))
     prev = api.post(f"{api.base}/templates/{t1.data['id']}/test/", {"file": sample}, format="multipart")
     assert prev.status_code == 200 and prev.data["valid"] == 4 and prev.data["rows"][0]["values"]["reference"] == "00000001"
@@ -51,7 +51,8 @@ def test_schedule_follow_reports(api, issuer_co, operator, template):
     assert d["status"] == "finished_errors" and d["percent"] == 100 and d["rows_valid"] == 4 and d["rows_invalid"] == 1
     assert d["job"]["done"] == d["job"]["total"]
     again = api.post(f"{api.base}/jobs/", {**body, "file": up()}, format="multipart")
-    assert again.status_code == 409 and again.data["code"] == "duplicate"
+    assert again.status_code == 409 and again.data["code"] == "imports.import.duplicate"
+    assert again.data["field"] == "file" and again.data["details"] == {"import_id": pk} and "ya se importó" in again.data["detail"]
     err = api.get(f"{api.base}/jobs/{pk}/errors/", {"fmt": "csv"})
     text = b"".join(err.streaming_content).decode("utf-8-sig")
     assert err.status_code == 200 and "Fila;Referencia" in text and "obligatorio" in text
@@ -83,6 +84,7 @@ def test_cancel_and_delete_pending(api, issuer_co, operator, template):
 def test_bad_period_and_non_member(api, api_client, make_user, make_issuer, issuer_co, operator, template):
     r = api.post(f"{api.base}/jobs/", {"operator": operator.pk, "template": template.pk, "period": "10-2026",
                                        "file": SimpleUploadedFile("a.csv", files.csv_bytes(ROWS))}, format="multipart")
-    assert r.status_code == 400 and "AAAA-MM" in r.data["detail"]
+    assert r.status_code == 400 and r.data["code"] == "core.period.invalid" and r.data["field"] == "period"
+    assert "AAAA-MM" in r.data["detail"]
     api.force_authenticate(make_user("ajeno", make_issuer("CO"), "admin"))
     assert api.get(f"{api.base}/jobs/").status_code == 404

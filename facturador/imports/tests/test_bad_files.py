@@ -5,6 +5,7 @@ import io
 import pytest
 
 from facturador.billing.models import Charge
+from facturador.core.errors import Invalid
 from facturador.core.models import Job
 from facturador.imports import pipeline
 from facturador.imports.models import ImportedLine
@@ -62,11 +63,9 @@ def test_missing_columns(do_import):
 
 @pytest.mark.django_db
 def test_empty_file(do_import):
-    from facturador.imports.services import ImportRefused
-
-    with pytest.raises(ImportRefused) as ei:
+    with pytest.raises(Invalid) as ei:
         do_import("vacio.csv", b"")
-    assert "vacío" in ei.value.message
+    assert ei.value.code == "imports.file.empty" and ei.value.field == "file" and "vacío" in ei.value.message
     imp = do_import("vacio.csv", b"\r\n\r\n")
     assert_failed_clean(imp, "vacío")
 
@@ -96,11 +95,9 @@ def test_invalid_bytes_in_declared_utf8(issuer_co, operator, do_import):
 
 @pytest.mark.django_db
 def test_unsupported_extension_refused_at_scheduling(do_import):
-    from facturador.imports.services import ImportRefused
-
-    with pytest.raises(ImportRefused) as ei:
+    with pytest.raises(Invalid) as ei:
         do_import("detalle.pdf", b"%PDF-1.4")
-    assert "no es de un tipo admitido" in ei.value.message
+    assert ei.value.code == "imports.file.unsupported_type" and "no es de un tipo admitido" in ei.value.message
     assert not Charge.objects.exists()
 
 

@@ -1,13 +1,25 @@
 """`facturador import run FILE ...` (management command import_data)."""
 
+import getpass
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from facturador.billing.models import Charge
-from facturador.core.models import Job
+from facturador.core.cli import RefusedCommand
+from facturador.core.models import AuditEntry, Job
 from facturador.imports.models import ImportJob
 from facturador.imports.tests import files
+from facturador.imports.tests.conftest import run_now, schedule
+
+
+def run_args(path, *extra, operator="TELCO", period="2026-10"):
+    return ["import_data", "run", str(path), "--issuer", "900373076", "--operator", operator, "--template", "Detalle",
+            "--period", period, *extra]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -21,8 +33,9 @@ def test_cli_run_in_process_with_progress(issuer_co, operator, template, tmp_pat
     imp = ImportJob.objects.get()
     assert f"Importación #{imp.pk} programada" in out and "100%" in out and "válidas 30" in out
     assert imp.job.status == Job.Status.FINISHED and Charge.objects.count() == 30
-    with pytest.raises(CommandError, match="ya se importó"):
+    with pytest.raises(RefusedCommand, match="ya se importó") as refused:
         call_command("import_data", *args)
+    assert refused.value.returncode == 2 and refused.value.refusal.code == "imports.import.duplicate"
     with pytest.raises(SystemExit) as ei:  # dry run with a bad row: exit code 3 (finished with errors)
         path.write_bytes(files.csv_bytes(files.sample_rows(2) + [["", "x", "1", "1", "1"]]))
         call_command("import_data", *args, "--dry-run")
@@ -37,9 +50,93 @@ def test_cli_queues_without_wait(issuer_co, operator, template, tmp_path, capsys
                  str(template.pk), "--period", "2026-10", "--at", "2099-05-01 07:00")
     imp = ImportJob.objects.get()
     assert imp.job.status == Job.Status.PENDING and imp.scheduled_for.year == 2099
-    with pytest.raises(CommandError, match="No existe el operador"):
+    with pytest.raises(RefusedCommand, match="No existe el operador") as refused:
         call_command("import_data", "run", str(path), "--issuer", "900373076", "--operator", "NADA", "--template", "x",
                      "--period", "2026-10")
+    assert refused.value.refusal.code == "imports.operator.not_found" and refused.value.refusal.field == "operator"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("extra, code", [
+    ({"period": "2026-13"}, "core.period.invalid"),
+    ({"operator": "NADA"}, "imports.operator.not_found"),
+    ({"file": "detalle.pdf"}, "imports.file.unsupported_type"),
+    ({"file": "vacio.csv"}, "imports.file.empty"),
+])
+def test_cli_refusals_exit_2_and_store_nothing(issuer_co, operator, template, tmp_path, extra, code):
+    path = tmp_path / extra.get("file", "d.csv")
+    path.write_bytes(b"" if path.name == "vacio.csv" else files.csv_bytes(files.sample_rows(3)))
+    with pytest.raises(RefusedCommand) as refused:
+        call_command(*run_args(path, operator=extra.get("operator", "TELCO"), period=extra.get("period", "2026-10")))
+    assert refused.value.returncode == 2 and refused.value.refusal.code == code
+    assert not ImportJob.objects.exists() and not AuditEntry.objects.filter(action="import.schedule").exists()
+
+
+@pytest.mark.django_db
+def test_cli_schedule_is_audited_for_the_os_user(issuer_co, operator, template, tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(files.csv_bytes(files.sample_rows(3)))
+    call_command(*run_args(path))
+    imp = ImportJob.objects.get()
+    entry = AuditEntry.objects.get(action="import.schedule")
+    assert (entry.channel, entry.actor, entry.user, entry.issuer) == ("cli", f"os:{getpass.getuser()}", None, issuer_co)
+    assert entry.object_id == str(imp.pk) and imp.created_by is None
+
+
+@pytest.mark.django_db
+def test_cli_schedule_is_audited_for_the_user_given_with_as(issuer_co, admin_co, operator, template, tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(files.csv_bytes(files.sample_rows(3)))
+    call_command(*run_args(path, "--as", "admin_co"))
+    entry = AuditEntry.objects.get(action="import.schedule")
+    assert (entry.channel, entry.actor, entry.user) == ("cli", "admin_co", admin_co)
+    assert ImportJob.objects.get().created_by == admin_co
+
+
+@pytest.mark.django_db
+def test_cli_list_cancel_and_delete(issuer_co, operator, template, capsys):
+    pending = schedule(issuer_co, operator, template, "pendiente.csv", files.csv_bytes(files.sample_rows(3)))
+    other = schedule(issuer_co, operator, template, "otro.csv", files.csv_bytes(files.sample_rows(2)), period="2026-09")
+    done = run_now(schedule(issuer_co, operator, template, "hecho.csv", files.csv_bytes(files.sample_rows(2, start=9)),
+                            period="2026-08"))
+    call_command("import_data", "list", "--issuer", "900373076", "--period", "2026-10", "--json")
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["id"], row["status"], row["file"], row["operator"]) == (pending.pk, "pending", "pendiente.csv", "TELCO")
+    call_command("import_data", "list", "--issuer", "900373076", "--state", "finished", "--operator", "telco")
+    assert capsys.readouterr().out.startswith(f"#{done.pk}\tTELCO\t2026-08\thecho.csv")
+    call_command("import_data", "delete", str(pending.pk))
+    call_command("import_data", "cancel", str(other.pk), "--issuer", "900373076")
+    assert Job.objects.get(import_job=pending).status == Job.Status.DELETED
+    assert Job.objects.get(import_job=other).status == Job.Status.CANCELLED
+    entries = AuditEntry.objects.filter(action__in=["import.delete", "import.cancel"])
+    assert {(e.action, e.object_id, e.channel) for e in entries} == {("import.delete", str(pending.pk), "cli"),
+                                                                     ("import.cancel", str(other.pk), "cli")}
+    with pytest.raises(RefusedCommand) as refused:
+        call_command("import_data", "delete", str(done.pk))
+    assert refused.value.refusal.code == "imports.import.not_pending"
+    with pytest.raises(RefusedCommand) as refused:
+        call_command("import_data", "cancel", str(done.pk))
+    assert refused.value.refusal.code == "imports.import.not_cancellable"
+    with pytest.raises(RefusedCommand) as refused:
+        call_command("import_data", "status", "999999")
+    assert refused.value.refusal.code == "imports.import.not_found"
+
+
+def test_cli_process_exits_2_with_the_refusal_as_json(transactional_db, issuer_co, operator, template, tmp_path,
+                                                       settings):
+    from conftest import database_url_for_subprocess
+
+    path = tmp_path / "d.csv"
+    path.write_bytes(files.csv_bytes(files.sample_rows(3)))
+    env = dict(os.environ, DATABASE_URL=database_url_for_subprocess(), FACTURADOR_DATA_DIR=str(tmp_path),
+               FACTURADOR_ENCRYPTION_KEY=",".join(settings.FACTURADOR_ENCRYPTION_KEYS))
+    args = ["import", *run_args(path, "--json", period="10-2026")[1:]]
+    out = subprocess.run([sys.executable, "-m", "facturador", *args], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2, out.stderr
+    refusal = json.loads(out.stderr.strip().splitlines()[-1])
+    assert (refusal["code"], refusal["field"]) == ("core.period.invalid", "period") and "AAAA-MM" in refusal["detail"]
+    assert not ImportJob.objects.exists()
 
 
 def test_console_script_alias():

@@ -6,7 +6,8 @@ import pytest
 
 from facturador.billing.models import Charge
 from facturador.core.models import Job
-from facturador.imports import services, staging
+from facturador.core.errors import Conflict
+from facturador.imports import staging
 from facturador.imports.models import ImportedLine
 from facturador.imports.tests import files
 from facturador.imports.tests.conftest import schedule
@@ -19,9 +20,9 @@ SECOND = files.sample_rows(4, start=100)
 def test_same_file_refused_then_forced_replaces(issuer_co, operator, template, do_import):
     first = do_import("a.csv", files.csv_bytes(FIRST))
     assert first.job.status == Job.Status.FINISHED and Charge.objects.count() == 6
-    with pytest.raises(services.ImportRefused) as ei:
+    with pytest.raises(Conflict) as ei:
         do_import("otro-nombre.csv", files.csv_bytes(FIRST))
-    assert ei.value.code == "duplicate" and f"#{first.pk}" in ei.value.message and "forzar" in ei.value.message
+    assert ei.value.code == "imports.import.duplicate" and ei.value.details == {"import_id": first.pk} and f"#{first.pk}" in ei.value.message and "forzar" in ei.value.message
     forced = do_import("a.csv", files.csv_bytes(FIRST), force=True)
     assert forced.job.status == Job.Status.FINISHED
     assert forced.replaced_charges == 6 and forced.replaced_import_id == first.pk

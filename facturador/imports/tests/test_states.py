@@ -12,7 +12,9 @@ from facturador.billing.models import Charge
 from facturador.core import jobs
 from facturador.core.jobs import execute_job
 from facturador.core.models import Job
-from facturador.imports import services
+from facturador.core.actors import Actor
+from facturador.core.errors import Conflict
+from facturador.imports import actions, services
 from facturador.imports.models import ImportedLine, ImportJob
 from facturador.imports.tests import files
 from facturador.imports.tests.conftest import run_now, schedule
@@ -54,12 +56,14 @@ def test_pending_to_error(issuer_co, operator, template):
 @pytest.mark.django_db
 def test_delete_only_while_pending(issuer_co, operator, template):
     imp = schedule(issuer_co, operator, template, "a.csv", files.csv_bytes(ROWS))
-    assert services.delete_pending(imp)
+    actions.delete_import(issuer_co, Actor.cli(), imp=imp)
     assert status(imp) == Job.Status.DELETED and imp.job.get_status_display() == "Eliminado"
     assert run_now(imp).job.status == Job.Status.DELETED  # a deleted job never runs
     assert not Charge.objects.exists()
     done = run_now(schedule(issuer_co, operator, template, "b.csv", files.csv_bytes(ROWS)))
-    assert not services.delete_pending(done) and status(done) == Job.Status.FINISHED
+    with pytest.raises(Conflict) as refused:
+        actions.delete_import(issuer_co, Actor.cli(), imp=done)
+    assert refused.value.code == "imports.import.not_pending" and status(done) == Job.Status.FINISHED
     assert list(services.imports_for(issuer_co, "deleted")) == [imp]
     assert done not in services.imports_for(issuer_co, "deleted")
 
@@ -67,8 +71,12 @@ def test_delete_only_while_pending(issuer_co, operator, template):
 @pytest.mark.django_db
 def test_cancel_pending(issuer_co, operator, template):
     imp = schedule(issuer_co, operator, template, "a.csv", files.csv_bytes(ROWS))
-    assert services.cancel(imp) and status(imp) == Job.Status.CANCELLED
+    actions.cancel_import(issuer_co, Actor.cli(), imp=imp)
+    assert status(imp) == Job.Status.CANCELLED
     assert run_now(imp).job.status == Job.Status.CANCELLED and not Charge.objects.exists()
+    with pytest.raises(Conflict) as refused:
+        actions.cancel_import(issuer_co, Actor.cli(), imp=imp)
+    assert refused.value.code == "imports.import.not_cancellable"
 
 
 @pytest.mark.django_db

@@ -9,8 +9,9 @@ import python_calamine as pc
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from facturador.core.models import Job
-from facturador.imports import pipeline
+from facturador.core.actors import Actor
+from facturador.core.models import AuditEntry, Job
+from facturador.imports import actions, pipeline
 from facturador.imports.models import ImportJob, ImportTemplate, Operator
 from facturador.imports.tests import files
 from facturador.imports.tests.conftest import run_now, schedule
@@ -23,9 +24,7 @@ def test_queue_filters(client_co, issuer_co, operator, template):
     pending = schedule(issuer_co, operator, template, "pendiente.csv", files.csv_bytes(ROWS))
     run_now(schedule(issuer_co, operator, template, "hecho.csv", files.csv_bytes(files.sample_rows(2, start=50))))
     deleted = schedule(issuer_co, operator, template, "borrado.csv", files.csv_bytes(ROWS), period="2026-08")
-    from facturador.imports import services
-
-    services.delete_pending(deleted)
+    actions.delete_import(issuer_co, Actor.cli(), imp=deleted)
     url = reverse("imports:queue")
     page = client_co.get(url).content.decode()  # default: pending and in process
     assert "pendiente.csv" in page and "hecho.csv" not in page and "Pendientes y en proceso" in page

@@ -1,23 +1,29 @@
-"""`facturador import run FILE --issuer NIT --operator X --template Y --period 2026-10 [--wait] [--dry-run] [--force]`.
+"""`facturador import run|status|list|cancel|delete` — the import queue from the command line.
 
-The import is queued like one scheduled from the web (a worker runs it). `--wait` follows it with a
-progress bar in the terminal. `--in-process` runs it right here (no worker needed; implies --wait);
-without it, `--wait` warns when no worker has picked the job up after a while.
+`run FILE --issuer NIT --operator X --template Y --period 2026-10 [--wait] [--dry-run] [--force]` queues the
+import like one scheduled from the web (a worker runs it). `--wait` follows it with a progress bar in the
+terminal. `--in-process` runs it right here (no worker needed; implies --wait); without it, `--wait` warns
+when no worker has picked the job up after a while. `list` takes the filters of the web queue and the API.
+Actions are recorded in the audit log for the OS user, or the platform user given with `--as`.
 """
 
+import json
 import sys
 import threading
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from facturador.core.models import Issuer, Job
-from facturador.imports import services
-from facturador.imports.models import ImportJob, ImportTemplate, Operator
+from facturador.core.cli import ActionCommand, find_issuer
+from facturador.core.jobs import JOB_FILTERS
+from facturador.core.models import Job
+from facturador.imports import actions, services
+from facturador.imports.models import FileType, ImportJob
 
 EXIT = {Job.Status.FINISHED: 0, Job.Status.FINISHED_WITH_ERRORS: 3}
 
@@ -31,7 +37,7 @@ def progress_line(job: Job, width: int = 30) -> str:
     return f"[{bar}] {pct:3d}% {counts} filas{errors} · {job.get_status_display()}" + (f" · {job.message}" if job.message else "")
 
 
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "Import billing data files (operators' consumption detail, charges...)."
 
     def add_arguments(self, parser):
@@ -43,7 +49,8 @@ class Command(BaseCommand):
         run.add_argument("--template", required=True, help="Template name (latest version) or id")
         run.add_argument("--template-version", type=int, help="Use this version of the template")
         run.add_argument("--period", required=True, help="YYYY-MM")
-        run.add_argument("--file-type", default="", help="consumption, summary, charges, readings, other")
+        run.add_argument("--file-type", default="", choices=["", *FileType.values],
+                         help="consumption, summary, charges, readings, other (default: the template's)")
         run.add_argument("--at", default="", help="Run at this local date-time (YYYY-MM-DD HH:MM) instead of now")
         run.add_argument("--wait", action="store_true", help="Follow the import with a progress bar until it ends")
         run.add_argument("--in-process", action="store_true", help="Run the import in this process (no worker needed)")
@@ -51,54 +58,74 @@ class Command(BaseCommand):
         run.add_argument("--force", action="store_true", help="Import even if the same file was imported for the period")
         status = sub.add_parser("status", help="Show an import's progress")
         status.add_argument("id", type=int)
+        status.add_argument("--issuer", help="Only an import of this issuer")
         status.add_argument("--wait", action="store_true")
+        ls = sub.add_parser("list", help="List the import queue")
+        ls.add_argument("--issuer", required=True)
+        ls.add_argument("--state", default="active", choices=[*JOB_FILTERS, "all"],
+                        help="active (default), pending, running, finished, deleted or all")
+        ls.add_argument("--operator", help="Operator code")
+        ls.add_argument("--period", help="YYYY-MM")
+        ls.add_argument("--json", action="store_true", help="One JSON object per line")
+        for name, text in (("cancel", "Cancel a pending or running import"), ("delete", "Delete a pending import")):
+            p = sub.add_parser(name, help=text)
+            p.add_argument("id", type=int)
+            p.add_argument("--issuer", help="Only an import of this issuer")
 
     def handle(self, *args, action=None, **o):
+        if action == "run":
+            return self._run(o)
+        if action == "list":
+            return self._list(o)
+        issuer = find_issuer(o["issuer"]) if o.get("issuer") else None
+        imp = services.find_import(o["id"], issuer)
         if action == "status":
-            imp = ImportJob.objects.select_related("job").filter(pk=o["id"]).first()
-            if imp is None:
-                raise CommandError(f"No existe la importación #{o['id']}.")
             return self._finish(imp, wait=o["wait"])
-        return self._run(o)
+        if action == "cancel":
+            actions.cancel_import(imp.issuer, self.actor, imp=imp)
+            self.stdout.write(f"Se solicitó la cancelación de la importación #{imp.pk}.")
+        elif action == "delete":
+            actions.delete_import(imp.issuer, self.actor, imp=imp)
+            self.stdout.write(f"Importación #{imp.pk} eliminada.")
+        return None
+
+    def _list(self, o):
+        issuer = find_issuer(o["issuer"])
+        for imp in services.imports_for(issuer, o["state"], operator=o.get("operator"), period=o.get("period")):
+            job = imp.job
+            if o.get("json"):
+                self.stdout.write(json.dumps({
+                    "id": imp.pk, "status": job.status, "percent": job.percent, "operator": imp.operator.code,
+                    "period": imp.period, "file": imp.original_name, "template": imp.template.name,
+                    "template_version": imp.template.version, "dry_run": imp.dry_run, "rows_valid": imp.rows_valid,
+                    "rows_invalid": imp.rows_invalid, "created_at": imp.created_at.isoformat()}, ensure_ascii=False))
+            else:
+                self.stdout.write(f"#{imp.pk}\t{imp.operator.code}\t{imp.period}\t{imp.original_name}\t"
+                                  f"{imp.template.name} v{imp.template.version}\t{job.get_status_display()}\t"
+                                  f"{job.percent}%")
 
     def _run(self, o):
         path = Path(o["file"])
         if not path.is_file():
             raise CommandError(f"No se encuentra el archivo {path}.")
-        tax_id = o["issuer"].split("-")[0].replace(".", "").strip().upper()
-        issuer = Issuer.objects.filter(tax_id=tax_id).first()
-        if issuer is None:
-            raise CommandError(f"No existe el emisor {o['issuer']}.")
-        operator = Operator.objects.filter(issuer=issuer, code=o["operator"].strip().upper()).first()
-        if operator is None:
-            raise CommandError(f"No existe el operador {o['operator']} para {issuer.legal_name}.")
-        tpls = ImportTemplate.objects.filter(issuer=issuer, operator=operator)
-        tpls = tpls.filter(pk=int(o["template"])) if o["template"].isdigit() else tpls.filter(name=o["template"])
-        if o["template_version"]:
-            tpls = tpls.filter(version=o["template_version"])
-        template = tpls.order_by("-version").first()
-        if template is None:
-            raise CommandError(f"No existe la plantilla {o['template']} del operador {operator.code}.")
+        issuer = find_issuer(o["issuer"])
+        operator = services.find_operator(issuer, code=o["operator"])
+        value = o["template"]
+        template = services.find_template(issuer, operator=operator, pk=int(value) if value.isdigit() else None,
+                                          name=value, version=o["template_version"])
         run_at = None
         if o["at"]:
             run_at = parse_datetime(o["at"].replace(" ", "T"))
             if run_at is None:
                 raise CommandError("--at: use AAAA-MM-DD HH:MM.")
             if timezone.is_naive(run_at):
-                from zoneinfo import ZoneInfo
-
                 run_at = timezone.make_aware(run_at, ZoneInfo(issuer.tz))
         in_process = o["in_process"] and not run_at
         with path.open("rb") as fh:
-            try:
-                imp = services.schedule(issuer, services.ScheduleRequest(
-                    operator=operator, template=template, period=o["period"], upload=fh, file_type=o["file_type"],
-                    run_at=run_at, dry_run=o["dry_run"], force=o["force"]), enqueue=not in_process)
-            except services.ImportRefused as exc:
-                raise CommandError(exc.message) from exc
-        from facturador.core import audit
-
-        audit.record("import.schedule", issuer=issuer, obj=imp, summary=imp.job.title, channel="cli")
+            imp = actions.schedule_import(
+                issuer, self.actor, operator=operator, template=template, period=o["period"], upload=fh,
+                file_type=o["file_type"], run_at=run_at, dry_run=o["dry_run"], force=o["force"],
+                enqueue=not in_process)
         self.stdout.write(f"Importación #{imp.pk} programada ({imp.job.title}).")
         if in_process:
             from facturador.core.jobs import execute_job
