@@ -1,18 +1,17 @@
-"""Enablement API, mounted under /api/v1/issuers/<issuer_pk>/habilitacion/."""
+"""Enablement API, mounted under /api/v1/issuers/<issuer_pk>/habilitacion/: thin adapters over
+`habilitacion.actions`. Refusals are answered by `core.api.exception_handler` ({"code", "detail", "field",
+"details"} with 400/404/409)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from facturador.core.actors import Actor
 from facturador.core.api import IssuerScopedMixin, JobSerializer
 from facturador.core.models import Role
-from facturador.habilitacion import services
+from facturador.habilitacion import actions, selectors, services
 from facturador.habilitacion.models import TestSetDocument, TestSetRun
-
-
-def _error(exc: services.HabilitacionError, code=status.HTTP_400_BAD_REQUEST):
-    return Response({"detail": exc.message, "code": exc.code, "field": exc.field}, status=code)
 
 
 class EnablementSerializer(serializers.Serializer):
@@ -29,37 +28,22 @@ class EnablementSerializer(serializers.Serializer):
     s2_acknowledged_on = serializers.DateField()
 
 
-def enablement_data(issuer) -> dict:
-    en = services.enablement_for(issuer)
-    data = EnablementSerializer(en).data
-    mode = services.current_mode(issuer)
-    data["operation_mode"] = None if mode is None else {
-        "id": mode.pk, "mode": mode.mode, "software_name": mode.software_name, "software_id": mode.software_id,
-        "pin": mode.pin_masked, "test_set_id": mode.test_set_id, "environment": mode.environment, "state": mode.state,
-        "url": mode.url,
-    }
-    data["steps"] = services.step_status(issuer)
-    data["next_step"] = services.first_open_step(issuer)
-    data["production_ready"] = services.production_ready(issuer)
-    data["s2_reminder"] = ("Actualice el RUT con la responsabilidad 52 «Facturador electrónico»."
-                           if en.state == en.State.PRODUCTION and not en.s2_acknowledged_on else "")
-    return data
-
-
 class RegisterInput(serializers.Serializer):
     reception_email = serializers.EmailField()
     registered_on = serializers.DateField(required=False)
 
 
 class ModeInput(serializers.Serializer):
+    """Fields left out keep what is stored (a new software needs its PIN)."""
+
     software_id = serializers.CharField(max_length=64)
     pin = serializers.CharField(required=False, write_only=True)
     test_set_id = serializers.CharField(required=False)
-    mode = serializers.ChoiceField(choices=["own", "provider"], default="own")
-    software_name = serializers.CharField(required=False, default="")
-    provider_name = serializers.CharField(required=False, default="")
-    provider_nit = serializers.CharField(required=False, default="")
-    endpoint = serializers.URLField(required=False)
+    mode = serializers.ChoiceField(choices=["own", "provider"], required=False)
+    software_name = serializers.CharField(required=False)
+    provider_name = serializers.CharField(required=False, allow_blank=True)
+    provider_nit = serializers.CharField(required=False)
+    endpoint = serializers.URLField(required=False, allow_blank=True)
 
 
 class TestNumberingInput(serializers.Serializer):
@@ -98,76 +82,72 @@ class EnablementViewSet(IssuerScopedMixin, viewsets.ViewSet):
 
     write_roles = (Role.ADMIN,)
 
-    def _check_co(self):
-        if self.issuer.country != "CO":
-            raise serializers.ValidationError({"detail": "La habilitación DIAN es para emisores de Colombia."})
-
-    def _run(self, serializer_class, fn):
-        self._check_co()
+    def _input(self, serializer_class) -> dict:
         ser = serializer_class(data=self.request.data)
         ser.is_valid(raise_exception=True)
-        try:
-            extra = fn(**ser.validated_data)
-        except services.HabilitacionError as exc:
-            return _error(exc, status.HTTP_409_CONFLICT if exc.code in ("immutable", "busy", "not_enabled", "environment")
-                          else status.HTTP_400_BAD_REQUEST)
-        data = enablement_data(self.issuer)
-        if isinstance(extra, dict):
-            data.update(extra)
-        return Response(data)
+        return ser.validated_data
+
+    def _answer(self, **extra):
+        """Every action answers with the enablement's state (plus what the action returned)."""
+        return Response({**selectors.enablement_data(self.issuer), **extra})
 
     @extend_schema(responses=EnablementSerializer)
     def list(self, request, issuer_pk=None):
-        self._check_co()
-        return Response(enablement_data(self.issuer))
+        services.require_colombia(self.issuer)
+        return Response(selectors.enablement_data(self.issuer))
 
     @extend_schema(request=RegisterInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"])
     def register(self, request, issuer_pk=None):
-        return self._run(RegisterInput, lambda **d: services.register(self.issuer, **d, user=request.user, channel="api"))
+        actions.register(self.issuer, Actor.from_request(request), **self._input(RegisterInput))
+        return self._answer()
 
     @extend_schema(request=ModeInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"], url_path="operation-mode")
     def operation_mode(self, request, issuer_pk=None):
-        return self._run(ModeInput, lambda **d: services.save_mode(self.issuer, **d, user=request.user, channel="api"))
+        actions.save_operation_mode(self.issuer, Actor.from_request(request), **self._input(ModeInput))
+        return self._answer()
 
     @extend_schema(request=TestNumberingInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"], url_path="test-numbering")
     def test_numbering(self, request, issuer_pk=None):
-        def do(**d):
-            ranges = services.save_test_ranges(self.issuer, **d, user=request.user, channel="api")
-            return {"test_ranges": {k: {"id": r.pk, "prefix": r.prefix, "range_from": r.range_from,
-                                        "range_to": r.range_to} for k, r in ranges.items()}}
-        return self._run(TestNumberingInput, do)
+        ranges = actions.save_test_numbering(self.issuer, Actor.from_request(request), **self._input(TestNumberingInput))
+        return self._answer(test_ranges={k: _range(r) for k, r in ranges.items()})
 
     @extend_schema(request=ProductionInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"])
     def production(self, request, issuer_pk=None):
-        return self._run(ProductionInput, lambda **d: services.switch_to_production(
-            self.issuer, **d, user=request.user, channel="api"))
+        actions.switch_to_production(self.issuer, Actor.from_request(request), **self._input(ProductionInput))
+        return self._answer()
 
     @extend_schema(request=ResolutionInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"])
     def resolution(self, request, issuer_pk=None):
-        def do(**d):
-            rng = services.register_resolution(self.issuer, **d, user=request.user, channel="api")
-            return {"range": {"id": rng.pk, "prefix": rng.prefix, "range_from": rng.range_from, "range_to": rng.range_to}}
-        return self._run(ResolutionInput, do)
+        rng = actions.register_resolution(self.issuer, Actor.from_request(request), **self._input(ResolutionInput))
+        return self._answer(range=_range(rng))
 
     @extend_schema(request=None, responses=EnablementSerializer)
     @action(detail=False, methods=["post"], url_path="sync-numbering")
     def sync_numbering(self, request, issuer_pk=None):
-        def do():
-            ranges, message = services.sync_numbering(self.issuer, user=request.user, channel="api")
-            return {"message": message, "synced": [{"id": r.pk, "prefix": r.prefix, "range_from": r.range_from,
-                                                    "range_to": r.range_to} for r in ranges]}
-        return self._run(serializers.Serializer, do)
+        ranges, message = actions.sync_numbering(self.issuer, Actor.from_request(request))
+        return self._answer(message=message, synced=[_range(r) for r in ranges])
 
     @extend_schema(request=PrefixInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"], url_path="prefix-association")
     def prefix_association(self, request, issuer_pk=None):
-        return self._run(PrefixInput, lambda **d: services.associate_prefix(
-            self.issuer, d.get("associated_on"), user=request.user, channel="api"))
+        actions.associate_prefix(self.issuer, Actor.from_request(request), on=self._input(PrefixInput).get("associated_on"))
+        return self._answer()
+
+    @extend_schema(request=None, responses=EnablementSerializer)
+    @action(detail=False, methods=["post"], url_path="s2-acknowledgement")
+    def s2_acknowledgement(self, request, issuer_pk=None):
+        """The issuer updated its RUT with responsibility 52 («Facturador electrónico»)."""
+        actions.acknowledge_s2(self.issuer, Actor.from_request(request))
+        return self._answer()
+
+
+def _range(rng) -> dict:
+    return {"id": rng.pk, "prefix": rng.prefix, "range_from": rng.range_from, "range_to": rng.range_to}
 
 
 class RunDocumentSerializer(serializers.ModelSerializer):
@@ -192,16 +172,31 @@ class RunDocumentSerializer(serializers.ModelSerializer):
 class RunSerializer(serializers.ModelSerializer):
     job = JobSerializer(read_only=True)
     summary = serializers.SerializerMethodField()
+    status = serializers.CharField(read_only=True, allow_null=True, help_text="The state of the run's job.")
+    outcome = serializers.ChoiceField(choices=TestSetRun.Outcome.choices, read_only=True,
+                                      help_text="DIAN's acceptance of the set, else what the job says.")
     outcome_display = serializers.CharField(source="get_outcome_display", read_only=True)
 
     class Meta:
         model = TestSetRun
-        fields = ["id", "test_set_id", "invoices", "credit_notes", "debit_notes", "outcome", "outcome_display",
-                  "dian_message", "accepted_at", "created_at", "job", "summary"]
+        fields = ["id", "test_set_id", "invoices", "credit_notes", "debit_notes", "status", "outcome",
+                  "outcome_display", "dian_message", "accepted_at", "created_at", "job", "summary"]
         read_only_fields = fields
 
     def get_summary(self, obj) -> dict:
         return services.summary(obj)
+
+
+DOCUMENT_FILTERS = {
+    "documento": "invoice, credit_note or debit_note",
+    "cliente": "part of the customer's name, or its identification",
+    "numeracion": "prefix and/or number, e.g. SETP990000001",
+    "estado": "document status (draft, signed, sent, pending, accepted, rejected, error)",
+    "aceptacion": "aceptado, rechazado or sin_respuesta",
+    "desde": "issued on or after (AAAA-MM-DD)",
+    "hasta": "issued on or before (AAAA-MM-DD)",
+    "vigentes": "1: only the documents in force (not replaced by a correction)",
+}
 
 
 class RunInput(serializers.Serializer):
@@ -221,26 +216,22 @@ class RunViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     def create(self, request, issuer_pk=None):
         ser = RunInput(data=request.data)
         ser.is_valid(raise_exception=True)
-        try:
-            run = services.start_run(self.issuer, **ser.validated_data, user=request.user, channel="api")
-        except services.HabilitacionError as exc:
-            return _error(exc, status.HTTP_409_CONFLICT if exc.code == "busy" else status.HTTP_400_BAD_REQUEST)
+        run = actions.start_run(self.issuer, Actor.from_request(request), **ser.validated_data)
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=RunDocumentSerializer(many=True))
+    @extend_schema(responses=RunDocumentSerializer(many=True), parameters=[
+        OpenApiParameter(name, str, description=text) for name, text in DOCUMENT_FILTERS.items()])
     @action(detail=True, methods=["get"])
     def documents(self, request, issuer_pk=None, pk=None):
+        """The run's documents (replaced ones included), with the run page's filters."""
         run = self.get_object()
-        qs = TestSetDocument.objects.filter(run=run).select_related("document").order_by("kind", "slot", "-active")
+        qs = selectors.run_documents(run, request.query_params).order_by("kind", "slot", "-active")
         return Response(RunDocumentSerializer(qs, many=True).data)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def resume(self, request, issuer_pk=None, pk=None):
         run = self.get_object()
-        try:
-            services.resume_run(run, user=request.user)
-        except services.HabilitacionError as exc:
-            return _error(exc, status.HTTP_409_CONFLICT)
-        run.refresh_from_db()
+        actions.resume_run(self.issuer, Actor.from_request(request), run=run)
+        run = TestSetRun.objects.select_related("job").get(pk=run.pk)
         return Response(RunSerializer(run).data)

@@ -7,4 +7,4 @@ class HabilitacionConfig(AppConfig):
     verbose_name = "Habilitación DIAN"
 
     def ready(self):
-        from facturador.habilitacion import handlers  # noqa: F401  (registers job handlers)
+        from facturador.habilitacion import jobs  # noqa: F401  (registers job handlers)

@@ -4,6 +4,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from facturador.core.errors import Refusal
 from facturador.einvoice.forms import OperationModeForm
 from facturador.einvoice.models import DianDocument
 from facturador.habilitacion import services
@@ -32,16 +33,11 @@ class ModeForm(OperationModeForm):
         self.fields["endpoint"].help_text = _("Déjela vacía para usar el servicio oficial de la DIAN.")
         self.fields["provider_name"].help_text = _("Solo si usa el software de un proveedor tecnológico.")
 
-    def save(self, commit=True):
-        obj = super(OperationModeForm, self).save(commit=False)
-        obj.issuer = self.issuer
-        obj.active = True
-        if self.cleaned_data.get("pin"):
-            obj.software_pin = self.cleaned_data["pin"].strip()
-        if commit:
-            obj.save()
-            type(obj).objects.filter(issuer=self.issuer, active=True).exclude(pk=obj.pk).update(active=False)
-        return obj
+    def action_kwargs(self) -> dict:
+        """The input of `actions.save_operation_mode` (the form only validates; the action saves)."""
+        names = ["software_id", "pin", "test_set_id", "mode", "software_name", "provider_name", "provider_nit",
+                 "endpoint"]
+        return {name: self.cleaned_data.get(name) for name in names}
 
 
 class TestNumberingForm(forms.Form):
@@ -81,8 +77,8 @@ class RunForm(forms.Form):
     def clean_test_set_id(self):
         try:
             return services.validate_test_set_id(self.cleaned_data["test_set_id"])
-        except services.HabilitacionError as exc:
-            raise forms.ValidationError(exc.message) from exc
+        except Refusal as refusal:
+            raise forms.ValidationError(refusal.message, code=refusal.code) from refusal
 
 
 class CorrectionForm(forms.Form):

@@ -42,7 +42,10 @@ class Enablement(IssuerScoped):
 
 
 class TestSetRun(IssuerScoped):
-    """One 'Generar comprobantes' run for a TestSetId: how many documents of each kind, and the outcome."""
+    """One 'Generar comprobantes' run for a TestSetId: how many documents of each kind, and the outcome.
+
+    Its processing state is its job's (`job`, the latest one: a resumed or corrected run gets a new job);
+    what the run stores is DIAN's verdict on the set: `accepted_at` and DIAN's message."""
 
     __test__ = False  # not a pytest class
 
@@ -58,9 +61,8 @@ class TestSetRun(IssuerScoped):
     invoices = models.PositiveIntegerField(_("facturas"))
     credit_notes = models.PositiveIntegerField(_("notas crédito"))
     debit_notes = models.PositiveIntegerField(_("notas débito"))
-    outcome = models.CharField(_("resultado"), max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
-    dian_message = models.CharField(max_length=500, blank=True)
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    dian_message = models.CharField(_("respuesta de la DIAN sobre el set"), max_length=500, blank=True)
+    accepted_at = models.DateTimeField(_("aceptado por la DIAN"), null=True, blank=True)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -72,6 +74,28 @@ class TestSetRun(IssuerScoped):
 
     def __str__(self):
         return f"Set de pruebas {self.test_set_id}"
+
+    @property
+    def status(self):
+        """The state of the run's processing: its job's status (None before it has a job)."""
+        return self.job.status if self.job_id else None
+
+    @property
+    def outcome(self) -> str:
+        """What the user sees: DIAN's acceptance when it came, else what the processing (the job) says."""
+        if self.accepted_at is not None:
+            return self.Outcome.ACCEPTED
+        status = self.status
+        if status in Job.ACTIVE:
+            return self.Outcome.RUNNING
+        if status == Job.Status.FAILED:
+            return self.Outcome.FAILED
+        if status == Job.Status.FINISHED_WITH_ERRORS:  # the job counts rejected documents as its errors
+            return self.Outcome.ERRORS
+        return self.Outcome.WAITING  # finished, cancelled or deleted without DIAN's acceptance
+
+    def get_outcome_display(self) -> str:
+        return str(self.Outcome(self.outcome).label)
 
     def required(self, kind):
         return {"invoice": self.invoices, "credit_note": self.credit_notes, "debit_note": self.debit_notes}[kind]

@@ -1,8 +1,9 @@
-"""DIAN enablement rules: registration, operation modes, test numbering, test-set runs, production.
+"""DIAN enablement helpers: the enablement record, test numbering, the test-set runner, the wizard's steps.
 
-Views, the API and the CLI are thin layers over these functions. Everything that numbers a
-document does it inside the transaction that links the document to its run, so a worker killed
-at any moment neither loses nor duplicates a consecutive.
+The user actions (register, save the operation mode, start a run, correct a document, go to production, ...)
+are in `habilitacion.actions`; this module holds what they and the job handler (`habilitacion.jobs`) share.
+Everything that numbers a document does it inside the transaction that links the document to its run, so a
+worker killed at any moment neither loses nor duplicates a consecutive.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from facturador.core import audit, certificates, jobs, numbering
+from facturador.core.actors import Actor
+from facturador.core.errors import Conflict, Invalid
 from facturador.core.models import Certificate, Environment, Job, NumberingRange
 from facturador.dian import enablement
 from facturador.einvoice import services as einvoice
@@ -34,7 +37,6 @@ TEST_RANGES = {
     OperationMode.Mode.OWN: ("SETP", *enablement.TEST_RANGE),
     OperationMode.Mode.PROVIDER: ("SETT", *enablement.TEST_RANGE),
 }
-PROVIDER_ALTERNATIVE_RANGE = (1, 5000000)
 NOTE_PREFIXES = {"credit_note": "NCP", "debit_note": "NDP"}
 NOTE_RANGE = (1, 5000000)
 
@@ -62,44 +64,17 @@ STATE_LABELS = {
 FINAL_STATUSES = (DianDocument.Status.ACCEPTED, DianDocument.Status.REJECTED)
 
 
-class HabilitacionError(Exception):
-    """A refusal with a stable `code`, the offending `field` and a Spanish `message`."""
-
-    def __init__(self, code, field, message, english=None):
-        super().__init__(english or f"{code} {field}: {message}")
-        self.code, self.field, self.message = code, field, message
-
-
 # --- enablement record ---------------------------------------------------------------------------
+
+def require_colombia(issuer) -> None:
+    if issuer.country != "CO":
+        raise Invalid("habilitacion.issuer.not_colombia", "La habilitación DIAN es para emisores de Colombia.",
+                      field="issuer")
+
 
 def enablement_for(issuer) -> Enablement:
     obj, _created = Enablement.objects.get_or_create(issuer=issuer, defaults={"reception_email": issuer.email or ""})
     return obj
-
-
-def register(issuer, *, reception_email: str, registered_on: dt.date | None = None, user=None, channel=None) -> Enablement:
-    """The issuer says it completed the registration in DIAN's portal with this reception email."""
-    if issuer.country != "CO":
-        raise HabilitacionError("country", "issuer", "La habilitación DIAN es para emisores de Colombia.")
-    if not reception_email:
-        raise HabilitacionError("required", "reception_email", "Escriba el correo de recepción de facturas registrado en la DIAN.")
-    en = enablement_for(issuer)
-    en.reception_email = reception_email
-    en.registered_on = registered_on or en.registered_on or timezone.localdate()
-    if en.state == Enablement.State.PENDING:
-        en.state = Enablement.State.REGISTERED
-    en.save()
-    audit.record("habilitacion.register", issuer=issuer, user=user, obj=en, channel=channel, summary=reception_email)
-    return en
-
-
-def acknowledge_s2(issuer, user=None) -> Enablement:
-    en = enablement_for(issuer)
-    if en.state != Enablement.State.PRODUCTION:
-        raise HabilitacionError("state", "s2", "El recordatorio del RUT aplica cuando ya factura en producción.")
-    en.s2_acknowledged_on = en.s2_acknowledged_on or timezone.localdate()
-    en.save(update_fields=["s2_acknowledged_on", "updated_at"])
-    return en
 
 
 # --- operation modes ---------------------------------------------------------------------------
@@ -108,39 +83,12 @@ def validate_test_set_id(value: str) -> str:
     try:
         return str(uuid.UUID(str(value).strip()))
     except (ValueError, AttributeError) as exc:
-        raise HabilitacionError("test_set_id", "test_set_id", "El TestSetId es un identificador GUID de 36 caracteres, "
-                                "por ejemplo 3f1c9a9e-1b2c-4d5e-8f90-123456789abc.") from exc
+        raise Invalid("habilitacion.test_set_id.invalid", "El TestSetId es un identificador GUID de 36 caracteres, "
+                      "por ejemplo 3f1c9a9e-1b2c-4d5e-8f90-123456789abc.", field="test_set_id") from exc
 
 
 def current_mode(issuer) -> OperationMode | None:
     return OperationMode.objects.filter(issuer=issuer, active=True).first()
-
-
-def save_mode(issuer, *, software_id: str, pin: str | None = None, test_set_id: str | None = None, mode: str = "own",
-              software_name: str = "", provider_name: str = "", provider_nit: str = "", endpoint: str | None = None,
-              user=None, channel=None) -> OperationMode:
-    """Create or update the issuer's operation mode for `software_id` (used by the CLI and the API)."""
-    obj = OperationMode.objects.filter(issuer=issuer, software_id=software_id).first()
-    if obj is None:
-        if not pin:
-            raise HabilitacionError("required", "pin", "Escriba el PIN del software registrado en la DIAN.")
-        obj = OperationMode(issuer=issuer, software_id=software_id)
-    obj.mode = mode or obj.mode
-    obj.software_name = software_name or obj.software_name or "Facturador"
-    obj.provider_name = provider_name or obj.provider_name
-    obj.provider_nit = (provider_nit or obj.provider_nit or issuer.tax_id).split("-")[0]
-    if pin:
-        obj.software_pin = pin
-    if test_set_id:
-        obj.test_set_id = validate_test_set_id(test_set_id)
-    if endpoint is not None:
-        obj.endpoint = endpoint
-    obj.active = True
-    with transaction.atomic():
-        obj.save()
-        OperationMode.objects.filter(issuer=issuer, active=True).exclude(pk=obj.pk).update(active=False)
-    audit.record("habilitacion.mode", issuer=issuer, user=user, obj=obj, channel=channel, summary=str(obj))
-    return obj
 
 
 # --- test numbering ------------------------------------------------------------------------------
@@ -160,20 +108,24 @@ def default_test_range(mode: OperationMode | None) -> dict:
             "technical_key": enablement.TEST_TECHNICAL_KEY}
 
 
-def save_test_ranges(issuer, *, prefix: str, range_from: int, range_to: int, resolution_number: str,
-                     valid_from: dt.date, valid_to: dt.date, technical_key: str | None,
-                     credit_prefix: str = NOTE_PREFIXES["credit_note"], debit_prefix: str = NOTE_PREFIXES["debit_note"],
-                     user=None, channel=None) -> dict[str, NumberingRange]:
-    """Create or update the habilitación ranges (invoices plus credit and debit notes).
+def write_test_ranges(issuer, *, prefix: str, range_from: int, range_to: int, resolution_number: str,
+                      valid_from: dt.date, valid_to: dt.date, technical_key: str | None,
+                      credit_prefix: str = NOTE_PREFIXES["credit_note"],
+                      debit_prefix: str = NOTE_PREFIXES["debit_note"]) -> dict[str, NumberingRange]:
+    """Create or update the habilitación ranges (invoices plus credit and debit notes); no audit (the action
+    that calls it writes one).
 
     A range that already has numbers used keeps its start and its next number (those documents exist)."""
     if range_to < range_from:
-        raise HabilitacionError("range", "range_to", "El número final debe ser mayor o igual al inicial.")
+        raise Invalid("habilitacion.test_numbering.range_invalid", "El número final debe ser mayor o igual al inicial.",
+                      field="range_to")
     if valid_to < valid_from:
-        raise HabilitacionError("dates", "valid_to", "La fecha final de vigencia es anterior a la inicial.")
+        raise Invalid("habilitacion.test_numbering.dates_invalid", "La fecha final de vigencia es anterior a la inicial.",
+                      field="valid_to")
     for field, p in (("prefix", prefix), ("credit_prefix", credit_prefix), ("debit_prefix", debit_prefix)):
         if not (p and p.isalnum() and len(p) <= 4):
-            raise HabilitacionError("prefix", field, "El prefijo tiene de 1 a 4 caracteres alfanuméricos.")
+            raise Invalid("habilitacion.test_numbering.prefix_invalid",
+                          "El prefijo tiene de 1 a 4 caracteres alfanuméricos.", field=field)
     current = test_ranges(issuer)
     specs = {
         "invoice": (prefix.upper(), range_from, range_to, technical_key),
@@ -199,7 +151,9 @@ def save_test_ranges(issuer, *, prefix: str, range_from: int, range_to: int, res
             other = numbering.overlapping(issuer, kind, Environment.TEST, rng.prefix, rng.range_from, rng.range_to,
                                           exclude_pk=rng.pk)
             if other is not None:
-                raise HabilitacionError("overlap", "range_from", f"El rango se cruza con la numeración existente {other}.")
+                raise Invalid("habilitacion.test_numbering.overlap",
+                              f"El rango se cruza con la numeración existente {other}.", field="range_from",
+                              details={"range": str(other)})
             rng.resolution_number = resolution_number
             rng.valid_from, rng.valid_to = valid_from, valid_to
             if kind == "invoice":
@@ -207,8 +161,6 @@ def save_test_ranges(issuer, *, prefix: str, range_from: int, range_to: int, res
             rng.active = True
             rng.save()
             out[kind] = rng
-    audit.record("habilitacion.test_numbering", issuer=issuer, user=user, channel=channel,
-                 summary=f"{prefix}{range_from}-{range_to}")
     return out
 
 
@@ -226,68 +178,28 @@ def ensure_test_ranges(issuer, mode: OperationMode | None = None, **overrides) -
         if ranges[kind] is not None:
             data[field] = ranges[kind].prefix
     data.update(overrides)
-    return save_test_ranges(issuer, **data)
+    return write_test_ranges(issuer, **data)
 
 
 # --- test-set runs -----------------------------------------------------------------------------
 
-def _check_counts(invoices, credit_notes, debit_notes):
+def check_counts(invoices, credit_notes, debit_notes):
     for name, value in (("invoices", invoices), ("credit_notes", credit_notes), ("debit_notes", debit_notes)):
         if value is None or value < 0 or value > MAX_COUNT:
-            raise HabilitacionError("count", name, f"La cantidad debe estar entre 0 y {MAX_COUNT}.")
+            raise Invalid("habilitacion.run.count_invalid", f"La cantidad debe estar entre 0 y {MAX_COUNT}.",
+                          field=name)
     if invoices < 1:
-        raise HabilitacionError("count", "invoices", "El set de pruebas necesita al menos una factura.")
+        raise Invalid("habilitacion.run.no_invoices", "El set de pruebas necesita al menos una factura.",
+                      field="invoices")
 
 
-def start_run(issuer, *, test_set_id: str | None = None, invoices: int | None = None, credit_notes: int | None = None,
-              debit_notes: int | None = None, user=None, channel=None) -> TestSetRun:
-    """Create a run and its background job (enqueued on commit)."""
-    mode = current_mode(issuer)
-    if mode is None:
-        raise HabilitacionError("no_software", "operation_mode", "Registre primero el software (modo de operación).")
-    if mode.environment != Environment.TEST:
-        raise HabilitacionError("environment", "operation_mode", "El modo de operación ya está en producción; "
-                                "el set de pruebas solo se envía en el ambiente de habilitación.")
-    if certificates.active_certificate(issuer, Certificate.Kind.PKCS12) is None:
-        raise HabilitacionError("no_certificate", "certificate", "Cargue el certificado de firma digital (.p12) del emisor.")
-    test_set_id = validate_test_set_id(test_set_id or mode.test_set_id)
-    counts = {"invoices": DEFAULT_COUNTS["invoices"] if invoices is None else int(invoices),
-              "credit_notes": DEFAULT_COUNTS["credit_notes"] if credit_notes is None else int(credit_notes),
-              "debit_notes": DEFAULT_COUNTS["debit_notes"] if debit_notes is None else int(debit_notes)}
-    _check_counts(**counts)
-    ensure_test_ranges(issuer, mode)
-    with transaction.atomic():
-        if TestSetRun.objects.filter(issuer=issuer, job__status__in=Job.ACTIVE).exists():
-            raise HabilitacionError("busy", "run", "Ya hay un set de pruebas en proceso; espere a que termine.")
-        if mode.test_set_id != test_set_id or mode.state == OperationMode.State.REGISTERED:
-            mode.test_set_id = test_set_id
-            if mode.state == OperationMode.State.REGISTERED:
-                mode.state = OperationMode.State.TESTING
-            mode.save(update_fields=["test_set_id", "state"])
-        run = TestSetRun.objects.create(issuer=issuer, operation_mode=mode, test_set_id=test_set_id, created_by=user,
-                                        **counts)
-        _queue(run, user)
-    audit.record("habilitacion.run", issuer=issuer, user=user, obj=run, channel=channel,
-                 summary=f"{test_set_id}: {counts}")
-    return run
-
-
-def _queue(run: TestSetRun, user=None) -> Job:
+def queue_run(run: TestSetRun, user=None) -> Job:
+    """A new job that processes the run (enqueued on commit); the run shows that job's state."""
     job = jobs.create_job(run.issuer, JOB_KIND, title=f"Set de pruebas DIAN {run.test_set_id}", params={"run": run.pk},
                           user=user, total=run.total_required)
     run.job = job
-    run.outcome = TestSetRun.Outcome.RUNNING
-    run.save(update_fields=["job", "outcome"])
+    run.save(update_fields=["job"])
     return job
-
-
-def resume_run(run: TestSetRun, user=None) -> Job:
-    """Run again (idempotent): sends what was not sent, creates what is missing."""
-    with transaction.atomic():
-        run = TestSetRun.objects.select_for_update().get(pk=run.pk)
-        if run.job_id and run.job.status in Job.ACTIVE:
-            raise HabilitacionError("busy", "run", "Este set de pruebas ya se está procesando.")
-        return _queue(run, user)
 
 
 # --- payloads of the test documents ------------------------------------------------------------
@@ -348,7 +260,8 @@ def _active_entries(run, kind=None):
 def create_document(run: TestSetRun, kind: str, slot: int, payload: dict, *, user=None, replaces=None) -> TestSetDocument | None:
     """Issue one test document and link it to the run, all in one transaction.
 
-    Returns None when the slot is already taken (another execution got there first)."""
+    Returns None when the slot is already taken (another execution got there first); einvoice's refusal
+    (`EinvoiceError`) when it will not issue the document."""
     try:
         with transaction.atomic():
             if replaces is None and TestSetDocument.objects.filter(run=run, kind=kind, slot=slot, active=True).exists():
@@ -371,11 +284,11 @@ def _note_references(run) -> list[DianDocument]:
             if e.document.cufe and e.document.status == DianDocument.Status.ACCEPTED]
 
 
-def deliver(doc: DianDocument, cancelled=None):
+def deliver(doc: DianDocument):
     """Send one signed document and follow it until DIAN's final answer (einvoice's delivery)."""
     from facturador.einvoice import delivery
 
-    delivery.send_and_follow(doc, cancelled=cancelled)
+    delivery.send_and_follow(doc)
     doc.refresh_from_db()
     return doc
 
@@ -407,7 +320,6 @@ def execute(run: TestSetRun, ctx=None):
     user = run.created_by
     total = run.total_required
     mode = run.operation_mode
-    cancelled = ctx.cancel_requested if ctx else None
 
     def progress(message):
         if ctx is None:
@@ -416,7 +328,8 @@ def execute(run: TestSetRun, ctx=None):
         ctx.progress(s["accepted"] + s["rejected"], total=total, message=message, errors=s["rejected"], force=True)
 
     if mode.environment != Environment.TEST:
-        raise HabilitacionError("environment", "operation_mode", "El modo de operación ya no está en habilitación.")
+        raise Conflict("habilitacion.run.in_production", "El modo de operación ya no está en habilitación.",
+                       field="operation_mode")
 
     def create_kind(kind, count, payload_for):
         have = {e.slot for e in _active_entries(run, kind)}
@@ -435,7 +348,7 @@ def execute(run: TestSetRun, ctx=None):
                 continue
             if ctx:
                 ctx.check_cancel()
-            deliver(doc, cancelled=cancelled)
+            deliver(doc)
             progress(f"{doc.full_number}: {STATE_LABELS.get(doc.status, doc.status)}")
 
     def follow_pending():
@@ -451,7 +364,7 @@ def execute(run: TestSetRun, ctx=None):
             for doc in pending:
                 if ctx:
                     ctx.check_cancel()
-                deliver(doc, cancelled=cancelled)
+                deliver(doc)
 
     create_kind("invoice", run.invoices, invoice_payload)
     send_kind("invoice")
@@ -468,14 +381,11 @@ def execute(run: TestSetRun, ctx=None):
         send_kind("credit_note")
         send_kind("debit_note")
         follow_pending()
-    check_acceptance(run)
-    run.refresh_from_db()
+    accepted = check_acceptance(run)
     s = summary(run)
-    if run.outcome != TestSetRun.Outcome.ACCEPTED:
-        outcome = TestSetRun.Outcome.ERRORS if s["rejected"] else TestSetRun.Outcome.WAITING
-        TestSetRun.objects.filter(pk=run.pk).exclude(outcome=TestSetRun.Outcome.ACCEPTED).update(outcome=outcome)
-        run.outcome = outcome
-    if run.outcome == TestSetRun.Outcome.ACCEPTED:
+    # The job ends "finished with errors" when documents were rejected (errors = rejected), which the run
+    # shows as its outcome unless DIAN accepted the set (`accepted_at`).
+    if accepted:
         message = f"Set de pruebas aceptado por la DIAN ({s['accepted']} aceptados)."
     else:
         message = f"{s['accepted']} aceptados, {s['rejected']} rechazados de {total}."
@@ -483,7 +393,7 @@ def execute(run: TestSetRun, ctx=None):
             message += " Las notas se generan cuando la DIAN acepte alguna factura: corrija las rechazadas."
     progress(message)
     if ctx:
-        ctx.set_result(**{k: v for k, v in s.items() if k != "by_kind"}, outcome=run.outcome)
+        ctx.set_result(**{k: v for k, v in s.items() if k != "by_kind"}, dian_accepted=accepted)
     return s
 
 
@@ -497,7 +407,7 @@ ACCEPTED_TEXT = "se encuentra aceptado"
 def check_acceptance(run: TestSetRun) -> bool:
     """Did DIAN say "Set de prueba con identificador … se encuentra Aceptado"? Looks at the answers stored
     on the run's documents, then asks GetStatusZip for the last upload of the set."""
-    if run.outcome == TestSetRun.Outcome.ACCEPTED:
+    if run.accepted_at is not None:
         return True
     docs = [e.document for e in _active_entries(run)]
     for d in docs:
@@ -521,10 +431,12 @@ def check_acceptance(run: TestSetRun) -> bool:
 
 
 def mark_accepted(run: TestSetRun, message: str) -> None:
+    """DIAN accepted the test set: a business fact of the run (not its job's state), the operation mode and the
+    enablement move on."""
     today = timezone.localdate()
+    run.accepted_at, run.dian_message = timezone.now(), (message or "")[:500]
     with transaction.atomic():
-        TestSetRun.objects.filter(pk=run.pk).update(outcome=TestSetRun.Outcome.ACCEPTED, accepted_at=timezone.now(),
-                                                    dian_message=(message or "")[:500])
+        TestSetRun.objects.filter(pk=run.pk).update(accepted_at=run.accepted_at, dian_message=run.dian_message)
         OperationMode.objects.filter(pk=run.operation_mode_id, state__in=[OperationMode.State.REGISTERED,
                                                                           OperationMode.State.TESTING]).update(
             state=OperationMode.State.ACCEPTED)
@@ -534,138 +446,23 @@ def mark_accepted(run: TestSetRun, message: str) -> None:
             en.enabled_on = en.enabled_on or today
             en.registered_on = en.registered_on or today
             en.save()
-    run.outcome = TestSetRun.Outcome.ACCEPTED
-    audit.record("habilitacion.accepted", issuer=run.issuer, obj=run, channel="worker", summary=(message or "")[:300])
+    audit.record("habilitacion.accepted", actor=Actor.worker(), issuer=run.issuer, obj=run,
+                 summary=(message or "")[:300])
 
 
 def client_for(issuer, mode: OperationMode):
+    """DIAN's web service client for the mode, signing with the issuer's certificate."""
     from facturador.dian.ws.client import DianClient
 
     return DianClient(mode.url, einvoice.signer_for(issuer), timeout=(5, 60), retries=2, backoff=0.5)
 
 
-# --- correction of a rejected document ---------------------------------------------------------
-
-def correct(entry: TestSetDocument, payload: dict, user=None, channel=None) -> TestSetDocument:
-    """Issue a corrected replacement of a rejected test document (new number) and queue its sending."""
-    run = entry.run
-    if not entry.active or entry.document.status != DianDocument.Status.REJECTED:
-        raise HabilitacionError("state", "document", "Solo se corrigen documentos rechazados por la DIAN.")
-    if run.job_id and run.job.status == Job.Status.RUNNING:
-        raise HabilitacionError("busy", "run", "Espere a que termine el procesamiento del set antes de corregir.")
-    payload = dict(payload)
-    payload["kind"] = entry.kind
-    if entry.kind != "invoice":
-        payload.setdefault("reference", entry.document.payload.get("reference"))
-    with transaction.atomic():
-        try:
-            new = create_document(run, entry.kind, entry.slot, payload, user=user, replaces=entry)
-        except einvoice.EinvoiceError as exc:
-            raise HabilitacionError(exc.code, exc.field, exc.message) from exc
-        if new is None:
-            raise HabilitacionError("state", "document", "Este documento ya fue corregido.")
-        if not (run.job_id and run.job.status == Job.Status.PENDING):  # a pending job will send it anyway
-            _queue(run, user)
-    audit.record("habilitacion.correct", issuer=run.issuer, user=user, obj=new.document, channel=channel,
-                 summary=f"{entry.document.full_number} -> {new.document.full_number}")
-    return new
-
-
-# --- production --------------------------------------------------------------------------------
-
-def accepted_mode(issuer) -> OperationMode | None:
-    return OperationMode.objects.filter(issuer=issuer, active=True, state__in=[
-        OperationMode.State.ACCEPTED, OperationMode.State.PRODUCTION]).first()
-
-
-def switch_to_production(issuer, *, start_date: dt.date, endpoint: str | None = None, user=None, channel=None) -> Enablement:
-    """Record the production start date (once; immutable afterwards) and flip the mode to production."""
-    en = enablement_for(issuer)
-    if en.production_start is not None:
-        raise HabilitacionError("immutable", "production_start",
-                                f"La fecha de inicio en producción ya fue confirmada ({en.production_start:%d/%m/%Y}) y no se puede cambiar.")
-    mode = accepted_mode(issuer)
-    if mode is None:
-        raise HabilitacionError("not_enabled", "operation_mode",
-                                "El set de pruebas aún no ha sido aceptado por la DIAN; no puede pasar a producción.")
-    if start_date is None:
-        raise HabilitacionError("required", "production_start", "Escriba la fecha de inicio de facturación electrónica.")
-    from facturador.einvoice.models import ENDPOINTS
-
-    with transaction.atomic():
-        updated = Enablement.objects.filter(pk=en.pk, production_start__isnull=True).update(
-            production_start=start_date, production_confirmed_at=timezone.now(), production_confirmed_by=user,
-            state=Enablement.State.PRODUCTION, enabled_on=en.enabled_on or timezone.localdate())
-        if not updated:
-            raise HabilitacionError("immutable", "production_start", "La fecha de inicio en producción ya fue confirmada.")
-        if endpoint is None:
-            endpoint = "" if (not mode.endpoint or mode.endpoint in ENDPOINTS.values()) else mode.endpoint
-        mode.environment = Environment.PRODUCTION
-        mode.state = OperationMode.State.PRODUCTION
-        mode.endpoint = endpoint
-        mode.save(update_fields=["environment", "state", "endpoint"])
-    en.refresh_from_db()
-    audit.record("habilitacion.production", issuer=issuer, user=user, obj=en, channel=channel,
-                 summary=f"Inicio {start_date.isoformat()}")
-    return en
-
-
-def register_resolution(issuer, *, prefix: str, range_from: int, range_to: int, valid_from: dt.date, valid_to: dt.date,
-                        resolution_number: str, billing_type: str = "electronica", user=None, channel=None) -> NumberingRange:
-    """The authorised numbering (form 1876) as a production range, without technical key until synced."""
-    prefix = (prefix or "").strip().upper()
-    if not (prefix.isalnum() and 1 <= len(prefix) <= 4):
-        raise HabilitacionError("prefix", "prefix", "El prefijo autorizado tiene de 1 a 4 caracteres alfanuméricos.")
-    if not resolution_number or not str(resolution_number).strip().isdigit():
-        raise HabilitacionError("resolution", "resolution_number", "Escriba el número de la resolución (solo dígitos).")
-    if range_to < range_from or range_from < 1:
-        raise HabilitacionError("range", "range_to", "El rango autorizado no es válido (desde ≤ hasta).")
-    if valid_to < valid_from:
-        raise HabilitacionError("dates", "valid_to", "La fecha final de vigencia es anterior a la inicial.")
-    if billing_type not in dict(BILLING_TYPES):
-        raise HabilitacionError("billing_type", "billing_type", "Tipo de facturación desconocido.")
-    doc_type = {"electronica": "invoice", "contingencia": "contingency", "pos": "pos"}[billing_type]
-    other = numbering.overlapping(issuer, doc_type, Environment.PRODUCTION, prefix, range_from, range_to)
-    if other is not None:
-        raise HabilitacionError("overlap", "range_from", f"El rango se cruza con la numeración existente {other}.")
-    with transaction.atomic():
-        rng = NumberingRange.objects.create(
-            issuer=issuer, document_type=doc_type, environment=Environment.PRODUCTION, prefix=prefix,
-            range_from=range_from, range_to=range_to, next_number=range_from, valid_from=valid_from, valid_to=valid_to,
-            resolution_number=str(resolution_number).strip(), active=True)
-        en = enablement_for(issuer)
-        en.production_range = rng
-        en.billing_type = billing_type
-        en.numbering_synced_at = None
-        en.save()
-    audit.record("habilitacion.resolution", issuer=issuer, user=user, obj=rng, channel=channel,
-                 summary=f"{prefix} {range_from}-{range_to} res. {resolution_number}")
-    return rng
-
-
-def sync_numbering(issuer, user=None, channel=None) -> tuple[list[NumberingRange], str]:
-    """"Sincronizar numeración": GetNumberingRange and store each matching range's technical key."""
-    mode = current_mode(issuer)
-    if mode is None:
-        raise HabilitacionError("no_software", "operation_mode", "Registre primero el software (modo de operación).")
-    if mode.environment != Environment.PRODUCTION:
-        raise HabilitacionError("environment", "operation_mode",
-                                "La sincronización de numeración se hace con el servicio de producción: pase primero a producción.")
-    try:
-        answer = client_for(issuer, mode).get_numbering_range(issuer.tax_id, mode.provider_nit or issuer.tax_id,
-                                                              mode.software_id)
-    except einvoice.EinvoiceError as exc:
-        raise HabilitacionError(exc.code, exc.field, exc.message) from exc
-    except Exception as exc:
-        message = getattr(exc, "message", None) or "No fue posible consultar la numeración en la DIAN."
-        raise HabilitacionError(getattr(exc, "code", "ws"), "endpoint", message, str(exc)) from exc
-    if not answer.ok:
-        raise HabilitacionError(f"dian_{answer.operation_code}", "numbering",
-                                f"La DIAN respondió: {answer.operation_description or answer.operation_code}")
-    ours = NumberingRange.objects.filter(issuer=issuer, environment=Environment.PRODUCTION, active=True)
+def store_numbering_keys(issuer, dian_ranges) -> tuple[list[NumberingRange], list[NumberingRange]]:
+    """Store the technical key of each active production range DIAN returned (GetNumberingRange) with the same
+    prefix, numbers and resolution, and DIAN's validity dates. Returns (updated, those whose dates changed)."""
     updated, corrected = [], []
-    for rng in ours:
-        for r in answer.ranges:
+    for rng in NumberingRange.objects.filter(issuer=issuer, environment=Environment.PRODUCTION, active=True):
+        for r in dian_ranges:
             if (r.prefix or "").upper() != rng.prefix.upper() or int(r.from_number) != rng.range_from \
                     or int(r.to_number) != rng.range_to or not r.technical_key:
                 continue
@@ -684,31 +481,14 @@ def sync_numbering(issuer, user=None, channel=None) -> tuple[list[NumberingRange
             rng.save(update_fields=["technical_key", "valid_from", "valid_to"])
             updated.append(rng)
             break
-    if not updated:
-        listed = ", ".join(f"{r.prefix} {r.from_number}-{r.to_number}" for r in answer.ranges) or "ninguna"
-        raise HabilitacionError("not_found", "numbering",
-                                "La DIAN no tiene asociada al software una numeración igual a la registrada "
-                                f"(la DIAN devolvió: {listed}). Revise el prefijo, el rango y la asociación de prefijos.")
-    en = enablement_for(issuer)
-    en.numbering_synced_at = timezone.now()
-    en.save(update_fields=["numbering_synced_at", "updated_at"])
-    names = ", ".join(f"{r.prefix} {r.range_from}–{r.range_to}" for r in updated)
-    message = f"Numeración sincronizada con la DIAN: se obtuvo la clave técnica de {names}."
-    if corrected:
-        message += " Las fechas de vigencia se actualizaron con las autorizadas por la DIAN."
-    audit.record("habilitacion.sync", issuer=issuer, user=user, channel=channel, summary=names)
-    return updated, message
+    return updated, corrected
 
 
-def associate_prefix(issuer, on: dt.date | None = None, user=None, channel=None) -> Enablement:
-    en = enablement_for(issuer)
-    if en.production_range_id is None:
-        raise HabilitacionError("no_range", "prefix", "Registre primero la resolución de numeración autorizada.")
-    en.prefix_associated_on = on or timezone.localdate()
-    en.save(update_fields=["prefix_associated_on", "updated_at"])
-    audit.record("habilitacion.prefix", issuer=issuer, user=user, obj=en, channel=channel,
-                 summary=en.production_range.prefix)
-    return en
+# --- production --------------------------------------------------------------------------------
+
+def accepted_mode(issuer) -> OperationMode | None:
+    return OperationMode.objects.filter(issuer=issuer, active=True, state__in=[
+        OperationMode.State.ACCEPTED, OperationMode.State.PRODUCTION]).first()
 
 
 def production_ready(issuer) -> bool:

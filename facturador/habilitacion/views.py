@@ -1,16 +1,23 @@
+"""The enablement wizard's pages: thin adapters over `habilitacion.actions`.
+
+Forms that re-render show a refusal on their field (`add_refusal`); the wizard's one-button forms let it
+propagate to `core.middleware.RefusalMiddleware`, which shows it on the page the user came from."""
+
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from facturador.core import certificates
+from facturador.core.actors import Actor
+from facturador.core.errors import Refusal
+from facturador.core.forms import add_refusal
 from facturador.core.models import Certificate, Environment, NumberingRange
 from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
 from facturador.einvoice.models import DianDocument, OperationMode
-from facturador.habilitacion import exports, forms, services
+from facturador.habilitacion import actions, exports, forms, selectors, services
 from facturador.habilitacion.models import Enablement, TestSetDocument, TestSetRun
 
 STEP_KEYS = [k for k, _ in services.STEPS]
@@ -20,8 +27,11 @@ def _wizard_url(step):
     return f"{reverse('habilitacion:wizard')}?paso={step}"
 
 
-def _error(request, exc):
-    messages.error(request, exc.message)
+def _form_errors(request, form):
+    """A one-button wizard form that did not validate: its messages on the wizard page."""
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        messages.error(request, f"{label}: {errors[0]}" if label else errors[0])
 
 
 @issuer_required
@@ -78,18 +88,12 @@ def wizard(request):
 @require_POST
 def register(request):
     form = forms.RegistrationForm(request.POST)
-    if form.is_valid():
-        try:
-            services.register(request.issuer, reception_email=form.cleaned_data["reception_email"],
-                              registered_on=form.cleaned_data.get("registered_on"), user=request.user, channel="web")
-        except services.HabilitacionError as exc:
-            _error(request, exc)
-            return redirect(_wizard_url("registro"))
-        messages.success(request, "Registro guardado.")
-        return redirect(_wizard_url("certificado"))
-    for e in form.errors.values():
-        messages.error(request, e[0])
-    return redirect(_wizard_url("registro"))
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect(_wizard_url("registro"))
+    actions.register(request.issuer, Actor.from_request(request), **form.cleaned_data)
+    messages.success(request, "Registro guardado.")
+    return redirect(_wizard_url("certificado"))
 
 
 @issuer_required(roles=ADMIN_ROLES)
@@ -97,12 +101,13 @@ def mode(request):
     instance = services.current_mode(request.issuer)
     form = forms.ModeForm(request.POST or None, instance=instance, issuer=request.issuer)
     if request.method == "POST" and form.is_valid():
-        obj = form.save()
-        from facturador.core import audit
-
-        audit.record("habilitacion.mode", issuer=request.issuer, obj=obj, request=request, summary=str(obj))
-        messages.success(request, "Modo de operación guardado.")
-        return redirect(_wizard_url("numeracion"))
+        try:
+            actions.save_operation_mode(request.issuer, Actor.from_request(request), **form.action_kwargs())
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
+            messages.success(request, "Modo de operación guardado.")
+            return redirect(_wizard_url("numeracion"))
     return render(request, "habilitacion/form.html", {"form": form, "title": "Modo de operación (software)",
                                                       "step": "software"})
 
@@ -112,9 +117,9 @@ def test_numbering(request):
     form = forms.TestNumberingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.save_test_ranges(request.issuer, **form.cleaned_data, user=request.user, channel="web")
-        except services.HabilitacionError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            actions.save_test_numbering(request.issuer, Actor.from_request(request), **form.cleaned_data)
+        except Refusal as refusal:
+            add_refusal(form, refusal)
         else:
             messages.success(request, "Numeración de pruebas guardada.")
             return redirect(_wizard_url("set"))
@@ -127,51 +132,19 @@ def run_new(request):
     form = forms.RunForm(request.POST)
     if form.is_valid():
         try:
-            run = services.start_run(request.issuer, user=request.user, channel="web", **form.cleaned_data)
-        except services.HabilitacionError as exc:
-            form.add_error(None, exc.message)
+            run = actions.start_run(request.issuer, Actor.from_request(request), **form.cleaned_data)
+        except Refusal as refusal:
+            add_refusal(form, refusal)
         else:
             messages.success(request, "Se están generando y enviando los comprobantes del set de pruebas.")
             return redirect("habilitacion:run", run.pk)
     return render(request, "habilitacion/form.html", {"form": form, "title": "Generar comprobantes", "step": "set"})
 
 
-def _run_documents(run, params):
-    qs = TestSetDocument.objects.filter(run=run).select_related("document").order_by("document_id")
-    if params.get("documento"):
-        qs = qs.filter(kind=params["documento"])
-    if params.get("cliente"):
-        qs = qs.filter(Q(document__customer_name__icontains=params["cliente"]) | Q(document__customer_id=params["cliente"]))
-    if params.get("numeracion"):
-        value = params["numeracion"].strip().upper()
-        digits = "".join(ch for ch in value if ch.isdigit())
-        prefix = "".join(ch for ch in value if not ch.isdigit())
-        if prefix:
-            qs = qs.filter(document__prefix=prefix)
-        if digits:
-            qs = qs.filter(document__number=int(digits))
-    if params.get("estado"):
-        qs = qs.filter(document__status=params["estado"])
-    acc = params.get("aceptacion")
-    if acc == "aceptado":
-        qs = qs.filter(document__status=DianDocument.Status.ACCEPTED)
-    elif acc == "rechazado":
-        qs = qs.filter(document__status=DianDocument.Status.REJECTED)
-    elif acc == "sin_respuesta":
-        qs = qs.exclude(document__status__in=services.FINAL_STATUSES)
-    if params.get("desde"):
-        qs = qs.filter(document__issue_date__gte=params["desde"])
-    if params.get("hasta"):
-        qs = qs.filter(document__issue_date__lte=params["hasta"])
-    if params.get("vigentes") == "1":
-        qs = qs.filter(active=True)
-    return qs
-
-
 @issuer_required
 def run_detail(request, pk):
     run = get_object_or_404(TestSetRun.objects.select_related("job", "operation_mode"), pk=pk, issuer=request.issuer)
-    page = Paginator(_run_documents(run, request.GET), 100).get_page(request.GET.get("page"))
+    page = Paginator(selectors.run_documents(run, request.GET), 100).get_page(request.GET.get("page"))
     return render(request, "habilitacion/run.html", {
         "run": run, "page": page, "summary": services.summary(run), "f": request.GET,
         "kinds": DianDocument.Kind.choices, "statuses": DianDocument.Status.choices,
@@ -183,7 +156,7 @@ def run_detail(request, pk):
 @issuer_required
 def run_export(request, pk):
     run = get_object_or_404(TestSetRun, pk=pk, issuer=request.issuer)
-    content = exports.run_xlsx(run, _run_documents(run, request.GET))
+    content = exports.run_xlsx(run, selectors.run_documents(run, request.GET))
     resp = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     resp["Content-Disposition"] = f'attachment; filename="set-de-pruebas-{run.pk}.xlsx"'
     return resp
@@ -193,12 +166,8 @@ def run_export(request, pk):
 @require_POST
 def run_resume(request, pk):
     run = get_object_or_404(TestSetRun, pk=pk, issuer=request.issuer)
-    try:
-        services.resume_run(run, user=request.user)
-    except services.HabilitacionError as exc:
-        _error(request, exc)
-    else:
-        messages.success(request, "El set de pruebas se está procesando de nuevo.")
+    actions.resume_run(request.issuer, Actor.from_request(request), run=run)
+    messages.success(request, "El set de pruebas se está procesando de nuevo.")
     return redirect("habilitacion:run", run.pk)
 
 
@@ -210,9 +179,10 @@ def correct(request, pk, entry_pk):
     form = forms.CorrectionForm.for_document(entry.document, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            new = services.correct(entry, form.payload(), user=request.user, channel="web")
-        except services.HabilitacionError as exc:
-            form.add_error(None, exc.message)
+            new = actions.correct_document(request.issuer, Actor.from_request(request), entry=entry,
+                                           payload=form.payload())
+        except Refusal as refusal:
+            add_refusal(form, refusal)
         else:
             messages.success(request, f"Se emitió {new.document.full_number} en reemplazo de "
                                       f"{entry.document.full_number} y se está enviando a la DIAN.")
@@ -224,48 +194,32 @@ def correct(request, pk, entry_pk):
 @require_POST
 def production(request):
     form = forms.ProductionForm(request.POST)
-    if form.is_valid():
-        try:
-            services.switch_to_production(request.issuer, start_date=form.cleaned_data["start_date"],
-                                          endpoint=form.cleaned_data.get("endpoint") or None, user=request.user,
-                                          channel="web")
-        except services.HabilitacionError as exc:
-            _error(request, exc)
-        else:
-            messages.success(request, "Listo: su software quedó en producción. Ahora registre la numeración autorizada.")
-            return redirect(_wizard_url("resolucion"))
-    else:
-        for e in form.errors.values():
-            messages.error(request, e[0])
-    return redirect(_wizard_url("produccion"))
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect(_wizard_url("produccion"))
+    actions.switch_to_production(request.issuer, Actor.from_request(request), start_date=form.cleaned_data["start_date"],
+                                 endpoint=form.cleaned_data.get("endpoint") or None)
+    messages.success(request, "Listo: su software quedó en producción. Ahora registre la numeración autorizada.")
+    return redirect(_wizard_url("resolucion"))
 
 
 @issuer_required(roles=ADMIN_ROLES)
 @require_POST
 def resolution(request):
     form = forms.ResolutionForm(request.POST)
-    if form.is_valid():
-        try:
-            rng = services.register_resolution(request.issuer, **form.cleaned_data, user=request.user, channel="web")
-        except services.HabilitacionError as exc:
-            _error(request, exc)
-        else:
-            messages.success(request, f"Numeración {rng} registrada. Ahora sincronícela con la DIAN.")
-    else:
-        for field, e in form.errors.items():
-            messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: {e[0]}")
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect(_wizard_url("resolucion"))
+    rng = actions.register_resolution(request.issuer, Actor.from_request(request), **form.cleaned_data)
+    messages.success(request, f"Numeración {rng} registrada. Ahora sincronícela con la DIAN.")
     return redirect(_wizard_url("resolucion"))
 
 
 @issuer_required(roles=ADMIN_ROLES)
 @require_POST
 def sync(request):
-    try:
-        _ranges, message = services.sync_numbering(request.issuer, user=request.user, channel="web")
-    except services.HabilitacionError as exc:
-        _error(request, exc)
-    else:
-        messages.success(request, message)
+    _ranges, message = actions.sync_numbering(request.issuer, Actor.from_request(request))
+    messages.success(request, message)
     return redirect(_wizard_url("resolucion"))
 
 
@@ -273,24 +227,17 @@ def sync(request):
 @require_POST
 def prefix(request):
     form = forms.PrefixForm(request.POST)
-    if form.is_valid():
-        try:
-            services.associate_prefix(request.issuer, form.cleaned_data["associated_on"], user=request.user, channel="web")
-        except services.HabilitacionError as exc:
-            _error(request, exc)
-        else:
-            messages.success(request, "Asociación del prefijo registrada.")
-            return redirect(_wizard_url("listo"))
-    return redirect(_wizard_url("resolucion"))
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect(_wizard_url("resolucion"))
+    actions.associate_prefix(request.issuer, Actor.from_request(request), on=form.cleaned_data["associated_on"])
+    messages.success(request, "Asociación del prefijo registrada.")
+    return redirect(_wizard_url("listo"))
 
 
 @issuer_required(roles=ADMIN_ROLES)
 @require_POST
 def s2(request):
-    try:
-        services.acknowledge_s2(request.issuer, user=request.user)
-    except services.HabilitacionError as exc:
-        _error(request, exc)
-    else:
-        messages.success(request, "Gracias: quedó registrado que actualizó el RUT.")
+    actions.acknowledge_s2(request.issuer, Actor.from_request(request))
+    messages.success(request, "Gracias: quedó registrado que actualizó el RUT.")
     return redirect(_wizard_url("listo"))

@@ -3,10 +3,11 @@ import uuid
 import pytest
 
 from facturador.core import certificates
+from facturador.core.actors import CLI, Actor
 from facturador.dian.testing import make_test_pkcs12
 
 SOFTWARE_PIN = "70942"
-HAB_KEY = "fc8eac422eba16e22ffd8c6f94b3f40a6e38162c"
+ACTOR = Actor(channel=CLI, name="tests")  # who performs the actions the tests call directly
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ def test_api_enablement_runs_production_and_sync(api_client, make_user, new_issu
     bad = api_client.post(f"{base}/enablement/operation-mode/", {"software_id": software_id, "pin": SOFTWARE_PIN,
                                                                   "test_set_id": "no-es-un-guid"}, format="json")
     assert bad.status_code == 400 and bad.json()["field"] == "test_set_id"
+    assert bad.json()["code"] == "habilitacion.test_set_id.invalid" and "GUID" in bad.json()["detail"]
     r = api_client.post(f"{base}/enablement/operation-mode/", {
         "software_id": software_id, "pin": SOFTWARE_PIN, "test_set_id": test_set_id, "endpoint": dian_sandbox.url},
         format="json")
@@ -44,7 +45,7 @@ def test_api_enablement_runs_production_and_sync(api_client, make_user, new_issu
 
     # production before the test set is accepted: refused
     r = api_client.post(f"{base}/enablement/production/", {"start_date": "2026-12-01"}, format="json")
-    assert r.status_code == 409 and r.json()["code"] == "not_enabled"
+    assert r.status_code == 409 and r.json()["code"] == "habilitacion.production.not_enabled"
 
     r = api_client.post(f"{base}/runs/", {"invoices": 1, "credit_notes": 1, "debit_notes": 0}, format="json")
     assert r.status_code == 201, r.json()
@@ -62,7 +63,7 @@ def test_api_enablement_runs_production_and_sync(api_client, make_user, new_issu
     r = api_client.post(f"{base}/enablement/production/", {"start_date": "2026-12-01"}, format="json")
     assert r.status_code == 200 and r.json()["state"] == "production" and r.json()["s2_reminder"]
     r = api_client.post(f"{base}/enablement/production/", {"start_date": "2026-12-02"}, format="json")
-    assert r.status_code == 409 and r.json()["code"] == "immutable"
+    assert r.status_code == 409 and r.json()["code"] == "habilitacion.production.already_confirmed"
 
     r = api_client.post(f"{base}/enablement/resolution/", {
         "resolution_number": "18764000009999", "prefix": "FACTU", "range_from": 1, "range_to": 100,
@@ -73,7 +74,9 @@ def test_api_enablement_runs_production_and_sync(api_client, make_user, new_issu
         "valid_from": "2026-01-01", "valid_to": "2027-12-31"}, format="json")
     assert r.status_code == 200 and not r.json()["production_ready"]
     r = api_client.post(f"{base}/enablement/sync-numbering/")
-    assert r.status_code == 400 and r.json()["code"] == "dian_301"  # DIAN knows no range for this software yet
+    # DIAN knows no range for this software yet
+    assert r.status_code == 400 and r.json()["code"] == "habilitacion.sync.dian_refused"
+    assert r.json()["details"] == {"operation_code": "301"} and r.json()["field"] == "numbering"
     dian_sandbox.register_range(issuer.tax_id, "FV", 1, 100, "b" * 40, software_id=software_id,
                                 resolution_number="18764000009999", valid_date_from="2026-01-01",
                                 valid_date_to="2027-12-31")

@@ -6,11 +6,12 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from facturador.core.models import Job, NumberingRange
+from facturador.dian import enablement
 from facturador.einvoice.models import DianDocument
-from facturador.habilitacion import services
+from facturador.habilitacion import actions
 from facturador.habilitacion.models import TestSetDocument, TestSetRun
 
-from .conftest import HAB_KEY, SOFTWARE_PIN, new_software, run_job_inline
+from .conftest import ACTOR, SOFTWARE_PIN, new_software, run_job_inline
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +22,8 @@ def enabled_client(client, make_user, new_issuer, dian_sandbox):
     user = make_user("hab_admin", issuer, "admin")
     client.force_login(user)
     software_id, test_set_id = new_software(dian_sandbox, invoices=2, credit_notes=1, debit_notes=1)
-    services.register(issuer, reception_email="fe@empresa.example")
-    services.save_mode(issuer, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
+    actions.register(issuer, ACTOR, reception_email="fe@empresa.example")
+    actions.save_operation_mode(issuer, ACTOR, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
                        endpoint=dian_sandbox.url)
     client.issuer, client.test_set_id = issuer, test_set_id
     return client
@@ -60,9 +61,9 @@ def test_rejected_document_is_corrected_and_resent(enabled_client, dian_sandbox)
     assert filtered.content.decode().count("data-number=") == 1
 
     # The user fixes the key and corrects each rejected invoice (here: same data, re-issued with a new number).
-    assert _numbering_post(client, HAB_KEY).status_code == 302
+    assert _numbering_post(client, enablement.TEST_TECHNICAL_KEY).status_code == 302
     rng = NumberingRange.objects.get(issuer=issuer, document_type="invoice", environment="test", active=True)
-    assert rng.technical_key.reveal() == HAB_KEY and rng.next_number == 990000002  # used numbers kept
+    assert rng.technical_key.reveal() == enablement.TEST_TECHNICAL_KEY and rng.next_number == 990000002  # used numbers kept
     for entry in TestSetDocument.objects.filter(run=run, kind="invoice").order_by("slot"):
         form = client.get(f"/habilitacion/sets/{run.pk}/documentos/{entry.pk}/corregir/")
         assert "FAD06" in form.content.decode()

@@ -4,13 +4,15 @@ import datetime as dt
 
 import pytest
 
+from facturador.core.errors import Refusal
 from facturador.core.models import Job
+from facturador.dian import enablement
 from facturador.einvoice import services as einvoice
 from facturador.einvoice.models import DianDocument, OperationMode
-from facturador.habilitacion import services
+from facturador.habilitacion import actions, services
 from facturador.habilitacion.models import Enablement, TestSetRun
 
-from .conftest import HAB_KEY, SOFTWARE_PIN, new_software, run_job_inline
+from .conftest import ACTOR, SOFTWARE_PIN, new_software, run_job_inline
 
 pytestmark = pytest.mark.django_db
 
@@ -21,14 +23,14 @@ def test_new_issuer_to_production_and_a_production_invoice(new_issuer, dian_sand
     en = services.enablement_for(issuer)
     assert en.state == Enablement.State.PENDING
 
-    services.register(issuer, reception_email="recepcion@empresa.example")
-    mode = services.save_mode(issuer, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
+    actions.register(issuer, ACTOR, reception_email="recepcion@empresa.example")
+    mode = actions.save_operation_mode(issuer, ACTOR, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
                               endpoint=dian_sandbox.url)
     ranges = services.ensure_test_ranges(issuer, mode)
     assert ranges["invoice"].prefix == "SETP" and ranges["invoice"].range_from == 990000000
-    assert ranges["invoice"].technical_key.reveal() == HAB_KEY
+    assert ranges["invoice"].technical_key.reveal() == enablement.TEST_TECHNICAL_KEY
 
-    run = services.start_run(issuer, invoices=3, credit_notes=1, debit_notes=1)
+    run = actions.start_run(issuer, ACTOR, invoices=3, credit_notes=1, debit_notes=1)
     job = run_job_inline(run.job)
     run.refresh_from_db()
     assert job.status == Job.Status.FINISHED, (job.error, job.message)
@@ -45,36 +47,36 @@ def test_new_issuer_to_production_and_a_production_invoice(new_issuer, dian_sand
     assert en.state == Enablement.State.ENABLED and en.enabled_on
 
     # Production: start date (once), resolution from form 1876, sync with GetNumberingRange.
-    en = services.switch_to_production(issuer, start_date=dt.date(2026, 12, 1))
-    with pytest.raises(services.HabilitacionError) as exc:
-        services.switch_to_production(issuer, start_date=dt.date(2027, 1, 1))
-    assert exc.value.code == "immutable"
+    en = actions.switch_to_production(issuer, ACTOR, start_date=dt.date(2026, 12, 1))
+    with pytest.raises(Refusal) as exc:
+        actions.switch_to_production(issuer, ACTOR, start_date=dt.date(2027, 1, 1))
+    assert exc.value.code == "habilitacion.production.already_confirmed"
     mode.refresh_from_db()
     assert mode.environment == "production" and mode.state == "production" and mode.url == dian_sandbox.url
 
     payload = services.invoice_payload(0)
     with pytest.raises(einvoice.EinvoiceError) as exc:  # no production numbering at all
         einvoice.issue(issuer, payload, send=False)
-    assert exc.value.code == "FAB05b"
+    assert exc.value.details["rule"] == "FAB05b"
 
     today = dt.date.today()
-    rng = services.register_resolution(issuer, prefix="FE", range_from=1, range_to=1000, valid_from=today,
+    rng = actions.register_resolution(issuer, ACTOR, prefix="FE", range_from=1, range_to=1000, valid_from=today,
                                        valid_to=today + dt.timedelta(days=365), resolution_number="18764000001234")
     with pytest.raises(einvoice.EinvoiceError) as exc:  # registered but not synced: no technical key
         einvoice.issue(issuer, payload, send=False)
-    assert exc.value.code == "FAD06"
+    assert exc.value.details["rule"] == "FAD06"
     assert not services.production_ready(issuer)
 
     prod_key = "a" * 40
     dian_sandbox.register_range(issuer.tax_id, "FE", 1, 1000, prod_key, software_id=software_id,
                                 resolution_number="18764000001234")
-    updated, message = services.sync_numbering(issuer)
+    updated, message = actions.sync_numbering(issuer, ACTOR)
     assert [r.pk for r in updated] == [rng.pk]
     assert "sincronizada" in message
     rng.refresh_from_db()
     assert rng.technical_key.reveal() == prod_key
     assert services.production_ready(issuer)
-    services.associate_prefix(issuer)
+    actions.associate_prefix(issuer, ACTOR)
 
     from facturador.einvoice import delivery
 
@@ -95,10 +97,10 @@ def test_documents_dian_is_still_processing_are_followed_until_final(new_issuer,
     try:
         issuer = new_issuer()
         software_id, test_set_id = new_software(server, invoices=1, credit_notes=1, debit_notes=0)
-        services.register(issuer, reception_email="fe@empresa.example")
-        services.save_mode(issuer, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
+        actions.register(issuer, ACTOR, reception_email="fe@empresa.example")
+        actions.save_operation_mode(issuer, ACTOR, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
                            endpoint=server.url)
-        run = services.start_run(issuer, invoices=1, credit_notes=1, debit_notes=0)
+        run = actions.start_run(issuer, ACTOR, invoices=1, credit_notes=1, debit_notes=0)
         job = run_job_inline(run.job)
         run.refresh_from_db()
         assert job.status == Job.Status.FINISHED, (job.error, job.message)

@@ -2,9 +2,12 @@
 
 import pytest
 
+from facturador.core.errors import Refusal
 from facturador.core.models import Environment, NumberingRange
-from facturador.habilitacion import services
+from facturador.habilitacion import actions, services
 from facturador.habilitacion.models import Enablement
+
+from .conftest import ACTOR
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +55,7 @@ def test_test_numbering_form_validates_and_provider_defaults(admin_client):
     assert resp.status_code == 200 and "alfanuméricos" in html and "mayor o igual" in html and "anterior a la inicial" in html
     assert not NumberingRange.objects.filter(issuer=c.issuer).exists()
     # A technology provider's software defaults to SETT; the provider's own range (1–5.000.000) is editable.
-    services.save_mode(c.issuer, software_id="prov-sw", pin="1234", mode="provider", provider_nit="900108281",
+    actions.save_operation_mode(c.issuer, ACTOR, software_id="prov-sw", pin="1234", mode="provider", provider_nit="900108281",
                        provider_name="Proveedor S.A.S.")
     assert "SETT" in c.get("/habilitacion/?paso=numeracion").content.decode()
     resp = c.post("/habilitacion/numeracion-pruebas/", {
@@ -96,7 +99,7 @@ def test_roles_and_other_countries(client, make_user, new_issuer, make_issuer):
 
 def test_production_is_refused_before_acceptance_and_date_is_immutable(admin_client):
     c = admin_client
-    services.save_mode(c.issuer, software_id="sw-2", pin="1111", test_set_id="3f1c9a9e-1b2c-4d5e-8f90-123456789abc")
+    actions.save_operation_mode(c.issuer, ACTOR, software_id="sw-2", pin="1111", test_set_id="3f1c9a9e-1b2c-4d5e-8f90-123456789abc")
     resp = c.post("/habilitacion/produccion/", {"start_date": "2026-12-01", "confirm": "on"}, follow=True)
     assert "aún no ha sido aceptado" in resp.content.decode()
     mode = services.current_mode(c.issuer)
@@ -113,9 +116,9 @@ def test_production_is_refused_before_acceptance_and_date_is_immutable(admin_cli
     mode.refresh_from_db()
     assert mode.environment == "production" and mode.url == "https://vpfe.dian.gov.co/WcfDianCustomerServices.svc"
     # a test set cannot be sent any more
-    with pytest.raises(services.HabilitacionError) as exc:
-        services.start_run(c.issuer, invoices=1, credit_notes=0, debit_notes=0)
-    assert exc.value.code == "environment"
+    with pytest.raises(Refusal) as exc:
+        actions.start_run(c.issuer, ACTOR, invoices=1, credit_notes=0, debit_notes=0)
+    assert exc.value.code == "habilitacion.run.in_production"
     html = c.get("/habilitacion/?paso=listo").content.decode()
     assert "responsabilidad" in html and "Ya actualicé el RUT" in html
     c.post("/habilitacion/rut/")

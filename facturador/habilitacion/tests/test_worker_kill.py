@@ -12,10 +12,10 @@ import pytest
 from conftest import database_url_for_subprocess, wait_for
 from facturador.core.models import Job, NumberingRange
 from facturador.einvoice.models import DianDocument
-from facturador.habilitacion import services
+from facturador.habilitacion import actions
 from facturador.habilitacion.models import TestSetDocument, TestSetRun
 
-from .conftest import SOFTWARE_PIN, new_software
+from .conftest import ACTOR, SOFTWARE_PIN, new_software
 
 COUNTS = {"invoices": 8, "credit_notes": 3, "debit_notes": 3}
 
@@ -24,8 +24,8 @@ COUNTS = {"invoices": 8, "credit_notes": 3, "debit_notes": 3}
 def test_killed_worker_resumes_without_gaps_or_duplicates(new_issuer, dian_sandbox, start_worker, settings):
     issuer = new_issuer()
     software_id, test_set_id = new_software(dian_sandbox, **COUNTS)
-    services.register(issuer, reception_email="fe@empresa.example")
-    services.save_mode(issuer, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
+    actions.register(issuer, ACTOR, reception_email="fe@empresa.example")
+    actions.save_operation_mode(issuer, ACTOR, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
                        endpoint=dian_sandbox.url)
     dian_sandbox.delay_next(count=10_000, seconds=0.08)  # a slow DIAN, so the kill lands mid-run
     env = dict(os.environ, DATABASE_URL=database_url_for_subprocess(), SECRET_KEY=settings.SECRET_KEY,
