@@ -209,7 +209,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     # refusals (core.errors.Refusal) become {"code", "detail", "field", "details"} with their HTTP status
-    "EXCEPTION_HANDLER": "facturador.core.api.exception_handler",
+    "EXCEPTION_HANDLER": "facturador.core.rest.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Facturador API",

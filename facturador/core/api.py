@@ -1,60 +1,15 @@
-"""REST API base: token auth, issuer-scoped viewsets, and the core resources.
+"""The API of core's resources: issuers, branches, numbering ranges, certificates, jobs (see core.rest for the base)."""
 
-URLs are nested under the issuer: /api/v1/issuers/{issuer_pk}/<resource>/. A user who is not a
-member of that issuer gets 404, exactly as if it did not exist.
-"""
-
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
-from facturador.core import actions, audit, jobs, numbering
+from facturador.core import actions, jobs, numbering
 from facturador.core.actors import Actor
-from facturador.core.errors import Refusal
 from facturador.core.models import Branch, Certificate, Issuer, Job, Membership, NumberingRange, Role
-
-
-def exception_handler(exc, context):
-    """The API channel's translation of refusals (settings.REST_FRAMEWORK["EXCEPTION_HANDLER"]).
-
-    A `core.errors.Refusal` answers `{"code", "detail", "field", "details"}` with its status (400, 403, 404,
-    409); everything else is DRF's usual answer.
-    """
-    if isinstance(exc, Refusal):
-        return Response(exc.as_dict(), status=exc.status)
-    return drf_exception_handler(exc, context)
-
-
-class IssuerScopedMixin:
-    """Resolves `self.issuer` from the URL and the user's membership; 404 when not a member."""
-
-    write_roles = (Role.ADMIN, Role.BILLING)
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        membership = (
-            Membership.objects.select_related("issuer")
-            .filter(user=request.user, issuer_id=kwargs.get("issuer_pk"))
-            .first()
-        )
-        if membership is None:
-            raise Http404
-        self.issuer = membership.issuer
-        self.membership = membership
-        if request.method not in permissions.SAFE_METHODS and membership.role not in self.write_roles:
-            self.permission_denied(request, message="Su rol no permite modificar datos de este emisor.")
-
-    def get_queryset(self):
-        return self.queryset.filter(issuer=self.issuer)
-
-    def perform_create(self, serializer):
-        obj = serializer.save(issuer=self.issuer)
-        audit.record(f"{obj._meta.model_name}.create", actor=Actor.from_request(self.request), issuer=self.issuer,
-                     obj=obj, summary=str(obj))
+from facturador.core.rest import IssuerScopedMixin, JobSerializer
 
 
 class IssuerSerializer(serializers.ModelSerializer):
@@ -190,17 +145,6 @@ class CertificateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retrie
             key=data["key"].read() if data.get("key") else None,
         )
         return Response(CertificateSerializer(cert).data, status=status.HTTP_201_CREATED)
-
-
-class JobSerializer(serializers.ModelSerializer):
-    percent = serializers.IntegerField(read_only=True)
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
-
-    class Meta:
-        model = Job
-        fields = ["id", "kind", "title", "status", "status_display", "done", "total", "errors", "percent", "message",
-                  "error", "result", "cancel_requested", "attempts", "created_at", "started_at", "finished_at"]
-        read_only_fields = fields
 
 
 class JobViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

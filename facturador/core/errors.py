@@ -11,7 +11,7 @@ An action (``<app>.actions``) that will not do what it was asked raises a :class
 - ``details`` is JSON-serialisable extra data (row numbers, rule codes, ...).
 
 Subclasses only choose the kind of refusal (``status``), which each channel maps once:
-the API (``core.api.exception_handler``) to the HTTP status, the web UI (``core.forms.add_refusal`` and
+the API (``core.rest.exception_handler``) to the HTTP status, the web UI (``core.forms.add_refusal`` and
 ``core.middleware.RefusalMiddleware``) to a form error or a message, the CLI (``core.cli.ActionCommand``)
 to exit status 2 (JSON on stderr with ``--json``). Domain refusals of an app subclass one of these with the
 same signature.

@@ -1,0 +1,63 @@
+"""The shape of the code: layers point one way (libraries <- core <- apps' services/actions <- channels)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2]
+PURE_LIBRARIES = {"dian", "cfdi", "tabular", "printing", "payments", "taxid"}
+CHANNEL_MODULES = ("views", "api", "management")  # plus views_<name>.py
+URL_CONFIGURATION = {"urls.py", "api_urls.py"}
+ENTRY_POINTS = {"settings.py", "wsgi.py", "asgi.py", "cli.py", "__main__.py"}  # the project's own, at the top
+
+
+def product_modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if "tests" in rel.parts or "migrations" in rel.parts:
+            continue
+        yield rel, ast.parse(path.read_text(encoding="utf-8"))
+
+
+def imported_modules(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def is_channel(module: str) -> bool:
+    parts = module.split(".")
+    return parts[0] == "facturador" and len(parts) >= 3 and (
+        parts[2] in CHANNEL_MODULES or parts[2].startswith("views_"))
+
+
+@pytest.mark.parametrize("rel,tree", list(product_modules()), ids=lambda v: str(v) if isinstance(v, Path) else "")
+def test_only_url_configuration_imports_channels(rel, tree):
+    if rel.name in URL_CONFIGURATION or (len(rel.parts) == 1 and rel.name in ENTRY_POINTS):
+        return
+    own_app = rel.parts[0]
+    this_is_a_channel = is_channel(".".join(("facturador", *rel.with_suffix("").parts)))
+    # a channel may use its own app's channel helpers (a command its sub-module, a view its sibling views)
+    offending = sorted({m for m in imported_modules(tree) if is_channel(m)
+                        and not (this_is_a_channel and m.split(".")[1] == own_app)})
+    assert not offending, f"{rel} imports channel modules {offending}"
+
+
+@pytest.mark.parametrize("rel,tree", [(r, t) for r, t in product_modules() if r.parts[0].removesuffix(".py")
+                                      in PURE_LIBRARIES], ids=lambda v: str(v) if isinstance(v, Path) else "")
+def test_pure_libraries_import_no_django_and_no_app(rel, tree):
+    offending = sorted({m for m in imported_modules(tree) if m.split(".")[0] in ("django", "rest_framework")
+                        or (m.startswith("facturador.") and m.split(".")[1] not in PURE_LIBRARIES)})
+    assert not offending, f"{rel} (a pure library) imports {offending}"
+
+
+def test_environment_is_read_only_in_settings_and_entry_points():
+    readers = sorted(str(rel) for rel, tree in product_modules()
+                     if any(isinstance(n, ast.Attribute) and n.attr == "environ" for n in ast.walk(tree)))
+    # settings.py reads configuration; wsgi/asgi/cli.py bootstrap DJANGO_SETTINGS_MODULE; core/cli.py reads a
+    # secret the user names on the command line (--password-env NAME), which is input, not configuration.
+    assert readers == ["asgi.py", "cli.py", "core/cli.py", "settings.py", "wsgi.py"]
