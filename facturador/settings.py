@@ -260,6 +260,9 @@ FACTURADOR_DIAN_RETRIES = int(os.environ.get("FACTURADOR_DIAN_RETRIES") or 3)
 FACTURADOR_DIAN_BACKOFF = float(os.environ.get("FACTURADOR_DIAN_BACKOFF") or 1)
 FACTURADOR_DIAN_POLL_ATTEMPTS = int(os.environ.get("FACTURADOR_DIAN_POLL_ATTEMPTS") or 10)
 FACTURADOR_DIAN_POLL_INTERVAL = float(os.environ.get("FACTURADOR_DIAN_POLL_INTERVAL") or 2)
+# DIAN test sets (habilitacion): rounds of asking again about documents DIAN is still processing, waiting
+# FACTURADOR_DIAN_POLL_INTERVAL seconds doubled each round (at most 60).
+FACTURADOR_HABILITACION_FOLLOW_ROUNDS = int(os.environ.get("FACTURADOR_HABILITACION_FOLLOW_ROUNDS") or 5)
 # Mass billing batches (billing.batch): invoices numbered per transaction, PDFs rendered per chunk, and the
 # number of invoices left to render from which a second worker job ("billing.batch_render") helps.
 FACTURADOR_BILLING_NUMBER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_NUMBER_CHUNK", "200"))

@@ -353,9 +353,8 @@ def execute(run: TestSetRun, ctx=None):
 
     def follow_pending():
         """DIAN still processing some uploads: ask again a few times, waiting longer each time."""
-        rounds = getattr(settings, "FACTURADOR_HABILITACION_FOLLOW_ROUNDS", 5)
-        interval = getattr(settings, "FACTURADOR_DIAN_POLL_INTERVAL", 2.0)
-        for n in range(rounds):
+        interval = settings.FACTURADOR_DIAN_POLL_INTERVAL
+        for n in range(settings.FACTURADOR_HABILITACION_FOLLOW_ROUNDS):
             pending = [e.document for e in _active_entries(run) if e.document.status == DianDocument.Status.PENDING]
             if not pending:
                 return
