@@ -6,17 +6,63 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from .errors import DianError
 from .ns import DIAN_EXTENSIONS, NS
 
 KINDS = {"Invoice": "invoice", "CreditNote": "credit_note", "DebitNote": "debit_note"}
 RULE_PREFIX = {"invoice": "FA", "credit_note": "CA", "debit_note": "DA"}
 DIAN_EXT = DIAN_EXTENSIONS
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=False)
+#: Largest XML document read or parsed (bytes). A real invoice is well under 1 MB; an
+#: AttachedDocument with its embedded invoice a few MB.
+MAX_XML_BYTES = 20 * 2**20
+
+# No entity expansion, no network, no DTD loading, libxml2's default size limits (no huge_tree).
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
+                          remove_blank_text=False)
 
 
-def parse(xml_bytes: bytes):
-    return etree.fromstring(xml_bytes, _PARSER)
+class XmlInputError(DianError):
+    """An XML input refused before (or right after) parsing: too large (``xml.too_large``) or
+    carrying a DTD / entity declarations (``xml.dtd``)."""
+
+
+def _too_large(size_text: str, max_bytes: int) -> XmlInputError:
+    return XmlInputError(
+        "xml.too_large", "documento",
+        f"El documento XML ocupa {size_text}; el máximo admitido es {max_bytes:,} bytes "
+        f"({max_bytes / 2**20:.0f} MB).", english=f"xml.too_large: document larger than {max_bytes} bytes")
+
+
+def check_size(xml_bytes: bytes, max_bytes: int | None = MAX_XML_BYTES) -> None:
+    if max_bytes is not None and len(xml_bytes) > max_bytes:
+        raise _too_large(f"{len(xml_bytes):,} bytes", max_bytes)
+
+
+def read_xml(path_or_file, max_bytes: int | None = MAX_XML_BYTES) -> bytes:
+    """Read an XML document from a path or binary file, at most ``max_bytes`` (reads N+1 bytes and
+    refuses with ``XmlInputError("xml.too_large")`` when there are more; safe on ``/dev/zero``).
+    ``OSError`` propagates."""
+    if isinstance(path_or_file, (str, bytes)) or hasattr(path_or_file, "__fspath__"):
+        with open(path_or_file, "rb") as fh:
+            return read_xml(fh, max_bytes)
+    data = path_or_file.read(-1 if max_bytes is None else max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise _too_large("más de esa cantidad", max_bytes)
+    return data
+
+
+def parse(xml_bytes: bytes, *, max_bytes: int | None = MAX_XML_BYTES):
+    """Parse untrusted XML safely. Raises ``etree.XMLSyntaxError`` (malformed) or ``XmlInputError``
+    (larger than ``max_bytes``; DOCTYPE/entity declarations, which no DIAN document has)."""
+    check_size(xml_bytes, max_bytes)
+    root = etree.fromstring(xml_bytes, _PARSER)
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise XmlInputError("xml.dtd", "documento",
+                            "El documento XML declara un DOCTYPE o entidades; no se admiten en documentos "
+                            "electrónicos.", english="xml.dtd: DOCTYPE/entity declarations refused")
+    return root
 
 
 def kind_of(root) -> str | None:

@@ -1,7 +1,9 @@
 """Command line: ``dian verify`` and ``dian build`` (the project CLI ``facturador dian ...`` delegates here).
 
-    dian verify FILE.xml [--technical-key K] [--pin P --software-id S] [--schema-dir DIR]
-        Prints the JSON report; exit 0 only when every check that could run passed.
+    dian verify FILE.xml [--technical-key K] [--pin P --software-id S] [--schema-dir DIR] [--max-bytes N]
+        Prints the JSON report; exit 0 only when every check that could run passed (1 otherwise);
+        exit 2 when the file cannot be read or is larger than --max-bytes (default 20 MB; at most
+        N + 1 bytes are read).
     dian build INPUT.json --cert FILE.p12 --password-env VAR [--out FILE.xml] [--schema-dir DIR]
         Builds, pre-validates and signs; errors go to stderr in Spanish naming the field and rule; exit 1.
 
@@ -16,7 +18,7 @@ import os
 import sys
 from decimal import Decimal
 
-from . import jsonio, validate, verify, xades, xsd
+from . import _read, jsonio, validate, verify, xades, xsd
 from .errors import DianError
 
 
@@ -29,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--pin", help="PIN del software (CUDE y huella del software)")
     v.add_argument("--software-id", help="identificador del software")
     v.add_argument("--schema-dir", help="directorio con los XSD de la DIAN (common/, maindoc/)")
+    v.add_argument("--max-bytes", type=int, default=_read.MAX_XML_BYTES,
+                   help=f"tamaño máximo del XML en bytes (por defecto {_read.MAX_XML_BYTES:,})")
     b = sub.add_parser("build", help="construye, pre-valida y firma un documento desde JSON")
     b.add_argument("input")
     b.add_argument("--cert", required=True, help="certificado PKCS#12 (.p12/.pfx)")
@@ -46,14 +50,17 @@ def _err(msg: str) -> None:
 
 def _verify(args) -> int:
     try:
-        with open(args.file, "rb") as fh:
-            data = fh.read()
+        data = _read.read_xml(args.file, args.max_bytes)  # at most max_bytes + 1 bytes read
     except OSError as exc:
         _err(f"Error: no se puede leer {args.file}: {exc.strerror}")
         return 2
+    except _read.XmlInputError as exc:
+        _err(f"Error: {args.file}: {exc.message}")
+        return 2
     report = verify.verify_document(data, technical_key=args.technical_key, pin=args.pin,
                                     software_id=args.software_id,
-                                    schema_dir=args.schema_dir or xsd.default_schema_dir())
+                                    schema_dir=args.schema_dir or xsd.default_schema_dir(),
+                                    max_bytes=args.max_bytes)
     print(report.dumps())
     return 0 if report.ok else 1
 

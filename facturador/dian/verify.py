@@ -20,7 +20,7 @@ from lxml import etree
 
 from . import cufe as cufe_mod
 from . import xsd as xsd_mod
-from ._read import dec, document_info, lines, parse, rule, text, xp
+from ._read import MAX_XML_BYTES, XmlInputError, dec, document_info, lines, parse, rule, text, xp
 from .ns import DS, XADES
 
 _DIGESTS = {
@@ -115,7 +115,7 @@ def _reference_octets(ref, root, xml_bytes: bytes) -> bytes:
     uri = ref.get("URI")
     transforms = [t for t in xp(ref, "ds:Transforms/ds:Transform")]
     if uri == "":
-        doc = parse(xml_bytes)
+        doc = parse(xml_bytes, max_bytes=None)  # the same bytes already parsed within the caller's limit
         node = doc.getroottree()
     elif uri and uri.startswith("#"):
         doc = None
@@ -147,10 +147,11 @@ def _digest(method_el, data: bytes) -> bytes:
     return _DIGESTS[alg](data).digest()
 
 
-def verify_signature(xml_bytes: bytes, root=None) -> Check:
+def verify_signature(xml_bytes: bytes, root=None, *, max_bytes: int | None = MAX_XML_BYTES) -> Check:
     """Verify the XAdES signature: every reference digest, the SignatureValue, and that the certificate in
-    KeyInfo is the one named by SigningCertificate (digest and serial)."""
-    root = parse(xml_bytes) if root is None else root
+    KeyInfo is the one named by SigningCertificate (digest and serial). ``max_bytes`` bounds
+    ``xml_bytes`` when ``root`` is not given (XmlInputError / XMLSyntaxError propagate)."""
+    root = parse(xml_bytes, max_bytes=max_bytes) if root is None else root
     try:
         sigs = xp(root, "//ds:Signature")
         if not sigs:
@@ -318,13 +319,23 @@ def totals_findings(root, kind: str | None) -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------- entry point
+def _unreadable(message: str) -> Report:
+    return Report({}, [Check("xsd", False, "ZB01", message)] +
+                  [Check(n, None, "", "No se pudo leer el documento.") for n in CHECK_NAMES[1:]])
+
+
 def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str | None = None,
-                    software_id: str | None = None, schema_dir: str | None = None) -> Report:
+                    software_id: str | None = None, schema_dir: str | None = None, *,
+                    max_bytes: int | None = MAX_XML_BYTES) -> Report:
+    """Run every check on ``xml_bytes``. A document larger than ``max_bytes`` (default 20 MB), with
+    a DOCTYPE/entity declarations or malformed gets a report whose first check failed (ZB01) and
+    the others not run."""
     try:
-        root = parse(xml_bytes)
+        root = parse(xml_bytes, max_bytes=max_bytes)
     except etree.XMLSyntaxError as exc:
-        return Report({}, [Check("xsd", False, "ZB01", f"XML mal formado: {exc}")] +
-                      [Check(n, None, "", "No se pudo leer el documento.") for n in CHECK_NAMES[1:]])
+        return _unreadable(f"XML mal formado: {exc}")
+    except XmlInputError as exc:
+        return _unreadable(exc.message)
     info = document_info(root)
     kind = info["kind"]
     report = Report(info)
