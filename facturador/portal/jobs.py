@@ -35,7 +35,7 @@ def global_invoice(ctx: JobContext):
                 return
             ctx.progress(0, total=len(tickets), message=f"{len(tickets)} tickets sin facturar", force=True)
             services.prepare_global(issuer, token, tickets, period, period.replace("-", ""))
-        cfdi = services.complete(issuer, token)
+        cfdi = services.complete(issuer, token, user=ctx.job.created_by)
     except Refusal as exc:
         raise JobFailed(exc.message, str(exc)) from exc
     with transaction.atomic():

@@ -280,8 +280,8 @@ def _conceptos(ps, tickets):
     return out
 
 
-def invoice_tickets(issuer, tickets: list[Ticket], receptor: ReceptorData, forma_pago: str, *, customer: Customer | None = None,
-                    user=None) -> Cfdi:
+def invoice_tickets(issuer, tickets: list[Ticket], receptor: ReceptorData, forma_pago: str, *,
+                    customer: Customer | None = None) -> Cfdi:
     """Reserve, build, seal, stamp and store one CFDI for the tickets (all of one branch)."""
     if not tickets:
         raise Invalid("portal.invoice.no_tickets", "Agregue al menos un ticket.", field="tickets")
@@ -311,11 +311,12 @@ def invoice_tickets(issuer, tickets: list[Ticket], receptor: ReceptorData, forma
     except Exception:
         release(token)
         raise
-    return complete(issuer, token, user=user)
+    return complete(issuer, token)
 
 
 def complete(issuer, token: str, user=None) -> Cfdi:
-    """Stamp the saved request and store the CFDI; safe to call again for the same reservation.
+    """Stamp the saved request and store the CFDI (`user`: the staff user who asked for it, if any);
+    safe to call again for the same reservation.
 
     If the PAC fails or times out, the tickets become available again at once. A request whose
     outcome was unknown (timeout) stays open: recovery sends the same XML again, and if the PAC had

@@ -2,6 +2,7 @@
 
 import re
 
+from facturador.core.models import AuditEntry
 from facturador.portal.models import Cfdi, Customer, Ticket
 from facturador.portal.tests.conftest import RECEPTOR
 
@@ -21,6 +22,8 @@ def test_full_flow_creates_account_and_stamped_invoice(client, portal, make_tick
     assert resp["Location"].endswith("/tickets/")
     bad = client.post(base + "tickets/", {"order_number": t.order_number, "ticket_number": t.ticket_number, "total": "1.00"})
     assert "El total no coincide" in bad.content.decode()
+    [error] = bad.context["form"].errors.as_data()["total"]
+    assert error.code == "portal.ticket.total_mismatch"
     client.post(base + "tickets/", {"order_number": t.order_number, "ticket_number": t.ticket_number, "total": str(t.total)})
     assert client.post(base + "tickets/", {"continue": "1", "forma_pago": "04"}).status_code == 302
     fiscal = client.post(base + "datos-fiscales/", {"name": RECEPTOR["name"], "postal_code": "01160", "regimen": "612",
@@ -41,6 +44,8 @@ def test_full_flow_creates_account_and_stamped_invoice(client, portal, make_tick
     customer = Customer.objects.get(rfc=RECEPTOR["rfc"])
     assert customer.has_account and cfdi.customer == customer
     assert Ticket.objects.get(pk=t.pk).status == "invoiced"
+    entry = AuditEntry.objects.get(action="portal.invoice")
+    assert (entry.channel, entry.actor, entry.user, entry.object_id) == ("web", f"rfc:{RECEPTOR['rfc']}", None, str(cfdi.pk))
     # the panel lists it; a stranger's session cannot download it
     panel = client.get(base + "mis-facturas/").content.decode()
     assert cfdi.uuid in panel
