@@ -7,7 +7,7 @@ What it does, in a fresh data directory:
   1. migrates a database (SQLite in the data dir unless --database-url is given) and creates
      one issuer, a numbering range and COUNT accounts with two charges each for 2026-10;
   2. starts WORKERS real `facturador worker` processes;
-  3. creates the batch with `facturador.billing.batch.create` (the same call as the UI, API and
+  3. creates the batch with `facturador.billing.actions.create_batch` (the same call as the UI, API and
      CLI) and waits for its job: numbering + IssuedDocument rows, one PDF per invoice (Typst,
      default template with the GS1-128 barcode), the streamed merged print PDF and the zip;
   4. prints invoices/s (end to end, and per phase), the peak RSS of each worker (VmHWM, i.e. the
@@ -139,9 +139,9 @@ def main(argv=None):
     import django
 
     django.setup()
-    from facturador.billing import batch as batchmod
-    from facturador.billing import invoice_templates
-    from facturador.billing.models import Account, Batch
+    from facturador.billing import actions, invoice_templates
+    from facturador.core.actors import Actor
+    from facturador.billing.models import Batch
     from facturador.core.models import Job
 
     issuer = setup_data(args.count)
@@ -167,10 +167,9 @@ def main(argv=None):
         time.sleep(0.1)
 
     try:
-        ids = list(Account.objects.filter(issuer=issuer).order_by("reference").values_list("pk", flat=True))
         t0 = time.perf_counter()
-        batch = batchmod.create(issuer, periods=["2026-10"], billing_type="normal", issue_date=dt.date(2026, 11, 3),
-                                due_date=dt.date(2026, 11, 20), template=tpl, account_ids=ids)
+        batch = actions.create_batch(issuer, Actor.cli(), periods=["2026-10"], issue_date=dt.date(2026, 11, 3),
+                                     due_date=dt.date(2026, 11, 20), template=tpl)
         t_created = time.perf_counter()
         job_id = batch.job_id
         phases = {}

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from facturador.billing.models import Account, IdType, ServiceClass
+from facturador.core.errors import Invalid
 
 COLUMNS = {
     "referencia": "reference", "reference": "reference", "titular": "holder_name", "holder_name": "holder_name",
@@ -26,13 +27,7 @@ COLUMNS = {
     "email": "email", "telefono": "phone", "phone": "phone", "estado": "state", "state": "state",
 }
 STATES = {"activa": "active", "suspendida": "suspended", "retirada": "retired"}
-
-
-class CsvError(Exception):
-    def __init__(self, message: str, problems: list[dict] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.problems = problems or []
+MAX_PROBLEMS = 1000  # rows listed in a refusal's details
 
 
 def _text(data: bytes) -> str:
@@ -43,7 +38,10 @@ def _text(data: bytes) -> str:
 
 
 def load(issuer, data: bytes) -> tuple[int, int]:
-    """Validate every row, then create/update in one transaction. Returns (created, updated)."""
+    """Validate every row, then create/update in one transaction. Returns (created, updated).
+
+    Refusals (`Invalid`, field "file"): `billing.accounts_file.no_header`, `.unknown_columns`, `.invalid_rows`
+    (details: `problems` with line, reference and reason), `.empty`."""
     text = _text(data)
     first = text.splitlines()[0] if text.strip() else ""
     delimiter = ";" if first.count(";") >= first.count(",") else ","
@@ -51,9 +49,11 @@ def load(issuer, data: bytes) -> tuple[int, int]:
     header = [h.strip().lower() for h in next(reader, [])]
     unknown = [h for h in header if h and h not in COLUMNS]
     if not header or "referencia" not in header and "reference" not in header:
-        raise CsvError("El archivo debe tener una fila de encabezado con al menos «referencia» y «titular».")
+        raise Invalid("billing.accounts_file.no_header",
+                      "El archivo debe tener una fila de encabezado con al menos «referencia» y «titular».", field="file")
     if unknown:
-        raise CsvError(f"Columnas desconocidas: {', '.join(unknown)}.")
+        raise Invalid("billing.accounts_file.unknown_columns", f"Columnas desconocidas: {', '.join(unknown)}.",
+                      field="file", details={"columns": unknown})
     fields = [COLUMNS.get(h) for h in header]
     existing = {a.reference: a for a in Account.objects.filter(issuer=issuer)}
     seen: dict[str, int] = {}
@@ -84,9 +84,11 @@ def load(issuer, data: bytes) -> tuple[int, int]:
             continue
         rows.append(acc)
     if problems:
-        raise CsvError(f"El archivo tiene {len(problems)} filas con errores; no se guardó ninguna cuenta.", problems)
+        raise Invalid("billing.accounts_file.invalid_rows",
+                      f"El archivo tiene {len(problems)} filas con errores; no se guardó ninguna cuenta.", field="file",
+                      details={"problem_count": len(problems), "problems": problems[:MAX_PROBLEMS]})
     if not rows:
-        raise CsvError("El archivo no tiene cuentas.")
+        raise Invalid("billing.accounts_file.empty", "El archivo no tiene cuentas.", field="file")
     new = [a for a in rows if a.pk is None]
     old = [a for a in rows if a.pk is not None]
     with transaction.atomic():

@@ -1,4 +1,8 @@
-"""REST API of mass billing, under /api/v1/issuers/{issuer_pk}/billing/..."""
+"""REST API of mass billing, under /api/v1/issuers/{issuer_pk}/billing/...
+
+Views parse their input and call `billing.actions`; refusals are answered by `core.api.exception_handler`
+as `{"code", "detail", "field", "details"}` with their status.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,10 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from facturador.billing import batch as batchmod
-from facturador.billing import cartera, invoice_templates, recaudo
-from facturador.billing.models import Account, Batch, BillingInvoice, Charge, InvoiceTemplate, PaymentFile
-from facturador.billing.selection import SelectionError, require_clean, resolve_references, select_by_filters
-from facturador.core import audit, jobs
+from facturador.billing import actions, cartera, invoice_templates, services
+from facturador.billing.models import Account, Batch, BillingInvoice, Charge, InvoiceTemplate, PaymentFile, Tariff
+from facturador.core.actors import Actor
 from facturador.core.api import IssuerScopedMixin, JobSerializer
-from facturador.printing.render import TemplateError
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -29,25 +30,6 @@ class AccountSerializer(serializers.ModelSerializer):
                   "municipality_code", "service_class", "stratum", "email", "phone", "state", "created_at"]
         read_only_fields = ["id", "created_at"]
 
-    def validate(self, data):
-        from django.core.exceptions import ValidationError
-
-        issuer = self.context["view"].issuer
-        merged = {f: getattr(self.instance, f) for f in self.Meta.fields if self.instance and hasattr(self.instance, f)}
-        merged.update(data)
-        probe = Account(issuer=issuer, **{k: v for k, v in merged.items() if k not in ("id", "created_at")})
-        try:
-            probe.clean()
-        except ValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from exc
-        data["reference"], data["id_number"], data["check_digit"] = probe.reference, probe.id_number, probe.check_digit
-        qs = Account.objects.filter(issuer=issuer, reference=probe.reference)
-        if self.instance:
-            qs = qs.exclude(pk=self.instance.pk)
-        if qs.exists():
-            raise serializers.ValidationError({"reference": f"Ya existe una cuenta con la referencia {probe.reference}."})
-        return data
-
 
 class AccountViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
     """Accounts (subscribers). Filters: ?reference=, ?state=, ?q= (reference or holder contains)."""
@@ -56,20 +38,20 @@ class AccountViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
     serializer_class = AccountSerializer
 
     def get_queryset(self):
-        qs = super().get_queryset()
         p = self.request.query_params
-        if p.get("reference"):
-            qs = qs.filter(reference=p["reference"])
-        if p.get("state"):
-            qs = qs.filter(state=p["state"])
-        if p.get("q"):
-            qs = qs.filter(reference__icontains=p["q"]) | qs.filter(holder_name__icontains=p["q"])
-        return qs.order_by("reference")
+        return services.accounts(self.issuer, q=p.get("q", ""), state=p.get("state", ""),
+                                 reference=p.get("reference", ""))
+
+    def perform_create(self, serializer):
+        serializer.instance = actions.create_account(self.issuer, Actor.from_request(self.request),
+                                                     **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = actions.update_account(self.issuer, Actor.from_request(self.request),
+                                                     serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
-        if instance.charges.exists() or instance.invoices.exists():
-            self.permission_denied(self.request, message="La cuenta tiene cargos o facturas; márquela como retirada.")
-        instance.delete()
+        actions.delete_account(self.issuer, Actor.from_request(self.request), instance)
 
 
 class ChargeSerializer(serializers.ModelSerializer):
@@ -109,7 +91,7 @@ class TemplateSerializer(serializers.ModelSerializer):
 class TemplateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                       viewsets.GenericViewSet):
     """Invoice templates. POST creates a new version (validated by rendering sample data); errors
-    come back as 400 {"detail", "code": "template_error", "line", "column"}."""
+    come back as 400 {"code": "billing.template.invalid", "detail", "field", "details": {"line", "column", ...}}."""
 
     queryset = InvoiceTemplate.objects.all()
     serializer_class = TemplateSerializer
@@ -122,27 +104,21 @@ class TemplateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         ser = self.get_serializer(data=request.data)
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
-        try:
-            tpl = invoice_templates.create_version(
-                self.issuer, d["name"], d["source"], description=d.get("description", ""),
-                make_default=d.get("make_default", False), user=request.user,
-                keep_assets_from=invoice_templates.latest(self.issuer, d["name"].strip()))
-        except TemplateError as exc:
-            return Response({"detail": exc.message, "code": exc.code, "line": exc.line, "column": exc.column},
-                            status=status.HTTP_400_BAD_REQUEST)
-        audit.record("template.create", issuer=self.issuer, obj=tpl, request=request, summary=str(tpl))
+        tpl = actions.upload_template(self.issuer, Actor.from_request(request), name=d["name"], source=d["source"],
+                                      description=d.get("description", ""), make_default=d.get("make_default", False))
         return Response(TemplateSerializer(tpl).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "application/pdf"): bytes})
     @action(detail=True, methods=["get"])
     def preview(self, request, issuer_pk=None, pk=None):
         tpl = self.get_object()
-        pdf = invoice_templates.preview_pdf(tpl, electronic=request.query_params.get("electronic") == "1")
+        pdf = services.preview_template(tpl, electronic=request.query_params.get("electronic") == "1")
         return HttpResponse(pdf, content_type="application/pdf")
 
 
 class BatchSerializer(serializers.ModelSerializer):
     job = JobSerializer(read_only=True)
+    status = serializers.ChoiceField(choices=Batch.Status.choices, read_only=True, help_text="El estado de su tarea")
     template_name = serializers.CharField(source="template.name", read_only=True)
 
     class Meta:
@@ -153,7 +129,17 @@ class BatchSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class BatchFiltersSerializer(serializers.Serializer):
+    service_class = serializers.CharField(required=False, allow_blank=True)
+    stratum = serializers.CharField(required=False, allow_blank=True)
+    state = serializers.CharField(required=False, allow_blank=True, help_text="active o suspended")
+    reference = serializers.CharField(required=False, allow_blank=True, help_text="la referencia contiene")
+    municipality_code = serializers.CharField(required=False, allow_blank=True)
+
+
 class BatchCreateSerializer(serializers.Serializer):
+    """The inputs of `billing.actions.create_batch` (the same as the web form and `facturador batch create`)."""
+
     periods = serializers.ListField(child=serializers.CharField(), help_text="AAAA-MM")
     billing_type = serializers.ChoiceField(choices=Batch.BillingType.choices, default=Batch.BillingType.NORMAL)
     issue_date = serializers.DateField()
@@ -161,28 +147,14 @@ class BatchCreateSerializer(serializers.Serializer):
     template = serializers.CharField(required=False, help_text="id o nombre (última versión); vacío: la predeterminada")
     references = serializers.ListField(child=serializers.CharField(), required=False,
                                        help_text="Referencias a facturar; sin ellas se usan los filtros")
-    filters = serializers.DictField(required=False, help_text="service_class, stratum, reference, municipality_code")
+    filters = BatchFiltersSerializer(required=False)
     electronic = serializers.BooleanField(required=False, default=False,
                                           help_text="Emitir cada factura también como factura electrónica DIAN")
 
 
-def resolve_template(issuer, value) -> InvoiceTemplate:
-    default = invoice_templates.ensure_default(issuer)
-    if not value:
-        return default
-    if str(value).isdigit():
-        tpl = InvoiceTemplate.objects.filter(issuer=issuer, pk=int(value)).first()
-        if tpl:
-            return tpl
-    tpl = invoice_templates.latest(issuer, str(value))
-    if tpl is None:
-        raise batchmod.BatchError(f"No existe la plantilla «{value}».", "template", "template_not_found")
-    return tpl
-
-
 class BatchViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Mass-invoicing batches. POST validates everything (unknown/duplicated references → 400 with
-    `problems`), then creates the batch and its background job."""
+    """Mass-invoicing batches. POST validates everything (unknown/duplicated references → 400
+    `billing.references.invalid` with `details.problems`), then creates the batch and its background job."""
 
     queryset = Batch.objects.select_related("job", "template")
     serializer_class = BatchSerializer
@@ -192,46 +164,23 @@ class BatchViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         ser = BatchCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
-        try:
-            template = resolve_template(self.issuer, d.get("template"))
-            if d.get("references"):
-                sel = require_clean(resolve_references(self.issuer, list(enumerate(d["references"], start=1))))
-                references, filters = sel.references, {}
-            else:
-                filters = d.get("filters") or {}
-                sel = select_by_filters(self.issuer, filters)
-                references = []
-            batch = batchmod.create(self.issuer, periods=d["periods"], billing_type=d["billing_type"],
-                                    issue_date=d["issue_date"], due_date=d["due_date"], template=template,
-                                    account_ids=sel.account_ids, references=references, filters=filters,
-                                    user=request.user, electronic=d.get("electronic", False))
-        except SelectionError as exc:
-            return Response({"detail": exc.message, "code": exc.code, "problems": exc.problems[:1000]},
-                            status=status.HTTP_400_BAD_REQUEST)
-        except batchmod.BatchError as exc:
-            return Response({"detail": exc.message, "code": exc.code, "field": exc.field,
-                             "problems": exc.problems[:1000]}, status=status.HTTP_400_BAD_REQUEST)
-        audit.record("batch.create", issuer=self.issuer, obj=batch, request=request)
+        batch = actions.create_batch(
+            self.issuer, Actor.from_request(request), periods=d["periods"], references=d.get("references") or None,
+            billing_type=d["billing_type"], issue_date=d["issue_date"], due_date=d["due_date"],
+            template=d.get("template"), electronic=d.get("electronic", False), **d.get("filters", {}))
         return Response(BatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def cancel(self, request, issuer_pk=None, pk=None):
-        batch = self.get_object()
-        if not batch.job or not jobs.request_cancel(batch.job):
-            return Response({"detail": "El lote ya terminó; no se puede cancelar."}, status=status.HTTP_409_CONFLICT)
-        audit.record("batch.cancel", issuer=self.issuer, obj=batch, request=request)
+        batch = actions.cancel_batch(self.issuer, Actor.from_request(request), self.get_object())
         batch.refresh_from_db()
         return Response(BatchSerializer(batch).data)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def resume(self, request, issuer_pk=None, pk=None):
-        batch = self.get_object()
-        try:
-            batchmod.resume(batch, user=request.user)
-        except batchmod.BatchError as exc:
-            return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
+        batch = actions.resume_batch(self.issuer, Actor.from_request(request), self.get_object())
         batch.refresh_from_db()
         return Response(BatchSerializer(batch).data)
 
@@ -259,8 +208,6 @@ class BatchViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
 
 class TariffSerializer(serializers.ModelSerializer):
     class Meta:
-        from facturador.billing.models import Tariff
-
         model = Tariff
         fields = ["id", "period", "concept", "service_class", "stratum", "kind", "value", "created_at"]
         read_only_fields = ["id", "created_at"]
@@ -269,22 +216,25 @@ class TariffSerializer(serializers.ModelSerializer):
 class TariffViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
     """Tariffs; POST {period} to `apply/` (re)generates the tariff charges of that period."""
 
-    from facturador.billing.models import Tariff
-
     queryset = Tariff.objects.all()
     serializer_class = TariffSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = actions.create_tariff(self.issuer, Actor.from_request(self.request),
+                                                    **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = actions.update_tariff(self.issuer, Actor.from_request(self.request),
+                                                    serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        actions.delete_tariff(self.issuer, Actor.from_request(self.request), instance)
 
     @extend_schema(request=None, parameters=[OpenApiParameter("period", str)])
     @action(detail=False, methods=["post"])
     def apply(self, request, issuer_pk=None):
-        from facturador.billing.models import PERIOD_RE
-        from facturador.billing.tariffs import apply_tariffs
-
-        period = str(request.data.get("period") or request.query_params.get("period") or "")
-        if not PERIOD_RE.match(period):
-            return Response({"detail": "Indique el periodo (AAAA-MM)."}, status=status.HTTP_400_BAD_REQUEST)
-        n = apply_tariffs(self.issuer, period)
-        audit.record("tariffs.apply", issuer=self.issuer, request=request, summary=f"{period}: {n} cargos")
+        period = str(request.data.get("period") or request.query_params.get("period") or "").strip()
+        n = actions.apply_tariffs(self.issuer, Actor.from_request(request), period=period)
         return Response({"period": period, "charges": n})
 
 
@@ -312,12 +262,7 @@ class PaymentFileViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retrie
         ser = PaymentUploadSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         f = ser.validated_data["file"]
-        try:
-            result = recaudo.import_file(self.issuer, f.read(), name=f.name, user=request.user)
-        except recaudo.PaymentImportError as exc:
-            return Response({"detail": exc.message, "code": exc.code, "line": exc.line_no, "field": exc.field},
-                            status=status.HTTP_400_BAD_REQUEST)
-        audit.record("payments.import", issuer=self.issuer, obj=result.payment_file, request=request)
+        result = actions.import_payments(self.issuer, Actor.from_request(request), data=f.read(), name=f.name)
         return Response(PaymentFileSerializer(result.payment_file).data, status=status.HTTP_201_CREATED)
 
 
@@ -329,19 +274,11 @@ class CarteraViewSet(IssuerScopedMixin, viewsets.ViewSet):
 
     @extend_schema(responses={200: dict})
     def list(self, request, issuer_pk=None):
-        import datetime as dt
-
         p = request.query_params
-        try:
-            periods = batchmod.parse_periods(p["periods"]) if p.get("periods") else None
-            as_of = dt.date.fromisoformat(p["as_of"]) if p.get("as_of") else None
-        except (batchmod.BatchError, ValueError) as exc:
-            return Response({"detail": getattr(exc, "message", "Fecha de corte no válida (AAAA-MM-DD).")},
-                            status=status.HTTP_400_BAD_REQUEST)
-        report = cartera.compute(self.issuer, as_of=as_of, periods=periods,
-                                 only_with_balance=p.get("only_with_balance") == "1",
-                                 service_class=p.get("service_class"), stratum=p.get("stratum"), state=p.get("state"),
-                                 reference=p.get("reference"))
+        report = services.cartera_report(self.issuer, periods=p.get("periods"), as_of=p.get("as_of"),
+                                         only_with_balance=p.get("only_with_balance") == "1",
+                                         service_class=p.get("service_class", ""), stratum=p.get("stratum", ""),
+                                         state=p.get("state", ""), reference=p.get("reference", ""))
         if p.get("export") == "xlsx":
             buf = io.BytesIO()
             cartera.export_xlsx(report, buf, issuer=self.issuer)

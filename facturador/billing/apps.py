@@ -8,4 +8,4 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from facturador.billing import handlers  # noqa: F401  (registers job handlers)
+        from facturador.billing import jobs  # noqa: F401  (registers the job handlers)

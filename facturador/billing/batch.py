@@ -1,5 +1,6 @@
-"""Mass invoicing batches: planning, creation and the background generation job.
+"""Mass invoicing batches: planning, the checks of a new batch and the engine of its background job.
 
+A batch is created by `billing.actions.create_batch`; its job handlers are in `billing.jobs`.
 Generation (job kind "billing.batch") runs in three idempotent phases:
 
 1. **Numbering**: for every selected account that has something to bill and no invoice yet
@@ -32,46 +33,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from facturador.billing import cartera
-from facturador.billing.models import (Account, Batch, BillingInvoice, BillingSettings, Charge, InvoiceTemplate,
-                                       validate_period)
+from facturador.billing.models import Account, Batch, BillingInvoice, BillingSettings, Charge
 from facturador.core import jobs, numbering
+from facturador.core.errors import Conflict, Invalid, Refusal
 from facturador.core.models import DocumentType, IssuedDocument, Job
 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
-NUMBER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_NUMBER_CHUNK", "200"))
-RENDER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_RENDER_CHUNK", "20"))
 IN_LIMIT = 5000  # ids per SQL IN (...) list
-HELPER_MIN_INVOICES = int(os.environ.get("FACTURADOR_BILLING_HELPER_MIN", "300"))
 MONTHS = ["Enero", "Febrero", "Marzo", "Abril", "Mayo", "Junio", "Julio", "Agosto", "Septiembre", "Octubre",
           "Noviembre", "Diciembre"]
-
-
-class BatchError(Exception):
-    """A batch cannot be created. `message` (Spanish) is for the user; `field` names the input."""
-
-    def __init__(self, message: str, field: str = "", code: str = "batch_invalid", problems=None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
-        self.problems = problems or []
-
-
-def parse_periods(value) -> list[str]:
-    if isinstance(value, str):
-        value = value.replace(";", ",").replace(" ", ",").split(",")
-    periods = sorted({p.strip() for p in value if p and p.strip()})
-    if not periods:
-        raise BatchError("Indique al menos un periodo (AAAA-MM).", "periods", "periods_empty")
-    for p in periods:
-        try:
-            validate_period(p)
-        except Exception:
-            raise BatchError(f"El periodo «{p}» no es válido: use AAAA-MM (por ejemplo 2026-09).", "periods",
-                             "period_format") from None
-    return periods
 
 
 def period_label(periods: list[str]) -> str:
@@ -199,86 +171,37 @@ def check_periods_have_charges(issuer, periods: list[str], billing_type: str):
     present = set(Charge.objects.filter(issuer=issuer, period__in=periods).values_list("period", flat=True).distinct())
     missing = [p for p in periods if p not in present]
     if missing:
-        raise BatchError(
+        raise Invalid(
+            "billing.batch.period_without_charges",
             f"{'El periodo' if len(missing) == 1 else 'Los periodos'} {', '.join(missing)} no "
             f"{'tiene' if len(missing) == 1 else 'tienen'} cargos: importe o registre los cargos antes de facturar.",
-            "periods", "period_without_charges")
+            field="periods", details={"periods": missing})
 
 
 def numbering_range(issuer, issue_date):
+    """The numbering range of the batch's invoices on `issue_date`, or a refusal (field "issue_date")."""
     conf = BillingSettings.for_issuer(issuer)
     try:
         return numbering.find_range(issuer, DocumentType.INVOICE, conf.numbering_environment,
                                     prefix=conf.numbering_prefix if conf.numbering_prefix else None, on=issue_date)
     except numbering.NumberingError as exc:
-        raise BatchError(exc.message, "issue_date", exc.code) from exc
+        raise Conflict(exc.code, exc.message, field="issue_date") from exc
 
 
-def prepare(issuer, *, periods, billing_type, issue_date, due_date, template: InvoiceTemplate, account_ids,
-            electronic: bool = False) -> Plan:
-    """All the checks of a batch (before anything is generated); returns the plan."""
-    if billing_type not in Batch.BillingType.values:
-        raise BatchError("Tipo de facturación no válido.", "billing_type")
-    if due_date < issue_date:
-        raise BatchError("La fecha límite de pago es anterior a la fecha de expedición.", "due_date", "due_before_issue")
-    if template.issuer_id != issuer.pk:
-        raise BatchError("Plantilla no encontrada.", "template")
-    check_periods_have_charges(issuer, periods, billing_type)
-    if electronic:
-        from facturador.billing import electronic as el
+def start_job(batch: Batch, *, user=None, total=0, account_ids=None) -> Job:
+    """A new generation job for the batch (call inside a transaction; it is enqueued on commit).
 
-        try:
-            el.check_ready(issuer)
-        except el.ElectronicError as exc:
-            raise BatchError(exc.message, "electronic", exc.code) from exc
-    else:
-        numbering_range(issuer, issue_date)
-    p = plan(issuer, periods, billing_type, account_ids, issue_date=issue_date)
-    if not p.items:
-        raise BatchError("Ninguna de las cuentas seleccionadas tiene valores por facturar en esos periodos.",
-                         "periods", "nothing_to_bill", problems=p.skipped)
-    return p
-
-
-def create(issuer, *, periods, billing_type, issue_date, due_date, template: InvoiceTemplate, account_ids,
-           references=None, filters=None, user=None, title=None, electronic: bool = False) -> Batch:
-    """Validate, store the batch and enqueue its job (on commit)."""
-    periods = parse_periods(periods)
-    p = prepare(issuer, periods=periods, billing_type=billing_type, issue_date=issue_date, due_date=due_date,
-                template=template, account_ids=account_ids, electronic=electronic)
-    with transaction.atomic():
-        batch = Batch.objects.create(
-            electronic=electronic,
-            issuer=issuer, periods=periods, billing_type=billing_type, issue_date=issue_date, due_date=due_date,
-            template=template, template_version=template.version, references=list(references or []),
-            filters=filters or {}, account_count=len(account_ids), created_by=user,
-            total_amount=p.total,
-        )
-        batch.output_dir = f"issuers/{issuer.pk}/billing/lote-{batch.pk}"
-        batch.save(update_fields=["output_dir"])
-        start_job(batch, user=user, total=p.count, account_ids=account_ids, title=title)
-    return batch
-
-
-def start_job(batch: Batch, *, user=None, total=0, account_ids=None, title=None) -> Job:
+    A resumed batch's job gets the parameters of the previous one (the same accounts)."""
     params = {"batch_id": batch.pk}
     if account_ids is not None and not batch.references:
         params["account_ids"] = list(account_ids)
     elif batch.job is not None:
         params = dict(batch.job.params)
-    job = jobs.create_job(batch.issuer, "billing.batch", title=title or f"Lote de facturación {batch.pk} "
+    job = jobs.create_job(batch.issuer, "billing.batch", title=f"Lote de facturación {batch.pk} "
                           f"({', '.join(batch.periods)})", params=params, user=user, total=total)
-    Batch.objects.filter(pk=batch.pk).update(job=job, status=Batch.Status.PENDING)
+    Batch.objects.filter(pk=batch.pk).update(job=job)
     batch.job = job
     return job
-
-
-def resume(batch: Batch, user=None) -> Job:
-    """Start a new job for a cancelled or failed batch; it continues where the last one stopped."""
-    if batch.job and batch.job.is_active:
-        raise BatchError("El lote ya se está generando.")
-    with transaction.atomic():
-        return start_job(batch, user=user, total=batch.job.total if batch.job else 0)
 
 
 def selected_account_ids(batch: Batch, params: dict) -> list[int]:
@@ -501,7 +424,8 @@ class _Renderer:
         return done
 
 
-def _pending(batch: Batch, descending=False, limit=RENDER_CHUNK):
+def _pending(batch: Batch, descending=False, limit=None):
+    limit = limit or settings.FACTURADOR_BILLING_RENDER_CHUNK
     qs = BillingInvoice.objects.filter(batch=batch, pdf="").select_related("account")
     return list(qs.order_by("-id" if descending else "id")[:limit])
 
@@ -534,27 +458,19 @@ def build_outputs(batch: Batch) -> tuple[str, str, int]:
     return merged_rel, zip_rel, pages
 
 
-# ------------------------------------------------------------------------------- handlers
+# --------------------------------------------------------------------------------- engine
 
-def _finish_status(batch_id, status, **extra):
-    Batch.objects.filter(pk=batch_id).update(status=status, **extra)
-
-
-@jobs.job_handler("billing.batch")
-def run_batch(ctx: jobs.JobContext):
-    batch = Batch.objects.select_related("issuer", "template").get(pk=ctx.params["batch_id"], issuer=ctx.issuer)
-    _finish_status(batch.pk, Batch.Status.RUNNING)
+def generate(ctx: jobs.JobContext, batch: Batch):
+    """The work of a batch's job (handler `billing.jobs.run_batch`). The batch's state is its job's;
+    here only its outcome is stored (invoices, totals, files, accounts not billed, when it ended)."""
     try:
         return _run(ctx, batch)
-    except jobs.JobCancelled:
-        _finish_status(batch.pk, Batch.Status.CANCELLED, finished_at=timezone.now())
-        raise
     except jobs.JobFailed as exc:
-        _finish_status(batch.pk, Batch.Status.FAILED, finished_at=timezone.now(),
-                       error_list=batch.error_list + [{"reference": "", "reason": exc.message}])
+        Batch.objects.filter(pk=batch.pk).update(
+            finished_at=timezone.now(), error_list=batch.error_list + [{"reference": "", "reason": exc.message}])
         raise
-    except Exception:
-        _finish_status(batch.pk, Batch.Status.FAILED, finished_at=timezone.now())
+    except BaseException:
+        Batch.objects.filter(pk=batch.pk).update(finished_at=timezone.now())
         raise
 
 
@@ -576,13 +492,14 @@ def _run(ctx: jobs.JobContext, batch: Batch):
         if not batch.electronic:
             try:
                 rng = numbering_range(issuer, batch.issue_date)
-            except BatchError as exc:
+            except Refusal as exc:
                 raise jobs.JobFailed(exc.message) from exc
         ctx.set_result(numbered=False)
         issued = 0
-        for start in range(0, len(p.items), NUMBER_CHUNK):
+        chunk_size = settings.FACTURADOR_BILLING_NUMBER_CHUNK
+        for start in range(0, len(p.items), chunk_size):
             ctx.check_cancel()
-            chunk = p.items[start:start + NUMBER_CHUNK]
+            chunk = p.items[start:start + chunk_size]
             accounts = Account.objects.in_bulk([i.account_id for i in chunk])
             try:
                 issued += _issue_chunk(batch, rng, chunk, accounts, conf, errors)
@@ -626,10 +543,8 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     agg = BillingInvoice.objects.filter(batch=batch)
     count = agg.count()
     amount = sum(agg.values_list("total", flat=True), Decimal("0"))
-    status = Batch.Status.FINISHED_WITH_ERRORS if errors else Batch.Status.FINISHED
     Batch.objects.filter(pk=batch.pk).update(merged_pdf=merged, zip_file=zipped, invoice_count=count,
-                                             total_amount=amount, status=status, finished_at=timezone.now(),
-                                             error_list=errors)
+                                             total_amount=amount, finished_at=timezone.now(), error_list=errors)
     ctx.set_result(batch_id=batch.pk, invoices=count, pages=pages, total=str(amount), skipped=len(errors))
     ctx.progress(total, total=total, errors=len(errors),
                  message=f"{count} facturas generadas" + (f"; {len(errors)} cuentas no facturadas" if errors else ""),
@@ -638,7 +553,7 @@ def _run(ctx: jobs.JobContext, batch: Batch):
 
 
 def _start_helper(ctx: jobs.JobContext, batch: Batch, remaining: int):
-    if remaining < HELPER_MIN_INVOICES or ctx.params.get("no_helper"):
+    if remaining < settings.FACTURADOR_BILLING_HELPER_MIN or ctx.params.get("no_helper"):
         return None
     with transaction.atomic():
         return jobs.create_job(batch.issuer, "billing.batch_render",
@@ -646,14 +561,12 @@ def _start_helper(ctx: jobs.JobContext, batch: Batch, remaining: int):
                                params={"batch_id": batch.pk, "main_job": ctx.job.pk})
 
 
-@jobs.job_handler("billing.batch_render")
-def run_batch_helper(ctx: jobs.JobContext):
+def help_render(ctx: jobs.JobContext, batch: Batch):
     """Renders invoices of a batch from the highest id down, while the main job numbers and then
     renders from the lowest id up. Stops when nothing is left to render once numbering is over,
-    or when the main job ends or is cancelled."""
+    or when the main job ends or is cancelled (handler `billing.jobs.run_batch_helper`)."""
     import time
 
-    batch = Batch.objects.select_related("issuer", "template").get(pk=ctx.params["batch_id"], issuer=ctx.issuer)
     main_id = ctx.params.get("main_job")
     renderer = _Renderer(batch)
     rendered = 0
@@ -662,7 +575,7 @@ def run_batch_helper(ctx: jobs.JobContext):
         main = Job.objects.filter(pk=main_id).values_list("status", "cancel_requested", "result").first()
         if main is None or main[0] in Job.FINAL or main[1]:
             break
-        chunk = _pending(batch, descending=True, limit=max(1, RENDER_CHUNK // 2))
+        chunk = _pending(batch, descending=True, limit=max(1, settings.FACTURADOR_BILLING_RENDER_CHUNK // 2))
         if not chunk:
             if main[0] == Job.Status.RUNNING and (main[2] or {}).get("numbered") is False:
                 time.sleep(0.3)  # the main job is still numbering: more invoices will come

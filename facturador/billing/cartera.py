@@ -75,7 +75,7 @@ class AccountDebt:
     credit: Decimal = ZERO
 
 
-def debts(issuer, account_ids=None, as_of: dt.date | None = None, exclude_interest_periods=None) -> dict[int, AccountDebt]:
+def debts(issuer, account_ids=None, as_of: dt.date | None = None) -> dict[int, AccountDebt]:
     """Charges per period, payments and FIFO outstanding per account (all periods)."""
     charges = Charge.objects.filter(issuer=issuer, account__isnull=False)
     payments = Payment.objects.filter(issuer=issuer, account__isnull=False)
@@ -137,8 +137,7 @@ class Cartera:
         return [self.totals[k] for k in BUCKET_KEYS]
 
 
-def filter_accounts(issuer, *, service_class=None, stratum=None, state=None, reference=None, references=None,
-                    municipality_code=None):
+def filter_accounts(issuer, *, service_class=None, stratum=None, state=None, reference=None, municipality_code=None):
     qs = Account.objects.filter(issuer=issuer)
     if service_class:
         qs = qs.filter(service_class=service_class)
@@ -148,8 +147,6 @@ def filter_accounts(issuer, *, service_class=None, stratum=None, state=None, ref
         qs = qs.filter(state=state)
     if reference:
         qs = qs.filter(reference__icontains=reference.strip())
-    if references is not None:
-        qs = qs.filter(reference__in=list(references))
     if municipality_code:
         qs = qs.filter(municipality_code=municipality_code)
     return qs

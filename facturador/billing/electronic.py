@@ -17,56 +17,55 @@ from decimal import Decimal
 
 from lxml import etree
 
+from facturador.core.errors import Conflict
 from facturador.dian.ns import STS
 
 ID_TYPES = {"NIT": "31", "CC": "13", "CE": "22", "TI": "12", "PP": "41", "PEP": "47", "NUIP": "91", "EXT": "42"}
 
 
-class ElectronicError(Exception):
-    def __init__(self, message: str, code: str = "electronic"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+class ElectronicError(Conflict):
+    """An invoice cannot be issued electronically (codes `billing.electronic.<reason>`, field "electronic")."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = "electronic", details: dict | None = None):
+        super().__init__(code, message, field=field, details=details)
 
 
 def _services():
     try:
         from facturador.einvoice import services
     except ImportError as exc:  # the einvoice app is not installed
-        raise ElectronicError("La facturación electrónica DIAN no está instalada.") from exc
+        raise ElectronicError("billing.electronic.unavailable", "La facturación electrónica DIAN no está instalada.") from exc
     return services
 
 
 def check_ready(issuer):
     """Refuse an electronic batch early when the issuer cannot sign and send DIAN invoices."""
+    from facturador.core import numbering
+
     services = _services()
     if issuer.country != "CO":
-        raise ElectronicError("La factura electrónica DIAN es para emisores de Colombia.")
+        raise ElectronicError("billing.electronic.not_colombian", "La factura electrónica DIAN es para emisores de Colombia.")
     try:
         mode = services.active_mode(issuer)
         services.signer_for(issuer)
-        from facturador.core import numbering
-
         numbering.find_range(issuer, "invoice", mode.environment)
-    except services.EinvoiceError as exc:
-        raise ElectronicError(exc.message, exc.code) from exc
-    except numbering.NumberingError as exc:
-        raise ElectronicError(exc.message, exc.code) from exc
+    except (services.EinvoiceError, numbering.NumberingError) as exc:
+        raise ElectronicError("billing.electronic.not_ready", exc.message, details={"reason": exc.code}) from exc
 
 
 def payload(batch, account, charges, interest: Decimal) -> dict:
     lines = []
     for c in charges:
         if c.amount <= 0:
-            raise ElectronicError(f"El cargo «{c.concept}» no es positivo; no se puede emitir como factura electrónica.",
-                                  "negative_line")
+            raise ElectronicError("billing.electronic.negative_line",
+                                  f"El cargo «{c.concept}» no es positivo; no se puede emitir como factura electrónica.")
         detail = f" — {c.quantity.normalize():f} x {c.unit_price.normalize():f}" if c.quantity != 1 else ""
         lines.append({"description": f"{c.concept} ({c.period}){detail}", "quantity": "1", "unit_price": str(c.amount),
                       "taxes": []})
     if interest > 0:
         lines.append({"description": "Intereses de mora", "quantity": "1", "unit_price": str(interest), "taxes": []})
     if not lines:
-        raise ElectronicError("No hay cargos del periodo para la factura electrónica.", "no_lines")
+        raise ElectronicError("billing.electronic.no_lines", "No hay cargos del periodo para la factura electrónica.")
     customer = {"id_type": ID_TYPES.get(account.id_type, "13"), "id_number": account.id_number or "222222222222",
                 "name": account.holder_name, "email": account.email or "",
                 "legal_person": account.id_type == "NIT",
@@ -92,10 +91,11 @@ def issue(batch, account, charges, interest: Decimal):
     try:
         return services.issue(batch.issuer, payload(batch, account, charges, interest), send=True)
     except services.EinvoiceError as exc:
-        raise ElectronicError(getattr(exc, "display", exc.message), exc.code) from exc
+        raise ElectronicError("billing.electronic.refused", getattr(exc, "display", exc.message),
+                              details={"rule": exc.code, "field": getattr(exc, "field", None)}) from exc
 
 
-def dian_print_data(dian_document_id: int, resolution: str = "") -> dict | None:
+def dian_print_data(dian_document_id: int) -> dict | None:
     """CUFE and QR text (as signed) for the printed invoice."""
     from facturador.einvoice.models import DianDocument
 
@@ -106,5 +106,5 @@ def dian_print_data(dian_document_id: int, resolution: str = "") -> dict | None:
     qr_el = next(root.iter(f"{{{STS}}}QRCode"), None)
     qr = (qr_el.text if qr_el is not None else "") or doc.cufe
     return {"cufe": doc.cufe, "qr_text": qr.strip(),
-            "authorization": doc.numbering_range.resolution_number if doc.numbering_range_id else resolution,
+            "authorization": doc.numbering_range.resolution_number if doc.numbering_range_id else "",
             "validation_date": None}

@@ -13,21 +13,13 @@ class AccountForm(forms.ModelForm):
                   "service_class", "stratum", "email", "phone", "state"]
 
     def __init__(self, *args, issuer, **kwargs):
-        self.issuer = issuer
         super().__init__(*args, **kwargs)
         self.instance.issuer = issuer
 
-    def clean_reference(self):
-        ref = self.cleaned_data["reference"].strip()
-        qs = Account.objects.filter(issuer=self.issuer, reference=ref)
-        if self.instance.pk:
-            qs = qs.exclude(pk=self.instance.pk)
-        if qs.exists():
-            raise forms.ValidationError(_("Ya existe una cuenta con la referencia %(r)s.") % {"r": ref})
-        return ref
-
 
 class BillingSettingsForm(forms.ModelForm):
+    """Fields only: the rules (GLN check digit, barcode widths) are in `billing.actions.save_settings`."""
+
     class Meta:
         from facturador.billing.models import BillingSettings
 
@@ -36,24 +28,6 @@ class BillingSettingsForm(forms.ModelForm):
                   "monthly_interest_rate", "document_title", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 3}),
                    "numbering_environment": forms.Select(choices=[("production", "Producción"), ("test", "Pruebas")])}
-
-    def clean_gln(self):
-        from facturador.printing.barcodes import BarcodeError, payment_barcode_data
-
-        gln = self.cleaned_data["gln"].strip()
-        try:
-            payment_barcode_data(gln, "1", 1, None)
-        except BarcodeError as exc:
-            raise forms.ValidationError(exc.message) from exc
-        return gln
-
-    def clean(self):
-        data = super().clean()
-        if data.get("ref_width") is not None and not 1 <= data["ref_width"] <= 25:
-            self.add_error("ref_width", _("El ancho de la referencia debe estar entre 1 y 25."))
-        if data.get("amount_width") is not None and not 1 <= data["amount_width"] <= 15:
-            self.add_error("amount_width", _("El ancho del valor debe estar entre 1 y 15."))
-        return data
 
 
 class TariffForm(forms.ModelForm):
@@ -65,6 +39,8 @@ class TariffForm(forms.ModelForm):
 
 
 class CarteraFilterForm(forms.Form):
+    """The report's filters; the periods are checked by `billing.services.cartera_report`."""
+
     periods = forms.CharField(label=_("Periodos"), required=False, help_text=_("AAAA-MM separados por coma; vacío: todos."))
     as_of = forms.DateField(label=_("Fecha de corte"), required=False, widget=forms.DateInput(attrs=DATE))
     service_class = forms.ChoiceField(label=_("Clase"), required=False, choices=[("", "Todas"), *ServiceClass.choices])
@@ -72,17 +48,6 @@ class CarteraFilterForm(forms.Form):
     state = forms.ChoiceField(label=_("Estado"), required=False, choices=[("", "Todos"), *Account.State.choices])
     reference = forms.CharField(label=_("Referencia contiene"), required=False)
     only_with_balance = forms.BooleanField(label=_("Solo cuentas con saldo"), required=False)
-
-    def clean_periods(self):
-        from facturador.billing.batch import BatchError, parse_periods
-
-        value = self.cleaned_data["periods"].strip()
-        if not value:
-            return []
-        try:
-            return parse_periods(value)
-        except BatchError as exc:
-            raise forms.ValidationError(exc.message) from exc
 
 
 class TemplateUploadForm(forms.Form):
@@ -117,6 +82,8 @@ class TemplateUploadForm(forms.Form):
 
 
 class BatchForm(forms.Form):
+    """The inputs of `billing.actions.create_batch`; the action checks them (periods, dates, selection...)."""
+
     periods = forms.CharField(label=_("Periodos"), help_text=_("AAAA-MM separados por coma, por ejemplo 2026-09,2026-10."))
     billing_type = forms.ChoiceField(label=_("Tipo de facturación"), choices=Batch.BillingType.choices)
     issue_date = forms.DateField(label=_("Fecha de expedición"), widget=forms.DateInput(attrs=DATE))
@@ -129,27 +96,17 @@ class BatchForm(forms.Form):
     service_class = forms.ChoiceField(label=_("Filtro: clase"), required=False, choices=[("", "Todas"), *ServiceClass.choices])
     stratum = forms.ChoiceField(label=_("Filtro: estrato"), required=False,
                                 choices=[("", "Todos")] + [(str(i), str(i)) for i in range(1, 7)])
+    state = forms.ChoiceField(label=_("Filtro: estado"), required=False,
+                              choices=[("", "Activas y suspendidas"), (Account.State.ACTIVE, Account.State.ACTIVE.label),
+                                       (Account.State.SUSPENDED, Account.State.SUSPENDED.label)])
     reference = forms.CharField(label=_("Filtro: referencia contiene"), required=False)
+    municipality_code = forms.CharField(label=_("Filtro: código de municipio DANE"), required=False, max_length=5)
 
     def __init__(self, *args, issuer, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["template"].queryset = InvoiceTemplate.objects.filter(issuer=issuer).order_by("name", "-version")
         self.fields["template"].label_from_instance = lambda t: f"{t.name} — versión {t.version}" + (
             " (predeterminada)" if t.is_default else "")
-
-    def clean_periods(self):
-        from facturador.billing.batch import BatchError, parse_periods
-
-        try:
-            return parse_periods(self.cleaned_data["periods"])
-        except BatchError as exc:
-            raise forms.ValidationError(exc.message) from exc
-
-    def clean(self):
-        data = super().clean()
-        if data.get("issue_date") and data.get("due_date") and data["due_date"] < data["issue_date"]:
-            self.add_error("due_date", _("La fecha límite de pago es anterior a la fecha de expedición."))
-        return data
 
 
 class PaymentUploadForm(forms.Form):

@@ -16,14 +16,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from facturador.core.models import Issuer, IssuerScoped, Job
-
-PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-def validate_period(value: str):
-    if not PERIOD_RE.match(value or ""):
-        raise ValidationError(_("El periodo «%(v)s» no es válido: use AAAA-MM (por ejemplo 2026-09)."), params={"v": value},
-                              code="period_format")
+from facturador.core.periods import validate_period  # also named by migration 0001 as billing.models.validate_period
 
 
 class IdType(models.TextChoices):
@@ -239,12 +232,15 @@ class Batch(IssuerScoped):
         ARREARS_ONLY = "arrears_only", _("Solo mora")
 
     class Status(models.TextChoices):
+        """The batch's words for the state of its job (`Batch.status` is derived from `Batch.job`)."""
+
         PENDING = "pending", _("Pendiente")
         RUNNING = "running", _("Generando")
         FINISHED = "finished", _("Terminado")
         FINISHED_WITH_ERRORS = "finished_errors", _("Terminado con errores")
         FAILED = "failed", _("Error")
         CANCELLED = "cancelled", _("Cancelado")
+        DELETED = "deleted", _("Eliminado")
 
     periods = models.JSONField(_("periodos"), default=list)
     billing_type = models.CharField(_("tipo de facturación"), max_length=15, choices=BillingType.choices,
@@ -261,7 +257,6 @@ class Batch(IssuerScoped):
                                      help_text=_("Cada factura se emite también como factura electrónica (firmada y "
                                                  "enviada a la DIAN) y el PDF lleva el CUFE y el código QR."))
     job = models.OneToOneField(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="billing_batch")
-    status = models.CharField(_("estado"), max_length=20, choices=Status.choices, default=Status.PENDING)
     invoice_count = models.PositiveIntegerField(_("facturas"), default=0)
     total_amount = models.DecimalField(_("valor total"), max_digits=20, decimal_places=2, default=Decimal("0"))
     error_list = models.JSONField(_("errores"), default=list, blank=True)
@@ -279,6 +274,14 @@ class Batch(IssuerScoped):
 
     def __str__(self):
         return f"Lote {self.pk} ({', '.join(self.periods)})"
+
+    @property
+    def status(self) -> str:
+        """The state of the batch's job (its generation); a batch without a job has not started."""
+        return self.job.status if self.job_id else self.Status.PENDING
+
+    def get_status_display(self):
+        return self.Status(self.status).label
 
     @property
     def period_key(self) -> str:

@@ -17,16 +17,10 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from facturador.billing.models import Account, BillingInvoice, Payment, PaymentFile
+from facturador.core.errors import Conflict
 from facturador.payments import asobancaria
 
-
-class PaymentImportError(Exception):
-    def __init__(self, message: str, code: str = "payment_file_invalid", field: str = "", line_no: int = 0):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
-        self.line_no = line_no
+DUPLICATE = ("billing.payment_file.duplicate", "Este archivo de recaudo ya se cargó antes; no se aplicó de nuevo.")
 
 
 @dataclass
@@ -44,17 +38,15 @@ def _match_reference(ref: str, by_ref: dict[str, int], by_stripped: dict[str, in
     return by_stripped.get(ref.lstrip("0") or "0")
 
 
-def import_file(issuer, data: bytes, name: str = "recaudo.txt", user=None, strict_length: bool = False) -> ImportResult:
-    """Parse, check and apply an Asobancaria 2001 file. Raises PaymentImportError and changes nothing on error."""
-    try:
-        parsed = asobancaria.parse(data, strict_length=strict_length)
-    except asobancaria.AsobancariaError as exc:
-        where = f"Línea {exc.line_no}: " if exc.line_no else ""
-        raise PaymentImportError(f"{where}{exc.message_es} No se registró ningún pago.", exc.code, exc.field,
-                                 exc.line_no) from exc
+def import_file(issuer, data: bytes, name: str = "recaudo.txt", user=None) -> ImportResult:
+    """Parse, check and apply an Asobancaria 2001 file; nothing changes on error.
+
+    Raises `asobancaria.AsobancariaError` for a bad file (the action translates it) and
+    `Conflict("billing.payment_file.duplicate")` for a file applied before."""
+    parsed = asobancaria.parse(data, strict_length=False)  # banks pad or trim records
     digest = hashlib.sha256(data).hexdigest()
     if PaymentFile.objects.filter(issuer=issuer, sha256=digest).exists():
-        raise PaymentImportError("Este archivo de recaudo ya se cargó antes; no se aplicó de nuevo.", "duplicate_file")
+        raise Conflict(*DUPLICATE, field="file")
 
     details = parsed.details
     # Account references in the file are zero-padded to 48; ours keep their own leading zeros.
@@ -109,6 +101,5 @@ def import_file(issuer, data: bytes, name: str = "recaudo.txt", user=None, stric
             pfile.unmatched = result.unmatched
             pfile.save(update_fields=["matched_count", "unmatched"])
     except IntegrityError as exc:  # the same file uploaded twice at the same moment
-        raise PaymentImportError("Este archivo de recaudo ya se cargó antes; no se aplicó de nuevo.",
-                                 "duplicate_file") from exc
+        raise Conflict(*DUPLICATE, field="file") from exc
     return result

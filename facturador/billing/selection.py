@@ -6,27 +6,19 @@ from dataclasses import dataclass, field
 
 from facturador.billing.cartera import filter_accounts
 from facturador.billing.models import Account
+from facturador.core.errors import Invalid
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-
-
-class SelectionError(Exception):
-    """The selection cannot be used. `message` is Spanish; `problems` lists the offending lines."""
-
-    code = "selection_invalid"
-
-    def __init__(self, message: str, problems: list[dict] | None = None, field: str = "references"):
-        super().__init__(message)
-        self.message = message
-        self.problems = problems or []
-        self.field = field
+MAX_PROBLEMS = 1000  # problems listed in a refusal's details
+FILTERS = ("service_class", "stratum", "state", "reference", "municipality_code")
 
 
 def parse_references(data: bytes | str) -> list[tuple[int, str]]:
     """(line number, reference) for every non-blank line; the first field if the line has separators."""
     if isinstance(data, bytes):
         if len(data) > MAX_FILE_BYTES:
-            raise SelectionError("El archivo de referencias es demasiado grande (máximo 20 MB).")
+            raise Invalid("billing.references.too_large", "El archivo de referencias es demasiado grande (máximo 20 MB).",
+                          field="references")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -60,7 +52,8 @@ def resolve_references(issuer, lines: list[tuple[int, str]]) -> Selection:
     """Match references exactly (leading zeros matter). Unknown, duplicated and retired
     references are collected in `problems`; call :func:`require_clean` to refuse them."""
     if not lines:
-        raise SelectionError("El archivo de referencias no contiene ninguna referencia.")
+        raise Invalid("billing.references.empty", "El archivo de referencias no contiene ninguna referencia.",
+                      field="references")
     refs = [r for _, r in lines]
     known = {}
     for chunk in range(0, len(refs), 5000):
@@ -94,24 +87,25 @@ def resolve_references(issuer, lines: list[tuple[int, str]]) -> Selection:
 def require_clean(sel: Selection) -> Selection:
     if sel.problems:
         n = len(sel.problems)
-        raise SelectionError(
+        raise Invalid(
+            "billing.references.invalid",
             f"El archivo de referencias tiene {n} {'problema' if n == 1 else 'problemas'}; corríjalo y vuelva a "
-            "cargarlo. No se generó nada.", sel.problems)
+            "cargarlo. No se generó nada.", field="references",
+            details={"problem_count": n, "problems": sel.problems[:MAX_PROBLEMS]})
     if not sel.account_ids:
-        raise SelectionError("No hay cuentas para facturar.")
+        raise Invalid("billing.references.empty", "No hay cuentas para facturar.", field="references")
     return sel
 
 
 def select_by_filters(issuer, filters: dict) -> Selection:
-    """Active and suspended accounts matching the filters (never retired ones)."""
-    qs = filter_accounts(issuer, service_class=filters.get("service_class"), stratum=filters.get("stratum"),
-                         state=filters.get("state"), reference=filters.get("reference"),
-                         municipality_code=filters.get("municipality_code"))
+    """Active and suspended accounts matching the filters (keys: `FILTERS`; never retired accounts)."""
+    qs = filter_accounts(issuer, **{k: filters.get(k) for k in FILTERS})
     qs = qs.exclude(state=Account.State.RETIRED).order_by("reference")
     sel = Selection()
     for pk, ref in qs.values_list("pk", "reference"):
         sel.account_ids.append(pk)
         sel.references.append(ref)
     if not sel.account_ids:
-        raise SelectionError("Ninguna cuenta cumple los filtros.", field="filters")
+        raise Invalid("billing.selection.empty", "Ninguna cuenta cumple los filtros.", field="filters",
+                      details={"filters": dict(filters)})
     return sel

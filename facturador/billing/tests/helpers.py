@@ -39,18 +39,14 @@ def make_accounts(issuer, n, periods=("2026-09",), amount=Decimal("15000"), star
 
 def issue_batch_inline(issuer, accounts, periods=("2026-09",), issue=dt.date(2026, 10, 1), due=dt.date(2026, 10, 20),
                        billing_type="normal", electronic=False):
-    """Create a batch and run its job handler in this process (for tests that are not about workers)."""
-    from facturador.billing import batch as batchmod
-    from facturador.billing import invoice_templates
-    from facturador.core.jobs import JobContext
-    from facturador.core.models import Job
+    """Create a batch and run its job in this process, exactly as a worker does (for tests not about workers)."""
+    from facturador.billing import actions
+    from facturador.core.actors import Actor
+    from facturador.core.jobs import execute_job
 
-    tpl = invoice_templates.ensure_default(issuer)
-    b = batchmod.create(issuer, periods=list(periods), billing_type=billing_type, issue_date=issue, due_date=due,
-                        template=tpl, account_ids=[a.pk for a in accounts], references=[a.reference for a in accounts],
-                        electronic=electronic)
-    job = Job.objects.get(pk=b.job_id)
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
-    batchmod.run_batch(JobContext(job))
+    b = actions.create_batch(issuer, Actor.cli(), periods=list(periods), billing_type=billing_type, issue_date=issue,
+                             due_date=due, references=[a.reference for a in accounts], electronic=electronic)
+    execute_job.call(b.job_id)
     b.refresh_from_db()
+    b.job.refresh_from_db()
     return b

@@ -18,13 +18,15 @@ def test_accounts_crud_and_nit_check_digit(issuer_co, api):
     url = f"/api/v1/issuers/{issuer_co.pk}/billing/accounts/"
     bad = api.post(url, {"reference": "0001", "holder_name": "Ferretería", "id_type": "NIT", "id_number": "800197268",
                          "check_digit": "5"}, format="json")
-    assert bad.status_code == 400 and "dígito de verificación" in str(bad.json())
+    assert bad.status_code == 400 and "dígito de verificación" in bad.json()["detail"]
+    assert (bad.json()["code"], bad.json()["field"]) == ("billing.account.invalid", "check_digit")
     ok = api.post(url, {"reference": "0001", "holder_name": "Ferretería", "id_type": "NIT", "id_number": "800197268",
                         "check_digit": "4", "stratum": "3"}, format="json")
     assert ok.status_code == 201, ok.json()
     assert Account.objects.get(reference="0001").check_digit == "4"  # leading zeros kept
     dup = api.post(url, {"reference": "0001", "holder_name": "Otro"}, format="json")
-    assert dup.status_code == 400 and "Ya existe" in str(dup.json())
+    assert dup.status_code == 400 and "Ya existe" in dup.json()["detail"]
+    assert (dup.json()["code"], dup.json()["field"]) == ("billing.account.duplicate_reference", "reference")
     assert api.get(url, {"reference": "0001"}).json()["results"][0]["holder_name"] == "Ferretería"
 
 
@@ -55,6 +57,10 @@ def test_charges_batches_cancel_and_download(issuer_co, api, settings, tmp_path)
     pending = r.json()["id"]
     c = api.post(f"{base}batches/{pending}/cancel/")
     assert c.status_code == 200 and c.json()["job"]["status"] == Job.Status.CANCELLED
+    assert c.json()["status"] == Batch.Status.CANCELLED
+    again = api.post(f"{base}batches/{pending}/cancel/")
+    assert again.status_code == 409 and again.json()["code"] == "billing.batch.not_running"
+    assert "ya terminó" in again.json()["detail"]
     assert api.get(f"{base}batches/{pending}/download/").status_code == 404
 
     done = issue_batch_inline(issuer_co, accounts[1:])
@@ -73,7 +79,8 @@ def test_tariffs_api(issuer_co, api):
     base = f"/api/v1/issuers/{issuer_co.pk}/billing/tariffs/"
     r = api.post(base, {"period": "2026-10", "concept": "Alumbrado", "kind": "fixed", "value": "6500"}, format="json")
     assert r.status_code == 201, r.json()
-    assert api.post(base + "apply/", {"period": "2026-13"}, format="json").status_code == 400
+    bad = api.post(base + "apply/", {"period": "2026-13"}, format="json")
+    assert bad.status_code == 400 and bad.json()["code"] == "core.period.invalid" and bad.json()["field"] == "period"
     r = api.post(base + "apply/", {"period": "2026-10"}, format="json")
     assert r.json() == {"period": "2026-10", "charges": 3}
     charges = api.get(f"/api/v1/issuers/{issuer_co.pk}/billing/charges/", {"period": "2026-10", "source": "tariff"})

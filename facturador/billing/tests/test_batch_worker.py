@@ -10,10 +10,10 @@ import pytest
 from django.conf import settings
 
 from conftest import wait_for
-from facturador.billing import batch as batchmod
-from facturador.billing import invoice_templates
+from facturador.billing import actions
 from facturador.billing.models import Batch, BillingInvoice
 from facturador.billing.tests.helpers import make_accounts, make_range
+from facturador.core.actors import Actor
 from facturador.core.models import IssuedDocument, Job
 
 ISSUE, DUE = dt.date(2026, 11, 3), dt.date(2026, 11, 20)
@@ -61,9 +61,8 @@ def decode_barcodes(pdf_path, page_index=0):
 def new_batch(issuer, n, periods=("2026-09", "2026-10")):
     make_range(issuer, prefix="LA")
     accounts = make_accounts(issuer, n, periods=periods)
-    tpl = invoice_templates.ensure_default(issuer)
-    b = batchmod.create(issuer, periods=list(periods), billing_type="normal", issue_date=ISSUE, due_date=DUE,
-                        template=tpl, account_ids=[a.pk for a in accounts], references=[a.reference for a in accounts])
+    b = actions.create_batch(issuer, Actor.cli(), periods=list(periods), issue_date=ISSUE, due_date=DUE,
+                             references=[a.reference for a in accounts])
     return b, accounts
 
 

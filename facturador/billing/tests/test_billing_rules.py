@@ -5,10 +5,12 @@ from decimal import Decimal as D
 
 import pytest
 
-from facturador.billing import batch as batchmod
+from facturador.billing import actions, jobs
 from facturador.billing.models import Account, BillingInvoice, Charge, Payment, Tariff
 from facturador.billing.tariffs import apply_tariffs
 from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
+from facturador.core.actors import Actor
+from facturador.core.errors import Invalid
 from facturador.core.jobs import JobContext
 from facturador.core.models import IssuedDocument, Job
 
@@ -64,7 +66,7 @@ def test_rerun_invoices_nothing_twice_and_other_batch_reports(issuer_co, media):
     first = issue_batch_inline(issuer_co, accounts[:2])
     job = Job.objects.get(pk=first.job_id)
     Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
-    batchmod.run_batch(JobContext(Job.objects.get(pk=job.pk)))  # the same job again (as after a crash)
+    jobs.run_batch(JobContext(Job.objects.get(pk=job.pk)))  # the same job again (as after a crash)
     assert BillingInvoice.objects.count() == 2 and IssuedDocument.objects.count() == 2
 
     second = issue_batch_inline(issuer_co, accounts)  # same period, one new account
@@ -79,13 +81,12 @@ def test_nothing_to_bill_is_refused(issuer_co, media):
     make_range(issuer_co)
     make_accounts(issuer_co, 1)
     empty = Account.objects.create(issuer=issuer_co, reference="555", holder_name="Sin cargos")
-    from facturador.billing import invoice_templates
-
-    with pytest.raises(batchmod.BatchError) as info:
-        batchmod.create(issuer_co, periods=["2026-09"], billing_type="normal", issue_date=dt.date(2026, 10, 1),
-                        due_date=dt.date(2026, 10, 20), template=invoice_templates.ensure_default(issuer_co),
-                        account_ids=[empty.pk])
-    assert info.value.code == "nothing_to_bill" and not Job.objects.exists()
+    with pytest.raises(Invalid) as info:
+        actions.create_batch(issuer_co, Actor.cli(), periods=["2026-09"], issue_date=dt.date(2026, 10, 1),
+                             due_date=dt.date(2026, 10, 20), references=[empty.reference])
+    assert info.value.code == "billing.batch.nothing_to_bill" and info.value.field == "periods"
+    assert info.value.details["problems"] == [{"reference": "555", "reason": "Sin cargos en los periodos seleccionados."}]
+    assert not Job.objects.exists()
 
 
 @pytest.mark.django_db
@@ -115,3 +116,7 @@ def test_tariffs_ui(issuer_co, client_co):
     assert "no es válido" in bad.content.decode()
     client_co.post("/facturacion/tarifas/", {"apply": "1", "apply_period": "2026-10"})
     assert Charge.objects.filter(source="tariff", concept="Alumbrado", amount=D(7000)).count() == 2
+    refused = client_co.post("/facturacion/tarifas/", {"apply": "1", "apply_period": "2026-13"},
+                             HTTP_REFERER="http://testserver/facturacion/tarifas/")
+    assert refused.status_code == 302 and refused.url == "http://testserver/facturacion/tarifas/"
+    assert "no es válido" in client_co.get("/facturacion/tarifas/").content.decode()

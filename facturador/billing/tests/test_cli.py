@@ -7,12 +7,12 @@ import sys
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from conftest import database_url_for_subprocess
 from facturador.billing.models import Batch
 from facturador.billing.tests.helpers import make_accounts, make_range
 from facturador.billing.tests.test_batch_worker import page_count, worker_env
+from facturador.core.cli import RefusedCommand
 
 
 def cli(*args, settings):
@@ -32,13 +32,17 @@ def test_batch_create_wait_with_progress_bar(issuer_co, start_worker, settings, 
     make_accounts(issuer_co, 12, periods=("2026-09", "2026-10"))
     refs = tmp_path / "refs.txt"
     refs.write_text("000003\n000001\n000002\n000002\n000099\n")
-    err = io.StringIO()
-    with pytest.raises(CommandError) as info:
+    with pytest.raises(RefusedCommand) as info:
         call_command("batch", "create", "--issuer", issuer_co.tax_id, "--periods", "2026-09,2026-10", "--references",
-                     str(refs), "--template", "Predeterminada", stderr=err)
-    assert "2 problemas" in str(info.value)
-    assert "línea 4: 000002: Referencia repetida" in err.getvalue() and "000099" in err.getvalue()
+                     str(refs), "--template", "Predeterminada")
+    assert "2 problemas" in str(info.value) and info.value.returncode == 2
+    problems = info.value.refusal.details["problems"]
+    assert [(p["line"], p["reference"]) for p in problems] == [(4, "000002"), (5, "000099")]
     assert not Batch.objects.exists()
+    refused = cli("batch", "create", "--issuer", issuer_co.tax_id, "--periods", "2026-09,2026-10", "--references",
+                  str(refs), settings=settings)
+    assert refused.returncode == 2 and "[billing.references.invalid]" in refused.stderr
+    assert "línea 4: 000002: Referencia repetida" in refused.stderr and "000099" in refused.stderr
 
     refs.write_text("000003\n000001\n000002\n")
     start_worker(**worker_env())

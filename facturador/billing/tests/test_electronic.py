@@ -10,10 +10,12 @@ from django.apps import apps  # noqa: E402
 if not apps.is_installed("facturador.einvoice"):
     pytest.skip("the einvoice app is not installed", allow_module_level=True)
 
-from facturador.billing import batch as batchmod  # noqa: E402
+from facturador.billing import actions  # noqa: E402
 from facturador.billing.models import BillingInvoice, Charge  # noqa: E402
 from facturador.billing.tests.helpers import issue_batch_inline, make_accounts  # noqa: E402
 from facturador.billing.tests.test_batch_worker import decode_barcodes  # noqa: E402
+from facturador.core.actors import Actor  # noqa: E402
+from facturador.core.errors import Conflict  # noqa: E402
 from facturador.core.models import IssuedDocument, Job  # noqa: E402
 from facturador.einvoice.tests.conftest import TEST_KEY, dian_issuer  # noqa: E402,F401
 
@@ -70,11 +72,12 @@ def test_electronic_batch_signs_each_invoice_and_prints_cufe_and_qr(dian_issuer,
 
 @pytest.mark.django_db
 def test_electronic_needs_dian_setup(issuer_co):
-    from facturador.billing import invoice_templates
+    import datetime as dt
 
     accounts = make_accounts(issuer_co, 1)
-    with pytest.raises(batchmod.BatchError) as info:
-        batchmod.create(issuer_co, periods=["2026-09"], billing_type="normal", issue_date=__import__("datetime").date(2026, 10, 1),
-                        due_date=__import__("datetime").date(2026, 10, 20), electronic=True,
-                        template=invoice_templates.ensure_default(issuer_co), account_ids=[accounts[0].pk])
+    with pytest.raises(Conflict) as info:
+        actions.create_batch(issuer_co, Actor.cli(), periods=["2026-09"], issue_date=dt.date(2026, 10, 1),
+                             due_date=dt.date(2026, 10, 20), electronic=True, references=[accounts[0].reference])
+    assert info.value.code == "billing.electronic.not_ready"
     assert info.value.field == "electronic" and "software" in info.value.message
+    assert not Job.objects.exists()

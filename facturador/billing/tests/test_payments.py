@@ -7,11 +7,12 @@ from decimal import Decimal as D
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.core.management.base import CommandError
-
-from facturador.billing import cartera, recaudo
+from facturador.billing import actions, cartera
 from facturador.billing.models import BillingInvoice, Payment, PaymentFile
 from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
+from facturador.core.actors import Actor
+from facturador.core.cli import RefusedCommand
+from facturador.core.errors import Invalid
 from facturador.payments import asobancaria as ab
 
 
@@ -45,15 +46,18 @@ def invoiced(issuer_co, settings, tmp_path):
 def test_wrong_control_total_refused_nothing_paid(issuer_co, invoiced, client_co):
     good = recaudo_file([("000001", 20001), ("000002", 10000)])
     bad = with_wrong_file_total(good)
-    with pytest.raises(recaudo.PaymentImportError) as info:
-        recaudo.import_file(issuer_co, bad)
-    assert info.value.line_no == 6 and "No se registró ningún pago" in info.value.message  # the 09 record
+    with pytest.raises(Invalid) as info:
+        actions.import_payments(issuer_co, Actor.cli(), data=bad)
+    assert info.value.code == "billing.payment_file.invalid" and info.value.details["line"] == 6  # the 09 record
+    assert "No se registró ningún pago" in info.value.message
     resp = client_co.post("/facturacion/recaudo/", {"file": SimpleUploadedFile("rec.txt", bad)})
     assert resp.status_code == 200 and "Línea 6" in resp.content.decode()
-    with pytest.raises(CommandError):
-        path = __import__("pathlib").Path(__import__("tempfile").mkdtemp()) / "bad.txt"
-        path.write_bytes(bad)
+    assert resp.context["form"].errors.as_data()["file"][0].code == "billing.payment_file.invalid"
+    path = __import__("pathlib").Path(__import__("tempfile").mkdtemp()) / "bad.txt"
+    path.write_bytes(bad)
+    with pytest.raises(RefusedCommand) as cli:
         call_command("payments", "import", str(path), "--issuer", issuer_co.tax_id)
+    assert cli.value.returncode == 2 and cli.value.refusal.code == "billing.payment_file.invalid"
     assert Payment.objects.count() == 0 and PaymentFile.objects.count() == 0
     assert set(BillingInvoice.objects.values_list("status", flat=True)) == {"issued"}
 
@@ -85,7 +89,8 @@ def test_payments_api_and_cli(issuer_co, invoiced, admin_co, api_client, tmp_pat
     url = f"/api/v1/issuers/{issuer_co.pk}/billing/payment-files/"
     bad = with_wrong_file_total(recaudo_file([("000003", 20001)]))
     r = api_client.post(url, {"file": SimpleUploadedFile("r.txt", bad)}, format="multipart")
-    assert r.status_code == 400 and r.json()["line"] == 5
+    assert r.status_code == 400 and r.json()["code"] == "billing.payment_file.invalid"
+    assert r.json()["details"]["line"] == 5 and r.json()["field"] == "file" and "Línea 5" in r.json()["detail"]
     path = tmp_path / "rec.txt"
     path.write_bytes(recaudo_file([("000003", 20001)]))
     out = io.StringIO()

@@ -63,6 +63,7 @@ def test_period_without_charges_refused(issuer_co, setup, client_co):
     resp = client_co.post("/facturacion/lotes/nuevo/", form(periods="2026-09,2026-12", refs="000001\n"))
     assert resp.status_code == 200
     assert "El periodo 2026-12 no tiene cargos" in resp.content.decode()
+    assert resp.context["form"].errors.as_data()["periods"][0].code == "billing.batch.period_without_charges"
     assert not Batch.objects.exists()
 
 
@@ -87,6 +88,6 @@ def test_api_refuses_duplicates(issuer_co, setup, admin_co, api_client):
     r = api_client.post(f"/api/v1/issuers/{issuer_co.pk}/billing/batches/", {
         "periods": ["2026-09"], "issue_date": "2026-10-01", "due_date": "2026-10-20",
         "references": ["000001", "000001", "X1"]}, format="json")
-    assert r.status_code == 400
-    assert [p["reference"] for p in r.json()["problems"]] == ["000001", "X1"]
+    assert r.status_code == 400 and r.json()["code"] == "billing.references.invalid" and "2 problemas" in r.json()["detail"]
+    assert [p["reference"] for p in r.json()["details"]["problems"]] == ["000001", "X1"]
     assert not Batch.objects.exists()

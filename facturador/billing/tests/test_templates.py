@@ -83,7 +83,8 @@ def test_template_api(issuer_co, admin_co, api_client):
     api_client.force_authenticate(admin_co)
     url = f"/api/v1/issuers/{issuer_co.pk}/billing/templates/"
     r = api_client.post(url, {"name": "API", "source": BROKEN}, format="json")
-    assert r.status_code == 400 and r.json()["code"] == "template_error" and r.json()["line"] == 4
+    assert r.status_code == 400 and r.json()["code"] == "billing.template.invalid" and r.json()["details"]["line"] == 4
+    assert r.json()["field"] == "source" and "delimitador sin cerrar" in r.json()["detail"]
     r = api_client.post(url, {"name": "API", "source": GOOD}, format="json")
     assert r.status_code == 201 and r.json()["version"] == 1
     pdf = api_client.get(f"{url}{r.json()['id']}/preview/")
@@ -104,7 +105,7 @@ def test_batch_with_a_template_without_the_invoices_form_renders_each_invoice_al
     make_range(issuer_co)
     invoice_templates.create_version(issuer_co, "Sencilla", GOOD, make_default=True)
     batch = issue_batch_inline(issuer_co, make_accounts(issuer_co, 3))
-    assert batch.status == "finished", batch.errors
+    assert batch.status == "finished", batch.error_list
     for inv in BillingInvoice.objects.filter(batch=batch):
         pdf = pypdfium2.PdfDocument(io.BytesIO((settings.MEDIA_ROOT / str(getattr(inv.pdf, "name", inv.pdf))).read_bytes()))
         text = pdf[0].get_textpage().get_text_range()

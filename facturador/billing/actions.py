@@ -1,0 +1,307 @@
+"""The user actions of mass billing, one function each: `(issuer, actor, *, ...)`.
+
+Each action validates its input, does the work (starting a job where there is one) and writes the audit
+entry, once, whatever the channel (web views, API views and the `batch`, `cartera` and `payments` commands
+are thin adapters). A refusal is a `core.errors.Refusal` with a stable code `billing.<subject>.<reason>`
+(or `core.<subject>.<reason>` for shared inputs such as periods and numbering); errors of the pure libraries
+(printing's TemplateError and BarcodeError, payments' AsobancariaError) are translated here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from facturador.billing import accounts_csv, invoice_templates, recaudo, services
+from facturador.billing import batch as engine
+from facturador.billing.models import Account, Batch, BillingSettings, InvoiceTemplate, Tariff
+from facturador.billing.selection import FILTERS, Selection, require_clean, resolve_references, select_by_filters
+from facturador.core import audit, jobs
+from facturador.core.actors import Actor
+from facturador.core.errors import Conflict, Invalid
+from facturador.core.periods import clean_period
+from facturador.payments import asobancaria
+from facturador.printing.render import TemplateError
+
+DEFAULT_DUE_DAYS = 15
+
+
+def _invalid(code: str, exc: ValidationError) -> Invalid:
+    """A model's ValidationError as a refusal naming its first field (all messages in `details`)."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    name, messages = next(iter(errors.items()))
+    return Invalid(code, " ".join(messages), field=None if name == "__all__" else name, details={"errors": errors})
+
+
+# -------------------------------------------------------------------------------- accounts
+
+def _save_account(issuer, account: Account):
+    try:
+        account.full_clean(exclude=["issuer"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise _invalid("billing.account.invalid", exc) from exc
+    if Account.objects.filter(issuer=issuer, reference=account.reference).exclude(pk=account.pk).exists():
+        raise Invalid("billing.account.duplicate_reference", f"Ya existe una cuenta con la referencia {account.reference}.",
+                      field="reference", details={"reference": account.reference})
+    account.save()
+
+
+def create_account(issuer, actor: Actor, **fields) -> Account:
+    account = Account(issuer=issuer, **fields)
+    _save_account(issuer, account)
+    audit.record("account.create", actor=actor, issuer=issuer, obj=account, summary=str(account))
+    return account
+
+
+def update_account(issuer, actor: Actor, account: Account, **fields) -> Account:
+    for name, value in fields.items():
+        setattr(account, name, value)
+    _save_account(issuer, account)
+    audit.record("account.update", actor=actor, issuer=issuer, obj=account, summary=str(account))
+    return account
+
+
+def delete_account(issuer, actor: Actor, account: Account):
+    if account.charges.exists() or account.invoices.exists():
+        raise Conflict("billing.account.in_use", "La cuenta tiene cargos o facturas; márquela como retirada.",
+                       details={"reference": account.reference})
+    audit.record("account.delete", actor=actor, issuer=issuer, obj=account, summary=str(account))
+    account.delete()
+
+
+def upload_accounts(issuer, actor: Actor, *, data: bytes) -> tuple[int, int]:
+    """The accounts CSV file (all or nothing); returns (created, updated). Refusals `billing.accounts_file.*`."""
+    created, updated = accounts_csv.load(issuer, data)
+    audit.record("account.bulk_upload", actor=actor, issuer=issuer, summary=f"{created} creadas, {updated} actualizadas")
+    return created, updated
+
+
+# -------------------------------------------------------------------------------- settings
+
+def save_settings(issuer, actor: Actor, **fields) -> BillingSettings:
+    """The issuer's billing configuration (bank agreement GLN and barcode widths, numbering, interest...)."""
+    from facturador.printing.barcodes import BarcodeError, payment_barcode_data
+
+    conf = BillingSettings.for_issuer(issuer)
+    for name, value in fields.items():
+        setattr(conf, name, value)
+    conf.gln = (conf.gln or "").strip()
+    try:
+        payment_barcode_data(conf.gln, "1", 1, None)
+    except BarcodeError as exc:
+        raise Invalid("billing.settings.invalid_gln", exc.message, field="gln", details={"rule": exc.code}) from exc
+    if not 1 <= conf.ref_width <= 25:
+        raise Invalid("billing.settings.invalid_width", "El ancho de la referencia debe estar entre 1 y 25.",
+                      field="ref_width")
+    if not 1 <= conf.amount_width <= 15:
+        raise Invalid("billing.settings.invalid_width", "El ancho del valor debe estar entre 1 y 15.",
+                      field="amount_width")
+    try:
+        conf.full_clean(exclude=["issuer"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise _invalid("billing.settings.invalid", exc) from exc
+    conf.save()
+    audit.record("billing.settings", actor=actor, issuer=issuer, obj=conf)
+    return conf
+
+
+# --------------------------------------------------------------------------------- tariffs
+
+def _save_tariff(tariff: Tariff):
+    try:
+        tariff.full_clean(exclude=["issuer"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise _invalid("billing.tariff.invalid", exc) from exc
+    tariff.save()
+
+
+def create_tariff(issuer, actor: Actor, **fields) -> Tariff:
+    tariff = Tariff(issuer=issuer, **fields)
+    _save_tariff(tariff)
+    audit.record("tariff.create", actor=actor, issuer=issuer, obj=tariff, summary=str(tariff))
+    return tariff
+
+
+def update_tariff(issuer, actor: Actor, tariff: Tariff, **fields) -> Tariff:
+    for name, value in fields.items():
+        setattr(tariff, name, value)
+    _save_tariff(tariff)
+    audit.record("tariff.update", actor=actor, issuer=issuer, obj=tariff, summary=str(tariff))
+    return tariff
+
+
+def delete_tariff(issuer, actor: Actor, tariff: Tariff):
+    audit.record("tariff.delete", actor=actor, issuer=issuer, obj=tariff, summary=str(tariff))
+    tariff.delete()
+
+
+def apply_tariffs(issuer, actor: Actor, *, period) -> int:
+    """(Re)generate the tariff charges of `period`; returns how many charges were created."""
+    from facturador.billing.tariffs import apply_tariffs as generate
+
+    period = clean_period(period, field="period")
+    count = generate(issuer, period)
+    audit.record("tariffs.apply", actor=actor, issuer=issuer, summary=f"{period}: {count} cargos")
+    return count
+
+
+# ------------------------------------------------------------------------------- templates
+
+def upload_template(issuer, actor: Actor, *, name: str, source: str, assets: dict[str, bytes] | None = None,
+                    description: str = "", make_default: bool = False) -> InvoiceTemplate:
+    """A new version of template `name`, validated by rendering the sample invoice (with and without DIAN
+    data); the assets of the previous version are kept unless replaced. Refusal `billing.template.invalid`
+    (details: line, column, diagnostic)."""
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("billing.template.no_name", "Indique el nombre de la plantilla.", field="name")
+    try:
+        tpl = invoice_templates.create_version(
+            issuer, name, source, assets=assets, description=description or "", make_default=make_default,
+            user=actor.user, keep_assets_from=invoice_templates.latest(issuer, name))
+    except TemplateError as exc:
+        raise services.template_refusal(exc) from exc
+    audit.record("template.create", actor=actor, issuer=issuer, obj=tpl, summary=str(tpl))
+    return tpl
+
+
+def activate_template(issuer, actor: Actor, template: InvoiceTemplate) -> InvoiceTemplate:
+    """Make `template` the issuer's default template."""
+    template = services.resolve_template(issuer, template)
+    invoice_templates.set_default(template)
+    audit.record("template.default", actor=actor, issuer=issuer, obj=template, summary=str(template))
+    return template
+
+
+# --------------------------------------------------------------------------------- batches
+
+@dataclass
+class BatchPreview:
+    """A batch checked and planned, not created: what the web UI shows before the user confirms."""
+
+    periods: list[str]
+    billing_type: str
+    issue_date: dt.date
+    due_date: dt.date
+    template: InvoiceTemplate
+    electronic: bool
+    references: list[str]  # the references asked for (empty: the accounts are chosen by `filters`)
+    filters: dict = field(default_factory=dict)
+    selection: Selection = field(default_factory=Selection)
+    plan: engine.Plan = field(default_factory=engine.Plan)
+
+
+def _reference_lines(references) -> list[tuple[int, str]]:
+    """References as (line number, reference): given so by a parsed file, or numbered from 1 in a list."""
+    return [r if isinstance(r, (tuple, list)) else (no, str(r)) for no, r in enumerate(references, start=1)]
+
+
+def preview_batch(issuer, *, periods, references=None, billing_type: str = Batch.BillingType.NORMAL,
+                  issue_date: dt.date | None = None, due_date: dt.date | None = None, template=None,
+                  electronic: bool = False, service_class: str = "", stratum: str = "", state: str = "",
+                  reference: str = "", municipality_code: str = "") -> BatchPreview:
+    """Every check of a batch, and its plan (who is billed how much), without creating anything.
+
+    `references` (a list of references, or of (line, reference) from `selection.parse_references`) chooses the
+    accounts; without it the filters do (never retired accounts). `template`: an InvoiceTemplate, its id or
+    name, or empty for the default one. Dates default to today and 15 days later.
+    """
+    periods = services.parse_periods(periods)
+    if billing_type not in Batch.BillingType.values:
+        raise Invalid("billing.batch.invalid_billing_type", "Tipo de facturación no válido.", field="billing_type",
+                      details={"billing_type": billing_type, "choices": list(Batch.BillingType.values)})
+    issue_date = services.parse_date(issue_date, field="issue_date") or dt.date.today()
+    due_date = services.parse_date(due_date, field="due_date") or issue_date + dt.timedelta(days=DEFAULT_DUE_DAYS)
+    if due_date < issue_date:
+        raise Invalid("billing.batch.due_before_issue", "La fecha límite de pago es anterior a la fecha de expedición.",
+                      field="due_date")
+    template = services.resolve_template(issuer, template)
+    values = {"service_class": service_class, "stratum": stratum, "state": state, "reference": reference,
+              "municipality_code": municipality_code}
+    filters = {k: str(values[k]).strip() for k in FILTERS if values[k] and str(values[k]).strip()}
+    if references:  # the references choose the accounts; filters are then not used
+        filters = {}
+        selection = require_clean(resolve_references(issuer, _reference_lines(references)))
+        asked = list(selection.references)
+    else:
+        selection = select_by_filters(issuer, filters)
+        asked = []
+    engine.check_periods_have_charges(issuer, periods, billing_type)
+    if electronic:
+        from facturador.billing import electronic as dian
+
+        dian.check_ready(issuer)
+    else:
+        engine.numbering_range(issuer, issue_date)
+    plan = engine.plan(issuer, periods, billing_type, selection.account_ids, issue_date=issue_date)
+    if not plan.items:
+        raise Invalid("billing.batch.nothing_to_bill",
+                      "Ninguna de las cuentas seleccionadas tiene valores por facturar en esos periodos.",
+                      field="periods", details={"problem_count": len(plan.skipped), "problems": plan.skipped[:1000]})
+    return BatchPreview(periods=periods, billing_type=billing_type, issue_date=issue_date, due_date=due_date,
+                        template=template, electronic=bool(electronic), references=asked, filters=filters,
+                        selection=selection, plan=plan)
+
+
+def create_batch(issuer, actor: Actor, *, periods, references=None, billing_type: str = Batch.BillingType.NORMAL,
+                 issue_date: dt.date | None = None, due_date: dt.date | None = None, template=None,
+                 electronic: bool = False, service_class: str = "", stratum: str = "", state: str = "",
+                 reference: str = "", municipality_code: str = "") -> Batch:
+    """Check and create a batch and start its generation job (enqueued when the transaction commits).
+    The inputs are those of :func:`preview_batch`."""
+    p = preview_batch(issuer, periods=periods, references=references, billing_type=billing_type,
+                      issue_date=issue_date, due_date=due_date, template=template, electronic=electronic,
+                      service_class=service_class, stratum=stratum, state=state, reference=reference,
+                      municipality_code=municipality_code)
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            issuer=issuer, periods=p.periods, billing_type=p.billing_type, issue_date=p.issue_date,
+            due_date=p.due_date, template=p.template, template_version=p.template.version, references=p.references,
+            filters=p.filters, account_count=p.selection.count, electronic=p.electronic, created_by=actor.user,
+            total_amount=p.plan.total,
+        )
+        batch.output_dir = f"issuers/{issuer.pk}/billing/lote-{batch.pk}"
+        batch.save(update_fields=["output_dir"])
+        engine.start_job(batch, user=actor.user, total=p.plan.count, account_ids=p.selection.account_ids)
+        audit.record("batch.create", actor=actor, issuer=issuer, obj=batch,
+                     summary=f"{p.plan.count} facturas, periodos {', '.join(p.periods)}")
+    return batch
+
+
+def cancel_batch(issuer, actor: Actor, batch: Batch) -> Batch:
+    """Stop a batch's generation: at once if it has not started, at its next check otherwise."""
+    if batch.job is None or not jobs.request_cancel(batch.job):
+        raise Conflict("billing.batch.not_running", "El lote ya terminó; no se puede cancelar.",
+                       details={"batch": batch.pk})
+    audit.record("batch.cancel", actor=actor, issuer=issuer, obj=batch)
+    return batch
+
+
+def resume_batch(issuer, actor: Actor, batch: Batch) -> Batch:
+    """A new job for a cancelled or failed batch; it continues where the last one stopped (no invoice twice)."""
+    if batch.job is not None and batch.job.is_active:
+        raise Conflict("billing.batch.running", "El lote ya se está generando.", details={"batch": batch.pk})
+    with transaction.atomic():
+        engine.start_job(batch, user=actor.user, total=batch.job.total if batch.job else 0)
+        audit.record("batch.resume", actor=actor, issuer=issuer, obj=batch)
+    return batch
+
+
+# -------------------------------------------------------------------------------- payments
+
+def import_payments(issuer, actor: Actor, *, data: bytes, name: str = "recaudo.txt") -> recaudo.ImportResult:
+    """Apply an Asobancaria 2001 recaudo file (nothing is applied if any check fails).
+
+    Refusals: `billing.payment_file.invalid` (details: line, rule, record_field), `billing.payment_file.duplicate`."""
+    try:
+        result = recaudo.import_file(issuer, data, name=name, user=actor.user)
+    except asobancaria.AsobancariaError as exc:
+        where = f"Línea {exc.line_no}: " if exc.line_no else ""
+        raise Invalid("billing.payment_file.invalid", f"{where}{exc.message_es} No se registró ningún pago.",
+                      field="file", details={"line": exc.line_no, "rule": exc.code, "record_field": exc.field}) from exc
+    audit.record("payments.import", actor=actor, issuer=issuer, obj=result.payment_file,
+                 summary=f"{result.matched} pagos aplicados, {len(result.unmatched)} sin cuenta")
+    return result
