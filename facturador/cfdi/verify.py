@@ -19,7 +19,11 @@ from . import xml as cx
 from .csd import certificate_number
 from .errors import SchemaError
 
-__all__ = ["VerificationResult", "verify_cfdi", "verify_emisor_seal", "verify_tfd_seal", "rsa_sha256_ok"]
+__all__ = ["VerificationResult", "verify_cfdi", "verify_emisor_seal", "verify_tfd_seal", "rsa_sha256_ok",
+           "MAX_XML_BYTES"]
+
+#: Largest CFDI accepted for verification (bytes); a CFDI with many concepts is a few MB at most.
+MAX_XML_BYTES = 20 * 2**20
 
 
 def rsa_sha256_ok(cert: x509.Certificate, data: bytes, b64sig: str) -> bool:
@@ -85,15 +89,25 @@ class VerificationResult:
         return self.xsd_ok and self.sello_ok and (not self.stamped or self.sello_sat_ok is True)
 
 
-def verify_cfdi(xml_bytes: bytes, pac_certificates=None, *, require_stamp: bool = False) -> VerificationResult:
+def verify_cfdi(xml_bytes: bytes, pac_certificates=None, *, require_stamp: bool = False,
+                max_bytes: int | None = MAX_XML_BYTES) -> VerificationResult:
     """Verify XSD (cfdv40 + TFD + Pagos 2.0), emisor seal and — when the certificate named by
     ``NoCertificadoSAT`` is in ``pac_certificates`` (dict number → DER bytes or x509 cert, or a list)
-    — the TFD seal."""
+    — the TFD seal. Input larger than ``max_bytes`` (default 20 MB) or declaring a DOCTYPE/entities
+    is refused before anything else (``errors`` says why; parsing never expands entities)."""
     res = VerificationResult(stamp_required=require_stamp)
+    size = len(xml_bytes.encode("utf-8") if isinstance(xml_bytes, str) else xml_bytes)
+    if max_bytes is not None and size > max_bytes:
+        res.errors.append(f"xml_demasiado_grande: el CFDI ocupa {size:,} bytes; el máximo es {max_bytes:,}.")
+        return res
     try:
         doc = cx.parse(xml_bytes)
     except SchemaError as exc:
         res.errors.append(str(exc))
+        return res
+    docinfo = doc.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        res.errors.append("xml_con_dtd: el CFDI declara un DOCTYPE o entidades; no se admiten.")
         return res
     try:
         cx.validate_xsd(doc, full=True)     # SAT's XSD files untouched

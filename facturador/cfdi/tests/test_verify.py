@@ -61,3 +61,19 @@ def test_seal_with_openssl_and_xsltproc(stamped, tmp_path):
     out = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "pub.pem"), "-signature",
                           str(tmp_path / "sig.bin"), str(tmp_path / "cadena.txt")], capture_output=True, text=True)
     assert out.returncode == 0 and "Verified OK" in out.stdout
+
+
+def test_oversized_input_is_refused_before_parsing():
+    res = verify_cfdi(b"<cfdi:Comprobante>" + b" " * (21 * 2**20) + b"</cfdi:Comprobante>")
+    assert not res.ok and res.errors[0].startswith("xml_demasiado_grande")
+    res = verify_cfdi(b"<a/>", max_bytes=3)
+    assert res.errors[0].startswith("xml_demasiado_grande")
+
+
+def test_dtd_and_entities_are_refused(invoice, csd):
+    xml = build_invoice(invoice, csd)
+    assert verify_cfdi(xml).sello_ok
+    decl = xml.index(b"?>") + 2 if xml.startswith(b"<?xml") else 0
+    with_dtd = xml[:decl] + b'<!DOCTYPE cfdi:Comprobante [<!ENTITY e "x">]>' + xml[decl:]
+    res = verify_cfdi(with_dtd)
+    assert not res.ok and res.errors == ["xml_con_dtd: el CFDI declara un DOCTYPE o entidades; no se admiten."]
