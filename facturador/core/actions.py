@@ -54,8 +54,17 @@ def issuer_problems(data: dict) -> list[tuple[str, str]]:
     return problems
 
 
+def may_create_issuers(actor: Actor) -> bool:
+    """Only platform administrators (permission core.add_issuer; superusers) and the CLI's operator register
+    issuers: a tenant's users, even its administrators, do not create new tenants."""
+    return actor.user is None and actor.channel == "cli" or actor.user is not None and actor.user.has_perm("core.add_issuer")
+
+
 def create_issuer(actor: Actor, *, data: dict, admin=None) -> Issuer:
     """Create an issuer; `admin` (default: the actor's user) becomes its administrator."""
+    if not may_create_issuers(actor):
+        raise Forbidden("core.issuer.create_forbidden",
+                        "Solo un administrador de la plataforma puede registrar emisores.")
     data = {k: v for k, v in data.items() if k in ISSUER_FIELDS}
     problems = issuer_problems(data)
     if problems:

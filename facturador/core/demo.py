@@ -56,6 +56,10 @@ def seed() -> dict:
         for issuer in issuers:
             Membership.objects.get_or_create(user=user, issuer=issuer, defaults={"role": role})
         users[username] = user
+    # the demo's administrator is also the platform's: it may register new issuers
+    from django.contrib.auth.models import Permission
+
+    users["demo"].user_permissions.add(Permission.objects.get(content_type__app_label="core", codename="add_issuer"))
     # each capability adds its own demo data (facturador/<app>/demo.py: seed(co_issuer, mx_issuer))
     from importlib import import_module
 

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -67,6 +68,8 @@ def issuer_edit(request):
 
 @login_required
 def issuer_new(request):
+    if not actions.may_create_issuers(Actor.from_request(request)):
+        raise PermissionDenied("Solo un administrador de la plataforma puede registrar emisores.")
     form = IssuerForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -6,7 +6,11 @@ def test_token_auth_required(api_client):
 
 
 def test_create_issuer_invalid_nit_400_and_nothing_stored(api_client, make_user):
-    api_client.force_authenticate(make_user("api"))
+    from django.contrib.auth.models import Permission
+
+    user = make_user("api")
+    user.user_permissions.add(Permission.objects.get(codename="add_issuer"))
+    api_client.force_authenticate(user)
     resp = api_client.post("/api/v1/issuers/", {"country": "CO", "tax_id": "800197268-5", "legal_name": "X"}, format="json")
     assert resp.status_code == 400
     body = resp.json()
@@ -15,6 +19,14 @@ def test_create_issuer_invalid_nit_400_and_nothing_stored(api_client, make_user)
     assert not Issuer.objects.exists()
     ok = api_client.post("/api/v1/issuers/", {"country": "CO", "tax_id": "800197268-4", "legal_name": "X"}, format="json")
     assert ok.status_code == 201 and ok.json()["tax_id"] == "800197268" and ok.json()["check_digit"] == "4"
+
+
+def test_read_only_user_cannot_create_issuers(api_client, make_user, issuer_co):
+    api_client.force_authenticate(make_user("consulta", issuer_co, "readonly"))
+    resp = api_client.post("/api/v1/issuers/", {"country": "CO", "tax_id": "800197268-4", "legal_name": "X"},
+                           format="json")
+    assert resp.status_code == 403 and resp.json()["code"] == "core.issuer.create_forbidden"
+    assert not Issuer.objects.filter(tax_id="800197268").exists()
 
 
 def test_numbering_range_api(api_client, admin_co, issuer_co):

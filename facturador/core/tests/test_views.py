@@ -1,5 +1,7 @@
 import re
 
+import pytest
+
 
 from facturador.core.models import AuditEntry, Branch, Issuer, NumberingRange
 from facturador.core.tests.helpers import make_range
@@ -18,7 +20,15 @@ def test_dashboard_shows_issuer_and_warnings(client_co, issuer_co):
     assert "90%" in html
 
 
-def test_issuer_form_rejects_wrong_nit_and_stores_nothing(client_co):
+@pytest.fixture
+def platform_admin(admin_co):
+    from django.contrib.auth.models import Permission
+
+    admin_co.user_permissions.add(Permission.objects.get(codename="add_issuer"))
+    return admin_co
+
+
+def test_issuer_form_rejects_wrong_nit_and_stores_nothing(client_co, platform_admin):
     before = Issuer.objects.count()
     resp = client_co.post("/emisor/nuevo/", {"country": "CO", "tax_id": "800197268-5", "legal_name": "X", "person_type": "1"})
     assert resp.status_code == 200
@@ -26,7 +36,14 @@ def test_issuer_form_rejects_wrong_nit_and_stores_nothing(client_co):
     assert Issuer.objects.count() == before
 
 
-def test_create_issuer_makes_user_admin(client_co, admin_co):
+def test_tenant_admin_cannot_create_issuers(client_co):
+    resp = client_co.post("/emisor/nuevo/", {"country": "MX", "tax_id": "XIQB891116QE4", "legal_name": "NUEVA",
+                                             "person_type": "2", "postal_code": "01000", "fiscal_regime": "612"})
+    assert resp.status_code == 403
+    assert not Issuer.objects.filter(tax_id="XIQB891116QE4").exists()
+
+
+def test_create_issuer_makes_user_admin(client_co, admin_co, platform_admin):
     resp = client_co.post("/emisor/nuevo/", {"country": "MX", "tax_id": "XIQB891116QE4", "legal_name": "NUEVA", "person_type": "2",
                                              "postal_code": "01000", "fiscal_regime": "612"})
     assert resp.status_code == 302
