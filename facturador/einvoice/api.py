@@ -1,12 +1,12 @@
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from facturador.core import audit
-from facturador.core.api import IssuerScopedMixin
-from facturador.einvoice import services
+from facturador.core.actors import Actor
+from facturador.core.rest import IssuerScopedMixin
+from facturador.einvoice import actions, files, services
 from facturador.einvoice.models import DianDocument, OperationMode
 
 
@@ -43,42 +43,33 @@ class DianDocumentViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retri
     queryset = DianDocument.objects.all()
     serializer_class = DianDocumentSerializer
 
+    @extend_schema(parameters=[OpenApiParameter(name, str, required=False) for name in services.FILTERS])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     def get_queryset(self):
-        qs = super().get_queryset()
-        for param in ("kind", "status", "environment"):
-            if self.request.query_params.get(param):
-                qs = qs.filter(**{param: self.request.query_params[param]})
-        return qs
+        if self.action == "list":
+            return services.documents_filtered(self.issuer, self.request.query_params)
+        return super().get_queryset()
 
     @extend_schema(request=DocumentInputSerializer, responses={201: DianDocumentSerializer})
     def create(self, request, issuer_pk=None):
-        data = DocumentInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        DocumentInputSerializer(data=request.data).is_valid(raise_exception=True)
         payload = dict(request.data)
         send = payload.pop("send", True)
-        try:
-            doc = services.issue(self.issuer, payload, user=request.user, send=bool(send))
-        except services.EinvoiceError as exc:
-            return Response({"detail": exc.message, "rule": exc.code, "field": exc.field}, status=status.HTTP_400_BAD_REQUEST)
-        audit.record("einvoice.issue", issuer=self.issuer, obj=doc, request=request, summary=str(doc))
+        doc = actions.issue_document(self.issuer, Actor.from_request(request), payload=payload, send=bool(send))
         return Response(DianDocumentSerializer(doc).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def retry(self, request, issuer_pk=None, pk=None):
-        doc = self.get_object()
-        if not services.schedule_send(doc, user=request.user):
-            return Response({"detail": "El documento ya tiene respuesta definitiva de la DIAN."}, status=status.HTTP_409_CONFLICT)
+        doc = actions.retry_document(self.issuer, Actor.from_request(request), document=self.get_object())
         return Response(DianDocumentSerializer(doc).data)
 
     @extend_schema(responses={200: OpenApiResponse(description="file")})
     @action(detail=True, methods=["get"], url_path=r"files/(?P<what>xml|pdf|zip|response|attached)")
     def files(self, request, issuer_pk=None, pk=None, what=None):
-        doc = self.get_object()
-        try:
-            content, filename, mime = services.download(doc, what)
-        except services.EinvoiceError as exc:
-            return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
+        content, filename, mime = files.download(self.get_object(), what)
         resp = HttpResponse(content, content_type=mime)
         resp["Content-Disposition"] = f'attachment; filename="{filename}"'
         return resp
@@ -98,3 +89,19 @@ class OperationModeSerializer(serializers.ModelSerializer):
 class OperationModeViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
     queryset = OperationMode.objects.all()
     serializer_class = OperationModeSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = actions.save_operation_mode(self.issuer, Actor.from_request(self.request),
+                                                          **self._action_input(serializer))
+
+    def perform_update(self, serializer):
+        serializer.instance = actions.save_operation_mode(self.issuer, Actor.from_request(self.request),
+                                                          mode=serializer.instance, **self._action_input(serializer))
+
+    def perform_destroy(self, instance):
+        actions.delete_operation_mode(self.issuer, Actor.from_request(self.request), mode=instance)
+
+    @staticmethod
+    def _action_input(serializer) -> dict:
+        values = dict(serializer.validated_data)
+        return {"values": values, "pin": values.pop("software_pin", None)}

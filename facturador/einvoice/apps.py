@@ -8,7 +8,7 @@ class EinvoiceConfig(AppConfig):
 
     def ready(self):
         from facturador.core.models import register_files_provider
-        from facturador.einvoice import tasks  # noqa: F401  (registers job handlers)
-        from facturador.einvoice.attached import write_files
+        from facturador.einvoice import jobs  # noqa: F401  (registers job handlers)
+        from facturador.einvoice.files import write_files
 
         register_files_provider("einvoice.document", write_files)

@@ -19,18 +19,14 @@ from facturador.core.models import IssuedDocument
 from facturador.dian.ws import packaging
 from facturador.dian.ws.client import DianClient, DianSoapFault, DianStillProcessing, DianTransportError
 from facturador.einvoice.models import DianDocument, FileCounter, OperationMode
+from facturador.einvoice.services import signer_for
 
 logger = logging.getLogger(__name__)
-PROVIDER_CODE = {"own": "000", "provider": "000"}
 
 
 def client_for(doc: DianDocument) -> DianClient:
-    from facturador.einvoice.services import signer_for
-
-    return DianClient(doc.operation_mode.url, signer_for(doc.issuer),
-                      timeout=getattr(settings, "FACTURADOR_DIAN_TIMEOUT", 60.0),
-                      retries=getattr(settings, "FACTURADOR_DIAN_RETRIES", 3),
-                      backoff=getattr(settings, "FACTURADOR_DIAN_BACKOFF", 1.0))
+    return DianClient(doc.operation_mode.url, signer_for(doc.issuer), timeout=settings.FACTURADOR_DIAN_TIMEOUT,
+                      retries=settings.FACTURADOR_DIAN_RETRIES, backoff=settings.FACTURADOR_DIAN_BACKOFF)
 
 
 def _next_counter(issuer, year: int) -> int:
@@ -44,8 +40,7 @@ def ensure_file_name(doc: DianDocument) -> str:
     """Allocate the DIAN file name once per document; resends reuse it."""
     if not doc.file_name:
         counter = _next_counter(doc.issuer, doc.issue_date.year)
-        name = packaging.document_filename(doc.kind, doc.issuer.tax_id, counter, doc.issue_date.year,
-                                           PROVIDER_CODE.get(doc.operation_mode.mode, "000"))
+        name = packaging.document_filename(doc.kind, doc.issuer.tax_id, counter, doc.issue_date.year)
         DianDocument.objects.filter(pk=doc.pk, file_name="").update(file_name=name)
         doc.refresh_from_db(fields=["file_name"])
     return doc.file_name
@@ -74,14 +69,14 @@ def _save(doc: DianDocument):
     IssuedDocument.objects.filter(source="einvoice.document", source_id=str(doc.pk)).update(status=doc.status)
 
 
-def send_and_follow(doc: DianDocument, *, client: DianClient | None = None, cancelled=None,
+def send_and_follow(doc: DianDocument, *, client: DianClient | None = None,
                     poll_attempts: int | None = None, poll_interval: float | None = None) -> DianDocument:
     """Send (or resume following) one document; leaves it accepted, rejected, pending or in error."""
     if doc.status in (DianDocument.Status.ACCEPTED, DianDocument.Status.REJECTED):
         return doc
     client = client or client_for(doc)
-    poll_attempts = poll_attempts or getattr(settings, "FACTURADOR_DIAN_POLL_ATTEMPTS", 10)
-    poll_interval = poll_interval if poll_interval is not None else getattr(settings, "FACTURADOR_DIAN_POLL_INTERVAL", 2.0)
+    poll_attempts = poll_attempts or settings.FACTURADOR_DIAN_POLL_ATTEMPTS
+    poll_interval = poll_interval if poll_interval is not None else settings.FACTURADOR_DIAN_POLL_INTERVAL
     filename = ensure_file_name(doc)
     zip_name = "z" + filename[2:-4] + ".zip"
     try:

@@ -1,10 +1,10 @@
-import uuid
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from facturador.core.errors import Refusal
+from facturador.einvoice import services
 from facturador.einvoice.models import DianDocument, OperationMode
-from facturador.taxid import TaxIdError, nit_check_digit, validate_nit
+from facturador.taxid import TaxIdError, validate_nit
 
 IVA_CHOICES = [("19", "IVA 19 %"), ("5", "IVA 5 %"), ("0", "IVA 0 %"), ("", "Sin IVA (excluido)")]
 LINES = 5
@@ -28,35 +28,23 @@ class OperationModeForm(forms.ModelForm):
             self.fields["provider_nit"].initial = issuer.tax_id
             self.fields["pin"].required = True
 
+    # The action (`actions.save_operation_mode`) checks these again for the API; here they give field errors at once.
     def clean_test_set_id(self):
-        value = self.cleaned_data["test_set_id"].strip()
-        if value:
-            try:
-                value = str(uuid.UUID(value))
-            except ValueError as exc:
-                raise forms.ValidationError(_("El TestSetId es un identificador GUID, por ejemplo "
-                                              "3f1c9a9e-1b2c-4d5e-8f90-123456789abc.")) from exc
-        return value
+        return _field(services.clean_test_set_id, self.cleaned_data["test_set_id"])
 
     def clean_provider_nit(self):
-        value = self.cleaned_data["provider_nit"].strip().split("-")[0]
-        try:
-            nit_check_digit(value)
-        except TaxIdError as exc:
-            raise forms.ValidationError(exc.message) from exc
-        return value
+        return _field(services.clean_provider_nit, self.cleaned_data["provider_nit"])
 
-    def save(self, commit=True):
-        obj = super().save(commit=False)
-        obj.issuer = self.issuer
-        if self.cleaned_data.get("pin"):
-            obj.software_pin = self.cleaned_data["pin"].strip()
-        if commit:
-            obj.save()
-            if obj.active:
-                OperationMode.objects.filter(issuer=self.issuer, environment=obj.environment, active=True).exclude(
-                    pk=obj.pk).update(active=False)
-        return obj
+    def values(self) -> dict:
+        """The mode's fields for `actions.save_operation_mode` (the PIN goes apart)."""
+        return {name: self.cleaned_data[name] for name in self._meta.fields if name in self.cleaned_data}
+
+
+def _field(check, value):
+    try:
+        return check(value)
+    except Refusal as refusal:
+        raise forms.ValidationError(refusal.message, code=refusal.code) from refusal
 
 
 class DocumentForm(forms.Form):

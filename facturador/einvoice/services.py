@@ -1,66 +1,80 @@
-"""Issuing DIAN documents for an issuer: build, pre-validate, sign, store, send, follow up.
+"""Issuing DIAN documents for an issuer: build, pre-validate, sign, store and queue the sending.
 
 The standards work is done by the pure library `facturador.dian`; this module ties it to the
 issuer's data (certificate, numbering, operation mode) inside transactions, so a document that
-fails validation or signing stores nothing and gives its number back.
+fails validation or signing stores nothing and gives its number back. The library's errors become
+`EinvoiceError` refusals here (`issue` is the core of `actions.issue_document`, and of the issuing
+done by the enablement and billing apps); the file downloads live in `einvoice.files`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 import logging
-import zipfile
+import uuid
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 
 from facturador.core import certificates, jobs, numbering
+from facturador.core.errors import Invalid
 from facturador.core.models import Certificate, IssuedDocument, NumberingRange
+from facturador.dian import jsonio, ubl, validate, xades
 from facturador.dian import model as m
 from facturador.dian import totals as dian_totals
-from facturador.dian import jsonio, ubl, validate, xades
 from facturador.dian.errors import DianError
+from facturador.dian.ns import CBC
 from facturador.einvoice.models import DianDocument, OperationMode
+from facturador.taxid import TaxIdError, nit_check_digit
 
 logger = logging.getLogger(__name__)
 COT = ZoneInfo("America/Bogota")
 
 
-class EinvoiceError(Exception):
-    """A refusal with a DIAN rule code (or our own code), the offending field and a Spanish message."""
+class EinvoiceError(Invalid):
+    """A DIAN document cannot be issued (codes `einvoice.<subject>.<reason>`).
 
-    def __init__(self, code, field, message, english=None):
-        super().__init__(english or f"{code} {field}: {message}")
-        self.code, self.field, self.message = code, field, message
-
-    @property
-    def display(self):
-        where = f" [{self.field}]" if self.field else ""
-        return f"{self.message} (regla {self.code}){where}" if self.code and self.code[0].isupper() else f"{self.message}{where}"
+    When a DIAN rule (e.g. FAK24) is behind the refusal, ``details["rule"]`` holds it and the message ends
+    with "(regla FAK24)"; ``details["errors"]`` lists every problem of the input when there are several.
+    """
 
 
-def active_mode(issuer, environment: str | None = None) -> OperationMode:
-    qs = OperationMode.objects.filter(issuer=issuer, active=True)
-    if environment:
-        qs = qs.filter(environment=environment)
-    mode = qs.first()
+def _is_rule(code: str | None) -> bool:
+    # DIAN rule codes start with an upper-case letter (FAK24, CBG04b); the library's own codes do not (cert_expired).
+    return bool(code) and code[0].isupper()
+
+
+def _with_rule(message: str, rule: str | None) -> str:
+    return f"{message} (regla {rule})" if _is_rule(rule) else message
+
+
+def dian_refusal(exc: DianError, code: str = "einvoice.document.invalid", *, field: str | None = None) -> EinvoiceError:
+    """The refusal for an error of the `dian` library: its rule, its field, every problem of the input."""
+    errors = getattr(exc, "errors", None) or [exc]
+    details = {"rule" if _is_rule(exc.code) else "reason": exc.code,
+               "errors": [{"code": e.code, "field": e.field, "message": e.message} for e in errors]}
+    return EinvoiceError(code, _with_rule(exc.message, exc.code), field=field or exc.field or None, details=details)
+
+
+def active_mode(issuer) -> OperationMode:
+    mode = OperationMode.objects.filter(issuer=issuer, active=True).first()
     if mode is None:
-        raise EinvoiceError("no_software", "operation_mode",
-                            "Registre primero el software de facturación (modo de operación) en la habilitación DIAN.")
+        raise EinvoiceError("einvoice.software.missing", "Registre primero el software de facturación (modo de "
+                            "operación) en la habilitación DIAN.", field="operation_mode")
     return mode
 
 
 def signer_for(issuer) -> xades.Signer:
     cert = certificates.active_certificate(issuer, Certificate.Kind.PKCS12)
     if cert is None:
-        raise EinvoiceError("no_certificate", "certificate", "Cargue el certificado de firma digital (.p12) del emisor.")
+        raise EinvoiceError("einvoice.certificate.missing", "Cargue el certificado de firma digital (.p12) del emisor.",
+                            field="certificate")
     try:
         return xades.load_pkcs12(cert.key_material.reveal(), cert.password.reveal())
     except DianError as exc:
-        raise EinvoiceError(exc.code, "certificate", exc.message) from exc
+        raise dian_refusal(exc, "einvoice.certificate.invalid", field="certificate") from exc
 
 
 # --- payload (UI/API JSON) -> dian.model --------------------------------------------------------
@@ -84,8 +98,8 @@ def supplier_json(issuer) -> dict:
 
 
 def build_model(issuer, mode: OperationMode, rng: NumberingRange, number: int, payload: dict,
-                referenced: DianDocument | None = None, now: dt.datetime | None = None) -> m.Document:
-    now = (now or timezone.now()).astimezone(COT)
+                referenced: DianDocument | None = None) -> m.Document:
+    now = timezone.now().astimezone(COT)
     data = {k: v for k, v in payload.items() if k not in PLATFORM_KEYS + ("reference", "send")}
     if isinstance(data.get("customer"), dict) and data["customer"].get("consumidor_final"):
         data["customer"] = "consumidor_final"
@@ -105,7 +119,7 @@ def build_model(issuer, mode: OperationMode, rng: NumberingRange, number: int, p
     try:
         return jsonio.document_from_json(data)
     except DianError as exc:
-        raise EinvoiceError(exc.code, exc.field, exc.message) from exc
+        raise dian_refusal(exc) from exc
 
 
 def _referenced(issuer, payload) -> DianDocument | None:
@@ -123,55 +137,71 @@ def _referenced(issuer, payload) -> DianDocument | None:
         digits = full[len(prefix):]
         doc = qs.filter(prefix=prefix, number=int(digits)).first() if digits else None
     if doc is None or not doc.cufe:
-        letter = "C" if payload.get("kind") == "credit_note" else "D"
-        raise EinvoiceError(f"{letter}BG04b", "reference", "La factura referenciada no existe o no ha sido firmada.")
+        rule = ("C" if payload.get("kind") == "credit_note" else "D") + "BG04b"
+        raise EinvoiceError("einvoice.reference.not_found", _with_rule(
+            "La factura referenciada no existe o no ha sido firmada.", rule), field="reference", details={"rule": rule})
     return doc
 
 
 # --- issuing -------------------------------------------------------------------------------------
 
-def issue(issuer, payload: dict, *, user=None, environment: str | None = None, test_set: bool = False,
-          send: bool = True, mode: OperationMode | None = None, now: dt.datetime | None = None) -> DianDocument:
-    """Number, build, pre-validate, sign and store one document (all or nothing), then queue its sending."""
+def _numbering_refusal(exc, rule: str | None = None) -> EinvoiceError:
+    details = {"rule": rule, "reason": exc.code} if rule else {"reason": exc.code}
+    return EinvoiceError("einvoice.numbering.unavailable", _with_rule(exc.message, rule), field="numbering",
+                         details=details)
+
+
+def issue(issuer, payload: dict, *, user=None, test_set: bool = False, send: bool = True,
+          mode: OperationMode | None = None) -> DianDocument:
+    """Number, build, pre-validate, sign and store one document (all or nothing), then queue its sending.
+
+    Writes no audit entry: the action that calls it does (`actions.issue_document`, the enablement's test set,
+    a billing batch)."""
     if issuer.country != "CO":
-        raise EinvoiceError("country", "issuer", "Los documentos DIAN son para emisores de Colombia.")
-    mode = mode or active_mode(issuer, environment)
+        raise EinvoiceError("einvoice.issuer.not_colombian", "Los documentos DIAN son para emisores de Colombia.",
+                            field="issuer")
+    mode = mode or active_mode(issuer)
     environment = mode.environment
     signer = signer_for(issuer)
     kind = payload.get("kind", "invoice")
     if kind not in DianDocument.Kind.values:
-        raise EinvoiceError("input", "kind", "Tipo de documento desconocido (invoice, credit_note o debit_note).")
+        raise EinvoiceError("einvoice.document.kind_unknown",
+                            "Tipo de documento desconocido (invoice, credit_note o debit_note).", field="kind")
     referenced = _referenced(issuer, payload)
     with transaction.atomic():
         try:
             rng = numbering.find_range(issuer, kind, environment)
         except numbering.NumberingError as exc:
-            raise EinvoiceError("FAB05b" if kind == "invoice" else exc.code, "numbering", exc.message) from exc
+            raise _numbering_refusal(exc, "FAB05b" if kind == "invoice" else None) from exc
         if environment == "production" and kind == "invoice" and not rng.technical_key:
-            raise EinvoiceError("FAD06", "numbering", "La numeración de producción no tiene clave técnica: "
-                                "sincronícela con la DIAN antes de facturar.")
+            raise EinvoiceError("einvoice.numbering.no_technical_key", _with_rule(
+                "La numeración de producción no tiene clave técnica: sincronícela con la DIAN antes de facturar.",
+                "FAD06"), field="numbering", details={"rule": "FAD06"})
         try:
             allocated = numbering.allocate(rng)
         except numbering.NumberingError as exc:
-            raise EinvoiceError(exc.code, "numbering", exc.message) from exc
-        doc_model = build_model(issuer, mode, rng, allocated.number, payload, referenced, now=now)
+            raise _numbering_refusal(exc) from exc
+        doc_model = build_model(issuer, mode, rng, allocated.number, payload, referenced)
         try:
             root = ubl.build_xml(doc_model)
         except DianError as exc:
-            raise EinvoiceError(exc.code, exc.field, exc.message) from exc
+            raise dian_refusal(exc) from exc
         findings = validate.rejections(validate.prevalidate(
             ubl.to_bytes(root), technical_key=doc_model.numbering.technical_key or None,
             schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
             pin=doc_model.software.pin, software_id=mode.software_id, numbering=doc_model.numbering))
         if findings:
             f = findings[0]
-            raise EinvoiceError(f.code, f.field, f.message_es)
+            raise EinvoiceError("einvoice.document.prevalidation", _with_rule(f.message_es, f.code), field=f.field or None,
+                                details={"rule": f.code, "errors": [{"code": x.code, "field": x.field,
+                                                                     "message": x.message_es} for x in findings]})
         try:
             signed = xades.sign(root, signer, role="supplier")
         except DianError as exc:
-            raise EinvoiceError(exc.code, exc.field, exc.message) from exc
+            code = "einvoice.certificate.invalid" if exc.code.startswith("cert_") else "einvoice.signing.failed"
+            raise dian_refusal(exc, code, field="certificate") from exc
         totals = dian_totals.compute(doc_model)
-        cufe = root.findtext("{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}UUID")
+        cufe = root.findtext(f"{{{CBC}}}UUID")
         doc = DianDocument.objects.create(
             issuer=issuer, kind=kind, type_code=doc_model.type_code, environment=environment, operation_mode=mode,
             numbering_range=rng, prefix=rng.prefix, number=allocated.number, status=DianDocument.Status.SIGNED,
@@ -191,48 +221,84 @@ def issue(issuer, payload: dict, *, user=None, environment: str | None = None, t
     return doc
 
 
-def schedule_send(doc: DianDocument, user=None) -> bool:
-    if doc.status in (DianDocument.Status.ACCEPTED, DianDocument.Status.REJECTED):
-        return False
+def schedule_send(doc: DianDocument, user=None):
+    """Queue the job that sends the document to DIAN and follows it to DIAN's final answer."""
     job = jobs.create_job(doc.issuer, "einvoice.send", title=f"Envío a la DIAN de {doc}", params={"document": doc.pk},
                           user=user, total=1)
     DianDocument.objects.filter(pk=doc.pk).update(job=job)
     doc.job = job
-    return True
+    return job
 
 
-# --- files -----------------------------------------------------------------------------------
+# --- selectors -----------------------------------------------------------------------------------
 
-def zip_bytes(doc: DianDocument) -> tuple[bytes, str]:
-    name = f"{doc.full_number}.xml"
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(name, bytes(doc.signed_xml))
-        if doc.application_response:
-            zf.writestr(f"ApplicationResponse-{doc.full_number}.xml", bytes(doc.application_response))
-    return buf.getvalue(), f"{doc.full_number}.zip"
+def find_document(issuer, number: str) -> DianDocument | None:
+    """One of the issuer's documents by its full number (e.g. SETP990000001)."""
+    full = (number or "").strip().upper()
+    prefix = full.rstrip("0123456789")
+    digits = full[len(prefix):]
+    if not digits:
+        return None
+    return DianDocument.objects.filter(issuer=issuer, prefix=prefix, number=int(digits)).first()
 
 
-def download(doc: DianDocument, what: str):
-    if what == "xml":
-        if not doc.signed_xml:
-            raise EinvoiceError("missing", "xml", "El documento no tiene XML firmado.")
-        return bytes(doc.signed_xml), f"{doc.full_number}.xml", "application/xml"
-    if what == "response":
-        if not doc.application_response:
-            raise EinvoiceError("missing", "response", "La DIAN aún no ha respondido.")
-        return bytes(doc.application_response), f"ApplicationResponse-{doc.full_number}.xml", "application/xml"
-    if what == "zip":
-        content, name = zip_bytes(doc)
-        return content, name, "application/zip"
-    if what == "pdf":
-        from facturador.einvoice.pdf import render
+def _date(value, field):
+    if not value:
+        return None
+    try:
+        day = parse_date(str(value))
+    except ValueError:
+        day = None
+    if day is None:
+        raise Invalid("einvoice.filter.date_invalid", f"La fecha «{value}» no es válida: use AAAA-MM-DD.", field=field)
+    return day
 
-        return render(doc), f"{doc.full_number}.pdf", "application/pdf"
-    if what == "attached":
-        from facturador.einvoice.attached import attached_document
 
-        if doc.status != DianDocument.Status.ACCEPTED:
-            raise EinvoiceError("missing", "attached", "El contenedor se genera cuando la DIAN acepta el documento.")
-        return attached_document(doc), f"ad{doc.full_number}.xml", "application/xml"
-    raise EinvoiceError("missing", what, "Archivo desconocido.")
+def documents(issuer, *, kind=None, status=None, environment=None, q=None, date_from=None, date_to=None):
+    """The issuer's documents with the filters every channel offers (web list, API list, `einvoice list`)."""
+    qs = DianDocument.objects.filter(issuer=issuer)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(status=status)
+    if environment:
+        qs = qs.filter(environment=environment)
+    if q:
+        qs = qs.filter(customer_name__icontains=q) | qs.filter(customer_id=q)
+    if date_from := _date(date_from, "from"):
+        qs = qs.filter(issue_date__gte=date_from)
+    if date_to := _date(date_to, "to"):
+        qs = qs.filter(issue_date__lte=date_to)
+    return qs
+
+
+FILTERS = ("kind", "status", "environment", "q", "from", "to")
+
+
+def documents_filtered(issuer, params):
+    """`documents` with the filters read from a query string (or any mapping of FILTERS)."""
+    get = {k: (params.get(k) or "").strip() for k in FILTERS}
+    return documents(issuer, kind=get["kind"], status=get["status"], environment=get["environment"], q=get["q"],
+                     date_from=get["from"], date_to=get["to"])
+
+
+# --- operation modes (software) --------------------------------------------------------------------
+
+def clean_test_set_id(value: str) -> str:
+    value = (value or "").strip()
+    if value:
+        try:
+            value = str(uuid.UUID(value))
+        except ValueError as exc:
+            raise Invalid("einvoice.operation_mode.test_set_id_invalid", "El TestSetId es un identificador GUID, por "
+                          "ejemplo 3f1c9a9e-1b2c-4d5e-8f90-123456789abc.", field="test_set_id") from exc
+    return value
+
+
+def clean_provider_nit(value: str) -> str:
+    value = (value or "").strip().split("-")[0]
+    try:
+        nit_check_digit(value)
+    except TaxIdError as exc:
+        raise Invalid("einvoice.operation_mode.provider_nit_invalid", exc.message, field="provider_nit") from exc
+    return value

@@ -9,6 +9,7 @@ from lxml import etree
 
 from facturador.core.models import IssuedDocument, NumberingRange
 from facturador.dian import verify
+from facturador.dian.ns import NS
 from facturador.einvoice import services
 from facturador.einvoice.models import DianDocument
 from facturador.einvoice.tests.conftest import TEST_KEY
@@ -38,18 +39,20 @@ def test_signature_verifies_with_xmlsec1(dian_issuer, invoice_payload, tmp_path)
     assert out.returncode == 0, out.stderr
 
 
-@pytest.mark.parametrize("mutate,code,field", [
+@pytest.mark.parametrize("mutate,rule,field", [
     (lambda p: p["customer"].update(dv="5"), "FAK24", "customer.dv"),
     (lambda p: p["lines"][0].update(quantity="-1"), None, "lines[0].quantity"),
     (lambda p: p.update(lines=[]), None, "lines"),
 ])
-def test_bad_input_stores_nothing_and_keeps_the_number(dian_issuer, invoice_payload, mutate, code, field):
+def test_bad_input_stores_nothing_and_keeps_the_number(dian_issuer, invoice_payload, mutate, rule, field):
     mutate(invoice_payload)
     with pytest.raises(services.EinvoiceError) as err:
         services.issue(dian_issuer, invoice_payload, send=False)
-    if code:
-        assert err.value.code == code
+    assert err.value.code == "einvoice.document.invalid"
+    if rule:
+        assert err.value.details["rule"] == rule and f"(regla {rule})" in err.value.message
     assert err.value.field.startswith(field)
+    assert err.value.details["errors"][0]["field"].startswith(field)
     assert err.value.message
     assert not DianDocument.objects.exists() and not IssuedDocument.objects.exists()
     assert NumberingRange.objects.get(issuer=dian_issuer, prefix="SETP").next_number == 990000000
@@ -61,15 +64,13 @@ def test_note_needs_its_invoice(dian_issuer, invoice_payload):
     note.pop("withholdings")
     with pytest.raises(services.EinvoiceError) as err:
         services.issue(dian_issuer, note, send=False)
-    assert err.value.code == "CBG04b"
+    assert err.value.code == "einvoice.reference.not_found" and err.value.details["rule"] == "CBG04b"
     invoice = services.issue(dian_issuer, invoice_payload, send=False)
     note["reference"] = {"number": invoice.full_number}
     credit = services.issue(dian_issuer, note, send=False)
     assert credit.referenced == invoice and credit.full_number == "NC1"
     root = etree.fromstring(bytes(credit.signed_xml))
-    ns = {"cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
-          "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
-    assert root.findtext("cac:BillingReference/cac:InvoiceDocumentReference/cbc:UUID", namespaces=ns) == invoice.cufe
+    assert root.findtext("cac:BillingReference/cac:InvoiceDocumentReference/cbc:UUID", namespaces=NS) == invoice.cufe
 
 
 def test_expired_certificate_is_refused(dian_issuer, invoice_payload):
@@ -85,6 +86,7 @@ def test_expired_certificate_is_refused(dian_issuer, invoice_payload):
     cert.save()
     with pytest.raises(services.EinvoiceError) as err:
         services.issue(dian_issuer, invoice_payload, send=False)
+    assert err.value.code == "einvoice.certificate.invalid"
     assert err.value.field == "certificate" and "venció" in err.value.message
     assert not DianDocument.objects.exists()
 
@@ -101,7 +103,8 @@ def test_production_needs_a_synced_range(dian_issuer, invoice_payload):
                valid_from=dt.date(2026, 1, 1), valid_to=dt.date(2028, 1, 1), resolution_number="18764000000001")
     with pytest.raises(services.EinvoiceError) as err:
         services.issue(dian_issuer, invoice_payload, send=False)
-    assert "clave técnica" in err.value.message and err.value.code == "FAD06"
+    assert "clave técnica" in err.value.message and err.value.code == "einvoice.numbering.no_technical_key"
+    assert err.value.details["rule"] == "FAD06"
 
 
 def test_schema_validation_when_the_kit_is_configured(dian_issuer, invoice_payload, settings, shared):

@@ -48,3 +48,33 @@ def test_other_issuer_cannot_see_documents(client, make_issuer, make_user, dian_
     assert client.get(f"/documentos/{doc.pk}/").status_code == 404
     assert client.get(f"/documentos/{doc.pk}/xml/").status_code == 404
     assert doc.full_number not in client.get("/documentos/").content.decode()
+
+
+def test_retry_queues_a_job_and_a_final_document_is_refused_on_the_page(client_co, dian_issuer, invoice_payload):
+    from facturador.core.models import AuditEntry
+
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    detail = f"/documentos/{doc.pk}/"
+    assert client_co.post(f"{detail}reintentar/", HTTP_REFERER=f"http://testserver{detail}").status_code == 302
+    doc.refresh_from_db()
+    assert doc.job is not None and AuditEntry.objects.get(action="einvoice.retry").channel == "web"
+    DianDocument.objects.filter(pk=doc.pk).update(status="accepted")
+    resp = client_co.post(f"{detail}reintentar/", HTTP_REFERER=f"http://testserver{detail}", follow=True)
+    assert "ya tiene respuesta definitiva" in resp.content.decode()
+    assert AuditEntry.objects.filter(action="einvoice.retry").count() == 1
+
+
+def test_mode_form_registers_software_and_replaces_the_active_one(client_co, dian_issuer):
+    from facturador.core.models import AuditEntry
+    from facturador.einvoice.models import OperationMode
+
+    data = {"mode": "own", "software_name": "Nuevo", "software_id": "1f1c9a0e-6b7d-4f3a-9d2e-1a2b3c4d5e6f",
+            "provider_nit": dian_issuer.tax_id, "test_set_id": "malo", "environment": "test", "active": "on",
+            "pin": "55555"}
+    resp = client_co.post("/documentos/software/nuevo/", data)
+    assert resp.status_code == 200 and "GUID" in resp.content.decode()
+    data["test_set_id"] = ""
+    assert client_co.post("/documentos/software/nuevo/", data).status_code == 302
+    active = OperationMode.objects.get(issuer=dian_issuer, active=True)
+    assert active.software_name == "Nuevo" and active.software_pin.reveal() == "55555"
+    assert AuditEntry.objects.get(action="einvoice.mode").object_id == str(active.pk)
