@@ -56,6 +56,10 @@ def test_api_enablement_runs_production_and_sync(api_client, make_user, new_issu
     assert r.json()["outcome"] == "accepted" and r.json()["summary"]["accepted"] == 2
     docs = api_client.get(f"{base}/runs/{run.pk}/documents/").json()
     assert [(d["kind"], d["state"]) for d in docs] == [("credit_note", "Aceptado"), ("invoice", "Aceptado")]
+    # the run page's filters
+    assert api_client.get(f"{base}/runs/{run.pk}/documents/", {"aceptacion": "rechazado"}).json() == []
+    only = api_client.get(f"{base}/runs/{run.pk}/documents/", {"documento": "invoice", "aceptacion": "aceptado"}).json()
+    assert [d["number"] for d in only] == [d["number"] for d in docs if d["kind"] == "invoice"]
     listed = api_client.get(f"{base}/runs/").json()
     listed = listed.get("results", listed) if isinstance(listed, dict) else listed
     assert [x["id"] for x in listed] == [run.pk]
@@ -103,6 +107,14 @@ def test_cli_run_with_progress_bar_then_production(new_issuer, dian_sandbox, mon
     run = TestSetRun.objects.get(issuer=issuer)
     assert run.outcome == "accepted" and Job.objects.get(pk=run.job_id).status == Job.Status.FINISHED
     assert OperationMode.objects.get(issuer=issuer).state == "accepted"
+    out = io.StringIO()
+    call_command("habilitacion", "documents", "--issuer", issuer.tax_id, "--run", str(run.pk), "--json", stdout=out)
+    rows = json.loads(out.getvalue())
+    assert len(rows) == 4 and {r["state"] for r in rows} == {"Aceptado"}
+    out = io.StringIO()
+    call_command("habilitacion", "documents", "--issuer", issuer.tax_id, "--run", str(run.pk), "--kind", "invoice",
+                 "--number", "SETP990000001", stdout=out)
+    assert out.getvalue().split()[:3] == ["SETP990000001", "factura", "Aceptado"]
 
     out = io.StringIO()
     call_command("habilitacion", "production", "--issuer", issuer.tax_id, "--start-date", "2026-12-01", stdout=out)
