@@ -117,7 +117,7 @@ class ScheduleSerializer(serializers.Serializer):
     operator = serializers.IntegerField()
     template = serializers.IntegerField()
     period = serializers.CharField(max_length=7)
-    file = serializers.FileField()
+    file = serializers.FileField(allow_empty_file=True)  # an empty file is the action's refusal (imports.file.empty)
     file_type = serializers.ChoiceField(choices=FileType.choices, required=False)
     run_at = serializers.DateTimeField(required=False, allow_null=True)
     dry_run = serializers.BooleanField(required=False, default=False)

@@ -3,11 +3,11 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from facturador.core.models import Job
+from facturador.core.models import AuditEntry, Job
 from facturador.imports import pipeline
-from facturador.imports.models import ImportJob
+from facturador.imports.models import ImportJob, Operator
 from facturador.imports.tests import files
-from facturador.imports.tests.conftest import run_now
+from facturador.imports.tests.conftest import make_template, run_now
 
 ROWS = files.sample_rows(4)
 
@@ -63,8 +63,10 @@ def test_schedule_follow_reports(api, issuer_co, operator, template):
     assert "Totales de control" in api.get(f"{api.base}/jobs/{pk}/reconciliation/", {"fmt": "csv"}).content.decode("utf-8-sig")
     assert [j["id"] for j in api.get(f"{api.base}/jobs/", {"state": "finished"}).data["results"]] == [pk]
     assert api.get(f"{api.base}/jobs/", {"state": "pending"}).data["results"] == []
-    assert api.post(f"{api.base}/jobs/{pk}/cancel/").status_code == 409
-    assert api.delete(f"{api.base}/jobs/{pk}/").status_code == 409
+    r = api.post(f"{api.base}/jobs/{pk}/cancel/")
+    assert r.status_code == 409 and r.data["code"] == "imports.import.not_cancellable" and "no se puede" in r.data["detail"]
+    r = api.delete(f"{api.base}/jobs/{pk}/")
+    assert r.status_code == 409 and r.data["code"] == "imports.import.not_pending"
 
 
 @pytest.mark.django_db
@@ -88,3 +90,63 @@ def test_bad_period_and_non_member(api, api_client, make_user, make_issuer, issu
     assert "AAAA-MM" in r.data["detail"]
     api.force_authenticate(make_user("ajeno", make_issuer("CO"), "admin"))
     assert api.get(f"{api.base}/jobs/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_schedule_refusals_answer_code_field_and_status(api, issuer_co, operator, template):
+    other = Operator.objects.create(issuer=issuer_co, code="AGUA", name="Acueducto")
+    body = {"operator": operator.pk, "template": template.pk, "period": "2026-10"}
+    cases = [
+        ({"template": make_template(issuer_co, other).pk}, 400, "imports.template.wrong_operator", "template"),
+        ({"operator": 999_999}, 404, "imports.operator.not_found", "operator"),
+        ({"template": 999_999}, 404, "imports.template.not_found", "template"),
+        ({"name": "informe.pdf"}, 400, "imports.file.unsupported_type", "file"),
+        ({"content": b""}, 400, "imports.file.empty", "file"),
+    ]
+    for change, status, code, field in cases:
+        upload = SimpleUploadedFile(change.pop("name", "d.csv"), change.pop("content", files.csv_bytes(ROWS)))
+        r = api.post(f"{api.base}/jobs/", {**body, **change, "file": upload}, format="multipart")
+        assert (r.status_code, r.data["code"], r.data["field"]) == (status, code, field), r.data
+        assert r.data["detail"] and r.data["details"] == {}
+    assert not ImportJob.objects.exists() and not AuditEntry.objects.filter(action="import.schedule").exists()
+
+
+@pytest.mark.django_db
+def test_schedule_is_audited_once_for_the_api_user(api, admin_co, operator, template):
+    r = api.post(f"{api.base}/jobs/", {"operator": operator.pk, "template": template.pk, "period": "2026-10",
+                                       "file": SimpleUploadedFile("d.csv", files.csv_bytes(ROWS))}, format="multipart")
+    [entry] = AuditEntry.objects.filter(action="import.schedule")
+    assert (entry.channel, entry.user, entry.object_id) == ("api", admin_co, str(r.data["id"]))
+
+
+@pytest.mark.django_db
+def test_operator_and_template_refusals(api, issuer_co, operator, template):
+    r = api.delete(f"{api.base}/operators/{operator.pk}/")
+    assert r.status_code == 409 and r.data["code"] == "imports.operator.in_use"
+    r = api.patch(f"{api.base}/operators/{operator.pk}/", {"code": "telco", "name": "Nuevo nombre"}, format="json")
+    assert r.status_code == 200 and r.data["name"] == "Nuevo nombre"
+    other = api.post(f"{api.base}/operators/", {"code": "agua", "name": "Acueducto"}, format="json").data
+    r = api.patch(f"{api.base}/operators/{other['id']}/", {"code": "TELCO"}, format="json")
+    assert (r.status_code, r.data["code"], r.data["field"]) == (400, "imports.operator.code_taken", "code")
+    r = api.patch(f"{api.base}/templates/{template.pk}/", {"operator": other["id"]}, format="json")
+    assert (r.status_code, r.data["code"], r.data["field"]) == (400, "imports.template.operator_changed", "operator")
+    r = api.post(f"{api.base}/templates/", {"operator": operator.pk, "name": "X", "file_type": "consumption",
+                                            "mapping": {"fields": [{"field": "color", "header": "Color"}]}}, format="json")
+    assert (r.status_code, r.data["code"]) == (400, "imports.mapping.unknown_fields")
+    assert r.data["details"] == {"fields": ["color"]}
+    assert api.delete(f"{api.base}/operators/{other['id']}/").status_code == 204
+    assert {e.action for e in AuditEntry.objects.filter(channel="api")} == {"import_operator.save",
+                                                                            "import_operator.delete"}
+
+
+@pytest.mark.django_db
+def test_template_test_refusals(api, template):
+    url = f"{api.base}/templates/{template.pk}/test/"
+    r = api.post(url, {}, format="multipart")
+    assert r.status_code == 400 and "file" in r.data
+    header = ["Ref", "Concepto", "Cantidad", "Valor unitario", "Valor"]
+    r = api.post(url, {"file": SimpleUploadedFile("m.csv", files.csv_bytes(ROWS, header=header))}, format="multipart")
+    assert (r.status_code, r.data["code"], r.data["field"]) == (400, "imports.sample.missing_columns", "sample")
+    assert r.data["details"]["missing_columns"] == ["Referencia"] and "Ref" in r.data["details"]["available_columns"]
+    r = api.post(url, {"file": SimpleUploadedFile("m.xlsx", b"no es un libro")}, format="multipart")
+    assert (r.status_code, r.data["code"]) == (400, "imports.sample.unreadable") and "m.xlsx" in r.data["detail"]

@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 
 from facturador.billing.models import Charge
-from facturador.core.models import Job
 from facturador.core.errors import Conflict
+from facturador.core.models import Job
 from facturador.imports import staging
 from facturador.imports.models import ImportedLine
 from facturador.imports.tests import files

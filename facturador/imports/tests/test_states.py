@@ -10,10 +10,10 @@ from django.utils import timezone
 from conftest import wait_for
 from facturador.billing.models import Charge
 from facturador.core import jobs
-from facturador.core.jobs import execute_job
-from facturador.core.models import Job
 from facturador.core.actors import Actor
 from facturador.core.errors import Conflict
+from facturador.core.jobs import execute_job
+from facturador.core.models import Job
 from facturador.imports import actions, services
 from facturador.imports.models import ImportedLine, ImportJob
 from facturador.imports.tests import files

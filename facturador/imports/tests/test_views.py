@@ -47,9 +47,13 @@ def test_schedule_form_creates_queue_entry(client_co, issuer_co, operator, templ
     imp = ImportJob.objects.get()
     assert imp.original_name == "detalle.csv" and imp.job.status == Job.Status.PENDING and imp.created_by.username == "admin_co"
     run_now(imp)
+    [entry] = AuditEntry.objects.filter(action="import.schedule")
+    assert (entry.channel, entry.user.username, entry.object_id) == ("web", "admin_co", str(imp.pk))
     data["file"] = SimpleUploadedFile("detalle.csv", files.csv_bytes(ROWS))
     r = client_co.post(reverse("imports:schedule"), data)
     assert r.status_code == 200 and "ya se importó" in r.content.decode()
+    [error] = r.context["form"].errors.as_data()["file"]
+    assert error.code == "imports.import.duplicate"
     data.update(file=SimpleUploadedFile("x.csv", files.csv_bytes(ROWS)), period="2026-13", when="at", run_at="")
     html = client_co.post(reverse("imports:schedule"), data).content.decode()
     assert "AAAA-MM" in html and "Indique la fecha y hora" in html
@@ -98,6 +102,11 @@ def test_cancel_and_delete_views(client_co, issuer_co, operator, template):
     assert "Solo se pueden eliminar importaciones pendientes" in r.content.decode()
     r = client_co.post(reverse("imports:cancel", args=[imp.pk]), follow=True)
     assert "no se puede cancelar" in r.content.decode()
+    queue = "http://testserver" + reverse("imports:queue")
+    r = client_co.post(reverse("imports:cancel", args=[imp.pk]), HTTP_REFERER=queue, follow=True)
+    assert r.redirect_chain[0][0] == queue and "no se puede cancelar" in r.content.decode()
+    assert set(AuditEntry.objects.filter(action__startswith="import.").values_list("action", "channel")) == {
+        ("import.schedule", "cli"), ("import.delete", "web")}
 
 
 @pytest.mark.django_db
@@ -121,6 +130,9 @@ def test_operator_and_versioned_template(client_co, issuer_co):
     r = client_co.post(reverse("imports:operator_new"), {"code": "agua", "name": "Acueducto", "active": "on"})
     assert r.status_code == 302
     op = Operator.objects.get(code="AGUA")
+    r = client_co.post(reverse("imports:operator_new"), {"code": "AGUA ", "name": "Otro", "active": "on"})
+    [error] = r.context["form"].errors.as_data()["code"]
+    assert error.code == "imports.operator.code_taken" and Operator.objects.count() == 1
     mapping = json.dumps(pipeline.DEFAULT_MAPPING)
     form = {"operator": op.pk, "name": "Consumos", "file_type": "consumption", "change_threshold": "20", "mapping": mapping}
     # Test on a sample file: preview of the mapped rows, nothing saved.
@@ -134,7 +146,9 @@ def test_operator_and_versioned_template(client_co, issuer_co):
     v1 = ImportTemplate.objects.get()
     assert v1.version == 1 and v1.change_threshold == 20
     bad = {**form, "mapping": json.dumps({"fields": [{"field": "color", "header": "Color"}]}), "save": "1"}
-    assert "Campos desconocidos" in client_co.post(reverse("imports:template_edit", args=[v1.pk]), bad).content.decode()
+    r = client_co.post(reverse("imports:template_edit", args=[v1.pk]), bad)
+    assert "Campos desconocidos" in r.content.decode()
+    assert r.context["form"].errors.as_data()["mapping"][0].code == "imports.mapping.unknown_fields"
     assert client_co.post(reverse("imports:template_edit", args=[v1.pk]), {**form, "all_or_nothing": "on", "save": "1"}).status_code == 302
     versions = list(ImportTemplate.objects.filter(name="Consumos").order_by("version"))
     assert [(v.version, v.all_or_nothing) for v in versions] == [(1, False), (2, True)]
