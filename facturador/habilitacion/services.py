@@ -315,15 +315,13 @@ def summary(run: TestSetRun) -> dict:
     }
 
 
-def execute(run: TestSetRun, ctx=None):
+def execute(run: TestSetRun, ctx: jobs.JobContext):
     """The test-set runner. Idempotent: every step skips what is done."""
     user = run.created_by
     total = run.total_required
     mode = run.operation_mode
 
     def progress(message):
-        if ctx is None:
-            return
         s = summary(run)
         ctx.progress(s["accepted"] + s["rejected"], total=total, message=message, errors=s["rejected"], force=True)
 
@@ -336,8 +334,7 @@ def execute(run: TestSetRun, ctx=None):
         for slot in range(count):
             if slot in have:
                 continue
-            if ctx:
-                ctx.check_cancel()
+            ctx.check_cancel()
             create_document(run, kind, slot, payload_for(slot), user=user)
             progress(f"Firmando {label(kind)} {slot + 1} de {count}")
 
@@ -346,8 +343,7 @@ def execute(run: TestSetRun, ctx=None):
             doc = entry.document
             if doc.status in FINAL_STATUSES:
                 continue
-            if ctx:
-                ctx.check_cancel()
+            ctx.check_cancel()
             deliver(doc)
             progress(f"{doc.full_number}: {STATE_LABELS.get(doc.status, doc.status)}")
 
@@ -361,8 +357,7 @@ def execute(run: TestSetRun, ctx=None):
             progress(f"La DIAN sigue procesando {len(pending)} documento(s); se consulta de nuevo.")
             time.sleep(min(60.0, interval * 2 ** n))
             for doc in pending:
-                if ctx:
-                    ctx.check_cancel()
+                ctx.check_cancel()
                 deliver(doc)
 
     create_kind("invoice", run.invoices, invoice_payload)
@@ -391,8 +386,7 @@ def execute(run: TestSetRun, ctx=None):
         if notes_waiting:
             message += " Las notas se generan cuando la DIAN acepte alguna factura: corrija las rechazadas."
     progress(message)
-    if ctx:
-        ctx.set_result(**{k: v for k, v in s.items() if k != "by_kind"}, dian_accepted=accepted)
+    ctx.set_result(**{k: v for k, v in s.items() if k != "by_kind"}, dian_accepted=accepted)
     return s
 
 
