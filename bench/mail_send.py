@@ -92,8 +92,9 @@ def main(argv=None) -> int:
     from django.db import transaction
 
     call_command("migrate", verbosity=0)
-    from facturador.core.models import Issuer, IssuedDocument
-    from facturador.mailing import engine, services
+    from facturador.core.actors import Actor
+    from facturador.core.models import IssuedDocument, Issuer
+    from facturador.mailing import actions, engine
     from facturador.mailing.models import Delivery
 
     issuer = Issuer.objects.create(country="CO", tax_id="900373076", check_digit="4", legal_name="Empresa de Prueba S.A.S.",
@@ -124,12 +125,12 @@ def main(argv=None) -> int:
             customer_name=f"Cliente {i}", customer_tax_id=str(800000000 + i), customer_email=f"cliente{i}@example.com",
             total=Decimal("123456.78"), pdf=f"bench/FE{i}.pdf", xml=f"bench/FE{i}.xml"))
     IssuedDocument.objects.bulk_create(docs, batch_size=1000)
-    send = services.register_send(issuer, ranges=f"FE1-FE{args.n}", subject="Factura {{numero}} de {{emisor}}",
-                                  body="Señor(a) {{cliente}}:\n\nAdjuntamos la factura {{numero}} por {{total}}, "
-                                       "vence el {{vencimiento}}.\n\n{{emisor}}")
+    send = actions.register_send(issuer, Actor.cli(), ranges=f"FE1-FE{args.n}", subject="Factura {{numero}} de {{emisor}}",
+                                 body="Señor(a) {{cliente}}:\n\nAdjuntamos la factura {{numero}} por {{total}}, "
+                                      "vence el {{vencimiento}}.\n\n{{emisor}}")
     prep = time.perf_counter() - t0
     with transaction.atomic():
-        send = engine.start(send)
+        send = actions.start(issuer, Actor.cli(), send=send)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     send = engine.run_send_inline(send)

@@ -1,45 +1,38 @@
 """REST API: /api/v1/issuers/<issuer_pk>/mail-sends/..."""
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from facturador.core import audit
+from facturador.core.actors import Actor
 from facturador.core.api import IssuerScopedMixin, JobSerializer
-from facturador.core.models import IssuedDocument
-from facturador.mailing import engine, exports, services
+from facturador.core.errors import NotFound
+from facturador.mailing import actions, services
 from facturador.mailing.models import Delivery, MailSend
 
 
-class RangeSerializer(serializers.Serializer):
-    prefix = serializers.CharField(allow_blank=True, max_length=4, default="")
-    to = serializers.IntegerField(min_value=0)
+@extend_schema_field({"oneOf": [{"type": "string", "example": "FE1-FE500"},
+                                {"type": "object", "properties": {"prefix": {"type": "string"}, "from": {"type": "integer"},
+                                                                  "to": {"type": "integer"}}}]})
+class RangeField(serializers.Field):
+    """A range as text ("FE1-FE500") or {"prefix", "from", "to"}; the action checks it (mailing.range.*)."""
 
     def to_representation(self, value):
         return {"prefix": value.get("prefix", ""), "from": value["from"], "to": value["to"]}
 
     def to_internal_value(self, data):
-        if isinstance(data, str):
-            try:
-                return services.parse_range(data)
-            except services.MailingError as exc:
-                raise serializers.ValidationError(exc.message) from exc
-        value = super().to_internal_value(data)
-        try:
-            start = int(data.get("from"))
-        except (TypeError, ValueError) as exc:
-            raise serializers.ValidationError({"from": "Número inicial requerido."}) from exc
-        if value["to"] < start:
-            raise serializers.ValidationError("El número final es menor que el inicial.")
-        return {"prefix": value["prefix"].upper(), "from": start, "to": value["to"]}
+        return data
 
 
 class MailSendSerializer(serializers.ModelSerializer):
-    ranges = serializers.ListField(child=RangeSerializer(), min_length=1,
+    ranges = serializers.ListField(child=RangeField(), min_length=1,
                                    help_text='["FE1-FE500"] o [{"prefix": "FE", "from": 1, "to": 500}]')
+    status = serializers.ChoiceField(choices=MailSend.Status.choices, read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
+    stop_reason = serializers.CharField(read_only=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
     counts = serializers.SerializerMethodField()
 
     class Meta:
@@ -47,27 +40,10 @@ class MailSendSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "ranges", "date_from", "date_to", "recipients", "selected_customers", "subject", "body",
                   "reply_to", "legally_required", "max_consecutive_failures", "status", "status_display", "stop_reason",
                   "job", "counts", "created_at", "started_at", "finished_at"]
-        read_only_fields = ["id", "status", "status_display", "stop_reason", "job", "counts", "created_at", "started_at",
-                            "finished_at"]
+        read_only_fields = ["id", "job", "counts", "created_at", "started_at"]
 
     def get_counts(self, obj) -> dict:
         return services.counts(obj)
-
-    def validate(self, data):
-        for field in ("subject", "body"):
-            if field in data:
-                try:
-                    services.check_template(data[field], field)
-                except services.MailingError as exc:
-                    raise serializers.ValidationError({field: exc.message}) from exc
-        return data
-
-    def create(self, validated):
-        view = self.context["view"]
-        try:
-            return services.register_send(view.issuer, user=self.context["request"].user, **validated)
-        except services.MailingError as exc:
-            raise serializers.ValidationError({exc.field or "non_field_errors": exc.message}) from exc
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -88,8 +64,14 @@ class PreviewSerializer(serializers.Serializer):
 
 
 class TestSerializer(serializers.Serializer):
-    email = serializers.EmailField()
-    document = serializers.IntegerField(required=False)
+    email = serializers.CharField(help_text="Correo al que se envía la prueba")
+    document = serializers.IntegerField(required=False, help_text="Factura de muestra; por defecto la primera")
+
+
+class ResolveUnknownSerializer(serializers.Serializer):
+    deliveries = serializers.ListField(child=serializers.IntegerField(), help_text="Entregas sin confirmar")
+    decision = serializers.ChoiceField(choices=actions.UNKNOWN_DECISIONS,
+                                       help_text="confirm: llegó; resend: reenviar con el mismo Message-ID")
 
 
 class MailSendViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -99,113 +81,84 @@ class MailSendViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
     queryset = MailSend.objects.all()
     serializer_class = MailSendSerializer
 
-    def get_object(self):
-        return engine.sync_status(super().get_object())
+    def get_queryset(self):
+        return super().get_queryset().select_related("job")
 
     def perform_create(self, serializer):
-        send = serializer.save()
-        audit.record("mailsend.create", issuer=self.issuer, obj=send, request=self.request, summary=send.ranges_display)
+        serializer.instance = actions.register_send(self.issuer, Actor.from_request(self.request),
+                                                    **serializer.validated_data)
 
-    def _run(self, request, fn, audit_action):
-        send = self.get_object()
-        try:
-            fn(send)
-        except services.MailingError as exc:
-            return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_409_CONFLICT)
-        audit.record(audit_action, issuer=self.issuer, obj=send, request=request)
+    def _answer(self, send):
         send.refresh_from_db()
         return Response(MailSendSerializer(send, context=self.get_serializer_context()).data)
 
     @extend_schema(request=PreviewSerializer, responses={200: dict})
     @action(detail=True, methods=["post"])
     def preview(self, request, issuer_pk=None, pk=None):
-        send = self.get_object()
         data = PreviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        subject = data.validated_data.get("subject", send.subject)
-        body = data.validated_data.get("body", send.body)
-        try:
-            services.check_template(subject, "subject")
-            services.check_template(body, "body")
-        except services.MailingError as exc:
-            return Response({exc.field: exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
-        rows = Delivery.objects.filter(send=send).select_related("document")
-        if data.validated_data.get("document"):
-            rows = rows.filter(document_id=data.validated_data["document"])
-        row = rows.first()
-        if row is None:
-            return Response({"detail": "Factura no incluida en el envío."}, status=status.HTTP_404_NOT_FOUND)
-        ctx = services.context_for(row.document, self.issuer)
-        return Response({"document": row.document_id, "to": row.email, "subject": services.render(subject, ctx),
-                         "text": services.render(body, ctx), "html": services.render_html(body, ctx),
-                         "attachments": [{"filename": a.filename, "mimetype": a.mimetype, "size": len(a.content)}
-                                         for a in services.attachments_for(row.document)]})
+        return Response(actions.preview(self.issuer, Actor.from_request(request), send=self.get_object(),
+                                        **data.validated_data))
 
     @extend_schema(request=TestSerializer, responses={200: dict})
     @action(detail=True, methods=["post"])
     def test(self, request, issuer_pk=None, pk=None):
-        send = self.get_object()
         data = TestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        doc = None
-        if data.validated_data.get("document"):
-            doc = IssuedDocument.objects.filter(issuer=self.issuer, pk=data.validated_data["document"]).first()
-        try:
-            mid = services.send_test(send, data.validated_data["email"], doc)
-        except services.MailingError as exc:
-            return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
-        except Exception as exc:
-            return Response({"detail": f"No se pudo enviar la prueba: {exc}"}, status=status.HTTP_502_BAD_GATEWAY)
-        audit.record("mailsend.test", issuer=self.issuer, obj=send, request=request, summary=data.validated_data["email"])
+        mid = actions.send_test(self.issuer, Actor.from_request(request), send=self.get_object(), **data.validated_data)
         return Response({"message_id": mid, "to": data.validated_data["email"]})
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def start(self, request, issuer_pk=None, pk=None):
-        return self._run(request, lambda s: engine.start(s, request.user), "mailsend.start")
+        return self._answer(actions.start(self.issuer, Actor.from_request(request), send=self.get_object()))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def stop(self, request, issuer_pk=None, pk=None):
-        return self._run(request, engine.stop, "mailsend.stop")
+        return self._answer(actions.stop(self.issuer, Actor.from_request(request), send=self.get_object()))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def resume(self, request, issuer_pk=None, pk=None):
-        return self._run(request, lambda s: engine.resume(s, request.user), "mailsend.resume")
+        return self._answer(actions.resume(self.issuer, Actor.from_request(request), send=self.get_object()))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"], url_path="resend-failed")
     def resend_failed(self, request, issuer_pk=None, pk=None):
-        return self._run(request, lambda s: engine.resend_failed(s, request.user), "mailsend.resend_failed")
+        send = self.get_object()
+        actions.resend_failed(self.issuer, Actor.from_request(request), send=send)
+        return self._answer(send)
+
+    @extend_schema(request=ResolveUnknownSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"], url_path="resolve-unknown")
+    def resolve_unknown(self, request, issuer_pk=None, pk=None):
+        data = ResolveUnknownSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        n = actions.resolve_unknown(self.issuer, Actor.from_request(request), send=self.get_object(),
+                                    **data.validated_data)
+        return Response({"updated": n})
 
     @extend_schema(responses={200: JobSerializer})
     @action(detail=True, methods=["get"])
     def job(self, request, issuer_pk=None, pk=None):
         send = self.get_object()
         if not send.job:
-            return Response({"detail": "El envío no se ha iniciado."}, status=status.HTTP_404_NOT_FOUND)
+            raise NotFound("mailing.send.not_started", "El envío no se ha iniciado.")
         return Response(JobSerializer(send.job).data)
 
     @extend_schema(responses={200: DeliverySerializer(many=True)},
                    parameters=[OpenApiParameter("status", str, description="pending, sent, failed, bounced, unknown, excluded")])
     @action(detail=True, methods=["get"])
     def ledger(self, request, issuer_pk=None, pk=None):
-        send = self.get_object()
-        rows = Delivery.objects.filter(send=send).select_related("document").order_by("id")
-        if request.query_params.get("status"):
-            rows = rows.filter(status=request.query_params["status"])
-        page = self.paginate_queryset(rows)
+        page = self.paginate_queryset(services.ledger(self.get_object(), request.query_params.get("status", "")))
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
 
     @extend_schema(responses={(200, "text/csv"): bytes})
     @action(detail=True, methods=["get"], url_path=r"export/(?P<fmt>csv|xlsx)")
     def export(self, request, issuer_pk=None, pk=None, fmt="csv"):
-        send = self.get_object()
-        if fmt == "csv":
-            resp = HttpResponse(exports.to_csv(send), content_type="text/csv; charset=utf-8")
-        else:
-            resp = HttpResponse(exports.to_xlsx(send),
-                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        resp["Content-Disposition"] = f'attachment; filename="envio-{send.pk}-entregas.{fmt}"'
+        content, content_type, filename = actions.export_ledger(self.issuer, Actor.from_request(request),
+                                                                send=self.get_object(), fmt=fmt)
+        resp = HttpResponse(content, content_type=content_type)
+        resp["Content-Disposition"] = f'attachment; filename="{filename}"'
         return resp

@@ -8,4 +8,4 @@ class MailingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from facturador.mailing import engine  # noqa: F401  (registers the job handlers)
+        from facturador.mailing import jobs  # noqa: F401  (registers the job handlers)

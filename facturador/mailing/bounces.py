@@ -85,6 +85,18 @@ def apply_bounce(*, message_id: str = "", email: str = "", hard: bool = True, de
     return True
 
 
+def apply_events(events) -> dict:
+    """Bounce / complaint events of a provider's webhook: {"message_id", "email", "type": hard|soft|complaint,
+    "detail"} each."""
+    result = {"matched": 0, "unmatched": 0}
+    for ev in events:
+        ok = apply_bounce(message_id=ev.get("message_id", ""), email=ev.get("email", ""),
+                          hard=ev.get("type", "hard") in ("hard", "complaint"), detail=ev.get("detail", ""),
+                          complaint=ev.get("type") == "complaint")
+        result["matched" if ok else "unmatched"] += 1
+    return result
+
+
 def process_dsn(msg) -> dict:
     result = {"matched": 0, "unmatched": 0, "ignored": 0}
     dsn = parse_dsn(msg)

@@ -60,13 +60,8 @@ from facturador.core.models import Job
 from facturador.mailing import services
 from facturador.mailing.models import Delivery, MailSend
 from facturador.mailing.ratelimit import get_limiter
-from facturador.mailing.services import MailingError
 
 logger = logging.getLogger(__name__)
-
-KIND = "mailing.send"
-FINAL_ROW_STATES = (Delivery.Status.SENT, Delivery.Status.FAILED, Delivery.Status.BOUNCED, Delivery.Status.UNKNOWN)
-
 
 class NotSent(Exception):
     """The transaction broke before the message could have been committed by the server."""
@@ -152,7 +147,9 @@ class _Aborted(Exception):
     """Tells a sender thread to stop because another thread failed or the user cancelled."""
 
 
-class _Stop(Exception):
+class AutoStop(Exception):
+    """The send stops itself: too many consecutive failures (MailSend.max_consecutive_failures)."""
+
     def __init__(self, reason):
         super().__init__(reason)
         self.reason = reason
@@ -177,7 +174,6 @@ class Engine:
         self.last_error = ""
         self.worker = jobs.worker_name()
         self.sender = settings.MAILING_RETURN_PATH or parseaddr(services.from_address(send.issuer))[1]
-        self.attachments_cache: dict[int, list] = {}
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -251,12 +247,9 @@ class Engine:
             count = self.consecutive
         limit = self.send.max_consecutive_failures
         if limit and count >= limit:
-            raise _Stop(f"Detenido automáticamente tras {self.consecutive} fallos consecutivos. Último error: {reason}"[:500])
+            raise AutoStop(f"Detenido automáticamente tras {self.consecutive} fallos consecutivos. Último error: {reason}"[:500])
 
     # -- one message ------------------------------------------------------------------------------
-
-    def _attachments(self, doc):
-        return services.attachments_for(doc)
 
     def deliver(self, backend, row: Delivery, slot: str) -> bool:
         """Send one claimed row. Returns False when the connection must be re-opened."""
@@ -272,7 +265,7 @@ class Engine:
         attempts = row.attempts + 1
         mine = Delivery.objects.filter(pk=row.pk, status=Delivery.Status.SENDING, claim_token=self.token)
         try:
-            attachments = self._attachments(row.document)
+            attachments = services.attachments_for(row.document)
             smtp = getattr(backend, "connection", None)
             if isinstance(smtp, smtplib.SMTP):
                 msg, data = None, services.message_bytes(self.send, row.document, row.email, row.message_id, attachments)
@@ -383,7 +376,7 @@ class Engine:
             self.sender_loop()
         except _Aborted:
             pass
-        except BaseException as exc:  # _Stop, a database error...: the whole run stops
+        except BaseException as exc:  # AutoStop, a database error...: the whole run stops
             self._errors.append(exc)
             self._abort.set()
         finally:
@@ -421,151 +414,26 @@ class Engine:
                 raise self._errors[0]
         c = services.counts(self.send)
         self.progress(force=True)
-        return MailSend.Status.FINISHED_WITH_ERRORS if (c["failed"] or c["unknown"]) else MailSend.Status.FINISHED
+        return Job.Status.FINISHED_WITH_ERRORS if (c["failed"] or c["unknown"]) else Job.Status.FINISHED
 
 
-@jobs.job_handler(KIND)
-def run_send(ctx: jobs.JobContext):
-    send = MailSend.objects.select_related("issuer").get(pk=ctx.params["send_id"])
-    engine = Engine(send, ctx)
-    try:
-        outcome = engine.run()
-    except jobs.JobCancelled:
-        engine.release_claimed(every_thread=True)
-        MailSend.objects.filter(pk=send.pk).update(status=MailSend.Status.STOPPED, stop_reason="Detenido por el usuario.")
-        raise
-    except _Stop as stop:
-        engine.release_claimed(every_thread=True)
-        MailSend.objects.filter(pk=send.pk).update(status=MailSend.Status.STOPPED, stop_reason=stop.reason)
-        engine.progress(force=True)
-        ctx.progress(message=stop.reason, force=True)
-        return Job.Status.FINISHED_WITH_ERRORS
-    except Exception:
-        engine.release_claimed(every_thread=True)
-        raise
-    MailSend.objects.filter(pk=send.pk).update(status=outcome, finished_at=timezone.now(), stop_reason="")
-    return Job.Status.FINISHED_WITH_ERRORS if outcome == MailSend.Status.FINISHED_WITH_ERRORS else Job.Status.FINISHED
-
-
-# --- actions -----------------------------------------------------------------------------------------
-
-def sync_status(send: MailSend) -> MailSend:
-    """A send marked "sending" whose job ended without saying so (a job failed after repeated crashes)."""
-    if send.status == MailSend.Status.SENDING and send.job_id:
-        job = Job.objects.filter(pk=send.job_id).first()
-        if job is not None and job.status in (Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.DELETED):
-            reason = job.error or "La tarea de envío terminó sin completar el envío."
-            MailSend.objects.filter(pk=send.pk, status=MailSend.Status.SENDING).update(
-                status=MailSend.Status.STOPPED, stop_reason=reason[:500])
-            send.refresh_from_db()
-    return send
-
-
-def _recheck_exclusions(send: MailSend):
-    """Opt-outs and hard bounces that arrived since registration also apply to pending rows."""
-    pending = Delivery.objects.filter(send=send, status=Delivery.Status.PENDING)
-    supp = services.suppressions(send.issuer, pending.values_list("email", flat=True))
-    for row in pending.filter(email__in=list(supp)):
-        excl = services.exclusion_for(send.issuer, row.email, send.legally_required, supp)
-        if excl:
-            Delivery.objects.filter(pk=row.pk, status=Delivery.Status.PENDING).update(status=Delivery.Status.EXCLUDED, exclusion=excl)
-
-
-def start(send: MailSend, user=None, *, allowed=(MailSend.Status.REGISTERED,)) -> MailSend:
-    with transaction.atomic():
-        send = MailSend.objects.select_for_update().select_related("issuer").get(pk=send.pk)
-        sync_status(send)
-        if send.status not in allowed:
-            raise MailingError("send.state", f"El envío está «{send.get_status_display()}»; no se puede iniciar ahora.", "status")
-        if send.job_id and Job.objects.filter(pk=send.job_id, status__in=Job.ACTIVE).exists():
-            raise MailingError("send.busy", "El envío todavía se está deteniendo; espere unos segundos.", "status")
-        _recheck_exclusions(send)
-        c = services.counts(send)
-        job = jobs.create_job(send.issuer, KIND, title=f"Envío masivo #{send.pk}: {send.name or send.subject}"[:300],
-                              params={"send_id": send.pk}, user=user, total=c["to_send"])
-        send.job = job
-        send.status = MailSend.Status.SENDING
-        send.stop_reason = ""
-        send.started_at = send.started_at or timezone.now()
-        send.finished_at = None
-        send.save(update_fields=["job", "status", "stop_reason", "started_at", "finished_at"])
-    return send
-
-
-def resume(send: MailSend, user=None) -> MailSend:
-    return start(send, user, allowed=(MailSend.Status.STOPPED,))
-
-
-def stop(send: MailSend) -> MailSend:
-    send = sync_status(send)
-    if send.status != MailSend.Status.SENDING:
-        raise MailingError("send.state", "Solo se puede detener un envío en curso.", "status")
-    if send.job_id:
-        jobs.request_cancel(Job.objects.get(pk=send.job_id))
-    MailSend.objects.filter(pk=send.pk, status=MailSend.Status.SENDING).update(
-        status=MailSend.Status.STOPPED, stop_reason="Detenido por el usuario.")
-    send.refresh_from_db()
-    return send
-
-
-def resend_failed(send: MailSend, user=None) -> int:
-    """Put failed rows back to pending (fresh attempts) and start a new run for them only."""
-    send = sync_status(send)
-    if send.status not in (MailSend.Status.FINISHED_WITH_ERRORS, MailSend.Status.STOPPED):
-        raise MailingError("send.state", "Solo se reenvían los fallidos de un envío terminado o detenido.", "status")
-    with transaction.atomic():
-        n = Delivery.objects.filter(send=send, status=Delivery.Status.FAILED).update(
-            status=Delivery.Status.PENDING, attempts=0, next_attempt_at=None, smtp_code=None)
-        if not n:
-            raise MailingError("send.no_failed", "No hay entregas fallidas para reenviar.", "status")
-        start(send, user, allowed=(MailSend.Status.FINISHED_WITH_ERRORS, MailSend.Status.STOPPED))
-    return n
-
-
-def resolve_unknown(send: MailSend, delivery_ids, action: str, user=None) -> int:
-    """Operator's decision on rows of unknown outcome: "confirm" (it arrived) or "resend" (a new run,
-    same Message-ID, so clients that de-duplicate show it once)."""
-    send = sync_status(send)
-    rows = Delivery.objects.filter(send=send, status=Delivery.Status.UNKNOWN, pk__in=list(delivery_ids))
-    if action == "confirm":
-        n = rows.update(status=Delivery.Status.SENT, sent_at=timezone.now(),
-                        smtp_response="Confirmado manualmente como recibido.")
-        _finish_if_clean(send)
-        return n
-    if action == "resend":
-        if send.status == MailSend.Status.SENDING:
-            raise MailingError("send.state", "Espere a que termine el envío en curso.", "status")
-        with transaction.atomic():
-            n = rows.update(status=Delivery.Status.PENDING, next_attempt_at=None, claim_token="", attempts=0)
-            if n:
-                start(send, user, allowed=(MailSend.Status.FINISHED_WITH_ERRORS, MailSend.Status.STOPPED,
-                                           MailSend.Status.FINISHED))
-        return n
-    raise MailingError("unknown.action", "Acción no válida.", "action")
-
-
-def _finish_if_clean(send: MailSend):
-    c = services.counts(send)
-    if send.status == MailSend.Status.FINISHED_WITH_ERRORS and not (c["failed"] or c["unknown"] or c["pending"]):
-        MailSend.objects.filter(pk=send.pk).update(status=MailSend.Status.FINISHED)
+class Rejected(Exception):
+    """The mail server answered the test message with a refusal."""
 
 
 def deliver_one(send: MailSend, doc, to: str, message_id: str):
-    """Send one message outside the ledger (the test email) through exactly the engine's path."""
-
+    """Send one message outside the ledger (the test email) through exactly the engine's path.
+    Raises Rejected (a 4xx/5xx reply), NotSent / Ambiguous (connection lost), or the backend's error."""
     backend = get_connection(fail_silently=False)
     backend.open()
     try:
         smtp = getattr(backend, "connection", None)
         if isinstance(smtp, smtplib.SMTP):
             sender = settings.MAILING_RETURN_PATH or parseaddr(services.from_address(send.issuer))[1]
-            try:
-                code, text = smtp_transaction(smtp, sender, to, services.message_bytes(send, doc, to, message_id),
-                                              normalized=True)
-            except (NotSent, Ambiguous) as exc:
-                raise MailingError("test.smtp", f"Se perdió la conexión con el servidor de correo: {exc}", "email") from exc
+            code, text = smtp_transaction(smtp, sender, to, services.message_bytes(send, doc, to, message_id),
+                                          normalized=True)
             if not 200 <= code < 300:
-                raise MailingError("test.smtp", f"El servidor de correo rechazó el mensaje: {code} {text}", "email")
+                raise Rejected(f"{code} {text}")
         else:
             backend.send_messages([services.build_message(send, doc, to, message_id)])
     finally:

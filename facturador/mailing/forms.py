@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from facturador.core.errors import Refusal
+from facturador.core.forms import add_refusal
 from facturador.mailing import services
 from facturador.mailing.models import MailSend
 
@@ -32,32 +34,21 @@ class MailSendForm(forms.Form):
         self.issuer = issuer
         self.selected = [v for v in (self.data.getlist("customers") if hasattr(self.data, "getlist") else []) if v]
 
-    def clean_ranges(self):
-        try:
-            return services.parse_ranges(self.cleaned_data["ranges"])
-        except services.MailingError as exc:
-            raise forms.ValidationError(exc.message, code=exc.code) from exc
-
-    def _template(self, name):
-        value = self.cleaned_data[name]
-        try:
-            services.check_template(value, name)
-        except services.MailingError as exc:
-            raise forms.ValidationError(exc.message, code=exc.code) from exc
-        return value
-
-    def clean_subject(self):
-        return self._template("subject")
-
-    def clean_body(self):
-        return self._template("body")
-
     def clean(self):
+        """The rules the live preview shows as the user types (the action checks them again on registration)."""
         data = super().clean()
-        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
-            self.add_error("date_to", _("La fecha final del periodo es anterior a la inicial."))
-        if data.get("recipients") == MailSend.Recipients.SELECTED and not self.selected:
-            self.add_error("recipients", _("Seleccione al menos un cliente en la vista previa."))
+        for field in ("ranges", "subject", "body", "date_to"):
+            if field not in data:
+                continue
+            try:
+                if field == "ranges":
+                    data["ranges"] = services.clean_ranges(data["ranges"])
+                elif field == "date_to":
+                    services.check_period(data.get("date_from"), data["date_to"])
+                else:
+                    services.check_template(data[field], field)
+            except Refusal as refusal:
+                add_refusal(self, refusal)
         return data
 
     def documents(self):
@@ -66,13 +57,13 @@ class MailSendForm(forms.Form):
             return []
         return list(services.documents_for(self.issuer, data["ranges"], data.get("date_from"), data.get("date_to")))
 
-    def register(self, user):
+    def action_kwargs(self) -> dict:
+        """The registration's inputs, for actions.register_send."""
         d = self.cleaned_data
-        return services.register_send(
-            self.issuer, ranges=d["ranges"], subject=d["subject"], body=d["body"], user=user, name=d["name"],
-            date_from=d["date_from"], date_to=d["date_to"], recipients=d["recipients"], selected_customers=self.selected,
-            reply_to=d["reply_to"], legally_required=d["legally_required"],
-            max_consecutive_failures=d["max_consecutive_failures"])
+        return dict(ranges=d["ranges"], subject=d["subject"], body=d["body"], name=d["name"], date_from=d["date_from"],
+                    date_to=d["date_to"], recipients=d["recipients"], selected_customers=self.selected,
+                    reply_to=d["reply_to"], legally_required=d["legally_required"],
+                    max_consecutive_failures=d["max_consecutive_failures"])
 
 
 class TestEmailForm(forms.Form):

@@ -8,9 +8,17 @@ from facturador.core.models import IssuedDocument, IssuerScoped, Job
 
 
 class MailSend(IssuerScoped):
-    """A registered send ("envío registrado"): which invoices, to whom, with what message."""
+    """A registered send ("envío registrado"): which invoices, to whom, with what message.
+
+    Its state is not stored: it is derived from the job of its latest run (`state`), see `Status`.
+    """
 
     class Status(models.TextChoices):
+        """The send's state as shown, from its latest job (`MailSend.state`, the one mapping):
+        no job -> registered; pending/running -> sending (stopped once the user asked to stop it);
+        cancelled, failed, deleted, or finished with an automatic stop -> stopped; finished -> finished
+        (with errors: some rows failed or are unconfirmed)."""
+
         REGISTERED = "registered", _("Registrado")
         SENDING = "sending", _("Enviando")
         STOPPED = "stopped", _("Detenido")
@@ -20,6 +28,9 @@ class MailSend(IssuerScoped):
     class Recipients(models.TextChoices):
         ALL = "all", _("Todos los clientes de los rangos")
         SELECTED = "selected", _("Una selección de clientes")
+
+    STOPPED_BY_USER = "Detenido por el usuario."
+    RUN_ENDED = "La tarea de envío terminó sin completar el envío."
 
     name = models.CharField(_("nombre"), max_length=200, blank=True)
     ranges = models.JSONField(_("rangos"), default=list)  # [{"prefix": "FE", "from": 1, "to": 500}, ...]
@@ -36,13 +47,10 @@ class MailSend(IssuerScoped):
                     "desmárquelo para mensajes informativos (se ofrece darse de baja)."),
     )
     max_consecutive_failures = models.PositiveIntegerField(_("detener tras fallos consecutivos"), default=10)
-    status = models.CharField(_("estado"), max_length=20, choices=Status.choices, default=Status.REGISTERED)
-    stop_reason = models.CharField(max_length=500, blank=True)
-    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")  # the latest run
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)  # first start
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -51,6 +59,40 @@ class MailSend(IssuerScoped):
 
     def __str__(self):
         return f"Envío #{self.pk} — {self.name or self.subject}"
+
+    @property
+    def state(self) -> tuple[str, str]:
+        """(status, stop reason), derived from the latest job: the one place that maps a job to a send's state."""
+        job = self.job if self.job_id else None
+        if job is None:
+            return self.Status.REGISTERED, ""
+        if job.status in Job.ACTIVE:
+            # stop() asks the job to cancel; the send shows as stopped at once, the job ends at its next check
+            return (self.Status.STOPPED, self.STOPPED_BY_USER) if job.cancel_requested else (self.Status.SENDING, "")
+        if job.status == Job.Status.CANCELLED:
+            return self.Status.STOPPED, self.STOPPED_BY_USER
+        if job.status in (Job.Status.FAILED, Job.Status.DELETED):
+            return self.Status.STOPPED, (job.error or self.RUN_ENDED)[:500]
+        if job.result.get("stop_reason"):  # stopped by the engine after consecutive failures (see mailing.jobs)
+            return self.Status.STOPPED, job.result["stop_reason"]
+        if job.status == Job.Status.FINISHED_WITH_ERRORS:
+            return self.Status.FINISHED_WITH_ERRORS, ""
+        return self.Status.FINISHED, ""
+
+    @property
+    def status(self) -> str:
+        return self.state[0]
+
+    def get_status_display(self) -> str:
+        return self.Status(self.status).label
+
+    @property
+    def stop_reason(self) -> str:
+        return self.state[1]
+
+    @property
+    def finished_at(self):
+        return self.job.finished_at if self.status in (self.Status.FINISHED, self.Status.FINISHED_WITH_ERRORS) else None
 
     @property
     def ranges_display(self):

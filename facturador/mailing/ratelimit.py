@@ -21,7 +21,6 @@ from django.db import IntegrityError, transaction
 
 from facturador.mailing.models import RateWindow
 
-
 _LUA = """
 local t = redis.call('TIME')
 local sec = tonumber(t[1])

@@ -1,4 +1,8 @@
-"""Rules of a mass send: which invoices, who receives them, what the message says, what is attached."""
+"""Rules of a mass send: which invoices, who receives them, what the message says, what is attached.
+
+Read-only queries the channels share (`get_send`, `ledger`, `selection`) live here too. The user actions
+that change data are in `mailing.actions`; a broken rule is a `core.errors` refusal (`mailing.<subject>.<reason>`).
+"""
 
 from __future__ import annotations
 
@@ -14,22 +18,11 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
-from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 
+from facturador.core.errors import Invalid, NotFound
 from facturador.core.models import IssuedDocument
 from facturador.mailing.models import Delivery, MailSend, Suppression
-
-
-class MailingError(Exception):
-    """A rule violation with a stable code, the offending field and a Spanish message."""
-
-    def __init__(self, code: str, message: str, field: str = "", english: str = ""):
-        super().__init__(english or message)
-        self.code = code
-        self.message = message
-        self.field = field
-
 
 # --- ranges -------------------------------------------------------------------------------------
 
@@ -40,24 +33,48 @@ def parse_range(text: str) -> dict:
     """"FE1-FE500" or "1-500" -> {"prefix": "FE", "from": 1, "to": 500}."""
     m = _RANGE.match(text or "")
     if not m:
-        raise MailingError("range.format", f"Rango no válido: «{text}». Use por ejemplo FE1-FE500.", "ranges")
+        raise Invalid("mailing.range.format", f"Rango no válido: «{text}». Use por ejemplo FE1-FE500.",
+                      field="ranges", details={"range": text})
     p1, n1, p2, n2 = m.group(1).upper(), int(m.group(2)), m.group(3).upper(), int(m.group(4))
     if p2 and p1 != p2:
-        raise MailingError("range.prefix", f"El rango «{text}» mezcla prefijos distintos.", "ranges")
-    if n2 < n1:
-        raise MailingError("range.order", f"En el rango «{text}» el número final es menor que el inicial.", "ranges")
-    return {"prefix": p1, "from": n1, "to": n2}
+        raise Invalid("mailing.range.prefix", f"El rango «{text}» mezcla prefijos distintos.", field="ranges",
+                      details={"range": text})
+    return _ordered(text, {"prefix": p1, "from": n1, "to": n2})
 
 
-def parse_ranges(text: str) -> list[dict]:
-    parts = [p for p in re.split(r"[,\n;]+", text or "") if p.strip()]
-    if not parts:
-        raise MailingError("range.required", "Indique al menos un rango de facturas.", "ranges")
-    return [parse_range(p) for p in parts]
+def _ordered(text, r: dict) -> dict:
+    if r["to"] < r["from"]:
+        raise Invalid("mailing.range.order", f"En el rango «{text}» el número final es menor que el inicial.",
+                      field="ranges", details={"range": text})
+    return r
 
 
-def format_ranges(ranges: list[dict]) -> str:
-    return ", ".join(f"{r.get('prefix', '')}{r['from']}-{r.get('prefix', '')}{r['to']}" for r in ranges)
+def clean_ranges(value) -> list[dict]:
+    """The ranges as any channel gives them: text ("FE1-FE500, FE800-FE900", one per line...), or a list
+    of such texts and {"prefix", "from", "to"} objects. Refuses with `mailing.range.*`."""
+    out = []
+    for item in [value] if isinstance(value, str) else list(value or []):
+        if isinstance(item, str):
+            out += [parse_range(p) for p in re.split(r"[,\n;]+", item) if p.strip()]
+            continue
+        try:
+            prefix, start, end = str(item.get("prefix") or "").strip().upper(), int(item["from"]), int(item["to"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise Invalid("mailing.range.format", f"Rango no válido: «{item}». Use por ejemplo FE1-FE500.",
+                          field="ranges", details={"range": str(item)}) from None
+        text = f"{prefix}{start}-{prefix}{end}"
+        if not re.fullmatch(r"[A-Z]{0,4}", prefix) or start < 0:
+            raise Invalid("mailing.range.format", f"Rango no válido: «{text}». Use por ejemplo FE1-FE500.",
+                          field="ranges", details={"range": text})
+        out.append(_ordered(text, {"prefix": prefix, "from": start, "to": end}))
+    if not out:
+        raise Invalid("mailing.range.required", "Indique al menos un rango de facturas.", field="ranges")
+    return out
+
+
+def check_period(date_from, date_to):
+    if date_from and date_to and date_to < date_from:
+        raise Invalid("mailing.period.order", "La fecha final del periodo es anterior a la inicial.", field="date_to")
 
 
 def documents_for(issuer, ranges, date_from=None, date_to=None):
@@ -148,28 +165,6 @@ def build_ledger(send: MailSend) -> int:
     return len(rows)
 
 
-def register_send(issuer, *, ranges, subject, body, user=None, name="", date_from=None, date_to=None,
-                  recipients=MailSend.Recipients.ALL, selected_customers=None, reply_to="", legally_required=True,
-                  max_consecutive_failures=10) -> MailSend:
-    """Validate and store a send with its ledger. Raises MailingError."""
-    if isinstance(ranges, str):
-        ranges = parse_ranges(ranges)
-    check_template(subject, "subject")
-    check_template(body, "body")
-    if date_from and date_to and date_to < date_from:
-        raise MailingError("period.order", "La fecha final del periodo es anterior a la inicial.", "date_to")
-    with transaction.atomic():
-        send = MailSend.objects.create(
-            issuer=issuer, name=name, ranges=ranges, date_from=date_from, date_to=date_to, recipients=recipients,
-            selected_customers=list(selected_customers or []), subject=subject, body=body, reply_to=reply_to,
-            legally_required=legally_required, max_consecutive_failures=max_consecutive_failures, created_by=user,
-        )
-        if not documents_of_send(send):
-            raise MailingError("documents.none", "No hay facturas en los rangos y el periodo indicados.", "ranges")
-        build_ledger(send)
-    return send
-
-
 # --- templates: a tiny sandboxed substitution ------------------------------------------------------
 
 VARIABLES = {
@@ -188,23 +183,24 @@ VARIABLES = {
 _VAR = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
-class TemplateVariableError(MailingError):
-    pass
+class TemplateVariableError(Invalid):
+    """A subject or body using anything but the {{variables}} of VARIABLES."""
 
 
 def check_template(text: str, field: str):
     """Only {{variable}} placeholders from VARIABLES are allowed; anything else is a clear error."""
     if "{%" in text or "{#" in text:
-        raise TemplateVariableError("template.syntax", "Solo se permiten variables de la forma {{cliente}}.", field)
+        raise TemplateVariableError("mailing.template.syntax", "Solo se permiten variables de la forma {{cliente}}.",
+                                    field=field)
     for name in _VAR.findall(text):
         if name not in VARIABLES:
             raise TemplateVariableError(
-                "template.variable",
+                "mailing.template.variable",
                 f"La variable {{{{{name}}}}} no existe. Variables disponibles: "
-                + ", ".join("{{%s}}" % v for v in VARIABLES) + ".", field)
+                + ", ".join("{{%s}}" % v for v in VARIABLES) + ".", field=field, details={"variable": name})
     rest = _VAR.sub("", text)
     if "{{" in rest or "}}" in rest:
-        raise TemplateVariableError("template.syntax", "Hay llaves {{ }} sin cerrar en el texto.", field)
+        raise TemplateVariableError("mailing.template.syntax", "Hay llaves {{ }} sin cerrar en el texto.", field=field)
 
 
 def format_money(value: Decimal, currency: str) -> str:
@@ -303,7 +299,7 @@ def from_address(issuer) -> str:
     return formataddr((issuer.trade_name or issuer.legal_name, addr))
 
 
-def build_message(send: MailSend, doc: IssuedDocument, to: str, message_id: str, connection=None,
+def build_message(send: MailSend, doc: IssuedDocument, to: str, message_id: str,
                   attachments: list[Attachment] | None = None) -> EmailMultiAlternatives:
     """Exactly what a customer receives (the test email uses the same function)."""
     issuer = send.issuer
@@ -321,7 +317,6 @@ def build_message(send: MailSend, doc: IssuedDocument, to: str, message_id: str,
         to=[to],
         reply_to=[reply_to] if reply_to else None,
         headers=headers,
-        connection=connection,
     )
     msg.attach_alternative(render_html(send.body, ctx), "text/html")
     for a in attachments if attachments is not None else attachments_for(doc):
@@ -329,31 +324,52 @@ def build_message(send: MailSend, doc: IssuedDocument, to: str, message_id: str,
     return msg
 
 
-def send_test(send: MailSend, to: str, document: IssuedDocument | None = None) -> str:
-    """Send the message of one invoice of the send (the first by default) to `to`. Returns its Message-ID."""
+# --- queries the channels share -------------------------------------------------------------------
 
-    to = normalize_email(to)
-    try:
-        validate_email(to)
-    except ValidationError as exc:
-        raise MailingError("test.email", "Escriba un correo válido para la prueba.", "email") from exc
-    if document is None:
-        first = Delivery.objects.filter(send=send).select_related("document").first()
-        if first is None:
-            raise MailingError("documents.none", "El envío no tiene facturas.", "")
-        document = first.document
-    mid = make_msgid(idstring=f"fmtest{send.pk}", domain=message_id_domain())
-    from facturador.mailing.engine import deliver_one
+def get_send(issuer, pk) -> MailSend:
+    """The send `pk` of `issuer` (with its job: its state derives from it), or `mailing.send.not_found`."""
+    send = MailSend.objects.select_related("issuer", "job").filter(pk=pk, issuer=issuer).first() if issuer else None
+    if send is None:
+        raise NotFound("mailing.send.not_found", f"No existe el envío {pk}.", field="send", details={"send": pk})
+    return send
 
-    deliver_one(send, document, to, mid)
-    return mid
+
+def ledger(send: MailSend, status: str = ""):
+    """The send's ledger rows, optionally of one delivery status."""
+    rows = Delivery.objects.filter(send=send).select_related("document").order_by("id")
+    return rows.filter(status=status) if status else rows
+
+
+def selection(issuer, docs, *, recipients, selected, legally_required) -> dict:
+    """What a registration would select (the form's live preview): its documents, the customers to choose
+    from, the exclusions by reason and how many would be sent."""
+    customers = {}
+    for d in docs:
+        customers.setdefault(customer_key(d), d)
+    if recipients == MailSend.Recipients.SELECTED:
+        docs = [d for d in docs if customer_key(d) in set(selected)]
+    emails = [normalize_email(d.customer_email) for d in docs]
+    supp = suppressions(issuer, [e for e in emails if e])
+    excluded = {}
+    for e in emails:
+        reason = exclusion_for(issuer, e, legally_required, supp)
+        if reason:
+            label = Delivery.Exclusion(reason).label
+            excluded[label] = excluded.get(label, 0) + 1
+    return {"documents": docs, "customers": list(customers.items()), "excluded": excluded,
+            "to_send": len(docs) - sum(excluded.values())}
+
+
+def attachment_names(doc: IssuedDocument) -> list[str]:
+    """The file names attachments_for(doc) would attach, without reading (or producing) the files."""
+    if doc.attachment:
+        return [os.path.basename(doc.attachment.name)]
+    return [os.path.basename(f.name) for f in (doc.pdf, doc.xml) if f]
 
 
 # --- counters ------------------------------------------------------------------------------------
 
 def counts(send: MailSend) -> dict[str, int]:
-    from django.db.models import Count
-
     out = {s: 0 for s in Delivery.Status.values}
     for row in Delivery.objects.filter(send=send).values("status").annotate(n=Count("id")):
         out[row["status"]] = row["n"]

@@ -1,3 +1,8 @@
+import dataclasses
+import hmac
+import json
+import os
+
 from django.contrib import messages
 from django.core import signing
 from django.core.paginator import Paginator
@@ -6,19 +11,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from facturador.core import audit
-from facturador.core.models import Issuer, IssuedDocument
+from facturador.core.actors import Actor
+from facturador.core.errors import Refusal
+from facturador.core.forms import add_refusal
+from facturador.core.models import Issuer
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
-from facturador.mailing import bounces, engine, exports, services
+from facturador.mailing import actions, bounces, services
 from facturador.mailing.forms import MailSendForm, TestEmailForm
-from facturador.mailing.models import Delivery, MailSend, Suppression
+from facturador.mailing.models import Delivery, MailSend
 
 TABS = [("resumen", "Resumen"), ("facturas", "Facturas"), ("destinatarios", "Destinatarios")]
 
 
 def _send(request, pk):
-    send = get_object_or_404(MailSend.objects.select_related("issuer", "job"), pk=pk, issuer=request.issuer)
-    return engine.sync_status(send)
+    return get_object_or_404(MailSend.objects.select_related("issuer", "job"), pk=pk, issuer=request.issuer)
 
 
 @issuer_required
@@ -35,11 +41,10 @@ def send_create(request):
     form = MailSendForm(request.POST or None, issuer=request.issuer)
     if request.method == "POST" and form.is_valid():
         try:
-            send = form.register(request.user)
-        except services.MailingError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            send = actions.register_send(request.issuer, Actor.from_request(request), **form.action_kwargs())
+        except Refusal as refusal:
+            add_refusal(form, refusal)
         else:
-            audit.record("mailsend.create", issuer=request.issuer, obj=send, request=request, summary=send.ranges_display)
             messages.success(request, f"Envío #{send.pk} registrado con {send.deliveries.count()} facturas.")
             return redirect("mailing:detail", pk=send.pk)
     return render(request, "mailing/form.html", {"form": form, "variables": services.VARIABLES})
@@ -54,38 +59,18 @@ def preview(request):
     ctx = {"form": form, "errors": {k: v for k, v in form.errors.items() if k in ("ranges", "subject", "body", "date_to")}}
     docs = form.documents()
     if docs:
-        customers = {}
-        for d in docs:
-            customers.setdefault(services.customer_key(d), d)
-        selected = set(form.selected)
-        if form.cleaned_data.get("recipients") == MailSend.Recipients.SELECTED:
-            docs = [d for d in docs if services.customer_key(d) in selected]
-        legally = bool(form.cleaned_data.get("legally_required"))
-        emails = [services.normalize_email(d.customer_email) for d in docs]
-        supp = services.suppressions(request.issuer, [e for e in emails if e])
-        excluded = {}
-        for d, e in zip(docs, emails):
-            reason = services.exclusion_for(request.issuer, e, legally, supp)
-            if reason:
-                excluded[Delivery.Exclusion(reason).label] = excluded.get(Delivery.Exclusion(reason).label, 0) + 1
-        ctx.update(documents=docs, customers=list(customers.items()), selected=selected, excluded=excluded,
-                   to_send=len(docs) - sum(excluded.values()))
+        picked = services.selection(request.issuer, docs, recipients=form.cleaned_data.get("recipients"),
+                                    selected=form.selected, legally_required=bool(form.cleaned_data.get("legally_required")))
+        ctx.update(picked, selected=set(form.selected))
+        docs = picked["documents"]
         chosen = request.POST.get("preview_document")
         sample = next((d for d in docs if str(d.pk) == chosen), docs[0] if docs else None)
         if sample is not None and "subject" in form.cleaned_data and "body" in form.cleaned_data:
             c = services.context_for(sample, request.issuer)
             ctx.update(sample=sample, subject=services.render(form.cleaned_data["subject"], c),
                        body_html=services.render_html(form.cleaned_data["body"], c),
-                       attachments=_attachment_names(sample))
+                       attachments=services.attachment_names(sample))
     return render(request, "mailing/_preview.html", ctx)
-
-
-def _attachment_names(doc):
-    import os
-
-    if doc.attachment:
-        return [os.path.basename(doc.attachment.name)]
-    return [os.path.basename(f.name) for f in (doc.pdf, doc.xml) if f]
 
 
 @issuer_required
@@ -97,12 +82,10 @@ def send_detail(request, pk):
         docs = Delivery.objects.filter(send=send).select_related("document").order_by("document__prefix", "document__number")
         ctx["page"] = Paginator(docs, 50).get_page(request.GET.get("page"))
     elif tab == "destinatarios":
-        rows = Delivery.objects.filter(send=send).select_related("document")
         state = request.GET.get("estado", "")
-        if state in Delivery.Status.values:
-            rows = rows.filter(status=state)
+        state = state if state in Delivery.Status.values else ""
         ctx.update(state=state, states=Delivery.Status.choices,
-                   page=Paginator(rows.order_by("id"), 100).get_page(request.GET.get("page")))
+                   page=Paginator(services.ledger(send, state), 100).get_page(request.GET.get("page")))
     return render(request, "mailing/detail.html", ctx)
 
 
@@ -133,43 +116,19 @@ def attachment(request, pk, doc_pk, kind):
     field = {"pdf": row.document.pdf, "xml": row.document.xml, "zip": row.document.attachment}.get(kind)
     if not field:
         raise Http404
-    import os
-
     return FileResponse(field.open("rb"), as_attachment=True, filename=os.path.basename(field.name))
 
+
+# --- actions (buttons): a refusal goes back to the page with its message (core.middleware.RefusalMiddleware) ---
 
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
 def send_test(request, pk):
     send = _send(request, pk)
-    form = TestEmailForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Escriba un correo válido para la prueba.")
-        return redirect("mailing:detail", pk=pk)
-    doc = None
-    if form.cleaned_data.get("document"):
-        doc = get_object_or_404(IssuedDocument, pk=form.cleaned_data["document"], issuer=request.issuer)
-    try:
-        services.send_test(send, form.cleaned_data["email"], doc)
-    except services.MailingError as exc:
-        messages.error(request, exc.message)
-    except Exception as exc:  # SMTP down, refused...
-        messages.error(request, f"No se pudo enviar la prueba: {exc}")
-    else:
-        audit.record("mailsend.test", issuer=request.issuer, obj=send, request=request, summary=form.cleaned_data["email"])
-        messages.success(request, f"Prueba enviada a {form.cleaned_data['email']}.")
-    return redirect("mailing:detail", pk=pk)
-
-
-def _action(request, pk, fn, done_message, audit_action):
-    send = _send(request, pk)
-    try:
-        result = fn(send)
-    except services.MailingError as exc:
-        messages.error(request, exc.message)
-    else:
-        audit.record(audit_action, issuer=request.issuer, obj=send, request=request)
-        messages.success(request, done_message(result) if callable(done_message) else done_message)
+    email = request.POST.get("email", "")
+    actions.send_test(request.issuer, Actor.from_request(request), send=send, email=email,
+                      document=request.POST.get("document") or None)
+    messages.success(request, f"Prueba enviada a {services.normalize_email(email)}.")
     return redirect("mailing:detail", pk=pk)
 
 
@@ -178,48 +137,52 @@ def send_start(request, pk):
     send = _send(request, pk)
     if request.method != "POST":
         return render(request, "mailing/confirm_start.html", {"send": send, "counts": services.counts(send)})
-    return _action(request, pk, lambda s: engine.start(s, request.user), "Envío iniciado.", "mailsend.start")
+    actions.start(request.issuer, Actor.from_request(request), send=send)
+    messages.success(request, "Envío iniciado.")
+    return redirect("mailing:detail", pk=pk)
 
 
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
 def send_stop(request, pk):
-    return _action(request, pk, engine.stop, "Envío detenido. Puede reanudarlo cuando quiera.", "mailsend.stop")
+    actions.stop(request.issuer, Actor.from_request(request), send=_send(request, pk))
+    messages.success(request, "Envío detenido. Puede reanudarlo cuando quiera.")
+    return redirect("mailing:detail", pk=pk)
 
 
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
 def send_resume(request, pk):
-    return _action(request, pk, lambda s: engine.resume(s, request.user), "Envío reanudado.", "mailsend.resume")
+    actions.resume(request.issuer, Actor.from_request(request), send=_send(request, pk))
+    messages.success(request, "Envío reanudado.")
+    return redirect("mailing:detail", pk=pk)
 
 
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
 def send_resend_failed(request, pk):
-    return _action(request, pk, lambda s: engine.resend_failed(s, request.user),
-                   lambda n: f"Se reenviarán {n} entregas fallidas.", "mailsend.resend_failed")
+    n = actions.resend_failed(request.issuer, Actor.from_request(request), send=_send(request, pk))
+    messages.success(request, f"Se reenviarán {n} entregas fallidas.")
+    return redirect("mailing:detail", pk=pk)
 
 
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
 def resolve_unknown(request, pk):
-    action = request.POST.get("action", "")
-    ids = request.POST.getlist("delivery")
-    return _action(request, pk, lambda s: engine.resolve_unknown(s, ids, action, request.user),
-                   lambda n: f"{n} entregas sin confirmar actualizadas.", f"mailsend.unknown_{action}"[:80])
+    n = actions.resolve_unknown(request.issuer, Actor.from_request(request), send=_send(request, pk),
+                                deliveries=request.POST.getlist("delivery"), decision=request.POST.get("action", ""))
+    messages.success(request, f"{n} entregas sin confirmar actualizadas.")
+    return redirect("mailing:detail", pk=pk)
 
 
 @issuer_required
 def export(request, pk, fmt):
-    send = _send(request, pk)
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in actions.EXPORT_FORMATS:
         raise Http404
-    if fmt == "csv":
-        resp = HttpResponse(exports.to_csv(send), content_type="text/csv; charset=utf-8")
-    else:
-        resp = HttpResponse(exports.to_xlsx(send),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    resp["Content-Disposition"] = f'attachment; filename="envio-{send.pk}-entregas.{fmt}"'
+    content, content_type, filename = actions.export_ledger(request.issuer, Actor.from_request(request),
+                                                            send=_send(request, pk), fmt=fmt)
+    resp = HttpResponse(content, content_type=content_type)
+    resp["Content-Disposition"] = f'attachment; filename="{filename}"'
     return resp
 
 
@@ -235,8 +198,8 @@ def unsubscribe(request, token):
     issuer = get_object_or_404(Issuer, pk=issuer_id)
     done = False
     if request.method == "POST":
-        Suppression.objects.get_or_create(issuer=issuer, email=email, reason=Suppression.Reason.OPTED_OUT,
-                                          defaults={"detail": "Enlace de baja"})
+        recipient = dataclasses.replace(Actor.from_request(request), name=f"destinatario {email}")
+        actions.opt_out(issuer, recipient, email=email)
         done = True
     return render(request, "mailing/unsubscribe.html", {"issuer": issuer, "email": email, "done": done})
 
@@ -245,30 +208,18 @@ def unsubscribe(request, token):
 @require_POST
 def bounce_webhook(request):
     """Bounce / complaint notifications: JSON {"message_id", "email", "type": hard|soft|complaint, "detail"}
-    or a raw delivery status notification (message/*). Authenticated with a shared token."""
+    (or a list of them) or a raw delivery status notification (message/*). Authenticated with a shared token."""
     expected = services.webhook_token()
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or request.GET.get("token", "")
     if not expected:
         return JsonResponse({"detail": "Webhook de rebotes no configurado."}, status=503)
-    import hmac
-
     if not hmac.compare_digest(given, expected):
         return JsonResponse({"detail": "No autorizado."}, status=401)
     ctype = request.content_type or ""
-    if ctype.startswith("message/") or ctype.startswith("multipart/report"):
-        result = bounces.process_dsn_bytes(request.body)
-    else:
-        import json
-
-        try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return JsonResponse({"detail": "JSON no válido."}, status=400)
-        events = data if isinstance(data, list) else [data]
-        result = {"matched": 0, "unmatched": 0}
-        for ev in events:
-            ok = bounces.apply_bounce(message_id=ev.get("message_id", ""), email=ev.get("email", ""),
-                                      hard=ev.get("type", "hard") in ("hard", "complaint"),
-                                      detail=ev.get("detail", ""), complaint=ev.get("type") == "complaint")
-            result["matched" if ok else "unmatched"] += 1
-    return JsonResponse(result)
+    if ctype.startswith(("message/", "multipart/report")):
+        return JsonResponse(bounces.process_dsn_bytes(request.body))
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"detail": "JSON no válido."}, status=400)
+    return JsonResponse(bounces.apply_events(data if isinstance(data, list) else [data]))

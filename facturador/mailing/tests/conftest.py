@@ -8,6 +8,10 @@ from decimal import Decimal
 import pytest
 from django.core.files.base import ContentFile
 
+from facturador.core.actors import Actor
+
+ACTOR = Actor(channel="cli", name="pruebas")  # who performs the actions of a test
+
 
 def real_pdf(seed: int) -> bytes:
     """A real one-page PDF (pdfium), its page width varying with `seed`."""

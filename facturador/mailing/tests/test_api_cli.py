@@ -1,6 +1,8 @@
 """REST API and the `facturador mail` command (run as a real process, with a real worker)."""
 
+import getpass
 import io
+import json
 import os
 import subprocess
 import sys
@@ -9,9 +11,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from conftest import database_url_for_subprocess
-from facturador.mailing import engine
+from facturador.core.cli import RefusedCommand
+from facturador.core.models import AuditEntry
+from facturador.mailing import actions, engine
 from facturador.mailing.models import Delivery, MailSend
-from facturador.mailing.tests.conftest import FAST_ENV
+from facturador.mailing.tests.conftest import ACTOR, FAST_ENV
 
 
 def base(issuer):
@@ -22,7 +26,8 @@ def test_api_flow(api_client, admin_co, issuer_co, make_docs, make_user, smtp_se
     make_docs(issuer_co, 3, emails=["a@example.com", "b@example.com", ""])
     api_client.force_authenticate(admin_co)
     bad = api_client.post(base(issuer_co), {"ranges": ["FE1-FE3"], "subject": "x", "body": "{{nada}}"}, format="json")
-    assert bad.status_code == 400 and "{{nada}}" in bad.json()["body"][0]
+    assert bad.status_code == 400 and "{{nada}}" in bad.json()["detail"]
+    assert bad.json()["code"] == "mailing.template.variable" and bad.json()["field"] == "body"
     resp = api_client.post(base(issuer_co), {"ranges": ["FE1-FE2", {"prefix": "fe", "from": 3, "to": 3}],
                                              "subject": "Factura {{numero}}", "body": "Hola {{cliente}}"}, format="json")
     assert resp.status_code == 201, resp.json()
@@ -89,6 +94,109 @@ def test_cli_create_start_wait_and_stop(issuer_co, make_docs, smtp_server, start
     assert Delivery.objects.filter(send_id=send_id, status="sent").count() == 5
     with pytest.raises(CommandError, match="Solo se puede detener un envío en curso"):
         call_command("mail", "stop", str(send_id))
+    refused = run_cli("stop", str(send_id), "--json", env=env)
+    assert refused.returncode == 2 and json.loads(refused.stderr)["code"] == "mailing.send.not_running"
     buf = io.StringIO()
     call_command("mail", "status", str(send_id), stdout=buf)
     assert "Finalizado · enviados 5" in buf.getvalue()
+
+
+def refusal(resp, status):
+    assert resp.status_code == status, resp.content
+    body = resp.json()
+    assert body["detail"]
+    return body["code"], body["field"]
+
+
+def test_api_refusals_have_codes(api_client, admin_co, issuer_co, make_docs):
+    make_docs(issuer_co, 2)
+    api_client.force_authenticate(admin_co)
+    assert refusal(api_client.post(base(issuer_co), {"ranges": ["FE9-FE1"], "subject": "x", "body": "y"},
+                                   format="json"), 400) == ("mailing.range.order", "ranges")
+    assert refusal(api_client.post(base(issuer_co), {"ranges": [{"prefix": "FE", "from": "uno", "to": 2}],
+                                                     "subject": "x", "body": "y"}, format="json"), 400) == (
+        "mailing.range.format", "ranges")
+    assert refusal(api_client.post(base(issuer_co), {"ranges": ["XX1-XX2"], "subject": "x", "body": "y"},
+                                   format="json"), 400) == ("mailing.documents.none", "ranges")
+    assert refusal(api_client.post(base(issuer_co), {"ranges": ["FE1-FE2"], "subject": "x", "body": "y",
+                                                     "recipients": "selected"}, format="json"), 400) == (
+        "mailing.recipients.none_selected", "recipients")
+    url = base(issuer_co) + str(api_client.post(base(issuer_co), {"ranges": ["FE1-FE2"], "subject": "x", "body": "y"},
+                                                format="json").json()["id"]) + "/"
+    assert refusal(api_client.post(url + "resume/"), 409) == ("mailing.send.not_stopped", "status")
+    assert refusal(api_client.post(url + "stop/"), 409) == ("mailing.send.not_running", "status")
+    assert refusal(api_client.post(url + "resend-failed/"), 409) == ("mailing.send.not_finished", "status")
+    assert refusal(api_client.get(url + "job/"), 404) == ("mailing.send.not_started", None)
+    assert refusal(api_client.post(url + "test/", {"email": "no-es-correo"}, format="json"), 400) == (
+        "mailing.test.email", "email")
+    assert refusal(api_client.post(url + "preview/", {"document": 999999}, format="json"), 404) == (
+        "mailing.document.not_found", "document")
+    assert refusal(api_client.post(url + "preview/", {"body": "{% x %}"}, format="json"), 400) == (
+        "mailing.template.syntax", "body")
+    assert api_client.post(url + "start/").json()["status"] == "sending"
+    assert refusal(api_client.post(url + "start/"), 409) == ("mailing.send.already_started", "status")
+    assert refusal(api_client.post(url + "resolve-unknown/", {"deliveries": [1], "decision": "resend"},
+                                   format="json"), 409) == ("mailing.send.running", "status")
+    entry = AuditEntry.objects.get(action="mailsend.start")
+    assert (entry.channel, entry.actor, entry.user) == ("api", "admin_co", admin_co)
+
+
+def test_cli_refusals_exit_2_with_the_code(issuer_co, make_docs):
+    make_docs(issuer_co, 1)
+    with pytest.raises(RefusedCommand) as exc:
+        call_command("mail", "create", "--issuer", issuer_co.tax_id, "--range", "FE1-FE1", "--subject", "x",
+                     "--body", "y", "--reply-to", "no-es-correo")
+    assert exc.value.returncode == 2 and exc.value.refusal.code == "mailing.reply_to.invalid"
+    with pytest.raises(RefusedCommand) as exc:
+        call_command("mail", "create", "--issuer", "999999999", "--range", "FE1-FE1", "--subject", "x", "--body", "y")
+    assert exc.value.refusal.code == "core.issuer.not_found"
+    with pytest.raises(RefusedCommand) as exc:
+        call_command("mail", "start", "424242")
+    assert exc.value.refusal.code == "mailing.send.not_found"
+    send = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE1", subject="x", body="y")
+    with pytest.raises(RefusedCommand) as exc:
+        call_command("mail", "resume", str(send.pk))
+    assert exc.value.refusal.code == "mailing.send.not_stopped"
+    with pytest.raises(RefusedCommand) as exc:
+        call_command("mail", "status", str(send.pk), "--issuer", "EKU9003173C9")
+    assert exc.value.refusal.code == "core.issuer.not_found"
+    with pytest.raises(RefusedCommand) as exc:
+        call_command("mail", "bounces", "--maildir", "/nonexistent/maildir")
+    assert exc.value.refusal.code == "mailing.bounces.no_maildir"
+
+
+def test_cli_actions_are_audited_as_the_os_user_or_as_user(issuer_co, make_docs, make_user):
+    make_docs(issuer_co, 2)
+    out = io.StringIO()
+    call_command("mail", "create", "--issuer", issuer_co.tax_id, "--range", "FE1-FE2", "--subject", "x", "--body", "y",
+                 "--customer", "800000002", stdout=out)
+    send = MailSend.objects.get(pk=int(out.getvalue().split()[-1]))
+    assert send.recipients == "selected" and [d.document.number for d in send.deliveries.all()] == [2]
+    call_command("mail", "start", str(send.pk), "--issuer", issuer_co.tax_id, stdout=io.StringIO())
+    make_user("operadora", issuer_co)
+    call_command("mail", "stop", str(send.pk), "--as", "operadora", stdout=io.StringIO())
+    send.refresh_from_db()
+    assert send.status == MailSend.Status.STOPPED and send.job.status == "cancelled"
+    entries = {e.action: e for e in AuditEntry.objects.filter(issuer=issuer_co, object_id=str(send.pk))}
+    assert set(entries) == {"mailsend.create", "mailsend.start", "mailsend.stop"}
+    assert all(e.channel == "cli" for e in entries.values())
+    assert entries["mailsend.start"].actor == f"os:{getpass.getuser()}" and entries["mailsend.start"].user is None
+    assert entries["mailsend.stop"].actor == "operadora" and entries["mailsend.stop"].user.username == "operadora"
+
+
+def test_cli_preview_test_status_and_export(issuer_co, make_docs, smtp_server, mail_settings, tmp_path):
+    make_docs(issuer_co, 2)
+    send = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE2", subject="Factura {{numero}}", body="Hola {{cliente}}")
+    out = io.StringIO()
+    call_command("mail", "preview", str(send.pk), "--body", "Total {{total}}", stdout=out)
+    assert "Asunto: Factura FE1" in out.getvalue() and "Total $100.001,00 COP" in out.getvalue()
+    out = io.StringIO()
+    call_command("mail", "test", str(send.pk), "--email", "qa@example.com", "--json", stdout=out)
+    assert json.loads(out.getvalue())["message_id"] == smtp_server.messages[0]["Message-ID"]
+    out = io.StringIO()
+    call_command("mail", "status", str(send.pk), "--json", stdout=out)
+    assert json.loads(out.getvalue())["status"] == "registered"
+    call_command("mail", "export", str(send.pk), "--output", str(tmp_path / "e.csv"), stdout=io.StringIO())
+    assert "cliente2@example.com" in (tmp_path / "e.csv").read_text(encoding="utf-8-sig")
+    assert set(AuditEntry.objects.filter(object_id=str(send.pk)).values_list("action", flat=True)) >= {
+        "mailsend.test", "mailsend.export"}

@@ -4,8 +4,9 @@ import mailbox
 
 from django.urls import reverse
 
-from facturador.mailing import bounces, engine, services
+from facturador.mailing import actions, bounces, engine, services
 from facturador.mailing.models import Delivery, MailSend, Suppression
+from facturador.mailing.tests.conftest import ACTOR
 
 
 def dsn(original_message_id, recipient, status="5.1.1", action="failed", headers_only=False) -> bytes:
@@ -29,8 +30,8 @@ def dsn(original_message_id, recipient, status="5.1.1", action="failed", headers
 
 def sent_send(issuer, make_docs, **kw):
     make_docs(issuer, 3)
-    send = services.register_send(issuer, ranges="FE1-FE3", subject="Factura {{numero}}", body="Hola", **kw)
-    return engine.run_send_inline(engine.start(send))
+    send = actions.register_send(issuer, ACTOR, ranges="FE1-FE3", subject="Factura {{numero}}", body="Hola", **kw)
+    return engine.run_send_inline(actions.start(send.issuer, ACTOR, send=send))
 
 
 def test_parse_dsn(issuer_co):
@@ -56,7 +57,7 @@ def test_maildir_marks_bounced_and_suppresses(issuer_co, make_docs, smtp_server,
     assert rows[1].status == Delivery.Status.SENT and "temporal" in rows[1].bounce_detail
     assert Suppression.objects.filter(issuer=issuer_co, email=rows[0].email, reason="bounced").exists()
     # the next send excludes the bounced address, with the reason
-    again = services.register_send(issuer_co, ranges="FE1-FE3", subject="x", body="y")
+    again = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE3", subject="x", body="y")
     assert Delivery.objects.get(send=again, email=rows[0].email).exclusion == Delivery.Exclusion.BOUNCED
 
 
@@ -89,8 +90,8 @@ def test_unsubscribe_link_opts_out_of_informative_sends_only(client, issuer_co, 
                                            content_type="application/x-www-form-urlencoded").content.decode()
     assert Suppression.objects.filter(issuer=issuer_co, email="cliente1@example.com", reason="opted_out").exists()
     assert client.get(path[:-5] + "xx/").status_code == 404  # tampered token
-    info = services.register_send(issuer_co, ranges="FE1-FE3", subject="x", body="y", legally_required=False)
-    invoice = services.register_send(issuer_co, ranges="FE1-FE3", subject="x", body="y")
+    info = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE3", subject="x", body="y", legally_required=False)
+    invoice = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE3", subject="x", body="y")
     assert Delivery.objects.get(send=info, email="cliente1@example.com").exclusion == "opted_out"
     assert Delivery.objects.get(send=invoice, email="cliente1@example.com").status == "pending"
     assert send.status == MailSend.Status.FINISHED

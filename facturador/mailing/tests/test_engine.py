@@ -7,9 +7,10 @@ import zipfile
 
 import pytest
 
-from facturador.mailing import engine, services
+from facturador.core.errors import Conflict, Invalid
+from facturador.mailing import actions, engine, services
 from facturador.mailing.models import Delivery, MailSend, Suppression
-from facturador.mailing.tests.conftest import inbox_by_message_id
+from facturador.mailing.tests.conftest import ACTOR, inbox_by_message_id
 
 BODY = "Estimado {{cliente}}:\n\nAdjuntamos la factura {{numero}} por {{total}}, vence el {{vencimiento}}.\n\n{{emisor}}"
 
@@ -17,11 +18,11 @@ BODY = "Estimado {{cliente}}:\n\nAdjuntamos la factura {{numero}} por {{total}},
 def register(issuer, ranges="FE1-FE3", **kw):
     kw.setdefault("subject", "Factura {{numero}} de {{emisor}}")
     kw.setdefault("body", BODY)
-    return services.register_send(issuer, ranges=ranges, **kw)
+    return actions.register_send(issuer, ACTOR, ranges=ranges, **kw)
 
 
 def run(send):
-    send = engine.start(send)
+    send = actions.start(send.issuer, ACTOR, send=send)
     return engine.run_send_inline(send)
 
 
@@ -72,7 +73,7 @@ def test_messages_arrive_with_attachments_headers_and_body(issuer_co, issuer_mx,
 def test_test_email_is_what_the_customer_gets(issuer_co, make_docs, smtp_server, mail_settings):
     make_docs(issuer_co, 2, with_zip=True)
     send = register(issuer_co, "FE1-FE2")
-    services.send_test(send, "revisor@example.com")
+    actions.send_test(send.issuer, ACTOR, send=send, email="revisor@example.com")
     [test] = smtp_server.messages
     run(send)
     real = next(m for m in smtp_server.messages[1:] if m["To"] == "cliente1@example.com")
@@ -132,16 +133,19 @@ def test_undefined_variable_is_a_clear_error_at_registration(issuer_co, make_doc
     with pytest.raises(services.TemplateVariableError) as exc:
         register(issuer_co, "FE1-FE1", body="Hola {{ clientes }}")
     assert "{{clientes}}" in exc.value.message and "{{cliente}}" in exc.value.message and exc.value.field == "body"
-    with pytest.raises(services.TemplateVariableError):
+    assert exc.value.code == "mailing.template.variable" and isinstance(exc.value, Invalid)
+    with pytest.raises(services.TemplateVariableError) as exc:
         register(issuer_co, "FE1-FE1", subject="{% load x %}")
+    assert exc.value.code == "mailing.template.syntax" and exc.value.field == "subject"
     with pytest.raises(services.TemplateVariableError):
         register(issuer_co, "FE1-FE1", subject="{{cliente.__class__}}")
-    with pytest.raises(services.MailingError) as exc:
+    with pytest.raises(Invalid) as exc:
         register(issuer_co, "FE9-FE1")
-    assert exc.value.code == "range.order"
-    with pytest.raises(services.MailingError) as exc:
+    assert exc.value.code == "mailing.range.order"
+    with pytest.raises(Invalid) as exc:
         register(issuer_co, "XX1-XX9")
-    assert exc.value.code == "documents.none"
+    assert exc.value.code == "mailing.documents.none"
+    assert not MailSend.objects.exists()
 
 
 def test_ranges_period_and_selection(issuer_co, make_docs):
@@ -149,7 +153,7 @@ def test_ranges_period_and_selection(issuer_co, make_docs):
 
     make_docs(issuer_co, 5, prefix="FE")
     make_docs(issuer_co, 3, prefix="FC", issue_date=date(2026, 9, 30))
-    assert services.parse_ranges("FE1-FE500, 7-9\nfc2-3") == [
+    assert services.clean_ranges("FE1-FE500, 7-9\nfc2-3") == [
         {"prefix": "FE", "from": 1, "to": 500}, {"prefix": "", "from": 7, "to": 9}, {"prefix": "FC", "from": 2, "to": 3}]
     send = register(issuer_co, "FE2-FE3, FC1-FC3", date_from=date(2026, 10, 1))
     assert sorted(d.document.full_number for d in Delivery.objects.filter(send=send)) == ["FE2", "FE3"]
@@ -174,7 +178,7 @@ def test_recovery_after_a_crash_never_resends_a_message_of_unknown_outcome(issue
     assert got == {rows[0].pk: "sent", rows[1].pk: "sent", rows[2].pk: "unknown", rows[3].pk: "sent"}
     assert rows[2].email not in [e.rcpt_tos[0] for e in smtp_server.envelopes]
     assert len(smtp_server.envelopes) == 3
-    engine.resolve_unknown(send, [rows[2].pk], "resend")
+    assert actions.resolve_unknown(send.issuer, ACTOR, send=send, deliveries=[rows[2].pk], decision="resend") == 1
     send = engine.run_send_inline(MailSend.objects.get(pk=send.pk))
     assert send.status == MailSend.Status.FINISHED
     again = [m for m in smtp_server.messages if m["To"] == rows[2].email]
@@ -215,14 +219,14 @@ def test_resend_failed_only(issuer_co, make_docs, smtp_server, mail_settings):
     assert send.status == MailSend.Status.FINISHED_WITH_ERRORS
     assert [e.rcpt_tos[0] for e in smtp_server.envelopes] == ["cliente1@example.com", "cliente3@example.com"]
     refuse.clear()  # the customer fixed the mailbox
-    assert engine.resend_failed(send) == 1
+    assert actions.resend_failed(send.issuer, ACTOR, send=send) == 1
     send = engine.run_send_inline(MailSend.objects.get(pk=send.pk))
     assert send.status == MailSend.Status.FINISHED
     assert [e.rcpt_tos[0] for e in smtp_server.envelopes] == ["cliente1@example.com", "cliente3@example.com",
                                                               "cliente2@example.com"]
-    with pytest.raises(services.MailingError) as exc:
-        engine.resend_failed(send)
-    assert exc.value.code in ("send.state", "send.no_failed")
+    with pytest.raises(Conflict) as exc:
+        actions.resend_failed(send.issuer, ACTOR, send=send)
+    assert exc.value.code == "mailing.send.not_finished"
 
 
 def test_lines_starting_with_a_dot_and_non_ascii_survive(issuer_co, make_docs, smtp_server, mail_settings):
@@ -235,3 +239,23 @@ def test_lines_starting_with_a_dot_and_non_ascii_survive(issuer_co, make_docs, s
     text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert text.rstrip("\n") == services.render(body, services.context_for(Delivery.objects.get(send=send).document,
                                                                             issuer_co))
+
+
+def test_the_send_shows_the_state_of_its_latest_job(issuer_co, make_docs):
+    from facturador.core.models import Job
+
+    make_docs(issuer_co, 1)
+    send = register(issuer_co, "FE1-FE1")
+    assert (send.status, send.stop_reason, send.can_start) == ("registered", "", True)
+    send.job = Job.objects.create(issuer=issuer_co, kind="mailing.send")
+    shown = lambda **job: (setattr(send, "job", Job(pk=send.job_id, **job)), send.state)[1]  # noqa: E731
+    assert shown(status="running") == ("sending", "")
+    assert shown(status="running", cancel_requested=True) == ("stopped", "Detenido por el usuario.")
+    assert shown(status="cancelled", message="Cancelado por el usuario") == ("stopped", "Detenido por el usuario.")
+    assert shown(status="failed", error="La tarea se interrumpió demasiadas veces") == (
+        "stopped", "La tarea se interrumpió demasiadas veces")
+    assert shown(status="finished_errors", result={"stop_reason": "Detenido automáticamente"}) == (
+        "stopped", "Detenido automáticamente")
+    assert shown(status="finished_errors") == ("finished_errors", "")
+    assert shown(status="finished") == ("finished", "")
+    assert send.get_status_display() == "Finalizado" and not (send.can_stop or send.can_resume)

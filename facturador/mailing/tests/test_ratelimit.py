@@ -4,7 +4,11 @@ import uuid
 
 import pytest
 
-from facturador.mailing.ratelimit import DatabaseRateLimiter, RedisRateLimiter, get_limiter
+from facturador.mailing.ratelimit import (
+    DatabaseRateLimiter,
+    RedisRateLimiter,
+    get_limiter,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

@@ -7,8 +7,10 @@ from html import escape as html_escape
 import pytest
 from django.urls import reverse
 
-from facturador.mailing import engine, services
+from facturador.core.models import AuditEntry
+from facturador.mailing import actions, engine, services
 from facturador.mailing.models import Delivery, MailSend
+from facturador.mailing.tests.conftest import ACTOR
 
 FORM = {"name": "Octubre", "ranges": "FE1-FE3", "recipients": "all", "subject": "Factura {{numero}}",
         "body": "Hola {{cliente}}, su factura {{numero}} por {{total}} vence el {{vencimiento}}.",
@@ -57,14 +59,14 @@ def test_register_selection_and_detail_tabs(client_co, issuer_co, make_docs):
 def test_other_issuers_send_is_not_found(client_co, make_issuer, make_docs):
     other = make_issuer("CO")
     make_docs(other, 1)
-    send = services.register_send(other, ranges="FE1-FE1", subject="x", body="y")
+    send = actions.register_send(other, ACTOR, ranges="FE1-FE1", subject="x", body="y")
     assert client_co.get(reverse("mailing:detail", args=[send.pk])).status_code == 404
     assert client_co.post(reverse("mailing:stop", args=[send.pk])).status_code == 404
 
 
 def test_test_email_start_confirmation_and_export(client_co, issuer_co, make_docs, smtp_server, mail_settings):
     make_docs(issuer_co, 3, emails=["a@example.com", "", "b@example.com"])
-    send = services.register_send(issuer_co, ranges="FE1-FE3", subject="Factura {{numero}}", body="Hola {{cliente}}")
+    send = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE3", subject="Factura {{numero}}", body="Hola {{cliente}}")
     url = reverse("mailing:detail", args=[send.pk])
     client_co.post(reverse("mailing:test", args=[send.pk]), {"email": "yo@example.com"})
     assert [m["To"] for m in smtp_server.messages] == ["yo@example.com"]
@@ -92,10 +94,15 @@ def test_test_email_start_confirmation_and_export(client_co, issuer_co, make_doc
 
 def test_stop_and_resume_actions(client_co, issuer_co, make_docs):
     make_docs(issuer_co, 2)
-    send = services.register_send(issuer_co, ranges="FE1-FE2", subject="x", body="y")
-    assert client_co.post(reverse("mailing:resume", args=[send.pk])).status_code == 302
+    send = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE2", subject="x", body="y")
+    detail = reverse("mailing:detail", args=[send.pk])
+    resp = client_co.post(reverse("mailing:resume", args=[send.pk]), HTTP_REFERER=f"http://testserver{detail}")
+    assert resp.status_code == 302 and resp["Location"].endswith(detail)
     send.refresh_from_db()
     assert send.status == MailSend.Status.REGISTERED  # cannot resume what never started
+    assert "no se puede iniciar ahora" in client_co.get(detail).content.decode()
+    resp = client_co.post(reverse("mailing:stop", args=[send.pk]))  # no page to go back to: the refusal's own
+    assert resp.status_code == 409 and "Solo se puede detener un envío en curso" in resp.content.decode()
     client_co.post(reverse("mailing:start", args=[send.pk]))
     client_co.post(reverse("mailing:stop", args=[send.pk]))
     send.refresh_from_db()
@@ -110,5 +117,23 @@ def test_stop_and_resume_actions(client_co, issuer_co, make_docs):
 @pytest.mark.parametrize("fmt", ["pdf.exe", "json"])
 def test_export_only_known_formats(client_co, issuer_co, make_docs, fmt):
     make_docs(issuer_co, 1)
-    send = services.register_send(issuer_co, ranges="FE1-FE1", subject="x", body="y")
+    send = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE1", subject="x", body="y")
     assert client_co.get(f"/envios/{send.pk}/exportar.{fmt}").status_code == 404
+
+
+def test_selection_without_customers_is_refused_on_the_form(client_co, issuer_co, make_docs):
+    make_docs(issuer_co, 2)
+    resp = client_co.post(reverse("mailing:create"), dict(FORM, recipients="selected"))
+    assert resp.status_code == 200 and "Seleccione al menos un cliente" in resp.content.decode()
+    assert not MailSend.objects.exists()
+
+
+def test_web_actions_are_audited_once_with_the_user(client_co, admin_co, issuer_co, make_docs):
+    make_docs(issuer_co, 2)
+    client_co.post(reverse("mailing:create"), FORM)
+    send = MailSend.objects.get()
+    client_co.post(reverse("mailing:start", args=[send.pk]))
+    client_co.post(reverse("mailing:stop", args=[send.pk]))
+    entries = list(AuditEntry.objects.filter(issuer=issuer_co).order_by("id").values_list("action", "channel", "user"))
+    assert entries == [("mailsend.create", "web", admin_co.pk), ("mailsend.start", "web", admin_co.pk),
+                       ("mailsend.stop", "web", admin_co.pk)]

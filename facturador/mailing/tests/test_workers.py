@@ -6,9 +6,9 @@ from collections import Counter
 import pytest
 
 from conftest import wait_for
-from facturador.mailing import engine, services
+from facturador.mailing import actions, engine
 from facturador.mailing.models import Delivery, MailSend
-from facturador.mailing.tests.conftest import FAST_ENV
+from facturador.mailing.tests.conftest import ACTOR, FAST_ENV
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -26,7 +26,7 @@ def slow_down(inbox, seconds):
 
 
 def register(issuer, ranges, **kw):
-    return services.register_send(issuer, ranges=ranges, subject="Factura {{numero}}",
+    return actions.register_send(issuer, ACTOR, ranges=ranges, subject="Factura {{numero}}",
                                   body="Hola {{cliente}}, total {{total}}.", **kw)
 
 
@@ -59,7 +59,7 @@ def test_killed_worker_mid_send_each_message_once(issuer_co, make_docs, smtp_ser
     slow_down(smtp_server, 0.05)
     send = register(issuer_co, "FE1-FE40")
     victim = start_worker("victim", **FAST_ENV)
-    engine.start(send)
+    actions.start(send.issuer, ACTOR, send=send)
     wait_for(lambda: len(smtp_server.envelopes) >= 8, timeout=30, message="first messages")
     victim.kill()
     rescuer = start_worker("rescuer", FACTURADOR_JOB_STALE_SECONDS=2, **FAST_ENV)
@@ -81,7 +81,8 @@ def settle_unknown(send, inbox):
     """The operator checks each unverified row (here: in the test server's mailbox) and confirms or resends it."""
     received = {m["Message-ID"] for m in inbox.messages}
     for row in Delivery.objects.filter(send=send, status=Delivery.Status.UNKNOWN):
-        engine.resolve_unknown(send, [row.pk], "confirm" if row.message_id in received else "resend")
+        decision = "confirm" if row.message_id in received else "resend"
+        actions.resolve_unknown(send.issuer, ACTOR, send=send, deliveries=[row.pk], decision=decision)
     wait_for(lambda: final(send) and send.job.refresh_from_db() is None and not send.job.is_active, timeout=30,
              message="unknown rows settled")
     assert set(Delivery.objects.filter(send=send).values_list("status", flat=True)) == {Delivery.Status.SENT}
@@ -92,7 +93,7 @@ def test_smtp_outage_auto_stop_and_resume(issuer_co, make_docs, smtp_server, sta
     slow_down(smtp_server, 0.03)
     send = register(issuer_co, "FE1-FE30", max_consecutive_failures=3)
     start_worker("w1", **FAST_ENV)
-    engine.start(send)
+    actions.start(send.issuer, ACTOR, send=send)
     wait_for(lambda: len(smtp_server.envelopes) >= 6, timeout=30, message="first messages")
     smtp_server.controller.stop()
     wait_for(lambda: send.refresh_from_db() or send.status == MailSend.Status.STOPPED, timeout=30,
@@ -106,7 +107,7 @@ def test_smtp_outage_auto_stop_and_resume(issuer_co, make_docs, smtp_server, sta
     smtp_server.controller.start()
     assert smtp_server.controller.port == smtp_server.port
     wait_for(lambda: send.job.refresh_from_db() or not send.job.is_active, timeout=15, message="job ended")
-    engine.resume(send)
+    actions.resume(send.issuer, ACTOR, send=send)
     wait_for(lambda: final(send), timeout=60, message="send finished after the outage")
     statuses = assert_exactly_once(send, smtp_server)
     assert statuses[Delivery.Status.SENT] + statuses[Delivery.Status.UNKNOWN] == 30
@@ -133,7 +134,7 @@ def test_rate_limit_is_global_across_two_workers(backend, issuer_co, make_docs, 
     make_docs(issuer_co, 10, prefix="FC")
     one, two = register(issuer_co, "FE1-FE10"), register(issuer_co, "FC1-FC10")
     start_worker("rate1", **env), start_worker("rate2", **env)
-    engine.start(one), engine.start(two)
+    actions.start(one.issuer, ACTOR, send=one), actions.start(two.issuer, ACTOR, send=two)
     wait_for(lambda: final(one) and final(two), timeout=60, message="both sends finished")
     rows = list(Delivery.objects.filter(send__in=[one, two]))
     assert all(r.status == Delivery.Status.SENT for r in rows)
