@@ -8,9 +8,19 @@
   streaming :class:`~facturador.printing.pdfconcat.PdfConcatenator`.
 
 Sandbox: each template gets its own temporary root directory holding only
-``main.typ`` and the given assets; Typst cannot read files outside its root.
-Importing Typst registry packages (``@preview/...``) is refused so that rendering
-never goes to the network.
+``main.typ`` and the given assets; Typst cannot read files outside its root. The package
+path and package cache point to an empty directory. Typst would still try to DOWNLOAD a
+registry package (``@preview/...``) that it cannot find there, so templates are checked
+statically: string literals starting with ``@ns/`` and ``import``/``include`` of anything but
+a string literal (``#import ("@" + "preview/x:1.0")``) are refused.
+
+Untrusted templates (previews of user-written templates, validation on save) go through
+:func:`render_pdf_sandboxed` (or ``render_pdf(..., timeout=s)``): the compile runs in a
+separate process with a time limit (killed after it), an address-space limit, and the proxy
+environment pointing to a closed local port, so even a package import the static check missed
+cannot reach the network. The in-process path (:func:`render_pdf`, :func:`render_many`,
+:func:`get_renderer`) stays for the batch renderer, which compiles hundreds of documents per
+second with templates already accepted.
 
 Compilers are cached per (template, assets) so batches reuse one compiler (fonts and
 parsed template stay loaded), which is what makes Typst fast.
@@ -42,6 +52,7 @@ __all__ = [
     "TemplateRenderer",
     "RenderManyResult",
     "render_pdf",
+    "render_pdf_sandboxed",
     "render_many",
     "get_renderer",
     "to_json",
@@ -88,7 +99,10 @@ _ES = [
 
 _LOC_RE = re.compile(r"┌─ (.+?):(\d+):(\d+)")
 _PACKAGE_RE = re.compile(r"[\"']@[A-Za-z0-9_-]+/")
-
+# `#import`/`#include` followed by anything but a string literal, or the code keyword `import`/
+# `include` followed by an expression that is not a string literal (identifier, `(`, `{`).
+_DYNAMIC_IMPORT_RE = re.compile(
+    r"#(import|include)(?![\w-])(?![ \t]*\")|(?<![\w.#-])(import|include)(?![\w-])(?=[ \t]*[({\w])")
 
 def _spanish(msg: str) -> str:
     for rx, fmt in _ES:
@@ -98,9 +112,10 @@ def _spanish(msg: str) -> str:
     return msg
 
 
-def _template_error(exc: typst.TypstError) -> TemplateError:
-    message = getattr(exc, "message", "") or str(exc)
-    diagnostic = getattr(exc, "diagnostic", "") or ""
+def _template_error(exc: typst.TypstError | None, *, message: str = "", diagnostic: str = "") -> TemplateError:
+    if exc is not None:
+        message = getattr(exc, "message", "") or str(exc)
+        diagnostic = getattr(exc, "diagnostic", "") or ""
     m = _LOC_RE.search(diagnostic)
     line = column = None
     file = None
@@ -134,34 +149,59 @@ def to_json(data: Mapping) -> str:
 _SAFE_ASSET = re.compile(r"^[A-Za-z0-9_.-][A-Za-z0-9_./-]*$")
 
 
-class TemplateRenderer:
-    """One template + assets in a private sandbox root, with one reusable compiler.
+def _where(source: str, pos: int) -> tuple[int, int]:
+    line = source.count("\n", 0, pos) + 1
+    return line, pos - (source.rfind("\n", 0, pos) + 1) + 1
 
-    Not thread-safe; :func:`get_renderer` hands out one instance per thread.
-    """
 
-    def __init__(self, template_source: str, assets: Mapping[str, bytes] | None = None, *,
-                 pdf_tags: bool = False, font_paths: list[str] | None = None):
-        if _PACKAGE_RE.search(template_source):
-            m = _PACKAGE_RE.search(template_source)
-            line = template_source.count("\n", 0, m.start()) + 1
-            column = m.start() - (template_source.rfind("\n", 0, m.start()) + 1) + 1
-            raise TemplateError("Error en la plantilla: no se permiten paquetes externos de Typst (@...).",
-                                line, column)
-        self.pdf_tags = pdf_tags
-        self._dir = tempfile.mkdtemp(prefix="facturador-typst-")
-        self._finalizer = weakref.finalize(self, shutil.rmtree, self._dir, True)
-        root = Path(self._dir)
+def check_template_source(template_source: str) -> None:
+    """Static refusals (no compile): registry packages and computed imports/includes."""
+    m = _PACKAGE_RE.search(template_source)
+    if m:
+        raise TemplateError("Error en la plantilla: no se permiten paquetes externos de Typst (@...).",
+                            *_where(template_source, m.start()))
+    m = _DYNAMIC_IMPORT_RE.search(template_source)
+    if m:
+        line, column = _where(template_source, m.start())
+        raise TemplateError(
+            f"Error en la plantilla (línea {line}, columna {column}): «{m.group(1) or m.group(2)}» solo admite una ruta "
+            "escrita entre comillas (un archivo de la plantilla).", line, column)
+
+
+def _make_root(template_source: str, assets: Mapping[str, bytes] | None) -> str:
+    """A private temporary root with main.typ, the assets and an empty package directory."""
+    check_template_source(template_source)
+    root = Path(tempfile.mkdtemp(prefix="facturador-typst-"))
+    try:
         for name, content in (assets or {}).items():
             if not _SAFE_ASSET.match(name) or ".." in name.split("/") or name == "main.typ":
                 raise TemplateError(f"Nombre de recurso no permitido: «{name}».", None, None)
             path = root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
+        (root / "main.typ").write_text(template_source, encoding="utf-8")
+        (root / ".no-packages").mkdir()
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return str(root)
+
+
+class TemplateRenderer:
+    """One template + assets in a private sandbox root, with one reusable compiler (in process).
+
+    Not thread-safe; :func:`get_renderer` hands out one instance per thread. For untrusted
+    templates use :func:`render_pdf_sandboxed`.
+    """
+
+    def __init__(self, template_source: str, assets: Mapping[str, bytes] | None = None, *,
+                 pdf_tags: bool = False, font_paths: list[str] | None = None):
+        self.pdf_tags = pdf_tags
+        self._dir = _make_root(template_source, assets)
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self._dir, True)
+        root = Path(self._dir)
         self.main = root / "main.typ"
-        self.main.write_text(template_source, encoding="utf-8")
         empty_pkgs = root / ".no-packages"
-        empty_pkgs.mkdir()
         self._compiler = typst.Compiler(
             str(self.main), root=str(root), font_paths=list(font_paths or []),
             package_path=str(empty_pkgs), package_cache_path=str(empty_pkgs),
@@ -216,13 +256,100 @@ def get_renderer(template_source: str, assets: Mapping[str, bytes] | None = None
 
 
 def render_pdf(template_source: str, data: Mapping, *, assets: Mapping[str, bytes] | None = None,
-               pdf_tags: bool = False) -> bytes:
+               pdf_tags: bool = False, timeout: float | None = None) -> bytes:
     """Render ``data`` with a Typst template; returns the PDF bytes.
 
     Raises :class:`TemplateError` (Spanish message, line, column) when the template
     does not compile with this data (syntax error, unknown variable or field...).
+    ``timeout`` (seconds): compile in a separate, killable process instead (see
+    :func:`render_pdf_sandboxed`); ``None`` (default) keeps the fast in-process compiler.
     """
+    if timeout is not None:
+        return render_pdf_sandboxed(template_source, data, assets=assets, pdf_tags=pdf_tags, timeout=timeout)
     return get_renderer(template_source, assets, pdf_tags=pdf_tags).render(data)
+
+
+SANDBOX_TIMEOUT = 10.0            # seconds, process start included (~0.3 s)
+SANDBOX_MEMORY = 1536 * 2**20     # address-space cap of the compile process
+_DEAD_PROXY = "http://127.0.0.1:1"  # nothing listens there: any download fails at once, locally
+
+_CHILD = r"""
+import json, resource, sys
+mem, cpu = int(sys.argv[1]), int(sys.argv[2])
+if mem > 0:
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+import typst
+job = json.loads(sys.stdin.buffer.read())
+root = job["root"]
+try:
+    typst.compile(root + "/main.typ", output=job["output"], root=root, font_paths=[], format="pdf",
+                  sys_inputs={"data": job["data"]}, pdf_tags=job["pdf_tags"],
+                  package_path=root + "/.no-packages", package_cache_path=root + "/.no-packages")
+    out = {"ok": True}
+except typst.TypstError as exc:
+    out = {"ok": False, "message": getattr(exc, "message", "") or str(exc),
+           "diagnostic": getattr(exc, "diagnostic", "") or ""}
+except MemoryError:
+    out = {"ok": False, "memory": True}
+sys.stdout.write(json.dumps(out))
+"""
+
+
+def render_pdf_sandboxed(template_source: str, data: Mapping, *, assets: Mapping[str, bytes] | None = None,
+                         pdf_tags: bool = False, timeout: float = SANDBOX_TIMEOUT,
+                         memory_limit: int | None = SANDBOX_MEMORY) -> bytes:
+    """Render an UNTRUSTED template (a user's preview, validation on save): the compile runs in a
+    child process that is killed after ``timeout`` seconds (default 10, start-up included) and
+    limited to ``memory_limit`` bytes of address space (default 1.5 GiB; ``None``: no cap), with no
+    package directory and the proxy variables pointing to a closed local port (no download can
+    leave the machine). Same output as :func:`render_pdf`. Raises :class:`TemplateError`: compile
+    errors (as in :func:`render_pdf`), ``code="template_timeout"``, ``code="template_memory"``.
+    """
+    import subprocess
+    import sys
+
+    root = _make_root(template_source, assets)
+    try:
+        output = os.path.join(root, ".out.pdf")
+        job = json.dumps({"root": root, "output": output, "data": to_json(data), "pdf_tags": pdf_tags})
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
+        for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            env[var] = _DEAD_PROXY
+        env.update(NO_PROXY="", no_proxy="", HOME=root, XDG_CACHE_HOME=root + "/.no-packages",
+                   XDG_DATA_HOME=root + "/.no-packages")
+        cpu = max(1, int(timeout) + 1)
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _CHILD, str(memory_limit or 0), str(cpu)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=root)
+        try:
+            out, err = proc.communicate(job.encode("utf-8"), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            exc = TemplateError(
+                f"La plantilla tardó más de {timeout:g} s en compilarse y se detuvo. Revise los bucles "
+                "y las repeticiones de la plantilla.", None, None)
+            exc.code = "template_timeout"
+            raise exc from None
+        try:
+            result = json.loads(out.decode("utf-8") or "{}")
+        except ValueError:
+            result = {}
+        if result.get("ok") and os.path.exists(output):
+            with open(output, "rb") as fh:
+                return fh.read()
+        if "message" in result:
+            raise _template_error(None, message=result["message"], diagnostic=result["diagnostic"])
+        exc = TemplateError(
+            "La plantilla necesitó más memoria de la permitida al compilarse." if result.get("memory")
+            or proc.returncode in (-9, -6) or b"memory" in err.lower() else
+            f"No se pudo compilar la plantilla (el proceso terminó con el código {proc.returncode}).",
+            None, None, diagnostic=err.decode("utf-8", "replace")[-2000:])
+        exc.code = "template_memory" if "memoria" in exc.message_es else "template_error"
+        raise exc
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass
