@@ -266,21 +266,38 @@ class FinkokPac:
             raise PacError(code or "http", pac_message=msg, http_status=r.status_code)
         return root
 
+    # Answers are read along the WSDL's structure (shared/pac/finkok/): Body/<op>Response/<op>Result (operation
+    # namespace), then the result type's own children (namespace apps.services.soap.core.views), never by searching
+    # the whole document: a UUID or CodEstatus elsewhere (an Incidencia, a Folio) must not be taken for the result's.
+    @staticmethod
+    def _result(root, ns: str, op: str):
+        body = root.find(f"{{{SOAP_ENV}}}Body")
+        resp = body.find(f"{{{ns}}}{op}Response") if body is not None else None
+        result = resp.find(f"{{{ns}}}{op}Result") if resp is not None else None
+        if result is None:
+            raise PacError("respuesta_invalida", pac_message=f"no {op}Result in the {op} response")
+        return result
+
     @staticmethod
     def _a(el, name):
-        return el.findtext(f".//{{{FINKOK_APPS_NS}}}{name}") if el is not None else None
+        """Text of the direct child ``name`` (apps namespace) of a result element."""
+        return el.findtext(f"{{{FINKOK_APPS_NS}}}{name}") if el is not None else None
 
     def stamp(self, xml_bytes: bytes) -> StampResult:
         env = self._envelope(FINKOK_STAMP_NS, "stamp", [
             ("xml", base64.b64encode(xml_bytes).decode("ascii")),
             ("username", self.username), ("password", self.password)])
-        root = self._post("stamp", env, "stamp")
-        xml_text = self._a(root, "xml") or ""
-        uuid = self._a(root, "UUID") or ""
-        status = self._a(root, "CodEstatus") or ""
-        incid = [(i.findtext(f"{{{FINKOK_APPS_NS}}}CodigoError") or "",
-                  i.findtext(f"{{{FINKOK_APPS_NS}}}MensajeIncidencia") or "")
-                 for i in root.iter(f"{{{FINKOK_APPS_NS}}}Incidencia")]
+        # AcuseRecepcionCFDI: xml, UUID, faultstring, Fecha, CodEstatus, faultcode, SatSeal, Incidencias,
+        # NoCertificadoSAT; Incidencias/Incidencia: IdIncidencia, RfcEmisor, Uuid, CodigoError, WorkProcessId,
+        # MensajeIncidencia, ExtraInfo, NoCertificadoPac, FechaRegistro.
+        result = self._result(self._post("stamp", env, "stamp"), FINKOK_STAMP_NS, "stamp")
+        xml_text = self._a(result, "xml") or ""
+        uuid = self._a(result, "UUID") or ""
+        status = self._a(result, "CodEstatus") or ""
+        incidencias = result.find(f"{{{FINKOK_APPS_NS}}}Incidencias")
+        incid = [(self._a(i, "CodigoError") or "", self._a(i, "MensajeIncidencia") or "")
+                 for i in (incidencias if incidencias is not None else ())
+                 if i.tag == f"{{{FINKOK_APPS_NS}}}Incidencia"]
         duplicate = any(c == "307" for c, _ in incid)
         if xml_text and uuid and (status == self.SUCCESS or duplicate or not incid):
             stamped = html.unescape(xml_text).encode("utf-8") if xml_text.lstrip().startswith("&lt;") else xml_text.encode("utf-8")
@@ -309,15 +326,21 @@ class FinkokPac:
         env = self._envelope(FINKOK_CANCEL_NS, "cancel", [
             ("username", self.username), ("password", self.password), ("taxpayer_id", rfc),
             *self._csd_parts(), ("store_pending", "false")], raw_inner=inner)
-        root = self._post("cancel", env, "cancel")
-        folio = root.find(f".//{{{FINKOK_APPS_NS}}}Folio")
-        cod = self._a(root, "CodEstatus")
+        # CancelaCFDResult: Folios (Folio: UUID, EstatusUUID, EstatusCancelacion), Acuse, Fecha, RfcEmisor, CodEstatus
+        result = self._result(self._post("cancel", env, "cancel"), FINKOK_CANCEL_NS, "cancel")
+        folios = result.find(f"{{{FINKOK_APPS_NS}}}Folios")
+        folio = None
+        for f in (folios if folios is not None else ()):
+            if f.tag == f"{{{FINKOK_APPS_NS}}}Folio" and (self._a(f, "UUID") or "").upper() in (uuid, ""):
+                folio = f
+                break
+        cod = self._a(result, "CodEstatus")
         if folio is None:
             code, msg = _split_code(cod or "")
             raise PacError(code or "cancelacion", pac_message=cod or "no Folio in response")
         est_uuid = self._a(folio, "EstatusUUID") or ""
         est_canc = self._a(folio, "EstatusCancelacion") or ""
-        acuse = html.unescape(self._a(root, "Acuse") or "").encode("utf-8")
+        acuse = html.unescape(self._a(result, "Acuse") or "").encode("utf-8")
         if est_uuid not in ("201", "202"):
             raise PacError(est_uuid or "cancelacion", pac_message=est_canc or cod or "")
         return CancelResult(uuid=uuid, status_code=est_uuid, estatus_cancelacion=est_canc, acuse=acuse)
@@ -326,15 +349,20 @@ class FinkokPac:
         env = self._envelope(FINKOK_CANCEL_NS, "get_sat_status", [
             ("username", self.username), ("password", self.password), ("taxpayer_id", rfc_emisor),
             ("rtaxpayer_id", rfc_receptor), ("uuid", uuid.upper()), ("total", str(total))])
-        root = self._post("cancel", env, "get_sat_status")
-        err = self._a(root, "error")
+        # AcuseSatEstatus: error, sat (AcuseSATConsulta: [DetallesValidacionEFOS,] EsCancelable, [ValidacionEFOS,]
+        # CodigoEstatus, Estado, EstatusCancelacion)
+        result = self._result(self._post("cancel", env, "get_sat_status"), FINKOK_CANCEL_NS, "get_sat_status")
+        err = self._a(result, "error")
         if err:
             code, msg = _split_code(err)
             raise PacError(code or "estatus", pac_message=err)
-        return StatusResult(uuid=uuid.upper(), estado=self._a(root, "Estado") or "",
-                            codigo_estatus=self._a(root, "CodigoEstatus") or "",
-                            es_cancelable=self._a(root, "EsCancelable") or "",
-                            estatus_cancelacion=self._a(root, "EstatusCancelacion") or "")
+        sat = result.find(f"{{{FINKOK_APPS_NS}}}sat")
+        if sat is None:
+            raise PacError("respuesta_invalida", pac_message="no sat in the get_sat_status response")
+        return StatusResult(uuid=uuid.upper(), estado=self._a(sat, "Estado") or "",
+                            codigo_estatus=self._a(sat, "CodigoEstatus") or "",
+                            es_cancelable=self._a(sat, "EsCancelable") or "",
+                            estatus_cancelacion=self._a(sat, "EstatusCancelacion") or "")
 
 
 # --------------------------------------------------------------------------- SAT consulta (status)

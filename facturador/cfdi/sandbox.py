@@ -21,8 +21,11 @@ cancelled, 203 not the emisor's, 205 unknown UUID. Status: Finkok ``get_sat_stat
 Test hooks: ``delay`` (seconds before answering), :meth:`fail_next` (a given error code, or a bare
 HTTP status such as 503, for the next N requests). Everything is in memory.
 
-Endpoints: ``POST /servicios/soap/stamp[.wsdl]`` (``stamp``, ``quick_stamp``, ``stamped``),
-``POST /servicios/soap/cancel[.wsdl]`` (``cancel``, ``get_sat_status``), ``POST /security/authenticate``,
+Endpoints: ``POST /servicios/soap/stamp[.wsdl]`` (``stamp``, ``quick_stamp``, ``stamped`` — the previous stamp, or
+alert ``603`` "El CFDI no contiene un timbre previo"), ``POST /servicios/soap/cancel[.wsdl]`` (``cancel``,
+``get_sat_status``); the other operations of Finkok's WSDLs answer a SOAP fault. Answers follow the element order
+of Finkok's WSDLs (shared/pac/finkok/). SW: ``POST /security/authenticate`` (headers ``user``/``password``) and
+``POST /v2/security/authenticate`` (JSON body), bearer scheme in any case,
 ``POST /cfdi33/stamp/v4`` (also ``/v4/cfdi33/stamp/v4``), ``POST /cfdi33/cancel/{rfc}/{uuid}/{motivo}[/{folio}]``,
 ``POST /ConsultaCFDIService.svc``, ``GET /certificates/{n}.cer``, ``GET /health``.
 """
@@ -68,6 +71,15 @@ APPS = "apps.services.soap.core.views"
 STAMP_NS = "http://facturacion.finkok.com/stamp"
 CANCEL_NS = "http://facturacion.finkok.com/cancel"
 GENERIC = ("XAXX010101000", "XEXX010101000")
+# Operations of Finkok's WSDLs (shared/pac/finkok/stamp.wsdl, cancel40.wsdl) and the ones this sandbox implements;
+# the others answer a SOAP fault ``senv:Server.NotImplemented`` (a name outside the WSDL: ``senv:Client.ResourceNotFound``,
+# as spyne, Finkok's SOAP framework, answers).
+FINKOK_STAMP_OPS = ("stamp", "sign_stamp", "stamped", "quick_stamp", "query_pending")
+FINKOK_CANCEL_OPS = ("dmethod", "cancel_signature", "get_out_sat_status", "get_out_pending", "get_pending",
+                     "get_sat_status", "get_related_signature", "get_related", "query_pending_cancellation",
+                     "accept_reject_signature", "sign_cancel", "get_receipt", "cancel", "get_out_related", "out_cancel",
+                     "out_accept_reject", "accept_reject")
+FINKOK_IMPLEMENTED = {"stamp": ("stamp", "quick_stamp", "stamped"), "cancel": ("cancel", "get_sat_status")}
 
 
 def _mexico_now() -> dt.datetime:
@@ -182,6 +194,17 @@ class _State:
             self.by_uuid[rec.uuid] = rec
         return rec, False
 
+    def previous(self, raw: bytes) -> _Record | None:
+        """The stamp of a CFDI stamped before (same seal), for Finkok's ``stamped``; None if never stamped."""
+        try:
+            doc = cx.parse(raw)
+        except SchemaError as exc:
+            raise Reject("301", "301", f"XML mal formado: {exc.errors[0]}")
+        seal_key = hashlib.sha256((doc.get("Sello") or "").encode()).hexdigest()
+        with self.lock:
+            prev = self.by_seal.get(seal_key)
+            return self.by_uuid[prev] if prev else None
+
     def _business_rules(self, doc, receptor) -> None:
         rfc = receptor.get("Rfc")
         uso = receptor.get("UsoCFDI")
@@ -259,8 +282,17 @@ def _soap(body_inner: str) -> bytes:
             f"</senv:Body></senv:Envelope>").encode("utf-8")
 
 
-def _soap_fault(msg: str) -> bytes:
-    return _soap(f"<senv:Fault><faultcode>senv:Client</faultcode><faultstring>{xml_escape(msg)}</faultstring></senv:Fault>")
+def _soap_fault(msg: str, code: str = "senv:Client") -> bytes:
+    return _soap(f"<senv:Fault><faultcode>{code}</faultcode><faultstring>{xml_escape(msg)}</faultstring></senv:Fault>")
+
+
+def _emisor_rfc(raw: bytes) -> str:
+    """The emisor RFC of a CFDI for an incidence, '' when it cannot be read."""
+    try:
+        el = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        return el.find(f"{{{cx.NS_CFDI}}}Emisor").get("Rfc") or ""
+    except Exception:  # noqa: BLE001 - best effort for a rejected document
+        return ""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -307,17 +339,21 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         path = self.path.split("?", 1)[0].rstrip("/")
         if path in ("/security/authenticate", "/v2/security/authenticate"):
-            return self._sw_auth()
+            return self._sw_auth(body, v2=path.startswith("/v2/"))
         injected = self.sb._take_failure()
         if self.sb.delay:
             time.sleep(self.sb.delay)
         if injected and injected.get("http_status"):
             return self._send(int(injected["http_status"]), b"Service Unavailable", "text/plain")
+        if path in ("/servicios/soap/stamp", "/servicios/soap/stamp.wsdl", "/servicios/soap/cancel",
+                    "/servicios/soap/cancel.wsdl"):
+            service = "stamp" if "/stamp" in path else "cancel"
+            try:
+                return self._finkok(service, body, injected)
+            except Exception as exc:  # a SOAP service answers a SOAP fault, never a bare error page
+                log.exception("sandbox error")
+                return self._xml(_soap_fault(f"Error interno del PAC local: {exc}", "senv:Server"), 500)
         try:
-            if path in ("/servicios/soap/stamp", "/servicios/soap/stamp.wsdl"):
-                return self._finkok_stamp(body, injected)
-            if path in ("/servicios/soap/cancel", "/servicios/soap/cancel.wsdl"):
-                return self._finkok_cancel(body, injected)
             if path in ("/cfdi33/stamp/v4", "/v4/cfdi33/stamp/v4"):
                 return self._sw_stamp(body, injected)
             m = re.fullmatch(r"/cfdi33/cancel/([^/]+)/([^/]+)/([^/]+)(?:/([^/]+))?", path)
@@ -351,11 +387,16 @@ class _Handler(BaseHTTPRequestHandler):
         return self.sb.users.get(self._child(op, "username")) == self._child(op, "password") and self._child(op, "username") != ""
 
     def _finkok_stamp_result(self, opname: str, xml_text: str = "", uid: str = "", fecha: str = "", status: str = "",
-                             sat_seal: str = "", no_cert: str = "", incid: list[tuple[str, str]] = ()) -> bytes:
+                             sat_seal: str = "", no_cert: str = "", incid: list[tuple[str, str]] = (),
+                             rfc: str = "") -> bytes:
+        """``AcuseRecepcionCFDI`` in the WSDL's order (xml, UUID, faultstring, Fecha, CodEstatus, faultcode, SatSeal,
+        Incidencias, NoCertificadoSAT); each ``Incidencia`` as IdIncidencia, RfcEmisor, Uuid, CodigoError,
+        WorkProcessId, MensajeIncidencia, ExtraInfo, NoCertificadoPac, FechaRegistro."""
         inc = "".join(
-            f"<s0:Incidencia><s0:IdIncidencia>{secrets.token_hex(8)}</s0:IdIncidencia><s0:Uuid>{uid}</s0:Uuid>"
+            f"<s0:Incidencia><s0:IdIncidencia>{secrets.token_hex(8)}</s0:IdIncidencia>"
+            f"<s0:RfcEmisor>{xml_escape(rfc)}</s0:RfcEmisor><s0:Uuid>{uid}</s0:Uuid>"
             f"<s0:CodigoError>{xml_escape(c)}</s0:CodigoError><s0:WorkProcessId>{secrets.token_hex(8)}</s0:WorkProcessId>"
-            f"<s0:MensajeIncidencia>{xml_escape(m)}</s0:MensajeIncidencia><s0:RfcEmisor/>"
+            f"<s0:MensajeIncidencia>{xml_escape(m)}</s0:MensajeIncidencia><s0:ExtraInfo/>"
             f"<s0:NoCertificadoPac>{no_cert}</s0:NoCertificadoPac><s0:FechaRegistro>{_mexico_now().isoformat()}</s0:FechaRegistro>"
             f"</s0:Incidencia>" for c, m in incid)
         return _soap(f"<tns:{opname}Response><tns:{opname}Result><s0:xml>{xml_escape(xml_text)}</s0:xml>"
@@ -363,13 +404,26 @@ class _Handler(BaseHTTPRequestHandler):
                      f"<s0:SatSeal>{sat_seal}</s0:SatSeal><s0:Incidencias>{inc}</s0:Incidencias>"
                      f"<s0:NoCertificadoSAT>{no_cert}</s0:NoCertificadoSAT></tns:{opname}Result></tns:{opname}Response>")
 
-    def _finkok_stamp(self, body: bytes, injected):
+    def _finkok(self, service: str, body: bytes, injected):
+        """One Finkok SOAP call: the operation must be in the service's WSDL (else ``Client.ResourceNotFound``) and
+        implemented here (else ``Server.NotImplemented``), both as SOAP 1.1 faults (HTTP 500, as SOAP 1.1 §6.2 and
+        WS-I BP R1126 require and spyne answers)."""
         root, op = self._finkok_op(body)
         if op is None:
             return self._xml(_soap_fault("Invalid SOAP request"), 500)
+        qn = etree.QName(op)
+        ns, ops = (STAMP_NS, FINKOK_STAMP_OPS) if service == "stamp" else (CANCEL_NS, FINKOK_CANCEL_OPS)
+        if qn.namespace != ns or qn.localname not in ops:
+            return self._xml(_soap_fault(f"Requested resource {qn.text!r} not found", "senv:Client.ResourceNotFound"), 500)
+        if qn.localname not in FINKOK_IMPLEMENTED[service]:
+            return self._xml(_soap_fault(f"Operación no implementada en el PAC local: {qn.localname}",
+                                         "senv:Server.NotImplemented"), 500)
+        if service == "stamp":
+            return self._finkok_stamp(op, injected)
+        return self._finkok_cancel(op, injected)
+
+    def _finkok_stamp(self, op, injected):
         name = etree.QName(op).localname
-        if name not in ("stamp", "quick_stamp", "stamped"):
-            return self._xml(_soap_fault(f"Unsupported operation {name}"), 500)
         if not self._finkok_auth_ok(op):
             return self._xml(self._finkok_stamp_result(name, incid=[("300", "Usuario o contraseña inválidos")]))
         if injected:
@@ -379,21 +433,29 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._xml(self._finkok_stamp_result(name, incid=[("301", "XML mal formado: base64 inválido")]))
         try:
-            rec, dup = self.sb._state.stamp(raw)
+            if name == "stamped":  # recover a previous stamp; never stamps
+                rec, dup = self.sb._state.previous(raw), False
+                if rec is None:
+                    return self._xml(self._finkok_stamp_result(
+                        name, incid=[("603", "El CFDI no contiene un timbre previo")]))
+            else:
+                rec, dup = self.sb._state.stamp(raw)
         except Reject as r:
-            return self._xml(self._finkok_stamp_result(name, incid=[(r.finkok, r.message)]))
+            return self._xml(self._finkok_stamp_result(name, incid=[(r.finkok, r.message)], rfc=_emisor_rfc(raw)))
         tfd = cx.parse(rec.xml).find("cfdi:Complemento/tfd:TimbreFiscalDigital", cx.NS)
         incid = [("307", "El CFDI contiene un timbre previo")] if dup else []
-        status = "" if dup else "Comprobante timbrado satisfactoriamente"
+        status = "" if dup or name == "stamped" else "Comprobante timbrado satisfactoriamente"
         return self._xml(self._finkok_stamp_result(name, rec.xml.decode("utf-8"), rec.uuid, rec.fecha_timbrado, status,
-                                                   tfd.get("SelloSAT"), self.sb.certificate_number, incid))
+                                                   tfd.get("SelloSAT"), self.sb.certificate_number, incid,
+                                                   rfc=rec.rfc_emisor))
 
-    def _finkok_cancel(self, body: bytes, injected):
-        root, op = self._finkok_op(body)
-        if op is None:
-            return self._xml(_soap_fault("Invalid SOAP request"), 500)
+    def _finkok_cancel(self, op, injected):
         name = etree.QName(op).localname
         if not self._finkok_auth_ok(op):
+            if name == "get_sat_status":
+                return self._xml(_soap("<cns:get_sat_statusResponse><cns:get_sat_statusResult><s0:error>"
+                                       "300 - Usuario o contraseña inválidos</s0:error></cns:get_sat_statusResult>"
+                                       "</cns:get_sat_statusResponse>"))
             return self._xml(_soap(f"<cns:{name}Response><cns:{name}Result><s0:CodEstatus>300 - Usuario o contraseña inválidos"
                                    f"</s0:CodEstatus></cns:{name}Result></cns:{name}Response>"))
         if name == "get_sat_status":
@@ -406,8 +468,6 @@ class _Handler(BaseHTTPRequestHandler):
                 f"</s0:EsCancelable><s0:CodigoEstatus>{code}</s0:CodigoEstatus><s0:Estado>{estado}</s0:Estado>"
                 f"<s0:EstatusCancelacion>{canc}</s0:EstatusCancelacion></s0:sat></cns:get_sat_statusResult>"
                 f"</cns:get_sat_statusResponse>"))
-        if name != "cancel":
-            return self._xml(_soap_fault(f"Unsupported operation {name}"), 500)
         rfc = self._child(op, "taxpayer_id")
         err = self._check_finkok_csd(op, rfc)
         if err or injected:
@@ -415,7 +475,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._xml(_soap(f"<cns:cancelResponse><cns:cancelResult><s0:CodEstatus>{xml_escape(msg)}</s0:CodEstatus>"
                                    f"</cns:cancelResult></cns:cancelResponse>"))
         uel = op.find(f".//{{{APPS}}}UUID")
-        if uel is None:
+        if uel is None or not uel.get("UUID"):
             return self._xml(_soap_fault("UUIDS missing"), 500)
         try:
             code, estatus = self.sb._state.cancel(rfc, uel.get("UUID"), uel.get("Motivo"), uel.get("FolioSustitucion"))
@@ -425,9 +485,10 @@ class _Handler(BaseHTTPRequestHandler):
         fecha = _mexico_now().isoformat()
         acuse = (f'<Acuse Fecha="{fecha}" RfcEmisor="{rfc}"><Folios><UUID>{uel.get("UUID").upper()}</UUID>'
                  f"<EstatusUUID>{code}</EstatusUUID></Folios></Acuse>")
+        # CancelaCFDResult (Folios, Acuse, Fecha, RfcEmisor, CodEstatus); Folio as UUID, EstatusUUID, EstatusCancelacion
         return self._xml(_soap(
-            f"<cns:cancelResponse><cns:cancelResult><s0:Folios><s0:Folio><s0:EstatusUUID>{code}</s0:EstatusUUID>"
-            f"<s0:UUID>{uel.get('UUID').upper()}</s0:UUID><s0:EstatusCancelacion>{xml_escape(estatus)}</s0:EstatusCancelacion>"
+            f"<cns:cancelResponse><cns:cancelResult><s0:Folios><s0:Folio><s0:UUID>{uel.get('UUID').upper()}</s0:UUID>"
+            f"<s0:EstatusUUID>{code}</s0:EstatusUUID><s0:EstatusCancelacion>{xml_escape(estatus)}</s0:EstatusCancelacion>"
             f"</s0:Folio></s0:Folios><s0:Acuse>{xml_escape(acuse)}</s0:Acuse><s0:Fecha>{fecha}</s0:Fecha>"
             f"<s0:RfcEmisor>{rfc}</s0:RfcEmisor></cns:cancelResult></cns:cancelResponse>"))
 
@@ -447,8 +508,20 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     # ---------------------------------------------------------------- SW
-    def _sw_auth(self):
-        user, pwd = self.headers.get("user"), self.headers.get("password")
+    def _sw_auth(self, body: bytes = b"", v2: bool = False):
+        """``/security/authenticate`` reads the ``user``/``password`` headers; ``/v2/security/authenticate`` the JSON
+        body ``{"user": ..., "password": ...}`` that SW's official SDK sends (shared/pac/swsapien.md)."""
+        if v2:
+            try:
+                creds = json.loads(body or b"{}")
+            except ValueError:
+                creds = None
+            if not isinstance(creds, dict):
+                return self._json(400, {"status": "error", "message": "El cuerpo debe ser JSON con user y password",
+                                        "messageDetail": "invalid JSON body"})
+            user, pwd = creds.get("user"), creds.get("password")
+        else:
+            user, pwd = self.headers.get("user"), self.headers.get("password")
         if not user or self.sb.users.get(user) != pwd:
             return self._json(401, {"status": "error", "message": "AU4101 - Credenciales inválidas",
                                     "messageDetail": "Usuario o contraseña incorrectos"})
@@ -459,8 +532,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self._json(200, {"status": "success", "data": {"token": token, "expires_in": expires, "tokeny_type": "bearer"}})
 
     def _sw_token_ok(self) -> bool:
-        auth = self.headers.get("Authorization") or ""
-        tok = auth[7:] if auth.startswith("Bearer ") else ""
+        scheme, _, tok = (self.headers.get("Authorization") or "").strip().partition(" ")
+        tok = tok.strip() if scheme.lower() == "bearer" else ""  # auth schemes are case-insensitive (RFC 7235)
         with self.sb._state.lock:
             exp = self.sb._state.tokens.get(tok)
         return bool(exp and exp > time.time()) or (self.sb.sw_token is not None and tok == self.sb.sw_token)
