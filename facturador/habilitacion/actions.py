@@ -182,8 +182,11 @@ def resume_run(issuer, actor: Actor, *, run: TestSetRun) -> Job:
     return job
 
 
-def correct_document(issuer, actor: Actor, *, entry: TestSetDocument, payload: dict) -> TestSetDocument:
-    """Issue a corrected replacement of a rejected test document (next number, same slot) and send it."""
+def correct_document(issuer, actor: Actor, *, entry: TestSetDocument, customer_name: str | None = None,
+                     customer_id: str | None = None, description: str | None = None, quantity=None, unit_price=None,
+                     iva: str | None = None) -> TestSetDocument:
+    """Issue a corrected replacement of a rejected test document (next number, same slot) and send it.
+    The changes are those of `services.corrected_payload` (None keeps the rejected document's value)."""
     _own(issuer, entry, "habilitacion.correction.not_found", "El documento del set de pruebas no existe.")
     run = entry.run
     if not entry.active or entry.document.status != DianDocument.Status.REJECTED:
@@ -192,7 +195,8 @@ def correct_document(issuer, actor: Actor, *, entry: TestSetDocument, payload: d
     if run.job_id and run.job.status == Job.Status.RUNNING:
         raise Conflict("habilitacion.correction.run_busy",
                        "Espere a que termine el procesamiento del set antes de corregir.")
-    payload = dict(payload)
+    payload = services.corrected_payload(entry.document, customer_name=customer_name, customer_id=customer_id,
+                                         description=description, quantity=quantity, unit_price=unit_price, iva=iva)
     payload["kind"] = entry.kind
     if entry.kind != "invoice":
         payload.setdefault("reference", entry.document.payload.get("reference"))

@@ -206,6 +206,18 @@ class RunInput(serializers.Serializer):
     debit_notes = serializers.IntegerField(required=False, min_value=0, max_value=services.MAX_COUNT)
 
 
+class CorrectionInput(serializers.Serializer):
+    """What changes in the replacement of a rejected document; what is left out keeps the rejected one's value."""
+
+    customer_name = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    customer_id = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    description = serializers.CharField(required=False, max_length=300)
+    quantity = serializers.DecimalField(required=False, min_value=0, max_digits=18, decimal_places=4)
+    unit_price = serializers.DecimalField(required=False, min_value=0, max_digits=18, decimal_places=2)
+    iva = serializers.ChoiceField(choices=["19", "5", "0", ""], required=False, allow_blank=True,
+                                  help_text='IVA rate of the first line; "" without IVA.')
+
+
 class RunViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Test-set runs ("Generar comprobantes"): create one, follow it, list its documents."""
 
@@ -227,6 +239,17 @@ class RunViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         run = self.get_object()
         qs = selectors.run_documents(run, request.query_params).order_by("kind", "slot", "-active")
         return Response(RunDocumentSerializer(qs, many=True).data)
+
+    @extend_schema(request=CorrectionInput, responses={201: RunDocumentSerializer})
+    @action(detail=True, methods=["post"], url_path=r"documents/(?P<entry_pk>[0-9]+)/correct")
+    def correct(self, request, issuer_pk=None, pk=None, entry_pk=None):
+        """Correct and resend a rejected document: a replacement with the next number takes its place."""
+        run = self.get_object()
+        entry = TestSetDocument.objects.select_related("document", "run__job").filter(run=run, pk=entry_pk).first()
+        ser = CorrectionInput(data=request.data)
+        ser.is_valid(raise_exception=True)
+        new = actions.correct_document(self.issuer, Actor.from_request(request), entry=entry, **ser.validated_data)
+        return Response(RunDocumentSerializer(new).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])

@@ -92,36 +92,9 @@ class CorrectionForm(forms.Form):
 
     @classmethod
     def for_document(cls, doc: DianDocument, data=None):
-        p = doc.payload or {}
-        c = p.get("customer") or {}
-        line = (p.get("lines") or [{}])[0]
-        taxes = line.get("taxes") or []
-        initial = {"customer_name": c.get("name", ""), "customer_id": c.get("id_number", ""),
-                   "description": line.get("description", ""), "quantity": line.get("quantity", "1"),
-                   "unit_price": line.get("unit_price", "0"), "iva": taxes[0].get("rate", "") if taxes else ""}
-        form = cls(data, initial=initial)
+        form = cls(data, initial=services.correction_fields(doc))
         form.document = doc
         return form
-
-    def payload(self) -> dict:
-        d = self.cleaned_data
-        p = dict(self.document.payload or {})
-        customer = dict(p.get("customer") or {})
-        if not customer.get("consumidor_final"):
-            if d.get("customer_name"):
-                customer["name"] = d["customer_name"]
-            if d.get("customer_id"):
-                number, _, dv = d["customer_id"].replace(".", "").strip().partition("-")
-                customer["id_number"] = number
-                if dv:
-                    customer["dv"] = dv
-                elif customer.get("id_type") == "31":
-                    customer.pop("dv", None)
-        lines = [dict(line) for line in (p.get("lines") or [])] or [{}]
-        lines[0].update(description=d["description"], quantity=str(d["quantity"]), unit_price=str(d["unit_price"]),
-                        taxes=[{"scheme": "01", "rate": d["iva"]}] if d.get("iva") else [])
-        p.update(customer=customer, lines=lines)
-        return p
 
 
 class ProductionForm(forms.Form):

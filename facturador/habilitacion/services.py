@@ -248,6 +248,46 @@ def note_payload(kind: str, slot: int, invoice: DianDocument) -> dict:
             "reference": {"document": invoice.pk}, "discrepancy": concept}
 
 
+# --- correction of a rejected test document -----------------------------------------------------
+
+def correction_fields(doc: DianDocument) -> dict:
+    """What the user may change when correcting a rejected test document, with the document's values."""
+    p = doc.payload or {}
+    c = p.get("customer") or {}
+    line = (p.get("lines") or [{}])[0]
+    taxes = line.get("taxes") or []
+    return {"customer_name": c.get("name", ""), "customer_id": c.get("id_number", ""),
+            "description": line.get("description", ""), "quantity": line.get("quantity", "1"),
+            "unit_price": line.get("unit_price", "0"), "iva": taxes[0].get("rate", "") if taxes else ""}
+
+
+def corrected_payload(doc: DianDocument, *, customer_name: str | None = None, customer_id: str | None = None,
+                      description: str | None = None, quantity=None, unit_price=None, iva: str | None = None) -> dict:
+    """The payload of the replacement of `doc`: its own, with the changes given (None keeps a value; an empty
+    customer keeps it too; iva "" removes the tax of the first line)."""
+    current = correction_fields(doc)
+    p = dict(doc.payload or {})
+    customer = dict(p.get("customer") or {})
+    if not customer.get("consumidor_final"):
+        if customer_name:
+            customer["name"] = customer_name
+        if customer_id:
+            number, _, dv = customer_id.replace(".", "").strip().partition("-")
+            customer["id_number"] = number
+            if dv:
+                customer["dv"] = dv
+            elif customer.get("id_type") == "31":
+                customer.pop("dv", None)
+    iva = current["iva"] if iva is None else iva
+    lines = [dict(line) for line in (p.get("lines") or [])] or [{}]
+    lines[0].update(description=current["description"] if description is None else description,
+                    quantity=str(current["quantity"] if quantity is None else quantity),
+                    unit_price=str(current["unit_price"] if unit_price is None else unit_price),
+                    taxes=[{"scheme": "01", "rate": iva}] if iva else [])
+    p.update(customer=customer, lines=lines)
+    return p
+
+
 # --- runner steps (called by the job handler) --------------------------------------------------
 
 def _active_entries(run, kind=None):

@@ -180,7 +180,7 @@ def correct(request, pk, entry_pk):
     if request.method == "POST" and form.is_valid():
         try:
             new = actions.correct_document(request.issuer, Actor.from_request(request), entry=entry,
-                                           payload=form.payload())
+                                           **form.cleaned_data)
         except Refusal as refusal:
             add_refusal(form, refusal)
         else:

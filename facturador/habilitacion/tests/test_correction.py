@@ -3,8 +3,10 @@
 import io
 
 import pytest
+from django.core.management import call_command
 from python_calamine import CalamineWorkbook
 
+from facturador.core.cli import RefusedCommand
 from facturador.core.models import Job, NumberingRange
 from facturador.dian import enablement
 from facturador.einvoice.models import DianDocument
@@ -21,6 +23,7 @@ def enabled_client(client, make_user, new_issuer, dian_sandbox):
     issuer = new_issuer()
     user = make_user("hab_admin", issuer, "admin")
     client.force_login(user)
+    client.user = user
     software_id, test_set_id = new_software(dian_sandbox, invoices=2, credit_notes=1, debit_notes=1)
     actions.register(issuer, ACTOR, reception_email="fe@empresa.example")
     actions.save_operation_mode(issuer, ACTOR, software_id=software_id, pin=SOFTWARE_PIN, test_set_id=test_set_id,
@@ -36,7 +39,7 @@ def _numbering_post(client, key):
         "debit_prefix": "NDP"})
 
 
-def test_rejected_document_is_corrected_and_resent(enabled_client, dian_sandbox):
+def test_rejected_document_is_corrected_and_resent(enabled_client, dian_sandbox, api_client):
     client, issuer = enabled_client, enabled_client.issuer
     wrong_key = "0" * 40  # a typo in the technical key: every invoice CUFE is wrong for DIAN
     assert _numbering_post(client, wrong_key).status_code == 302
@@ -64,15 +67,28 @@ def test_rejected_document_is_corrected_and_resent(enabled_client, dian_sandbox)
     assert _numbering_post(client, enablement.TEST_TECHNICAL_KEY).status_code == 302
     rng = NumberingRange.objects.get(issuer=issuer, document_type="invoice", environment="test", active=True)
     assert rng.technical_key.reveal() == enablement.TEST_TECHNICAL_KEY and rng.next_number == 990000002  # used numbers kept
-    for entry in TestSetDocument.objects.filter(run=run, kind="invoice").order_by("slot"):
-        form = client.get(f"/habilitacion/sets/{run.pk}/documentos/{entry.pk}/corregir/")
-        assert "FAD06" in form.content.decode()
-        line = entry.document.payload["lines"][0]
-        resp = client.post(f"/habilitacion/sets/{run.pk}/documentos/{entry.pk}/corregir/", {
-            "customer_name": entry.document.customer_name, "customer_id": entry.document.customer_id,
-            "description": line["description"], "quantity": line["quantity"], "unit_price": line["unit_price"],
-            "iva": "19"})
-        assert resp.status_code == 302, resp.content.decode()[:2000]
+    # The first through the page (same data, re-issued with a new number), the second through the API.
+    first, second = TestSetDocument.objects.filter(run=run, kind="invoice").order_by("slot")
+    form = client.get(f"/habilitacion/sets/{run.pk}/documentos/{first.pk}/corregir/")
+    assert "FAD06" in form.content.decode()
+    line = first.document.payload["lines"][0]
+    resp = client.post(f"/habilitacion/sets/{run.pk}/documentos/{first.pk}/corregir/", {
+        "customer_name": first.document.customer_name, "customer_id": first.document.customer_id,
+        "description": line["description"], "quantity": line["quantity"], "unit_price": line["unit_price"],
+        "iva": "19"})
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    api_client.force_authenticate(client.user)
+    corrections = f"/api/v1/issuers/{issuer.pk}/habilitacion/runs/{run.pk}/documents"
+    resp = api_client.post(f"{corrections}/{second.pk}/correct/", {"description": "Servicio corregido"}, format="json")
+    assert resp.status_code == 201 and resp.json()["number"] == "SETP990000003" and resp.json()["active"]
+    resp = api_client.post(f"{corrections}/{second.pk}/correct/", {}, format="json")  # once only
+    assert resp.status_code == 409 and resp.json()["code"] == "habilitacion.correction.not_rejected"
+    with pytest.raises(RefusedCommand) as refused:  # the CLI says the same about the replaced document
+        call_command("habilitacion", "correct", "--issuer", issuer.tax_id, "--run", str(run.pk), "--document",
+                     "SETP990000000", stdout=io.StringIO())
+    assert refused.value.returncode == 2 and refused.value.refusal.code == "habilitacion.correction.not_rejected"
+    assert TestSetDocument.objects.get(run=run, kind="invoice", slot=1, active=True).document.payload["lines"][0][
+        "description"] == "Servicio corregido"
     run.refresh_from_db()
     job = run_job_inline(run.job)
     run.refresh_from_db()

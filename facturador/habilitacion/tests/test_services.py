@@ -119,5 +119,5 @@ def test_cancelled_run_is_marked_and_can_be_resumed(new_issuer, dian_sandbox):
     run.refresh_from_db()
     assert run.outcome == TestSetRun.Outcome.ACCEPTED and run.documents.count() == 1
     with pytest.raises(Refusal) as exc:  # only rejected documents are corrected
-        actions.correct_document(issuer, ACTOR, entry=run.documents.get(), payload=services.invoice_payload(0))
+        actions.correct_document(issuer, ACTOR, entry=run.documents.get())
     assert exc.value.code == "habilitacion.correction.not_rejected" and exc.value.status == 409

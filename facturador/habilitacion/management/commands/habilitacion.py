@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import sys
 import threading
+from decimal import Decimal
 
 from django.core.management.base import CommandError
 from django.db import close_old_connections, connection
@@ -78,6 +79,16 @@ class Command(ActionCommand):
         res = command("resume", "Procesar de nuevo un set de pruebas (envía lo pendiente)")
         res.add_argument("--run", type=int, required=True, help="Número de la ejecución")
         self._wait_arguments(res)
+
+        cor = command("correct", "Corregir y reenviar un documento rechazado (lo omitido conserva su valor)")
+        cor.add_argument("--run", type=int, required=True, help="Número de la ejecución")
+        cor.add_argument("--document", required=True, help="Número del documento rechazado, p. ej. SETP990000001")
+        cor.add_argument("--customer-name")
+        cor.add_argument("--customer-id", help="Identificación del cliente (NIT con o sin DV)")
+        cor.add_argument("--description", help="Descripción de la primera línea")
+        cor.add_argument("--quantity", type=Decimal)
+        cor.add_argument("--unit-price", type=Decimal)
+        cor.add_argument("--iva", choices=["19", "5", "0", ""], help='Tarifa de IVA de la primera línea ("" sin IVA)')
 
         docs = command("documents", "Documentos de un set de pruebas (los filtros de la página del set)")
         docs.add_argument("--run", type=int, required=True, help="Número de la ejecución")
@@ -217,6 +228,17 @@ class Command(ActionCommand):
             execute_job.call(job_id)
         finally:
             connection.close()
+
+    def do_correct(self, issuer, o):
+        run = TestSetRun.objects.filter(issuer=issuer, pk=o["run"]).first()
+        entry = None
+        if run is not None:  # the document in force with that number, else the replaced one (which is refused)
+            entry = selectors.run_documents(run, {"numeracion": o["document"]}).order_by("-active").first()
+        changes = {name: o.get(name) for name in ("customer_name", "customer_id", "description", "quantity",
+                                                   "unit_price", "iva")}
+        new = actions.correct_document(issuer, self.actor, entry=entry, **changes)
+        self.stdout.write(f"Se emitió {new.document.full_number} en reemplazo de {o['document'].upper()}; "
+                          "se envía a la DIAN con el set de pruebas.")
 
     def do_documents(self, issuer, o):
         run = TestSetRun.objects.filter(issuer=issuer, pk=o["run"]).first()
