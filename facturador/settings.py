@@ -18,6 +18,7 @@ Environment variables:
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "axes",  # staff login throttling
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
@@ -108,7 +110,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "facturador.core.middleware.CurrentIssuerMiddleware",
     "facturador.core.middleware.RefusalMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "facturador.urls"
 WSGI_APPLICATION = "facturador.wsgi.application"
@@ -172,6 +176,20 @@ STORAGES = {
 }
 MEDIA_ROOT = DATA_DIR / "files"
 MEDIA_URL = "/files/"  # never served publicly: downloads go through permission-checked views
+
+# Client address behind a reverse proxy: the META key of the header the proxy sets (e.g. HTTP_X_FORWARDED_FOR).
+# Leave empty when clients reach the application directly (a client could otherwise choose its address).
+FACTURADOR_TRUSTED_PROXY_HEADER = os.environ.get("FACTURADOR_TRUSTED_PROXY_HEADER", "")
+
+# Staff login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one user name from one
+# address, that pair is locked for AXES_COOLOFF_TIME.
+AXES_FAILURE_LIMIT = int(os.environ.get("FACTURADOR_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("FACTURADOR_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "facturador.core.actors.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_VERBOSE = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "core:dashboard"

@@ -14,6 +14,18 @@ from typing import Any
 WEB, API, CLI, WORKER = "web", "api", "cli", "worker"
 
 
+def client_ip(request) -> str | None:
+    """The client's address: REMOTE_ADDR, or the first address of the header a trusted reverse proxy sets
+    (settings.FACTURADOR_TRUSTED_PROXY_HEADER, e.g. HTTP_X_FORWARDED_FOR) when the deployment names one.
+    Used by the audit log and by every throttle (staff login, portal), so a client cannot choose its address."""
+    from django.conf import settings
+
+    header = settings.FACTURADOR_TRUSTED_PROXY_HEADER
+    if header and request.META.get(header):
+        return request.META[header].split(",")[0].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
 @dataclass(frozen=True)
 class Actor:
     user: Any = None  # a django.contrib.auth user, or None (OS user on the CLI, a worker)
@@ -25,7 +37,7 @@ class Actor:
     def from_request(cls, request) -> "Actor":
         user = request.user if getattr(request, "user", None) is not None and request.user.is_authenticated else None
         channel = API if request.path.startswith("/api/") else WEB
-        return cls(user=user, channel=channel, ip=request.META.get("REMOTE_ADDR") or None,
+        return cls(user=user, channel=channel, ip=client_ip(request),
                    name=user.get_username() if user is not None else "")
 
     @classmethod

@@ -94,10 +94,30 @@ def test_password_reset_by_email_through_real_smtp(client, make_user, smtp_serve
     set_url = form.redirect_chain[-1][0] if form.redirect_chain else link
     done = client.post(set_url, {"new_password1": "Nueva-clave-segura-9", "new_password2": "Nueva-clave-segura-9"})
     assert done.status_code == 302
-    assert client.login(username="olvido", password="Nueva-clave-segura-9")
+    from django.http import HttpRequest
+
+    assert client.login(request=HttpRequest(), username="olvido", password="Nueva-clave-segura-9")
 
 
 def test_read_only_user_cannot_open_admin_pages(client, make_user, issuer_co):
     client.force_login(make_user("lectura", issuer_co, "readonly"))
     assert client.get("/numeraciones/nueva/").status_code == 403
     assert client.get("/numeraciones/").status_code == 200
+
+
+def test_staff_login_is_throttled_after_repeated_wrong_passwords(client, make_user, settings):
+    make_user("cajera", password="Clave-correcta-1")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/cuenta/ingresar/", {"username": "cajera", "password": "mala"})
+    locked = client.post("/cuenta/ingresar/", {"username": "cajera", "password": "Clave-correcta-1"})
+    assert locked.status_code == 429
+    assert "bloqueado" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_staff_login_from_another_address_is_not_locked(client, make_user, settings):
+    make_user("cajera", password="Clave-correcta-1")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/cuenta/ingresar/", {"username": "cajera", "password": "mala"}, REMOTE_ADDR="10.0.0.9")
+    ok = client.post("/cuenta/ingresar/", {"username": "cajera", "password": "Clave-correcta-1"})
+    assert ok.status_code == 302
