@@ -75,7 +75,6 @@ class PlanItem:
 class Plan:
     items: list[PlanItem] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)  # {"reference", "reason"}
-    already: int = 0  # accounts already invoiced for this period key
 
     @property
     def count(self):
@@ -132,7 +131,6 @@ def plan(issuer, periods: list[str], billing_type: str, account_ids: list[int], 
             if batch is None or invoiced[acc] != batch.pk:
                 result.skipped.append({"reference": refs.get(acc, ""),
                                        "reason": f"Ya facturada para {key} en el lote {invoiced[acc]}."})
-                result.already += 1
             continue
         debt = debts.get(acc) or cartera.AccountDebt()
         current = previous = interest = ZERO
