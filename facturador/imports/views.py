@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from facturador.core.actors import Actor
@@ -45,6 +46,15 @@ def schedule(request):
     return render(request, "imports/schedule.html", {"form": form})
 
 
+def _back(request):
+    """Where a button returns: its `next` (a page of this site) or the queue."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("imports:queue")
+
+
 def _get_import(request, pk):
     return get_object_or_404(ImportJob.objects.select_related("job", "operator", "template"), pk=pk, issuer=request.issuer)
 
@@ -61,7 +71,7 @@ def detail(request, pk):
 def cancel(request, pk):
     imp = actions.cancel_import(request.issuer, Actor.from_request(request), imp=_get_import(request, pk))
     messages.info(request, f"Se solicitó la cancelación de la importación #{imp.pk}.")
-    return redirect(request.POST.get("next") or "imports:queue")
+    return _back(request)
 
 
 @issuer_required(roles=WRITE_ROLES)
@@ -69,7 +79,7 @@ def cancel(request, pk):
 def delete(request, pk):
     imp = actions.delete_import(request.issuer, Actor.from_request(request), imp=_get_import(request, pk))
     messages.info(request, f"Importación #{imp.pk} eliminada.")
-    return redirect(request.POST.get("next") or "imports:queue")
+    return _back(request)
 
 
 @issuer_required

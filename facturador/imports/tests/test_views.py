@@ -95,7 +95,8 @@ def test_detail_error_reports_and_reconciliation(client_co, issuer_co, operator,
 @pytest.mark.django_db
 def test_cancel_and_delete_views(client_co, issuer_co, operator, template):
     imp = schedule(issuer_co, operator, template, "d.csv", files.csv_bytes(ROWS))
-    client_co.post(reverse("imports:delete", args=[imp.pk]))
+    r = client_co.post(reverse("imports:delete", args=[imp.pk]), {"next": "https://example.com/"})
+    assert r["Location"] == reverse("imports:queue")  # only pages of this site
     imp.job.refresh_from_db()
     assert imp.job.status == Job.Status.DELETED
     r = client_co.post(reverse("imports:delete", args=[imp.pk]), follow=True)
