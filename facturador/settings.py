@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE as CSP_NONCE
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("FACTURADOR_DATA_DIR", Path.cwd() / "data")).resolve()
@@ -77,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "axes",  # staff login throttling
+    "csp",
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
@@ -99,6 +101,7 @@ INSTALLED_APPS += [f"facturador.{name}" for name in CAPABILITY_APPS if name not 
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -191,6 +194,35 @@ AXES_CLIENT_IP_CALLABLE = "facturador.core.actors.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
 
+# FACTURADOR_HTTPS=1: served over HTTPS (directly or behind a proxy that sets X-Forwarded-Proto): secure cookies,
+# HSTS and redirects to https. `facturador check --deploy` then reports no warnings.
+HTTPS = _env_bool("FACTURADOR_HTTPS")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# Content-Security-Policy (django-csp): scripts only from this site or with the response's nonce, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", CSP_NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# The API's OpenAPI schema and Swagger UI need a login unless FACTURADOR_PUBLIC_API_DOCS=1.
+FACTURADOR_PUBLIC_API_DOCS = _env_bool("FACTURADOR_PUBLIC_API_DOCS")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "core:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -234,6 +266,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Electronic invoicing and mass billing for Colombia (DIAN) and Mexico (SAT).",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny" if FACTURADOR_PUBLIC_API_DOCS
+                          else "rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -121,3 +121,29 @@ def test_staff_login_from_another_address_is_not_locked(client, make_user, setti
         client.post("/cuenta/ingresar/", {"username": "cajera", "password": "mala"}, REMOTE_ADDR="10.0.0.9")
     ok = client.post("/cuenta/ingresar/", {"username": "cajera", "password": "Clave-correcta-1"})
     assert ok.status_code == 302
+
+
+def test_pages_send_a_content_security_policy_without_inline_scripts(client_co):
+    resp = client_co.get("/")
+    policy = resp.headers["Content-Security-Policy"]
+    script_src = next(d for d in policy.split("; ") if d.startswith("script-src"))
+    assert "unsafe-inline" not in script_src and "frame-ancestors 'none'" in policy
+    assert " onclick=" not in resp.content.decode() and " onchange=" not in resp.content.decode()
+
+
+def test_api_docs_need_a_login(client):
+    assert client.get("/api/schema/").status_code in (401, 403)
+    assert client.get("/api/docs/").status_code in (401, 403)
+
+
+def test_deploy_check_has_no_warnings_over_https(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FACTURADOR_DEBUG="0", FACTURADOR_HTTPS="1", FACTURADOR_DATA_DIR=str(tmp_path))
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the test suite for Playwright, never in a deployment
+    out = subprocess.run([sys.executable, "-m", "facturador", "check", "--deploy", "--fail-level", "WARNING"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no issues" in out.stdout
