@@ -84,7 +84,7 @@ def build_attached_document(document_xml: bytes, application_response: bytes | N
 
 def extract(attached_xml: bytes) -> tuple[bytes, bytes | None]:
     """The embedded document and ApplicationResponse, byte for byte."""
-    root = etree.fromstring(attached_xml)
+    root = parse(attached_xml)
     doc = root.find(f"{{{CAC}}}Attachment/{{{CAC}}}ExternalReference/{{{CBC}}}Description")
     ar = root.find(f"{{{CAC}}}ParentDocumentLineReference/{{{CAC}}}DocumentReference/{{{CAC}}}Attachment/"
                    f"{{{CAC}}}ExternalReference/{{{CBC}}}Description")
