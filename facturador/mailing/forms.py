@@ -60,10 +60,9 @@ class MailSendForm(forms.Form):
     def action_kwargs(self) -> dict:
         """The registration's inputs, for actions.register_send."""
         d = self.cleaned_data
-        return dict(ranges=d["ranges"], subject=d["subject"], body=d["body"], name=d["name"], date_from=d["date_from"],
-                    date_to=d["date_to"], recipients=d["recipients"], selected_customers=self.selected,
-                    reply_to=d["reply_to"], legally_required=d["legally_required"],
-                    max_consecutive_failures=d["max_consecutive_failures"])
+        names = ["ranges", "subject", "body", "name", "date_from", "date_to", "recipients", "reply_to",
+                 "legally_required", "max_consecutive_failures"]
+        return {**{name: d[name] for name in names}, "selected_customers": self.selected}
 
 
 class TestEmailForm(forms.Form):

@@ -4,7 +4,7 @@ import mailbox
 
 from django.urls import reverse
 
-from facturador.mailing import actions, bounces, engine, services
+from facturador.mailing import actions, bounces, engine
 from facturador.mailing.models import Delivery, MailSend, Suppression
 from facturador.mailing.tests.conftest import ACTOR
 

@@ -118,7 +118,7 @@ def test_exclusions_and_why(issuer_co, make_docs, smtp_server, mail_settings):
     Suppression.objects.create(issuer=issuer_co, email="rebote@example.com", reason=Suppression.Reason.HARD_BOUNCE)
     invoice = register(issuer_co, "FE1-FE5")
     newsletter = register(issuer_co, "FE1-FE5", legally_required=False)
-    reasons = lambda s: {d.email: d.exclusion for d in Delivery.objects.filter(send=s)}  # noqa: E731
+    reasons = lambda s: {d.email: d.exclusion for d in Delivery.objects.filter(send=s)}
     assert reasons(invoice) == {"ok@example.com": "", "": "no_email", "no-es-correo": "invalid",
                                 "baja@example.com": "", "rebote@example.com": "bounced"}
     assert reasons(newsletter)["baja@example.com"] == "opted_out"
@@ -248,7 +248,7 @@ def test_the_send_shows_the_state_of_its_latest_job(issuer_co, make_docs):
     send = register(issuer_co, "FE1-FE1")
     assert (send.status, send.stop_reason, send.can_start) == ("registered", "", True)
     send.job = Job.objects.create(issuer=issuer_co, kind="mailing.send")
-    shown = lambda **job: (setattr(send, "job", Job(pk=send.job_id, **job)), send.state)[1]  # noqa: E731
+    shown = lambda **job: (setattr(send, "job", Job(pk=send.job_id, **job)), send.state)[1]
     assert shown(status="running") == ("sending", "")
     assert shown(status="running", cancel_requested=True) == ("stopped", "Detenido por el usuario.")
     assert shown(status="cancelled", message="Cancelado por el usuario") == ("stopped", "Detenido por el usuario.")

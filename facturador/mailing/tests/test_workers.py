@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from conftest import wait_for
-from facturador.mailing import actions, engine
+from facturador.mailing import actions
 from facturador.mailing.models import Delivery, MailSend
 from facturador.mailing.tests.conftest import ACTOR, FAST_ENV
 
