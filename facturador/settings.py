@@ -336,3 +336,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("FACTURADOR_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Addresses besides DIAN's and the PACs' official https hosts that the platform may send requests to on a
+# tenant's behalf (comma separated URL prefixes; an entry without a port allows any port). Empty in production;
+# bin/run sets it for the demo's local DIAN and PAC test services. See facturador/core/outbound.py.
+FACTURADOR_ALLOWED_ENDPOINTS = [u.strip() for u in os.environ.get("FACTURADOR_ALLOWED_ENDPOINTS", "").split(",")
+                                if u.strip()]
