@@ -33,6 +33,8 @@ class MailServerError(Refusal):
 
 
 def _send(issuer, send) -> MailSend:
+    """The send (object or id) of `issuer`, fresh with its job."""
+    assert issuer is not None, "an action acts for one issuer"
     return services.get_send(issuer, send.pk if isinstance(send, MailSend) else send)
 
 

@@ -327,8 +327,10 @@ def build_message(send: MailSend, doc: IssuedDocument, to: str, message_id: str,
 # --- queries the channels share -------------------------------------------------------------------
 
 def get_send(issuer, pk) -> MailSend:
-    """The send `pk` of `issuer` (with its job: its state derives from it), or `mailing.send.not_found`."""
-    send = MailSend.objects.select_related("issuer", "job").filter(pk=pk, issuer=issuer).first() if issuer else None
+    """The send `pk` of `issuer` (of any issuer when None: the CLI without --issuer), with its job (its state
+    derives from it), or `mailing.send.not_found`."""
+    sends = MailSend.objects.select_related("issuer", "job")
+    send = (sends if issuer is None else sends.filter(issuer=issuer)).filter(pk=pk).first()
     if send is None:
         raise NotFound("mailing.send.not_found", f"No existe el envío {pk}.", field="send", details={"send": pk})
     return send

@@ -9,7 +9,6 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from facturador.core.cli import ActionCommand, find_issuer
-from facturador.core.errors import NotFound
 from facturador.mailing import actions, engine, services
 from facturador.mailing.models import MailSend
 
@@ -73,12 +72,7 @@ class Command(ActionCommand):
         return getattr(self, f"do_{action.replace('-', '_')}")(**opts)
 
     def _send(self, id, issuer=None, **_):
-        if issuer:
-            return services.get_send(find_issuer(issuer), id)
-        send = MailSend.objects.select_related("issuer", "job").filter(pk=id).first()
-        if send is None:
-            raise NotFound("mailing.send.not_found", f"No existe el envío {id}.", field="id", details={"send": id})
-        return send
+        return services.get_send(find_issuer(issuer) if issuer else None, id)
 
     def _out(self, data: dict, text: str):
         self.stdout.write(json.dumps(data, ensure_ascii=False, default=str) if self._options.get("json") else text)
