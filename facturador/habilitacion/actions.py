@@ -174,7 +174,7 @@ def resume_run(issuer, actor: Actor, *, run: TestSetRun) -> Job:
     """Process the run again (idempotent): sends what was not sent, creates what is missing."""
     _own(issuer, run, "habilitacion.run.not_found", "El set de pruebas no existe.")
     with transaction.atomic():
-        run = TestSetRun.objects.select_for_update().select_related("job").get(pk=run.pk)
+        run = TestSetRun.objects.select_for_update().get(pk=run.pk)
         if run.job_id and run.job.status in Job.ACTIVE:
             raise Conflict("habilitacion.run.busy", "Este set de pruebas ya se está procesando.")
         job = services.queue_run(run, actor.user)
