@@ -9,7 +9,6 @@ done by the enablement and billing apps); the file downloads live in `einvoice.f
 
 from __future__ import annotations
 
-import logging
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -29,7 +28,6 @@ from facturador.dian.ns import CBC
 from facturador.einvoice.models import DianDocument, OperationMode
 from facturador.taxid import TaxIdError, nit_check_digit
 
-logger = logging.getLogger(__name__)
 COT = ZoneInfo("America/Bogota")
 
 
@@ -127,16 +125,12 @@ def _referenced(issuer, payload) -> DianDocument | None:
     ref = payload.get("reference") or {}
     if payload.get("kind", "invoice") == "invoice" or not ref:
         return None
-    qs = DianDocument.objects.filter(issuer=issuer, kind=DianDocument.Kind.INVOICE)
     doc = None
     if ref.get("document"):
-        doc = qs.filter(pk=ref["document"]).first()
+        doc = DianDocument.objects.filter(issuer=issuer, pk=ref["document"]).first()
     elif ref.get("number"):
-        full = str(ref["number"]).strip().upper()
-        prefix = full.rstrip("0123456789")
-        digits = full[len(prefix):]
-        doc = qs.filter(prefix=prefix, number=int(digits)).first() if digits else None
-    if doc is None or not doc.cufe:
+        doc = find_document(issuer, str(ref["number"]))
+    if doc is None or doc.kind != DianDocument.Kind.INVOICE or not doc.cufe:
         rule = ("C" if payload.get("kind") == "credit_note" else "D") + "BG04b"
         raise EinvoiceError("einvoice.reference.not_found", _with_rule(
             "La factura referenciada no existe o no ha sido firmada.", rule), field="reference", details={"rule": rule})
