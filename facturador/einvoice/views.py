@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
+from facturador.core.models import Environment
 from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
 from facturador.einvoice import actions, files, services
 from facturador.einvoice.forms import DocumentForm, OperationModeForm
@@ -17,7 +18,8 @@ from facturador.einvoice.models import DianDocument, OperationMode
 def document_list(request):
     page = Paginator(services.documents_filtered(request.issuer, request.GET), 50).get_page(request.GET.get("page"))
     return render(request, "einvoice/list.html", {
-        "page": page, "kinds": DianDocument.Kind.choices, "statuses": DianDocument.Status.choices, "f": request.GET,
+        "page": page, "kinds": DianDocument.Kind.choices, "statuses": DianDocument.Status.choices,
+        "environments": Environment.choices, "f": request.GET,
     })
 
 

@@ -78,3 +78,10 @@ def test_mode_form_registers_software_and_replaces_the_active_one(client_co, dia
     active = OperationMode.objects.get(issuer=dian_issuer, active=True)
     assert active.software_name == "Nuevo" and active.software_pin.reveal() == "55555"
     assert AuditEntry.objects.get(action="einvoice.mode").object_id == str(active.pk)
+
+
+def test_list_filters_like_the_api(client_co, dian_issuer, invoice_payload):
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    assert doc.full_number in client_co.get("/documentos/", {"environment": "test", "q": "800199436"}).content.decode()
+    assert doc.full_number not in client_co.get("/documentos/", {"environment": "production"}).content.decode()
+    assert client_co.get("/documentos/", {"from": "ayer"}).status_code == 400  # refused: not a date
