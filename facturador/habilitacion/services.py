@@ -34,8 +34,8 @@ JOB_KIND = "habilitacion.test_set"
 # DIAN's habilitación numbering (Anexo técnico; the same for every issuer).
 TEST_RANGES = {
     # mode -> (prefix, from, to); some technology providers use SETT 1–5,000,000 instead (editable)
-    OperationMode.Mode.OWN: ("SETP", *enablement.TEST_RANGE),
-    OperationMode.Mode.PROVIDER: ("SETT", *enablement.TEST_RANGE),
+    OperationMode.Mode.OWN: (enablement.TEST_PREFIXES[0], *enablement.TEST_RANGE),  # SETP
+    OperationMode.Mode.PROVIDER: (enablement.TEST_PREFIXES[1], *enablement.TEST_RANGE),  # SETT
 }
 NOTE_PREFIXES = {"credit_note": "NCP", "debit_note": "NDP"}
 NOTE_RANGE = (1, 5000000)

@@ -73,6 +73,8 @@ def wizard(request):
         initial["credit_prefix"] = ranges["credit_note"].prefix if ranges["credit_note"] else services.NOTE_PREFIXES["credit_note"]
         initial["debit_prefix"] = ranges["debit_note"].prefix if ranges["debit_note"] else services.NOTE_PREFIXES["debit_note"]
         ctx["form"] = forms.TestNumberingForm(initial=initial)
+        ctx["dian_test"] = {**services.default_test_range(None),
+                            "provider_prefix": services.TEST_RANGES[OperationMode.Mode.PROVIDER][0]}
     elif step == "set":
         ctx["form"] = forms.RunForm(initial={"test_set_id": mode.test_set_id if mode else "", **services.DEFAULT_COUNTS})
     elif step == "produccion":

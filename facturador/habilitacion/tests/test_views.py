@@ -41,6 +41,7 @@ def test_wizard_starts_at_first_open_step_and_remembers_the_last_one(admin_clien
     assert step_of(c.get("/habilitacion/")) == "numeracion"  # leave and come back: same step
     page = c.get("/habilitacion/?paso=numeracion").content.decode()
     assert 'value="SETP"' in page and 'value="990000000"' in page and 'value="fc8eac422eba16e22ffd8c6f94b3f40a6e38162c"' in page
+    assert "del 990000000 al 995000000" in page and "resolución 18760000001 vigente del\n  19/01/2019 al 19/01/2030" in page
     for step, text in (("set", "Generar comprobantes"), ("produccion", "Primero la DIAN debe aceptar"),
                        ("resolucion", "Primero confirme el paso a producción"), ("listo", "Complete los pasos")):
         assert text in c.get(f"/habilitacion/?paso={step}").content.decode()
