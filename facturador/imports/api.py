@@ -8,7 +8,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from facturador.core.actors import Actor
-from facturador.core.api import IssuerScopedMixin, JobSerializer
+from facturador.core.rest import IssuerScopedMixin, JobSerializer
 from facturador.imports import actions, pipeline, services
 from facturador.imports.models import FileType, ImportJob, ImportTemplate, Operator
 
