@@ -194,6 +194,26 @@ AXES_CLIENT_IP_CALLABLE = "facturador.core.actors.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
 
+# Self-invoicing portal (public, customers by RFC). Throttles are (attempts, seconds) per fixed window, counted
+# in the cache (Redis when REDIS_URL is set, so every process shares them; locmem per process otherwise), by client
+# address (see FACTURADOR_TRUSTED_PROXY_HEADER) or by customer account. Past a limit the portal answers HTTP 429
+# "Demasiados intentos, espere unos minutos".
+FACTURADOR_PORTAL_THROTTLES = {
+    "login_ip": (20, 300),  # password attempts from one address
+    "login_account": (10, 900),  # password attempts on one account, from any address
+    "lookup_ip": (20, 600),  # ticket lookups (each failed check has its own message)
+    "recover_ip": (5, 900),  # password recovery requests
+    "stamp_ip": (20, 300),  # invoices generated
+    "mail_ip": (10, 300),  # invoices emailed
+}
+# A customer account is locked for FACTURADOR_PORTAL_LOCKOUT_MINUTES after FACTURADOR_PORTAL_LOCKOUT_FAILURES wrong
+# passwords in a row; a temporary password sent by "recuperar contraseña" is valid FACTURADOR_PORTAL_TEMP_PASSWORD_MINUTES
+# (the current password keeps working until the temporary one is used); a captcha challenge FACTURADOR_PORTAL_CAPTCHA_SECONDS.
+FACTURADOR_PORTAL_LOCKOUT_FAILURES = int(os.environ.get("FACTURADOR_PORTAL_LOCKOUT_FAILURES", "5"))
+FACTURADOR_PORTAL_LOCKOUT_MINUTES = int(os.environ.get("FACTURADOR_PORTAL_LOCKOUT_MINUTES", "15"))
+FACTURADOR_PORTAL_TEMP_PASSWORD_MINUTES = int(os.environ.get("FACTURADOR_PORTAL_TEMP_PASSWORD_MINUTES", "60"))
+FACTURADOR_PORTAL_CAPTCHA_SECONDS = int(os.environ.get("FACTURADOR_PORTAL_CAPTCHA_SECONDS", "600"))
+
 # FACTURADOR_HTTPS=1: served over HTTPS (directly or behind a proxy that sets X-Forwarded-Proto): secure cookies,
 # HSTS and redirects to https. `facturador check --deploy` then reports no warnings.
 HTTPS = _env_bool("FACTURADOR_HTTPS")

@@ -11,43 +11,69 @@ import random
 import secrets
 import string
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.cache import cache
 from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from facturador.core.errors import Forbidden, Invalid
 from facturador.portal.models import Customer
 
-MAX_FAILURES = 5
-LOCKOUT = timezone.timedelta(minutes=15)
+
+class TooManyAttempts(Forbidden):
+    """A throttle's limit was reached (HTTP 429): the client must wait before trying again."""
+
+    status = 429
 
 
-def rate_limit(key: str, limit: int, seconds: int) -> None:
-    """A fixed-window counter in the cache (Redis when REDIS_URL is set, shared by every process)."""
-    bucket = f"rl:{key}:{int(timezone.now().timestamp()) // seconds}"
-    added = cache.add(bucket, 1, seconds + 5)
-    count = 1 if added else cache.incr(bucket)
+def throttle(name: str, key: str) -> None:
+    """Count one attempt of kind `name` (a key of settings.FACTURADOR_PORTAL_THROTTLES) for `key` (a client address,
+    an account) in a fixed-window counter in the cache (Redis when REDIS_URL is set, shared by every process);
+    refuse past the limit. `add` and `incr` are atomic, so parallel requests cannot all pass."""
+    limit, seconds = settings.FACTURADOR_PORTAL_THROTTLES[name]
+    bucket = f"portal-throttle:{name}:{key}:{int(timezone.now().timestamp()) // seconds}"
+    if cache.add(bucket, 1, seconds + 5):
+        count = 1
+    else:
+        try:
+            count = cache.incr(bucket)
+        except ValueError:  # expired between add and incr
+            cache.add(bucket, 1, seconds + 5)
+            count = 1
     if count > limit:
-        raise Forbidden("portal.requests.too_many", "Demasiados intentos seguidos. Espere unos minutos y vuelva a intentarlo.")
+        raise TooManyAttempts("portal.requests.too_many",
+                              "Demasiados intentos, espere unos minutos y vuelva a intentarlo.")
+
+
+def _locked(customer: Customer, field: str) -> Forbidden:
+    return Forbidden("portal.account.locked", f"La cuenta está bloqueada por intentos fallidos hasta las "
+                     f"{timezone.localtime(customer.locked_until):%H:%M}. Puede recuperar su contraseña.", field=field)
+
+
+def _count_failure(customer: Customer, now) -> None:
+    """One more wrong password, counted by the database (parallel requests each add one) and the lock decided
+    from the count this transaction wrote (its UPDATE holds the row until commit)."""
+    with transaction.atomic():
+        Customer.objects.filter(pk=customer.pk).update(failed_logins=F("failed_logins") + 1)
+        failures = Customer.objects.values_list("failed_logins", flat=True).get(pk=customer.pk)
+        if failures >= settings.FACTURADOR_PORTAL_LOCKOUT_FAILURES:
+            customer.locked_until = now + timezone.timedelta(minutes=settings.FACTURADOR_PORTAL_LOCKOUT_MINUTES)
+            Customer.objects.filter(pk=customer.pk).update(failed_logins=0, locked_until=customer.locked_until)
 
 
 def authenticate(customer: Customer, password: str, *, field: str = "password") -> Customer:
     """The customer when the password is right; refusals name `field` (the form's password input)."""
     now = timezone.now()
     if customer.locked_until and customer.locked_until > now:
-        raise Forbidden("portal.account.locked", f"La cuenta está bloqueada por intentos fallidos hasta las "
-                        f"{timezone.localtime(customer.locked_until):%H:%M}. Puede recuperar su contraseña.", field=field)
+        raise _locked(customer, field)
     if not customer.has_account or not check_password(password, customer.password):
-        customer.failed_logins += 1
-        fields = ["failed_logins"]
-        if customer.failed_logins >= MAX_FAILURES:
-            customer.locked_until, customer.failed_logins = now + LOCKOUT, 0
-            fields.append("locked_until")
-        customer.save(update_fields=fields)
+        _count_failure(customer, now)
         raise Invalid("portal.account.wrong_password", "El RFC o la contraseña no son correctos.", field=field)
     customer.failed_logins, customer.locked_until, customer.last_login = 0, None, now
-    customer.save(update_fields=["failed_logins", "locked_until", "last_login"])
+    Customer.objects.filter(pk=customer.pk).update(failed_logins=0, locked_until=None, last_login=now)
     return customer
 
 

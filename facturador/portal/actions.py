@@ -140,13 +140,14 @@ def customer_actor(request, rfc: str | None) -> Actor:
     return Actor(user=actor.user, channel=actor.channel, ip=actor.ip, name=f"rfc:{rfc}" if rfc else actor.name)
 
 
-def _limit(actor: Actor, issuer, what: str, limit: int, seconds: int):
-    accounts.rate_limit(f"{what}:{issuer.pk}:{actor.ip or '-'}", limit, seconds)
+def _limit(actor: Actor, what: str) -> None:
+    """Count one attempt of `what` from the actor's client address (settings.FACTURADOR_PORTAL_THROTTLES)."""
+    accounts.throttle(what, actor.ip or "-")
 
 
 def lookup_ticket(issuer, actor: Actor, *, branch_id, ticket_number: str, order_number: str, total) -> Ticket:
     """The ticket the customer typed, when it can be invoiced now (each failed check has its own message)."""
-    _limit(actor, issuer, "ticket", 60, 300)
+    _limit(actor, "lookup_ip")
     branch = Branch.objects.filter(issuer=issuer, pk=branch_id, active=True).first() if branch_id else None
     if branch is None:
         raise NotFound("portal.branch.not_found", "Elija la sucursal donde hizo la compra.", field="branch")
@@ -154,8 +155,10 @@ def lookup_ticket(issuer, actor: Actor, *, branch_id, ticket_number: str, order_
 
 
 def customer_login(issuer, actor: Actor, *, rfc: str, password: str) -> Customer:
-    _limit(actor, issuer, "login", 20, 300)
-    customer = Customer.objects.filter(issuer=issuer, rfc=(rfc or "").strip().upper()).first()
+    rfc = (rfc or "").strip().upper()
+    _limit(actor, "login_ip")
+    accounts.throttle("login_account", f"{issuer.pk}:{rfc}")  # counted before the check: parallel guesses too
+    customer = Customer.objects.filter(issuer=issuer, rfc=rfc).first()
     if customer is None or not customer.has_account:
         raise Invalid("portal.account.wrong_password", "El RFC o la contraseña no son correctos.", field="password")
     accounts.authenticate(customer, password)
@@ -174,7 +177,7 @@ def change_password(issuer, actor: Actor, *, customer: Customer, current: str, n
 def recover_password(issuer, actor: Actor, *, rfc: str, email: str, captcha_expected: str | None,
                      captcha_answer: str) -> None:
     """Email a temporary password when RFC and email match an account. The answer is the same when they do not."""
-    _limit(actor, issuer, "recover", 5, 900)
+    _limit(actor, "recover_ip")
     accounts.check_captcha(captcha_expected, captcha_answer)
     customer = Customer.objects.filter(issuer=issuer, rfc=(rfc or "").strip().upper()).first()
     if accounts.recover(customer, email, issuer.trade_name or issuer.legal_name):
@@ -212,7 +215,7 @@ def generate_invoice(issuer, actor: Actor, *, ticket_ids, receptor: services.Rec
                      password: str | None = None) -> tuple[Cfdi, bool]:
     """Stamp one CFDI for the customer's tickets; saves the customer (and creates the account when a password
     is given). Returns (cfdi, account created)."""
-    _limit(actor, issuer, "stamp", 20, 300)
+    _limit(actor, "stamp_ip")
     if forma_pago not in dict(services.FORMAS_PAGO):
         raise Invalid("portal.invoice.forma_pago_invalid", "Elija la forma de pago.", field="forma_pago")
     services.check_receptor(receptor)
@@ -229,7 +232,7 @@ def generate_invoice(issuer, actor: Actor, *, ticket_ids, receptor: services.Rec
 
 def email_invoice(issuer, actor: Actor, *, cfdi: Cfdi, email: str) -> str:
     _own(issuer, cfdi)
-    _limit(actor, issuer, "mail", 10, 300)
+    _limit(actor, "mail_ip")
     email = (email or "").strip()
     try:
         validate_email(email)

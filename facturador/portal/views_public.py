@@ -53,6 +53,12 @@ def _ctx(request, **extra):
             "flow": request.flow, **extra}
 
 
+def _refused(form, refusal: Refusal) -> int:
+    """Show a refusal on the form; the page's status: 429 when a throttle refused, else 200 (the form re-rendered)."""
+    add_refusal(form, refusal)
+    return 429 if refusal.status == 429 else 200
+
+
 def _actor(request, rfc=None):
     return actions.customer_actor(request, rfc or request.flow.get("rfc"))
 
@@ -85,6 +91,7 @@ def rfc(request, ps):
 
 @portal_view
 def login(request, ps):
+    status = 200
     rfc_value = request.flow.get("rfc")
     if not rfc_value or not Customer.objects.filter(issuer=ps.issuer, rfc=rfc_value).exists():
         return redirect("portal:rfc", ps.slug)
@@ -94,7 +101,7 @@ def login(request, ps):
             customer = actions.customer_login(ps.issuer, _actor(request), rfc=rfc_value,
                                               password=form.cleaned_data["password"])
         except Refusal as r:
-            add_refusal(form, r)
+            status = _refused(form, r)
         else:
             request.session.cycle_key()
             request.flow["customer"] = customer.pk
@@ -102,7 +109,7 @@ def login(request, ps):
             if customer.must_change_password:
                 return redirect("portal:change_password", ps.slug)
             return redirect(nxt if nxt and nxt.startswith("/") else reverse("portal:tickets", args=[ps.slug]))
-    return render(request, "portal/login.html", _ctx(request, form=form, rfc=rfc_value, step=2))
+    return render(request, "portal/login.html", _ctx(request, form=form, rfc=rfc_value, step=2), status=status)
 
 
 def _tickets(request):
@@ -111,6 +118,7 @@ def _tickets(request):
 
 @portal_view
 def tickets(request, ps):
+    status = 200
     if not request.flow.get("rfc"):
         return redirect("portal:rfc", ps.slug)
     form = TicketForm(request.POST or None)
@@ -132,14 +140,14 @@ def tickets(request, ps):
             ticket = actions.lookup_ticket(ps.issuer, _actor(request), branch_id=request.flow.get("branch"),
                                            ticket_number=d["ticket_number"], order_number=d["order_number"], total=d["total"])
         except Refusal as r:
-            add_refusal(form, r)
+            status = _refused(form, r)
         else:
             if ticket.pk not in request.flow.setdefault("tickets", []):
                 request.flow["tickets"].append(ticket.pk)
             request.flow.setdefault("forma_pago", ticket.payment_form)
             return redirect("portal:tickets", ps.slug)
     return render(request, "portal/tickets.html", _ctx(request, form=form, pay_form=pay_form, tickets=_tickets(request),
-                                                        step=3))
+                                                        step=3), status=status)
 
 
 @portal_view
@@ -173,6 +181,7 @@ def usos(request, ps):
 
 @portal_view
 def preview(request, ps):
+    status = 200
     if not request.flow.get("receptor"):
         return redirect("portal:fiscal", ps.slug)
     items = _tickets(request)
@@ -185,7 +194,7 @@ def preview(request, ps):
                 ps.issuer, _actor(request), ticket_ids=request.flow.get("tickets", []), receptor=receptor,
                 forma_pago=request.flow.get("forma_pago", "01"), password=password)
         except Refusal as r:
-            add_refusal(form, r)
+            status = _refused(form, r)
         else:
             request.session.pop(f"portal-pw:{ps.slug}", None)
             if account_created:
@@ -198,7 +207,7 @@ def preview(request, ps):
     return render(request, "portal/preview.html", _ctx(request, form=form, tickets=items, receptor=receptor,
                                                         subtotal=subtotal, tax=tax, total=subtotal + tax, step=5,
                                                         regimen=services.REGIMENES.get(receptor.regimen),
-                                                        uso=services.USOS.get(receptor.uso_cfdi)))
+                                                        uso=services.USOS.get(receptor.uso_cfdi)), status=status)
 
 
 def _owned_cfdi(request, ps, uuid) -> Cfdi:
@@ -211,6 +220,7 @@ def _owned_cfdi(request, ps, uuid) -> Cfdi:
 
 @portal_view
 def result(request, ps, uuid):
+    status = 200
     cfdi = _owned_cfdi(request, ps, uuid)
     form = EmailForm(request.POST or None, initial={"email": request.customer.email if request.customer else ""})
     sent = None
@@ -218,8 +228,8 @@ def result(request, ps, uuid):
         try:
             sent = actions.email_invoice(ps.issuer, _actor(request), cfdi=cfdi, email=form.cleaned_data["email"])
         except Refusal as r:
-            add_refusal(form, r)
-    return render(request, "portal/result.html", _ctx(request, cfdi=cfdi, form=form, sent=sent, step=6))
+            status = _refused(form, r)
+    return render(request, "portal/result.html", _ctx(request, cfdi=cfdi, form=form, sent=sent, step=6), status=status)
 
 
 @portal_view
@@ -289,6 +299,7 @@ def change_password(request, ps):
 
 @portal_view
 def recover(request, ps):
+    status = 200
     form = RecoverForm(request.POST or None)
     done = False
     if request.method == "POST" and form.is_valid():
@@ -298,13 +309,13 @@ def recover(request, ps):
                                      captcha_expected=request.session.pop(accounts.CAPTCHA_KEY, None),
                                      captcha_answer=d["captcha"])
         except Refusal as r:
-            add_refusal(form, r)
+            status = _refused(form, r)
         else:
             done = True
     question = accounts.new_captcha(request.session)
     request.session[f"captcha-q:{ps.slug}"] = question
     return render(request, "portal/recover.html", _ctx(request, form=form, done=done,
-                                                        ts=int(timezone.now().timestamp())))
+                                                        ts=int(timezone.now().timestamp())), status=status)
 
 
 @portal_view

@@ -63,3 +63,38 @@ RECEPTOR = dict(rfc="XIQB891116QE4", name="KARLA FUENTE NOLASCO", postal_code="0
 @pytest.fixture
 def receptor():
     return services.ReceptorData(**RECEPTOR)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """The portal's throttles count in the cache (locmem in tests): every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+PASSWORD = "Clave-12345"
+
+
+@pytest.fixture
+def account(portal):
+    """A customer of the portal with an account (password `PASSWORD`)."""
+    from facturador.portal import accounts
+    from facturador.portal.models import Customer
+
+    c = Customer.objects.create(issuer=portal, rfc=RECEPTOR["rfc"], legal_name=RECEPTOR["name"], postal_code="01160",
+                                regimen="612", email="karla@example.com")
+    accounts.set_password(c, PASSWORD)
+    return c
+
+
+def walk_to_rfc(client, portal, rfc=RECEPTOR["rfc"], **extra):
+    """Branch and RFC steps of the public flow; returns (portal base URL, the RFC step's response)."""
+    from facturador.core.models import Branch
+
+    base = f"/autofacturacion/p/{portal.ps.slug}/"
+    branch = Branch.objects.get(issuer=portal, code="CDMX01")
+    assert client.post(base, {"branch": branch.pk}, **extra).status_code == 302
+    return base, client.post(base + "rfc/", {"rfc": rfc}, **extra)

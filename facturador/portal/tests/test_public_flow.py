@@ -54,7 +54,7 @@ def test_full_flow_creates_account_and_stamped_invoice(client, portal, make_tick
     assert Client().get(base + f"factura/{cfdi.uuid}/xml/").status_code == 404
 
 
-def test_returning_customer_must_log_in_and_lockout(client, portal, make_ticket):
+def test_returning_customer_must_log_in_and_lockout(client, portal, make_ticket, settings):
     from facturador.portal import accounts
 
     c = Customer.objects.create(issuer=portal, rfc=RECEPTOR["rfc"], legal_name=RECEPTOR["name"], postal_code="01160",
@@ -62,7 +62,7 @@ def test_returning_customer_must_log_in_and_lockout(client, portal, make_ticket)
     accounts.set_password(c, "Clave-12345")
     base, resp = walk_to_tickets(client, portal)
     assert resp["Location"].endswith("/ingresar/")
-    for _ in range(accounts.MAX_FAILURES):
+    for _ in range(settings.FACTURADOR_PORTAL_LOCKOUT_FAILURES):
         client.post(base + "ingresar/", {"password": "mala-clave"})
     assert "bloqueada" in client.post(base + "ingresar/", {"password": "Clave-12345"}).content.decode()
 
