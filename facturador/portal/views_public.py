@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
 from facturador.core.models import Branch
+from facturador.core.redirects import safe_next
 from facturador.portal import accounts, actions, services
 from facturador.portal.forms import (
     BranchForm,
@@ -105,10 +106,9 @@ def login(request, ps):
         else:
             request.session.cycle_key()
             request.flow["customer"] = customer.pk
-            nxt = request.GET.get("next")
             if customer.must_change_password:
                 return redirect("portal:change_password", ps.slug)
-            return redirect(nxt if nxt and nxt.startswith("/") else reverse("portal:tickets", args=[ps.slug]))
+            return redirect(safe_next(request, request.GET.get("next"), reverse("portal:tickets", args=[ps.slug])))
     return render(request, "portal/login.html", _ctx(request, form=form, rfc=rfc_value, step=2), status=status)
 
 
