@@ -57,12 +57,30 @@ def parse(xml_bytes: bytes, *, max_bytes: int | None = MAX_XML_BYTES):
     (larger than ``max_bytes``; DOCTYPE/entity declarations, which no DIAN document has)."""
     check_size(xml_bytes, max_bytes)
     root = etree.fromstring(xml_bytes, _PARSER)
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise XmlInputError("xml.dtd", "documento",
-                            "El documento XML declara un DOCTYPE o entidades; no se admiten en documentos "
-                            "electrónicos.", english="xml.dtd: DOCTYPE/entity declarations refused")
+    refuse_doctype(root)
     return root
+
+
+def doctype_problem(root) -> str | None:
+    """Spanish reason why ``root``'s document may not be accepted for its DOCTYPE, or None without one.
+
+    An external DTD (``SYSTEM``/``PUBLIC``) is named: it is never loaded, so whatever it declares
+    (entities, default attributes) would silently be missing from what is checked."""
+    docinfo = root.getroottree().docinfo
+    if not (docinfo.doctype or docinfo.internalDTD is not None):
+        return None
+    external = docinfo.system_url or docinfo.public_id
+    if external:
+        return (f"El documento XML declara un DOCTYPE con una DTD externa ({external!s}); no se carga ni se "
+                "admite en documentos electrónicos (sus entidades y valores por defecto no se aplicarían).")
+    return "El documento XML declara un DOCTYPE o entidades; no se admiten en documentos electrónicos."
+
+
+def refuse_doctype(root) -> None:
+    problem = doctype_problem(root)
+    if problem:
+        raise XmlInputError("xml.dtd", "documento", problem,
+                            english="xml.dtd: DOCTYPE/entity declarations refused")
 
 
 def kind_of(root) -> str | None:

@@ -318,6 +318,19 @@ def totals_findings(root, kind: str | None) -> list[tuple[str, str]]:
     return out
 
 
+# ---------------------------------------------------------------- xsd
+def xsd_check(xml_bytes: bytes, schema_dir) -> Check:
+    """The XSD check; never raises (an unusable schema directory means the check could not run)."""
+    try:
+        errors = xsd_mod.validate_xsd(xml_bytes, schema_dir)
+    except xsd_mod.SchemaDirError as exc:
+        return Check("xsd", None, "", exc.message)
+    except (etree.LxmlError, ValueError) as exc:
+        errors = [f"el validador XSD no pudo procesar el documento: {exc}"]
+    return Check("xsd", not errors, "ZB01" if errors else "",
+                 "; ".join(errors[:5]) if errors else "Cumple los esquemas XSD.")
+
+
 # ---------------------------------------------------------------- entry point
 def _unreadable(message: str) -> Report:
     return Report({}, [Check("xsd", False, "ZB01", message)] +
@@ -345,9 +358,7 @@ def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str
     if not schema_dir:
         report.checks.append(Check("xsd", None, "", "Sin directorio de esquemas XSD (FACTURADOR_DIAN_SCHEMA_DIR)."))
     else:
-        errors = xsd_mod.validate_xsd(xml_bytes, schema_dir)
-        report.checks.append(Check("xsd", not errors, "ZB01" if errors else "",
-                                   "; ".join(errors[:5]) if errors else "Cumple los esquemas XSD."))
+        report.checks.append(xsd_check(xml_bytes, schema_dir))
     # signature
     report.checks.append(verify_signature(xml_bytes, root))
 

@@ -18,6 +18,7 @@ import threading
 
 from lxml import etree
 
+from ._read import doctype_problem
 from .ns import EXT, ROOT, STS
 
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -91,13 +92,19 @@ def validate_xsd(xml_bytes: bytes, schema_dir, allow_unsigned: bool = False) -> 
         tree = etree.fromstring(xml_bytes, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
     except etree.XMLSyntaxError as exc:
         return [f"line {exc.lineno}: XML mal formado: {exc.msg}"]
+    problem = doctype_problem(tree)
+    if problem:  # entity references left unexpanded make libxml2's validator fail with an internal error
+        return [f"line 1: {problem}"]
     if allow_unsigned:
         for content in tree.iterfind(_EXT_CONTENT):
             if len(content) == 0 and not (content.text or "").strip():
                 ext = content.getparent()
                 ext.getparent().remove(ext)
-    if schema.validate(tree):
-        return []
+    try:
+        if schema.validate(tree):
+            return []
+    except etree.XMLSchemaValidateError as exc:  # e.g. an entity reference node: report, never raise
+        return [f"line 1: el validador XSD no pudo procesar el documento ({exc})."]
     return [f"line {e.line} {e.path}: {e.message}" for e in schema.error_log]
 
 

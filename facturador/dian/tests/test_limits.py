@@ -88,3 +88,41 @@ def test_huge_text_nodes_are_not_allowed():
     from lxml import etree
     with pytest.raises(etree.XMLSyntaxError):
         _read.parse(b"<a>" + b"x" * 11_000_000 + b"</a>")
+
+
+# ---------------------------------------------------------------- issue 16: entities and DTDs with the XSD check on
+def _with_doctype(signed: bytes, doctype: bytes) -> bytes:
+    return signed.replace(b"?>", b"?>" + doctype, 1).replace(b"<cbc:ID>SETP", b"<cbc:ID>&a;", 1)
+
+
+@pytest.fixture(scope="module")
+def signed_small(signer):
+    from facturador.dian import xades
+
+    from .conftest import make_invoice
+    return xades.sign_document(make_invoice(), signer)
+
+
+@pytest.mark.parametrize("doctype", [b'<!DOCTYPE Invoice [<!ENTITY a "SETP">]>', b'<!DOCTYPE Invoice SYSTEM "x.dtd">'])
+def test_entity_reference_with_xsd_on_is_zb01_never_an_internal_error(signed_small, schema_dir, doctype):
+    from facturador.dian import xsd
+    data = _with_doctype(signed_small, doctype)
+    errors = xsd.validate_xsd(data, schema_dir)  # used to raise XMLSchemaValidateError ("Internal error")
+    assert errors and "DOCTYPE" in errors[0]
+    report = verify_document(data, schema_dir=schema_dir)
+    assert (report.checks[0].name, report.checks[0].ok, report.checks[0].rule) == ("xsd", False, "ZB01")
+    assert not report.ok
+
+
+def test_external_dtd_is_reported_by_name(signed_small, schema_dir):
+    report = verify_document(_with_doctype(signed_small, b'<!DOCTYPE Invoice SYSTEM "http://evil.example/x.dtd">'),
+                             schema_dir=schema_dir)
+    first = report.checks[0]
+    assert first.ok is False and first.rule == "ZB01"
+    assert "DTD externa" in first.message and "http://evil.example/x.dtd" in first.message
+
+
+def test_unusable_schema_dir_is_a_check_that_could_not_run(signed_small, tmp_path):
+    report = verify_document(signed_small, schema_dir=str(tmp_path))  # used to raise SchemaDirError
+    xsd_check = report.check("xsd")
+    assert xsd_check.ok is None and str(tmp_path) in xsd_check.message
