@@ -83,9 +83,19 @@ def check_new_password(password: str, *, field: str = "password") -> None:
                       field=field)
 
 
-def set_password(customer: Customer, password: str, *, temporary=False, field: str = "password") -> None:
+def hash_new_password(password: str, *, field: str = "password") -> str:
+    """The hash of a password the customer chooses (checked first): what waits in the session until the account
+    is created, so the plaintext is never kept."""
     check_new_password(password, field=field)
-    customer.password = make_password(password)
+    return make_password(password)
+
+
+def set_password(customer: Customer, password: str, *, temporary=False, field: str = "password") -> None:
+    set_password_hash(customer, hash_new_password(password, field=field), temporary=temporary)
+
+
+def set_password_hash(customer: Customer, password_hash: str, *, temporary=False) -> None:
+    customer.password = password_hash
     customer.must_change_password = temporary
     customer.failed_logins, customer.locked_until = 0, None
     customer.save(update_fields=["password", "must_change_password", "failed_logins", "locked_until"])

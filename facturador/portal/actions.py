@@ -197,7 +197,7 @@ def save_fiscal_data(issuer, actor: Actor, *, customer: Customer, receptor: serv
     return customer
 
 
-def _save_customer(issuer, receptor: services.ReceptorData, password: str | None) -> tuple[Customer, bool]:
+def _save_customer(issuer, receptor: services.ReceptorData, password_hash: str | None) -> tuple[Customer, bool]:
     customer, _ = Customer.objects.get_or_create(issuer=issuer, rfc=receptor.rfc, defaults={
         "legal_name": receptor.name, "postal_code": receptor.postal_code, "regimen": receptor.regimen,
         "uso_cfdi": receptor.uso_cfdi, "email": receptor.email})
@@ -205,25 +205,24 @@ def _save_customer(issuer, receptor: services.ReceptorData, password: str | None
         receptor.name, receptor.postal_code, receptor.regimen, receptor.uso_cfdi)
     customer.email = receptor.email or customer.email
     customer.save()
-    if password and not customer.has_account:
-        accounts.set_password(customer, password)
+    if password_hash and not customer.has_account:
+        accounts.set_password_hash(customer, password_hash)
         return customer, True
     return customer, False
 
 
 def generate_invoice(issuer, actor: Actor, *, ticket_ids, receptor: services.ReceptorData, forma_pago: str,
-                     password: str | None = None) -> tuple[Cfdi, bool]:
-    """Stamp one CFDI for the customer's tickets; saves the customer (and creates the account when a password
-    is given). Returns (cfdi, account created)."""
+                     password_hash: str | None = None) -> tuple[Cfdi, bool]:
+    """Stamp one CFDI for the customer's tickets; saves the customer (and creates the account when the hash of
+    the password chosen at the fiscal-data step is given, see `accounts.hash_new_password`).
+    Returns (cfdi, account created)."""
     _limit(actor, "stamp_ip")
     if forma_pago not in dict(services.FORMAS_PAGO):
         raise Invalid("portal.invoice.forma_pago_invalid", "Elija la forma de pago.", field="forma_pago")
     services.check_receptor(receptor)
-    if password:
-        accounts.check_new_password(password)
     items = list(Ticket.objects.filter(issuer=issuer, pk__in=list(ticket_ids or [])).select_related("branch"))
     with transaction.atomic():
-        customer, created = _save_customer(issuer, receptor, password)
+        customer, created = _save_customer(issuer, receptor, password_hash)
     cfdi = services.invoice_tickets(issuer, items, receptor, forma_pago, customer=customer)
     audit.record("portal.invoice", actor=actor, issuer=issuer, obj=cfdi,
                  summary=f"{cfdi.full_number} {cfdi.uuid} {cfdi.receptor_rfc}, {len(items)} tickets")

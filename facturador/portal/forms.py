@@ -3,7 +3,7 @@ from django import forms
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
 from facturador.core.models import Branch
-from facturador.portal import services
+from facturador.portal import accounts, services
 from facturador.portal.models import PortalSettings
 
 
@@ -71,6 +71,8 @@ class FiscalDataForm(forms.Form):
             return data
         try:
             services.check_receptor(self.receptor())
+            if data.get("password"):
+                data["password_hash"] = accounts.hash_new_password(data.pop("password"))
         except Refusal as r:
             add_refusal(self, r)
         return data

@@ -163,10 +163,10 @@ def fiscal(request, ps):
     if customer and customer.has_account:
         form.fields.pop("password")
     if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if k != "password"}
+        data = {k: v for k, v in form.cleaned_data.items() if k not in ("password", "password_hash")}
         request.flow["receptor"] = data
-        if form.cleaned_data.get("password"):
-            request.session[f"portal-pw:{ps.slug}"] = form.cleaned_data["password"]
+        # only the hash of the chosen password waits in the session until "Generar factura" creates the account
+        request.flow["password_hash"] = form.cleaned_data.get("password_hash") or None
         return redirect("portal:preview", ps.slug)
     return render(request, "portal/fiscal.html", _ctx(request, form=form, step=4))
 
@@ -188,15 +188,14 @@ def preview(request, ps):
     receptor = services.ReceptorData(rfc=request.flow["rfc"], **request.flow["receptor"])
     form = forms.Form(request.POST or None)
     if request.method == "POST":
-        password = request.session.get(f"portal-pw:{ps.slug}")
         try:
             cfdi, account_created = actions.generate_invoice(
                 ps.issuer, _actor(request), ticket_ids=request.flow.get("tickets", []), receptor=receptor,
-                forma_pago=request.flow.get("forma_pago", "01"), password=password)
+                forma_pago=request.flow.get("forma_pago", "01"), password_hash=request.flow.get("password_hash"))
         except Refusal as r:
             status = _refused(form, r)
         else:
-            request.session.pop(f"portal-pw:{ps.slug}", None)
+            request.flow.pop("password_hash", None)
             if account_created:
                 request.flow["customer"] = cfdi.customer_id
             request.flow.setdefault("issued", []).append(cfdi.uuid)
