@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parent
 # FACTURADOR_DATA_DIR is read by the settings, which pytest-django loads before this file:
 # bin/test points it to var/test-data; worker processes get the same value (see start_worker).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+# The local DIAN and PAC services the tests start listen on loopback ports (core.outbound); for subprocesses.
+LOCAL_TEST_SERVICES = "http://127.0.0.1,http://localhost"
+os.environ.setdefault("FACTURADOR_ALLOWED_ENDPOINTS", LOCAL_TEST_SERVICES)
 ARTIFACTS = Path(os.environ.get("FACTURADOR_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 
 
@@ -51,6 +54,17 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _local_test_services_allowed():
+    """The settings were loaded before this file set the variable: allow the local test services in-process."""
+    from django.conf import settings
+
+    saved = settings.FACTURADOR_ALLOWED_ENDPOINTS
+    settings.FACTURADOR_ALLOWED_ENDPOINTS = LOCAL_TEST_SERVICES.split(",")
+    yield
+    settings.FACTURADOR_ALLOWED_ENDPOINTS = saved
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from facturador.core import audit
+from facturador.core import audit, outbound
 from facturador.core.actors import Actor
 from facturador.core.errors import Conflict, Invalid, NotFound
 from facturador.einvoice import delivery, services
@@ -68,6 +68,8 @@ def save_operation_mode(issuer, actor: Actor, *, mode: OperationMode | None = No
         values["test_set_id"] = services.clean_test_set_id(values["test_set_id"])
     if "provider_nit" in values:
         values["provider_nit"] = services.clean_provider_nit(values["provider_nit"])
+    if values.get("endpoint"):
+        values["endpoint"] = outbound.check_endpoint(values["endpoint"], service="dian", field="endpoint")
     pin = (pin or "").strip()
     if mode is None and not pin:
         raise Invalid("einvoice.operation_mode.pin_required", "Escriba el PIN del software.", field="pin")

@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from facturador.core import jobs
+from facturador.core import jobs, outbound
+from facturador.core.errors import Refusal
 from facturador.core.models import IssuedDocument
 from facturador.dian.ws import packaging
 from facturador.dian.ws.client import DianClient, DianSoapFault, DianStillProcessing, DianTransportError
@@ -25,7 +26,10 @@ logger = logging.getLogger(__name__)
 
 
 def client_for(doc: DianDocument) -> DianClient:
-    return DianClient(doc.operation_mode.url, signer_for(doc.issuer), timeout=settings.FACTURADOR_DIAN_TIMEOUT,
+    """A client for the document's software endpoint, checked again now (core.outbound): a stored address the
+    deployment no longer allows, or whose host now resolves to a private network, is refused."""
+    url = outbound.check_endpoint(doc.operation_mode.url, service="dian", field="endpoint")
+    return DianClient(url, signer_for(doc.issuer), timeout=settings.FACTURADOR_DIAN_TIMEOUT,
                       retries=settings.FACTURADOR_DIAN_RETRIES, backoff=settings.FACTURADOR_DIAN_BACKOFF)
 
 
@@ -74,7 +78,15 @@ def send_and_follow(doc: DianDocument, *, client: DianClient | None = None,
     """Send (or resume following) one document; leaves it accepted, rejected, pending or in error."""
     if doc.status in (DianDocument.Status.ACCEPTED, DianDocument.Status.REJECTED):
         return doc
-    client = client or client_for(doc)
+    if client is None:
+        try:
+            client = client_for(doc)
+        except Refusal as refusal:
+            logger.warning("Not sending %s: %s", doc, refusal)
+            doc.status = DianDocument.Status.ERROR
+            doc.dian_message = refusal.message[:2000]
+            _save(doc)
+            return doc
     poll_attempts = poll_attempts or settings.FACTURADOR_DIAN_POLL_ATTEMPTS
     poll_interval = poll_interval if poll_interval is not None else settings.FACTURADOR_DIAN_POLL_INTERVAL
     filename = ensure_file_name(doc)
@@ -109,8 +121,16 @@ def send_and_follow(doc: DianDocument, *, client: DianClient | None = None,
         _save(doc)
         follow_later(doc)
         return doc
-    except (DianTransportError, DianSoapFault) as exc:
+    except DianTransportError as exc:
+        # People get a generic text: the detail (refused connection, HTTP status...) would let a tenant probe
+        # which addresses and ports answer. The log keeps it.
         logger.warning("Sending %s to DIAN failed: %s", doc, exc)
+        doc.status = DianDocument.Status.ERROR
+        doc.dian_message = outbound.CONNECTION_FAILED
+        _save(doc)
+        return doc
+    except DianSoapFault as exc:
+        logger.warning("DIAN answered %s with a fault: %s", doc, exc)
         doc.status = DianDocument.Status.ERROR
         doc.dian_message = exc.message
         _save(doc)

@@ -10,19 +10,23 @@ parse their input, call these and present the result. Helpers shared with the te
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.db import transaction
 from django.utils import timezone
 
-from facturador.core import audit, certificates, numbering
+from facturador.core import audit, certificates, numbering, outbound
 from facturador.core.actors import Actor
 from facturador.core.errors import Conflict, Invalid, NotFound
 from facturador.core.models import Certificate, Environment, Job, NumberingRange
 from facturador.dian.errors import DianError
+from facturador.dian.ws.client import DianTransportError
 from facturador.einvoice.models import ENDPOINTS, DianDocument, OperationMode
 from facturador.habilitacion import services
 from facturador.habilitacion.models import Enablement, TestSetDocument, TestSetRun
 from facturador.taxid import TaxIdError, nit_check_digit
+
+logger = logging.getLogger(__name__)
 
 
 def _own(issuer, obj, code: str, message: str):
@@ -106,7 +110,7 @@ def save_operation_mode(issuer, actor: Actor, *, software_id: str | None = None,
     if test_set_id:
         obj.test_set_id = services.validate_test_set_id(test_set_id)
     if endpoint is not None:
-        obj.endpoint = endpoint.strip()
+        obj.endpoint = endpoint.strip() and outbound.check_endpoint(endpoint, service="dian", field="endpoint")
     obj.active = True
     with transaction.atomic():
         obj.save()
@@ -216,6 +220,8 @@ def correct_document(issuer, actor: Actor, *, entry: TestSetDocument, customer_n
 
 def switch_to_production(issuer, actor: Actor, *, start_date: dt.date | None, endpoint: str | None = None) -> Enablement:
     """Record the production start date (once; immutable afterwards) and flip the mode to production."""
+    if endpoint:
+        endpoint = outbound.check_endpoint(endpoint, service="dian", field="endpoint")
     services.require_colombia(issuer)
     en = services.enablement_for(issuer)
     if en.production_start is not None:
@@ -303,6 +309,10 @@ def sync_numbering(issuer, actor: Actor) -> tuple[list[NumberingRange], str]:
     client = services.client_for(issuer, mode)
     try:
         answer = client.get_numbering_range(issuer.tax_id, mode.provider_nit or issuer.tax_id, mode.software_id)
+    except DianTransportError as exc:  # generic for people (no port probing); the log keeps the detail
+        logger.warning("GetNumberingRange for %s failed: %s", issuer, exc)
+        raise Invalid("habilitacion.sync.dian_unavailable", outbound.CONNECTION_FAILED, field="endpoint",
+                      details={"dian_code": exc.code}) from exc
     except DianError as exc:
         raise Invalid("habilitacion.sync.dian_unavailable",
                       exc.message or "No fue posible consultar la numeración en la DIAN.", field="endpoint",

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from facturador.core import audit, certificates, jobs, numbering
+from facturador.core import audit, certificates, jobs, numbering, outbound
 from facturador.core.actors import Actor
 from facturador.core.errors import Conflict, Invalid
 from facturador.core.models import Certificate, Environment, Job, NumberingRange
@@ -484,10 +484,12 @@ def mark_accepted(run: TestSetRun, message: str) -> None:
 
 
 def client_for(issuer, mode: OperationMode):
-    """DIAN's web service client for the mode, signing with the issuer's certificate."""
+    """DIAN's web service client for the mode, signing with the issuer's certificate; the endpoint is checked
+    now (core.outbound) and a refusal raised if the platform may not send requests there."""
     from facturador.dian.ws.client import DianClient
 
-    return DianClient(mode.url, einvoice.signer_for(issuer), timeout=(5, 60), retries=2, backoff=0.5)
+    url = outbound.check_endpoint(mode.url, service="dian", field="endpoint")
+    return DianClient(url, einvoice.signer_for(issuer), timeout=(5, 60), retries=2, backoff=0.5)
 
 
 def store_numbering_keys(issuer, dian_ranges) -> tuple[list[NumberingRange], list[NumberingRange]]:

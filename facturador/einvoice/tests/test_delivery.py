@@ -117,3 +117,37 @@ def test_accepted_document_gives_the_buyer_its_files(dian_issuer, sandbox, invoi
     assert embedded == bytes(doc.signed_xml) and response == bytes(doc.application_response)
     assert verify_signature(attached).ok
     assert issued.xml.read() == bytes(doc.signed_xml) and issued.pdf.read().startswith(b"%PDF")
+
+
+
+def test_software_endpoint_on_a_private_address_is_refused(api_client, admin_co, dian_issuer, settings):
+    settings.FACTURADOR_ALLOWED_ENDPOINTS = []
+    api_client.force_authenticate(admin_co)
+    resp = api_client.patch(f"/api/v1/issuers/{dian_issuer.pk}/dian/operation-modes/{dian_issuer.mode.pk}/",
+                            {"endpoint": "http://10.0.0.7:8080/WcfDianCustomerServices.svc"}, format="json")
+    assert resp.status_code == 400
+    assert (resp.json()["code"], resp.json()["field"]) == ("core.endpoint.not_allowed", "endpoint")
+    dian_issuer.mode.refresh_from_db()
+    assert dian_issuer.mode.endpoint == ""
+
+
+def test_stored_endpoint_no_longer_allowed_is_not_contacted(dian_issuer, invoice_payload, settings):
+    dian_issuer.mode.endpoint = "http://127.0.0.1:9/WcfDianCustomerServices.svc"
+    dian_issuer.mode.save()
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    settings.FACTURADOR_ALLOWED_ENDPOINTS = []
+    delivery.send_and_follow(doc)
+    assert doc.status == "error" and doc.send_attempts == 0
+    assert "no está permitida" in doc.dian_message
+
+
+def test_connection_failure_is_reported_generically(dian_issuer, invoice_payload):
+    from facturador.core.outbound import CONNECTION_FAILED
+
+    dian_issuer.mode.endpoint = "http://127.0.0.1:9/WcfDianCustomerServices.svc"  # nothing listens there
+    dian_issuer.mode.save()
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    client = delivery.client_for(doc)
+    client.retries, client.backoff = 1, 0.01
+    delivery.send_and_follow(doc, client=client)
+    assert doc.dian_message == CONNECTION_FAILED
