@@ -47,8 +47,10 @@ class TestNumberingForm(forms.Form):
     resolution_number = forms.CharField(label=_("Número de resolución"), max_length=40)
     valid_from = forms.DateField(label=_("Vigente desde"), widget=DATE)
     valid_to = forms.DateField(label=_("Vigente hasta"), widget=DATE)
-    technical_key = forms.CharField(label=_("Clave técnica"), max_length=100, required=False,
-                                    help_text=_("La clave técnica de habilitación que publica la DIAN."))
+    technical_key = forms.CharField(
+        label=_("Clave técnica"), max_length=100, required=False, widget=forms.PasswordInput(render_value=False),
+        help_text=_("Se guarda cifrada y no se vuelve a mostrar. Vacía: se conserva la guardada (o, la primera vez, "
+                    "la clave técnica de habilitación que publica la DIAN)."))
     credit_prefix = forms.CharField(label=_("Prefijo de notas crédito de prueba"), max_length=4)
     debit_prefix = forms.CharField(label=_("Prefijo de notas débito de prueba"), max_length=4)
 

@@ -156,8 +156,10 @@ def write_test_ranges(issuer, *, prefix: str, range_from: int, range_to: int, re
                               details={"range": str(other)})
             rng.resolution_number = resolution_number
             rng.valid_from, rng.valid_to = valid_from, valid_to
-            if kind == "invoice":
-                rng.technical_key = key or None
+            if kind == "invoice" and key:
+                rng.technical_key = key
+            elif kind == "invoice" and not rng.technical_key:  # empty keeps the stored key; new: DIAN's public one
+                rng.technical_key = enablement.TEST_TECHNICAL_KEY
             rng.active = True
             rng.save()
             out[kind] = rng

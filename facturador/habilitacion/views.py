@@ -14,7 +14,7 @@ from facturador.core import certificates
 from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
-from facturador.core.models import Certificate, Environment, NumberingRange
+from facturador.core.models import Certificate, Environment, NumberingRange, Role
 from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
 from facturador.einvoice.models import DianDocument, OperationMode
 from facturador.habilitacion import actions, exports, forms, selectors, services
@@ -68,8 +68,11 @@ def wizard(request):
         initial = services.default_test_range(mode)
         if inv is not None:
             initial.update(prefix=inv.prefix, range_from=inv.range_from, range_to=inv.range_to,
-                           resolution_number=inv.resolution_number, valid_from=inv.valid_from, valid_to=inv.valid_to,
-                           technical_key=inv.technical_key.reveal() if inv.technical_key else "")
+                           resolution_number=inv.resolution_number, valid_from=inv.valid_from, valid_to=inv.valid_to)
+        # the key is a secret: never sent back in the form; administrators see its last characters only
+        if inv is not None and inv.technical_key and request.membership.role == Role.ADMIN:
+            ctx["technical_key_hint"] = "•" * 8 + inv.technical_key.reveal()[-4:]
+        initial.pop("technical_key", None)
         initial["credit_prefix"] = ranges["credit_note"].prefix if ranges["credit_note"] else services.NOTE_PREFIXES["credit_note"]
         initial["debit_prefix"] = ranges["debit_note"].prefix if ranges["debit_note"] else services.NOTE_PREFIXES["debit_note"]
         ctx["form"] = forms.TestNumberingForm(initial=initial)

@@ -40,7 +40,7 @@ def test_wizard_starts_at_first_open_step_and_remembers_the_last_one(admin_clien
     c.get("/habilitacion/?paso=numeracion")
     assert step_of(c.get("/habilitacion/")) == "numeracion"  # leave and come back: same step
     page = c.get("/habilitacion/?paso=numeracion").content.decode()
-    assert 'value="SETP"' in page and 'value="990000000"' in page and 'value="fc8eac422eba16e22ffd8c6f94b3f40a6e38162c"' in page
+    assert 'value="SETP"' in page and 'value="990000000"' in page
     assert "del 990000000 al 995000000" in page and "resolución 18760000001 vigente del\n  19/01/2019 al 19/01/2030" in page
     for step, text in (("set", "Generar comprobantes"), ("produccion", "Primero la DIAN debe aceptar"),
                        ("resolucion", "Primero confirme el paso a producción"), ("listo", "Complete los pasos")):
@@ -124,3 +124,36 @@ def test_production_is_refused_before_acceptance_and_date_is_immutable(admin_cli
     assert "responsabilidad" in html and "Ya actualicé el RUT" in html
     c.post("/habilitacion/rut/")
     assert Enablement.objects.get(issuer=c.issuer).s2_acknowledged_on is not None
+
+
+def _saved_test_numbering(issuer):
+    import datetime as dt
+
+    services.write_test_ranges(issuer, prefix="SETP", range_from=990000000, range_to=995000000,
+                               resolution_number="18760000001", valid_from=dt.date(2019, 1, 19),
+                               valid_to=dt.date(2030, 1, 19), technical_key="clave-tecnica-secreta-1234")
+
+
+def test_technical_key_is_never_shown_to_a_read_only_user(client, make_user, new_issuer):
+    issuer = new_issuer()
+    _saved_test_numbering(issuer)
+    client.force_login(make_user("wiz_reader", issuer, "readonly"))
+    page = client.get("/habilitacion/?paso=numeracion").content.decode()
+    assert "clave-tecnica-secreta" not in page and "1234</code>" not in page
+
+
+def test_administrator_sees_the_technical_key_masked(admin_client):
+    _saved_test_numbering(admin_client.issuer)
+    page = admin_client.get("/habilitacion/?paso=numeracion").content.decode()
+    assert "clave-tecnica-secreta" not in page
+    assert "••••••••1234" in page
+
+
+def test_empty_technical_key_keeps_the_stored_one(admin_client):
+    _saved_test_numbering(admin_client.issuer)
+    resp = admin_client.post("/habilitacion/numeracion-pruebas/", {
+        "prefix": "SETP", "range_from": 990000000, "range_to": 995000000, "resolution_number": "18760000001",
+        "valid_from": "2019-01-19", "valid_to": "2030-01-19", "technical_key": "", "credit_prefix": "NCP",
+        "debit_prefix": "NDP"})
+    assert resp.status_code == 302
+    assert services.test_ranges(admin_client.issuer)["invoice"].technical_key.reveal() == "clave-tecnica-secreta-1234"
