@@ -19,11 +19,16 @@ from django.utils import timezone
 from facturador.core import audit
 from facturador.core import jobs as core_jobs
 from facturador.core.actors import Actor
-from facturador.core.errors import Conflict, Invalid, NotFound, Refusal
-from facturador.core.models import IssuedDocument, Job
+from facturador.core.errors import Conflict, Forbidden, Invalid, NotFound, Refusal
+from facturador.core.models import IssuedDocument, Job, Membership, Role
 from facturador.mailing import bounces, engine, exports, services
 from facturador.mailing.jobs import SEND
-from facturador.mailing.models import Delivery, MailSend, Suppression
+from facturador.mailing.models import (
+    AllowedTestRecipient,
+    Delivery,
+    MailSend,
+    Suppression,
+)
 
 
 class MailServerError(Refusal):
@@ -124,6 +129,10 @@ def send_test(issuer, actor: Actor, *, send, email, document=None) -> str:
         validate_email(to)
     except ValidationError:
         raise Invalid("mailing.test.email", "Escriba un correo válido para la prueba.", field="email") from None
+    if not services.may_receive_test(issuer, actor, to):
+        raise Forbidden("mailing.test.recipient_not_allowed",
+                        f"Las pruebas solo se envían a su propio correo o a los correos de prueba que el "
+                        f"administrador del emisor autorizó; «{to}» no está entre ellos.", field="email")
     doc = _document(issuer, document)
     if doc is None:
         first = Delivery.objects.filter(send=send).select_related("document").first()
@@ -142,6 +151,36 @@ def send_test(issuer, actor: Actor, *, send, email, document=None) -> str:
         raise MailServerError("mailing.test.failed", f"No se pudo enviar la prueba: {exc}") from exc
     audit.record("mailsend.test", actor=actor, issuer=issuer, obj=send, summary=to)
     return mid
+
+
+def set_test_recipients(issuer, actor: Actor, *, emails) -> list[str]:
+    """Replace the issuer's list of addresses test emails may go to (besides each user's own address).
+    Only the issuer's administrators (and the CLI's operator) set it. Returns the list as stored."""
+    user = actor.user
+    if user is not None and not user.is_superuser and not Membership.objects.filter(
+            user=user, issuer=issuer, role=Role.ADMIN).exists():
+        raise Forbidden("mailing.test_recipients.admin_only",
+                        "Solo un administrador del emisor puede cambiar los correos de prueba.", field="emails")
+    cleaned = []
+    for raw in emails or ():
+        email = services.normalize_email(raw)
+        if not email:
+            continue
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise Invalid("mailing.test_recipients.invalid", f"«{raw}» no es un correo válido.", field="emails",
+                          details={"email": raw}) from None
+        if email not in cleaned:
+            cleaned.append(email)
+    cleaned.sort()
+    with transaction.atomic():
+        AllowedTestRecipient.objects.filter(issuer=issuer).exclude(email__in=cleaned).delete()
+        have = set(services.allowed_test_recipients(issuer))
+        AllowedTestRecipient.objects.bulk_create([AllowedTestRecipient(issuer=issuer, email=e, added_by=user)
+                                                  for e in cleaned if e not in have])
+        audit.record("mailing.test_recipients", actor=actor, issuer=issuer, summary=", ".join(cleaned))
+    return cleaned
 
 
 # --- runs: start, stop, resume, resend ----------------------------------------------------------------

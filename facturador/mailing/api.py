@@ -68,6 +68,11 @@ class TestSerializer(serializers.Serializer):
     document = serializers.IntegerField(required=False, help_text="Factura de muestra; por defecto la primera")
 
 
+class TestRecipientsSerializer(serializers.Serializer):
+    emails = serializers.ListField(child=serializers.CharField(allow_blank=True), allow_empty=True,
+                                   help_text="Correos a los que se pueden enviar pruebas (además del propio de cada usuario)")
+
+
 class ResolveUnknownSerializer(serializers.Serializer):
     deliveries = serializers.ListField(child=serializers.IntegerField(), help_text="Entregas sin confirmar")
     decision = serializers.ChoiceField(choices=actions.UNKNOWN_DECISIONS,
@@ -107,6 +112,17 @@ class MailSendViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         data.is_valid(raise_exception=True)
         mid = actions.send_test(self.issuer, Actor.from_request(request), send=self.get_object(), **data.validated_data)
         return Response({"message_id": mid, "to": data.validated_data["email"]})
+
+    @extend_schema(request=TestRecipientsSerializer, responses={200: TestRecipientsSerializer})
+    @action(detail=False, methods=["get", "put"], url_path="test-recipients")
+    def test_recipients(self, request, issuer_pk=None):
+        """The issuer's test recipients; PUT replaces the list (administrators only)."""
+        if request.method == "GET":
+            return Response({"emails": services.allowed_test_recipients(self.issuer)})
+        data = TestRecipientsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response({"emails": actions.set_test_recipients(self.issuer, Actor.from_request(request),
+                                                                **data.validated_data)})
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])

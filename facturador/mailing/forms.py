@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -68,3 +70,12 @@ class MailSendForm(forms.Form):
 class TestEmailForm(forms.Form):
     email = forms.EmailField(label=_("Enviar una prueba a"))
     document = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class TestRecipientsForm(forms.Form):
+    emails = forms.CharField(label=_("Correos de prueba"), required=False, widget=forms.Textarea(attrs={"rows": 5}),
+                             help_text=_("Uno por renglón (o separados por coma). Las pruebas solo se envían a estos "
+                                         "correos o al correo propio de quien la envía."))
+
+    def action_kwargs(self) -> dict:
+        return {"emails": [e for e in re.split(r"[\s,;]+", self.cleaned_data["emails"]) if e]}

@@ -195,3 +195,24 @@ class RateWindow(models.Model):
     name = models.CharField(max_length=20, unique=True)
     window = models.BigIntegerField(default=0)
     count = models.PositiveIntegerField(default=0)
+
+
+class AllowedTestRecipient(IssuerScoped):
+    """An address the issuer's administrator allows test emails to be sent to (besides each user's own).
+
+    The test email carries an invoice's subject, body and attachments to an address that is not the
+    customer's, so it only goes to people the issuer has vouched for (issue 13)."""
+
+    email = models.CharField(_("correo"), max_length=254)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [models.UniqueConstraint(fields=["issuer", "email"], name="mailing_test_recipient_unique")]
+        verbose_name = _("destinatario de prueba")
+        verbose_name_plural = _("destinatarios de prueba")
+
+    def __str__(self):
+        return self.email

@@ -22,7 +22,12 @@ from django.db.models import Count, Q
 
 from facturador.core.errors import Invalid, NotFound
 from facturador.core.models import IssuedDocument
-from facturador.mailing.models import Delivery, MailSend, Suppression
+from facturador.mailing.models import (
+    AllowedTestRecipient,
+    Delivery,
+    MailSend,
+    Suppression,
+)
 
 # --- ranges -------------------------------------------------------------------------------------
 
@@ -460,3 +465,19 @@ def message_bytes(send: MailSend, doc: IssuedDocument, to: str, message_id: str,
 def webhook_token() -> str:
     """Shared secret of the bounce webhook (setting MAILING_WEBHOOK_TOKEN); "" = disabled."""
     return settings.MAILING_WEBHOOK_TOKEN
+
+
+# --- test emails -----------------------------------------------------------------------------------
+
+def allowed_test_recipients(issuer) -> list[str]:
+    """The addresses the issuer's administrator allows test emails to (besides each user's own)."""
+    return list(AllowedTestRecipient.objects.filter(issuer=issuer).order_by("email").values_list("email", flat=True))
+
+
+def may_receive_test(issuer, actor, email: str) -> bool:
+    """Whether `actor` may send a test email to `email` (normalized): the actor's own address (a platform
+    user's email; on the CLI, the `--as` user's) or one of the issuer's test recipients."""
+    own = normalize_email(getattr(actor.user, "email", "") or "") if actor.user is not None else ""
+    if own and email == own:
+        return True
+    return AllowedTestRecipient.objects.filter(issuer=issuer, email=email).exists()

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.send_list, name="list"),
     path("nuevo/", views.send_create, name="create"),
     path("vista-previa/", views.preview, name="preview"),
+    path("correos-de-prueba/", views.test_recipients, name="test_recipients"),
     path("<int:pk>/", views.send_detail, name="detail"),
     path("<int:pk>/estado/", views.send_status, name="status"),
     path("<int:pk>/factura/<int:doc_pk>/", views.document_view, name="document"),

@@ -5,6 +5,7 @@ import os
 
 from django.contrib import messages
 from django.core import signing
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,9 +16,9 @@ from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
 from facturador.core.models import Issuer
-from facturador.core.tenancy import WRITE_ROLES, issuer_required
+from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
 from facturador.mailing import actions, bounces, services
-from facturador.mailing.forms import MailSendForm, TestEmailForm
+from facturador.mailing.forms import MailSendForm, TestEmailForm, TestRecipientsForm
 from facturador.mailing.models import Delivery, MailSend
 
 TABS = [("resumen", "Resumen"), ("facturas", "Facturas"), ("destinatarios", "Destinatarios")]
@@ -74,10 +75,30 @@ def preview(request):
 
 
 @issuer_required
+def test_recipients(request):
+    """The addresses test emails may go to; administrators edit them."""
+    can_edit = request.membership.role in ADMIN_ROLES
+    current = services.allowed_test_recipients(request.issuer)
+    form = TestRecipientsForm(request.POST or None, initial={"emails": "\n".join(current)})
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Su rol no permite esta acción.")
+        if form.is_valid():
+            try:
+                emails = actions.set_test_recipients(request.issuer, Actor.from_request(request), **form.action_kwargs())
+            except Refusal as refusal:
+                add_refusal(form, refusal)
+            else:
+                messages.success(request, f"Correos de prueba guardados ({len(emails)}).")
+                return redirect("mailing:test_recipients")
+    return render(request, "mailing/test_recipients.html", {"form": form, "emails": current, "can_edit": can_edit})
+
+
+@issuer_required
 def send_detail(request, pk):
     send = _send(request, pk)
     tab = request.GET.get("tab", "resumen")
-    ctx = {"send": send, "tab": tab, "tabs": TABS, "counts": services.counts(send), "test_form": TestEmailForm()}
+    ctx = {"send": send, "tab": tab, "tabs": TABS, "counts": services.counts(send), "test_form": TestEmailForm(initial={"email": request.user.email})}
     if tab == "facturas":
         docs = Delivery.objects.filter(send=send).select_related("document").order_by("document__prefix", "document__number")
         ctx["page"] = Paginator(docs, 50).get_page(request.GET.get("page"))

@@ -39,7 +39,7 @@ def test_api_flow(api_client, admin_co, issuer_co, make_docs, make_user, smtp_se
     prev = api_client.post(url + "preview/", {"body": "Total {{total}}"}, format="json").json()
     assert prev["subject"] == "Factura FE1" and prev["text"] == "Total $100.001,00 COP"
     assert [a["mimetype"] for a in prev["attachments"]] == ["application/pdf", "application/xml"]
-    test = api_client.post(url + "test/", {"email": "qa@example.com"}, format="json").json()
+    test = api_client.post(url + "test/", {"email": "admin_co@example.com"}, format="json").json()
     assert smtp_server.messages[0]["Message-ID"] == test["message_id"]
     assert api_client.post(url + "resume/").status_code == 409
     assert api_client.post(url + "start/").json()["status"] == "sending"
@@ -190,6 +190,7 @@ def test_cli_preview_test_status_and_export(issuer_co, make_docs, smtp_server, m
     out = io.StringIO()
     call_command("mail", "preview", str(send.pk), "--body", "Total {{total}}", stdout=out)
     assert "Asunto: Factura FE1" in out.getvalue() and "Total $100.001,00 COP" in out.getvalue()
+    actions.set_test_recipients(issuer_co, ACTOR, emails=["qa@example.com"])
     out = io.StringIO()
     call_command("mail", "test", str(send.pk), "--email", "qa@example.com", "--json", stdout=out)
     assert json.loads(out.getvalue())["message_id"] == smtp_server.messages[0]["Message-ID"]

@@ -43,6 +43,16 @@ def test_register_preview_test_start_stop_resume(page, issuer_co, make_user, mak
     send = MailSend.objects.get()
     assert send.deliveries.count() == 24
 
+    assert page.input_value("#test-form input[name=email]") == "envios@example.com"  # the user's own address
+    page.fill("#test-form input[name=email]", "revisora@example.com")
+    page.click("#test-form button:has-text('Enviar prueba')")
+    page.wait_for_selector(".msg.error:has-text('solo se envían a su propio correo')")
+    assert smtp_server.messages == []
+    page.click("#test-form a:has-text('correos de prueba'), .card a:has-text('correos de prueba')")
+    page.fill("textarea[name=emails]", "revisora@example.com")
+    page.click("#test-recipients-form button:has-text('Guardar')")
+    page.wait_for_selector(".msg.success:has-text('Correos de prueba guardados (1)')")
+    page.goto(f"/envios/{send.pk}/")
     page.fill("#test-form input[name=email]", "revisora@example.com")
     page.click("#test-form button:has-text('Enviar prueba')")
     page.wait_for_selector(".msg.success:has-text('Prueba enviada')")

@@ -73,6 +73,7 @@ def test_messages_arrive_with_attachments_headers_and_body(issuer_co, issuer_mx,
 def test_test_email_is_what_the_customer_gets(issuer_co, make_docs, smtp_server, mail_settings):
     make_docs(issuer_co, 2, with_zip=True)
     send = register(issuer_co, "FE1-FE2")
+    actions.set_test_recipients(send.issuer, ACTOR, emails=["revisor@example.com"])
     actions.send_test(send.issuer, ACTOR, send=send, email="revisor@example.com")
     [test] = smtp_server.messages
     run(send)

@@ -68,8 +68,8 @@ def test_test_email_start_confirmation_and_export(client_co, issuer_co, make_doc
     make_docs(issuer_co, 3, emails=["a@example.com", "", "b@example.com"])
     send = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE3", subject="Factura {{numero}}", body="Hola {{cliente}}")
     url = reverse("mailing:detail", args=[send.pk])
-    client_co.post(reverse("mailing:test", args=[send.pk]), {"email": "yo@example.com"})
-    assert [m["To"] for m in smtp_server.messages] == ["yo@example.com"]
+    client_co.post(reverse("mailing:test", args=[send.pk]), {"email": "admin_co@example.com"})
+    assert [m["To"] for m in smtp_server.messages] == ["admin_co@example.com"]
     html = client_co.get(reverse("mailing:start", args=[send.pk])).content.decode()
     assert "¿Iniciar el envío" in html and "<strong>2</strong> correos" in html
     assert client_co.post(reverse("mailing:start", args=[send.pk])).status_code == 302

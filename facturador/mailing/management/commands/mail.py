@@ -14,8 +14,8 @@ from facturador.mailing.models import MailSend
 
 
 class Command(ActionCommand):
-    help = ("Envíos masivos de facturas por correo: create, preview, test, start [--wait], stop, resume, status, "
-            "resend-failed, resolve-unknown, export, bounces. Con --wait: 0 finalizado, 1 detenido, "
+    help = ("Envíos masivos de facturas por correo: create, preview, test, test-recipients, start [--wait], stop, "
+            "resume, status, resend-failed, resolve-unknown, export, bounces. Con --wait: 0 finalizado, 1 detenido, "
             "2 finalizado con errores (o acción rechazada).")
 
     def add_arguments(self, parser):
@@ -64,6 +64,12 @@ class Command(ActionCommand):
         p = send_parser("export", "Exportar las entregas (csv o xlsx)")
         p.add_argument("--format", dest="fmt", choices=sorted(actions.EXPORT_FORMATS), default="csv")
         p.add_argument("--output", type=Path, required=True, help="archivo de salida")
+        t = sub.add_parser("test-recipients", help="Ver o cambiar los correos a los que se pueden enviar pruebas "
+                                                    "(además del correo del usuario de --as)")
+        t.add_argument("--issuer", required=True, help="NIT (sin DV), RFC o id del emisor")
+        given = t.add_mutually_exclusive_group()
+        given.add_argument("--email", action="append", dest="emails", help="la lista nueva (repetible; reemplaza la actual)")
+        given.add_argument("--clear", action="store_true", help="vaciar la lista")
         b = sub.add_parser("bounces", help="Procesar avisos de rebote (DSN) de un maildir")
         b.add_argument("--maildir", required=True)
         b.add_argument("--issuer", help="emisor al que se atribuye la acción en la auditoría")
@@ -154,6 +160,14 @@ class Command(ActionCommand):
         except OSError as exc:
             raise CommandError(f"No se pudo escribir {output}: {exc}") from exc
         self._out({"file": str(output), "bytes": len(content)}, f"Entregas del envío {send.pk} en {output}.")
+
+    def do_test_recipients(self, issuer, emails=None, clear=False, **_):
+        issuer = find_issuer(issuer)
+        if emails or clear:
+            emails = actions.set_test_recipients(issuer, self.actor, emails=emails or [])
+        else:
+            emails = services.allowed_test_recipients(issuer)
+        self._out({"emails": emails}, "\n".join(emails) or "Sin correos de prueba: solo el del usuario de --as.")
 
     def do_bounces(self, maildir, issuer=None, **_):
         r = actions.import_bounces(find_issuer(issuer) if issuer else None, self.actor, maildir=maildir)
