@@ -177,6 +177,7 @@ def document_info(root) -> dict:
         "tax_ica": header_tax(root, "03"),
         "payable": text(lmt, "cbc:PayableAmount") if lmt is not None else None,
         "software_id": text(root, DIAN_EXT + "/sts:SoftwareProvider/sts:SoftwareID"),
+        "provider_nit": text(root, DIAN_EXT + "/sts:SoftwareProvider/sts:ProviderID"),
         "software_security_code": text(root, DIAN_EXT + "/sts:SoftwareSecurityCode"),
         "billing_reference": text(root, "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID"),
     }

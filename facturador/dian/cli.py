@@ -1,7 +1,8 @@
 """Command line: ``dian verify`` and ``dian build`` (the project CLI ``facturador dian ...`` delegates here).
 
     dian verify FILE.xml [--technical-key K] [--pin P --software-id S] [--schema-dir DIR] [--max-bytes N]
-        Prints the JSON report; exit 0 only when every check that could run passed (1 otherwise);
+        Prints the JSON report (checks, warnings such as FAD09e, and for an AttachedDocument the
+        reports of the documents it carries); exit 0 only when every check that could run passed (1 otherwise);
         exit 2 when the file cannot be read or is larger than --max-bytes (default 20 MB; at most
         N + 1 bytes are read).
     dian build INPUT.json --cert FILE.p12 --password-env VAR [--out FILE.xml] [--schema-dir DIR]

@@ -7,6 +7,7 @@ Works on any party's documents (no assumption about our own formatting). Each ch
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -16,11 +17,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from . import cufe as cufe_mod
 from . import xsd as xsd_mod
-from ._read import MAX_XML_BYTES, XmlInputError, dec, document_info, lines, parse, rule, text, xp
+from ._read import (MAX_XML_BYTES, RULE_PREFIX, XmlInputError, dec, document_info, lines, parse, rule,
+                    text, xp)
 from .ns import DS, XADES
 
 _DIGESTS = {
@@ -47,7 +50,8 @@ _C14N = {
     "http://www.w3.org/2001/10/xml-exc-c14n#WithComments": (True, True),
 }
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-CHECK_NAMES = ("xsd", "signature", "cufe", "software_security_code", "totals")
+CHECK_NAMES = ("xsd", "signature", "signed_properties", "signature_policy", "signer_role", "certificate_validity",
+               "cufe", "software_security_code", "totals")
 
 
 @dataclass
@@ -60,8 +64,10 @@ class Check:
 
 @dataclass
 class Report:
+    """``checks`` decide ``ok``; ``warnings`` (notifications such as FAD09e, the signer's NIT) never do."""
     document: dict
     checks: list[Check] = field(default_factory=list)
+    warnings: list[Check] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -71,8 +77,12 @@ class Report:
     def check(self, name: str) -> Check | None:
         return next((c for c in self.checks if c.name == name), None)
 
+    def warning(self, name: str) -> Check | None:
+        return next((c for c in self.warnings if c.name == name), None)
+
     def to_json(self) -> dict:
-        return {"document": self.document, "checks": [asdict(c) for c in self.checks]}
+        return {"document": self.document, "checks": [asdict(c) for c in self.checks],
+                "warnings": [asdict(c) for c in self.warnings]}
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
@@ -150,8 +160,15 @@ def _digest(method_el, data: bytes) -> bytes:
 def verify_signature(xml_bytes: bytes, root=None, *, max_bytes: int | None = MAX_XML_BYTES) -> Check:
     """Verify the XAdES signature: every reference digest, the SignatureValue, and that the certificate in
     KeyInfo is the one named by SigningCertificate (digest and serial). ``max_bytes`` bounds
-    ``xml_bytes`` when ``root`` is not given (XmlInputError / XMLSyntaxError propagate)."""
+    ``xml_bytes`` when ``root`` is not given (XmlInputError / XMLSyntaxError propagate).
+
+    Only the cryptography: DIAN's XAdES-EPES profile (signed properties, policy, role, certificate
+    validity) is checked by ``xades_profile`` (``verify_document`` runs both)."""
     root = parse(xml_bytes, max_bytes=max_bytes) if root is None else root
+    return _verify_signature(xml_bytes, root)[0]
+
+
+def _verify_signature(xml_bytes: bytes, root) -> tuple[Check, x509.Certificate | None]:
     try:
         sigs = xp(root, "//ds:Signature")
         if not sigs:
@@ -238,11 +255,173 @@ def verify_signature(xml_bytes: bytes, root=None, *, max_bytes: int | None = MAX
         except InvalidSignature:
             raise _SigFail("Valor de la firma inválido (SignatureValue no corresponde a SignedInfo).") from None
         subject = cert.subject.rfc4514_string()
-        return Check("signature", True, "", f"Firma válida ({len(refs)} referencias); certificado: {subject}.")
+        return Check("signature", True, "", f"Firma criptográficamente válida ({len(refs)} referencias); "
+                                            f"certificado: {subject}."), cert
     except _SigFail as exc:
-        return Check("signature", False, exc.code, str(exc))
+        return Check("signature", False, exc.code, str(exc)), None
     except (ValueError, TypeError, etree.LxmlError) as exc:
-        return Check("signature", False, "ZE02", f"No se pudo verificar la firma: {exc}")
+        return Check("signature", False, "ZE02", f"No se pudo verificar la firma: {exc}"), None
+
+
+# ---------------------------------------------------------------- XAdES-EPES profile (DIAN's policy v2)
+POLICY_IDENTIFIER = "https://facturaelectronica.dian.gov.co/politicadefirma/v2/politicadefirmav2.pdf"
+#: digest of politicadefirmav2.pdf per DigestMethod (shared/reference/dian.md §3.1)
+POLICY_HASHES = {
+    "http://www.w3.org/2000/09/xmldsig#sha1": "sbcECQ7v+y/m3OcBCJyvmkBhtFs=",
+    "http://www.w3.org/2001/04/xmlenc#sha256": "dMoMvtcG5aIzgYo0tIsSQeVJBDnUnfSOfBpxXrmor0Y=",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384": "EQC0kiWPaAME6IsEZ7WuaTWJ97Zmf6hIO69rMCVURmQxBB9ebgLrjhL5BArQ0a0l",
+    "http://www.w3.org/2001/04/xmlenc#sha512":
+        "Zcjw1Z9nGQn2j6NyGx8kAaLbOfJGd/fJxRTCeirlqAg7zRG27piJkJOpflGu7XACpMj9hC6dVMcCyzqHxxPZeQ==",
+}
+SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
+#: ClaimedRole DIAN accepts per document: the supplier signs its documents itself or through a provider
+#: ("third party"); an ApplicationResponse (DIAN's answer or an event) may also be the customer's.
+ROLES = {"invoice": ("supplier", "third party"), "credit_note": ("supplier", "third party"),
+         "debit_note": ("supplier", "third party"), "attached_document": ("supplier", "third party"),
+         "application_response": ("supplier", "customer", "third party")}
+XADES_CHECK_NAMES = CHECK_NAMES[2:6]
+_COT = dt.timezone(dt.timedelta(hours=-5))
+
+
+def _signing_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=_COT)  # Colombian legal time when no offset
+
+
+def certificate_nit(cert: x509.Certificate) -> str | None:
+    """NIT of a certificate's subject: ``serialNumber`` as Colombian CAs write it (DV and dashes dropped)."""
+    attrs = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    if not attrs:
+        return None
+    digits = "".join(ch for ch in str(attrs[0].value).split("-")[0] if ch.isdigit())
+    return digits or None
+
+
+def _digits(value: str | None) -> str:
+    return "".join(ch for ch in (value or "") if ch.isdigit())
+
+
+def xades_profile(root, info: dict, cert: x509.Certificate | None) -> tuple[list[Check], list[Check]]:
+    """(checks, warnings) of DIAN's XAdES-EPES profile on a signed document: the SignedProperties are
+    signed, the DIAN policy (identifier and hash), the ClaimedRole, the certificate's validity at
+    SigningTime; warnings: SigningTime vs IssueDate (FAD09e) and the signer's NIT vs the parties.
+    ``cert`` is the signing certificate (None when the signature could not be read)."""
+    kind = info.get("kind")
+    sigs = xp(root, "//ds:Signature")
+    if len(sigs) != 1:
+        why = "el documento no está firmado." if not sigs else "el documento tiene más de una firma."
+        return [Check(n, None, "", f"No se verificó: {why}") for n in XADES_CHECK_NAMES], []
+    sig = sigs[0]
+    checks, warnings = [], []
+    sp = xp(sig, "ds:Object/xades:QualifyingProperties/xades:SignedProperties")
+    sp = sp[0] if sp else None
+
+    # the SignedProperties must be covered by a reference (else time, certificate and policy are unsigned)
+    if sp is None:
+        checks.append(Check("signed_properties", False, "ZE02", "Falta xades:SignedProperties: la firma no es "
+                                                                "XAdES-EPES."))
+    else:
+        ids = {sp.get("Id"), sp.get("ID"), sp.get("id")} - {None}
+        refs = xp(sig, "ds:SignedInfo/ds:Reference")
+        covered = [r for r in refs if (r.get("URI") or "").startswith("#") and r.get("URI")[1:] in ids]
+        if not covered:
+            checks.append(Check("signed_properties", False, "ZE02",
+                                "La firma no tiene una referencia a xades:SignedProperties: la hora de firma, el "
+                                "certificado y la política no están firmados (XAdES-EPES exige las tres "
+                                "referencias)."))
+        elif covered[0].get("Type") != SIGNED_PROPERTIES_TYPE:
+            checks.append(Check("signed_properties", False, "ZE02",
+                                f"La referencia a xades:SignedProperties no declara Type=\"{SIGNED_PROPERTIES_TYPE}\"."))
+        else:
+            checks.append(Check("signed_properties", True, "", "Las propiedades XAdES están firmadas."))
+
+    # the DIAN policy
+    ssp = sp.find(f"{{{XADES}}}SignedSignatureProperties") if sp is not None else None
+    spi = xp(ssp, "xades:SignaturePolicyIdentifier/xades:SignaturePolicyId") if ssp is not None else []
+    if not spi:
+        checks.append(Check("signature_policy", False, "ZE02",
+                            "Falta la política de firma (xades:SignaturePolicyIdentifier): DIAN exige "
+                            "XAdES-EPES con su política v2."))
+    else:
+        ident = (text(spi[0], "xades:SigPolicyId/xades:Identifier") or "").strip()
+        alg = spi[0].xpath("xades:SigPolicyHash/ds:DigestMethod/@Algorithm", namespaces={"xades": XADES, "ds": DS})
+        alg = alg[0] if alg else None
+        value = "".join((text(spi[0], "xades:SigPolicyHash/ds:DigestValue") or "").split())
+        if ident != POLICY_IDENTIFIER:
+            checks.append(Check("signature_policy", False, "ZE02",
+                                f"El identificador de la política de firma ({ident or 'vacío'}) no es el de la DIAN "
+                                f"({POLICY_IDENTIFIER})."))
+        elif alg not in POLICY_HASHES:
+            checks.append(Check("signature_policy", False, "ZE02",
+                                f"Algoritmo de SigPolicyHash no soportado: {alg}."))
+        elif value != POLICY_HASHES[alg]:
+            checks.append(Check("signature_policy", False, "ZE02",
+                                f"SigPolicyHash ({value or 'vacío'}) no es el resumen de la política de firma de la "
+                                f"DIAN ({POLICY_HASHES[alg]})."))
+        else:
+            checks.append(Check("signature_policy", True, "", "Política de firma de la DIAN (v2) con su resumen "
+                                                              "correcto."))
+
+    # the role
+    roles = [r.strip() for r in xp(ssp, "xades:SignerRole/xades:ClaimedRoles/xades:ClaimedRole/text()")] \
+        if ssp is not None else []
+    allowed = ROLES.get(kind, ("supplier", "third party"))
+    if not roles:
+        checks.append(Check("signer_role", False, "ZE02", "Falta xades:ClaimedRole (rol del firmante)."))
+    elif any(r not in allowed for r in roles):
+        bad = ", ".join(r for r in roles if r not in allowed)
+        checks.append(Check("signer_role", False, "ZE02",
+                            f"ClaimedRole '{bad}' no corresponde a este documento: lo firma el emisor "
+                            f"({' o '.join(repr(a) for a in allowed)})."))
+    else:
+        checks.append(Check("signer_role", True, "", f"Rol del firmante: {', '.join(roles)}."))
+
+    # the certificate at SigningTime
+    raw_time = text(ssp, "xades:SigningTime") if ssp is not None else None
+    when = _signing_time(raw_time)
+    if when is None:
+        checks.append(Check("certificate_validity", False, "ZE02",
+                            f"xades:SigningTime {'falta' if not raw_time else f'no es una fecha válida ({raw_time})'}."))
+    elif cert is None:
+        checks.append(Check("certificate_validity", None, "", "No se verificó: el certificado de firma no se pudo "
+                                                              "leer."))
+    elif when > cert.not_valid_after_utc:
+        checks.append(Check("certificate_validity", False, "",
+                            f"El certificado de firma estaba vencido al firmar: venció el "
+                            f"{cert.not_valid_after_utc:%Y-%m-%d} y la firma es del {when:%Y-%m-%d %H:%M}."))
+    elif when < cert.not_valid_before_utc:
+        checks.append(Check("certificate_validity", False, "",
+                            f"El certificado de firma aún no era válido al firmar: vale desde el "
+                            f"{cert.not_valid_before_utc:%Y-%m-%d} y la firma es del {when:%Y-%m-%d %H:%M}."))
+    else:
+        checks.append(Check("certificate_validity", True, "", "Certificado vigente en la hora de firma "
+                                                              f"({cert.not_valid_before_utc:%Y-%m-%d} a "
+                                                              f"{cert.not_valid_after_utc:%Y-%m-%d})."))
+
+    # notifications
+    if when is not None and kind in RULE_PREFIX and info.get("issue_date"):
+        signed_on = when.astimezone(_COT).date().isoformat()
+        if signed_on != info["issue_date"]:
+            warnings.append(Check("signing_time", False, rule(kind, "FAD09e"),
+                                  f"La fecha de emisión ({info['issue_date']}) debe ser igual a la fecha de la firma "
+                                  f"({signed_on})."))
+    if cert is not None:
+        nit = certificate_nit(cert)
+        parties = {k: _digits(v) for k, v in (("emisor", info.get("supplier_nit")),
+                                               ("proveedor tecnológico", info.get("provider_nit"))) if _digits(v)}
+        if not nit:
+            warnings.append(Check("signer_nit", False, "", "El certificado de firma no indica un NIT "
+                                                           "(serialNumber); no se pudo comparar con el emisor."))
+        elif parties and nit not in parties.values():
+            named = ", ".join(f"{k} {v}" for k, v in parties.items())
+            warnings.append(Check("signer_nit", False, "", f"El certificado de firma es del NIT {nit}, que no es "
+                                                           f"el del {named}."))
+    return checks, warnings
 
 
 # ---------------------------------------------------------------- totals
@@ -359,8 +538,12 @@ def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str
         report.checks.append(Check("xsd", None, "", "Sin directorio de esquemas XSD (FACTURADOR_DIAN_SCHEMA_DIR)."))
     else:
         report.checks.append(xsd_check(xml_bytes, schema_dir))
-    # signature
-    report.checks.append(verify_signature(xml_bytes, root))
+    # signature: the cryptography, then DIAN's XAdES-EPES profile
+    sig_check, cert = _verify_signature(xml_bytes, root)
+    report.checks.append(sig_check)
+    checks, warnings = xades_profile(root, info, cert)
+    report.checks.extend(checks)
+    report.warnings.extend(warnings)
 
     # cufe / cude
     cude = info["type"] in ("03", "91", "92")

@@ -8,7 +8,8 @@ from facturador.dian.testing import make_test_certificate
 
 from .conftest import PIN, SOFTWARE_ID, TECH_KEY, make_invoice, make_note
 
-CHECKS = ["xsd", "signature", "cufe", "software_security_code", "totals"]
+CHECKS = ["xsd", "signature", "signed_properties", "signature_policy", "signer_role", "certificate_validity",
+          "cufe", "software_security_code", "totals"]
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +28,10 @@ def _verify(data, schema_dir):
 def test_our_documents_pass_every_check(maker, digest, signer, schema_dir):
     report = _verify(xades.sign_document(maker(), signer, digest=digest), schema_dir)
     assert [c.name for c in report.checks] == CHECKS
-    assert [c.ok for c in report.checks] == [True] * 5, report.dumps()
+    assert [c.ok for c in report.checks] == [True] * len(CHECKS), report.dumps()
     assert report.ok
     j = report.to_json()
-    assert set(j) == {"document", "checks"}
+    assert set(j) == {"document", "checks", "warnings"}
     assert set(j["checks"][0]) == {"name", "ok", "rule", "message"}
     assert j["document"]["supplier_nit"] == "900373076"
 
@@ -164,3 +165,106 @@ def test_malformed_xml():
     report = verify.verify_document(b"<Invoice><unclosed></Invoice>")
     assert not report.ok
     assert (report.checks[0].name, report.checks[0].rule) == ("xsd", "ZB01")
+
+
+# ---------------------------------------------------------------- issue 16: DIAN's XAdES-EPES profile
+def _edited_signature(signer, edit, **kw):
+    """A validly signed invoice whose signature was built, edited by ``edit(sig_element)`` and re-signed
+    (digests and SignatureValue recomputed), so only the edited XAdES property is wrong."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    data = xades.sign(ubl.build_xml(make_invoice()), signer, **kw)
+    root = etree.fromstring(data)
+    ns = {"ds": xades.DS, "xades": xades.XADES}
+    sig = root.xpath("//ds:Signature", namespaces=ns)[0]
+    edit(sig, ns)
+    c14n = lambda el: etree.tostring(el, method="c14n")  # noqa: E731
+    for ref in sig.xpath("ds:SignedInfo/ds:Reference[@URI!='']", namespaces=ns):
+        target = root.xpath("//*[@Id=$i]", i=ref.get("URI")[1:])[0]
+        ref.find(f"{{{xades.DS}}}DigestValue").text = base64.b64encode(hashlib.sha256(c14n(target)).digest()).decode()
+    si = sig.find(f"{{{xades.DS}}}SignedInfo")
+    sig.find(f"{{{xades.DS}}}SignatureValue").text = base64.b64encode(
+        signer.key.sign(c14n(si), padding.PKCS1v15(), hashes.SHA256())).decode()
+    out = etree.tostring(root)
+    assert verify.verify_signature(out).ok, verify.verify_signature(out).message  # cryptographically fine
+    return out
+
+
+def test_signature_without_signed_properties_reference_is_rejected(signer):
+    def drop(sig, ns):
+        ref = sig.xpath("ds:SignedInfo/ds:Reference[@Type]", namespaces=ns)[0]
+        ref.getparent().remove(ref)
+    report = verify.verify_document(_edited_signature(signer, drop))
+    check = report.check("signed_properties")
+    assert (check.ok, check.rule) == (False, "ZE02") and "SignedProperties" in check.message
+    assert not report.ok
+
+
+def test_wrong_policy_hash_is_rejected(signer):
+    def wrong_hash(sig, ns):
+        sig.xpath(".//xades:SigPolicyHash/ds:DigestValue", namespaces=ns)[0].text = "AAAA" + "A" * 40
+    check = verify.verify_document(_edited_signature(signer, wrong_hash)).check("signature_policy")
+    assert (check.ok, check.rule) == (False, "ZE02") and "SigPolicyHash" in check.message
+
+
+def test_non_dian_policy_identifier_is_rejected(signer):
+    def other_policy(sig, ns):
+        sig.xpath(".//xades:SigPolicyId/xades:Identifier", namespaces=ns)[0].text = "https://example.com/policy.pdf"
+    check = verify.verify_document(_edited_signature(signer, other_policy)).check("signature_policy")
+    assert check.ok is False and "example.com" in check.message
+
+
+def test_customer_role_on_a_supplier_invoice_is_rejected(signer):
+    def customer(sig, ns):
+        sig.xpath(".//xades:ClaimedRole", namespaces=ns)[0].text = "customer"
+    report = verify.verify_document(_edited_signature(signer, customer))
+    check = report.check("signer_role")
+    assert check.ok is False and "customer" in check.message
+    assert not report.ok
+
+
+def test_third_party_role_is_accepted(signer):
+    report = verify.verify_document(xades.sign(ubl.build_xml(make_invoice()), signer, role="third party"))
+    assert report.check("signer_role").ok is True
+
+
+def test_certificate_expired_at_signing_time_is_rejected(signer):
+    def late(sig, ns):
+        sig.xpath(".//xades:SigningTime", namespaces=ns)[0].text = "2099-06-01T10:00:00.000-05:00"
+    report = verify.verify_document(_edited_signature(signer, late))
+    check = report.check("certificate_validity")
+    assert check.ok is False and "vencido" in check.message
+    assert not report.ok
+
+
+def test_certificate_not_yet_valid_at_signing_time_is_rejected(signer):
+    def early(sig, ns):
+        sig.xpath(".//xades:SigningTime", namespaces=ns)[0].text = "2001-01-01T10:00:00-05:00"
+    check = verify.verify_document(_edited_signature(signer, early)).check("certificate_validity")
+    assert check.ok is False and "aún no era válido" in check.message
+
+
+def test_signing_date_other_than_issue_date_is_a_fad09e_warning(signer):
+    import datetime as dt
+    data = xades.sign(ubl.build_xml(make_invoice()), signer,
+                      signing_time=dt.datetime.now(xades.COT))  # the invoice is dated 2026-11-20
+    report = verify.verify_document(data)
+    w = report.warning("signing_time")
+    assert w is not None and w.rule == "FAD09e" and "2026-11-20" in w.message
+    assert report.ok  # a notification, not a rejection
+    same_day = xades.sign(ubl.build_xml(make_invoice(issue_date=dt.datetime.now(xades.COT).date())), signer)
+    assert verify.verify_document(same_day).warning("signing_time") is None
+
+
+def test_signer_nit_other_than_supplier_or_provider_is_a_warning(signer):
+    from facturador.dian.testing import make_test_pkcs12
+    other = xades.load_pkcs12(make_test_pkcs12("860034313", "x"), "x")
+    report = verify.verify_document(xades.sign(ubl.build_xml(make_invoice()), other))
+    w = report.warning("signer_nit")
+    assert w is not None and "860034313" in w.message and "900373076" in w.message
+    assert report.check("signature").ok and report.ok
+    assert verify.verify_document(xades.sign(ubl.build_xml(make_invoice()), signer)).warning("signer_nit") is None
