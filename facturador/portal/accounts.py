@@ -64,9 +64,24 @@ def _count_failure(customer: Customer, now) -> None:
             Customer.objects.filter(pk=customer.pk).update(failed_logins=0, locked_until=customer.locked_until)
 
 
+def _temporary_matches(customer: Customer, password: str, now) -> bool:
+    return bool(customer.temp_password and customer.temp_password_until and customer.temp_password_until > now
+                and check_password(password, customer.temp_password))
+
+
 def authenticate(customer: Customer, password: str, *, field: str = "password") -> Customer:
-    """The customer when the password is right; refusals name `field` (the form's password input)."""
+    """The customer when the password is right; refusals name `field` (the form's password input).
+
+    The temporary password of a recovery (unguessable, sent to the account's email) also opens a locked account;
+    using it makes it the password, retires the old one and obliges the customer to choose a new one."""
     now = timezone.now()
+    if _temporary_matches(customer, password, now):
+        customer.password, customer.must_change_password = customer.temp_password, True
+        customer.temp_password, customer.temp_password_until = "", None
+        customer.failed_logins, customer.locked_until, customer.last_login = 0, None, now
+        customer.save(update_fields=["password", "must_change_password", "temp_password", "temp_password_until",
+                                     "failed_logins", "locked_until", "last_login"])
+        return customer
     if customer.locked_until and customer.locked_until > now:
         raise _locked(customer, field)
     if not customer.has_account or not check_password(password, customer.password):
@@ -90,15 +105,17 @@ def hash_new_password(password: str, *, field: str = "password") -> str:
     return make_password(password)
 
 
-def set_password(customer: Customer, password: str, *, temporary=False, field: str = "password") -> None:
-    set_password_hash(customer, hash_new_password(password, field=field), temporary=temporary)
+def set_password(customer: Customer, password: str, *, field: str = "password") -> None:
+    set_password_hash(customer, hash_new_password(password, field=field))
 
 
-def set_password_hash(customer: Customer, password_hash: str, *, temporary=False) -> None:
-    customer.password = password_hash
-    customer.must_change_password = temporary
+def set_password_hash(customer: Customer, password_hash: str) -> None:
+    """The customer's new password (also ends a pending recovery and a lockout)."""
+    customer.password, customer.must_change_password = password_hash, False
+    customer.temp_password, customer.temp_password_until = "", None
     customer.failed_logins, customer.locked_until = 0, None
-    customer.save(update_fields=["password", "must_change_password", "failed_logins", "locked_until"])
+    customer.save(update_fields=["password", "must_change_password", "temp_password", "temp_password_until",
+                                 "failed_logins", "locked_until"])
 
 
 def temporary_password() -> str:
@@ -110,15 +127,22 @@ def temporary_password() -> str:
 
 
 def recover(customer: Customer | None, email: str, portal_name: str) -> bool:
-    """Send a temporary password when RFC and email match; the caller says nothing different when they do not."""
+    """Email a temporary password when RFC and email match; the caller says nothing different when they do not.
+
+    The current password keeps working: the temporary one is stored apart (hashed, with an expiry) and replaces
+    it only when the customer uses it, so knowing an RFC and its email is not enough to lock a customer out."""
     if customer is None or not customer.has_account or customer.email.lower() != email.strip().lower():
         return False
     pw = temporary_password()
-    set_password(customer, pw, temporary=True)
+    minutes = settings.FACTURADOR_PORTAL_TEMP_PASSWORD_MINUTES
+    customer.temp_password = make_password(pw)
+    customer.temp_password_until = timezone.now() + timezone.timedelta(minutes=minutes)
+    customer.save(update_fields=["temp_password", "temp_password_until"])
     EmailMessage(
         subject=f"{portal_name}: contraseña temporal",
         body=(f"Hola {customer.legal_name}:\n\nSu contraseña temporal para el portal de facturación es: {pw}\n\n"
-              "Al ingresar se le pedirá cambiarla. Si usted no la solicitó, ingrese y cámbiela de inmediato."),
+              f"Es válida durante {minutes} minutos y al ingresar con ella se le pedirá crear una nueva. "
+              "Mientras no la use, su contraseña actual sigue funcionando: si usted no la solicitó, ignore este mensaje."),
         to=[customer.email],
     ).send()
     return True
@@ -127,35 +151,76 @@ def recover(customer: Customer | None, email: str, portal_name: str) -> bool:
 # --- captcha ------------------------------------------------------------------------------
 
 CAPTCHA_KEY = "portal_captcha"
+# no look-alikes (0/O/D/Q, 1/I/L, 2/Z, 5/S, 6/G, 8/B): 22 symbols, 6 of them: 22**6 ≈ 1.1e8 answers
+CAPTCHA_ALPHABET = "ACEFHJKMNPRTUVWXY34679"
+CAPTCHA_LENGTH = 6
 
 
 def new_captcha(session) -> str:
-    a, b = random.randint(2, 9), random.randint(2, 9)
-    session[CAPTCHA_KEY] = str(a + b)
-    return f"{a} + {b}"
+    """A new challenge kept in the (server-side) session with its expiry; returns the text to draw."""
+    text = "".join(secrets.choice(CAPTCHA_ALPHABET) for _ in range(CAPTCHA_LENGTH))
+    session[CAPTCHA_KEY] = {"answer": text,
+                            "expires": timezone.now().timestamp() + settings.FACTURADOR_PORTAL_CAPTCHA_SECONDS}
+    return text
 
 
-def check_captcha(expected: str | None, answer: str) -> None:
-    """`expected` is the answer kept in the session (taken out of it: each question is answered once)."""
-    if not expected or (answer or "").strip() != expected:
-        raise Invalid("portal.captcha.wrong", "La respuesta de la verificación no es correcta. Intente con la nueva operación.",
-                      field="captcha")
+def current_captcha(session) -> str:
+    """The text of the session's challenge (a new one when there is none or it expired), for the image."""
+    challenge = session.get(CAPTCHA_KEY)
+    if isinstance(challenge, dict) and challenge.get("expires", 0) > timezone.now().timestamp():
+        return challenge["answer"]
+    return new_captcha(session)
 
 
-def captcha_png(question: str) -> bytes:
-    """The question drawn with noise, so it is not plain text on the page."""
+def take_captcha(session) -> dict | None:
+    """The session's challenge, removed from it: each challenge is answered once, right or wrong."""
+    challenge = session.pop(CAPTCHA_KEY, None)
+    return challenge if isinstance(challenge, dict) else None
+
+
+def check_captcha(challenge: dict | None, answer: str) -> None:
+    """`challenge` is the one taken out of the session (`take_captcha`); the answer is case-insensitive."""
+    ok = (challenge is not None and challenge.get("expires", 0) > timezone.now().timestamp()
+          and secrets.compare_digest((answer or "").strip().upper().encode(), str(challenge.get("answer", "")).encode()))
+    if not ok:
+        raise Invalid("portal.captcha.wrong", "La verificación no es correcta o venció. Escriba los caracteres "
+                      "de la nueva imagen.", field="captcha")
+
+
+def _captcha_font(size: int):
+    from PIL import ImageFont
+
+    for name in ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf"):
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
+
+
+def captcha_png(text: str) -> bytes:
+    """The challenge drawn large (about 40 px capitals), each character turned and shifted a little, over light
+    noise: readable by people, not plain text on the page."""
     from PIL import Image, ImageDraw
 
-    img = Image.new("RGB", (150, 50), (246, 248, 251))
-    draw = ImageDraw.Draw(img)
+    width, height = 300, 90
     rnd = random.Random()
-    for _ in range(8):
-        draw.line([(rnd.randint(0, 150), rnd.randint(0, 50)), (rnd.randint(0, 150), rnd.randint(0, 50))],
-                  fill=(rnd.randint(150, 210),) * 3, width=1)
-    x = 12
-    for ch in f"{question} =":
-        draw.text((x, 16 + rnd.randint(-5, 5)), ch, fill=(rnd.randint(10, 80), 40, rnd.randint(60, 140)))
-        x += 12
+    img = Image.new("RGB", (width, height), (246, 248, 251))
+    draw = ImageDraw.Draw(img)
+    for _ in range(10):
+        draw.line([(rnd.randint(0, width), rnd.randint(0, height)), (rnd.randint(0, width), rnd.randint(0, height))],
+                  fill=(rnd.randint(170, 215),) * 3, width=2)
+    for _ in range(250):
+        x, y = rnd.randint(0, width - 1), rnd.randint(0, height - 1)
+        draw.point((x, y), fill=(rnd.randint(160, 220),) * 3)
+    font = _captcha_font(52)
+    step = (width - 30) // max(len(text), 1)
+    for i, ch in enumerate(text):
+        glyph = Image.new("RGBA", (70, 80), (0, 0, 0, 0))
+        ImageDraw.Draw(glyph).text((35, 40), ch, font=font, anchor="mm",
+                                   fill=(rnd.randint(10, 60), rnd.randint(20, 60), rnd.randint(60, 120), 255))
+        glyph = glyph.rotate(rnd.uniform(-18, 18), resample=Image.BICUBIC, expand=False)
+        img.paste(glyph, (15 + i * step - 10 + rnd.randint(-3, 3), 5 + rnd.randint(-4, 4)), glyph)
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()

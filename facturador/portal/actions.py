@@ -174,11 +174,12 @@ def change_password(issuer, actor: Actor, *, customer: Customer, current: str, n
     return customer
 
 
-def recover_password(issuer, actor: Actor, *, rfc: str, email: str, captcha_expected: str | None,
+def recover_password(issuer, actor: Actor, *, rfc: str, email: str, captcha_challenge: dict | None,
                      captcha_answer: str) -> None:
-    """Email a temporary password when RFC and email match an account. The answer is the same when they do not."""
+    """Email a temporary password when RFC and email match an account. The answer is the same when they do not.
+    `captcha_challenge` is the challenge taken out of the session (`accounts.take_captcha`): answered once."""
     _limit(actor, "recover_ip")
-    accounts.check_captcha(captcha_expected, captcha_answer)
+    accounts.check_captcha(captcha_challenge, captcha_answer)
     customer = Customer.objects.filter(issuer=issuer, rfc=(rfc or "").strip().upper()).first()
     if accounts.recover(customer, email, issuer.trade_name or issuer.legal_name):
         audit.record("portal.customer_recover", actor=actor, issuer=issuer, obj=customer, summary=customer.rfc)

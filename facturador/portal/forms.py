@@ -81,7 +81,8 @@ class FiscalDataForm(forms.Form):
 class RecoverForm(forms.Form):
     rfc = forms.CharField(label="RFC", max_length=13)
     email = forms.EmailField(label="Correo registrado")
-    captcha = forms.CharField(label="Resultado de la operación", max_length=3)
+    captcha = forms.CharField(label="Caracteres de la imagen", max_length=12,
+                              help_text="Escriba las 6 letras y números que ve en la imagen (mayúsculas o minúsculas).")
 
 
 class ChangePasswordForm(forms.Form):

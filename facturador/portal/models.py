@@ -91,6 +91,10 @@ class Customer(IssuerScoped):
     email = models.EmailField(_("correo"), blank=True)
     password = models.CharField(max_length=256, blank=True)  # Django password hash; empty: no account yet
     must_change_password = models.BooleanField(default=False)
+    # "recuperar contraseña": the emailed temporary password's hash, valid until temp_password_until; the current
+    # password keeps working until the temporary one is used (then it replaces it and must be changed)
+    temp_password = models.CharField(max_length=256, blank=True)
+    temp_password_until = models.DateTimeField(null=True, blank=True)
     failed_logins = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     last_login = models.DateTimeField(null=True, blank=True)

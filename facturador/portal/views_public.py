@@ -305,22 +305,20 @@ def recover(request, ps):
         d = form.cleaned_data
         try:
             actions.recover_password(ps.issuer, _actor(request, d["rfc"]), rfc=d["rfc"], email=d["email"],
-                                     captcha_expected=request.session.pop(accounts.CAPTCHA_KEY, None),
+                                     captcha_challenge=accounts.take_captcha(request.session),
                                      captcha_answer=d["captcha"])
         except Refusal as r:
             status = _refused(form, r)
         else:
             done = True
-    question = accounts.new_captcha(request.session)
-    request.session[f"captcha-q:{ps.slug}"] = question
+    accounts.new_captcha(request.session)
     return render(request, "portal/recover.html", _ctx(request, form=form, done=done,
                                                         ts=int(timezone.now().timestamp())), status=status)
 
 
 @portal_view
 def captcha(request, ps):
-    question = request.session.get(f"captcha-q:{ps.slug}") or accounts.new_captcha(request.session)
-    resp = HttpResponse(accounts.captcha_png(question), content_type="image/png")
+    resp = HttpResponse(accounts.captcha_png(accounts.current_captcha(request.session)), content_type="image/png")
     resp["Cache-Control"] = "no-store"
     return resp
 

@@ -66,7 +66,7 @@ def test_customer_invoices_a_ticket_and_recovers_password(page, portal, make_tic
     session_key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
     page.fill("input[name=rfc]", "XIQB891116QE4")
     page.fill("input[name=email]", "karla@example.com")
-    page.fill("input[name=captcha]", SessionStore(session_key)[CAPTCHA_KEY])
+    page.fill("input[name=captcha]", SessionStore(session_key)[CAPTCHA_KEY]["answer"])
     shot("7-recover")
     page.click("button:has-text('Enviar')")
     assert "contraseña temporal" in page.inner_text("main")

@@ -76,9 +76,9 @@ def test_password_recovery_with_captcha_and_forced_change(client, portal, smtp_s
     base = f"/autofacturacion/p/{portal.ps.slug}/"
     client.get(base + "recuperar/")
     assert client.get(base + "verificacion.png")["Content-Type"] == "image/png"
-    wrong = client.post(base + "recuperar/", {"rfc": c.rfc, "email": c.email, "captcha": "999"})
+    wrong = client.post(base + "recuperar/", {"rfc": c.rfc, "email": c.email, "captcha": "999999"})
     assert "verificación no es correcta" in wrong.content.decode() and not smtp_server.messages
-    answer = client.session[accounts.CAPTCHA_KEY]
+    answer = client.session[accounts.CAPTCHA_KEY]["answer"]
     ok = client.post(base + "recuperar/", {"rfc": c.rfc, "email": c.email, "captcha": answer})
     assert "enviamos una contraseña temporal" in ok.content.decode()
     temp = re.search(r"es: (\S+)", smtp_server.messages[-1].get_body().get_content()).group(1)
