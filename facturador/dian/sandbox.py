@@ -20,6 +20,14 @@ answers with DIAN's data contracts:
   "NIT: X no autorizado para consultar rangos de numeración del NIT: Y" when the certificate's NIT is neither the
   queried NIT, an authorised sender for it nor the owner of the software, as DIAN answered in 2019),
   ``GetXmlByDocumentKey`` (stored documents).
+* RADIAN events (``SendEventUpdateStatus``): a signed ``ApplicationResponse`` about an invoice the service accepted,
+  from its buyer (030, 031, 032, 033) or its supplier (034), in a valid order (030 first; 032 after 030; 031, 033,
+  034 after 030 and 032; each code once; nothing after a 031 claim; no claim or second acceptance after 033/034);
+  ``GetStatusEvent``, ``GetReferenceNotes`` and ``GetDocumentInfo`` answer from the documents and events held;
+  ``GetAcquirer``/``GetExchangeEmails`` from a registry seeded with ``register_acquirer``;
+  ``SendBillAttachmentAsync`` takes signed AttachedDocuments of accepted documents (results by GetStatusZip).
+  Approximations: the event rule codes (LGC01-LGC07, AAH03), the ``200``/``404``/``400`` status codes of the
+  newer contracts, the CSV columns, the text of GetStatusEvent/GetReferenceNotes; event CUDEs are not recomputed.
 
 Security as the WSDL's WS-Policy requires (``soap.verify_security``): the signature's ``KeyInfo`` may point to the
 ``BinarySecurityToken`` directly or by its ``#ThumbprintSHA1`` (``sp:RequireThumbprintReference``), the algorithm
@@ -51,6 +59,7 @@ import threading
 import time
 import uuid as uuid_mod
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
@@ -137,6 +146,18 @@ def _text(root, path: str) -> str | None:
     return (v if isinstance(v, str) else (v.text or "")).strip()
 
 
+_SUPPLIER_TAX = "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme"
+_CUSTOMER_TAX = "cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme"
+
+# RADIAN events (ApplicationResponse cac:DocumentResponse/cac:Response/cbc:ResponseCode) the service registers.
+EVENTS = {"030": "Acuse de recibo de Factura Electrónica de Venta", "031": "Reclamo de la Factura Electrónica de Venta",
+          "032": "Recibo del bien y/o prestación del servicio", "033": "Aceptación expresa",
+          "034": "Aceptación tácita"}
+ACCEPTANCES = ("033", "034")
+# DIAN's identification types (code list TipoIdDoc) that GetAcquirer accepts.
+ID_TYPES = frozenset({"11", "12", "13", "21", "22", "31", "41", "42", "47", "48", "50", "91"})
+
+
 def _fields(root) -> dict:
     kind = packaging.ROOT_KIND.get(etree.QName(root).localname)
     number = _text(root, "cbc:ID") or ""
@@ -159,6 +180,23 @@ def _fields(root) -> dict:
         "supplier_name": _text(root, "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:RegistrationName")
         or "",
         "software_id": _text(root, _EXT + "/sts:SoftwareProvider/sts:SoftwareID") or "",
+        "supplier_id_type": _text(root, _SUPPLIER_TAX + "/cbc:CompanyID/@schemeName") or "31",
+        "customer_nit": _text(root, _CUSTOMER_TAX + "/cbc:CompanyID") or "",
+        "customer_id_type": _text(root, _CUSTOMER_TAX + "/cbc:CompanyID/@schemeName") or "",
+        "customer_name": _text(root, _CUSTOMER_TAX + "/cbc:RegistrationName") or "",
+        "type_code": _text(root, "cbc:InvoiceTypeCode|cbc:CreditNoteTypeCode") or
+        {"credit_note": "91", "debit_note": "92"}.get(kind, ""),
+        "payable": _text(root, "cac:LegalMonetaryTotal/cbc:PayableAmount|cac:RequestedMonetaryTotal/"
+                               "cbc:PayableAmount") or "0",
+        "iva": _text(root, "cac:TaxTotal[cac:TaxSubtotal/cac:TaxCategory/cac:TaxScheme/cbc:ID='01']/cbc:TaxAmount")
+        or "0",
+        "reference_uuid": (_text(root, "cac:BillingReference/cac:InvoiceDocumentReference/cbc:UUID") or "").lower(),
+        "reference_number": _text(root, "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID") or "",
+        "discrepancy_code": _text(root, "cac:DiscrepancyResponse/cbc:ResponseCode") or "",
+        "discrepancy_description": _text(root, "cac:DiscrepancyResponse/cbc:Description") or "",
+        "signing_time": _text(root, "ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/ds:Signature/"
+                                    "ds:Object/xades:QualifyingProperties/xades:SignedProperties/"
+                                    "xades:SignedSignatureProperties/xades:SigningTime") or "",
     }
 
 
@@ -206,7 +244,8 @@ class DianSandbox:
     def __init__(self, ranges=(), test_sets=None, software=None, schema_dir: str | None = None,
                  state_file: str | None = None, async_pending_polls: int = 1, clock_skew: float = 300.0,
                  habilitacion: bool = True, sign_responses: bool = True,
-                 authorized_senders: dict[str, list[str]] | None = None, address: str | None = None):
+                 authorized_senders: dict[str, list[str]] | None = None, address: str | None = None,
+                 acquirers=()):
         self.lock = threading.RLock()
         # The address wsa:To must name; None: the URL each request reached (scheme http, its Host header, its path).
         self.address = address
@@ -220,7 +259,9 @@ class DianSandbox:
         self.software_owner: dict[str, str] = {}  # software id -> NIT of its owner (when registered with one)
         self.test_sets: dict[str, TestSet] = {}
         self.documents: dict[str, dict] = {}     # uuid -> {number, nit, kind, xml, response, accepted, ...}
-        self.batches: dict[str, dict] = {}       # zip_key -> {files, test_set_id, polls_left, results}
+        self.batches: dict[str, dict] = {}       # zip_key -> {files, test_set_id, polls_left, results, kind}
+        self.events: dict[str, dict] = {}        # CUDE -> {code, document_uuid, sender/receiver, xml, response, ...}
+        self.acquirers: dict[str, dict] = {}     # "type:number" -> {id_type, number, name, email}
         self.schema_dir = schema_dir
         self.state_file = state_file
         self.async_pending_polls = async_pending_polls
@@ -238,6 +279,8 @@ class DianSandbox:
         for tid, cfg in (test_sets or {}).items():
             if tid not in self.test_sets:
                 self.add_test_set(tid, **(cfg or {}))
+        for a in acquirers:
+            self.register_acquirer(**a) if isinstance(a, dict) else self.register_acquirer(*a)
 
     # ------------------------------------------------------------ configuration
     def _add_range(self, r: Range):
@@ -267,6 +310,16 @@ class DianSandbox:
             self.test_sets[test_set_id] = TestSet(test_set_id, invoices, credit_notes, debit_notes)
             self._save()
 
+    def register_acquirer(self, id_type: str, number: str, name: str, email: str | None = None) -> dict:
+        """A buyer DIAN knows (what ``GetAcquirer`` answers and ``GetExchangeEmails`` lists). ``number`` without
+        check digit."""
+        entry = {"id_type": str(id_type).strip(), "number": _nit(number) or str(number).strip(), "name": name,
+                 "email": email}
+        with self.lock:
+            self.acquirers[f"{entry['id_type']}:{entry['number']}"] = entry
+            self._save()
+        return entry
+
     def test_set_status(self, test_set_id: str) -> TestSet | None:
         with self.lock:
             return self.test_sets.get(test_set_id)
@@ -295,6 +348,9 @@ class DianSandbox:
             "batches": {k: {**v, "files": [[n, base64.b64encode(b).decode()] for n, b in v["files"]],
                             "results": [_resp_to_json(r) for r in v["results"]] if v["results"] is not None
                             else None} for k, v in self.batches.items()},
+            "events": {k: {**v, "xml": base64.b64encode(v["xml"]).decode(), "response": _resp_to_json(v["response"])}
+                       for k, v in self.events.items()},
+            "acquirers": self.acquirers,
         }
         d = os.path.dirname(os.path.abspath(self.state_file))
         fd, tmp = tempfile.mkstemp(prefix=".sandbox-", dir=d)
@@ -314,6 +370,9 @@ class DianSandbox:
         self.batches = {k: {**v, "files": [(n, base64.b64decode(b)) for n, b in v["files"]],
                             "results": [_resp_from_json(r) for r in v["results"]] if v["results"] is not None
                             else None} for k, v in state.get("batches", {}).items()}
+        self.events = {k: {**v, "xml": base64.b64decode(v["xml"]), "response": _resp_from_json(v["response"])}
+                       for k, v in state.get("events", {}).items()}
+        self.acquirers = dict(state.get("acquirers", {}))
 
     # ------------------------------------------------------------ HTTP entry
     def handle(self, body: bytes, content_type: str = "", address: str | None = None) -> tuple[int, bytes, str]:
@@ -417,7 +476,9 @@ class DianSandbox:
                 self._save()
                 return [DianResponse(responses.STATUS_IN_PROCESS, False,
                                      responses.STATUS_TEXT[responses.STATUS_IN_PROCESS])]
-            if batch["results"] is None:
+            if batch["results"] is None and batch.get("kind") == "attachment":
+                batch["results"] = [self.process_attachment(b, n) for n, b in batch["files"]]
+            elif batch["results"] is None:
                 batch["results"] = [self.process_document(b, n, test_set_id=batch["test_set_id"],
                                                           sender_nit=batch.get("sender_nit"))
                                     for n, b in batch["files"]]
@@ -470,6 +531,298 @@ class DianSandbox:
         if doc is None or not doc["accepted"]:  # approximation of DIAN's "not found" code
             return XmlDocumentResponse("404", f"No se encontró el documento con CUFE/CUDE {trackId}.", None)
         return XmlDocumentResponse("100", "Accion completada OK", doc["xml"])
+
+    # ------------------------------------------------------------ events, notes, document info, acquirers
+    def op_SendEventUpdateStatus(self, contentFile: str) -> DianResponse:
+        files, error = self._unzip(contentFile)
+        if error:
+            return DianResponse(responses.STATUS_ZIP_OR_AUTH, False, error, error)
+        xmls = [(n, b) for n, b in files if n.lower().endswith(".xml")]
+        if len(xmls) != 1:
+            msg = ("Error descomprimiendo el archivo ZIP: No fue encontrado ningun documento XML valido." if not xmls
+                   else "El método síncrono solo puede recibir un documento.")
+            return DianResponse(responses.STATUS_ZIP_OR_AUTH, False, msg, msg)
+        return self.process_event(xmls[0][1], xmls[0][0], sender_nit=getattr(self._local, "sender_nit", None))
+
+    def op_GetStatusEvent(self, trackId: str) -> DianResponse:
+        key = trackId.strip().lower()
+        with self.lock:
+            event = self.events.get(key)
+            if event is not None:
+                return event["response"]
+            doc = self.documents.get(key)
+            if doc is None or not doc["accepted"]:
+                return DianResponse(responses.STATUS_NOT_FOUND, False,
+                                    responses.STATUS_TEXT[responses.STATUS_NOT_FOUND],
+                                    responses.STATUS_TEXT[responses.STATUS_NOT_FOUND])
+            events = self._document_events(key)
+        listed = "; ".join(f"{e['code']} {EVENTS[e['code']]} ({e['issue_date']}, CUDE {e['cude']})" for e in events)
+        text = (f"Eventos del documento {doc['number']}: {listed}." if events else
+                f"El documento {doc['number']} no tiene eventos registrados.")
+        last = events[-1]["response"].application_response if events else None
+        return DianResponse(responses.STATUS_ACCEPTED, True, responses.STATUS_TEXT[responses.STATUS_ACCEPTED], text,
+                            xml_document_key=key, application_response=last)
+
+    def op_GetReferenceNotes(self, trackId: str) -> DianResponse:
+        key = trackId.strip().lower()
+        with self.lock:
+            doc = self.documents.get(key)
+            if doc is None or not doc["accepted"]:
+                return DianResponse(responses.STATUS_NOT_FOUND, False,
+                                    responses.STATUS_TEXT[responses.STATUS_NOT_FOUND],
+                                    responses.STATUS_TEXT[responses.STATUS_NOT_FOUND])
+            notes = self._document_notes(key)
+        listed = "; ".join(f"{n['number']} {KIND_LABEL[n['kind']]} (CUDE {n['uuid']})" for n in notes)
+        text = (f"Notas que referencian el documento {doc['number']}: {listed}." if notes else
+                f"El documento {doc['number']} no tiene notas asociadas.")
+        return DianResponse(responses.STATUS_ACCEPTED, True, responses.STATUS_TEXT[responses.STATUS_ACCEPTED], text,
+                            xml_document_key=key)
+
+    def op_GetDocumentInfo(self, uuid: str) -> responses.DocumentInfoResponse:
+        key = uuid.strip().lower()
+        with self.lock:
+            doc = self.documents.get(key)
+            if doc is None or not doc["accepted"]:
+                return responses.DocumentInfoResponse(responses.STATUS_MISSING, f"No se encontró el documento con "
+                                                      f"CUFE/CUDE {uuid.strip()}.")
+            info = self._document_info(doc)
+        return responses.DocumentInfoResponse(responses.STATUS_OK, "Consulta exitosa.", [info])
+
+    def op_GetAcquirer(self, identificationType: str, identificationNumber: str) -> responses.AcquirerResponse:
+        id_type, number = identificationType.strip(), _nit(identificationNumber) or identificationNumber.strip()
+        if id_type not in ID_TYPES:
+            return responses.AcquirerResponse(responses.STATUS_BAD_REQUEST,
+                                              f"Tipo de identificación no válido: {id_type}.")
+        with self.lock:
+            found = self.acquirers.get(f"{id_type}:{number}")
+        if found is None:
+            return responses.AcquirerResponse(responses.STATUS_MISSING, f"El adquiriente con identificación {id_type} "
+                                              f"{number} no se encuentra registrado.")
+        return responses.AcquirerResponse(responses.STATUS_OK, "Consulta exitosa.", found["name"], found["email"])
+
+    def op_GetExchangeEmails(self) -> responses.ExchangeEmailsResponse:
+        import csv
+        import io
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\r\n")
+        w.writerow(["TipoIdentificacion", "NumeroIdentificacion", "RazonSocial", "CorreoRecepcion"])
+        with self.lock:
+            for a in sorted(self.acquirers.values(), key=lambda a: (a["number"], a["id_type"])):
+                if a.get("email"):
+                    w.writerow([a["id_type"], a["number"], a["name"], a["email"]])
+        return responses.ExchangeEmailsResponse(True, responses.STATUS_OK, "Consulta exitosa.",
+                                                out.getvalue().encode("utf-8"))
+
+    def op_SendBillAttachmentAsync(self, fileName: str, contentFile: str) -> UploadResponse:
+        up = self.op_SendBillAsync(fileName, contentFile)
+        if up.zip_key:
+            with self.lock:
+                self.batches[up.zip_key]["kind"] = "attachment"
+                self._save()
+        return up
+
+    # ------------------------------------------------------------ event processing
+    def _document_events(self, uuid: str) -> list[dict]:
+        return sorted((e for e in self.events.values() if e["accepted"] and e["document_uuid"] == uuid),
+                      key=lambda e: e["seq"])
+
+    def _document_notes(self, uuid: str) -> list[dict]:
+        return [d for d in self.documents.values() if d["accepted"] and d["kind"] in ("credit_note", "debit_note")
+                and d.get("info", {}).get("reference_uuid") == uuid]
+
+    def event_rejections(self, ev: dict) -> list[RuleMessage]:
+        """The RADIAN rules an event breaks against what the service knows (document, earlier events). Rule codes
+        are approximations of DIAN's (LGC*)."""
+        def rej(code, text):
+            return RuleMessage(code, responses.REJECTION, text, f"Regla: {code}, Rechazo: {text}")
+        code = ev["code"]
+        if code not in EVENTS:
+            return [rej("AAH03", f"Código de evento no admitido: {code or '(vacío)'}.")]
+        doc = self.documents.get(ev["document_uuid"])
+        if doc is None or not doc["accepted"]:
+            return [rej("LGC02", f"El documento referenciado (CUFE {ev['document_uuid'] or '(vacío)'}) no existe o no "
+                                 "ha sido validado por la DIAN.")]
+        if doc["kind"] != "invoice":
+            return [rej("LGC07", "Los eventos solo se registran sobre una Factura Electrónica de Venta.")]
+        info = doc.get("info", {})
+        out = []
+        buyer, seller = _nit(info.get("customer_nit")), _nit(doc["nit"])
+        if code == "034" and ev["sender_nit"] != seller:
+            out.append(rej("LGC06", f"La aceptación tácita (034) la registra el emisor de la factura (NIT {seller}), "
+                                    f"no el NIT {ev['sender_nit']}."))
+        elif code != "034" and ev["sender_nit"] != buyer:
+            out.append(rej("LGC06", f"El evento {code} lo registra el adquiriente de la factura (NIT {buyer}), no el "
+                                    f"NIT {ev['sender_nit']}."))
+        have = [e["code"] for e in self._document_events(ev["document_uuid"])]
+        if code in have:
+            out.append(rej("LGC01", f"Evento {code} registrado previamente para el documento {doc['number']}."))
+        elif "031" in have:
+            out.append(rej("LGC04", f"La factura {doc['number']} tiene un reclamo (031): no admite más eventos."))
+        elif any(a in have for a in ACCEPTANCES) and code in ("031", *ACCEPTANCES):
+            out.append(rej("LGC05", f"La factura {doc['number']} ya fue aceptada; no admite el evento {code}."))
+        else:
+            needed = {"030": (), "032": ("030",), "031": ("030", "032"), "033": ("030", "032"),
+                      "034": ("030", "032")}[code]
+            missing = [c for c in needed if c not in have]
+            if missing:
+                out.append(rej("LGC03", f"El evento {code} requiere el registro previo de "
+                                        f"{', '.join(f'{c} ({EVENTS[c]})' for c in missing)}."))
+        return out
+
+    def process_event(self, xml: bytes, file_name: str, sender_nit: str | None = None) -> DianResponse:
+        from .verify import verify_signature
+        file_name = _stem(file_name)
+
+        def rejected(messages, key=None):
+            return DianResponse(responses.STATUS_REJECTED, False, responses.STATUS_TEXT[responses.STATUS_REJECTED],
+                                "Documento con errores en campos mandatorios.", messages, key, file_name, None)
+        try:
+            root = etree.fromstring(xml, soap.PARSER)
+        except etree.XMLSyntaxError as exc:
+            return rejected([RuleMessage.parse(f"Regla: ZB01, Rechazo: Fallo en el esquema XML del archivo: {exc}")])
+        if root.tag != f"{{{AR_NS}}}ApplicationResponse":
+            return rejected([RuleMessage.parse("Regla: ZB01, Rechazo: Fallo en el esquema XML del archivo: el evento "
+                                               "debe ser un ApplicationResponse.")])
+        tax = "cac:{}/cac:PartyTaxScheme/cbc:{}"
+        ev = {"cude": (_text(root, "cbc:UUID") or "").lower(), "id": _text(root, "cbc:ID") or "",
+              "issue_date": _text(root, "cbc:IssueDate") or "", "issue_time": _text(root, "cbc:IssueTime") or "",
+              "environment": _text(root, "cbc:ProfileExecutionID") or "",
+              "code": _text(root, "cac:DocumentResponse/cac:Response/cbc:ResponseCode") or "",
+              "document_uuid": (_text(root, "cac:DocumentResponse/cac:DocumentReference/cbc:UUID") or "").lower(),
+              "document_number": _text(root, "cac:DocumentResponse/cac:DocumentReference/cbc:ID") or "",
+              "sender_nit": _nit(_text(root, tax.format("SenderParty", "CompanyID"))),
+              "sender_name": _text(root, tax.format("SenderParty", "RegistrationName")) or "",
+              "receiver_nit": _nit(_text(root, tax.format("ReceiverParty", "CompanyID"))),
+              "receiver_name": _text(root, tax.format("ReceiverParty", "RegistrationName")) or "",
+              "signing_time": _text(root, "ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/ds:Signature/"
+                                          "ds:Object/xades:QualifyingProperties/xades:SignedProperties/"
+                                          "xades:SignedSignatureProperties/xades:SigningTime") or ""}
+        if not ev["cude"]:
+            return rejected([RuleMessage.parse("Regla: AAD05, Rechazo: El evento no tiene CUDE (cbc:UUID).")])
+        if self.authorized_senders is not None and sender_nit != ev["sender_nit"] and \
+                sender_nit not in self.authorized_senders.get(ev["sender_nit"], ()):
+            text = (f"NIT {sender_nit or '(sin NIT en el certificado)'} no autorizado a enviar eventos para el NIT "
+                    f"{ev['sender_nit']}.")
+            return DianResponse(responses.STATUS_ZIP_OR_AUTH, False, text, text, xml_file_name=file_name)
+        check = verify_signature(xml, root)
+        with self.lock:
+            prior = self.events.get(ev["cude"])
+            if prior is not None and prior["accepted"]:
+                return DianResponse(responses.STATUS_REJECTED, False, responses.STATUS_TEXT[responses.STATUS_REJECTED],
+                                    "Documento con errores en campos mandatorios.",
+                                    [RuleMessage.parse("Regla: 90, Rechazo: Documento procesado anteriormente.")],
+                                    ev["cude"], file_name, prior["response"].application_response)
+            messages = [] if check.ok is True else [
+                RuleMessage(check.rule or "ZE02", responses.REJECTION, check.message,
+                            f"Regla: {check.rule or 'ZE02'}, Rechazo: {check.message}")]
+            messages += self.event_rejections(ev)
+            if messages:
+                resp = rejected(messages, ev["cude"])
+                accepted = False
+            else:
+                ar = self._application_response(
+                    {"environment": ev["environment"], "uuid": ev["cude"], "supplier_nit": ev["sender_nit"],
+                     "supplier_name": ev["sender_name"], "number": ev["id"], "kind": "event"}, [])
+                doc = self.documents[ev["document_uuid"]]
+                resp = DianResponse(responses.STATUS_ACCEPTED, True, responses.STATUS_TEXT[responses.STATUS_ACCEPTED],
+                                    f"Evento {ev['code']} ({EVENTS[ev['code']]}) registrado para el documento "
+                                    f"{doc['number']}.", [], ev["cude"], file_name, ar)
+                accepted = True
+            self.events[ev["cude"]] = {**ev, "xml": xml, "response": resp, "accepted": accepted,
+                                       "seq": len(self.events) + 1}
+            self._save()
+            return resp
+
+    def process_attachment(self, xml: bytes, file_name: str) -> DianResponse:
+        """One ``AttachedDocument`` of ``SendBillAttachmentAsync``: signed, and its embedded document one the
+        service accepted."""
+        from .verify import verify_signature
+        file_name = _stem(file_name)
+
+        def rejected(code, text, key=None):
+            return DianResponse(responses.STATUS_REJECTED, False, responses.STATUS_TEXT[responses.STATUS_REJECTED],
+                                "Documento con errores en campos mandatorios.",
+                                [RuleMessage(code, responses.REJECTION, text, f"Regla: {code}, Rechazo: {text}")],
+                                key, file_name, None)
+        try:
+            root = etree.fromstring(xml, soap.PARSER)
+        except etree.XMLSyntaxError as exc:
+            return rejected("ZB01", f"Fallo en el esquema XML del archivo: {exc}")
+        if root.tag != f"{{{ROOT['AttachedDocument']}}}AttachedDocument":
+            return rejected("ZB01", "Fallo en el esquema XML del archivo: se esperaba un AttachedDocument.")
+        check = verify_signature(xml, root)
+        if not check.ok:
+            return rejected(check.rule or "ZE02", check.message)
+        inner = _text(root, "cac:Attachment/cac:ExternalReference/cbc:Description")
+        key = None
+        if inner:
+            try:
+                key = (_text(etree.fromstring(inner.encode("utf-8"), soap.PARSER), "cbc:UUID") or "").lower()
+            except etree.XMLSyntaxError:
+                key = None
+        key = key or (_text(root, "cac:ParentDocumentLineReference/cac:DocumentReference/cbc:UUID") or "").lower()
+        with self.lock:
+            doc = self.documents.get(key or "")
+        if doc is None or not doc["accepted"]:
+            return rejected("LGC02", f"El documento del contenedor (CUFE {key or '(vacío)'}) no existe o no ha sido "
+                                     "validado por la DIAN.", key or None)
+        return DianResponse(responses.STATUS_ACCEPTED, True, responses.STATUS_TEXT[responses.STATUS_ACCEPTED],
+                            f"Contenedor del documento {doc['number']} recibido.", [], key, file_name, None)
+
+    def _document_info(self, doc: dict) -> responses.DocumentInfo:
+        info = doc.get("info", {})
+
+        def entity(name, nit, id_type):
+            return responses.Entity(name or None, nit or None, "Nacional", id_type or None)
+
+        def number(full, prefix, issue_date, signing):
+            return responses.DocumentNumber(issue_date or None, signing or None,
+                                            full[len(prefix):] if prefix and full.startswith(prefix) else full,
+                                            prefix or None)
+
+        def validations(resp):
+            return [responses.Validation(m.severity == responses.NOTIFICATION, m.severity != responses.REJECTION,
+                                         m.message, m.code, "Notificación" if m.severity == responses.NOTIFICATION
+                                         else "Rechazo" if m.severity == responses.REJECTION else None)
+                    for m in resp.messages]
+        issuer = entity(info.get("supplier_name"), doc["nit"], info.get("supplier_id_type") or "31")
+        receiver = entity(info.get("customer_name"), info.get("customer_nit"), info.get("customer_id_type"))
+        type_name = KIND_LABEL.get(doc["kind"], "")
+        events = self._document_events(doc["uuid"])
+        title_date = next((e["issue_date"] for e in events if e["code"] in ACCEPTANCES), None)
+        ev_infos = [responses.EventInfo(
+            e["code"], EVENTS[e["code"]], entity(e["sender_name"], e["sender_nit"], "31"),
+            responses.DocumentNumber(e["issue_date"] or None, e.get("signing_time") or None, e["id"] or None, None),
+            entity(e["receiver_name"], e["receiver_nit"], "31"),
+            [responses.DocumentReferenceInfo(None, info.get("type_code") or None, type_name, issuer,
+                                             doc["issue_date"] or None, receiver, doc["uuid"])],
+            e["cude"], validations(e["response"])) for e in events]
+        notes = []
+        for n in self._document_notes(doc["uuid"]):
+            ni = n.get("info", {})
+            notes.append(responses.NoteInfo(
+                responses.CorrectionConcept(ni.get("discrepancy_code") or None, ni.get("discrepancy_description")
+                                            or None, None),
+                entity(ni.get("supplier_name"), n["nit"], ni.get("supplier_id_type") or "31"),
+                responses.LegitimateHolder(None, ni.get("supplier_name") or None), KIND_LABEL.get(n["kind"]),
+                number(n["number"], ni.get("prefix", ""), n["issue_date"], ni.get("signing_time")),
+                entity(ni.get("customer_name"), ni.get("customer_nit"), ni.get("customer_id_type")),
+                responses.Totals(Decimal(ni.get("iva") or "0"), Decimal(ni.get("payable") or "0")), n["uuid"],
+                validations(n["response"])))
+        references = []
+        if info.get("reference_uuid"):
+            ref = self.documents.get(info["reference_uuid"])
+            references.append(responses.DocumentReferenceInfo(
+                "Factura referenciada", "01", KIND_LABEL["invoice"], issuer,
+                ref["issue_date"] if ref else None, receiver, info["reference_uuid"]))
+        return responses.DocumentInfo(
+            info.get("type_code") or None, type_name, notes, info.get("type_code") or None, type_name, issuer,
+            {int(e["code"]): EVENTS[e["code"]] for e in events}, ev_infos,
+            responses.LegitimateHolder(title_date, info.get("supplier_name") or None) if doc["kind"] == "invoice"
+            else None,
+            number(doc["number"], info.get("prefix", ""), doc["issue_date"], info.get("signing_time")), receiver,
+            references, responses.Totals(Decimal(info.get("iva") or "0"), Decimal(info.get("payable") or "0")),
+            doc["uuid"], validations(doc["response"]))
 
     # ------------------------------------------------------------ document processing
     def _unzip(self, content_b64: str) -> tuple[list, str | None]:
@@ -584,7 +937,7 @@ class DianSandbox:
                 if f is not None and f["uuid"]:
                     self.documents.setdefault(f["uuid"], {
                         "uuid": f["uuid"], "number": f["number"], "nit": f["supplier_nit"], "kind": f["kind"],
-                        "issue_date": f["issue_date"], "xml": xml, "response": resp, "accepted": False})
+                        "issue_date": f["issue_date"], "xml": xml, "response": resp, "accepted": False, "info": f})
                     if not self.documents[f["uuid"]]["accepted"]:
                         self.documents[f["uuid"]].update(xml=xml, response=resp)
                 self._save()
@@ -595,7 +948,8 @@ class DianSandbox:
                                 f["uuid"], file_name, ar)
             self.documents[f["uuid"]] = {"uuid": f["uuid"], "number": f["number"], "nit": f["supplier_nit"],
                                          "kind": f["kind"], "issue_date": f["issue_date"], "xml": xml,
-                                         "response": resp, "accepted": True, "test_set_id": test_set_id}
+                                         "response": resp, "accepted": True, "test_set_id": test_set_id,
+                                         "info": f}
             if ts is not None:
                 ts.accepted[KIND_COUNTER[f["kind"]]] += 1
             self._save()

@@ -22,7 +22,8 @@ from lxml import etree
 
 from ..errors import DianError
 from . import packaging, responses, soap
-from .responses import DianResponse, NumberingRangeResponse, UploadResponse, XmlDocumentResponse
+from .responses import (AcquirerResponse, DianResponse, DocumentInfoResponse, ExchangeEmailsResponse,
+                        NumberingRangeResponse, UploadResponse, XmlDocumentResponse)
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,46 @@ class DianClient:
         """``GetXmlByDocumentKey``: the stored UBL of a CUFE/CUDE."""
         return self.call("GetXmlByDocumentKey", trackId=track_id)
 
+    def send_event_update_status(self, zip_bytes: bytes) -> DianResponse:
+        """``SendEventUpdateStatus``: a zip with one signed ``ApplicationResponse`` event (RADIAN 030 acuse de
+        recibo, 031 reclamo, 032 recibo del bien o servicio, 033 aceptación expresa, 034 aceptación tácita).
+        ``xml_document_key`` of the answer is the event's CUDE; a re-sent event answers rule 90 (``accepted``)."""
+        return self.call("SendEventUpdateStatus", contentFile=base64.b64encode(zip_bytes).decode("ascii"))
+
+    def get_status_event(self, track_id: str) -> DianResponse:
+        """``GetStatusEvent``: the events registered on a document (by its CUFE/CUDE) or the status of one event
+        (by the event's CUDE)."""
+        return self.call("GetStatusEvent", trackId=track_id)
+
+    def get_reference_notes(self, track_id: str) -> DianResponse:
+        """``GetReferenceNotes``: the credit/debit notes that refer to an invoice (by its CUFE)."""
+        return self.call("GetReferenceNotes", trackId=track_id)
+
+    def get_document_info(self, uuid: str) -> DocumentInfoResponse:
+        """``GetDocumentInfo``: what DIAN holds about a document (parties, totals, state, events, notes)."""
+        return self.call("GetDocumentInfo", uuid=uuid)
+
+    def get_acquirer(self, identification_type: str, identification_number: str) -> AcquirerResponse:
+        """``GetAcquirer``: a buyer's name and reception e-mail registered at DIAN, by identification type (DIAN's
+        code list: 13 cédula, 31 NIT, ...) and number (NIT without check digit)."""
+        return self.call("GetAcquirer", identificationType=str(identification_type),
+                         identificationNumber=str(identification_number))
+
+    def get_exchange_emails(self) -> ExchangeEmailsResponse:
+        """``GetExchangeEmails``: the CSV of reception e-mails of the e-invoicing taxpayers (``.rows``)."""
+        return self.call("GetExchangeEmails")
+
+    def send_bill_attachment_async(self, filename: str, zip_bytes: bytes) -> UploadResponse:
+        """``SendBillAttachmentAsync``: a zip of ``AttachedDocument`` containers; poll the ``ZipKey`` with
+        ``get_status_zip``."""
+        return self.call("SendBillAttachmentAsync", fileName=filename,
+                         contentFile=base64.b64encode(zip_bytes).decode("ascii"))
+
     # ---------------------------------------------------------------- helpers
+    def send_event(self, xml_filename: str, xml_bytes: bytes) -> DianResponse:
+        """Zip one signed ApplicationResponse event (``ar...xml``) and send it with ``SendEventUpdateStatus``."""
+        return self.send_event_update_status(packaging.make_zip(xml_filename, xml_bytes))
+
     def send_document(self, xml_filename: str, xml_bytes: bytes, zip_name: str | None = None) -> DianResponse:
         """Zip one signed XML and send it with ``SendBillSync``."""
         zip_name = zip_name or ("z" + xml_filename[2:-4] + ".zip" if xml_filename.endswith(".xml") else

@@ -13,6 +13,7 @@ import binascii
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from lxml import etree
 
@@ -274,11 +275,11 @@ def parse_dian_response(el) -> DianResponse:
 def parse_result(root, operation: str):
     """Parse the body of a (non-fault) response envelope for ``operation``."""
     result = _result(root, operation)
-    if operation in ("SendBillSync", "GetStatus"):
+    if operation in DIAN_RESPONSE_OPERATIONS:
         return parse_dian_response(result)
     if operation == "GetStatusZip":
         return [parse_dian_response(c) for c in result if _local(c) == "DianResponse"]
-    if operation in ("SendBillAsync", "SendTestSetAsync"):
+    if operation in UPLOAD_OPERATIONS:
         errors = []
         lst = _child(result, "ErrorMessageList")
         if lst is not None and lst.get(f"{{{XSI}}}nil") != "true":
@@ -303,6 +304,8 @@ def parse_result(root, operation: str):
     if operation == "GetXmlByDocumentKey":
         return XmlDocumentResponse(_text(result, "Code") or "", _text(result, "Message") or "",
                                    _maybe_unzip(_b64decode(_text(result, "XmlBytesBase64"), "XmlBytesBase64")))
+    if operation in CONTRACT_OPERATIONS:
+        return _read_contract(result, CONTRACT_OPERATIONS[operation])
     raise SoapError("ws_operation", "operation", f"Operación desconocida: {operation}.", f"unknown {operation}")
 
 
@@ -353,13 +356,13 @@ def build_response(operation: str, result) -> bytes:
     body = _sub(env, f"{{{SOAP}}}Body")
     resp = _sub(body, f"{{{WCF}}}{operation}Response", nsmap={None: WCF})
     tag = f"{{{WCF}}}{operation}Result"
-    if operation in ("SendBillSync", "GetStatus"):
+    if operation in DIAN_RESPONSE_OPERATIONS:
         _write_dian_response(resp, tag, result, nsmap={"b": NS_DIAN_RESPONSE, "i": XSI})
     elif operation == "GetStatusZip":
         res = _sub(resp, tag, nsmap={"b": NS_DIAN_RESPONSE, "i": XSI})
         for r in result:
             _write_dian_response(res, f"{{{NS_DIAN_RESPONSE}}}DianResponse", r)
-    elif operation in ("SendBillAsync", "SendTestSetAsync"):
+    elif operation in UPLOAD_OPERATIONS:
         res = _sub(resp, tag, nsmap={"b": NS_UPLOAD, "i": XSI})
         if result.errors:
             lst = _sub(res, f"{{{NS_UPLOAD}}}ErrorMessageList", nsmap={"c": NS_TRACK})
@@ -392,6 +395,312 @@ def build_response(operation: str, result) -> bytes:
         _sub(res, f"{{{NS_EVENT}}}Message", result.message)
         _sub(res, f"{{{NS_EVENT}}}XmlBytesBase64",
              base64.b64encode(result.xml).decode("ascii") if result.xml else None, nil=not result.xml)
+    elif operation in CONTRACT_OPERATIONS:
+        _write_contract(_sub(resp, tag, nsmap={"b": _CONTRACTS[type(result)][0], "i": XSI}), result)
     else:
         raise SoapError("ws_operation", "operation", f"Operación desconocida: {operation}.", f"unknown {operation}")
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+# ------------------------------------------------------------------------------------------------ newer operations
+# GetAcquirer, GetExchangeEmails and GetDocumentInfo answer with their own data contracts (WSDL); the element order of
+# each contract is the WSDL's (DataContractSerializer: alphabetical), written and read by the table below.
+NS_ACQUIRER = "http://schemas.datacontract.org/2004/07/Gosocket.Dian.Services.Utils.Common"
+NS_EXCHANGE = "http://schemas.datacontract.org/2004/07/ExchangeEmailResponse"
+NS_DOCINFO = "http://schemas.datacontract.org/2004/07/DocumentInfoResponse"
+_DC = "http://schemas.datacontract.org/2004/07/"
+NS_DOCUMENTO, NS_NOTA, NS_CONCEPTO, NS_ENTIDAD = _DC + "Documento", _DC + "Nota", _DC + "ConceptoCorreccion", \
+    _DC + "Entidad"
+NS_TENEDOR, NS_NUMERO, NS_TOTAL, NS_VALIDACION = _DC + "LegitimoTenedor", _DC + "NumeroDocumento", \
+    _DC + "TotalEImpuestos", _DC + "ValidacionDoc"
+NS_EVENTO, NS_REFERENCIA = _DC + "Evento", _DC + "ReferenciaDocumento"
+
+STATUS_OK = "200"            # approximation: the code DIAN uses for a successful GetAcquirer/GetDocumentInfo
+STATUS_MISSING = "404"       # approximation: nothing found
+STATUS_BAD_REQUEST = "400"   # approximation: a malformed query (unknown identification type, ...)
+
+
+@dataclass
+class AcquirerResponse:
+    """``GetAcquirer`` (``AdquirienteResponse``): the name and reception e-mail DIAN has for a buyer."""
+    status_code: str
+    message: str = ""
+    name: str | None = None
+    email: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code == STATUS_OK and bool(self.name or self.email)
+
+
+@dataclass
+class ExchangeEmailsResponse:
+    """``GetExchangeEmails`` (``ExchangeEmailResponse``): a CSV of the e-invoicing taxpayers' reception e-mails,
+    base64 in ``CsvBase64Bytes`` (an ``xs:string`` in the contract). ``rows`` is that CSV read as dicts."""
+    success: bool
+    status_code: str = ""
+    message: str = ""
+    csv: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.success
+
+    @property
+    def rows(self) -> list[dict]:
+        import csv
+        import io
+        if not self.csv:
+            return []
+        text = self.csv.decode("utf-8-sig")
+        return list(csv.DictReader(io.StringIO(text)))
+
+
+@dataclass
+class Entity:
+    """``Entidad``: a party of a document or event."""
+    name: str | None = None
+    number: str | None = None        # NumeroDoc
+    origin: str | None = None        # Procedencia
+    id_type: str | None = None       # TipoDoc
+
+
+@dataclass
+class DocumentNumber:
+    """``NumeroDocumento``: serie (prefix), folio (number), issue and signing dates."""
+    issue_date: str | None = None
+    signing_date: str | None = None
+    folio: str | None = None
+    series: str | None = None
+
+
+@dataclass
+class Totals:
+    """``TotalEImpuestos``."""
+    iva: Decimal = Decimal("0")
+    total: Decimal = Decimal("0")
+
+
+@dataclass
+class Validation:
+    """``ValidacionDoc``: one validation rule and its result."""
+    is_notification: bool = False
+    is_valid: bool = True
+    message: str | None = None       # MensajeError
+    name: str | None = None          # Nombre (the rule)
+    status: str | None = None
+
+
+@dataclass
+class LegitimateHolder:
+    """``LegitimoTenedor``: who holds the invoice as a título valor."""
+    registered_as_title_date: str | None = None   # FechaInscripcionComoTituloValor
+    name: str | None = None
+
+
+@dataclass
+class CorrectionConcept:
+    """``ConceptoCorreccion`` of a note (discrepancy code)."""
+    code: str | None = None
+    description: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class DocumentReferenceInfo:
+    """``ReferenciaDocumento``: a document an event or note refers to."""
+    description: str | None = None
+    document_type_id: str | None = None
+    document_type_name: str | None = None
+    issuer: Entity | None = None
+    date: str | None = None
+    receiver: Entity | None = None
+    uuid: str | None = None
+
+
+@dataclass
+class EventInfo:
+    """``Evento``: an event (ApplicationResponse 030-034, ...) registered on a document."""
+    code: str | None = None
+    description: str | None = None
+    issuer: Entity | None = None
+    number: DocumentNumber | None = None
+    receiver: Entity | None = None
+    references: list[DocumentReferenceInfo] = field(default_factory=list)
+    uuid: str | None = None
+    validations: list[Validation] = field(default_factory=list)
+
+
+@dataclass
+class NoteInfo:
+    """``Nota``: a credit or debit note that refers to the document."""
+    concept: CorrectionConcept | None = None
+    issuer: Entity | None = None
+    holder: LegitimateHolder | None = None
+    type_name: str | None = None
+    number: DocumentNumber | None = None
+    receiver: Entity | None = None
+    totals: Totals | None = None
+    uuid: str | None = None
+    validations: list[Validation] = field(default_factory=list)
+
+
+@dataclass
+class DocumentInfo:
+    """``Documento``: what DIAN knows about a document, with its notes (``DocumentTags``), events and state
+    (``Estado``: code -> description)."""
+    document_code: str | None = None
+    document_description: str | None = None
+    notes: list[NoteInfo] = field(default_factory=list)
+    document_type_id: str | None = None
+    document_type_name: str | None = None
+    issuer: Entity | None = None
+    status: dict[int, str] = field(default_factory=dict)
+    events: list[EventInfo] = field(default_factory=list)
+    holder: LegitimateHolder | None = None
+    number: DocumentNumber | None = None
+    receiver: Entity | None = None
+    references: list[DocumentReferenceInfo] = field(default_factory=list)
+    totals: Totals | None = None
+    uuid: str | None = None
+    validations: list[Validation] = field(default_factory=list)
+
+    @property
+    def event_codes(self) -> list[str]:
+        return [e.code for e in self.events if e.code]
+
+
+@dataclass
+class DocumentInfoResponse:
+    """``GetDocumentInfo`` (``DocumentInfoResponse``)."""
+    status_code: str
+    status_description: str = ""
+    documents: list[DocumentInfo] = field(default_factory=list)
+    compressed: str | None = None    # CompressedDocumentInfo
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code == STATUS_OK and bool(self.documents)
+
+    @property
+    def document(self) -> DocumentInfo | None:
+        return self.documents[0] if self.documents else None
+
+
+# Contract table: class -> (namespace of its elements, [(element, attribute, kind)]) in the WSDL's order.
+# kinds: "s" nillable string, "b" boolean, "d" double (Decimal), a class (nillable object),
+# ("list", class, item namespace, item element) (nillable array; empty -> nil), "kv" ArrayOfKeyValueOfintstring.
+def _arr(cls, ns, name):
+    return ("list", cls, ns, name)
+
+
+_CONTRACTS = {
+    AcquirerResponse: (NS_ACQUIRER, [("Message", "message", "s"), ("ReceiverEmail", "email", "s"),
+                                     ("ReceiverName", "name", "s"), ("StatusCode", "status_code", "s")]),
+    ExchangeEmailsResponse: (NS_EXCHANGE, [("CsvBase64Bytes", "csv", "b64s"), ("Message", "message", "s"),
+                                           ("StatusCode", "status_code", "s"), ("Success", "success", "b")]),
+    Entity: (NS_ENTIDAD, [("Nombre", "name", "s"), ("NumeroDoc", "number", "s"), ("Procedencia", "origin", "s"),
+                          ("TipoDoc", "id_type", "s")]),
+    DocumentNumber: (NS_NUMERO, [("FechaEmision", "issue_date", "s"), ("FechaFirma", "signing_date", "s"),
+                                 ("Folio", "folio", "s"), ("Serie", "series", "s")]),
+    Totals: (NS_TOTAL, [("Iva", "iva", "d"), ("Total", "total", "d")]),
+    Validation: (NS_VALIDACION, [("IsNotification", "is_notification", "b"), ("IsValida", "is_valid", "b"),
+                                 ("MensajeError", "message", "s"), ("Nombre", "name", "s"),
+                                 ("Status", "status", "s")]),
+    LegitimateHolder: (NS_TENEDOR, [("FechaInscripcionComoTituloValor", "registered_as_title_date", "s"),
+                                    ("Nombre", "name", "s")]),
+    CorrectionConcept: (NS_CONCEPTO, [("Codigo", "code", "s"), ("Descripcion", "description", "s"),
+                                      ("Nombre", "name", "s")]),
+    DocumentReferenceInfo: (NS_REFERENCIA, [
+        ("Descripcion", "description", "s"), ("DocumentTypeId", "document_type_id", "s"),
+        ("DocumentTypeName", "document_type_name", "s"), ("Emisor", "issuer", Entity), ("Fecha", "date", "s"),
+        ("Receptor", "receiver", Entity), ("UUID", "uuid", "s")]),
+    EventInfo: (NS_EVENTO, [
+        ("Codigo", "code", "s"), ("Descripcion", "description", "s"), ("Emisor", "issuer", Entity),
+        ("NumeroDocumento", "number", DocumentNumber), ("Receptor", "receiver", Entity),
+        ("ReferenciasDocumento", "references", _arr(DocumentReferenceInfo, NS_REFERENCIA, "ReferenciaDocumento")),
+        ("UUID", "uuid", "s"), ("ValidacionesDoc", "validations", _arr(Validation, NS_VALIDACION, "ValidacionDoc"))]),
+    NoteInfo: (NS_NOTA, [
+        ("ConceptoCorreccion", "concept", CorrectionConcept), ("Emisor", "issuer", Entity),
+        ("LegitimoTenedor", "holder", LegitimateHolder), ("NombreTipoDocumento", "type_name", "s"),
+        ("NumeroDocumento", "number", DocumentNumber), ("Receptor", "receiver", Entity),
+        ("TotalEImpuestos", "totals", Totals), ("UUID", "uuid", "s"),
+        ("ValidacionesDoc", "validations", _arr(Validation, NS_VALIDACION, "ValidacionDoc"))]),
+    DocumentInfo: (NS_DOCUMENTO, [
+        ("DocumentCode", "document_code", "s"), ("DocumentDescription", "document_description", "s"),
+        ("DocumentTags", "notes", _arr(NoteInfo, NS_NOTA, "Nota")), ("DocumentTypeId", "document_type_id", "s"),
+        ("DocumentTypeName", "document_type_name", "s"), ("Emisor", "issuer", Entity), ("Estado", "status", "kv"),
+        ("Eventos", "events", _arr(EventInfo, NS_EVENTO, "Evento")), ("LegitimoTenedor", "holder", LegitimateHolder),
+        ("NumeroDocumento", "number", DocumentNumber), ("Receptor", "receiver", Entity),
+        ("Referencias", "references", _arr(DocumentReferenceInfo, NS_REFERENCIA, "ReferenciaDocumento")),
+        ("TotalEImpuestos", "totals", Totals), ("UUID", "uuid", "s"),
+        ("ValidacionesDoc", "validations", _arr(Validation, NS_VALIDACION, "ValidacionDoc"))]),
+    DocumentInfoResponse: (NS_DOCINFO, [
+        ("CompressedDocumentInfo", "compressed", "s"),
+        ("DocumentInfo", "documents", _arr(DocumentInfo, NS_DOCUMENTO, "Documento")),
+        ("StatusCode", "status_code", "s"), ("StatusDescription", "status_description", "s")]),
+}
+
+
+def _write_contract(el, obj):
+    ns, fields = _CONTRACTS[type(obj)]
+    for name, attr, kind in fields:
+        value, tag = getattr(obj, attr), f"{{{ns}}}{name}"
+        if kind == "s":
+            _sub(el, tag, value, nil=value is None)
+        elif kind == "b64s":
+            _sub(el, tag, base64.b64encode(value).decode("ascii") if value else None, nil=not value)
+        elif kind == "b":
+            _sub(el, tag, "true" if value else "false")
+        elif kind == "d":
+            _sub(el, tag, str(Decimal(value or 0)))
+        elif kind == "kv":
+            lst = _sub(el, tag, nil=not value, nsmap={"c": ARRAYS})
+            for k, v in (value or {}).items():
+                kv = _sub(lst, f"{{{ARRAYS}}}KeyValueOfintstring")
+                _sub(kv, f"{{{ARRAYS}}}Key", str(int(k)))
+                _sub(kv, f"{{{ARRAYS}}}Value", v, nil=v is None)
+        elif isinstance(kind, tuple):
+            _, cls, item_ns, item = kind
+            lst = _sub(el, tag, nil=not value, nsmap={"c": item_ns} if item_ns != ns else None)
+            for v in value or ():
+                _write_contract(_sub(lst, f"{{{item_ns}}}{item}"), v)
+        else:  # nested object
+            child = _sub(el, tag, nil=value is None,
+                         nsmap={"c": _CONTRACTS[kind][0]} if _CONTRACTS[kind][0] != ns else None)
+            if value is not None:
+                _write_contract(child, value)
+    return el
+
+
+def _read_contract(el, cls):
+    _, fields = _CONTRACTS[cls]
+    values = {}
+    for name, attr, kind in fields:
+        c = _child(el, name)
+        nil = c is None or c.get(f"{{{XSI}}}nil") == "true"
+        if kind == "s":
+            values[attr] = None if nil else (c.text or "").strip()
+        elif kind == "b64s":
+            values[attr] = None if nil else _b64decode((c.text or "").strip(), name)
+        elif kind == "b":
+            values[attr] = not nil and (c.text or "").strip().lower() == "true"
+        elif kind == "d":
+            values[attr] = Decimal((c.text or "0").strip() or "0") if not nil else Decimal("0")
+        elif kind == "kv":
+            values[attr] = {} if nil else {int(_text(kv, "Key") or 0): _text(kv, "Value") for kv in c
+                                           if _local(kv) == "KeyValueOfintstring"}
+        elif isinstance(kind, tuple):
+            _, item_cls, _ns, item = kind
+            values[attr] = [] if nil else [_read_contract(x, item_cls) for x in c if _local(x) == item]
+        else:
+            values[attr] = None if nil else _read_contract(c, kind)
+    return cls(**values)
+
+
+# Operation -> the shape of its result.
+DIAN_RESPONSE_OPERATIONS = ("SendBillSync", "GetStatus", "SendEventUpdateStatus", "GetStatusEvent",
+                            "GetReferenceNotes")
+UPLOAD_OPERATIONS = ("SendBillAsync", "SendTestSetAsync", "SendBillAttachmentAsync")
+CONTRACT_OPERATIONS = {"GetAcquirer": AcquirerResponse, "GetExchangeEmails": ExchangeEmailsResponse,
+                       "GetDocumentInfo": DocumentInfoResponse}

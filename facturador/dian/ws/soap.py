@@ -59,6 +59,13 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "GetStatusZip": ("trackId",),
     "GetNumberingRange": ("accountCode", "accountCodeT", "softwareCode"),
     "GetXmlByDocumentKey": ("trackId",),
+    "SendEventUpdateStatus": ("contentFile",),
+    "GetStatusEvent": ("trackId",),
+    "GetReferenceNotes": ("trackId",),
+    "GetDocumentInfo": ("uuid",),
+    "GetAcquirer": ("identificationType", "identificationNumber"),
+    "GetExchangeEmails": (),
+    "SendBillAttachmentAsync": ("fileName", "contentFile"),
 }
 
 # The algorithm suite of DIAN's WS-Policy (``sp:Basic256Sha256Rsa15``): RSA-SHA256 signatures, SHA-256 digests.

@@ -17,9 +17,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
-from facturador.dian.ws import document_filename, make_zip, soap
+from facturador.dian import attached
+from facturador.dian.ws import document_filename, make_zip, make_zip_many, soap
+from facturador.dian.xades import sign
 
-from .conftest import SUPPLIER_NIT, build_signed, invoice_json, note_json
+from .conftest import CUSTOMER_NIT, SUPPLIER_NIT, build_event, build_signed, invoice_json, note_json
 
 zeep = pytest.importorskip("zeep")
 
@@ -169,6 +171,12 @@ def test_security_refusal_is_a_soap_fault(wsdl_path, sandbox, signer):
     ("GetStatus", {"trackId": "x"}), ("GetStatusZip", {"trackId": "x"}),
     ("GetNumberingRange", {"accountCode": "1", "accountCodeT": "1", "softwareCode": "s"}),
     ("GetXmlByDocumentKey", {"trackId": "x"}),
+    ("SendEventUpdateStatus", {"contentFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}),
+    ("GetStatusEvent", {"trackId": "x"}), ("GetReferenceNotes", {"trackId": "x"}),
+    ("GetDocumentInfo", {"uuid": "x"}),
+    ("GetAcquirer", {"identificationType": "31", "identificationNumber": "800199436"}),
+    ("GetExchangeEmails", {}),
+    ("SendBillAttachmentAsync", {"fileName": "z.zip", "contentFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}),
 ])
 def test_product_requests_match_the_wsdl_input(wsdl_path, signer, operation, params):
     """The product's envelopes deserialize, in strict mode, as the WSDL's input message of their operation, with
@@ -206,3 +214,78 @@ def test_out_of_order_answer_is_refused_by_strict_zeep(wsdl_path, shared):
         b"<b:StatusCode>00</b:StatusCode>", b"<b:StatusCode>00</b:StatusCode><b:IsValid>true</b:IsValid>")
     with pytest.raises(zeep.exceptions.XMLParseError):
         op.output.deserialize(etree.fromstring(swapped))
+
+
+def test_operations_cover_the_wsdl_except_payroll(wsdl_path):
+    client = zeep.Client(wsdl_path, settings=zeep.Settings(strict=True))
+    binding = client.wsdl.bindings["{http://wcf.dian.colombia}WSHttpBinding_IWcfDianCustomerServices"]
+    assert set(binding._operations) - set(soap.OPERATIONS) == {"SendNominaSync"}
+
+
+def _invoice(service, signer):
+    inv = build_signed(invoice_json(990000000 + next(_n)), signer)
+    r = service.SendBillSync(fileName="z.zip", contentFile=make_zip(fname(), inv))
+    assert r.StatusCode == "00"
+    return inv, r.XmlDocumentKey
+
+
+def _event(service, code, inv, signer, **kw):
+    name = document_filename("application_response", CUSTOMER_NIT, next(_n), 2026)
+    return service.SendEventUpdateStatus(contentFile=make_zip(name, build_event(code, inv, signer,
+                                                                                number=str(next(_n)), **kw)))
+
+
+def test_events_status_event_and_document_info(service, signer):
+    inv, cufe = _invoice(service, signer)
+    r = _event(service, "030", inv, signer)
+    assert (r.StatusCode, r.IsValid) == ("00", True) and r.XmlDocumentKey and b"ApplicationResponse" in \
+        r.XmlBase64Bytes
+    bad = _event(service, "033", inv, signer)  # acceptance before 032
+    assert bad.StatusCode == "99" and bad.ErrorMessage.string[0].startswith("Regla: LGC03")
+    st = service.GetStatusEvent(trackId=cufe)
+    assert st.StatusCode == "00" and "030" in st.StatusMessage
+    assert service.GetStatusEvent(trackId="no-existe").StatusCode == "66"
+    cbc = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+    root = etree.fromstring(inv)
+    cn = build_signed(note_json("credit_note", next(_n), root.findtext(f"{{{cbc}}}ID"), cufe,
+                                root.findtext(f"{{{cbc}}}IssueDate")), signer)
+    rn = service.SendBillSync(fileName="z.zip", contentFile=make_zip(fname("credit_note"), cn))
+    notes = service.GetReferenceNotes(trackId=cufe)
+    assert notes.StatusCode == "00" and rn.XmlDocumentKey in notes.StatusMessage
+    info = service.GetDocumentInfo(uuid=cufe)
+    assert info.StatusCode == "200" and info.CompressedDocumentInfo is None
+    (doc,) = info.DocumentInfo.Documento
+    assert (doc.UUID, doc.DocumentTypeId, doc.Emisor.NumeroDoc, doc.Receptor.NumeroDoc) == \
+        (cufe, "01", SUPPLIER_NIT, CUSTOMER_NIT)
+    assert [e.Codigo for e in doc.Eventos.Evento] == ["030"]
+    assert doc.Eventos.Evento[0].ReferenciasDocumento.ReferenciaDocumento[0].UUID == cufe
+    assert [(kv.Key, kv.Value) for kv in doc.Estado.KeyValueOfintstring] == [
+        (30, "Acuse de recibo de Factura Electrónica de Venta")]
+    assert [n.UUID for n in doc.DocumentTags.Nota] == [rn.XmlDocumentKey]
+    assert doc.DocumentTags.Nota[0].ConceptoCorreccion.Codigo == "1"
+    assert doc.TotalEImpuestos.Total > 0 and doc.Referencias.ReferenciaDocumento == []  # nil list
+    missing = service.GetDocumentInfo(uuid="no-existe")
+    assert missing.StatusCode == "404" and not missing.DocumentInfo.Documento
+
+
+def test_acquirer_and_exchange_emails(service, sandbox):
+    sandbox.register_acquirer("31", CUSTOMER_NIT, "Cliente Comercial Ltda.", "recepcion@cliente.example")
+    a = service.GetAcquirer(identificationType="31", identificationNumber=CUSTOMER_NIT)
+    assert (a.StatusCode, a.ReceiverName, a.ReceiverEmail) == ("200", "Cliente Comercial Ltda.",
+                                                               "recepcion@cliente.example")
+    none = service.GetAcquirer(identificationType="13", identificationNumber="1")
+    assert none.StatusCode == "404" and none.ReceiverName is None
+    ex = service.GetExchangeEmails()
+    assert ex.Success is True and ex.StatusCode == "200"
+    assert b"recepcion@cliente.example" in base64.b64decode(ex.CsvBase64Bytes)  # xs:string in the contract
+
+
+def test_send_bill_attachment_async(service, sandbox, signer):
+    sandbox.sandbox.async_pending_polls = 0
+    inv, cufe = _invoice(service, signer)
+    container = sign(attached.build_attached_document(inv, None), signer)
+    name = document_filename("attached_document", SUPPLIER_NIT, next(_n), 2026)
+    up = service.SendBillAttachmentAsync(fileName="z.zip", contentFile=make_zip_many([(name, container)]))
+    assert up.ZipKey
+    (res,) = service.GetStatusZip(trackId=up.ZipKey)
+    assert (res.StatusCode, res.XmlDocumentKey) == ("00", cufe)
