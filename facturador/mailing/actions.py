@@ -8,6 +8,7 @@ job when there is one) and writes one audit entry. A refusal is a `core.errors` 
 from __future__ import annotations
 
 import mailbox
+import math
 import smtplib
 from email.utils import make_msgid
 
@@ -29,12 +30,22 @@ from facturador.mailing.models import (
     MailSend,
     Suppression,
 )
+from facturador.mailing.ratelimit import get_limiter
 
 
 class MailServerError(Refusal):
     """The mail server could not be reached or the connection was lost (HTTP 502)."""
 
     status = 502
+
+
+class Throttled(Conflict):
+    """Too many messages for now (HTTP 429): try again later (`details["retry_after"]`, seconds)."""
+
+    status = 429
+
+
+TEST_MAX_WAIT_SECONDS = 3  # a test email waits this long at most for the global rate limit to admit it
 
 
 def _send(issuer, send) -> MailSend:
@@ -139,6 +150,12 @@ def send_test(issuer, actor: Actor, *, send, email, document=None) -> str:
         if first is None:
             raise Invalid("mailing.documents.none", "El envío no tiene facturas.")
         doc = first.document
+    # the platform's global rate limit (the workers' windows) applies to test emails too
+    slot, wait = get_limiter().acquire_within(TEST_MAX_WAIT_SECONDS)
+    if slot is None:
+        retry = max(1, math.ceil(wait))
+        raise Throttled("mailing.test.rate_limited", "Se alcanzó el límite de correos por enviar de la plataforma; "
+                        f"intente la prueba de nuevo en {retry} segundos.", details={"retry_after": retry})
     mid = make_msgid(idstring=f"fmtest{send.pk}", domain=services.message_id_domain())
     try:
         engine.deliver_one(send, doc, to, mid)

@@ -8,7 +8,8 @@ were admitted in that second AND fewer than `per_hour` in the current hour. Two 
 * Database (otherwise): two `RateWindow` rows updated under a row lock (SELECT ... FOR UPDATE on
   PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE).
 
-`acquire()` blocks until admitted and returns the window id; 0 means "no limit" for either value
+`acquire()` blocks until admitted and returns the window id (`acquire_within()` gives up after a while: the
+test email, sent while a person waits, goes through the same windows); 0 means "no limit" for either value
 (settings MAILING_RATE_PER_SECOND and MAILING_RATE_PER_HOUR, read when a limiter is made).
 """
 
@@ -52,6 +53,16 @@ class RateLimiter:
     def try_acquire(self) -> tuple[str | None, float]:
         """(window id, 0) when admitted, or (None, seconds to wait)."""
         return f"s{int(time.time())}", 0.0
+
+    def acquire_within(self, seconds: float) -> tuple[str | None, float]:
+        """Like `acquire`, but gives up when admission is more than `seconds` away (a person is waiting,
+        e.g. the test email): (window id, 0) when admitted, else (None, seconds until the limit frees up)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            slot, wait = self.try_acquire()
+            if slot is not None or time.monotonic() + wait > deadline:
+                return slot, wait
+            time.sleep(max(wait, 0.005))
 
     def acquire(self, check_cancel=None, max_sleep: float = 1.0) -> str:
         while True:

@@ -9,10 +9,10 @@ from django.urls import reverse
 
 from facturador.core.actors import Actor
 from facturador.core.cli import RefusedCommand
-from facturador.core.errors import Forbidden
+from facturador.core.errors import Forbidden, Refusal
 from facturador.core.models import AuditEntry
 from facturador.mailing import actions, services
-from facturador.mailing.models import MailSend
+from facturador.mailing.models import MailSend, RateWindow
 from facturador.mailing.tests.conftest import ACTOR
 
 
@@ -131,3 +131,32 @@ def test_cli_test_email_to_the_as_users_address(issuer_co, send, make_user, smtp
                  stdout=io.StringIO())
     assert [m["To"] for m in smtp_server.messages] == ["operadora@example.com"]
     assert MailSend.objects.count() == 1
+
+
+# --- (a) the global rate limit of the mass sends ----------------------------------------------------
+
+@pytest.fixture
+def listed(issuer_co):
+    actions.set_test_recipients(issuer_co, ACTOR, emails=["qa@example.com"])
+    return "qa@example.com"
+
+
+def test_test_emails_count_against_the_global_hourly_limit(issuer_co, send, listed, smtp_server, mail_settings):
+    mail_settings.REDIS_URL = ""  # the database limiter, shared by every process
+    mail_settings.MAILING_RATE_PER_HOUR = 2
+    actions.send_test(issuer_co, ACTOR, send=send, email=listed)
+    actions.send_test(issuer_co, ACTOR, send=send, email=listed)
+    with pytest.raises(Refusal) as exc:
+        actions.send_test(issuer_co, ACTOR, send=send, email=listed)
+    assert (exc.value.code, exc.value.status) == ("mailing.test.rate_limited", 429)
+    assert len(smtp_server.messages) == 2
+    assert RateWindow.objects.get(name="hour").count == 2  # the same windows the workers' sends use
+
+
+def test_test_email_waits_for_the_per_second_window(issuer_co, send, listed, smtp_server, mail_settings):
+    mail_settings.REDIS_URL = ""
+    mail_settings.MAILING_RATE_PER_SECOND = 1
+    for _ in range(2):
+        actions.send_test(issuer_co, ACTOR, send=send, email=listed)
+    second = RateWindow.objects.get(name="second")
+    assert len(smtp_server.messages) == 2 and second.count == 1  # the second one was admitted in a later second
