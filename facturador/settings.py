@@ -243,6 +243,17 @@ CONTENT_SECURITY_POLICY = {
 # The API's OpenAPI schema and Swagger UI need a login unless FACTURADOR_PUBLIC_API_DOCS=1.
 FACTURADOR_PUBLIC_API_DOCS = _env_bool("FACTURADOR_PUBLIC_API_DOCS")
 
+# What one import may read (checked before a workbook is loaded, and counted while streaming): rows, cells a
+# workbook would allocate, uncompressed bytes (ZIP members, CSV text). Uploads larger than
+# FACTURADOR_UPLOAD_MAX_BYTES are refused before they are stored.
+FACTURADOR_IMPORT_MAX_ROWS = int(os.environ.get("FACTURADOR_IMPORT_MAX_ROWS", str(2_000_000)))
+FACTURADOR_IMPORT_MAX_CELLS = int(os.environ.get("FACTURADOR_IMPORT_MAX_CELLS", str(40 * 2**20)))
+FACTURADOR_IMPORT_MAX_BYTES = int(os.environ.get("FACTURADOR_IMPORT_MAX_BYTES", str(2 * 2**30)))
+FACTURADOR_UPLOAD_MAX_BYTES = int(os.environ.get("FACTURADOR_UPLOAD_MAX_BYTES", str(512 * 2**20)))
+# Template tests with a sample file run in a child process with these limits (seconds, bytes of memory).
+FACTURADOR_PREVIEW_TIMEOUT = float(os.environ.get("FACTURADOR_PREVIEW_TIMEOUT", "30"))
+FACTURADOR_PREVIEW_MEMORY = int(os.environ.get("FACTURADOR_PREVIEW_MEMORY", str(1024 * 2**20)))
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "core:dashboard"
 LOGOUT_REDIRECT_URL = "login"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
@@ -50,6 +51,10 @@ def schedule_import(issuer, actor: Actor, *, operator: Operator, template: Impor
         raise Invalid("imports.file.unknown_file_type", f"Tipo de archivo desconocido: «{file_type}».",
                       field="file_type")
     name = services.clean_filename(getattr(upload, "name", ""))
+    declared = getattr(upload, "size", None)
+    if declared is not None and declared > settings.FACTURADOR_UPLOAD_MAX_BYTES:
+        raise Invalid("imports.file.too_large", f"El archivo «{name}» pesa {declared / 2**20:.0f} MB; el máximo es "
+                      f"{settings.FACTURADOR_UPLOAD_MAX_BYTES / 2**20:.0f} MB.", field="file")
     digest, size = services.sha256_of(upload)
     if size == 0:
         raise Invalid("imports.file.empty", f"El archivo «{name}» está vacío.", field="file")

@@ -28,7 +28,9 @@ from facturador.core.models import Job
 from facturador.imports import loading, services, staging
 from facturador.imports.models import ImportJob, ImportRowError
 from facturador.tabular.errors import ImportFileError
-from facturador.tabular.mapping import Template, map_rows, open_for_template, preview
+from facturador.tabular.isolated import preview_isolated
+from facturador.tabular.limits import Limits
+from facturador.tabular.mapping import Template, map_rows, open_for_template
 from facturador.tabular.reports import write_error_report_csv, write_error_report_xlsx
 
 logger = logging.getLogger(__name__)
@@ -199,7 +201,7 @@ def process(imp: ImportJob, ctx: JobContext):
     if imp.template.all_or_nothing:
         template.all_or_nothing = True
     try:
-        source = open_for_template(imp.file.path, imp.original_name, template)
+        source = open_for_template(imp.file.path, imp.original_name, template, limits=import_limits())
     except ImportFileError as exc:
         raise JobFailed(exc.message_es, str(exc)) from exc
     errors = loading.ErrorSpool(imp.pk)
@@ -343,6 +345,12 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     return Job.Status.FINISHED_WITH_ERRORS if has_errors else Job.Status.FINISHED
 
 
+def import_limits() -> Limits:
+    """What one import may read (settings): rows, cells and uncompressed bytes, checked before loading."""
+    return Limits(max_rows=settings.FACTURADOR_IMPORT_MAX_ROWS, max_cells=settings.FACTURADOR_IMPORT_MAX_CELLS,
+                  max_bytes=settings.FACTURADOR_IMPORT_MAX_BYTES)
+
+
 # --- preview (template test) ---------------------------------------------------------------------
 
 def preview_upload(mapping: dict, upload, limit: int = 50) -> dict:
@@ -356,7 +364,10 @@ def preview_upload(mapping: dict, upload, limit: int = 50) -> dict:
         for chunk in chunks:
             tmp.write(chunk)
         tmp.flush()
-        result = preview(tmp.name, name, tpl, limit=limit)
+        # the sample is untrusted: parse it in a child process with time and memory limits, never in this one
+        result = preview_isolated(tmp.name, name, tpl.to_dict(), limit=limit, limits=import_limits(),
+                                  timeout=settings.FACTURADOR_PREVIEW_TIMEOUT,
+                                  memory_limit=settings.FACTURADOR_PREVIEW_MEMORY)
     fields = [f.field for f in tpl.fields]
     rows, valid, invalid = [], 0, 0
     for mr in result.rows:

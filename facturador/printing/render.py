@@ -313,7 +313,7 @@ def render_pdf_sandboxed(template_source: str, data: Mapping, *, assets: Mapping
     try:
         output = os.path.join(root, ".out.pdf")
         job = json.dumps({"root": root, "output": output, "data": to_json(data), "pdf_tags": pdf_tags})
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
+        env = {"PATH": os.defpath, "LANG": "C.UTF-8"}  # nothing inherited: the child starts from a clean slate
         for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             env[var] = _DEAD_PROXY
         env.update(NO_PROXY="", no_proxy="", HOME=root, XDG_CACHE_HOME=root + "/.no-packages",

@@ -149,3 +149,47 @@ def test_merged_cells_and_formulas_without_value(tmp_path, do_import):
     assert "combinadas A3:A4" in msgs[4]
     assert "fórmula" in msgs[5]
     assert Charge.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_rows_over_the_import_cap_fail_the_import_cleanly(do_import, settings):
+    settings.FACTURADOR_IMPORT_MAX_ROWS = 3
+    imp = do_import("detalle.csv", files.csv_bytes(ROWS))
+    assert_failed_clean(imp, "filas")
+
+
+@pytest.mark.django_db
+def test_upload_over_the_size_cap_is_refused_before_it_is_stored(issuer_co, operator, template, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from facturador.core.actors import Actor
+    from facturador.imports import actions
+    from facturador.imports.models import ImportJob
+
+    settings.FACTURADOR_UPLOAD_MAX_BYTES = 100
+    upload = SimpleUploadedFile("detalle.csv", files.csv_bytes(ROWS))
+    with pytest.raises(Invalid) as err:
+        actions.schedule_import(issuer_co, Actor.worker(), operator=operator, template=template, period="2026-10",
+                                upload=upload)
+    assert (err.value.code, err.value.field) == ("imports.file.too_large", "file")
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_hostile_sample_is_refused_by_the_isolated_preview(issuer_co, operator, template):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from facturador.core.actors import Actor
+    from facturador.imports import actions
+    from facturador.tabular.tests.test_limits import _ods, _value
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _ods(Path(tmp) / "bomba.ods",
+                    f'<table:table-row table:number-rows-repeated="1048576">{_value(1024)}</table:table-row>')
+        sample = SimpleUploadedFile("bomba.ods", path.read_bytes())
+    with pytest.raises(Invalid) as err:
+        actions.preview_template(issuer_co, Actor.worker(), mapping=template.mapping, sample=sample)
+    assert err.value.code == "imports.sample.unreadable" and err.value.field == "sample"
