@@ -1,7 +1,11 @@
 """Verify a DIAN document as received: CUFE/CUDE, SoftwareSecurityCode, XSD, XAdES signature and totals.
 
 Works on any party's documents (no assumption about our own formatting). Each check reports
-``ok`` True/False, or None when it could not run (e.g. no technical key given).
+``ok`` True/False, or None when it could not run (e.g. no technical key given); notifications that
+do not reject (FAD09e, the signer's NIT) are ``Report.warnings``. Each document type by its own
+rules: invoices and notes (all of the above), ApplicationResponse (XSD, signature, an event's CUDE),
+AttachedDocument (XSD, signature, and nested reports of the invoice and the ApplicationResponse it
+carries); XML that is none of these is reported as not a DIAN document. Never raises on bad input.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from . import cufe as cufe_mod
 from . import xsd as xsd_mod
 from ._read import (MAX_XML_BYTES, RULE_PREFIX, XmlInputError, dec, document_info, lines, parse, rule,
                     text, xp)
-from .ns import DS, XADES
+from .ns import DIAN_EXTENSIONS, DS, ROOT, XADES
 
 _DIGESTS = {
     "http://www.w3.org/2000/09/xmldsig#sha1": hashlib.sha1,
@@ -68,11 +72,16 @@ class Report:
     document: dict
     checks: list[Check] = field(default_factory=list)
     warnings: list[Check] = field(default_factory=list)
+    #: an AttachedDocument's reports of what it carries: "document" (the invoice or note) and
+    #: "application_response" (DIAN's answer), each verified by its own rules
+    embedded: dict[str, "Report"] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """True only when every check that could run passed (checks with ok=None are skipped)."""
-        return all(c.ok is not False for c in self.checks) and any(c.ok for c in self.checks)
+        """True only when every check that could run passed (checks with ok=None are skipped), in this
+        report and in every embedded one."""
+        return (all(c.ok is not False for c in self.checks) and any(c.ok for c in self.checks)
+                and all(r.ok for r in self.embedded.values()))
 
     def check(self, name: str) -> Check | None:
         return next((c for c in self.checks if c.name == name), None)
@@ -81,8 +90,11 @@ class Report:
         return next((c for c in self.warnings if c.name == name), None)
 
     def to_json(self) -> dict:
-        return {"document": self.document, "checks": [asdict(c) for c in self.checks],
-                "warnings": [asdict(c) for c in self.warnings]}
+        out = {"document": self.document, "checks": [asdict(c) for c in self.checks],
+               "warnings": [asdict(c) for c in self.warnings]}
+        if self.embedded:
+            out["embedded"] = {k: r.to_json() for k, r in self.embedded.items()}
+        return out
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
@@ -516,6 +528,134 @@ def _unreadable(message: str) -> Report:
                   [Check(n, None, "", "No se pudo leer el documento.") for n in CHECK_NAMES[1:]])
 
 
+def _not_dian(info: dict, message: str) -> Report:
+    return Report(info, [Check("document", False, "ZB01", message)])
+
+
+def _common_checks(report: Report, xml_bytes: bytes, root, schema_dir) -> None:
+    """XSD, the signature's cryptography and DIAN's XAdES-EPES profile: the same for every document type."""
+    if not schema_dir:
+        report.checks.append(Check("xsd", None, "", "Sin directorio de esquemas XSD (FACTURADOR_DIAN_SCHEMA_DIR)."))
+    else:
+        report.checks.append(xsd_check(xml_bytes, schema_dir))
+    sig_check, cert = _verify_signature(xml_bytes, root)
+    report.checks.append(sig_check)
+    checks, warnings = xades_profile(root, report.document, cert)
+    report.checks.extend(checks)
+    report.warnings.extend(warnings)
+
+
+def _party_nit(root, role: str) -> str | None:
+    return text(root, f"cac:{role}/cac:PartyTaxScheme/cbc:CompanyID")
+
+
+#: ResponseCodes of RADIAN events (acuse 030, reclamo 031, recibo de bienes 032, aceptación expresa 033,
+#: tácita 034, ...): documents of a party, identified by a CUDE computed with its software PIN.
+def _is_event(code: str | None) -> bool:
+    return bool(code) and len(code) == 3 and code.startswith("03")
+
+
+def event_cude(info: dict, pin: str) -> str:
+    """CUDE of an event ApplicationResponse: SHA-384(NumDE + FecDE + HorDE + NitFE + DocAdq + ResponseCode +
+    ID + DocumentTypeCode + Software-PIN) (Anexo técnico de eventos; the fields of DIAN's CufeModel)."""
+    parts = [info.get(k) or "" for k in ("number", "issue_date", "issue_time", "sender_nit", "receiver_nit",
+                                         "response_code", "reference_id", "reference_type_code")]
+    return hashlib.sha384(("".join(parts) + pin).encode("utf-8")).hexdigest()
+
+
+def application_response_info(root) -> dict:
+    dr = "cac:DocumentResponse"
+    return {
+        "root": "ApplicationResponse", "kind": "application_response", "type": None,
+        "number": text(root, "cbc:ID"), "uuid": text(root, "cbc:UUID"), "uuid_scheme": text(root, "cbc:UUID/@schemeName"),
+        "environment": text(root, "cbc:ProfileExecutionID"), "issue_date": text(root, "cbc:IssueDate"),
+        "issue_time": text(root, "cbc:IssueTime"),
+        "sender_nit": _party_nit(root, "SenderParty"), "receiver_nit": _party_nit(root, "ReceiverParty"),
+        "supplier_nit": _party_nit(root, "SenderParty"),  # who issues (and signs) the response
+        "response_code": text(root, f"{dr}/cac:Response/cbc:ResponseCode"),
+        "response_description": text(root, f"{dr}/cac:Response/cbc:Description"),
+        "reference_id": text(root, f"{dr}/cac:DocumentReference/cbc:ID"),
+        "reference_uuid": text(root, f"{dr}/cac:DocumentReference/cbc:UUID"),
+        "reference_type_code": text(root, f"{dr}/cac:DocumentReference/cbc:DocumentTypeCode"),
+    }
+
+
+def verify_application_response(xml_bytes: bytes, root, *, pin: str | None = None, schema_dir=None) -> Report:
+    """An ApplicationResponse by its own rules: XSD, signature and XAdES profile, and the CUDE of an event
+    (with the PIN of the software that issued it). DIAN's own validation answers carry a CUDE that DIAN
+    assigns: it cannot be recomputed and is reported as not checked. No totals: it has none."""
+    info = application_response_info(root)
+    report = Report(info)
+    _common_checks(report, xml_bytes, root, schema_dir)
+    code = info["response_code"]
+    if not _is_event(code):
+        report.checks.append(Check("cude", None, "", f"Respuesta de validación (ResponseCode {code or 'vacío'}): "
+                                                     "su CUDE lo asigna la DIAN y no se puede recalcular."))
+    elif not pin:
+        report.checks.append(Check("cude", None, "", f"No se verificó el CUDE del evento {code}: se necesita el PIN "
+                                                     "del software que lo emitió."))
+    else:
+        expected = event_cude(info, pin)
+        ok = (info["uuid"] or "").lower() == expected
+        report.checks.append(Check("cude", ok, "" if ok else "AAD06", "CUDE del evento correcto." if ok else
+                                   f"Valor del CUDE no está calculado correctamente (esperado {expected})."))
+    return report
+
+
+def _cdata(el) -> bytes | None:
+    return el[0].text.encode("utf-8") if el and el[0].text and el[0].text.strip() else None
+
+
+def verify_attached_document(xml_bytes: bytes, root, *, technical_key: str | None = None, pin: str | None = None,
+                             software_id: str | None = None, schema_dir=None,
+                             max_bytes: int | None = MAX_XML_BYTES) -> Report:
+    """An AttachedDocument: its XSD and signature, that what it carries belongs together, and a nested report
+    for the embedded invoice/note and for the embedded ApplicationResponse (``report.embedded``)."""
+    line_ref = "cac:ParentDocumentLineReference/cac:DocumentReference"
+    info = {"root": "AttachedDocument", "kind": "attached_document", "type": None,
+            "number": text(root, "cbc:ID"), "parent_document_id": text(root, "cbc:ParentDocumentID"),
+            "environment": text(root, "cbc:ProfileExecutionID"), "issue_date": text(root, "cbc:IssueDate"),
+            "issue_time": text(root, "cbc:IssueTime"), "sender_nit": _party_nit(root, "SenderParty"),
+            "supplier_nit": _party_nit(root, "SenderParty"), "receiver_nit": _party_nit(root, "ReceiverParty"),
+            "document_uuid": text(root, f"{line_ref}/cbc:UUID")}
+    report = Report(info)
+    _common_checks(report, xml_bytes, root, schema_dir)
+    doc = _cdata(xp(root, "cac:Attachment/cac:ExternalReference/cbc:Description"))
+    ar = _cdata(xp(root, f"{line_ref}/cac:Attachment/cac:ExternalReference/cbc:Description"))
+    if doc is not None:
+        report.embedded["document"] = verify_document(doc, technical_key, pin, software_id, schema_dir,
+                                                      max_bytes=max_bytes)
+    if ar is not None:
+        report.embedded["application_response"] = verify_document(ar, schema_dir=schema_dir, max_bytes=max_bytes)
+    problems = []
+    d = report.embedded.get("document")
+    a = report.embedded.get("application_response")
+    if d is None:
+        problems.append("no contiene el documento electrónico (cac:Attachment/cac:ExternalReference/cbc:Description)")
+    elif d.document.get("kind") not in RULE_PREFIX:
+        problems.append("el documento que contiene no es una factura ni una nota")
+    if a is None:
+        problems.append("no contiene la ApplicationResponse de la DIAN")
+    elif a.document.get("kind") != "application_response":
+        problems.append("la respuesta que contiene no es una ApplicationResponse")
+    if d is not None and a is not None and d.document.get("kind") in RULE_PREFIX \
+            and a.document.get("kind") == "application_response":
+        uuid = (d.document.get("uuid") or "").lower()
+        if (a.document.get("reference_uuid") or "").lower() != uuid:
+            problems.append("la ApplicationResponse responde a otro documento (su CUFE/CUDE no es el del documento)")
+        if a.document.get("response_code") != "02":
+            problems.append(f"la DIAN no validó el documento (ResponseCode {a.document.get('response_code')})")
+        if (info["document_uuid"] or "").lower() != uuid:
+            problems.append("ParentDocumentLineReference no indica el CUFE/CUDE del documento que contiene")
+        if info["parent_document_id"] and info["parent_document_id"] != d.document.get("number"):
+            problems.append("ParentDocumentID no es el número del documento que contiene")
+    report.checks.append(Check("attachments", not problems, "ZB01" if problems else "",
+                               ("El contenedor " + "; ".join(problems) + ".") if problems else
+                               "Contiene el documento y la ApplicationResponse de la DIAN que lo valida "
+                               "(ver «embedded»)."))
+    return report
+
+
 def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str | None = None,
                     software_id: str | None = None, schema_dir: str | None = None, *,
                     max_bytes: int | None = MAX_XML_BYTES) -> Report:
@@ -528,31 +668,34 @@ def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str
         return _unreadable(f"XML mal formado: {exc}")
     except XmlInputError as exc:
         return _unreadable(exc.message)
+    schema_dir = schema_dir or xsd_mod.default_schema_dir()
+    qname = etree.QName(root)
+    if ROOT.get(qname.localname) != qname.namespace:
+        expected = f" (se esperaba {ROOT[qname.localname]})" if qname.localname in ROOT else ""
+        return _not_dian({"root": qname.localname, "namespace": qname.namespace, "kind": None},
+                         f"No es un documento electrónico de la DIAN: la raíz {qname.localname} "
+                         f"{'no tiene espacio de nombres' if not qname.namespace else f'está en {qname.namespace}'}"
+                         f"{expected}; se admiten Invoice, CreditNote, DebitNote, ApplicationResponse y "
+                         "AttachedDocument de UBL 2.1.")
+    if qname.localname == "ApplicationResponse":
+        return verify_application_response(xml_bytes, root, pin=pin, schema_dir=schema_dir)
+    if qname.localname == "AttachedDocument":
+        return verify_attached_document(xml_bytes, root, technical_key=technical_key, pin=pin,
+                                        software_id=software_id, schema_dir=schema_dir, max_bytes=max_bytes)
     info = document_info(root)
     kind = info["kind"]
+    if not xp(root, DIAN_EXTENSIONS) and not xp(root, "//ds:Signature"):
+        return _not_dian(info, f"No es un documento electrónico de la DIAN: {qname.localname} sin extensiones DIAN "
+                               "(ext:UBLExtensions/sts:DianExtensions) ni firma; no se calcula su CUFE/CUDE.")
     report = Report(info)
-
-    # xsd
-    schema_dir = schema_dir or xsd_mod.default_schema_dir()
-    if not schema_dir:
-        report.checks.append(Check("xsd", None, "", "Sin directorio de esquemas XSD (FACTURADOR_DIAN_SCHEMA_DIR)."))
-    else:
-        report.checks.append(xsd_check(xml_bytes, schema_dir))
-    # signature: the cryptography, then DIAN's XAdES-EPES profile
-    sig_check, cert = _verify_signature(xml_bytes, root)
-    report.checks.append(sig_check)
-    checks, warnings = xades_profile(root, info, cert)
-    report.checks.extend(checks)
-    report.warnings.extend(warnings)
+    _common_checks(report, xml_bytes, root, schema_dir)
 
     # cufe / cude
     cude = info["type"] in ("03", "91", "92")
     label = "CUDE" if cude else "CUFE"
     key = pin if cude else technical_key
     code = rule(kind, "FAD06")
-    if kind is None:
-        report.checks.append(Check("cufe", False, "ZB01", "Raíz desconocida: no es Invoice, CreditNote ni DebitNote."))
-    elif not key:
+    if not key:
         need = "el PIN del software" if cude else "la clave técnica del rango de numeración"
         report.checks.append(Check("cufe", None, "", f"No se verificó el {label}: se necesita {need}."))
     else:
