@@ -98,6 +98,11 @@ def check_new_password(password: str, *, field: str = "password") -> None:
                       field=field)
 
 
+def hash_time(password: str) -> None:
+    """Spend the time a password check takes (for an RFC without account)."""
+    make_password(password)
+
+
 def hash_new_password(password: str, *, field: str = "password") -> str:
     """The hash of a password the customer chooses (checked first): what waits in the session until the account
     is created, so the plaintext is never kept."""

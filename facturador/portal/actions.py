@@ -160,6 +160,7 @@ def customer_login(issuer, actor: Actor, *, rfc: str, password: str) -> Customer
     accounts.throttle("login_account", f"{issuer.pk}:{rfc}")  # counted before the check: parallel guesses too
     customer = Customer.objects.filter(issuer=issuer, rfc=rfc).first()
     if customer is None or not customer.has_account:
+        accounts.hash_time(password)  # as long as checking a real password: the answer's time tells nothing
         raise Invalid("portal.account.wrong_password", "El RFC o la contraseña no son correctos.", field="password")
     accounts.authenticate(customer, password)
     audit.record("portal.customer_login", actor=actor, issuer=issuer, obj=customer, summary=customer.rfc)
@@ -198,14 +199,17 @@ def save_fiscal_data(issuer, actor: Actor, *, customer: Customer, receptor: serv
     return customer
 
 
-def _save_customer(issuer, receptor: services.ReceptorData, password_hash: str | None) -> tuple[Customer, bool]:
+def _save_customer(issuer, receptor: services.ReceptorData, password_hash: str | None,
+                   signed_in: Customer | None) -> tuple[Customer, bool]:
     customer, _ = Customer.objects.get_or_create(issuer=issuer, rfc=receptor.rfc, defaults={
         "legal_name": receptor.name, "postal_code": receptor.postal_code, "regimen": receptor.regimen,
         "uso_cfdi": receptor.uso_cfdi, "email": receptor.email})
-    customer.legal_name, customer.postal_code, customer.regimen, customer.uso_cfdi = (
-        receptor.name, receptor.postal_code, receptor.regimen, receptor.uso_cfdi)
-    customer.email = receptor.email or customer.email
-    customer.save()
+    if not customer.has_account or (signed_in is not None and signed_in.pk == customer.pk):
+        # an account's data (its email receives the password recovery) changes only when its owner signed in
+        customer.legal_name, customer.postal_code, customer.regimen, customer.uso_cfdi = (
+            receptor.name, receptor.postal_code, receptor.regimen, receptor.uso_cfdi)
+        customer.email = receptor.email or customer.email
+        customer.save()
     if password_hash and not customer.has_account:
         accounts.set_password_hash(customer, password_hash)
         return customer, True
@@ -213,17 +217,17 @@ def _save_customer(issuer, receptor: services.ReceptorData, password_hash: str |
 
 
 def generate_invoice(issuer, actor: Actor, *, ticket_ids, receptor: services.ReceptorData, forma_pago: str,
-                     password_hash: str | None = None) -> tuple[Cfdi, bool]:
+                     password_hash: str | None = None, signed_in: Customer | None = None) -> tuple[Cfdi, bool]:
     """Stamp one CFDI for the customer's tickets; saves the customer (and creates the account when the hash of
-    the password chosen at the fiscal-data step is given, see `accounts.hash_new_password`).
-    Returns (cfdi, account created)."""
+    the password chosen at the fiscal-data step is given, see `accounts.hash_new_password`). An existing
+    account's saved data changes only when `signed_in` is that customer. Returns (cfdi, account created)."""
     _limit(actor, "stamp_ip")
     if forma_pago not in dict(services.FORMAS_PAGO):
         raise Invalid("portal.invoice.forma_pago_invalid", "Elija la forma de pago.", field="forma_pago")
     services.check_receptor(receptor)
     items = list(Ticket.objects.filter(issuer=issuer, pk__in=list(ticket_ids or [])).select_related("branch"))
     with transaction.atomic():
-        customer, created = _save_customer(issuer, receptor, password_hash)
+        customer, created = _save_customer(issuer, receptor, password_hash, signed_in)
     cfdi = services.invoice_tickets(issuer, items, receptor, forma_pago, customer=customer)
     audit.record("portal.invoice", actor=actor, issuer=issuer, obj=cfdi,
                  summary=f"{cfdi.full_number} {cfdi.uuid} {cfdi.receptor_rfc}, {len(items)} tickets")

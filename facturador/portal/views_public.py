@@ -83,10 +83,11 @@ def rfc(request, ps):
         if request.flow.get("rfc") != value:
             request.flow.pop("customer", None)
         request.flow["rfc"] = value
-        customer = Customer.objects.filter(issuer=ps.issuer, rfc=value).first()
-        if customer and customer.has_account and request.flow.get("customer") != customer.pk:
-            return redirect("portal:login", ps.slug)
-        return redirect("portal:tickets", ps.slug)
+        if request.customer and request.customer.rfc == value:  # already signed in with this RFC
+            return redirect("portal:tickets", ps.slug)
+        # the same next page whether or not the RFC has an account (no enumeration): "ingresar" or
+        # "continuar sin cuenta"
+        return redirect("portal:login", ps.slug)
     return render(request, "portal/rfc.html", _ctx(request, form=form, step=2))
 
 
@@ -94,7 +95,7 @@ def rfc(request, ps):
 def login(request, ps):
     status = 200
     rfc_value = request.flow.get("rfc")
-    if not rfc_value or not Customer.objects.filter(issuer=ps.issuer, rfc=rfc_value).exists():
+    if not rfc_value:
         return redirect("portal:rfc", ps.slug)
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -155,12 +156,14 @@ def fiscal(request, ps):
     if not request.flow.get("tickets"):
         return redirect("portal:tickets", ps.slug)
     rfc_value = request.flow["rfc"]
-    customer = Customer.objects.filter(issuer=ps.issuer, rfc=rfc_value).first()
+    # a customer's saved data only for the customer signed in with this RFC; for anyone else the same empty form
+    # (with the optional password) whether or not the RFC has an account
+    customer = request.customer if request.customer and request.customer.rfc == rfc_value else None
     initial = request.flow.get("receptor") or (
         {"name": customer.legal_name, "postal_code": customer.postal_code, "regimen": customer.regimen,
          "uso_cfdi": customer.uso_cfdi, "email": customer.email} if customer else {})
     form = FiscalDataForm(request.POST or None, rfc=rfc_value, initial=initial)
-    if customer and customer.has_account:
+    if customer:
         form.fields.pop("password")
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k not in ("password", "password_hash")}
@@ -191,7 +194,8 @@ def preview(request, ps):
         try:
             cfdi, account_created = actions.generate_invoice(
                 ps.issuer, _actor(request), ticket_ids=request.flow.get("tickets", []), receptor=receptor,
-                forma_pago=request.flow.get("forma_pago", "01"), password_hash=request.flow.get("password_hash"))
+                forma_pago=request.flow.get("forma_pago", "01"), password_hash=request.flow.get("password_hash"),
+                signed_in=request.customer)
         except Refusal as r:
             status = _refused(form, r)
         else:

@@ -18,6 +18,7 @@ def test_customer_invoices_a_ticket_and_recovers_password(page, portal, make_tic
     page.click("button:has-text('Continuar')")
     page.fill("input[name=rfc]", "xiqb891116qe4")
     page.click("button:has-text('Continuar')")
+    page.click("text=Continuar sin cuenta")
     page.click("text=¿Dónde encuentro estos datos?")
     shot("1-ticket-help")
     for t in (t1, t2):
