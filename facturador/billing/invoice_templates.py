@@ -9,7 +9,7 @@ from django.db.models import Max
 
 from facturador.billing.models import InvoiceTemplate, TemplateAsset
 from facturador.printing.invoice import default_template, sample_invoice_data
-from facturador.printing.render import TemplateError, TemplateRenderer
+from facturador.printing.render import TemplateError, render_pdf_sandboxed
 
 DEFAULT_NAME = "Predeterminada"
 MAX_SOURCE_BYTES = 512 * 1024
@@ -38,19 +38,16 @@ def validate(source: str, assets: dict[str, bytes] | None = None) -> bytes:
             raise TemplateError(f"Nombre de recurso no permitido: «{name}».", None, None)
         if len(content) > MAX_ASSET_BYTES:
             raise TemplateError(f"El recurso «{name}» supera 2 MB.", None, None)
-    renderer = TemplateRenderer(source, assets)
-    try:
-        for electronic in (False, True):
-            try:
-                pdf = renderer.render(sample_data(electronic=electronic))
-            except TemplateError as exc:
-                case = "electrónica (con CUFE y QR)" if electronic else "no electrónica (data.dian es none)"
-                exc.message = exc.message_es = f"{exc.message} — al compilar la factura de ejemplo {case}."
-                raise
-            if not electronic:
-                first = pdf
-    finally:
-        renderer.close()
+    # a user's template is untrusted: compiled in a child process with time and memory limits, no packages
+    for electronic in (False, True):
+        try:
+            pdf = render_pdf_sandboxed(source, sample_data(electronic=electronic), assets=assets)
+        except TemplateError as exc:
+            case = "electrónica (con CUFE y QR)" if electronic else "no electrónica (data.dian es none)"
+            exc.message = exc.message_es = f"{exc.message} — al compilar la factura de ejemplo {case}."
+            raise
+        if not electronic:
+            first = pdf
     return first
 
 
@@ -103,6 +100,5 @@ def latest(issuer, name: str) -> InvoiceTemplate | None:
 
 
 def preview_pdf(tpl: InvoiceTemplate, electronic: bool = False) -> bytes:
-    from facturador.printing.render import render_pdf
-
-    return render_pdf(tpl.source, sample_data(electronic), assets=tpl.asset_dict())
+    """The sample invoice with `tpl`, compiled outside the web process (time and memory limits)."""
+    return render_pdf_sandboxed(tpl.source, sample_data(electronic), assets=tpl.asset_dict())

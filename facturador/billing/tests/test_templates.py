@@ -110,3 +110,4 @@ def test_batch_with_a_template_without_the_invoices_form_renders_each_invoice_al
         pdf = pypdfium2.PdfDocument(io.BytesIO((settings.MEDIA_ROOT / str(getattr(inv.pdf, "name", inv.pdf))).read_bytes()))
         text = pdf[0].get_textpage().get_text_range()
         assert len(pdf) == 1 and f"{inv.prefix}{inv.number}" in text
+
