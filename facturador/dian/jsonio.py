@@ -15,7 +15,8 @@ from stdnum.co import nit as co_nit
 
 from .errors import DianInputError
 from .model import (CONSUMIDOR_FINAL, CREDIT_NOTE, CREDIT_NOTE_CONCEPTS, DEBIT_NOTE, DEBIT_NOTE_CONCEPTS, ID_TYPES,
-                    INVOICE, IVA_RATES, KIND_TYPE_CODES, PARTY_TAX_SCHEMES, RESPONSIBILITIES, TAXES, WITHHOLDINGS,
+                    INVOICE, IVA_RATES, KIND_TYPE_CODES, PARTY_TAX_SCHEMES, PRICE_TYPES, RESPONSIBILITIES, TAXES,
+                    WITHHOLDINGS,
                     Address, AllowanceCharge, BillingReference, Document, Line, Numbering, Party, Payment, Prepayment,
                     Software, Tax, Withholding)
 
@@ -193,13 +194,20 @@ def _party(r: _Reader, data, path: str, role: str) -> Party | None:
     if email and not _EMAIL.match(email):
         r.err(path + "email", "email", f"Correo electrónico no válido en {path}email.")
     legal = r.boolean(data, "legal_person", path, default=id_type == "31")
+    industry = r.get(data, "industry_code", path, required=False, default="")
+    if isinstance(industry, list):
+        industry = ";".join(str(x).strip() for x in industry)
+    industry = str(industry).strip() if isinstance(industry, (str, int, list)) else "?"
+    if industry and not re.fullmatch(r"\d{4}(;\d{4})*", industry):
+        r.err(path + "industry_code", "format", f"{path}industry_code debe ser el código CIIU de la actividad "
+                                                "económica (4 dígitos; varios separados por ';').")
     return Party(id_number=number, name=r.string(data, "name", path, max_len=450), id_type=id_type,
                  dv=dv if id_type == "31" else None, legal_person=legal, responsibilities=list(resp),
                  tax_scheme=r.string(data, "tax_scheme", path, required=False, default="ZZ",
                                      choices=list(PARTY_TAX_SCHEMES)),
                  address=_address(r, r.obj(data, "address", path, required=role == "supplier"), path + "address."),
                  email=email, commercial_name=r.string(data, "commercial_name", path, required=False),
-                 phone=r.string(data, "phone", path, required=False))
+                 phone=r.string(data, "phone", path, required=False, max_len=50), industry_code=industry)
 
 
 def _allowance_charges(r: _Reader, data, key, path) -> list[AllowanceCharge]:
@@ -250,9 +258,18 @@ def _lines(r: _Reader, data) -> list[Line]:
         seen = [t.scheme for t in taxes]
         if len(seen) != len(set(seen)):
             r.err(p + "taxes", "FAS01b", f"{p}taxes repite un tributo; informe cada tributo una sola vez por línea.")
+        unit_price = r.decimal(li, "unit_price", p) or Decimal(0)
+        ref_price = r.decimal(li, "reference_price", p, required=False, positive=True)
+        if ref_price is None and unit_price == 0 and "unit_price" in li and not any(
+                e.field == p + "unit_price" for e in r.errors):
+            r.err(p + "reference_price", "required", f"La línea {p.rstrip('.')} es gratuita (unit_price 0): informe "
+                                                      f"{p}reference_price, el precio de referencia del bien o "
+                                                      "servicio (PricingReference).")
         out.append(Line(description=r.string(li, "description", p, max_len=300),
                         quantity=r.decimal(li, "quantity", p, positive=True) or Decimal(0),
-                        unit_price=r.decimal(li, "unit_price", p) or Decimal(0),
+                        unit_price=unit_price, reference_price=ref_price,
+                        reference_price_type=r.string(li, "reference_price_type", p, required=False, default="01",
+                                                      choices=list(PRICE_TYPES)),
                         unit_code=r.string(li, "unit_code", p, required=False, default="94"),
                         taxes=taxes, allowance_charges=_allowance_charges(r, li, "allowance_charges", p),
                         code=r.string(li, "code", p, required=False), note=r.string(li, "note", p, required=False)))

@@ -35,6 +35,8 @@ IVA_RATES = (Decimal("0"), Decimal("5"), Decimal("19"))
 CREDIT_NOTE_CONCEPTS = {"1": "Devolución parcial de los bienes", "2": "Anulación de factura electrónica",
                         "3": "Rebaja o descuento parcial o total", "4": "Ajuste de precio",
                         "5": "Descuento comercial por pronto pago", "6": "Descuento comercial por volumen de ventas"}
+# PriceTypeCode of a free-of-charge line's reference price (cac:PricingReference/cac:AlternativeConditionPrice)
+PRICE_TYPES = {"01": "Valor comercial", "02": "Valor en inventarios", "03": "Otro valor"}
 DEBIT_NOTE_CONCEPTS = {"1": "Intereses", "2": "Gastos por cobrar", "3": "Cambio del valor", "4": "Otros"}
 
 
@@ -71,7 +73,8 @@ class Party:
     address: Address | None = None
     email: str = ""
     commercial_name: str = ""
-    phone: str = ""
+    phone: str = ""                 # cac:Contact/cbc:Telephone (with email in cbc:ElectronicMail)
+    industry_code: str = ""         # CIIU economic activity (cbc:IndustryClassificationCode); several: "4711;6201"
 
     def __post_init__(self):
         if self.id_type == "31" and self.dv is None:
@@ -118,6 +121,10 @@ class Line:
     allowance_charges: list[AllowanceCharge] = field(default_factory=list)
     code: str = ""                  # seller's item code (StandardItemIdentification schemeID 999)
     note: str = ""
+    # Free-of-charge lines (samples, gifts: value zero) state the item's reference price (Anexo: PricingReference/
+    # AlternativeConditionPrice) and its kind, PriceTypeCode 01 valor comercial / 02 en inventarios / 03 otro.
+    reference_price: Decimal | None = None
+    reference_price_type: str = "01"
 
 
 @dataclass

@@ -120,6 +120,8 @@ def _party(parent, tag: str, party: Party, prefix: str | None, customer: bool):
     _e(wrapper, "cbc:AdditionalAccountID", party.organization_code)
     p = _e(wrapper, "cac:Party")
     attrs = _attrs(_id_attrs(party))
+    if party.industry_code:
+        _e(p, "cbc:IndustryClassificationCode", party.industry_code)
     if customer:
         pid = _e(p, "cac:PartyIdentification")
         _e(pid, "cbc:ID", party.id_number, attrs)
@@ -375,6 +377,11 @@ def build_markup(doc: Document, totals: Totals | None = None) -> str:
         qty = number(line.quantity)
         le.parts.append(f"<cbc:{qty_tag}{unit}>{qty}</cbc:{qty_tag}>")
         _amount(le, "cbc:LineExtensionAmount", lt.extension, cur)
+        if line.reference_price is not None:
+            le.parts.append(f'<cac:PricingReference><cac:AlternativeConditionPrice><cbc:PriceAmount currencyID="{cur}">'
+                            f"{number(line.reference_price)}</cbc:PriceAmount><cbc:PriceTypeCode>"
+                            f"{line.reference_price_type.translate(_ESC_TEXT)}</cbc:PriceTypeCode>"
+                            "</cac:AlternativeConditionPrice></cac:PricingReference>")
         if kind == INVOICE:
             for j, ac in enumerate(line.allowance_charges, 1):
                 _allowance_charge(le, j, ac, cur)
