@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from facturador.billing import actions, cartera, invoice_templates, services
 from facturador.billing.models import Account, Batch, BillingInvoice, Charge, InvoiceTemplate, PaymentFile, Tariff
 from facturador.core.actors import Actor
-from facturador.core.api import IssuerScopedMixin, JobSerializer
+from facturador.core.rest import IssuerScopedMixin, JobSerializer
 
 
 class AccountSerializer(serializers.ModelSerializer):
