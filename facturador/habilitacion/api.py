@@ -8,8 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from facturador.core.actors import Actor
-from facturador.core.rest import IssuerScopedMixin, JobSerializer
 from facturador.core.models import Role
+from facturador.core.rest import IssuerScopedMixin, JobSerializer
 from facturador.habilitacion import actions, selectors, services
 from facturador.habilitacion.models import TestSetDocument, TestSetRun
 
