@@ -1,6 +1,6 @@
 """The `facturador` console script.
 
-Standards tools that need no database (`dian verify|build`, `dian-sandbox`, `pac-sandbox`) run
+Standards tools that need no database (`dian verify|build`, `cfdi verify`, `dian-sandbox`, `pac-sandbox`) run
 directly; everything else is a Django management command (`facturador migrate`, `facturador
 worker`, ...), so `facturador --help` lists them all.
 """
@@ -22,6 +22,7 @@ OWN_COMMANDS = [
     ("nit dv NIT | nit check NIT-DV", "Colombian NIT check digit / validation"),
     ("rfc check RFC", "Mexican RFC validation"),
     ("dian verify FILE.xml | dian build INPUT.json", "Verify or build+sign a DIAN UBL 2.1 document"),
+    ("cfdi verify FILE.xml [--pac-cert CER]", "Verify a CFDI 4.0: XSD, seal, stamp (SelloSAT)"),
     ("dian-sandbox --port N", "Local DIAN web service for tests and demos"),
     ("pac-sandbox --port N", "Local CFDI PAC for tests and demos"),
     ("habilitacion run|resume|documents|status|production|resolution|sync|...",
@@ -54,6 +55,10 @@ def _pure(argv: list[str]) -> int | None:
         from facturador.dian.cli import main as dian_main
 
         return dian_main(argv[1:])
+    if argv[0] == "cfdi" and len(argv) > 1 and argv[1] == "verify":
+        from facturador.cfdi.cli import main as cfdi_main
+
+        return cfdi_main(argv[1:])
     if argv[0] in ("dian-sandbox", "dian_sandbox"):
         from facturador.dian.sandbox import main as sandbox_main
 

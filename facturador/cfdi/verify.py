@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from lxml import etree
 
 from . import xml as cx
 from .csd import certificate_number
@@ -72,21 +73,34 @@ def verify_tfd_seal(doc, pac_cert: x509.Certificate) -> tuple[bool, str]:
     return True, ""
 
 
+NS_CFDI33 = "http://www.sat.gob.mx/cfd/3"
+
+
 @dataclass
 class VerificationResult:
     xsd_ok: bool = False
     sello_ok: bool = False
     stamped: bool = False
-    sello_sat_ok: bool | None = None     # None: stamped but no PAC certificate to check with
+    sello_sat_ok: bool | None = None     # None: stamped but no PAC certificate to check with (see stamp_note)
     uuid: str | None = None
     errors: list[str] = field(default_factory=list)
     stamp_required: bool = False
+    version: str | None = None
+    #: elements inside cfdi:Addenda: outside the seal and the stamp, not validated against SAT's schemas
+    addenda: list[str] = field(default_factory=list)
+    #: why the stamp (SelloSAT) was not checked, when it was not
+    stamp_note: str = ""
 
     @property
     def ok(self) -> bool:
         if self.stamp_required and not self.stamped:
             return False
         return self.xsd_ok and self.sello_ok and (not self.stamped or self.sello_sat_ok is True)
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "version": self.version, "uuid": self.uuid, "xsd_ok": self.xsd_ok,
+                "sello_ok": self.sello_ok, "stamped": self.stamped, "sello_sat_ok": self.sello_sat_ok,
+                "stamp_note": self.stamp_note, "addenda": self.addenda, "errors": self.errors}
 
 
 def verify_cfdi(xml_bytes: bytes, pac_certificates=None, *, require_stamp: bool = False,
@@ -109,8 +123,27 @@ def verify_cfdi(xml_bytes: bytes, pac_certificates=None, *, require_stamp: bool 
     if docinfo.doctype or docinfo.internalDTD is not None:
         res.errors.append("xml_con_dtd: el CFDI declara un DOCTYPE o entidades; no se admiten.")
         return res
+    res.version = doc.get("Version")
+    qname = etree.QName(doc)
+    if qname.namespace == NS_CFDI33 or (res.version or "").startswith("3."):
+        res.errors.append(f"version_no_soportada: CFDI {res.version or '3.x'}: solo se verifica CFDI 4.0 (la "
+                          "versión 3.3 dejó de admitirse para emitir el 1 de abril de 2023); no se revisaron el "
+                          "sello ni los esquemas.")
+        return res
+    if qname.namespace != cx.NS_CFDI or qname.localname != "Comprobante":
+        res.errors.append(f"no_es_cfdi: la raíz {qname.localname} ({qname.namespace or 'sin espacio de nombres'}) "
+                          "no es un cfdi:Comprobante 4.0.")
+        return res
+    # the Addenda is outside the seal and the stamp (SAT's cadena original leaves it out) and free-form:
+    # the rest is validated without it, and it is reported on its own
+    addenda = doc.find("cfdi:Addenda", cx.NS)
+    checked = doc
+    if addenda is not None:
+        res.addenda = [etree.QName(el).localname if isinstance(el.tag, str) else str(el.tag) for el in addenda]
+        checked = etree.fromstring(etree.tostring(doc), cx._PARSER)
+        checked.remove(checked.find("cfdi:Addenda", cx.NS))
     try:
-        cx.validate_xsd(doc, full=True)     # SAT's XSD files untouched
+        cx.validate_xsd(checked, full=True)     # SAT's XSD files untouched
         res.xsd_ok = True
     except SchemaError as exc:
         res.errors.extend(exc.errors)
@@ -134,10 +167,16 @@ def verify_cfdi(xml_bytes: bytes, pac_certificates=None, *, require_stamp: bool 
         if isinstance(c, (bytes, bytearray)):
             c = x509.load_der_x509_certificate(bytes(c)) if bytes(c)[:1] == b"\x30" else x509.load_pem_x509_certificate(bytes(c))
         certs[certificate_number(c)] = c
-    cert = certs.get(tfd.get("NoCertificadoSAT"))
+    number = tfd.get("NoCertificadoSAT")
+    cert = certs.get(number)
     if cert is not None:
         ok, why = verify_tfd_seal(doc, cert)
         res.sello_sat_ok = ok
         if not ok:
             res.errors.append(f"timbre: {why}")
+    else:
+        given = f" (se dieron: {', '.join(sorted(certs))})" if certs else ""
+        res.stamp_note = (f"No se verificó el sello del SAT (SelloSAT) del timbre: falta el certificado del PAC "
+                          f"número {number or '(sin NoCertificadoSAT)'}{given}; indíquelo con --pac-cert.")
+        res.errors.append(f"timbre_no_verificado: {res.stamp_note}")
     return res

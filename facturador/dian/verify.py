@@ -26,8 +26,18 @@ from lxml import etree
 
 from . import cufe as cufe_mod
 from . import xsd as xsd_mod
-from ._read import (MAX_XML_BYTES, RULE_PREFIX, XmlInputError, dec, document_info, lines, parse, rule,
-                    text, xp)
+from ._read import (
+    MAX_XML_BYTES,
+    RULE_PREFIX,
+    XmlInputError,
+    dec,
+    document_info,
+    lines,
+    parse,
+    rule,
+    text,
+    xp,
+)
 from .ns import DIAN_EXTENSIONS, DS, ROOT, XADES
 
 _DIGESTS = {
@@ -74,7 +84,7 @@ class Report:
     warnings: list[Check] = field(default_factory=list)
     #: an AttachedDocument's reports of what it carries: "document" (the invoice or note) and
     #: "application_response" (DIAN's answer), each verified by its own rules
-    embedded: dict[str, "Report"] = field(default_factory=dict)
+    embedded: dict[str, Report] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -258,7 +268,9 @@ def _verify_signature(xml_bytes: bytes, root) -> tuple[Check, x509.Certificate |
             if kind_hash[0] == "rsa" and isinstance(key, rsa.RSAPublicKey):
                 key.verify(value, signed_info, padding.PKCS1v15(), kind_hash[1]())
             elif kind_hash[0] == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
-                from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+                from cryptography.hazmat.primitives.asymmetric.utils import (
+                    encode_dss_signature,
+                )
                 half = len(value) // 2
                 der_sig = encode_dss_signature(int.from_bytes(value[:half], "big"), int.from_bytes(value[half:], "big"))
                 key.verify(der_sig, signed_info, ec.ECDSA(kind_hash[1]()))

@@ -1,4 +1,5 @@
 import base64
+import json
 import shutil
 import subprocess
 
@@ -77,3 +78,66 @@ def test_dtd_and_entities_are_refused(invoice, csd):
     with_dtd = xml[:decl] + b'<!DOCTYPE cfdi:Comprobante [<!ENTITY e "x">]>' + xml[decl:]
     res = verify_cfdi(with_dtd)
     assert not res.ok and res.errors == ["xml_con_dtd: el CFDI declara un DOCTYPE o entidades; no se admiten."]
+
+
+# ---------------------------------------------------------------- issue 16: versions, addenda, the stamp, the CLI
+ADDENDA = (b'<cfdi:Addenda><x:Pedido xmlns:x="urn:acme:pedidos" Numero="4500012345"><x:Entrega Almacen="7"/>'
+           b'</x:Pedido></cfdi:Addenda></cfdi:Comprobante>')
+
+
+def test_cfdi_33_is_an_unsupported_version_not_a_bad_seal(invoice, csd):
+    xml = build_invoice(invoice, csd)
+    v33 = xml.replace(cx.NS_CFDI.encode(), b"http://www.sat.gob.mx/cfd/3").replace(b'Version="4.0"', b'Version="3.3"')
+    res = verify_cfdi(v33)
+    assert not res.ok and res.version == "3.3"
+    assert len(res.errors) == 1 and res.errors[0].startswith("version_no_soportada") and "3.3" in res.errors[0]
+    assert not any(e.startswith("sello") for e in res.errors)
+
+
+def test_addenda_is_outside_the_seal_and_reported_apart(stamped, sandbox):
+    with_addenda = stamped.xml_bytes.replace(b"</cfdi:Comprobante>", ADDENDA)
+    res = verify_cfdi(with_addenda, [sandbox.certificate_der])
+    assert res.xsd_ok and res.sello_ok and res.sello_sat_ok, res.errors
+    assert res.ok and res.addenda == ["Pedido"]
+    # the rest is still validated: a broken Comprobante with an addenda fails the XSD
+    broken = with_addenda.replace(b'Exportacion="01"', b'Exportacion="99"')
+    assert broken != with_addenda and not verify_cfdi(broken, [sandbox.certificate_der]).xsd_ok
+
+
+def test_stamp_without_pac_certificate_says_why(stamped):
+    res = verify_cfdi(stamped.xml_bytes)
+    number = etree.fromstring(stamped.xml_bytes).find("cfdi:Complemento/tfd:TimbreFiscalDigital", cx.NS) \
+        .get("NoCertificadoSAT")
+    assert res.sello_sat_ok is None and number in res.stamp_note and "--pac-cert" in res.stamp_note
+    assert any(e.startswith("timbre_no_verificado") for e in res.errors)
+
+
+def test_cli_cfdi_verify(stamped, sandbox, tmp_path, capsys):
+    from facturador.cli import main
+
+    xml = tmp_path / "cfdi.xml"
+    xml.write_bytes(stamped.xml_bytes)
+    certs = tmp_path / "pac"
+    certs.mkdir()
+    (certs / "pac.cer").write_bytes(sandbox.certificate_der)
+    assert main(["cfdi", "verify", str(xml), "--pac-cert", str(certs / "pac.cer"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] and out["sello_sat_ok"] is True and out["uuid"] == stamped.uuid
+    assert main(["cfdi", "verify", str(xml), "--pac-cert", str(certs)]) == 0  # a directory of certificates
+    assert "VÁLIDO" in capsys.readouterr().out
+    assert main(["cfdi", "verify", str(xml)]) == 1  # stamped, no PAC certificate: says why
+    assert "--pac-cert" in capsys.readouterr().out
+    assert main(["cfdi", "verify", str(tmp_path / "missing.xml")]) == 2
+
+
+def test_cli_cfdi_verify_runs_without_django(stamped, tmp_path):
+    import subprocess
+    import sys
+    xml = tmp_path / "cfdi.xml"
+    xml.write_bytes(stamped.xml_bytes)
+    code = ("import sys; from facturador.cli import main; rc = main(['cfdi', 'verify', sys.argv[1], '--json']); "
+            "assert 'django' not in sys.modules; sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code, str(xml)], capture_output=True, text=True, timeout=120,
+                       env={k: v for k, v in __import__("os").environ.items() if k != "DJANGO_SETTINGS_MODULE"})
+    assert r.returncode == 1, r.stderr  # stamped without the PAC certificate
+    assert json.loads(r.stdout)["stamped"] is True

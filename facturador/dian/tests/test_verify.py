@@ -182,7 +182,8 @@ def _edited_signature(signer, edit, **kw):
     ns = {"ds": xades.DS, "xades": xades.XADES}
     sig = root.xpath("//ds:Signature", namespaces=ns)[0]
     edit(sig, ns)
-    c14n = lambda el: etree.tostring(el, method="c14n")  # noqa: E731
+    def c14n(el):
+        return etree.tostring(el, method="c14n")
     for ref in sig.xpath("ds:SignedInfo/ds:Reference[@URI!='']", namespaces=ns):
         target = root.xpath("//*[@Id=$i]", i=ref.get("URI")[1:])[0]
         ref.find(f"{{{xades.DS}}}DigestValue").text = base64.b64encode(hashlib.sha256(c14n(target)).digest()).decode()

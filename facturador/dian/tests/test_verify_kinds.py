@@ -34,7 +34,7 @@ def attached(invoice, application_response, signer):
 
 
 def _kw(schema_dir=None):
-    return dict(technical_key=TECH_KEY, pin=PIN, software_id=SOFTWARE_ID, schema_dir=schema_dir)
+    return {"technical_key": TECH_KEY, "pin": PIN, "software_id": SOFTWARE_ID, "schema_dir": schema_dir}
 
 
 def test_dian_application_response_is_verified_by_its_own_rules(application_response, schema_dir):
@@ -81,7 +81,8 @@ def test_event_cude_is_checked_with_the_pin(signer):
     cude = verify.verify_document(good, pin=PIN).check("cude")
     assert cude.ok is True
     assert verify.verify_document(good).check("cude").ok is None  # no PIN: not checked, and said why
-    assert (lambda c: (c.ok, c.rule))(verify.verify_document(good, pin="99999").check("cude")) == (False, "AAD06")
+    wrong = verify.verify_document(good, pin="99999").check("cude")
+    assert (wrong.ok, wrong.rule) == (False, "AAD06")
 
 
 def test_attached_document_nests_the_reports_of_what_it_carries(attached, schema_dir):
