@@ -104,18 +104,22 @@ class EmailForm(forms.Form):
 class PanelFilterForm(forms.Form):
     """The filters of the customer's invoice list (all optional)."""
 
-    date_from = forms.DateField(required=False)
-    date_to = forms.DateField(required=False)
-    branch = forms.IntegerField(required=False)
-    status = forms.CharField(required=False)
-    min = forms.DecimalField(required=False)
-    max = forms.DecimalField(required=False)
+    date_from = forms.DateField(label="Desde", required=False)
+    date_to = forms.DateField(label="Hasta", required=False)
+    branch = forms.IntegerField(label="Sucursal", required=False, min_value=1, max_value=2**31 - 1)  # a database id
+    status = forms.CharField(label="Estado", required=False, max_length=20)
+    min = forms.DecimalField(label="Monto mínimo", required=False, min_value=0, max_digits=14, decimal_places=2)
+    max = forms.DecimalField(label="Monto máximo", required=False, min_value=0, max_digits=14, decimal_places=2)
 
     def __init__(self, data, **kwargs):
         # the query string uses "from" and "to"
         data = data.copy()
         data["date_from"], data["date_to"] = data.get("from", ""), data.get("to", "")
         super().__init__(data, **kwargs)
+
+    def ignored(self) -> list[tuple[str, str]]:
+        """(label, message) of each filter that is not valid and so is not applied."""
+        return [(self.fields[name].label, errors[0]) for name, errors in self.errors.items() if name in self.fields]
 
 
 class TicketUploadForm(forms.Form):

@@ -260,7 +260,8 @@ def panel(request, ps):
     qs = services.customer_cfdis(ps.issuer, request.customer, date_from=f.get("date_from"), date_to=f.get("date_to"),
                                  branch=f.get("branch"), status=f.get("status", ""), min_total=f.get("min"),
                                  max_total=f.get("max"))
-    return render(request, "portal/panel.html", _ctx(request, cfdis=qs[:500], f=request.GET, statuses=Cfdi.Status.choices,
+    return render(request, "portal/panel.html", _ctx(request, cfdis=qs[:500], f=request.GET, ignored=filters.ignored(),
+                                                      statuses=Cfdi.Status.choices,
                                                       branches=Branch.objects.filter(issuer=ps.issuer)))
 
 
