@@ -287,7 +287,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "facturador.core.rest.Pagination",
     "PAGE_SIZE": 100,
     # refusals (core.errors.Refusal) become {"code", "detail", "field", "details"} with their HTTP status
     "EXCEPTION_HANDLER": "facturador.core.rest.exception_handler",
@@ -332,6 +332,11 @@ MAILING_RETRY_BASE_SECONDS = float(_mail_env("RETRY_BASE_SECONDS", "30"))  # 30 
 MAILING_RETURN_PATH = _mail_env("RETURN_PATH", "")  # envelope sender; "" = the From address
 MAILING_FROM_EMAIL = _mail_env("FROM", "")  # From address of sends; "" = DEFAULT_FROM_EMAIL
 MAILING_WEBHOOK_TOKEN = _mail_env("WEBHOOK_TOKEN", "")  # bounce webhook's shared secret; "" = disabled
+# Test emails of a send (issue 13): at most MAILING_TEST_PER_USER per user (the CLI's operator without --as counts
+# as one user) in any MAILING_TEST_WINDOW_SECONDS, counted in the database for every channel; past it they are
+# refused with HTTP 429. 0 = no per-user limit. They also go through the global rate limit above.
+MAILING_TEST_PER_USER = int(_mail_env("TEST_PER_USER", "5"))
+MAILING_TEST_WINDOW_SECONDS = int(_mail_env("TEST_WINDOW_SECONDS", "600"))
 
 # Jobs whose worker has not sent a heartbeat for this many seconds are re-queued.
 FACTURADOR_JOB_STALE_SECONDS = int(os.environ.get("FACTURADOR_JOB_STALE_SECONDS", "120"))

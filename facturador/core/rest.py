@@ -7,6 +7,7 @@ did not exist.
 
 from django.http import Http404
 from rest_framework import permissions, serializers
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -64,3 +65,14 @@ class JobSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "title", "status", "status_display", "done", "total", "errors", "percent", "message",
                   "error", "result", "cancel_requested", "attempts", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
+
+
+class Pagination(LimitOffsetPagination):
+    """`?limit=&offset=` with a ceiling: at most 1,000 rows a page, and numbers a database can hold (a huge
+    offset on PostgreSQL would otherwise be a server error)."""
+
+    max_limit = 1000
+    MAX_OFFSET = 2**62
+
+    def get_offset(self, request):
+        return min(super().get_offset(request), self.MAX_OFFSET)

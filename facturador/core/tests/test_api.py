@@ -73,3 +73,9 @@ def test_openapi_schema_has_no_warnings(tmp_path):
 
     call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert (tmp_path / "schema.yaml").read_text().count("/api/v1/issuers/{issuer_pk}/") > 10
+
+
+def test_paging_numbers_beyond_the_database_are_clamped(api_client, admin_co, issuer_co):
+    api_client.force_authenticate(admin_co)
+    resp = api_client.get(f"/api/v1/issuers/{issuer_co.pk}/branches/?limit=99999999999999999999&offset=99999999999999999999")
+    assert resp.status_code == 200 and resp.json()["results"] == []
