@@ -10,8 +10,10 @@ from __future__ import annotations
 import mailbox
 import math
 import smtplib
+from datetime import timedelta
 from email.utils import make_msgid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -28,6 +30,7 @@ from facturador.mailing.models import (
     AllowedTestRecipient,
     Delivery,
     MailSend,
+    SentTest,
     Suppression,
 )
 from facturador.mailing.ratelimit import get_limiter
@@ -131,6 +134,30 @@ def preview(issuer, actor: Actor, *, send, document=None, subject=None, body=Non
                             for a in services.attachments_for(row.document)]}
 
 
+def _count_test(issuer, actor: Actor, send, to) -> SentTest | None:
+    """Count a test email against the actor's limit (settings.MAILING_TEST_PER_USER in any
+    MAILING_TEST_WINDOW_SECONDS, whatever the issuer and the channel) or refuse it.
+
+    The row is written (and committed) before counting, so requests racing each other see each other: of
+    N concurrent requests the k-th to commit counts at least k, and at most the limit get through."""
+    limit, window = settings.MAILING_TEST_PER_USER, settings.MAILING_TEST_WINDOW_SECONDS
+    if not limit:
+        return None
+    now = timezone.now()
+    row = SentTest.objects.create(issuer=issuer, send=send, user=actor.user, actor=actor.name or str(actor),
+                                  email=to, created_at=now)
+    mine = SentTest.objects.filter(created_at__gt=now - timedelta(seconds=window))
+    mine = mine.filter(user=actor.user) if actor.user is not None else mine.filter(user=None, actor=row.actor)
+    if mine.count() <= limit:
+        return row
+    row.delete()
+    oldest = mine.order_by("created_at").values_list("created_at", flat=True).first() or now
+    retry = max(1, math.ceil((oldest + timedelta(seconds=window) - timezone.now()).total_seconds()))
+    raise Throttled("mailing.test.throttled",
+                    f"Ya envió {limit} pruebas en los últimos {math.ceil(window / 60)} minutos; intente de nuevo "
+                    f"en {math.ceil(retry / 60)} minutos.", details={"retry_after": retry})
+
+
 def send_test(issuer, actor: Actor, *, send, email, document=None) -> str:
     """Send to `email` exactly what the customer of one invoice (the send's first by default) receives.
     Returns the test message's Message-ID."""
@@ -150,9 +177,12 @@ def send_test(issuer, actor: Actor, *, send, email, document=None) -> str:
         if first is None:
             raise Invalid("mailing.documents.none", "El envío no tiene facturas.")
         doc = first.document
+    counted = _count_test(issuer, actor, send, to)
     # the platform's global rate limit (the workers' windows) applies to test emails too
     slot, wait = get_limiter().acquire_within(TEST_MAX_WAIT_SECONDS)
     if slot is None:
+        if counted is not None:
+            counted.delete()  # not sent: it does not count against the user's limit
         retry = max(1, math.ceil(wait))
         raise Throttled("mailing.test.rate_limited", "Se alcanzó el límite de correos por enviar de la plataforma; "
                         f"intente la prueba de nuevo en {retry} segundos.", details={"retry_after": retry})

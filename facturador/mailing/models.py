@@ -216,3 +216,18 @@ class AllowedTestRecipient(IssuerScoped):
 
     def __str__(self):
         return self.email
+
+
+class SentTest(IssuerScoped):
+    """One test email asked for: the per-user limit (settings.MAILING_TEST_PER_USER) counts these rows."""
+
+    send = models.ForeignKey(MailSend, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    actor = models.CharField(max_length=200)  # who, as in the audit log (the CLI's OS user when there is no user)
+    email = models.CharField(max_length=254)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("prueba enviada")
+        verbose_name_plural = _("pruebas enviadas")

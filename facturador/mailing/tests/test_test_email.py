@@ -2,17 +2,19 @@
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from facturador.core.actors import Actor
 from facturador.core.cli import RefusedCommand
 from facturador.core.errors import Forbidden, Refusal
 from facturador.core.models import AuditEntry
 from facturador.mailing import actions, services
-from facturador.mailing.models import MailSend, RateWindow
+from facturador.mailing.models import MailSend, RateWindow, SentTest
 from facturador.mailing.tests.conftest import ACTOR
 
 
@@ -160,3 +162,38 @@ def test_test_email_waits_for_the_per_second_window(issuer_co, send, listed, smt
         actions.send_test(issuer_co, ACTOR, send=send, email=listed)
     second = RateWindow.objects.get(name="second")
     assert len(smtp_server.messages) == 2 and second.count == 1  # the second one was admitted in a later second
+
+
+# --- (b) a per-user limit ---------------------------------------------------------------------------
+
+def test_api_test_emails_past_the_per_user_limit_are_throttled(api_client, admin_co, issuer_co, send, smtp_server,
+                                                               mail_settings):
+    """Issue 13: ten test emails in a row all went out; now the user's limit (5 per 10 minutes) stops them."""
+    assert (mail_settings.MAILING_TEST_PER_USER, mail_settings.MAILING_TEST_WINDOW_SECONDS) == (5, 600)
+    api_client.force_authenticate(admin_co)
+    answers = [api_client.post(f"{base(issuer_co)}{send.pk}/test/", {"email": "admin_co@example.com"}, format="json")
+               for _ in range(10)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429] * 5
+    body = answers[5].json()
+    assert body["code"] == "mailing.test.throttled" and "minutos" in body["detail"]
+    assert 0 < body["details"]["retry_after"] <= 600
+    assert len(smtp_server.messages) == 5
+
+
+def test_the_test_email_limit_is_per_user(issuer_co, send, make_user, smtp_server, mail_settings):
+    mail_settings.MAILING_TEST_PER_USER = 1
+    ana, luis = make_user("ana", issuer_co), make_user("luis", issuer_co)
+    actions.send_test(issuer_co, Actor.cli(ana), send=send, email="ana@example.com")
+    with pytest.raises(Refusal) as exc:
+        actions.send_test(issuer_co, Actor.cli(ana), send=send, email="ana@example.com")
+    assert (exc.value.code, exc.value.status) == ("mailing.test.throttled", 429)
+    actions.send_test(issuer_co, Actor.cli(luis), send=send, email="luis@example.com")
+    assert [m["To"] for m in smtp_server.messages] == ["ana@example.com", "luis@example.com"]
+
+
+def test_the_test_email_limit_counts_the_window_only(issuer_co, send, listed, smtp_server, mail_settings):
+    mail_settings.MAILING_TEST_PER_USER = 1
+    actions.send_test(issuer_co, ACTOR, send=send, email=listed)
+    SentTest.objects.update(created_at=timezone.now() - timedelta(seconds=601))  # the window has passed
+    actions.send_test(issuer_co, ACTOR, send=send, email=listed)
+    assert len(smtp_server.messages) == 2
