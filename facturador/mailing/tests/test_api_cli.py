@@ -201,3 +201,22 @@ def test_cli_preview_test_status_and_export(issuer_co, make_docs, smtp_server, m
     assert "cliente2@example.com" in (tmp_path / "e.csv").read_text(encoding="utf-8-sig")
     assert set(AuditEntry.objects.filter(object_id=str(send.pk)).values_list("action", flat=True)) >= {
         "mailsend.test", "mailsend.export"}
+
+
+def test_cli_wait_exits_3_when_the_send_finished_with_errors(issuer_co, make_docs, smtp_server, mail_settings):
+    """Exit 2 is every refused action's (core.cli); "finished with errors" has its own status, 3."""
+    make_docs(issuer_co, 2)
+
+    async def handle_RCPT(server, session, envelope, address, rcpt_options):
+        if address == "cliente2@example.com":
+            return "550 5.1.1 Buzon inexistente"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    smtp_server.handle_RCPT = handle_RCPT
+    send = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE2", subject="x", body="y")
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exc:
+        call_command("mail", "start", str(send.pk), "--here", stdout=out)
+    assert exc.value.code == 3
+    assert "Resultado: Finalizado con errores." in out.getvalue()

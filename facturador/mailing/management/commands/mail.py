@@ -13,10 +13,16 @@ from facturador.mailing import actions, engine, services
 from facturador.mailing.models import MailSend
 
 
+# Exit statuses of start / resume / resend-failed with --wait or --here (0: finished). 2 is a refused action's
+# (core.cli.EXIT_REFUSED), so a send that finished with errors has its own status.
+EXIT_STOPPED = 1
+EXIT_FINISHED_WITH_ERRORS = 3
+
+
 class Command(ActionCommand):
     help = ("Envíos masivos de facturas por correo: create, preview, test, test-recipients, start [--wait], stop, "
-            "resume, status, resend-failed, resolve-unknown, export, bounces. Con --wait: 0 finalizado, 1 detenido, "
-            "2 finalizado con errores (o acción rechazada).")
+            "resume, status, resend-failed, resolve-unknown, export, bounces. Salida: 2 acción rechazada; con --wait o "
+            "--here además 0 finalizado, 1 detenido, 3 finalizado con errores.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -52,7 +58,8 @@ class Command(ActionCommand):
         for name, help_text in (("start", "Iniciar el envío"), ("resume", "Reanudar un envío detenido"),
                                 ("resend-failed", "Reenviar solo las entregas fallidas")):
             p = send_parser(name, help_text)
-            p.add_argument("--wait", action="store_true", help="Esperar mostrando el progreso")
+            p.add_argument("--wait", action="store_true", help="Esperar mostrando el progreso; sale con 0 finalizado, "
+                                                                 "1 detenido, 3 finalizado con errores")
             p.add_argument("--here", action="store_true", help="Enviar en este proceso (sin trabajadores)")
         send_parser("stop", "Detener un envío en curso")
         send_parser("status", "Estado y contadores")
@@ -197,4 +204,4 @@ class Command(ActionCommand):
             self.stdout.write("")
         self.stdout.write(f"Resultado: {send.get_status_display()}." + (f" {send.stop_reason}" if send.stop_reason else ""))
         if send.status != MailSend.Status.FINISHED:
-            sys.exit(1 if send.status != MailSend.Status.FINISHED_WITH_ERRORS else 2)
+            sys.exit(EXIT_FINISHED_WITH_ERRORS if send.status == MailSend.Status.FINISHED_WITH_ERRORS else EXIT_STOPPED)
