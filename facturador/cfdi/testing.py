@@ -14,8 +14,10 @@ from cryptography.x509.oid import NameOID
 
 
 def make_test_csd(rfc: str, legal_name: str, password: str, *, certificate_number: str = "30001000000599999999",
-                  days_valid: int = 730) -> tuple[bytes, bytes]:
-    """Return (.cer DER, .key PKCS#8 DER encrypted with `password`)."""
+                  days_valid: int = 730, valid_from: dt.datetime | None = None,
+                  valid_to: dt.datetime | None = None) -> tuple[bytes, bytes]:
+    """Return (.cer DER, .key PKCS#8 DER encrypted with `password`). Valid from yesterday for
+    ``days_valid`` days, unless ``valid_from`` / ``valid_to`` (aware datetimes) say otherwise."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, legal_name),
@@ -29,7 +31,8 @@ def make_test_csd(rfc: str, legal_name: str, password: str, *, certificate_numbe
     cert = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
         .serial_number(int.from_bytes(certificate_number.encode("ascii"), "big"))
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=days_valid))
+        .not_valid_before(valid_from or now - dt.timedelta(days=1))
+        .not_valid_after(valid_to or now + dt.timedelta(days=days_valid))
         .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
                                      data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
                                      encipher_only=False, decipher_only=False), critical=True)

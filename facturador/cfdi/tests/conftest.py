@@ -13,7 +13,8 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def csd_files():
+def sat_csd_files():
+    """SAT's own public test CSD (../shared): only for the cross-checks that need SAT's certificate."""
     d = shared_dir() / "sat" / "csd"
     cer, key = d / "EKU9003173C9.cer", d / "EKU9003173C9.key"
     if not cer.exists() or not key.exists():
@@ -22,9 +23,32 @@ def csd_files():
 
 
 @pytest.fixture(scope="session")
+def csd_files():
+    """(.cer, .key) with password 12345678a: SAT's test CSD when ../shared is there, else a CSD-shaped test
+    certificate made here with the same RFC, name, certificate number and validity (2023-05-18 to 2027-05-18)."""
+    d = shared_dir() / "sat" / "csd"
+    cer, key = d / "EKU9003173C9.cer", d / "EKU9003173C9.key"
+    if cer.exists() and key.exists():
+        return cer.read_bytes(), key.read_bytes()
+    import datetime as dt
+
+    from facturador.cfdi.testing import make_test_csd
+    utc = dt.timezone.utc
+    return make_test_csd("EKU9003173C9", "ESCUELA KEMPER URGATE", "12345678a",
+                         certificate_number="30001000000500003416", valid_from=dt.datetime(2023, 5, 18, tzinfo=utc),
+                         valid_to=dt.datetime(2027, 5, 18, 12, tzinfo=utc))
+
+
+@pytest.fixture(scope="session")
 def csd(csd_files):
     from facturador.cfdi.csd import load_csd
     return load_csd(csd_files[0], csd_files[1], "12345678a")
+
+
+@pytest.fixture(scope="session")
+def sat_csd(sat_csd_files):
+    from facturador.cfdi.csd import load_csd
+    return load_csd(sat_csd_files[0], sat_csd_files[1], "12345678a")
 
 
 @pytest.fixture()

@@ -8,8 +8,9 @@ from facturador.cfdi.csd import load_csd
 from facturador.cfdi.errors import CsdError
 
 
-def test_load_sat_test_csd(csd):
+def test_load_sat_test_csd(sat_csd):
     # Facts published by SAT for its test CSD (see shared/reference/cfdi.md §2).
+    csd = sat_csd
     assert csd.rfc == "EKU9003173C9"
     assert csd.legal_name == "ESCUELA KEMPER URGATE"          # régimen capital "SA DE CV" stripped
     assert csd.certificate_number == "30001000000500003416"
