@@ -19,7 +19,7 @@ def neutral(html: str, rfc: str) -> str:
 
 def test_rfc_step_answers_the_same_with_or_without_an_account(portal, account):
     with_account, without = Client(), Client()
-    base, a = walk_to_rfc(with_account, portal, RECEPTOR["rfc"])
+    _, a = walk_to_rfc(with_account, portal, RECEPTOR["rfc"])
     _, b = walk_to_rfc(without, portal, OTHER_RFC)
     assert a.status_code == b.status_code == 302 and a["Location"] == b["Location"]
     page_a, page_b = with_account.get(a["Location"]), without.get(b["Location"])

@@ -13,17 +13,17 @@ from facturador.portal import actions
 from facturador.portal.models import Customer
 from facturador.portal.tests.conftest import PASSWORD, walk_to_rfc
 
-postgres_only = [pytest.mark.postgres_only,
-                 pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks: PostgreSQL only")]
+# SQLite serialises writers on the whole database: the race needs PostgreSQL's row-level concurrency
+on_postgres = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row-level concurrency: PostgreSQL only")
 
 
 def web(ip):
     return Actor(channel="web", ip=ip, name="rfc:test")
 
 
+@pytest.mark.postgres_only
+@on_postgres
 @pytest.mark.django_db(transaction=True)
-@postgres_only[0]
-@postgres_only[1]
 def test_parallel_wrong_passwords_lock_the_account(portal, account):
     barrier, outcomes = threading.Barrier(10), []
 
