@@ -54,7 +54,7 @@ def _pure(argv: list[str]) -> int | None:
     if argv[0] == "dian" and len(argv) > 1 and argv[1] in ("verify", "build"):
         from facturador.dian.cli import main as dian_main
 
-        return dian_main(argv[1:])
+        return dian_main(argv[1:], environ=os.environ)
     if argv[0] == "cfdi" and len(argv) > 1 and argv[1] == "verify":
         from facturador.cfdi.cli import main as cfdi_main
 

@@ -8,16 +8,18 @@
     dian build INPUT.json --cert FILE.p12 --password-env VAR [--out FILE.xml] [--schema-dir DIR]
         Builds, pre-validates and signs; errors go to stderr in Spanish naming the field and rule; exit 1.
 
-Schema directory default: environment variable FACTURADOR_DIAN_SCHEMA_DIR (the XSD check is skipped if unset).
+The library reads no environment itself: the caller passes `environ` (the `facturador` entry point passes the
+process environment), from which FACTURADOR_DIAN_SCHEMA_DIR is the default of --schema-dir (no XSD check if
+unset) and --password-env names the variable holding the certificate's password.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from decimal import Decimal
+from typing import Mapping
 
 from . import _read, jsonio, validate, verify, xades, xsd
 from .errors import DianError
@@ -60,7 +62,7 @@ def _verify(args) -> int:
         return 2
     report = verify.verify_document(data, technical_key=args.technical_key, pin=args.pin,
                                     software_id=args.software_id,
-                                    schema_dir=args.schema_dir or xsd.default_schema_dir(),
+                                    schema_dir=args.schema_dir,
                                     max_bytes=args.max_bytes)
     print(report.dumps())
     return 0 if report.ok else 1
@@ -82,7 +84,7 @@ def _build(args) -> int:
         for e in getattr(exc, "errors", [exc]):
             _err(f"Error en {e.field} (regla {e.code}): {e.message}")
         return 1
-    schema_dir = args.schema_dir or xsd.default_schema_dir()
+    schema_dir = args.schema_dir
     findings = validate.prevalidate(doc, schema_dir=schema_dir)
     failed = False
     for f in findings:
@@ -93,7 +95,7 @@ def _build(args) -> int:
             _err(f"Notificación {f.code} en {f.field}: {f.message_es}")
     if failed:
         return 1
-    password = os.environ.get(args.password_env)
+    password = args.environ.get(args.password_env)
     if password is None:
         _err(f"Error: la variable de entorno {args.password_env} con la contraseña del certificado no existe.")
         return 1
@@ -122,8 +124,11 @@ def _build(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
+    environ = environ or {}
     args = _parser().parse_args(argv)
+    args.environ = environ
+    args.schema_dir = args.schema_dir or environ.get("FACTURADOR_DIAN_SCHEMA_DIR") or None
     if args.command == "verify":
         return _verify(args)
     return _build(args)

@@ -680,7 +680,6 @@ def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str
         return _unreadable(f"XML mal formado: {exc}")
     except XmlInputError as exc:
         return _unreadable(exc.message)
-    schema_dir = schema_dir or xsd_mod.default_schema_dir()
     qname = etree.QName(root)
     if ROOT.get(qname.localname) != qname.namespace:
         expected = f" (se esperaba {ROOT[qname.localname]})" if qname.localname in ROOT else ""

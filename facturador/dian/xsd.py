@@ -11,7 +11,6 @@ Two quirks of the kit (shared/reference/dian.md §2.2) are handled without touch
 
 from __future__ import annotations
 
-import os
 import pathlib
 import tempfile
 import threading
@@ -107,6 +106,3 @@ def validate_xsd(xml_bytes: bytes, schema_dir, allow_unsigned: bool = False) -> 
         return [f"line 1: el validador XSD no pudo procesar el documento ({exc})."]
     return [f"line {e.line} {e.path}: {e.message}" for e in schema.error_log]
 
-
-def default_schema_dir() -> str | None:
-    return os.environ.get("FACTURADOR_DIAN_SCHEMA_DIR") or None

@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from facturador.core.actors import Actor
-from facturador.core.api import IssuerScopedMixin, JobSerializer
+from facturador.core.rest import IssuerScopedMixin, JobSerializer
 from facturador.core.errors import NotFound
 from facturador.mailing import actions, services
 from facturador.mailing.models import Delivery, MailSend

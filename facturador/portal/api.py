@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from facturador.core.actors import Actor
-from facturador.core.api import IssuerScopedMixin
+from facturador.core.rest import IssuerScopedMixin
 from facturador.portal import actions, services
 from facturador.portal.models import Cfdi, Ticket
 
