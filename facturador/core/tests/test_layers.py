@@ -56,8 +56,17 @@ def test_pure_libraries_import_no_django_and_no_app(rel, tree):
 
 
 def test_environment_is_read_only_in_settings_and_entry_points():
-    readers = sorted(str(rel) for rel, tree in product_modules()
-                     if any(isinstance(n, ast.Attribute) and n.attr == "environ" for n in ast.walk(tree)))
+    def reads_environment(tree) -> bool:
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Attribute) and n.attr in ("environ", "getenv", "environb") \
+                    and isinstance(n.value, ast.Name) and n.value.id == "os":
+                return True
+            if isinstance(n, ast.ImportFrom) and n.module == "os" and \
+                    {a.name for a in n.names} & {"environ", "getenv", "environb"}:
+                return True
+        return False
+
+    readers = sorted(str(rel) for rel, tree in product_modules() if reads_environment(tree))
     # settings.py reads configuration; wsgi/asgi/cli.py bootstrap DJANGO_SETTINGS_MODULE; core/cli.py reads a
     # secret the user names on the command line (--password-env NAME), which is input, not configuration.
     assert readers == ["asgi.py", "cli.py", "core/cli.py", "settings.py", "wsgi.py"]
