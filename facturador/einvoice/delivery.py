@@ -20,7 +20,7 @@ from facturador.core.models import IssuedDocument
 from facturador.dian.ws import packaging
 from facturador.dian.ws.client import DianClient, DianSoapFault, DianStillProcessing, DianTransportError
 from facturador.einvoice.models import DianDocument, FileCounter, OperationMode
-from facturador.einvoice.services import signer_for
+from facturador.einvoice.services import dian_client
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,7 @@ logger = logging.getLogger(__name__)
 def client_for(doc: DianDocument) -> DianClient:
     """A client for the document's software endpoint, checked again now (core.outbound): a stored address the
     deployment no longer allows, or whose host now resolves to a private network, is refused."""
-    url = outbound.check_endpoint(doc.operation_mode.url, service="dian", field="endpoint")
-    return DianClient(url, signer_for(doc.issuer), timeout=settings.FACTURADOR_DIAN_TIMEOUT,
-                      retries=settings.FACTURADOR_DIAN_RETRIES, backoff=settings.FACTURADOR_DIAN_BACKOFF)
+    return dian_client(doc.issuer, doc.operation_mode)
 
 
 def _next_counter(issuer, year: int) -> int:

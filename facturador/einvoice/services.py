@@ -9,16 +9,20 @@ done by the enablement and billing apps); the file downloads live in `einvoice.f
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import uuid
+from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from facturador.core import certificates, jobs, numbering
-from facturador.core.errors import Invalid
+from facturador.core import certificates, jobs, numbering, outbound
+from facturador.core.errors import Invalid, NotFound, Refusal
 from facturador.core.models import Certificate, IssuedDocument, NumberingRange
 from facturador.dian import jsonio, ubl, validate, xades
 from facturador.dian import model as m
@@ -29,6 +33,7 @@ from facturador.einvoice.models import DianDocument, OperationMode
 from facturador.taxid import TaxIdError, nit_check_digit
 
 COT = ZoneInfo("America/Bogota")
+logger = logging.getLogger(__name__)
 
 
 class EinvoiceError(Invalid):
@@ -73,6 +78,18 @@ def signer_for(issuer) -> xades.Signer:
         return xades.load_pkcs12(cert.key_material.reveal(), cert.password.reveal())
     except DianError as exc:
         raise dian_refusal(exc, "einvoice.certificate.invalid", field="certificate") from exc
+
+
+def dian_client(issuer, mode: OperationMode, **options):
+    """DIAN's web service client for the issuer's software (``mode``), signing with the issuer's certificate.
+    The endpoint is checked now (core.outbound): a stored address the deployment no longer allows, or whose host
+    now resolves to a private network, is refused. ``options`` override the settings' timeout/retries/backoff."""
+    from facturador.dian.ws.client import DianClient
+
+    url = outbound.check_endpoint(mode.url, service="dian", field="endpoint")
+    params = {"timeout": settings.FACTURADOR_DIAN_TIMEOUT, "retries": settings.FACTURADOR_DIAN_RETRIES,
+              "backoff": settings.FACTURADOR_DIAN_BACKOFF, **options}
+    return DianClient(url, signer_for(issuer), **params)
 
 
 # --- payload (UI/API JSON) -> dian.model --------------------------------------------------------
@@ -296,3 +313,85 @@ def clean_provider_nit(value: str) -> str:
     except TaxIdError as exc:
         raise Invalid("einvoice.operation_mode.provider_nit_invalid", exc.message, field="provider_nit") from exc
     return value
+
+
+# --- buyers known to DIAN (GetAcquirer) --------------------------------------------------------------
+
+class DianUnavailable(Refusal):
+    """DIAN could not be reached, or would not answer the query (HTTP 503)."""
+
+    status = 503
+
+
+@dataclass(frozen=True)
+class Acquirer:
+    """What DIAN has for a buyer: the name and the e-mail where it receives electronic invoices."""
+
+    id_type: str
+    number: str
+    name: str
+    email: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def clean_acquirer_id(id_type, number) -> tuple[str, str]:
+    """A DIAN identification type (code list: 13 cédula, 31 NIT, ...) and a number without dots, spaces or the
+    NIT's check digit; a refusal when either is unusable."""
+    id_type = str(id_type or "").strip()
+    if id_type not in m.ID_TYPES:
+        raise Invalid("einvoice.acquirer.id_type_invalid", "Tipo de identificación desconocido: use el código de la "
+                      "DIAN (13 cédula de ciudadanía, 31 NIT, 22 cédula de extranjería, 41 pasaporte...).",
+                      field="id_type")
+    number = "".join(str(number or "").split()).replace(".", "").upper()
+    if id_type == "31":
+        number = number.split("-")[0]
+    if not (number.isalnum() and len(number) <= 20):
+        raise Invalid("einvoice.acquirer.number_invalid", "Escriba el número de identificación del cliente (solo "
+                      "letras y números; el NIT sin dígito de verificación).", field="number")
+    return id_type, number
+
+
+def acquirer_lookup(issuer, id_type, number) -> Acquirer:
+    """The name and e-mail DIAN has for a buyer (GetAcquirer), asked with the issuer's active software and
+    certificate, as documents are sent (`dian_client`). Answers are cached for
+    ``settings.FACTURADOR_DIAN_ACQUIRER_CACHE_SECONDS`` per issuer, DIAN endpoint and identification.
+
+    A query: it changes nothing and writes no audit entry, so read-only members may use it. Refusals:
+    ``einvoice.acquirer.id_type_invalid``/``number_invalid`` (400), ``einvoice.acquirer.not_found`` (404: DIAN
+    does not know the buyer), ``einvoice.acquirer.unavailable`` (503: DIAN could not be reached — the message is
+    generic, the detail goes to the log), ``einvoice.software.missing`` and ``einvoice.certificate.*``."""
+    from facturador.dian.ws.client import DianSoapFault, DianTransportError
+
+    id_type, number = clean_acquirer_id(id_type, number)
+    mode = active_mode(issuer)
+    client = dian_client(issuer, mode, timeout=min(settings.FACTURADOR_DIAN_TIMEOUT, 20.0), retries=1)
+    digest = hashlib.sha256(f"{issuer.pk}|{client.endpoint}|{id_type}|{number}".encode()).hexdigest()[:32]
+    key = f"einvoice.acquirer:{digest}"
+    found = cache.get(key)
+    if found is None:
+        try:
+            answer = client.get_acquirer(id_type, number)
+        except DianTransportError as exc:
+            logger.warning("GetAcquirer %s %s for issuer %s failed: %s", id_type, number, issuer.pk, exc)
+            raise DianUnavailable("einvoice.acquirer.unavailable", outbound.CONNECTION_FAILED,
+                                  details={"reason": exc.code}) from exc
+        except DianSoapFault as exc:
+            logger.warning("GetAcquirer %s %s for issuer %s: DIAN answered a fault: %s", id_type, number, issuer.pk,
+                           exc)
+            raise DianUnavailable("einvoice.acquirer.unavailable", exc.message, details={"reason": exc.code}) from exc
+        if answer.ok:
+            found = {"name": (answer.name or "").strip(), "email": (answer.email or "").strip()}
+        elif answer.status_code in ("404", "200"):
+            found = {}
+        else:
+            logger.warning("GetAcquirer %s %s for issuer %s: status %s %s", id_type, number, issuer.pk,
+                           answer.status_code, answer.message)
+            raise DianUnavailable("einvoice.acquirer.unavailable", "La DIAN no respondió la consulta del adquiriente; "
+                                  "intente más tarde.", details={"status": answer.status_code})
+        cache.set(key, found, settings.FACTURADOR_DIAN_ACQUIRER_CACHE_SECONDS)
+    if not found:
+        raise NotFound("einvoice.acquirer.not_found", f"La DIAN no tiene registrado un adquiriente con "
+                       f"identificación {m.ID_TYPES[id_type].lower()} {number}.", field="number")
+    return Acquirer(id_type, number, found["name"], found["email"])
