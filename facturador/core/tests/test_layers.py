@@ -70,3 +70,29 @@ def test_environment_is_read_only_in_settings_and_entry_points():
     # settings.py reads configuration; wsgi/asgi/cli.py bootstrap DJANGO_SETTINGS_MODULE; core/cli.py reads a
     # secret the user names on the command line (--password-env NAME), which is input, not configuration.
     assert readers == ["asgi.py", "cli.py", "core/cli.py", "settings.py", "wsgi.py"]
+
+
+def test_no_import_cycles_between_product_modules():
+    """Module-level imports form no cycle (a cycle means two modules each need the other: one is misplaced)."""
+    names = {}
+    for rel, tree in product_modules():
+        name = ".".join(("facturador", *rel.with_suffix("").parts)).removesuffix(".__init__")
+        names[name] = tree
+    graph = {}
+    for name, tree in names.items():
+        deps = set()
+        for node in tree.body:
+            for sub in ast.walk(node) if isinstance(node, (ast.If, ast.Try)) else [node]:
+                if isinstance(sub, ast.ImportFrom) and sub.module and sub.level == 0:
+                    deps |= {m for m in (f"{sub.module}.{a.name}" for a in sub.names) if m in names}
+                    deps |= {sub.module} & set(names)
+                elif isinstance(sub, ast.Import):
+                    deps |= {a.name for a in sub.names} & set(names)
+        graph[name] = deps - {name}
+
+    def reaches(start, goal, seen):
+        return any(dep == goal or (dep not in seen and not seen.add(dep) and reaches(dep, goal, seen))
+                   for dep in graph[start])
+
+    cycles = sorted(name for name in graph if reaches(name, name, set()))
+    assert not cycles, f"modules in an import cycle: {cycles}"
