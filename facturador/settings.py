@@ -350,6 +350,8 @@ FACTURADOR_DIAN_POLL_ATTEMPTS = int(os.environ.get("FACTURADOR_DIAN_POLL_ATTEMPT
 FACTURADOR_DIAN_POLL_INTERVAL = float(os.environ.get("FACTURADOR_DIAN_POLL_INTERVAL") or 2)
 # Seconds a buyer's name and e-mail asked to DIAN (GetAcquirer, einvoice.services.acquirer_lookup) are remembered.
 FACTURADOR_DIAN_ACQUIRER_CACHE_SECONDS = int(os.environ.get("FACTURADOR_DIAN_ACQUIRER_CACHE_SECONDS") or 600)
+# Seconds a buyer's name and e-mail asked to DIAN (GetAcquirer, einvoice.services.acquirer_lookup) are remembered.
+FACTURADOR_DIAN_ACQUIRER_CACHE_SECONDS = int(os.environ.get("FACTURADOR_DIAN_ACQUIRER_CACHE_SECONDS") or 600)
 # DIAN test sets (habilitacion): rounds of asking again about documents DIAN is still processing, waiting
 # FACTURADOR_DIAN_POLL_INTERVAL seconds doubled each round (at most 60).
 FACTURADOR_HABILITACION_FOLLOW_ROUNDS = int(os.environ.get("FACTURADOR_HABILITACION_FOLLOW_ROUNDS") or 5)
