@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from facturador.core import audit
+from facturador.core import audit, outbound
 from facturador.core.actors import Actor
 from facturador.core.errors import Conflict, Forbidden, Invalid, NotFound
 from facturador.core.models import Branch, Job
@@ -103,6 +103,8 @@ def save_settings(issuer, actor: Actor, *, pac_password: str | None = None, **va
     unknown = sorted(set(values) - set(services.SETTINGS_FIELDS))
     if unknown:
         raise Invalid("portal.settings.unknown", f"No se reconoce la opción {', '.join(unknown)}.", field=unknown[0])
+    if values.get("pac_url"):
+        values["pac_url"] = outbound.check_endpoint(values["pac_url"], service="pac", field="pac_url")
     ps = PortalSettings.objects.get(pk=services.portal_settings(issuer).pk)  # a copy: a refusal changes nothing
     before = {name: getattr(ps, name) for name in values}
     for name, value in values.items():

@@ -34,7 +34,7 @@ from facturador.cfdi.csd import load_csd
 from facturador.cfdi.errors import CfdiError
 from facturador.cfdi.pac import FinkokPac, PacError, PacTimeout, SwSapienPac
 from facturador.cfdi.pdf import cfdi_pdf
-from facturador.core import certificates, jobs
+from facturador.core import certificates, jobs, outbound
 from facturador.core.errors import Conflict, Invalid, NotFound, Refusal
 from facturador.core.models import Certificate, IssuedDocument, Job
 from facturador.portal.models import (
@@ -60,8 +60,9 @@ def pac_refusal(exc: PacError) -> Refusal:
     details = {"pac_code": exc.code}
     if isinstance(exc, PacTimeout) or exc.code == "timeout":
         return Conflict("portal.pac.timeout", exc.message_es, details=details)
-    if exc.code in PAC_UNAVAILABLE:
-        return Conflict("portal.pac.unavailable", exc.message_es, details=details)
+    if exc.code in PAC_UNAVAILABLE:  # generic for people (no port probing through error texts); the log has it
+        logger.warning("PAC unavailable: %s", exc)
+        return Conflict("portal.pac.unavailable", outbound.CONNECTION_FAILED, details=details)
     return Invalid("portal.pac.rejected", exc.message_es, details=details)
 
 
@@ -118,12 +119,16 @@ def pac_for(ps: PortalSettings, csd=None):
         cache = _PAC_CLIENTS.clients = {}
     client = cache.get(key)
     if client is None:
-        if ps.pac_kind == PortalSettings.PacKind.SW:
-            client = SwSapienPac(ps.pac_url or SwSapienPac.TEST_URL, user=ps.pac_user, password=password,
-                                 timeout=ps.pac_timeout)
+        sw = ps.pac_kind == PortalSettings.PacKind.SW
+        # checked when the client is made (core.outbound): a stored address the deployment no longer allows,
+        # or whose host now resolves to a private network, is refused
+        url = outbound.check_endpoint(ps.pac_url or (SwSapienPac.TEST_URL if sw else FinkokPac.TEST_URL),
+                                      service="pac", field="pac_url")
+        if sw:
+            client = SwSapienPac(url, user=ps.pac_user, password=password, timeout=ps.pac_timeout)
         else:
-            client = FinkokPac(ps.pac_user or "demo", password or "demo", ps.pac_url or FinkokPac.TEST_URL, csd=csd,
-                               timeout=ps.pac_timeout, retries=1)
+            client = FinkokPac(ps.pac_user or "demo", password or "demo", url, csd=csd, timeout=ps.pac_timeout,
+                               retries=1)
         cache[key] = client
     return client
 

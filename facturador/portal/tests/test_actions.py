@@ -141,3 +141,19 @@ def test_web_button_refusal_comes_back_as_a_message(client, make_user, issuer_mx
     resp = client.post(f"/autofacturacion/tickets/{ticket.pk}/bloquear/", HTTP_REFERER="http://testserver/autofacturacion/",
                        follow=True)
     assert "Solo se pueden bloquear tickets disponibles." in resp.content.decode()
+
+
+def test_pac_url_on_a_private_address_is_refused(issuer_mx, settings):
+    settings.FACTURADOR_ALLOWED_ENDPOINTS = []
+    with pytest.raises(Refusal) as err:
+        actions.save_settings(issuer_mx, Actor.worker(), pac_url="http://192.168.1.10:8080/servicios/soap/stamp.wsdl")
+    assert (err.value.code, err.value.field) == ("core.endpoint.not_allowed", "pac_url")
+
+
+def test_stored_pac_url_no_longer_allowed_is_not_contacted(portal, settings):
+    from facturador.portal import services
+
+    settings.FACTURADOR_ALLOWED_ENDPOINTS = []
+    with pytest.raises(Refusal) as err:
+        services.pac_for(portal.ps)
+    assert err.value.code == "core.endpoint.not_allowed"
