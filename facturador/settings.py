@@ -353,11 +353,14 @@ FACTURADOR_DIAN_ACQUIRER_CACHE_SECONDS = int(os.environ.get("FACTURADOR_DIAN_ACQ
 # DIAN test sets (habilitacion): rounds of asking again about documents DIAN is still processing, waiting
 # FACTURADOR_DIAN_POLL_INTERVAL seconds doubled each round (at most 60).
 FACTURADOR_HABILITACION_FOLLOW_ROUNDS = int(os.environ.get("FACTURADOR_HABILITACION_FOLLOW_ROUNDS") or 5)
-# Mass billing batches (billing.batch): invoices numbered per transaction, PDFs rendered per chunk, and the
-# number of invoices left to render from which a second worker job ("billing.batch_render") helps.
-FACTURADOR_BILLING_NUMBER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_NUMBER_CHUNK", "200"))
+# Mass billing batches (billing.batch): invoices numbered per transaction (one block of numbers each), PDFs
+# rendered per leased chunk, invoices per print PDF part, and helper jobs ("billing.batch_render", one per extra
+# worker: set it to the number of workers - 1) started when at least HELPER_MIN invoices per helper are left.
+FACTURADOR_BILLING_NUMBER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_NUMBER_CHUNK", "2000"))
 FACTURADOR_BILLING_RENDER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_RENDER_CHUNK", "20"))
+FACTURADOR_BILLING_PDF_PART_SIZE = int(os.environ.get("FACTURADOR_BILLING_PDF_PART_SIZE", "2000"))
 FACTURADOR_BILLING_HELPER_MIN = int(os.environ.get("FACTURADOR_BILLING_HELPER_MIN", "300"))
+FACTURADOR_BILLING_RENDER_HELPERS = int(os.environ.get("FACTURADOR_BILLING_RENDER_HELPERS", "1"))
 # Local DIAN and PAC test services started by `facturador serve --seed-demo` (and used by the demo data)
 FACTURADOR_DIAN_SANDBOX_PORT = int(os.environ.get("FACTURADOR_DIAN_SANDBOX_PORT", "8089"))
 FACTURADOR_PAC_SANDBOX_PORT = int(os.environ.get("FACTURADOR_PAC_SANDBOX_PORT", "8090"))

@@ -7,18 +7,16 @@ as `{"code", "detail", "field", "details"}` with their status.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
-from django.conf import settings
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from facturador.billing import actions, cartera, invoice_templates, services
-from facturador.billing.models import Account, Batch, BillingInvoice, Charge, InvoiceTemplate, PaymentFile, Tariff
+from facturador.billing import actions, cartera, invoice_templates, outputs, services
+from facturador.billing.models import Account, Batch, BatchPart, BillingInvoice, Charge, InvoiceTemplate, PaymentFile, Tariff
 from facturador.core.actors import Actor
 from facturador.core.rest import IssuerScopedMixin, JobSerializer
 
@@ -129,6 +127,23 @@ class BatchSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class BatchPartSerializer(serializers.ModelSerializer):
+    ready = serializers.SerializerMethodField()
+    file = serializers.SerializerMethodField(help_text="value of ?file= for the download")
+
+    class Meta:
+        model = BatchPart
+        fields = ["index", "seq_from", "seq_to", "first_number", "last_number", "ready", "pages", "size", "file",
+                  "built_at"]
+        read_only_fields = fields
+
+    def get_ready(self, obj) -> bool:
+        return bool(obj.pdf)
+
+    def get_file(self, obj) -> str:
+        return f"parte-{obj.index}"
+
+
 class BatchFiltersSerializer(serializers.Serializer):
     service_class = serializers.CharField(required=False, allow_blank=True)
     stratum = serializers.CharField(required=False, allow_blank=True)
@@ -184,17 +199,20 @@ class BatchViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         batch.refresh_from_db()
         return Response(BatchSerializer(batch).data)
 
-    @extend_schema(parameters=[OpenApiParameter("file", str, enum=["impresion", "zip"])],
+    @extend_schema(parameters=[OpenApiParameter("file", str, description="impresion (batch of a single part), "
+                                                "parte-<n>, manifiesto (CSV) or zip (everything, streamed)")],
                    responses={(200, "application/octet-stream"): bytes})
     @action(detail=True, methods=["get"])
     def download(self, request, issuer_pk=None, pk=None):
-        batch = self.get_object()
-        what = request.query_params.get("file", "impresion")
-        rel = batch.merged_pdf if what == "impresion" else batch.zip_file if what == "zip" else ""
-        path = Path(settings.MEDIA_ROOT) / rel if rel else None
-        if not path or not path.is_file():
+        dl = outputs.download(self.get_object(), request.query_params.get("file", "impresion"))
+        if dl is None:
             raise Http404
-        return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+        return outputs.http_response(dl)
+
+    @extend_schema(responses={200: BatchPartSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def parts(self, request, issuer_pk=None, pk=None):
+        return Response(BatchPartSerializer(outputs.parts(self.get_object()), many=True).data)
 
     @action(detail=True, methods=["get"])
     def invoices(self, request, issuer_pk=None, pk=None):

@@ -23,17 +23,18 @@ import calendar
 import datetime as dt
 import logging
 import os
-import zipfile
+import time
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from facturador.billing import cartera
-from facturador.billing.models import Account, Batch, BillingInvoice, BillingSettings, Charge
+from facturador.billing.models import Account, Batch, BatchPart, BillingInvoice, BillingSettings, Charge
 from facturador.core import jobs, numbering
 from facturador.core.errors import Conflict, Invalid, Refusal
 from facturador.core.models import DocumentType, IssuedDocument, Job
@@ -220,46 +221,40 @@ def selected_account_ids(batch: Batch, params: dict) -> list[int]:
 # ------------------------------------------------------------------------------ numbering
 
 def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict[int, Account], conf: BillingSettings,
-                 errors: list[dict]) -> int:
+                 errors: list[dict], next_seq: int) -> int:
+    """Number and store the invoices of `items` in one transaction; returns how many were stored.
+
+    Everything that does not depend on the number (barcode, rows) is prepared first; inside the
+    transaction the whole block of numbers is taken with one conditional UPDATE of the range
+    (`numbering.allocate_block`) and the rows are written in bulk, so the range row is locked only
+    for the inserts. Electronic invoices take their DIAN numbers one by one through the einvoice app."""
     from facturador.printing.barcodes import payment_barcode_data
 
     key = batch.period_key
+    prepared = []
+    for item in items:
+        acc = accounts[item.account_id]
+        code = payment_barcode_data(conf.gln, acc.reference, item.total, batch.due_date,
+                                    ref_width=conf.ref_width, amount_width=conf.amount_width)
+        prepared.append((item, acc, code))
     invoices, docs, interests = [], [], []
     with transaction.atomic():
         existing = set(BillingInvoice.objects.filter(issuer=batch.issuer, period_key=key,
                                                      account_id__in=[i.account_id for i in items])
                        .values_list("account_id", flat=True))
-        lines_by_acc: dict[int, list[Charge]] = {}
-        if batch.electronic and batch.billing_type != Batch.BillingType.ARREARS_ONLY:
-            for c in (Charge.objects.filter(issuer=batch.issuer, account_id__in=[i.account_id for i in items],
-                                            period__in=batch.periods).exclude(source=Charge.Source.INTEREST)
-                      .order_by("period", "id")):
-                lines_by_acc.setdefault(c.account_id, []).append(c)
-        for item in items:
-            if item.account_id in existing:
-                continue
-            acc = accounts[item.account_id]
-            dian_doc = None
-            if batch.electronic:
-                from facturador.billing import electronic
-
-                try:
-                    with transaction.atomic():  # savepoint: a refused account leaves nothing behind
-                        dian_doc = electronic.issue(batch, acc, lines_by_acc.get(acc.pk, []), item.interest)
-                except electronic.ElectronicError as exc:
-                    errors.append({"reference": acc.reference, "reason": f"Factura electrónica: {exc.message}"})
-                    continue
-                prefix, number = dian_doc.prefix, dian_doc.number
-            else:
-                num = numbering.allocate(rng, on=batch.issue_date)
-                prefix, number = num.prefix, num.number
-            code = payment_barcode_data(conf.gln, acc.reference, item.total, batch.due_date,
-                                        ref_width=conf.ref_width, amount_width=conf.amount_width)
+        todo = [p for p in prepared if p[0].account_id not in existing]
+        numbers: list[tuple[str, int, object]] = []  # (prefix, number, DianDocument or None)
+        if batch.electronic:
+            todo, numbers = _issue_electronic(batch, todo, errors)
+        elif todo:
+            first = numbering.allocate_block(rng, len(todo), on=batch.issue_date)
+            numbers = [(rng.prefix, first + k, None) for k in range(len(todo))]
+        for k, ((item, acc, code), (prefix, number, dian_doc)) in enumerate(zip(todo, numbers)):
             inv = BillingInvoice(
                 issuer=batch.issuer, batch=batch, account=acc, period_key=key, prefix=prefix, number=number,
                 issue_date=batch.issue_date, due_date=batch.due_date, current_amount=item.current,
                 previous_balance=item.previous, arrears_interest=item.interest, total=item.total,
-                barcode_data=code.element_string, barcode_text=code.human_readable,
+                barcode_data=code.element_string, barcode_text=code.human_readable, seq=next_seq + k,
                 cufe=dian_doc.cufe if dian_doc else "", dian_document_id=dian_doc.pk if dian_doc else None,
             )
             invoices.append(inv)
@@ -285,6 +280,29 @@ def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict[int, A
             ))
         IssuedDocument.objects.bulk_create(docs)
     return len(invoices)
+
+
+def _issue_electronic(batch: Batch, todo: list, errors: list[dict]):
+    """Issue each account's DIAN invoice (one savepoint per account: a refused one leaves nothing behind)."""
+    from facturador.billing import electronic
+
+    lines_by_acc: dict[int, list[Charge]] = {}
+    if batch.billing_type != Batch.BillingType.ARREARS_ONLY:
+        for c in (Charge.objects.filter(issuer=batch.issuer, account_id__in=[p[0].account_id for p in todo],
+                                        period__in=batch.periods).exclude(source=Charge.Source.INTEREST)
+                  .order_by("period", "id")):
+            lines_by_acc.setdefault(c.account_id, []).append(c)
+    kept, numbers = [], []
+    for item, acc, code in todo:
+        try:
+            with transaction.atomic():
+                dian_doc = electronic.issue(batch, acc, lines_by_acc.get(acc.pk, []), item.interest)
+        except electronic.ElectronicError as exc:
+            errors.append({"reference": acc.reference, "reason": f"Factura electrónica: {exc.message}"})
+            continue
+        kept.append((item, acc, code))
+        numbers.append((dian_doc.prefix, dian_doc.number, dian_doc))
+    return kept, numbers
 
 
 def pdf_relpath(batch: Batch, inv: BillingInvoice) -> str:
@@ -422,38 +440,90 @@ class _Renderer:
         return done
 
 
-def _pending(batch: Batch, descending=False, limit=None):
-    limit = limit or settings.FACTURADOR_BILLING_RENDER_CHUNK
-    qs = BillingInvoice.objects.filter(batch=batch, pdf="").select_related("account")
-    return list(qs.order_by("-id" if descending else "id")[:limit])
-
-
 def _rendered_count(batch: Batch) -> int:
     return BillingInvoice.objects.filter(batch=batch).exclude(pdf="").count()
 
 
-# ---------------------------------------------------------------------------------- output
+# ------------------------------------------------------------------- shared work: leases
 
-def build_outputs(batch: Batch) -> tuple[str, str, int]:
-    """Stream the merged print PDF and the zip from the per-invoice files; returns (merged, zip, pages)."""
+def _free(me: int) -> Q:
+    """Rows nobody else is working on: not leased, leased by this job (an earlier attempt of it, killed), or
+    leased by a job that is no longer running (finished, failed, or re-queued after its worker died)."""
+    running = Job.objects.filter(status=Job.Status.RUNNING).exclude(pk=me).values("pk")
+    return Q(claimed_by__isnull=True) | Q(claimed_by=me) | ~Q(claimed_by__in=running)
+
+
+def _claim(batch: Batch, me: int, limit: int) -> list[BillingInvoice]:
+    """Lease the next `limit` invoices without a PDF, in number order (a short transaction; on PostgreSQL
+    SKIP LOCKED lets concurrent workers take different rows, on SQLite the write lock serialises them)."""
+    with transaction.atomic():
+        qs = BillingInvoice.objects.filter(batch=batch, pdf="").filter(_free(me)).order_by("seq")
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        ids = list(qs.values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        BillingInvoice.objects.filter(pk__in=ids).update(claimed_by=me)
+    return list(BillingInvoice.objects.filter(pk__in=ids).select_related("account").order_by("seq"))
+
+
+# ----------------------------------------------------------------------------- print parts
+
+def ensure_parts(batch: Batch) -> list[BatchPart]:
+    """The print parts covering every invoice of the batch (FACTURADOR_BILLING_PDF_PART_SIZE invoices each, in
+    number order). Created by the main job once numbering is over; existing parts are kept as they are."""
+    size = max(1, settings.FACTURADOR_BILLING_PDF_PART_SIZE)
+    parts = list(BatchPart.objects.filter(batch=batch).order_by("index"))
+    last = BillingInvoice.objects.filter(batch=batch).aggregate(m=Max("seq"))["m"] or 0
+    covered = parts[-1].seq_to if parts else 0
+    new = []
+    while covered < last:
+        to = min(covered + size, last)
+        new.append(BatchPart(batch=batch, index=len(parts) + len(new) + 1, seq_from=covered + 1, seq_to=to))
+        covered = to
+    if new:
+        edges = {seq: f"{prefix}{number}" for seq, prefix, number in BillingInvoice.objects.filter(
+            batch=batch, seq__in=[p.seq_from for p in new] + [p.seq_to for p in new]).values_list("seq", "prefix", "number")}
+        for p in new:
+            p.first_number, p.last_number = edges.get(p.seq_from, ""), edges.get(p.seq_to, "")
+        BatchPart.objects.bulk_create(new)
+    return parts + new
+
+
+def build_ready_parts(batch: Batch, me: int, seqs: tuple[int, int] | None = None) -> int:
+    """Build every part (touching `seqs`, if given) whose invoices all have their PDF and that nobody else is
+    building; returns how many this call built. Called by each worker right after it renders a chunk, so a
+    part is built as soon as its last invoice is rendered, while the other workers go on rendering."""
+    qs = BatchPart.objects.filter(batch=batch, pdf="")
+    if seqs:
+        qs = qs.filter(seq_to__gte=seqs[0], seq_from__lte=seqs[1])
+    built = 0
+    for part in qs.order_by("index"):
+        if BillingInvoice.objects.filter(batch=batch, seq__gte=part.seq_from, seq__lte=part.seq_to, pdf="").exists():
+            continue
+        if not BatchPart.objects.filter(pk=part.pk, pdf="").filter(_free(me)).update(
+                claimed_by=me, rendered_at=timezone.now()):
+            continue  # another worker is building it
+        build_part(batch, part)
+        built += 1
+    return built
+
+
+def build_part(batch: Batch, part: BatchPart):
+    """Stream the part's invoice PDFs (in number order) into its print PDF: temp file + rename."""
     from facturador.printing.pdfconcat import concat_pdfs
 
     media = Path(settings.MEDIA_ROOT)
-    out_dir = media / batch.output_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rels = list(BillingInvoice.objects.filter(batch=batch).exclude(pdf="").order_by("prefix", "number")
-                .values_list("pdf", flat=True))
-    merged_rel = f"{batch.output_dir}/lote-{batch.pk}-impresion.pdf"
-    zip_rel = f"{batch.output_dir}/lote-{batch.pk}-facturas.zip"
-    tmp = media / (merged_rel + ".tmp")
-    pages = concat_pdfs((media / r for r in rels), tmp)
-    os.replace(tmp, media / merged_rel)
-    tmpzip = media / (zip_rel + ".tmp")
-    with zipfile.ZipFile(tmpzip, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for r in rels:
-            zf.write(media / r, arcname=Path(r).name)
-    os.replace(tmpzip, media / zip_rel)
-    return merged_rel, zip_rel, pages
+    rels = BillingInvoice.objects.filter(batch=batch, seq__gte=part.seq_from, seq__lte=part.seq_to) \
+        .order_by("seq").values_list("pdf", flat=True)
+    rel = f"{batch.output_dir}/{part.filename}"
+    target = media / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    pages = concat_pdfs((media / r for r in rels.iterator(chunk_size=2000)), tmp)
+    os.replace(tmp, target)
+    BatchPart.objects.filter(pk=part.pk).update(pdf=rel, pages=pages, size=target.stat().st_size,
+                                                built_at=timezone.now())
 
 
 # --------------------------------------------------------------------------------- engine
@@ -475,6 +545,7 @@ def generate(ctx: jobs.JobContext, batch: Batch):
 def _run(ctx: jobs.JobContext, batch: Batch):
     issuer = batch.issuer
     conf = BillingSettings.for_issuer(issuer)
+    t_start = time.time()
     account_ids = selected_account_ids(batch, ctx.params)
     ctx.progress(0, message="Calculando valores", force=True)
     p = plan(issuer, batch.periods, batch.billing_type, account_ids, issue_date=batch.issue_date, batch=batch)
@@ -482,9 +553,10 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     total = already_in_batch + p.count
     errors = list(p.skipped)
     ctx.progress(_rendered_count(batch), total=total, errors=len(errors), message="Numerando facturas", force=True)
-    helper = None
+    t_planned = time.time()
 
-    # 1. numbering (skips accounts already invoiced for this period key)
+    # 1. numbering: one block of numbers and bulk inserts per chunk (skips accounts already invoiced)
+    issued = 0
     if p.items:
         rng = None
         if not batch.electronic:
@@ -493,93 +565,124 @@ def _run(ctx: jobs.JobContext, batch: Batch):
             except Refusal as exc:
                 raise jobs.JobFailed(exc.message) from exc
         ctx.set_result(numbered=False)
-        issued = 0
+        next_seq = (BillingInvoice.objects.filter(batch=batch).aggregate(m=Max("seq"))["m"] or 0) + 1
         chunk_size = settings.FACTURADOR_BILLING_NUMBER_CHUNK
         for start in range(0, len(p.items), chunk_size):
             ctx.check_cancel()
             chunk = p.items[start:start + chunk_size]
             accounts = Account.objects.in_bulk([i.account_id for i in chunk])
             try:
-                issued += _issue_chunk(batch, rng, chunk, accounts, conf, errors)
+                n = _issue_chunk(batch, rng, chunk, accounts, conf, errors, next_seq)
             except numbering.NumberingError as exc:
                 raise jobs.JobFailed(exc.message) from exc
+            issued += n
+            next_seq += n
             ctx.progress(message=f"Numerando facturas: {already_in_batch + issued} de {total}")
-            if start == 0:  # the helper can start rendering while the rest is numbered
-                helper = _start_helper(ctx, batch, total - _rendered_count(batch))
+            if start == 0:  # helpers can start rendering while the rest is numbered
+                _start_helpers(ctx, batch, total - _rendered_count(batch))
+    t_numbered = time.time()
     total = BillingInvoice.objects.filter(batch=batch).count()
     Batch.objects.filter(pk=batch.pk).update(error_list=errors)
-    ctx.set_result(numbered=True)
-
-    # 2. rendering (+ a helper job for big batches)
-    done = _rendered_count(batch)
-    ctx.progress(done, total=total, message="Generando PDF", force=True)
-    if not helper:
-        helper = _start_helper(ctx, batch, total - done)
-    renderer = _Renderer(batch)
-    while True:
-        ctx.check_cancel()
-        chunk = _pending(batch)
-        if not chunk:
-            break
-        done = _rendered_count(batch)
-
-        def tick():
-            nonlocal done
-            done += 1
-            ctx.progress(min(done, total))
-            ctx.check_cancel()
-
-        renderer.render_chunk(chunk, on_each=tick)
-    ctx.progress(total, message="Uniendo el PDF de impresión y el zip", force=True)
-
-    # 3. outputs
+    parts = ensure_parts(batch)
+    ctx.set_result(numbered=True, numbering={"numbers": issued, "seconds": round(t_numbered - t_planned, 3)},
+                   parts=len(parts))
     if total == 0:
-        Batch.objects.filter(pk=batch.pk).update(error_list=errors)
         first = errors[0]["reason"] if errors else ""
         raise jobs.JobFailed(f"No se generó ninguna factura. {first}".strip())
-    merged, zipped, pages = build_outputs(batch)
-    agg = BillingInvoice.objects.filter(batch=batch)
-    count = agg.count()
-    amount = sum(agg.values_list("total", flat=True), Decimal("0"))
-    Batch.objects.filter(pk=batch.pk).update(merged_pdf=merged, zip_file=zipped, invoice_count=count,
-                                             total_amount=amount, finished_at=timezone.now(), error_list=errors)
-    ctx.set_result(batch_id=batch.pk, invoices=count, pages=pages, total=str(amount), skipped=len(errors))
+
+    # 2. rendering and print parts, shared with the helper jobs
+    done = _rendered_count(batch)
+    ctx.progress(done, total=total, message="Generando PDF", force=True)
+    if not issued:  # a resumed batch: numbering was over already
+        _start_helpers(ctx, batch, total - done)
+    _work(ctx, batch, main=True, total=total)
+
+    # 3. outcome (the print parts are built; the zip and the manifest are streamed when downloaded)
+    parts = list(BatchPart.objects.filter(batch=batch).order_by("index"))
+    agg = BillingInvoice.objects.filter(batch=batch).aggregate(n=Count("id"), amount=Sum("total"))
+    count, amount = agg["n"], agg["amount"] or Decimal("0")
+    merged = parts[0].pdf if len(parts) == 1 else ""
+    t_end = time.time()
+    Batch.objects.filter(pk=batch.pk).update(merged_pdf=merged, invoice_count=count, total_amount=amount,
+                                             finished_at=timezone.now(), error_list=errors)
+    last = parts[-1]
+    ctx.set_result(batch_id=batch.pk, invoices=count, pages=sum(x.pages for x in parts), parts=len(parts),
+                   total=str(amount), skipped=len(errors),
+                   timings={"plan": round(t_planned - t_start, 3), "numbering": round(t_numbered - t_planned, 3),
+                            "rendering": round(last.rendered_at.timestamp() - t_numbered, 3),
+                            "last_part_after_last_render": round((last.built_at - last.rendered_at).total_seconds(), 3),
+                            "finish": round(t_end - last.built_at.timestamp(), 3), "total": round(t_end - t_start, 3)})
     ctx.progress(total, total=total, errors=len(errors),
                  message=f"{count} facturas generadas" + (f"; {len(errors)} cuentas no facturadas" if errors else ""),
                  force=True)
     return Job.Status.FINISHED_WITH_ERRORS if errors else Job.Status.FINISHED
 
 
-def _start_helper(ctx: jobs.JobContext, batch: Batch, remaining: int):
-    if remaining < settings.FACTURADOR_BILLING_HELPER_MIN or ctx.params.get("no_helper"):
-        return None
+def _work(ctx: jobs.JobContext, batch: Batch, *, main: bool, total: int = 0, main_id: int | None = None) -> int:
+    """Render leased chunks and build the parts they complete until nothing is left for this job.
+
+    The main job returns when every invoice has its PDF and every part is built (waiting for what other
+    workers hold); a helper returns when nothing is left to lease once numbering is over, or when the
+    main job ends or is cancelled. Returns the number of invoices this job rendered."""
+    me = ctx.job.pk
+    renderer = None
+    rendered = 0
+    last_count = 0.0
+    limit = settings.FACTURADOR_BILLING_RENDER_CHUNK
+    while True:
+        ctx.check_cancel()
+        if not main:
+            state = Job.objects.filter(pk=main_id).values_list("status", "cancel_requested", "result").first()
+            if state is None or state[0] in Job.FINAL or state[1]:
+                return rendered
+        chunk = _claim(batch, me, limit)
+        if chunk:
+            renderer = renderer or _Renderer(batch)
+            if main:
+                now = time.monotonic()
+                if now - last_count > 0.5:
+                    ctx.progress(min(_rendered_count(batch), total))
+                    last_count = now
+            renderer.render_chunk(chunk, on_each=ctx.check_cancel)
+            rendered += len(chunk)
+            if main:
+                ctx.progress(min(ctx.job.done + len(chunk), total))
+            else:
+                ctx.progress(rendered, total=rendered, message=f"{rendered} PDF generados para el lote {batch.pk}")
+            build_ready_parts(batch, me, (chunk[0].seq, chunk[-1].seq))
+            continue
+        if build_ready_parts(batch, me):
+            continue
+        if main:
+            pending = BillingInvoice.objects.filter(batch=batch, pdf="").exists()
+            unbuilt = BatchPart.objects.filter(batch=batch, pdf="").exists()
+            if not pending and not unbuilt:
+                return rendered
+            if not pending:
+                ctx.progress(total, message="Terminando los PDF de impresión")
+        elif not (state[0] == Job.Status.RUNNING and (state[2] or {}).get("numbered") is False):
+            return rendered  # numbering is over and nothing is left to lease
+        time.sleep(0.2)  # other workers hold the rest (or numbering goes on)
+
+
+def _start_helpers(ctx: jobs.JobContext, batch: Batch, remaining: int):
+    """Helper jobs ("billing.batch_render") for big batches: FACTURADOR_BILLING_RENDER_HELPERS of them (one per
+    extra worker), at most one per FACTURADOR_BILLING_HELPER_MIN invoices left to render."""
+    minimum = max(1, settings.FACTURADOR_BILLING_HELPER_MIN)
+    if remaining < minimum or ctx.params.get("no_helper"):
+        return []
+    running = Job.objects.filter(kind="billing.batch_render", params__batch_id=batch.pk,
+                                 status__in=[Job.Status.PENDING, Job.Status.RUNNING]).count()
+    wanted = min(settings.FACTURADOR_BILLING_RENDER_HELPERS, remaining // minimum) - running
     with transaction.atomic():
-        return jobs.create_job(batch.issuer, "billing.batch_render",
-                               title=f"Lote {batch.pk}: generación de PDF (ayudante)",
-                               params={"batch_id": batch.pk, "main_job": ctx.job.pk})
+        return [jobs.create_job(batch.issuer, "billing.batch_render",
+                                title=f"Lote {batch.pk}: generación de PDF (ayudante {i + 1})",
+                                params={"batch_id": batch.pk, "main_job": ctx.job.pk}) for i in range(max(0, wanted))]
 
 
 def help_render(ctx: jobs.JobContext, batch: Batch):
-    """Renders invoices of a batch from the highest id down, while the main job numbers and then
-    renders from the lowest id up. Stops when nothing is left to render once numbering is over,
-    or when the main job ends or is cancelled (handler `billing.jobs.run_batch_helper`)."""
-    import time
-
-    main_id = ctx.params.get("main_job")
-    renderer = _Renderer(batch)
-    rendered = 0
-    while True:
-        ctx.check_cancel()
-        main = Job.objects.filter(pk=main_id).values_list("status", "cancel_requested", "result").first()
-        if main is None or main[0] in Job.FINAL or main[1]:
-            break
-        chunk = _pending(batch, descending=True, limit=max(1, settings.FACTURADOR_BILLING_RENDER_CHUNK // 2))
-        if not chunk:
-            if main[0] == Job.Status.RUNNING and (main[2] or {}).get("numbered") is False:
-                time.sleep(0.3)  # the main job is still numbering: more invoices will come
-                continue
-            break
-        renderer.render_chunk(chunk)
-        rendered += len(chunk)
-        ctx.progress(rendered, total=rendered, message=f"{rendered} PDF generados para el lote {batch.pk}")
+    """Renders leased chunks of a batch and builds the parts they complete, beside the main job (handler
+    `billing.jobs.run_batch_helper`). Stops when nothing is left to lease once numbering is over, or when
+    the main job ends or is cancelled."""
+    rendered = _work(ctx, batch, main=False, main_id=ctx.params.get("main_job"))
     ctx.set_result(rendered=rendered)

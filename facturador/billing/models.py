@@ -261,8 +261,7 @@ class Batch(IssuerScoped):
     total_amount = models.DecimalField(_("valor total"), max_digits=20, decimal_places=2, default=Decimal("0"))
     error_list = models.JSONField(_("errores"), default=list, blank=True)
     output_dir = models.CharField(max_length=300, blank=True)  # relative to MEDIA_ROOT
-    merged_pdf = models.CharField(max_length=300, blank=True)
-    zip_file = models.CharField(max_length=300, blank=True)
+    merged_pdf = models.CharField(max_length=300, blank=True)  # the print PDF when the batch has a single part
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -317,6 +316,8 @@ class BillingInvoice(IssuerScoped):
     error = models.CharField(max_length=500, blank=True)
     cufe = models.CharField(max_length=96, blank=True)  # electronic batches only
     dian_document_id = models.BigIntegerField(null=True, blank=True)  # einvoice.DianDocument, no FK across apps
+    seq = models.PositiveIntegerField(null=True, blank=True)  # position in the batch (1..n, in number order)
+    claimed_by = models.BigIntegerField(null=True, blank=True)  # core.Job rendering it (a lease, see billing.batch)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -324,7 +325,10 @@ class BillingInvoice(IssuerScoped):
         constraints = [
             models.UniqueConstraint(fields=["issuer", "account", "period_key"], name="billing_invoice_once_per_period"),
         ]
-        indexes = [models.Index(fields=["batch", "pdf"]), models.Index(fields=["issuer", "status"])]
+        indexes = [models.Index(fields=["batch", "pdf"]), models.Index(fields=["issuer", "status"]),
+                   models.Index(fields=["batch", "seq"]),
+                   # the invoices still to render, in order: what workers lease (see billing.batch._claim)
+                   models.Index(fields=["batch", "seq"], condition=models.Q(pdf=""), name="billing_invoice_to_render")]
         verbose_name = _("factura del lote")
         verbose_name_plural = _("facturas del lote")
 
@@ -338,6 +342,44 @@ class BillingInvoice(IssuerScoped):
     @property
     def balance(self):
         return self.total - self.paid_amount
+
+
+class BatchPart(models.Model):
+    """One print PDF of a batch: the invoices seq_from..seq_to (FACTURADOR_BILLING_PDF_PART_SIZE of them, in
+    number order), built by the worker that renders its last invoice while the others go on rendering."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="parts")
+    index = models.PositiveIntegerField()  # 1, 2, ...
+    seq_from = models.PositiveIntegerField()
+    seq_to = models.PositiveIntegerField()
+    first_number = models.CharField(max_length=30, blank=True)
+    last_number = models.CharField(max_length=30, blank=True)
+    pdf = models.CharField(max_length=300, blank=True)  # relative to MEDIA_ROOT; "" until built
+    pages = models.PositiveIntegerField(default=0)
+    size = models.PositiveBigIntegerField(default=0)
+    claimed_by = models.BigIntegerField(null=True, blank=True)  # core.Job building it
+    rendered_at = models.DateTimeField(null=True, blank=True)  # when its last invoice was found rendered
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "index"]
+        constraints = [models.UniqueConstraint(fields=["batch", "index"], name="billing_batch_part_unique_index")]
+
+    def __str__(self):
+        return f"Lote {self.batch_id} parte {self.index}"
+
+    @property
+    def count(self):
+        return self.seq_to - self.seq_from + 1
+
+    @property
+    def filename(self):
+        return f"lote-{self.batch_id}-parte-{self.index:03d}.pdf"
+
+    @property
+    def download_name(self):
+        """The `what` of its download URL."""
+        return f"parte-{self.index}"
 
 
 class PaymentFile(IssuerScoped):

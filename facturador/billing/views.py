@@ -15,7 +15,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from facturador.billing import actions, cartera, invoice_templates, services
+from facturador.billing import actions, cartera, invoice_templates, outputs, services
 from facturador.billing.forms import (AccountForm, BatchForm, BillingSettingsForm, CarteraFilterForm, PaymentUploadForm,
                                       TariffForm, TemplateUploadForm)
 from facturador.billing.models import Account, Batch, BillingInvoice, InvoiceTemplate, PaymentFile, Tariff
@@ -288,7 +288,8 @@ def batch_detail(request, pk):
     batch = get_object_or_404(Batch.objects.select_related("job", "template"), pk=pk, issuer=request.issuer)
     invoices = Paginator(BillingInvoice.objects.filter(batch=batch).select_related("account").order_by("number"), 50) \
         .get_page(request.GET.get("page"))
-    return render(request, "billing/batch_detail.html", {"batch": batch, "job": batch.job, "invoices": invoices})
+    return render(request, "billing/batch_detail.html", {"batch": batch, "job": batch.job, "invoices": invoices,
+                                                         "parts": outputs.parts(batch)})
 
 
 @require_POST
@@ -320,12 +321,12 @@ def _file_response(rel: str, filename: str, inline=False):
 
 @issuer_required
 def batch_download(request, pk, what):
+    """impresion (single-part batches), parte-<n>, manifiesto or zip ("descargar todo", streamed)."""
     batch = get_object_or_404(Batch, pk=pk, issuer=request.issuer)
-    if what == "impresion":
-        return _file_response(batch.merged_pdf, f"lote-{batch.pk}-impresion.pdf")
-    if what == "zip":
-        return _file_response(batch.zip_file, f"lote-{batch.pk}-facturas.zip")
-    raise Http404
+    dl = outputs.download(batch, what)
+    if dl is None:
+        raise Http404
+    return outputs.http_response(dl)
 
 
 @issuer_required

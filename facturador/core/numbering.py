@@ -1,9 +1,9 @@
 """Consecutive numbers from numbering resolutions: atomic, unique and without gaps.
 
-`allocate()` must run inside the same transaction that stores the numbered document: the
-increment is a row-level conditional UPDATE (a row lock on PostgreSQL, the write lock on
-SQLite), so concurrent callers serialise on the range row, and a rolled-back document gives
-its number back.
+`allocate()` (one number) and `allocate_block()` (n consecutive numbers, for batches) must run
+inside the same transaction that stores the numbered documents: the increment is one conditional
+UPDATE ... RETURNING (a row lock on PostgreSQL, the write lock on SQLite), so concurrent callers
+serialise on the range row, and a rolled-back transaction gives its numbers back.
 """
 
 from __future__ import annotations
@@ -45,8 +45,21 @@ def _today(rng):
 
 def allocate(rng: NumberingRange, on: date | None = None) -> Allocated:
     """Take the next consecutive of `rng`. Call inside transaction.atomic() with the document's insert."""
+    first = allocate_block(rng, 1, on=on)
+    return Allocated(rng.pk, rng.prefix, first)
+
+
+def allocate_block(rng: NumberingRange, count: int, on: date | None = None) -> int:
+    """Take `count` consecutive numbers of `rng` at once; returns the first (the block is first .. first+count-1).
+
+    One conditional UPDATE ... RETURNING (next_number + count - 1 <= range_to): the range row stays locked
+    until the caller's transaction ends, so store the documents right after it (in bulk) and commit; a
+    rollback gives the whole block back. Single invoices and other batches wait on the same row, so the
+    numbers stay unique and without gaps."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("allocate() must run inside the transaction that stores the document")
+    if count < 1:
+        raise ValueError("count must be at least 1")
     on = on or _today(rng)
     if not rng.active:
         raise NumberingError("core.numbering.inactive", f"La numeración {rng} está inactiva.")
@@ -54,14 +67,24 @@ def allocate(rng: NumberingRange, on: date | None = None) -> Allocated:
         raise NumberingError("core.numbering.not_yet_valid", f"La numeración {rng} solo es válida desde {rng.valid_from:%d/%m/%Y}.")
     if on > rng.valid_to:
         raise NumberingError("core.numbering.expired", f"La resolución de numeración {rng} venció el {rng.valid_to:%d/%m/%Y}.")
-    updated = NumberingRange.objects.filter(pk=rng.pk, next_number__lte=F("range_to")).update(
-        next_number=F("next_number") + 1
-    )
-    if not updated:
+    table = connection_ops_quote(NumberingRange._meta.db_table)
+    with transaction.get_connection().cursor() as cur:
+        cur.execute(f"UPDATE {table} SET next_number = next_number + %s "
+                    f"WHERE id = %s AND next_number + %s - 1 <= range_to RETURNING next_number", [count, rng.pk, count])
+        row = cur.fetchone()
+    if row is None:
+        next_number, range_to = NumberingRange.objects.values_list("next_number", "range_to").get(pk=rng.pk)
+        if count > 1 and next_number <= range_to:
+            raise NumberingError("core.numbering.exhausted",
+                                 f"La numeración {rng} solo tiene {range_to - next_number + 1} números disponibles y "
+                                 f"se necesitan {count}: solicite una nueva resolución a la DIAN.")
         raise NumberingError("core.numbering.exhausted", f"La numeración {rng} está agotada: solicite una nueva resolución a la DIAN.")
-    next_number = NumberingRange.objects.values_list("next_number", flat=True).get(pk=rng.pk)
-    rng.next_number = next_number
-    return Allocated(rng.pk, rng.prefix, next_number - 1)
+    rng.next_number = row[0]
+    return row[0] - count
+
+
+def connection_ops_quote(name: str) -> str:
+    return transaction.get_connection().ops.quote_name(name)
 
 
 def find_range(issuer, document_type, environment, prefix=None, on=None) -> NumberingRange:

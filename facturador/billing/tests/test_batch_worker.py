@@ -1,6 +1,7 @@
-"""Batch generation with real worker processes: PDFs, merged print file, barcode, crash recovery."""
+"""Batch generation with real worker processes: PDFs, print parts, streamed zip, barcode, crash recovery."""
 
 import datetime as dt
+import io
 import os
 import zipfile
 from decimal import Decimal as D
@@ -10,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from conftest import wait_for
-from facturador.billing import actions
+from facturador.billing import actions, outputs
 from facturador.billing.models import Batch, BillingInvoice
 from facturador.billing.tests.helpers import make_accounts, make_range
 from facturador.core.actors import Actor
@@ -70,10 +71,10 @@ def new_batch(issuer, n, periods=("2026-09", "2026-10")):
 def test_batch_end_to_end_two_workers(issuer_co, start_worker):
     n = 30
     b, accounts = new_batch(issuer_co, n)
-    # Two workers; the helper threshold is lowered so the second one renders from the other end,
-    # starting while the main job is still numbering (small numbering chunks).
+    # Two workers; the helper threshold is lowered so the second one renders leased chunks beside the main job,
+    # starting while the main job is still numbering (small numbering chunks); print parts of 8 invoices.
     env = worker_env(FACTURADOR_BILLING_HELPER_MIN="10", FACTURADOR_BILLING_RENDER_CHUNK="4",
-                     FACTURADOR_BILLING_NUMBER_CHUNK="5")
+                     FACTURADOR_BILLING_NUMBER_CHUNK="5", FACTURADOR_BILLING_PDF_PART_SIZE="8")
     start_worker("w1", **env)
     start_worker("w2", **env)
     job = final_job(b.job_id)
@@ -85,10 +86,28 @@ def test_batch_end_to_end_two_workers(issuer_co, start_worker):
     media = Path(settings.MEDIA_ROOT)
     invoices = list(BillingInvoice.objects.filter(batch=b).select_related("account").order_by("number"))
     assert [i.number for i in invoices] == list(range(1000, 1000 + n))
+    assert [i.seq for i in invoices] == list(range(1, n + 1))
     assert all(i.pdf and (media / i.pdf).is_file() for i in invoices)
-    assert page_count(media / b.merged_pdf) == n
-    with zipfile.ZipFile(media / b.zip_file) as zf:
-        assert sorted(zf.namelist()) == sorted(f"LA{i.number}.pdf" for i in invoices)
+    # four print parts in number order (no single merged file), each built as soon as its invoices were ready
+    parts = list(b.parts.order_by("index"))
+    assert [(p.seq_from, p.seq_to, p.first_number, p.last_number) for p in parts] == [
+        (1, 8, "LA1000", "LA1007"), (9, 16, "LA1008", "LA1015"), (17, 24, "LA1016", "LA1023"), (25, 30, "LA1024", "LA1029")]
+    assert [page_count(media / p.pdf) for p in parts] == [8, 8, 8, 6] and [p.pages for p in parts] == [8, 8, 8, 6]
+    assert not b.merged_pdf and all(p.built_at >= p.rendered_at for p in parts)
+    assert job.result["parts"] == 4 and job.result["pages"] == n
+    # "descargar todo": manifest, parts and invoices, streamed
+    data = b"".join(outputs.stream_zip(b))
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.testzip() is None
+        names = zf.namelist()
+        assert names[0] == f"lote-{b.pk}-manifiesto.csv"
+        assert [x for x in names if x.startswith("impresion/")] == [f"impresion/{p.filename}" for p in parts]
+        assert sorted(x for x in names if x.startswith("facturas/")) == sorted(f"facturas/LA{i.number}.pdf" for i in invoices)
+        manifest = zf.read(names[0]).decode("utf-8-sig").splitlines()
+        assert zf.read(f"impresion/{parts[3].filename}") == (media / parts[3].pdf).read_bytes()
+    assert manifest[0] == "parte;orden_en_parte;numero;referencia;titular;total;fecha_limite;archivo"
+    assert manifest[9] == f"2;1;LA1008;{invoices[8].account.reference};Suscriptor 9;40002;2026-11-20;LA1008.pdf"
+    assert len(manifest) == n + 1
     assert IssuedDocument.objects.filter(issuer=issuer_co, source="billing.invoice").count() == n
     doc = IssuedDocument.objects.get(source="billing.invoice", source_id=str(invoices[0].pk))
     assert (doc.prefix, doc.number, doc.total) == ("LA", 1000, D(40002)) and doc.pdf.name == invoices[0].pdf
@@ -101,8 +120,8 @@ def test_batch_end_to_end_two_workers(issuer_co, start_worker):
     code = found[0]
     assert code.content_type == __import__("zxingcpp").ContentType.GS1
     assert code.text == expected_hri
-    # ... and the same page inside the merged print PDF (page 7)
-    assert decode_barcodes(media / b.merged_pdf, 6)[0].text == expected_hri
+    # ... and the same page inside the first print part (page 7)
+    assert decode_barcodes(media / parts[0].pdf, 6)[0].text == expected_hri
     helper = Job.objects.filter(kind="billing.batch_render").get()
     assert helper.status == Job.Status.FINISHED and helper.result["rendered"] > 0
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from facturador.billing import actions, services
+from facturador.billing import actions, outputs, services
 from facturador.billing.models import Account, Batch, ServiceClass
 from facturador.billing.selection import parse_references
 from facturador.core.cli import ActionCommand, find_issuer
@@ -94,7 +94,11 @@ class Command(ActionCommand):
                           f"{format_money(b.total_amount, decimals=0)}")
         if b.merged_pdf:
             self.stdout.write(f"PDF de impresión: {media / b.merged_pdf}")
-            self.stdout.write(f"Zip de facturas:  {media / b.zip_file}")
+        else:
+            for part in outputs.parts(b):
+                if part.pdf:
+                    self.stdout.write(f"PDF de impresión, parte {part.index} ({part.first_number} – "
+                                      f"{part.last_number}): {media / part.pdf}")
         for e in b.error_list[:20]:
             self.stdout.write(f"  no facturada {e.get('reference')}: {e.get('reason')}")
 
