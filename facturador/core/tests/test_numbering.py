@@ -107,3 +107,78 @@ def test_concurrent_allocation_has_no_duplicates_and_no_gaps(issuer_co):
     assert len(set(committed)) == len(committed), "duplicate numbers"
     assert sorted(committed) == list(range(1, workers * per_worker + 1)), "gap in the numbering"
     assert NumberingRange.objects.get(pk=rng.pk).next_number == workers * per_worker + 1
+
+
+def test_block_allocation_is_consecutive_and_all_or_nothing(issuer_co):
+    rng = make_range(issuer_co, prefix="BL", range_from=1, range_to=10)
+    with transaction.atomic():
+        assert numbering.allocate_block(rng, 4) == 1
+    assert take(rng).number == 5
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            assert numbering.allocate_block(rng, 3) == 6
+            raise RuntimeError("bulk insert failed")
+    with pytest.raises(numbering.NumberingError) as err:  # 5 left: a block of 6 is refused whole
+        with transaction.atomic():
+            numbering.allocate_block(rng, 6)
+    assert err.value.code == "core.numbering.exhausted" and "solo tiene 5" in err.value.message
+    with transaction.atomic():
+        assert numbering.allocate_block(rng, 5) == 6
+    assert NumberingRange.objects.get(pk=rng.pk).next_number == 11
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="concurrent transactions: PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_batch_blocks_and_8_concurrent_single_issues(issuer_co):
+    """A batch takes blocks of 100 (one rolled back) while 8 workers issue single invoices: the numbers of
+    every committed document are unique and without gaps, and each block is consecutive."""
+    rng = make_range(issuer_co, prefix="MX", range_from=1, range_to=1_000_000)
+    singles, per_single, blocks, block = 8, 60, 12, 100
+    committed, batch_blocks, errors = [], [], []
+    lock = threading.Lock()
+    barrier = threading.Barrier(singles + 1)
+
+    def single(wid):
+        try:
+            barrier.wait()
+            mine = []
+            for _ in range(per_single):
+                with transaction.atomic():
+                    mine.append(numbering.allocate(NumberingRange.objects.get(pk=rng.pk)).number)
+            with lock:
+                committed.extend(mine)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    def batch():
+        try:
+            barrier.wait()
+            for k in range(blocks):
+                try:
+                    with transaction.atomic():
+                        first = numbering.allocate_block(NumberingRange.objects.get(pk=rng.pk), block)
+                        if k == 5:
+                            raise ValueError("bulk insert failed: the block goes back")
+                except ValueError:
+                    continue
+                with lock:
+                    batch_blocks.append(first)
+                    committed.extend(range(first, first + block))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=single, args=(w,)) for w in range(singles)] + [threading.Thread(target=batch)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    total = singles * per_single + (blocks - 1) * block
+    assert len(batch_blocks) == blocks - 1
+    assert sorted(committed) == list(range(1, total + 1)), "duplicate or missing numbers"
+    assert NumberingRange.objects.get(pk=rng.pk).next_number == total + 1
