@@ -193,6 +193,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "facturador.core.actors.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
+# Staff password reset: at most (requests, seconds) per client address and per e-mail address asked for.
+FACTURADOR_STAFF_RESET_THROTTLE = (5, 900)
 
 # Self-invoicing portal (public, customers by RFC). Throttles are (attempts, seconds) per fixed window, counted
 # in the cache (Redis when REDIS_URL is set, so every process shares them; locmem per process otherwise), by client

@@ -4,12 +4,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from facturador.core import views as core_views
+
 urlpatterns = [
     path("cuenta/ingresar/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("cuenta/salir/", auth_views.LogoutView.as_view(), name="logout"),
     path("cuenta/clave/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("cuenta/clave/lista/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
-    path("cuenta/recuperar/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("cuenta/recuperar/", core_views.PasswordResetView.as_view(), name="password_reset"),
     path("cuenta/recuperar/enviado/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("cuenta/recuperar/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("cuenta/recuperar/listo/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),

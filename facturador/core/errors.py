@@ -63,3 +63,9 @@ class Conflict(Refusal):
     """The object's state does not allow it now (HTTP 409): already done, running, in use..."""
 
     status = 409
+
+
+class Throttled(Refusal):
+    """Too many attempts for now (HTTP 429): the client must wait (`details["retry_after"]`, seconds, when known)."""
+
+    status = 429

@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -9,11 +11,12 @@ from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
 from facturador.core import actions, jobs, numbering, tenancy
-from facturador.core.actors import Actor
+from facturador.core.actors import Actor, client_ip
 from facturador.core.errors import Refusal
 from facturador.core.forms import BranchForm, CertificateUploadForm, IssuerForm, NumberingRangeForm, add_refusal
 from facturador.core.models import AuditEntry, Branch, Certificate, Job, NumberingRange
 from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
+from facturador.core.throttle import throttle
 
 
 def _next(request, default="core:jobs"):
@@ -211,3 +214,20 @@ def api_token(request):
         token = actions.regenerate_api_token(Actor.from_request(request), issuer=getattr(request, "issuer", None))
     has_token = Token.objects.filter(user=request.user).exists()
     return render(request, "core/api_token.html", {"token": token, "has_token": has_token})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset (enumeration-safe: the same answer for any address), throttled per client address and per
+    address asked for (settings.FACTURADOR_STAFF_RESET_THROTTLE), so it cannot be used to flood a mailbox."""
+
+    def form_valid(self, form):
+        limit, seconds = settings.FACTURADOR_STAFF_RESET_THROTTLE
+        try:
+            throttle("staff-reset-ip", client_ip(self.request) or "-", limit=limit, seconds=seconds,
+                     code="core.password_reset.throttled")
+            throttle("staff-reset-email", form.cleaned_data["email"].strip().lower(), limit=limit, seconds=seconds,
+                     code="core.password_reset.throttled")
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+            return self.render_to_response(self.get_context_data(form=form), status=refusal.status)
+        return super().form_valid(form)

@@ -22,7 +22,7 @@ from django.utils import timezone
 from facturador.core import audit
 from facturador.core import jobs as core_jobs
 from facturador.core.actors import Actor
-from facturador.core.errors import Conflict, Forbidden, Invalid, NotFound, Refusal
+from facturador.core.errors import Conflict, Forbidden, Invalid, NotFound, Refusal, Throttled
 from facturador.core.models import IssuedDocument, Job, Membership, Role
 from facturador.mailing import bounces, engine, exports, services
 from facturador.mailing.jobs import SEND
@@ -40,12 +40,6 @@ class MailServerError(Refusal):
     """The mail server could not be reached or the connection was lost (HTTP 502)."""
 
     status = 502
-
-
-class Throttled(Conflict):
-    """Too many messages for now (HTTP 429): try again later (`details["retry_after"]`, seconds)."""
-
-    status = 429
 
 
 TEST_MAX_WAIT_SECONDS = 3  # a test email waits this long at most for the global rate limit to admit it

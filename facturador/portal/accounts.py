@@ -13,39 +13,21 @@ import string
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.core.cache import cache
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from facturador.core.errors import Forbidden, Invalid
+from facturador.core.throttle import throttle as core_throttle
 from facturador.portal.models import Customer
-
-
-class TooManyAttempts(Forbidden):
-    """A throttle's limit was reached (HTTP 429): the client must wait before trying again."""
-
-    status = 429
 
 
 def throttle(name: str, key: str) -> None:
     """Count one attempt of kind `name` (a key of settings.FACTURADOR_PORTAL_THROTTLES) for `key` (a client address,
-    an account) in a fixed-window counter in the cache (Redis when REDIS_URL is set, shared by every process);
-    refuse past the limit. `add` and `incr` are atomic, so parallel requests cannot all pass."""
+    an account); refuse past the limit (core.throttle, HTTP 429)."""
     limit, seconds = settings.FACTURADOR_PORTAL_THROTTLES[name]
-    bucket = f"portal-throttle:{name}:{key}:{int(timezone.now().timestamp()) // seconds}"
-    if cache.add(bucket, 1, seconds + 5):
-        count = 1
-    else:
-        try:
-            count = cache.incr(bucket)
-        except ValueError:  # expired between add and incr
-            cache.add(bucket, 1, seconds + 5)
-            count = 1
-    if count > limit:
-        raise TooManyAttempts("portal.requests.too_many",
-                              "Demasiados intentos, espere unos minutos y vuelva a intentarlo.")
+    core_throttle(f"portal-{name}", key, limit=limit, seconds=seconds, code="portal.requests.too_many")
 
 
 def _locked(customer: Customer, field: str) -> Forbidden:

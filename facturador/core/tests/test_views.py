@@ -147,3 +147,16 @@ def test_deploy_check_has_no_warnings_over_https(tmp_path):
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout
+
+
+def test_staff_password_reset_is_throttled(client, make_user, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    make_user("olvidadiza")
+    limit, _ = settings.FACTURADOR_STAFF_RESET_THROTTLE
+    for _ in range(limit):
+        assert client.post("/cuenta/recuperar/", {"email": "olvidadiza@example.com"}).status_code == 302
+    resp = client.post("/cuenta/recuperar/", {"email": "olvidadiza@example.com"})
+    assert resp.status_code == 429 and "Demasiados intentos" in resp.content.decode()
+    cache.clear()
