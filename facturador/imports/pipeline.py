@@ -10,7 +10,6 @@ template's `declared_totals` (fields, e.g. ["amount"]), or from `declared_totals
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import io
 import logging
@@ -31,7 +30,8 @@ from facturador.tabular.errors import ImportFileError
 from facturador.tabular.isolated import preview_isolated
 from facturador.tabular.limits import Limits
 from facturador.tabular.mapping import Template, map_rows, open_for_template
-from facturador.tabular.reports import write_error_report_csv, write_error_report_xlsx
+from facturador.tabular.reports import write_error_report
+from facturador.tabular.sheets import CONTENT_TYPES, TableWriter
 
 logger = logging.getLogger(__name__)
 
@@ -411,54 +411,56 @@ def error_report(imp: ImportJob, fmt: str):
     folder = os.path.join(settings.MEDIA_ROOT, f"issuers/{imp.issuer_id}/imports/reports")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"errores-{imp.pk}.{fmt}")
-    header = imp.header or []
-    if fmt == "xlsx":
-        write_error_report_xlsx(_error_items(imp), header, path)
-        ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        with open(path, "wb") as fh:
-            write_error_report_csv(_error_items(imp), header, fh)
-        ctype = "text/csv; charset=utf-8"
-    return path, f"errores-importacion-{imp.pk}.{fmt}", ctype
+    write_error_report(_error_items(imp), imp.header or [], path, fmt)
+    return path, f"errores-importacion-{imp.pk}.{fmt}", CONTENT_TYPES[fmt]
 
 
 # --- reconciliation export -------------------------------------------------------------------------
 
-def reconciliation_csv(imp: ImportJob) -> str:
-    """The reconciliation summary as a CSV (section; item; values...), UTF-8 with BOM for Excel."""
+def _amount(value) -> Decimal | str:
+    """A stored amount (a decimal string in the reconciliation JSON) as a number for the spreadsheet."""
+    return "" if value is None or value == "" else Decimal(value)
+
+
+def reconciliation_csv(imp: ImportJob) -> bytes:
+    """The reconciliation summary as a csv of sections (section; item; values...) for Excel (see tabular.sheets:
+    the uploaded file's name and the references it brought are text, never formulas)."""
+    out = io.BytesIO()
+    with TableWriter(out, "csv", [], header=False) as w:
+        _reconciliation_rows(imp, w.row)
+    return out.getvalue()
+
+
+def _reconciliation_rows(imp: ImportJob, row):
     r = imp.reconciliation or {}
-    out = io.StringIO()
-    w = csv.writer(out, delimiter=";")
-    w.writerow(["Conciliación de la importación", imp.pk, imp.operator.code, imp.period, imp.original_name])
+    row(["Conciliación de la importación", imp.pk, imp.operator.code, imp.period, imp.original_name])
     if not r:
-        w.writerow(["Sin datos: la importación no ha terminado de leerse."])
-        return "\ufeff" + out.getvalue()
+        row(["Sin datos: la importación no ha terminado de leerse."])
+        return
     c = r["control"]
-    w.writerow([])
-    w.writerow(["Totales de control", "Calculado", "Declarado", "Cuadra"])
+    row([])
+    row(["Totales de control", "Calculado", "Declarado", "Cuadra"])
     yes = {True: "sí", False: "no", None: "sin dato"}
-    w.writerow(["Filas (válidas + con error)", c["rows"] + c["rows_invalid"], c.get("declared_rows") or "", yes[c["rows_match"]]])
-    w.writerow(["Filas válidas", c["rows"], "", ""])
-    w.writerow(["Filas con error", c["rows_invalid"], "", ""])
-    w.writerow(["Suma de valores", c["amount"], c.get("declared_amount") or "", yes[c["amount_match"]]])
+    row(["Filas (válidas + con error)", c["rows"] + c["rows_invalid"], c.get("declared_rows"), yes[c["rows_match"]]])
+    row(["Filas válidas", c["rows"], "", ""])
+    row(["Filas con error", c["rows_invalid"], "", ""])
+    row(["Suma de valores", _amount(c["amount"]), _amount(c.get("declared_amount")), yes[c["amount_match"]]])
     u = r["unknown_references"]
-    w.writerow([])
-    w.writerow(["Referencias desconocidas", u["count"]])
+    row([])
+    row(["Referencias desconocidas", u["count"]])
     for ref in u["items"]:
-        w.writerow(["", ref])
+        row(["", ref])
     d = r["duplicates"]
-    w.writerow([])
-    w.writerow(["Líneas duplicadas (referencia + concepto)", d["count"], "Referencia", "Concepto", "Veces", "Valor"])
+    row([])
+    row(["Líneas duplicadas (referencia + concepto)", d["count"], "Referencia", "Concepto", "Veces", "Valor"])
     for item in d["items"]:
-        w.writerow(["", "", item["reference"], item["concept"], item["count"], item["amount"]])
+        row(["", "", item["reference"], item["concept"], item["count"], _amount(item["amount"])])
     p = r["previous_period"]
-    w.writerow([])
-    w.writerow(["Periodo anterior", p["period"], "Filas", p["rows"], "Valor", p["amount"] or "",
-                "Variación total %", p["total_change_pct"] or ""])
-    w.writerow(["Referencias con variación mayor al umbral", p["changed_count"], "Umbral %", p["threshold_pct"],
-                "Nuevas", p["new_references"] if p["new_references"] is not None else "",
-                "Ausentes", p["missing_references"] if p["missing_references"] is not None else ""])
-    w.writerow(["", "Referencia", "Anterior", "Actual", "Variación %"])
+    row([])
+    row(["Periodo anterior", p["period"], "Filas", p["rows"], "Valor", _amount(p["amount"]),
+         "Variación total %", _amount(p["total_change_pct"])])
+    row(["Referencias con variación mayor al umbral", p["changed_count"], "Umbral %", _amount(p["threshold_pct"]),
+         "Nuevas", p["new_references"], "Ausentes", p["missing_references"]])
+    row(["", "Referencia", "Anterior", "Actual", "Variación %"])
     for item in p["changed"]:
-        w.writerow(["", item["reference"], item["previous"], item["current"], item["change_pct"]])
-    return "\ufeff" + out.getvalue()
+        row(["", item["reference"], _amount(item["previous"]), _amount(item["current"]), _amount(item["change_pct"])])

@@ -1,8 +1,9 @@
-"""Pure-Python (no Django) reading and mapping engine for billing data imports.
+"""Pure-Python (no Django) reading and mapping engine for billing data imports, and the one spreadsheet
+writer of every export (:mod:`.sheets`: xlsx or csv, typed columns, one formula-injection policy).
 
 Typical use from a background job::
 
-    from facturador.tabular import Template, open_for_template, map_rows, write_error_report_csv
+    from facturador.tabular import Template, open_for_template, map_rows, write_error_report
 
     template = Template.from_dict(stored_json)
     with open_for_template(path, original_filename, template) as src:
@@ -17,12 +18,13 @@ from .mapping import (FieldMapping, MappedRow, MapStats, PreviewResult, RowMappe
                       map_rows, normalize_header, open_for_template, preview)
 from .limits import DEFAULT_LIMITS, PREVIEW_LIMITS, Limits
 from .readers import RowSource, open_rows
-from .reports import write_error_report_csv, write_error_report_xlsx
+from .reports import write_error_report
+from .sheets import Column, TableWriter, table_bytes, write_table
 
 __all__ = [
     "ImportFileError", "RowError", "column_index", "column_letter",
     "FieldMapping", "MappedRow", "MapStats", "PreviewResult", "RowMapper", "Template", "TotalsCheck",
     "map_rows", "normalize_header", "open_for_template", "preview",
     "RowSource", "open_rows", "Limits", "DEFAULT_LIMITS", "PREVIEW_LIMITS",
-    "write_error_report_csv", "write_error_report_xlsx",
+    "write_error_report", "Column", "TableWriter", "table_bytes", "write_table",
 ]

@@ -90,9 +90,33 @@ def test_year_boundary_previous_period():
 def test_reconciliation_export_csv(issuer_co, do_import):
     rows = [row("001", "10,00"), row("001", "10,00")]
     imp = do_import("a.csv", files.csv_bytes(rows + [["TOTAL", "", "", "", "20,00"]]))
-    text = pipeline.reconciliation_csv(imp)
-    assert text.startswith("\ufeff")
-    lines = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
-    assert ["Suma de valores", "20.00", "20.00", "sí"] in lines
+    data = pipeline.reconciliation_csv(imp)
+    assert data.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8
+    lines = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert lines[0] == ["Conciliación de la importación", str(imp.pk), imp.operator.code, "2026-10", "a.csv"]
+    assert ["Suma de valores", "20,00", "20,00", "sí"] in lines  # decimal comma: numbers for Spanish-locale Excel
     assert ["Referencias desconocidas", "1"] in lines and ["", "001"] in lines
-    assert ["", "", "001", "Consumo", "2", "20.00"] in lines
+    assert ["", "", "001", "Consumo", "2", "20,00"] in lines
+
+
+MALICIOUS = "=cmd|' /C calc'!A0"
+
+
+@pytest.mark.django_db
+def test_exports_write_a_malicious_reference_and_file_name_as_text(issuer_co, do_import):
+    """The uploaded file's name and its references reach the reports as text, never as a formula."""
+    import python_calamine as pc
+
+    name = "=cmd|'calc'!A0.csv"  # an uploaded name keeps no path: no slash
+    imp = do_import(name, files.csv_bytes([row(MALICIOUS, "10,00"), row(MALICIOUS, "abc")]))
+    assert imp.original_name == name
+    lines = list(csv.reader(io.StringIO(pipeline.reconciliation_csv(imp).decode("utf-8-sig")), delimiter=";"))
+    assert lines[0][-1] == "'" + name and ["", "'" + MALICIOUS] in lines
+
+    path, _, _ = pipeline.error_report(imp, "csv")
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        report = list(csv.reader(fh, delimiter=";"))
+    assert report[1][:2] == ["3", "'" + MALICIOUS]
+    path, _, _ = pipeline.error_report(imp, "xlsx")
+    sheet = pc.CalamineWorkbook.from_path(path).get_sheet_by_index(0).to_python()
+    assert sheet[1][:2] == [3, MALICIOUS]

@@ -6,7 +6,7 @@ import python_calamine as pc
 
 from facturador.tabular.mapping import FieldMapping, Template, map_rows
 from facturador.tabular.readers import open_rows
-from facturador.tabular.reports import write_error_report_csv, write_error_report_xlsx
+from facturador.tabular.reports import write_error_report
 
 from .builders import csv_bytes
 
@@ -23,7 +23,7 @@ def _mapped():
 def test_csv_report_binary_output_has_bom_row_and_errors():
     m, bad = _mapped()
     out = io.BytesIO()
-    n = write_error_report_csv(bad, m.header, out)
+    n = write_error_report(bad, m.header, out, "csv")
     assert n == 2
     data = out.getvalue()
     assert data.startswith(b"\xef\xbb\xbf")
@@ -36,17 +36,19 @@ def test_csv_report_binary_output_has_bom_row_and_errors():
     assert "obligatorio" in rows[2][4]
 
 
-def test_csv_report_text_output_and_triples():
-    out = io.StringIO(newline="")
-    write_error_report_csv([(9, ("a", 1.0, dt.date(2026, 1, 2)), ["uno", "dos"])], ["x", "y", "z"], out,
-                           delimiter=",")
-    assert out.getvalue().splitlines() == ["Fila,x,y,z,Errores", "9,a,1,2026-01-02,uno | dos"]
+def test_csv_report_triples_short_and_long_rows(tmp_path):
+    path = tmp_path / "errores.csv"
+    items = [(9, ("a", 1.0, dt.date(2026, 1, 2)), ["uno", "dos"]), (10, ("b",), ["tres"]),
+             (11, ("c", 2.5, None, "=extra"), ["cuatro"])]
+    assert write_error_report(items, ["x", "=y", "z"], str(path), "csv") == 3
+    assert path.read_bytes().decode("utf-8-sig").splitlines() == [
+        "Fila;x;'=y;z;Errores", "9;a;1;02/01/2026;uno | dos", "10;b;;;tres", "11;c;2,5;;cuatro;'=extra"]
 
 
 def test_xlsx_report_round_trip(tmp_path):
     m, bad = _mapped()
     p = tmp_path / "errores.xlsx"
-    assert write_error_report_xlsx(bad, m.header, str(p)) == 2
+    assert write_error_report(bad, m.header, str(p), "xlsx") == 2
     wb = pc.CalamineWorkbook.from_path(str(p))
     assert wb.sheet_names == ["Errores"]
     rows = wb.get_sheet_by_index(0).to_python()
@@ -58,6 +60,6 @@ def test_xlsx_report_round_trip(tmp_path):
 
 def test_xlsx_report_to_fileobj_with_typed_values():
     out = io.BytesIO()
-    write_error_report_xlsx([(3, ("x", 2.5, dt.date(2026, 1, 2), True), ["malo"])], ["a", "b", "c", "d"], out)
+    write_error_report([(3, ("x", 2.5, dt.date(2026, 1, 2), True), ["malo"])], ["a", "b", "c", "d"], out, "xlsx")
     rows = pc.CalamineWorkbook.from_filelike(io.BytesIO(out.getvalue())).get_sheet_by_index(0).to_python()
     assert rows[1] == [3, "x", 2.5, dt.date(2026, 1, 2), True, "malo"]
