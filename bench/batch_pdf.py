@@ -1,19 +1,22 @@
-"""Mass-invoicing batch through the real job pipeline (issue 6 §10).
+"""Mass-invoicing batch through the real job pipeline (issues 6 and 18).
 
-Usage:  .venv/bin/python bench/batch_pdf.py [--count 100000] [--workers 2] [--weasy-n 40]
+Usage:  .venv/bin/python bench/batch_pdf.py [--count 100000] [--workers 2] [--scaling] [--mix] [--weasy-n 40]
         [--database-url postgres://...] [--keep]
 
 What it does, in a fresh data directory:
   1. migrates a database (SQLite in the data dir unless --database-url is given) and creates
-     one issuer, a numbering range and COUNT accounts with two charges each for 2026-10;
-  2. starts WORKERS real `facturador worker` processes;
+     one issuer, a numbering range and COUNT accounts with two charges each for 2026-10
+     (--mix: 1-30 concept lines per account, an unpaid 2026-09 balance on a third of them billed
+     "with arrears", and two templates: the accounts split in two batches, one per template, run at once);
+  2. starts WORKERS real `facturador worker` processes (FACTURADOR_BILLING_RENDER_HELPERS = WORKERS - 1);
   3. creates the batch with `facturador.billing.actions.create_batch` (the same call as the UI, API and
-     CLI) and waits for its job: numbering + IssuedDocument rows, one PDF per invoice (Typst,
-     default template with the GS1-128 barcode), the streamed merged print PDF and the zip;
-  4. prints invoices/s (end to end, and per phase), the peak RSS of each worker (VmHWM, i.e. the
-     real high-water mark) and of this process, the merged PDF's page count and size;
-  5. runs the plain-WeasyPrint phase of bench/batch_pdf_engine.py (the equivalent HTML page,
-     one process) and prints the ratio; skipped if WeasyPrint is not installed.
+     CLI) and waits for its job: numbering in blocks + IssuedDocument rows, one PDF per invoice (Typst,
+     GS1-128 barcode), print PDF parts built by the workers as their invoices are ready;
+  4. prints invoices/s end to end, the time of every phase (from the job's timings), `numbering: N numbers/s`,
+     the delay between the last rendered invoice and the last print part, the peak RSS of each worker (VmHWM);
+  5. --scaling: runs the same batch with 1 and then 2 workers (data reset in between) and ends with
+     `scaling: 1 worker X invoices/s, 2 workers Y invoices/s, ratio R`;
+  6. runs the plain-WeasyPrint phase of bench/batch_pdf_engine.py (--weasy-n invoices, 0 to skip) for the ratio.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def rss_tree_mb(pid: int) -> float:
     return total
 
 
-def setup_data(count: int):
+def setup_data(count: int, mix: bool = False):
     from decimal import Decimal
 
     from django.db import transaction
@@ -95,17 +98,170 @@ def setup_data(count: int):
                 charges.append(Charge(issuer=issuer, account_id=pk, reference=ref, period="2026-10",
                                       concept="Impuesto de alumbrado público", quantity=Decimal(1), unit_price=energy,
                                       amount=energy, source="import", source_operator="Operador de energía"))
-                charges.append(Charge(issuer=issuer, account_id=pk, reference=ref, period="2026-10",
-                                      concept="Sobretasa ambiental", quantity=Decimal(1), unit_price=Decimal("2500"),
-                                      amount=Decimal("2500"), source="tariff"))
+                extra = 1 if not mix else (i * 7919) % 30  # --mix: 1 to 30 lines per invoice
+                for k in range(extra):
+                    price = Decimal(2500 + 100 * k + (i % 13) * 10)
+                    charges.append(Charge(issuer=issuer, account_id=pk, reference=ref, period="2026-10",
+                                          concept="Sobretasa ambiental" if k == 0 else f"Concepto adicional {k} ({i % 7})",
+                                          quantity=Decimal(1 + k % 3), unit_price=price, amount=price * (1 + k % 3),
+                                          source="tariff"))
+                if mix and i % 3 == 0:  # an unpaid earlier period: arrears and interest on a third of the accounts
+                    charges.append(Charge(issuer=issuer, account_id=pk, reference=ref, period="2026-09",
+                                          concept="Impuesto de alumbrado público", quantity=Decimal(1),
+                                          unit_price=energy, amount=energy, source="import"))
             Charge.objects.bulk_create(charges, batch_size=5000)
     return issuer
+
+
+def second_template(issuer):
+    """A second design (other colours, sizes and spacing): Typst's layout cache is not shared with the first."""
+    from facturador.billing import invoice_templates
+    from facturador.printing.invoice import default_template
+
+    src = default_template()
+    src = (src.replace('rgb("#0b5394")', 'rgb("#7a1f1f")').replace('rgb("#e8f0fa")', 'rgb("#f7ecec")')
+           .replace("size: 8.5pt", "size: 8.2pt").replace("size: 12pt", "size: 13pt"))
+    return invoice_templates.create_version(issuer, "Variante", src)
+
+
+def reset(issuer):
+    """Forget every batch (invoices, index rows, interest charges, parts, files) so the same batch can run again."""
+    from django.conf import settings
+    from django.db import connection
+
+    from facturador.billing.models import Batch, BatchPart, BillingInvoice, Charge
+    from facturador.core.models import IssuedDocument, Job, NumberingRange
+
+    BatchPart.objects.all().delete()
+    BillingInvoice.objects.all().delete()
+    IssuedDocument.objects.filter(source="billing.invoice").delete()
+    Charge.objects.filter(source="interest").delete()
+    Batch.objects.all().delete()
+    Job.objects.all().delete()
+    NumberingRange.objects.filter(issuer=issuer).update(next_number=1)
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "issuers", ignore_errors=True)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("VACUUM ANALYZE billing_billinginvoice")
+            cur.execute("VACUUM ANALYZE core_issueddocument")
+
+
+def start_workers(n: int, env: dict, data_dir: Path, tag: str):
+    from django.db import transaction
+
+    from facturador.core import jobs as corejobs
+    from facturador.core.models import Issuer, Job
+
+    env = dict(env, FACTURADOR_BILLING_RENDER_HELPERS=str(max(0, n - 1)))
+    workers = []
+    for i in range(n):
+        log = open(data_dir / f"worker-{tag}-{i + 1}.log", "wb")
+        workers.append((subprocess.Popen(
+            [sys.executable, "-m", "facturador", "worker", "--no-startup-delay", "--interval", "0.1",
+             "--worker-id", f"bench-{tag}-{i + 1}"], env=env, stdout=log, stderr=subprocess.STDOUT), log))
+    # wait until every worker is ready (a ping job per worker, each taking a second)
+    issuer = Issuer.objects.first()
+    with transaction.atomic():
+        pings = [corejobs.create_job(issuer, "core.ping", params={"steps": 1, "seconds": 1}) for _ in workers]
+    while Job.objects.filter(pk__in=[p.pk for p in pings]).exclude(status__in=Job.FINAL).exists():
+        time.sleep(0.1)
+    return workers
+
+
+def stop_workers(workers):
+    for w, log in workers:
+        w.terminate()
+        try:
+            w.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            w.kill()
+        log.close()
+
+
+def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: bool) -> dict:
+    """One measured run: workers started, the batch(es) created and followed to the end."""
+    import datetime as dt
+
+    from django.conf import settings
+
+    from facturador.billing import actions
+    from facturador.billing.models import Account, Batch, BatchPart
+    from facturador.core.actors import Actor
+    from facturador.core.models import Job
+
+    workers = start_workers(n_workers, env, data_dir, f"{n_workers}w")
+    try:
+        refs = list(Account.objects.filter(issuer=issuer).order_by("reference").values_list("reference", flat=True))
+        groups = [(templates[0], refs)] if not mix else [(templates[0], refs[0::2]), (templates[1], refs[1::2])]
+        t0 = time.perf_counter()
+        batches = [actions.create_batch(issuer, Actor.cli(), periods=["2026-10"], issue_date=dt.date(2026, 11, 3),
+                                        due_date=dt.date(2026, 11, 20), template=tpl, references=group,
+                                        billing_type="with_arrears" if mix else "normal")
+                   for tpl, group in groups]
+        t_created = time.perf_counter()
+        peak = {w.pid: 0.0 for w, _ in workers}
+        last_line = ""
+        while True:
+            jobs = list(Job.objects.filter(pk__in=[b.job_id for b in batches]))
+            now = time.perf_counter() - t0
+            for w, _ in workers:
+                peak[w.pid] = max(peak[w.pid], rss_tree_mb(w.pid))
+            line = "\r  " + f"{now:7.1f} s  " + "  ".join(f"{j.done}/{j.total} {j.message[:40]}" for j in jobs)
+            if line != last_line:
+                sys.stdout.write(line.ljust(110))
+                sys.stdout.flush()
+                last_line = line
+            if all(j.status in Job.FINAL for j in jobs):
+                break
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - t0
+        print()
+        hwm = [vm_hwm_mb(w.pid) for w, _ in workers]
+        for j in jobs:
+            if j.status not in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS):
+                raise SystemExit(f"batch job {j.pk} ended with {j.status}: {j.error}")
+        batches = [Batch.objects.get(pk=b.pk) for b in batches]
+        count = sum(b.invoice_count for b in batches)
+        timings = [j.result.get("timings", {}) for j in jobs]
+        numbering = [j.result.get("numbering", {}) for j in jobs]
+        parts = list(BatchPart.objects.filter(batch__in=batches).order_by("batch", "index"))
+        helpers = Job.objects.filter(kind="billing.batch_render")
+        return {"workers": n_workers, "count": count, "elapsed": elapsed, "rate": count / elapsed,
+                "create": t_created - t0, "timings": timings, "numbering": numbering, "hwm": hwm,
+                "peak": [peak[w.pid] for w, _ in workers], "parts": parts,
+                "helper_rendered": sum(h.result.get("rendered", 0) for h in helpers),
+                "size": sum(p.size for p in parts), "media": settings.MEDIA_ROOT}
+    finally:
+        stop_workers(workers)
+
+
+def report(r: dict):
+    print(f"\n== {r['count']} invoices, {r['workers']} worker{'s' if r['workers'] > 1 else ''}")
+    print(f"  batch.create (validation + plan, in the caller): {r['create']:.2f} s")
+    for k, t in enumerate(r["timings"]):
+        label = f"  batch {k + 1}: " if len(r["timings"]) > 1 else "  "
+        print(label + "phases: " + ", ".join(f"{name} {sec:.2f} s" for name, sec in t.items()))
+    nums = sum(x.get("numbers", 0) for x in r["numbering"])
+    secs = sum(x.get("seconds", 0) for x in r["numbering"])
+    print(f"  end to end: {r['elapsed']:.2f} s  ->  {r['rate']:.1f} invoices/s (numbering, PDFs, print parts)")
+    if r["helper_rendered"]:
+        print(f"  helper jobs rendered {r['helper_rendered']} of the PDFs")
+    print(f"  print parts: {len(r['parts'])}, {sum(p.pages for p in r['parts'])} pages, {r['size'] / 2**20:.1f} MB; "
+          f"last part built {max(t.get('last_part_after_last_render', 0) for t in r['timings']):.2f} s after its "
+          "last invoice was rendered")
+    for i, (h, p) in enumerate(zip(r["hwm"], r["peak"]), start=1):
+        print(f"  worker {i} peak RSS (VmHWM): {h:.0f} MB  (max sampled RSS {p:.0f} MB)")
+    print(f"  load average at the end: {os.getloadavg()[0]:.2f}")
+    if secs:
+        print(f"numbering: {nums / secs:.0f} numbers/s ({nums} numbers in {secs:.3f} s, blocks + bulk inserts)")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=100_000, help="invoices in the batch (default 100000)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--scaling", action="store_true", help="run with 1 and then 2 workers and compare")
+    ap.add_argument("--mix", action="store_true", help="1-30 lines, arrears on a third of the accounts, two templates")
     ap.add_argument("--weasy-n", type=int, default=40, help="invoices for the WeasyPrint comparison (0: skip)")
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""),
                     help="default: a new SQLite file in the bench data dir")
@@ -127,9 +283,12 @@ def main(argv=None):
         os.environ["DATABASE_URL"] = args.database_url
     else:
         os.environ.pop("DATABASE_URL", None)
+    runs = [1, 2] if args.scaling else [args.workers]
     print(f"data dir {data_dir}; database {'PostgreSQL' if args.database_url else 'SQLite'}; "
-          f"{args.count} invoices; {args.workers} workers; CPUs {os.cpu_count()}; "
-          f"load average {os.getloadavg()[0]:.2f} (other processes compete for the CPUs if > 0.5)")
+          f"{args.count} invoices{' (mix)' if args.mix else ''}; workers {' then '.join(map(str, runs))}; "
+          f"CPUs {os.cpu_count()}; load average {os.getloadavg()[0]:.2f} (other processes compete for the CPUs if > 0.5)")
+    if args.scaling and not args.database_url:
+        print("note: --scaling is meant for PostgreSQL (--database-url); SQLite serialises the writers")
 
     t = time.perf_counter()
     if args.database_url:  # start from an empty schema
@@ -139,91 +298,21 @@ def main(argv=None):
     import django
 
     django.setup()
-    from facturador.billing import actions, invoice_templates
-    from facturador.core.actors import Actor
-    from facturador.billing.models import Batch
-    from facturador.core.models import Job
+    from facturador.billing import invoice_templates
 
-    issuer = setup_data(args.count)
-    tpl = invoice_templates.ensure_default(issuer)
-    print(f"setup (migrate + {args.count} accounts, {2 * args.count} charges): {time.perf_counter() - t:.1f} s")
+    issuer = setup_data(args.count, mix=args.mix)
+    templates = [invoice_templates.ensure_default(issuer)]
+    if args.mix:
+        templates.append(second_template(issuer))
+    print(f"setup (migrate + {args.count} accounts and their charges): {time.perf_counter() - t:.1f} s")
 
-    import datetime as dt
-
-    workers = []
-    for i in range(args.workers):
-        log = open(data_dir / f"worker{i + 1}.log", "wb")
-        workers.append((subprocess.Popen(
-            [sys.executable, "-m", "facturador", "worker", "--no-startup-delay", "--interval", "0.1",
-             "--worker-id", f"bench{i + 1}"], env=env, stdout=log, stderr=subprocess.STDOUT), log))
-    # wait until every worker is ready (a ping job per worker, each taking a second)
-    from facturador.core import jobs as corejobs
-    from django.db import transaction
-
-    with transaction.atomic():
-        pings = [corejobs.create_job(issuer, "core.ping", params={"steps": 1, "seconds": 1})
-                 for _ in workers]
-    while Job.objects.filter(pk__in=[p.pk for p in pings]).exclude(status__in=Job.FINAL).exists():
-        time.sleep(0.1)
-
+    results = []
     try:
-        t0 = time.perf_counter()
-        batch = actions.create_batch(issuer, Actor.cli(), periods=["2026-10"], issue_date=dt.date(2026, 11, 3),
-                                     due_date=dt.date(2026, 11, 20), template=tpl)
-        t_created = time.perf_counter()
-        job_id = batch.job_id
-        phases = {}
-        peak_tree = {w.pid: 0.0 for w, _ in workers}
-        last_line = ""
-        while True:
-            job = Job.objects.get(pk=job_id)
-            now = time.perf_counter() - t0
-            key = ("numbering" if job.message.startswith(("Numerando", "Calculando")) else
-                   "rendering" if job.message.startswith("Generando") else
-                   "merge+zip" if job.message.startswith("Uniendo") else None)
-            if key and key not in phases:
-                phases[key] = now
-            for w, _ in workers:
-                peak_tree[w.pid] = max(peak_tree[w.pid], rss_tree_mb(w.pid))
-            line = f"\r  {now:7.1f} s  {job.done}/{job.total}  {job.get_status_display()}  {job.message[:50]}"
-            if line != last_line:
-                sys.stdout.write(line.ljust(100))
-                sys.stdout.flush()
-                last_line = line
-            if job.status in Job.FINAL:
-                break
-            time.sleep(0.25)
-        elapsed = time.perf_counter() - t0
-        print()
-        hwm = {w.pid: vm_hwm_mb(w.pid) for w, _ in workers}
-        batch = Batch.objects.get(pk=batch.pk)
-        if job.status not in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS):
-            print(f"batch job ended with {job.status}: {job.error}")
-            return 1
-        from django.conf import settings
-
-        merged = Path(settings.MEDIA_ROOT) / batch.merged_pdf
-        zipped = Path(settings.MEDIA_ROOT) / batch.zip_file
-        helper = Job.objects.filter(kind="billing.batch_render").first()
-        rate = batch.invoice_count / elapsed
-        print(f"\n== Batch of {batch.invoice_count} invoices, {args.workers} workers")
-        print(f"  batch.create (validation + plan, in the caller): {t_created - t0:.2f} s")
-        marks = sorted(phases.items(), key=lambda kv: kv[1]) + [("end", elapsed)]
-        for (name, start), (_, stop) in zip(marks, marks[1:]):
-            print(f"  phase {name:10s}: {stop - start:7.2f} s")
-        print(f"  end to end: {elapsed:.2f} s  ->  {rate:.1f} invoices/s (incl. numbering, PDFs, merged PDF, zip)")
-        if "rendering" in phases:
-            r_end = phases.get("merge+zip", elapsed)
-            print(f"  rendering phase alone: {batch.invoice_count / (r_end - phases['rendering']):.1f} invoices/s")
-        if helper:
-            print(f"  helper job rendered {helper.result.get('rendered', 0)} of the PDFs")
-        print(f"  merged print PDF: {merged.stat().st_size / 2**20:.1f} MB; zip {zipped.stat().st_size / 2**20:.1f} MB; "
-              f"total {batch.total_amount:,.0f} COP")
-        for i, (w, _) in enumerate(workers, start=1):
-            print(f"  worker {i} peak RSS (VmHWM): {hwm[w.pid]:.0f} MB  (max sampled RSS {peak_tree[w.pid]:.0f} MB)")
-        print(f"  load average at the end: {os.getloadavg()[0]:.2f}")
-        print(f"  this process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-
+        for k, n in enumerate(runs):
+            if k:
+                reset(issuer)
+            results.append(run_once(issuer, templates, n, env, data_dir, args.mix))
+            report(results[-1])
         if args.weasy_n:
             import logging
 
@@ -231,25 +320,22 @@ def main(argv=None):
 
             for name in ("weasyprint", "weasyprint.progress", "fontTools"):
                 logging.getLogger(name).setLevel(logging.WARNING)
-
             res = engine.run(engine.phase_weasyprint, argparse.Namespace(weasy_n=args.weasy_n, pin=False))
             print(f"\n== Plain WeasyPrint, equivalent page, one process ({args.weasy_n} invoices, "
                   "from bench/batch_pdf_engine.py)")
             if "invoices/s" in res:
                 w = res["invoices/s"]
+                r = results[-1]
                 print(f"  {w:.2f} invoices/s (WeasyPrint {res.get('version')}, peak RSS {res.get('peak RSS MB', 0):.0f} MB)")
-                print(f"  ratio batch pipeline ({args.workers} workers) / WeasyPrint (1 process): {rate / w:.1f}x")
-                print(f"  ratio per process: {rate / args.workers / w:.1f}x")
+                print(f"  ratio batch pipeline ({r['workers']} workers) / WeasyPrint (1 process): {r['rate'] / w:.1f}x")
             else:
                 print(f"  {res.get('skipped', res)}")
+        print(f"this process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        if args.scaling:
+            one, two = results
+            print(f"scaling: 1 worker {one['rate']:.1f} invoices/s, 2 workers {two['rate']:.1f} invoices/s, "
+                  f"ratio {two['rate'] / one['rate']:.2f}")
     finally:
-        for w, log in workers:
-            w.terminate()
-            try:
-                w.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                w.kill()
-            log.close()
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     return 0

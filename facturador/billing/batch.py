@@ -220,14 +220,15 @@ def selected_account_ids(batch: Batch, params: dict) -> list[int]:
 
 # ------------------------------------------------------------------------------ numbering
 
-def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict[int, Account], conf: BillingSettings,
+def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict, conf: BillingSettings,
                  errors: list[dict], next_seq: int) -> int:
     """Number and store the invoices of `items` in one transaction; returns how many were stored.
 
-    Everything that does not depend on the number (barcode, rows) is prepared first; inside the
+    Everything that does not depend on the number (barcode, row values) is prepared first; inside the
     transaction the whole block of numbers is taken with one conditional UPDATE of the range
-    (`numbering.allocate_block`) and the rows are written in bulk, so the range row is locked only
-    for the inserts. Electronic invoices take their DIAN numbers one by one through the einvoice app."""
+    (`numbering.allocate_block`) and the rows are written in bulk (COPY on PostgreSQL), so the range row
+    is locked only for the inserts. Electronic invoices take their DIAN numbers one by one through the
+    einvoice app."""
     from facturador.printing.barcodes import payment_barcode_data
 
     key = batch.period_key
@@ -237,49 +238,85 @@ def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict[int, A
         code = payment_barcode_data(conf.gln, acc.reference, item.total, batch.due_date,
                                     ref_width=conf.ref_width, amount_width=conf.amount_width)
         prepared.append((item, acc, code))
-    invoices, docs, interests = [], [], []
+    now = timezone.now()
     with transaction.atomic():
         existing = set(BillingInvoice.objects.filter(issuer=batch.issuer, period_key=key,
                                                      account_id__in=[i.account_id for i in items])
                        .values_list("account_id", flat=True))
         todo = [p for p in prepared if p[0].account_id not in existing]
-        numbers: list[tuple[str, int, object]] = []  # (prefix, number, DianDocument or None)
+        if not todo:
+            return 0
+        numbers: list[tuple[str, int, object]]  # (prefix, number, DianDocument or None)
         if batch.electronic:
             todo, numbers = _issue_electronic(batch, todo, errors)
-        elif todo:
+        else:
             first = numbering.allocate_block(rng, len(todo), on=batch.issue_date)
             numbers = [(rng.prefix, first + k, None) for k in range(len(todo))]
+        rows, interests = [], []
         for k, ((item, acc, code), (prefix, number, dian_doc)) in enumerate(zip(todo, numbers)):
-            inv = BillingInvoice(
-                issuer=batch.issuer, batch=batch, account=acc, period_key=key, prefix=prefix, number=number,
-                issue_date=batch.issue_date, due_date=batch.due_date, current_amount=item.current,
-                previous_balance=item.previous, arrears_interest=item.interest, total=item.total,
-                barcode_data=code.element_string, barcode_text=code.human_readable, seq=next_seq + k,
-                cufe=dian_doc.cufe if dian_doc else "", dian_document_id=dian_doc.pk if dian_doc else None,
-            )
-            invoices.append(inv)
+            rows.append({
+                "issuer_id": batch.issuer_id, "batch_id": batch.pk, "account_id": acc.id, "period_key": key,
+                "prefix": prefix, "number": number, "issue_date": batch.issue_date, "due_date": batch.due_date,
+                "current_amount": item.current, "previous_balance": item.previous, "arrears_interest": item.interest,
+                "total": item.total, "barcode_data": code.element_string, "barcode_text": code.human_readable,
+                "seq": next_seq + k, "cufe": dian_doc.cufe if dian_doc else "",
+                "dian_document_id": dian_doc.pk if dian_doc else None, "created_at": now})
             if item.interest > 0:
-                interests.append(Charge(issuer=batch.issuer, account=acc, reference=acc.reference,
+                interests.append(Charge(issuer=batch.issuer, account_id=acc.id, reference=acc.reference,
                                         period=batch.periods[-1], concept="Intereses de mora", quantity=Decimal(1),
                                         unit_price=item.interest, amount=item.interest, source=Charge.Source.INTEREST))
             if dian_doc is not None:  # the einvoice app indexed it; point its row at the bill's PDF
                 IssuedDocument.objects.filter(source="einvoice.document", source_id=str(dian_doc.pk)).update(
-                    pdf=pdf_relpath(batch, inv), period=key[:20], due_date=batch.due_date)
-        BillingInvoice.objects.bulk_create(invoices)
+                    pdf=f"{batch.output_dir}/pdf/{prefix}{number}.pdf", period=key[:20], due_date=batch.due_date)
+        ids = insert_rows(BillingInvoice, rows, returning_ids=True)
         Charge.objects.bulk_create(interests)
-        for inv in invoices:
-            if inv.dian_document_id:
+        docs = []
+        for pk, row, (_item, acc, _code) in zip(ids, rows, todo):
+            if row["dian_document_id"]:
                 continue
-            acc = inv.account
-            docs.append(IssuedDocument(
-                issuer=batch.issuer, source="billing.invoice", source_id=str(inv.pk), country=batch.issuer.country,
-                document_type=DocumentType.INVOICE, prefix=inv.prefix, number=inv.number, issue_date=inv.issue_date,
-                due_date=inv.due_date, period=key[:20], customer_name=acc.holder_name[:300],
-                customer_tax_id=acc.id_number, customer_email=acc.email, total=inv.total, status="issued",
-                pdf=pdf_relpath(batch, inv),
-            ))
-        IssuedDocument.objects.bulk_create(docs)
-    return len(invoices)
+            docs.append({
+                "issuer_id": batch.issuer_id, "source": "billing.invoice", "source_id": str(pk),
+                "country": batch.issuer.country, "document_type": DocumentType.INVOICE, "prefix": row["prefix"],
+                "number": row["number"], "issue_date": batch.issue_date, "due_date": batch.due_date, "period": key[:20],
+                "customer_name": acc.holder_name[:300], "customer_tax_id": acc.id_number, "customer_email": acc.email,
+                "total": row["total"], "status": "issued", "created_at": now,
+                "pdf": f"{batch.output_dir}/pdf/{row['prefix']}{row['number']}.pdf"})
+        insert_rows(IssuedDocument, docs)
+    return len(rows)
+
+
+def insert_rows(model, rows: list[dict], *, returning_ids=False) -> list[int]:
+    """Insert rows given as {attname: value} (other fields get their defaults) in bulk: COPY on PostgreSQL
+    (ids taken from the table's sequence first when they are needed), bulk_create elsewhere."""
+    if not rows:
+        return []
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    defaults = {f.attname: f.get_default() for f in fields if f.attname not in rows[0]}
+    if connection.vendor != "postgresql":
+        objs = model.objects.bulk_create([model(**defaults, **r) for r in rows])
+        return [o.pk for o in objs]
+    from psycopg.types.json import Jsonb
+
+    table = model._meta.db_table
+    defaults = {k: Jsonb(v) if isinstance(v, (dict, list)) else v for k, v in defaults.items()}
+    columns = list(rows[0]) + list(defaults)
+    ids = []
+    with connection.cursor() as cur:
+        if returning_ids:
+            cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                        [table, len(rows)])
+            ids = [r[0] for r in cur.fetchall()]
+            columns = ["id"] + columns
+        qn = connection.ops.quote_name
+        rest = list(defaults.values())
+        with cur.cursor.copy(f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
+            if returning_ids:
+                for pk, r in zip(ids, rows):
+                    copy.write_row([pk, *r.values(), *rest])
+            else:
+                for r in rows:
+                    copy.write_row([*r.values(), *rest])
+    return ids
 
 
 def _issue_electronic(batch: Batch, todo: list, errors: list[dict]):
@@ -570,7 +607,12 @@ def _run(ctx: jobs.JobContext, batch: Batch):
         for start in range(0, len(p.items), chunk_size):
             ctx.check_cancel()
             chunk = p.items[start:start + chunk_size]
-            accounts = Account.objects.in_bulk([i.account_id for i in chunk])
+            ids = [i.account_id for i in chunk]
+            if batch.electronic:
+                accounts = Account.objects.in_bulk(ids)
+            else:  # plain rows: model instances cost more than the inserts
+                accounts = {a.id: a for a in Account.objects.filter(pk__in=ids).values_list(
+                    "id", "reference", "holder_name", "id_number", "email", named=True)}
             try:
                 n = _issue_chunk(batch, rng, chunk, accounts, conf, errors, next_seq)
             except numbering.NumberingError as exc:
