@@ -22,6 +22,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from facturador.billing.models import Account, BillingInvoice, Charge, Payment
+from facturador.tabular.sheets import MONEY, Column, TableWriter
 
 ZERO = Decimal("0.00")
 BUCKETS = [
@@ -204,50 +205,34 @@ def compute(issuer, *, as_of: dt.date | None = None, periods: list[str] | None =
     return Cartera(as_of=as_of, rows=rows, totals=totals, periods=sorted(wanted))
 
 
+EXPORT_COLUMNS = [
+    Column("Referencia", width=16), Column("Titular", width=36), Column("Identificación", width=18),
+    Column("Clase", width=12), Column("Estrato", width=8), Column("Estado", width=11),
+    *(Column(label, MONEY, width=15) for label in ("Facturado", "Pagado", "Saldo", *(b for _, b in BUCKETS))),
+]
+
+
+def _display(field: str, value: str) -> str:
+    """The label of an account's choice, what ``Account.get_<field>_display()`` shows."""
+    return str(dict(Account._meta.get_field(field).flatchoices).get(value, value))
+
+
 def export_xlsx(cartera: Cartera, out, issuer=None) -> int:
     """Write the report to an xlsx file (path or binary file); returns the number of account rows.
 
-    References are written as text (leading zeros kept). Uses xlsxwriter's constant-memory mode.
+    Streams through :mod:`facturador.tabular.sheets` (references and names are text, amounts real numbers);
+    the class and state columns show the accounts' labels, as ``Account.get_..._display()`` does.
     """
-    import xlsxwriter
-
-    wb = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
-    ws = wb.add_worksheet("Cartera")
-    bold = wb.add_format({"bold": True})
-    head = wb.add_format({"bold": True, "bg_color": "#DCE6F1", "border": 1, "text_wrap": True})
-    money = wb.add_format({"num_format": "#,##0.00"})
-    money_bold = wb.add_format({"num_format": "#,##0.00", "bold": True})
-    text = wb.add_format({"num_format": "@"})
-    row = 0
     title = "Listado de cartera" + (f" — {issuer.legal_name} (NIT {issuer.display_tax_id})" if issuer else "")
-    ws.write(row, 0, title, bold)
-    row += 1
-    ws.write(row, 0, f"Fecha de corte: {cartera.as_of:%d/%m/%Y}"
-             + (f" · Periodos: {', '.join(cartera.periods)}" if cartera.periods else " · Todos los periodos"))
-    row += 2
-    headers = ["Referencia", "Titular", "Identificación", "Clase", "Estrato", "Estado", "Facturado", "Pagado", "Saldo",
-               *[label for _, label in BUCKETS]]
-    for col, h in enumerate(headers):
-        ws.write(row, col, h, head)
-    ws.set_column(0, 0, 16)
-    ws.set_column(1, 1, 36)
-    ws.set_column(2, 2, 18)
-    ws.set_column(6, 6 + 2 + len(BUCKETS), 15)
-    for r in cartera.rows:
-        row += 1
-        ws.write_string(row, 0, r.reference, text)
-        ws.write_string(row, 1, r.holder_name)
-        ws.write_string(row, 2, r.id_display)
-        ws.write_string(row, 3, r.service_class)
-        ws.write_string(row, 4, r.stratum)
-        ws.write_string(row, 5, r.state)
-        for col, v in enumerate([r.charged, r.paid, r.balance, *r.bucket_values], start=6):
-            ws.write_number(row, col, float(v), money)
-    row += 1
-    ws.write(row, 0, "Totales", bold)
-    ws.write(row, 1, f"{len(cartera.rows)} cuentas", bold)
-    t = cartera.totals
-    for col, v in enumerate([t["charged"], t["paid"], t["balance"], *cartera.total_buckets], start=6):
-        ws.write_number(row, col, float(v), money_bold)
-    wb.close()
+    cut = (f"Fecha de corte: {cartera.as_of:%d/%m/%Y}"
+           + (f" · Periodos: {', '.join(cartera.periods)}" if cartera.periods else " · Todos los periodos"))
+    with TableWriter(out, "xlsx", EXPORT_COLUMNS, sheet_name="Cartera", title=title, notes=[cut]) as w:
+        for r in cartera.rows:
+            w.row([r.reference, r.holder_name, r.id_display, _display("service_class", r.service_class),
+                   _display("stratum", r.stratum), _display("state", r.state),
+                   r.charged, r.paid, r.balance, *r.bucket_values])
+        t = cartera.totals
+        w.row(["Totales", f"{len(cartera.rows)} cuentas", "", "", "", "",
+               t["charged"], t["paid"], t["balance"], *cartera.total_buckets], bold=True)
     return len(cartera.rows)
+

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal as D
 
 import pytest
@@ -104,6 +105,8 @@ def test_xlsx_export_ui_api_cli(issuer_co, portfolio, client_co, api_client, adm
     assert header[:3] == ["Referencia", "Titular", "Identificación"] and "Más de 90 días" in header
     data = rows[4:7]
     assert [r[0] for r in data] == ["00010", "00020", "00030"]  # leading zeros kept
+    assert data[2][3:6] == ["Comercial", "", "Activa"]  # labels, not the stored codes
+    assert data[0][header.index("Facturado")] == 1500 and rows[1][0].startswith("Fecha de corte: 15/10/2026")
     assert rows[7][0] == "Totales" and rows[7][header.index("Saldo")] == 1750
 
     page = client_co.get("/facturacion/cartera/", {"as_of": "2026-10-15"})
@@ -120,3 +123,14 @@ def test_xlsx_export_ui_api_cli(issuer_co, portfolio, client_co, api_client, adm
                  stdout=stdout)
     assert "3 cuentas" in stdout.getvalue()
     assert [r[0] for r in read_xlsx(out.read_bytes())[4:7]] == ["00010", "00020", "00030"]
+
+
+@pytest.mark.django_db
+def test_xlsx_export_writes_a_malicious_reference_as_text(issuer_co):
+    malicious = "=cmd|' /C calc'!A0"
+    acc = Account.objects.create(issuer=issuer_co, reference=malicious, holder_name="@SUM(1+1)*cmd|' /C calc'!A0")
+    charge(issuer_co, acc, "2026-09", 100)
+    buf = io.BytesIO()
+    assert cartera.export_xlsx(cartera.compute(issuer_co, as_of=AS_OF), buf, issuer=issuer_co) == 1
+    assert read_xlsx(buf.getvalue())[4][:2] == [malicious, "@SUM(1+1)*cmd|' /C calc'!A0"]
+    assert b"<f>" not in zipfile.ZipFile(buf).read("xl/worksheets/sheet1.xml")  # no formula cell
