@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from importlib import resources
 
+from facturador.printing.money import format_money
+
 from . import xml as cx
 from .catalogs import FORMAS_PAGO, REGIMENES, TIPOS_COMPROBANTE, USOS_CFDI
 from .qr import qr_svg, verification_url
@@ -33,10 +35,11 @@ def _template() -> str:
 
 
 def _money(v: str | None) -> str:
+    """Mexico's rule ($6,200.50); a unit value with more than cents keeps its precision ($12.345678)."""
     if v in (None, ""):
         return ""
     d = Decimal(v)
-    return f"${d:,.2f}" if d == d.quantize(Decimal("0.01")) else f"${d:,}"
+    return format_money(d, "MX", decimals=None if d == d.quantize(Decimal("0.01")) else -d.as_tuple().exponent)
 
 
 def _num(v: str | None) -> str:

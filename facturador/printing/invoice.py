@@ -14,6 +14,8 @@ from importlib import resources
 from typing import Any, Mapping
 
 from .barcodes import payment_barcode_data, qr_svg
+from .money import format_date as _short_date
+from .money import format_money  # the one rule per country (re-exported: callers import it from here)
 
 __all__ = [
     "default_template",
@@ -37,24 +39,6 @@ def _dec(v) -> Decimal:
     if v is None or v == "":
         return Decimal("0")
     return v if isinstance(v, Decimal) else Decimal(str(v))
-
-
-def format_money(value, *, symbol: str = "$", decimals: int | None = None) -> str:
-    """``1234567.5`` → ``"$ 1.234.567,50"``; whole pesos print without decimals."""
-    d = _dec(value)
-    if decimals is None:
-        decimals = 0 if d == d.to_integral_value() else 2
-    q = d.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-    sign = "-" if q < 0 else ""
-    q = abs(q)
-    whole, _, frac = f"{q:f}".partition(".")
-    groups = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    text = ".".join(groups) + ("," + frac if decimals else "")
-    return f"{sign}{symbol} {text}" if symbol else f"{sign}{text}"
 
 
 def format_quantity(value) -> str:
@@ -81,12 +65,12 @@ def format_date(v, long: bool = False) -> str:
         return ""
     if long:
         return f"{d.day} de {_MONTHS[d.month - 1]} de {d.year}"
-    return d.strftime("%d/%m/%Y")
+    return _short_date(d)
 
 
 def prepare_invoice_data(raw: Mapping[str, Any], *, barcode_module_mm: float = 0.3,
                          barcode_height_mm: float = 13.0) -> dict:
-    """Compute totals and format the raw invoice for ``invoice_default.typ``.
+    """Compute totals and format the raw invoice for ``invoice_default.typ`` (amounts the Colombian way).
 
     Raises :class:`~facturador.printing.barcodes.BarcodeError` if the payment data
     cannot be encoded (bad GLN, reference or amount too long for the bank agreement).
