@@ -335,10 +335,7 @@ def resolve_unknown(issuer, actor: Actor, *, send, deliveries, decision) -> int:
 
 # --- the ledger, bounces, opt-outs --------------------------------------------------------------------
 
-EXPORT_FORMATS = {
-    "csv": (exports.to_csv, "text/csv; charset=utf-8"),
-    "xlsx": (exports.to_xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-}
+EXPORT_FORMATS = exports.FORMATS
 
 
 def export_ledger(issuer, actor: Actor, *, send, fmt="csv") -> tuple[bytes, str, str]:
@@ -346,10 +343,9 @@ def export_ledger(issuer, actor: Actor, *, send, fmt="csv") -> tuple[bytes, str,
     send = _send(issuer, send)
     if fmt not in EXPORT_FORMATS:
         raise Invalid("mailing.export.format", f"Formato no disponible: «{fmt}». Use csv o xlsx.", field="format")
-    make, content_type = EXPORT_FORMATS[fmt]
-    content = make(send)
+    content = exports.ledger(send, fmt)
     audit.record("mailsend.export", actor=actor, issuer=issuer, obj=send, summary=fmt)
-    return content, content_type, f"envio-{send.pk}-entregas.{fmt}"
+    return content, exports.CONTENT_TYPES[fmt], f"envio-{send.pk}-entregas.{fmt}"
 
 
 def import_bounces(issuer, actor: Actor, *, maildir) -> dict:

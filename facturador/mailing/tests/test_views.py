@@ -2,13 +2,15 @@
 
 import csv
 import io
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from html import escape as html_escape
 
 import pytest
 from django.urls import reverse
 
 from facturador.core.models import AuditEntry
-from facturador.mailing import actions, engine, services
+from facturador.mailing import actions, engine, exports, services
 from facturador.mailing.models import Delivery, MailSend
 from facturador.mailing.tests.conftest import ACTOR
 
@@ -79,7 +81,7 @@ def test_test_email_start_confirmation_and_export(client_co, issuer_co, make_doc
     html = client_co.get(url).content.decode()
     assert "Finalizado" in html and "Enviados <strong>2</strong>" in html
     body = client_co.get(reverse("mailing:export", args=[send.pk, "csv"])).content.decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(body)))
+    rows = list(csv.reader(io.StringIO(body), delimiter=";"))
     assert rows[0][:5] == ["Factura", "Cliente", "Identificación", "Correo", "Estado"]
     assert sorted((r[0], r[4], r[5]) for r in rows[1:]) == [
         ("FE1", "Enviado", ""), ("FE2", "Excluido", "Sin correo electrónico"), ("FE3", "Enviado", "")]
@@ -90,6 +92,21 @@ def test_test_email_start_confirmation_and_export(client_co, issuer_co, make_doc
     assert sheet[0][0] == "Factura" and len(sheet) == 4
     sent_ids = {r[6] for r in sheet[1:] if r[4] == "Enviado"}
     assert sent_ids == {m["Message-ID"] for m in smtp_server.messages[1:]}
+    assert all(isinstance(r[8], datetime) for r in sheet[1:] if r[4] == "Enviado")  # a real date, not text
+
+
+def test_ledger_export_writes_a_malicious_name_as_text(issuer_co, make_docs):
+    from python_calamine import CalamineWorkbook
+
+    malicious = "=cmd|' /C calc'!A0"
+    make_docs(issuer_co, 1)
+    send = actions.register_send(issuer_co, ACTOR, ranges="FE1-FE1", subject="x", body="y")
+    Delivery.objects.filter(send=send).update(customer_name=malicious, smtp_response="@SUM(1+1)", attempts=2,
+                                              sent_at=datetime(2026, 11, 2, 13, 5, tzinfo=dt_timezone.utc))
+    rows = list(csv.reader(io.StringIO(exports.ledger(send, "csv").decode("utf-8-sig")), delimiter=";"))
+    assert rows[1][1] == "'" + malicious and rows[1][7:10] == ["2", "02/11/2026 08:05:00", "'@SUM(1+1)"]
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(exports.ledger(send, "xlsx"))).get_sheet_by_index(0).to_python()
+    assert sheet[1][1] == malicious and sheet[1][7:10] == [2, datetime(2026, 11, 2, 8, 5), "@SUM(1+1)"]
 
 
 def test_stop_and_resume_actions(client_co, issuer_co, make_docs):
