@@ -1,51 +1,34 @@
-"""Excel export of a test-set run's documents (xlsxwriter, streamed to memory)."""
+"""Excel export of a test-set run's documents, written by facturador.tabular.sheets."""
 
 import io
 
-import xlsxwriter
-
 from facturador.habilitacion import services
+from facturador.tabular.sheets import DATE, INTEGER, MONEY, Column, TableWriter
 
-HEADERS = ["Documento", "Prefijo", "Número", "Fecha", "Cliente", "Identificación", "Total", "Estado",
-           "Aceptación", "Reglas", "CUFE / CUDE", "Vigente", "Reemplaza a"]
+COLUMNS = [
+    Column("Documento", width=22), Column("Prefijo", width=8), Column("Número", INTEGER, width=12),
+    Column("Fecha", DATE, width=11), Column("Cliente", width=32), Column("Identificación", width=15),
+    Column("Total", MONEY, width=14), Column("Estado", width=12), Column("Aceptación", width=12),
+    Column("Reglas", width=50), Column("CUFE / CUDE", width=40), Column("Vigente", width=8),
+    Column("Reemplaza a", width=16),
+]
+ACCEPTANCE = {"accepted": "Aceptado", "rejected": "Rechazado"}
+SUMMARY = (("Total requerido", "total"), ("Firmados", "signed"), ("Faltantes", "remaining"),
+           ("Aceptados", "accepted"), ("Rechazados", "rejected"))
 
 
 def run_xlsx(run, entries) -> bytes:
-    buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "constant_memory": True})
-    ws = wb.add_worksheet("Set de pruebas")
-    bold = wb.add_format({"bold": True})
-    money = wb.add_format({"num_format": "#,##0.00"})
-    date = wb.add_format({"num_format": "yyyy-mm-dd"})
-    ws.write_row(0, 0, HEADERS, bold)
-    widths = [22, 8, 12, 11, 32, 15, 14, 12, 12, 50, 40, 8, 16]
-    for i, w in enumerate(widths):
-        ws.set_column(i, i, w)
-    row = 1
-    for e in entries.select_related("document", "replaces__document"):
-        d = e.document
-        acceptance = {"accepted": "Aceptado", "rejected": "Rechazado"}.get(d.status, "Sin respuesta")
-        rules = "; ".join(f"{r.get('code') or ''} {r.get('message') or ''}".strip() for r in d.rules or [])
-        ws.write_string(row, 0, d.get_kind_display())
-        ws.write_string(row, 1, d.prefix)
-        ws.write_number(row, 2, d.number)
-        ws.write_datetime(row, 3, d.issue_date, date)
-        ws.write_string(row, 4, d.customer_name)
-        ws.write_string(row, 5, d.customer_id)
-        ws.write_number(row, 6, float(d.total), money)
-        ws.write_string(row, 7, services.STATE_LABELS.get(d.status, d.status))
-        ws.write_string(row, 8, acceptance)
-        ws.write_string(row, 9, rules)
-        ws.write_string(row, 10, d.cufe or "")
-        ws.write_string(row, 11, "Sí" if e.active else "No")
-        ws.write_string(row, 12, e.replaces.document.full_number if e.replaces_id else "")
-        row += 1
-    s = services.summary(run)
-    row += 1
-    for label, key in (("Total requerido", "total"), ("Firmados", "signed"), ("Faltantes", "remaining"),
-                       ("Aceptados", "accepted"), ("Rechazados", "rejected")):
-        ws.write_string(row, 0, label, bold)
-        ws.write_number(row, 1, s[key])
-        row += 1
-    wb.close()
-    return buf.getvalue()
+    """The run's ``entries`` (one row per document, replaced ones included) and its summary as an xlsx file."""
+    out = io.BytesIO()
+    with TableWriter(out, "xlsx", COLUMNS, sheet_name="Set de pruebas") as w:
+        for e in entries.select_related("document", "replaces__document").iterator(chunk_size=500):
+            d = e.document
+            rules = "; ".join(f"{r.get('code') or ''} {r.get('message') or ''}".strip() for r in d.rules or [])
+            w.row([d.get_kind_display(), d.prefix, d.number, d.issue_date, d.customer_name, d.customer_id, d.total,
+                   services.STATE_LABELS.get(d.status, d.status), ACCEPTANCE.get(d.status, "Sin respuesta"), rules,
+                   d.cufe, "Sí" if e.active else "No", e.replaces.document.full_number if e.replaces_id else ""])
+        w.blank()
+        s = services.summary(run)
+        for label, key in SUMMARY:
+            w.row([label, s[key]], bold=True)
+    return out.getvalue()
