@@ -45,6 +45,15 @@ def vm_hwm_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def rss_tree_mb(pid: int) -> float:
     total = 0.0
     pids = [pid]
@@ -193,6 +202,7 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
     try:
         refs = list(Account.objects.filter(issuer=issuer).order_by("reference").values_list("reference", flat=True))
         groups = [(templates[0], refs)] if not mix else [(templates[0], refs[0::2]), (templates[1], refs[1::2])]
+        cpu0 = {w.pid: cpu_seconds(w.pid) for w, _ in workers}
         t0 = time.perf_counter()
         batches = [actions.create_batch(issuer, Actor.cli(), periods=["2026-10"], issue_date=dt.date(2026, 11, 3),
                                         due_date=dt.date(2026, 11, 20), template=tpl, references=group,
@@ -217,6 +227,7 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
         elapsed = time.perf_counter() - t0
         print()
         hwm = [vm_hwm_mb(w.pid) for w, _ in workers]
+        cpu = [cpu_seconds(w.pid) - cpu0[w.pid] for w, _ in workers]
         for j in jobs:
             if j.status not in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS):
                 raise SystemExit(f"batch job {j.pk} ended with {j.status}: {j.error}")
@@ -228,7 +239,7 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
         helpers = Job.objects.filter(kind="billing.batch_render")
         return {"workers": n_workers, "count": count, "elapsed": elapsed, "rate": count / elapsed,
                 "create": t_created - t0, "timings": timings, "numbering": numbering, "hwm": hwm,
-                "peak": [peak[w.pid] for w, _ in workers], "parts": parts,
+                "peak": [peak[w.pid] for w, _ in workers], "parts": parts, "cpu": cpu,
                 "helper_rendered": sum(h.result.get("rendered", 0) for h in helpers),
                 "size": sum(p.size for p in parts), "media": settings.MEDIA_ROOT}
     finally:
@@ -249,8 +260,9 @@ def report(r: dict):
     print(f"  print parts: {len(r['parts'])}, {sum(p.pages for p in r['parts'])} pages, {r['size'] / 2**20:.1f} MB; "
           f"last part built {max(t.get('last_part_after_last_render', 0) for t in r['timings']):.2f} s after its "
           "last invoice was rendered")
-    for i, (h, p) in enumerate(zip(r["hwm"], r["peak"]), start=1):
-        print(f"  worker {i} peak RSS (VmHWM): {h:.0f} MB  (max sampled RSS {p:.0f} MB)")
+    for i, (h, p, c) in enumerate(zip(r["hwm"], r["peak"], r["cpu"]), start=1):
+        print(f"  worker {i} peak RSS (VmHWM): {h:.0f} MB  (max sampled RSS {p:.0f} MB); CPU {c:.1f} s "
+              f"({1000 * c / max(1, r['count']):.1f} ms per invoice of the batch)")
     print(f"  load average at the end: {os.getloadavg()[0]:.2f}")
     if secs:
         print(f"numbering: {nums / secs:.0f} numbers/s ({nums} numbers in {secs:.3f} s, blocks + bulk inserts)")

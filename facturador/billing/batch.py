@@ -604,6 +604,8 @@ def _run(ctx: jobs.JobContext, batch: Batch):
         ctx.set_result(numbered=False)
         next_seq = (BillingInvoice.objects.filter(batch=batch).aggregate(m=Max("seq"))["m"] or 0) + 1
         chunk_size = settings.FACTURADOR_BILLING_NUMBER_CHUNK
+        if batch.electronic:  # each DIAN invoice is signed here: small chunks, so helpers start rendering at once
+            chunk_size = min(chunk_size, 50)
         for start in range(0, len(p.items), chunk_size):
             ctx.check_cancel()
             chunk = p.items[start:start + chunk_size]
