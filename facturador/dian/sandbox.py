@@ -41,6 +41,14 @@ of some messages) are approximations; they are marked below.
 
 Start it with ``SandboxServer(...).start()`` or from the shell: ``python -m facturador.dian.sandbox --port 8089``
 (``--port 0`` picks a free port and prints the URL).
+
+**Authorised ranges.** DIAN learns a production numbering from MUISCA's form 1876 and gives it a technical key;
+GetNumberingRange then answers it. Here the ranges are registered with ``register_range`` (Python), ``--range``
+(start-up), or the local service's own administration endpoint, which is *not* part of DIAN's WSDL and answers
+only on the loopback interface: ``POST /_admin/ranges`` with JSON ``{"nit", "prefix", "from_number", "to_number",
+"resolution_number", "resolution_date", "valid_date_from", "valid_date_to", "software_id"?, "technical_key"?}``
+(without a key the service makes one, as DIAN does; 201 with the range, its key included) and ``GET
+/_admin/ranges?nit=N``. ``SandboxAdmin(url)`` and ``dian-sandbox register-range --url URL ...`` call it.
 """
 
 from __future__ import annotations
@@ -50,9 +58,11 @@ import base64
 import dataclasses
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 import logging
 import os
+import secrets
 import sys
 import tempfile
 import threading
@@ -61,7 +71,7 @@ import uuid as uuid_mod
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from lxml import etree
 
@@ -74,6 +84,7 @@ from .ws.responses import (DianResponse, NumberingRange, NumberingRangeResponse,
 log = logging.getLogger(__name__)
 
 PATH = "/WcfDianCustomerServices.svc"
+ADMIN_RANGES_PATH = "/_admin/ranges"  # the local service's own administration (not DIAN's WSDL), loopback only
 HAB_TECHNICAL_KEY = enablement.TEST_TECHNICAL_KEY
 HAB_PREFIXES = enablement.TEST_PREFIXES
 HAB_RANGE = (enablement.TEST_RESOLUTION, *enablement.TEST_RANGE, enablement.TEST_VALID_FROM, enablement.TEST_VALID_TO)
@@ -290,11 +301,56 @@ class DianSandbox:
             self.ranges.append(r)
             self._save()
 
-    def register_range(self, nit: str, prefix: str, from_number: int, to_number: int, technical_key: str,
-                       software_id: str | None = None, **extra) -> Range:
-        r = Range(str(nit), prefix, int(from_number), int(to_number), technical_key, software_id, **extra)
-        self._add_range(r)
+    def register_range(self, nit: str, prefix: str, from_number: int, to_number: int,
+                       technical_key: str | None = None, software_id: str | None = None, **extra) -> Range:
+        """A numbering range DIAN knows (authorised with form 1876). Without ``technical_key`` the service makes one,
+        as DIAN does, or keeps the key it already gave the same range (NIT, prefix, first number)."""
+        nit = _nit(nit) or str(nit)
+        with self.lock:
+            if not technical_key:
+                same = next((x for x in self.ranges if _nit(x.nit) == nit and x.prefix == prefix and
+                             x.from_number == int(from_number)), None)
+                technical_key = same.technical_key if same is not None else secrets.token_hex(32)
+            r = Range(nit, prefix, int(from_number), int(to_number), technical_key, software_id or None, **extra)
+            self._add_range(r)
         return r
+
+    def ranges_of(self, nit: str) -> list[Range]:
+        with self.lock:
+            return [r for r in self.ranges if _nit(r.nit) == _nit(nit)]
+
+    def register_range_json(self, data) -> Range:
+        """``register_range`` from the administration endpoint's JSON; ``ValueError`` with a Spanish message when
+        the data is not a valid authorised range."""
+        if not isinstance(data, dict):
+            raise ValueError("Se espera un objeto JSON.")
+        missing = [k for k in ("nit", "prefix", "from_number", "to_number", "resolution_number") if data.get(k) in (None, "")]
+        if missing:
+            raise ValueError(f"Falta el campo {missing[0]}.")
+        unknown = set(data) - {f.name for f in dataclasses.fields(Range)}
+        if unknown:
+            raise ValueError(f"Campo desconocido: {sorted(unknown)[0]}.")
+        nit, prefix = _nit(data["nit"]), str(data["prefix"]).strip().upper()
+        if not nit:
+            raise ValueError("El NIT no es válido.")
+        if not (prefix.isalnum() and len(prefix) <= 4):
+            raise ValueError("El prefijo tiene de 1 a 4 caracteres alfanuméricos.")
+        try:
+            lo, hi = int(data["from_number"]), int(data["to_number"])
+        except (TypeError, ValueError):
+            raise ValueError("El rango debe ser numérico.") from None
+        if lo < 1 or hi < lo:
+            raise ValueError("El rango no es válido (desde ≤ hasta).")
+        extra = {"resolution_number": str(data["resolution_number"]).strip()}
+        for name in ("resolution_date", "valid_date_from", "valid_date_to"):
+            if data.get(name):
+                try:
+                    extra[name] = dt.date.fromisoformat(str(data[name])[:10]).isoformat()
+                except ValueError:
+                    raise ValueError(f"{name} debe ser una fecha AAAA-MM-DD.") from None
+        extra.setdefault("resolution_date", extra.get("valid_date_from", Range.resolution_date))
+        return self.register_range(nit, prefix, lo, hi, (data.get("technical_key") or "").strip() or None,
+                                   (data.get("software_id") or "").strip() or None, **extra)
 
     def register_software(self, software_id: str, pin: str, nit: str | None = None):
         """``nit``: the software's owner (a proveedor tecnológico), who may then query the numbering ranges of the
@@ -1033,13 +1089,50 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _send_json(self, status: int, data):
+        self._send(status, json.dumps(data, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+
+    def _admin(self, method: str) -> None:
+        """The local service's own administration (not DIAN's WSDL): only from this machine."""
+        try:
+            local = ipaddress.ip_address(self.client_address[0].split("%")[0]).is_loopback
+        except ValueError:
+            local = False
+        if not local:
+            self.close_connection = True
+            return self._send_json(403, {"error": "La administración del simulador solo responde en la interfaz local."})
+        sandbox = self.server.sandbox
+        if method == "GET":
+            nit = (parse_qs(urlparse(self.path).query).get("nit") or [""])[0]
+            ranges = sandbox.ranges_of(nit) if nit else list(sandbox.ranges)
+            return self._send_json(200, {"ranges": [dataclasses.asdict(r) for r in ranges]})
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > 1024 * 1024:
+            self.close_connection = True
+            return self._send_json(413, {"error": "Solicitud demasiado grande."})
+        try:
+            data = json.loads(self.rfile.read(length) or b"null")
+            r = sandbox.register_range_json(data)
+        except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+            msg = str(exc) if not isinstance(exc, json.JSONDecodeError) else "El cuerpo no es JSON válido."
+            return self._send_json(400, {"error": msg})
+        log.info("sandbox: authorised range registered: NIT %s %s %s-%s", r.nit, r.prefix, r.from_number, r.to_number)
+        return self._send_json(201, dataclasses.asdict(r))
+
     def do_GET(self):
+        if urlparse(self.path).path.rstrip("/") == ADMIN_RANGES_PATH:
+            return self._admin("GET")
         if urlparse(self.path).path.rstrip("/") != PATH:
             return self._send(404, b"Not found", "text/plain")
         self._send(200, "Simulador local del servicio WcfDianCustomerServices de la DIAN (sin validez fiscal). "
                         "Use POST con SOAP 1.2.".encode(), "text/plain; charset=utf-8")
 
     def do_POST(self):
+        if urlparse(self.path).path.rstrip("/") == ADMIN_RANGES_PATH:
+            return self._admin("POST")
         if urlparse(self.path).path.rstrip("/") != PATH:
             self.close_connection = True  # the body is not read: do not reuse the connection
             return self._send(404, b"Not found", "text/plain")
@@ -1105,6 +1198,45 @@ class SandboxServer:
         self.stop()
 
 
+class SandboxAdmin:
+    """Client of a running local service's administration endpoint (``POST/GET /_admin/ranges``), given its
+    SOAP endpoint or base URL: ``SandboxAdmin(url).register_range(nit, prefix, from_number, to_number, ...)``."""
+
+    def __init__(self, url: str, timeout: float = 10.0):
+        u = urlparse(url)
+        self.base = f"{u.scheme}://{u.netloc}"
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, data=None):
+        import urllib.error
+        import urllib.request
+
+        body = json.dumps(data).encode() if data is not None else None
+        req = urllib.request.Request(self.base + path, data=body, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - a local admin URL
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("error") or str(exc)
+            except ValueError:
+                message = str(exc)
+            raise ValueError(message) from exc
+
+    def register_range(self, nit: str, prefix: str, from_number: int, to_number: int,
+                       technical_key: str | None = None, software_id: str | None = None, **extra) -> Range:
+        data = {"nit": nit, "prefix": prefix, "from_number": from_number, "to_number": to_number, **extra}
+        if technical_key:
+            data["technical_key"] = technical_key
+        if software_id:
+            data["software_id"] = software_id
+        return Range(**self._call("POST", ADMIN_RANGES_PATH, data))
+
+    def ranges_of(self, nit: str) -> list[Range]:
+        return [Range(**r) for r in self._call("GET", f"{ADMIN_RANGES_PATH}?{urlencode({'nit': nit})}")["ranges"]]
+
+
 def _parse_range(value: str) -> dict:
     parts = value.split(":")
     if len(parts) not in (5, 6):
@@ -1114,9 +1246,61 @@ def _parse_range(value: str) -> dict:
             "software_id": parts[5] if len(parts) == 6 else None}
 
 
+def admin_main(argv) -> int:
+    """``dian-sandbox register-range --url URL --nit NIT --prefix FE --from 1 --to 100 --resolution N --valid-from
+    AAAA-MM-DD --valid-to AAAA-MM-DD [--resolution-date ...] [--software-id ID] [--technical-key K]`` and
+    ``dian-sandbox ranges --url URL [--nit NIT]``: a running local service's authorised ranges (as DIAN learns them
+    from form 1876)."""
+    p = argparse.ArgumentParser(prog="dian-sandbox", description="Rangos autorizados del simulador local de la DIAN "
+                                "(administración local, no es parte del servicio de la DIAN).")
+    sub = p.add_subparsers(dest="command", required=True)
+    reg = sub.add_parser("register-range", help="registrar un rango autorizado (formulario 1876)")
+    lst = sub.add_parser("ranges", help="listar los rangos registrados")
+    for sp in (reg, lst):
+        sp.add_argument("--url", default="http://127.0.0.1:8089", help="dirección del simulador")
+    lst.add_argument("--nit")
+    reg.add_argument("--nit", required=True)
+    reg.add_argument("--prefix", required=True)
+    reg.add_argument("--from", dest="from_number", type=int, required=True)
+    reg.add_argument("--to", dest="to_number", type=int, required=True)
+    reg.add_argument("--resolution", dest="resolution_number", required=True)
+    reg.add_argument("--resolution-date")
+    reg.add_argument("--valid-from", dest="valid_date_from", required=True)
+    reg.add_argument("--valid-to", dest="valid_date_to", required=True)
+    reg.add_argument("--software-id")
+    reg.add_argument("--technical-key", help="sin ella el simulador genera una, como la DIAN")
+    args = p.parse_args(argv)
+    admin = SandboxAdmin(args.url)
+    try:
+        if args.command == "ranges":
+            found = admin.ranges_of(args.nit) if args.nit else admin._call("GET", ADMIN_RANGES_PATH)["ranges"]
+            for r in found:
+                r = r if isinstance(r, Range) else Range(**r)
+                print(f"{r.nit} {r.prefix} {r.from_number}-{r.to_number} res. {r.resolution_number} "
+                      f"{r.valid_date_from}..{r.valid_date_to} software {r.software_id or '(cualquiera)'} "
+                      f"clave {r.technical_key}")
+            return 0
+        extra = {k: getattr(args, k) for k in ("resolution_number", "resolution_date", "valid_date_from",
+                                               "valid_date_to") if getattr(args, k)}
+        r = admin.register_range(args.nit, args.prefix, args.from_number, args.to_number, args.technical_key,
+                                 args.software_id, **extra)
+    except ValueError as exc:
+        print(f"Rechazado: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"No se pudo contactar el simulador en {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"Rango autorizado {r.prefix} {r.from_number}-{r.to_number} del NIT {r.nit} registrado; "
+          f"clave técnica {r.technical_key}")
+    return 0
+
+
 def main(argv=None) -> int:
     """``dian-sandbox --port 8089 [--host 127.0.0.1] [--state estado.json] [--range ...] [--software ID:PIN]
-    [--test-set ID[:FACTURAS:NC:ND]]``."""
+    [--test-set ID[:FACTURAS:NC:ND]]``; ``dian-sandbox register-range|ranges ...`` (see ``admin_main``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("register-range", "ranges"):
+        return admin_main(argv)
     p = argparse.ArgumentParser(prog="dian-sandbox", description="Simulador local del servicio web de la DIAN "
                                 "(WcfDianCustomerServices, SOAP 1.2 con WS-Security).")
     p.add_argument("--host", default="127.0.0.1")

@@ -22,7 +22,7 @@ from facturador.core.models import Certificate, Environment, Job, NumberingRange
 from facturador.dian.errors import DianError
 from facturador.dian.ws.client import DianTransportError
 from facturador.einvoice.models import ENDPOINTS, DianDocument, OperationMode
-from facturador.habilitacion import services
+from facturador.habilitacion import services, signals
 from facturador.habilitacion.models import Enablement, TestSetDocument, TestSetRun
 from facturador.taxid import TaxIdError, nit_check_digit
 
@@ -292,6 +292,9 @@ def register_resolution(issuer, actor: Actor, *, prefix: str, range_from: int, r
         en.save()
     audit.record("habilitacion.resolution", actor=actor, issuer=issuer, obj=rng,
                  summary=f"{prefix} {range_from}-{range_to} res. {resolution_number}")
+    mode = services.current_mode(issuer)
+    transaction.on_commit(lambda: signals.resolution_registered.send(
+        sender=Enablement, issuer=issuer, numbering_range=rng, mode=mode))
     return rng
 
 

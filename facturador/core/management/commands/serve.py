@@ -34,6 +34,11 @@ class Command(BaseCommand):
                 extra = sandbox_config()
             dian = SandboxServer(port=settings.FACTURADOR_DIAN_SANDBOX_PORT,
                                  state_file=str(settings.DATA_DIR / "dian-sandbox.json"), **extra).start()
+            if "facturador.habilitacion" in settings.INSTALLED_APPS:
+                # the demo's MUISCA: ranges registered in the wizard (form 1876) become known to the local service
+                from facturador.habilitacion.demo import connect_local_dian
+
+                connect_local_dian(dian.sandbox, dian.url)
             pac = PacSandbox(port=settings.FACTURADOR_PAC_SANDBOX_PORT)
             pac.start()
             self.stdout.write(f"Local DIAN test service at {dian.url}; local PAC at {pac.url}")
