@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from facturador.billing import actions, cartera, invoice_templates, outputs, services
 from facturador.billing.models import Account, Batch, BatchPart, BillingInvoice, Charge, InvoiceTemplate, PaymentFile, Tariff
 from facturador.core.actors import Actor
-from facturador.core.rest import IssuerScopedMixin, JobSerializer
+from facturador.core.rest import IssuerScopedMixin, JobSerializer, Money, money_string
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -53,6 +53,8 @@ class AccountViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
 
 
 class ChargeSerializer(serializers.ModelSerializer):
+    amount = Money(read_only=True)
+
     class Meta:
         model = Charge
         fields = ["id", "account", "reference", "period", "concept", "quantity", "unit_price", "amount", "source",
@@ -118,6 +120,7 @@ class BatchSerializer(serializers.ModelSerializer):
     job = JobSerializer(read_only=True)
     status = serializers.ChoiceField(choices=Batch.Status.choices, read_only=True, help_text="El estado de su tarea")
     template_name = serializers.CharField(source="template.name", read_only=True)
+    total_amount = Money(read_only=True)
 
     class Meta:
         model = Batch
@@ -219,7 +222,8 @@ class BatchViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         batch = self.get_object()
         rows = BillingInvoice.objects.filter(batch=batch).select_related("account").order_by("number")
         page = self.paginate_queryset(rows)
-        data = [{"id": i.pk, "number": i.full_number, "reference": i.account.reference, "total": str(i.total),
+        data = [{"id": i.pk, "number": i.full_number, "reference": i.account.reference,
+                 "total": money_string(i.total),
                  "status": i.status, "barcode": i.barcode_text, "pdf": bool(i.pdf)} for i in (page or rows)]
         return self.get_paginated_response(data) if page is not None else Response(data)
 
@@ -257,6 +261,8 @@ class TariffViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
 
 
 class PaymentFileSerializer(serializers.ModelSerializer):
+    total = Money(read_only=True)
+
     class Meta:
         model = PaymentFile
         fields = ["id", "name", "collection_date", "bank_code", "payment_count", "total", "matched_count", "unmatched",
@@ -306,8 +312,9 @@ class CarteraViewSet(IssuerScopedMixin, viewsets.ViewSet):
             return resp
         return Response({
             "as_of": report.as_of, "periods": report.periods,
-            "totals": {k: str(v) for k, v in report.totals.items()},
+            "totals": {k: money_string(v) for k, v in report.totals.items()},
             "rows": [{"account": r.account_id, "reference": r.reference, "holder_name": r.holder_name,
-                      "charged": str(r.charged), "paid": str(r.paid), "balance": str(r.balance),
-                      "buckets": {k: str(v) for k, v in r.buckets.items()}} for r in report.rows],
+                      "charged": money_string(r.charged), "paid": money_string(r.paid),
+                      "balance": money_string(r.balance),
+                      "buckets": {k: money_string(v) for k, v in r.buckets.items()}} for r in report.rows],
         })

@@ -24,6 +24,7 @@ from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
+from facturador.printing.money import format_money
 
 DRAFT_KEY = "billing_batch_draft"
 
@@ -350,7 +351,8 @@ def payments(request):
             except Refusal as r:
                 add_refusal(form, r)
             else:
-                messages.success(request, f"{result.matched} pagos aplicados por {result.total}; "
+                paid = format_money(result.total, request.issuer)
+                messages.success(request, f"{result.matched} pagos aplicados por {paid}; "
                                           f"{len(result.unmatched)} sin cuenta.")
     files = PaymentFile.objects.filter(issuer=request.issuer)[:30]
     return render(request, "billing/payments.html", {"form": form, "result": result, "files": files})

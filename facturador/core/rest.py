@@ -5,6 +5,8 @@ API modules (`<app>/api.py`) build on these; URL configuration mounts them under
 did not exist.
 """
 
+from decimal import ROUND_HALF_UP
+
 from django.http import Http404
 from rest_framework import permissions, serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -15,6 +17,7 @@ from facturador.core import audit
 from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.models import Job, Membership, Role
+from facturador.printing.money import quantize
 
 
 def exception_handler(exc, context):
@@ -26,6 +29,24 @@ def exception_handler(exc, context):
     if isinstance(exc, Refusal):
         return Response(exc.as_dict(), status=exc.status)
     return drf_exception_handler(exc, context)
+
+
+class Money(serializers.DecimalField):
+    """An amount in the API: a plain decimal string with two decimals, rounded half-up — ``"34540.96"``, never
+    ``"0E-10"`` or ``"34540.9600000000"`` (people read formatted amounts on pages; programs read these)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", None)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs["coerce_to_string"] = True
+        kwargs.setdefault("rounding", ROUND_HALF_UP)
+        super().__init__(**kwargs)
+
+
+def money_string(value) -> str | None:
+    """The API's string for an amount built by hand (a dict, not a serializer): ``"34540.96"``; None stays None."""
+    q = quantize(value)
+    return None if q is None else f"{q:f}"
 
 
 class IssuerScopedMixin:

@@ -134,3 +134,26 @@ def test_xlsx_export_writes_a_malicious_reference_as_text(issuer_co):
     assert cartera.export_xlsx(cartera.compute(issuer_co, as_of=AS_OF), buf, issuer=issuer_co) == 1
     assert read_xlsx(buf.getvalue())[4][:2] == [malicious, "@SUM(1+1)*cmd|' /C calc'!A0"]
     assert b"<f>" not in zipfile.ZipFile(buf).read("xl/worksheets/sheet1.xml")  # no formula cell
+
+
+@pytest.mark.django_db
+def test_cartera_page_writes_amounts_the_colombian_way(issuer_co, client_co):
+    acc = Account.objects.create(issuer=issuer_co, reference="00077", holder_name="Gran Cliente", id_number="7")
+    charge(issuer_co, acc, "2026-09", "4125000000.00")
+    charge(issuer_co, acc, "2026-10", "6200.50")
+    html = client_co.get("/facturacion/cartera/", {"as_of": "2026-10-15"}).content.decode()
+    assert "$ 4.125.000.000" in html and "$ 6.200,50" in html and "$ 4.125.006.200,50" in html
+    assert "4,125,000,000,00" not in html
+
+
+@pytest.mark.django_db
+def test_cartera_api_amounts_are_plain_decimals_with_two_places(issuer_co, api_client, admin_co):
+    acc = Account.objects.create(issuer=issuer_co, reference="00077", holder_name="Gran Cliente", id_number="7")
+    charge(issuer_co, acc, "2026-09", "34540.96")
+    api_client.force_authenticate(admin_co)
+    body = api_client.get(f"/api/v1/issuers/{issuer_co.pk}/billing/cartera/", {"as_of": "2026-10-15"}).json()
+    assert body["totals"]["charged"] == "34540.96" and body["totals"]["paid"] == "0.00"
+    row = body["rows"][0]
+    assert row["balance"] == "34540.96" and set(row["buckets"].values()) <= {"0.00", "34540.96"}
+    charges = api_client.get(f"/api/v1/issuers/{issuer_co.pk}/billing/charges/").json()
+    assert [c["amount"] for c in charges["results"]] == ["34540.96"]

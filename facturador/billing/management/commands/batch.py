@@ -11,7 +11,7 @@ from facturador.billing.selection import parse_references
 from facturador.core.cli import ActionCommand, find_issuer
 from facturador.core.models import Job
 from facturador.core.progress import follow_job
-from facturador.printing.invoice import format_money
+from facturador.printing.money import format_money
 
 SHOWN_PROBLEMS = 50
 
@@ -74,7 +74,7 @@ class Command(ActionCommand):
                                  issue_date=issue_date, due_date=due_date, template=template, electronic=electronic,
                                  service_class=service_class, stratum=stratum, state=state, reference=reference,
                                  municipality_code=municipality_code)
-        self.stdout.write(f"Lote {b.pk} creado: {b.job.total} facturas por {format_money(b.total_amount, decimals=0)} "
+        self.stdout.write(f"Lote {b.pk} creado: {b.job.total} facturas por {format_money(b.total_amount, b.issuer)} "
                           f"(plantilla {b.template.name} v{b.template_version}); tarea {b.job_id}.")
         if wait:
             self._wait(b, timeout)
@@ -91,7 +91,7 @@ class Command(ActionCommand):
     def _summary(self, b):
         media = Path(settings.MEDIA_ROOT)
         self.stdout.write(f"Lote {b.pk}: {b.get_status_display()} · {b.invoice_count} facturas · "
-                          f"{format_money(b.total_amount, decimals=0)}")
+                          f"{format_money(b.total_amount, b.issuer)}")
         if b.merged_pdf:
             self.stdout.write(f"PDF de impresión: {media / b.merged_pdf}")
         else:

@@ -3,7 +3,7 @@
 from facturador.billing import cartera, services
 from facturador.billing.models import Account, ServiceClass
 from facturador.core.cli import ActionCommand, find_issuer
-from facturador.printing.invoice import format_money
+from facturador.printing.money import format_money
 
 
 class Command(ActionCommand):
@@ -30,4 +30,4 @@ class Command(ActionCommand):
                                          reference=reference)
         n = cartera.export_xlsx(report, out, issuer=iss)
         t = report.totals
-        self.stdout.write(f"{n} cuentas · saldo total {format_money(t['balance'])} · corte {report.as_of:%d/%m/%Y} → {out}")
+        self.stdout.write(f"{n} cuentas · saldo total {format_money(t['balance'], iss)} · corte {report.as_of:%d/%m/%Y} → {out}")

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 
 from facturador.billing import actions
 from facturador.core.cli import ActionCommand, find_issuer
-from facturador.printing.invoice import format_money
+from facturador.printing.money import format_money
 
 
 class Command(ActionCommand):
@@ -24,7 +24,9 @@ class Command(ActionCommand):
         if not path.is_file():
             raise CommandError(f"No existe el archivo {file}.")
         r = actions.import_payments(iss, self.actor, data=path.read_bytes(), name=path.name)
-        self.stdout.write(f"{r.matched} pagos aplicados ({format_money(r.total)}); {r.invoices_paid} facturas pagadas; "
+        self.stdout.write(f"{r.matched} pagos aplicados ({format_money(r.total, iss)}); "
+                          f"{r.invoices_paid} facturas pagadas; "
                           f"{len(r.unmatched)} sin cuenta.")
         for u in r.unmatched[:50]:
-            self.stdout.write(f"  línea {u['line']}: referencia {u['reference']} valor {u['amount']}: {u['reason']}")
+            self.stdout.write(f"  línea {u['line']}: referencia {u['reference']} "
+                              f"valor {format_money(u['amount'], iss)}: {u['reason']}")
