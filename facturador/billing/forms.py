@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from facturador.billing.models import Account, Batch, InvoiceTemplate, ServiceClass
+from facturador.einvoice.forms import AcquirerLookupInput
 
 DATE = {"type": "date"}
 
@@ -11,6 +12,8 @@ class AccountForm(forms.ModelForm):
         model = Account
         fields = ["reference", "holder_name", "id_type", "id_number", "check_digit", "address", "municipality_code",
                   "service_class", "stratum", "email", "phone", "state"]
+        # "Consultar en la DIAN": the holder's name and e-mail DIAN has (billing.views.account_acquirer).
+        widgets = {"id_number": AcquirerLookupInput("billing:account_acquirer", ("id_type", "id_number"))}
 
     def __init__(self, *args, issuer, **kwargs):
         super().__init__(*args, **kwargs)

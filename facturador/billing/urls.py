@@ -9,6 +9,7 @@ urlpatterns = [
     path("cuentas/nueva/", views.account_edit, name="account_create"),
     path("cuentas/<int:pk>/", views.account_edit, name="account_edit"),
     path("cuentas/cargar/", views.accounts_upload, name="accounts_upload"),
+    path("cuentas/adquiriente/", views.account_acquirer, name="account_acquirer"),
     path("tarifas/", views.tariffs, name="tariffs"),
     path("configuracion/", views.settings_view, name="settings"),
     path("cartera/", views.cartera_view, name="cartera"),

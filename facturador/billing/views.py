@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from facturador.billing import actions, cartera, invoice_templates, outputs, services
+from facturador.billing.electronic import ID_TYPES
 from facturador.billing.forms import (AccountForm, BatchForm, BillingSettingsForm, CarteraFilterForm, PaymentUploadForm,
                                       TariffForm, TemplateUploadForm)
 from facturador.billing.models import Account, Batch, BillingInvoice, InvoiceTemplate, PaymentFile, Tariff
@@ -24,6 +25,7 @@ from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
+from facturador.einvoice.forms import acquirer_answer
 from facturador.printing.money import format_money
 
 DRAFT_KEY = "billing_batch_draft"
@@ -63,6 +65,18 @@ def account_edit(request, pk=None):
             return redirect("billing:accounts")
     return render(request, "core/form.html", {"form": form, "title": "Editar cuenta" if pk else "Nueva cuenta",
                                               "back": "billing:accounts"})
+
+
+@issuer_required
+def account_acquirer(request):
+    """The "Consultar en la DIAN" button of the account form (htmx): the holder's name and e-mail DIAN has for
+    the typed identification fill the form. A query: any member may ask (read-only roles too); it changes
+    nothing and writes no audit entry."""
+    id_type = request.GET.get("id_type", "")
+    context = acquirer_answer(request.issuer, ID_TYPES.get(id_type, id_type), request.GET.get("id_number"),
+                              AccountForm, name_field="holder_name", email_field="email",
+                              form_kwargs={"issuer": request.issuer})
+    return render(request, "einvoice/_acquirer_answer.html", context)
 
 
 @issuer_required(roles=WRITE_ROLES)

@@ -3,6 +3,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from facturador.core.actors import Actor
 from facturador.core.rest import IssuerScopedMixin
@@ -73,6 +74,28 @@ class DianDocumentViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retri
         resp = HttpResponse(content, content_type=mime)
         resp["Content-Disposition"] = f'attachment; filename="{filename}"'
         return resp
+
+
+class AcquirerSerializer(serializers.Serializer):
+    id_type = serializers.CharField()
+    number = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.CharField(allow_blank=True)
+
+
+class AcquirerView(IssuerScopedMixin, APIView):
+    """A buyer's name and reception e-mail as DIAN has them (GetAcquirer), by identification type (DIAN's code:
+    13 cédula, 31 NIT, ...) and number. A query: any member may ask (read-only roles too); nothing is written
+    or audited. 404 ``einvoice.acquirer.not_found`` when DIAN does not know the buyer, 503
+    ``einvoice.acquirer.unavailable`` when DIAN cannot be reached."""
+
+    @extend_schema(parameters=[OpenApiParameter("id_type", str, required=True),
+                               OpenApiParameter("number", str, required=True)],
+                   responses={200: AcquirerSerializer})
+    def get(self, request, issuer_pk=None):
+        params = request.query_params
+        found = services.acquirer_lookup(self.issuer, params.get("id_type"), params.get("number"))
+        return Response(AcquirerSerializer(found.as_dict()).data)
 
 
 class OperationModeSerializer(serializers.ModelSerializer):

@@ -1,4 +1,5 @@
 from django import forms
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from facturador.core.errors import Refusal
@@ -8,6 +9,45 @@ from facturador.taxid import TaxIdError, validate_nit
 
 IVA_CHOICES = [("19", "IVA 19 %"), ("5", "IVA 5 %"), ("0", "IVA 0 %"), ("", "Sin IVA (excluido)")]
 LINES = 5
+
+
+class AcquirerLookupInput(forms.TextInput):
+    """The customer's identification number with a "Consultar en la DIAN" button.
+
+    htmx asks the view named ``url_name`` (GET, sending the inputs whose ids are ``include``) and shows its
+    answer next to the button; the answer also replaces the name and e-mail inputs (htmx out-of-band swap, see
+    `acquirer_fields`). No inline script: the Content-Security-Policy forbids them."""
+
+    template_name = "einvoice/widgets/acquirer_lookup.html"
+
+    def __init__(self, url_name: str, include: tuple[str, ...], attrs=None):
+        super().__init__(attrs)
+        self.url_name = url_name
+        self.include = include
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["lookup_url"] = reverse(self.url_name)
+        context["widget"]["lookup_include"] = ",".join(f"[name={n}]" for n in self.include)
+        return context
+
+
+def acquirer_answer(issuer, id_type, number, form: type[forms.Form], *, name_field: str, email_field: str,
+                    form_kwargs: dict | None = None) -> dict:
+    """The context of "einvoice/_acquirer_answer.html": what DIAN has for the buyer (`services.acquirer_lookup`)
+    as a sentence, and ``form``'s (built with ``form_kwargs``) name and e-mail inputs holding DIAN's values, marked for htmx's out-of-band swap
+    (they replace the inputs with the same id on the page; a value DIAN does not have is left as typed). A refusal
+    (unknown buyer, DIAN unreachable...) is the sentence, and nothing is filled."""
+    try:
+        found = services.acquirer_lookup(issuer, id_type, number)
+    except Refusal as refusal:
+        return {"message": refusal.message, "refused": True, "fields": []}
+    values = {name: value for name, value in ((name_field, found.name), (email_field, found.email)) if value}
+    bound = form(data=values, **(form_kwargs or {}))
+    message = f"La DIAN tiene registrado a {found.name}" + (
+        f" con el correo de recepción {found.email}." if found.email else ", sin correo de recepción.")
+    return {"message": message, "refused": False,
+            "fields": [bound[name].as_widget(attrs={"hx-swap-oob": "true"}) for name in values]}
 
 
 class OperationModeForm(forms.ModelForm):
@@ -59,7 +99,8 @@ class DocumentForm(forms.Form):
     consumidor_final = forms.BooleanField(label=_("Consumidor final (222222222222)"), required=False)
     customer_id_type = forms.ChoiceField(label=_("Tipo de identificación"), initial="31", choices=[
         ("31", "NIT"), ("13", "Cédula de ciudadanía"), ("22", "Cédula de extranjería"), ("41", "Pasaporte")])
-    customer_id = forms.CharField(label=_("Número de identificación (NIT con DV: 900106251-3)"), required=False)
+    customer_id = forms.CharField(label=_("Número de identificación (NIT con DV: 900106251-3)"), required=False,
+                                  widget=AcquirerLookupInput("einvoice:acquirer", ("customer_id_type", "customer_id")))
     customer_name = forms.CharField(label=_("Nombre o razón social"), required=False)
     customer_email = forms.EmailField(label=_("Correo"), required=False)
     customer_address = forms.CharField(label=_("Dirección"), required=False)

@@ -7,6 +7,7 @@ app_name = "einvoice"
 urlpatterns = [
     path("", views.document_list, name="list"),
     path("nuevo/", views.document_new, name="new"),
+    path("adquiriente/", views.acquirer, name="acquirer"),
     path("<int:pk>/", views.document_detail, name="detail"),
     path("<int:pk>/reintentar/", views.document_retry, name="retry"),
     path("<int:pk>/xml/", views.download, {"what": "xml"}, name="xml"),

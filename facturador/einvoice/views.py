@@ -10,7 +10,7 @@ from facturador.core.forms import add_refusal
 from facturador.core.models import Environment
 from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
 from facturador.einvoice import actions, files, services
-from facturador.einvoice.forms import DocumentForm, OperationModeForm
+from facturador.einvoice.forms import DocumentForm, OperationModeForm, acquirer_answer
 from facturador.einvoice.models import DianDocument, OperationMode
 
 
@@ -37,6 +37,17 @@ def document_new(request):
             messages.success(request, f"{doc} firmado; se está enviando a la DIAN.")
             return redirect("einvoice:detail", doc.pk)
     return render(request, "einvoice/new.html", {"form": form})
+
+
+@issuer_required
+def acquirer(request):
+    """The "Consultar en la DIAN" button of the document form (htmx): the buyer's name and e-mail DIAN has for
+    the typed identification fill the form. A query: any member may ask (read-only roles too); it changes
+    nothing and writes no audit entry."""
+    context = acquirer_answer(request.issuer, request.GET.get("customer_id_type"), request.GET.get("customer_id"),
+                              DocumentForm, name_field="customer_name", email_field="customer_email",
+                              form_kwargs={"issuer": request.issuer})
+    return render(request, "einvoice/_acquirer_answer.html", context)
 
 
 @issuer_required

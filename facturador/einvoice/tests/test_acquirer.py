@@ -1,11 +1,17 @@
 """GetAcquirer: a buyer's name and e-mail from DIAN (the local DIAN service over HTTP)."""
 
+import io
+import json
+import re
+
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 
 from facturador.core import outbound
-from facturador.core.models import Certificate
+from facturador.core.cli import RefusedCommand
 from facturador.core.errors import Refusal
+from facturador.core.models import AuditEntry, Certificate
 from facturador.einvoice import services
 from facturador.einvoice.models import OperationMode
 
@@ -84,3 +90,82 @@ def test_without_software_or_certificate_the_einvoice_refusals(dian_issuer, know
     assert refusal_of(services.acquirer_lookup, dian_issuer, "13", "1020304050").code == "einvoice.certificate.missing"
     OperationMode.objects.filter(issuer=dian_issuer).update(active=False)
     assert refusal_of(services.acquirer_lookup, dian_issuer, "13", "1020304050").code == "einvoice.software.missing"
+
+
+# --- the channels ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def reader(make_user, dian_issuer):
+    return make_user("lectora", dian_issuer, role="readonly")
+
+
+def test_api_answers_name_and_email_to_a_read_only_member(api_client, reader, dian_issuer, known):
+    api_client.force_authenticate(reader)
+    resp = api_client.get(f"/api/v1/issuers/{dian_issuer.pk}/dian/acquirer/", {"id_type": "13", "number": "1020304050"})
+    assert resp.status_code == 200, resp.content
+    assert resp.json() == {"id_type": "13", "number": "1020304050", "name": "Ana Pérez", "email": "ana@correo.example"}
+    assert not AuditEntry.objects.exists()
+
+
+def test_api_refusals_carry_code_and_status(api_client, admin_co, dian_issuer, known):
+    api_client.force_authenticate(admin_co)
+    url = f"/api/v1/issuers/{dian_issuer.pk}/dian/acquirer/"
+    missing = api_client.get(url, {"id_type": "13", "number": "999"})
+    assert missing.status_code == 404 and missing.json()["code"] == "einvoice.acquirer.not_found"
+    bad = api_client.get(url, {"id_type": "77", "number": "999"})
+    assert bad.status_code == 400 and bad.json()["field"] == "id_type"
+    known.stop()
+    down = api_client.get(url, {"id_type": "31", "number": "800199436"})
+    assert down.status_code == 503
+    assert down.json() == {"code": "einvoice.acquirer.unavailable", "detail": outbound.CONNECTION_FAILED,
+                           "field": None, "details": {"reason": "ws_transport"}}
+
+
+def test_api_is_404_for_another_issuer(api_client, make_user, make_issuer, dian_issuer, known):
+    api_client.force_authenticate(make_user("ajeno", make_issuer()))
+    resp = api_client.get(f"/api/v1/issuers/{dian_issuer.pk}/dian/acquirer/", {"id_type": "13", "number": "1020304050"})
+    assert resp.status_code == 404
+
+
+def test_cli_prints_name_and_email(dian_issuer, known):
+    out = io.StringIO()
+    call_command("einvoice", "acquirer", "--issuer", dian_issuer.tax_id, "--id-type", "13", "--number", "1020304050",
+                 "--json", stdout=out)
+    assert json.loads(out.getvalue())["email"] == "ana@correo.example"
+    out = io.StringIO()
+    call_command("einvoice", "acquirer", "--issuer", dian_issuer.tax_id, "--id-type", "31", "--number", "800199436-4",
+                 stdout=out)
+    assert out.getvalue().splitlines() == ["Cliente Comercial Ltda.", "recepcion@cliente.example"]
+    assert not AuditEntry.objects.exists()
+
+
+def test_cli_unknown_buyer_is_a_refusal(dian_issuer, known):
+    with pytest.raises(RefusedCommand) as info:
+        call_command("einvoice", "acquirer", "--issuer", dian_issuer.tax_id, "--id-type", "13", "--number", "1")
+    assert info.value.refusal.code == "einvoice.acquirer.not_found" and info.value.returncode == 2
+
+
+def test_document_form_offers_the_lookup_button(client_co, dian_issuer):
+    page = client_co.get("/documentos/nuevo/").content.decode()
+    assert "Consultar en la DIAN" in page and 'hx-get="/documentos/adquiriente/"' in page
+    assert 'hx-include="[name=customer_id_type],[name=customer_id]"' in page
+
+
+def test_lookup_view_fills_name_and_email_out_of_band(client, make_user, dian_issuer, known):
+    client.force_login(make_user("lectora", dian_issuer, role="readonly"))
+    resp = client.get("/documentos/adquiriente/", {"customer_id_type": "31", "customer_id": "800199436-4"},
+                      headers={"HX-Request": "true"})
+    html = resp.content.decode()
+    assert resp.status_code == 200
+    assert "La DIAN tiene registrado a Cliente Comercial Ltda." in html
+    assert re.search(r'<input[^>]*name="customer_name"[^>]*value="Cliente Comercial Ltda."', html)
+    assert re.search(r'<input[^>]*id="id_customer_name"[^>]*hx-swap-oob="true"|<input[^>]*hx-swap-oob="true"[^>]*'
+                     r'id="id_customer_name"', html)
+    assert re.search(r'<input[^>]*type="email"[^>]*value="recepcion@cliente.example"', html)
+    assert "<script" not in html
+    assert not AuditEntry.objects.exists()
+
+
+def test_lookup_view_says_why_and_fills_nothing(client_co, dian_issuer, known):
+    html = client_co.get("/documentos/adquiriente/", {"customer_id_type": "13", "customer_id": "999"}).content.decode()
+    assert "no tiene registrado" in html and "hx-swap-oob" not in html

@@ -1,4 +1,5 @@
-"""`facturador einvoice issue|list|status|retry`: DIAN documents of an issuer from the command line."""
+"""`facturador einvoice issue|list|status|retry|acquirer`: DIAN documents of an issuer from the command line, and
+the name and e-mail DIAN has for a buyer."""
 
 import json
 import sys
@@ -35,6 +36,10 @@ class Command(ActionCommand):
             p.add_argument("number", help="e.g. SETP990000001")
             p.add_argument("--issuer", required=True)
         # `retry` sends now and waits for DIAN's answer, as `issue --wait` does.
+        acq = sub.add_parser("acquirer", help="the name and e-mail DIAN has for a buyer (GetAcquirer; a query, not audited)")
+        acq.add_argument("--issuer", required=True, help="NIT (or id) of the issuer whose software and certificate ask")
+        acq.add_argument("--id-type", required=True, help="DIAN identification type: 13 cédula, 31 NIT, 22, 41...")
+        acq.add_argument("--number", required=True, help="identification number (a NIT without check digit)")
 
     def handle(self, action, **opts):
         issuer = find_issuer(opts["issuer"])
@@ -46,6 +51,13 @@ class Command(ActionCommand):
             doc = actions.issue_document(issuer, self.actor, payload=payload, send=not opts["no_send"],
                                          wait=opts["wait"])
             self._print(doc, opts)
+            return
+        if action == "acquirer":
+            found = services.acquirer_lookup(issuer, opts["id_type"], opts["number"])
+            if opts.get("json"):
+                self.stdout.write(json.dumps(found.as_dict(), ensure_ascii=False))
+            else:
+                self.stdout.write(f"{found.name}\n{found.email or '(sin correo registrado)'}")
             return
         if action == "list":
             docs = services.documents_filtered(issuer, opts)
