@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from facturador.core import certificates
 from facturador.core.actors import Actor
-from facturador.core.errors import Refusal
+from facturador.core.errors import Invalid, Refusal
 from facturador.core.forms import add_refusal
 from facturador.core.models import Certificate, Environment, NumberingRange, Role
 from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
@@ -36,11 +36,15 @@ def _form_errors(request, form):
 
 @issuer_required
 def wizard(request):
+    return _wizard_page(request, request.GET.get("paso"))
+
+
+def _wizard_page(request, step, *, bound=None):
+    """The wizard at ``step``; ``bound`` replaces the step's form (a submitted one re-rendered with its errors)."""
     issuer = request.issuer
     if issuer.country != "CO":
         return render(request, "habilitacion/not_colombia.html")
     en = services.enablement_for(issuer)
-    step = request.GET.get("paso")
     if step not in STEP_KEYS:
         step = en.wizard_step if en.wizard_step in STEP_KEYS else services.first_open_step(issuer)
     if en.wizard_step != step:
@@ -86,6 +90,8 @@ def wizard(request):
     elif step == "resolucion":
         ctx["form"] = forms.ResolutionForm()
         ctx["prefix_form"] = forms.PrefixForm(initial={"associated_on": en.prefix_associated_on})
+    if bound is not None:
+        ctx["form"] = bound
     return render(request, "habilitacion/wizard.html", ctx)
 
 
@@ -199,11 +205,15 @@ def correct(request, pk, entry_pk):
 @require_POST
 def production(request):
     form = forms.ProductionForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
-        return redirect(_wizard_url("produccion"))
-    actions.switch_to_production(request.issuer, Actor.from_request(request), start_date=form.cleaned_data["start_date"],
-                                 endpoint=form.cleaned_data.get("endpoint") or None)
+    if form.is_valid():
+        try:
+            actions.switch_to_production(request.issuer, Actor.from_request(request),
+                                         start_date=form.cleaned_data["start_date"],
+                                         endpoint=form.cleaned_data.get("endpoint") or None)
+        except Invalid as refusal:  # about what was typed; a Conflict (order of steps) goes to the middleware
+            add_refusal(form, refusal)
+    if not form.is_valid():  # the typed date and URL stay, with the error next to its field
+        return _wizard_page(request, "produccion", bound=form)
     messages.success(request, "Listo: su software quedó en producción. Ahora registre la numeración autorizada.")
     return redirect(_wizard_url("resolucion"))
 

@@ -126,6 +126,19 @@ def test_production_is_refused_before_acceptance_and_date_is_immutable(admin_cli
     assert Enablement.objects.get(issuer=c.issuer).s2_acknowledged_on is not None
 
 
+def test_production_form_keeps_the_typed_date_when_not_confirmed(admin_client):
+    c = admin_client
+    actions.save_operation_mode(c.issuer, ACTOR, software_id="sw-3", pin="1111", test_set_id="3f1c9a9e-1b2c-4d5e-8f90-123456789abc")
+    services.current_mode(c.issuer).__class__.objects.filter(issuer=c.issuer).update(state="accepted")
+    resp = c.post("/habilitacion/produccion/", {"start_date": "2026-12-01",
+                                                "endpoint": "http://127.0.0.1:8089/WcfDianCustomerServices.svc"})
+    html = resp.content.decode()
+    assert resp.status_code == 200 and step_of(resp) == "produccion"
+    assert 'value="2026-12-01"' in html and 'value="http://127.0.0.1:8089/WcfDianCustomerServices.svc"' in html
+    assert "field-error" in html and "Este campo es requerido" in html  # next to the confirmation box
+    assert Enablement.objects.get(issuer=c.issuer).production_start is None
+
+
 def _saved_test_numbering(issuer):
     import datetime as dt
 
