@@ -21,7 +21,7 @@ from facturador.taxid import validate as validate_tax_id
 
 ISSUER_FIELDS = (
     "country", "tax_id", "check_digit", "person_type", "legal_name", "trade_name", "fiscal_regime", "responsibilities",
-    "address", "municipality_code", "city", "department", "postal_code", "phone", "email", "logo",
+    "address", "municipality_code", "city", "department", "postal_code", "ciiu", "phone", "email", "logo",
 )
 
 
@@ -35,7 +35,7 @@ def _invalid(code: str, problems: list[tuple[str, str]]) -> Invalid:
 # --- issuers ---------------------------------------------------------------------------------------------
 
 def issuer_problems(data: dict) -> list[tuple[str, str]]:
-    """Country rules of an issuer's data; normalises tax_id/check_digit in `data`."""
+    """Country rules of an issuer's data; normalises tax_id/check_digit and the CIIU codes ("4711,6201") in `data`."""
     problems = []
     country = data.get("country")
     if country and data.get("tax_id"):
@@ -47,6 +47,13 @@ def issuer_problems(data: dict) -> list[tuple[str, str]]:
         code = data.get("municipality_code") or ""
         if code and not (code.isdigit() and len(code) == 5):
             problems.append(("municipality_code", "El código DANE del municipio tiene 5 dígitos."))
+    if data.get("ciiu"):
+        codes = [c.strip() for c in str(data["ciiu"]).replace(";", ",").split(",") if c.strip()]
+        if all(c.isdigit() and len(c) == 4 for c in codes):
+            data["ciiu"] = ",".join(codes)
+        else:
+            problems.append(("ciiu", "Los códigos CIIU de la actividad económica tienen 4 dígitos; separe varios con "
+                                     "comas (p. ej. 4711,6201)."))
     if country == "MX":
         cp = data.get("postal_code") or ""
         if not (cp.isdigit() and len(cp) == 5):
@@ -87,8 +94,8 @@ def update_issuer(issuer: Issuer, actor: Actor, *, data: dict) -> Issuer:
     if "country" in data and data["country"] != issuer.country:
         raise Invalid("core.issuer.country_fixed", "El país de un emisor no se puede cambiar.", field="country")
     merged = {"country": issuer.country, **data}
-    problems = issuer_problems(merged) if "tax_id" in data or "municipality_code" in data or "postal_code" in data \
-        else []
+    checked = ("tax_id", "municipality_code", "postal_code", "ciiu")
+    problems = issuer_problems(merged) if any(name in data for name in checked) else []
     if problems:
         raise _invalid("core.issuer.invalid", problems)
     changed = [k for k, v in merged.items() if k != "country" and getattr(issuer, k) != v]

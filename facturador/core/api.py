@@ -17,8 +17,8 @@ class IssuerSerializer(serializers.ModelSerializer):
         model = Issuer
         fields = [
             "id", "country", "tax_id", "check_digit", "person_type", "legal_name", "trade_name", "fiscal_regime",
-            "responsibilities", "address", "municipality_code", "city", "department", "postal_code", "phone",
-            "email", "time_zone",
+            "responsibilities", "address", "municipality_code", "city", "department", "postal_code", "ciiu",
+            "phone", "email", "time_zone",
         ]
         read_only_fields = ["id", "time_zone"]
 

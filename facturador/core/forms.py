@@ -19,12 +19,13 @@ class IssuerForm(forms.ModelForm):
         model = Issuer
         fields = [
             "country", "tax_id", "check_digit", "person_type", "legal_name", "trade_name", "fiscal_regime",
-            "address", "municipality_code", "city", "department", "postal_code", "phone", "email", "logo",
+            "address", "municipality_code", "city", "department", "postal_code", "ciiu", "phone", "email", "logo",
         ]
         help_texts = {
             "tax_id": _("Colombia: NIT sin puntos (puede escribir 800197268-4). México: RFC de 12 o 13 caracteres."),
             "fiscal_regime": _("Colombia: código de responsabilidad (p. ej. O-13, R-99-PN). México: régimen fiscal SAT (p. ej. 601)."),
             "municipality_code": _("Colombia: código DANE de 5 dígitos (p. ej. 11001 Bogotá)."),
+            "ciiu": _("Colombia: códigos CIIU de la actividad económica, de 4 dígitos, separados por comas (p. ej. 4711, 6201)."),
         }
 
 

@@ -37,6 +37,8 @@ class Issuer(models.Model):
     city = models.CharField(_("ciudad / municipio"), max_length=120, blank=True)
     department = models.CharField(_("departamento / estado"), max_length=120, blank=True)
     postal_code = models.CharField(_("código postal"), max_length=10, blank=True)
+    # Colombia: CIIU economic activity codes (4 digits, comma separated), the supplier's IndustryClassificationCode.
+    ciiu = models.CharField(_("actividad económica (CIIU)"), max_length=100, blank=True)
     phone = models.CharField(_("teléfono"), max_length=40, blank=True)
     email = models.EmailField(_("correo de recepción de facturas"), blank=True)
     logo = models.ImageField(_("logo"), upload_to="logos/", blank=True)

@@ -106,9 +106,10 @@ def supplier_json(issuer) -> dict:
         "id_type": "31", "id_number": issuer.tax_id, "dv": issuer.check_digit or None, "name": issuer.legal_name,
         "legal_person": issuer.person_type == "1", "responsibilities": issuer.responsibilities or ["R-99-PN"],
         "tax_scheme": "01", "email": issuer.email or "", "commercial_name": issuer.trade_name or "",
-        "phone": issuer.phone or "",
+        "phone": issuer.phone or "", "industry_code": ";".join(filter(None, (issuer.ciiu or "").split(","))),
         "address": {"city_code": issuer.municipality_code or "11001", "city_name": issuer.city or "Bogotá, D.C.",
-                    "department_name": issuer.department or "Bogotá", "line": issuer.address or "Sin dirección"},
+                    "department_name": issuer.department or "Bogotá", "line": issuer.address or "Sin dirección",
+                    "postal_zone": issuer.postal_code or ""},
     }
 
 

@@ -18,6 +18,7 @@ class Command(ActionCommand):
         c.add_argument("--regime", default="", help="DIAN responsibility / SAT régimen fiscal")
         c.add_argument("--municipality", default="", help="DANE code (Colombia)")
         c.add_argument("--postal-code", default="")
+        c.add_argument("--ciiu", default="", help="CIIU activity codes, 4 digits, comma separated (Colombia)")
         c.add_argument("--address", default="")
         c.add_argument("--email", default="")
         sub.add_parser("list")
@@ -39,6 +40,6 @@ class Command(ActionCommand):
         issuer = actions.create_issuer(self.actor, data={
             "country": o["country"], "tax_id": o["tax_id"], "legal_name": o["name"], "trade_name": o["trade_name"],
             "person_type": "1", "fiscal_regime": o["regime"], "municipality_code": o["municipality"],
-            "postal_code": o["postal_code"], "address": o["address"], "email": o["email"],
+            "postal_code": o["postal_code"], "ciiu": o["ciiu"], "address": o["address"], "email": o["email"],
         })
         self.stdout.write(f"Emisor {issuer.pk} creado: {issuer}")
