@@ -182,6 +182,11 @@ class NumberingRange(IssuerScoped):
     technical_key = EncryptedField(text=True, null=True, blank=True)
     environment = models.CharField(_("ambiente"), max_length=10, choices=Environment.choices, default=Environment.TEST)
     active = models.BooleanField(_("activa"), default=True)
+    # DIAN's "asociación de prefijos": the software (DIAN SoftwareID) this authorised range's prefix was associated
+    # with in DIAN's portal, and when. Production invoices are numbered only from ranges associated with the
+    # software that issues them (einvoice.services.issue).
+    associated_software_id = models.CharField(_("software asociado al prefijo"), max_length=64, blank=True)
+    associated_on = models.DateField(_("fecha de asociación del prefijo"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
