@@ -10,7 +10,6 @@ import html
 import os
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from email.utils import make_msgid
 
 from django.conf import settings
@@ -28,6 +27,7 @@ from facturador.mailing.models import (
     MailSend,
     Suppression,
 )
+from facturador.printing.money import format_money
 
 # --- ranges -------------------------------------------------------------------------------------
 
@@ -208,20 +208,13 @@ def check_template(text: str, field: str):
         raise TemplateVariableError("mailing.template.syntax", "Hay llaves {{ }} sin cerrar en el texto.", field=field)
 
 
-def format_money(value: Decimal, currency: str) -> str:
-    q = f"{Decimal(value):,.2f}"
-    if currency == "COP":  # 1.234.567,89
-        q = q.replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"${q} {currency}"
-
-
 def context_for(doc: IssuedDocument, issuer) -> dict[str, str]:
     return {
         "cliente": doc.customer_name,
         "identificacion": doc.customer_tax_id,
         "numero": doc.full_number,
         "fecha": doc.issue_date.strftime("%d/%m/%Y"),
-        "total": format_money(doc.total, doc.currency),
+        "total": format_money(doc.total, doc.currency),  # the currency's country rule
         "moneda": doc.currency,
         "vencimiento": doc.due_date.strftime("%d/%m/%Y") if doc.due_date else "sin vencimiento",
         "periodo": doc.period,

@@ -35,6 +35,8 @@ Amounts are rounded half-up to cents first; ``None`` and ``""`` give ``""`` (tem
 ''
 >>> format_money(98500, "COP")
 '$ 98.500'
+>>> format_money(1250.5, "USD")
+'$ 1.250,50 USD'
 >>> format_money(6200, "CO", symbol=False)
 '6.200'
 >>> format_money("12.345678", "MX", decimals=6)
@@ -74,7 +76,7 @@ _CURRENCY_COUNTRY = {s.currency: c for c, s in STYLES.items()}
 
 def style_for(country) -> Style:
     """The style of a country code ("CO", "MX"), a currency code ("COP", "MXN") or anything with ``.country``
-    (an issuer); Colombia's when unknown."""
+    (an issuer); Colombia's when unknown (another currency: Colombia's, followed by its code)."""
     code = getattr(country, "country", country)
     code = str(code or "CO").upper()
     return STYLES.get(code) or STYLES.get(_CURRENCY_COUNTRY.get(code, "CO"))
@@ -115,8 +117,11 @@ def _group(digits: str, sep: str) -> str:
 def format_money(value, country="CO", *, symbol: bool = True, decimals: int | None = None) -> str:
     """The amount as a person of ``country`` writes it (see the module's rules).
 
+    ``country`` as in :func:`style_for`; another currency's code (``"USD"``) follows the amount.
     ``decimals`` forces a number of decimals (e.g. a unit price with more precision than cents)."""
     style = style_for(country)
+    code = str(getattr(country, "country", country) or "").upper()
+    suffix = f" {code}" if len(code) == 3 and code.isalpha() and code not in _CURRENCY_COUNTRY else ""
     d = quantize(value, 2 if decimals is None else decimals)
     if d is None:
         return ""
@@ -125,7 +130,7 @@ def format_money(value, country="CO", *, symbol: bool = True, decimals: int | No
     sign = "-" if d < 0 else ""
     whole, _, frac = f"{abs(d):f}".partition(".")
     text = _group(whole, style.thousands) + (style.decimal + frac if frac else "")
-    return f"{sign}{style.prefix}{text}" if symbol else f"{sign}{text}"
+    return f"{sign}{style.prefix}{text}{suffix}" if symbol else f"{sign}{text}"
 
 
 def format_date(value) -> str:

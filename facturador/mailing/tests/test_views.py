@@ -154,3 +154,13 @@ def test_web_actions_are_audited_once_with_the_user(client_co, admin_co, issuer_
     entries = list(AuditEntry.objects.filter(issuer=issuer_co).order_by("id").values_list("action", "channel", "user"))
     assert entries == [("mailsend.create", "web", admin_co.pk), ("mailsend.start", "web", admin_co.pk),
                        ("mailsend.stop", "web", admin_co.pk)]
+
+
+def test_invoices_tab_and_document_write_totals_the_colombian_way(client_co, issuer_co, make_docs):
+    docs = make_docs(issuer_co, 1)
+    client_co.post(reverse("mailing:create"), FORM)
+    send = MailSend.objects.get()
+    html = client_co.get(reverse("mailing:detail", args=[send.pk]) + "?tab=facturas").content.decode()
+    assert "$ 100.001" in html and "100001,00 COP" not in html
+    html = client_co.get(reverse("mailing:document", args=[send.pk, docs[0].pk])).content.decode()
+    assert "$ 100.001" in html
