@@ -133,21 +133,62 @@ def second_template(issuer):
     return invoice_templates.create_version(issuer, "Variante", src)
 
 
+SOFTWARE_ID = "5f1c9a0e-6b7d-4f3a-9d2e-1a2b3c4d5e6f"
+
+
+def setup_electronic(issuer, endpoint: str):
+    """The issuer in DIAN habilitación against the local DIAN service: certificate, software, test numbering."""
+    from facturador.core import certificates
+    from facturador.core.models import NumberingRange
+    from facturador.dian import enablement
+    from facturador.dian.testing import make_test_pkcs12
+    from facturador.einvoice.models import OperationMode
+
+    issuer.responsibilities = ["O-13"]
+    issuer.save()
+    certificates.store(issuer, kind="p12", password="clave", p12=make_test_pkcs12(issuer.tax_id, "clave"))
+    OperationMode.objects.create(issuer=issuer, software_name="Facturador", software_id=SOFTWARE_ID, software_pin="70942",
+                                 provider_nit=issuer.tax_id, environment="test", endpoint=endpoint,
+                                 test_set_id="3f1c9a9e-1b2c-4d5e-8f90-123456789abc")
+    NumberingRange.objects.create(issuer=issuer, document_type="invoice", environment="test", prefix="SETP",
+                                  range_from=enablement.TEST_RANGE[0], range_to=enablement.TEST_RANGE[1],
+                                  next_number=enablement.TEST_RANGE[0], valid_from=enablement.TEST_VALID_FROM,
+                                  valid_to=enablement.TEST_VALID_TO, resolution_number=enablement.TEST_RESOLUTION,
+                                  technical_key=enablement.TEST_TECHNICAL_KEY)
+
+
+def dian_states(batches) -> dict:
+    from django.db.models import Count
+
+    from facturador.billing.models import BillingInvoice
+    from facturador.einvoice.models import DianDocument
+
+    ids = BillingInvoice.objects.filter(batch__in=batches).exclude(dian_document_id=None).values("dian_document_id")
+    return dict(DianDocument.objects.filter(pk__in=ids).values_list("status").annotate(n=Count("id")))
+
+
 def reset(issuer):
     """Forget every batch (invoices, index rows, interest charges, parts, files) so the same batch can run again."""
     from django.conf import settings
     from django.db import connection
+    from django.db.models import F
 
     from facturador.billing.models import Batch, BatchPart, BillingInvoice, Charge
     from facturador.core.models import IssuedDocument, Job, NumberingRange
 
     BatchPart.objects.all().delete()
     BillingInvoice.objects.all().delete()
-    IssuedDocument.objects.filter(source="billing.invoice").delete()
+    IssuedDocument.objects.all().delete()
     Charge.objects.filter(source="interest").delete()
     Batch.objects.all().delete()
     Job.objects.all().delete()
-    NumberingRange.objects.filter(issuer=issuer).update(next_number=1)
+    try:
+        from facturador.einvoice.models import DianDocument
+    except ImportError:
+        pass
+    else:
+        DianDocument.objects.all().delete()
+    NumberingRange.objects.filter(issuer=issuer).update(next_number=F("range_from"))
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "issuers", ignore_errors=True)
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
@@ -187,7 +228,7 @@ def stop_workers(workers):
         log.close()
 
 
-def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: bool) -> dict:
+def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: bool, electronic: bool = False) -> dict:
     """One measured run: workers started, the batch(es) created and followed to the end."""
     import datetime as dt
 
@@ -206,7 +247,7 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
         t0 = time.perf_counter()
         batches = [actions.create_batch(issuer, Actor.cli(), periods=["2026-10"], issue_date=dt.date(2026, 11, 3),
                                         due_date=dt.date(2026, 11, 20), template=tpl, references=group,
-                                        billing_type="with_arrears" if mix else "normal")
+                                        billing_type="with_arrears" if mix else "normal", electronic=electronic)
                    for tpl, group in groups]
         t_created = time.perf_counter()
         peak = {w.pid: 0.0 for w, _ in workers}
@@ -226,6 +267,17 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
             time.sleep(0.1)
         elapsed = time.perf_counter() - t0
         print()
+        dian = None
+        if electronic:  # the batch is done (PDFs with CUFE and QR); DIAN's answers arrive through einvoice.send jobs
+            while True:
+                states = dian_states(batches)
+                if not set(states) & {"draft", "signed", "sent", "pending"}:
+                    break
+                if time.perf_counter() - t0 > elapsed + 600:
+                    print(f"  DIAN answers still missing after 10 minutes: {states}")
+                    break
+                time.sleep(0.5)
+            dian = {"states": states, "elapsed": time.perf_counter() - t0}
         hwm = [vm_hwm_mb(w.pid) for w, _ in workers]
         cpu = [cpu_seconds(w.pid) - cpu0[w.pid] for w, _ in workers]
         for j in jobs:
@@ -241,7 +293,7 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
                 "create": t_created - t0, "timings": timings, "numbering": numbering, "hwm": hwm,
                 "peak": [peak[w.pid] for w, _ in workers], "parts": parts, "cpu": cpu,
                 "helper_rendered": sum(h.result.get("rendered", 0) for h in helpers),
-                "size": sum(p.size for p in parts), "media": settings.MEDIA_ROOT}
+                "size": sum(p.size for p in parts), "media": settings.MEDIA_ROOT, "dian": dian}
     finally:
         stop_workers(workers)
 
@@ -263,6 +315,10 @@ def report(r: dict):
     for i, (h, p, c) in enumerate(zip(r["hwm"], r["peak"], r["cpu"]), start=1):
         print(f"  worker {i} peak RSS (VmHWM): {h:.0f} MB  (max sampled RSS {p:.0f} MB); CPU {c:.1f} s "
               f"({1000 * c / max(1, r['count']):.1f} ms per invoice of the batch)")
+    if r.get("dian"):
+        d = r["dian"]
+        print(f"  DIAN (local service): {d['states']} — every answer in after {d['elapsed']:.1f} s "
+              f"({r['count'] / d['elapsed']:.1f} invoices/s sent and answered)")
     print(f"  load average at the end: {os.getloadavg()[0]:.2f}")
     if secs:
         print(f"numbering: {nums / secs:.0f} numbers/s ({nums} numbers in {secs:.3f} s, blocks + bulk inserts)")
@@ -274,6 +330,8 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scaling", action="store_true", help="run with 1 and then 2 workers and compare")
     ap.add_argument("--mix", action="store_true", help="1-30 lines, arrears on a third of the accounts, two templates")
+    ap.add_argument("--electronic", action="store_true",
+                    help="billing type electrónica: each invoice signed and sent to the local DIAN service")
     ap.add_argument("--weasy-n", type=int, default=40, help="invoices for the WeasyPrint comparison (0: skip)")
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""),
                     help="default: a new SQLite file in the bench data dir")
@@ -302,6 +360,13 @@ def main(argv=None):
     if args.scaling and not args.database_url:
         print("note: --scaling is meant for PostgreSQL (--database-url); SQLite serialises the writers")
 
+    sandbox = None
+    if args.electronic:  # the local DIAN web service, in this process; the workers may call it
+        from facturador.dian.sandbox import SandboxServer
+
+        sandbox = SandboxServer(software={SOFTWARE_ID: "70942"}).start()
+        env["FACTURADOR_ALLOWED_ENDPOINTS"] = sandbox.url
+        os.environ["FACTURADOR_ALLOWED_ENDPOINTS"] = sandbox.url
     t = time.perf_counter()
     if args.database_url:  # start from an empty schema
         subprocess.run([sys.executable, "-m", "facturador", "flush", "--no-input"], env=env, check=False,
@@ -313,6 +378,8 @@ def main(argv=None):
     from facturador.billing import invoice_templates
 
     issuer = setup_data(args.count, mix=args.mix)
+    if sandbox is not None:
+        setup_electronic(issuer, sandbox.url)
     templates = [invoice_templates.ensure_default(issuer)]
     if args.mix:
         templates.append(second_template(issuer))
@@ -323,7 +390,7 @@ def main(argv=None):
         for k, n in enumerate(runs):
             if k:
                 reset(issuer)
-            results.append(run_once(issuer, templates, n, env, data_dir, args.mix))
+            results.append(run_once(issuer, templates, n, env, data_dir, args.mix, args.electronic))
             report(results[-1])
         if args.weasy_n:
             import logging
@@ -348,6 +415,8 @@ def main(argv=None):
             print(f"scaling: 1 worker {one['rate']:.1f} invoices/s, 2 workers {two['rate']:.1f} invoices/s, "
                   f"ratio {two['rate'] / one['rate']:.2f}")
     finally:
+        if sandbox is not None:
+            sandbox.stop()
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     return 0

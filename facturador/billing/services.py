@@ -113,3 +113,14 @@ def cartera_report(issuer, *, periods=None, as_of=None, only_with_balance: bool 
                            periods=parse_periods(periods) if periods else None,
                            only_with_balance=only_with_balance, service_class=service_class or None,
                            stratum=stratum or None, state=state or None, reference=reference or None)
+
+
+def dian_states(document_ids) -> dict[int, str]:
+    """The DIAN state (Spanish label) of the electronic invoices' DIAN documents, by document id."""
+    try:
+        from facturador.einvoice.models import DianDocument
+    except ImportError:  # the einvoice app is not installed
+        return {}
+    labels = dict(DianDocument.Status.choices)
+    return {pk: str(labels.get(st, st)) for pk, st in
+            DianDocument.objects.filter(pk__in=list(document_ids)).values_list("pk", "status")}

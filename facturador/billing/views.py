@@ -303,6 +303,10 @@ def batch_detail(request, pk):
     batch = get_object_or_404(Batch.objects.select_related("job", "template"), pk=pk, issuer=request.issuer)
     invoices = Paginator(BillingInvoice.objects.filter(batch=batch).select_related("account").order_by("number"), 50) \
         .get_page(request.GET.get("page"))
+    if batch.electronic:  # each invoice's DIAN state, read from its DIAN document (sent apart, by einvoice jobs)
+        dian = services.dian_states([i.dian_document_id for i in invoices if i.dian_document_id])
+        for i in invoices:
+            i.dian_state = dian.get(i.dian_document_id, "")
     return render(request, "billing/batch_detail.html", {"batch": batch, "job": batch.job, "invoices": invoices,
                                                          "parts": outputs.parts(batch)})
 

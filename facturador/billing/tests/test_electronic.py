@@ -81,3 +81,20 @@ def test_electronic_needs_dian_setup(issuer_co):
     assert info.value.code == "billing.electronic.not_ready"
     assert info.value.field == "electronic" and "software" in info.value.message
     assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_batch_page_shows_each_invoice_dian_state(dian_issuer, admin_co, client, settings, tmp_path):  # noqa: F811
+    from facturador.einvoice.models import DianDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    batch = issue_batch_inline(dian_issuer, make_accounts(dian_issuer, 2), electronic=True)
+    first, second = BillingInvoice.objects.filter(batch=batch).order_by("number")
+    DianDocument.objects.filter(pk=first.dian_document_id).update(status=DianDocument.Status.ACCEPTED)
+    client.force_login(admin_co)
+    session = client.session
+    session["issuer_id"] = dian_issuer.pk
+    session.save()
+    html = client.get(f"/facturacion/lotes/{batch.pk}/").content.decode()
+    assert "<th>DIAN</th>" in html
+    assert '<td class="dian-state">Aceptado</td>' in html and '<td class="dian-state">Firmado</td>' in html
