@@ -5,13 +5,16 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from facturador.core.actors import Actor
-from facturador.core.rest import IssuerScopedMixin
+from facturador.core.rest import IssuerScopedMixin, Money
 from facturador.portal import actions, services
 from facturador.portal.models import Cfdi, Ticket
 
 
 class TicketSerializer(serializers.ModelSerializer):
     branch = serializers.CharField(source="branch.code")
+    subtotal = Money(read_only=True)
+    tax = Money(read_only=True)
+    total = Money(read_only=True)
 
     class Meta:
         model = Ticket
@@ -64,6 +67,8 @@ class TicketViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
 
 class CfdiSerializer(serializers.ModelSerializer):
+    total = Money(read_only=True)
+
     class Meta:
         model = Cfdi
         fields = ["id", "kind", "serie", "folio", "uuid", "issued_at", "receptor_rfc", "receptor_name", "total", "status",

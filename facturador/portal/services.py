@@ -44,6 +44,7 @@ from facturador.portal.models import (
     StampRequest,
     Ticket,
 )
+from facturador.printing.money import format_money
 from facturador.taxid import TaxIdError, validate_rfc
 
 logger = logging.getLogger(__name__)
@@ -543,7 +544,8 @@ def cfdis_zip(cfdis) -> bytes:
 
 def send_cfdi_email(cfdi: Cfdi, email: str) -> None:
     msg = EmailMessage(subject=f"Factura {cfdi.full_number} de {cfdi.issuer.legal_name}",
-                       body=f"Adjuntamos su factura {cfdi.full_number} (UUID {cfdi.uuid}) por ${cfdi.total}.", to=[email])
+                       body=f"Adjuntamos su factura {cfdi.full_number} (UUID {cfdi.uuid}) "
+                            f"por {format_money(cfdi.total, 'MX')}.", to=[email])
     msg.attach(f"{cfdi.uuid}.xml", bytes(cfdi.xml), "application/xml")
     msg.attach(f"{cfdi.uuid}.pdf", cfdi_pdf(bytes(cfdi.xml)), "application/pdf")
     msg.send()

@@ -117,3 +117,14 @@ def test_pos_api_is_idempotent_and_names_bad_rows(api_client, make_user, portal)
     assert bad.status_code == 400 and body["code"] == "portal.ticket_import.total_mismatch"
     assert body["field"] == "total" and body["details"] == {"row": 2, "column": "total"} and "Fila 2" in body["detail"]
     assert not Ticket.objects.filter(ticket_number="T-2").exists()  # all or nothing
+
+
+def test_backoffice_writes_totals_the_mexican_way_and_the_api_plain(api_client, client, make_user, portal,
+                                                                       make_ticket):
+    make_ticket(subtotal="5345.26")  # + 16 % IVA = 6,200.50
+    user = make_user("mx_money", portal, "admin")
+    client.force_login(user)
+    assert "$6,200.50" in client.get("/autofacturacion/").content.decode()
+    api_client.force_authenticate(user)
+    row = api_client.get(f"/api/v1/issuers/{portal.pk}/portal/tickets/").json()["results"][0]
+    assert (row["subtotal"], row["tax"], row["total"]) == ("5345.26", "855.24", "6200.50")
