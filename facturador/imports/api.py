@@ -8,7 +8,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from facturador.core.actors import Actor
-from facturador.core.rest import IssuerScopedMixin, JobSerializer
+from facturador.core.rest import IssuerScopedMixin, JobSerializer, Money
 from facturador.imports import actions, pipeline, services
 from facturador.imports.models import FileType, ImportJob, ImportTemplate, Operator
 
@@ -103,6 +103,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
     percent = serializers.IntegerField(source="job.percent", read_only=True)
     operator_code = serializers.CharField(source="operator.code", read_only=True)
     template_version = serializers.IntegerField(source="template.version", read_only=True)
+    amount_total = Money(read_only=True)
+    declared_amount = Money(read_only=True)
 
     class Meta:
         model = ImportJob

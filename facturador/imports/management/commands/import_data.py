@@ -24,6 +24,7 @@ from facturador.core.jobs import JOB_FILTERS
 from facturador.core.models import Job
 from facturador.imports import actions, services
 from facturador.imports.models import FileType, ImportJob
+from facturador.printing.money import format_money
 
 EXIT = {Job.Status.FINISHED: 0, Job.Status.FINISHED_WITH_ERRORS: 3}
 
@@ -167,7 +168,7 @@ class Command(ActionCommand):
         imp.refresh_from_db()
         if job.status in Job.FINAL:
             self.stdout.write(f"Filas leídas {imp.rows_read} · válidas {imp.rows_valid} · con error {imp.rows_invalid} · "
-                              f"valor {imp.amount_total}" + (" · simulación: no se guardó nada" if imp.dry_run else ""))
+                              f"valor {format_money(imp.amount_total, imp.issuer)}" + (" · simulación: no se guardó nada" if imp.dry_run else ""))
             if job.error:
                 self.stderr.write(job.error)
         if wait and job.status not in EXIT:
