@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from facturador.core.actors import Actor
-from facturador.core.rest import IssuerScopedMixin
+from facturador.core.rest import IssuerScopedMixin, Money
 from facturador.einvoice import actions, files, services
 from facturador.einvoice.models import DianDocument, OperationMode
 
@@ -14,6 +14,7 @@ from facturador.einvoice.models import DianDocument, OperationMode
 class DianDocumentSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     number = serializers.CharField(source="full_number", read_only=True)
+    total = Money(read_only=True)
 
     class Meta:
         model = DianDocument

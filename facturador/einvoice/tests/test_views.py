@@ -85,3 +85,14 @@ def test_list_filters_like_the_api(client_co, dian_issuer, invoice_payload):
     assert doc.full_number in client_co.get("/documentos/", {"environment": "test", "q": "800199436"}).content.decode()
     assert doc.full_number not in client_co.get("/documentos/", {"environment": "production"}).content.decode()
     assert client_co.get("/documentos/", {"from": "ayer"}).status_code == 400  # refused: not a date
+
+
+def test_list_and_detail_write_the_total_the_colombian_way_and_the_api_plain(client_co, dian_issuer, api_client,
+                                                                            admin_co):
+    client_co.post("/documentos/nuevo/", form_data())  # 10.000 + IVA 19 %
+    doc = DianDocument.objects.get()
+    assert "$ 11.900" in client_co.get("/documentos/").content.decode()
+    assert "$ 11.900" in client_co.get(f"/documentos/{doc.pk}/").content.decode()
+    api_client.force_authenticate(admin_co)
+    row = api_client.get(f"/api/v1/issuers/{dian_issuer.pk}/dian/documents/{doc.pk}/").json()
+    assert row["total"] == "11900.00"
