@@ -164,7 +164,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "es-co"
-LANGUAGES = [("es-co", "Español (Colombia)"), ("es-mx", "Español (México)"), ("es", "Español")]
+# The UI is written in Spanish (the source strings of facturador/locale); English is the second language,
+# chosen by the browser (Accept-Language) or the selector of the top bar (cookie). Issuers' users reading
+# Spanish get their country's variant (es-co / es-mx: number and date formats), see core.middleware.
+LANGUAGES = [("es-co", "Español (Colombia)"), ("es-mx", "Español (México)"), ("es", "Español"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "America/Bogota"
 USE_I18N = True

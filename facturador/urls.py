@@ -15,6 +15,7 @@ urlpatterns = [
     path("cuenta/recuperar/enviado/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("cuenta/recuperar/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("cuenta/recuperar/listo/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("idioma/", include("django.conf.urls.i18n")),  # set_language: the top bar's language selector
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -22,7 +22,9 @@ class CurrentIssuerMiddleware:
         if getattr(request, "user", None) is not None and request.user.is_authenticated:
             request.issuer, request.membership = tenancy.resolve(request)
         tenancy.activate_issuer_timezone(request.issuer)
-        if request.issuer is not None and not request.path.startswith("/api/"):
+        if (request.issuer is not None and not request.path.startswith("/api/")
+                and translation.get_language().startswith("es")):
+            # Spanish readers get their issuer's country variant; a user who chose English keeps it.
             translation.activate("es-mx" if request.issuer.country == "MX" else "es-co")
             request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)

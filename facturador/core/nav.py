@@ -1,31 +1,32 @@
 """Main navigation. An entry whose URL is not installed yet shows as unavailable."""
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
 
 SECTIONS = [
-    ("Inicio", [("Panel", "core:dashboard")]),
-    ("Colombia — DIAN", [
-        ("Documentos electrónicos", "einvoice:list"),
-        ("Habilitación DIAN", "habilitacion:wizard"),
+    (_("Inicio"), [(_("Panel"), "core:dashboard")]),
+    (_("Colombia — DIAN"), [
+        (_("Documentos electrónicos"), "einvoice:list"),
+        (_("Habilitación DIAN"), "habilitacion:wizard"),
     ]),
-    ("Facturación masiva", [
-        ("Importación de datos", "imports:queue"),
-        ("Cuentas y cartera", "billing:accounts"),
-        ("Lotes de facturación", "billing:batches"),
-        ("Plantillas de factura", "billing:templates"),
+    (_("Facturación masiva"), [
+        (_("Importación de datos"), "imports:queue"),
+        (_("Cuentas y cartera"), "billing:accounts"),
+        (_("Lotes de facturación"), "billing:batches"),
+        (_("Plantillas de factura"), "billing:templates"),
     ]),
-    ("Envíos de correo", [("Envíos masivos", "mailing:list")]),
-    ("México — CFDI", [
-        ("Tickets y autofacturación", "portal:backoffice"),
+    (_("Envíos de correo"), [(_("Envíos masivos"), "mailing:list")]),
+    (_("México — CFDI"), [
+        (_("Tickets y autofacturación"), "portal:backoffice"),
     ]),
-    ("Configuración", [
-        ("Emisor", "core:issuer"),
-        ("Sucursales", "core:branches"),
-        ("Certificados", "core:certificates"),
-        ("Numeraciones", "core:numbering"),
-        ("Tareas en segundo plano", "core:jobs"),
-        ("Auditoría", "core:audit"),
-        ("API y token", "core:api_token"),
+    (_("Configuración"), [
+        (_("Emisor"), "core:issuer"),
+        (_("Sucursales"), "core:branches"),
+        (_("Certificados"), "core:certificates"),
+        (_("Numeraciones"), "core:numbering"),
+        (_("Tareas en segundo plano"), "core:jobs"),
+        (_("Auditoría"), "core:audit"),
+        (_("API y token"), "core:api_token"),
     ]),
 ]
 
