@@ -14,6 +14,27 @@ def add_refusal(form, refusal: Refusal):
         form.add_error(field, forms.ValidationError(problem["message"], code=refusal.code))
 
 
+class PeriodInput(forms.TextInput):
+    """A month picker for a period (AAAA-MM: what `<input type="month">` sends) offering the periods that have data
+    (a `<datalist>`); where the browser has no month picker it is a text box with the AAAA-MM pattern."""
+
+    input_type = "month"
+    template_name = "core/widgets/period.html"
+
+    def __init__(self, attrs=None, periods=()):
+        super().__init__({"placeholder": "AAAA-MM", "pattern": r"\d{4}-\d{2}", **(attrs or {})})
+        self.periods = list(periods)
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        if self.periods:
+            widget = context["widget"]
+            widget["list_id"] = f"{widget['attrs'].get('id') or name}-periods"
+            widget["attrs"]["list"] = widget["list_id"]
+            widget["periods"] = self.periods
+        return context
+
+
 class IssuerForm(forms.ModelForm):
     class Meta:
         model = Issuer

@@ -5,8 +5,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from facturador.core.errors import Invalid
-from facturador.core.periods import clean_period
-from facturador.imports.models import FileType, ImportTemplate, Operator
+from facturador.core.forms import PeriodInput
+from facturador.core.periods import clean_period, offered_periods
+from facturador.imports.models import FileType, ImportJob, ImportTemplate, Operator
 
 
 class OperatorForm(forms.ModelForm):
@@ -23,7 +24,7 @@ class ScheduleForm(forms.Form):
     operator = forms.ModelChoiceField(label=_("Operador"), queryset=Operator.objects.none())
     template = forms.ModelChoiceField(label=_("Plantilla"), queryset=ImportTemplate.objects.none(),
                                       help_text=_("Se usa la versión elegida de la plantilla."))
-    period = forms.CharField(label=_("Periodo (AAAA-MM)"), max_length=7,
+    period = forms.CharField(label=_("Periodo (AAAA-MM)"), max_length=7, widget=PeriodInput(),
                              help_text=_("Mes del detalle de consumo, por ejemplo 2026-10."))
     file_type = forms.ChoiceField(label=_("Tipo de archivo"), choices=FileType.choices)
     file = forms.FileField(label=_("Archivo"), help_text=_("xlsx, xls, xlsb, ods, csv o txt (UTF-8 o Latin-1), también dentro de un zip."))
@@ -39,6 +40,8 @@ class ScheduleForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["operator"].queryset = Operator.objects.filter(issuer=issuer, active=True)
         self.fields["template"].queryset = ImportTemplate.latest_versions(issuer)
+        imported = ImportJob.objects.filter(issuer=issuer).order_by().values_list("period", flat=True).distinct()
+        self.fields["period"].widget.periods = offered_periods(imported)
         self.fields["template"].label_from_instance = lambda t: f"{t.operator.code} · {t.name} v{t.version} ({t.get_file_type_display()})"
 
     def clean_period(self):

@@ -1,4 +1,4 @@
-"""Amounts of an import as people read them (pages) and as programs read them (API)."""
+"""Amounts and periods of an import as people read and type them (pages) and as programs read them (API)."""
 
 import pytest
 
@@ -28,3 +28,10 @@ def test_api_amounts_are_plain_decimals_with_two_places(imported, api_client, ad
     api_client.force_authenticate(admin_co)
     d = api_client.get(f"/api/v1/issuers/{issuer_co.pk}/imports/jobs/{imported.pk}/").json()
     assert d["amount_total"] == "325500.50" and d["declared_amount"] == "325600.00"
+
+
+@pytest.mark.django_db
+def test_schedule_form_offers_a_month_picker_with_the_imported_periods(imported, client_co):
+    html = client_co.get("/importaciones/programar/").content.decode()
+    assert 'type="month"' in html and 'name="period"' in html and 'list="id_period-periods"' in html
+    assert '<option value="2026-10"></option>' in html
