@@ -483,6 +483,13 @@ def tickets_for(issuer, *, q: str = "", status: str = ""):
     return qs
 
 
+def global_invoice_periods(issuer) -> list[str]:
+    """The periods (AAAA-MM, Mexico City time) that have tickets still available for a global invoice."""
+    months = (Ticket.objects.filter(issuer=issuer, status=Ticket.Status.AVAILABLE).order_by()
+              .datetimes("sold_at", "month", tzinfo=MX))
+    return [f"{m:%Y-%m}" for m in months]
+
+
 def cfdis_for(issuer, *, kind: str = ""):
     qs = Cfdi.objects.filter(issuer=issuer).select_related("customer", "branch")
     return qs.filter(kind=kind) if kind else qs

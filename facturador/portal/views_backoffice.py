@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
+from facturador.core.periods import offered_periods
 from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
 from facturador.portal import actions, services
 from facturador.portal.forms import SettingsForm, TicketUploadForm
@@ -58,7 +59,8 @@ def ticket_upload(request):
 @issuer_required
 def invoices(request):
     page = Paginator(services.cfdis_for(request.issuer, kind=request.GET.get("kind", "")), 50).get_page(request.GET.get("page"))
-    return render(request, "portal/invoices.html", {"page": page})
+    return render(request, "portal/invoices.html", {
+        "page": page, "periods": offered_periods(services.global_invoice_periods(request.issuer))})
 
 
 @issuer_required

@@ -1,9 +1,11 @@
 """The public portal with Django's test client: every step, refusals, accounts and the panel."""
 
+import datetime as dt
 import re
 
 from facturador.core.models import AuditEntry
 from facturador.portal.models import Cfdi, Customer, Ticket
+from facturador.portal.services import MX
 from facturador.portal.tests.conftest import RECEPTOR
 
 
@@ -128,3 +130,11 @@ def test_backoffice_writes_totals_the_mexican_way_and_the_api_plain(api_client, 
     api_client.force_authenticate(user)
     row = api_client.get(f"/api/v1/issuers/{portal.pk}/portal/tickets/").json()["results"][0]
     assert (row["subtotal"], row["tax"], row["total"]) == ("5345.26", "855.24", "6200.50")
+
+
+def test_global_invoice_month_picker_offers_the_periods_with_available_tickets(client, make_user, portal,
+                                                                               make_ticket):
+    make_ticket(sold_at=dt.datetime(2026, 3, 5, 12, tzinfo=MX))
+    client.force_login(make_user("mx_periods", portal, "admin"))
+    html = client.get("/autofacturacion/facturas/").content.decode()
+    assert 'name="period" type="month"' in html and '<option value="2026-03"></option>' in html
