@@ -24,6 +24,7 @@ from facturador.billing.selection import FILTERS, parse_references
 from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
+from facturador.core.periods import offered_periods
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
 from facturador.einvoice.forms import acquirer_answer
 from facturador.printing.money import format_money
@@ -136,7 +137,9 @@ def tariffs(request):
                 messages.success(request, f"Tarifa «{tariff}» creada.")
                 return redirect("billing:tariffs")
     items = Tariff.objects.filter(issuer=request.issuer).order_by("-period", "concept")[:200]
-    return render(request, "billing/tariffs.html", {"form": form, "tariffs": items})
+    periods = offered_periods(Tariff.objects.filter(issuer=request.issuer).order_by()
+                              .values_list("period", flat=True).distinct())
+    return render(request, "billing/tariffs.html", {"form": form, "tariffs": items, "periods": periods})
 
 
 # ------------------------------------------------------------------------------- cartera

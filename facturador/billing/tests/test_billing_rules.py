@@ -120,3 +120,11 @@ def test_tariffs_ui(issuer_co, client_co):
                              HTTP_REFERER="http://testserver/facturacion/tarifas/")
     assert refused.status_code == 302 and refused.url == "http://testserver/facturacion/tarifas/"
     assert "no es válido" in client_co.get("/facturacion/tarifas/").content.decode()
+
+
+@pytest.mark.django_db
+def test_tariffs_page_offers_a_month_picker_and_writes_fixed_values_as_money(issuer_co, client_co):
+    Tariff.objects.create(issuer=issuer_co, period="2026-10", concept="Alumbrado", kind="fixed", value=D("7000"))
+    html = client_co.get("/facturacion/tarifas/").content.decode()
+    assert 'name="apply_period" type="month"' in html and '<option value="2026-10"></option>' in html
+    assert "$ 7.000" in html
