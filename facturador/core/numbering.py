@@ -87,10 +87,14 @@ def connection_ops_quote(name: str) -> str:
     return transaction.get_connection().ops.quote_name(name)
 
 
-def find_range(issuer, document_type, environment, prefix=None, on=None) -> NumberingRange:
+def find_range(issuer, document_type, environment, prefix=None, on=None, software_id=None) -> NumberingRange:
+    """The valid, non-exhausted range to number from; ``software_id``: only ranges whose prefix is associated with
+    that software (DIAN's prefix association, `NumberingRange.associated_software_id`)."""
     qs = NumberingRange.objects.filter(issuer=issuer, document_type=document_type, environment=environment, active=True)
     if prefix is not None:
         qs = qs.filter(prefix=prefix)
+    if software_id is not None:
+        qs = qs.filter(associated_software_id=software_id)
     on = on or timezone.localdate()
     rng = qs.filter(valid_from__lte=on, valid_to__gte=on, next_number__lte=F("range_to")).order_by("range_from").first()
     if rng is None:

@@ -163,6 +163,15 @@ def _numbering_refusal(exc, rule: str | None = None) -> EinvoiceError:
                          details=details)
 
 
+def _associated_range(issuer, mode: OperationMode, found: NumberingRange) -> NumberingRange:
+    """Production invoices are numbered from an authorised range whose prefix is associated with the issuing
+    software (DIAN's "asociación de prefijos"): that range when there is one, else ``found`` (refused afterwards)."""
+    try:
+        return numbering.find_range(issuer, "invoice", "production", software_id=mode.software_id)
+    except numbering.NumberingError:
+        return found
+
+
 def issue(issuer, payload: dict, *, user=None, test_set: bool = False, send: bool = True,
           mode: OperationMode | None = None) -> DianDocument:
     """Number, build, pre-validate, sign and store one document (all or nothing), then queue its sending.
@@ -185,10 +194,20 @@ def issue(issuer, payload: dict, *, user=None, test_set: bool = False, send: boo
             rng = numbering.find_range(issuer, kind, environment)
         except numbering.NumberingError as exc:
             raise _numbering_refusal(exc, "FAB05b" if kind == "invoice" else None) from exc
+        if environment == "production" and kind == "invoice":
+            rng = _associated_range(issuer, mode, rng)
         if environment == "production" and kind == "invoice" and not rng.technical_key:
             raise EinvoiceError("einvoice.numbering.no_technical_key", _with_rule(
                 "La numeración de producción no tiene clave técnica: sincronícela con la DIAN antes de facturar.",
                 "FAD06"), field="numbering", details={"rule": "FAD06"})
+        if environment == "production" and kind == "invoice" and rng.associated_software_id != mode.software_id:
+            raise EinvoiceError(
+                "einvoice.numbering.prefix_not_associated",
+                f"El prefijo {rng.prefix or '(sin prefijo)'} de la numeración autorizada no está asociado al software "
+                f"«{mode.software_name}» ({mode.software_id}) con el que factura: asócielo en el portal de la DIAN "
+                "y regístrelo en Habilitación DIAN → Numeración autorizada («Registrar asociación») antes de "
+                "facturar en producción.", field="numbering",
+                details={"prefix": rng.prefix, "software_id": mode.software_id})
         try:
             allocated = numbering.allocate(rng)
         except numbering.NumberingError as exc:

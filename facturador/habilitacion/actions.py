@@ -342,14 +342,29 @@ def sync_numbering(issuer, actor: Actor) -> tuple[list[NumberingRange], str]:
     return updated, message
 
 
-def associate_prefix(issuer, actor: Actor, *, on: dt.date | None = None) -> Enablement:
-    """The date the user associated the authorised prefix with the software in DIAN's portal."""
+def associate_prefix(issuer, actor: Actor, *, on: dt.date | None = None,
+                     numbering_range: NumberingRange | None = None) -> Enablement:
+    """DIAN's "asociación de prefijos", done by the user in DIAN's portal: the authorised range's prefix
+    (``numbering_range``, by default the last one registered) is associated with the active software. Production
+    invoices are numbered only from ranges associated with the software that issues them
+    (`einvoice.services.issue` refuses the others)."""
     services.require_colombia(issuer)
     en = services.enablement_for(issuer)
-    if en.production_range_id is None:
+    rng = numbering_range if numbering_range is not None else en.production_range
+    if rng is None:
         raise Invalid("habilitacion.prefix.no_resolution", "Registre primero la resolución de numeración autorizada.",
                       field="prefix")
-    en.prefix_associated_on = on or timezone.localdate()
-    en.save(update_fields=["prefix_associated_on", "updated_at"])
-    audit.record("habilitacion.prefix", actor=actor, issuer=issuer, obj=en, summary=en.production_range.prefix)
+    if rng.issuer_id != issuer.pk or rng.environment != Environment.PRODUCTION or not rng.active:
+        raise NotFound("habilitacion.prefix.range_not_found", "La numeración autorizada no existe.",
+                       field="numbering_range")
+    mode = services.current_mode(issuer)
+    if mode is None:
+        raise Invalid("habilitacion.prefix.no_software", "Registre primero el software (modo de operación).",
+                      field="operation_mode")
+    rng.associated_software_id = mode.software_id
+    rng.associated_on = on or timezone.localdate()
+    rng.save(update_fields=["associated_software_id", "associated_on"])
+    audit.record("habilitacion.prefix", actor=actor, issuer=issuer, obj=rng,
+                 summary=f"{rng.prefix} {rng.range_from}-{rng.range_to} -> {mode.software_name} ({mode.software_id})")
+    en.refresh_from_db()
     return en

@@ -25,6 +25,8 @@ class EnablementSerializer(serializers.Serializer):
     billing_type = serializers.CharField()
     numbering_synced_at = serializers.DateTimeField()
     prefix_associated_on = serializers.DateField()
+    production_ranges = serializers.ListField(child=serializers.DictField(), help_text="Authorised ranges: id, "
+                                              "prefix, numbers, resolution, synced, associated_software_id/_on")
     s2_acknowledged_on = serializers.DateField()
 
 
@@ -75,6 +77,8 @@ class ResolutionInput(serializers.Serializer):
 
 class PrefixInput(serializers.Serializer):
     associated_on = serializers.DateField(required=False)
+    numbering_range = serializers.IntegerField(required=False, help_text="Id of the authorised range (default: the "
+                                               "last one registered); it is associated with the active software")
 
 
 class EnablementViewSet(IssuerScopedMixin, viewsets.ViewSet):
@@ -135,7 +139,9 @@ class EnablementViewSet(IssuerScopedMixin, viewsets.ViewSet):
     @extend_schema(request=PrefixInput, responses=EnablementSerializer)
     @action(detail=False, methods=["post"], url_path="prefix-association")
     def prefix_association(self, request, issuer_pk=None):
-        actions.associate_prefix(self.issuer, Actor.from_request(request), on=self._input(PrefixInput).get("associated_on"))
+        data = self._input(PrefixInput)
+        actions.associate_prefix(self.issuer, Actor.from_request(request), on=data.get("associated_on"),
+                                 numbering_range=selectors.production_range(self.issuer, pk=data.get("numbering_range")))
         return self._answer()
 
     @extend_schema(request=None, responses=EnablementSerializer)

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from facturador.core.errors import Refusal
 from facturador.einvoice.forms import OperationModeForm
 from facturador.einvoice.models import DianDocument
-from facturador.habilitacion import services
+from facturador.habilitacion import selectors, services
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -132,5 +132,19 @@ class ResolutionForm(forms.Form):
         return value
 
 
+class RangeChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):  # as DIAN's portal lists it: "FE - 18764031407250 (1 - 100)"
+        return f"{obj.prefix or '(sin prefijo)'} - {obj.resolution_number} ({obj.range_from} - {obj.range_to})"
+
+
 class PrefixForm(forms.Form):
+    """DIAN's "Gestionar asociación de prefijos": a prefix of an authorised range, associated with the software."""
+
+    numbering_range = RangeChoice(label=_("Prefijo"), queryset=None, empty_label=None,
+                                  help_text=_("La numeración autorizada (formulario 1876) cuyo prefijo asoció al "
+                                              "software en el portal de la DIAN."))
     associated_on = forms.DateField(label=_("Fecha en que asoció el prefijo al software en el portal"), widget=DATE)
+
+    def __init__(self, *args, issuer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["numbering_range"].queryset = selectors.production_ranges(issuer)

@@ -28,7 +28,6 @@ class Enablement(IssuerScoped):
                                          related_name="+")
     billing_type = models.CharField(_("tipo de facturación"), max_length=20, blank=True)
     numbering_synced_at = models.DateTimeField(null=True, blank=True)
-    prefix_associated_on = models.DateField(_("fecha de asociación del prefijo"), null=True, blank=True)
     s2_acknowledged_on = models.DateField(_("responsabilidad 52 actualizada en el RUT"), null=True, blank=True)
     wizard_step = models.CharField(max_length=20, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -39,6 +38,13 @@ class Enablement(IssuerScoped):
 
     def __str__(self):
         return f"Habilitación {self.issuer_id} ({self.state})"
+
+    @property
+    def prefix_associated_on(self):
+        """When the authorised range's prefix was associated with a software (DIAN's "asociación de prefijos"):
+        a fact of the range (`NumberingRange.associated_on`), shown here."""
+        rng = self.production_range
+        return rng.associated_on if rng is not None and rng.associated_software_id else None
 
 
 class TestSetRun(IssuerScoped):

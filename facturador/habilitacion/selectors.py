@@ -7,9 +7,30 @@ import datetime as dt
 from django.db.models import Q
 from django.utils import timezone
 
+from facturador.core.errors import NotFound
+from facturador.core.models import Environment, NumberingRange
 from facturador.einvoice.models import DianDocument
 from facturador.habilitacion import services
 from facturador.habilitacion.models import TestSetDocument
+
+def production_ranges(issuer):
+    """The issuer's authorised (production) invoice ranges in use: the ones a prefix association can name."""
+    return NumberingRange.objects.filter(issuer=issuer, environment=Environment.PRODUCTION, active=True)
+
+
+def production_range(issuer, *, pk=None, prefix: str | None = None) -> NumberingRange | None:
+    """An authorised range of the issuer by id or prefix (None when neither is given: the action's default);
+    refuses a range that is not the issuer's."""
+    if pk is None and not prefix:
+        return None
+    qs = production_ranges(issuer)
+    found = qs.filter(pk=pk).first() if pk is not None else \
+        qs.filter(prefix=prefix.strip().upper()).order_by("-created_at").first()
+    if found is None:
+        raise NotFound("habilitacion.prefix.range_not_found", "La numeración autorizada no existe.",
+                       field="numbering_range")
+    return found
+
 
 S2_REMINDER = "Actualice el RUT con la responsabilidad 52 «Facturador electrónico»."
 
@@ -39,6 +60,10 @@ def enablement_data(issuer) -> dict:
         "billing_type": en.billing_type,
         "numbering_synced_at": _iso(en.numbering_synced_at),
         "prefix_associated_on": _iso(en.prefix_associated_on),
+        "production_ranges": [{"id": r.pk, "prefix": r.prefix, "range_from": r.range_from, "range_to": r.range_to,
+                               "resolution_number": r.resolution_number, "synced": bool(r.technical_key),
+                               "associated_software_id": r.associated_software_id or None,
+                               "associated_on": _iso(r.associated_on)} for r in production_ranges(issuer)],
         "s2_acknowledged_on": _iso(en.s2_acknowledged_on),
     }
     mode = services.current_mode(issuer)

@@ -529,9 +529,13 @@ def accepted_mode(issuer) -> OperationMode | None:
 
 
 def production_ready(issuer) -> bool:
-    """A synced (technical key), valid, non-exhausted production invoice range exists."""
+    """A synced (technical key), valid, non-exhausted production invoice range exists, its prefix associated with
+    the active software (what `einvoice.services.issue` needs to number a production invoice)."""
+    mode = current_mode(issuer)
+    if mode is None:
+        return False
     try:
-        rng = numbering.find_range(issuer, "invoice", Environment.PRODUCTION)
+        rng = numbering.find_range(issuer, "invoice", Environment.PRODUCTION, software_id=mode.software_id)
     except numbering.NumberingError:
         return False
     return bool(rng.technical_key)
@@ -563,7 +567,8 @@ def step_status(issuer) -> dict[str, bool]:
         "numeracion": all(ranges.values()) or mode is not None and mode.environment == Environment.PRODUCTION,
         "set": mode is not None and mode.state in (OperationMode.State.ACCEPTED, OperationMode.State.PRODUCTION),
         "produccion": en.production_start is not None,
-        "resolucion": bool(prod and prod.technical_key and en.prefix_associated_on),
+        "resolucion": bool(prod and prod.technical_key and mode is not None
+                           and prod.associated_software_id == mode.software_id),
         "listo": bool(en.s2_acknowledged_on),
     }
 

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from facturador.core import certificates
@@ -39,7 +40,7 @@ def wizard(request):
     return _wizard_page(request, request.GET.get("paso"))
 
 
-def _wizard_page(request, step, *, bound=None):
+def _wizard_page(request, step, *, bound=None, prefix_form=None):
     """The wizard at ``step``; ``bound`` replaces the step's form (a submitted one re-rendered with its errors)."""
     issuer = request.issuer
     if issuer.country != "CO":
@@ -89,9 +90,12 @@ def _wizard_page(request, step, *, bound=None):
         ctx["accepted_mode"] = services.accepted_mode(issuer)
     elif step == "resolucion":
         ctx["form"] = forms.ResolutionForm()
-        ctx["prefix_form"] = forms.PrefixForm(initial={"associated_on": en.prefix_associated_on})
+        ctx["prefix_form"] = forms.PrefixForm(issuer=issuer, initial={
+            "associated_on": en.prefix_associated_on or timezone.localdate(), "numbering_range": en.production_range})
     if bound is not None:
         ctx["form"] = bound
+    if prefix_form is not None:
+        ctx["prefix_form"] = prefix_form
     return render(request, "habilitacion/wizard.html", ctx)
 
 
@@ -235,19 +239,26 @@ def resolution(request):
 def sync(request):
     _ranges, message = actions.sync_numbering(request.issuer, Actor.from_request(request))
     messages.success(request, message)
-    return redirect(_wizard_url("resolucion"))
+    return redirect(_wizard_url("listo" if services.production_ready(request.issuer) else "resolucion"))
 
 
 @issuer_required(roles=ADMIN_ROLES)
 @require_POST
 def prefix(request):
-    form = forms.PrefixForm(request.POST)
+    form = forms.PrefixForm(request.POST, issuer=request.issuer)
+    if form.is_valid():
+        try:
+            actions.associate_prefix(request.issuer, Actor.from_request(request),
+                                          on=form.cleaned_data["associated_on"],
+                                          numbering_range=form.cleaned_data["numbering_range"])
+        except Invalid as refusal:
+            add_refusal(form, refusal)
     if not form.is_valid():
-        _form_errors(request, form)
-        return redirect(_wizard_url("resolucion"))
-    actions.associate_prefix(request.issuer, Actor.from_request(request), on=form.cleaned_data["associated_on"])
-    messages.success(request, "Asociación del prefijo registrada.")
-    return redirect(_wizard_url("listo"))
+        return _wizard_page(request, "resolucion", prefix_form=form)
+    rng = form.cleaned_data["numbering_range"]
+    mode = services.current_mode(request.issuer)
+    messages.success(request, f"Prefijo {rng.prefix} asociado al software {mode.software_name} ({mode.software_id}).")
+    return redirect(_wizard_url("listo" if services.production_ready(request.issuer) else "resolucion"))
 
 
 @issuer_required(roles=ADMIN_ROLES)

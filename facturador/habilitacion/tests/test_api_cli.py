@@ -85,9 +85,17 @@ def test_api_enablement_runs_production_and_sync(api_client, make_user, new_issu
                                 resolution_number="18764000009999", valid_date_from="2026-01-01",
                                 valid_date_to="2027-12-31")
     r = api_client.post(f"{base}/enablement/sync-numbering/")
-    assert r.status_code == 200 and "sincronizada" in r.json()["message"] and r.json()["production_ready"]
-    r = api_client.post(f"{base}/enablement/prefix-association/", {}, format="json")
-    assert r.status_code == 200 and r.json()["steps"]["resolucion"]
+    assert r.status_code == 200 and "sincronizada" in r.json()["message"]
+    assert not r.json()["production_ready"]  # the prefix is not associated with the software yet
+    [fv] = r.json()["production_ranges"]
+    assert fv["synced"] and fv["associated_software_id"] is None
+    r = api_client.post(f"{base}/enablement/prefix-association/", {"numbering_range": fv["id"] + 1000}, format="json")
+    assert r.status_code == 404 and r.json()["code"] == "habilitacion.prefix.range_not_found"
+    r = api_client.post(f"{base}/enablement/prefix-association/", {"numbering_range": fv["id"],
+                                                                    "associated_on": "2026-11-03"}, format="json")
+    assert r.status_code == 200 and r.json()["steps"]["resolucion"] and r.json()["production_ready"]
+    assert r.json()["production_ranges"][0]["associated_software_id"] == software_id
+    assert r.json()["prefix_associated_on"] == "2026-11-03"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -128,6 +136,8 @@ def test_cli_run_with_progress_bar_then_production(new_issuer, dian_sandbox, mon
                                 resolution_number="18764000000001")
     call_command("habilitacion", "sync", "--issuer", issuer.tax_id, stdout=out)
     assert "Numeración sincronizada" in out.getvalue()
+    call_command("habilitacion", "prefix", "--issuer", issuer.tax_id, "--prefix", "fe", stdout=out)
+    assert f"Prefijo FE asociado al software {software_id}" in out.getvalue()
     out = io.StringIO()
     call_command("habilitacion", "status", "--issuer", issuer.tax_id, stdout=out)
     status = json.loads(out.getvalue())

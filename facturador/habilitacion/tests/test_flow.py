@@ -75,8 +75,12 @@ def test_new_issuer_to_production_and_a_production_invoice(new_issuer, dian_sand
     assert "sincronizada" in message
     rng.refresh_from_db()
     assert rng.technical_key.reveal() == prod_key
-    assert services.production_ready(issuer)
+    assert not services.production_ready(issuer)  # synced, but the prefix is not associated with the software
+    with pytest.raises(einvoice.EinvoiceError) as exc:
+        einvoice.issue(issuer, payload, send=False)
+    assert exc.value.code == "einvoice.numbering.prefix_not_associated" and "FE" in exc.value.message
     actions.associate_prefix(issuer, ACTOR)
+    assert services.production_ready(issuer)
 
     from facturador.einvoice import delivery
 

@@ -118,8 +118,10 @@ class Command(ActionCommand):
 
         command("sync", "Sincronizar numeración (GetNumberingRange)")
 
-        pre = command("prefix", "Registrar la asociación del prefijo al software en el portal de la DIAN")
+        pre = command("prefix", "Registrar la asociación del prefijo de la numeración autorizada al software en uso "
+                                "(la hecha en el portal de la DIAN)")
         pre.add_argument("--date", help="Fecha de la asociación (AAAA-MM-DD; por omisión, hoy)")
+        pre.add_argument("--prefix", help="Prefijo de la numeración autorizada (por omisión, la última registrada)")
 
         command("rut", "Registrar que el RUT ya tiene la responsabilidad 52 (facturador electrónico)")
 
@@ -284,8 +286,11 @@ class Command(ActionCommand):
         self.stdout.write(message)
 
     def do_prefix(self, issuer, o):
-        en = actions.associate_prefix(issuer, self.actor, on=_date(o.get("date"), "--date"))
-        self.stdout.write(f"Asociación del prefijo registrada ({en.prefix_associated_on:%d/%m/%Y}).")
+        rng = selectors.production_range(issuer, prefix=o.get("prefix"))
+        en = actions.associate_prefix(issuer, self.actor, on=_date(o.get("date"), "--date"), numbering_range=rng)
+        rng = rng or en.production_range
+        self.stdout.write(f"Prefijo {rng.prefix} asociado al software {rng.associated_software_id} "
+                          f"({rng.associated_on:%d/%m/%Y}).")
 
     def do_rut(self, issuer, o):
         actions.acknowledge_s2(issuer, self.actor)
