@@ -1,5 +1,8 @@
 """Billing API: accounts (NIT check digit), charges, batches (create, cancel, download), tenancy."""
 
+import io
+import zipfile
+
 import pytest
 
 from facturador.billing.models import Account, Batch
@@ -67,7 +70,17 @@ def test_charges_batches_cancel_and_download(issuer_co, api, settings, tmp_path)
     d = api.get(f"{base}batches/{done.pk}/download/", {"file": "impresion"})
     assert d.status_code == 200 and b"".join(d.streaming_content).startswith(b"%PDF")
     z = api.get(f"{base}batches/{done.pk}/download/", {"file": "zip"})
-    assert z.status_code == 200
+    assert z.status_code == 200 and z["Content-Disposition"] == f'attachment; filename="lote-{done.pk}-todo.zip"'
+    with zipfile.ZipFile(io.BytesIO(b"".join(z.streaming_content))) as zf:
+        assert len([n for n in zf.namelist() if n.startswith("facturas/")]) == 3
+    parts = api.get(f"{base}batches/{done.pk}/parts/").json()
+    assert [(p["index"], p["ready"], p["pages"], p["file"]) for p in parts] == [(1, True, 3, "parte-1")]
+    p1 = api.get(f"{base}batches/{done.pk}/download/", {"file": "parte-1"})
+    assert p1.status_code == 200 and b"".join(p1.streaming_content).startswith(b"%PDF")
+    m = api.get(f"{base}batches/{done.pk}/download/", {"file": "manifiesto"})
+    lines = b"".join(m.streaming_content).decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("parte;orden_en_parte;numero") and len(lines) == 4 and lines[1].startswith("1;1;")
+    assert api.get(f"{base}batches/{done.pk}/download/", {"file": "parte-2"}).status_code == 404
     inv = api.get(f"{base}batches/{done.pk}/invoices/").json()
     assert len(inv["results"]) == 3 and inv["results"][0]["barcode"].startswith("(415)7709998000001(8020)0000000002")
     assert api.get(f"{base}batches/{done.pk}/").json()["status"] == Batch.Status.FINISHED
