@@ -304,7 +304,9 @@ def execute_job(job_id: int):
         final = {"status": Job.Status.FAILED, "error": exc.message}
     except Exception as exc:
         logger.exception("Job %s (%s) crashed", job_id, job.kind)
-        final = {"status": Job.Status.FAILED, "error": f"Error interno: {exc.__class__.__name__}. Revise el registro del servidor."}
+        final = {"status": Job.Status.FAILED,  # the exception itself is in the log, not on the page
+                 "error": f"La tarea se detuvo por un error inesperado, que quedó registrado para el equipo técnico "
+                          f"(tarea #{job_id}). Intente de nuevo; si se repite, informe al administrador."}
     finally:
         heartbeat.stopped.set()
         heartbeat.join()

@@ -7,6 +7,7 @@ job when there is one) and writes one audit entry. A refusal is a `core.errors` 
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import math
 import smtplib
@@ -34,6 +35,8 @@ from facturador.mailing.models import (
     Suppression,
 )
 from facturador.mailing.ratelimit import get_limiter
+
+logger = logging.getLogger(__name__)
 
 
 class MailServerError(Refusal):
@@ -183,13 +186,22 @@ def send_test(issuer, actor: Actor, *, send, email, document=None) -> str:
     mid = make_msgid(idstring=f"fmtest{send.pk}", domain=services.message_id_domain())
     try:
         engine.deliver_one(send, doc, to, mid)
-    except engine.Rejected as exc:
+    except engine.Rejected as exc:  # the server's own answer (e.g. "550 5.1.1 user unknown") helps the user
         raise Refusal("mailing.test.rejected", f"El servidor de correo rechazó el mensaje: {exc}", field="email") from exc
-    except (engine.NotSent, engine.Ambiguous) as exc:
+    except engine.NotSent as exc:
+        logger.warning("Test email of send %s to %s: connection lost before the end of data: %s", send.pk, to, exc)
         raise MailServerError("mailing.test.connection_lost",
-                              f"Se perdió la conexión con el servidor de correo: {exc}") from exc
+                              "Se perdió la conexión con el servidor de correo antes de terminar la prueba; el "
+                              "mensaje no se envió. Intente de nuevo en unos minutos.") from exc
+    except engine.Ambiguous as exc:
+        logger.warning("Test email of send %s to %s: connection lost waiting for the reply: %s", send.pk, to, exc)
+        raise MailServerError("mailing.test.connection_lost",
+                              "Se perdió la conexión con el servidor de correo esperando su respuesta; es posible "
+                              "que la prueba haya llegado. Revise el buzón antes de intentar de nuevo.") from exc
     except (smtplib.SMTPException, OSError) as exc:  # server down, refused the login, a missing file...
-        raise MailServerError("mailing.test.failed", f"No se pudo enviar la prueba: {exc}") from exc
+        logger.warning("Test email of send %s to %s failed: %r", send.pk, to, exc)
+        raise MailServerError("mailing.test.failed",
+                              f"No se pudo enviar la prueba. {engine.describe_failure(exc)}") from exc
     audit.record("mailsend.test", actor=actor, issuer=issuer, obj=send, summary=to)
     return mid
 

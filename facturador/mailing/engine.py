@@ -43,6 +43,7 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
+import ssl
 import threading
 import time
 import uuid
@@ -350,7 +351,8 @@ class Engine:
             except Exception as exc:
                 self.release_claimed()
                 connection_failures += 1
-                self.failure(f"No se pudo conectar con el servidor de correo: {exc}")
+                logger.warning("Send %s: cannot connect to the mail server: %r", self.send.pk, exc)
+                self.failure(describe_failure(exc))
                 self.wait(min(self.retry_base * 2 ** (connection_failures - 1), 60.0))
                 continue
             connection_failures = 0
@@ -419,6 +421,28 @@ class Engine:
 
 class Rejected(Exception):
     """The mail server answered the test message with a refusal."""
+
+
+SERVER_SETTINGS_HINT = ("El administrador de la plataforma debe configurar EMAIL_HOST y EMAIL_PORT (y, si el "
+                        "servidor lo pide, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD y EMAIL_USE_TLS) con los datos de "
+                        "un servidor SMTP en funcionamiento; vea «Correo» en el README.")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Why the mail server did not take a message, in Spanish for people: what failed and what to configure.
+    The technical detail (``[Errno 111] Connection refused``...) is for the log, not for the page."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return ("El servidor de correo no aceptó el usuario y la contraseña de la plataforma. El administrador "
+                "debe revisar EMAIL_HOST_USER y EMAIL_HOST_PASSWORD.")
+    if isinstance(exc, (ssl.SSLError, smtplib.SMTPNotSupportedError)):
+        return ("No se pudo establecer una conexión cifrada con el servidor de correo. El administrador debe "
+                "revisar EMAIL_USE_TLS y EMAIL_PORT (habitualmente 587 con TLS).")
+    if isinstance(exc, smtplib.SMTPServerDisconnected) or (
+            isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException) and exc.filename is None):
+        return "No se pudo conectar con el servidor de correo. " + SERVER_SETTINGS_HINT
+    if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException):
+        return "No se pudo leer un archivo de la factura (PDF, XML o zip) para armar el mensaje."
+    return "El servidor de correo respondió con un error inesperado. " + SERVER_SETTINGS_HINT
 
 
 def deliver_one(send: MailSend, doc, to: str, message_id: str):

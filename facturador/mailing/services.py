@@ -9,11 +9,13 @@ from __future__ import annotations
 import html
 import os
 import re
+import socket
 from dataclasses import dataclass
 from email.utils import make_msgid
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
@@ -474,3 +476,35 @@ def may_receive_test(issuer, actor, email: str) -> bool:
     if own and email == own:
         return True
     return AllowedTestRecipient.objects.filter(issuer=issuer, email=email).exists()
+
+
+# --- the platform's mail server -----------------------------------------------------------------------------
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+SERVER_CHECK_SECONDS = 60  # how long the answer of the check below is kept (cache)
+
+
+def mail_server_notice() -> str | None:
+    """A notice for the mailing pages when the platform sends through an SMTP server on this machine (the
+    default EMAIL_HOST 127.0.0.1:25 of a fresh install) and nothing listens there: test emails and sends
+    would fail. One connection attempt to the local port (answered at once: no page waits on the network),
+    its answer cached for a minute. Remote servers are not checked."""
+    host, port = settings.EMAIL_HOST, int(settings.EMAIL_PORT)
+    if settings.EMAIL_BACKEND != SMTP_BACKEND or host not in LOCAL_HOSTS:
+        return None
+    key = f"mailing:smtp-listening:{host}:{port}"
+    listening = cache.get(key)
+    if listening is None:
+        try:
+            with socket.create_connection((host, port), timeout=0.3):
+                listening = True
+        except OSError:
+            listening = False
+        cache.set(key, listening, SERVER_CHECK_SECONDS)
+    if listening:
+        return None
+    return (f"No hay un servidor de correo configurado: la plataforma envía por {host}:{port} y ahí no responde "
+            "ningún servidor SMTP, así que las pruebas y los envíos fallarán. El administrador de la plataforma "
+            "debe configurar EMAIL_HOST y EMAIL_PORT (y, si el servidor lo pide, EMAIL_HOST_USER, "
+            "EMAIL_HOST_PASSWORD y EMAIL_USE_TLS); vea «Correo» en el README.")

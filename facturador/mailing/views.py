@@ -34,7 +34,7 @@ def send_list(request):
     page = Paginator(sends, 25).get_page(request.GET.get("page"))
     for s in page:
         s.counts = services.counts(s)
-    return render(request, "mailing/list.html", {"page": page})
+    return render(request, "mailing/list.html", {"page": page, "server_notice": services.mail_server_notice()})
 
 
 @issuer_required(roles=WRITE_ROLES)
@@ -98,7 +98,8 @@ def test_recipients(request):
 def send_detail(request, pk):
     send = _send(request, pk)
     tab = request.GET.get("tab", "resumen")
-    ctx = {"send": send, "tab": tab, "tabs": TABS, "counts": services.counts(send), "test_form": TestEmailForm(initial={"email": request.user.email})}
+    ctx = {"send": send, "tab": tab, "tabs": TABS, "counts": services.counts(send), "test_form": TestEmailForm(initial={"email": request.user.email}),
+           "server_notice": services.mail_server_notice()}
     if tab == "facturas":
         docs = Delivery.objects.filter(send=send).select_related("document").order_by("document__prefix", "document__number")
         ctx["page"] = Paginator(docs, 50).get_page(request.GET.get("page"))

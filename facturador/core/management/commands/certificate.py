@@ -36,6 +36,9 @@ class Command(ActionCommand):
             files = ({"kind": "p12", "p12": Path(o["p12"]).read_bytes()} if o["p12"] else
                      {"kind": "csd", "cer": Path(o["cer"]).read_bytes(), "key": Path(o["key"]).read_bytes()})
         except OSError as exc:
-            raise CommandError(f"No se pudo leer el archivo: {exc}") from exc
+            reason = ("no existe" if isinstance(exc, FileNotFoundError) else
+                      "es una carpeta" if isinstance(exc, IsADirectoryError) else
+                      "no tiene permiso de lectura" if isinstance(exc, PermissionError) else "no se pudo leer")
+            raise CommandError(f"El archivo {exc.filename or ''} {reason}.".replace("  ", " ")) from exc
         cert = actions.upload_certificate(issuer, self.actor, password=password, **files)
         self.stdout.write(f"Certificado guardado (cifrado): serie {cert.serial_number}, vence {cert.not_after:%Y-%m-%d}")
