@@ -22,7 +22,7 @@ def seed(co_issuer, mx_issuer):
     NumberingRange.objects.get_or_create(
         issuer=co_issuer, document_type="invoice", environment="production", prefix="AP",
         defaults=dict(range_from=100000, range_to=9999999, next_number=100000, valid_from=dt.date(2026, 1, 1),
-                      valid_to=dt.date(2030, 12, 31), resolution_number="Documento equivalente de servicios públicos"),
+                      valid_to=dt.date(2030, 12, 31), resolution_number="18764000000001"),
     )
     invoice_templates.ensure_default(co_issuer)
     first = timezone.localdate().replace(day=1)

@@ -1,6 +1,6 @@
 """The API of core's resources: issuers, branches, numbering ranges, certificates, jobs (see core.rest for the base)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -9,10 +9,13 @@ from rest_framework.response import Response
 from facturador.core import actions, jobs, numbering
 from facturador.core.actors import Actor
 from facturador.core.models import Branch, Certificate, Issuer, Job, Membership, NumberingRange, Role
-from facturador.core.rest import IssuerScopedMixin, JobSerializer
+from facturador.core.rest import IssuerScopedMixin, JobSerializer, refusal_responses
 
 
 class IssuerSerializer(serializers.ModelSerializer):
+    responsibilities = serializers.ListField(child=serializers.CharField(max_length=10), required=False,
+                                             help_text="DIAN fiscal responsibilities, e.g. [\"O-13\", \"O-15\"]")
+
     class Meta:
         model = Issuer
         fields = [
@@ -26,6 +29,11 @@ class IssuerSerializer(serializers.ModelSerializer):
         return []  # uniqueness of (country, tax_id) is checked by core.actions.create_issuer on the clean tax id
 
 
+@extend_schema_view(
+    create=extend_schema(responses={201: IssuerSerializer, **refusal_responses(400, 403)}),
+    update=extend_schema(responses={200: IssuerSerializer, **refusal_responses(400, 403, 404)}),
+    partial_update=extend_schema(responses={200: IssuerSerializer, **refusal_responses(400, 403, 404)}),
+)
 class IssuerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Issuers the user belongs to. Creating one makes the user its administrator."""

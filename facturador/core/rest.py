@@ -5,9 +5,11 @@ API modules (`<app>/api.py`) build on these; URL configuration mounts them under
 did not exist.
 """
 
+import re
 from decimal import ROUND_HALF_UP
 
 from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -29,6 +31,23 @@ def exception_handler(exc, context):
     if isinstance(exc, Refusal):
         return Response(exc.as_dict(), status=exc.status)
     return drf_exception_handler(exc, context)
+
+
+class RefusalSerializer(serializers.Serializer):
+    """The body of an API error: a refusal's `{"code", "detail", "field", "details"}`. DRF's own answers carry
+    only `detail` (authentication, permission, a missing object), and a request that does not validate answers
+    `{"<field>": ["message", ...]}` instead."""
+
+    code = serializers.CharField(required=False, help_text="Stable, machine-readable, e.g. billing.batch.no_accounts")
+    detail = serializers.CharField(required=False, help_text="The message for people (Spanish)")
+    field = serializers.CharField(required=False, allow_null=True, help_text="The input field at fault, if one")
+    details = serializers.DictField(required=False, help_text="Facts of the refusal (row, column, limits...)")
+
+
+def refusal_responses(*statuses: int) -> dict:
+    """`extend_schema(responses={200: ..., **refusal_responses(400, 409)})`: the error shape for those statuses."""
+    text = {400: "Invalid input", 403: "Not allowed", 404: "Not found", 409: "Conflicts with the current state"}
+    return {code: OpenApiResponse(RefusalSerializer, description=text.get(code, "Refused")) for code in statuses}
 
 
 class Money(serializers.DecimalField):
@@ -56,6 +75,9 @@ class IssuerScopedMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        lookup = kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        if lookup is not None and not re.fullmatch(r"[0-9]{1,18}", str(lookup)):
+            raise Http404  # ids are integers: anything else names nothing (not a server error in a lookup)
         membership = (
             Membership.objects.select_related("issuer")
             .filter(user=request.user, issuer_id=kwargs.get("issuer_pk"))

@@ -79,3 +79,29 @@ def test_paging_numbers_beyond_the_database_are_clamped(api_client, admin_co, is
     api_client.force_authenticate(admin_co)
     resp = api_client.get(f"/api/v1/issuers/{issuer_co.pk}/branches/?limit=99999999999999999999&offset=99999999999999999999")
     assert resp.status_code == 200 and resp.json()["results"] == []
+
+
+def test_a_non_integer_id_in_a_path_is_not_found(api_client, admin_co, issuer_co):
+    api_client.force_authenticate(admin_co)
+    assert api_client.get(f"/api/v1/issuers/{issuer_co.pk}/imports/jobs/abc/").status_code == 404
+    assert api_client.post(f"/api/v1/issuers/{issuer_co.pk}/imports/jobs/1.5/cancel/").status_code == 404
+    assert api_client.get("/api/v1/issuers/x/").status_code == 404
+
+
+def test_issuer_responsibilities_must_be_a_list_of_codes(api_client, admin_co, issuer_co):
+    api_client.force_authenticate(admin_co)
+    for bad in (None, "O-13", [{"a": 1}]):
+        resp = api_client.patch(f"/api/v1/issuers/{issuer_co.pk}/", {"responsibilities": bad}, format="json")
+        assert resp.status_code == 400, bad
+        assert "responsibilities" in resp.json()
+    ok = api_client.patch(f"/api/v1/issuers/{issuer_co.pk}/", {"responsibilities": ["O-13"]}, format="json")
+    assert ok.status_code == 200 and ok.json()["responsibilities"] == ["O-13"]
+
+
+def test_the_schema_documents_the_error_shape_and_integer_ids(api_client, admin_co):
+    api_client.force_authenticate(admin_co)
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert set(schema["components"]["schemas"]["Refusal"]["properties"]) == {"code", "detail", "field", "details"}
+    job = schema["paths"]["/api/v1/issuers/{issuer_pk}/imports/jobs/{id}/"]["get"]
+    [id_param] = [p for p in job["parameters"] if p["name"] == "id"]
+    assert id_param["schema"]["type"] == "integer"
