@@ -75,7 +75,7 @@ class IssuerScopedMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        lookup = kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        lookup = kwargs.get(getattr(self, "lookup_url_kwarg", None) or getattr(self, "lookup_field", "pk"))
         if lookup is not None and not re.fullmatch(r"[0-9]{1,18}", str(lookup)):
             raise Http404  # ids are integers: anything else names nothing (not a server error in a lookup)
         membership = (
