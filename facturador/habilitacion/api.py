@@ -2,7 +2,7 @@
 `habilitacion.actions`. Refusals are answered by `core.api.exception_handler` ({"code", "detail", "field",
 "details"} with 400/404/409)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,20 +14,29 @@ from facturador.habilitacion import actions, selectors, services
 from facturador.habilitacion.models import TestSetDocument, TestSetRun
 
 
+@extend_schema_serializer(many=False)  # the enablement is one object, also in the viewset's `list`
 class EnablementSerializer(serializers.Serializer):
+    """The answer of every enablement endpoint (`selectors.enablement_data`); actions may add their results."""
+
     state = serializers.CharField()
     state_display = serializers.CharField(source="get_state_display")
-    reception_email = serializers.EmailField()
-    registered_on = serializers.DateField()
-    enabled_on = serializers.DateField()
-    production_start = serializers.DateField()
-    production_confirmed_at = serializers.DateTimeField()
+    reception_email = serializers.CharField(help_text="E-mail address, empty until registered")
+    registered_on = serializers.DateField(allow_null=True)
+    enabled_on = serializers.DateField(allow_null=True)
+    production_start = serializers.DateField(allow_null=True)
+    production_confirmed_at = serializers.DateTimeField(allow_null=True)
     billing_type = serializers.CharField()
-    numbering_synced_at = serializers.DateTimeField()
-    prefix_associated_on = serializers.DateField()
+    numbering_synced_at = serializers.DateTimeField(allow_null=True)
+    prefix_associated_on = serializers.DateField(allow_null=True)
     production_ranges = serializers.ListField(child=serializers.DictField(), help_text="Authorised ranges: id, "
                                               "prefix, numbers, resolution, synced, associated_software_id/_on")
-    s2_acknowledged_on = serializers.DateField()
+    s2_acknowledged_on = serializers.DateField(allow_null=True)
+    operation_mode = serializers.DictField(allow_null=True, help_text="id, mode, software_name, software_id, pin "
+                                           "(masked), test_set_id, environment, state, url; null without one")
+    steps = serializers.DictField(child=serializers.BooleanField(), help_text="Step key: done")
+    next_step = serializers.CharField()
+    production_ready = serializers.BooleanField()
+    s2_reminder = serializers.CharField()
 
 
 class RegisterInput(serializers.Serializer):
@@ -239,7 +248,7 @@ class RunViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
 
     @extend_schema(responses=RunDocumentSerializer(many=True), parameters=[
         OpenApiParameter(name, str, description=text) for name, text in DOCUMENT_FILTERS.items()])
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a test set's few documents, all at once
     def documents(self, request, issuer_pk=None, pk=None):
         """The run's documents (replaced ones included), with the run page's filters."""
         run = self.get_object()
