@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from facturador.billing import actions, cartera, invoice_templates, outputs, services
 from facturador.billing.models import Account, Batch, BatchPart, BillingInvoice, Charge, InvoiceTemplate, PaymentFile, Tariff
 from facturador.core.actors import Actor
-from facturador.core.rest import IssuerScopedMixin, JobSerializer, Money, money_string
+from facturador.core.rest import IssuerScopedMixin, JobSerializer, Money, money_string, refusal_responses
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -235,6 +235,15 @@ class TariffSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
+class TariffApplyInput(serializers.Serializer):
+    period = serializers.CharField(required=False, help_text="AAAA-MM")
+
+
+class TariffApplyResult(serializers.Serializer):
+    period = serializers.CharField()
+    charges = serializers.IntegerField(help_text="Charges (re)generated for the period")
+
+
 class TariffViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
     """Tariffs; POST {period} to `apply/` (re)generates the tariff charges of that period."""
 
@@ -252,10 +261,14 @@ class TariffViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         actions.delete_tariff(self.issuer, Actor.from_request(self.request), instance)
 
-    @extend_schema(request=None, parameters=[OpenApiParameter("period", str)])
+    @extend_schema(
+        request=TariffApplyInput,
+        parameters=[OpenApiParameter("period", str, description="AAAA-MM, when it is not in the body")],
+        responses={200: TariffApplyResult, **refusal_responses(400)})
     @action(detail=False, methods=["post"])
     def apply(self, request, issuer_pk=None):
-        period = str(request.data.get("period") or request.query_params.get("period") or "").strip()
+        body = request.data if isinstance(request.data, dict) else {}
+        period = str(body.get("period") or request.query_params.get("period") or "").strip()
         n = actions.apply_tariffs(self.issuer, Actor.from_request(request), period=period)
         return Response({"period": period, "charges": n})
 

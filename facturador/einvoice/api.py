@@ -69,7 +69,7 @@ class DianDocumentViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retri
         return Response(DianDocumentSerializer(doc).data)
 
     @extend_schema(responses={200: OpenApiResponse(description="file")})
-    @action(detail=True, methods=["get"], url_path=r"files/(?P<what>xml|pdf|zip|response|attached)")
+    @action(detail=True, methods=["get"], url_path=r"files/(?P<what>(?:xml|pdf|zip|response|attached))")
     def files(self, request, issuer_pk=None, pk=None, what=None):
         content, filename, mime = files.download(self.get_object(), what)
         resp = HttpResponse(content, content_type=mime)

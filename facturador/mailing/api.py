@@ -171,7 +171,7 @@ class MailSendViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
 
     @extend_schema(responses={(200, "text/csv"): bytes})
-    @action(detail=True, methods=["get"], url_path=r"export/(?P<fmt>csv|xlsx)")
+    @action(detail=True, methods=["get"], url_path=r"export/(?P<fmt>(?:csv|xlsx))")
     def export(self, request, issuer_pk=None, pk=None, fmt="csv"):
         content, content_type, filename = actions.export_ledger(self.issuer, Actor.from_request(request),
                                                                 send=self.get_object(), fmt=fmt)

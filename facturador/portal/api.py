@@ -113,7 +113,7 @@ class CfdiViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModel
         job = actions.request_global_invoice(self.issuer, Actor.from_request(request), period=data.validated_data["period"])
         return Response({"job": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)
 
-    @action(detail=True, methods=["get"], url_path=r"files/(?P<what>xml|pdf)")
+    @action(detail=True, methods=["get"], url_path=r"files/(?P<what>(?:xml|pdf))")
     def files(self, request, issuer_pk=None, pk=None, what=None):
         content, content_type = services.cfdi_file(self.get_object(), what)
         return HttpResponse(content, content_type=content_type)

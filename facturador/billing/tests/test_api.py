@@ -98,3 +98,17 @@ def test_tariffs_api(issuer_co, api):
     assert r.json() == {"period": "2026-10", "charges": 3}
     charges = api.get(f"/api/v1/issuers/{issuer_co.pk}/billing/charges/", {"period": "2026-10", "source": "tariff"})
     assert sorted(c["amount"] for c in charges.json()["results"] if c["concept"] == "Alumbrado") == ["6500.00"] * 3
+
+
+@pytest.mark.django_db
+def test_applying_tariffs_with_a_body_that_is_not_an_object_is_a_refusal(issuer_co, api):
+    resp = api.post(f"/api/v1/issuers/{issuer_co.pk}/billing/tariffs/apply/", [1], format="json")
+    assert resp.status_code == 400 and resp.json()["code"] == "core.period.invalid"
+
+
+@pytest.mark.django_db
+def test_the_schema_says_what_applying_tariffs_answers(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    ok = schema["paths"]["/api/v1/issuers/{issuer_pk}/billing/tariffs/apply/"]["post"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TariffApplyResult"}
+    assert set(schema["components"]["schemas"]["TariffApplyResult"]["properties"]) == {"period", "charges"}

@@ -105,3 +105,17 @@ def test_the_schema_documents_the_error_shape_and_integer_ids(api_client, admin_
     job = schema["paths"]["/api/v1/issuers/{issuer_pk}/imports/jobs/{id}/"]["get"]
     [id_param] = [p for p in job["parameters"] if p["name"] == "id"]
     assert id_param["schema"]["type"] == "integer"
+
+
+def test_path_parameter_patterns_match_the_whole_value(api_client, admin_co):
+    """`^xml|pdf$` would accept "xmlanything" and "anythingpdf": every alternative is anchored."""
+    import re
+
+    api_client.force_authenticate(admin_co)
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    patterns = {(path, p["name"]): p["schema"]["pattern"] for path, ops in schema["paths"].items()
+                for op in ops.values() for p in op.get("parameters", []) if "pattern" in p.get("schema", {})}
+    assert ("/api/v1/issuers/{issuer_pk}/dian/documents/{id}/files/{what}/", "what") in patterns
+    for (path, name), pattern in patterns.items():
+        for value in ("xmlx", "0pdf", "csv.xlsx", "1a"):
+            assert not re.search(pattern, value), (path, name, pattern, value)
