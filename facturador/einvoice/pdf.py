@@ -55,7 +55,7 @@ def render(doc) -> bytes:
         "payment": "Crédito" if _t(root, "cac:PaymentMeans/cbc:ID") == "2" else "Contado",
         "issuer": {"name": issuer.legal_name, "nit": issuer.display_tax_id, "address": issuer.address or "",
                    "city": issuer.city or "", "email": issuer.email or ""},
-        "customer": {"name": cust_name, "id": cust_id, "address": doc.payload.get("customer", {}).get("address", {}).get("line", "") or "",
+        "customer": {"name": cust_name, "id": cust_id, "address": _customer_address(doc.payload),
                      "email": doc.customer_email or ""},
         "reference": ref, "lines": lines, "totals": totals,
         "payable": format_money(_t(monetary, "cbc:PayableAmount") or "0"),
@@ -64,3 +64,10 @@ def render(doc) -> bytes:
         "status": f"estado DIAN: {doc.get_status_display()}.",
     }
     return render_pdf(TEMPLATE, data)
+
+
+def _customer_address(payload: dict) -> str:
+    """The buyer's address line; none for "consumidor_final" (the payload's customer is then that string)."""
+    customer = payload.get("customer")
+    address = customer.get("address") if isinstance(customer, dict) else None
+    return (address.get("line") if isinstance(address, dict) else "") or ""

@@ -148,3 +148,12 @@ def test_operation_mode_api_goes_through_the_action(api, dian_issuer):
     assert resp.status_code == 409 and resp.json()["code"] == "einvoice.operation_mode.in_use"
     assert api.delete(f"{base}{old.pk}/").status_code == 204
     assert AuditEntry.objects.filter(action="einvoice.mode_delete").count() == 1
+
+
+def test_the_pdf_of_a_consumidor_final_invoice(api_client, admin_co, dian_issuer, invoice_payload):
+    api_client.force_authenticate(admin_co)
+    invoice_payload["customer"] = "consumidor_final"
+    base = f"/api/v1/issuers/{dian_issuer.pk}/dian/documents/"
+    doc = api_client.post(base, {**invoice_payload, "send": False}, format="json").json()
+    pdf = api_client.get(f"{base}{doc['id']}/files/pdf/")
+    assert pdf.status_code == 200 and b"".join(pdf.streaming_content if pdf.streaming else [pdf.content]).startswith(b"%PDF")
