@@ -224,20 +224,15 @@ def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict, conf:
                  errors: list[dict], next_seq: int) -> int:
     """Number and store the invoices of `items` in one transaction; returns how many were stored.
 
-    Everything that does not depend on the number (barcode, row values) is prepared first; inside the
+    Everything that does not depend on the number (row values) is prepared first; inside the
     transaction the whole block of numbers is taken with one conditional UPDATE of the range
     (`numbering.allocate_block`) and the rows are written in bulk (COPY on PostgreSQL), so the range row
     is locked only for the inserts. Electronic invoices take their DIAN numbers one by one through the
     einvoice app."""
-    from facturador.printing.barcodes import payment_barcode_data
-
     key = batch.period_key
-    prepared = []
-    for item in items:
-        acc = accounts[item.account_id]
-        code = payment_barcode_data(conf.gln, acc.reference, item.total, batch.due_date,
-                                    ref_width=conf.ref_width, amount_width=conf.amount_width)
-        prepared.append((item, acc, code))
+    # The payment barcode (GS1-128 data and its readable line) is stored when the invoice is rendered: the
+    # renderer computes it anyway, in parallel, and numbering is the serial phase.
+    prepared = [(item, accounts[item.account_id], None) for item in items]
     now = timezone.now()
     with transaction.atomic():
         existing = set(BillingInvoice.objects.filter(issuer=batch.issuer, period_key=key,
@@ -258,7 +253,7 @@ def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict, conf:
                 "issuer_id": batch.issuer_id, "batch_id": batch.pk, "account_id": acc.id, "period_key": key,
                 "prefix": prefix, "number": number, "issue_date": batch.issue_date, "due_date": batch.due_date,
                 "current_amount": item.current, "previous_balance": item.previous, "arrears_interest": item.interest,
-                "total": item.total, "barcode_data": code.element_string, "barcode_text": code.human_readable,
+                "total": item.total,
                 "seq": next_seq + k, "cufe": dian_doc.cufe if dian_doc else "",
                 "dian_document_id": dian_doc.pk if dian_doc else None, "created_at": now})
             if item.interest > 0:
@@ -470,10 +465,11 @@ class _Renderer:
                 self.renderer.render(data, output=tmp)
             os.replace(tmp, path)
             inv.pdf = rel
+            inv.barcode_data, inv.barcode_text = data["payment"]["element_string"], data["payment"]["human_readable"]
             done.append(inv)
             if on_each:
                 on_each()
-        BillingInvoice.objects.bulk_update(done, ["pdf"])
+        BillingInvoice.objects.bulk_update(done, ["pdf", "barcode_data", "barcode_text"])
         return done
 
 
