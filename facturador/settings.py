@@ -362,7 +362,7 @@ FACTURADOR_HABILITACION_FOLLOW_ROUNDS = int(os.environ.get("FACTURADOR_HABILITAC
 # rendered per leased chunk, invoices per print PDF part, and helper jobs ("billing.batch_render", one per extra
 # worker: set it to the number of workers - 1) started when at least HELPER_MIN invoices per helper are left.
 FACTURADOR_BILLING_NUMBER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_NUMBER_CHUNK", "2000"))
-FACTURADOR_BILLING_RENDER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_RENDER_CHUNK", "50"))
+FACTURADOR_BILLING_RENDER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_RENDER_CHUNK", "20"))
 FACTURADOR_BILLING_PDF_PART_SIZE = int(os.environ.get("FACTURADOR_BILLING_PDF_PART_SIZE", "2000"))
 FACTURADOR_BILLING_HELPER_MIN = int(os.environ.get("FACTURADOR_BILLING_HELPER_MIN", "300"))
 FACTURADOR_BILLING_RENDER_HELPERS = int(os.environ.get("FACTURADOR_BILLING_RENDER_HELPERS", "1"))
