@@ -11,8 +11,6 @@ part under `impresion/` and every invoice PDF under `facturas/`, stored — PDFs
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 import zipfile
 from dataclasses import dataclass
@@ -22,9 +20,9 @@ from typing import Iterator
 from django.conf import settings
 
 from facturador.billing.models import Batch, BatchPart, BillingInvoice
+from facturador.tabular.sheets import DATE, INTEGER, MONEY, Column, stream_csv
 
 BLOCK = 1 << 20  # bytes read and sent at a time
-MANIFEST_HEADER = ["parte", "orden_en_parte", "numero", "referencia", "titular", "total", "fecha_limite", "archivo"]
 
 
 @dataclass
@@ -60,30 +58,28 @@ def download(batch: Batch, what: str) -> Download | None:
     return None
 
 
+MANIFEST_COLUMNS = [Column("parte", INTEGER), Column("orden_en_parte", INTEGER), Column("numero"),
+                    Column("referencia"), Column("titular", width=30), Column("total", MONEY, decimals=0),
+                    Column("fecha_limite", DATE), Column("archivo", width=30)]
+
+
 def stream_manifest(batch: Batch) -> Iterator[bytes]:
+    """The manifest as csv (the platform's one spreadsheet writer: references and names are never formulas)."""
     part_list = parts(batch)
-    buf = io.StringIO()
-    out = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    out.writerow(MANIFEST_HEADER)
-    yield ("\ufeff" + buf.getvalue()).encode()  # BOM: spreadsheet programs then read it as UTF-8
-    buf.seek(0)
-    buf.truncate()
-    k = 0
-    rows = (BillingInvoice.objects.filter(batch=batch).order_by("seq")
-            .values_list("seq", "prefix", "number", "account__reference", "account__holder_name", "total", "due_date",
-                         "pdf"))
-    for seq, prefix, number, reference, holder, total, due, pdf in rows.iterator(chunk_size=2000):
-        while k < len(part_list) - 1 and seq is not None and seq > part_list[k].seq_to:
-            k += 1
-        part = part_list[k] if part_list else None
-        out.writerow([part.index if part else "", (seq - part.seq_from + 1) if part and seq else "",
-                      f"{prefix}{number}", reference, holder, f"{total:.0f}", due.isoformat(), Path(pdf).name if pdf else ""])
-        if buf.tell() > BLOCK:
-            yield buf.getvalue().encode()
-            buf.seek(0)
-            buf.truncate()
-    if buf.tell():
-        yield buf.getvalue().encode()
+
+    def rows():
+        k = 0
+        found = (BillingInvoice.objects.filter(batch=batch).order_by("seq")
+                 .values_list("seq", "prefix", "number", "account__reference", "account__holder_name", "total",
+                              "due_date", "pdf"))
+        for seq, prefix, number, reference, holder, total, due, pdf in found.iterator(chunk_size=2000):
+            while k < len(part_list) - 1 and seq is not None and seq > part_list[k].seq_to:
+                k += 1
+            part = part_list[k] if part_list else None
+            yield [part.index if part else None, (seq - part.seq_from + 1) if part and seq else None,
+                   f"{prefix}{number}", reference, holder, total, due, Path(pdf).name if pdf else ""]
+
+    yield from stream_csv(MANIFEST_COLUMNS, rows())
 
 
 class _Sink:

@@ -112,3 +112,11 @@ def test_the_schema_says_what_applying_tariffs_answers(api):
     ok = schema["paths"]["/api/v1/issuers/{issuer_pk}/billing/tariffs/apply/"]["post"]["responses"]["200"]
     assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TariffApplyResult"}
     assert set(schema["components"]["schemas"]["TariffApplyResult"]["properties"]) == {"period", "charges"}
+
+
+def test_manifest_writes_a_malicious_holder_name_as_text(issuer_co):
+    from facturador.billing.outputs import MANIFEST_COLUMNS
+    from facturador.tabular.sheets import stream_csv
+
+    text = b"".join(stream_csv(MANIFEST_COLUMNS, [[1, 1, "LA1", "=cmd|' /C calc'!A0", "@SUM(1+1)", 100, None, ""]]))
+    assert ";'=cmd|' /C calc'!A0;'@SUM(1+1);" in text.decode("utf-8-sig")

@@ -106,7 +106,7 @@ def test_batch_end_to_end_two_workers(issuer_co, start_worker):
         manifest = zf.read(names[0]).decode("utf-8-sig").splitlines()
         assert zf.read(f"impresion/{parts[3].filename}") == (media / parts[3].pdf).read_bytes()
     assert manifest[0] == "parte;orden_en_parte;numero;referencia;titular;total;fecha_limite;archivo"
-    assert manifest[9] == f"2;1;LA1008;{invoices[8].account.reference};Suscriptor 9;40002;2026-11-20;LA1008.pdf"
+    assert manifest[9] == f"2;1;LA1008;{invoices[8].account.reference};Suscriptor 9;40002;20/11/2026;LA1008.pdf"
     assert len(manifest) == n + 1
     assert IssuedDocument.objects.filter(issuer=issuer_co, source="billing.invoice").count() == n
     doc = IssuedDocument.objects.get(source="billing.invoice", source_id=str(invoices[0].pk))
