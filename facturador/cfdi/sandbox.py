@@ -62,6 +62,7 @@ from .errors import SchemaError
 from .verify import rsa_sha256_ok
 
 log = logging.getLogger(__name__)
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a CFDI is kilobytes; refuse anything huge before reading it
 
 __all__ = ["PacSandbox", "main", "SANDBOX_RFC_PAC"]
 
@@ -289,7 +290,7 @@ def _soap_fault(msg: str, code: str = "senv:Client") -> bytes:
 def _emisor_rfc(raw: bytes) -> str:
     """The emisor RFC of a CFDI for an incidence, '' when it cannot be read."""
     try:
-        el = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        el = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False))
         return el.find(f"{{{cx.NS_CFDI}}}Emisor").get("Rfc") or ""
     except Exception:  # noqa: BLE001 - best effort for a rejected document
         return ""
@@ -320,8 +321,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _xml(self, body: bytes, status: int = 200) -> None:
         self._send(status, body, "text/xml; charset=utf-8")
 
-    def _body(self) -> bytes:
-        n = int(self.headers.get("Content-Length") or 0)
+    def _body(self) -> bytes | None:
+        """The request body, or None (after answering 413) when it is larger than MAX_REQUEST_BYTES or unsized."""
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            n = -1
+        if n < 0 or n > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            self._send(413, _soap_fault("La solicitud supera el tamaño máximo admitido."), "text/xml; charset=utf-8")
+            return None
         return self.rfile.read(n) if n else b""
 
     # ---------------------------------------------------------------- GET
@@ -337,6 +346,8 @@ class _Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- POST
     def do_POST(self):
         body = self._body()
+        if body is None:
+            return
         path = self.path.split("?", 1)[0].rstrip("/")
         if path in ("/security/authenticate", "/v2/security/authenticate"):
             return self._sw_auth(body, v2=path.startswith("/v2/"))
@@ -369,7 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- Finkok
     def _finkok_op(self, body: bytes):
         try:
-            root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+            root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False))
         except etree.XMLSyntaxError:
             return None, None
         b = root.find(f"{{{SOAP_ENV}}}Body")

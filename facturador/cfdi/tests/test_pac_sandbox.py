@@ -199,3 +199,22 @@ def test_fecha_in_lugar_expedicion_time_zone(pac, invoice, csd):
     invoice.lugar_expedicion = "77500"
     res = pac.stamp(build_invoice(invoice, csd))
     assert etree.fromstring(res.xml_bytes).get("LugarExpedicion") == "77500"
+
+
+def test_oversized_request_is_refused_before_it_is_read():
+    import http.client
+
+    from facturador.cfdi.sandbox import MAX_REQUEST_BYTES, PacSandbox
+
+    sb = PacSandbox().start()
+    try:
+        host, port = sb.url.split("//")[1].split("/")[0].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.putrequest("POST", "/servicios/soap/stamp")
+        conn.putheader("Content-Type", "text/xml; charset=utf-8")
+        conn.putheader("Content-Length", str(MAX_REQUEST_BYTES + 1))
+        conn.endheaders()
+        resp = conn.getresponse()
+        assert resp.status == 413 and b"Fault" in resp.read()
+    finally:
+        sb.stop()
