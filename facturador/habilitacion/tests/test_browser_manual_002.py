@@ -5,8 +5,10 @@ production date, authorised range (form 1876), prefix association, numbering syn
 artifacts_dir."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from facturador.core import demo as core_demo
 from facturador.core.models import Issuer, NumberingRange
@@ -39,7 +41,7 @@ def seeded_demo(transactional_db, settings):
 def test_manual_002_from_fresh_demo_to_production_ready(page, seeded_demo, start_worker, artifacts_dir):
     issuer, server = seeded_demo
     start_worker("manual-002")
-    today = dt.date.today()
+    today = dt.datetime.now(ZoneInfo(issuer.tz)).date()  # the issuer's date (Bogotá), not the machine's (UTC)
 
     page.goto("/")
     page.get_by_label("Usuario").fill("demo")
@@ -122,7 +124,8 @@ def test_manual_002_from_fresh_demo_to_production_ready(page, seeded_demo, start
     shot(page, artifacts_dir, "07-listo")
 
     en = Enablement.objects.get(issuer=issuer)
-    assert en.state == "production" and en.s2_acknowledged_on and services.production_ready(issuer)
+    with timezone.override(ZoneInfo(issuer.tz)):  # "today" as the issuer's requests see it
+        assert en.state == "production" and en.s2_acknowledged_on and services.production_ready(issuer)
     fe = NumberingRange.objects.get(issuer=issuer, prefix="FE", environment="production")
     [known] = [r for r in server.sandbox.ranges_of(issuer.tax_id) if r.prefix == "FE"]
     assert fe.technical_key.reveal() == known.technical_key and fe.associated_software_id == DEMO_SOFTWARE_ID
