@@ -17,7 +17,7 @@ OWN_COMMANDS = [
     ("issuer create|list|add-user", "Issuers (tenants) and their users"),
     ("certificate upload|list", "Store a DIAN .p12 or SAT CSD, validated and encrypted"),
     ("numbering add|list", "Numbering resolutions"),
-    ("einvoice issue|status|retry", "DIAN documents of an issuer (numbered, signed, sent)"),
+    ("einvoice issue|status|retry|list|acquirer", "DIAN documents of an issuer (numbered, signed, sent); buyer lookup"),
     ("portal import-tickets|tickets|block|unblock|cancel|global|settings|recover", "Self-invoicing portal: tickets, CFDI, global invoice"),
     ("nit dv NIT | nit check NIT-DV", "Colombian NIT check digit / validation"),
     ("rfc check RFC", "Mexican RFC validation"),
@@ -27,11 +27,11 @@ OWN_COMMANDS = [
     ("pac-sandbox --port N", "Local CFDI PAC for tests and demos"),
     ("habilitacion run|resume|documents|status|production|resolution|sync|...",
      "DIAN enablement: test set, production, numbering sync (and register, mode, numbering, prefix, rut)"),
-    ("import run FILE | import status ID", "Import billing data (operators' files)"),
-    ("batch create|status|cancel", "Mass-invoicing batches (lotes)"),
+    ("import run FILE | status ID | list | cancel | delete", "Import billing data (operators' files)"),
+    ("batch create|status|cancel|resume", "Mass-invoicing batches (lotes)"),
     ("cartera export", "Export the portfolio report (xlsx)"),
     ("payments import FILE", "Apply an Asobancaria 2001 payment file"),
-    ("mail create|start|stop|resume|status|bounces", "Mass email of invoices"),
+    ("mail create|preview|test|start|stop|resume|resend-failed|status|export|bounces|test-recipients", "Mass email of invoices"),
 ]
 
 ALIASES = {"dian-sandbox": "dian_sandbox", "pac-sandbox": "pac_sandbox", "import": "import_data", "seed-demo": "seed_demo"}
