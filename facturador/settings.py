@@ -101,6 +101,7 @@ INSTALLED_APPS += [f"facturador.{name}" for name in CAPABILITY_APPS if name not 
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "facturador.core.middleware.RequestSizeMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

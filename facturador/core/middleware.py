@@ -1,6 +1,8 @@
 import logging
 
+from django.conf import settings
 from django.contrib import messages
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -53,3 +55,27 @@ class RefusalMiddleware:
             messages.error(request, exception.message)
             return redirect(back)
         return render(request, "core/refusal.html", {"refusal": exception}, status=exception.status)
+
+
+class RequestSizeMiddleware:
+    """Refuses a request whose declared body is larger than settings.FACTURADOR_UPLOAD_MAX_BYTES before anything
+    reads it (HTTP 413), so no upload — an import file, an accounts or payments file, a ticket CSV, a certificate —
+    can make a web process read more than that. Each action then applies its own, smaller limit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.FACTURADOR_UPLOAD_MAX_BYTES
+        if length > limit:
+            logger.info("Refused a %s-byte request to %s", length, request.path)
+            message = f"La solicitud supera el tamaño máximo admitido ({limit // 2**20} MB)."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"code": "core.request.too_large", "detail": message, "field": None,
+                                     "details": {"limit": limit}}, status=413)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

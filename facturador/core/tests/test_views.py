@@ -160,3 +160,17 @@ def test_staff_password_reset_is_throttled(client, make_user, settings):
     resp = client.post("/cuenta/recuperar/", {"email": "olvidadiza@example.com"})
     assert resp.status_code == 429 and "Demasiados intentos" in resp.content.decode()
     cache.clear()
+
+
+def test_request_larger_than_the_upload_limit_is_refused_before_it_is_read(client_co, settings):
+    settings.FACTURADOR_UPLOAD_MAX_BYTES = 1000
+    resp = client_co.post("/certificados/cargar/", data=b"x" * 2000, content_type="application/octet-stream")
+    assert resp.status_code == 413
+
+
+def test_api_request_larger_than_the_upload_limit_gets_the_refusal_shape(api_client, admin_co, issuer_co, settings):
+    settings.FACTURADOR_UPLOAD_MAX_BYTES = 1000
+    api_client.force_authenticate(admin_co)
+    resp = api_client.post(f"/api/v1/issuers/{issuer_co.pk}/branches/", data=b"x" * 2000,
+                           content_type="application/json")
+    assert resp.status_code == 413 and resp.json()["code"] == "core.request.too_large"
