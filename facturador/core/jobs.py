@@ -302,7 +302,7 @@ def execute_job(job_id: int):
     except JobFailed as exc:
         logger.warning("Job %s (%s) failed: %s", job_id, job.kind, exc)
         final = {"status": Job.Status.FAILED, "error": exc.message}
-    except Exception as exc:
+    except Exception:
         logger.exception("Job %s (%s) crashed", job_id, job.kind)
         final = {"status": Job.Status.FAILED,  # the exception itself is in the log, not on the page
                  "error": f"La tarea se detuvo por un error inesperado, que quedó registrado para el equipo técnico "

@@ -5,10 +5,10 @@ from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from facturador.core import tenancy
 from facturador.core.errors import Refusal
+from facturador.core.redirects import safe_next
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,8 @@ class RefusalMiddleware:
         if not isinstance(exception, Refusal) or request.path.startswith("/api/"):
             return None
         logger.info("Refused %s %s: %s", request.method, request.path, exception)
-        back = request.headers.get("referer", "")
-        if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
-                                                    require_https=request.is_secure()):
+        back = safe_next(request, request.headers.get("referer"), "")
+        if back:
             messages.error(request, exception.message)
             return redirect(back)
         return render(request, "core/refusal.html", {"refusal": exception}, status=exception.status)

@@ -6,7 +6,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
@@ -15,16 +14,14 @@ from facturador.core.actors import Actor, client_ip
 from facturador.core.errors import Refusal
 from facturador.core.forms import BranchForm, CertificateUploadForm, IssuerForm, NumberingRangeForm, add_refusal
 from facturador.core.models import AuditEntry, Branch, Certificate, Job, NumberingRange
+from facturador.core.redirects import safe_next
 from facturador.core.tenancy import ADMIN_ROLES, WRITE_ROLES, issuer_required
 from facturador.core.throttle import throttle
 
 
 def _next(request, default="core:jobs"):
     """Where to go after a POST: the form's `next` when it is on this site, else `default`."""
-    nxt = request.POST.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return nxt
-    return default
+    return safe_next(request, request.POST.get("next"), default)
 
 
 @issuer_required

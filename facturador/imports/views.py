@@ -6,13 +6,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
 from facturador.core.jobs import JOB_FILTERS
+from facturador.core.redirects import safe_next
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
 from facturador.imports import actions, pipeline, services
 from facturador.imports.forms import OperatorForm, ScheduleForm, TemplateForm
@@ -48,11 +48,7 @@ def schedule(request):
 
 def _back(request):
     """Where a button returns: its `next` (a page of this site) or the queue."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return redirect(target)
-    return redirect("imports:queue")
+    return redirect(safe_next(request, request.POST.get("next"), "imports:queue"))
 
 
 def _get_import(request, pk):
