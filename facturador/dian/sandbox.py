@@ -98,6 +98,12 @@ KIND_LABEL = {"invoice": "Factura electrónica", "credit_note": "Nota Crédito e
 KIND_COUNTER = {"invoice": "invoices", "credit_note": "credit_notes", "debit_note": "debit_notes"}
 
 
+
+def _not_found() -> DianResponse:
+    """DIAN's answer for a trackId it does not know (or a document it did not accept)."""
+    text = responses.STATUS_TEXT[responses.STATUS_NOT_FOUND]
+    return DianResponse(responses.STATUS_NOT_FOUND, False, text, text)
+
 @dataclass
 class Range:
     """A numbering range known to the sandbox (what DIAN's GetNumberingRange returns)."""
@@ -549,9 +555,7 @@ class DianSandbox:
         with self.lock:
             doc = self.documents.get(trackId.strip().lower())
             if doc is None:
-                return DianResponse(responses.STATUS_NOT_FOUND, False,
-                                    responses.STATUS_TEXT[responses.STATUS_NOT_FOUND],
-                                    responses.STATUS_TEXT[responses.STATUS_NOT_FOUND])
+                return _not_found()
             return doc["response"]
 
     def may_query_ranges(self, sender_nit: str | None, account_code: str, software_code: str) -> bool:
@@ -608,9 +612,7 @@ class DianSandbox:
                 return event["response"]
             doc = self.documents.get(key)
             if doc is None or not doc["accepted"]:
-                return DianResponse(responses.STATUS_NOT_FOUND, False,
-                                    responses.STATUS_TEXT[responses.STATUS_NOT_FOUND],
-                                    responses.STATUS_TEXT[responses.STATUS_NOT_FOUND])
+                return _not_found()
             events = self._document_events(key)
         listed = "; ".join(f"{e['code']} {EVENTS[e['code']]} ({e['issue_date']}, CUDE {e['cude']})" for e in events)
         text = (f"Eventos del documento {doc['number']}: {listed}." if events else
@@ -624,9 +626,7 @@ class DianSandbox:
         with self.lock:
             doc = self.documents.get(key)
             if doc is None or not doc["accepted"]:
-                return DianResponse(responses.STATUS_NOT_FOUND, False,
-                                    responses.STATUS_TEXT[responses.STATUS_NOT_FOUND],
-                                    responses.STATUS_TEXT[responses.STATUS_NOT_FOUND])
+                return _not_found()
             notes = self._document_notes(key)
         listed = "; ".join(f"{n['number']} {KIND_LABEL[n['kind']]} (CUDE {n['uuid']})" for n in notes)
         text = (f"Notas que referencian el documento {doc['number']}: {listed}." if notes else
