@@ -11,11 +11,12 @@ import pytest
 from django.utils import timezone
 
 from facturador.core import demo as core_demo
-from facturador.core.models import Issuer, NumberingRange
-from facturador.dian.sandbox import SandboxServer
-from facturador.einvoice.demo import DEMO_SOFTWARE_ID, sandbox_config
-from facturador.habilitacion import demo, services
+from facturador.core.models import NumberingRange
+from facturador.einvoice.demo import DEMO_SOFTWARE_ID
+from facturador.habilitacion import services
 from facturador.habilitacion.models import Enablement
+
+from .conftest import seeded_demo_with_local_dian
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,16 +27,8 @@ def shot(page, artifacts_dir, name):
 
 @pytest.fixture
 def seeded_demo(transactional_db, settings):
-    from conftest import free_port
-
-    settings.FACTURADOR_DIAN_SANDBOX_PORT = free_port()
-    core_demo.seed()
-    server = SandboxServer(port=settings.FACTURADOR_DIAN_SANDBOX_PORT, async_pending_polls=0,
-                           **sandbox_config()).start()
-    demo.connect_local_dian(server.sandbox, server.url)
-    yield Issuer.objects.get(country="CO", tax_id="900373076"), server
-    demo.disconnect_local_dian()
-    server.stop()
+    with seeded_demo_with_local_dian(settings) as issuer_and_server:
+        yield issuer_and_server
 
 
 def test_manual_002_from_fresh_demo_to_production_ready(page, seeded_demo, start_worker, artifacts_dir):

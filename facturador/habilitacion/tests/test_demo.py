@@ -5,14 +5,10 @@ import datetime as dt
 
 import pytest
 
-from facturador.core import demo as core_demo
-from facturador.core.models import Issuer
-from facturador.dian.sandbox import SandboxServer
-from facturador.einvoice.demo import sandbox_config
 from facturador.einvoice.models import OperationMode
 from facturador.habilitacion import actions, demo, services
 
-from .conftest import ACTOR
+from .conftest import ACTOR, seeded_demo_with_local_dian
 
 MANUAL_RANGE = dict(prefix="FE", range_from=1, range_to=100, resolution_number="18764031407250",
                     valid_from=dt.date(2026, 11, 3), valid_to=dt.date(2028, 11, 3))
@@ -21,16 +17,8 @@ MANUAL_RANGE = dict(prefix="FE", range_from=1, range_to=100, resolution_number="
 @pytest.fixture
 def demo_setup(db, settings):
     """`serve --seed-demo`: demo data, the local DIAN service on the demo's port, the demo wiring."""
-    from conftest import free_port
-
-    settings.FACTURADOR_DIAN_SANDBOX_PORT = free_port()
-    core_demo.seed()
-    server = SandboxServer(port=settings.FACTURADOR_DIAN_SANDBOX_PORT, async_pending_polls=0,
-                           **sandbox_config()).start()
-    demo.connect_local_dian(server.sandbox, server.url)
-    yield Issuer.objects.get(country="CO", tax_id="900373076"), server
-    demo.disconnect_local_dian()
-    server.stop()
+    with seeded_demo_with_local_dian(settings) as issuer_and_server:
+        yield issuer_and_server
 
 
 def _in_production(issuer):
