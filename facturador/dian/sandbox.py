@@ -22,12 +22,16 @@ answers with DIAN's data contracts:
   ``GetXmlByDocumentKey`` (stored documents).
 * RADIAN events (``SendEventUpdateStatus``): a signed ``ApplicationResponse`` about an invoice the service accepted,
   from its buyer (030, 031, 032, 033) or its supplier (034), in a valid order (030 first; 032 after 030; 031, 033,
-  034 after 030 and 032; each code once; nothing after a 031 claim; no claim or second acceptance after 033/034);
+  034 after 030 and 032; each code once; nothing after a 031 claim; no claim or second acceptance after 033/034;
+  034 only once the term of ``events.TACIT_TERM_BUSINESS_DAYS`` business days after the 032 has passed), valid
+  by its own rules (XSD with ``schema_dir``; signature; the sending software registered and the event's CUDE
+  recomputed with its PIN, ``AAD06`` otherwise; a 031's claim concept; a 032's person);
   ``GetStatusEvent``, ``GetReferenceNotes`` and ``GetDocumentInfo`` answer from the documents and events held;
   ``GetAcquirer``/``GetExchangeEmails`` from a registry seeded with ``register_acquirer``;
   ``SendBillAttachmentAsync`` takes signed AttachedDocuments of accepted documents (results by GetStatusZip).
-  Approximations: the event rule codes (LGC01-LGC07, AAH03), the ``200``/``404``/``400`` status codes of the
-  newer contracts, the CSV columns, the text of GetStatusEvent/GetReferenceNotes; event CUDEs are not recomputed.
+  Approximations: the event rule codes other than AAD06/ZB01/ZE02/90 (LGC01-LGC07, LGC20, AAH03, AAH09, AAF01,
+  AAB24b), the ``200``/``404``/``400`` status codes of the newer contracts, the CSV columns, the text of
+  GetStatusEvent/GetReferenceNotes.
 
 Security as the WSDL's WS-Policy requires (``soap.verify_security``): the signature's ``KeyInfo`` may point to the
 ``BinarySecurityToken`` directly or by its ``#ThumbprintSHA1`` (``sp:RequireThumbprintReference``), the algorithm
@@ -75,7 +79,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from lxml import etree
 
-from . import enablement
+from . import enablement, events
 from .ns import DIAN_EXTENSIONS, NS, ROOT
 from .ws import packaging, responses, soap
 from .ws.responses import (DianResponse, NumberingRange, NumberingRangeResponse, RuleMessage, TrackIdMessage,
@@ -167,9 +171,7 @@ _SUPPLIER_TAX = "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme"
 _CUSTOMER_TAX = "cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme"
 
 # RADIAN events (ApplicationResponse cac:DocumentResponse/cac:Response/cbc:ResponseCode) the service registers.
-EVENTS = {"030": "Acuse de recibo de Factura Electrónica de Venta", "031": "Reclamo de la Factura Electrónica de Venta",
-          "032": "Recibo del bien y/o prestación del servicio", "033": "Aceptación expresa",
-          "034": "Aceptación tácita"}
+EVENTS = events.EVENTS
 ACCEPTANCES = ("033", "034")
 # DIAN's identification types (code list TipoIdDoc) that GetAcquirer accepts.
 ID_TYPES = frozenset({"11", "12", "13", "21", "22", "31", "41", "42", "47", "48", "50", "91"})
@@ -717,12 +719,48 @@ class DianSandbox:
         elif any(a in have for a in ACCEPTANCES) and code in ("031", *ACCEPTANCES):
             out.append(rej("LGC05", f"La factura {doc['number']} ya fue aceptada; no admite el evento {code}."))
         else:
-            needed = {"030": (), "032": ("030",), "031": ("030", "032"), "033": ("030", "032"),
-                      "034": ("030", "032")}[code]
-            missing = [c for c in needed if c not in have]
+            missing = [c for c in events.PREREQUISITES[code] if c not in have]
             if missing:
                 out.append(rej("LGC03", f"El evento {code} requiere el registro previo de "
                                         f"{', '.join(f'{c} ({EVENTS[c]})' for c in missing)}."))
+            elif code == "034":
+                receipt = next(e for e in self._document_events(ev["document_uuid"]) if e["code"] == "032")
+                try:
+                    allowed = events.tacit_acceptance_date(dt.date.fromisoformat(receipt["issue_date"]))
+                    day = dt.date.fromisoformat(ev["issue_date"])
+                except ValueError:
+                    allowed, day = None, None
+                if allowed is None or day < allowed:
+                    out.append(rej("LGC20", f"La aceptación tácita (034) solo puede registrarse desde el "
+                                            f"{allowed or '(fecha inválida)'}: vence el término de "
+                                            f"{events.TACIT_TERM_BUSINESS_DAYS} días hábiles siguientes al recibo "
+                                            f"del bien (032) del {receipt['issue_date']} sin reclamo."))
+        return out
+
+    def event_shape_rejections(self, xml: bytes, root, ev: dict) -> list[RuleMessage]:
+        """The event's own rules: XSD (with ``schema_dir``), the sending software known, its CUDE recomputed
+        with that software's PIN (``events.recompute_cude``; AAD06 as DIAN answers), the claim concept of a 031,
+        and the person of a 032."""
+        def rej(code, text):
+            return RuleMessage(code, responses.REJECTION, text, f"Regla: {code}, Rechazo: {text}")
+        out = []
+        if self.schema_dir:
+            from .xsd import validate_xsd
+            errors = validate_xsd(xml, self.schema_dir)
+            if errors:
+                out.append(rej("ZB01", f"Fallo en el esquema XML del archivo: {errors[0]}"))
+        f = events.event_fields(root)
+        pin = self.software.get(f["software_id"])
+        if pin is None:
+            out.append(rej("AAB24b", "Identificador del software asignado cuando el software se activa en el "
+                                     "Sistema de Facturación Electrónica no corresponde a un software autorizado."))
+        elif events.recompute_cude(f, pin) != ev["cude"]:
+            out.append(rej("AAD06", "Valor del CUDE no está calculado correctamente."))
+        if f["code"] == "031" and f["claim_reason"] not in events.CLAIM_REASONS:
+            out.append(rej("AAH09", "El reclamo (031) debe informar el concepto de reclamo (listID 01 a 04)."))
+        if f["code"] in events.PERSON_REQUIRED and not f["person_id"]:
+            out.append(rej("AAF01", f"El evento {f['code']} debe identificar a la persona que recibe "
+                                    "(cac:IssuerParty/cac:Person)."))
         return out
 
     def process_event(self, xml: bytes, file_name: str, sender_nit: str | None = None) -> DianResponse:
@@ -771,6 +809,7 @@ class DianSandbox:
             messages = [] if check.ok is True else [
                 RuleMessage(check.rule or "ZE02", responses.REJECTION, check.message,
                             f"Regla: {check.rule or 'ZE02'}, Rechazo: {check.message}")]
+            messages += self.event_shape_rejections(xml, root, ev)
             messages += self.event_rejections(ev)
             if messages:
                 resp = rejected(messages, ev["cude"])

@@ -568,11 +568,11 @@ def _is_event(code: str | None) -> bool:
 
 
 def event_cude(info: dict, pin: str) -> str:
-    """CUDE of an event ApplicationResponse: SHA-384(NumDE + FecDE + HorDE + NitFE + DocAdq + ResponseCode +
-    ID + DocumentTypeCode + Software-PIN) (Anexo técnico de eventos; the fields of DIAN's CufeModel)."""
-    parts = [info.get(k) or "" for k in ("number", "issue_date", "issue_time", "sender_nit", "receiver_nit",
-                                         "response_code", "reference_id", "reference_type_code")]
-    return hashlib.sha384(("".join(parts) + pin).encode("utf-8")).hexdigest()
+    """CUDE of an event ApplicationResponse (``events.event_cude``: NumDE + FecEmi + HorEmi + NitFE + DocAdq +
+    ResponseCode + ID + DocumentTypeCode + Software-PIN, checked against the annex's worked example)."""
+    from .events import event_cude as cude
+    return cude(*(info.get(k) or "" for k in ("number", "issue_date", "issue_time", "sender_nit", "receiver_nit",
+                                              "response_code", "reference_id", "reference_type_code")), pin)
 
 
 def application_response_info(root) -> dict:

@@ -78,57 +78,31 @@ def note_json(kind: str, number: int, invoice_number: str, invoice_cufe: str, in
 
 
 CUSTOMER_NIT = "800199436"  # the buyer of the example invoice
-_NS = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
-       "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
-       "ext": "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"}
 
 
 def build_event(code: str, invoice_xml: bytes, signer, *, sender_nit: str = CUSTOMER_NIT, number: str = "1",
-                cude: str | None = None) -> bytes:
-    """A signed RADIAN event (ApplicationResponse) about ``invoice_xml``, sent by ``sender_nit`` (the buyer for
-    030-033, the supplier for 034). The CUDE is a made-up SHA-384 unless given."""
+                claim_reason: str | None = None, pin: str | None = None, issue_date=None) -> bytes:
+    """A signed RADIAN event (``dian.events``) about ``invoice_xml``, sent by ``sender_nit`` (the buyer for
+    030-033, the supplier for 034), with the example software's id and PIN (``pin`` overrides the PIN)."""
     import datetime as dt
-    import hashlib
 
     from lxml import etree
 
-    inv = etree.fromstring(invoice_xml)
-    cbc, cac = (f"{{{_NS[p]}}}" for p in ("cbc", "cac"))
-    supplier = inv.findtext(f"{cac}AccountingSupplierParty/{cac}Party/{cac}PartyTaxScheme/{cbc}CompanyID")
-    customer = inv.findtext(f"{cac}AccountingCustomerParty/{cac}Party/{cac}PartyTaxScheme/{cbc}CompanyID")
-    receiver = supplier if sender_nit != supplier else customer
-    ns_ar = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
-    root = etree.Element(f"{{{ns_ar}}}ApplicationResponse", nsmap={None: ns_ar, **_NS})
+    from facturador.dian import events
+    from facturador.dian.model import COT, Party, Software
+    from facturador.dian.ns import NS
 
-    def e(parent, tag, text=None, **attrib):
-        el = etree.SubElement(parent, tag, attrib)
-        el.text = text
-        return el
-    etree.SubElement(root, f"{{{_NS['ext']}}}UBLExtensions")
-    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=-5)))
-    cufe = inv.findtext(f"{cbc}UUID")
-    for tag, value in (("UBLVersionID", "UBL 2.1"), ("CustomizationID", "1"), ("ProfileID", "DIAN 2.1: "
-                       "ApplicationResponse de la Factura Electrónica de Venta"), ("ProfileExecutionID", "2"),
-                       ("ID", number)):
-        e(root, cbc + tag, value)
-    e(root, cbc + "UUID", cude or hashlib.sha384(f"{number}{code}{cufe}{sender_nit}".encode()).hexdigest(),
-      schemeID="2", schemeName="CUDE-SHA384")
-    e(root, cbc + "IssueDate", now.strftime("%Y-%m-%d"))
-    e(root, cbc + "IssueTime", now.strftime("%H:%M:%S-05:00"))
-    for tag, nit in (("SenderParty", sender_nit), ("ReceiverParty", receiver)):
-        pts = e(e(root, cac + tag), cac + "PartyTaxScheme")
-        e(pts, cbc + "RegistrationName", f"Empresa {nit}")
-        e(pts, cbc + "CompanyID", nit, schemeAgencyID="195", schemeID="4", schemeName="31")
-        ts = e(e(pts, cbc + "TaxLevelCode", "O-13").getparent(), cac + "TaxScheme")
-        e(ts, cbc + "ID", "01")
-        e(ts, cbc + "Name", "IVA")
-    dr = e(root, cac + "DocumentResponse")
-    r = e(dr, cac + "Response")
-    e(r, cbc + "ResponseCode", code)
-    e(r, cbc + "Description", {"030": "Acuse de recibo", "031": "Reclamo", "032": "Recibo del bien",
-                                "033": "Aceptación expresa", "034": "Aceptación tácita"}.get(code, "Evento"))
-    ref = e(dr, cac + "DocumentReference")
-    e(ref, cbc + "ID", inv.findtext(f"{cbc}ID"))
-    e(ref, cbc + "UUID", cufe, schemeName="CUFE-SHA384")
-    e(ref, cbc + "DocumentTypeCode", "01")
-    return sign(root, signer, role="third party")
+    inv = etree.fromstring(invoice_xml)
+    tax = "cac:{}/cac:Party/cac:PartyTaxScheme/cbc:{}"
+    supplier = inv.findtext(tax.format("AccountingSupplierParty", "CompanyID"), namespaces=NS)
+    customer = inv.findtext(tax.format("AccountingCustomerParty", "CompanyID"), namespaces=NS)
+    receiver = supplier if sender_nit != supplier else customer
+    sw = example("invoice-iva19-withholdings.json")["software"]
+    now = dt.datetime.now(COT).replace(microsecond=0)
+    ev = events.Event(code, number, issue_date or now.date(), now.time(), "2",
+                      Software(sw["id"], pin or sw["pin"], sender_nit),
+                      Party(sender_nit, f"Empresa {sender_nit}"), Party(receiver, f"Empresa {receiver}"),
+                      inv.findtext("cbc:ID", namespaces=NS), inv.findtext("cbc:UUID", namespaces=NS),
+                      claim_reason=claim_reason or ("01" if code == "031" else None),
+                      person=events.Person("1020304050", "Ana", "Pérez", "Almacenista"))
+    return events.sign_event(ev, signer, signing_time=now)
