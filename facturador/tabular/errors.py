@@ -111,3 +111,19 @@ def column_index(ref: str | int) -> int:
     for ch in s:
         n = n * 26 + (ord(ch) - 64)
     return n - 1
+
+
+def error_dict(err: "RowError | ImportFileError", header: str = "") -> dict:
+    """The one public shape of a data error: ``{row, column, header, value, code, message}`` (row as the
+    user sees it, column letter, the column's header text, the offending value as text, stable code,
+    Spanish message).
+
+    >>> error_dict(RowError(7, "J", "amount", "N/A", "Fila 7, «Valor»: «N/A» no es un número.", "invalid_number"), "Valor")
+    {'row': 7, 'column': 'J', 'header': 'Valor', 'value': 'N/A', 'code': 'invalid_number', 'message': 'Fila 7, «Valor»: «N/A» no es un número.'}
+    """
+    v = err.value
+    if v is not None and not isinstance(v, str):
+        v = _jsonable(v)
+        v = v if isinstance(v, str) else str(v)
+    return {"row": err.row, "column": err.column, "header": header or "", "value": "" if v is None else v,
+            "code": err.code, "message": err.message_es}

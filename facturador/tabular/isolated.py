@@ -18,7 +18,7 @@ from typing import Any
 from .errors import ImportFileError
 from .limits import PREVIEW_LIMITS, Limits
 
-__all__ = ["preview_isolated", "PREVIEW_TIMEOUT", "PREVIEW_MEMORY"]
+__all__ = ["preview_isolated", "sample_isolated", "PREVIEW_TIMEOUT", "PREVIEW_MEMORY"]
 
 PREVIEW_TIMEOUT = 30.0  # seconds, start-up included
 PREVIEW_MEMORY = 1024 * 2**20  # bytes of address space
@@ -32,9 +32,14 @@ resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 job = pickle.loads(sys.stdin.buffer.read())
 from facturador.tabular.errors import ImportFileError
 from facturador.tabular.mapping import Template, preview
+from facturador.tabular.suggest import read_sample
 try:
-    result = preview(job["path"], job["filename"], Template.from_dict(job["template"]), limit=job["limit"],
-                     member=job["member"], limits=job["limits"])
+    if job.get("kind") == "sample":
+        result = read_sample(job["path"], job["filename"], sheet=job["sheet"], rows=job["limit"],
+                             member=job["member"], limits=job["limits"])
+    else:
+        result = preview(job["path"], job["filename"], Template.from_dict(job["template"]), limit=job["limit"],
+                         member=job["member"], limits=job["limits"], period=job.get("period"))
     out = {"ok": result}
 except ImportFileError as exc:
     out = {"error": exc.to_dict()}
@@ -50,12 +55,24 @@ def _refusal(code: str, message: str) -> ImportFileError:
 
 def preview_isolated(path: str, filename: str | None, template: dict, *, limit: int = 50, member: str | None = None,
                      limits: Limits | None = PREVIEW_LIMITS, timeout: float = PREVIEW_TIMEOUT,
-                     memory_limit: int | None = PREVIEW_MEMORY) -> Any:
+                     memory_limit: int | None = PREVIEW_MEMORY, period: str | None = None) -> Any:
     """`preview(path, filename, Template.from_dict(template), ...)` in a limited child process.
 
     Refusals are ImportFileError: the reader's own, ``preview_timeout`` or ``preview_memory``."""
-    job = pickle.dumps({"path": str(path), "filename": filename, "template": template, "limit": limit,
-                        "member": member, "limits": limits})
+    return _run({"path": str(path), "filename": filename, "template": template, "limit": limit,
+                 "member": member, "limits": limits, "period": period}, timeout, memory_limit)
+
+
+def sample_isolated(path: str, filename: str | None, *, rows: int = 60, sheet: str | int | None = None,
+                    member: str | None = None, limits: Limits | None = PREVIEW_LIMITS,
+                    timeout: float = PREVIEW_TIMEOUT, memory_limit: int | None = PREVIEW_MEMORY) -> Any:
+    """`tabular.suggest.read_sample(...)` (the first rows, for `suggest`) in a limited child process."""
+    return _run({"kind": "sample", "path": str(path), "filename": filename, "sheet": sheet, "limit": rows,
+                 "member": member, "limits": limits}, timeout, memory_limit)
+
+
+def _run(job_data: dict, timeout: float, memory_limit: int | None) -> Any:
+    job = pickle.dumps(job_data)
     proc = subprocess.Popen([sys.executable, "-I", "-c", _CHILD, str(memory_limit or 0), str(max(1, int(timeout)))],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={"PATH": "/usr/bin:/bin"})

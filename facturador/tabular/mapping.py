@@ -34,6 +34,7 @@ from .errors import ImportFileError, RowError, column_index, column_letter
 from .parsers import PARSER_NAMES, CellError, make_parser
 from .limits import Limits
 from .readers import RowSource, open_rows
+from .rules import compile_checks, compile_field_rules, validate_checks, validate_rules
 
 __all__ = ["FieldMapping", "TotalsCheck", "Template", "MappedRow", "MapStats", "RowMapper",
            "PreviewResult", "map_rows", "preview", "open_for_template", "normalize_header",
@@ -71,6 +72,8 @@ class FieldMapping:
     zfill: int | None = None                # text: left-pad digit-only values with zeros
     max_length: int | None = None           # text: maximum length
     sum_total: bool = False                 # include in declared-totals check (decimal/integer)
+    rules: dict | None = None               # validation rules (see tabular.rules): min, max, pattern...
+    label: str | None = None                # Spanish name shown in messages (default: the field name)
 
 
 @dataclass
@@ -109,6 +112,7 @@ class Template:
     footer_label_column: str | int | None = None  # None: any of the first 4 columns
     fill_merged: bool = False
     declared_totals: TotalsCheck | None = None
+    checks: list | None = None           # cross-field checks (see tabular.rules), e.g. net + taxes = total
 
     # -- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -165,12 +169,18 @@ class Template:
                                     "no tiene fila de encabezados")
             if fm.header is None and fm.position is None and fm.default is None:
                 raise _bad_template(f"el campo «{fm.field}» no tiene columna ni valor por defecto")
+            why = validate_rules(fm.field, fm.rules)
+            if why:
+                raise _bad_template(why)
             if fm.position is not None:
                 try:
                     column_index(fm.position)
                 except (ValueError, TypeError):
                     raise _bad_template(f"la posición «{fm.position}» del campo «{fm.field}» no es "
                                         "válida (use A, B, ... o un número desde 1)") from None
+        why = validate_checks(self.checks, seen)
+        if why:
+            raise _bad_template(why)
         if self.header_row is not None and (not isinstance(self.header_row, int) or self.header_row < 0):
             raise _bad_template("la fila de encabezados debe ser un número desde 1")
         try:
@@ -310,8 +320,10 @@ class _Plan:
 class RowMapper:
     """Iterator of :class:`MappedRow`; see :func:`map_rows`."""
 
-    def __init__(self, source: RowSource, template: Template, *, strict_columns: bool = True):
+    def __init__(self, source: RowSource, template: Template, *, strict_columns: bool = True,
+                 period: str | None = None):
         template.validate()
+        self.period = period  # "YYYY-MM": the period the rules' ``period_days`` refer to
         self.source = source
         self.template = template
         self.stats = MapStats()
@@ -392,7 +404,7 @@ class RowMapper:
             p.required = fm.required
             p.col = column_letter(p.idx) if p.idx is not None else None
             hdr = self.header[p.idx] if (p.idx is not None and p.idx < len(self.header)) else ""
-            p.label = f"«{fm.field}»" + (f" (columna {p.col}" + (f" «{hdr}»" if hdr else "") + ")" if p.col else "")
+            p.label = f"«{fm.label or fm.field}»" + (f" (columna {p.col}" + (f" «{hdr}»" if hdr else "") + ")" if p.col else "")
             default = fm.default
             if isinstance(default, str) and default.strip():
                 try:
@@ -403,6 +415,13 @@ class RowMapper:
                 default = None
             p.default = default
             self._plan.append(p)
+        checkers = []
+        for p, fm in zip(self._plan, t.fields):
+            c = compile_field_rules(p.name, p.label, p.col, fm.rules, period=self.period)
+            if c is not None:
+                checkers.append((p.name, c))
+        cross = compile_checks(t.checks, {p.name: (p.col, p.label) for p in self._plan})
+        self._checker = self._make_checker(checkers, cross) if (checkers or cross) else None
         # footer detection
         self._footer_labels = frozenset(normalize_header(x) for x in t.footer_labels if x)
         self._footer_initials = frozenset(x[0] for x in self._footer_labels) | frozenset(
@@ -424,6 +443,31 @@ class RowMapper:
                 text = f"{column_letter(c1)}{r1 + 1}:{column_letter(c2)}{r2 + 1}"
                 for r in range(r1, r2 + 1):
                     self._merged.setdefault(r, []).append((c1, c2, (r1, c1), text))
+
+    @staticmethod
+    def _make_checker(checkers: list, cross: Callable | None) -> Callable[[dict, int, set], list]:
+        """One function for a row's rules: each field's (non-empty values) then the cross-field checks
+        (skipped when a field they use already failed)."""
+        def check(values: dict, rn: int, failed: set) -> list:
+            out = []
+            for name, c in checkers:
+                v = values[name]
+                if v is not None and name not in failed:
+                    out += c(v, rn)
+            if cross is not None and not failed:
+                out += cross(values, rn)
+            return out
+        return check
+
+    def header_of(self, column: str | None) -> str:
+        """The header text of a column letter ("" when unknown)."""
+        if not column:
+            return ""
+        try:
+            i = column_index(column)
+        except ValueError:
+            return ""
+        return self.header[i] if i < len(self.header) else ""
 
     # -- iteration -----------------------------------------------------------------------------
     def __iter__(self) -> "RowMapper":
@@ -468,6 +512,8 @@ class RowMapper:
         plan = [(p.name, far if p.idx is None else p.idx, p.parse, p.parse.for_str,
                  p.required and p.default is None, p.default, p) for p in self._plan]
         fast = _compile_fast(self._plan, spreadsheet)
+        checker = self._checker
+        no_failed: frozenset = frozenset()
         footer_row: tuple | None = None
         footer_num = 0
         for row in src:
@@ -497,13 +543,15 @@ class RowMapper:
             except Exception:
                 pass
             else:
-                stats.data_rows += 1
-                for name in sum_fields:
-                    x = values[name]
-                    if x is not None:
-                        sums[name] += x
-                yield MappedRow(rn, values, [], row)
-                continue
+                problems = checker(values, rn, no_failed) if checker is not None else None
+                if not problems:
+                    stats.data_rows += 1
+                    for name in sum_fields:
+                        x = values[name]
+                        if x is not None:
+                            sums[name] += x
+                    yield MappedRow(rn, values, [], row)
+                    continue
             values = {}
             errors: list | None = None
             for name, idx, parse, sparse, req, default, p in plan:
@@ -529,6 +577,10 @@ class RowMapper:
                         errors = []
                     errors.append(RowError(rn, p.col, name, v, f"Fila {rn}, {p.label}: {e.message_es}.", e.code))
                     values[name] = None
+            if checker is not None:
+                problems = checker(values, rn, {e.field for e in errors} if errors else no_failed)
+                if problems:
+                    errors = (errors or []) + problems
             stats.data_rows += 1
             if errors:
                 stats.error_rows += 1
@@ -627,11 +679,12 @@ class RowMapper:
                 "row_count_mismatch"))
 
 
-def map_rows(row_source: RowSource, template: Template, *, strict_columns: bool = True) -> RowMapper:
+def map_rows(row_source: RowSource, template: Template, *, strict_columns: bool = True,
+             period: str | None = None) -> RowMapper:
     """Map a RowSource with a template. Reads the header immediately (raising ImportFileError
     ``missing_columns`` when mapped headers are absent, unless ``strict_columns=False``); then
     iterate the returned :class:`RowMapper` for :class:`MappedRow` items."""
-    return RowMapper(row_source, template, strict_columns=strict_columns)
+    return RowMapper(row_source, template, strict_columns=strict_columns, period=period)
 
 
 @dataclass
@@ -651,13 +704,13 @@ class PreviewResult:
 
 
 def preview(path: Any, filename: str | None, template: Template, limit: int = 50,
-            member: str | None = None, *, limits: Limits | None = None) -> PreviewResult:
+            member: str | None = None, *, limits: Limits | None = None, period: str | None = None) -> PreviewResult:
     """First ``limit`` data rows mapped with ``template`` (missing columns are reported, not raised).
     File-level problems (corrupt, encrypted, wrong sheet, ``limits`` exceeded...) raise ImportFileError.
     ``limits``: see ``open_rows`` (default ``DEFAULT_LIMITS``; ``PREVIEW_LIMITS`` refuses big files early)."""
     src = open_for_template(path, filename, template, member=member, limits=limits)
     try:
-        mapper = RowMapper(src, template, strict_columns=False)
+        mapper = RowMapper(src, template, strict_columns=False, period=period)
         rows: list[MappedRow] = []
         for mr in mapper:
             rows.append(mr)

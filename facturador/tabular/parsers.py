@@ -14,9 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 __all__ = ["CellError", "PARSER_NAMES", "make_parser", "make_text", "make_integer", "make_decimal",
-           "make_date", "make_period", "make_boolean", "excel_serial_to_date", "compile_date_format"]
+           "make_date", "make_period", "make_boolean", "make_phone", "excel_serial_to_date", "compile_date_format"]
 
-PARSER_NAMES = ("text", "integer", "decimal", "date", "period", "boolean")
+PARSER_NAMES = ("text", "integer", "decimal", "date", "period", "boolean", "phone")
 _EXCEL_EPOCH = _dt.date(1899, 12, 30)
 _EXCEL_EPOCH_PRE_1900_03 = _dt.date(1899, 12, 31)  # serials < 61 (Excel's fictitious 1900-02-29)
 _CURRENCY = ("COL$", "MX$", "US$", "COP", "MXN", "USD", "EUR", "$", "€")
@@ -452,6 +452,47 @@ def make_boolean() -> Callable[[Any], bool]:
     return parse
 
 
+_PHONE_JUNK = str.maketrans("", "", " -().\u00a0/")
+
+
+def make_phone() -> Callable[[Any], str]:
+    """A Colombian phone line as its 10 national digits: mobile ``3xx xxx xxxx`` or fixed
+    ``60`` + area digit + 7 digits (the 2021 national numbering plan). Spaces, dashes, dots,
+    parentheses and a ``+57``/``57`` prefix are dropped; numeric cells are read as their digits.
+
+    >>> p = make_phone()
+    >>> p("310 555 1234"), p("+57 (601) 555-1234"), p(3105551234.0)
+    ('3105551234', '6015551234', '3105551234')
+    >>> p("31055512")
+    Traceback (most recent call last):
+    ...
+    facturador.tabular.parsers.CellError: «31055512» no es una línea telefónica colombiana válida (tiene 8 dígitos; se esperaban 10: celular 3xxxxxxxxx o fijo 60 + indicativo + 7 dígitos)
+    """
+    def parse(v: Any) -> str:
+        cls = v.__class__
+        if cls is float and v.is_integer():
+            s = str(int(v))
+        elif cls is int:
+            s = str(v)
+        else:
+            s = str(v).translate(_PHONE_JUNK)
+        if s.startswith("+"):
+            s = s[1:]
+        if len(s) == 12 and s.startswith("57"):
+            s = s[2:]
+        if not (s.isdigit() and s.isascii()):
+            raise CellError(f"«{v}» no es una línea telefónica (solo se admiten dígitos)", "phone_invalid")
+        if len(s) != 10:
+            raise CellError(f"«{v}» no es una línea telefónica colombiana válida (tiene {len(s)} dígitos; se "
+                            "esperaban 10: celular 3xxxxxxxxx o fijo 60 + indicativo + 7 dígitos)", "phone_invalid")
+        if s[0] == "3" or (s.startswith("60") and s[2] in "12345678"):
+            return s
+        raise CellError(f"«{v}» no es una línea telefónica colombiana válida (un celular empieza por 3 y un fijo "
+                        "por 60 + indicativo)", "phone_invalid")
+    parse.for_str = _memo(parse)
+    return parse
+
+
 def make_parser(kind: str, *, decimal_separator: str = ",", thousands_separator: str = ".",
                 places: int | None = None, date_formats: list[str] | tuple[str, ...] = ("dd/mm/yyyy", "yyyy-mm-dd"),
                 excel_serial: bool = True, zfill: int | None = None,
@@ -468,4 +509,6 @@ def make_parser(kind: str, *, decimal_separator: str = ",", thousands_separator:
         return make_period()
     if kind == "boolean":
         return make_boolean()
+    if kind == "phone":
+        return make_phone()
     raise ValueError(f"unknown parser {kind!r}")

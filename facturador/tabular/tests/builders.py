@@ -124,3 +124,41 @@ def write_zip(path: Path, members: dict[str, bytes]) -> Path:
         for name, data in members.items():
             z.writestr(name, data)
     return path
+
+
+TELECOM_HEADER = ["Línea", "Cuenta", "Centro de costo", "Plan", "Concepto", "Minutos", "Datos (MB)", "SMS",
+                  "Valor sin IVA", "IVA", "Valor total", "Fecha corte"]
+
+
+def telecom_rows(n: int = 6, *, defects: bool = True) -> list[list[Any]]:
+    """A mobile operator's "Detalle de consumo": two title rows (the first merged over the width), a blank
+    row, the 12-column header, ``n`` lines (several lines per account) and a TOTAL row. With ``defects``
+    rows 5-8 carry, in order: an 'N/A' amount, the date 31/02/2026, an 8-digit line, negative minutes."""
+    rows: list[list[Any]] = [["Detalle de consumo — Operador Móvil S.A.", *[None] * 11],
+                             ["Periodo: octubre 2026", *[None] * 11], [None] * 12, list(TELECOM_HEADER)]
+    net_sum = tax_sum = tot_sum = 0.0
+    for i in range(n):
+        line = f"31{i:08d}"
+        net = 10000.0 + 500 * i
+        iva = round(net * 0.19, 2)
+        row: list[Any] = [line, f"00{100 + i // 2}", "Ventas" if i % 2 else "Gerencia", "Plan 20GB", "Cargo básico",
+                          120 + i, 2048.5, 10, net, iva, round(net + iva, 2), "31/10/2026"]
+        rows.append(row)
+    if defects:
+        rows[4][10] = "N/A"
+        rows[5][11] = "31/02/2026"
+        rows[6][0] = "31000002"
+        rows[7][5] = -5
+    for k, r in enumerate(rows[4:]):
+        if not (defects and k < 4):  # the footer sums the lines without defects, as the mapper does
+            net_sum += r[8]
+            tax_sum += r[9]
+            tot_sum += r[10]
+    rows.append(["TOTAL", None, None, None, None, None, None, None, round(net_sum, 2), round(tax_sum, 2),
+                 round(tot_sum, 2), None])
+    return rows
+
+
+def write_telecom_xlsx(path: Path, n: int = 6, *, defects: bool = True) -> Path:
+    rows = telecom_rows(n, defects=defects)
+    return write_xlsx(path, {"Detalle": rows}, merges=[(0, 0, 0, 11, rows[0][0])])

@@ -1,0 +1,64 @@
+"""The proposal engine (tabular.suggest), the rules (tabular.rules) and the dry run (tabular.validate)."""
+
+from decimal import Decimal
+
+from facturador.tabular import FieldSpec, Template, read_sample, suggest, validate_file
+from facturador.tabular.tests.builders import write_telecom_xlsx
+
+CATALOG = [
+    FieldSpec("service_line", "Línea", "phone", ("linea", "numero de linea", "celular")),
+    FieldSpec("reference", "Cuenta", "text", ("cuenta", "referencia"), required=True),
+    FieldSpec("minutes", "Minutos", "decimal", ("minutos",), rules={"non_negative": True}),
+    FieldSpec("net_amount", "Valor sin IVA", "decimal", ("valor sin iva", "subtotal")),
+    FieldSpec("iva_amount", "IVA", "decimal", ("iva", "valor iva")),
+    FieldSpec("amount", "Valor total", "decimal", ("valor total", "total")),
+    FieldSpec("cut_date", "Fecha de corte", "date", ("fecha corte", "fecha de corte"), rules={"period_days": 31}),
+]
+SUM = {"kind": "sum", "fields": ["net_amount", "iva_amount"], "equals": "amount", "tolerance": "1"}
+
+
+def test_telecom_sample_header_totals_and_fields(tmp_path):
+    path = write_telecom_xlsx(tmp_path / "consumo.xlsx")
+    s = suggest(read_sample(path, "consumo.xlsx"), CATALOG, checks=[SUM])
+    assert (s.header_row, s.totals_row, s.sheet) == (4, 11, "Detalle")
+    by = {c.header: c for c in s.columns}
+    assert by["Línea"].field == "service_line" and by["Línea"].parser == "phone"
+    assert by["Minutos"].rules == {"non_negative": True}
+    assert by["Centro de costo"].field == "extra.centro_de_costo" and by["SMS"].parser == "integer"
+    assert s.template()["checks"] == [SUM]
+
+
+def test_every_defect_of_the_telecom_file_is_reported(tmp_path):
+    path = write_telecom_xlsx(tmp_path / "consumo.xlsx")
+    t = Template.from_dict(suggest(read_sample(path, "consumo.xlsx"), CATALOG, checks=[SUM]).template())
+    r = validate_file(path, "consumo.xlsx", t, period="2026-10")
+    found = {(e["row"], e["column"], e["code"]) for e in r["errors"]}
+    assert found == {(5, "K", "invalid_number"), (6, "L", "invalid_date"), (7, "A", "phone_invalid"),
+                     (8, "F", "negative")}
+    assert (r["rows_read"], r["rows_valid"]) == (6, 2)
+    assert next(e for e in r["errors"] if e["code"] == "negative")["header"] == "Minutos"
+
+
+def test_sum_check_and_period_window():
+    import io
+    t = Template.from_dict({"fields": [
+        {"field": "net_amount", "header": "Neto", "parser": "decimal"},
+        {"field": "iva_amount", "header": "IVA", "parser": "decimal"},
+        {"field": "amount", "header": "Total", "parser": "decimal"},
+        {"field": "cut_date", "header": "Corte", "parser": "date", "rules": {"period_days": 5}}], "checks": [SUM]})
+    data = "Neto;IVA;Total;Corte\n100;19;119,5;30/10/2026\n100;19;130;30/10/2026\n1;0;1;15/12/2026\n"
+    r = validate_file(io.BytesIO(data.encode()), "x.csv", t, period="2026-10")
+    assert [(e["row"], e["code"]) for e in r["errors"]] == [(3, "sum_mismatch"), (4, "date_outside_period")]
+    assert r["totals"]["amount"] == str(Decimal("119.5"))
+
+
+def test_dot_decimal_file_and_unknown_rule_refused():
+    from facturador.tabular import ImportFileError, Sample
+    s = suggest(Sample.from_rows([["Cuenta", "Valor total"], ["1", "1,234.50"], ["2", "12.75"]]), CATALOG)
+    assert (s.decimal_separator, s.thousands_separator) == (".", ",")
+    try:
+        Template.from_dict({"fields": [{"field": "x", "header": "X", "rules": {"bogus": 1}}]})
+    except ImportFileError as exc:
+        assert exc.code == "invalid_template" and "bogus" in exc.message_es
+    else:
+        raise AssertionError("unknown rule accepted")
