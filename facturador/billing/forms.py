@@ -1,8 +1,18 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from facturador.billing.models import Account, Batch, InvoiceTemplate, ServiceClass
+from facturador.billing.models import Account, Batch, Charge, InvoiceTemplate, ServiceClass, Tariff
+from facturador.core.forms import PeriodInput, PeriodsField
+from facturador.core.periods import offered_periods
 from facturador.einvoice.forms import AcquirerLookupInput
+
+
+def charge_periods(issuer) -> list[str]:
+    """The periods a billing form offers: those with charges or tariffs, and this month (newest first)."""
+    with_data = set(Charge.objects.filter(issuer=issuer).order_by().values_list("period", flat=True).distinct())
+    with_data |= set(Tariff.objects.filter(issuer=issuer).order_by().values_list("period", flat=True).distinct())
+    return offered_periods(with_data)
+
 
 DATE = {"type": "date"}
 
@@ -39,18 +49,23 @@ class TariffForm(forms.ModelForm):
 
         model = Tariff
         fields = ["period", "concept", "service_class", "stratum", "kind", "value"]
+        widgets = {"period": PeriodInput()}
 
 
 class CarteraFilterForm(forms.Form):
     """The report's filters; the periods are checked by `billing.services.cartera_report`."""
 
-    periods = forms.CharField(label=_("Periodos"), required=False, help_text=_("AAAA-MM separados por coma; vacío: todos."))
+    periods = PeriodsField(label=_("Periodos"), required=False, help_text=_("Ninguno marcado: todos los periodos."))
     as_of = forms.DateField(label=_("Fecha de corte"), required=False, widget=forms.DateInput(attrs=DATE))
     service_class = forms.ChoiceField(label=_("Clase"), required=False, choices=[("", "Todas"), *ServiceClass.choices])
     stratum = forms.ChoiceField(label=_("Estrato"), required=False, choices=[("", "Todos")] + [(str(i), str(i)) for i in range(1, 7)])
     state = forms.ChoiceField(label=_("Estado"), required=False, choices=[("", "Todos"), *Account.State.choices])
     reference = forms.CharField(label=_("Referencia contiene"), required=False)
     only_with_balance = forms.BooleanField(label=_("Solo cuentas con saldo"), required=False)
+
+    def __init__(self, *args, issuer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["periods"].offer(charge_periods(issuer))
 
 
 class TemplateUploadForm(forms.Form):
@@ -87,7 +102,7 @@ class TemplateUploadForm(forms.Form):
 class BatchForm(forms.Form):
     """The inputs of `billing.actions.create_batch`; the action checks them (periods, dates, selection...)."""
 
-    periods = forms.CharField(label=_("Periodos"), help_text=_("AAAA-MM separados por coma, por ejemplo 2026-09,2026-10."))
+    periods = PeriodsField(label=_("Periodos"), help_text=_("Marque los periodos a facturar (los que tienen cargos, y el mes en curso)."))
     billing_type = forms.ChoiceField(label=_("Tipo de facturación"), choices=Batch.BillingType.choices)
     issue_date = forms.DateField(label=_("Fecha de expedición"), widget=forms.DateInput(attrs=DATE))
     due_date = forms.DateField(label=_("Fecha límite de pago"), widget=forms.DateInput(attrs=DATE))
@@ -107,6 +122,7 @@ class BatchForm(forms.Form):
 
     def __init__(self, *args, issuer, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["periods"].offer(charge_periods(issuer))
         self.fields["template"].queryset = InvoiceTemplate.objects.filter(issuer=issuer).order_by("name", "-version")
         self.fields["template"].label_from_instance = lambda t: f"{t.name} — versión {t.version}" + (
             " (predeterminada)" if t.is_default else "")

@@ -145,7 +145,7 @@ def tariffs(request):
 # ------------------------------------------------------------------------------- cartera
 
 def _cartera_from(request):
-    form = CarteraFilterForm(request.GET or None)
+    form = CarteraFilterForm(request.GET or None, issuer=request.issuer)
     if not form.is_valid():
         return form, None
     try:

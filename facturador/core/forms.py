@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from facturador.core.errors import Refusal
 from facturador.core.models import Branch, Certificate, Issuer, NumberingRange
+from facturador.core.periods import PERIOD_RE
 
 
 def add_refusal(form, refusal: Refusal):
@@ -33,6 +34,36 @@ class PeriodInput(forms.TextInput):
             widget["attrs"]["list"] = widget["list_id"]
             widget["periods"] = self.periods
         return context
+
+
+class PeriodCheckboxes(forms.CheckboxSelectMultiple):
+    """The check boxes of `PeriodsField`, side by side."""
+
+    template_name = "core/widgets/periods.html"
+
+
+class PeriodsField(forms.MultipleChoiceField):
+    """Several periods (AAAA-MM) picked from a list of check boxes: the periods that have data
+    (`core.periods.offered_periods`, given with `offer()` when the form is built). Cleaned: the picked periods,
+    sorted. A client posting a well-formed period that is not offered (a script, an old bookmark) is not refused
+    here: whether that period can be used is the action's decision; a single value with commas is also split."""
+
+    widget = PeriodCheckboxes
+    default_error_messages = {"invalid_choice": _("«%(value)s» no es un periodo válido: use AAAA-MM (por ejemplo 2026-09).")}
+
+    def __init__(self, *, periods=(), **kwargs):
+        super().__init__(choices=(), **kwargs)
+        self.offer(periods)
+
+    def offer(self, periods):
+        self.choices = [(p, p) for p in periods]
+
+    def to_python(self, value):
+        values = super().to_python(value)
+        return sorted({p.strip() for v in values for p in v.replace(";", ",").split(",") if p.strip()})
+
+    def valid_value(self, value):
+        return bool(PERIOD_RE.match(value)) or super().valid_value(value)
 
 
 class IssuerForm(forms.ModelForm):

@@ -128,3 +128,9 @@ def test_tariffs_page_offers_a_month_picker_and_writes_fixed_values_as_money(iss
     html = client_co.get("/facturacion/tarifas/").content.decode()
     assert 'name="apply_period" type="month"' in html and '<option value="2026-10"></option>' in html
     assert "$ 7.000" in html
+
+
+@pytest.mark.django_db
+def test_new_tariff_period_is_a_month_picker(issuer_co, client_co):
+    html = client_co.get("/facturacion/tarifas/").content.decode()
+    assert 'type="month" name="period"' in html

@@ -34,7 +34,8 @@ def test_charges_to_downloaded_batch(page, make_issuer, make_user, start_worker,
 
     page.click(".tabs >> text=Lotes")
     page.click("a.button:has-text('Facturación masiva')")
-    page.fill("input[name=periods]", "2026-09,2026-10")
+    page.check("input[name=periods][value='2026-09']")
+    page.check("input[name=periods][value='2026-10']")
     page.select_option("select[name=billing_type]", "normal")
     page.fill("input[name=issue_date]", "2026-11-03")
     page.fill("input[name=due_date]", "2026-11-20")

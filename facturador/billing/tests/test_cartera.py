@@ -157,3 +157,11 @@ def test_cartera_api_amounts_are_plain_decimals_with_two_places(issuer_co, api_c
     assert row["balance"] == "34540.96" and set(row["buckets"].values()) <= {"0.00", "34540.96"}
     charges = api_client.get(f"/api/v1/issuers/{issuer_co.pk}/billing/charges/").json()
     assert [c["amount"] for c in charges["results"]] == ["34540.96"]
+
+
+@pytest.mark.django_db
+def test_cartera_filters_periods_by_check_boxes(issuer_co, portfolio, client_co):
+    page = client_co.get("/facturacion/cartera/", {"as_of": "2026-10-15", "periods": ["2026-09"]})
+    html = page.content.decode()
+    assert '<input type="checkbox" name="periods" value="2026-09"' in html and " checked" in html
+    assert page.context["report"].periods == ["2026-09"]

@@ -91,3 +91,22 @@ def test_api_refuses_duplicates(issuer_co, setup, admin_co, api_client):
     assert r.status_code == 400 and r.json()["code"] == "billing.references.invalid" and "2 problemas" in r.json()["detail"]
     assert [p["reference"] for p in r.json()["details"]["problems"]] == ["000001", "X1"]
     assert not Batch.objects.exists()
+
+
+@pytest.mark.django_db
+def test_batch_form_offers_periods_with_charges_as_check_boxes(issuer_co, setup, client_co):
+    html = client_co.get("/facturacion/lotes/nuevo/").content.decode()
+    assert '<input type="checkbox" name="periods" value="2026-09"' in html
+    assert 'name="periods" type="text"' not in html and 'type="text" name="periods"' not in html
+
+
+@pytest.mark.django_db
+def test_batch_form_takes_several_checked_periods(issuer_co, client_co):
+    from facturador.billing import invoice_templates
+
+    make_range(issuer_co)
+    invoice_templates.ensure_default(issuer_co)
+    make_accounts(issuer_co, 2, periods=("2026-09", "2026-10"))
+    resp = client_co.post("/facturacion/lotes/nuevo/", form(periods=["2026-09", "2026-10"], refs="000001\n"))
+    assert resp.status_code == 302
+    assert client_co.session["billing_batch_draft"]["periods"] == ["2026-09", "2026-10"]

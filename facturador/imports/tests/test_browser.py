@@ -37,6 +37,9 @@ def test_schedule_and_follow_in_viewer(page, make_user, issuer_co, operator, tem
     page.screenshot(path=str(artifacts_dir / "imports-queue-running.png"), full_page=True)
     page.wait_for_selector(".job-progress[data-status=finished]", timeout=60000)
     assert "100 %" in row.inner_text()
+    # the finished row's actions went with its state, without a reload
+    assert not row.locator("button:has-text('Eliminar')").is_visible()
+    assert not row.locator("button:has-text('Cancelar')").is_visible()
     page.screenshot(path=str(artifacts_dir / "imports-queue-finished.png"), full_page=True)
     assert Charge.objects.count() == 3000
     page.click("a:has-text('Finalizados')")
