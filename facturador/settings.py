@@ -370,6 +370,9 @@ FACTURADOR_BILLING_RENDER_HELPERS = int(os.environ.get("FACTURADOR_BILLING_RENDE
 # Local DIAN and PAC test services started by `facturador serve --seed-demo` (and used by the demo data)
 FACTURADOR_DIAN_SANDBOX_PORT = int(os.environ.get("FACTURADOR_DIAN_SANDBOX_PORT", "8089"))
 FACTURADOR_PAC_SANDBOX_PORT = int(os.environ.get("FACTURADOR_PAC_SANDBOX_PORT", "8090"))
+# SAT's CFDI status service (ConsultaCFDIService.svc) used by reception; empty = SAT's official address
+# (facturador.cfdi.sat_status.OFFICIAL_URL). The demo points it at the local PAC, which imitates it.
+FACTURADOR_SAT_STATUS_URL = os.environ.get("FACTURADOR_SAT_STATUS_URL", "")
 # Imports: valid lines sent to the database per batch (COPY / executemany), and an optional pause in seconds
 # between batches so that a big import does not saturate a shared database.
 FACTURADOR_IMPORT_BATCH_SIZE = int(os.environ.get("FACTURADOR_IMPORT_BATCH_SIZE") or 20_000)

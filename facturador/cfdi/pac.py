@@ -31,6 +31,7 @@ from xml.sax.saxutils import escape as _xml_escape
 import requests
 from lxml import etree
 
+from . import sat_status
 from . import xml as cx
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,11 @@ class StatusResult:
     codigo_estatus: str = ""
     es_cancelable: str = ""
     estatus_cancelacion: str = ""
+    validacion_efos: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.codigo_estatus.startswith("S")
 
 
 @runtime_checkable
@@ -366,35 +372,27 @@ class FinkokPac:
 
 
 # --------------------------------------------------------------------------- SAT consulta (status)
-SAT_STATUS_URL = "https://consultaqr.facturaelectronica.sat.gob.mx/ConsultaCFDIService.svc"
+SAT_STATUS_URL = sat_status.OFFICIAL_URL
 
 
 class SatStatusClient:
-    """SAT's public CFDI status service (SOAP ``Consulta`` with the QR expression)."""
+    """SAT's public CFDI status service (SOAP ``Consulta`` with the expresión impresa, ``cfdi.sat_status``)."""
 
     def __init__(self, url: str = SAT_STATUS_URL, *, timeout: float = 30.0, retries: int = 2, backoff: float = 0.5):
         self.url = url
         self._http = _Http(timeout, retries, backoff)
 
     def status(self, rfc_emisor: str, rfc_receptor: str, total: str, uuid: str) -> StatusResult:
-        expr = f"?re={_xml_escape(rfc_emisor)}&rr={_xml_escape(rfc_receptor)}&tt={total}&id={uuid.upper()}"
-        env = (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP_ENV}" '
-               f'xmlns:tem="http://tempuri.org/"><soapenv:Header/><soapenv:Body><tem:Consulta>'
-               f"<tem:expresionImpresa><![CDATA[{expr}]]></tem:expresionImpresa></tem:Consulta>"
-               f"</soapenv:Body></soapenv:Envelope>").encode("utf-8")
-        r = self._http.request("POST", self.url, data=env, headers={
-            "Content-Type": "text/xml; charset=utf-8",
-            "SOAPAction": "http://tempuri.org/IConsultaCFDIService/Consulta"})
+        body = sat_status.request_body(sat_status.expresion_impresa(rfc_emisor, rfc_receptor, total, uuid))
+        r = self._http.request("POST", self.url, data=body, headers={
+            "Content-Type": "text/xml; charset=utf-8", "SOAPAction": sat_status.SOAP_ACTION})
         try:
-            root = etree.fromstring(r.content, parser=etree.XMLParser(resolve_entities=False, no_network=True))
-        except etree.XMLSyntaxError as exc:
-            raise PacError("respuesta_invalida", pac_message=r.text[:200], http_status=r.status_code) from exc
-
-        def t(name):
-            el = root.find(f".//{{*}}{name}")
-            return (el.text or "") if el is not None else ""
-        return StatusResult(uuid=uuid.upper(), estado=t("Estado"), codigo_estatus=t("CodigoEstatus"),
-                            es_cancelable=t("EsCancelable"), estatus_cancelacion=t("EstatusCancelacion"))
+            f = sat_status.parse_response(r.content)
+        except ValueError as exc:
+            raise PacError("respuesta_invalida", pac_message=str(exc)[:200], http_status=r.status_code) from exc
+        return StatusResult(uuid=uuid.upper(), estado=f["Estado"], codigo_estatus=f["CodigoEstatus"],
+                            es_cancelable=f["EsCancelable"], estatus_cancelacion=f["EstatusCancelacion"],
+                            validacion_efos=f["ValidacionEFOS"])
 
 
 # --------------------------------------------------------------------------- SW Sapien (REST)

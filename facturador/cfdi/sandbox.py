@@ -15,8 +15,10 @@ régimen (``CFDI40161``). A document stamped before is answered with its existin
 start (``sandbox.certificate``; also served at ``GET /certificates/<NoCertificadoSAT>.cer``).
 
 Cancellation: motives 01–04 (01 requires the substituting UUID), 201 accepted, 202 already
-cancelled, 203 not the emisor's, 205 unknown UUID. Status: Finkok ``get_sat_status`` and SAT's
-``ConsultaCFDIService.svc``.
+cancelled, 203 not the emisor's, 205 unknown UUID. Status: Finkok ``get_sat_status`` and an imitation of SAT's
+own status service ``ConsultaCFDIService.svc`` (``cfdi.sat_status``: ``Consulta`` with the expresión impresa;
+found only when emisor, receptor and total match the stamped CFDI; ``N - 601`` for an incomplete expression;
+``EsCancelable`` by the $1,000 / generic-RFC rule; test hooks :meth:`mark_cancelled`, :meth:`set_sat_status`).
 
 Test hooks: ``delay`` (seconds before answering), :meth:`fail_next` (a given error code, or a bare
 HTTP status such as 503, for the next N requests). Everything is in memory.
@@ -116,6 +118,19 @@ class _Record:
     estado: str = "Vigente"
     motivo: str | None = None
     folio_sustitucion: str | None = None
+    estatus_cancelacion: str = ""
+    validacion_efos: str = "200"
+
+    @property
+    def es_cancelable(self) -> str:
+        """SAT's answer: up to $1,000 or to a generic RFC a CFDI is cancelled without the receptor's acceptance
+        (approximation of the current rules, which have more cases)."""
+        try:
+            small = float(self.total) <= 1000
+        except ValueError:
+            small = False
+        return ("Cancelable sin aceptación" if small or self.rfc_receptor in GENERIC
+                else "Cancelable con aceptación")
 
 
 def _make_certificate(number: str, rfc: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
@@ -269,6 +284,7 @@ class _State:
             if rec.estado == "Cancelado":
                 return "202", "Cancelado"
             rec.estado, rec.motivo, rec.folio_sustitucion = "Cancelado", motivo, folio
+            rec.estatus_cancelacion = "Cancelado sin aceptación"
             return "201", "Cancelado sin aceptación"
 
     def status(self, uid: str) -> _Record | None:
@@ -600,17 +616,33 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------- SAT consulta
     def _sat_status(self, body: bytes):
-        text = body.decode("utf-8", "replace")
-        m = re.search(r"[?&]id=([0-9A-Fa-f-]{36})", text)
-        rec = self.sb._state.status(m.group(1)) if m else None
-        ns = "http://schemas.datacontract.org/2004/07/Sat.Cfdi.Negocio.ConsultaCfdi.Servicio"
-        estado = rec.estado if rec else "No Encontrado"
-        code = "S - Comprobante obtenido satisfactoriamente." if rec else "N - 602: Comprobante no encontrado."
-        canc = "Cancelado sin aceptación" if rec and rec.estado == "Cancelado" else ""
-        self._xml(_soap(f'<ConsultaResponse xmlns="http://tempuri.org/"><ConsultaResult xmlns:a="{ns}">'
-                        f"<a:CodigoEstatus>{code}</a:CodigoEstatus><a:EsCancelable>Cancelable sin aceptación</a:EsCancelable>"
-                        f"<a:Estado>{estado}</a:Estado><a:EstatusCancelacion>{canc}</a:EstatusCancelacion>"
-                        f"<a:ValidacionEFOS>200</a:ValidacionEFOS></ConsultaResult></ConsultaResponse>"))
+        """SAT's ``ConsultaCFDIService.svc`` ``Consulta``: the CFDIs this PAC stamped, found only when the
+        expression's emisor, receptor and total match the stamped CFDI (as SAT does)."""
+        from decimal import Decimal, InvalidOperation
+
+        from . import sat_status as st
+        try:
+            root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True,
+                                                                 load_dtd=False, huge_tree=False))
+            expr = root.findtext(f"{{{SOAP_ENV}}}Body/{{{st.TEMPURI}}}Consulta/{{{st.TEMPURI}}}expresionImpresa")
+        except etree.XMLSyntaxError:
+            expr = None
+        if expr is None:
+            return self._xml(_soap_fault("El mensaje no es una solicitud Consulta válida.", "s:Client"), 500)
+        q = st.parse_expresion(expr)
+        if not all(q.get(k) for k in ("re", "rr", "tt", "id")):
+            return self._xml(st.response_body(st.INVALID, "No Encontrado"))
+        rec = self.sb._state.status(q["id"])
+        try:
+            same_total = rec is not None and Decimal(q["tt"]) == Decimal(rec.total)
+        except InvalidOperation:
+            same_total = False
+        if rec is None or not same_total or (q["re"].upper(), q["rr"].upper()) != (rec.rfc_emisor, rec.rfc_receptor):
+            return self._xml(st.response_body(st.NOT_FOUND, "No Encontrado"))
+        with self.sb._state.lock:
+            answer = st.response_body(st.FOUND, rec.estado, rec.es_cancelable, rec.estatus_cancelacion,
+                                      rec.validacion_efos)
+        self._xml(answer)
 
 
 class _Server(ThreadingHTTPServer):
@@ -648,6 +680,24 @@ class PacSandbox:
     def _take_failure(self) -> dict | None:
         with self._flock:
             return self._failures.pop(0) if self._failures else None
+
+    def set_sat_status(self, uuid: str, *, estado: str | None = None, estatus_cancelacion: str | None = None,
+                       validacion_efos: str | None = None) -> None:
+        """Test hook: what SAT's status service answers for a stamped CFDI (e.g. ``estado="Cancelado",
+        estatus_cancelacion="Cancelado con aceptación"`` for a cancellation the receptor accepted elsewhere)."""
+        rec = self._state.status(uuid)
+        if rec is None:
+            raise KeyError(uuid)
+        with self._state.lock:
+            if estado is not None:
+                rec.estado = estado
+            if estatus_cancelacion is not None:
+                rec.estatus_cancelacion = estatus_cancelacion
+            if validacion_efos is not None:
+                rec.validacion_efos = validacion_efos
+
+    def mark_cancelled(self, uuid: str, estatus: str = "Cancelado sin aceptación") -> None:
+        self.set_sat_status(uuid, estado="Cancelado", estatus_cancelacion=estatus)
 
     def stamped(self, uuid: str) -> bytes | None:
         rec = self._state.status(uuid)

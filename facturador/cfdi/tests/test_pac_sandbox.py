@@ -142,9 +142,11 @@ def test_cancel_motive_01_needs_substitute(pac, invoice, csd):
     substitute = pac.stamp(build_invoice(invoice, csd))
     res = pac.cancel(csd.rfc, original.uuid, "01", substitute_uuid=substitute.uuid)
     assert res.status_code == "201" and res.accepted and original.uuid.encode() in res.acuse
-    st = pac.status(csd.rfc, invoice.receptor.rfc, "0", original.uuid)
+    def total(stamp):  # SAT's status service finds a CFDI only by its emisor, receptor, total and UUID
+        return etree.fromstring(stamp.xml_bytes).get("Total")
+    st = pac.status(csd.rfc, invoice.receptor.rfc, total(original), original.uuid)
     assert st.estado == "Cancelado"
-    assert pac.status(csd.rfc, invoice.receptor.rfc, "0", substitute.uuid).estado == "Vigente"
+    assert pac.status(csd.rfc, invoice.receptor.rfc, total(substitute), substitute.uuid).estado == "Vigente"
     assert pac.cancel(csd.rfc, original.uuid, "02").status_code == "202"      # already cancelled
 
 
