@@ -31,6 +31,7 @@ OWN_COMMANDS = [
     ("batch create|status|cancel|resume", "Mass-invoicing batches (lotes)"),
     ("cartera export", "Export the portfolio report (xlsx)"),
     ("payments import FILE", "Apply an Asobancaria 2001 payment file"),
+    ("billing settings show|set key=value", "Billing settings of an issuer (GLNs, payment tolerance, days to pay...)"),
     ("mail create|preview|test|start|stop|resume|resend-failed|status|export|bounces|test-recipients", "Mass email of invoices"),
 ]
 

@@ -26,7 +26,10 @@ from facturador.core.periods import clean_period
 from facturador.payments import asobancaria
 from facturador.printing.render import TemplateError
 
-DEFAULT_DUE_DAYS = 15
+PAYMENT_FILE_RULES = {  # rules of payments.asobancaria whose refusal has a code of its own
+    "nit_mismatch": "billing.payment_file.wrong_issuer",
+    "service_code_unknown": "billing.payment_file.unknown_service_code",
+}
 
 
 def _invalid(code: str, exc: ValidationError) -> Invalid:
@@ -82,29 +85,27 @@ def upload_accounts(issuer, actor: Actor, *, data: bytes) -> tuple[int, int]:
 # -------------------------------------------------------------------------------- settings
 
 def save_settings(issuer, actor: Actor, **fields) -> BillingSettings:
-    """The issuer's billing configuration (bank agreement GLN and barcode widths, numbering, interest...)."""
-    from facturador.printing.barcodes import BarcodeError, payment_barcode_data
-
+    """Change the issuer's billing configuration (only the fields given; see `services.SETTINGS_FIELDS`): bank
+    agreement GLN and other collection GLNs, payment tolerance, days to pay, barcode widths, numbering, interest,
+    printed texts. Values may be typed (UI, API) or text (CLI `key=value`). Every field is checked; a refusal
+    names the first bad field and lists all of them in `details.errors` ([{field, code, message}])."""
     conf = BillingSettings.for_issuer(issuer)
-    for name, value in fields.items():
+    values, errors = services.clean_settings(conf, fields)
+    if errors:
+        first = errors[0]
+        raise Invalid(first["code"], first["message"], field=first["field"], details={"errors": errors})
+    before = services.settings_dict(conf)
+    for name, value in values.items():
         setattr(conf, name, value)
-    conf.gln = (conf.gln or "").strip()
-    try:
-        payment_barcode_data(conf.gln, "1", 1, None)
-    except BarcodeError as exc:
-        raise Invalid("billing.settings.invalid_gln", exc.message, field="gln", details={"rule": exc.code}) from exc
-    if not 1 <= conf.ref_width <= 25:
-        raise Invalid("billing.settings.invalid_width", "El ancho de la referencia debe estar entre 1 y 25.",
-                      field="ref_width")
-    if not 1 <= conf.amount_width <= 15:
-        raise Invalid("billing.settings.invalid_width", "El ancho del valor debe estar entre 1 y 15.",
-                      field="amount_width")
     try:
         conf.full_clean(exclude=["issuer"], validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         raise _invalid("billing.settings.invalid", exc) from exc
     conf.save()
-    audit.record("billing.settings", actor=actor, issuer=issuer, obj=conf)
+    after = services.settings_dict(conf)
+    changed = [k for k in after if after[k] != before[k]]
+    audit.record("billing.settings", actor=actor, issuer=issuer, obj=conf,
+                 summary=", ".join(f"{k}: {before[k]} → {after[k]}" for k in changed)[:500] or "sin cambios")
     return conf
 
 
@@ -214,7 +215,8 @@ def preview_batch(issuer, *, periods, references=None, billing_type: str = Batch
         raise Invalid("billing.batch.invalid_billing_type", "Tipo de facturación no válido.", field="billing_type",
                       details={"billing_type": billing_type, "choices": list(Batch.BillingType.values)})
     issue_date = services.parse_date(issue_date, field="issue_date") or dt.date.today()
-    due_date = services.parse_date(due_date, field="due_date") or issue_date + dt.timedelta(days=DEFAULT_DUE_DAYS)
+    due_date = services.parse_date(due_date, field="due_date") or issue_date + dt.timedelta(
+        days=BillingSettings.for_issuer(issuer).due_days)
     if due_date < issue_date:
         raise Invalid("billing.batch.due_before_issue", "La fecha límite de pago es anterior a la fecha de expedición.",
                       field="due_date")
@@ -295,12 +297,16 @@ def resume_batch(issuer, actor: Actor, batch: Batch) -> Batch:
 def import_payments(issuer, actor: Actor, *, data: bytes, name: str = "recaudo.txt") -> recaudo.ImportResult:
     """Apply an Asobancaria 2001 recaudo file (nothing is applied if any check fails).
 
-    Refusals: `billing.payment_file.invalid` (details: line, rule, record_field), `billing.payment_file.duplicate`."""
+    Refusals (details: line, rule, record_field): `billing.payment_file.invalid` (structure, control totals),
+    `billing.payment_file.wrong_issuer` (the header's NIT is not the issuer's),
+    `billing.payment_file.unknown_service_code` (a lot's EAN-13 is not one of the issuer's GLNs);
+    `billing.payment_file.duplicate`."""
     try:
         result = recaudo.import_file(issuer, data, name=name, user=actor.user)
     except asobancaria.AsobancariaError as exc:
         where = f"Línea {exc.line_no}: " if exc.line_no else ""
-        raise Invalid("billing.payment_file.invalid", f"{where}{exc.message_es} No se registró ningún pago.",
+        raise Invalid(PAYMENT_FILE_RULES.get(exc.code, "billing.payment_file.invalid"),
+                      f"{where}{exc.message_es} No se registró ningún pago.",
                       field="file", details={"line": exc.line_no, "rule": exc.code, "record_field": exc.field}) from exc
     audit.record("payments.import", actor=actor, issuer=issuer, obj=result.payment_file,
                  summary=f"{result.matched} pagos aplicados, {len(result.unmatched)} sin cuenta")

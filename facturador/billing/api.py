@@ -14,10 +14,13 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from facturador.billing import actions, cartera, invoice_templates, outputs, services
-from facturador.billing.models import Account, Batch, BatchPart, BillingInvoice, Charge, InvoiceTemplate, PaymentFile, Tariff
+from facturador.billing.models import (Account, Batch, BatchPart, BillingInvoice, BillingSettings, Charge, InvoiceTemplate,
+                                       PaymentFile, Tariff)
 from facturador.core.actors import Actor
+from facturador.core.errors import Invalid
 from facturador.core.rest import IssuerScopedMixin, JobSerializer, Money, money_string, refusal_responses
 
 
@@ -331,3 +334,40 @@ class CarteraViewSet(IssuerScopedMixin, viewsets.ViewSet):
                       "balance": money_string(r.balance),
                       "buckets": {k: money_string(v) for k, v in r.buckets.items()}} for r in report.rows],
         })
+
+
+class BillingSettingsSerializer(serializers.Serializer):
+    """The issuer's billing settings (`billing.services.SETTINGS_FIELDS`); PATCH any subset of them."""
+
+    gln = serializers.CharField(required=False, help_text="GLN del convenio de recaudo (13 dígitos, AI 415)")
+    extra_glns = serializers.ListField(child=serializers.CharField(), required=False,
+                                       help_text="Otros GLN cuyos archivos de recaudo se aceptan")
+    payment_tolerance = Money(required=False, help_text="Una factura queda pagada si lo que falta no supera este valor")
+    due_days = serializers.IntegerField(required=False, help_text="Fecha límite propuesta: expedición + días")
+    ref_width = serializers.IntegerField(required=False)
+    amount_width = serializers.IntegerField(required=False)
+    numbering_prefix = serializers.CharField(required=False, allow_blank=True)
+    numbering_environment = serializers.CharField(required=False, help_text="production o test")
+    monthly_interest_rate = serializers.DecimalField(max_digits=6, decimal_places=3, coerce_to_string=True,
+                                                     required=False, help_text="Interés de mora mensual (%)")
+    document_title = serializers.CharField(required=False)
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class BillingSettingsView(IssuerScopedMixin, APIView):
+    """GET the issuer's billing settings; PATCH changes the fields given (`billing.actions.save_settings`, the
+    same rules as the settings page and `facturador billing settings set`). A refusal names the first bad field
+    and lists every bad field in `details.errors` ([{field, code, message}])."""
+
+    @extend_schema(responses={200: BillingSettingsSerializer})
+    def get(self, request, issuer_pk=None):
+        return Response(services.settings_dict(BillingSettings.for_issuer(self.issuer)))
+
+    @extend_schema(request=BillingSettingsSerializer, responses={200: BillingSettingsSerializer, **refusal_responses(400)})
+    def patch(self, request, issuer_pk=None):
+        body = request.data.dict() if hasattr(request.data, "dict") else request.data
+        if not isinstance(body, dict):
+            raise Invalid("billing.settings.invalid", "Envíe un objeto JSON con las opciones a cambiar.")
+        # Raw values: the action checks every field and names the bad ones with stable codes.
+        conf = actions.save_settings(self.issuer, Actor.from_request(request), **dict(body))
+        return Response(services.settings_dict(conf))

@@ -1,5 +1,6 @@
 """Billing API, mounted under /api/v1/issuers/<issuer_pk>/."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from facturador.billing import api
@@ -13,4 +14,4 @@ router.register("billing/payment-files", api.PaymentFileViewSet, basename="billi
 router.register("billing/cartera", api.CarteraViewSet, basename="billing-cartera")
 router.register("billing/tariffs", api.TariffViewSet, basename="billing-tariff")
 
-urlpatterns = router.urls
+urlpatterns = [path("billing/settings/", api.BillingSettingsView.as_view(), name="billing-settings"), *router.urls]

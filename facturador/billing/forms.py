@@ -31,16 +31,36 @@ class AccountForm(forms.ModelForm):
 
 
 class BillingSettingsForm(forms.ModelForm):
-    """Fields only: the rules (GLN check digit, barcode widths) are in `billing.actions.save_settings`."""
+    """Fields only: the rules (GLN check digits, tolerance, widths...) are in `billing.services.clean_settings`,
+    applied by `billing.actions.save_settings` (the same for the API and `facturador billing settings set`)."""
+
+    extra_glns = forms.CharField(label=_("Otros GLN de recaudo"), required=False,
+                                 help_text=_("Separados por coma: otros convenios cuyos archivos de recaudo se aceptan."))
 
     class Meta:
         from facturador.billing.models import BillingSettings
+        from facturador.billing.services import SETTINGS_FIELDS
 
         model = BillingSettings
-        fields = ["gln", "ref_width", "amount_width", "numbering_prefix", "numbering_environment",
-                  "monthly_interest_rate", "document_title", "notes"]
+        fields = SETTINGS_FIELDS
         widgets = {"notes": forms.Textarea(attrs={"rows": 3}),
                    "numbering_environment": forms.Select(choices=[("production", "Producción"), ("test", "Pruebas")])}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["extra_glns"] = ", ".join(self.instance.extra_glns or [])
+        for name in ("payment_tolerance", "due_days"):  # left empty: unchanged
+            self.fields[name].required = False
+
+    def clean(self):
+        data = super().clean()
+        for name in ("payment_tolerance", "due_days"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+    def _post_clean(self):  # the action checks and saves; the model form must not write the text into the JSON
+        pass
 
 
 class TariffForm(forms.ModelForm):

@@ -104,6 +104,8 @@ class Charge(IssuerScoped):
         TARIFF = "tariff", _("Tarifa")
         MANUAL = "manual", _("Manual")
         INTEREST = "interest", _("Intereses de mora")
+        ADJUSTMENT = "adjustment", _("Ajuste al peso")
+        OPENING = "opening", _("Saldo anterior")
 
     # Indexes: every row inserted by an import (1M-row files) maintains each of them, so keep only those
     # a query uses. issuer_id and account_id lookups (cascade/protect checks included) are served by the
@@ -165,10 +167,18 @@ class Tariff(IssuerScoped):
 
 
 class BillingSettings(IssuerScoped):
-    """Per-issuer billing configuration: bank agreement (barcode), numbering, arrears interest."""
+    """Per-issuer billing configuration: bank agreement (barcode), payment collection, due dates, numbering,
+    arrears interest, printed texts. Edited through `billing.actions.save_settings` (UI, API and CLI)."""
 
     gln = models.CharField(_("GLN del convenio (415)"), max_length=13, default="7709998000001",
                            help_text=_("13 dígitos asignados por GS1 Colombia para el convenio de recaudo."))
+    extra_glns = models.JSONField(_("otros GLN de recaudo"), default=list, blank=True,
+                                  help_text=_("Otros convenios cuyos archivos de recaudo se aceptan (GLN de 13 dígitos)."))
+    payment_tolerance = models.DecimalField(
+        _("tolerancia de pago"), max_digits=8, decimal_places=2, default=Decimal("0.99"),
+        help_text=_("Una factura queda pagada si lo que falta por pagar no supera este valor (ajuste al peso)."))
+    due_days = models.PositiveSmallIntegerField(_("días para pagar"), default=15,
+                                                help_text=_("Fecha límite de pago propuesta: expedición + estos días."))
     ref_width = models.PositiveSmallIntegerField(_("ancho de la referencia (8020)"), default=10)
     amount_width = models.PositiveSmallIntegerField(_("ancho del valor (3900)"), default=10)
     numbering_prefix = models.CharField(_("prefijo de numeración"), max_length=4, blank=True)
@@ -186,6 +196,11 @@ class BillingSettings(IssuerScoped):
     def for_issuer(cls, issuer):
         obj, _created = cls.objects.get_or_create(issuer=issuer)
         return obj
+
+    @property
+    def collection_glns(self) -> list[str]:
+        """Every GLN (EAN-13 service code) whose recaudo files belong to this issuer."""
+        return [self.gln, *[g for g in self.extra_glns or [] if g != self.gln]]
 
 
 class InvoiceTemplate(IssuerScoped):

@@ -250,10 +250,13 @@ def batches(request):
 @issuer_required(roles=WRITE_ROLES)
 def batch_new(request):
     """Step 1: the "Facturación masiva" form. Everything is checked; nothing is generated yet."""
+    from facturador.billing.models import BillingSettings
+
     default = invoice_templates.ensure_default(request.issuer)
     today = dt.date.today()
+    due_days = BillingSettings.for_issuer(request.issuer).due_days
     form = BatchForm(request.POST or None, request.FILES or None, issuer=request.issuer,
-                     initial={"template": default, "issue_date": today, "due_date": today + dt.timedelta(days=15),
+                     initial={"template": default, "issue_date": today, "due_date": today + dt.timedelta(days=due_days),
                               "billing_type": Batch.BillingType.NORMAL})
     problems, problem_count = [], 0
     if request.method == "POST" and form.is_valid():

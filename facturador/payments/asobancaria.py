@@ -43,6 +43,7 @@ __all__ = [
     "Lot",
     "AsobancariaFile",
     "parse",
+    "check_collector",
     "write",
 ]
 
@@ -315,6 +316,57 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
         raise AsobancariaError(len(lines), "tipo_registro",
                                "Falta el registro de control de archivo (09) al final.", "missing_file_control")
     return result
+
+
+# ------------------------------------------------------------------------- collector checks
+
+def _digits(value) -> str:
+    return "".join(ch for ch in str(value or "") if ch.isdigit())
+
+
+def check_collector(f: AsobancariaFile, *, nit: str, check_digit: str = "",
+                    service_codes: Iterable[str] = ()) -> None:
+    """Refuse a file that is not addressed to this collector (the company that bills and receives the money).
+
+    The header's NIT (10 digits, zero padded) must be ``nit``, written with or without its check digit;
+    every lot's service code (EAN-13 / GLN of the collection agreement) must be one of ``service_codes``
+    (not checked when none is given).
+
+    >>> import datetime as dt
+    >>> h = FileHeader(nit="900373076", collection_date=dt.date(2026, 10, 1), bank_code="007",
+    ...                account="1", file_date=dt.date(2026, 10, 1))
+    >>> f = AsobancariaFile(header=h, lots=[Lot(service_code="7709998000001", number=1, line_no=2)])
+    >>> check_collector(f, nit="900373076", check_digit="4", service_codes=["7709998000001"])
+    >>> h.nit = "9003730764"  # NIT written with its check digit
+    >>> check_collector(f, nit="900373076", check_digit="4", service_codes=["7709998000001"])
+    >>> try:
+    ...     check_collector(f, nit="800197268", check_digit="4")
+    ... except AsobancariaError as e:
+    ...     print(e.code, e.line_no, e.message_es)
+    nit_mismatch 1 El NIT del encabezado del archivo (9003730764) no es el del recaudador (800197268): el archivo es de otra empresa.
+    >>> try:
+    ...     check_collector(f, nit="900373076", check_digit="4", service_codes=["7709998000018"])
+    ... except AsobancariaError as e:
+    ...     print(e.code, e.line_no, e.message_es)
+    service_code_unknown 2 El código de servicio (EAN) 7709998000001 del lote 1 no es un GLN de recaudo del recaudador (7709998000018).
+    """
+    own = _digits(nit).lstrip("0") or "0"
+    accepted = {own}
+    if check_digit:
+        accepted.add(own + _digits(check_digit))
+    found = _digits(f.header.nit).lstrip("0") or "0"
+    if found not in accepted:
+        raise AsobancariaError(f.header.line_no or 1, "nit",
+                               f"El NIT del encabezado del archivo ({found}) no es el del recaudador ({own}): "
+                               "el archivo es de otra empresa.", "nit_mismatch")
+    codes = [_digits(c) for c in service_codes if _digits(c)]
+    if not codes:
+        return
+    for lot in f.lots:
+        if lot.service_code not in codes:
+            raise AsobancariaError(lot.line_no, "codigo_servicio",
+                                   f"El código de servicio (EAN) {lot.service_code} del lote {lot.number} no es "
+                                   f"un GLN de recaudo del recaudador ({', '.join(codes)}).", "service_code_unknown")
 
 
 # ------------------------------------------------------------------------- writing

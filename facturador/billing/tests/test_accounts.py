@@ -54,7 +54,8 @@ def test_billing_settings_gln_checked(issuer_co, client_co):
     from facturador.billing.models import BillingSettings
 
     data = {"gln": "7709998000002", "ref_width": "12", "amount_width": "14", "numbering_prefix": "",
-            "numbering_environment": "production", "monthly_interest_rate": "1.5", "document_title": "Factura"}
+            "numbering_environment": "production", "monthly_interest_rate": "1.5", "document_title": "Factura",
+            "payment_tolerance": "0.99", "due_days": "15", "extra_glns": ""}
     resp = client_co.post("/facturacion/configuracion/", data)
     assert "dígito de verificación del GLN" in resp.content.decode()
     data["gln"] = "7709998013711"
