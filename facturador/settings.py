@@ -93,7 +93,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
 ]
 # Capability apps, in dependency order.
-CAPABILITY_APPS = ["einvoice", "habilitacion", "imports", "billing", "mailing", "portal"]
+CAPABILITY_APPS = ["einvoice", "habilitacion", "imports", "billing", "mailing", "portal", "reception"]
 # FACTURADOR_DISABLED_APPS (comma separated) leaves capabilities out, e.g. for an installation that only
 # runs the Mexican portal.
 _disabled = set(filter(None, os.environ.get("FACTURADOR_DISABLED_APPS", "").split(",")))
@@ -317,6 +317,7 @@ SPECTACULAR_SETTINGS = {
             "TariffKindEnum": "facturador.billing.models.Tariff.Kind",
             "BatchBillingTypeEnum": "facturador.billing.models.Batch.BillingType",
             "ResolutionBillingTypeEnum": "facturador.habilitacion.services.BILLING_TYPES",
+            "ReceptionSourceEnum": "facturador.reception.models.Source",
         }.items() if ".".join(path.split(".")[:2]) in INSTALLED_APPS
     },
 }
@@ -392,3 +393,14 @@ LOGGING = {
 # bin/run sets it for the demo's local DIAN and PAC test services. See facturador/core/outbound.py.
 FACTURADOR_ALLOWED_ENDPOINTS = [u.strip() for u in os.environ.get("FACTURADOR_ALLOWED_ENDPOINTS", "").split(",")
                                 if u.strip()]
+
+# Reception of suppliers' documents (facturador/reception): caps checked before an arrival (an uploaded file or
+# one email) is read — its size, the files inside its zips/attachments (all levels) and their real
+# uncompressed bytes together; each XML document is also capped at 20 MB by the verifiers.
+FACTURADOR_RECEPTION_MAX_BYTES = int(os.environ.get("FACTURADOR_RECEPTION_MAX_BYTES", str(25 * 2**20)))
+FACTURADOR_RECEPTION_MAX_MEMBERS = int(os.environ.get("FACTURADOR_RECEPTION_MAX_MEMBERS", "50"))
+FACTURADOR_RECEPTION_MAX_UNPACKED_BYTES = int(os.environ.get("FACTURADOR_RECEPTION_MAX_UNPACKED_BYTES",
+                                                             str(100 * 2**20)))
+# IMAP: messages read per poll (the rest wait for the next one) and the socket timeout in seconds.
+FACTURADOR_RECEPTION_POLL_BATCH = int(os.environ.get("FACTURADOR_RECEPTION_POLL_BATCH", "100"))
+FACTURADOR_RECEPTION_IMAP_TIMEOUT = int(os.environ.get("FACTURADOR_RECEPTION_IMAP_TIMEOUT", "30"))

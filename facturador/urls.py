@@ -24,7 +24,8 @@ urlpatterns = [
 ]
 # Each capability app mounts its UI at /<prefix>/ and its API under /api/v1/issuers/<issuer_pk>/.
 UI_PREFIXES = {"einvoice": "documentos/", "habilitacion": "habilitacion/", "imports": "importaciones/",
-               "billing": "facturacion/", "mailing": "envios/", "portal": "autofacturacion/"}
+               "billing": "facturacion/", "mailing": "envios/", "portal": "autofacturacion/",
+               "reception": "recepcion/"}
 for _name in settings.CAPABILITY_APPS:
     if f"facturador.{_name}" not in settings.INSTALLED_APPS:
         continue

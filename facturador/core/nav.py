@@ -9,6 +9,10 @@ SECTIONS = [
         (_("Documentos electrónicos"), "einvoice:list"),
         (_("Habilitación DIAN"), "habilitacion:wizard"),
     ]),
+    (_("Recepción"), [
+        (_("Documentos recibidos"), "reception:inbox"),
+        (_("Buzón de recepción"), "reception:mailbox"),
+    ]),
     (_("Facturación masiva"), [
         (_("Importación de datos"), "imports:queue"),
         (_("Cuentas y cartera"), "billing:accounts"),

@@ -77,3 +77,47 @@ def check_endpoint(url: str, *, service: str, field: str = "url", resolve: bool 
         if not all(_is_public(info[4][0]) for info in infos):
             raise refuse("apunta a una red privada.")
     return url
+
+
+MAIL_SCHEMES = ("imap", "imaps")
+
+
+def check_mail_server(host: str, port: int, *, tls: bool, field: str = "host", resolve: bool = True) -> str:
+    """The host if the platform may connect to this mail (IMAP) server on a tenant's behalf; else a refusal.
+
+    Mail servers are the tenant's own (no list of known hosts), so any public address is allowed, with TLS
+    (IMAPS or STARTTLS). A private or loopback address, or no TLS, only when the deployment lists the server
+    in ``FACTURADOR_ALLOWED_ENDPOINTS`` as ``imap://host[:port]`` (or ``imaps://``; no port: any port).
+    """
+    host = (host or "").strip().rstrip(".")
+
+    def refuse(reason: str):
+        return Invalid("core.endpoint.not_allowed",
+                       f"El servidor de correo «{host}:{port}» no está permitido: {reason} Si su instalación "
+                       "necesita otro, el administrador de la plataforma debe autorizarlo "
+                       "(FACTURADOR_ALLOWED_ENDPOINTS, imap://servidor:puerto).", field=field)
+
+    if not host or any(c in host for c in "/@?#[] ") or not 0 < int(port) < 65536:
+        raise refuse("no es un servidor válido.")
+    for entry in settings.FACTURADOR_ALLOWED_ENDPOINTS:
+        allowed = urlsplit(entry)
+        if allowed.scheme in MAIL_SCHEMES and (allowed.hostname or "").lower() == host.lower() \
+                and allowed.port in (None, int(port)):
+            return host
+    if not tls:
+        raise refuse("debe usar TLS (IMAPS o STARTTLS).")
+    try:
+        ipaddress.ip_address(host)
+        literal = True
+    except ValueError:
+        literal = False
+    if literal and not _is_public(host):
+        raise refuse("apunta a una red privada.")
+    if resolve and not literal:
+        try:
+            infos = socket.getaddrinfo(host, int(port), proto=socket.IPPROTO_TCP)
+        except OSError:
+            return host  # unresolvable now: the connection will fail, and say so generically
+        if not all(_is_public(info[4][0]) for info in infos):
+            raise refuse("apunta a una red privada.")
+    return host

@@ -1,0 +1,178 @@
+"""Reading the reception mailbox over IMAP (stdlib `imaplib`), exactly once per message.
+
+For each unseen message of the folder, in UID order:
+
+1. its UIDVALIDITY + UID are looked up among the recorded arrivals (`Intake`): a known message was stored
+   before (a crash came between storing it and flagging it): it is only flagged now, never imported again;
+2. otherwise its size is checked, the raw message is fetched with ``BODY.PEEK[]`` (which does not mark it
+   read) and recorded as an `Intake` (one transaction; the unique UID constraint makes a concurrent poll of
+   the same message fail here and skip it), then its documents are read and filed (another transaction);
+3. only then the message is flagged ``\\Seen`` (or moved to the mailbox's "done" folder).
+
+An arrival recorded but not processed (a crash while reading it) is processed again from its stored copy.
+The server's address is checked with `core.outbound.check_mail_server` before every connection.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import imaplib
+import logging
+import re
+import ssl
+
+from django.conf import settings
+from django.db import IntegrityError
+from django.utils import timezone
+
+from facturador.core import outbound
+from facturador.reception import services
+from facturador.reception.models import Intake, Mailbox, Source
+
+logger = logging.getLogger(__name__)
+
+CONNECTION_FAILED = "No fue posible leer el buzón de correo; revise el servidor, el usuario y la contraseña."
+
+
+class MailboxError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def connect(mailbox: Mailbox) -> imaplib.IMAP4:
+    host = outbound.check_mail_server(mailbox.host, mailbox.port, tls=mailbox.security != Mailbox.Security.NONE)
+    timeout = settings.FACTURADOR_RECEPTION_IMAP_TIMEOUT
+    try:
+        if mailbox.security == Mailbox.Security.SSL:
+            conn = imaplib.IMAP4_SSL(host, mailbox.port, ssl_context=ssl.create_default_context(), timeout=timeout)
+        else:
+            conn = imaplib.IMAP4(host, mailbox.port, timeout=timeout)
+            if mailbox.security == Mailbox.Security.STARTTLS:
+                conn.starttls(ssl.create_default_context())
+        conn.login(mailbox.username, mailbox.password.reveal() if mailbox.password else "")
+    except (OSError, imaplib.IMAP4.error) as exc:
+        logger.warning("IMAP connection to %s:%s failed: %s", mailbox.host, mailbox.port, exc)
+        raise MailboxError(CONNECTION_FAILED) from exc
+    return conn
+
+
+def _uidvalidity(conn) -> int:
+    _, data = conn.response("UIDVALIDITY")
+    if data and data[0]:
+        return int(data[0])
+    typ, data = conn.status(_quote(conn._folder), "(UIDVALIDITY)")
+    m = re.search(rb"UIDVALIDITY (\d+)", data[0] or b"")
+    return int(m.group(1)) if m else 0
+
+
+def _check(typ, data, what):
+    if typ != "OK":
+        raise MailboxError(f"El servidor de correo rechazó {what}: {(data[0] or b'').decode(errors='replace')[:200]}")
+
+
+def _flag(conn, mailbox: Mailbox, uid: int, capabilities) -> None:
+    if mailbox.done_folder:
+        target = _quote(mailbox.done_folder)
+        if "MOVE" in capabilities:
+            _check(*conn.uid("MOVE", str(uid), target), "mover el mensaje")
+            return
+        _check(*conn.uid("COPY", str(uid), target), "copiar el mensaje")
+        _check(*conn.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen \Deleted)"), "marcar el mensaje")
+        if "UIDPLUS" in capabilities:
+            conn.uid("EXPUNGE", str(uid))
+        return
+    _check(*conn.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "marcar el mensaje como leído")
+
+
+def _headers(raw: bytes) -> dict:
+    head = email.message_from_bytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n", policy=email.policy.default)
+
+    def h(name):
+        try:
+            return str(head.get(name, "") or "")[:300]
+        except Exception:  # noqa: BLE001 — malformed header
+            return ""
+    return {"message_id": h("Message-ID"), "mail_from": h("From"), "subject": h("Subject")}
+
+
+def poll(mailbox: Mailbox, *, progress=None) -> dict:
+    """Read the unseen messages of the folder (at most FACTURADOR_RECEPTION_POLL_BATCH); return counters."""
+    issuer = mailbox.issuer
+    counts = {"messages": 0, "imported": 0, "already_imported": 0, "documents": 0, "errors": 0}
+    conn = connect(mailbox)
+    try:
+        capabilities = {c.upper() for c in conn.capabilities}
+        conn._folder = mailbox.folder
+        _check(*conn.select(_quote(mailbox.folder)), f"abrir la carpeta {mailbox.folder}")
+        uidvalidity = _uidvalidity(conn)
+        typ, data = conn.uid("SEARCH", None, "UNSEEN")
+        _check(typ, data, "la búsqueda de mensajes")
+        uids = sorted(int(u) for u in (data[0] or b"").split())[:settings.FACTURADOR_RECEPTION_POLL_BATCH]
+        known = {i.uid: i for i in Intake.objects.filter(issuer=issuer, folder=mailbox.folder,
+                                                         uidvalidity=uidvalidity, uid__in=uids)}
+        max_bytes = settings.FACTURADOR_RECEPTION_MAX_BYTES
+        for n, uid in enumerate(uids, 1):
+            counts["messages"] += 1
+            intake = known.get(uid)
+            if intake is not None:
+                counts["already_imported"] += 1
+                if intake.status == Intake.Status.RECEIVED:  # stored, then a crash before reading it
+                    intake = services.process_intake(intake)
+            else:
+                intake = _import(conn, mailbox, uidvalidity, uid, max_bytes)
+                if intake is None:  # another poll took it
+                    continue
+                counts["imported"] += 1
+                counts["documents"] += intake.documents
+                counts["errors"] += int(intake.status in (Intake.Status.FAILED, Intake.Status.PARTIAL))
+            _flag(conn, mailbox, uid, capabilities)
+            Intake.objects.filter(pk=intake.pk).update(flagged=True)
+            if progress:
+                progress(n, len(uids))
+        if mailbox.done_folder and "MOVE" not in capabilities and "UIDPLUS" not in capabilities:
+            conn.expunge()
+    except (OSError, imaplib.IMAP4.error) as exc:
+        logger.warning("IMAP poll of mailbox %s failed: %s", mailbox.pk, exc)
+        raise MailboxError(CONNECTION_FAILED) from exc
+    finally:
+        try:
+            conn.logout()
+        except (OSError, imaplib.IMAP4.error):
+            pass
+    Mailbox.objects.filter(pk=mailbox.pk).update(last_poll_at=timezone.now(), last_error="")
+    return counts
+
+
+def _import(conn, mailbox: Mailbox, uidvalidity: int, uid: int, max_bytes: int) -> Intake | None:
+    issuer = mailbox.issuer
+    typ, data = conn.uid("FETCH", str(uid), "(RFC822.SIZE)")
+    _check(typ, data, "leer el tamaño del mensaje")
+    m = re.search(rb"RFC822\.SIZE (\d+)", data[0] if isinstance(data[0], bytes) else b"")
+    size = int(m.group(1)) if m else 0
+    where = {"folder": mailbox.folder, "uidvalidity": uidvalidity, "uid": uid}
+    if size > max_bytes:
+        try:
+            intake = services.record_intake(issuer, source=Source.IMAP, name=f"mensaje-{uid}.eml", data=b"", **where)
+        except IntegrityError:
+            return None
+        message = (f"El mensaje {uid} ocupa {size:,} bytes; el máximo es {max_bytes:,}. No se descargó.")
+        Intake.objects.filter(pk=intake.pk).update(status=Intake.Status.FAILED, errors=1, size=size,
+                                                   error_code="reception.file.too_large", error_message=message,
+                                                   processed_at=timezone.now())
+        intake.refresh_from_db()
+        return intake
+    typ, data = conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
+    _check(typ, data, "descargar el mensaje")
+    raw = next((item[1] for item in data if isinstance(item, tuple)), b"")
+    try:
+        intake = services.record_intake(issuer, source=Source.IMAP, name=f"mensaje-{uid}.eml", data=raw,
+                                        **where, **_headers(raw))
+    except IntegrityError:
+        return None
+    return services.process_intake(intake, raw)

@@ -1,0 +1,72 @@
+"""`facturador reception import|list|poll`: suppliers' documents received by an issuer, from the command line."""
+
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import CommandError
+
+from facturador.core.cli import ActionCommand, find_issuer
+from facturador.reception import actions, presenters, services
+from facturador.reception.models import Source
+
+
+class Command(ActionCommand):
+    help = "Receive suppliers' documents (DIAN AttachedDocument xml/zip, CFDI xml, email .eml), list them, poll the mailbox."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        imp = sub.add_parser("import", help="verify and file the documents in FILE")
+        imp.add_argument("file", help="xml, zip or .eml")
+        imp.add_argument("--issuer", required=True, help="NIT / RFC (or id) of the receiving issuer")
+        lst = sub.add_parser("list", help="received documents, with the filters of the inbox")
+        lst.add_argument("--issuer", required=True)
+        lst.add_argument("--supplier", default="", help="supplier NIT/RFC or name (part of it)")
+        lst.add_argument("--state", default="", help="received, set_aside, ok, findings, failed, dian_rejected")
+        lst.add_argument("--country", default="", choices=["", "CO", "MX"])
+        lst.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
+        lst.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
+        poll = sub.add_parser("poll", help="read the issuer's reception mailbox now, in this process")
+        poll.add_argument("--issuer", required=True)
+
+    def handle(self, action, **opts):
+        issuer = find_issuer(opts["issuer"])
+        as_json = opts.get("json")
+        if action == "import":
+            path = Path(opts["file"])
+            try:
+                fh = path.open("rb")
+            except OSError as exc:
+                raise CommandError(f"No se pudo abrir {path}: {exc}") from exc
+            with fh:
+                intake = actions.import_file(issuer, self.actor, upload=fh, source=Source.CLI)
+            if as_json:
+                self.stdout.write(json.dumps(presenters.intake_json(intake), ensure_ascii=False))
+            else:
+                self.stdout.write(presenters.intake_text(intake))
+            return
+        if action == "list":
+            docs = services.filter_documents(issuer, supplier=opts["supplier"], state=opts["state"],
+                                             country=opts["country"], date_from=opts["date_from"],
+                                             date_to=opts["date_to"])
+            for d in docs:  # --json: one object per line, as `einvoice list`
+                if as_json:
+                    self.stdout.write(json.dumps(presenters.document_json(d), ensure_ascii=False))
+                else:
+                    self.stdout.write(f"{d.number}\t{d.issue_date or ''}\t{d.supplier_tax_id}\t{d.supplier_name}\t"
+                                      f"{d.total} {d.currency}\t{d.get_verification_display()}\t"
+                                      f"{d.get_status_display()}")
+            return
+        if action == "poll":
+            from facturador.core.jobs import execute_job
+
+            job = actions.poll_mailbox(issuer, self.actor, enqueue=False)
+            execute_job.call(job.pk)
+            job.refresh_from_db()
+            if as_json:
+                self.stdout.write(json.dumps({"job": job.pk, "status": job.status, "error": job.error,
+                                              **job.result}, ensure_ascii=False))
+            else:
+                self.stdout.write(job.error or job.message)
+            if job.status == "failed":
+                sys.exit(1)
