@@ -17,7 +17,8 @@ committed on its own (a long write transaction would lock the whole SQLite file 
 progress updates), then one short transaction swaps them into the charges.
 
 Interface: ``with loader: write(batch)...; end_rows(); reconcile(...); commit(...) or discard()``.
-A batch is a list of (row_number, reference, concept, quantity, unit_price, amount).
+A batch is a list of (row_number, reference, concept, quantity, unit_price, amount, typed) where `typed` is
+`pipeline.make_typed`'s tuple (`pipeline.TYPED_COLUMNS`): each line becomes one charge and one `models.Line`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,28 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from facturador.imports import staging
-from facturador.imports.models import ImportJob, ImportRowError
+from facturador.imports.models import ImportJob, ImportRowError, Line
+
+TYPED_COLUMNS = ("service_line", "plan", "cost_center", "quantity", "unit", "minutes", "data_mb", "sms", "kwh",
+                 "net_amount", "iva_rate", "iva_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from",
+                 "usage_to", "extra")  # = pipeline.TYPED_COLUMNS (pipeline imports this module)
+LINE_COLUMNS = ("issuer_id", "import_job_id", "period", "row_number", "reference", "concept", "amount", *TYPED_COLUMNS)
+
+
+def _copy_value(v) -> str:
+    if v is None:
+        return "\\N"
+    if v.__class__ is str:
+        return _copy_text(v)
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v)
+
+
+def lines_of(import_ids) -> int:
+    """Delete the typed lines of these imports (replaced, discarded or re-run); the number deleted."""
+    ids = list(import_ids)
+    return Line.objects.filter(import_job_id__in=ids)._raw_delete(using="default") if ids else 0
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +132,11 @@ class _CopyThread(threading.Thread):
     PostgreSQL), and leaves the connection alone until `finish()`. At most two batches wait.
     """
 
-    def __init__(self, raw_connection, sql: str):
+    def __init__(self, raw_connection, sql: str, lines_sql: str):
         super().__init__(daemon=True, name="import-copy")
         self.raw = raw_connection
         self.sql = sql
+        self.lines_sql = lines_sql
         self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
         self.copied = 0
@@ -121,19 +144,22 @@ class _CopyThread(threading.Thread):
     def run(self):
         try:
             with self.raw.cursor() as cursor:
-                while (data := self.queue.get()) is not None:
+                while (item := self.queue.get()) is not None:
+                    data, lines = item
                     with cursor.copy(self.sql) as copy:
                         copy.write(data)
                     self.copied += cursor.rowcount
+                    with cursor.copy(self.lines_sql) as copy:
+                        copy.write(lines)
         except BaseException as exc:  # handed to the job's thread at its next put() or finish()
             self.error = exc
             while self.queue.get() is not None:
                 pass
 
-    def put(self, data: str):
+    def put(self, data: str, lines: str):
         if self.error is not None:
             raise self.error
-        self.queue.put(data)
+        self.queue.put((data, lines))
 
     def finish(self, raise_error: bool = True):
         self.queue.put(None)
@@ -152,14 +178,28 @@ class StagingLoader:
         self.method = self.writer.method
 
     def __enter__(self):
+        if ImportJob.objects.filter(pk=self.imp.pk, loaded_at__isnull=False).exists():
+            raise AlreadyLoaded()
+        lines_of([self.imp.pk])  # left by a run that died before its swap
+        qn = connection.ops.quote_name
+        self._lines_sql = (f"INSERT INTO {qn(Line._meta.db_table)} ({', '.join(qn(c) for c in LINE_COLUMNS)}) "
+                           f"VALUES ({', '.join(['%s'] * len(LINE_COLUMNS))})")
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            lines_of([self.imp.pk])
         return False
 
     def write(self, batch: list[tuple]):
-        iid = self.imp.pk
-        self.writer.write([(iid, *line) for line in batch])
+        if not batch:
+            return
+        imp = self.imp
+        iid, issuer, period = imp.pk, imp.issuer_id, imp.period
+        self.writer.write([(iid, *line[:6]) for line in batch])
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(self._lines_sql, [(issuer, iid, period, rn, ref, concept, amount, *typed)
+                                                 for rn, ref, concept, _q, _p, amount, typed in batch])
 
     def end_rows(self):
         pass
@@ -169,6 +209,7 @@ class StagingLoader:
 
     def discard(self, errors: ErrorSpool, **fields):
         staging.clear_staging(self.imp.pk)
+        lines_of([self.imp.pk])
         ImportJob.objects.filter(pk=self.imp.pk).update(**fields)
         errors.save()
 
@@ -315,23 +356,32 @@ class DirectLoader:
         if self._copy is None:
             from facturador.billing.models import Charge
 
-            self._copy = _CopyThread(connection.connection, f"COPY {connection.ops.quote_name(Charge._meta.db_table)} "
-                                                            f"({self._columns}) FROM STDIN")
+            qn = connection.ops.quote_name
+            self._copy = _CopyThread(connection.connection, f"COPY {qn(Charge._meta.db_table)} "
+                                                            f"({self._columns}) FROM STDIN",
+                                     f"COPY {qn(Line._meta.db_table)} ({', '.join(qn(c) for c in LINE_COLUMNS)}) "
+                                     f"FROM STDIN")
             self._copy.start()
         account = self.accounts.get
         tail = "\t" + self._suffix + "\n"
         null = "\\N"
         concepts = self._concepts
         out = []
-        for _rn, ref, concept, qty, price, amount in batch:
+        lines = []
+        head = f"{self.imp.issuer_id}\t{self.imp.pk}\t{self.imp.period}\t"
+        value = _copy_value
+        tab = "\t"
+        for rn, ref, concept, qty, price, amount, typed in batch:
             c = concepts.get(concept)
             if c is None:
                 c = _copy_text(concept)
                 if len(concepts) < 4096:  # billing files repeat a few concepts; don't grow on distinct ones
                     concepts[concept] = c
             a = account(ref)
-            out.append(f"{_copy_text(ref)}\t{c}\t{qty}\t{price}\t{amount}\t{null if a is None else a}{tail}")
-        self._copy.put("".join(out))
+            r = _copy_text(ref)
+            out.append(f"{r}\t{c}\t{qty}\t{price}\t{amount}\t{null if a is None else a}{tail}")
+            lines.append(f"{head}{rn}\t{r}\t{c}\t{amount}\t{tab.join([value(v) for v in typed])}\n")
+        self._copy.put("".join(out), "".join(lines))
         self.written += len(batch)
 
     def _close_copy(self, exc=None):
@@ -374,6 +424,7 @@ class DirectLoader:
         old = Charge.objects.filter(issuer_id=imp.issuer_id, source=Charge.Source.IMPORT, source_import_id__in=earlier)
         previous_import = old.order_by().values_list("source_import_id", flat=True).first() if earlier else None
         replaced = old._raw_delete(using="default") if earlier else 0
+        lines_of(earlier)
         errors.save()
         ImportJob.objects.filter(pk=imp.pk).update(
             loaded_at=timezone.now(), phase=ImportJob.Phase.LOADED, replaced_charges=replaced,

@@ -59,6 +59,10 @@ class ImportTemplate(IssuerScoped):
     change_threshold = models.DecimalField(
         _("umbral de variación (%)"), max_digits=7, decimal_places=2, default=Decimal("30"),
         help_text=_("Conciliación: se señalan las referencias cuyo valor cambia más que este porcentaje frente al periodo anterior."))
+    duplicate_key = models.JSONField(
+        _("clave de duplicados"), default=list, blank=True,
+        help_text=_("Campos que identifican una línea; dos líneas con la misma clave son duplicadas. "
+                    "Vacío: cuenta + línea + concepto + fecha de corte."))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -184,3 +188,55 @@ class ImportedLine(models.Model):
     quantity = models.DecimalField(max_digits=14, decimal_places=4)
     unit_price = models.DecimalField(max_digits=18, decimal_places=4)
     amount = models.DecimalField(max_digits=18, decimal_places=2)
+
+
+DEFAULT_DUPLICATE_KEY = ["reference", "service_line", "concept", "cut_date"]
+
+
+class Line(IssuerScoped):
+    """One typed line of an imported file, as the operator billed it (the "Líneas" screen, reconciliation).
+
+    Written by the import's loader next to its charge (one charge per line: billing invoices charges), in the
+    same transaction on PostgreSQL (COPY) or in batches removed again on discard (SQLite). Only lines of a
+    loaded import count (`import_job.loaded_at`); those of a replaced import are deleted with its charges.
+    Columns not in the typed set are kept, typed, in `extra` (JSON: numbers and dates as text).
+    """
+
+    # Indexes cost on every bulk-loaded line: issuer lookups use (issuer, period, reference).
+    issuer = models.ForeignKey("core.Issuer", on_delete=models.CASCADE, related_name="+", db_index=False)
+    import_job = models.ForeignKey(ImportJob, on_delete=models.DO_NOTHING, db_constraint=False, related_name="lines",
+                                   db_index=False)
+    period = models.CharField(_("periodo"), max_length=7)
+    row_number = models.PositiveIntegerField(_("fila"))
+    reference = models.CharField(_("cuenta"), max_length=48)
+    service_line = models.CharField(_("línea"), max_length=48, blank=True)
+    concept = models.CharField(_("concepto"), max_length=200)
+    plan = models.CharField(_("plan"), max_length=120, blank=True)
+    cost_center = models.CharField(_("centro de costo"), max_length=120, blank=True)
+    quantity = models.DecimalField(_("cantidad"), max_digits=14, decimal_places=4, null=True, blank=True)
+    unit = models.CharField(_("unidad"), max_length=20, blank=True)
+    minutes = models.DecimalField(_("minutos"), max_digits=14, decimal_places=2, null=True, blank=True)
+    data_mb = models.DecimalField(_("datos (MB)"), max_digits=16, decimal_places=3, null=True, blank=True)
+    sms = models.DecimalField(_("SMS"), max_digits=12, decimal_places=0, null=True, blank=True)
+    kwh = models.DecimalField(_("kWh"), max_digits=14, decimal_places=3, null=True, blank=True)
+    net_amount = models.DecimalField(_("valor sin impuestos"), max_digits=18, decimal_places=2, null=True, blank=True)
+    iva_rate = models.DecimalField(_("tarifa IVA (%)"), max_digits=7, decimal_places=4, null=True, blank=True)
+    iva_amount = models.DecimalField(_("IVA"), max_digits=18, decimal_places=2, null=True, blank=True)
+    other_tax_rate = models.DecimalField(_("tarifa otros impuestos (%)"), max_digits=7, decimal_places=4, null=True,
+                                         blank=True)
+    other_tax_amount = models.DecimalField(_("otros impuestos"), max_digits=18, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(_("valor total"), max_digits=18, decimal_places=2)
+    cut_date = models.DateField(_("fecha de corte"), null=True, blank=True)
+    usage_from = models.DateField(_("consumo desde"), null=True, blank=True)
+    usage_to = models.DateField(_("consumo hasta"), null=True, blank=True)
+    extra = models.JSONField(_("otros atributos"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["import_job_id", "row_number"]
+        indexes = [models.Index(fields=["import_job", "row_number"]),
+                   models.Index(fields=["issuer", "period", "reference"])]
+        verbose_name = _("línea importada")
+        verbose_name_plural = _("líneas importadas")
+
+    def __str__(self):
+        return f"{self.reference} {self.service_line} {self.concept}: {self.amount}"

@@ -1,9 +1,14 @@
 """The import pipeline on top of facturador.tabular: read → map/validate → stage → reconcile → swap.
 
-Target fields of an import template (tabular mapping targets):
-    reference (required, text: leading zeros kept), concept, quantity, unit_price, amount.
+Target fields of an import template (tabular mapping targets; the catalog is `fields.LINE_FIELDS`):
+    reference (required, text: leading zeros kept), concept, quantity, unit_price, amount (the total), and
+    the typed line's service_line, plan, cost_center, unit, usage (minutes, data_mb, sms, kwh), net_amount,
+    taxes (iva_rate, iva_amount, other_tax_rate, other_tax_amount), cut_date, usage_from, usage_to, plus any
+    `extra.<name>` attribute. Each valid row becomes one `billing.Charge` (what a batch invoices) and one
+    `models.Line` (everything the file said about it).
 `amount` may be omitted when quantity and unit_price are mapped (amount = quantity × unit_price,
-rounded half-up to cents); `unit_price` defaults to amount / quantity; `quantity` defaults to 1.
+rounded half-up to cents) or when net_amount is (amount = net + taxes); `unit_price` defaults to
+amount / quantity; `quantity` defaults to 1.
 Declared control totals come from the file's footer row ("TOTAL", detected by tabular) through the
 template's `declared_totals` (fields, e.g. ["amount"]), or from `declared_totals.expected_rows`.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import json
 import logging
 import os
 import tempfile
@@ -24,21 +30,24 @@ from django.db import IntegrityError
 from facturador.core.errors import Invalid
 from facturador.core.jobs import JobContext, JobFailed
 from facturador.core.models import Job
+from facturador.imports import fields as line_fields
 from facturador.imports import loading, services, staging
 from facturador.imports.models import ImportJob, ImportRowError
 from facturador.tabular.errors import ImportFileError
-from facturador.tabular.isolated import preview_isolated
+from facturador.tabular.isolated import preview_isolated, sample_isolated
 from facturador.tabular.limits import Limits
 from facturador.tabular.mapping import Template, map_rows, open_for_template
 from facturador.tabular.reports import write_error_report
 from facturador.tabular.sheets import CONTENT_TYPES, TableWriter
+from facturador.tabular.suggest import suggest
 
 logger = logging.getLogger(__name__)
 
 MAX_STORED_ERRORS = 50_000  # rows with errors kept for the report (all are counted)
-FIELDS = ("reference", "concept", "quantity", "unit_price", "amount")
+FIELDS = line_fields.LINE_FIELD_NAMES
 FIELD_LABELS = {"reference": "referencia", "concept": "concepto", "quantity": "cantidad", "unit_price": "valor unitario",
-                "amount": "valor"}
+                "amount": "valor", **{k: v.lower() for k, v in line_fields.LABELS.items()
+                                      if k not in ("reference", "concept", "quantity", "unit_price", "amount")}}
 CENT = Decimal("0.01")
 Q4 = Decimal("0.0001")
 MAX_AMOUNT = Decimal("1e16")  # numeric(18, 2)
@@ -85,17 +94,21 @@ def normalize_mapping(data: dict) -> dict:
     except (TypeError, AttributeError, ValueError) as exc:
         raise invalid("invalid", f"Plantilla no válida: {exc}.") from exc
     names = [f.field for f in tpl.fields]
-    unknown = [n for n in names if n not in FIELDS]
+    unknown = [n for n in names if n not in FIELDS and not (n.startswith(line_fields.EXTRA_PREFIX)
+                                                            and len(n) > len(line_fields.EXTRA_PREFIX))]
     if unknown:
-        raise invalid("unknown_fields", f"Campos desconocidos: {', '.join(unknown)}. Use: {', '.join(FIELDS)}.",
+        raise invalid("unknown_fields", f"Campos desconocidos: {', '.join(unknown)}. Use: {', '.join(FIELDS)} o «extra.<nombre>».",
                       fields=unknown)
     if "reference" not in names:
         raise invalid("no_reference", "La plantilla debe mapear la referencia (campo «reference»).")
-    if "amount" not in names and not {"quantity", "unit_price"} <= set(names):
-        raise invalid("no_amount", "La plantilla debe mapear el valor («amount») o la cantidad y el valor unitario.")
+    if "amount" not in names and not {"quantity", "unit_price"} <= set(names) and "net_amount" not in names:
+        raise invalid("no_amount", "La plantilla debe mapear el valor («amount»), la cantidad y el valor unitario, "
+                                   "o el valor sin impuestos.")
     for f in tpl.fields:
-        if f.field in ("quantity", "unit_price", "amount") and f.parser not in ("decimal", "integer"):
+        if f.field in line_fields.NUMERIC and f.parser not in ("decimal", "integer"):
             raise invalid("not_numeric", f"El campo «{f.field}» debe ser numérico (decimal o integer).", fields=[f.field])
+        if f.field in line_fields.DATES and f.parser != "date":
+            raise invalid("not_date", f"El campo «{f.field}» debe ser una fecha (date).", fields=[f.field])
     return tpl.to_dict()
 
 
@@ -122,6 +135,7 @@ def make_line(template: Template | None = None, *, db_rounds: bool = False):
         return p is not None and p <= scale
 
     amount_exact = exact("amount", 2)
+    net_mapped = bool(template) and any(f.field == "net_amount" for f in template.fields)
     qty_exact = db_rounds or exact("quantity", 4)
     price_exact = db_rounds or exact("unit_price", 4)
     # Unrounded values left to the database get one unit of margin below the column's limit.
@@ -155,6 +169,9 @@ def make_line(template: Template | None = None, *, db_rounds: bool = False):
             price = _D(price)
         amount = values.get("amount")
         try:
+            if amount is None and net_mapped and values.get("net_amount") is not None:
+                amount = _D(values["net_amount"] + (values.get("iva_amount") or 0)
+                            + (values.get("other_tax_amount") or 0)).quantize(CENT, ROUND_HALF_UP)
             if amount is None:
                 if price is None:
                     raise LineError("amount", "falta el valor (ni valor ni valor unitario)")
@@ -185,6 +202,61 @@ def make_line(template: Template | None = None, *, db_rounds: bool = False):
 
 _line = make_line()
 
+# The typed part of a line (models.Line columns after reference/concept/amount), in this order.
+TYPED_COLUMNS = ("service_line", "plan", "cost_center", "quantity", "unit", "minutes", "data_mb", "sms", "kwh",
+                 "net_amount", "iva_rate", "iva_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from",
+                 "usage_to", "extra")
+_TEXT_MAX = {"service_line": 48, "plan": 120, "cost_center": 120, "unit": 20}
+# numeric(p, s): |value| < 10 ** (p - s); one unit of margin, the database rounds the last places.
+_NUM_MAX = {"quantity": Decimal("1e10") - 1, "minutes": Decimal("1e12") - 1, "data_mb": Decimal("1e13") - 1,
+            "sms": Decimal("1e12") - 1, "kwh": Decimal("1e11") - 1, "net_amount": MAX_AMOUNT - 1,
+            "iva_rate": Decimal("999"), "iva_amount": MAX_AMOUNT - 1, "other_tax_rate": Decimal("999"),
+            "other_tax_amount": MAX_AMOUNT - 1}
+
+
+def make_typed(template: Template):
+    """The function values -> the typed columns of the line (`TYPED_COLUMNS`; `extra` as JSON text), or
+    LineError. Only the fields the template maps are looked at (hot path)."""
+    mapped = {f.field for f in template.fields}
+    plan = []
+    for i, name in enumerate(TYPED_COLUMNS[:-1]):
+        if name in mapped:
+            plan.append((i, name, _TEXT_MAX.get(name), _NUM_MAX.get(name)))
+    extras = [(f.field, f.field[len(line_fields.EXTRA_PREFIX):]) for f in template.fields
+              if f.field.startswith(line_fields.EXTRA_PREFIX)]
+    blank = ["", "", "", None, "", None, None, None, None, None, None, None, None, None, None, None, None, "{}"]
+    dumps = json.dumps
+
+    def typed(values: dict) -> tuple:
+        out = list(blank)
+        for i, name, max_len, max_num in plan:
+            v = values.get(name)
+            if v is None:
+                continue
+            if max_len is not None:
+                if v.__class__ is not str:
+                    v = str(v)
+                if len(v) > max_len:
+                    raise LineError(name, f"el texto tiene más de {max_len} caracteres")
+                if "\x00" in v:
+                    raise LineError(name, "el texto tiene un carácter nulo (código 0)")
+            elif max_num is not None and not -max_num < v < max_num:
+                raise LineError(name, f"el valor {v} es demasiado grande")
+            out[i] = v
+        if extras:
+            ex = {}
+            for name, key in extras:
+                v = values.get(name)
+                if v is not None:
+                    ex[key] = v if v.__class__ in (str, int, bool) else _jsonable(v)
+            if ex:
+                text = dumps(ex, ensure_ascii=False)
+                if "\x00" in text or "\\u0000" in text:
+                    raise LineError(name, "un atributo tiene un carácter nulo (código 0)")
+                out[-1] = text
+        return tuple(out)
+    return typed
+
 
 def process(imp: ImportJob, ctx: JobContext):
     """Run one import (called by the job handler). Returns the final Job status or raises JobFailed."""
@@ -208,7 +280,7 @@ def process(imp: ImportJob, ctx: JobContext):
     try:
         with source:
             try:
-                mapper = map_rows(source, template)
+                mapper = map_rows(source, template, period=imp.period)
             except ImportFileError as exc:
                 raise JobFailed(exc.message_es, str(exc)) from exc
             imp.header = list(mapper.header)
@@ -238,6 +310,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     amount_total = Decimal(0)
     n = 0
     line = make_line(template, db_rounds=loader.db_rounds)
+    typed = make_typed(template)
     add_error = errors.add
     try:
         for mr in mapper:
@@ -253,17 +326,18 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
             else:
                 try:
                     ref, concept, qty, price, amount = line(mr.values)
+                    extra = typed(mr.values)
                 except LineError as exc:
                     invalid += 1
                     if stored_errors < MAX_STORED_ERRORS:
                         stored_errors += 1
                         field = exc.field
                         add_error(mr.row_number, FIELD_LABELS[field], str(mr.values.get(field) or "")[:500],
-                                  f"Fila {mr.row_number}, «{field}»: {exc.message}.", [_jsonable(v) for v in mr.raw])
+                                  f"Fila {mr.row_number}, «{line_fields.label(field)}»: {exc.message}.", [_jsonable(v) for v in mr.raw])
                 else:
                     valid += 1
                     amount_total += amount
-                    buf.append((mr.row_number, ref, concept, qty, price, amount))
+                    buf.append((mr.row_number, ref, concept, qty, price, amount, extra))
             if len(buf) >= batch_size:
                 ctx.check_cancel()
                 loader.write(buf)
@@ -389,6 +463,20 @@ def preview_upload(mapping: dict, upload, limit: int = 50) -> dict:
     return out
 
 
+# --- proposals (the visual mapper, `import template suggest`) -----------------------------------------
+
+def sample_path(path: str, name: str, *, sheet=None):
+    """The first rows of a user's file, read in the isolated child process (time and memory limits)."""
+    return sample_isolated(path, name, sheet=sheet, limits=import_limits(), timeout=settings.FACTURADOR_PREVIEW_TIMEOUT,
+                           memory_limit=settings.FACTURADOR_PREVIEW_MEMORY)
+
+
+def propose(sample):
+    """tabular.suggest with the line catalog (fields.LINE_FIELDS) and the tax cross-check."""
+    return suggest(sample, line_fields.LINE_FIELDS, extra_prefix=line_fields.EXTRA_PREFIX,
+                   checks=line_fields.TAX_CHECKS)
+
+
 # --- error report ----------------------------------------------------------------------------------
 
 def _error_items(imp: ImportJob):
@@ -452,9 +540,21 @@ def _reconciliation_rows(imp: ImportJob, row):
         row(["", ref])
     d = r["duplicates"]
     row([])
-    row(["Líneas duplicadas (referencia + concepto)", d["count"], "Referencia", "Concepto", "Veces", "Valor"])
+    row(["Líneas duplicadas (" + " + ".join(line_fields.label(k).lower() for k in d.get("key") or ["reference", "concept"])
+         + ")", d["count"], "Cuenta", "Línea", "Concepto", "Fecha de corte", "Veces", "Valor"])
     for item in d["items"]:
-        row(["", "", item["reference"], item["concept"], item["count"], _amount(item["amount"])])
+        row(["", "", item.get("reference", ""), item.get("service_line") or "", item.get("concept", ""),
+             item.get("cut_date") or "", item["count"], _amount(item["amount"])])
+    s = r.get("service_lines")
+    if s and s["previous_lines"]:
+        row([])
+        row(["Líneas de servicio frente a " + s["period"], "Nuevas", s["new"], "Ya no están", s["gone"],
+             "Con variación", s["changed"], "Umbral %", _amount(s["threshold_pct"])])
+        row(["", "Línea", "Hallazgo", "Anterior", "Actual", "Variación %"])
+        for what, shown in (("new", "Nueva"), ("gone", "Ya no está"), ("changed", "Variación")):
+            for item in s[what + "_items"]:
+                row(["", item["line"], shown, _amount(item["previous"]), _amount(item["current"]),
+                     _amount(item.get("change_pct"))])
     p = r["previous_period"]
     row([])
     row(["Periodo anterior", p["period"], "Filas", p["rows"], "Valor", _amount(p["amount"]),

@@ -161,6 +161,11 @@ def swap_into_charges(imp: ImportJob) -> tuple[int, int]:
         old = charges_for(imp)
         previous_import = old.exclude(source_import_id=None).order_by().values_list("source_import_id", flat=True).first()
         replaced = old._raw_delete(using="default")
+        from facturador.imports.models import Line
+
+        earlier = ImportJob.objects.filter(issuer_id=imp.issuer_id, operator_id=imp.operator_id, period=imp.period,
+                                           loaded_at__isnull=False).exclude(pk=imp.pk).values_list("pk", flat=True)
+        Line.objects.filter(import_job_id__in=list(earlier))._raw_delete(using="default")
         with connection.cursor() as cursor:
             cursor.execute(insert_sql, params)
             inserted = cursor.rowcount
@@ -268,22 +273,8 @@ def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines) -> dict:
     unknown_count = int(found[0][1]) if found else 0
     unknown = [r[0] for r in found]
 
-    # Counting alone (a sum per group would triple the memory of this million-group aggregate); the
-    # amounts of the listed groups come next, from their references only.
-    dup_sql = (f"FROM (SELECT l.reference, l.concept, COUNT(*) AS n FROM {src} "
-               f"GROUP BY l.reference, l.concept HAVING COUNT(*) > 1) d")
-    found = _fetch(f"SELECT d.reference, d.concept, d.n, COUNT(*) OVER (), SUM(d.n) OVER () {dup_sql} "
-                   f"ORDER BY d.n DESC, d.reference, d.concept LIMIT {LIST_LIMIT}", sp)
-    dup_count, dup_lines = (found[0][3], found[0][4]) if found else (0, 0)
-    sums = {}
-    if found:
-        refs = sorted({r[0] for r in found})
-        marks = ", ".join(["%s"] * len(refs))
-        sums = {(r, c): s for r, c, s in _fetch(
-            f"SELECT l.reference, l.concept, SUM(l.amount) FROM {src} WHERE l.reference IN ({marks}) "
-            f"GROUP BY l.reference, l.concept", [*sp, *refs])}
-    duplicates = [{"reference": r[0], "concept": r[1], "count": int(r[2]), "amount": _dec(sums.get((r[0], r[1])))}
-                  for r in found]
+    duplicates, dup_count, dup_lines, key = _duplicates(imp)
+    service_lines = _service_lines(imp, threshold)
 
     prev = previous_period(imp.period)
     prev_params = [imp.issuer_id, Charge.Source.IMPORT, imp.operator.code, prev]
@@ -319,10 +310,90 @@ def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines) -> dict:
     return {
         "control": control,
         "unknown_references": {"count": unknown_count, "items": unknown},
-        "duplicates": {"count": int(dup_count or 0), "lines": int(dup_lines or 0), "items": duplicates},
+        "duplicates": {"count": int(dup_count or 0), "lines": int(dup_lines or 0), "items": duplicates, "key": key},
+        "service_lines": service_lines,
         "previous_period": {
             "period": prev, "rows": prev_rows, "amount": _dec(prev_total), "threshold_pct": _dec(threshold),
             "total_change_pct": _dec((amount - prev_total) * 100 / abs(prev_total)) if prev_total else None,
             "changed_count": changes_count, "changed": changes, "new_references": new_refs, "missing_references": missing_refs,
         },
     }
+
+
+# --- service-line level (the typed lines, models.Line) ---------------------------------------------
+
+KEY_FIELDS = ("reference", "service_line", "concept", "cut_date", "plan", "cost_center", "usage_from", "usage_to")
+
+
+def duplicate_key(template) -> list[str]:
+    """The fields that identify a line for the duplicate check (the template's, default account + line +
+    concept + cut date)."""
+    from facturador.imports.models import DEFAULT_DUPLICATE_KEY
+
+    key = [k for k in (template.duplicate_key or []) if k in KEY_FIELDS]
+    return key or list(DEFAULT_DUPLICATE_KEY)
+
+
+def _line_table():
+    from facturador.imports.models import Line
+
+    return connection.ops.quote_name(Line._meta.db_table)
+
+
+def _duplicates(imp: ImportJob):
+    """Groups of the import's lines sharing the template's key: (items, groups, lines, key)."""
+    key = duplicate_key(imp.template)
+    qn = connection.ops.quote_name
+    cols = ", ".join(qn(k) for k in key)
+    extra = "" if "reference" in key else ", MIN(reference)"
+    found = _fetch(f"SELECT {cols}, COUNT(*), SUM(amount), COUNT(*) OVER (), SUM(COUNT(*)) OVER (){extra} "
+                   f"FROM {_line_table()} WHERE import_job_id = %s GROUP BY {cols} HAVING COUNT(*) > 1 "
+                   f"ORDER BY COUNT(*) DESC, {cols} LIMIT {LIST_LIMIT}", [imp.pk])
+    items = []
+    for r in found:
+        item = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(key, r)}
+        n = len(key)
+        item.update(count=int(r[n]), amount=_dec(r[n + 1]))
+        if extra:
+            item["reference"] = r[n + 4]
+        item.setdefault("concept", "")
+        items.append(item)
+    groups, lines = (found[0][len(key) + 2], found[0][len(key) + 3]) if found else (0, 0)
+    return items, groups, lines, key
+
+
+def _service_lines(imp: ImportJob, threshold: Decimal) -> dict:
+    """Lines new or gone since the operator's previous period, and per-line changes beyond the threshold.
+
+    A service line is the file's line/identifier (or the account reference when the template maps none)."""
+    prev = previous_period(imp.period)
+    before = list(ImportJob.objects.filter(issuer_id=imp.issuer_id, operator_id=imp.operator_id, period=prev,
+                                           loaded_at__isnull=False).values_list("pk", flat=True))
+    out = {"period": prev, "previous_lines": 0, "threshold_pct": _dec(threshold), "new": 0, "gone": 0, "changed": 0,
+           "new_items": [], "gone_items": [], "changed_items": []}
+    if not before:
+        return out
+    t = _line_table()
+    k = "CASE WHEN service_line <> '' THEN service_line ELSE reference END"
+    marks = ", ".join(["%s"] * len(before))
+    j = (f"WITH cur AS (SELECT {k} AS k, SUM(amount) AS s FROM {t} WHERE import_job_id = %s GROUP BY {k}), "
+         f"prev AS (SELECT {k} AS k, SUM(amount) AS s FROM {t} WHERE import_job_id IN ({marks}) GROUP BY {k}), "
+         f"j AS (SELECT COALESCE(cur.k, prev.k) AS k, prev.s AS ps, cur.s AS cs, "
+         f"CASE WHEN prev.k IS NULL THEN 'new' WHEN cur.k IS NULL THEN 'gone' "
+         f"WHEN prev.s <> 0 AND ABS(cur.s - prev.s) * 100 > %s * ABS(prev.s) THEN 'changed' ELSE '' END AS what "
+         f"FROM cur FULL JOIN prev ON prev.k = cur.k) ")
+    params = [imp.pk, *before, threshold]
+    # Only the findings come back: the first LIST_LIMIT of each kind, with each kind's full count.
+    rows = _fetch(j + f"SELECT k, ps, cs, what, n FROM (SELECT k, ps, cs, what, COUNT(*) OVER (PARTITION BY what) AS n, "
+                  f"ROW_NUMBER() OVER (PARTITION BY what ORDER BY k) AS i FROM j WHERE what <> '') f "
+                  f"WHERE i <= {LIST_LIMIT} ORDER BY what, k", params)
+    out["previous_lines"] = _fetch(j + "SELECT COUNT(*) FROM j WHERE ps IS NOT NULL", params)[0][0]
+    for line, p, c, what, n in rows:
+        out[what] = int(n)
+        p = Decimal(str(p)) if p is not None else None
+        c = Decimal(str(c)) if c is not None else None
+        item = {"line": line, "previous": _dec(p), "current": _dec(c)}
+        if what == "changed":
+            item["change_pct"] = _dec((c - p) * 100 / abs(p))
+        out[what + "_items"].append(item)
+    return out

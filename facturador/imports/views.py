@@ -14,6 +14,7 @@ from facturador.core.forms import add_refusal
 from facturador.core.jobs import JOB_FILTERS
 from facturador.core.redirects import safe_next
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
+from facturador.imports import fields as line_fields
 from facturador.imports import actions, pipeline, services
 from facturador.imports.forms import OperatorForm, ScheduleForm, TemplateForm
 from facturador.imports.models import ImportJob, ImportTemplate, Operator
@@ -88,7 +89,10 @@ def error_report(request, pk, fmt):
 @issuer_required
 def reconciliation(request, pk):
     imp = _get_import(request, pk)
-    return render(request, "imports/reconciliation.html", {"imp": imp, "job": imp.job, "r": imp.reconciliation})
+    key = (imp.reconciliation or {}).get("duplicates", {}).get("key") or ["reference", "concept"]
+    return render(request, "imports/reconciliation.html", {
+        "imp": imp, "job": imp.job, "r": imp.reconciliation,
+        "dup_key_label": " + ".join(line_fields.label(k).lower() for k in key)})
 
 
 @issuer_required

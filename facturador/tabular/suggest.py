@@ -76,7 +76,8 @@ def header_key(value: Any) -> str:
 class FieldSpec:
     """A target field the caller knows: ``name`` (stored in the template), ``label`` (Spanish, shown),
     the ``parser`` it wants, header ``synonyms`` (any case/accents), default ``rules``, ``required``, and
-    extra mapping ``options`` (e.g. ``{"decimal_places": 2}``)."""
+    extra mapping ``options`` (e.g. ``{"decimal_places": 2}``), and ``parser_by_kind`` to change the parser
+    when the column's values are of a kind (``{"phone": "phone"}``)."""
 
     name: str
     label: str
@@ -85,6 +86,7 @@ class FieldSpec:
     rules: dict | None = None
     required: bool = False
     options: dict | None = None
+    parser_by_kind: dict | None = None   # e.g. {"phone": "phone"}: a text field whose values are phone lines
 
     def keys(self) -> list[str]:
         return [k for k in {header_key(s) for s in (self.label, self.name, *self.synonyms)} if k]
@@ -185,7 +187,11 @@ class Suggestion:
             if summed:
                 out["declared_totals"] = {"fields": summed, "from_footer": True, "tolerance": "1"}
         mapped = {f["field"] for f in fields}
-        checks = [c for c in self.checks if set(c["fields"]) | {c["equals"]} <= mapped]
+        checks, targets = [], set()
+        for c in self.checks:  # the first applicable check per total (the list goes from most to least specific)
+            if set(c["fields"]) | {c["equals"]} <= mapped and c["equals"] not in targets:
+                checks.append(c)
+                targets.add(c["equals"])
         if checks:
             out["checks"] = checks
         return out
@@ -347,8 +353,8 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
     """Propose where the data is and a field, parser and rules for each column (see the module doc).
 
     ``extra``: columns no catalog field fits become ``extra_prefix + header key`` fields typed by their
-    values (False: they are left out). ``checks``: cross-field checks (``Template.checks``) kept when the
-    template maps all their fields."""
+    values (False: they are left out). ``checks``: cross-field checks (``Template.checks``), most specific
+    first: the first one per ``equals`` field whose fields the template all maps is kept."""
     keys = {s.name: s.keys() for s in catalog}
     specs = {s.name: s for s in catalog}
     rows = sample.rows
@@ -393,20 +399,21 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
     pairs = []
     for c in cols:
         hk = header_key(c.header)
-        for name, ks in keys.items():
+        for order, (name, ks) in enumerate(keys.items()):
             score, _who = _best_key(hk, {name: ks})
             if score and _compatible(specs[name], c.kind):
-                pairs.append((score, c.index, name))
-    pairs.sort(key=lambda p: (-p[0], p[1]))
+                pairs.append((score, c.index, order, name))
+    pairs.sort()  # ties: the left column, then the field listed first in the catalog
+    pairs.sort(key=lambda p: -p[0])
     taken_cols, taken_fields = set(), set()
-    for score, j, name in pairs:
+    for score, j, _order, name in pairs:
         if j in taken_cols or name in taken_fields:
             continue
         taken_cols.add(j)
         taken_fields.add(name)
         spec, c = specs[name], cols[j]
         c.field, c.label, c.score, c.required = name, spec.label, score, spec.required
-        c.parser = spec.parser
+        c.parser = (spec.parser_by_kind or {}).get(c.kind, spec.parser)
         c.rules = dict(spec.rules or {})
         c.options = dict(spec.options or {})
     used_extra = set()

@@ -96,7 +96,7 @@ def test_reconciliation_export_csv(issuer_co, do_import):
     assert lines[0] == ["Conciliación de la importación", str(imp.pk), imp.operator.code, "2026-10", "a.csv"]
     assert ["Suma de valores", "20,00", "20,00", "sí"] in lines  # decimal comma: numbers for Spanish-locale Excel
     assert ["Referencias desconocidas", "1"] in lines and ["", "001"] in lines
-    assert ["", "", "001", "Consumo", "2", "20,00"] in lines
+    assert ["", "", "001", "", "Consumo", "", "2", "20,00"] in lines  # account, line, concept, cut date
 
 
 MALICIOUS = "=cmd|' /C calc'!A0"

@@ -1,0 +1,73 @@
+"""The target fields of an imported line: names, Spanish labels, parsers, header synonyms and default rules.
+
+One catalog for the mapper's proposals (`tabular.suggest`), the template checks (`pipeline.normalize_mapping`),
+the typed line (`models.Line`) and the Líneas screen. Any other mapped column is an extra attribute named
+``extra.<name>`` (kept typed in `Line.extra`).
+"""
+
+from __future__ import annotations
+
+from facturador.tabular.suggest import FieldSpec
+
+EXTRA_PREFIX = "extra."
+NON_NEGATIVE = {"non_negative": True}
+
+LINE_FIELDS = [
+    FieldSpec("reference", "Cuenta", "text", ("cuenta", "numero de cuenta", "no cuenta", "cuenta de facturacion",
+                                               "referencia", "contrato", "codigo cliente", "cliente"),
+              required=True, options={"max_length": 48}),
+    FieldSpec("service_line", "Línea", "text", ("linea", "numero de linea", "no linea", "celular", "telefono",
+                                                "numero", "msisdn", "medidor", "numero de medidor", "servicio",
+                                                "identificador", "linea de servicio"),
+              parser_by_kind={"phone": "phone"}),
+    FieldSpec("concept", "Concepto", "text", ("concepto", "descripcion", "detalle", "cargo", "item", "descripcion cargo"),
+              options={"max_length": 200}),
+    FieldSpec("plan", "Plan", "text", ("plan", "plan tarifario", "nombre plan", "paquete")),
+    FieldSpec("cost_center", "Centro de costo", "text", ("centro de costo", "centro de costos", "centro costo", "ceco",
+                                                         "cc", "area", "dependencia")),
+    FieldSpec("quantity", "Cantidad", "decimal", ("cantidad", "unidades", "consumo", "cant"), rules=NON_NEGATIVE),
+    FieldSpec("unit", "Unidad", "text", ("unidad", "unidad de medida", "um")),
+    FieldSpec("unit_price", "Valor unitario", "decimal", ("valor unitario", "precio unitario", "tarifa unitaria",
+                                                          "vr unitario", "precio")),
+    FieldSpec("minutes", "Minutos", "decimal", ("minutos", "minutos consumidos", "min consumidos", "minutos voz", "voz"),
+              rules=NON_NEGATIVE),
+    FieldSpec("data_mb", "Datos (MB)", "decimal", ("datos mb", "datos", "mb", "megas", "consumo datos", "navegacion mb"),
+              rules=NON_NEGATIVE),
+    FieldSpec("sms", "SMS", "decimal", ("sms", "mensajes", "mensajes de texto", "cantidad sms"), rules=NON_NEGATIVE),
+    FieldSpec("kwh", "kWh", "decimal", ("kwh", "consumo kwh", "energia kwh", "energia"), rules=NON_NEGATIVE),
+    FieldSpec("net_amount", "Valor sin IVA", "decimal", ("valor sin iva", "subtotal", "valor neto", "neto",
+                                                         "base gravable", "valor antes de iva", "base"),
+              options={"decimal_places": 2}),
+    FieldSpec("iva_rate", "Tarifa IVA (%)", "decimal", ("tarifa iva", "porcentaje iva", "tasa iva", "iva porcentaje")),
+    FieldSpec("iva_amount", "IVA", "decimal", ("iva", "valor iva", "vr iva", "impuesto iva"),
+              options={"decimal_places": 2}),
+    FieldSpec("other_tax_rate", "Tarifa otros impuestos (%)", "decimal", ("tarifa impoconsumo", "tasa otros impuestos")),
+    FieldSpec("other_tax_amount", "Otros impuestos", "decimal", ("otros impuestos", "impoconsumo",
+                                                                 "impuesto al consumo", "impuestos"),
+              options={"decimal_places": 2}),
+    FieldSpec("amount", "Valor total", "decimal", ("valor total", "total", "valor", "total a pagar", "valor a pagar",
+                                                   "importe", "vr total"),
+              options={"decimal_places": 2}),
+    FieldSpec("cut_date", "Fecha de corte", "date", ("fecha corte", "fecha de corte", "corte", "fecha"),
+              rules={"period_days": 62}),
+    FieldSpec("usage_from", "Consumo desde", "date", ("desde", "fecha inicio", "inicio periodo", "fecha desde")),
+    FieldSpec("usage_to", "Consumo hasta", "date", ("hasta", "fecha fin", "fin periodo", "fecha hasta")),
+]
+LINE_FIELD_NAMES = tuple(f.name for f in LINE_FIELDS)
+LABELS = {f.name: f.label for f in LINE_FIELDS}
+NUMERIC = ("quantity", "unit_price", "minutes", "data_mb", "sms", "kwh", "net_amount", "iva_rate", "iva_amount",
+           "other_tax_rate", "other_tax_amount", "amount")
+DATES = ("cut_date", "usage_from", "usage_to")
+USAGE = ("minutes", "data_mb", "sms", "kwh")
+# The cross-field check a proposal adds when the template maps its fields (one peso of rounding).
+TAX_CHECKS = [
+    {"kind": "sum", "fields": ["net_amount", "iva_amount", "other_tax_amount"], "equals": "amount", "tolerance": "1"},
+    {"kind": "sum", "fields": ["net_amount", "iva_amount"], "equals": "amount", "tolerance": "1"},
+]
+
+
+def label(name: str) -> str:
+    """The Spanish label of a target field (extra attributes: their own name)."""
+    if name.startswith(EXTRA_PREFIX):
+        return name[len(EXTRA_PREFIX):].replace("_", " ")
+    return LABELS.get(name, name)
