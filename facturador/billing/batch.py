@@ -227,8 +227,8 @@ def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict, conf:
     Everything that does not depend on the number (row values) is prepared first; inside the
     transaction the whole block of numbers is taken with one conditional UPDATE of the range
     (`numbering.allocate_block`) and the rows are written in bulk (COPY on PostgreSQL), so the range row
-    is locked only for the inserts. Electronic invoices take their DIAN numbers one by one through the
-    einvoice app."""
+    is locked only for the inserts. Electronic batches number from the DIAN range the same way; their documents
+    are built, signed and indexed later, by the workers that render them (`billing.electronic`)."""
     key = batch.period_key
     # The payment barcode (GS1-128 data and its readable line) is stored when the invoice is rendered: the
     # renderer computes it anyway, in parallel, and numbering is the serial phase.
@@ -241,34 +241,26 @@ def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict, conf:
         todo = [p for p in prepared if p[0].account_id not in existing]
         if not todo:
             return 0
-        numbers: list[tuple[str, int, object]]  # (prefix, number, DianDocument or None)
-        if batch.electronic:
-            todo, numbers = _issue_electronic(batch, todo, errors)
-        else:
-            first = numbering.allocate_block(rng, len(todo), on=batch.issue_date)
-            numbers = [(rng.prefix, first + k, None) for k in range(len(todo))]
+        if batch.electronic:  # accounts that cannot be DIAN invoices take no number
+            todo = _check_electronic(batch, todo, errors)
+            if not todo:
+                return 0
+        first = numbering.allocate_block(rng, len(todo), on=batch.issue_date)
         rows, interests = [], []
-        for k, ((item, acc, code), (prefix, number, dian_doc)) in enumerate(zip(todo, numbers)):
+        for k, (item, acc, _code) in enumerate(todo):
             rows.append({
                 "issuer_id": batch.issuer_id, "batch_id": batch.pk, "account_id": acc.id, "period_key": key,
-                "prefix": prefix, "number": number, "issue_date": batch.issue_date, "due_date": batch.due_date,
+                "prefix": rng.prefix, "number": first + k, "issue_date": batch.issue_date, "due_date": batch.due_date,
                 "current_amount": item.current, "previous_balance": item.previous, "arrears_interest": item.interest,
-                "total": item.total,
-                "seq": next_seq + k, "cufe": dian_doc.cufe if dian_doc else "",
-                "dian_document_id": dian_doc.pk if dian_doc else None, "created_at": now})
+                "total": item.total, "seq": next_seq + k, "created_at": now})
             if item.interest > 0:
                 interests.append(Charge(issuer=batch.issuer, account_id=acc.id, reference=acc.reference,
                                         period=batch.periods[-1], concept="Intereses de mora", quantity=Decimal(1),
                                         unit_price=item.interest, amount=item.interest, source=Charge.Source.INTEREST))
-            if dian_doc is not None:  # the einvoice app indexed it; point its row at the bill's PDF
-                IssuedDocument.objects.filter(source="einvoice.document", source_id=str(dian_doc.pk)).update(
-                    pdf=f"{batch.output_dir}/pdf/{prefix}{number}.pdf", period=key[:20], due_date=batch.due_date)
         ids = insert_rows(BillingInvoice, rows, returning_ids=True)
         Charge.objects.bulk_create(interests)
-        docs = []
-        for pk, row, (_item, acc, _code) in zip(ids, rows, todo):
-            if row["dian_document_id"]:
-                continue
+        docs = []  # electronic invoices are indexed when they are signed (billing.electronic.BatchSigner)
+        for pk, row, (_item, acc, _code) in zip(ids, rows, [] if batch.electronic else todo):
             docs.append({
                 "issuer_id": batch.issuer_id, "source": "billing.invoice", "source_id": str(pk),
                 "country": batch.issuer.country, "document_type": DocumentType.INVOICE, "prefix": row["prefix"],
@@ -314,27 +306,31 @@ def insert_rows(model, rows: list[dict], *, returning_ids=False) -> list[int]:
     return ids
 
 
-def _issue_electronic(batch: Batch, todo: list, errors: list[dict]):
-    """Issue each account's DIAN invoice (one savepoint per account: a refused one leaves nothing behind)."""
+def _charges_by_account(batch: Batch, account_ids) -> dict[int, list[Charge]]:
+    """The charges of the batch's periods (the invoice lines) of these accounts, in order."""
+    by_acc: dict[int, list[Charge]] = {}
+    if batch.billing_type != Batch.BillingType.ARREARS_ONLY:
+        for c in (Charge.objects.filter(issuer=batch.issuer, account_id__in=list(account_ids), period__in=batch.periods)
+                  .exclude(source=Charge.Source.INTEREST).order_by("period", "id")):
+            by_acc.setdefault(c.account_id, []).append(c)
+    return by_acc
+
+
+def _check_electronic(batch: Batch, todo: list, errors: list[dict]) -> list:
+    """The accounts of `todo` whose DIAN invoice can be made (cheap checks of its lines and buyer; the UBL, the
+    CUFE and the signature are made later by the workers that render them, see billing.electronic)."""
     from facturador.billing import electronic
 
-    lines_by_acc: dict[int, list[Charge]] = {}
-    if batch.billing_type != Batch.BillingType.ARREARS_ONLY:
-        for c in (Charge.objects.filter(issuer=batch.issuer, account_id__in=[p[0].account_id for p in todo],
-                                        period__in=batch.periods).exclude(source=Charge.Source.INTEREST)
-                  .order_by("period", "id")):
-            lines_by_acc.setdefault(c.account_id, []).append(c)
-    kept, numbers = [], []
+    lines_by_acc = _charges_by_account(batch, [p[0].account_id for p in todo])
+    kept = []
     for item, acc, code in todo:
         try:
-            with transaction.atomic():
-                dian_doc = electronic.issue(batch, acc, lines_by_acc.get(acc.pk, []), item.interest)
+            electronic.payload(batch, acc, lines_by_acc.get(acc.pk, []), item.interest)
         except electronic.ElectronicError as exc:
             errors.append({"reference": acc.reference, "reason": f"Factura electrónica: {exc.message}"})
             continue
         kept.append((item, acc, code))
-        numbers.append((dian_doc.prefix, dian_doc.number, dian_doc))
-    return kept, numbers
+    return kept
 
 
 def pdf_relpath(batch: Batch, inv: BillingInvoice) -> str:
@@ -372,12 +368,13 @@ class _Renderer:
         }
         self.periods = batch.periods
         self.notes = [n for n in self.conf.notes.splitlines() if n.strip()]
+        self.signer = None  # billing.electronic.BatchSigner, for electronic batches
 
     @staticmethod
     def short_period(period: str) -> str:
         return f"{MONTHS[int(period[5:7]) - 1][:3].lower()} {period[:4]}"
 
-    def raw(self, inv: BillingInvoice, charges: list[Charge]) -> dict:
+    def raw(self, inv: BillingInvoice, charges: list[Charge], dian: dict | None = None) -> dict:
         acc = inv.account
         several = len(self.periods) > 1
         lines = [{"concept": c.concept, "group": self.short_period(c.period) if several else c.source_operator,
@@ -400,16 +397,9 @@ class _Renderer:
             "arrears_interest": inv.arrears_interest,
             "due_date": inv.due_date,
             "payment": {"gln": self.conf.gln, "ref_width": self.conf.ref_width, "amount_width": self.conf.amount_width},
-            "dian": self.dian(inv),
+            "dian": dian,
             "notes": self.notes,
         }
-
-    def dian(self, inv: BillingInvoice):
-        if not inv.dian_document_id:
-            return None
-        from facturador.billing.electronic import dian_print_data
-
-        return dian_print_data(inv.dian_document_id)
 
     together = True  # compile several invoices at once while the template allows it
 
@@ -444,14 +434,17 @@ class _Renderer:
     def render_chunk(self, invoices: list[BillingInvoice], on_each=None) -> list[BillingInvoice]:
         from facturador.printing.invoice import prepare_invoice_data
 
-        by_acc: dict[int, list[Charge]] = {}
-        if self.batch.billing_type != Batch.BillingType.ARREARS_ONLY:
-            for c in (Charge.objects.filter(issuer=self.issuer, account_id__in=[i.account_id for i in invoices],
-                                            period__in=self.periods).exclude(source=Charge.Source.INTEREST)
-                      .order_by("period", "id")):
-                by_acc.setdefault(c.account_id, []).append(c)
+        by_acc = _charges_by_account(self.batch, [i.account_id for i in invoices])
+        dian: dict[int, dict] = {}
+        if self.batch.electronic:  # sign (once) before rendering: the PDF carries the CUFE and the QR
+            if self.signer is None:
+                from facturador.billing.electronic import BatchSigner
+
+                self.signer = BatchSigner(self.batch)
+            dian = self.signer.sign(invoices, by_acc)
         media = Path(settings.MEDIA_ROOT)
-        prepared = [(inv, prepare_invoice_data(self.raw(inv, by_acc.get(inv.account_id, [])))) for inv in invoices]
+        prepared = [(inv, prepare_invoice_data(self.raw(inv, by_acc.get(inv.account_id, []), dian.get(inv.pk))))
+                    for inv in invoices]
         pages = self._render_together(prepared)
         done = []
         for k, (inv, data) in enumerate(prepared):
@@ -591,17 +584,18 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     # 1. numbering: one block of numbers and bulk inserts per chunk (skips accounts already invoiced)
     issued = 0
     if p.items:
-        rng = None
-        if not batch.electronic:
-            try:
+        try:
+            if batch.electronic:
+                from facturador.billing import electronic
+
+                rng = electronic.numbering_range(issuer)
+            else:
                 rng = numbering_range(issuer, batch.issue_date)
-            except Refusal as exc:
-                raise jobs.JobFailed(exc.message) from exc
+        except Refusal as exc:
+            raise jobs.JobFailed(exc.message) from exc
         ctx.set_result(numbered=False)
         next_seq = (BillingInvoice.objects.filter(batch=batch).aggregate(m=Max("seq"))["m"] or 0) + 1
         chunk_size = settings.FACTURADOR_BILLING_NUMBER_CHUNK
-        if batch.electronic:  # each DIAN invoice is signed here: small chunks, so helpers start rendering at once
-            chunk_size = min(chunk_size, 50)
         for start in range(0, len(p.items), chunk_size):
             ctx.check_cancel()
             chunk = p.items[start:start + chunk_size]
@@ -636,6 +630,11 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     if not issued:  # a resumed batch: numbering was over already
         _start_helpers(ctx, batch, total - done)
     _work(ctx, batch, main=True, total=total)
+    if batch.electronic:  # invoices whose DIAN document could not be signed (see billing.electronic.BatchSigner)
+        known = {(e["reference"], e["reason"]) for e in errors}
+        errors += [{"reference": ref, "reason": reason} for ref, reason in BillingInvoice.objects.filter(batch=batch)
+                   .exclude(error="").order_by("seq").values_list("account__reference", "error")
+                   if (ref, reason) not in known]
 
     # 3. outcome (the print parts are built; the zip and the manifest are streamed when downloaded)
     parts = list(BatchPart.objects.filter(batch=batch).order_by("index"))
@@ -707,8 +706,14 @@ def _work(ctx: jobs.JobContext, batch: Batch, *, main: bool, total: int = 0, mai
 
 def _start_helpers(ctx: jobs.JobContext, batch: Batch, remaining: int):
     """Helper jobs ("billing.batch_render") for big batches: FACTURADOR_BILLING_RENDER_HELPERS of them (one per
-    extra worker), at most one per FACTURADOR_BILLING_HELPER_MIN invoices left to render."""
+    extra worker), at most one per FACTURADOR_BILLING_HELPER_MIN invoices left to render; and, for an electronic
+    batch, its DIAN sending job ("billing.batch_send")."""
     minimum = max(1, settings.FACTURADOR_BILLING_HELPER_MIN)
+    if batch.electronic:  # the DIAN sending runs beside the rendering from the start
+        from facturador.billing import electronic
+
+        with transaction.atomic():
+            electronic.start_sending(batch)
     if remaining < minimum or ctx.params.get("no_helper"):
         return []
     running = Job.objects.filter(kind="billing.batch_render", params__batch_id=batch.pk,

@@ -1,9 +1,22 @@
 """Electronic billing type: each batch invoice is also issued as a DIAN electronic invoice.
 
-Issuing goes through the einvoice app (`facturador.einvoice.services.issue`: numbering from the
-issuer's DIAN range, UBL 2.1, pre-validation, XAdES signature, IssuedDocument row, sending job).
-It runs inside the batch's numbering transaction, so an account is never issued twice: if the
-worker dies, the whole chunk (DIAN documents, numbers, queued sends) rolls back with it.
+The work is split so that nothing DIAN-related is serial (see docs/architecture.md, "Mass billing batches"):
+
+1. **Numbering** (the batch's main job, serial): the numbers come in blocks from the issuer's DIAN range
+   (`einvoice.services.document_range`); each account's DIAN payload is checked first (`payload`), so an
+   account that cannot be a DIAN invoice (a negative charge...) takes no number.
+2. **Signing** (every worker, in its leased render chunks): `BatchSigner.sign` builds the UBL, pre-validates it,
+   signs it (XAdES) and stores the `DianDocument` (SIGNED) and its `IssuedDocument` row, then the PDF is rendered
+   with the CUFE and the QR exactly as signed. Exactly once: the invoice row is linked to its document with a
+   conditional UPDATE (``dian_document_id IS NULL``) in the transaction that inserts the document, and
+   UNIQUE(issuer, environment, prefix, number) refuses a second document for the number; a resumed chunk finds
+   the link and re-reads the stored XML instead of signing again. A document that fails to sign leaves its
+   reason on the invoice (``BillingInvoice.error``, reported by the batch) and does not stop the others.
+3. **Sending** (job kind "billing.batch_send", one per batch, beside the rendering — never holding it):
+   `send_batch` takes the signed documents as they appear, up to 50 per zip (SendBillAsync), claims them with a
+   conditional UPDATE (SIGNED -> SENT), then polls each zip with GetStatusZip and records DIAN's answer per
+   document. A rejected document is just that document's state. A crash between claiming and recording the
+   ZipKey is recovered by sending the same files again (same file names; DIAN answers rule 90 for what it has).
 
 The DIAN invoice carries the period's charges (and the arrears interest, if any) as lines without
 taxes (public-lighting tax, fees... are not IVA), credit payment with the batch's due date. The
@@ -13,12 +26,22 @@ in the payment barcode.
 
 from __future__ import annotations
 
+import logging
+import time
 from decimal import Decimal
 
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
 from lxml import etree
 
-from facturador.core.errors import Conflict
-from facturador.dian.ns import STS
+from facturador.core import jobs
+from facturador.core.errors import Conflict, Refusal
+from facturador.core.models import DocumentType, IssuedDocument, Job
+
+logger = logging.getLogger(__name__)
+
+SEND_KIND = "billing.batch_send"
 
 ID_TYPES = {"NIT": "31", "CC": "13", "CE": "22", "TI": "12", "PP": "41", "PEP": "47", "NUIP": "91", "EXT": "42"}
 
@@ -48,7 +71,7 @@ def check_ready(issuer):
     try:
         mode = services.active_mode(issuer)
         services.signer_for(issuer)
-        numbering.find_range(issuer, "invoice", mode.environment)
+        services.document_range(issuer, mode)
     except (services.EinvoiceError, numbering.NumberingError) as exc:
         raise ElectronicError("billing.electronic.not_ready", exc.message, details={"reason": exc.code}) from exc
 
@@ -85,26 +108,336 @@ def payload(batch, account, charges, interest: Decimal) -> dict:
     }
 
 
-def issue(batch, account, charges, interest: Decimal):
-    """Issue one DIAN invoice (call inside the batch's transaction). Returns the DianDocument."""
+def numbering_range(issuer):
+    """The DIAN range an electronic batch numbers from (production rules included), or an ElectronicError."""
     services = _services()
     try:
-        return services.issue(batch.issuer, payload(batch, account, charges, interest), send=True)
+        return services.document_range(issuer, services.active_mode(issuer))
     except services.EinvoiceError as exc:
-        raise ElectronicError("billing.electronic.refused", getattr(exc, "display", exc.message),
-                              details={"rule": exc.code, "field": getattr(exc, "field", None)}) from exc
+        raise ElectronicError("billing.electronic.not_ready", getattr(exc, "display", exc.message),
+                              details={"reason": exc.code}) from exc
 
 
-def dian_print_data(dian_document_id: int) -> dict | None:
-    """CUFE and QR text (as signed) for the printed invoice."""
+def _qr_text(root, cufe: str) -> str:
+    from facturador.dian.ns import STS
+
+    el = next(root.iter(f"{{{STS}}}QRCode"), None)
+    return ((el.text if el is not None else "") or cufe).strip()
+
+
+def print_data(document_ids) -> dict[int, dict]:
+    """CUFE, QR text (as signed) and resolution of stored DIAN documents, by id, for the printed bills."""
     from facturador.einvoice.models import DianDocument
 
-    doc = DianDocument.objects.filter(pk=dian_document_id).select_related("numbering_range").first()
-    if doc is None or not doc.signed_xml:
+    out = {}
+    for pk, cufe, xml, resolution in DianDocument.objects.filter(pk__in=list(document_ids)).values_list(
+            "pk", "cufe", "signed_xml", "numbering_range__resolution_number"):
+        if xml:
+            out[pk] = {"cufe": cufe, "qr_text": _qr_text(etree.fromstring(bytes(xml)), cufe),
+                       "authorization": resolution or "", "validation_date": None}
+    return out
+
+
+class BatchSigner:
+    """Signs the DIAN invoices of a render chunk (one per worker: the certificate is loaded once)."""
+
+    def __init__(self, batch):
+        services = _services()
+        self.services = services
+        self.batch = batch
+        self.mode = services.active_mode(batch.issuer)
+        self.signer = services.signer_for(batch.issuer)
+        self.ranges: list = []
+
+    def _range(self, prefix: str, number: int):
+        from facturador.core.models import NumberingRange
+
+        for rng in self.ranges:
+            if rng.prefix == prefix and rng.range_from <= number <= rng.range_to:
+                return rng
+        rng = NumberingRange.objects.filter(issuer=self.batch.issuer, document_type=DocumentType.INVOICE,
+                                            environment=self.mode.environment, prefix=prefix,
+                                            range_from__lte=number, range_to__gte=number).first()
+        if rng is None:
+            raise ElectronicError("billing.electronic.no_range", f"No se encontró la numeración de {prefix}{number}.")
+        self.ranges.append(rng)
+        return rng
+
+    def sign(self, invoices, charges_by_account: dict) -> dict[int, dict]:
+        """Sign and store the DIAN invoice of each invoice of the chunk that has none yet; returns the print data
+        (CUFE, QR) by invoice id. Invoices whose document exists already (a resumed chunk) are not signed again."""
+        from facturador.billing.models import BillingInvoice
+        from facturador.einvoice.models import DianDocument
+
+        batch, services = self.batch, self.services
+        signed, failed = {}, {}
+        for inv in invoices:
+            if inv.dian_document_id or inv.error:
+                continue
+            try:
+                data = payload(batch, inv.account, charges_by_account.get(inv.account_id, []), inv.arrears_interest)
+                rng = self._range(inv.prefix, inv.number)
+                signed[inv.pk] = (data, rng, services.build_signed(batch.issuer, self.mode, rng, inv.number, data,
+                                                                   self.signer))
+            except ElectronicError as exc:
+                failed[inv.pk] = f"Factura electrónica: {exc.message}"
+            except services.EinvoiceError as exc:
+                failed[inv.pk] = f"Factura electrónica: {getattr(exc, 'display', exc.message)}"
+        if signed or failed:
+            try:
+                self._store(invoices, signed, failed)
+            except (IntegrityError, _Taken):
+                # another worker stored them first (a lease taken over): use what it stored
+                logger.info("Batch %s: documents of a chunk were signed by another worker", batch.pk)
+        ids = [inv.pk for inv in invoices]
+        links = dict(BillingInvoice.objects.filter(pk__in=ids).values_list("pk", "dian_document_id"))
+        for inv in invoices:
+            inv.dian_document_id = links.get(inv.pk)
+        by_doc = print_data(d for d in links.values() if d)
+        return {pk: by_doc.get(doc) for pk, doc in links.items() if doc}
+
+    def _store(self, invoices, signed: dict, failed: dict):
+        from facturador.billing.models import BillingInvoice
+        from facturador.einvoice.models import DianDocument
+
+        batch, mode = self.batch, self.mode
+        by_pk = {inv.pk: inv for inv in invoices}
+        with transaction.atomic():
+            docs = []
+            for pk, (data, rng, built) in signed.items():
+                inv, model = by_pk[pk], built.model
+                docs.append(DianDocument(
+                    issuer=batch.issuer, kind="invoice", type_code=model.type_code, environment=mode.environment,
+                    operation_mode=mode, numbering_range=rng, prefix=inv.prefix, number=inv.number,
+                    status=DianDocument.Status.SIGNED, payload=data, issue_date=model.issue_date,
+                    customer_name=model.customer.name[:300], customer_id=model.customer.id_number or "",
+                    customer_email=model.customer.email or "", total=built.totals.payable, cufe=built.cufe,
+                    signed_xml=built.signed_xml))
+            DianDocument.objects.bulk_create(docs)
+            index = []
+            for doc, (pk, (_data, _rng, built)) in zip(docs, signed.items()):
+                inv = by_pk[pk]
+                if not BillingInvoice.objects.filter(pk=pk, dian_document_id__isnull=True).update(
+                        dian_document_id=doc.pk, cufe=doc.cufe, error=""):
+                    raise _Taken()
+                index.append(IssuedDocument(
+                    issuer=batch.issuer, source="einvoice.document", source_id=str(doc.pk), country="CO",
+                    document_type=DocumentType.INVOICE, prefix=doc.prefix, number=doc.number,
+                    issue_date=doc.issue_date, due_date=batch.due_date, period=batch.period_key[:20],
+                    customer_name=doc.customer_name, customer_tax_id=doc.customer_id,
+                    customer_email=doc.customer_email, total=doc.total, currency="COP", status=doc.status,
+                    uuid=doc.cufe, pdf=f"{batch.output_dir}/pdf/{inv.prefix}{inv.number}.pdf"))
+            IssuedDocument.objects.bulk_create(index)
+            for pk, message in failed.items():
+                BillingInvoice.objects.filter(pk=pk, dian_document_id__isnull=True, error="").update(
+                    error=message[:500])
+                by_pk[pk].error = message[:500]
+
+
+class _Taken(Exception):
+    """An invoice of the chunk got its DIAN document from another worker meanwhile."""
+
+
+# ------------------------------------------------------------------------------------ sending
+
+def start_sending(batch) -> Job | None:
+    """Queue the batch's sending job ("billing.batch_send") unless one is pending or running. Call inside a
+    transaction (it is enqueued on commit)."""
+    if Job.objects.filter(kind=SEND_KIND, params__batch_id=batch.pk,
+                          status__in=[Job.Status.PENDING, Job.Status.RUNNING]).exists():
         return None
-    root = etree.fromstring(bytes(doc.signed_xml))
-    qr_el = next(root.iter(f"{{{STS}}}QRCode"), None)
-    qr = (qr_el.text if qr_el is not None else "") or doc.cufe
-    return {"cufe": doc.cufe, "qr_text": qr.strip(),
-            "authorization": doc.numbering_range.resolution_number if doc.numbering_range_id else "",
-            "validation_date": None}
+    return jobs.create_job(batch.issuer, SEND_KIND, title=f"Lote {batch.pk}: envío a la DIAN",
+                           params={"batch_id": batch.pk})
+
+
+def _documents(batch):
+    from facturador.billing.models import BillingInvoice
+    from facturador.einvoice.models import DianDocument
+
+    return DianDocument.objects.filter(
+        issuer=batch.issuer,
+        pk__in=BillingInvoice.objects.filter(batch=batch, dian_document_id__isnull=False).values("dian_document_id"))
+
+
+def _generation_running(batch) -> bool:
+    return Job.objects.filter(kind="billing.batch", params__batch_id=batch.pk,
+                              status__in=[Job.Status.PENDING, Job.Status.RUNNING]).exists()
+
+
+class _Sender:
+    """The state of one run of a batch's sending job."""
+
+    ZIP_MAX = 50  # DIAN's limit of documents per SendBillAsync zip
+
+    def __init__(self, ctx: jobs.JobContext, batch):
+        from django.conf import settings
+
+        from facturador.einvoice import services
+        from facturador.einvoice.models import DianDocument
+
+        self.ctx, self.batch, self.me = ctx, batch, ctx.job.pk
+        self.DianDocument = DianDocument
+        self.client = services.dian_client(batch.issuer, services.active_mode(batch.issuer))
+        self.interval = settings.FACTURADOR_DIAN_POLL_INTERVAL
+        self.max_polls = settings.FACTURADOR_DIAN_POLL_ATTEMPTS
+        self.polls: dict[str, list] = {}  # zip key -> [next poll (monotonic), polls done, wait]
+        self.sent = self.answered = self.failures = 0
+        for key in _documents(batch).filter(status=DianDocument.Status.PENDING).exclude(zip_key="") \
+                .values_list("zip_key", flat=True).distinct():
+            self.polls[key] = [0.0, 0, self.interval]
+
+    def sendable(self):
+        Doc = self.DianDocument
+        running = Job.objects.filter(status=Job.Status.RUNNING).exclude(pk=self.me).values("pk")
+        interrupted = Q(status=Doc.Status.SENT, zip_key="") & (Q(job_id=self.me) | ~Q(job_id__in=running))
+        return _documents(self.batch).filter(Q(status=Doc.Status.SIGNED) | interrupted).order_by("number")
+
+    def upload(self, ids: list[int]) -> bool:
+        """Claim the documents (SIGNED -> SENT), zip them, SendBillAsync; False when DIAN could not be reached."""
+        from facturador.dian.ws import packaging
+        from facturador.dian.ws.client import DianSoapFault, DianTransportError
+        from facturador.einvoice import delivery
+
+        Doc = self.DianDocument
+        now = timezone.now()
+        Doc.objects.filter(pk__in=ids, status=Doc.Status.SIGNED).update(
+            status=Doc.Status.SENT, job_id=self.me, sent_at=now, send_attempts=F("send_attempts") + 1)
+        docs = list(Doc.objects.filter(pk__in=ids, status=Doc.Status.SENT, zip_key="", job_id=self.me)
+                    .select_related("issuer").order_by("number"))
+        if not docs:
+            return True
+        fresh = [d for d in docs if not d.file_name]
+        year = docs[0].issue_date.year
+        names, zip_name = delivery.file_names(self.batch.issuer, "invoice", year, len(fresh))
+        for d, name in zip(fresh, names):
+            d.file_name = name
+        Doc.objects.bulk_update(fresh, ["file_name"])
+        content = packaging.make_zip_many([(d.file_name, bytes(d.signed_xml)) for d in docs])
+        try:
+            upload = self.client.send_bill_async(zip_name, content)
+        except (DianTransportError, DianSoapFault) as exc:
+            logger.warning("Batch %s: sending %s documents to DIAN failed: %s", self.batch.pk, len(docs), exc)
+            Doc.objects.filter(pk__in=[d.pk for d in docs], status=Doc.Status.SENT, zip_key="").update(
+                status=Doc.Status.SIGNED)
+            return False
+        if not upload.ok:
+            reasons = "; ".join(e.processed_message for e in upload.errors if e.processed_message)[:1900]
+            self._set(docs, Doc.Status.ERROR, message=f"La DIAN no recibió el archivo. {reasons}".strip(),
+                      rules=[{"code": "", "message": e.processed_message, "severity": "rejection"}
+                             for e in upload.errors])
+            return True
+        self._set(docs, Doc.Status.PENDING, zip_key=upload.zip_key)
+        self.polls[upload.zip_key] = [time.monotonic() + self.interval, 0, self.interval]
+        self.sent += len(docs)
+        return True
+
+    def _set(self, docs, status, *, message="", rules=None, zip_key=None):
+        Doc = self.DianDocument
+        values = {"status": status}
+        if zip_key is not None:
+            values["zip_key"] = zip_key
+        if message:
+            values.update(dian_message=message, rules=rules or [], answered_at=timezone.now())
+        ids = [d.pk for d in docs]
+        Doc.objects.filter(pk__in=ids).update(**values)
+        IssuedDocument.objects.filter(source="einvoice.document", source_id__in=[str(i) for i in ids]).update(
+            status=status)
+
+    def poll_due(self) -> int:
+        """Ask DIAN about every zip whose time has come; returns how many zips got their final answer."""
+        from facturador.dian.ws.client import DianSoapFault, DianTransportError
+        from facturador.einvoice import delivery
+
+        Doc = self.DianDocument
+        done = 0
+        now = time.monotonic()
+        for key, state in list(self.polls.items()):
+            if state[0] > now or state[1] >= self.max_polls:
+                continue
+            state[1] += 1
+            state[2] = min(60.0, state[2] * 2)
+            state[0] = now + state[2]
+            try:
+                answers = self.client.get_status_zip(key)
+            except (DianTransportError, DianSoapFault) as exc:
+                logger.warning("Batch %s: GetStatusZip %s failed: %s", self.batch.pk, key, exc)
+                continue
+            if not answers or not all(a.final for a in answers):
+                continue
+            docs = list(Doc.objects.filter(zip_key=key, status=Doc.Status.PENDING, issuer=self.batch.issuer))
+            by_key = {(a.xml_document_key or "").lower(): a for a in answers if a.xml_document_key}
+            by_name = {(a.xml_file_name or "").rsplit(".", 1)[0]: a for a in answers if a.xml_file_name}
+            for d in docs:
+                answer = by_key.get(d.cufe.lower()) or by_name.get(d.file_name.rsplit(".", 1)[0])
+                if answer is None and len(answers) == 1 and len(docs) == 1:
+                    answer = answers[0]
+                if answer is None:
+                    d.status, d.dian_message = Doc.Status.ERROR, "La DIAN no respondió por este documento."
+                    d.answered_at = timezone.now()
+                else:
+                    delivery.apply_response(d, answer)
+            Doc.objects.bulk_update(docs, ["status", "dian_status_code", "dian_message", "rules",
+                                           "application_response", "answered_at", "cufe"])
+            for status in {d.status for d in docs}:
+                IssuedDocument.objects.filter(source="einvoice.document",
+                                              source_id__in=[str(d.pk) for d in docs if d.status == status]) \
+                    .update(status=status)
+            self.answered += len(docs)
+            del self.polls[key]
+            done += 1
+        return done
+
+    def progress(self):
+        self.ctx.progress(self.answered, total=max(self.sent, self.answered),
+                          message=f"{self.sent} documentos enviados a la DIAN, {self.answered} con respuesta")
+
+
+def send_batch(ctx: jobs.JobContext, batch):
+    """The work of a batch's sending job (handler `billing.jobs.run_batch_send`): send the signed DIAN invoices of
+    the batch in zips of up to 50 as they are signed, and follow each zip to DIAN's answer. Ends when the
+    generation is over and every document has been answered; documents still in process at DIAN then are
+    followed by a new job a minute later."""
+    try:
+        sender = _Sender(ctx, batch)
+    except Refusal as exc:
+        raise jobs.JobFailed(exc.message) from exc
+    idle = 0
+    while True:
+        ctx.check_cancel()
+        generating = _generation_running(batch)
+        ids = list(sender.sendable().values_list("pk", flat=True)[:_Sender.ZIP_MAX])
+        if ids and (len(ids) == _Sender.ZIP_MAX or not generating or idle >= 5):
+            if sender.upload(ids):
+                sender.failures = 0
+            else:
+                sender.failures += 1
+                if sender.failures >= 3:  # DIAN unreachable: try again in a minute with a new job
+                    _follow_later(batch)
+                    break
+                time.sleep(min(30, 2 ** sender.failures))
+            idle = 0
+            sender.progress()
+            continue
+        if sender.poll_due():
+            sender.progress()
+            continue
+        if not generating and not ids:
+            waiting = [s for s in sender.polls.values() if s[1] < sender.max_polls]
+            if not sender.polls:
+                break
+            if not waiting:  # DIAN still processing after every poll: ask again later without holding a worker
+                _follow_later(batch)
+                break
+        idle += 1
+        time.sleep(0.2)
+    sender.progress()
+    counts = dict(_documents(batch).order_by().values_list("status").annotate(n=Count("id")))
+    ctx.set_result(sent=sender.sent, answered=sender.answered, states=counts)
+    rejected = counts.get("rejected", 0) + counts.get("error", 0)
+    return Job.Status.FINISHED_WITH_ERRORS if rejected else Job.Status.FINISHED
+
+
+def _follow_later(batch, seconds: int = 60):
+    with transaction.atomic():
+        jobs.create_job(batch.issuer, SEND_KIND, title=f"Lote {batch.pk}: envío a la DIAN (reintento)",
+                        params={"batch_id": batch.pk}, run_after=timezone.now() + timezone.timedelta(seconds=seconds))

@@ -1,12 +1,15 @@
 """The billing app's job handlers (registered when the app is ready, see `apps.py`).
 
 - "billing.batch": generates a batch (numbering, PDFs, print file and zip); the engine is in `billing.batch`.
-- "billing.batch_render": a helper that renders the PDFs of a big batch from the other end.
+- "billing.batch_render": a helper that renders (and, in electronic batches, signs) leased chunks of a big batch.
+- "billing.batch_send": sends the signed DIAN invoices of an electronic batch in zips and follows DIAN's answers
+  (`billing.electronic.send_batch`), beside the rendering.
 
 A batch's state is its job's (`Batch.status` reads `Batch.job.status`); the handlers only store outcomes.
 """
 
 from facturador.billing import batch as engine
+from facturador.billing import electronic
 from facturador.billing.models import Batch
 from facturador.core import jobs
 
@@ -23,3 +26,8 @@ def run_batch(ctx: jobs.JobContext):
 @jobs.job_handler("billing.batch_render")
 def run_batch_helper(ctx: jobs.JobContext):
     engine.help_render(ctx, _batch(ctx))
+
+
+@jobs.job_handler(electronic.SEND_KIND)
+def run_batch_send(ctx: jobs.JobContext):
+    return electronic.send_batch(ctx, _batch(ctx))

@@ -31,11 +31,20 @@ def client_for(doc: DianDocument) -> DianClient:
     return dian_client(doc.issuer, doc.operation_mode)
 
 
-def _next_counter(issuer, year: int) -> int:
+def _next_counter(issuer, year: int, count: int = 1) -> int:
+    """Take ``count`` consecutive values of the issuer's yearly file counter; returns the first."""
     with transaction.atomic():
         FileCounter.objects.get_or_create(issuer=issuer, year=year)
-        FileCounter.objects.filter(issuer=issuer, year=year).update(next_value=F("next_value") + 1)
-        return FileCounter.objects.values_list("next_value", flat=True).get(issuer=issuer, year=year) - 1
+        FileCounter.objects.filter(issuer=issuer, year=year).update(next_value=F("next_value") + count)
+        return FileCounter.objects.values_list("next_value", flat=True).get(issuer=issuer, year=year) - count
+
+
+def file_names(issuer, kind: str, year: int, count: int) -> tuple[list[str], str]:
+    """``count`` new DIAN XML file names of ``kind`` and the name of the zip that carries them (SendBillAsync),
+    from one allocation of the yearly file counter."""
+    first = _next_counter(issuer, year, count + 1)
+    names = [packaging.document_filename(kind, issuer.tax_id, first + k, year) for k in range(count)]
+    return names, packaging.zip_filename(issuer.tax_id, first + count, year)
 
 
 def ensure_file_name(doc: DianDocument) -> str:
@@ -48,7 +57,8 @@ def ensure_file_name(doc: DianDocument) -> str:
     return doc.file_name
 
 
-def _apply(doc: DianDocument, response) -> None:
+def apply_response(doc: DianDocument, response) -> None:
+    """Record one of DIAN's answers on the document (not saved): state, code, message, rules, ApplicationResponse."""
     if response.accepted:
         doc.status = DianDocument.Status.ACCEPTED
         if response.is_duplicate and response.xml_document_key and not doc.cufe:
@@ -134,7 +144,7 @@ def send_and_follow(doc: DianDocument, *, client: DianClient | None = None,
         _save(doc)
         return doc
     mine = [r for r in responses if (r.xml_document_key or "") == doc.cufe] or responses
-    _apply(doc, mine[0])
+    apply_response(doc, mine[0])
     test_set = next((r for r in responses if r.test_set_accepted), None)
     if test_set is not None:
         # "Set de prueba con identificador … se encuentra Aceptado": the software may now go to production.

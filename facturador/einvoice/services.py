@@ -172,6 +172,76 @@ def _associated_range(issuer, mode: OperationMode, found: NumberingRange) -> Num
         return found
 
 
+def document_range(issuer, mode: OperationMode, kind: str = "invoice") -> NumberingRange:
+    """The numbering range a new document of ``kind`` takes its number from, with DIAN's production rules (a range
+    with a technical key whose prefix is associated with the issuing software); a refusal otherwise."""
+    environment = mode.environment
+    try:
+        rng = numbering.find_range(issuer, kind, environment)
+    except numbering.NumberingError as exc:
+        raise _numbering_refusal(exc, "FAB05b" if kind == "invoice" else None) from exc
+    if environment == "production" and kind == "invoice":
+        rng = _associated_range(issuer, mode, rng)
+    if environment == "production" and kind == "invoice" and not rng.technical_key:
+        raise EinvoiceError("einvoice.numbering.no_technical_key", _with_rule(
+            "La numeración de producción no tiene clave técnica: sincronícela con la DIAN antes de facturar.",
+            "FAD06"), field="numbering", details={"rule": "FAD06"})
+    if environment == "production" and kind == "invoice" and rng.associated_software_id != mode.software_id:
+        raise EinvoiceError(
+            "einvoice.numbering.prefix_not_associated",
+            f"El prefijo {rng.prefix or '(sin prefijo)'} de la numeración autorizada no está asociado al software "
+            f"«{mode.software_name}» ({mode.software_id}) con el que factura: asócielo en el portal de la DIAN "
+            "y regístrelo en Habilitación DIAN → Numeración autorizada («Registrar asociación») antes de "
+            "facturar en producción.", field="numbering",
+            details={"prefix": rng.prefix, "software_id": mode.software_id})
+    return rng
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A numbered document built, pre-validated and signed (nothing stored yet)."""
+
+    model: m.Document
+    root: object  # the signed lxml element
+    signed_xml: bytes
+    cufe: str
+    totals: object
+
+    @property
+    def qr_text(self) -> str:
+        """The QR text exactly as signed (sts:QRCode), or the CUFE."""
+        from facturador.dian.ns import STS
+
+        el = next(self.root.iter(f"{{{STS}}}QRCode"), None)
+        return ((el.text if el is not None else "") or self.cufe).strip()
+
+
+def build_signed(issuer, mode: OperationMode, rng: NumberingRange, number: int, payload: dict, signer,
+                 referenced: DianDocument | None = None) -> Signed:
+    """Build the UBL of document ``number`` of ``rng``, pre-validate it and sign it (XAdES): pure work, no writes,
+    so billing batches run it in parallel on many workers. Refusals are `EinvoiceError`."""
+    doc_model = build_model(issuer, mode, rng, number, payload, referenced)
+    try:
+        root = ubl.build_xml(doc_model)
+    except DianError as exc:
+        raise dian_refusal(exc) from exc
+    findings = validate.rejections(validate.prevalidate(
+        ubl.to_bytes(root), technical_key=doc_model.numbering.technical_key or None,
+        schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
+        pin=doc_model.software.pin, software_id=mode.software_id, numbering=doc_model.numbering))
+    if findings:
+        f = findings[0]
+        raise EinvoiceError("einvoice.document.prevalidation", _with_rule(f.message_es, f.code), field=f.field or None,
+                            details={"rule": f.code, "errors": [{"code": x.code, "field": x.field,
+                                                                 "message": x.message_es} for x in findings]})
+    try:
+        signed = xades.sign(root, signer, role="supplier")
+    except DianError as exc:
+        code = "einvoice.certificate.invalid" if exc.code.startswith("cert_") else "einvoice.signing.failed"
+        raise dian_refusal(exc, code, field="certificate") from exc
+    return Signed(doc_model, root, signed, root.findtext(f"{{{CBC}}}UUID"), dian_totals.compute(doc_model))
+
+
 def issue(issuer, payload: dict, *, user=None, test_set: bool = False, send: bool = True,
           mode: OperationMode | None = None) -> DianDocument:
     """Number, build, pre-validate, sign and store one document (all or nothing), then queue its sending.
@@ -190,49 +260,13 @@ def issue(issuer, payload: dict, *, user=None, test_set: bool = False, send: boo
                             "Tipo de documento desconocido (invoice, credit_note o debit_note).", field="kind")
     referenced = _referenced(issuer, payload)
     with transaction.atomic():
-        try:
-            rng = numbering.find_range(issuer, kind, environment)
-        except numbering.NumberingError as exc:
-            raise _numbering_refusal(exc, "FAB05b" if kind == "invoice" else None) from exc
-        if environment == "production" and kind == "invoice":
-            rng = _associated_range(issuer, mode, rng)
-        if environment == "production" and kind == "invoice" and not rng.technical_key:
-            raise EinvoiceError("einvoice.numbering.no_technical_key", _with_rule(
-                "La numeración de producción no tiene clave técnica: sincronícela con la DIAN antes de facturar.",
-                "FAD06"), field="numbering", details={"rule": "FAD06"})
-        if environment == "production" and kind == "invoice" and rng.associated_software_id != mode.software_id:
-            raise EinvoiceError(
-                "einvoice.numbering.prefix_not_associated",
-                f"El prefijo {rng.prefix or '(sin prefijo)'} de la numeración autorizada no está asociado al software "
-                f"«{mode.software_name}» ({mode.software_id}) con el que factura: asócielo en el portal de la DIAN "
-                "y regístrelo en Habilitación DIAN → Numeración autorizada («Registrar asociación») antes de "
-                "facturar en producción.", field="numbering",
-                details={"prefix": rng.prefix, "software_id": mode.software_id})
+        rng = document_range(issuer, mode, kind)
         try:
             allocated = numbering.allocate(rng)
         except numbering.NumberingError as exc:
             raise _numbering_refusal(exc) from exc
-        doc_model = build_model(issuer, mode, rng, allocated.number, payload, referenced)
-        try:
-            root = ubl.build_xml(doc_model)
-        except DianError as exc:
-            raise dian_refusal(exc) from exc
-        findings = validate.rejections(validate.prevalidate(
-            ubl.to_bytes(root), technical_key=doc_model.numbering.technical_key or None,
-            schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
-            pin=doc_model.software.pin, software_id=mode.software_id, numbering=doc_model.numbering))
-        if findings:
-            f = findings[0]
-            raise EinvoiceError("einvoice.document.prevalidation", _with_rule(f.message_es, f.code), field=f.field or None,
-                                details={"rule": f.code, "errors": [{"code": x.code, "field": x.field,
-                                                                     "message": x.message_es} for x in findings]})
-        try:
-            signed = xades.sign(root, signer, role="supplier")
-        except DianError as exc:
-            code = "einvoice.certificate.invalid" if exc.code.startswith("cert_") else "einvoice.signing.failed"
-            raise dian_refusal(exc, code, field="certificate") from exc
-        totals = dian_totals.compute(doc_model)
-        cufe = root.findtext(f"{{{CBC}}}UUID")
+        built = build_signed(issuer, mode, rng, allocated.number, payload, signer, referenced)
+        doc_model, signed, totals, cufe = built.model, built.signed_xml, built.totals, built.cufe
         doc = DianDocument.objects.create(
             issuer=issuer, kind=kind, type_code=doc_model.type_code, environment=environment, operation_mode=mode,
             numbering_range=rng, prefix=rng.prefix, number=allocated.number, status=DianDocument.Status.SIGNED,

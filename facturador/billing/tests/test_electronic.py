@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from django.apps import apps  # noqa: E402
+from django.db import transaction  # noqa: E402
 
 if not apps.is_installed("facturador.einvoice"):
     pytest.skip("the einvoice app is not installed", allow_module_level=True)
@@ -17,7 +18,7 @@ from facturador.billing.tests.test_batch_worker import decode_barcodes  # noqa: 
 from facturador.core.actors import Actor  # noqa: E402
 from facturador.core.errors import Conflict  # noqa: E402
 from facturador.core.models import IssuedDocument, Job  # noqa: E402
-from facturador.einvoice.tests.conftest import TEST_KEY, dian_issuer  # noqa: E402,F401
+from facturador.einvoice.tests.conftest import TEST_KEY, dian_issuer, sandbox  # noqa: E402,F401
 
 
 def decode_qr(pdf_path):
@@ -59,7 +60,9 @@ def test_electronic_batch_signs_each_invoice_and_prints_cufe_and_qr(dian_issuer,
         idx = IssuedDocument.objects.get(source="einvoice.document", source_id=str(doc.pk))
         assert idx.pdf.name == inv.pdf and idx.period == "2026-09"
     assert not IssuedDocument.objects.filter(source="billing.invoice").exists()
-    assert Job.objects.filter(kind="einvoice.send").count() == 2  # queued for sending to DIAN
+    # one sending job for the batch (zips of up to 50, SendBillAsync), not one per document
+    assert Job.objects.filter(kind="billing.batch_send").count() == 1
+    assert not Job.objects.filter(kind="einvoice.send").exists()
 
     first = invoices[0]
     pdf = Path(settings.MEDIA_ROOT) / first.pdf
@@ -98,3 +101,61 @@ def test_batch_page_shows_each_invoice_dian_state(dian_issuer, admin_co, client,
     html = client.get(f"/facturacion/lotes/{batch.pk}/").content.decode()
     assert "<th>DIAN</th>" in html
     assert '<td class="dian-state">Aceptado</td>' in html and '<td class="dian-state">Firmado</td>' in html
+
+
+@pytest.mark.django_db
+def test_batch_sending_zips_the_invoices_and_a_rejected_one_does_not_block_the_rest(dian_issuer, sandbox, settings,  # noqa: F811
+                                                                                    tmp_path):
+    from facturador.billing import electronic
+    from facturador.core.jobs import execute_job
+    from facturador.einvoice.models import DianDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.FACTURADOR_DIAN_POLL_INTERVAL = 0.05
+    batch = issue_batch_inline(dian_issuer, make_accounts(dian_issuer, 3), electronic=True)
+    first, second, third = BillingInvoice.objects.filter(batch=batch).order_by("number")
+    tampered = DianDocument.objects.get(pk=second.dian_document_id)  # its signature no longer matches: DIAN rejects it
+    tampered.signed_xml = bytes(tampered.signed_xml).replace(b"Suscriptor 2", b"Suscriptor X")
+    tampered.save(update_fields=["signed_xml"])
+
+    job = Job.objects.get(kind="billing.batch_send")
+    execute_job.call(job.pk)
+    job.refresh_from_db()
+    docs = {d.pk: d for d in DianDocument.objects.all()}
+    states = [docs[i.dian_document_id].status for i in (first, second, third)]
+    assert states == ["accepted", "rejected", "accepted"]
+    assert docs[second.dian_document_id].rejections
+    assert job.status == Job.Status.FINISHED_WITH_ERRORS and job.result["states"] == {"accepted": 2, "rejected": 1}
+    assert len(sandbox.batches) == 1  # one SendBillAsync zip with the three documents
+    assert len({d.zip_key for d in docs.values()}) == 1 and all(d.file_name for d in docs.values())
+    assert list(IssuedDocument.objects.filter(source="einvoice.document").order_by("number")
+                .values_list("status", flat=True)) == ["accepted", "rejected", "accepted"]
+
+    # a second sending job (a resumed batch) sends nothing again
+    with transaction.atomic():
+        again = electronic.start_sending(batch)
+    execute_job.call(again.pk)
+    assert len(sandbox.batches) == 1
+    assert all(d.send_attempts == 1 for d in DianDocument.objects.all())
+
+
+@pytest.mark.django_db
+def test_resumed_chunk_reuses_the_signed_document(dian_issuer, settings, tmp_path):  # noqa: F811
+    """A chunk rendered again (its worker died after signing) neither signs nor indexes a document twice, also when
+    the worker holds a stale copy of the invoice (another worker signed it meanwhile)."""
+    from facturador.billing import batch as engine
+    from facturador.einvoice.models import DianDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    batch = issue_batch_inline(dian_issuer, make_accounts(dian_issuer, 2), electronic=True)
+    inv = BillingInvoice.objects.select_related("account").filter(batch=batch).order_by("number").first()
+    xml, cufe = bytes(DianDocument.objects.get(pk=inv.dian_document_id).signed_xml), inv.cufe
+    stale = BillingInvoice.objects.select_related("account").get(pk=inv.pk)
+    stale.dian_document_id = None  # as loaded before the other worker committed
+    renderer = engine._Renderer(batch)
+    renderer.render_chunk([stale])
+    renderer.render_chunk([BillingInvoice.objects.select_related("account").get(pk=inv.pk)])
+    assert DianDocument.objects.count() == 2 and IssuedDocument.objects.count() == 2
+    assert bytes(DianDocument.objects.get(pk=inv.dian_document_id).signed_xml) == xml
+    qr = decode_qr(Path(settings.MEDIA_ROOT) / inv.pdf)
+    assert len(qr) == 1 and cufe in qr[0]
