@@ -268,7 +268,7 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
         elapsed = time.perf_counter() - t0
         print()
         dian = None
-        if electronic:  # the batch is done (PDFs with CUFE and QR); DIAN's answers arrive through einvoice.send jobs
+        if electronic:  # the batch is done (PDFs with CUFE and QR); DIAN's answers arrive through billing.batch_send
             while True:
                 states = dian_states(batches)
                 if not set(states) & {"draft", "signed", "sent", "pending"}:
@@ -367,6 +367,7 @@ def main(argv=None):
         sandbox = SandboxServer(software={SOFTWARE_ID: "70942"}).start()
         env["FACTURADOR_ALLOWED_ENDPOINTS"] = sandbox.url
         os.environ["FACTURADOR_ALLOWED_ENDPOINTS"] = sandbox.url
+        env.setdefault("FACTURADOR_DIAN_POLL_INTERVAL", "0.5")  # the local service answers a zip at its second poll
     t = time.perf_counter()
     if args.database_url:  # start from an empty schema
         subprocess.run([sys.executable, "-m", "facturador", "flush", "--no-input"], env=env, check=False,

@@ -368,6 +368,9 @@ FACTURADOR_BILLING_RENDER_CHUNK = int(os.environ.get("FACTURADOR_BILLING_RENDER_
 FACTURADOR_BILLING_PDF_PART_SIZE = int(os.environ.get("FACTURADOR_BILLING_PDF_PART_SIZE", "2000"))
 FACTURADOR_BILLING_HELPER_MIN = int(os.environ.get("FACTURADOR_BILLING_HELPER_MIN", "300"))
 FACTURADOR_BILLING_RENDER_HELPERS = int(os.environ.get("FACTURADOR_BILLING_RENDER_HELPERS", "1"))
+# Electronic batches: longest round of the DIAN sending job ("billing.batch_send"), which then queues the next
+# round instead of holding a worker while the batch is still rendering or DIAN is still processing.
+FACTURADOR_BILLING_SEND_ROUND_SECONDS = float(os.environ.get("FACTURADOR_BILLING_SEND_ROUND_SECONDS") or 20)
 # Local DIAN and PAC test services started by `facturador serve --seed-demo` (and used by the demo data)
 FACTURADOR_DIAN_SANDBOX_PORT = int(os.environ.get("FACTURADOR_DIAN_SANDBOX_PORT", "8089"))
 FACTURADOR_PAC_SANDBOX_PORT = int(os.environ.get("FACTURADOR_PAC_SANDBOX_PORT", "8090"))

@@ -12,11 +12,12 @@ The work is split so that nothing DIAN-related is serial (see docs/architecture.
    UNIQUE(issuer, environment, prefix, number) refuses a second document for the number; a resumed chunk finds
    the link and re-reads the stored XML instead of signing again. A document that fails to sign leaves its
    reason on the invoice (``BillingInvoice.error``, reported by the batch) and does not stop the others.
-3. **Sending** (job kind "billing.batch_send", one per batch, beside the rendering — never holding it):
-   `send_batch` takes the signed documents as they appear, up to 50 per zip (SendBillAsync), claims them with a
-   conditional UPDATE (SIGNED -> SENT), then polls each zip with GetStatusZip and records DIAN's answer per
-   document. A rejected document is just that document's state. A crash between claiming and recording the
-   ZipKey is recovered by sending the same files again (same file names; DIAN answers rule 90 for what it has).
+3. **Sending** (job kind "billing.batch_send", in short rounds beside the rendering — never holding it):
+   `send_batch` takes the signed documents as they appear, 50 per zip (SendBillAsync; a smaller last zip once the
+   generation is over), claims them with a conditional UPDATE (SIGNED -> SENT), polls each zip with GetStatusZip
+   and records DIAN's answer per document; then it queues its next round (run_after) and frees the worker. A
+   rejected document is just that document's state. A crash between claiming and recording the ZipKey is
+   recovered by sending the same files again (same file names; DIAN answers rule 90 for what it has).
 
 The DIAN invoice carries the period's charges (and the arrears interest, if any) as lines without
 taxes (public-lighting tax, fees... are not IVA), credit payment with the batch's due date. The
@@ -281,7 +282,7 @@ class _Sender:
         self.interval = settings.FACTURADOR_DIAN_POLL_INTERVAL
         self.max_polls = settings.FACTURADOR_DIAN_POLL_ATTEMPTS
         self.polls: dict[str, list] = {}  # zip key -> [next poll (monotonic), polls done, wait]
-        self.sent = self.answered = self.failures = 0
+        self.sent = self.answered = 0
         for key in _documents(batch).filter(status=DianDocument.Status.PENDING).exclude(zip_key="") \
                 .values_list("zip_key", flat=True).distinct():
             self.polls[key] = [0.0, 0, self.interval]
@@ -393,51 +394,57 @@ class _Sender:
 
 
 def send_batch(ctx: jobs.JobContext, batch):
-    """The work of a batch's sending job (handler `billing.jobs.run_batch_send`): send the signed DIAN invoices of
-    the batch in zips of up to 50 as they are signed, and follow each zip to DIAN's answer. Ends when the
-    generation is over and every document has been answered; documents still in process at DIAN then are
-    followed by a new job a minute later."""
+    """One round of a batch's sending (handler `billing.jobs.run_batch_send`): send the signed DIAN invoices of the
+    batch in zips of up to 50 (a smaller one only once the generation is over) and ask DIAN about the zips sent
+    before, for at most FACTURADOR_BILLING_SEND_ROUND_SECONDS. A round never waits for work: when more is to come
+    (the generation goes on, zips are in process at DIAN) it queues the next round a little later and ends, so it
+    holds a worker only while there is something to send or to ask, never beside the rendering doing nothing.
+    Rounds that only wait for DIAN stop after FACTURADOR_DIAN_POLL_ATTEMPTS (those documents stay "en proceso";
+    each can be followed from its page)."""
+    from django.conf import settings
+
     try:
         sender = _Sender(ctx, batch)
     except Refusal as exc:
         raise jobs.JobFailed(exc.message) from exc
-    idle = 0
-    while True:
+    deadline = time.monotonic() + settings.FACTURADOR_BILLING_SEND_ROUND_SECONDS
+    unreachable = False
+    while time.monotonic() < deadline:
         ctx.check_cancel()
         generating = _generation_running(batch)
         ids = list(sender.sendable().values_list("pk", flat=True)[:_Sender.ZIP_MAX])
-        if ids and (len(ids) == _Sender.ZIP_MAX or not generating or idle >= 5):
-            if sender.upload(ids):
-                sender.failures = 0
-            else:
-                sender.failures += 1
-                if sender.failures >= 3:  # DIAN unreachable: try again in a minute with a new job
-                    _follow_later(batch)
-                    break
-                time.sleep(min(30, 2 ** sender.failures))
-            idle = 0
+        if ids and (len(ids) == _Sender.ZIP_MAX or not generating):
+            if not sender.upload(ids):
+                unreachable = True  # DIAN could not be reached: the documents wait for the next round
+                break
             sender.progress()
             continue
         if sender.poll_due():
             sender.progress()
             continue
-        if not generating and not ids:
-            waiting = [s for s in sender.polls.values() if s[1] < sender.max_polls]
-            if not sender.polls:
-                break
-            if not waiting:  # DIAN still processing after every poll: ask again later without holding a worker
-                _follow_later(batch)
-                break
-        idle += 1
-        time.sleep(0.2)
-    sender.progress()
+        soon = min((st[0] for st in sender.polls.values() if st[1] < sender.max_polls), default=None)
+        if soon is None or soon - time.monotonic() > 1.0:
+            break
+        time.sleep(max(0.0, soon - time.monotonic()))
+    generating = _generation_running(batch)
+    waiting = [st for st in sender.polls.values() if st[1] < sender.max_polls]
+    unsent = sender.sendable().exists()
+    polling_rounds = ctx.params.get("polling_rounds", 0)
+    if generating or unsent:
+        delay, polling_rounds = (30.0 if unreachable else 1.0), 0
+    elif waiting and polling_rounds < sender.max_polls:
+        delay, polling_rounds = max(sender.interval, min(st[0] for st in waiting) - time.monotonic()), polling_rounds + 1
+    else:
+        delay = None
+    if delay is not None:
+        _next_round(batch, delay, polling_rounds)
     counts = dict(_documents(batch).order_by().values_list("status").annotate(n=Count("id")))
-    ctx.set_result(sent=sender.sent, answered=sender.answered, states=counts)
-    rejected = counts.get("rejected", 0) + counts.get("error", 0)
-    return Job.Status.FINISHED_WITH_ERRORS if rejected else Job.Status.FINISHED
+    ctx.set_result(sent=sender.sent, answered=sender.answered, states=counts, next_round=delay is not None)
+    return Job.Status.FINISHED_WITH_ERRORS if counts.get("rejected", 0) + counts.get("error", 0) else Job.Status.FINISHED
 
 
-def _follow_later(batch, seconds: int = 60):
+def _next_round(batch, seconds: float, polling_rounds: int = 0):
     with transaction.atomic():
-        jobs.create_job(batch.issuer, SEND_KIND, title=f"Lote {batch.pk}: envío a la DIAN (reintento)",
-                        params={"batch_id": batch.pk}, run_after=timezone.now() + timezone.timedelta(seconds=seconds))
+        jobs.create_job(batch.issuer, SEND_KIND, title=f"Lote {batch.pk}: envío a la DIAN",
+                        params={"batch_id": batch.pk, "polling_rounds": polling_rounds},
+                        run_after=timezone.now() + timezone.timedelta(seconds=seconds))
