@@ -360,7 +360,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                    if not (e.code == "total_missing" and not (template.declared_totals and template.declared_totals.expected))]
     for e in file_errors:
         add_error(e.row or 0, e.column or "", str(e.value if e.value is not None else "")[:500], e.message_es[:500], [])
-    rows_read = source.row_number
+    rows_read = valid + invalid  # the data rows, as "Filas leídas" says (not the file's line number)
     imp.file_info["encoding"] = source.encoding  # a CSV may switch from UTF-8 to Windows-1252 mid-file
 
     declared_amount = stats.declared_totals.get("amount")
@@ -369,7 +369,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     imp.amount_total = amount_total.quantize(CENT)
     imp.declared_amount = declared_amount.quantize(CENT) if declared_amount is not None else None
     imp.declared_rows = declared_rows
-    ctx.progress(rows_read, total=rows_read, errors=invalid + len(file_errors), message="Conciliando", force=True)
+    ctx.progress(rows_read, total=rows_read, errors=invalid, message="Conciliando", force=True)
     ctx.check_cancel()
     t_read = time.perf_counter()
     imp.reconciliation = loader.reconcile(imp.template.change_threshold, valid, imp.amount_total)
@@ -415,7 +415,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     ctx.job.result["seconds"].update(commit=round(time.perf_counter() - t_swap, 2))
     msg = f"{inserted} cargos cargados" + (f"; reemplazó {replaced} cargos anteriores del periodo" if replaced else "")
     ctx.set_result(charges=inserted, replaced=replaced)
-    ctx.progress(rows_read, message=msg, errors=invalid + len(file_errors), force=True)
+    ctx.progress(rows_read, message=msg, errors=invalid, force=True)
     return Job.Status.FINISHED_WITH_ERRORS if has_errors else Job.Status.FINISHED
 
 
