@@ -638,7 +638,8 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     _work(ctx, batch, main=True, total=total)
     if batch.electronic:  # invoices whose DIAN document could not be signed (see billing.electronic.BatchSigner)
         known = {(e["reference"], e["reason"]) for e in errors}
-        errors += [{"reference": ref, "reason": reason} for ref, reason in BillingInvoice.objects.filter(batch=batch)
+        errors += [{"reference": ref, "reason": reason, "numbered": True}  # numbered, so among the batch's invoices
+                   for ref, reason in BillingInvoice.objects.filter(batch=batch)
                    .exclude(error="").order_by("seq").values_list("account__reference", "error")
                    if (ref, reason) not in known]
 

@@ -256,6 +256,7 @@ def outcome_summary(selected: int, generated: int, entries) -> str:
     """The one sentence of a batch's counts, for the page, the job's message and the CLI (see `Batch.outcome`)."""
     skipped = [e for e in entries if e.get("skipped")]
     failed = [e for e in entries if not e.get("skipped")]
+    generated -= sum(1 for e in failed if e.get("numbered"))  # an invoice that was numbered but failed is an error
     parts = [f"{generated} {'generada' if generated == 1 else 'generadas'}"]
     if skipped:
         parts.append(f"{len(skipped)} {'omitida' if len(skipped) == 1 else 'omitidas'} ({group_reasons(skipped)})")

@@ -68,3 +68,8 @@ def test_zero_value_charge_is_not_reported_as_no_charges(issuer_co, media):
     assert batch.skipped == [{"reference": "000777", "reason": "Cargos en cero en los periodos seleccionados.",
                               "skipped": True}]
     assert Batch.objects.count() == 1
+
+
+def test_a_numbered_invoice_that_failed_counts_as_an_error_not_as_generated():
+    entries = [{"reference": "1", "reason": "Factura electrónica: firma", "numbered": True}]
+    assert outcome_summary(3, 3, entries) == "3 seleccionadas: 2 generadas, 1 con error (factura electrónica: firma: 1)"
