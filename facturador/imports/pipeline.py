@@ -72,10 +72,11 @@ DEFAULT_MAPPING = {
 
 
 class LineError(Exception):
-    def __init__(self, field, message):
+    def __init__(self, field, message, code="invalid_value"):
         super().__init__(field, message)
         self.field = field
         self.message = message
+        self.code = code
 
 
 class MappingInvalid(Invalid):
@@ -237,11 +238,11 @@ def make_typed(template: Template):
                 if v.__class__ is not str:
                     v = str(v)
                 if len(v) > max_len:
-                    raise LineError(name, f"el texto tiene más de {max_len} caracteres")
+                    raise LineError(name, f"el texto tiene más de {max_len} caracteres", "too_long")
                 if "\x00" in v:
                     raise LineError(name, "el texto tiene un carácter nulo (código 0)")
             elif max_num is not None and not -max_num < v < max_num:
-                raise LineError(name, f"el valor {v} es demasiado grande")
+                raise LineError(name, f"el valor {v} es demasiado grande", "too_large")
             out[i] = v
         if extras:
             ex = {}
@@ -461,6 +462,27 @@ def preview_upload(mapping: dict, upload, limit: int = 50) -> dict:
            "delimiter": result.delimiter, "total_rows_estimate": result.total_rows_estimate,
            "warnings": result.warnings, "file_errors": [e.message_es for e in result.errors if e.row is None]}
     return out
+
+
+# --- dry run in this process (the CLI's `run --dry-run --json`) -------------------------------------------
+
+def dry_run_file(path: str, filename: str, template: Template, period: str) -> dict:
+    """The whole file validated with the template and the line checks, nothing written: rows_read,
+    rows_valid, errors ({row, column, header, value, code, message}), totals per numeric field."""
+    from facturador.tabular.errors import RowError
+    from facturador.tabular.validate import validate_file
+
+    line, typed = make_line(template), make_typed(template)
+
+    def check(values, rn):
+        try:
+            line(values)
+            typed(values)
+        except LineError as exc:
+            return [RowError(rn, None, exc.field, values.get(exc.field),
+                             f"Fila {rn}, «{line_fields.label(exc.field)}»: {exc.message}.", exc.code)]
+        return []
+    return validate_file(path, filename, template, period=period, limits=import_limits(), extra_check=check)
 
 
 # --- proposals (the visual mapper, `import template suggest`) -----------------------------------------
