@@ -27,11 +27,11 @@ OWN_COMMANDS = [
     ("pac-sandbox --port N", "Local CFDI PAC for tests and demos"),
     ("habilitacion run|resume|documents|status|production|resolution|sync|...",
      "DIAN enablement: test set, production, numbering sync (and register, mode, numbering, prefix, rut)"),
-    ("import run FILE [--dry-run --json] | template suggest FILE | status ID | list | cancel | delete",
-     "Import billing data (operators' files)"),
+    ("import run FILE | status ID | list | cancel | delete", "Import billing data (operators' files)"),
     ("batch create|status|cancel|resume", "Mass-invoicing batches (lotes)"),
     ("cartera export", "Export the portfolio report (xlsx)"),
     ("payments import FILE", "Apply an Asobancaria 2001 payment file"),
+    ("accounts import FILE [--dry-run] [--valid-only]", "Import the accounts register (xlsx, xls, ods, csv)"),
     ("billing settings show|set key=value", "Billing settings of an issuer (GLNs, payment tolerance, days to pay...)"),
     ("mail create|preview|test|start|stop|resume|resend-failed|status|export|bounces|test-recipients", "Mass email of invoices"),
 ]

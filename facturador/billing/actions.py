@@ -13,9 +13,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from facturador.billing import accounts_csv, invoice_templates, recaudo, services
+from facturador.billing import accounts_import, invoice_templates, recaudo, services
 from facturador.billing import batch as engine
 from facturador.billing.models import Account, Batch, BillingSettings, InvoiceTemplate, Tariff
 from facturador.billing.selection import FILTERS, Selection, require_clean, resolve_references, select_by_filters
@@ -25,6 +25,7 @@ from facturador.core.errors import Conflict, Invalid
 from facturador.core.periods import clean_period
 from facturador.payments import asobancaria
 from facturador.printing.render import TemplateError
+from facturador.tabular import ImportFileError
 
 PAYMENT_FILE_RULES = {  # rules of payments.asobancaria whose refusal has a code of its own
     "nit_mismatch": "billing.payment_file.wrong_issuer",
@@ -75,11 +76,48 @@ def delete_account(issuer, actor: Actor, account: Account):
     account.delete()
 
 
-def upload_accounts(issuer, actor: Actor, *, data: bytes) -> tuple[int, int]:
-    """The accounts CSV file (all or nothing); returns (created, updated). Refusals `billing.accounts_file.*`."""
-    created, updated = accounts_csv.load(issuer, data)
-    audit.record("account.bulk_upload", actor=actor, issuer=issuer, summary=f"{created} creadas, {updated} actualizadas")
-    return created, updated
+def import_accounts(issuer, actor: Actor, *, path, filename: str, dry_run: bool = False, valid_only: bool = False,
+                    opening_period: str | None = None) -> accounts_import.Report:
+    """The accounts register from a spreadsheet or CSV (see `billing.accounts_import`): every row checked, then
+    all valid accounts created/updated and their opening balances booked in one transaction.
+
+    `dry_run`: the checks only, nothing written (the report is returned even with errors). A file with errors
+    imports nothing and is refused with `billing.accounts_file.invalid_rows` (details: the report —
+    rows_read, rows_valid, errors, errors_total, totals...) unless `valid_only` (rows with errors are skipped and
+    listed). File-level refusals: `billing.accounts_file.<reader code>` (e.g. `no_reference_column`,
+    `unsupported_extension`, `too_many_rows`), `billing.accounts_file.empty`; `core.period.invalid` for a bad
+    `opening_period` (default: the month before the current one)."""
+    period = clean_period(opening_period, field="opening_period") if opening_period else \
+        accounts_import.default_opening_period()
+    report = accounts_import.Report(dry_run=bool(dry_run))
+    try:
+        accounts_import.read(issuer, path, filename, report=report)
+    except ImportFileError as exc:
+        where = f"Fila {exc.row}: " if exc.row and not exc.message_es.startswith("Fila") else ""
+        raise Invalid(f"billing.accounts_file.{exc.code}", where + exc.message_es, field="file",
+                      details={"row": exc.row, "column": exc.column, "rule": exc.code}) from exc
+    accounts_import.check_opening_balances(issuer, report, period)
+    if dry_run:
+        return report
+    bad_rows = report.rows_read - report.rows_valid
+    if report.errors_total and not valid_only:
+        raise Invalid("billing.accounts_file.invalid_rows",
+                      f"El archivo tiene {report.errors_total} errores ({bad_rows} filas); no se importó ninguna "
+                      "cuenta. Corrija el archivo o importe solo las filas válidas.", field="file",
+                      details=report.to_dict())
+    if not report.rows:
+        raise Invalid("billing.accounts_file.empty", "El archivo no tiene cuentas válidas para importar.", field="file",
+                      details=report.to_dict())
+    try:
+        accounts_import.load(issuer, report, period)
+    except IntegrityError as exc:  # another upload created the same references meanwhile
+        raise Conflict("billing.accounts_file.concurrent", "Otra carga cambió las cuentas al mismo tiempo; "
+                       "vuelva a intentarlo.", field="file") from exc
+    audit.record("account.import", actor=actor, issuer=issuer,
+                 summary=f"{filename}: {report.created} creadas, {report.updated} actualizadas, "
+                         f"{report.opening_balances} saldos anteriores ({period})"
+                         + (f", {bad_rows} filas con errores omitidas" if bad_rows else ""))
+    return report
 
 
 # -------------------------------------------------------------------------------- settings

@@ -16,7 +16,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from facturador.billing import actions, cartera, invoice_templates, outputs, services
+from facturador.billing import accounts_import, actions, cartera, invoice_templates, outputs, services
 from facturador.billing.models import (Account, Batch, BatchPart, BillingInvoice, BillingSettings, Charge, InvoiceTemplate,
                                        PaymentFile, Tariff)
 from facturador.core.actors import Actor
@@ -30,6 +30,15 @@ class AccountSerializer(serializers.ModelSerializer):
         fields = ["id", "reference", "holder_name", "id_type", "id_number", "check_digit", "address",
                   "municipality_code", "service_class", "stratum", "email", "phone", "state", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+
+class AccountsImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="xlsx, xls, ods o csv con una fila de encabezados")
+    dry_run = serializers.BooleanField(required=False, default=False, help_text="Solo revisar; no guardar nada")
+    valid_only = serializers.BooleanField(required=False, default=False,
+                                          help_text="Importar las filas válidas aunque otras tengan errores")
+    opening_period = serializers.CharField(required=False, allow_blank=True,
+                                           help_text="AAAA-MM de los saldos anteriores (por defecto el mes pasado)")
 
 
 class AccountViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
@@ -53,6 +62,26 @@ class AccountViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         actions.delete_account(self.issuer, Actor.from_request(self.request), instance)
+
+    @extend_schema(request=AccountsImportSerializer, responses={200: dict, 201: dict, **refusal_responses(400)})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    def import_file(self, request, issuer_pk=None):
+        """The accounts register (xlsx, xls, ods, csv; multipart `file`). Answers the report: rows_read, rows_valid,
+        errors [{row, column, header, value, code, message}], totals (decimal strings), created, updated...
+        — 200 for a dry run, 201 once imported. A file with errors imports nothing (400
+        `billing.accounts_file.invalid_rows`, the report in `details`) unless `valid_only`."""
+        ser = AccountsImportSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        token = accounts_import.store_upload(self.issuer, d["file"], d["file"].name)
+        try:
+            report = actions.import_accounts(
+                self.issuer, Actor.from_request(request), path=accounts_import.stored_upload(self.issuer, token),
+                filename=d["file"].name, dry_run=d["dry_run"], valid_only=d["valid_only"],
+                opening_period=d.get("opening_period") or None)
+        finally:
+            accounts_import.discard_upload(self.issuer, token)
+        return Response(report.to_dict(), status=status.HTTP_200_OK if d["dry_run"] else status.HTTP_201_CREATED)
 
 
 class ChargeSerializer(serializers.ModelSerializer):
@@ -122,17 +151,14 @@ class TemplateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
 class BatchSerializer(serializers.ModelSerializer):
     job = JobSerializer(read_only=True)
     status = serializers.ChoiceField(choices=Batch.Status.choices, read_only=True, help_text="El estado de su tarea")
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
-    outcome = serializers.CharField(read_only=True, help_text="Selected = generated + omitted + with error, "
-                                                              "reasons grouped (Spanish)")
     template_name = serializers.CharField(source="template.name", read_only=True)
     total_amount = Money(read_only=True)
 
     class Meta:
         model = Batch
         fields = ["id", "periods", "billing_type", "issue_date", "due_date", "template", "template_name",
-                  "template_version", "references", "filters", "electronic", "account_count", "status", "status_display",
-                  "invoice_count", "total_amount", "outcome", "error_list", "job", "created_at", "finished_at"]
+                  "template_version", "references", "filters", "electronic", "account_count", "status", "invoice_count",
+                  "total_amount", "error_list", "job", "created_at", "finished_at"]
         read_only_fields = fields
 
 

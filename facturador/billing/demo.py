@@ -1,11 +1,17 @@
-"""Demo portfolio for the Colombian demo issuer: accounts with last month's public-lighting charges."""
+"""Demo data for the Colombian demo issuer, so manuals 000 (mass billing) and 001 (importing an operator's
+consumption file) can be followed out of the box: accounts with last month's public-lighting charges, the sample
+files written to the data dir (`<FACTURADOR_DATA_DIR>/ejemplos/`, also offered as "Descargar archivo de ejemplo"),
+and a mobile operator with an import template proposed from its sample file by the imports app's own mapper
+(so the template is always in the current template format)."""
 
 import datetime as dt
 from decimal import Decimal
 
+from django.apps import apps
+from django.conf import settings
 from django.utils import timezone
 
-from facturador.billing import invoice_templates
+from facturador.billing import invoice_templates, samples
 from facturador.billing.models import Account, BillingSettings, Charge
 from facturador.core.models import NumberingRange
 
@@ -40,3 +46,52 @@ def seed(co_issuer, mx_issuer):
             issuer=co_issuer, account=account, reference=account.reference, period=period, concept="Alumbrado público",
             defaults=dict(amount=Decimal(STRATUM_FEE[stratum]), unit_price=Decimal(STRATUM_FEE[stratum]), source="manual"),
         )
+
+    write_sample_files()
+    if apps.is_installed("facturador.imports"):
+        seed_operator(co_issuer)
+
+
+OPERATOR_CODE = "MOVIL"
+OPERATOR_NAME = "Operador móvil (demo)"
+TEMPLATE_NAME = "Detalle de consumo"
+
+
+def samples_dir():
+    return settings.DATA_DIR / "ejemplos"
+
+
+def write_sample_files() -> list:
+    """The manuals' sample files in the data dir (rewritten on every seed: the consumption one is last month's)."""
+    folder = samples_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for sample in samples.SAMPLES.values():
+        path = folder / sample.filename
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(sample.build())
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def seed_operator(co_issuer):
+    """The operator of manual 001 and its template, proposed from the sample consumption file (skipped when the
+    operator already has a template)."""
+    from facturador.core.actors import Actor
+    from facturador.imports import actions as import_actions
+    from facturador.imports import pipeline
+    from facturador.imports.models import ImportTemplate, Operator
+    from facturador.tabular.suggest import read_sample
+
+    operator = Operator.objects.filter(issuer=co_issuer, code=OPERATOR_CODE).first()
+    if operator is not None and ImportTemplate.objects.filter(operator=operator).exists():
+        return
+    actor = Actor.cli()
+    if operator is None:
+        operator = import_actions.save_operator(co_issuer, actor, code=OPERATOR_CODE, name=OPERATOR_NAME,
+                                                notes="Demo: use el archivo de ejemplo «detalle-consumo-ejemplo.xlsx».")
+    path = samples_dir() / samples.SAMPLES["consumo"].filename
+    proposal = pipeline.propose(read_sample(path, path.name))
+    import_actions.save_template(co_issuer, actor, operator=operator, name=TEMPLATE_NAME,
+                                 mapping=proposal.template(name=TEMPLATE_NAME))

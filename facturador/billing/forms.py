@@ -150,3 +150,11 @@ class BatchForm(forms.Form):
 
 class PaymentUploadForm(forms.Form):
     file = forms.FileField(label=_("Archivo de recaudo Asobancaria 2001"))
+
+
+class AccountsUploadForm(forms.Form):
+    file = forms.FileField(label=_("Archivo de cuentas (Excel, LibreOffice o CSV)"),
+                           help_text=_("xlsx, xls, ods o csv con una fila de encabezados."))
+    opening_period = forms.CharField(label=_("Periodo de los saldos anteriores"), required=False,
+                                     widget=forms.TextInput(attrs={"type": "month", "placeholder": "AAAA-MM"}),
+                                     help_text=_("Vacío: el mes pasado."))

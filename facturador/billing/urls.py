@@ -9,6 +9,7 @@ urlpatterns = [
     path("cuentas/nueva/", views.account_edit, name="account_create"),
     path("cuentas/<int:pk>/", views.account_edit, name="account_edit"),
     path("cuentas/cargar/", views.accounts_upload, name="accounts_upload"),
+    path("ejemplos/<str:name>/", views.sample_file, name="sample_file"),
     path("cuentas/adquiriente/", views.account_acquirer, name="account_acquirer"),
     path("tarifas/", views.tariffs, name="tariffs"),
     path("configuracion/", views.settings_view, name="settings"),

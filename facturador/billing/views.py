@@ -15,9 +15,9 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from facturador.billing import actions, cartera, invoice_templates, outputs, services
+from facturador.billing import accounts_import, actions, cartera, invoice_templates, outputs, samples, services
 from facturador.billing.electronic import ID_TYPES
-from facturador.billing.forms import (AccountForm, BatchForm, BillingSettingsForm, CarteraFilterForm, PaymentUploadForm,
+from facturador.billing.forms import (AccountForm, AccountsUploadForm, BatchForm, BillingSettingsForm, CarteraFilterForm, PaymentUploadForm,
                                       TariffForm, TemplateUploadForm)
 from facturador.billing.models import Account, Batch, BillingInvoice, InvoiceTemplate, PaymentFile, Tariff
 from facturador.billing.selection import FILTERS, parse_references
@@ -64,8 +64,8 @@ def account_edit(request, pk=None):
         else:
             messages.success(request, f"Cuenta {obj.reference} guardada.")
             return redirect("billing:accounts")
-    return render(request, "billing/account.html", {"form": form, "title": "Editar cuenta" if pk else "Nueva cuenta",
-                                                    "back": "billing:accounts", "account": account})
+    return render(request, "core/form.html", {"form": form, "title": "Editar cuenta" if pk else "Nueva cuenta",
+                                              "back": "billing:accounts"})
 
 
 @issuer_required
@@ -82,22 +82,56 @@ def account_acquirer(request):
 
 @issuer_required(roles=WRITE_ROLES)
 def accounts_upload(request):
-    form = PaymentUploadForm(request.POST or None, request.FILES or None)
-    form.fields["file"].label = "Archivo CSV de cuentas"
-    problems, problem_count = [], 0
-    if request.method == "POST" and form.is_valid():
+    """Step 1: upload the accounts file → its check (a dry run) is shown with every error; step 2: confirm
+    (optionally importing the valid rows only). The file is kept between the two steps under a token."""
+    form = AccountsUploadForm(request.POST or None, request.FILES or None)
+    actor = Actor.from_request(request)
+    context = {"form": form, "report": None, "token": "", "refusal": None}
+    token = request.POST.get("token", "")
+    if request.method == "POST" and token and "confirm" in request.POST:
+        path = accounts_import.stored_upload(request.issuer, token)
+        if path is None:
+            messages.error(request, "El archivo ya no está disponible; cárguelo de nuevo.")
+            return redirect("billing:accounts_upload")
+        period = request.POST.get("opening_period") or None
         try:
-            created, updated = actions.upload_accounts(request.issuer, Actor.from_request(request),
-                                                       data=form.cleaned_data["file"].read())
+            report = actions.import_accounts(request.issuer, actor, path=path, filename=path.name,
+                                             valid_only=request.POST.get("valid_only") == "on", opening_period=period)
         except Refusal as r:
+            if r.details.get("rows_read") is None:
+                raise
+            context.update(token=token, refusal=r, report=r.details, opening_period=period or "")
+            return render(request, "billing/accounts_upload.html", context)
+        accounts_import.discard_upload(request.issuer, token)
+        messages.success(request, f"{report.created} cuentas creadas y {report.updated} actualizadas; "
+                                  f"{report.opening_balances} saldos anteriores registrados"
+                                  + (f"; {report.rows_read - report.rows_valid} filas con errores no se importaron."
+                                     if report.errors_total else "."))
+        return redirect("billing:accounts")
+    if request.method == "POST" and form.is_valid():
+        f = form.cleaned_data["file"]
+        period = form.cleaned_data.get("opening_period") or None
+        token = accounts_import.store_upload(request.issuer, f, f.name)
+        try:
+            report = actions.import_accounts(request.issuer, actor, path=accounts_import.stored_upload(request.issuer, token),
+                                             filename=f.name, dry_run=True, opening_period=period)
+        except Refusal as r:
+            accounts_import.discard_upload(request.issuer, token)
             add_refusal(form, r)
-            problems = r.details.get("problems", [])
-            problem_count = r.details.get("problem_count", len(problems))
         else:
-            messages.success(request, f"{created} cuentas creadas y {updated} actualizadas.")
-            return redirect("billing:accounts")
-    return render(request, "billing/accounts_upload.html", {"form": form, "problems": problems[:500],
-                                                             "problem_count": problem_count})
+            context.update(token=token, report=report.to_dict(), opening_period=period or "")
+    return render(request, "billing/accounts_upload.html", context)
+
+
+@issuer_required
+def sample_file(request, name):
+    """The sample files of the manuals ("Descargar archivo de ejemplo"): the accounts register, a consumption file."""
+    sample = samples.SAMPLES.get(name)
+    if sample is None:
+        raise Http404
+    resp = HttpResponse(sample.build(), content_type=sample.content_type)
+    resp["Content-Disposition"] = f'attachment; filename="{sample.filename}"'
+    return resp
 
 
 @issuer_required(roles=WRITE_ROLES)

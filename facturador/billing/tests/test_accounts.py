@@ -1,4 +1,4 @@
-"""Accounts UI: create/edit with NIT check digit, CSV bulk upload (all or nothing)."""
+"""Accounts UI: create/edit with NIT check digit, file upload (checked first, all or nothing)."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -27,22 +27,27 @@ def test_create_edit_account_with_nit(issuer_co, client_co):
 
 
 @pytest.mark.django_db
-def test_csv_upload_all_or_nothing(issuer_co, client_co):
+def test_csv_upload_all_or_nothing(issuer_co, client_co, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
     Account.objects.create(issuer=issuer_co, reference="0007", holder_name="Antiguo")
     bad = ("referencia;titular;tipo_id;numero_id;dv;estrato;clase\n"
            "0001;Ana Ruiz;CC;52111222;;2;residencial\n"
            "0002;Ferretería;NIT;800197268;9;;comercial\n"
            "0001;Repetida;CC;1;;;\n")
     resp = client_co.post("/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.csv", bad.encode())})
-    problems = resp.context["problems"]
-    assert [(p["line"], p["reference"]) for p in problems] == [(3, "0002"), (4, "0001")]
-    assert "dígito de verificación" in problems[0]["reason"]
+    problems = resp.context["report"]["errors"]
+    assert [(p["row"], p["code"]) for p in problems] == [(3, "nit_dv"), (4, "duplicate_reference")]
+    assert "dígito de verificación" in problems[0]["message"]
+    refused = client_co.post("/facturacion/cuentas/cargar/", {"token": resp.context["token"], "confirm": "1"})
+    assert refused.context["refusal"].code == "billing.accounts_file.invalid_rows"
     assert Account.objects.count() == 1
     good = ("referencia;titular;tipo_id;numero_id;dv;estrato;clase;estado\n"
             "0001;Ana Ruiz;CC;52111222;;2;residencial;activa\n"
             "0002;Ferretería;NIT;800197268;4;;comercial;activa\n"
             "0007;Antiguo Renombrado;CC;3;;;;retirada\n").encode("latin-1")
     resp = client_co.post("/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.csv", good)})
+    assert resp.context["report"]["errors"] == [] and Account.objects.count() == 1
+    resp = client_co.post("/facturacion/cuentas/cargar/", {"token": resp.context["token"], "confirm": "1"})
     assert resp.status_code == 302
     got = {a.reference: (a.holder_name, a.state) for a in Account.objects.all()}
     assert got == {"0001": ("Ana Ruiz", "active"), "0002": ("Ferretería", "active"),

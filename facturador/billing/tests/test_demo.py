@@ -11,3 +11,50 @@ def test_the_demo_numbering_fits_its_columns():
     demo.seed()
     for rng in NumberingRange.objects.all():
         rng.full_clean()
+
+
+@pytest.fixture
+def demo(settings, tmp_path, issuer_co):
+    """The billing part of the demo (`core.demo.seed` calls it for the demo's Colombian issuer)."""
+    from facturador.billing import demo
+
+    settings.DATA_DIR = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "files"
+    demo.seed(issuer_co, None)
+    return issuer_co
+
+
+def test_the_demo_writes_the_manuals_sample_files_to_the_data_dir(demo, tmp_path):
+    names = sorted(p.name for p in (tmp_path / "ejemplos").iterdir())
+    assert names == ["cuentas-ejemplo.xlsx", "detalle-consumo-ejemplo.xlsx"]
+
+
+def test_the_demo_operator_template_reads_the_sample_consumption_file_without_errors(demo, tmp_path):
+    from facturador.billing import samples
+    from facturador.imports.models import ImportTemplate
+    from facturador.tabular import Template, validate_file
+
+    tpl = ImportTemplate.objects.get(operator__code="MOVIL", name="Detalle de consumo")
+    fields = {f["field"] for f in tpl.mapping["fields"]}
+    assert {"reference", "service_line", "cost_center", "plan", "minutes", "net_amount", "iva_amount",
+            "amount", "cut_date"} <= fields
+    path = tmp_path / "ejemplos" / "detalle-consumo-ejemplo.xlsx"
+    report = validate_file(str(path), path.name, Template.from_dict(tpl.mapping), period=samples.last_period())
+    assert report["errors"] == [] and report["rows_valid"] == report["rows_read"] > 10
+
+
+def test_the_sample_accounts_file_imports_without_errors(demo, tmp_path):
+    from facturador.billing import actions
+    from facturador.core.actors import Actor
+
+    issuer = demo
+    path = tmp_path / "ejemplos" / "cuentas-ejemplo.xlsx"
+    report = actions.import_accounts(issuer, Actor.cli(), path=path, filename=path.name, dry_run=True)
+    assert report.errors == [] and report.rows_valid == 8 and report.ignored_columns == []
+
+
+def test_sample_files_are_offered_for_download(demo, client_co):
+    client = client_co
+    resp = client.get("/facturacion/ejemplos/cuentas/")
+    assert resp.status_code == 200 and resp["Content-Disposition"].endswith('"cuentas-ejemplo.xlsx"')
+    assert client.get("/facturacion/ejemplos/nada/").status_code == 404

@@ -1,0 +1,439 @@
+"""The accounts register (padrón de cuentas) from a spreadsheet or CSV, through the tabular engine.
+
+xlsx/xlsm/xls/ods/csv (what `tabular.readers` opens). The sheet and the header row are found by
+`tabular.suggest` (title rows above the header are fine) and each column is matched to an account field by
+its header — accents, case and punctuation ignored, common synonyms accepted (`CATALOG`): «Titular» or
+«Propietario», «Documento», «Dirección», «Estrato», «Clase», «Correo», «Saldo anterior»... Columns no field
+fits are ignored and listed. Only the reference column is required; a new account also needs its holder.
+
+Every row is checked (`check_row`): reference format and repetitions, identification (a NIT with its check
+digit written «800197268-4», in a «DV» column, or without it: the check digit is then computed), class,
+stratum, state, e-mail, DANE code, the opening balance («saldo anterior», a decimal written as the file
+writes numbers). Errors have the engine's shape `{row, column, header, value, code, message}` (row as the
+user sees it, column letter).
+
+**Nothing half-written**: a file with any error imports nothing, unless the user asks for the valid rows only
+(`valid_only`; the rows with errors are then skipped and reported). A dry run does every check and writes
+nothing. An existing reference is updated (only the columns present in the file), a new one created.
+The opening balance becomes one charge per account (`Charge.source="opening"`, concept «Saldo anterior»)
+in the opening period (default: the month before the current one); importing the file again replaces it,
+unless the account has invoices already (then the row is refused if the balance changes).
+
+Limits (`ACCOUNTS_LIMITS`) are checked by the readers before anything is loaded; the first rows (header
+detection) are read in a child process with time and memory limits (`tabular.isolated.sample_isolated`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from facturador.billing.models import Account, BillingInvoice, Charge, IdType, ServiceClass
+from facturador.tabular import FieldSpec, ImportFileError, Limits, RowError, Template, error_dict, map_rows, suggest
+from facturador.tabular.isolated import sample_isolated
+from facturador.tabular.mapping import open_for_template
+from facturador.taxid import TaxIdError, nit_check_digit, validate_nit
+
+OPENING_CONCEPT = "Saldo anterior"
+MAX_LISTED = 1000  # errors listed in a report (all are counted)
+#: An accounts register is a few hundred thousand rows at most; checked before anything is loaded.
+ACCOUNTS_LIMITS = Limits(max_rows=500_000, max_cells=500_000 * 30, max_bytes=512 * 2**20)
+REFERENCE_RX = re.compile(r"[0-9A-Za-z-]+")
+
+CATALOG = [
+    FieldSpec("reference", "Referencia", synonyms=(
+        "referencia", "referencia de pago", "ref", "ref pago", "codigo", "codigo de cuenta", "cuenta", "numero de cuenta",
+        "contrato", "matricula", "codigo suscriptor", "nic", "nis", "reference"), required=True),
+    FieldSpec("holder_name", "Titular", synonyms=(
+        "titular", "propietario", "nombre", "nombre del titular", "nombre titular", "nombre completo", "suscriptor",
+        "cliente", "usuario", "razon social", "nombre o razon social", "holder", "holder_name")),
+    FieldSpec("id_type", "Tipo de documento", synonyms=(
+        "tipo", "tipo id", "tipo_id", "tipo de id", "tipo documento", "tipo de documento", "tipo doc",
+        "tipo de identificacion", "tipo identificacion", "id_type")),
+    FieldSpec("id_number", "Documento", synonyms=(
+        "documento", "numero documento", "numero de documento", "no documento", "n documento", "numero_id",
+        "numero id", "identificacion", "numero de identificacion", "cedula", "cedula o nit", "nit", "nit cc",
+        "cc nit", "id_number")),
+    FieldSpec("check_digit", "DV", synonyms=("dv", "digito de verificacion", "digito verificacion", "check_digit")),
+    FieldSpec("address", "Dirección", synonyms=("direccion", "direccion predio", "direccion del predio", "domicilio",
+                                                 "address")),
+    FieldSpec("municipality_code", "Municipio (DANE)", synonyms=(
+        "municipio", "codigo dane", "dane", "codigo municipio", "municipio dane", "municipality_code")),
+    FieldSpec("service_class", "Clase", synonyms=("clase", "clase de servicio", "clase servicio", "uso", "tipo de uso",
+                                                   "service_class")),
+    FieldSpec("stratum", "Estrato", synonyms=("estrato", "estrato socioeconomico", "stratum")),
+    FieldSpec("email", "Correo", synonyms=("correo", "correo electronico", "email", "e mail", "mail", "e-mail")),
+    FieldSpec("phone", "Teléfono", synonyms=("telefono", "celular", "movil", "telefono celular", "phone")),
+    FieldSpec("state", "Estado", synonyms=("estado", "estado de la cuenta", "state")),
+    FieldSpec("opening_balance", "Saldo anterior", "decimal", synonyms=(
+        "saldo anterior", "saldo", "saldo inicial", "deuda anterior", "deuda", "saldo pendiente", "opening_balance"),
+        options={"decimal_places": 2}),
+]
+LABELS = {s.name: s.label for s in CATALOG}
+ACCOUNT_FIELDS = [s.name for s in CATALOG if s.name != "opening_balance"]
+
+ID_TYPES = {
+    "cc": IdType.CC, "c c": IdType.CC, "cedula": IdType.CC, "cedula de ciudadania": IdType.CC,
+    "nit": IdType.NIT, "ce": IdType.CE, "cedula de extranjeria": IdType.CE, "ti": IdType.TI,
+    "tarjeta de identidad": IdType.TI, "pp": IdType.PP, "pasaporte": IdType.PP, "pep": IdType.PEP,
+    "nuip": IdType.NUIP, "registro civil": IdType.NUIP, "rc": IdType.NUIP, "ext": IdType.FOREIGN,
+    "extranjero": IdType.FOREIGN, "identificacion extranjera": IdType.FOREIGN,
+}
+STATES = {"activa": Account.State.ACTIVE, "activo": Account.State.ACTIVE, "active": Account.State.ACTIVE,
+          "suspendida": Account.State.SUSPENDED, "suspendido": Account.State.SUSPENDED,
+          "suspended": Account.State.SUSPENDED, "retirada": Account.State.RETIRED, "retirado": Account.State.RETIRED,
+          "retired": Account.State.RETIRED}
+CLASSES = {_c.value: _c.value for _c in ServiceClass}
+
+
+def _fold(value) -> str:
+    s = unicodedata.normalize("NFKD", str(value or ""))
+    s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
+    return " ".join(re.sub(r"[^\w]+", " ", s).split())
+
+
+for _c in ServiceClass:
+    CLASSES.setdefault(_fold(_c.label), _c.value)
+
+
+@dataclass
+class Row:
+    """A valid row: the account's fields given in the file, and its opening balance (None: no column)."""
+
+    row_number: int
+    reference: str
+    values: dict
+    opening_balance: Decimal | None = None
+
+
+@dataclass
+class Report:
+    """What an accounts file contains and what importing it did (or would do, in a dry run)."""
+
+    rows_read: int = 0
+    rows_valid: int = 0
+    errors: list = field(default_factory=list)       # {row, column, header, value, code, message}, MAX_LISTED
+    errors_total: int = 0
+    opening_total: Decimal = Decimal("0.00")
+    created: int = 0
+    updated: int = 0
+    opening_balances: int = 0
+    columns: list = field(default_factory=list)      # [{column, header, field, label}] of the mapped columns
+    ignored_columns: list = field(default_factory=list)
+    sheet: str | None = None
+    dry_run: bool = False
+    imported: bool = False
+    rows: list = field(default_factory=list, repr=False)
+
+    def add_error(self, err, header: str = "") -> None:
+        self.errors_total += 1
+        if len(self.errors) < MAX_LISTED:
+            self.errors.append(error_dict(err, header))
+
+    def to_dict(self) -> dict:
+        """The JSON answer of the API and of `facturador accounts import --json` (amounts as decimal strings)."""
+        return {"rows_read": self.rows_read, "rows_valid": self.rows_valid, "errors": self.errors,
+                "errors_total": self.errors_total, "totals": {"opening_balance": f"{self.opening_total:.2f}"},
+                "created": self.created, "updated": self.updated, "opening_balances": self.opening_balances,
+                "dry_run": self.dry_run, "imported": self.imported, "sheet": self.sheet, "columns": self.columns,
+                "ignored_columns": self.ignored_columns}
+
+
+def default_opening_period(today: dt.date | None = None) -> str:
+    today = today or timezone.localdate()
+    prev = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{prev.year}-{prev.month:02d}"
+
+
+def template_for(path, filename: str, report: Report) -> Template:
+    """Find the header row and match the columns (first rows read in a limited child process)."""
+    sample = sample_isolated(str(path), filename, rows=40, limits=ACCOUNTS_LIMITS)
+    proposal = suggest(sample, CATALOG, extra=False)
+    report.sheet = proposal.sheet
+    for c in proposal.columns:
+        if c.field:
+            report.columns.append({"column": c.letter, "header": c.header, "field": c.field, "label": c.label})
+        elif c.header:
+            report.ignored_columns.append({"column": c.letter, "header": c.header})
+    if not any(c["field"] == "reference" for c in report.columns):
+        found = ", ".join(f"«{c.header}»" for c in proposal.columns if c.header) or "ninguno"
+        raise ImportFileError(
+            "no_reference_column",
+            f"No se encontró la columna de la referencia de pago (encabezados encontrados en la fila "
+            f"{proposal.header_row}: {found}). Use un encabezado como «Referencia», «Cuenta» o «Código».",
+            row=proposal.header_row)
+    data = proposal.template(name="cuentas")
+    for f in data["fields"]:
+        f["required"] = f["field"] == "reference"
+        f.pop("rules", None)
+    data.pop("checks", None)
+    return Template.from_dict(data)
+
+
+def _err(rn, col, name, value, code, reason) -> RowError:
+    label = LABELS.get(name, name)
+    where = f" (columna {col})" if col else ""
+    reason = str(reason).rstrip(".")
+    return RowError(rn, col, name, "" if value is None else str(value), f"Fila {rn}, «{label}»{where}: {reason}.", code)
+
+
+def check_row(values: dict, rn: int, cols: dict, existing: str | None) -> tuple[dict, list]:
+    """Normalise one mapped row into Account fields; returns (fields, errors). `cols`: field -> column letter of
+    the fields the file has; `existing`: the id type of the account with this reference (None: a new one)."""
+    out, errors = {}, []
+
+    def bad(name, code, reason, value=None):
+        errors.append(_err(rn, cols.get(name), name, values.get(name) if value is None else value, code, reason))
+
+    def text(name):
+        v = values.get(name)
+        return "" if v is None else str(v).strip()
+
+    ref = text("reference")
+    if not REFERENCE_RX.fullmatch(ref):
+        bad("reference", "reference_format", "la referencia solo admite letras, dígitos y guiones")
+    elif len(ref) > 30:
+        bad("reference", "too_long", "la referencia tiene más de 30 caracteres")
+    out["reference"] = ref
+    if "holder_name" in cols:
+        name = " ".join(text("holder_name").split())
+        if not name and existing is None:
+            bad("holder_name", "required", "la cuenta es nueva y no tiene titular")
+        elif len(name) > 300:
+            bad("holder_name", "too_long", "el titular tiene más de 300 caracteres")
+        elif name:
+            out["holder_name"] = name
+    elif existing is None:
+        errors.append(_err(rn, None, "holder_name", "", "required",
+                           "la cuenta es nueva y el archivo no tiene la columna del titular"))
+    id_type = None
+    if "id_type" in cols:
+        raw = text("id_type")
+        if raw:
+            id_type = ID_TYPES.get(_fold(raw)) or (raw.upper() if raw.upper() in IdType.values else None)
+            if id_type is None:
+                bad("id_type", "not_allowed", f"tipo de documento desconocido; use {', '.join(IdType.values)}")
+            else:
+                out["id_type"] = id_type
+    if "id_number" in cols:
+        number = re.sub(r"[\s.,]", "", text("id_number"))
+        dv = text("check_digit") if "check_digit" in cols else ""
+        kind = id_type or existing or (IdType.NIT if "-" in number else IdType.CC)
+        if kind == IdType.NIT and number:
+            base, dash, written = number.partition("-")
+            try:
+                nit, dv = validate_nit(base, dv or written or nit_check_digit(base))
+            except (TaxIdError, ValueError) as exc:
+                col = "check_digit" if dv and not dash and "check_digit" in cols else "id_number"
+                bad(col, getattr(exc, "code", "nit_format"), getattr(exc, "message", "el NIT no es válido"),
+                    value=dv if col == "check_digit" else number)
+            else:
+                out.update(id_type=IdType.NIT, id_number=nit, check_digit=dv)
+        elif len(number) > 20:
+            bad("id_number", "too_long", "el documento tiene más de 20 caracteres")
+        else:
+            out["id_number"] = number
+            out["check_digit"] = ""
+            if "id_type" not in out and existing is None:
+                out["id_type"] = kind
+    if "address" in cols:
+        address = " ".join(text("address").split())
+        if len(address) > 300:
+            bad("address", "too_long", "la dirección tiene más de 300 caracteres")
+        else:
+            out["address"] = address
+    if "municipality_code" in cols:
+        code = text("municipality_code")
+        if code and (not code.isdigit() or len(code) > 5):
+            bad("municipality_code", "invalid_dane", "el código DANE del municipio tiene 5 dígitos")
+        else:
+            out["municipality_code"] = code.zfill(5) if code else ""
+    if "service_class" in cols:
+        raw = text("service_class")
+        if raw:
+            value = CLASSES.get(_fold(raw))
+            if value is None:
+                bad("service_class", "not_allowed",
+                    "clase de servicio desconocida; use " + ", ".join(str(c.label).lower() for c in ServiceClass))
+            else:
+                out["service_class"] = value
+    if "stratum" in cols:
+        raw = text("stratum")
+        digits = re.sub(r"^(estrato)\s*", "", _fold(raw))
+        if digits.endswith(".0"):
+            digits = digits[:-2]
+        if raw and digits not in {str(i) for i in range(1, 7)}:
+            bad("stratum", "not_allowed", "el estrato es un número de 1 a 6")
+        else:
+            out["stratum"] = digits if raw else ""
+    if "email" in cols:
+        email = text("email")
+        if email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                bad("email", "invalid_email", "el correo electrónico no es válido")
+            else:
+                out["email"] = email
+        else:
+            out["email"] = ""
+    if "phone" in cols:
+        phone = text("phone")
+        if len(phone) > 40:
+            bad("phone", "too_long", "el teléfono tiene más de 40 caracteres")
+        else:
+            out["phone"] = phone
+    if "state" in cols:
+        raw = text("state")
+        if raw:
+            value = STATES.get(_fold(raw))
+            if value is None:
+                bad("state", "not_allowed", "estado desconocido; use activa, suspendida o retirada")
+            else:
+                out["state"] = value
+    errors.sort(key=lambda e: (len(e.column or ""), e.column or ""))
+    return out, errors
+
+
+def read(issuer, path, filename: str, *, report: Report | None = None) -> Report:
+    """Read and check the whole file (nothing is written). Raises `ImportFileError` for file-level refusals."""
+    report = report or Report()
+    template = template_for(path, filename, report)
+    existing = dict(Account.objects.filter(issuer=issuer).values_list("reference", "id_type"))
+    seen: dict[str, int] = {}
+    cols = {c["field"]: c["column"] for c in report.columns}
+    headers = {c["column"]: c["header"] for c in report.columns}
+    with open_for_template(str(path), filename, template, limits=ACCOUNTS_LIMITS) as src:
+        mapper = map_rows(src, template)
+        for mr in mapper:
+            report.rows_read += 1
+            errors = list(mr.errors)
+            ref = str(mr.values.get("reference") or "").strip()
+            fields, problems = ({}, []) if errors else check_row(mr.values, mr.row_number, cols, existing.get(ref))
+            errors += problems
+            if not errors and ref in seen:
+                errors.append(_err(mr.row_number, cols.get("reference"), "reference", ref, "duplicate_reference",
+                                   f"la referencia {ref} ya está en la fila {seen[ref]}"))
+            if errors:
+                for e in errors:
+                    report.add_error(e, headers.get(e.column or "", ""))
+                continue
+            seen[ref] = mr.row_number
+            balance = mr.values.get("opening_balance") if "opening_balance" in cols else None
+            if balance is not None:
+                balance = Decimal(balance).quantize(Decimal("0.01"))
+                report.opening_total += balance
+            report.rows.append(Row(mr.row_number, ref, fields, balance))
+        for e in mapper.stats.file_errors:
+            report.add_error(e, headers.get(e.column or "", ""))
+    report.rows_valid = len(report.rows)
+    return report
+
+
+def check_opening_balances(issuer, report: Report, period: str) -> None:
+    """Refuse (as row errors) a changed opening balance of an account that has invoices already."""
+    refs = [r.reference for r in report.rows if r.opening_balance is not None]
+    if not refs:
+        return
+    current = {}
+    for ref, amount in Charge.objects.filter(issuer=issuer, source=Charge.Source.OPENING,
+                                             account__reference__in=refs).values_list("account__reference", "amount"):
+        current[ref] = current.get(ref, Decimal(0)) + amount
+    invoiced = set(BillingInvoice.objects.filter(issuer=issuer, account__reference__in=refs)
+                   .values_list("account__reference", flat=True))
+    col = next((c["column"] for c in report.columns if c["field"] == "opening_balance"), None)
+    header = next((c["header"] for c in report.columns if c["field"] == "opening_balance"), "")
+    keep = []
+    for r in report.rows:
+        if (r.opening_balance is not None and r.reference in invoiced
+                and current.get(r.reference, Decimal(0)) != r.opening_balance):
+            report.add_error(_err(r.row_number, col, "opening_balance", r.opening_balance, "opening_balance_invoiced",
+                                  f"la cuenta {r.reference} ya tiene facturas; su saldo anterior "
+                                  f"({current.get(r.reference, Decimal(0)):.2f}) no se puede cambiar"), header)
+            report.opening_total -= r.opening_balance
+            continue
+        keep.append(r)
+    report.rows = keep
+    report.rows_valid = len(keep)
+
+
+def load(issuer, report: Report, period: str) -> None:
+    """Create/update the accounts and replace their opening balances, in one transaction."""
+    by_ref = {a.reference: a for a in Account.objects.filter(issuer=issuer, reference__in=[r.reference for r in report.rows])}
+    new, old, fields_updated = [], [], set()
+    for r in report.rows:
+        acc = by_ref.get(r.reference)
+        if acc is None:
+            acc = Account(issuer=issuer, **r.values)
+            new.append(acc)
+        else:
+            for k, v in r.values.items():
+                setattr(acc, k, v)
+            fields_updated.update(k for k in r.values if k != "reference")
+            old.append(acc)
+    with transaction.atomic():
+        Account.objects.bulk_create(new, batch_size=1000)
+        if old and fields_updated:
+            Account.objects.bulk_update(old, sorted(fields_updated), batch_size=1000)
+        with_balance = [r for r in report.rows if r.opening_balance is not None]
+        if with_balance:
+            ids = dict(Account.objects.filter(issuer=issuer, reference__in=[r.reference for r in with_balance])
+                       .values_list("reference", "pk"))
+            Charge.objects.filter(issuer=issuer, source=Charge.Source.OPENING, account_id__in=list(ids.values())).delete()
+            charges = [Charge(issuer=issuer, account_id=ids[r.reference], reference=r.reference, period=period,
+                              concept=OPENING_CONCEPT, quantity=Decimal(1), unit_price=r.opening_balance,
+                              amount=r.opening_balance, source=Charge.Source.OPENING)
+                       for r in with_balance if r.opening_balance != 0]
+            Charge.objects.bulk_create(charges, batch_size=1000)
+            report.opening_balances = len(charges)
+    report.created, report.updated = len(new), len(old)
+    report.imported = True
+
+
+# --------------------------------------------------------------------------------------- stored uploads
+
+def _uploads_dir(issuer) -> Path:
+    return Path(settings.MEDIA_ROOT) / "issuers" / str(issuer.pk) / "billing" / "cuentas-por-importar"
+
+
+def store_upload(issuer, data, filename: str) -> str:
+    """Keep an uploaded file between the preview and the confirmation; returns its token."""
+    token = uuid.uuid4().hex
+    name = re.sub(r"[^\w.-]+", "_", Path(filename or "cuentas.csv").name)[-120:] or "cuentas.csv"
+    folder = _uploads_dir(issuer) / token
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    with open(target, "wb") as out:
+        if isinstance(data, (bytes, bytearray)):
+            out.write(data)
+        else:
+            for chunk in (data.chunks() if hasattr(data, "chunks") else iter(lambda: data.read(2**20), b"")):
+                out.write(chunk)
+    return token
+
+
+def stored_upload(issuer, token: str) -> Path | None:
+    """The file stored under `token` for this issuer (None when there is none)."""
+    if not re.fullmatch(r"[0-9a-f]{32}", str(token or "")):
+        return None
+    folder = _uploads_dir(issuer) / token
+    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    return files[0] if files else None
+
+
+def discard_upload(issuer, token: str) -> None:
+    path = stored_upload(issuer, token)
+    if path is not None:
+        shutil.rmtree(path.parent, ignore_errors=True)

@@ -1,0 +1,199 @@
+"""The accounts register imported through the tabular engine: formats, synonyms, NIT check digits, opening
+balances, all-or-nothing (or valid rows only), dry run, and the same report on the web, the API and the CLI."""
+
+import io
+import json
+from decimal import Decimal as D
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+
+from facturador.billing import accounts_import, actions
+from facturador.billing.models import Account, Charge
+from facturador.core.actors import Actor
+from facturador.core.cli import RefusedCommand
+from facturador.core.errors import Invalid
+from facturador.tabular.tests.builders import csv_bytes, write_ods, write_xls, write_xlsx
+
+pytestmark = pytest.mark.django_db
+
+HEADER = ["Código", "Propietario", "Tipo documento", "Documento", "Dirección", "Estrato", "Clase", "Correo",
+          "Saldo anterior"]
+ROWS = [["0001", "Ana Ruiz", "CC", 52111222, "Calle 1 # 2-3", 2, "Residencial", "ana@example.com", 12500.5],
+        ["0002", "Ferretería El Tornillo", "NIT", "800197268-4", "Cra 7 # 8-9", None, "Comercial", "", 0],
+        ["0003", "Luis Peña", "NIT", "800197268", "Av. Siempre Viva", 3, "residencial", "", -2000]]
+
+
+def xlsx(tmp_path, rows=ROWS, header=HEADER, name="cuentas.xlsx"):
+    title = [["Padrón de suscriptores — Alumbrado"], ["Corte: octubre 2026"], []]
+    return write_xlsx(tmp_path / name, {"Cuentas": [*title, header, *rows]})
+
+
+def run(issuer, path, **kw):
+    return actions.import_accounts(issuer, Actor.cli(), path=path, filename=path.name, **kw)
+
+
+def test_xlsx_with_title_rows_accents_and_synonyms_is_imported(issuer_co, tmp_path):
+    report = run(issuer_co, xlsx(tmp_path), opening_period="2026-09")
+    assert (report.rows_read, report.rows_valid, report.created, report.errors) == (3, 3, 3, [])
+    a = Account.objects.get(reference="0001")
+    assert (a.holder_name, a.id_number, a.address, a.stratum, a.service_class, a.email) == (
+        "Ana Ruiz", "52111222", "Calle 1 # 2-3", "2", "residencial", "ana@example.com")
+
+
+def test_nit_with_or_without_check_digit(issuer_co, tmp_path):
+    run(issuer_co, xlsx(tmp_path))
+    got = {a.reference: (a.id_type, a.id_number, a.check_digit) for a in Account.objects.filter(id_type="NIT")}
+    assert got == {"0002": ("NIT", "800197268", "4"), "0003": ("NIT", "800197268", "4")}
+
+
+def test_opening_balance_becomes_a_charge_of_the_opening_period(issuer_co, tmp_path):
+    report = run(issuer_co, xlsx(tmp_path), opening_period="2026-09")
+    charges = {c.reference: (c.period, c.amount, c.concept) for c in Charge.objects.filter(source="opening")}
+    assert charges == {"0001": ("2026-09", D("12500.50"), "Saldo anterior"),
+                       "0003": ("2026-09", D("-2000.00"), "Saldo anterior")}
+    assert report.to_dict()["totals"] == {"opening_balance": "10500.50"}
+
+
+def test_importing_again_replaces_the_opening_balance(issuer_co, tmp_path):
+    run(issuer_co, xlsx(tmp_path))
+    rows = [list(r) for r in ROWS]
+    rows[0][-1] = 100
+    report = run(issuer_co, xlsx(tmp_path, rows, name="otra.xlsx"))
+    assert (report.created, report.updated) == (0, 3)
+    assert Charge.objects.get(reference="0001", source="opening").amount == D("100.00")
+
+
+def test_a_file_with_errors_imports_nothing_and_names_row_column_header_value(issuer_co, tmp_path):
+    rows = [*ROWS, ["0004", "Marta", "NIT", "800197268-9", "", "9", "Galáctica", "no-es-correo", "N/A"]]
+    with pytest.raises(Invalid) as info:
+        run(issuer_co, xlsx(tmp_path, rows))
+    r = info.value
+    assert r.code == "billing.accounts_file.invalid_rows" and r.details["rows_read"] == 4
+    assert r.details["rows_valid"] == 3
+    first = r.details["errors"][0]
+    assert first == {"row": 8, "column": "I", "header": "Saldo anterior", "value": "N/A", "code": "invalid_number",
+                     "message": first["message"]} and first["message"].startswith("Fila 8")
+    assert Account.objects.count() == 0 and Charge.objects.count() == 0
+
+
+def test_row_checks_name_each_bad_cell(issuer_co, tmp_path):
+    rows = [["0004", "Marta", "NIT", "800197268-9", "", "9", "Galáctica", "no-es-correo", "1"]]
+    report = run(issuer_co, xlsx(tmp_path, rows), dry_run=True)
+    assert [(e["column"], e["header"], e["code"]) for e in report.errors] == [
+        ("D", "Documento", "nit_dv"), ("F", "Estrato", "not_allowed"), ("G", "Clase", "not_allowed"),
+        ("H", "Correo", "invalid_email")]
+
+
+def test_valid_rows_only_imports_the_good_ones_and_reports_the_others(issuer_co, tmp_path):
+    rows = [*ROWS, ["0004", "", "CC", "1", "", "", "", "", ""]]
+    report = run(issuer_co, xlsx(tmp_path, rows), valid_only=True)
+    assert report.created == 3 and [e["code"] for e in report.errors] == ["required"]
+    assert not Account.objects.filter(reference="0004").exists()
+
+
+def test_dry_run_writes_nothing(issuer_co, tmp_path):
+    report = run(issuer_co, xlsx(tmp_path), dry_run=True)
+    assert report.rows_valid == 3 and not report.imported
+    assert Account.objects.count() == 0 and Charge.objects.count() == 0
+
+
+def test_repeated_reference_is_an_error_naming_the_first_row(issuer_co, tmp_path):
+    report = run(issuer_co, xlsx(tmp_path, [*ROWS, ROWS[0]]), dry_run=True)
+    assert report.errors[0]["code"] == "duplicate_reference" and "fila 5" in report.errors[0]["message"]
+
+
+def test_latin1_csv_with_semicolons(issuer_co, tmp_path):
+    path = tmp_path / "cuentas.csv"
+    path.write_bytes(csv_bytes([["referencia", "titular", "dirección", "saldo anterior"],
+                                ["0001", "Peña Ñandú", "Cl 5", "1.234,50"]], delimiter=";", encoding="latin-1"))
+    run(issuer_co, path)
+    assert Account.objects.get().holder_name == "Peña Ñandú"
+    assert Charge.objects.get().amount == D("1234.50")
+
+
+def test_ods_and_xls(issuer_co, tmp_path):
+    write_ods(tmp_path / "a.ods", {"Hoja1": [["Referencia", "Titular"], ["0001", "Ana"]]})
+    write_xls(tmp_path / "b.xls", [["Referencia", "Titular"], ["0002", "Luis"]])
+    run(issuer_co, tmp_path / "a.ods")
+    run(issuer_co, tmp_path / "b.xls")
+    assert set(Account.objects.values_list("reference", flat=True)) == {"0001", "0002"}
+
+
+def test_a_file_without_a_reference_column_is_refused_with_the_headers_found(issuer_co, tmp_path):
+    path = write_xlsx(tmp_path / "x.xlsx", {"H": [["Nombre", "Ciudad"], ["Ana", "Bogotá"]]})
+    with pytest.raises(Invalid) as info:
+        run(issuer_co, path)
+    assert info.value.code == "billing.accounts_file.no_reference_column" and "«Nombre»" in info.value.message
+
+
+def test_limits_are_checked_before_loading(issuer_co, tmp_path, monkeypatch):
+    from facturador.tabular import Limits
+
+    monkeypatch.setattr(accounts_import, "ACCOUNTS_LIMITS", Limits(max_rows=3))
+    with pytest.raises(Invalid) as info:
+        run(issuer_co, xlsx(tmp_path))
+    assert info.value.code == "billing.accounts_file.too_many_rows"
+
+
+def test_a_changed_opening_balance_of_an_invoiced_account_is_refused(issuer_co, tmp_path, settings):
+    from facturador.billing.tests.helpers import issue_batch_inline, make_range
+
+    settings.MEDIA_ROOT = tmp_path
+    run(issuer_co, xlsx(tmp_path), opening_period="2026-09")
+    make_range(issuer_co)
+    issue_batch_inline(issuer_co, list(Account.objects.filter(reference="0001")))
+    rows = [list(r) for r in ROWS]
+    rows[0][-1] = 1
+    report = run(issuer_co, xlsx(tmp_path, rows, name="b.xlsx"), dry_run=True)
+    assert [e["code"] for e in report.errors] == ["opening_balance_invoiced"]
+
+
+def test_cli_json_prints_the_report(issuer_co, tmp_path):
+    out = io.StringIO()
+    call_command("accounts", "import", str(xlsx(tmp_path)), "--issuer", issuer_co.tax_id, "--dry-run", "--json",
+                 stdout=out)
+    data = json.loads(out.getvalue())
+    assert (data["rows_read"], data["rows_valid"], data["errors"], data["totals"]) == (
+        3, 3, [], {"opening_balance": "10500.50"})
+    assert Account.objects.count() == 0
+
+
+def test_cli_refuses_a_file_with_errors_with_status_2(issuer_co, tmp_path):
+    with pytest.raises(RefusedCommand) as info:
+        call_command("accounts", "import", str(xlsx(tmp_path, [["0009", "", "CC", "123", "Calle 9", 1, "Residencial", "", 0]])),
+                     "--issuer", issuer_co.tax_id)
+    assert info.value.returncode == 2 and info.value.refusal.details["errors"][0]["code"] == "required"
+
+
+def test_api_import_and_dry_run(issuer_co, admin_co, api_client, tmp_path):
+    api_client.force_authenticate(admin_co)
+    url = f"/api/v1/issuers/{issuer_co.pk}/billing/accounts/import/"
+    data = xlsx(tmp_path).read_bytes()
+    r = api_client.post(url, {"file": SimpleUploadedFile("c.xlsx", data), "dry_run": "true"}, format="multipart")
+    assert r.status_code == 200 and r.json()["rows_valid"] == 3 and Account.objects.count() == 0
+    r = api_client.post(url, {"file": SimpleUploadedFile("c.xlsx", data)}, format="multipart")
+    assert r.status_code == 201 and r.json()["created"] == 3
+
+
+def test_api_refusal_lists_the_errors(issuer_co, admin_co, api_client, tmp_path):
+    api_client.force_authenticate(admin_co)
+    url = f"/api/v1/issuers/{issuer_co.pk}/billing/accounts/import/"
+    data = xlsx(tmp_path, [["0009", "", "CC", "123", "Calle 9", 1, "Residencial", "", 0]]).read_bytes()
+    r = api_client.post(url, {"file": SimpleUploadedFile("c.xlsx", data)}, format="multipart")
+    assert r.status_code == 400 and r.json()["code"] == "billing.accounts_file.invalid_rows"
+    assert r.json()["details"]["errors"][0]["column"] == "B"
+
+
+def test_web_upload_previews_then_imports_on_confirmation(issuer_co, client_co, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    rows = [*ROWS, ["0004", "", "CC", "1", "", "", "", "", ""]]
+    page = client_co.post("/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.xlsx", xlsx(tmp_path, rows).read_bytes())})
+    body = page.content.decode()
+    assert page.status_code == 200 and "Saldo anterior" in body and "Fila 8" in body and Account.objects.count() == 0
+    token = page.context["token"]
+    refused = client_co.post("/facturacion/cuentas/cargar/", {"token": token, "confirm": "1"})
+    assert refused.status_code == 200 and Account.objects.count() == 0
+    done = client_co.post("/facturacion/cuentas/cargar/", {"token": token, "confirm": "1", "valid_only": "on"})
+    assert done.status_code == 302 and Account.objects.count() == 3
