@@ -151,14 +151,17 @@ class TemplateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
 class BatchSerializer(serializers.ModelSerializer):
     job = JobSerializer(read_only=True)
     status = serializers.ChoiceField(choices=Batch.Status.choices, read_only=True, help_text="El estado de su tarea")
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    outcome = serializers.CharField(read_only=True, help_text="Selected = generated + omitted + with error, "
+                                                              "reasons grouped (Spanish)")
     template_name = serializers.CharField(source="template.name", read_only=True)
     total_amount = Money(read_only=True)
 
     class Meta:
         model = Batch
         fields = ["id", "periods", "billing_type", "issue_date", "due_date", "template", "template_name",
-                  "template_version", "references", "filters", "electronic", "account_count", "status", "invoice_count",
-                  "total_amount", "error_list", "job", "created_at", "finished_at"]
+                  "template_version", "references", "filters", "electronic", "account_count", "status", "status_display",
+                  "invoice_count", "total_amount", "outcome", "error_list", "job", "created_at", "finished_at"]
         read_only_fields = fields
 
 

@@ -34,7 +34,8 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from facturador.billing import cartera
-from facturador.billing.models import Account, Batch, BatchPart, BillingInvoice, BillingSettings, Charge
+from facturador.billing.models import (Account, Batch, BatchPart, BillingInvoice, BillingSettings, Charge,
+                                      outcome_summary)
 from facturador.core import jobs, numbering
 from facturador.core.errors import Conflict, Invalid, Refusal
 from facturador.core.models import DocumentType, IssuedDocument, Job
@@ -156,8 +157,13 @@ def plan(issuer, periods: list[str], billing_type: str, account_ids: list[int], 
             interest = raw_interest.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         item = PlanItem(acc, current, previous, months, interest)
         if item.total <= 0:
-            reason = ("Sin cargos en los periodos seleccionados." if billing_type == Batch.BillingType.NORMAL
-                      else "Sin saldo a facturar.")
+            if billing_type != Batch.BillingType.NORMAL:
+                reason = "Sin saldo a facturar."
+            elif acc not in current_by_acc:
+                reason = "Sin cargos en los periodos seleccionados."
+            else:  # a zero-value charge is a charge: say what is there
+                reason = ("Cargos en cero en los periodos seleccionados." if item.total == 0
+                          else "Saldo a favor en los periodos seleccionados.")
             result.skipped.append({"reference": refs.get(acc, ""), "reason": reason})
             continue
         result.items.append(item)
@@ -577,8 +583,9 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     p = plan(issuer, batch.periods, batch.billing_type, account_ids, issue_date=batch.issue_date, batch=batch)
     already_in_batch = BillingInvoice.objects.filter(batch=batch).count()
     total = already_in_batch + p.count
-    errors = list(p.skipped)
-    ctx.progress(_rendered_count(batch), total=total, errors=len(errors), message="Numerando facturas", force=True)
+    skipped = [dict(e, skipped=True) for e in p.skipped]  # left out by design: not errors
+    errors: list[dict] = []  # accounts that should have been billed and were not
+    ctx.progress(_rendered_count(batch), total=total, message="Numerando facturas", force=True)
     t_planned = time.time()
 
     # 1. numbering: one block of numbers and bulk inserts per chunk (skips accounts already invoiced)
@@ -616,13 +623,12 @@ def _run(ctx: jobs.JobContext, batch: Batch):
                 _start_helpers(ctx, batch, total - _rendered_count(batch))
     t_numbered = time.time()
     total = BillingInvoice.objects.filter(batch=batch).count()
-    Batch.objects.filter(pk=batch.pk).update(error_list=errors)
+    Batch.objects.filter(pk=batch.pk).update(error_list=skipped + errors)
     parts = ensure_parts(batch)
     ctx.set_result(numbered=True, numbering={"numbers": issued, "seconds": round(t_numbered - t_planned, 3)},
                    parts=len(parts))
     if total == 0:
-        first = errors[0]["reason"] if errors else ""
-        raise jobs.JobFailed(f"No se generó ninguna factura. {first}".strip())
+        raise jobs.JobFailed(f"No se generó ninguna factura ({outcome_summary(batch.account_count, 0, skipped + errors)}).")
 
     # 2. rendering and print parts, shared with the helper jobs
     done = _rendered_count(batch)
@@ -632,7 +638,8 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     _work(ctx, batch, main=True, total=total)
     if batch.electronic:  # invoices whose DIAN document could not be signed (see billing.electronic.BatchSigner)
         known = {(e["reference"], e["reason"]) for e in errors}
-        errors += [{"reference": ref, "reason": reason} for ref, reason in BillingInvoice.objects.filter(batch=batch)
+        errors += [{"reference": ref, "reason": reason, "numbered": True}  # numbered, so among the batch's invoices
+                   for ref, reason in BillingInvoice.objects.filter(batch=batch)
                    .exclude(error="").order_by("seq").values_list("account__reference", "error")
                    if (ref, reason) not in known]
 
@@ -643,17 +650,16 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     merged = parts[0].pdf if len(parts) == 1 else ""
     t_end = time.time()
     Batch.objects.filter(pk=batch.pk).update(merged_pdf=merged, invoice_count=count, total_amount=amount,
-                                             finished_at=timezone.now(), error_list=errors)
+                                             finished_at=timezone.now(), error_list=skipped + errors)
     last = parts[-1]
     ctx.set_result(batch_id=batch.pk, invoices=count, pages=sum(x.pages for x in parts), parts=len(parts),
-                   total=str(amount), skipped=len(errors),
+                   total=str(amount), skipped=len(skipped), failed=len(errors),
                    timings={"plan": round(t_planned - t_start, 3), "numbering": round(t_numbered - t_planned, 3),
                             "rendering": round(last.rendered_at.timestamp() - t_numbered, 3),
                             "last_part_after_last_render": round((last.built_at - last.rendered_at).total_seconds(), 3),
                             "finish": round(t_end - last.built_at.timestamp(), 3), "total": round(t_end - t_start, 3)})
     ctx.progress(total, total=total, errors=len(errors),
-                 message=f"{count} facturas generadas" + (f"; {len(errors)} cuentas no facturadas" if errors else ""),
-                 force=True)
+                 message=outcome_summary(batch.account_count, count, skipped + errors), force=True)
     return Job.Status.FINISHED_WITH_ERRORS if errors else Job.Status.FINISHED
 
 

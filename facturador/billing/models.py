@@ -238,6 +238,33 @@ class TemplateAsset(models.Model):
         constraints = [models.UniqueConstraint(fields=["template", "name"], name="billing_asset_unique_name")]
 
 
+def _reason_key(reason: str) -> str:
+    reason = (reason or "").strip().rstrip(".")
+    return reason[:1].lower() + reason[1:] if reason[1:2].islower() else reason
+
+
+def group_reasons(entries) -> str:
+    """'sin cargos en los periodos seleccionados: 2; ya facturada para 2026-09 en el lote 3: 1', largest first."""
+    counts: dict[str, int] = {}
+    for e in entries:
+        key = _reason_key(e.get("reason", ""))
+        counts[key] = counts.get(key, 0) + 1
+    return "; ".join(f"{k}: {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def outcome_summary(selected: int, generated: int, entries) -> str:
+    """The one sentence of a batch's counts, for the page, the job's message and the CLI (see `Batch.outcome`)."""
+    skipped = [e for e in entries if e.get("skipped")]
+    failed = [e for e in entries if not e.get("skipped")]
+    generated -= sum(1 for e in failed if e.get("numbered"))  # an invoice that was numbered but failed is an error
+    parts = [f"{generated} {'generada' if generated == 1 else 'generadas'}"]
+    if skipped:
+        parts.append(f"{len(skipped)} {'omitida' if len(skipped) == 1 else 'omitidas'} ({group_reasons(skipped)})")
+    if failed:
+        parts.append(f"{len(failed)} con error ({group_reasons(failed)})")
+    return f"{selected} {'seleccionada' if selected == 1 else 'seleccionadas'}: " + ", ".join(parts)
+
+
 class Batch(IssuerScoped):
     """A mass-invoicing run (lote): selection, parameters, the job, totals and output files."""
 
@@ -246,16 +273,7 @@ class Batch(IssuerScoped):
         WITH_ARREARS = "with_arrears", _("Con saldo en mora")
         ARREARS_ONLY = "arrears_only", _("Solo mora")
 
-    class Status(models.TextChoices):
-        """The batch's words for the state of its job (`Batch.status` is derived from `Batch.job`)."""
-
-        PENDING = "pending", _("Pendiente")
-        RUNNING = "running", _("Generando")
-        FINISHED = "finished", _("Terminado")
-        FINISHED_WITH_ERRORS = "finished_errors", _("Terminado con errores")
-        FAILED = "failed", _("Error")
-        CANCELLED = "cancelled", _("Cancelado")
-        DELETED = "deleted", _("Eliminado")
+    Status = Job.Status  # a batch's state is its job's (`Batch.status`), in the one vocabulary of states
 
     periods = models.JSONField(_("periodos"), default=list)
     billing_type = models.CharField(_("tipo de facturación"), max_length=15, choices=BillingType.choices,
@@ -296,6 +314,22 @@ class Batch(IssuerScoped):
 
     def get_status_display(self):
         return self.Status(self.status).label
+
+    @property
+    def skipped(self) -> list[dict]:
+        """Selected accounts left out by design (nothing to bill, already billed): not errors."""
+        return [e for e in self.error_list if e.get("skipped")]
+
+    @property
+    def failed(self) -> list[dict]:
+        """Accounts that should have been billed and were not (e.g. refused as electronic invoices)."""
+        return [e for e in self.error_list if not e.get("skipped")]
+
+    @property
+    def outcome(self) -> str:
+        """Counts that add up: "4 seleccionadas: 2 generadas, 2 omitidas (sin cargos en los periodos
+        seleccionados: 2)" (selected = generated + omitted + with error)."""
+        return outcome_summary(self.account_count, self.invoice_count, self.error_list)
 
     @property
     def period_key(self) -> str:

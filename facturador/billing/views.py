@@ -64,8 +64,8 @@ def account_edit(request, pk=None):
         else:
             messages.success(request, f"Cuenta {obj.reference} guardada.")
             return redirect("billing:accounts")
-    return render(request, "core/form.html", {"form": form, "title": "Editar cuenta" if pk else "Nueva cuenta",
-                                              "back": "billing:accounts"})
+    return render(request, "billing/account.html", {"form": form, "title": "Editar cuenta" if pk else "Nueva cuenta",
+                                                    "back": "billing:accounts", "account": account})
 
 
 @issuer_required

@@ -238,7 +238,7 @@ def enqueue_job(job_id: int):
 def request_cancel(job: Job) -> bool:
     """Ask a job to stop. A pending job is cancelled at once; a running one at its next check."""
     updated = Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
-        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(), message="Cancelado por el usuario"
+        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(), message="A pedido del usuario"
     )
     if not updated:
         updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(cancel_requested=True)
@@ -298,7 +298,7 @@ def execute_job(job_id: int):
             status = outcome
         final = {"status": status}
     except JobCancelled:
-        final = {"status": Job.Status.CANCELLED, "message": "Cancelado por el usuario"}
+        final = {"status": Job.Status.CANCELLED, "message": "A pedido del usuario"}
     except JobFailed as exc:
         logger.warning("Job %s (%s) failed: %s", job_id, job.kind, exc)
         final = {"status": Job.Status.FAILED, "error": exc.message}

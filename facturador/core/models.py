@@ -223,11 +223,16 @@ class Job(IssuerScoped):
     """Anything a user waits for: an import, a batch, a send, a test set. Progress lives here."""
 
     class Status(models.TextChoices):
+        """The one vocabulary of states people read, for every job and for the records that own one (imports,
+        batches, mailing sends, test sets): the manuals' Pendiente, En proceso, Finalizado, Eliminado, plus
+        Cancelado and Con errores (some rows or documents failed, or the job could not finish: its message and
+        error say which). Other enumerations of states take their labels from here."""
+
         PENDING = "pending", _("Pendiente")
         RUNNING = "running", _("En proceso")
         FINISHED = "finished", _("Finalizado")
-        FINISHED_WITH_ERRORS = "finished_errors", _("Finalizado con errores")
-        FAILED = "failed", _("Error")
+        FINISHED_WITH_ERRORS = "finished_errors", _("Con errores")
+        FAILED = "failed", _("Con errores")
         CANCELLED = "cancelled", _("Cancelado")
         DELETED = "deleted", _("Eliminado")
 

@@ -179,3 +179,51 @@ def preview_template(issuer, actor: Actor, *, mapping: dict, sample) -> dict:
             field="sample", details={"missing_columns": preview["missing_columns"],
                                      "available_columns": preview["available_columns"]})
     return preview
+
+
+# --- proposals and dry runs (the visual mapper, the CLI) ----------------------------------------------
+
+def suggest_template(issuer, actor: Actor, *, operator_code: str, name: str, path: str, filename: str,
+                     save: bool = False, operator_name: str = "", sheet=None) -> dict:
+    """Propose a template for an operator's file (sheet, header and totals rows, each column's field,
+    parser and rules), read in the isolated child process. With `save`, store it as a new version of
+    template `name` (creating the operator when it does not exist yet); without, nothing is written.
+    Returns {"proposal": Suggestion.to_dict(), "mapping": template dict, "template": saved or None}."""
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("imports.template.name_missing", "Indique el nombre de la plantilla.", field="name")
+    try:
+        proposal = pipeline.propose(pipeline.sample_path(path, filename, sheet=sheet))
+    except ImportFileError as exc:
+        raise Invalid("imports.sample.unreadable", exc.message_es, field="sample", details=exc.to_dict()) from exc
+    mapping = pipeline.normalize_mapping(proposal.template(name=name))
+    template = None
+    if save:
+        code = (operator_code or "").strip().upper()
+        with transaction.atomic():
+            operator = Operator.objects.filter(issuer=issuer, code=code).first()
+            if operator is None:
+                operator = save_operator(issuer, actor, code=code, name=operator_name or code)
+            template = save_template(issuer, actor, operator=operator, name=name, mapping=mapping)
+    return {"proposal": proposal.to_dict(), "mapping": mapping, "template": template}
+
+
+def dry_run_import(issuer, actor: Actor, *, operator: Operator, template: ImportTemplate, period: str, path: str,
+                   filename: str) -> dict:
+    """Validate a whole file with a template version and report rows, errors and totals; nothing is written
+    (no queue entry, no audit entry). A file that cannot be read is refused (`imports.file.unreadable`)."""
+    period = clean_period(period)
+    _own(issuer, operator, "imports.operator.not_found", "Operador no encontrado.", "operator")
+    _own(issuer, template, "imports.template.not_found", "Plantilla no encontrada.", "template")
+    if template.operator_id != operator.pk:
+        raise Invalid("imports.template.wrong_operator",
+                      f"La plantilla «{template}» no es del operador {operator.code}.", field="template")
+    tpl = pipeline.Template.from_dict(template.mapping)
+    try:
+        result = pipeline.dry_run_file(path, filename, tpl, period)
+    except ImportFileError as exc:
+        raise Invalid("imports.file.unreadable", exc.message_es, field="file", details=exc.to_dict()) from exc
+    expected = bool(tpl.declared_totals and tpl.declared_totals.expected)
+    errors = [e for e in result["errors"] if e["code"] != "total_missing" or expected]  # no footer: not an error
+    return {"rows_read": result["rows_read"], "rows_valid": result["rows_valid"], "errors": errors,
+            "errors_total": result["errors_total"], "totals": result["totals"]}

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from facturador.core.actors import Actor
 from facturador.core.rest import IssuerScopedMixin, JobSerializer, Money
 from facturador.imports import actions, pipeline, services
-from facturador.imports.models import FileType, ImportJob, ImportTemplate, Operator
+from facturador.imports.models import FileType, ImportJob, ImportTemplate, Line, Operator
 
 OPERATOR_FIELDS = ("code", "name", "active", "notes")
 TEMPLATE_FIELDS = ("operator", "name", "file_type", "mapping", "all_or_nothing", "change_threshold")
@@ -181,3 +181,67 @@ class ImportJobViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retrieve
             response["Content-Disposition"] = f'attachment; filename="conciliacion-{imp.pk}.csv"'
             return response
         return Response({"import": imp.pk, "status": imp.job.status, **imp.reconciliation})
+
+
+class LineSerializer(serializers.ModelSerializer):
+    import_id = serializers.IntegerField(source="import_job_id", read_only=True)
+    amount = Money()
+    net_amount = Money(allow_null=True)
+    iva_amount = Money(allow_null=True)
+    other_tax_amount = Money(allow_null=True)
+
+    class Meta:
+        model = Line
+        fields = ["id", "import_id", "period", "row_number", "reference", "service_line", "concept", "plan",
+                  "cost_center", "quantity", "unit", "minutes", "data_mb", "sms", "kwh", "net_amount", "iva_rate",
+                  "iva_amount", "other_tax_rate", "other_tax_amount", "amount", "cut_date", "usage_from", "usage_to",
+                  "extra"]
+
+
+LINE_PARAMS = [OpenApiParameter(name, str) for name in services.LINE_FILTERS] + [
+    OpenApiParameter("attr.<nombre>", str, description="Atributo extra igual a este valor")]
+
+
+class LineViewSet(IssuerScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The typed lines of loaded imports ("Líneas"). Filters: `import_id`, `operator`, `period`, `account`,
+    `service_line`, `cost_center`, `concept`, `plan` (account and line accept a trailing `*`), `attr.<name>`.
+    `totals/`: count, amounts and usage sums; `export/?fmt=xlsx|csv`: the lines as a spreadsheet."""
+
+    queryset = Line.objects.all()
+    serializer_class = LineSerializer
+
+    def _filters(self):
+        q = self.request.query_params
+        return {k: v for k, v in q.items() if k in services.LINE_FILTERS or k.startswith("attr.")}
+
+    def get_queryset(self):
+        return services.lines_for(self.issuer, self._filters())
+
+    @extend_schema(parameters=LINE_PARAMS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(parameters=LINE_PARAMS, responses={200: dict})
+    @action(detail=False, methods=["get"])
+    def totals(self, request, issuer_pk=None):
+        t = services.line_totals(self.get_queryset())
+        money = ("amount", "net_amount", "iva_amount", "other_tax_amount")
+        out = {"lines": t["lines"]}
+        for k in services.LINE_SUMS:
+            v = t[k]
+            out[k] = None if v is None else (f"{v:.2f}" if k in money else format(v.normalize(), "f"))
+        return Response(out)
+
+    @extend_schema(parameters=[*LINE_PARAMS, OpenApiParameter("fmt", str, description="xlsx (por defecto) o csv")],
+                   responses={200: bytes})
+    @action(detail=False, methods=["get"])
+    def export(self, request, issuer_pk=None):
+        import tempfile
+
+        from facturador.tabular.sheets import CONTENT_TYPES
+
+        fmt = "csv" if request.query_params.get("fmt") == "csv" else "xlsx"
+        tmp = tempfile.NamedTemporaryFile(prefix="facturador-lineas-", suffix="." + fmt)
+        services.lines_export(self.get_queryset(), fmt, tmp.name)
+        tmp.seek(0)
+        return FileResponse(tmp, as_attachment=True, filename=f"lineas.{fmt}", content_type=CONTENT_TYPES[fmt])

@@ -72,10 +72,11 @@ DEFAULT_MAPPING = {
 
 
 class LineError(Exception):
-    def __init__(self, field, message):
+    def __init__(self, field, message, code="invalid_value"):
         super().__init__(field, message)
         self.field = field
         self.message = message
+        self.code = code
 
 
 class MappingInvalid(Invalid):
@@ -237,11 +238,11 @@ def make_typed(template: Template):
                 if v.__class__ is not str:
                     v = str(v)
                 if len(v) > max_len:
-                    raise LineError(name, f"el texto tiene más de {max_len} caracteres")
+                    raise LineError(name, f"el texto tiene más de {max_len} caracteres", "too_long")
                 if "\x00" in v:
                     raise LineError(name, "el texto tiene un carácter nulo (código 0)")
             elif max_num is not None and not -max_num < v < max_num:
-                raise LineError(name, f"el valor {v} es demasiado grande")
+                raise LineError(name, f"el valor {v} es demasiado grande", "too_large")
             out[i] = v
         if extras:
             ex = {}
@@ -360,7 +361,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                    if not (e.code == "total_missing" and not (template.declared_totals and template.declared_totals.expected))]
     for e in file_errors:
         add_error(e.row or 0, e.column or "", str(e.value if e.value is not None else "")[:500], e.message_es[:500], [])
-    rows_read = source.row_number
+    rows_read = valid + invalid  # the data rows, as "Filas leídas" says (not the file's line number)
     imp.file_info["encoding"] = source.encoding  # a CSV may switch from UTF-8 to Windows-1252 mid-file
 
     declared_amount = stats.declared_totals.get("amount")
@@ -369,7 +370,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     imp.amount_total = amount_total.quantize(CENT)
     imp.declared_amount = declared_amount.quantize(CENT) if declared_amount is not None else None
     imp.declared_rows = declared_rows
-    ctx.progress(rows_read, total=rows_read, errors=invalid + len(file_errors), message="Conciliando", force=True)
+    ctx.progress(rows_read, total=rows_read, errors=invalid, message="Conciliando", force=True)
     ctx.check_cancel()
     t_read = time.perf_counter()
     imp.reconciliation = loader.reconcile(imp.template.change_threshold, valid, imp.amount_total)
@@ -415,7 +416,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     ctx.job.result["seconds"].update(commit=round(time.perf_counter() - t_swap, 2))
     msg = f"{inserted} cargos cargados" + (f"; reemplazó {replaced} cargos anteriores del periodo" if replaced else "")
     ctx.set_result(charges=inserted, replaced=replaced)
-    ctx.progress(rows_read, message=msg, errors=invalid + len(file_errors), force=True)
+    ctx.progress(rows_read, message=msg, errors=invalid, force=True)
     return Job.Status.FINISHED_WITH_ERRORS if has_errors else Job.Status.FINISHED
 
 
@@ -461,6 +462,27 @@ def preview_upload(mapping: dict, upload, limit: int = 50) -> dict:
            "delimiter": result.delimiter, "total_rows_estimate": result.total_rows_estimate,
            "warnings": result.warnings, "file_errors": [e.message_es for e in result.errors if e.row is None]}
     return out
+
+
+# --- dry run in this process (the CLI's `run --dry-run --json`) -------------------------------------------
+
+def dry_run_file(path: str, filename: str, template: Template, period: str) -> dict:
+    """The whole file validated with the template and the line checks, nothing written: rows_read,
+    rows_valid, errors ({row, column, header, value, code, message}), totals per numeric field."""
+    from facturador.tabular.errors import RowError
+    from facturador.tabular.validate import validate_file
+
+    line, typed = make_line(template), make_typed(template)
+
+    def check(values, rn):
+        try:
+            line(values)
+            typed(values)
+        except LineError as exc:
+            return [RowError(rn, None, exc.field, values.get(exc.field),
+                             f"Fila {rn}, «{line_fields.label(exc.field)}»: {exc.message}.", exc.code)]
+        return []
+    return validate_file(path, filename, template, period=period, limits=import_limits(), extra_check=check)
 
 
 # --- proposals (the visual mapper, `import template suggest`) -----------------------------------------

@@ -113,3 +113,76 @@ def imports_for(issuer, state: str | None = None, *, operator: str | None = None
     if period:
         qs = qs.filter(period=period.strip())
     return qs
+
+
+# --- Líneas: the typed lines of loaded imports -----------------------------------------------------------
+
+LINE_FILTERS = ("import_id", "operator", "period", "account", "service_line", "cost_center", "concept", "plan")
+LINE_SUMS = ("amount", "net_amount", "iva_amount", "other_tax_amount", "minutes", "data_mb", "sms", "kwh")
+
+
+def lines_for(issuer, filters: dict | None = None):
+    """The lines of the issuer's loaded imports (a dry run or a replaced import has none), filtered by
+    import id, operator code, period, account reference, service line, cost center, concept, plan
+    (exact, account and line also by prefix with a trailing *) and extra attributes (`attr.<name>=value`)."""
+    from facturador.imports.models import Line
+
+    f = {k: (v or "").strip() for k, v in (filters or {}).items() if v not in (None, "")}
+    qs = Line.objects.filter(issuer=issuer, import_job__loaded_at__isnull=False, import_job__issuer=issuer)
+    if f.get("import_id", "").isdigit():
+        qs = qs.filter(import_job_id=int(f["import_id"]))
+    if f.get("operator"):
+        qs = qs.filter(import_job__operator__code=f["operator"].upper())
+    if f.get("period"):
+        qs = qs.filter(period=f["period"])
+    for key, column in (("account", "reference"), ("service_line", "service_line"), ("cost_center", "cost_center"),
+                        ("concept", "concept"), ("plan", "plan")):
+        value = f.get(key)
+        if value:
+            qs = qs.filter(**({f"{column}__startswith": value[:-1]} if value.endswith("*") else {column: value}))
+    for key, value in f.items():
+        if key.startswith("attr.") and len(key) > 5 and key[5:].replace("_", "").isalnum():
+            qs = qs.filter(**{f"extra__{key[5:]}": value})
+    return qs.order_by("period", "reference", "service_line", "import_job_id", "row_number")
+
+
+def line_totals(qs) -> dict:
+    """Count, amounts and usage sums of a lines queryset (Decimals; None when no line has the value)."""
+    from django.db.models import Count, Sum
+
+    return qs.order_by().aggregate(lines=Count("id"), **{k: Sum(k) for k in LINE_SUMS})
+
+
+def line_columns():
+    """The export's columns, in the screen's order: the typed fields then the extra attributes."""
+    from facturador.tabular.sheets import DATE, DECIMAL, INTEGER, MONEY, Column
+
+    return [Column("Importación", INTEGER, width=11), Column("Periodo", width=9), Column("Fila", INTEGER, width=7),
+            Column("Cuenta", width=16), Column("Línea", width=14), Column("Concepto", width=24), Column("Plan", width=16),
+            Column("Centro de costo", width=18), Column("Cantidad", DECIMAL, decimals=None), Column("Unidad", width=8),
+            Column("Minutos", DECIMAL, decimals=None), Column("Datos (MB)", DECIMAL, decimals=None),
+            Column("SMS", DECIMAL, decimals=None), Column("kWh", DECIMAL, decimals=None),
+            Column("Valor sin impuestos", MONEY), Column("Tarifa IVA %", DECIMAL, decimals=None), Column("IVA", MONEY),
+            Column("Tarifa otros %", DECIMAL, decimals=None), Column("Otros impuestos", MONEY),
+            Column("Valor total", MONEY), Column("Fecha de corte", DATE), Column("Consumo desde", DATE),
+            Column("Consumo hasta", DATE)]
+
+
+def lines_export(qs, fmt: str, path: str) -> int:
+    """Write the lines (and their extra attributes, one column each) to `path` as xlsx or csv; rows written."""
+    from facturador.tabular.sheets import Column, TableWriter
+
+    keys: list[str] = []
+    for extra in qs.exclude(extra={}).values_list("extra", flat=True)[:2000]:
+        for k in extra or {}:
+            if k not in keys:
+                keys.append(k)
+    columns = line_columns() + [Column(k.replace("_", " ").capitalize(), width=16) for k in keys]
+    with TableWriter(path, fmt, columns, sheet_name="Líneas") as w:
+        for ln in qs.iterator(chunk_size=2000):
+            extra = ln.extra or {}
+            w.row([ln.import_job_id, ln.period, ln.row_number, ln.reference, ln.service_line, ln.concept, ln.plan,
+                   ln.cost_center, ln.quantity, ln.unit, ln.minutes, ln.data_mb, ln.sms, ln.kwh, ln.net_amount,
+                   ln.iva_rate, ln.iva_amount, ln.other_tax_rate, ln.other_tax_amount, ln.amount, ln.cut_date,
+                   ln.usage_from, ln.usage_to, *[extra.get(k) for k in keys]])
+        return w.rows_written

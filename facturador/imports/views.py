@@ -1,10 +1,12 @@
 """UI: import queue (task viewer), scheduling, detail, error report, reconciliation, operators, templates."""
 
 import json
+import tempfile
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -18,6 +20,7 @@ from facturador.imports import fields as line_fields
 from facturador.imports import actions, pipeline, services
 from facturador.imports.forms import OperatorForm, ScheduleForm, TemplateForm
 from facturador.imports.models import ImportJob, ImportTemplate, Operator
+from facturador.tabular.sheets import CONTENT_TYPES, FORMATS
 
 
 @issuer_required
@@ -167,3 +170,32 @@ def template_edit(request, pk=None):
         except Refusal as refusal:
             add_refusal(form, refusal)
     return render(request, "imports/template_form.html", {"form": form, "base": base, "preview": preview})
+
+
+# --- Líneas ------------------------------------------------------------------------------------------
+
+def _line_filters(request) -> dict:
+    return {k: v for k, v in request.GET.items() if k in services.LINE_FILTERS or k.startswith("attr.")}
+
+
+@issuer_required
+def lines(request):
+    """The imported lines ("Importación facturación / Líneas"): filters, totals and usage sums, a page of lines."""
+    f = _line_filters(request)
+    qs = services.lines_for(request.issuer, f)
+    page = Paginator(qs, 100).get_page(request.GET.get("page"))
+    query = urlencode(f)
+    return render(request, "imports/lines.html", {"page": page, "f": f, "query": query,
+                                                  "totals": services.line_totals(qs)})
+
+
+@issuer_required
+def lines_export(request, fmt):
+    """The filtered lines as an Excel (or csv) file, every extra attribute a column of its own."""
+    if fmt not in FORMATS:
+        raise Http404
+    qs = services.lines_for(request.issuer, _line_filters(request))
+    tmp = tempfile.NamedTemporaryFile(prefix="facturador-lineas-", suffix="." + fmt)
+    services.lines_export(qs, fmt, tmp.name)
+    tmp.seek(0)
+    return FileResponse(tmp, as_attachment=True, filename=f"lineas.{fmt}", content_type=CONTENT_TYPES[fmt])

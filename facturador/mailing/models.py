@@ -19,17 +19,18 @@ class MailSend(IssuerScoped):
         cancelled, failed, deleted, or finished with an automatic stop -> stopped; finished -> finished
         (with errors: some rows failed or are unconfirmed)."""
 
-        REGISTERED = "registered", _("Registrado")
-        SENDING = "sending", _("Enviando")
-        STOPPED = "stopped", _("Detenido")
-        FINISHED = "finished", _("Finalizado")
-        FINISHED_WITH_ERRORS = "finished_errors", _("Finalizado con errores")
+        # the labels are the one vocabulary of job states (core.models.Job.Status)
+        REGISTERED = "registered", Job.Status.PENDING.label
+        SENDING = "sending", Job.Status.RUNNING.label
+        STOPPED = "stopped", Job.Status.CANCELLED.label
+        FINISHED = "finished", Job.Status.FINISHED.label
+        FINISHED_WITH_ERRORS = "finished_errors", Job.Status.FINISHED_WITH_ERRORS.label
 
     class Recipients(models.TextChoices):
         ALL = "all", _("Todos los clientes de los rangos")
         SELECTED = "selected", _("Una selección de clientes")
 
-    STOPPED_BY_USER = "Detenido por el usuario."
+    STOPPED_BY_USER = "A pedido del usuario; puede reanudarlo."
     RUN_ENDED = "La tarea de envío terminó sin completar el envío."
 
     name = models.CharField(_("nombre"), max_length=200, blank=True)
@@ -100,7 +101,7 @@ class MailSend(IssuerScoped):
 
     @property
     def badge(self):
-        return {"registered": "pending", "sending": "running", "stopped": "failed"}.get(self.status, self.status)
+        return {"registered": "pending", "sending": "running", "stopped": "cancelled"}.get(self.status, self.status)
 
     @property
     def can_start(self):

@@ -25,8 +25,7 @@ from lxml import etree
 from facturador.cfdi.verify import verify_cfdi
 from facturador.dian import enablement
 from facturador.dian._read import MAX_XML_BYTES, XmlInputError, document_info, parse, text, xp
-from facturador.dian.attached import extract
-from facturador.dian.ns import ROOT
+from facturador.dian.ns import CAC, CBC, ROOT
 from facturador.dian.verify import application_response_info, verify_document
 from facturador.tabular.errors import ImportFileError
 from facturador.tabular.limits import inflate_member
@@ -244,6 +243,15 @@ def _dian_answer(ar_xml: bytes | None) -> dict:
             "_reference_uuid": (info.get("reference_uuid") or "").lower()}
 
 
+def _extract(root) -> tuple[bytes, bytes | None]:
+    """The embedded document and ApplicationResponse of a parsed AttachedDocument (as `dian.attached.extract`,
+    without parsing it again)."""
+    doc = root.find(f"{{{CAC}}}Attachment/{{{CAC}}}ExternalReference/{{{CBC}}}Description")
+    ar = root.find(f"{{{CAC}}}ParentDocumentLineReference/{{{CAC}}}DocumentReference/{{{CAC}}}Attachment/"
+                   f"{{{CAC}}}ExternalReference/{{{CBC}}}Description")
+    return doc.text.encode("utf-8"), (ar.text.encode("utf-8") if ar is not None and ar.text else None)
+
+
 def verdict(findings: list[dict]) -> str:
     if any(f["severity"] == "error" for f in findings):
         return "failed"
@@ -373,9 +381,8 @@ def read_arrival(name: str, data: bytes, *, limits: Limits = Limits(), schema_di
             pending.append((part.name, "mx", (part.data, root)))
         elif ROOT.get(qname.localname) == qname.namespace and qname.localname == "AttachedDocument":
             try:
-                doc, ar = extract(part.data)
-                parse(doc, max_bytes=limits.max_xml_bytes)
-            except (AttributeError, etree.XMLSyntaxError, XmlInputError, UnicodeError):
+                doc, ar = _extract(root)
+            except (AttributeError, UnicodeError):
                 out.errors.append({"member": part.name, "code": "reception.attached.no_document",
                                    "message": f"«{part.name}»: el AttachedDocument no contiene un documento "
                                               "electrónico legible."})

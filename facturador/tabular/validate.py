@@ -4,7 +4,8 @@
 one JSON-ready dict: ``rows_read`` (data rows), ``rows_valid``, ``errors`` (``tabular.errors.error_dict``
 shape, file-level problems included, at most ``max_listed``; ``errors_total`` counts them all) and
 ``totals``: the sum of each numeric field over the valid rows, as decimal strings. ``extra_check`` lets
-the caller add its own row checks (``(values, row_number) -> [RowError]``).
+the caller add its own checks of the rows that passed the template's (``(values, row_number) -> [RowError]``;
+an error without a column gets its field's).
 
 >>> import io
 >>> from facturador.tabular.mapping import Template
@@ -47,9 +48,14 @@ def validate_file(path: Any, filename: str | None, template: Template, *, period
                 if len(errors) < max_listed:
                     errors.append(error_dict(e, mapper.header_of(e.column)))
 
+        columns = {p.name: p.col for p in mapper._plan}
         for mr in mapper:
             rows += 1
-            errs = mr.errors or (extra_check(mr.values, mr.row_number) if extra_check else [])
+            errs = mr.errors
+            if not errs and extra_check is not None:
+                errs = extra_check(mr.values, mr.row_number)
+                for e in errs:  # the caller's checks name the field; the column is the mapper's
+                    e.column = e.column or columns.get(e.field)
             if errs:
                 add(errs)
                 continue

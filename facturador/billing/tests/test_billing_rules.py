@@ -44,7 +44,7 @@ def test_with_arrears_and_arrears_only(issuer_co, media):
                                issue=dt.date(2026, 10, 1), due=dt.date(2026, 10, 15))
     # on 01/10 only a's August (due 20/09) is past due: 20001 + one month of interest
     assert {i.account_id: i.total for i in BillingInvoice.objects.filter(batch=early)} == {a.pk: D(20401)}
-    assert early.error_list == [{"reference": b.reference, "reason": "Sin saldo a facturar."}]
+    assert early.error_list == [{"reference": b.reference, "reason": "Sin saldo a facturar.", "skipped": True}]
     # undo that batch (invoice and its interest charge) before billing the arrears again later
     BillingInvoice.objects.filter(batch=early).delete()
     Charge.objects.filter(source="interest", created_at__gt=interest.created_at).delete()

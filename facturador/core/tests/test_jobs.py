@@ -137,3 +137,17 @@ def test_side_connection_shows_progress_and_cancel_during_a_long_transaction(iss
     row = Job.objects.get(pk=job.pk)
     assert (row.done, row.total, row.message, row.result) == (7, 10, "a medias", {"step": "uno"})
     assert not Job.objects.filter(title="dentro").exists()  # the handler's own work rolled back
+
+
+def test_one_vocabulary_of_job_states():
+    assert {str(label) for label in Job.Status.labels} == {
+        "Pendiente", "En proceso", "Finalizado", "Con errores", "Cancelado", "Eliminado"}
+
+
+def test_batches_and_sends_use_the_job_vocabulary():
+    from facturador.billing.models import Batch
+    from facturador.mailing.models import MailSend
+
+    words = {str(label) for label in Job.Status.labels}
+    assert {str(label) for label in Batch.Status.labels} <= words
+    assert {str(label) for label in MailSend.Status.labels} <= words

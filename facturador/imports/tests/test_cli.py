@@ -143,3 +143,31 @@ def test_console_script_alias():
     from facturador.cli import ALIASES
 
     assert ALIASES["import"] == "import_data"
+
+
+@pytest.mark.django_db
+def test_cli_template_suggest_saves_and_dry_run_json_writes_nothing(issuer_co, tmp_path, capsys):
+    from facturador.imports.models import ImportTemplate, Line, Operator
+    from facturador.tabular.tests.builders import write_telecom_xlsx
+
+    path = write_telecom_xlsx(tmp_path / "consumo.xlsx")
+    call_command("import_data", "template", "suggest", str(path), "--issuer", "900373076", "--operator", "movil",
+                 "--name", "Detalle móvil", "--json")
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["proposal"]["header_row"] == 4 and "template" not in shown and not Operator.objects.exists()
+    call_command("import_data", "template", "suggest", str(path), "--issuer", "900373076", "--operator", "movil",
+                 "--name", "Detalle móvil", "--save")
+    assert "guardada para el operador MOVIL" in capsys.readouterr().out
+    tpl = ImportTemplate.objects.get(operator__code="MOVIL")
+    assert tpl.mapping["fields"][0]["field"] == "service_line"
+    with pytest.raises(SystemExit) as ei:
+        call_command("import_data", "run", str(path), "--issuer", "900373076", "--operator", "MOVIL", "--template",
+                     "Detalle móvil", "--period", "2026-10", "--dry-run", "--json")
+    result = json.loads(capsys.readouterr().out)  # exactly one JSON object
+    assert ei.value.code == 3
+    assert (result["rows_read"], result["rows_valid"]) == (6, 2)
+    assert sorted((e["row"], e["column"], e["header"], e["code"]) for e in result["errors"]) == [
+        (5, "K", "Valor total", "invalid_number"), (6, "L", "Fecha corte", "invalid_date"),
+        (7, "A", "Línea", "phone_invalid"), (8, "F", "Minutos", "negative")]
+    assert result["totals"]["amount"] == "29155.00" and set(result["totals"]) >= {"minutes", "iva_amount", "sms"}
+    assert not ImportJob.objects.exists() and not Line.objects.exists()

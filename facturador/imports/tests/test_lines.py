@@ -55,3 +55,37 @@ def test_service_lines_new_gone_and_changed(issuer_co, operator, tmp_path):
     s = import_file(issuer_co, operator, tpl, "oct.xlsx", second).reconciliation["service_lines"]
     assert (s["previous_lines"], s["new"], s["gone"], s["changed"]) == (6, 1, 1, 1)
     assert s["new_items"][0]["line"] == "3209999999" and s["changed_items"][0]["line"] == "3100000001"
+
+
+@pytest.mark.django_db
+def test_lines_api_filters_totals_export_and_screen(issuer_co, operator, tmp_path, api_client, admin_co, client):
+    from facturador.tabular import open_rows
+
+    tpl = telecom_template(issuer_co, operator)
+    imp = import_file(issuer_co, operator, tpl, "c.xlsx", write_telecom_xlsx(tmp_path / "c.xlsx", n=8).read_bytes())
+    api_client.force_authenticate(admin_co)
+    base = f"/api/v1/issuers/{issuer_co.pk}/imports/lines"
+    r = api_client.get(f"{base}/", {"import_id": imp.pk, "account": "00102"})
+    assert r.status_code == 200 and [x["service_line"] for x in r.data["results"]] == ["3100000004", "3100000005"]
+    assert r.data["results"][0]["amount"] == "14280.00" and r.data["results"][0]["extra"] == {}
+    t = api_client.get(f"{base}/totals/", {"cost_center": "Gerencia"}).data
+    assert t["lines"] == 2 and t["amount"] == "29750.00" and t["minutes"] == "250"
+    (tmp_path / "lineas.xlsx").write_bytes(b"".join(api_client.get(f"{base}/export/").streaming_content))
+    with open_rows(tmp_path / "lineas.xlsx") as rows:
+        table = list(rows)
+    assert len(table) == 5 and table[0][4] == "Línea" and table[1][19] == 14280
+    client.force_login(admin_co)
+    page = client.get("/importaciones/lineas/", {"service_line": "3100000004"}).content.decode()
+    assert "3100000004" in page and "3100000005" not in page and "Exportar a Excel" in page
+
+
+@pytest.mark.django_db
+def test_account_page_shows_its_lines_and_charges_by_period(issuer_co, operator, tmp_path, admin_co, client):
+    from facturador.billing.models import Account
+
+    account = Account.objects.create(issuer=issuer_co, reference="00102", holder_name="Titular 102")
+    tpl = telecom_template(issuer_co, operator)
+    import_file(issuer_co, operator, tpl, "c.xlsx", write_telecom_xlsx(tmp_path / "c.xlsx", n=8).read_bytes())
+    client.force_login(admin_co)
+    page = client.get(f"/facturacion/cuentas/{account.pk}/").content.decode()
+    assert 'id="account-lines"' in page and "2026-10" in page and "3100000005" in page and "Cargo básico" in page

@@ -34,7 +34,7 @@ def test_pending_to_finished(issuer_co, operator, template):
     assert imp.job.kind == "imports.run" and imp.job.params == {"import_id": imp.pk}
     imp = run_now(imp)
     assert imp.job.status == Job.Status.FINISHED and imp.job.get_status_display() == "Finalizado"
-    assert imp.job.percent == 100 and imp.job.done == imp.job.total == 5  # header + 4 rows
+    assert imp.job.percent == 100 and imp.job.done == imp.job.total == 4  # the data rows (Filas leídas), not the header
 
 
 @pytest.mark.django_db
@@ -42,14 +42,14 @@ def test_pending_to_finished_with_errors(issuer_co, operator, template):
     rows = [list(r) for r in ROWS]
     rows[0][2] = "muchos"
     imp = run_now(schedule(issuer_co, operator, template, "a.csv", files.csv_bytes(rows)))
-    assert imp.job.status == Job.Status.FINISHED_WITH_ERRORS and imp.job.get_status_display() == "Finalizado con errores"
+    assert imp.job.status == Job.Status.FINISHED_WITH_ERRORS and imp.job.get_status_display() == "Con errores"
     assert imp.job.errors == 1 and Charge.objects.count() == 3
 
 
 @pytest.mark.django_db
 def test_pending_to_error(issuer_co, operator, template):
     imp = run_now(schedule(issuer_co, operator, template, "a.xlsx", b"no es un libro"))
-    assert imp.job.status == Job.Status.FAILED and imp.job.get_status_display() == "Error"
+    assert imp.job.status == Job.Status.FAILED and imp.job.get_status_display() == "Con errores"
     assert "a.xlsx" in imp.job.error
 
 
@@ -110,3 +110,11 @@ def test_cancel_running_leaves_no_partial_data(issuer_co, operator, template, se
     assert not ImportedLine.objects.filter(import_job_id=imp.pk).exists()
     assert set(Charge.objects.values_list("source_import_id", flat=True)) == {first.pk}  # old data intact
     assert ImportJob.objects.get(pk=imp.pk).loaded_at is None
+
+
+@pytest.mark.django_db
+def test_finished_progress_counts_the_data_rows_like_filas_leidas(issuer_co, operator, template):
+    rows = [list(r) for r in ROWS]
+    rows[0][2] = "muchos"
+    imp = run_now(schedule(issuer_co, operator, template, "a.csv", files.csv_bytes(rows)))
+    assert (imp.job.done, imp.job.total, imp.job.errors) == (imp.rows_read, imp.rows_read, imp.rows_invalid)

@@ -219,4 +219,4 @@ def test_cli_wait_exits_3_when_the_send_finished_with_errors(issuer_co, make_doc
     with pytest.raises(SystemExit) as exc:
         call_command("mail", "start", str(send.pk), "--here", stdout=out)
     assert exc.value.code == 3
-    assert "Resultado: Finalizado con errores." in out.getvalue()
+    assert "Resultado: Con errores." in out.getvalue()

@@ -39,7 +39,7 @@ def test_register_preview_test_start_stop_resume(page, issuer_co, make_user, mak
     page.fill("textarea[name=body]", "Hola {{cliente}}: total {{total}}, vence {{vencimiento}}.\n\n{{emisor}}")
     page.wait_for_selector("#preview-body:has-text('Hola Cliente 1')")
     page.click("button:has-text('Registrar envío')")
-    page.wait_for_selector("#send-state:has-text('Registrado')")
+    page.wait_for_selector("#send-state:has-text('Pendiente')")
     send = MailSend.objects.get()
     assert send.deliveries.count() == 24
 
@@ -70,10 +70,10 @@ def test_register_preview_test_start_stop_resume(page, issuer_co, make_user, mak
     page.click("text=Iniciar envío")
     page.wait_for_selector("h1:has-text('¿Iniciar el envío')")
     page.click("button:has-text('Sí, iniciar el envío')")
-    page.wait_for_selector("#send-state:has-text('Enviando')")
+    page.wait_for_selector("#send-state:has-text('En proceso')")
     wait_for(lambda: len(smtp_server.envelopes) >= 4, timeout=30, message="some messages sent")
     page.click("button:has-text('Detener')")
-    page.wait_for_selector("#send-state:has-text('Detenido')")
+    page.wait_for_selector("#send-state:has-text('Cancelado')")
     page.screenshot(path=str(artifacts_dir / "mailing-04-stopped.png"), full_page=True)
     send.refresh_from_db()
     wait_for(lambda: send.job.refresh_from_db() is None and not send.job.is_active, timeout=20, message="job stopped")

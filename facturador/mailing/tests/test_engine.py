@@ -251,8 +251,8 @@ def test_the_send_shows_the_state_of_its_latest_job(issuer_co, make_docs):
     send.job = Job.objects.create(issuer=issuer_co, kind="mailing.send")
     shown = lambda **job: (setattr(send, "job", Job(pk=send.job_id, **job)), send.state)[1]
     assert shown(status="running") == ("sending", "")
-    assert shown(status="running", cancel_requested=True) == ("stopped", "Detenido por el usuario.")
-    assert shown(status="cancelled", message="Cancelado por el usuario") == ("stopped", "Detenido por el usuario.")
+    assert shown(status="running", cancel_requested=True) == ("stopped", "A pedido del usuario; puede reanudarlo.")
+    assert shown(status="cancelled", message="Cancelado por el usuario") == ("stopped", "A pedido del usuario; puede reanudarlo.")
     assert shown(status="failed", error="La tarea se interrumpió demasiadas veces") == (
         "stopped", "La tarea se interrumpió demasiadas veces")
     assert shown(status="finished_errors", result={"stop_reason": "Detenido automáticamente"}) == (

@@ -47,7 +47,7 @@ def test_register_selection_and_detail_tabs(client_co, issuer_co, make_docs):
     assert resp.status_code == 302 and resp["Location"] == reverse("mailing:detail", args=[send.pk])
     assert sorted(Delivery.objects.filter(send=send).values_list("document__number", flat=True)) == [1, 3]
     html = client_co.get(resp["Location"]).content.decode()
-    assert "Registrado" in html and "Iniciar envío" in html and "FE1–FE3" in html
+    assert "Pendiente" in html and "Iniciar envío" in html and "FE1–FE3" in html
     html = client_co.get(resp["Location"] + "?tab=facturas").content.decode()
     assert "FE1" in html and "FE3" in html and "FE2" not in html
     html = client_co.get(reverse("mailing:document", args=[send.pk, docs[0].pk])).content.decode()
@@ -164,3 +164,18 @@ def test_invoices_tab_and_document_write_totals_the_colombian_way(client_co, iss
     assert "$ 100.001" in html and "100001,00 COP" not in html
     html = client_co.get(reverse("mailing:document", args=[send.pk, docs[0].pk])).content.decode()
     assert "$ 100.001" in html
+
+
+def test_a_stopped_send_shows_one_state(client_co, issuer_co, make_docs):
+    from facturador.core.models import Job
+
+    make_docs(issuer_co, 1)
+    client_co.post(reverse("mailing:create"), FORM)
+    send = MailSend.objects.get()
+    send.job = Job.objects.create(issuer=issuer_co, kind="mailing.send", status=Job.Status.CANCELLED,
+                                  cancel_requested=True, message="A pedido del usuario")
+    send.save(update_fields=["job"])
+    html = client_co.get(reverse("mailing:detail", args=[send.pk])).content.decode()
+    status = html[html.index('id="send-status"'):html.index('id="counters"')]
+    assert 'id="send-state">Cancelado<' in status and "Detenido" not in html
+    assert html.count(">Cancelado<") == 1

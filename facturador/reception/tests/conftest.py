@@ -153,17 +153,25 @@ class Dovecot:
         self.proc = None
 
     def start(self):
-        import getpass
+        """Dovecot's "non-root" mode: every process runs as one unprivileged user. Under root (containers, CI)
+        that user is Debian's `dovecot` system user, and the files live in a directory it owns."""
         import grp
         import pwd
+        import tempfile
 
-        me = getpass.getuser()
-        uid, gid = os.getuid(), os.getgid()
-        home = pwd.getpwuid(uid).pw_dir
+        if os.getuid() == 0:
+            account = pwd.getpwnam("dovecot")
+            self.root = Path(tempfile.mkdtemp(prefix="facturador-dovecot-"))
+            self._cleanup = True
+        else:
+            account = pwd.getpwuid(os.getuid())
+            self._cleanup = False
+        self.account = account
+        user, group = account.pw_name, grp.getgrgid(account.pw_gid).gr_name
         for d in ("run", "mail", "state"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         (self.root / "passwd").write_text(
-            f"{self.user}:{{PLAIN}}{self.password}:{uid}:{gid}::{self.root / 'mail'}::\n")
+            f"{self.user}:{{PLAIN}}{self.password}:{account.pw_uid}:{account.pw_gid}::{self.root / 'mail'}::\n")
         (self.root / "dovecot.conf").write_text(f"""
 base_dir = {self.root / 'run'}
 state_dir = {self.root / 'state'}
@@ -173,13 +181,13 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-default_internal_user = {me}
-default_internal_group = {grp.getgrgid(gid).gr_name}
-default_login_user = {me}
+default_internal_user = {user}
+default_internal_group = {group}
+default_login_user = {user}
 log_path = {self.root / 'dovecot.log'}
 mail_location = maildir:{self.root / 'mail'}/Maildir
-first_valid_uid = {min(uid, 1)}
-first_valid_gid = 0
+first_valid_uid = {account.pw_uid}
+first_valid_gid = {account.pw_gid}
 passdb {{
   driver = passwd-file
   args = {self.root / 'passwd'}
@@ -196,28 +204,19 @@ service imap-login {{
   inet_listener imaps {{
     port = 0
   }}
-  user = {me}
   chroot =
 }}
 service anvil {{
   chroot =
 }}
-service auth {{
-  user = {me}
-}}
-service auth-worker {{
-  user = {me}
-}}
-service stats {{
-  user = {me}
-}}
-service imap {{
-  user = {me}
-}}
 """)
-        del home
+        if os.getuid() == 0:
+            for path in [self.root, *self.root.rglob("*")]:
+                os.chown(path, account.pw_uid, account.pw_gid)
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     **(dict(user=account.pw_uid, group=account.pw_gid, extra_groups=[])
+                                        if os.getuid() == 0 else {}))
         deadline = time.monotonic() + 15
         import socket
         while time.monotonic() < deadline:
@@ -242,6 +241,8 @@ service imap {{
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._cleanup:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def client(self):
         import imaplib

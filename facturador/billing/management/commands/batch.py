@@ -92,6 +92,8 @@ class Command(ActionCommand):
         media = Path(settings.MEDIA_ROOT)
         self.stdout.write(f"Lote {b.pk}: {b.get_status_display()} · {b.invoice_count} facturas · "
                           f"{format_money(b.total_amount, b.issuer)}")
+        if b.finished_at or b.error_list:
+            self.stdout.write(f"Resultado: {b.outcome}")
         if b.merged_pdf:
             self.stdout.write(f"PDF de impresión: {media / b.merged_pdf}")
         else:

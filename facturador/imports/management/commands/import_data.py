@@ -1,12 +1,17 @@
 """`facturador import run|status|list|cancel|delete` — the import queue from the command line.
 
 `run FILE --issuer NIT --operator X --template Y --period 2026-10 [--wait] [--dry-run] [--force]` queues the
-import like one scheduled from the web (a worker runs it). `--wait` follows it with a progress bar in the
+import like one scheduled from the web (a worker runs it); `--dry-run --json` instead validates the whole file
+right here and prints one JSON object (rows_read, rows_valid, errors, totals), writing nothing.
+`template suggest FILE --issuer NIT --operator CODE --name NAME [--save] [--json]` proposes a template from
+the file (header and totals rows, each column's field, parser and rules) and prints it, or stores it as a new
+version (creating the operator when missing). `--wait` follows it with a progress bar in the
 terminal. `--in-process` runs it right here (no worker needed; implies --wait); without it, `--wait` warns
 when no worker has picked the job up after a while. `list` takes the filters of the web queue and the API.
 Actions are recorded in the audit log for the OS user, or the platform user given with `--as`.
 """
 
+import argparse
 import json
 import sys
 import threading
@@ -57,6 +62,20 @@ class Command(ActionCommand):
         run.add_argument("--in-process", action="store_true", help="Run the import in this process (no worker needed)")
         run.add_argument("--dry-run", action="store_true", help="Validate without storing")
         run.add_argument("--force", action="store_true", help="Import even if the same file was imported for the period")
+        run.add_argument("--json", action="store_true",
+                         help="With --dry-run: validate here and print one JSON object; nothing is stored")
+        tpl = sub.add_parser("template", help="Import templates")
+        tsub = tpl.add_subparsers(dest="template_action", required=True)
+        sug = tsub.add_parser("suggest", help="Propose a template from an operator's file")
+        sug.add_argument("file")
+        sug.add_argument("--issuer", required=True)
+        sug.add_argument("--operator", required=True, help="Operator code (created with --save when missing)")
+        sug.add_argument("--name", required=True, help="Template name")
+        sug.add_argument("--sheet", help="Sheet name (default: the first visible worksheet)")
+        sug.add_argument("--save", action="store_true", help="Store the proposal as a new template version")
+        sug.add_argument("--json", action="store_true", help="Print the proposal as JSON")
+        sug.add_argument("--as", dest="as_user", metavar="USER", default=argparse.SUPPRESS,
+                         help="usuario de la plataforma a nombre de quien se registra la acción en la auditoría")
         status = sub.add_parser("status", help="Show an import's progress")
         status.add_argument("id", type=int)
         status.add_argument("--issuer", help="Only an import of this issuer")
@@ -75,7 +94,11 @@ class Command(ActionCommand):
 
     def handle(self, *args, action=None, **o):
         if action == "run":
+            if o["dry_run"] and o.get("json"):
+                return self._dry_run(o)
             return self._run(o)
+        if action == "template":
+            return self._suggest(o)
         if action == "list":
             return self._list(o)
         issuer = find_issuer(o["issuer"]) if o.get("issuer") else None
@@ -104,6 +127,51 @@ class Command(ActionCommand):
                 self.stdout.write(f"#{imp.pk}\t{imp.operator.code}\t{imp.period}\t{imp.original_name}\t"
                                   f"{imp.template.name} v{imp.template.version}\t{job.get_status_display()}\t"
                                   f"{job.percent}%")
+
+    def _suggest(self, o):
+        path = Path(o["file"])
+        if not path.is_file():
+            raise CommandError(f"No se encuentra el archivo {path}.")
+        issuer = find_issuer(o["issuer"])
+        out = actions.suggest_template(issuer, self.actor, operator_code=o["operator"], name=o["name"], path=str(path),
+                                       filename=path.name, save=o["save"], sheet=o.get("sheet"))
+        saved = out["template"]
+        if o.get("json"):
+            answer = {"proposal": out["proposal"], "mapping": out["mapping"]}
+            if saved is not None:
+                answer["template"] = {"id": saved.pk, "name": saved.name, "version": saved.version,
+                                      "operator": saved.operator.code}
+            self.stdout.write(json.dumps(answer, ensure_ascii=False, default=str))
+            return None
+        p = out["proposal"]
+        self.stdout.write(f"Hoja «{p['sheet'] or '-'}» · encabezados en la fila {p['header_row']}"
+                          + (f" · totales en la fila {p['totals_row']}" if p["totals_row"] else "")
+                          + f" · decimales «{p['decimal_separator']}» miles «{p['thousands_separator']}»")
+        for c in p["columns"]:
+            rules = ", ".join(f"{k}={v}" for k, v in (c["rules"] or {}).items())
+            self.stdout.write(f"  {c['letter']:>3} {c['header'][:30]:<30} → {c['field'] or '(no se importa)':<22} "
+                              f"{c['parser']:<8} {rules}  ej.: {', '.join(c['samples'][:3])}")
+        if saved is not None:
+            self.stdout.write(f"Plantilla «{saved.name}» v{saved.version} guardada para el operador {saved.operator.code}.")
+        else:
+            self.stdout.write("No se guardó nada (use --save para guardar la plantilla).")
+        return None
+
+    def _dry_run(self, o):
+        path = Path(o["file"])
+        if not path.is_file():
+            raise CommandError(f"No se encuentra el archivo {path}.")
+        issuer = find_issuer(o["issuer"])
+        operator = services.find_operator(issuer, code=o["operator"])
+        value = o["template"]
+        template = services.find_template(issuer, operator=operator, pk=int(value) if value.isdigit() else None,
+                                          name=value, version=o["template_version"])
+        result = actions.dry_run_import(issuer, self.actor, operator=operator, template=template, period=o["period"],
+                                        path=str(path), filename=path.name)
+        self.stdout.write(json.dumps(result, ensure_ascii=False, default=str))
+        if result["errors"]:
+            sys.exit(3)
+        return None
 
     def _run(self, o):
         path = Path(o["file"])

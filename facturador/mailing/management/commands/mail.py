@@ -59,7 +59,7 @@ class Command(ActionCommand):
                                 ("resend-failed", "Reenviar solo las entregas fallidas")):
             p = send_parser(name, help_text)
             p.add_argument("--wait", action="store_true", help="Esperar mostrando el progreso; sale con 0 finalizado, "
-                                                                 "1 detenido, 3 finalizado con errores")
+                                                                 "1 cancelado, 3 con errores")
             p.add_argument("--here", action="store_true", help="Enviar en este proceso (sin trabajadores)")
         send_parser("stop", "Detener un envío en curso")
         send_parser("status", "Estado y contadores")
