@@ -19,7 +19,7 @@ from facturador.core import audit, jobs
 from facturador.core.actors import Actor
 from facturador.core.errors import Conflict, Invalid, NotFound
 from facturador.core.periods import clean_period
-from facturador.imports import pipeline, services
+from facturador.imports import pipeline, services, staging
 from facturador.imports.models import FileType, ImportJob, ImportTemplate, Operator
 from facturador.tabular.errors import ImportFileError
 
@@ -136,7 +136,8 @@ def delete_operator(issuer, actor: Actor, *, operator: Operator) -> None:
 
 def save_template(issuer, actor: Actor, *, operator: Operator, name: str, mapping: dict,
                   file_type: str = FileType.CONSUMPTION, all_or_nothing: bool = False,
-                  change_threshold=Decimal("30"), base: ImportTemplate | None = None) -> ImportTemplate:
+                  change_threshold=Decimal("30"), base: ImportTemplate | None = None,
+                  duplicate_key: list | None = None) -> ImportTemplate:
     """Store a template as a new version: version 1 of a new name, or the next version of `base`'s
     (or of an existing template of the same operator and name). Templates are never edited in place."""
     _own(issuer, operator, "imports.operator.not_found", "Operador no encontrado.", "operator")
@@ -149,10 +150,17 @@ def save_template(issuer, actor: Actor, *, operator: Operator, name: str, mappin
     if not name:
         raise Invalid("imports.template.name_missing", "Indique el nombre de la plantilla.", field="name")
     mapping = pipeline.normalize_mapping(mapping)
+    key = list(duplicate_key or [])
+    unknown = [k for k in key if k not in staging.KEY_FIELDS]
+    if unknown:
+        raise Invalid("imports.template.duplicate_key_invalid",
+                      f"La clave de duplicados usa campos desconocidos: {', '.join(map(str, unknown))}. "
+                      f"Use: {', '.join(staging.KEY_FIELDS)}.", field="duplicate_key")
     with transaction.atomic():
         template = ImportTemplate.save_version(
             issuer=issuer, operator=operator, name=name, file_type=file_type, mapping=mapping,
-            all_or_nothing=all_or_nothing, change_threshold=change_threshold, created_by=actor.user)
+            all_or_nothing=all_or_nothing, change_threshold=change_threshold, duplicate_key=key,
+            created_by=actor.user)
         audit.record("import_template.save", actor=actor, issuer=issuer, obj=template, summary=str(template))
     return template
 
@@ -183,6 +191,21 @@ def preview_template(issuer, actor: Actor, *, mapping: dict, sample) -> dict:
 
 # --- proposals and dry runs (the visual mapper, the CLI) ----------------------------------------------
 
+def save_mapped_template(issuer, actor: Actor, *, operator_code: str, operator_name: str = "", name: str,
+                         mapping: dict, change_threshold=Decimal("30"), duplicate_key: list | None = None,
+                         all_or_nothing: bool = False) -> ImportTemplate:
+    """"Guardar versión" of the visual mapper: the next version of template `name` of the operator with this
+    code (the operator is created when it does not exist yet)."""
+    code = (operator_code or "").strip().upper()
+    with transaction.atomic():
+        operator = Operator.objects.filter(issuer=issuer, code=code).first()
+        if operator is None:
+            operator = save_operator(issuer, actor, code=code, name=operator_name or code)
+        return save_template(issuer, actor, operator=operator, name=name, mapping=mapping,
+                             change_threshold=change_threshold, duplicate_key=duplicate_key,
+                             all_or_nothing=all_or_nothing)
+
+
 def suggest_template(issuer, actor: Actor, *, operator_code: str, name: str, path: str, filename: str,
                      save: bool = False, operator_name: str = "", sheet=None) -> dict:
     """Propose a template for an operator's file (sheet, header and totals rows, each column's field,
@@ -199,12 +222,8 @@ def suggest_template(issuer, actor: Actor, *, operator_code: str, name: str, pat
     mapping = pipeline.normalize_mapping(proposal.template(name=name))
     template = None
     if save:
-        code = (operator_code or "").strip().upper()
-        with transaction.atomic():
-            operator = Operator.objects.filter(issuer=issuer, code=code).first()
-            if operator is None:
-                operator = save_operator(issuer, actor, code=code, name=operator_name or code)
-            template = save_template(issuer, actor, operator=operator, name=name, mapping=mapping)
+        template = save_mapped_template(issuer, actor, operator_code=operator_code, operator_name=operator_name,
+                                        name=name, mapping=mapping)
     return {"proposal": proposal.to_dict(), "mapping": mapping, "template": template}
 
 

@@ -13,7 +13,7 @@ from facturador.imports import actions, pipeline, services
 from facturador.imports.models import FileType, ImportJob, ImportTemplate, Line, Operator
 
 OPERATOR_FIELDS = ("code", "name", "active", "notes")
-TEMPLATE_FIELDS = ("operator", "name", "file_type", "mapping", "all_or_nothing", "change_threshold")
+TEMPLATE_FIELDS = ("operator", "name", "file_type", "mapping", "all_or_nothing", "change_threshold", "duplicate_key")
 
 
 class OperatorSerializer(serializers.ModelSerializer):
@@ -49,7 +49,7 @@ class ImportTemplateSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportTemplate
         fields = ["id", "operator", "name", "version", "file_type", "mapping", "all_or_nothing", "change_threshold",
-                  "is_latest", "created_at"]
+                  "duplicate_key", "is_latest", "created_at"]
         read_only_fields = ["id", "version", "created_at"]
 
     def __init__(self, *args, **kwargs):

@@ -89,3 +89,22 @@ class TemplateForm(forms.Form):
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"El mapeo no es JSON válido (línea {exc.lineno}, columna {exc.colno}).") from exc
+
+
+class MapperForm(forms.Form):
+    """The visual mapper's general fields; the per-column choices are read by `imports.mapper`."""
+
+    operator_code = forms.CharField(label=_("Código del operador"), max_length=40,
+                                    help_text=_("Si no existe, se crea al guardar la plantilla."))
+    operator_name = forms.CharField(label=_("Nombre del operador (si es nuevo)"), max_length=200, required=False)
+    name = forms.CharField(label=_("Nombre de la plantilla"), max_length=100)
+    sample = forms.FileField(label=_("Archivo de muestra"), required=False,
+                             help_text=_("xlsx, xls, ods o csv: el detalle de consumo tal como lo envía el operador."))
+    period = forms.CharField(label=_("Periodo de la muestra (para validar fechas)"), max_length=7, required=False)
+    change_threshold = forms.DecimalField(label=_("Umbral de variación por línea frente al periodo anterior (%)"),
+                                          initial=30, min_value=0, max_digits=7, decimal_places=2)
+    duplicate_key = forms.MultipleChoiceField(
+        label=_("Clave de duplicados"), required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[("reference", _("Cuenta")), ("service_line", _("Línea")), ("concept", _("Concepto")),
+                 ("cut_date", _("Fecha de corte")), ("plan", _("Plan")), ("cost_center", _("Centro de costo"))],
+        initial=["reference", "service_line", "concept", "cut_date"])

@@ -33,7 +33,7 @@ from facturador.core.models import Job
 from facturador.imports import fields as line_fields
 from facturador.imports import loading, services, staging
 from facturador.imports.models import ImportJob, ImportRowError
-from facturador.tabular.errors import ImportFileError
+from facturador.tabular.errors import ImportFileError, column_letter, error_dict
 from facturador.tabular.isolated import preview_isolated, sample_isolated
 from facturador.tabular.limits import Limits
 from facturador.tabular.mapping import Template, map_rows, open_for_template
@@ -432,31 +432,46 @@ def preview_upload(mapping: dict, upload, limit: int = 50) -> dict:
     """Map the first `limit` rows of an uploaded sample file (with a valid, normalized mapping); a dict
     ready for a template or JSON. A file that cannot be read raises tabular's ImportFileError."""
     name = os.path.basename(getattr(upload, "name", "") or "muestra")
-    tpl = Template.from_dict(mapping)
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
     with tempfile.NamedTemporaryFile(prefix="facturador-preview-", suffix=suffix) as tmp:
         chunks = upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
         for chunk in chunks:
             tmp.write(chunk)
         tmp.flush()
-        # the sample is untrusted: parse it in a child process with time and memory limits, never in this one
-        result = preview_isolated(tmp.name, name, tpl.to_dict(), limit=limit, limits=import_limits(),
-                                  timeout=settings.FACTURADOR_PREVIEW_TIMEOUT,
-                                  memory_limit=settings.FACTURADOR_PREVIEW_MEMORY)
+        return preview_path(mapping, tmp.name, name, limit=limit)
+
+
+def preview_path(mapping: dict, path: str, name: str, limit: int = 50, period: str | None = None) -> dict:
+    """`preview_upload` of a file already on disk (the mapper's stored sample)."""
+    tpl = Template.from_dict(mapping)
+    # the sample is untrusted: parse it in a child process with time and memory limits, never in this one
+    result = preview_isolated(path, name, tpl.to_dict(), limit=limit, limits=import_limits(),
+                              timeout=settings.FACTURADOR_PREVIEW_TIMEOUT,
+                              memory_limit=settings.FACTURADOR_PREVIEW_MEMORY, period=period)
     fields = [f.field for f in tpl.fields]
+    by_field = {f.field: f for f in tpl.fields}
+    header_of = {column_letter(i): h for i, h in enumerate(result.header or [])}
     rows, valid, invalid = [], 0, 0
+    detailed = []
     for mr in result.rows:
         errors = [e.message_es for e in mr.errors]
+        bad_fields = {e.field for e in mr.errors}
+        shown = {e.field: e.value for e in mr.errors if e.value not in (None, "")}  # what the cell said
+        for e in mr.errors:
+            detailed.append(error_dict(e, header_of.get(e.column or "", "")))
         if not errors:
             try:
                 _line(mr.values)
             except LineError as exc:
-                errors.append(f"Fila {mr.row_number}, «{exc.field}»: {exc.message}.")
+                errors.append(f"Fila {mr.row_number}, «{line_fields.label(exc.field)}»: {exc.message}.")
+                bad_fields.add(exc.field)
         valid += not errors
         invalid += bool(errors)
         rows.append({"row_number": mr.row_number, "values": {k: _jsonable(v) for k, v in mr.values.items()},
-                     "cells": [_jsonable(mr.values.get(f)) for f in fields], "errors": errors})
-    out = {"fields": fields, "rows": rows, "valid": valid, "invalid": invalid, "header": result.header,
+                     "cells": [_jsonable(mr.values.get(f)) for f in fields], "errors": errors,
+                     "pairs": [(_jsonable(shown.get(f, mr.values.get(f))), f in bad_fields) for f in fields]})
+    out = {"fields": fields, "labels": [by_field[f].label or line_fields.label(f) for f in fields], "rows": rows,
+           "errors_detail": detailed, "valid": valid, "invalid": invalid, "header": result.header,
            "missing_columns": result.missing_columns, "available_columns": result.available_columns,
            "sheet": result.sheet_name, "sheets": result.sheet_names, "encoding": result.encoding,
            "delimiter": result.delimiter, "total_rows_estimate": result.total_rows_estimate,
@@ -493,10 +508,10 @@ def sample_path(path: str, name: str, *, sheet=None):
                            memory_limit=settings.FACTURADOR_PREVIEW_MEMORY)
 
 
-def propose(sample):
+def propose(sample, header_row=None):
     """tabular.suggest with the line catalog (fields.LINE_FIELDS) and the tax cross-check."""
     return suggest(sample, line_fields.LINE_FIELDS, extra_prefix=line_fields.EXTRA_PREFIX,
-                   checks=line_fields.TAX_CHECKS)
+                   checks=line_fields.TAX_CHECKS, header_row=header_row)
 
 
 # --- error report ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ urlpatterns = [
     path("operadores/nuevo/", views.operator_edit, name="operator_new"),
     path("operadores/<int:pk>/", views.operator_edit, name="operator_edit"),
     path("plantillas/", views.templates, name="templates"),
+    path("plantillas/mapear/", views.mapper, name="mapper"),
     path("plantillas/nueva/", views.template_edit, name="template_new"),
     path("plantillas/<int:pk>/", views.template_edit, name="template_edit"),
     path("plantillas/<int:pk>/versiones/", views.template_versions, name="template_versions"),

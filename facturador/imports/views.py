@@ -11,15 +11,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from facturador.core.actors import Actor
-from facturador.core.errors import Refusal
+from facturador.core.errors import Invalid, Refusal
+from facturador.core.periods import clean_period
 from facturador.core.forms import add_refusal
 from facturador.core.jobs import JOB_FILTERS
 from facturador.core.redirects import safe_next
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
 from facturador.imports import fields as line_fields
 from facturador.imports import actions, pipeline, services
-from facturador.imports.forms import OperatorForm, ScheduleForm, TemplateForm
+from facturador.imports import mapper as visual
+from facturador.imports.forms import MapperForm, OperatorForm, ScheduleForm, TemplateForm
 from facturador.imports.models import ImportJob, ImportTemplate, Operator
+from facturador.tabular.errors import ImportFileError
 from facturador.tabular.sheets import CONTENT_TYPES, FORMATS
 
 
@@ -199,3 +202,64 @@ def lines_export(request, fmt):
     services.lines_export(qs, fmt, tmp.name)
     tmp.seek(0)
     return FileResponse(tmp, as_attachment=True, filename=f"lineas.{fmt}", content_type=CONTENT_TYPES[fmt])
+
+
+# --- visual mapper ------------------------------------------------------------------------------------
+
+@issuer_required(roles=WRITE_ROLES)
+def mapper(request):
+    """Map a new operator's file from a sample: the sheet, header and totals rows found, each column with its
+    header, sample values and proposed field, parser and rules (dropdowns), the first rows mapped with their
+    errors, and "Guardar versión". Each step posts the sample's token and the choices; nothing is stored before
+    "Guardar versión" but the sample (removed after a day)."""
+    form = MapperForm(request.POST or None, request.FILES or None)
+    ctx = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        actor = Actor.from_request(request)
+        try:
+            if d["sample"]:
+                token, name = visual.store_sample(request.issuer, d["sample"])
+                post, header_row = None, None
+            else:
+                token, name, post = request.POST.get("token", ""), request.POST.get("sample_name", ""), request.POST
+                header_row = int(post["header_row"]) if post.get("header_row", "").isdigit() else None
+            path = visual.sample_file(request.issuer, token, name)
+            period = clean_period(d["period"]) if d["period"] else None
+            try:
+                sample = pipeline.sample_path(path, name, sheet=(post or {}).get("sheet") or None)
+            except ImportFileError as exc:
+                raise Invalid("imports.sample.unreadable", exc.message_es, field="sample") from exc
+            proposal = pipeline.propose(sample, header_row=header_row)
+            ctx.update(token=token, sample_name=name, proposal=proposal, columns=_mapper_columns(proposal))
+            if post is not None:
+                visual.columns_with_choices(proposal, post)
+                ctx["columns"] = _mapper_columns(proposal)
+            mapping = pipeline.normalize_mapping(visual.mapping_of(proposal, d["name"], post))
+            ctx["mapping_json"] = json.dumps(mapping, indent=2, ensure_ascii=False)
+            try:
+                ctx["preview"] = pipeline.preview_path(mapping, path, name, limit=20, period=period)
+            except ImportFileError as exc:
+                raise Invalid("imports.sample.unreadable", exc.message_es, field="sample") from exc
+            if post is not None and "save" in post:
+                tpl = actions.save_mapped_template(
+                    request.issuer, actor, operator_code=d["operator_code"], operator_name=d["operator_name"],
+                    name=d["name"], mapping=mapping, change_threshold=d["change_threshold"],
+                    duplicate_key=d["duplicate_key"])
+                messages.success(request, f"Plantilla «{tpl.name}» v{tpl.version} guardada para {tpl.operator.code}.")
+                return redirect("imports:templates")
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+    ctx.update(field_choices=visual.field_choices(), parser_choices=visual.parser_choices())
+    return render(request, "imports/mapper.html", ctx)
+
+
+def _mapper_columns(proposal):
+    out = []
+    for c in proposal.columns:
+        choice = c.field if c.field in visual.SPECS else (visual.EXTRA if c.field else "")
+        r = c.rules or {}
+        out.append({"i": c.index, "letter": c.letter, "header": c.header, "samples": c.samples, "kind": c.kind,
+                    "field": choice, "parser": c.parser, "required": c.required, "rules": r,
+                    "allowed": "; ".join(str(a) for a in r.get("allowed") or [])})
+    return out

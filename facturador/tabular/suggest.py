@@ -349,12 +349,13 @@ def _compatible(spec: FieldSpec, kind: str) -> bool:
 
 
 def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, extra_prefix: str = "extra.",
-            checks: list | None = None) -> Suggestion:
+            checks: list | None = None, header_row: int | None = None) -> Suggestion:
     """Propose where the data is and a field, parser and rules for each column (see the module doc).
 
     ``extra``: columns no catalog field fits become ``extra_prefix + header key`` fields typed by their
     values (False: they are left out). ``checks``: cross-field checks (``Template.checks``), most specific
-    first: the first one per ``equals`` field whose fields the template all maps is kept."""
+    first: the first one per ``equals`` field whose fields the template all maps is kept. ``header_row``
+    (1-based, as the user sees it): use that row as the header instead of looking for it."""
     keys = {s.name: s.keys() for s in catalog}
     specs = {s.name: s for s in catalog}
     rows = sample.rows
@@ -371,6 +372,8 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
         if score > best[0]:
             best = (score, i)
     hi = best[1] if best[1] is not None else 0
+    if header_row:
+        hi = next((i for i, (rn, _c) in enumerate(nonblank) if rn >= header_row), hi)
     header_rn, header_cells = nonblank[hi] if nonblank else (1, ())
     header = [_text(c) for c in header_cells]
     # 2. data rows and the totals row

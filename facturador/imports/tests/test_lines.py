@@ -89,3 +89,32 @@ def test_account_page_shows_its_lines_and_charges_by_period(issuer_co, operator,
     client.force_login(admin_co)
     page = client.get(f"/facturacion/cuentas/{account.pk}/").content.decode()
     assert 'id="account-lines"' in page and "2026-10" in page and "3100000005" in page and "Cargo básico" in page
+
+
+@pytest.mark.django_db
+def test_visual_mapper_proposes_previews_errors_and_saves_a_version(issuer_co, admin_co, client, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from facturador.imports.models import ImportTemplate
+
+    client.force_login(admin_co)
+    data = write_telecom_xlsx(tmp_path / "c.xlsx").read_bytes()
+    base = {"operator_code": "movil", "operator_name": "Operador Móvil", "name": "Detalle", "period": "2026-10",
+            "change_threshold": "30", "duplicate_key": ["reference", "service_line", "concept", "cut_date"]}
+    r = client.post("/importaciones/plantillas/mapear/", {**base, "sample": SimpleUploadedFile("c.xlsx", data)})
+    ctx = r.context
+    assert ctx["proposal"].header_row == 4 and ctx["proposal"].totals_row == 11
+    assert [e["code"] for e in ctx["preview"]["errors_detail"]] == ["invalid_number", "invalid_date", "phone_invalid",
+                                                                    "negative"]
+    assert 'class="cell-error">N/A<' in r.content.decode()
+    post = {**base, "token": ctx["token"], "sample_name": ctx["sample_name"], "header_row": "4", "save": "1"}
+    for c in ctx["columns"]:
+        post.update({f"c{c['i']}_field": c["field"], f"c{c['i']}_parser": c["parser"]})
+    post["c2_field"] = ""  # the user drops "Centro de costo"
+    r = client.post("/importaciones/plantillas/mapear/", post)
+    assert r.status_code == 302
+    tpl = ImportTemplate.objects.get(operator__code="MOVIL", name="Detalle")
+    fields = [f["field"] for f in tpl.mapping["fields"]]
+    assert "cost_center" not in fields and "service_line" in fields and tpl.version == 1
+    assert tpl.duplicate_key == ["reference", "service_line", "concept", "cut_date"]
+    assert [f["rules"] for f in tpl.mapping["fields"] if f["field"] == "minutes"] == [None]  # no rule posted
