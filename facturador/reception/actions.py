@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from facturador.core import audit, jobs, outbound
 from facturador.core.actors import Actor
-from facturador.core.errors import Conflict, Invalid, NotFound
+from facturador.core.errors import Conflict, Invalid, NotFound, Refusal
 from facturador.reception import services
 from facturador.reception.models import Intake, Mailbox, ReceivedDocument, Source
 
@@ -118,4 +118,134 @@ def create_poll_job(mailbox: Mailbox, *, user=None, enqueue: bool = True):
                           params={"mailbox": mailbox.pk}, user=user, enqueue=enqueue)
     Mailbox.objects.filter(pk=mailbox.pk).update(last_job=job, last_poll_at=timezone.now())
     mailbox.last_job = job
+    return job
+
+
+# --- DIAN events (RADIAN) and SAT status -------------------------------------------------------------------
+
+EVENTS_KIND, SAT_KIND, TACIT_KIND = "reception.events", "reception.sat_status", "reception.tacit"
+EVENT_SETTINGS_FIELDS = ("person_id_type", "person_id_number", "person_first_name", "person_family_name",
+                         "person_job_title", "person_department", "event_prefix", "email_supplier",
+                         "auto_tacit_acceptance")
+
+
+def _own(issuer, document: ReceivedDocument) -> ReceivedDocument:
+    if document is None or document.issuer_id != issuer.pk:
+        raise NotFound("reception.document.not_found", "El documento no existe para este emisor.", field="document")
+    return document
+
+
+def send_event(issuer, actor: Actor, *, document: ReceivedDocument, code: str, reason: str | None = None,
+               wait: bool = False):
+    """Register a DIAN event (030 acuse de recibo, 031 reclamo with its concept, 032 recibo del bien o servicio,
+    033 aceptación expresa) about a received invoice: order rules checked, the event built and signed with the
+    issuer's certificate and software, stored once, then sent by a job (``wait``: sent now, in this process)."""
+    from facturador.reception import radian
+
+    document = _own(issuer, document)
+    code, reason = (code or "").strip(), (reason or "").strip() or None
+    with transaction.atomic():
+        event = radian.create_event(document, code, reason, user=actor.user)
+        if not wait:
+            radian.schedule_send(issuer, [event], user=actor.user)
+        audit.record("reception.event", actor=actor, issuer=issuer, obj=event,
+                     summary=f"{event} sobre {document.number}")
+    if wait:
+        event = radian.send_event(event)
+    return event
+
+
+def send_events_bulk(issuer, actor: Actor, *, documents, action: str) -> dict:
+    """The bulk buttons of the inbox: ``acknowledge`` (030), ``receive`` (032) or ``accept`` (033) for many
+    received invoices. Each document is checked by the same order rules; the ones refused are listed with the
+    refusal (code, message) and the others get their event, sent by one job. Refused when none could."""
+    from facturador.reception import radian
+
+    code = radian.BULK.get((action or "").strip())
+    if code is None:
+        raise Invalid("reception.event.bulk_action", "Acción no válida: acknowledge (acusar recibo), receive "
+                      "(recibir) o accept (aceptar).", field="action")
+    documents = list(documents)
+    if not documents:
+        raise Invalid("reception.event.none_selected", "Seleccione al menos un documento.", field="documents")
+    created, refused = [], []
+    with transaction.atomic():
+        for doc in documents:
+            try:
+                with transaction.atomic():
+                    created.append(radian.create_event(_own(issuer, doc), code, user=actor.user))
+            except Refusal as exc:
+                refused.append({"document": getattr(doc, "pk", None), "number": getattr(doc, "number", ""),
+                                "code": exc.code, "message": exc.message})
+        if not created:
+            first = refused[0]
+            raise Conflict(first["code"], first["message"] if len(refused) == 1 else
+                           f"Ningún documento admite el evento {code}: {first['number']}: {first['message']}",
+                           field="documents", details={"refused": refused})
+        job = radian.schedule_send(issuer, created, user=actor.user)
+        audit.record("reception.event_bulk", actor=actor, issuer=issuer, obj=job,
+                     summary=f"Evento {code} para {len(created)} documento(s); {len(refused)} rechazado(s)")
+    return {"code": code, "events": created, "refused": refused, "job": job}
+
+
+def save_event_settings(issuer, actor: Actor, *, values: dict):
+    """The person named in 030/032 events, the event prefix, e-mailing the supplier, and registering 034 on the
+    issuer's own invoices."""
+    from facturador.reception import radian
+
+    unknown = set(values) - set(EVENT_SETTINGS_FIELDS)
+    if unknown:
+        raise Invalid("reception.event_settings.unknown_field", f"Campo desconocido: {', '.join(sorted(unknown))}.",
+                      field=sorted(unknown)[0])
+    if values.get("person_id_type") and values["person_id_type"] not in ("11", "12", "13", "21", "22", "31", "41",
+                                                                         "42", "47", "48", "50", "91"):
+        raise Invalid("reception.event_settings.id_type_invalid", "Tipo de documento desconocido (13 cédula de "
+                      "ciudadanía, 22 cédula de extranjería, 41 pasaporte...).", field="person_id_type")
+    prefix = values.get("event_prefix")
+    if prefix is not None and not (str(prefix).isalnum() or prefix == "") or len(str(prefix or "")) > 10:
+        raise Invalid("reception.event_settings.prefix_invalid", "El prefijo de los eventos tiene hasta 10 letras o "
+                      "números.", field="event_prefix")
+    with transaction.atomic():
+        obj = radian.settings_for(issuer)
+        for k, v in values.items():
+            setattr(obj, k, v.strip() if isinstance(v, str) else v)
+        obj.save()
+        audit.record("reception.event_settings", actor=actor, issuer=issuer, obj=obj,
+                     summary="Configuración de eventos DIAN")
+    return obj
+
+
+def follow_tacit_acceptance(issuer, actor: Actor):
+    """Check now the tacit-acceptance term of the issuer's own invoices (and register 034 where due, when
+    enabled): a job."""
+    if issuer.country != "CO":
+        raise Invalid("reception.tacit.not_colombian", "La aceptación tácita es un evento de la DIAN (Colombia).",
+                      field="issuer")
+    with transaction.atomic():
+        job = jobs.create_job(issuer, TACIT_KIND, title="Aceptación tácita de mis facturas", user=actor.user,
+                              total=0)
+        audit.record("reception.tacit", actor=actor, issuer=issuer, obj=job, summary=job.title)
+    return job
+
+
+def check_sat_status(issuer, actor: Actor, *, document: ReceivedDocument) -> ReceivedDocument:
+    """Ask SAT whether a received CFDI is vigente (Estado, EsCancelable, EstatusCancelacion), now."""
+    from facturador.reception import satstatus
+
+    document = _own(issuer, document)
+    document = satstatus.check(document)
+    audit.record("reception.sat_status", actor=actor, issuer=issuer, obj=document,
+                 summary=f"{document.number}: {document.get_sat_state_display()}")
+    return document
+
+
+def check_sat_status_bulk(issuer, actor: Actor, *, documents):
+    """Ask SAT for many received CFDIs: a job."""
+    ids = [_own(issuer, d).pk for d in documents if d is not None and d.country == "MX"]
+    if not ids:
+        raise Invalid("reception.sat.none_selected", "Seleccione al menos un CFDI de México.", field="documents")
+    with transaction.atomic():
+        job = jobs.create_job(issuer, SAT_KIND, title=f"Consulta en el SAT de {len(ids)} CFDI", user=actor.user,
+                              params={"documents": ids}, total=len(ids))
+        audit.record("reception.sat_status_bulk", actor=actor, issuer=issuer, obj=job, summary=job.title)
     return job

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from facturador.core.actors import Actor
 from facturador.core.rest import IssuerScopedMixin, Money
 from facturador.reception import actions, services
-from facturador.reception.models import Intake, ReceivedDocument
+from facturador.reception.models import EventSettings, Intake, ReceivedDocument, ReceptionEvent
 from facturador.reception.views import FILES
 
 
@@ -92,3 +92,115 @@ class IntakeViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
     queryset = Intake.objects.all()
     serializer_class = IntakeSerializer
+
+
+# --- DIAN events (RADIAN) and SAT status -----------------------------------------------------------------
+
+class ReceptionEventSerializer(serializers.ModelSerializer):
+    description = serializers.CharField(source="get_code_display", read_only=True)
+
+    class Meta:
+        model = ReceptionEvent
+        fields = ["id", "document", "own_document", "code", "description", "claim_reason", "number", "cude", "state",
+                  "dian_status_code", "dian_message", "rules", "sent_at", "answered_at", "emailed_at", "email_error",
+                  "job", "created_at"]
+        read_only_fields = fields
+
+
+class EventRequestSerializer(serializers.Serializer):
+    document = serializers.IntegerField(help_text="id of the received invoice")
+    code = serializers.ChoiceField(choices=["030", "031", "032", "033"])
+    reason = serializers.ChoiceField(choices=["01", "02", "03", "04"], required=False, allow_blank=True,
+                                     help_text="031 only: the claim concept")
+
+
+class BulkEventSerializer(serializers.Serializer):
+    documents = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
+    action = serializers.ChoiceField(choices=["acknowledge", "receive", "accept"])
+
+
+class BulkEventResultSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    job = serializers.IntegerField()
+    events = ReceptionEventSerializer(many=True)
+    refused = serializers.ListField(child=serializers.DictField())
+
+
+class SatStatusRequestSerializer(serializers.Serializer):
+    documents = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
+
+
+class EventSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EventSettings
+        fields = list(actions.EVENT_SETTINGS_FIELDS)
+
+
+def _received(issuer, pks):
+    docs = {d.pk: d for d in ReceivedDocument.objects.filter(issuer=issuer, pk__in=pks)}
+    missing = [pk for pk in pks if pk not in docs]
+    if missing:
+        raise Http404
+    return [docs[pk] for pk in pks]
+
+
+class ReceptionEventViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                            viewsets.GenericViewSet):
+    """DIAN events the issuer registered (on received invoices, and 034 on its own). POST one to register it (order
+    rules are checked: 409 ``reception.event.order``...); it is sent by a job."""
+
+    queryset = ReceptionEvent.objects.all()
+    serializer_class = ReceptionEventSerializer
+
+    def get_queryset(self):
+        qs = super().get_queryset()
+        if self.request.query_params.get("document"):
+            qs = qs.filter(document_id=self.request.query_params["document"])
+        return qs
+
+    @extend_schema(request=EventRequestSerializer, responses={201: ReceptionEventSerializer})
+    def create(self, request, issuer_pk=None):
+        s = EventRequestSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        doc = _received(self.issuer, [s.validated_data["document"]])[0]
+        event = actions.send_event(self.issuer, Actor.from_request(request), document=doc,
+                                   code=s.validated_data["code"], reason=s.validated_data.get("reason") or None)
+        return Response(ReceptionEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=BulkEventSerializer, responses={201: BulkEventResultSerializer})
+    @action(detail=False, methods=["post"])
+    def bulk(self, request, issuer_pk=None):
+        """Acusar recibo (acknowledge, 030), recibir (receive, 032) or aceptar (accept, 033) many invoices."""
+        s = BulkEventSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        out = actions.send_events_bulk(self.issuer, Actor.from_request(request),
+                                       documents=_received(self.issuer, s.validated_data["documents"]),
+                                       action=s.validated_data["action"])
+        return Response({"code": out["code"], "job": out["job"].pk, "refused": out["refused"],
+                         "events": ReceptionEventSerializer(out["events"], many=True).data},
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SatStatusRequestSerializer, responses={202: OpenApiResponse(description="job id")})
+    @action(detail=False, methods=["post"], url_path="sat-status")
+    def sat_status(self, request, issuer_pk=None):
+        """Ask SAT for the status of received CFDIs (a job; the documents then show sat_state...)."""
+        s = SatStatusRequestSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        job = actions.check_sat_status_bulk(self.issuer, Actor.from_request(request),
+                                            documents=_received(self.issuer, s.validated_data["documents"]))
+        return Response({"job": job.pk}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(methods=["get"], responses={200: EventSettingsSerializer})
+    @extend_schema(methods=["put"], request=EventSettingsSerializer, responses={200: EventSettingsSerializer})
+    @action(detail=False, methods=["get", "put"], url_path="settings")
+    def event_settings(self, request, issuer_pk=None):
+        """Who receives goods (named in 030/032), the event prefix, e-mailing the supplier, 034 on own invoices."""
+        from facturador.reception import radian
+
+        if request.method == "PUT":
+            s = EventSettingsSerializer(data=request.data, partial=True)
+            s.is_valid(raise_exception=True)
+            obj = actions.save_event_settings(self.issuer, Actor.from_request(request), values=dict(s.validated_data))
+        else:
+            obj = radian.settings_for(self.issuer)
+        return Response(EventSettingsSerializer(obj).data)

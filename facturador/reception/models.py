@@ -237,3 +237,130 @@ class ReceivedDocument(IssuerScoped):
 
     def __str__(self):
         return f"{self.number} — {self.supplier_name or self.supplier_tax_id}"
+
+
+# --- RADIAN events (Colombia) ------------------------------------------------------------------------------
+
+class EventSettings(IssuerScoped):
+    """The issuer's settings for the DIAN events it registers: the person named in 030/032 events (who receives
+    goods and invoices), the event numbering, e-mailing the supplier, and 034 on the issuer's own invoices."""
+
+    person_id_type = models.CharField(_("tipo de documento de quien recibe"), max_length=2, default="13")
+    person_id_number = models.CharField(_("documento de quien recibe"), max_length=20, blank=True)
+    person_first_name = models.CharField(_("nombres de quien recibe"), max_length=100, blank=True)
+    person_family_name = models.CharField(_("apellidos de quien recibe"), max_length=100, blank=True)
+    person_job_title = models.CharField(_("cargo"), max_length=100, blank=True)
+    person_department = models.CharField(_("área"), max_length=100, blank=True)
+    event_prefix = models.CharField(_("prefijo de los eventos"), max_length=10, default="EV", blank=True)
+    next_event_number = models.PositiveBigIntegerField(default=1)
+    email_supplier = models.BooleanField(_("enviar cada evento al proveedor por correo"), default=True)
+    auto_tacit_acceptance = models.BooleanField(
+        _("registrar la aceptación tácita (034) de mis facturas"), default=False,
+        help_text=_("Cuando el comprador registró el recibo del bien (032) y pasan 3 días hábiles sin reclamo."))
+    tacit_checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer"], name="reception_event_settings_one_per_issuer")]
+        verbose_name = _("configuración de eventos DIAN")
+        verbose_name_plural = _("configuraciones de eventos DIAN")
+
+    @property
+    def has_person(self) -> bool:
+        return bool(self.person_id_number and self.person_first_name and self.person_family_name)
+
+
+class ReceptionEvent(IssuerScoped):
+    """A RADIAN event the issuer registers: about a received invoice (030, 031, 032, 033; ``document``) or, as
+    supplier, the tacit acceptance of one of its own invoices (034; ``own_document``).
+
+    Exactly once: (document, code) and (own_document, code) are unique; the sending job claims an event with a
+    conditional UPDATE (pending -> sending) before sending it, and a resumed job asks DIAN (GetStatusEvent by the
+    event's CUDE) before ever sending one found in ``sending`` again."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pendiente de envío")
+        SENDING = "sending", _("Enviando")
+        ACCEPTED = "accepted", _("Registrado en la DIAN")
+        REJECTED = "rejected", _("Rechazado por la DIAN")
+        ERROR = "error", _("Error de envío")
+
+    class Code(models.TextChoices):
+        RECEIPT = "030", _("Acuse de recibo de la factura")
+        CLAIM = "031", _("Reclamo de la factura")
+        GOODS = "032", _("Recibo del bien o prestación del servicio")
+        ACCEPTANCE = "033", _("Aceptación expresa")
+        TACIT = "034", _("Aceptación tácita")
+
+    class ClaimReason(models.TextChoices):
+        INCONSISTENT = "01", _("Documento con inconsistencias")
+        NOT_DELIVERED = "02", _("Mercancía no entregada totalmente")
+        PARTIAL = "03", _("Mercancía no entregada parcialmente")
+        NO_SERVICE = "04", _("Servicio no prestado")
+
+    document = models.ForeignKey(ReceivedDocument, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="events")
+    own_document = models.ForeignKey("einvoice.DianDocument", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    code = models.CharField(_("evento"), max_length=3, choices=Code.choices)
+    claim_reason = models.CharField(_("concepto del reclamo"), max_length=2, choices=ClaimReason.choices,
+                                    blank=True)
+    number = models.CharField(_("número del evento"), max_length=30)
+    cude = models.CharField(_("CUDE"), max_length=96)
+    signed_xml = models.BinaryField(editable=False)
+    state = models.CharField(_("estado"), max_length=10, choices=State.choices, default=State.PENDING)
+    dian_status_code = models.CharField(max_length=4, blank=True)
+    dian_message = models.TextField(blank=True)
+    rules = models.JSONField(default=list, blank=True)  # [{"code", "message", "severity"}] of DIAN's answer
+    application_response = models.BinaryField(null=True, editable=False)
+    send_attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.CharField(max_length=300, blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "code"], condition=models.Q(document__isnull=False),
+                                    name="reception_event_once_per_document"),
+            models.UniqueConstraint(fields=["own_document", "code"], condition=models.Q(own_document__isnull=False),
+                                    name="reception_event_once_per_own_document"),
+            models.UniqueConstraint(fields=["issuer", "cude"], name="reception_event_unique_cude"),
+        ]
+        indexes = [models.Index(fields=["issuer", "state"])]
+        verbose_name = _("evento DIAN")
+        verbose_name_plural = _("eventos DIAN")
+
+    def __str__(self):
+        return f"{self.code} {self.get_code_display()} ({self.number})"
+
+    @property
+    def rejections(self):
+        return [r for r in self.rules if r.get("severity") == "rejection"]
+
+
+class TacitTerm(IssuerScoped):
+    """The term for tacit acceptance of one of the issuer's own invoices, as DIAN's events show it."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Sin recibo del bien (032)")
+        RUNNING = "running", _("Término corriendo")
+        DUE = "due", _("Aceptación tácita procedente")
+        REGISTERED = "registered", _("Aceptación tácita registrada (034)")
+        ACCEPTED = "accepted", _("Aceptada expresamente (033)")
+        CLAIMED = "claimed", _("Con reclamo (031)")
+
+    document = models.OneToOneField("einvoice.DianDocument", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(_("estado"), max_length=10, choices=Status.choices, default=Status.WAITING)
+    receipt_date = models.DateField(_("recibo del bien (032)"), null=True, blank=True)
+    term_ends = models.DateField(_("vence el término"), null=True, blank=True)
+    events = models.CharField(_("eventos en la DIAN"), max_length=60, blank=True)  # "030,032"
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("término de aceptación tácita")
+        verbose_name_plural = _("términos de aceptación tácita")

@@ -37,3 +37,20 @@ def intake_text(i: Intake) -> str:
         what = r.get("number") or r.get("member") or ""
         lines.append(f"  {what}: {label}" + (f" — {r['message']}" if r.get("message") else ""))
     return "\n".join(lines)
+
+
+def event_json(e) -> dict:
+    """A DIAN event (reception.ReceptionEvent) for programs: the API's shape."""
+    return {"id": e.pk, "document": e.document_id, "own_document": e.own_document_id, "code": e.code,
+            "description": e.get_code_display(), "claim_reason": e.claim_reason, "number": e.number, "cude": e.cude,
+            "state": e.state, "dian_status_code": e.dian_status_code, "dian_message": e.dian_message,
+            "rules": e.rules, "sent_at": e.sent_at.isoformat() if e.sent_at else None,
+            "answered_at": e.answered_at.isoformat() if e.answered_at else None,
+            "emailed_at": e.emailed_at.isoformat() if e.emailed_at else None, "email_error": e.email_error,
+            "job": e.job_id}
+
+
+def event_text(e) -> str:
+    lines = [f"Evento {e.code} ({e.get_code_display()}) {e.number}: {e.get_state_display()} — CUDE {e.cude}"]
+    lines += [f"  Regla {r['code']}: {r['message']}" for r in e.rules if r.get("code")]
+    return "\n".join(lines)

@@ -161,3 +161,20 @@ def filter_documents(issuer, *, supplier: str = "", state: str = "", country: st
     if q:
         qs = qs.filter(Q(number__icontains=q) | Q(uuid__icontains=q.lower()))
     return qs
+
+
+def find_document(issuer, key: str) -> ReceivedDocument:
+    """One of the issuer's received documents by its CUFE / CUDE / UUID (any case) or, when unique, its number;
+    ``NotFound`` otherwise (the CLI's ``--document``)."""
+    from facturador.core.errors import NotFound
+
+    key = (key or "").strip()
+    docs = ReceivedDocument.objects.filter(issuer=issuer)
+    found = docs.filter(uuid=key.lower()).first() if key else None
+    if found is None and key:
+        by_number = list(docs.filter(number=key)[:2])
+        found = by_number[0] if len(by_number) == 1 else None
+    if found is None:
+        raise NotFound("reception.document.not_found", f"No hay un documento recibido con CUFE/UUID o número «{key}».",
+                       field="document")
+    return found

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from facturador.reception import views
+from facturador.reception import views, views_events
 
 app_name = "reception"
 
@@ -12,6 +12,12 @@ urlpatterns = [
     path("llegadas/<int:pk>/", views.intake_detail, name="intake"),
     path("buzon/", views.mailbox, name="mailbox"),
     path("buzon/consultar/", views.poll, name="poll"),
+    path("eventos/lote/", views_events.events_bulk, name="events_bulk"),
+    path("eventos/configuracion/", views_events.event_settings, name="event_settings"),
+    path("eventos/aceptacion-tacita/", views_events.tacit, name="tacit"),
+    path("eventos/<int:pk>/archivo/", views_events.event_file, name="event_file"),
+    path("<int:pk>/evento/", views_events.event, name="event"),
+    path("<int:pk>/sat/", views_events.sat_status, name="sat_status"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/<str:what>/", views.download, name="download"),
 ]

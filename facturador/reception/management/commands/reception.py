@@ -1,4 +1,6 @@
-"""`facturador reception import|list|poll`: suppliers' documents received by an issuer, from the command line."""
+"""`facturador reception import|list|poll|event|sat-status|tacit`: suppliers' documents received by an issuer, from
+the command line: receive, list, poll the mailbox, register DIAN events, ask SAT for a CFDI's status, and follow the
+tacit acceptance of the issuer's own invoices."""
 
 import json
 import sys
@@ -28,6 +30,17 @@ class Command(ActionCommand):
         lst.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
         poll = sub.add_parser("poll", help="read the issuer's reception mailbox now, in this process")
         poll.add_argument("--issuer", required=True)
+        ev = sub.add_parser("event", help="register a DIAN event on a received invoice (030, 031, 032, 033)")
+        ev.add_argument("code", choices=["030", "031", "032", "033"])
+        ev.add_argument("--issuer", required=True)
+        ev.add_argument("--document", required=True, help="CUFE of the received invoice (or its number)")
+        ev.add_argument("--reason", default="", help="031: claim concept 01, 02, 03 or 04")
+        ev.add_argument("--wait", action="store_true", help="send now, in this process, and wait for DIAN's answer")
+        sat = sub.add_parser("sat-status", help="ask SAT whether a received CFDI is vigente (now)")
+        sat.add_argument("--issuer", required=True)
+        sat.add_argument("--document", required=True, help="UUID of the received CFDI (or its number)")
+        tacit = sub.add_parser("tacit", help="follow the tacit acceptance (034) of the issuer's own invoices now")
+        tacit.add_argument("--issuer", required=True)
 
     def handle(self, action, **opts):
         issuer = find_issuer(opts["issuer"])
@@ -56,6 +69,32 @@ class Command(ActionCommand):
                     self.stdout.write(f"{d.number}\t{d.issue_date or ''}\t{d.supplier_tax_id}\t{d.supplier_name}\t"
                                       f"{d.total} {d.currency}\t{d.get_verification_display()}\t"
                                       f"{d.get_status_display()}")
+            return
+        if action == "event":
+            doc = services.find_document(issuer, opts["document"])
+            event = actions.send_event(issuer, self.actor, document=doc, code=opts["code"],
+                                       reason=opts["reason"] or None, wait=opts["wait"])
+            out = presenters.event_json(event)
+            self.stdout.write(json.dumps(out, ensure_ascii=False) if as_json else presenters.event_text(event))
+            if event.state in ("rejected", "error"):
+                sys.exit(1)
+            return
+        if action == "sat-status":
+            doc = actions.check_sat_status(issuer, self.actor, document=services.find_document(issuer, opts["document"]))
+            out = {"document": doc.pk, "number": doc.number, "sat_state": doc.sat_state,
+                   "sat_cancellable": doc.sat_cancellable, "sat_cancellation_status": doc.sat_cancellation_status}
+            self.stdout.write(json.dumps(out, ensure_ascii=False) if as_json else
+                              f"{doc.number}: {doc.get_sat_state_display()} · {doc.sat_cancellable or '-'} · "
+                              f"{doc.sat_cancellation_status or '-'}")
+            return
+        if action == "tacit":
+            from facturador.core.jobs import execute_job
+
+            job = actions.follow_tacit_acceptance(issuer, self.actor)
+            execute_job.call(job.pk)
+            job.refresh_from_db()
+            self.stdout.write(json.dumps({"job": job.pk, "status": job.status, **job.result}, ensure_ascii=False)
+                              if as_json else (job.error or job.message))
             return
         if action == "poll":
             from facturador.core.jobs import execute_job
