@@ -183,3 +183,23 @@ def test_events_and_acquirers_survive_a_restart(tmp_path, signer, software_id, p
     assert again.op_GetDocumentInfo(cufe).document.event_codes == ["030"]
     assert again.op_GetAcquirer("31", "800199436").email == "r@cliente.example"
     assert make_zip  # imported for symmetry with the other tests
+
+
+def test_event_is_checked_against_the_xsd(signer, software_id, pin):
+    import datetime as dt
+
+    import pytest
+
+    from facturador.dian import events
+    from facturador.dian.model import Party, Software
+
+    from .conftest import SCHEMA_DIR
+    if not (SCHEMA_DIR / "maindoc" / "UBL-ApplicationResponse-2.1.xsd").is_file():
+        pytest.skip("DIAN XSDs not found")
+    sb = DianSandbox(software={software_id: pin}, schema_dir=str(SCHEMA_DIR))
+    ev = events.Event("030", "X1", dt.date.today(), dt.time(10, 0), "2", Software(software_id, pin, CUSTOMER_NIT),
+                      Party(CUSTOMER_NIT, "Cliente"), Party(SUPPLIER_NIT, "Proveedor"), "SETP990000001", "a" * 96)
+    assert "ZB01" not in [m.code for m in sb.process_event(events.sign_event(ev, signer), "ar.xml").rejections]
+    root = events.build_event(ev)
+    etree.SubElement(root, f"{{{CBC}}}Bogus").text = "1"  # not in UBL's ApplicationResponse
+    assert "ZB01" in [m.code for m in sb.process_event(sign(root, signer), "ar.xml").rejections]
