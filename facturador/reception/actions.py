@@ -168,20 +168,19 @@ def send_events_bulk(issuer, actor: Actor, *, documents, action: str) -> dict:
     documents = list(documents)
     if not documents:
         raise Invalid("reception.event.none_selected", "Seleccione al menos un documento.", field="documents")
-    created, refused = [], []
+    created, refused, first = [], [], None
     with transaction.atomic():
         for doc in documents:
             try:
                 with transaction.atomic():
                     created.append(radian.create_event(_own(issuer, doc), code, user=actor.user))
             except Refusal as exc:
+                first = first or exc
                 refused.append({"document": getattr(doc, "pk", None), "number": getattr(doc, "number", ""),
                                 "code": exc.code, "message": exc.message})
-        if not created:
-            first = refused[0]
-            raise Conflict(first["code"], first["message"] if len(refused) == 1 else
-                           f"Ningún documento admite el evento {code}: {first['number']}: {first['message']}",
-                           field="documents", details={"refused": refused})
+        if not created:  # none could: the first refusal, with the list of all
+            first.details = {**(first.details or {}), "refused": refused}
+            raise first
         job = radian.schedule_send(issuer, created, user=actor.user)
         audit.record("reception.event_bulk", actor=actor, issuer=issuer, obj=job,
                      summary=f"Evento {code} para {len(created)} documento(s); {len(refused)} rechazado(s)")

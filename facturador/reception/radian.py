@@ -250,19 +250,17 @@ def send_event(event: ReceptionEvent, *, client=None) -> ReceptionEvent:
         _save(event)
         return event
     try:
-        if event.state == ReceptionEvent.State.SENDING:  # a job that died after claiming it: ask DIAN first
-            known = _known_to_dian(client, event)
-            if known is not None:
-                _apply(event, known)
-                _save(event)
-                _after_answer(event)
-                return event
-            ReceptionEvent.objects.filter(pk=event.pk, state=ReceptionEvent.State.SENDING).update(
-                state=ReceptionEvent.State.PENDING)
-            event.refresh_from_db()
-        if event.state == ReceptionEvent.State.ERROR:
-            ReceptionEvent.objects.filter(pk=event.pk, state=ReceptionEvent.State.ERROR).update(
-                state=ReceptionEvent.State.PENDING)
+        if event.state in (ReceptionEvent.State.SENDING, ReceptionEvent.State.ERROR):
+            # a job that died after claiming it, or a send that failed on the way (DIAN may have received it):
+            # ask DIAN first, and send again only if DIAN does not have it
+            if event.sent_at is not None:
+                known = _known_to_dian(client, event)
+                if known is not None:
+                    _apply(event, known)
+                    _save(event)
+                    _after_answer(event)
+                    return event
+            ReceptionEvent.objects.filter(pk=event.pk, state=event.state).update(state=ReceptionEvent.State.PENDING)
             event.refresh_from_db()
         if not _claim(event):
             return event  # another worker has it

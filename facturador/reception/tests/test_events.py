@@ -139,7 +139,7 @@ def test_a_resumed_job_asks_dian_and_never_sends_twice(buyer, invoice, dian):
     ev = radian.create_event(invoice, "030")
     client = radian.dian_client(buyer, radian.active_mode(buyer))
     assert client.send_event("ar.xml", bytes(ev.signed_xml)).accepted  # sent, then the worker "died"
-    ReceptionEvent.objects.filter(pk=ev.pk).update(state="sending")
+    ReceptionEvent.objects.filter(pk=ev.pk).update(state="sending", sent_at=dt.datetime.now(dt.timezone.utc))
     sent_before = dian.request_count
     ev.refresh_from_db()
     radian.send_event(ev)
