@@ -8,9 +8,10 @@ from facturador.core.forms import add_refusal
 from facturador.mailing import services
 from facturador.mailing.models import MailSend
 
-DEFAULT_SUBJECT = "Factura electrónica {{numero}} de {{emisor}}"
-DEFAULT_BODY = ("Señor(a) {{cliente}}:\n\nLe enviamos la factura electrónica {{numero}} del {{fecha}} por {{total}}, "
-                "con vencimiento el {{vencimiento}}.\n\nAdjuntamos el documento en PDF y XML.\n\nCordialmente,\n{{emisor}}")
+# The default texts fit every document type: the variables say what the document is and what is attached
+DEFAULT_SUBJECT = "{{tipo_documento}} {{numero}} de {{emisor}}"
+DEFAULT_BODY = ("Señor(a) {{cliente}}:\n\nLe enviamos {{documento}} {{numero}} del {{fecha}} por {{total}}{{plazo}}."
+                "\n\nAdjuntamos {{adjuntos}}.\n\nCordialmente,\n{{emisor}}")
 
 
 class MailSendForm(forms.Form):

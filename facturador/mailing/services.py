@@ -186,7 +186,50 @@ VARIABLES = {
     "emisor": "Razón social del emisor",
     "nit_emisor": "NIT / RFC del emisor",
     "cufe": "CUFE / UUID",
+    "tipo_documento": "Tipo de documento («Factura electrónica», «Factura», «Nota crédito»...)",
+    "documento": "El documento con su artículo («la factura electrónica», «la factura», «la nota crédito»...)",
+    "plazo": "«, con vencimiento el dd/mm/aaaa», o nada si el documento no tiene vencimiento",
+    "adjuntos": "Lo adjunto a ese documento («el documento en PDF y XML», «el documento en PDF», el zip de la DIAN)",
 }
+
+# (tipo_documento, documento) per document type; an invoice without XML (a plain PDF invoice) is a "factura"
+_DOCUMENT_WORDS = {
+    "invoice": ("Factura electrónica", "la factura electrónica"),
+    "credit_note": ("Nota crédito", "la nota crédito"),
+    "debit_note": ("Nota débito", "la nota débito"),
+    "support_document": ("Documento soporte", "el documento soporte"),
+    "contingency": ("Factura de contingencia", "la factura de contingencia"),
+    "pos": ("Documento equivalente POS", "el documento equivalente POS"),
+    "cfdi": ("Factura electrónica (CFDI)", "la factura electrónica (CFDI)"),
+}
+_PLAIN_INVOICE = ("Factura", "la factura")
+
+
+def document_words(doc: IssuedDocument) -> tuple[str, str]:
+    """(tipo_documento, documento): what the document is called in a message."""
+    if doc.document_type == "invoice" and not (doc.uuid or doc.xml or doc.attachment):
+        return _PLAIN_INVOICE
+    return _DOCUMENT_WORDS.get(doc.document_type, _PLAIN_INVOICE)
+
+
+def attachments_phrase(names: list[str]) -> str:
+    """What a message says is attached, from the file names attachment_names() gives.
+
+    >>> attachments_phrase(["FE1.pdf", "FE1.xml"]), attachments_phrase(["FE1.pdf"])
+    ('el documento en PDF y XML', 'el documento en PDF')
+    >>> attachments_phrase(["zNC3.zip"])
+    'el archivo zip de la DIAN con el documento electrónico (XML) y su representación gráfica (PDF)'
+    """
+    kinds = {n.rsplit(".", 1)[-1].lower() for n in names}
+    if "zip" in kinds:
+        return "el archivo zip de la DIAN con el documento electrónico (XML) y su representación gráfica (PDF)"
+    if {"pdf", "xml"} <= kinds:
+        return "el documento en PDF y XML"
+    if "pdf" in kinds:
+        return "el documento en PDF"
+    if "xml" in kinds:
+        return "el documento en XML"
+    return "el documento"
 _VAR = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
@@ -211,6 +254,7 @@ def check_template(text: str, field: str):
 
 
 def context_for(doc: IssuedDocument, issuer) -> dict[str, str]:
+    kind, with_article = document_words(doc)
     return {
         "cliente": doc.customer_name,
         "identificacion": doc.customer_tax_id,
@@ -223,6 +267,10 @@ def context_for(doc: IssuedDocument, issuer) -> dict[str, str]:
         "emisor": issuer.legal_name,
         "nit_emisor": issuer.display_tax_id,
         "cufe": doc.uuid,
+        "tipo_documento": kind,
+        "documento": with_article,
+        "plazo": f", con vencimiento el {doc.due_date:%d/%m/%Y}" if doc.due_date else "",
+        "adjuntos": attachments_phrase(attachment_names(doc)),
     }
 
 
@@ -363,7 +411,9 @@ def selection(issuer, docs, *, recipients, selected, legally_required) -> dict:
 
 
 def attachment_names(doc: IssuedDocument) -> list[str]:
-    """The file names attachments_for(doc) would attach, without reading (or producing) the files."""
+    """The file names attachments_for(doc) attaches, without reading the files (they are produced first if the
+    owning app has not written them yet: a note's DIAN zip exists only then)."""
+    doc.ensure_files()
     if doc.attachment:
         return [os.path.basename(doc.attachment.name)]
     return [os.path.basename(f.name) for f in (doc.pdf, doc.xml) if f]
