@@ -258,7 +258,8 @@ class BatchViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         rows = BillingInvoice.objects.filter(batch=batch).select_related("account").order_by("number")
         page = self.paginate_queryset(rows)
         data = [{"id": i.pk, "number": i.full_number, "reference": i.account.reference,
-                 "total": money_string(i.total),
+                 "total": money_string(i.total), "paid_amount": money_string(i.paid_amount),
+                 "balance": money_string(i.balance),
                  "status": i.status, "barcode": i.barcode_text, "pdf": bool(i.pdf)} for i in (page or rows)]
         return self.get_paginated_response(data) if page is not None else Response(data)
 

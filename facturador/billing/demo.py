@@ -76,22 +76,15 @@ def write_sample_files() -> list:
 
 
 def seed_operator(co_issuer):
-    """The operator of manual 001 and its template, proposed from the sample consumption file (skipped when the
-    operator already has a template)."""
+    """The operator of manual 001 and its template, proposed from the sample consumption file by the imports app's
+    own action (`imports.actions.suggest_template`, the visual mapper's and `import template suggest --save`'s),
+    so it is in whatever template format is current. Skipped when the operator already has a template."""
     from facturador.core.actors import Actor
     from facturador.imports import actions as import_actions
-    from facturador.imports import pipeline
-    from facturador.imports.models import ImportTemplate, Operator
-    from facturador.tabular.suggest import read_sample
+    from facturador.imports.models import ImportTemplate
 
-    operator = Operator.objects.filter(issuer=co_issuer, code=OPERATOR_CODE).first()
-    if operator is not None and ImportTemplate.objects.filter(operator=operator).exists():
+    if ImportTemplate.objects.filter(issuer=co_issuer, operator__code=OPERATOR_CODE).exists():
         return
-    actor = Actor.cli()
-    if operator is None:
-        operator = import_actions.save_operator(co_issuer, actor, code=OPERATOR_CODE, name=OPERATOR_NAME,
-                                                notes="Demo: use el archivo de ejemplo «detalle-consumo-ejemplo.xlsx».")
     path = samples_dir() / samples.SAMPLES["consumo"].filename
-    proposal = pipeline.propose(read_sample(path, path.name))
-    import_actions.save_template(co_issuer, actor, operator=operator, name=TEMPLATE_NAME,
-                                 mapping=proposal.template(name=TEMPLATE_NAME))
+    import_actions.suggest_template(co_issuer, Actor.cli(), operator_code=OPERATOR_CODE, operator_name=OPERATOR_NAME,
+                                    name=TEMPLATE_NAME, path=str(path), filename=path.name, save=True)

@@ -31,15 +31,17 @@ def test_the_demo_writes_the_manuals_sample_files_to_the_data_dir(demo, tmp_path
 
 def test_the_demo_operator_template_reads_the_sample_consumption_file_without_errors(demo, tmp_path):
     from facturador.billing import samples
+    from facturador.core.actors import Actor
+    from facturador.imports import actions as import_actions
     from facturador.imports.models import ImportTemplate
-    from facturador.tabular import Template, validate_file
 
-    tpl = ImportTemplate.objects.get(operator__code="MOVIL", name="Detalle de consumo")
+    tpl = ImportTemplate.objects.select_related("operator").get(operator__code="MOVIL", name="Detalle de consumo")
     fields = {f["field"] for f in tpl.mapping["fields"]}
     assert {"reference", "service_line", "cost_center", "plan", "minutes", "net_amount", "iva_amount",
             "amount", "cut_date"} <= fields
     path = tmp_path / "ejemplos" / "detalle-consumo-ejemplo.xlsx"
-    report = validate_file(str(path), path.name, Template.from_dict(tpl.mapping), period=samples.last_period())
+    report = import_actions.dry_run_import(demo, Actor.cli(), operator=tpl.operator, template=tpl,
+                                           period=samples.last_period(), path=str(path), filename=path.name)
     assert report["errors"] == [] and report["rows_valid"] == report["rows_read"] > 10
 
 

@@ -118,3 +118,14 @@ def test_payment_files_api_gives_money_as_two_decimal_strings(issuer_co, invoice
 
 def test_settings_tolerance_default_is_under_one_peso(issuer_co):
     assert BillingSettings.for_issuer(issuer_co).payment_tolerance == D("0.99")
+
+
+def test_batch_invoices_api_shows_paid_amount_and_balance_as_two_decimal_strings(issuer_co, invoiced, admin_co,
+                                                                                  api_client):
+    from facturador.billing.models import Batch
+
+    actions.import_payments(issuer_co, Actor.cli(), data=recaudo_file([("000001", "34540.96")]))
+    api_client.force_authenticate(admin_co)
+    batch = Batch.objects.get()
+    row = api_client.get(f"/api/v1/issuers/{issuer_co.pk}/billing/batches/{batch.pk}/invoices/").json()["results"][0]
+    assert (row["total"], row["paid_amount"], row["balance"], row["status"]) == ("34541.00", "34540.96", "0.04", "paid")
