@@ -12,7 +12,7 @@ from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
 from facturador.reception import actions, radian
-from facturador.reception.models import EventSettings, ReceivedDocument, ReceptionEvent
+from facturador.reception.models import EventSettings, ReceivedDocument, ReceptionEvent, TacitTerm
 
 
 class EventSettingsForm(forms.ModelForm):
@@ -97,7 +97,9 @@ def event_settings(request):
         else:
             messages.success(request, "Configuración de eventos DIAN guardada.")
             return redirect("reception:event_settings")
-    return render(request, "reception/event_settings.html", {"form": form, "obj": obj})
+    terms = TacitTerm.objects.filter(issuer=request.issuer).select_related("document").order_by(
+        "-document__issue_date", "-pk")[:100]
+    return render(request, "reception/event_settings.html", {"form": form, "obj": obj, "terms": terms})
 
 
 @issuer_required(roles=WRITE_ROLES)

@@ -285,3 +285,8 @@ def test_web_buttons_refuse_out_of_order_and_bulk_acknowledges(buyer, invoice, c
     assert r.status_code == 200 and ReceptionEvent.objects.get(document=invoice).code == "030"
     page = client.get(f"/recepcion/{invoice.pk}/").content.decode()
     assert 'data-code="030"' in page and "Reclamar (031)" in page
+    r = client.post("/recepcion/eventos/configuracion/", {"person_id_type": "13", "person_id_number": "52000111",
+                                                         "person_first_name": "Luz", "person_family_name": "Díaz",
+                                                         "event_prefix": "EVR", "email_supplier": "on"})
+    assert r.status_code == 302 and EventSettings.objects.get(issuer=buyer).person_id_number == "52000111"
+    assert "tacit-terms" in client.get("/recepcion/eventos/configuracion/").content.decode()
