@@ -383,7 +383,8 @@ class _Renderer:
     def raw(self, inv: BillingInvoice, charges: list[Charge], dian: dict | None = None) -> dict:
         acc = inv.account
         several = len(self.periods) > 1
-        lines = [{"concept": c.concept, "group": self.short_period(c.period) if several else c.source_operator,
+        # the group is the period when the invoice has several; an operator's code is not for the customer
+        lines = [{"concept": c.concept, "group": self.short_period(c.period) if several else "",
                   "quantity": c.quantity, "unit": "",
                   "unit_price": c.unit_price, "amount": c.amount} for c in charges]
         if self.batch.billing_type == Batch.BillingType.ARREARS_ONLY:

@@ -73,3 +73,20 @@ def test_zero_value_charge_is_not_reported_as_no_charges(issuer_co, media):
 def test_a_numbered_invoice_that_failed_counts_as_an_error_not_as_generated():
     entries = [{"reference": "1", "reason": "Factura electrónica: firma", "numbered": True}]
     assert outcome_summary(3, 3, entries) == "3 seleccionadas: 2 generadas, 1 con error (factura electrónica: firma: 1)"
+
+
+@pytest.mark.django_db
+def test_invoice_concept_carries_no_operator_code(issuer_co, media):
+    import pypdfium2 as pdfium
+
+    from facturador.billing.models import BillingInvoice
+
+    make_range(issuer_co)
+    acc = make_accounts(issuer_co, 1)[0]
+    Charge.objects.create(issuer=issuer_co, account=acc, reference=acc.reference, period="2026-09",
+                          concept="Saldo anterior", quantity=D(1), unit_price=D(1200), amount=D(1200),
+                          source="import", source_operator="SALDOS")
+    batch = issue_batch_inline(issuer_co, [acc])
+    pdf = pdfium.PdfDocument(str(media / BillingInvoice.objects.get(batch=batch).pdf))
+    text = pdf[0].get_textpage().get_text_range()
+    assert "Saldo anterior" in text and "SALDOS" not in text

@@ -157,3 +157,18 @@ def test_the_pdf_of_a_consumidor_final_invoice(api_client, admin_co, dian_issuer
     doc = api_client.post(base, {**invoice_payload, "send": False}, format="json").json()
     pdf = api_client.get(f"{base}{doc['id']}/files/pdf/")
     assert pdf.status_code == 200 and b"".join(pdf.streaming_content if pdf.streaming else [pdf.content]).startswith(b"%PDF")
+
+
+def test_the_pdf_of_an_issuer_without_city_has_no_stray_separator(api_client, admin_co, dian_issuer, invoice_payload):
+    import pypdfium2 as pdfium
+
+    dian_issuer.address, dian_issuer.city = "Calle 5 # 38-14", ""
+    dian_issuer.save(update_fields=["address", "city"])
+    api_client.force_authenticate(admin_co)
+    base = f"/api/v1/issuers/{dian_issuer.pk}/dian/documents/"
+    doc = api_client.post(base, {**invoice_payload, "send": False}, format="json").json()
+    pdf = api_client.get(f"{base}{doc['id']}/files/pdf/")
+    text = pdfium.PdfDocument(b"".join(pdf.streaming_content if pdf.streaming else [pdf.content]))[0] \
+        .get_textpage().get_text_range()
+    line = next(x for x in text.splitlines() if "Calle 5 # 38-14" in x)
+    assert "·" not in line

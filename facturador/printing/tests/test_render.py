@@ -268,3 +268,26 @@ def test_render_many_reports_failing_item(tmp_path):
             render_many(default_template(), items, tmp_path / str(len(kwargs)), **kwargs)
         assert exc.value.item_index == 4
         assert "meter" in exc.value.message_es
+
+
+def _with(raw_changes: dict) -> bytes:
+    raw = sample_invoice_raw(1)
+    for part, values in raw_changes.items():
+        raw[part] = {**raw[part], **values}
+    return render_pdf(default_template(), prepare_invoice_data(raw))
+
+
+def test_address_without_city_has_no_dangling_comma():
+    text = _page_text(_with({"customer": {"address": "Calle 5 # 38-14", "city": ""}}))
+    assert "Calle 5 # 38-14" in text and "Calle 5 # 38-14," not in text
+
+
+def test_issuer_email_without_website_has_no_stray_separator():
+    text = _page_text(_with({"issuer": {"email": "atencion@espve.example.co", "website": ""}}))
+    line = next(x for x in text.splitlines() if "atencion@espve.example.co" in x)
+    assert "·" not in line
+
+
+def test_issuer_without_phone_or_city_leaves_no_empty_separators():
+    text = _page_text(_with({"issuer": {"phone": "", "city": "", "address": "Carrera 5 # 10-20"}}))
+    assert "Carrera 5 # 10-20" in text and "Carrera 5 # 10-20," not in text
