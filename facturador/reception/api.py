@@ -108,14 +108,15 @@ class ReceptionEventSerializer(serializers.ModelSerializer):
 
 
 class EventRequestSerializer(serializers.Serializer):
-    document = serializers.IntegerField(help_text="id of the received invoice")
+    document = serializers.IntegerField(min_value=1, max_value=10**18, help_text="id of the received invoice")
     code = serializers.ChoiceField(choices=["030", "031", "032", "033"])
     reason = serializers.ChoiceField(choices=["01", "02", "03", "04"], required=False, allow_blank=True,
                                      help_text="031 only: the claim concept")
 
 
 class BulkEventSerializer(serializers.Serializer):
-    documents = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
+    documents = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=10**18), min_length=1,
+                                      max_length=1000)
     action = serializers.ChoiceField(choices=["acknowledge", "receive", "accept"])
 
 
@@ -127,7 +128,8 @@ class BulkEventResultSerializer(serializers.Serializer):
 
 
 class SatStatusRequestSerializer(serializers.Serializer):
-    documents = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
+    documents = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=10**18), min_length=1,
+                                      max_length=1000)
 
 
 class EventSettingsSerializer(serializers.ModelSerializer):
@@ -152,10 +154,16 @@ class ReceptionEventViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Ret
     queryset = ReceptionEvent.objects.all()
     serializer_class = ReceptionEventSerializer
 
+    @extend_schema(parameters=[OpenApiParameter("document", int, required=False,
+                                                description="only the events of this received document")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     def get_queryset(self):
         qs = super().get_queryset()
-        if self.request.query_params.get("document"):
-            qs = qs.filter(document_id=self.request.query_params["document"])
+        document = self.request.query_params.get("document", "")
+        if document:
+            qs = qs.filter(document_id=int(document)) if document.isdigit() and len(document) <= 18 else qs.none()
         return qs
 
     @extend_schema(request=EventRequestSerializer, responses={201: ReceptionEventSerializer})
