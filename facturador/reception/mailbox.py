@@ -120,17 +120,30 @@ def poll(mailbox: Mailbox, *, progress=None) -> dict:
         for n, uid in enumerate(uids, 1):
             counts["messages"] += 1
             intake = known.get(uid)
-            if intake is not None:
-                counts["already_imported"] += 1
-                if intake.status == Intake.Status.RECEIVED:  # stored, then a crash before reading it
-                    intake = services.process_intake(intake)
-            else:
-                intake = _import(conn, mailbox, uidvalidity, uid, max_bytes)
-                if intake is None:  # another poll took it
-                    continue
-                counts["imported"] += 1
-                counts["documents"] += intake.documents
-                counts["errors"] += int(intake.status in (Intake.Status.FAILED, Intake.Status.PARTIAL))
+            try:
+                if intake is not None:
+                    counts["already_imported"] += 1
+                    if intake.status == Intake.Status.RECEIVED:  # stored, then a crash before reading it
+                        intake = services.process_intake(intake)
+                else:
+                    intake = _import(conn, mailbox, uidvalidity, uid, max_bytes)
+                    if intake is None:  # another poll took it
+                        continue
+                    counts["imported"] += 1
+                    counts["documents"] += intake.documents
+                    counts["errors"] += int(intake.status in (Intake.Status.FAILED, Intake.Status.PARTIAL))
+            except (MailboxError, OSError, imaplib.IMAP4.error):
+                raise
+            except Exception:  # a message that breaks the reader must not block the ones after it
+                logger.exception("Reception: message %s of mailbox %s could not be processed", uid, mailbox.pk)
+                counts["errors"] += 1
+                Intake.objects.filter(issuer=issuer, folder=mailbox.folder, uidvalidity=uidvalidity, uid=uid,
+                                      status=Intake.Status.RECEIVED).update(
+                    status=Intake.Status.FAILED, errors=1, error_code="reception.intake.unexpected",
+                    error_message="El mensaje no se pudo procesar por un error inesperado, que quedó registrado "
+                                  "para el equipo técnico; el mensaje original está guardado.",
+                    processed_at=timezone.now())
+                continue  # left unread: the next poll finds its intake and only marks it
             _flag(conn, mailbox, uid, capabilities)
             Intake.objects.filter(pk=intake.pk).update(flagged=True)
             if progress:

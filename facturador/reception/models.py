@@ -238,6 +238,11 @@ class ReceivedDocument(IssuerScoped):
     def __str__(self):
         return f"{self.number} — {self.supplier_name or self.supplier_tax_id}"
 
+    @property
+    def verification_badge(self) -> str:
+        """The page's badge colour for the verification result."""
+        return {"ok": "accepted", "failed": "rejected"}.get(self.verification, "pending")
+
 
 # --- RADIAN events (Colombia) ------------------------------------------------------------------------------
 

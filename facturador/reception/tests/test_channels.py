@@ -84,3 +84,17 @@ def _named(data, name):
     f = io.BytesIO(data)
     f.name = name
     return f
+
+
+def test_mailbox_form_refuses_private_server_and_never_shows_the_password(client, reception_admin, receiver_co,
+                                                                          settings):
+    client.force_login(reception_admin)
+    values = {"enabled": "on", "host": "192.168.1.10", "port": "993", "security": "ssl", "username": "facturas",
+              "password": "secreto-imap", "folder": "INBOX", "poll_minutes": "5"}
+    refused = client.post(reverse("reception:mailbox"), values).content.decode()
+    assert "no está permitido" in refused
+    settings.FACTURADOR_ALLOWED_ENDPOINTS = ["imap://192.168.1.10"]
+    assert client.post(reverse("reception:mailbox"), values).status_code == 302
+    page = client.get(reverse("reception:mailbox")).content.decode()
+    assert "secreto-imap" not in page and "192.168.1.10" in page
+    assert "secreto-imap" not in str(AuditEntry.objects.filter(action="reception.mailbox.save").values())

@@ -123,3 +123,20 @@ def test_periodic_poller_creates_one_job_per_due_mailbox(box):
     Job.objects.filter(kind="reception.poll").update(status="finished")
     schedule_polls(now=timezone.now() + timezone.timedelta(minutes=box.poll_minutes + 1))
     assert Job.objects.filter(kind="reception.poll", issuer=box.issuer).count() == 2
+
+
+def test_message_stored_but_not_read_is_processed_on_the_next_poll(box, dovecot, co_zip):
+    """A crash after the raw message was recorded and before its documents were filed."""
+    from facturador.reception import services
+
+    dovecot.append(email_with([("z.zip", co_zip)]))
+    conn = mailbox.connect(box)
+    conn.select('"INBOX"')
+    uidvalidity = mailbox._uidvalidity(conn)
+    (uid,) = [int(u) for u in conn.uid("SEARCH", None, "UNSEEN")[1][0].split()]
+    raw = next(i[1] for i in conn.uid("FETCH", str(uid), "(BODY.PEEK[])")[1] if isinstance(i, tuple))
+    conn.logout()
+    services.record_intake(box.issuer, source="imap", name="m.eml", data=raw, folder="INBOX",
+                           uidvalidity=uidvalidity, uid=uid)
+    mailbox.poll(box)
+    assert Intake.objects.get().status == "processed" and ReceivedDocument.objects.count() == 1
