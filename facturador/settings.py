@@ -318,6 +318,7 @@ SPECTACULAR_SETTINGS = {
             "BatchBillingTypeEnum": "facturador.billing.models.Batch.BillingType",
             "ResolutionBillingTypeEnum": "facturador.habilitacion.services.BILLING_TYPES",
             "ReceptionSourceEnum": "facturador.reception.models.Source",
+            "JobStatusEnum": "facturador.core.models.Job.Status",
         }.items() if ".".join(path.split(".")[:2]) in INSTALLED_APPS
     },
 }
