@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python bench/import_rows.py [--rows 1000000] [--formats csv,xlsx] [--loader direct|staging]
-                                          [--replace]
+                                          [--replace] [--telecom]
                                           [--database-url postgres://postgres@127.0.0.1:5432/facturador_bench]
 
 What is timed, per file: the whole import as a worker runs it — scheduling (sha256 of the file,
@@ -11,7 +11,10 @@ per-row validation, loading (by default the direct loader: COPY per batch straig
 charges in one transaction, overlapped with reading), reconciliation queries and the commit.
 `--loader staging` measures the SQLite path on PostgreSQL instead (COPY into the staging table,
 then the INSERT ... SELECT swap). `--replace` adds a third run: the CSV again into its period, which
-deletes and replaces its million charges.
+deletes and replaces its million charges. `--telecom` uses a twelve-column mobile operator's "Detalle de
+consumo" instead (Línea, Cuenta, Centro de costo, Plan, Concepto, Minutos, Datos (MB), SMS, Valor sin IVA, IVA,
+Valor total, Fecha corte) with the template the mapper proposes for it: phone-line, non-negative usage,
+date-near-period and net + IVA = total checks on every row, and a typed line next to each charge.
 
 Each import runs in a fresh child process; its peak RSS (ru_maxrss) is the "worker" memory.
 The CSV is imported for period 2026-09 and the xlsx for 2026-10, so the second one's reconciliation
@@ -74,6 +77,55 @@ def generate_xlsx(path: Path, rows: int):
     wb.close()
 
 
+TELECOM_HEADER = ["Línea", "Cuenta", "Centro de costo", "Plan", "Concepto", "Minutos", "Datos (MB)", "SMS",
+                  "Valor sin IVA", "IVA", "Valor total", "Fecha corte"]
+CENTERS = ["Gerencia", "Ventas", "Operaciones", "Logística", "Sistemas"]
+
+
+def _telecom_row(i: int, rnd: random.Random):
+    net = rnd.randint(1000, 9_999_999)  # cents
+    iva = net * 19 // 100
+    return (f"3{i:09d}", f"{i // 4:010d}", CENTERS[i % 5], "Plan 20GB", CONCEPTS[i % 4], rnd.randint(0, 3000),
+            rnd.randint(0, 40_000_000) / 1000, rnd.randint(0, 200), net, iva, net + iva)
+
+
+def _cents(c: int) -> str:
+    return f"{c // 100},{c % 100:02d}"
+
+
+def generate_telecom_csv(path: Path, rows: int):
+    rnd = random.Random(7)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(";".join(TELECOM_HEADER) + "\r\n")
+        buf = []
+        for i in range(rows):
+            line, acc, cc, plan, concept, minutes, mb, sms, net, iva, total = _telecom_row(i, rnd)
+            buf.append(f"{line};{acc};{cc};{plan};{concept};{minutes};{str(mb).replace('.', ',')};{sms};"
+                       f"{_cents(net)};{_cents(iva)};{_cents(total)};30/09/2026\r\n")
+            if len(buf) >= 50_000:
+                fh.write("".join(buf))
+                buf = []
+        fh.write("".join(buf))
+
+
+def generate_telecom_xlsx(path: Path, rows: int):
+    import xlsxwriter
+
+    rnd = random.Random(8)
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("Detalle")
+    ws.write_row(0, 0, TELECOM_HEADER)
+    for i in range(rows):
+        line, acc, cc, plan, concept, minutes, mb, sms, net, iva, total = _telecom_row(i, rnd)
+        r = i + 1
+        for j, v in enumerate((line, acc, cc, plan, concept)):
+            ws.write_string(r, j, v)
+        for j, v in enumerate((minutes, mb, sms, net / 100, iva / 100, total / 100), start=5):
+            ws.write_number(r, j, v)
+        ws.write_string(r, 11, "30/09/2026")
+    wb.close()
+
+
 def django_setup(url: str, data_dir: str):
     os.environ["DATABASE_URL"] = url
     os.environ["FACTURADOR_DATA_DIR"] = data_dir
@@ -105,7 +157,8 @@ def child(args):
 
     issuer = Issuer.objects.get(tax_id="900999001")
     operator = Operator.objects.get(issuer=issuer, code="BENCH")
-    template = ImportTemplate.objects.filter(issuer=issuer, operator=operator).order_by("-version").first()
+    template = ImportTemplate.objects.filter(issuer=issuer, operator=operator, name=args.template).order_by(
+        "-version").first()
     if args.loader == "staging":  # the SQLite path on PostgreSQL: COPY into staging, then the swap
         from facturador.imports import loading
 
@@ -136,11 +189,13 @@ def main():
                    help="force a loader (default: direct on PostgreSQL)")
     p.add_argument("--replace", action="store_true",
                    help="then import the CSV again into its period (replacing its 1M charges)")
+    p.add_argument("--telecom", action="store_true", help="a twelve-column telecom file (typed lines, rules)")
     p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     p.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "facturador-bench"))
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--file", help=argparse.SUPPRESS)
     p.add_argument("--period", help=argparse.SUPPRESS)
+    p.add_argument("--template", default="Bench", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         return child(args)
@@ -164,6 +219,9 @@ def main():
         ImportTemplate.save_version(issuer=issuer, operator=operator, name="Bench",
                                     mapping=pipeline.normalize_mapping(pipeline.DEFAULT_MAPPING))
     Charge.objects.filter(issuer=issuer)._raw_delete(using="default")
+    from facturador.imports.models import Line
+
+    Line.objects.filter(issuer=issuer)._raw_delete(using="default")
     with connection.cursor() as cur:  # so that autovacuum does not clean up after that delete during the runs
         cur.execute("VACUUM ANALYZE billing_charge")
     refs = args.rows // 4 + 1
@@ -182,13 +240,27 @@ def main():
     for n_run, (fmt, period) in enumerate(runs):
         if fmt not in args.formats.split(","):
             continue
-        path = Path(args.data_dir) / f"bench-{args.rows}.{fmt}"
+        kind = "telecom-" if args.telecom else ""
+        path = Path(args.data_dir) / f"bench-{kind}{args.rows}.{fmt}"
         if not path.exists():
             t = time.perf_counter()
-            (generate_csv if fmt == "csv" else generate_xlsx)(path, args.rows)
+            make = {("", "csv"): generate_csv, ("", "xlsx"): generate_xlsx, ("telecom-", "csv"): generate_telecom_csv,
+                    ("telecom-", "xlsx"): generate_telecom_xlsx}[kind, fmt]
+            make(path, args.rows)
             print(f"generated {path.name} ({path.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - t:.1f} s")
+        template = "Bench"
+        if args.telecom:
+            template = f"Bench telecom {fmt}"
+            if not ImportTemplate.objects.filter(issuer=issuer, operator=operator, name=template).exists():
+                from facturador.tabular.suggest import read_sample
+
+                mapping = pipeline.propose(read_sample(path, path.name, limits=None)).template(name=template)
+                ImportTemplate.save_version(issuer=issuer, operator=operator, name=template,
+                                            mapping=pipeline.normalize_mapping(mapping))
+            connection.close()
         cmd = [sys.executable, __file__, "--child", "--file", str(path), "--period", period, "--database-url",
-               args.database_url, "--data-dir", args.data_dir] + (["--loader", args.loader] if args.loader else [])
+               args.database_url, "--data-dir", args.data_dir, "--template", template] + (
+                   ["--loader", args.loader] if args.loader else [])
         out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
         if out.returncode:
             print(out.stdout, out.stderr)

@@ -371,6 +371,7 @@ class DirectLoader:
         head = f"{self.imp.issuer_id}\t{self.imp.pk}\t{self.imp.period}\t"
         value = _copy_value
         tab = "\t"
+        last_typed, last_text = None, ""
         for rn, ref, concept, qty, price, amount, typed in batch:
             c = concepts.get(concept)
             if c is None:
@@ -380,7 +381,9 @@ class DirectLoader:
             a = account(ref)
             r = _copy_text(ref)
             out.append(f"{r}\t{c}\t{qty}\t{price}\t{amount}\t{null if a is None else a}{tail}")
-            lines.append(f"{head}{rn}\t{r}\t{c}\t{amount}\t{tab.join([value(v) for v in typed])}\n")
+            if typed is not last_typed:
+                last_typed, last_text = typed, tab.join([value(v) for v in typed])
+            lines.append(f"{head}{rn}\t{r}\t{c}\t{amount}\t{last_text}\n")
         self._copy.put("".join(out), "".join(lines))
         self.written += len(batch)
 

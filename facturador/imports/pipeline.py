@@ -227,6 +227,9 @@ def make_typed(template: Template):
               if f.field.startswith(line_fields.EXTRA_PREFIX)]
     blank = ["", "", "", None, "", None, None, None, None, None, None, None, None, None, None, None, None, "{}"]
     dumps = json.dumps
+    if not plan and not extras:  # only the charge's fields are mapped: one shared tuple (the loader reuses its text)
+        constant = tuple(blank)
+        return lambda values: constant
 
     def typed(values: dict) -> tuple:
         out = list(blank)

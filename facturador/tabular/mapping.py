@@ -34,7 +34,7 @@ from .errors import ImportFileError, RowError, column_index, column_letter
 from .parsers import PARSER_NAMES, CellError, make_parser
 from .limits import Limits
 from .readers import RowSource, open_rows
-from .rules import compile_checks, compile_field_rules, validate_checks, validate_rules
+from .rules import compile_checks, compile_field_rules, compile_quick, validate_checks, validate_rules
 
 __all__ = ["FieldMapping", "TotalsCheck", "Template", "MappedRow", "MapStats", "RowMapper",
            "PreviewResult", "map_rows", "preview", "open_for_template", "normalize_header",
@@ -422,6 +422,8 @@ class RowMapper:
                 checkers.append((p.name, c))
         cross = compile_checks(t.checks, {p.name: (p.col, p.label) for p in self._plan})
         self._checker = self._make_checker(checkers, cross) if (checkers or cross) else None
+        quick = compile_quick({fm.field: fm.rules for fm in t.fields if fm.rules}, t.checks, period=self.period)
+        self._quick = (lambda values: False) if (self._checker is not None and quick is None) else quick
         # footer detection
         self._footer_labels = frozenset(normalize_header(x) for x in t.footer_labels if x)
         self._footer_initials = frozenset(x[0] for x in self._footer_labels) | frozenset(
@@ -513,6 +515,7 @@ class RowMapper:
                  p.required and p.default is None, p.default, p) for p in self._plan]
         fast = _compile_fast(self._plan, spreadsheet)
         checker = self._checker
+        quick = self._quick
         no_failed: frozenset = frozenset()
         footer_row: tuple | None = None
         footer_num = 0
@@ -543,7 +546,14 @@ class RowMapper:
             except Exception:
                 pass
             else:
-                problems = checker(values, rn, no_failed) if checker is not None else None
+                problems = None
+                if checker is not None:
+                    try:
+                        passed = quick(values)
+                    except Exception:  # noqa: BLE001 - e.g. a number bound on a date: the detailed check says it
+                        passed = False
+                    if not passed:
+                        problems = checker(values, rn, no_failed)
                 if not problems:
                     stats.data_rows += 1
                     for name in sum_fields:
