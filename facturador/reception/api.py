@@ -1,6 +1,6 @@
 """API: received documents (list with the inbox's filters, detail, files, upload) and arrivals."""
 
-from django.http import FileResponse, Http404
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from facturador.core.actors import Actor
 from facturador.core.rest import IssuerScopedMixin, Money
 from facturador.reception import actions, services
+from facturador.reception import files as received_files
 from facturador.reception.models import EventSettings, Intake, ReceivedDocument, ReceptionEvent
-from facturador.reception.views import FILES
 
 
 class ReceivedDocumentSerializer(serializers.ModelSerializer):
@@ -79,12 +79,10 @@ class ReceivedDocumentViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.R
     @extend_schema(responses={200: OpenApiResponse(description="file")})
     @action(detail=True, methods=["get"], url_path=r"files/(?P<what>(?:xml|respuesta|pdf|contenedor))")
     def files(self, request, issuer_pk=None, pk=None, what=None):
-        doc = self.get_object()
-        attr, mime = FILES[what]
-        f = getattr(doc, attr)
-        if not f:
-            raise Http404
-        return FileResponse(f.open("rb"), as_attachment=True, filename=f.name.rsplit("/", 1)[-1], content_type=mime)
+        content, filename, mime = received_files.download(self.get_object(), what)
+        response = HttpResponse(content, content_type=mime)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
 
 class IntakeViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -12,13 +12,10 @@ from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
-from facturador.reception import actions, exports, presenters, services
+from facturador.reception import actions, exports, files, presenters, services
 from facturador.reception.forms import FilterForm, MailboxForm, UploadForm
 from facturador.reception.models import Intake, Mailbox, ReceivedDocument
 from facturador.tabular.sheets import CONTENT_TYPES
-
-FILES = {"xml": ("xml", "application/xml"), "respuesta": ("application_response", "application/xml"),
-         "pdf": ("pdf", "application/pdf"), "contenedor": ("container", "application/xml")}
 
 
 def _filtered(request):
@@ -70,14 +67,11 @@ def detail(request, pk):
 @issuer_required
 def download(request, pk, what):
     doc = get_object_or_404(ReceivedDocument, pk=pk, issuer=request.issuer)
-    if what not in FILES:
-        raise Http404
-    attr, mime = FILES[what]
-    f = getattr(doc, attr)
-    if not f:
-        raise Http404
-    name = f.name.rsplit("/", 1)[-1]
-    return FileResponse(f.open("rb"), as_attachment=what != "pdf", filename=name, content_type=mime)
+    content, filename, mime = files.download(doc, what)
+    response = HttpResponse(content, content_type=mime)
+    disposition = "inline" if what == "pdf" else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    return response
 
 
 @issuer_required

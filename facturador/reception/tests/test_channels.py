@@ -42,7 +42,7 @@ def test_api_upload_list_detail_and_tenancy(api_client, reception_admin, receive
     listed = api_client.get(base, {"supplier": "900373076"}).json()["results"]
     assert len(listed) == 1 and listed[0]["total"].count(".") == 1 and listed[0]["has_pdf"]
     xml = api_client.get(f"{base}{listed[0]['id']}/files/xml/")
-    assert xml.status_code == 200 and b"Invoice" in b"".join(xml.streaming_content)
+    assert xml.status_code == 200 and b"Invoice" in xml.content
     other = make_issuer("CO", tax_id="901234567")
     api_client.force_authenticate(make_user("otro", other))
     assert api_client.get(f"/api/v1/issuers/{other.pk}/received/{listed[0]['id']}/").status_code == 404
@@ -98,3 +98,15 @@ def test_mailbox_form_refuses_private_server_and_never_shows_the_password(client
     page = client.get(reverse("reception:mailbox")).content.decode()
     assert "secreto-imap" not in page and "192.168.1.10" in page
     assert "secreto-imap" not in str(AuditEntry.objects.filter(action="reception.mailbox.save").values())
+
+
+def test_without_the_suppliers_pdf_a_summary_is_rendered(client, reception_admin, receiver_co, co_zips):
+    from .conftest import attached_xml
+
+    client.force_login(reception_admin)
+    name, xml = attached_xml(co_zips[1])
+    client.post(reverse("reception:upload"), {"file": _named(xml, name)})
+    doc = ReceivedDocument.objects.get(issuer=receiver_co)
+    assert not doc.pdf
+    resp = client.get(reverse("reception:download", args=[doc.pk, "pdf"]))
+    assert resp.content.startswith(b"%PDF") and "resumen-" in resp["Content-Disposition"]
