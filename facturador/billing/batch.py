@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
 import logging
 import os
 import time
@@ -29,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
@@ -73,10 +74,14 @@ class PlanItem:
         return (self.current + self.previous + self.interest).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
 
 
+ACCOUNT_ROW = ("id", "reference", "holder_name", "id_number", "email")
+
+
 @dataclass
 class Plan:
     items: list[PlanItem] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)  # {"reference", "reason"}
+    accounts: dict = field(default_factory=dict)  # account id -> row of ACCOUNT_ROW (named tuple)
 
     @property
     def count(self):
@@ -126,8 +131,10 @@ def plan(issuer, periods: list[str], billing_type: str, account_ids: list[int], 
     acc_qs = Account.objects.filter(issuer=issuer)
     if small:
         acc_qs = acc_qs.filter(pk__in=ids)
-    refs = {pk: ref for pk, ref in acc_qs.values_list("pk", "reference") if pk in wanted}
     result = Plan()
+    # what the numbering writes of each account (index rows), read here once instead of per numbering chunk
+    result.accounts = {a.id: a for a in acc_qs.values_list(*ACCOUNT_ROW, named=True) if a.id in wanted}
+    refs = {pk: a.reference for pk, a in result.accounts.items()}
     for acc in ids:
         if acc in invoiced:
             if batch is None or invoiced[acc] != batch.pk:
@@ -239,18 +246,30 @@ def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict, conf:
     # The payment barcode (GS1-128 data and its readable line) is stored when the invoice is rendered: the
     # renderer computes it anyway, in parallel, and numbering is the serial phase.
     prepared = [(item, accounts[item.account_id], None) for item in items]
-    now = timezone.now()
-    with transaction.atomic():
+    if batch.electronic:  # accounts that cannot be DIAN invoices take no number
+        prepared = _check_electronic(batch, prepared, errors)
+    try:
+        # The plan left out the accounts invoiced for this period already, so the chunk is written without
+        # asking again; an account invoiced meanwhile by another batch makes UNIQUE(issuer, account, period_key)
+        # refuse the chunk (nothing stays: its numbers go back), which is then written again without it.
+        return _write_chunk(batch, rng, prepared, errors, next_seq)
+    except IntegrityError:
         existing = set(BillingInvoice.objects.filter(issuer=batch.issuer, period_key=key,
                                                      account_id__in=[i.account_id for i in items])
                        .values_list("account_id", flat=True))
-        todo = [p for p in prepared if p[0].account_id not in existing]
-        if not todo:
-            return 0
-        if batch.electronic:  # accounts that cannot be DIAN invoices take no number
-            todo = _check_electronic(batch, todo, errors)
-            if not todo:
-                return 0
+        if not existing:
+            raise
+        return _write_chunk(batch, rng, [p for p in prepared if p[0].account_id not in existing], errors, next_seq)
+
+
+def _write_chunk(batch: Batch, rng, todo: list, errors: list[dict], next_seq: int) -> int:
+    """One transaction: the block of numbers, the invoices, their interest charges and index rows."""
+    key = batch.period_key
+    now = timezone.now()
+    if not todo:
+        return 0
+    with transaction.atomic():
+        proven = _bulk_session(batch, [acc.id for _item, acc, _code in todo])
         first = numbering.allocate_block(rng, len(todo), on=batch.issue_date)
         rows, interests = [], []
         for k, (item, acc, _code) in enumerate(todo):
@@ -264,7 +283,6 @@ def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict, conf:
                                         period=batch.periods[-1], concept="Intereses de mora", quantity=Decimal(1),
                                         unit_price=item.interest, amount=item.interest, source=Charge.Source.INTEREST))
         ids = insert_rows(BillingInvoice, rows, returning_ids=True)
-        Charge.objects.bulk_create(interests)
         docs = []  # electronic invoices are indexed when they are signed (billing.electronic.BatchSigner)
         for pk, row, (_item, acc, _code) in zip(ids, rows, [] if batch.electronic else todo):
             docs.append({
@@ -275,12 +293,48 @@ def _issue_chunk(batch: Batch, rng, items: list[PlanItem], accounts: dict, conf:
                 "total": row["total"], "status": "issued", "created_at": now,
                 "pdf": f"{batch.output_dir}/pdf/{row['prefix']}{row['number']}.pdf"})
         insert_rows(IssuedDocument, docs)
+        if proven:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = origin")
+        Charge.objects.bulk_create(interests)
     return len(rows)
 
 
+def _bulk_session(batch: Batch, account_ids: list[int]) -> bool:
+    """PostgreSQL: prepare the numbering transaction for its COPYs, as the imports do (`imports.loading`).
+
+    * `synchronous_commit = off`: a commit lost in a crash loses this chunk and everything committed after it
+      (the WAL is written in order, and any synchronous commit — a single invoice, a rendered chunk — flushes it
+      first), so numbers stay gap-free and the resumed batch numbers the chunk again.
+    * The keys of the rows are locked FOR KEY SHARE in three statements (the issuer, the batch, the accounts:
+      none can be deleted before the commit) and, when the role may set `session_replication_role`, the
+      transaction's own per-row foreign-key triggers are off for the COPYs — each would lock the same rows
+      again one by one, costing about as much as the insert. Other sessions keep every check. Returns True
+      when the triggers are off (the caller turns them on again before writing anything else)."""
+    if connection.vendor != "postgresql":
+        return False
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(f"SELECT 1 FROM {qn('core_issuer')} WHERE id = %s FOR KEY SHARE", [batch.issuer_id])
+        cursor.execute(f"SELECT 1 FROM {qn(Batch._meta.db_table)} WHERE id = %s FOR KEY SHARE", [batch.pk])
+        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {qn(Account._meta.db_table)} WHERE id = ANY(%s) "
+                       f"FOR KEY SHARE) locked", [account_ids])
+        if cursor.fetchone()[0] != len(set(account_ids)):
+            return False  # an account went away since the plan: let the triggers refuse the chunk
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+    except DatabaseError as exc:
+        logger.debug("Batch %s: foreign keys checked row by row (%s)", batch.pk, exc)
+        return False
+    return True
+
+
 def insert_rows(model, rows: list[dict], *, returning_ids=False) -> list[int]:
-    """Insert rows given as {attname: value} (other fields get their defaults) in bulk: COPY on PostgreSQL
-    (ids taken from the table's sequence first when they are needed), bulk_create elsewhere."""
+    """Insert rows given as {attname: value} (other fields get their defaults) in bulk: COPY on PostgreSQL, in
+    its text format built here (ids taken from the table's sequence first when they are needed), bulk_create
+    elsewhere."""
     if not rows:
         return []
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
@@ -288,11 +342,9 @@ def insert_rows(model, rows: list[dict], *, returning_ids=False) -> list[int]:
     if connection.vendor != "postgresql":
         objs = model.objects.bulk_create([model(**defaults, **r) for r in rows])
         return [o.pk for o in objs]
-    from psycopg.types.json import Jsonb
-
     table = model._meta.db_table
-    defaults = {k: Jsonb(v) if isinstance(v, (dict, list)) else v for k, v in defaults.items()}
     columns = list(rows[0]) + list(defaults)
+    suffix = "".join("\t" + _copy_value(v) for v in defaults.values()) + "\n"  # the same for every row
     ids = []
     with connection.cursor() as cur:
         if returning_ids:
@@ -300,16 +352,31 @@ def insert_rows(model, rows: list[dict], *, returning_ids=False) -> list[int]:
                         [table, len(rows)])
             ids = [r[0] for r in cur.fetchall()]
             columns = ["id"] + columns
+            text = "".join(f"{pk}\t" + "\t".join(map(_copy_value, r.values())) + suffix for pk, r in zip(ids, rows))
+        else:
+            text = "".join("\t".join(map(_copy_value, r.values())) + suffix for r in rows)
         qn = connection.ops.quote_name
-        rest = list(defaults.values())
-        with cur.cursor.copy(f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
-            if returning_ids:
-                for pk, r in zip(ids, rows):
-                    copy.write_row([pk, *r.values(), *rest])
-            else:
-                for r in rows:
-                    copy.write_row([*r.values(), *rest])
+        with connection.wrap_database_errors, \
+                cur.cursor.copy(f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
+            copy.write(text)
     return ids
+
+
+def _copy_value(v) -> str:
+    """A value in PostgreSQL's COPY text format."""
+    if v is None:
+        return "\\N"
+    if v.__class__ is str:
+        if "\\" in v or "\t" in v or "\n" in v or "\r" in v:
+            v = v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return v
+    if v is True or v is False:
+        return "t" if v else "f"
+    if isinstance(v, (dict, list)):
+        return _copy_value(json.dumps(v))
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v)
 
 
 def _charges_by_account(batch: Batch, account_ids) -> dict[int, list[Charge]]:
@@ -607,12 +674,10 @@ def _run(ctx: jobs.JobContext, batch: Batch):
         for start in range(0, len(p.items), chunk_size):
             ctx.check_cancel()
             chunk = p.items[start:start + chunk_size]
-            ids = [i.account_id for i in chunk]
-            if batch.electronic:
-                accounts = Account.objects.in_bulk(ids)
-            else:  # plain rows: model instances cost more than the inserts
-                accounts = {a.id: a for a in Account.objects.filter(pk__in=ids).values_list(
-                    "id", "reference", "holder_name", "id_number", "email", named=True)}
+            if batch.electronic:  # the DIAN lines are checked now: whole accounts
+                accounts = Account.objects.in_bulk([i.account_id for i in chunk])
+            else:  # the rows the plan read (model instances cost more than the inserts)
+                accounts = p.accounts
             try:
                 n = _issue_chunk(batch, rng, chunk, accounts, conf, errors, next_seq)
             except numbering.NumberingError as exc:

@@ -77,6 +77,28 @@ def test_rerun_invoices_nothing_twice_and_other_batch_reports(issuer_co, media):
 
 
 @pytest.mark.django_db
+def test_account_billed_by_another_batch_after_the_plan_is_left_out_without_a_gap(issuer_co, media):
+    """Numbering writes a chunk without asking again which accounts are billed (the plan did); one billed meanwhile
+    by another batch makes the unique constraint refuse the chunk, which is written again without it."""
+    from facturador.billing import batch as engine
+    from facturador.billing.models import BillingSettings
+
+    rng = make_range(issuer_co)
+    a, b, c = make_accounts(issuer_co, 3)
+    late = actions.create_batch(issuer_co, Actor.cli(), periods=["2026-09"], issue_date=dt.date(2026, 10, 1),
+                                due_date=dt.date(2026, 10, 20), references=[a.reference, b.reference, c.reference])
+    plan = engine.plan(issuer_co, late.periods, late.billing_type, [a.pk, b.pk, c.pk], issue_date=late.issue_date,
+                       batch=late)
+    issue_batch_inline(issuer_co, [b])  # meanwhile: b is billed for the period by another batch (number 1000)
+    rng.refresh_from_db()
+    stored = engine._issue_chunk(late, rng, plan.items, plan.accounts, BillingSettings.for_issuer(issuer_co), [], 1)
+    assert stored == 2
+    assert sorted(BillingInvoice.objects.filter(batch=late).values_list("account_id", "number")) == \
+        [(a.pk, 1001), (c.pk, 1002)]
+    assert IssuedDocument.objects.count() == 3
+
+
+@pytest.mark.django_db
 def test_nothing_to_bill_is_refused(issuer_co, media):
     make_range(issuer_co)
     make_accounts(issuer_co, 1)
