@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.db import connection  # noqa: F401  (the skipif condition below)
 
 from facturador.billing import actions, jobs
 from facturador.billing.models import Account, BillingInvoice, Charge, Payment, Tariff
@@ -156,3 +157,73 @@ def test_tariffs_page_offers_a_month_picker_and_writes_fixed_values_as_money(iss
 def test_new_tariff_period_is_a_month_picker(issuer_co, client_co):
     html = client_co.get("/facturacion/tarifas/").content.decode()
     assert 'type="month" name="period"' in html
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="concurrent transactions: PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_batch_numbering_and_8_concurrent_single_invoices_are_gap_free(issuer_co, settings, tmp_path):
+    """The batch engine's numbering (blocks, COPY, its own foreign-key triggers off, asynchronous commit) while 8
+    threads issue single invoices from the same range: every committed number is unique and none is missing."""
+    import threading
+
+    from django.db import transaction
+
+    from facturador.billing import batch as engine
+    from facturador.billing.models import BillingSettings
+    from facturador.core import numbering
+    from facturador.core.models import NumberingRange
+
+    settings.MEDIA_ROOT = tmp_path
+    rng = make_range(issuer_co)
+    accounts = make_accounts(issuer_co, 400)
+    batch = actions.create_batch(issuer_co, Actor.cli(), periods=["2026-09"], issue_date=dt.date(2026, 10, 1),
+                                 due_date=dt.date(2026, 10, 20), references=[a.reference for a in accounts])
+    plan = engine.plan(issuer_co, batch.periods, batch.billing_type, [a.pk for a in accounts],
+                       issue_date=batch.issue_date, batch=batch)
+    conf = BillingSettings.for_issuer(issuer_co)
+    singles, errors = [], []
+    lock = threading.Lock()
+    barrier = threading.Barrier(9)
+
+    def single():
+        try:
+            barrier.wait()
+            for _ in range(25):
+                with transaction.atomic():
+                    n = numbering.allocate(NumberingRange.objects.get(pk=rng.pk)).number
+                    IssuedDocument.objects.create(issuer=issuer_co, source="test.single", source_id=str(n),
+                                                  country="CO", document_type="invoice", number=n,
+                                                  issue_date=dt.date(2026, 10, 1), customer_name="Mostrador",
+                                                  total=D(1))
+                with lock:
+                    singles.append(n)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    def numbering_phase():
+        try:
+            barrier.wait()
+            seq = 1
+            for start in range(0, len(plan.items), 50):
+                seq += engine._issue_chunk(batch, NumberingRange.objects.get(pk=rng.pk), plan.items[start:start + 50],
+                                           plan.accounts, conf, [], seq)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=single) for _ in range(8)] + [threading.Thread(target=numbering_phase)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    batch_numbers = list(BillingInvoice.objects.filter(batch=batch).order_by("seq").values_list("number", flat=True))
+    assert len(batch_numbers) == 400 and len(singles) == 200
+    assert sorted(batch_numbers + singles) == list(range(1000, 1600)), "duplicate or missing numbers"
+    # each chunk of 50 is one consecutive block, in the order of the batch
+    assert all(batch_numbers[k + 1] == batch_numbers[k] + 1 for k in range(len(batch_numbers) - 1) if (k + 1) % 50)
+    assert IssuedDocument.objects.filter(source="billing.invoice").count() == 400
