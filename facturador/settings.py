@@ -372,6 +372,8 @@ FACTURADOR_BILLING_RENDER_HELPERS = int(os.environ.get("FACTURADOR_BILLING_RENDE
 # Electronic batches: longest round of the DIAN sending job ("billing.batch_send"), which then queues the next
 # round instead of holding a worker while the batch is still rendering or DIAN is still processing.
 FACTURADOR_BILLING_SEND_ROUND_SECONDS = float(os.environ.get("FACTURADOR_BILLING_SEND_ROUND_SECONDS") or 20)
+# ... and how many of its rounds may send at once (each on a free worker, 50 invoices per SendBillAsync).
+FACTURADOR_BILLING_SEND_JOBS = int(os.environ.get("FACTURADOR_BILLING_SEND_JOBS") or 2)
 # Local DIAN and PAC test services started by `facturador serve --seed-demo` (and used by the demo data)
 FACTURADOR_DIAN_SANDBOX_PORT = int(os.environ.get("FACTURADOR_DIAN_SANDBOX_PORT", "8089"))
 FACTURADOR_PAC_SANDBOX_PORT = int(os.environ.get("FACTURADOR_PAC_SANDBOX_PORT", "8090"))

@@ -1,20 +1,20 @@
 """Mass invoicing batches: planning, the checks of a new batch and the engine of its background job.
 
 A batch is created by `billing.actions.create_batch`; its job handlers are in `billing.jobs`.
-Generation (job kind "billing.batch") runs in three idempotent phases:
+Generation (job kind "billing.batch", plus helpers "billing.batch_render") runs in idempotent phases
+(how they split across machines: docs/architecture.md, "Mass billing batches across N machines"):
 
-1. **Numbering**: for every selected account that has something to bill and no invoice yet
-   for the batch's period key, one transaction per chunk allocates the number, stores the
-   `BillingInvoice` (UNIQUE(issuer, account, period_key)), the arrears-interest charge (if
-   any) and the `core.IssuedDocument` row. A crash loses nothing and duplicates nothing.
-2. **Rendering**: invoices of the batch without a PDF are rendered with the batch's template
-   version, one at a time (one cached Typst compiler), written atomically (temp + rename).
-   Big batches also enqueue a helper job ("billing.batch_render") that renders from the
-   other end, so two workers share the work; a PDF rendered twice is identical, so overlap
-   is harmless.
-3. **Output**: the merged print PDF is streamed from the per-invoice files with
-   `concat_pdfs` (memory does not grow with the batch), then the zip (stored, not
-   recompressed) is written.
+1. **Plan** (main job): what each account is billed, and the account rows the numbering writes.
+2. **Numbering** (main job, the only serial phase): per chunk of FACTURADOR_BILLING_NUMBER_CHUNK accounts,
+   one transaction takes a block of consecutive numbers (`numbering.allocate_block`) and writes the
+   `BillingInvoice` rows (UNIQUE(issuer, account, period_key)), the arrears-interest charges and the
+   `core.IssuedDocument` rows in bulk (COPY on PostgreSQL). A crash loses nothing and duplicates nothing.
+   Helpers start after the first chunk.
+3. **Rendering** (every worker): leased chunks of FACTURADOR_BILLING_RENDER_CHUNK invoices in number order,
+   one Typst compile per chunk, one PDF per invoice written atomically (temp + rename); electronic batches
+   sign each chunk's DIAN invoices first (`billing.electronic`) and send them with a separate job.
+4. **Print parts** (the worker that renders a part's last invoice): FACTURADOR_BILLING_PDF_PART_SIZE invoices
+   per PDF, streamed with `concat_pdfs`. The zip and the manifest are streamed at download (`billing.outputs`).
 """
 
 from __future__ import annotations

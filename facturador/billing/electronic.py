@@ -283,15 +283,22 @@ class _Sender:
         self.max_polls = settings.FACTURADOR_DIAN_POLL_ATTEMPTS
         self.polls: dict[str, list] = {}  # zip key -> [next poll (monotonic), polls done, wait]
         self.sent = self.answered = 0
+        # the zips this round follows: those sent by rounds that are over (a running round follows its own)
+        running = Job.objects.filter(status=Job.Status.RUNNING).exclude(pk=self.me).values("pk")
         for key in _documents(batch).filter(status=DianDocument.Status.PENDING).exclude(zip_key="") \
-                .values_list("zip_key", flat=True).distinct():
+                .exclude(job_id__in=running).values_list("zip_key", flat=True).distinct():
             self.polls[key] = [0.0, 0, self.interval]
 
-    def sendable(self):
+    def _free(self) -> Q:
+        """Signed documents, and those a round claimed but that got no ZipKey (its worker died before DIAN
+        answered the upload, or this very round) once that round is no longer running."""
         Doc = self.DianDocument
         running = Job.objects.filter(status=Job.Status.RUNNING).exclude(pk=self.me).values("pk")
         interrupted = Q(status=Doc.Status.SENT, zip_key="") & (Q(job_id=self.me) | ~Q(job_id__in=running))
-        return _documents(self.batch).filter(Q(status=Doc.Status.SIGNED) | interrupted).order_by("number")
+        return Q(status=Doc.Status.SIGNED) | interrupted
+
+    def sendable(self):
+        return _documents(self.batch).filter(self._free()).order_by("number")
 
     def upload(self, ids: list[int]) -> bool:
         """Claim the documents (SIGNED -> SENT), zip them, SendBillAsync; False when DIAN could not be reached."""
@@ -301,7 +308,7 @@ class _Sender:
 
         Doc = self.DianDocument
         now = timezone.now()
-        Doc.objects.filter(pk__in=ids, status=Doc.Status.SIGNED).update(
+        Doc.objects.filter(self._free(), pk__in=ids).update(
             status=Doc.Status.SENT, job_id=self.me, sent_at=now, send_attempts=F("send_attempts") + 1)
         docs = list(Doc.objects.filter(pk__in=ids, status=Doc.Status.SENT, zip_key="", job_id=self.me)
                     .select_related("issuer").order_by("number"))
@@ -399,6 +406,7 @@ def send_batch(ctx: jobs.JobContext, batch):
     before, for at most FACTURADOR_BILLING_SEND_ROUND_SECONDS. A round never waits for work: when more is to come
     (the generation goes on, zips are in process at DIAN) it queues the next round a little later and ends, so it
     holds a worker only while there is something to send or to ask, never beside the rendering doing nothing.
+    While at least two zips are waiting, up to FACTURADOR_BILLING_SEND_JOBS rounds send at once (on free workers).
     Rounds that only wait for DIAN stop after FACTURADOR_DIAN_POLL_ATTEMPTS (those documents stay "en proceso";
     each can be followed from its page)."""
     from django.conf import settings
@@ -414,6 +422,8 @@ def send_batch(ctx: jobs.JobContext, batch):
         generating = _generation_running(batch)
         ids = list(sender.sendable().values_list("pk", flat=True)[:_Sender.ZIP_MAX])
         if ids and (len(ids) == _Sender.ZIP_MAX or not generating):
+            if len(ids) == _Sender.ZIP_MAX and sender.sendable()[2 * _Sender.ZIP_MAX - 1:].exists():
+                _more_rounds(batch)  # plenty to send: another round beside this one, on another free worker
             if not sender.upload(ids):
                 unreachable = True  # DIAN could not be reached: the documents wait for the next round
                 break
@@ -443,7 +453,24 @@ def send_batch(ctx: jobs.JobContext, batch):
     return Job.Status.FINISHED_WITH_ERRORS if counts.get("rejected", 0) + counts.get("error", 0) else Job.Status.FINISHED
 
 
+def _send_jobs(batch, statuses):
+    return Job.objects.filter(kind=SEND_KIND, params__batch_id=batch.pk, status__in=statuses)
+
+
+def _more_rounds(batch):
+    """Start another sending round now while fewer than FACTURADOR_BILLING_SEND_JOBS are under way (each claims its
+    own documents, so they never send the same one)."""
+    from django.conf import settings
+
+    if _send_jobs(batch, [Job.Status.PENDING, Job.Status.RUNNING]).count() < settings.FACTURADOR_BILLING_SEND_JOBS:
+        with transaction.atomic():
+            jobs.create_job(batch.issuer, SEND_KIND, title=f"Lote {batch.pk}: envío a la DIAN",
+                            params={"batch_id": batch.pk})
+
+
 def _next_round(batch, seconds: float, polling_rounds: int = 0):
+    if _send_jobs(batch, [Job.Status.PENDING]).exists():
+        return  # another round is queued already
     with transaction.atomic():
         jobs.create_job(batch.issuer, SEND_KIND, title=f"Lote {batch.pk}: envío a la DIAN",
                         params={"batch_id": batch.pk, "polling_rounds": polling_rounds},

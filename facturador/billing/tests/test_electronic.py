@@ -171,3 +171,38 @@ def test_resumed_chunk_reuses_the_signed_document(dian_issuer, settings, tmp_pat
     assert bytes(DianDocument.objects.get(pk=inv.dian_document_id).signed_xml) == xml
     qr = decode_qr(Path(settings.MEDIA_ROOT) / inv.pdf)
     assert len(qr) == 1 and cufe in qr[0]
+
+
+@pytest.mark.django_db
+def test_concurrent_rounds_claim_each_document_once_and_an_interrupted_claim_is_sent_again(dian_issuer, sandbox,  # noqa: F811
+                                                                                           settings, tmp_path):
+    from facturador.billing import electronic
+    from facturador.core import jobs as corejobs
+    from facturador.einvoice.models import DianDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    batch = issue_batch_inline(dian_issuer, make_accounts(dian_issuer, 3), electronic=True)
+    ids = list(DianDocument.objects.values_list("pk", flat=True))
+
+    def round_job():
+        job = corejobs.create_job(dian_issuer, "billing.batch_send", params={"batch_id": batch.pk}, enqueue=False)
+        Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
+        job.refresh_from_db()
+        return electronic._Sender(corejobs.JobContext(job), batch)
+
+    first, second = round_job(), round_job()
+    # the first round claims the documents (SIGNED -> SENT) and dies before DIAN gives it a ZipKey
+    DianDocument.objects.filter(pk__in=ids).update(status="sent", job_id=first.me)
+    assert not second.sendable().exists()  # the first round's job is running: its claim holds
+    assert second.upload(ids) and len(sandbox.batches) == 0  # nothing of it is sent twice
+    Job.objects.filter(pk=first.me).update(status=Job.Status.FAILED)
+    assert sorted(second.sendable().values_list("pk", flat=True)) == sorted(ids)  # free again once it is over
+    assert second.upload(ids) and len(sandbox.batches) == 1
+    assert set(DianDocument.objects.values_list("status", "job_id")) == {("pending", second.me)}
+    names = dict(DianDocument.objects.values_list("pk", "file_name"))
+    # a crash after the upload but before the ZipKey was saved: the same files go again, with the same names
+    DianDocument.objects.filter(pk__in=ids).update(status="sent", zip_key="")
+    Job.objects.filter(pk=second.me).update(status=Job.Status.FAILED)
+    third = round_job()
+    assert third.upload(ids) and len(sandbox.batches) == 2
+    assert dict(DianDocument.objects.values_list("pk", "file_name")) == names
