@@ -37,6 +37,18 @@ REGIMENES_FISICA = frozenset({"605", "606", "607", "608", "610", "611", "612", "
                               "621", "625", "626", "629", "630"})
 REGIMENES_MORAL = frozenset({"601", "603", "610", "620", "622", "623", "624", "626", "628"})
 
+
+
+def regimenes_for_rfc(rfc: str) -> frozenset[str]:
+    """The c_RegimenFiscal keys a receptor with this RFC may have: 12 characters is a persona moral, 13 a persona
+    física.
+
+    >>> sorted(regimenes_for_rfc("EKU9003173C9"))[:3], "612" in regimenes_for_rfc("XAXX010101000")
+    (['601', '603', '610'], True)
+    """
+    return REGIMENES_MORAL if len((rfc or "").strip()) == 12 else REGIMENES_FISICA
+
+
 USOS_CFDI: dict[str, str] = {
     "G01": "Adquisición de mercancías",
     "G02": "Devoluciones, descuentos o bonificaciones",

@@ -29,13 +29,32 @@ class RfcForm(forms.Form):
 
 
 class LoginForm(forms.Form):
+    rfc = forms.CharField(label="RFC", max_length=13)
     password = forms.CharField(label="Contraseña", widget=forms.PasswordInput, strip=False)
+
+    def __init__(self, *args, ask_rfc: bool, **kwargs):
+        """`ask_rfc`: the direct entry ("Mis facturas / Ingresar"); in the invoicing flow the RFC is known."""
+        super().__init__(*args, **kwargs)
+        if not ask_rfc:
+            del self.fields["rfc"]
+
+    def clean_rfc(self):
+        try:
+            return services.check_rfc(self.cleaned_data["rfc"])
+        except Refusal as r:
+            raise forms.ValidationError(r.message, code=r.code) from None
 
 
 class TicketForm(forms.Form):
-    order_number = forms.CharField(label="Número de orden", max_length=40)
-    ticket_number = forms.CharField(label="Número de ticket", max_length=40)
-    total = forms.CharField(label="Total del ticket", max_length=20, help_text="Con centavos, por ejemplo 1160.00")
+    """Each field's help says where that datum is printed on the ticket (shown next to the field)."""
+
+    order_number = forms.CharField(label="Número de orden", max_length=40,
+                                   help_text="En el ticket, la línea «Orden:» debajo de la sucursal (por ejemplo 000123).")
+    ticket_number = forms.CharField(label="Número de ticket", max_length=40,
+                                    help_text="En el ticket, la línea «Ticket:» debajo del número de orden (por ejemplo 4567).")
+    total = forms.CharField(label="Total del ticket", max_length=20,
+                            help_text="En el ticket, la línea «TOTAL» al final de los productos, con centavos "
+                                      "(por ejemplo 1160.00).")
 
 
 class PaymentForm(forms.Form):
@@ -46,7 +65,8 @@ class FiscalDataForm(forms.Form):
     name = forms.CharField(label="Nombre o razón social", max_length=300,
                            help_text="Exactamente como en su Constancia de Situación Fiscal, sin el régimen capital (SA DE CV).")
     postal_code = forms.CharField(label="Código postal del domicilio fiscal", max_length=5)
-    regimen = forms.ChoiceField(label="Régimen fiscal", choices=[("", "Elija su régimen")] + sorted(services.REGIMENES.items()))
+    regimen = forms.ChoiceField(label="Régimen fiscal", choices=[("", "Elija su régimen")] + sorted(services.REGIMENES.items()),
+                                help_text="Los regímenes de su tipo de RFC: 12 caracteres, persona moral; 13, persona física.")
     uso_cfdi = forms.ChoiceField(label="Uso del CFDI", choices=[("", "Elija el uso")] + list(services.USOS.items()))
     email = forms.EmailField(label="Correo para recibir la factura", required=False)
     password = forms.CharField(label="Cree una contraseña para su cuenta (opcional)", required=False,
@@ -56,6 +76,7 @@ class FiscalDataForm(forms.Form):
     def __init__(self, *args, rfc, **kwargs):
         self.rfc = rfc
         super().__init__(*args, **kwargs)
+        self.fields["regimen"].choices = [("", "Elija su régimen")] + services.regimenes_for(rfc)
         regimen = self.data.get("regimen") or self.initial.get("regimen")
         if regimen:
             self.fields["uso_cfdi"].choices = [("", "Elija el uso")] + services.usos_for(regimen, len(rfc) == 12)

@@ -29,7 +29,7 @@ from django.utils import timezone
 from lxml import etree
 
 from facturador.cfdi import build as cfdi_build
-from facturador.cfdi.catalogs import uso_compatible, usos_cfdi_for_regimen
+from facturador.cfdi.catalogs import regimenes_for_rfc, uso_compatible, usos_cfdi_for_regimen
 from facturador.cfdi.csd import load_csd
 from facturador.cfdi.errors import CfdiError
 from facturador.cfdi.pac import FinkokPac, PacError, PacTimeout, SwSapienPac
@@ -227,6 +227,10 @@ def check_receptor(data: ReceptorData, *, persona_moral: bool | None = None) -> 
     moral = len(data.rfc) == 12 if persona_moral is None else persona_moral
     if data.regimen not in {r for r in REGIMENES}:
         raise Invalid("portal.receptor.regimen_invalid", "Elija su régimen fiscal.", field="regimen")
+    if data.regimen not in regimenes_for_rfc(data.rfc):
+        kind = "persona moral (RFC de 12 caracteres)" if len(data.rfc) == 12 else "persona física (RFC de 13 caracteres)"
+        raise Invalid("portal.receptor.regimen_not_for_rfc",
+                      f"El régimen {data.regimen} no corresponde a una {kind}: elija uno de la lista.", field="regimen")
     if not uso_compatible(data.uso_cfdi, data.regimen, persona_moral=moral):
         raise Invalid("portal.receptor.uso_incompatible", "Ese uso del CFDI no corresponde a su régimen fiscal.", field="uso_cfdi")
     return data
@@ -248,6 +252,12 @@ USOS = {
 
 FORMAS_PAGO = [("01", "Efectivo"), ("02", "Cheque nominativo"), ("03", "Transferencia electrónica"),
                ("04", "Tarjeta de crédito"), ("28", "Tarjeta de débito"), ("05", "Monedero electrónico")]
+
+
+def regimenes_for(rfc: str) -> list[tuple[str, str]]:
+    """The regimes the portal offers to this RFC (personas morales or físicas: cfdi.catalogs.regimenes_for_rfc)."""
+    allowed = regimenes_for_rfc(rfc)
+    return sorted((k, v) for k, v in REGIMENES.items() if k in allowed)
 
 
 def usos_for(regimen: str, persona_moral: bool | None = None) -> list[tuple[str, str]]:

@@ -25,6 +25,7 @@ urlpatterns = [
     path("p/<slug:slug>/factura/<str:uuid>/", pub.result, name="result"),
     re_path(r"^p/(?P<slug>[-\w]+)/factura/(?P<uuid>[-\w]+)/(?P<what>xml|pdf)/$", pub.download, name="download"),
     path("p/<slug:slug>/mis-facturas/", pub.panel, name="panel"),
+    path("p/<slug:slug>/mis-facturas/ingresar/", pub.signin, name="signin"),
     path("p/<slug:slug>/mis-datos/", pub.profile, name="profile"),
     path("p/<slug:slug>/clave/", pub.change_password, name="change_password"),
     path("p/<slug:slug>/recuperar/", pub.recover, name="recover"),

@@ -3,6 +3,7 @@
 from functools import wraps
 
 from django import forms
+from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -97,7 +98,7 @@ def login(request, ps):
     rfc_value = request.flow.get("rfc")
     if not rfc_value:
         return redirect("portal:rfc", ps.slug)
-    form = LoginForm(request.POST or None)
+    form = LoginForm(request.POST or None, ask_rfc=False)
     if request.method == "POST" and form.is_valid():
         try:
             customer = actions.customer_login(ps.issuer, _actor(request), rfc=rfc_value,
@@ -111,6 +112,32 @@ def login(request, ps):
                 return redirect("portal:change_password", ps.slug)
             return redirect(safe_next(request, request.GET.get("next"), reverse("portal:tickets", args=[ps.slug])))
     return render(request, "portal/login.html", _ctx(request, form=form, rfc=rfc_value, step=2), status=status)
+
+
+@portal_view
+def signin(request, ps):
+    """The direct entry "Mis facturas / Ingresar" (start page): RFC and password, then the customer's panel."""
+    status = 200
+    if request.customer is not None:
+        return redirect("portal:panel", ps.slug)
+    form = LoginForm(request.POST or None, ask_rfc=True, initial={"rfc": request.flow.get("rfc")})
+    if request.method == "POST" and form.is_valid():
+        rfc_value = form.cleaned_data["rfc"]
+        try:
+            customer = actions.customer_login(ps.issuer, _actor(request, rfc_value), rfc=rfc_value,
+                                              password=form.cleaned_data["password"])
+        except Refusal as r:
+            status = _refused(form, r)
+        else:
+            request.session.cycle_key()
+            if request.flow.get("rfc") != rfc_value:
+                request.flow.update(rfc=rfc_value, tickets=[])
+                request.flow.pop("receptor", None)
+            request.flow["customer"] = customer.pk
+            if customer.must_change_password:
+                return redirect("portal:change_password", ps.slug)
+            return redirect("portal:panel", ps.slug)
+    return render(request, "portal/signin.html", _ctx(request, form=form), status=status)
 
 
 def _tickets(request):
@@ -163,6 +190,7 @@ def fiscal(request, ps):
         {"name": customer.legal_name, "postal_code": customer.postal_code, "regimen": customer.regimen,
          "uso_cfdi": customer.uso_cfdi, "email": customer.email} if customer else {})
     form = FiscalDataForm(request.POST or None, rfc=rfc_value, initial=initial)
+    form.fields["regimen"].widget.attrs["data-usos-url"] = reverse("portal:usos", args=[ps.slug])
     if customer:
         form.fields.pop("password")
     if request.method == "POST" and form.is_valid():
@@ -178,7 +206,7 @@ def fiscal(request, ps):
 def usos(request, ps):
     """HTMX: the UsoCFDI options for the chosen regime."""
     regimen = request.GET.get("regimen", "")
-    rfc_value = request.flow.get("rfc", "")
+    rfc_value = request.customer.rfc if request.customer else request.flow.get("rfc", "")
     return render(request, "portal/_usos.html", {"usos": services.usos_for(regimen, len(rfc_value) == 12) if regimen else []})
 
 
@@ -247,7 +275,7 @@ def download(request, ps, uuid, what):
 @portal_view
 def panel(request, ps):
     if request.customer is None:
-        return redirect(reverse("portal:rfc", args=[ps.slug]))
+        return redirect(reverse("portal:signin", args=[ps.slug]))
     if request.method == "POST":
         content = actions.download_selection(ps.issuer, _actor(request), customer=request.customer,
                                              uuids=request.POST.getlist("uuid"))
@@ -273,6 +301,7 @@ def profile(request, ps):
     form = FiscalDataForm(request.POST or None, rfc=c.rfc, initial={"name": c.legal_name, "postal_code": c.postal_code,
                                                                      "regimen": c.regimen, "uso_cfdi": c.uso_cfdi, "email": c.email})
     form.fields.pop("password")
+    form.fields["regimen"].widget.attrs["data-usos-url"] = reverse("portal:usos", args=[ps.slug])
     saved = False
     if request.method == "POST" and form.is_valid():
         try:
@@ -297,6 +326,7 @@ def change_password(request, ps):
         except Refusal as r:
             add_refusal(form, r)
         else:
+            messages.success(request, "Su contraseña se cambió. Úsela la próxima vez que ingrese.")
             return redirect("portal:panel", ps.slug)
     return render(request, "portal/change_password.html", _ctx(request, form=form))
 

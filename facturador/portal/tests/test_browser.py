@@ -19,7 +19,8 @@ def test_customer_invoices_a_ticket_and_recovers_password(page, portal, make_tic
     page.fill("input[name=rfc]", "xiqb891116qe4")
     page.click("button:has-text('Continuar')")
     page.click("text=Continuar sin cuenta")
-    page.click("text=¿Dónde encuentro estos datos?")
+    page.click("#help-order_number summary")  # the "?" next to each field shows where that datum is printed
+    assert page.locator("#help-order_number svg").is_visible()
     shot("1-ticket-help")
     for t in (t1, t2):
         page.fill("input[name=order_number]", t.order_number)
@@ -73,10 +74,8 @@ def test_customer_invoices_a_ticket_and_recovers_password(page, portal, make_tic
     assert "contraseña temporal" in page.inner_text("main")
     temp = re.search(r"es: (\S+)", smtp_server.messages[-1].get_body().get_content()).group(1)
     page.goto(f"/autofacturacion/p/{portal.ps.slug}/")
-    page.select_option("select[name=branch]", label="CDMX01 — Sucursal Reforma")
-    page.click("button:has-text('Continuar')")
+    page.click("text=Mis facturas / Ingresar")  # the direct entry: no branch, no ticket
     page.fill("input[name=rfc]", "XIQB891116QE4")
-    page.click("button:has-text('Continuar')")
     page.fill("input[name=password]", temp)
     page.click("button:has-text('Ingresar')")
     page.wait_for_selector("text=contraseña temporal")
@@ -85,6 +84,7 @@ def test_customer_invoices_a_ticket_and_recovers_password(page, portal, make_tic
     page.fill("input[name=new2]", "Nueva-clave-99")
     page.click("button:has-text('Guardar contraseña')")
     page.wait_for_selector("h1:has-text('Mis facturas')")
+    assert "Su contraseña se cambió" in page.inner_text("main")
     shot("8-after-recovery")
     assert not Customer.objects.get(rfc="XIQB891116QE4").must_change_password
 
