@@ -41,7 +41,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from facturador.billing.models import Account, BillingInvoice, Charge, IdType, ServiceClass
-from facturador.tabular import FieldSpec, ImportFileError, Limits, RowError, Template, error_dict, map_rows, suggest
+from facturador.tabular import (FieldSpec, ImportFileError, Limits, RowError, Template, column_letter, error_dict,
+                                map_rows, suggest)
+from facturador.tabular.suggest import header_key
 from facturador.tabular.isolated import sample_isolated
 from facturador.tabular.mapping import open_for_template
 from facturador.taxid import TaxIdError, nit_check_digit, validate_nit
@@ -157,29 +159,59 @@ def default_opening_period(today: dt.date | None = None) -> str:
     return f"{prev.year}-{prev.month:02d}"
 
 
+def _columns_by_synonyms(sample) -> tuple[int, list] | None:
+    """Fallback header search: the first of the sample's first rows whose cells name the reference and at least one
+    other account field exactly (synonyms, accents and case ignored). `tabular.suggest` also wants the row below
+    the header to be half filled, which a register whose first account has few optional fields is not."""
+    keys = {spec.name: set(spec.keys()) for spec in CATALOG}
+    for rn, cells in sample.rows[:30]:
+        found, taken = [], set()
+        for j, cell in enumerate(cells):
+            hk = header_key(cell)
+            name = next((n for n, ks in keys.items() if hk in ks and n not in taken), None) if hk else None
+            if name:
+                taken.add(name)
+                found.append((j, str(cell).strip(), name))
+        if "reference" in taken and len(found) >= 2:
+            return rn, found
+    return None
+
+
 def template_for(path, filename: str, report: Report) -> Template:
     """Find the header row and match the columns (first rows read in a limited child process)."""
     sample = sample_isolated(str(path), filename, rows=40, limits=ACCOUNTS_LIMITS)
     proposal = suggest(sample, CATALOG, extra=False)
     report.sheet = proposal.sheet
-    for c in proposal.columns:
-        if c.field:
-            report.columns.append({"column": c.letter, "header": c.header, "field": c.field, "label": c.label})
-        elif c.header:
-            report.ignored_columns.append({"column": c.letter, "header": c.header})
-    if not any(c["field"] == "reference" for c in report.columns):
-        found = ", ".join(f"«{c.header}»" for c in proposal.columns if c.header) or "ninguno"
-        raise ImportFileError(
-            "no_reference_column",
-            f"No se encontró la columna de la referencia de pago (encabezados encontrados en la fila "
-            f"{proposal.header_row}: {found}). Use un encabezado como «Referencia», «Cuenta» o «Código».",
-            row=proposal.header_row)
-    data = proposal.template(name="cuentas")
-    for f in data["fields"]:
-        f["required"] = f["field"] == "reference"
-        f.pop("rules", None)
-    data.pop("checks", None)
-    return Template.from_dict(data)
+    columns = [(c.index, c.header, c.field) for c in proposal.columns]
+    header_row = proposal.header_row
+    if not any(f == "reference" for _j, _h, f in columns):
+        fallback = _columns_by_synonyms(sample)
+        if fallback is None:
+            found = ", ".join(f"«{h}»" for _j, h, _f in columns if h) or "ninguno"
+            raise ImportFileError(
+                "no_reference_column",
+                f"No se encontró la columna de la referencia de pago (encabezados encontrados en la fila "
+                f"{proposal.header_row}: {found}). Use un encabezado como «Referencia», «Cuenta» o «Código».",
+                row=proposal.header_row)
+        header_row, matched = fallback
+        by_index = {j: (h, name) for j, h, name in matched}
+        cells = dict(sample.rows)[header_row]
+        columns = [(j, by_index.get(j, (str(c).strip(), None))[0], by_index.get(j, (None, None))[1])
+                   for j, c in enumerate(cells)]
+    specs = {spec.name: spec for spec in CATALOG}
+    fields = []
+    for j, header, name in columns:
+        if name:
+            report.columns.append({"column": column_letter(j), "header": header, "field": name,
+                                   "label": specs[name].label})
+            fields.append({"field": name, "label": specs[name].label, "header": header, "parser": specs[name].parser,
+                           "required": name == "reference", **(specs[name].options or {})})
+        elif header:
+            report.ignored_columns.append({"column": column_letter(j), "header": header})
+    return Template.from_dict({
+        "name": "cuentas", "sheet": proposal.sheet, "header_row": header_row,
+        "decimal_separator": proposal.decimal_separator, "thousands_separator": proposal.thousands_separator,
+        "date_formats": list(proposal.date_formats), "fields": fields})
 
 
 def _err(rn, col, name, value, code, reason) -> RowError:

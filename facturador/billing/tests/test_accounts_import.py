@@ -197,3 +197,11 @@ def test_web_upload_previews_then_imports_on_confirmation(issuer_co, client_co, 
     assert refused.status_code == 200 and Account.objects.count() == 0
     done = client_co.post("/facturacion/cuentas/cargar/", {"token": token, "confirm": "1", "valid_only": "on"})
     assert done.status_code == 302 and Account.objects.count() == 3
+
+
+def test_header_is_found_when_the_first_account_has_few_fields(issuer_co, tmp_path):
+    path = write_xlsx(tmp_path / "p.xlsx", {"Padrón": [["Padrón de usuarios"], [], HEADER,
+                                                       ["0001", "Ana", None, None, None, None, None, None, None],
+                                                       ["0002", "Luis", "CC", "123", "Cl 1", 2, "Comercial", "", 5]]})
+    report = run(issuer_co, path, dry_run=True)
+    assert report.rows_valid == 2 and {c["field"] for c in report.columns} >= {"reference", "holder_name", "stratum"}
