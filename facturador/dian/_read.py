@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from lxml import etree
 
@@ -94,12 +95,19 @@ def rule(kind: str | None, code: str) -> str:
     return code
 
 
+@lru_cache(maxsize=1024)
+def _xpath(path: str) -> etree.XPath:
+    """A compiled XPath: ``el.xpath(path)`` compiles the expression on every call, which was most of the time
+    spent reading a document (verify calls these helpers about 250 times per AttachedDocument)."""
+    return etree.XPath(path, namespaces=NS)
+
+
 def xp(el, path: str) -> list:
-    return el.xpath(path, namespaces=NS)
+    return _xpath(path)(el)
 
 
 def text(el, path: str) -> str | None:
-    found = el.xpath(path, namespaces=NS)
+    found = _xpath(path)(el)
     if not found:
         return None
     v = found[0]

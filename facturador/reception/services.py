@@ -60,7 +60,7 @@ def _addressed_elsewhere(issuer: Issuer, cand: reader.Candidate) -> str:
 def _file(issuer: Issuer, intake: Intake, cand: reader.Candidate) -> tuple[str, ReceivedDocument]:
     """('filed' | 'set_aside' | 'duplicate', document) for one candidate; inside the caller's transaction."""
     now = timezone.now()
-    existing = ReceivedDocument.objects.filter(issuer=issuer, uuid=cand.uuid).first()
+    existing = ReceivedDocument.objects.filter(issuer=issuer, uuid=cand.uuid).order_by().first()
     if existing is not None:
         ReceivedDocument.objects.filter(pk=existing.pk).update(arrivals=F("arrivals") + 1, last_arrival_at=now)
         return "duplicate", existing
