@@ -1,4 +1,5 @@
-"""Sample files for the manuals: an accounts register and an operator's consumption detail ("Detalle de consumo").
+"""Sample files for the manuals: an accounts register, an operator's consumption detail ("Detalle de consumo"),
+the references file of a batch and the invoice template to upload.
 
 Both are xlsx as a clerk gets them: title rows above the header, Spanish headers with accents, references as
 text with their leading zeros, a totals row in the consumption file. They are offered on the pages that take
@@ -108,7 +109,22 @@ def consumption_xlsx(period: str | None = None, references: list[str] | None = N
     return buf.getvalue()
 
 
+def references_txt() -> bytes:
+    """The plain-text file of manual 000 (step 6): the references to bill, one a line, as copied from the
+    portfolio list into Notepad (Windows line ends)."""
+    return "".join(f"{i:010d}\r\n" for i in range(1, 11)).encode("ascii")
+
+
+def invoice_template_typ() -> bytes:
+    """The built-in invoice design as a Typst file (manual 000, step 11: the template to upload)."""
+    from facturador.billing.invoice_templates import default_template
+
+    return default_template().encode("utf-8")
+
+
 SAMPLES = {
     "cuentas": SampleFile("cuentas-ejemplo.xlsx", accounts_xlsx),
     "consumo": SampleFile("detalle-consumo-ejemplo.xlsx", consumption_xlsx),
+    "referencias": SampleFile("referencias-ejemplo.txt", references_txt, "text/plain; charset=utf-8"),
+    "plantilla": SampleFile("plantilla-factura-ejemplo.typ", invoice_template_typ, "text/plain; charset=utf-8"),
 }

@@ -1,5 +1,8 @@
 import pytest
 
+from facturador.billing import samples
+from facturador.core.actors import Actor
+
 pytestmark = pytest.mark.django_db
 
 
@@ -26,7 +29,8 @@ def demo(settings, tmp_path, issuer_co):
 
 def test_the_demo_writes_the_manuals_sample_files_to_the_data_dir(demo, tmp_path):
     names = sorted(p.name for p in (tmp_path / "ejemplos").iterdir())
-    assert names == ["cuentas-ejemplo.xlsx", "detalle-consumo-ejemplo.xlsx"]
+    assert names == ["cuentas-ejemplo.xlsx", "detalle-consumo-ejemplo.xlsx", "plantilla-factura-ejemplo.typ",
+                     "referencias-ejemplo.txt"]
 
 
 def test_the_demo_operator_template_reads_the_sample_consumption_file_without_errors(demo, tmp_path):
@@ -60,3 +64,14 @@ def test_sample_files_are_offered_for_download(demo, client_co):
     resp = client.get("/facturacion/ejemplos/cuentas/")
     assert resp.status_code == 200 and resp["Content-Disposition"].endswith('"cuentas-ejemplo.xlsx"')
     assert client.get("/facturacion/ejemplos/nada/").status_code == 404
+
+
+def test_the_sample_references_and_template_files_are_accepted_by_a_batch(demo, tmp_path):
+    from facturador.billing import actions
+    from facturador.billing.selection import parse_references
+
+    folder = tmp_path / "ejemplos"
+    actions.upload_template(demo, Actor.cli(), name="Ejemplo", source=(folder / "plantilla-factura-ejemplo.typ").read_text())
+    preview = actions.preview_batch(demo, periods=[samples.last_period()], template="Ejemplo",
+                                    references=parse_references((folder / "referencias-ejemplo.txt").read_bytes()))
+    assert preview.plan.count == 10
