@@ -37,11 +37,15 @@ def clean_filename(name: str) -> str:
 def record_intake(issuer: Issuer, *, source: str, name: str, data: bytes, user=None, **imap) -> Intake:
     """Store what arrived (raw bytes) before reading it."""
     name = clean_filename(name)
-    with transaction.atomic():
-        intake = Intake(issuer=issuer, source=source, original_name=name, size=len(data),
-                        sha256=hashlib.sha256(data).hexdigest(), created_by=user, **imap)
-        intake.file.save(name, ContentFile(data), save=False)
-        intake.save()
+    intake = Intake(issuer=issuer, source=source, original_name=name, size=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(), created_by=user, **imap)
+    intake.file.save(name, ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            intake.save()
+    except BaseException:  # e.g. the IMAP UID recorded meanwhile by another poll: no stray copy stays
+        intake.file.storage.delete(intake.file.name)
+        raise
     return intake
 
 
@@ -72,22 +76,37 @@ def _file(issuer: Issuer, intake: Intake, cand: reader.Candidate) -> tuple[str, 
         report=cand.report, verified_at=now, last_arrival_at=now,
         **{k: v for k, v in f.items() if k in _FIELDS})
     stem = clean_filename(f["number"] or cand.uuid[:16])
-    doc.xml.save(f"{stem}.xml", ContentFile(cand.xml), save=False)
-    if cand.application_response:
-        doc.application_response.save(f"ApplicationResponse-{stem}.xml", ContentFile(cand.application_response),
-                                      save=False)
-    if cand.container:
-        doc.container.save(f"ad{stem}.xml", ContentFile(cand.container), save=False)
-    if cand.pdf:
-        doc.pdf.save(clean_filename(cand.pdf_name or f"{stem}.pdf"), ContentFile(cand.pdf), save=False)
     try:
+        doc.xml.save(f"{stem}.xml", ContentFile(cand.xml), save=False)
+        if cand.application_response:
+            doc.application_response.save(f"ApplicationResponse-{stem}.xml",
+                                          ContentFile(cand.application_response), save=False)
+        if cand.container:
+            doc.container.save(f"ad{stem}.xml", ContentFile(cand.container), save=False)
+        if cand.pdf:
+            doc.pdf.save(clean_filename(cand.pdf_name or f"{stem}.pdf"), ContentFile(cand.pdf), save=False)
         with transaction.atomic():
             doc.save()
     except IntegrityError:  # the same document filed at the same moment by another arrival
+        _delete_files(doc)
         existing = ReceivedDocument.objects.get(issuer=issuer, uuid=cand.uuid)
         ReceivedDocument.objects.filter(pk=existing.pk).update(arrivals=F("arrivals") + 1, last_arrival_at=now)
         return "duplicate", existing
+    except BaseException:
+        _delete_files(doc)
+        raise
     return ("set_aside" if reason else "filed"), doc
+
+
+FILE_FIELDS = ("xml", "application_response", "container", "pdf")
+
+
+def _delete_files(doc: ReceivedDocument) -> None:
+    """Remove the files written for a document whose row was not stored (nothing half-written stays)."""
+    for name in FILE_FIELDS:
+        f = getattr(doc, name)
+        if f:
+            f.storage.delete(f.name)
 
 
 _FIELDS = {f.name for f in ReceivedDocument._meta.get_fields()} - {"id", "issuer", "intake", "status"}
@@ -111,26 +130,38 @@ def process_intake(intake: Intake, data: bytes | None = None) -> Intake:
         return intake
     results = [dict(e, outcome="error") for e in arrival.errors]
     counts = {"filed": 0, "duplicate": 0, "set_aside": 0}
-    with transaction.atomic():
-        for cand in arrival.candidates:
-            outcome, doc = _file(issuer, intake, cand)
-            counts[outcome] += 1
-            results.append({"member": cand.member, "outcome": outcome, "document": doc.pk, "number": doc.number,
-                            "code": "", "message": doc.set_aside_reason if outcome == "set_aside" else ""})
-        if not arrival.candidates and not arrival.errors:
-            results.append({"member": intake.original_name, "outcome": "error", "code": "reception.file.no_documents",
-                            "message": f"«{intake.original_name}» no contiene facturas electrónicas ni CFDI."})
-        errors = sum(1 for r in results if r["outcome"] == "error")
-        found = len(arrival.candidates)
-        status = (Intake.Status.FAILED if not found else Intake.Status.PARTIAL if errors else Intake.Status.PROCESSED)
-        first_error = next((r for r in results if r["outcome"] == "error"), None)
-        Intake.objects.filter(pk=intake.pk).update(
-            status=status, documents=counts["filed"], duplicates=counts["duplicate"], set_aside=counts["set_aside"],
-            errors=errors, results=results, processed_at=timezone.now(),
-            error_code=first_error["code"] if first_error else "",
-            error_message="\n".join(r["message"] for r in results if r["outcome"] == "error"))
+    written: list[ReceivedDocument] = []
+    try:
+        with transaction.atomic():
+            _file_all(issuer, intake, arrival, results, counts, written)
+    except BaseException:
+        for doc in written:  # rolled back: their rows are gone, so are their files
+            _delete_files(doc)
+        raise
     intake.refresh_from_db()
     return intake
+
+
+def _file_all(issuer, intake, arrival, results, counts, written) -> None:
+    for cand in arrival.candidates:
+        outcome, doc = _file(issuer, intake, cand)
+        if outcome != "duplicate":
+            written.append(doc)
+        counts[outcome] += 1
+        results.append({"member": cand.member, "outcome": outcome, "document": doc.pk, "number": doc.number,
+                        "code": "", "message": doc.set_aside_reason if outcome == "set_aside" else ""})
+    if not arrival.candidates and not arrival.errors:
+        results.append({"member": intake.original_name, "outcome": "error", "code": "reception.file.no_documents",
+                        "message": f"«{intake.original_name}» no contiene facturas electrónicas ni CFDI."})
+    errors = sum(1 for r in results if r["outcome"] == "error")
+    found = len(arrival.candidates)
+    status = (Intake.Status.FAILED if not found else Intake.Status.PARTIAL if errors else Intake.Status.PROCESSED)
+    first_error = next((r for r in results if r["outcome"] == "error"), None)
+    Intake.objects.filter(pk=intake.pk).update(
+        status=status, documents=counts["filed"], duplicates=counts["duplicate"], set_aside=counts["set_aside"],
+        errors=errors, results=results, processed_at=timezone.now(),
+        error_code=first_error["code"] if first_error else "",
+        error_message="\n".join(r["message"] for r in results if r["outcome"] == "error"))
 
 
 # ----------------------------------------------------------------------------------------- queries
