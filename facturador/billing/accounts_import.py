@@ -353,8 +353,13 @@ def read(issuer, path, filename: str, *, report: Report | None = None) -> Report
             report.rows_read += 1
             errors = list(mr.errors)
             ref = str(mr.values.get("reference") or "").strip()
-            fields, problems = ({}, []) if errors else check_row(mr.values, mr.row_number, cols, existing.get(ref))
-            errors += problems
+            fields, problems = check_row(mr.values, mr.row_number, cols, existing.get(ref))
+            if errors:  # the engine's errors first; the checks of the other cells as well, all in one report
+                failed = {e.field for e in errors}
+                errors += [e for e in problems if e.field not in failed]
+                errors.sort(key=lambda e: (len(e.column or ""), e.column or ""))
+            else:
+                errors = problems
             if not errors and ref in seen:
                 errors.append(_err(mr.row_number, cols.get("reference"), "reference", ref, "duplicate_reference",
                                    f"la referencia {ref} ya está en la fila {seen[ref]}"))

@@ -72,7 +72,7 @@ def test_a_file_with_errors_imports_nothing_and_names_row_column_header_value(is
     r = info.value
     assert r.code == "billing.accounts_file.invalid_rows" and r.details["rows_read"] == 4
     assert r.details["rows_valid"] == 3
-    first = r.details["errors"][0]
+    first = r.details["errors"][-1]
     assert first == {"row": 8, "column": "I", "header": "Saldo anterior", "value": "N/A", "code": "invalid_number",
                      "message": first["message"]} and first["message"].startswith("Fila 8")
     assert Account.objects.count() == 0 and Charge.objects.count() == 0
@@ -205,3 +205,9 @@ def test_header_is_found_when_the_first_account_has_few_fields(issuer_co, tmp_pa
                                                        ["0002", "Luis", "CC", "123", "Cl 1", 2, "Comercial", "", 5]]})
     report = run(issuer_co, path, dry_run=True)
     assert report.rows_valid == 2 and {c["field"] for c in report.columns} >= {"reference", "holder_name", "stratum"}
+
+
+def test_a_row_with_an_unreadable_cell_still_reports_its_other_bad_cells(issuer_co, tmp_path):
+    rows = [["0004", "Marta", "NIT", "800197268-9", "", 2, "Residencial", "", "N/A"]]
+    report = run(issuer_co, xlsx(tmp_path, rows), dry_run=True)
+    assert [(e["column"], e["code"]) for e in report.errors] == [("D", "nit_dv"), ("I", "invalid_number")]
