@@ -300,3 +300,51 @@ def page(browser, live_server):
     pg.set_default_timeout(15000)
     yield pg
     context.close()
+
+
+# --- the seeded demo, signing in, accessibility ----------------------------------------------------------------
+
+@pytest.fixture
+def seeded_demo(db, settings):
+    """A freshly seeded demo with its local DIAN service and PAC (`serve --seed-demo`), see
+    core.tests.helpers.seeded_demo_services. Browser tests mark themselves django_db(transaction=True)."""
+    from facturador.core.tests.helpers import seeded_demo_services
+
+    with seeded_demo_services(settings) as demo:
+        yield demo
+
+
+def sign_in(page, username, password=None):
+    """Fill the sign-in form shown on the current page, as a person does."""
+    if password is None:
+        from facturador.core.demo import DEMO_PASSWORD
+
+        password = DEMO_PASSWORD
+    page.get_by_label("Usuario").fill(username)
+    page.get_by_label("Contraseña").fill(password)
+    page.get_by_role("button", name="Ingresar").click()
+
+
+AXE_FAILING_IMPACTS = ("serious", "critical")
+
+
+def assert_accessible(page, name, artifacts_dir=None):
+    """Run axe-core (bundled by the axe-playwright-python test dependency) on the page as it is now and fail on
+    serious or critical violations. The script is evaluated through the DevTools protocol (`page.evaluate`), which
+    the page's Content-Security-Policy does not govern, so the app's strict CSP stays on (no bypass_csp): a
+    <script> tag added to the page would be refused by it. The full report goes to artifacts_dir."""
+    import json
+
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"resultTypes": ["violations"],
+                                       "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
+                                                                             "wcag21aa", "best-practice"]}})
+    violations = results.response["violations"]
+    if artifacts_dir is not None:
+        (artifacts_dir / f"axe-{name}.json").write_text(json.dumps(violations, ensure_ascii=False, indent=1))
+    bad = [v for v in violations if v.get("impact") in AXE_FAILING_IMPACTS]
+    assert not bad, f"axe-core, {name} ({page.url}): " + "; ".join(
+        f"{v['id']} ({v['impact']}): {v['help']} — " + ", ".join(n["target"][0] if isinstance(n["target"][0], str)
+                                                                 else str(n["target"][0]) for n in v["nodes"][:5])
+        for v in bad)

@@ -1,4 +1,5 @@
 import datetime as dt
+from contextlib import contextmanager
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,3 +36,40 @@ def make_p12(nit, password="clave", days=365, not_before_days=-1, key=None, othe
     enc = serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
     return pkcs12.serialize_key_and_certificates(b"test", pkey if not other_key else None, cert, None, enc) if other_key else \
         pkcs12.serialize_key_and_certificates(b"test", key, cert, None, enc)
+
+
+# --- the demo, as `facturador serve --seed-demo` starts it ------------------------------------------------------
+
+class SeededDemo:
+    """What `serve --seed-demo` gives a first-time user: the demo data (`core.demo.seed`, which runs every app's
+    demo), the local DIAN service and the local PAC on the demo's ports, and the habilitación demo wiring."""
+
+    def __init__(self, co, mx, dian, pac):
+        self.co, self.mx, self.dian, self.pac = co, mx, dian, pac
+
+
+@contextmanager
+def seeded_demo_services(settings):
+    """`serve --seed-demo` in a test (with free ports): yields a `SeededDemo`; stops the services afterwards."""
+    from conftest import free_port
+    from facturador.cfdi.sandbox import PacSandbox
+    from facturador.core import demo as core_demo
+    from facturador.core.models import Issuer
+    from facturador.dian.sandbox import SandboxServer
+    from facturador.einvoice.demo import sandbox_config
+    from facturador.habilitacion import demo as habilitacion_demo
+
+    settings.FACTURADOR_DIAN_SANDBOX_PORT = free_port()
+    settings.FACTURADOR_PAC_SANDBOX_PORT = free_port()
+    core_demo.seed()
+    dian = SandboxServer(port=settings.FACTURADOR_DIAN_SANDBOX_PORT, async_pending_polls=0, **sandbox_config()).start()
+    pac = PacSandbox(port=settings.FACTURADOR_PAC_SANDBOX_PORT)
+    pac.start()
+    habilitacion_demo.connect_local_dian(dian.sandbox, dian.url)
+    try:
+        yield SeededDemo(Issuer.objects.get(country="CO", tax_id="900373076"),
+                         Issuer.objects.get(country="MX", tax_id="EKU9003173C9"), dian, pac)
+    finally:
+        habilitacion_demo.disconnect_local_dian()
+        pac.stop()
+        dian.stop()

@@ -1,5 +1,4 @@
 import uuid
-from contextlib import contextmanager
 
 import pytest
 
@@ -48,26 +47,3 @@ def run_job_inline(job):
     execute_job.call(job.pk)
     job.refresh_from_db()
     return job
-
-
-@contextmanager
-def seeded_demo_with_local_dian(settings):
-    """`serve --seed-demo`: demo data, the local DIAN service on the demo's port, the demo wiring; yields the
-    Colombian demo issuer and the service."""
-    from conftest import free_port
-    from facturador.core import demo as core_demo
-    from facturador.core.models import Issuer
-    from facturador.dian.sandbox import SandboxServer
-    from facturador.einvoice.demo import sandbox_config
-    from facturador.habilitacion import demo
-
-    settings.FACTURADOR_DIAN_SANDBOX_PORT = free_port()
-    core_demo.seed()
-    server = SandboxServer(port=settings.FACTURADOR_DIAN_SANDBOX_PORT, async_pending_polls=0,
-                           **sandbox_config()).start()
-    demo.connect_local_dian(server.sandbox, server.url)
-    try:
-        yield Issuer.objects.get(country="CO", tax_id="900373076"), server
-    finally:
-        demo.disconnect_local_dian()
-        server.stop()

@@ -16,8 +16,6 @@ from facturador.einvoice.demo import DEMO_SOFTWARE_ID
 from facturador.habilitacion import services
 from facturador.habilitacion.models import Enablement
 
-from .conftest import seeded_demo_with_local_dian
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -25,14 +23,8 @@ def shot(page, artifacts_dir, name):
     page.screenshot(path=str(artifacts_dir / f"manual-002-{name}.png"), full_page=True)
 
 
-@pytest.fixture
-def seeded_demo(transactional_db, settings):
-    with seeded_demo_with_local_dian(settings) as issuer_and_server:
-        yield issuer_and_server
-
-
 def test_manual_002_from_fresh_demo_to_production_ready(page, seeded_demo, start_worker, artifacts_dir):
-    issuer, server = seeded_demo
+    issuer, server = seeded_demo.co, seeded_demo.dian
     start_worker("manual-002")
     today = dt.datetime.now(ZoneInfo(issuer.tz)).date()  # the issuer's date (Bogotá), not the machine's (UTC)
 

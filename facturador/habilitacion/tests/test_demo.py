@@ -8,7 +8,9 @@ import pytest
 from facturador.einvoice.models import OperationMode
 from facturador.habilitacion import actions, demo, services
 
-from .conftest import ACTOR, seeded_demo_with_local_dian
+from facturador.core.tests.helpers import seeded_demo_services
+
+from .conftest import ACTOR
 
 MANUAL_RANGE = dict(prefix="FE", range_from=1, range_to=100, resolution_number="18764031407250",
                     valid_from=dt.date(2026, 11, 3), valid_to=dt.date(2028, 11, 3))
@@ -17,8 +19,8 @@ MANUAL_RANGE = dict(prefix="FE", range_from=1, range_to=100, resolution_number="
 @pytest.fixture
 def demo_setup(db, settings):
     """`serve --seed-demo`: demo data, the local DIAN service on the demo's port, the demo wiring."""
-    with seeded_demo_with_local_dian(settings) as issuer_and_server:
-        yield issuer_and_server
+    with seeded_demo_services(settings) as demo:
+        yield demo.co, demo.dian
 
 
 def _in_production(issuer):
