@@ -101,6 +101,13 @@ def payload(batch, account, charges, interest: Decimal) -> dict:
         customer["dv"] = account.check_digit
     if not account.id_number:
         customer = "consumidor_final"
+    from facturador.dian.jsonio import party_errors
+
+    problems = party_errors(customer)
+    if problems:  # found now, before the account takes a number, rather than when its invoice is signed
+        raise ElectronicError("billing.electronic.customer_invalid",
+                              f"Datos del titular no válidos para la DIAN: {problems[0].message}",
+                              details={"rule": problems[0].code, "field": problems[0].field})
     return {
         "kind": "invoice", "customer": customer, "lines": lines,
         "payment": {"method": "2", "due_date": batch.due_date.isoformat()},
@@ -119,13 +126,6 @@ def numbering_range(issuer):
                               details={"reason": exc.code}) from exc
 
 
-def _qr_text(root, cufe: str) -> str:
-    from facturador.dian.ns import STS
-
-    el = next(root.iter(f"{{{STS}}}QRCode"), None)
-    return ((el.text if el is not None else "") or cufe).strip()
-
-
 def print_data(document_ids) -> dict[int, dict]:
     """CUFE, QR text (as signed) and resolution of stored DIAN documents, by id, for the printed bills."""
     from facturador.einvoice.models import DianDocument
@@ -134,7 +134,7 @@ def print_data(document_ids) -> dict[int, dict]:
     for pk, cufe, xml, resolution in DianDocument.objects.filter(pk__in=list(document_ids)).values_list(
             "pk", "cufe", "signed_xml", "numbering_range__resolution_number"):
         if xml:
-            out[pk] = {"cufe": cufe, "qr_text": _qr_text(etree.fromstring(bytes(xml)), cufe),
+            out[pk] = {"cufe": cufe, "qr_text": _services().qr_text(etree.fromstring(bytes(xml)), cufe),
                        "authorization": resolution or "", "validation_date": None}
     return out
 
@@ -184,18 +184,22 @@ class BatchSigner:
                 failed[inv.pk] = f"Factura electrónica: {exc.message}"
             except services.EinvoiceError as exc:
                 failed[inv.pk] = f"Factura electrónica: {getattr(exc, 'display', exc.message)}"
+        fresh = {}
         if signed or failed:
             try:
                 self._store(invoices, signed, failed)
+                fresh = {pk: {"cufe": built.cufe, "qr_text": built.qr_text, "authorization": rng.resolution_number,
+                              "validation_date": None} for pk, (_data, rng, built) in signed.items()}
             except (IntegrityError, _Taken):
                 # another worker stored them first (a lease taken over): use what it stored
                 logger.info("Batch %s: documents of a chunk were signed by another worker", batch.pk)
-        ids = [inv.pk for inv in invoices]
-        links = dict(BillingInvoice.objects.filter(pk__in=ids).values_list("pk", "dian_document_id"))
+        rest = [inv.pk for inv in invoices if inv.pk not in fresh]
+        links = dict(BillingInvoice.objects.filter(pk__in=rest).values_list("pk", "dian_document_id")) if rest else {}
         for inv in invoices:
-            inv.dian_document_id = links.get(inv.pk)
+            if inv.pk in links:
+                inv.dian_document_id = links[inv.pk]
         by_doc = print_data(d for d in links.values() if d)
-        return {pk: by_doc.get(doc) for pk, doc in links.items() if doc}
+        return fresh | {pk: by_doc.get(doc) for pk, doc in links.items() if doc}
 
     def _store(self, invoices, signed: dict, failed: dict):
         from facturador.billing.models import BillingInvoice
@@ -221,6 +225,7 @@ class BatchSigner:
                 if not BillingInvoice.objects.filter(pk=pk, dian_document_id__isnull=True).update(
                         dian_document_id=doc.pk, cufe=doc.cufe, error=""):
                     raise _Taken()
+                inv.dian_document_id, inv.cufe = doc.pk, doc.cufe
                 index.append(IssuedDocument(
                     issuer=batch.issuer, source="einvoice.document", source_id=str(doc.pk), country="CO",
                     document_type=DocumentType.INVOICE, prefix=doc.prefix, number=doc.number,

@@ -209,11 +209,15 @@ class Signed:
 
     @property
     def qr_text(self) -> str:
-        """The QR text exactly as signed (sts:QRCode), or the CUFE."""
-        from facturador.dian.ns import STS
+        return qr_text(self.root, self.cufe)
 
-        el = next(self.root.iter(f"{{{STS}}}QRCode"), None)
-        return ((el.text if el is not None else "") or self.cufe).strip()
+
+def qr_text(root, cufe: str) -> str:
+    """The QR text of a document exactly as signed (its sts:QRCode), or the CUFE."""
+    from facturador.dian.ns import STS
+
+    el = next(root.iter(f"{{{STS}}}QRCode"), None)
+    return ((el.text if el is not None else "") or cufe).strip()
 
 
 def build_signed(issuer, mode: OperationMode, rng: NumberingRange, number: int, payload: dict, signer,

@@ -206,3 +206,47 @@ def test_concurrent_rounds_claim_each_document_once_and_an_interrupted_claim_is_
     third = round_job()
     assert third.upload(ids) and len(sandbox.batches) == 2
     assert dict(DianDocument.objects.values_list("pk", "file_name")) == names
+
+
+@pytest.mark.django_db
+def test_buyer_data_dian_refuses_is_caught_before_numbering(dian_issuer, settings, tmp_path):  # noqa: F811
+    settings.MEDIA_ROOT = tmp_path
+    a, b = make_accounts(dian_issuer, 2)
+    b.id_type, b.id_number, b.check_digit = "NIT", "800199436", "9"  # the right check digit is 4
+    b.save()
+    batch = issue_batch_inline(dian_issuer, [a, b], electronic=True)
+    assert batch.invoice_count == 1
+    assert batch.error_list == [{"reference": b.reference, "reason": "Factura electrónica: Datos del titular no "
+                                 "válidos para la DIAN: El DV del NIT 800199436 es 4, no 9."}]
+    assert list(BillingInvoice.objects.values_list("number", flat=True)) == [990000000]  # b took no number
+
+
+@pytest.mark.django_db
+def test_invoice_that_cannot_be_signed_is_reported_and_the_rest_goes_on(dian_issuer, settings, tmp_path):  # noqa: F811
+    """Signing happens after numbering: a document refused then keeps its reason on the invoice, which is still
+    printed (without CUFE), and the batch lists it among its errors."""
+    from facturador.billing import batch as engine
+    from facturador.billing import jobs
+    from facturador.core.jobs import JobContext
+    from facturador.core.models import NumberingRange
+    from facturador.einvoice.models import DianDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    batch = issue_batch_inline(dian_issuer, make_accounts(dian_issuer, 2), electronic=True)
+    first, second = BillingInvoice.objects.select_related("account").filter(batch=batch).order_by("number")
+    # as if the second had not been signed yet when the range lost its technical key
+    IssuedDocument.objects.filter(source_id=str(second.dian_document_id)).delete()
+    DianDocument.objects.filter(pk=second.dian_document_id).delete()
+    BillingInvoice.objects.filter(pk=second.pk).update(dian_document_id=None, cufe="", pdf="")
+    NumberingRange.objects.filter(prefix="SETP").update(technical_key="")
+    second.refresh_from_db()
+    engine._Renderer(batch).render_chunk([second])
+    second.refresh_from_db()
+    assert second.dian_document_id is None and second.pdf and "technical_key" in second.error
+    assert not decode_qr(Path(settings.MEDIA_ROOT) / second.pdf)
+    job = Job.objects.get(pk=batch.job_id)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
+    jobs.run_batch(JobContext(Job.objects.get(pk=job.pk)))  # the batch's outcome again (as after a resume)
+    batch.refresh_from_db()
+    assert [e["reference"] for e in batch.error_list] == [second.account.reference]
+    assert DianDocument.objects.count() == 1 and first.dian_document_id
