@@ -63,6 +63,13 @@ class TemplateTestSerializer(serializers.Serializer):
     file = serializers.FileField(error_messages={"required": "Adjunte el archivo de muestra en el campo «file»."})
 
 
+class SuggestSerializer(serializers.Serializer):
+    file = serializers.FileField(error_messages={"required": "Adjunte el archivo de muestra en el campo «file»."})
+    operator = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=100)
+    save = serializers.BooleanField(default=False)
+
+
 class ImportTemplateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                             mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Templates are versioned: POST creates version 1 (or the next one of the same name); PUT/PATCH store a new version."""
@@ -84,6 +91,30 @@ class ImportTemplateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Ret
         old = serializer.instance
         fields = {f: getattr(old, f) for f in TEMPLATE_FIELDS} | serializer.validated_data
         serializer.instance = actions.save_template(self.issuer, Actor.from_request(self.request), base=old, **fields)
+
+    @extend_schema(request={"multipart/form-data": SuggestSerializer}, responses={200: dict})
+    @action(detail=False, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def suggest(self, request, issuer_pk=None):
+        """Propose a template from a sample file (sheet, header and totals rows, each column's field, parser and
+        rules); with `save=true`, store it as a new version (creating the operator `operator` when missing)."""
+        import os
+        import tempfile
+
+        s = SuggestSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        upload = d["file"]
+        name = services.clean_filename(upload.name)
+        with tempfile.TemporaryDirectory(prefix="facturador-suggest-") as folder:
+            path = os.path.join(folder, name)
+            with open(path, "wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+            out = actions.suggest_template(self.issuer, Actor.from_request(request), operator_code=d["operator"],
+                                           name=d["name"], path=path, filename=name, save=d["save"])
+        tpl = out["template"]
+        return Response({"proposal": out["proposal"], "mapping": out["mapping"],
+                         "template": ImportTemplateSerializer(tpl, context={"view": self}).data if tpl else None})
 
     @extend_schema(request={"multipart/form-data": TemplateTestSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])

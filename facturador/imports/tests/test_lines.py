@@ -118,3 +118,17 @@ def test_visual_mapper_proposes_previews_errors_and_saves_a_version(issuer_co, a
     assert "cost_center" not in fields and "service_line" in fields and tpl.version == 1
     assert tpl.duplicate_key == ["reference", "service_line", "concept", "cut_date"]
     assert [f["rules"] for f in tpl.mapping["fields"] if f["field"] == "minutes"] == [None]  # no rule posted
+
+
+@pytest.mark.django_db
+def test_api_suggest_saves_a_template_for_a_new_operator(issuer_co, api_client, admin_co, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    api_client.force_authenticate(admin_co)
+    data = write_telecom_xlsx(tmp_path / "c.xlsx").read_bytes()
+    r = api_client.post(f"/api/v1/issuers/{issuer_co.pk}/imports/templates/suggest/",
+                        {"file": SimpleUploadedFile("c.xlsx", data), "operator": "claro", "name": "Detalle",
+                         "save": "true"}, format="multipart")
+    assert r.status_code == 200 and r.data["proposal"]["totals_row"] == 11
+    assert r.data["template"]["version"] == 1 and r.data["template"]["duplicate_key"] == []
+    assert r.data["mapping"]["checks"][0]["equals"] == "amount"
