@@ -105,3 +105,17 @@ def secret_from_env(variable: str, *, option: str) -> str:
         raise Invalid("core.cli.secret_missing", f"La variable de entorno {variable} no está definida o está vacía.",
                       field=option)
     return value
+
+
+SHOWN_ROWS = 20  # what a summary lists before it says how many more there are
+
+
+def write_limited(out, lines, *, total: int, hint: str = "use --all para verlos todos"):
+    """Write the summary's `lines` (the first ones of `total`) and, when some were left out, say how many and how to
+    see them all ("  … 120 más; use --all para verlos todos")."""
+    shown = 0
+    for line in lines:
+        out.write(line)
+        shown += 1
+    if total > shown:
+        out.write(f"  … {total - shown} más; {hint}")

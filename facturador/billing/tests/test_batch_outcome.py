@@ -90,3 +90,19 @@ def test_invoice_concept_carries_no_operator_code(issuer_co, media):
     pdf = pdfium.PdfDocument(str(media / BillingInvoice.objects.get(batch=batch).pdf))
     text = pdf[0].get_textpage().get_text_range()
     assert "Saldo anterior" in text and "SALDOS" not in text
+
+
+@pytest.mark.django_db
+def test_cli_status_says_how_many_omitted_accounts_more_and_how_to_see_them(issuer_co, media, capsys):
+    from django.core.management import call_command
+
+    make_range(issuer_co)
+    billed = make_accounts(issuer_co, 1)
+    idle = make_accounts(issuer_co, 22, periods=(), start=100)
+    batch = issue_batch_inline(issuer_co, billed + idle)
+    call_command("batch", "status", str(batch.pk))
+    out = capsys.readouterr().out
+    assert "Resultado: 23 seleccionadas: 1 generada, 22 omitidas (sin cargos en los periodos seleccionados: 22)" in out
+    assert out.count("  omitida ") == 20 and f"… 2 más; use `batch status {batch.pk} --all` para verlas todas" in out
+    call_command("batch", "status", str(batch.pk), "--all")
+    assert capsys.readouterr().out.count("  omitida ") == 22

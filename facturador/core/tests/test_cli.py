@@ -77,3 +77,13 @@ def test_serve_runs_web_and_worker_and_stops_on_sigterm(transactional_db, settin
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_write_limited_says_how_many_more_and_how_to_see_them():
+    import io
+
+    from facturador.core.cli import write_limited
+
+    out = io.StringIO()
+    write_limited(out, ["a", "b"], total=122, hint="use --all")
+    assert out.getvalue() == "ab  … 120 más; use --all"

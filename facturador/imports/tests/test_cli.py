@@ -171,3 +171,28 @@ def test_cli_template_suggest_saves_and_dry_run_json_writes_nothing(issuer_co, t
         (7, "A", "Línea", "phone_invalid"), (8, "F", "Minutos", "negative")]
     assert result["totals"]["amount"] == "29155.00" and set(result["totals"]) >= {"minutes", "iva_amount", "sms"}
     assert not ImportJob.objects.exists() and not Line.objects.exists()
+
+
+def _import_with_bad_rows(issuer_co, operator, template, bad: int):
+    rows = [list(r) for r in files.sample_rows(bad + 2)]
+    for r in rows[:bad]:
+        r[2] = "muchos"
+    return run_now(schedule(issuer_co, operator, template, "a.csv", files.csv_bytes(rows)))
+
+
+@pytest.mark.django_db
+def test_cli_status_lists_the_row_errors(issuer_co, operator, template, capsys):
+    imp = _import_with_bad_rows(issuer_co, operator, template, 2)
+    call_command("import_data", "status", str(imp.pk))
+    out = capsys.readouterr().out
+    assert "Errores (2):" in out and "  fila 2, columna " in out and "más;" not in out
+
+
+@pytest.mark.django_db
+def test_cli_status_says_how_many_more_errors_and_how_to_see_them(issuer_co, operator, template, capsys):
+    imp = _import_with_bad_rows(issuer_co, operator, template, 23)
+    call_command("import_data", "status", str(imp.pk))
+    out = capsys.readouterr().out
+    assert out.count("  fila ") == 20 and f"… 3 más; use `import status {imp.pk} --all`" in out
+    call_command("import_data", "status", str(imp.pk), "--all")
+    assert capsys.readouterr().out.count("  fila ") == 23

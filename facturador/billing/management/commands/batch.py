@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from facturador.billing import actions, outputs, services
 from facturador.billing.models import Account, Batch, ServiceClass
 from facturador.billing.selection import parse_references
-from facturador.core.cli import ActionCommand, find_issuer
+from facturador.core.cli import SHOWN_ROWS, ActionCommand, find_issuer, write_limited
 from facturador.core.models import Job
 from facturador.core.progress import follow_job
 from facturador.printing.money import format_money
@@ -38,9 +38,11 @@ class Command(ActionCommand):
         c.add_argument("--electronic", action="store_true", help="Also issue each invoice as a DIAN e-invoice")
         c.add_argument("--wait", action="store_true", help="Wait and show a progress bar")
         c.add_argument("--timeout", type=float, default=None)
+        c.add_argument("--all", dest="show_all", action="store_true", help="List every account not billed")
         s = sub.add_parser("status", help="Show a batch")
         s.add_argument("batch_id", type=int)
         s.add_argument("--wait", action="store_true")
+        s.add_argument("--all", dest="show_all", action="store_true", help="List every account not billed")
         k = sub.add_parser("cancel", help="Cancel a running batch")
         k.add_argument("batch_id", type=int)
         r = sub.add_parser("resume", help="Resume a cancelled or failed batch where it stopped")
@@ -62,7 +64,7 @@ class Command(ActionCommand):
             self.stderr.write(f"  ... y {total - SHOWN_PROBLEMS} más")
 
     def do_create(self, issuer, periods, references, template, billing_type, issue_date, due_date, service_class,
-                  stratum, state, reference, municipality_code, electronic, wait, timeout, **_):
+                  stratum, state, reference, municipality_code, electronic, wait, timeout, show_all=False, **_):
         iss = find_issuer(issuer)
         lines = None
         if references:
@@ -77,18 +79,18 @@ class Command(ActionCommand):
         self.stdout.write(f"Lote {b.pk} creado: {b.job.total} facturas por {format_money(b.total_amount, b.issuer)} "
                           f"(plantilla {b.template.name} v{b.template_version}); tarea {b.job_id}.")
         if wait:
-            self._wait(b, timeout)
+            self._wait(b, timeout, show_all=show_all)
 
-    def _wait(self, b, timeout=None):
+    def _wait(self, b, timeout=None, show_all=False):
         job = follow_job(b.job, self.stdout, timeout=timeout,
                          timeout_message="Se agotó el tiempo de espera; el lote sigue en segundo plano.")
         b.refresh_from_db()
         b.job = job
-        self._summary(b)
+        self._summary(b, show_all=show_all)
         if job.status not in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS):
             raise CommandError(job.error or f"El lote terminó con estado {job.get_status_display()}.")
 
-    def _summary(self, b):
+    def _summary(self, b, show_all=False):
         media = Path(settings.MEDIA_ROOT)
         self.stdout.write(f"Lote {b.pk}: {b.get_status_display()} · {b.invoice_count} facturas · "
                           f"{format_money(b.total_amount, b.issuer)}")
@@ -101,16 +103,19 @@ class Command(ActionCommand):
                 if part.pdf:
                     self.stdout.write(f"PDF de impresión, parte {part.index} ({part.first_number} – "
                                       f"{part.last_number}): {media / part.pdf}")
-        for e in b.error_list[:20]:
-            self.stdout.write(f"  no facturada {e.get('reference')}: {e.get('reason')}")
+        entries = b.failed + b.skipped  # errors first
+        shown = entries if show_all else entries[:SHOWN_ROWS]
+        write_limited(self.stdout, (f"  {'con error' if not e.get('skipped') else 'omitida'} {e.get('reference')}: "
+                                    f"{e.get('reason')}" for e in shown), total=len(entries),
+                      hint=f"use `batch status {b.pk} --all` para verlas todas")
 
-    def do_status(self, batch_id, wait=False, **_):
+    def do_status(self, batch_id, wait=False, show_all=False, **_):
         b = services.get_batch(batch_id)
         if wait and b.job:
-            return self._wait(b)
+            return self._wait(b, show_all=show_all)
         if b.job:
             self.stdout.write(f"Tarea {b.job.pk}: {b.job.get_status_display()} {b.job.done}/{b.job.total}")
-        self._summary(b)
+        self._summary(b, show_all=show_all)
 
     def do_cancel(self, batch_id, **_):
         b = services.get_batch(batch_id)

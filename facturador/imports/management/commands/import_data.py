@@ -24,7 +24,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from facturador.core.cli import ActionCommand, find_issuer
+from facturador.core.cli import SHOWN_ROWS, ActionCommand, find_issuer, write_limited
 from facturador.core.jobs import JOB_FILTERS
 from facturador.core.models import Job
 from facturador.imports import actions, services
@@ -80,6 +80,7 @@ class Command(ActionCommand):
         status.add_argument("id", type=int)
         status.add_argument("--issuer", help="Only an import of this issuer")
         status.add_argument("--wait", action="store_true")
+        status.add_argument("--all", dest="show_all", action="store_true", help="List every row error")
         ls = sub.add_parser("list", help="List the import queue")
         ls.add_argument("--issuer", required=True)
         ls.add_argument("--state", default="active", choices=[*JOB_FILTERS, "all"],
@@ -104,7 +105,7 @@ class Command(ActionCommand):
         issuer = find_issuer(o["issuer"]) if o.get("issuer") else None
         imp = services.find_import(o["id"], issuer)
         if action == "status":
-            return self._finish(imp, wait=o["wait"])
+            return self._finish(imp, wait=o["wait"], show_all=o.get("show_all", False))
         if action == "cancel":
             actions.cancel_import(imp.issuer, self.actor, imp=imp)
             self.stdout.write(f"Se solicitó la cancelación de la importación #{imp.pk}.")
@@ -112,6 +113,19 @@ class Command(ActionCommand):
             actions.delete_import(imp.issuer, self.actor, imp=imp)
             self.stdout.write(f"Importación #{imp.pk} eliminada.")
         return None
+
+    def _row_errors(self, imp: ImportJob, show_all: bool):
+        """The rejected rows: where and why (the first ones unless --all), and how many more there are."""
+        errors = imp.row_errors.all()
+        total = errors.count()
+        if not total:
+            return
+        self.stdout.write(f"Errores ({total}):")
+        shown = errors if show_all else errors[:SHOWN_ROWS]
+        write_limited(self.stdout, ((f"  fila {e.row_number}" if e.row_number else "  archivo") + (f", columna {e.column}" if e.column else "")
+                                    + (f" «{e.value}»" if e.value else "") + f": {e.message}" for e in shown),
+                      total=total, hint=f"use `import status {imp.pk} --all` o el reporte de errores (CSV/Excel) "
+                                        "de la importación en la web")
 
     def _list(self, o):
         issuer = find_issuer(o["issuer"])
@@ -212,7 +226,7 @@ class Command(ActionCommand):
             return code
         return self._finish(imp, wait=o["wait"])
 
-    def _finish(self, imp: ImportJob, wait: bool):
+    def _finish(self, imp: ImportJob, wait: bool, show_all: bool = False):
         job = imp.job
         started = time.monotonic()
         warned = False
@@ -239,6 +253,7 @@ class Command(ActionCommand):
                               f"valor {format_money(imp.amount_total, imp.issuer)}" + (" · simulación: no se guardó nada" if imp.dry_run else ""))
             if job.error:
                 self.stderr.write(job.error)
+            self._row_errors(imp, show_all)
         if wait and job.status not in EXIT:
             sys.exit(1)
         if wait and job.status == Job.Status.FINISHED_WITH_ERRORS:

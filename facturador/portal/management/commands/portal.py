@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from facturador.core.cli import ActionCommand, find_issuer, secret_from_env
+from facturador.core.cli import ActionCommand, find_issuer, secret_from_env, write_limited
 from facturador.core.models import Job
 from facturador.core.progress import follow_job
 from facturador.portal import actions, services
@@ -74,15 +74,17 @@ class Command(ActionCommand):
         self._result(f"{created} tickets cargados, {known} ya existían.", created=created, already_known=known)
 
     def do_tickets(self, issuer, q, status, limit, **_):
-        rows = services.tickets_for(find_issuer(issuer), q=q, status=status)[:limit]
+        found = services.tickets_for(find_issuer(issuer), q=q, status=status)
+        rows = found[:limit]
         if self._options.get("json"):
             self.stdout.write(json.dumps([{"id": t.pk, "branch": t.branch.code, "ticket_number": t.ticket_number,
                                            "order_number": t.order_number, "sold_at": t.sold_at.isoformat(),
                                            "total": str(t.total), "status": t.status} for t in rows], ensure_ascii=False))
             return
-        for t in rows:
-            self.stdout.write(f"{t.branch.code}\t{t.ticket_number}\t{t.order_number}\t{t.sold_at:%Y-%m-%d %H:%M}\t"
-                              f"{t.total}\t{t.get_status_display()}")
+        write_limited(self.stdout, (f"{t.branch.code}\t{t.ticket_number}\t{t.order_number}\t{t.sold_at:%Y-%m-%d %H:%M}\t"
+                                    f"{t.total}\t{t.get_status_display()}" for t in rows),
+                      total=found.count() if len(rows) == limit else len(rows),
+                      hint="use --limit con un número mayor para verlos todos")
 
     def do_block(self, ticket, issuer, branch, **_):
         iss = find_issuer(issuer)
