@@ -214,7 +214,7 @@ def clean_settings(conf, fields: dict) -> tuple[dict, dict]:
             if name in values:
                 values[name] = values[name].quantize(Decimal("0.01"))
         elif name == "due_days":
-            number(name, int, 0, 365, "billing.settings.invalid_due_days", "Los días para pagar")
+            number(name, int, 0, 365, "billing.settings.invalid_due_days", "El número de días para pagar")
         elif name == "ref_width":
             number(name, int, 1, 25, "billing.settings.invalid_width", "El ancho de la referencia")
         elif name == "amount_width":

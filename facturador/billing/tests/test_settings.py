@@ -53,7 +53,7 @@ def test_api_patch_needs_a_write_role(issuer_co, make_user, api_client):
 
 
 def test_cli_set_then_show_json(issuer_co):
-    call_command("billing", "settings", "set", "due_days=30", "payment_tolerance=0,50", "--issuer", issuer_co.tax_id,
+    call_command("billing", "settings", "set", "--issuer", issuer_co.tax_id, "due_days=30", "payment_tolerance=0,50",
                  stdout=io.StringIO())
     out = io.StringIO()
     call_command("billing", "settings", "show", "--issuer", issuer_co.tax_id, "--json", stdout=out)

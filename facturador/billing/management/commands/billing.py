@@ -1,5 +1,6 @@
 """`facturador billing settings show|set`: the issuer's billing settings from the terminal."""
 
+import argparse
 import json
 
 from django.core.management.base import CommandError
@@ -14,21 +15,29 @@ class Command(ActionCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        st = sub.add_parser("settings", help="show: print the settings; set key=value ...: change them (keys: "
-                                              + ", ".join(services.SETTINGS_FIELDS) + ")")
-        st.add_argument("settings_action", choices=["show", "set"])
-        st.add_argument("assignments", nargs="*", metavar="key=value",
-                        help="set: e.g. payment_tolerance=0.50 extra_glns=7709998000018,7709998000025 due_days=20")
-        st.add_argument("--issuer", required=True, help="NIT (or RFC, or id) of the issuer")
-        st.add_argument("--json", action="store_true", help="print the settings as one JSON object")
+        st = sub.add_parser("settings", help="show: print the settings; set key=value ...: change them")
+        ops = st.add_subparsers(dest="settings_action", required=True)
+        show = ops.add_parser("show", help="Print the settings")
+        change = ops.add_parser("set", help="Change settings: key=value ... (keys: " + ", ".join(services.SETTINGS_FIELDS) + ")")
+        change.add_argument("assignments", nargs="+", metavar="key=value",
+                            help="e.g. payment_tolerance=0.50 extra_glns=7709998000018,7709998000025 due_days=20")
+        for p in (show, change):
+            p.add_argument("--issuer", required=True, help="NIT (or RFC, or id) of the issuer")
+            p.add_argument("--json", action="store_true", help="print the settings as one JSON object")
+            # what ActionCommand adds to first-level sub-commands, for these second-level ones
+            p.add_argument("--as", dest="as_user", metavar="USER", default=argparse.SUPPRESS,
+                           help="usuario de la plataforma a nombre de quien se registra la acción en la auditoría")
+
+    def write_refusal(self, refusal, *, as_json):
+        super().write_refusal(refusal, as_json=as_json)
+        errors = refusal.details.get("errors") or []
+        if not as_json and len(errors) > 1:
+            for e in errors[1:]:
+                self.stderr.write(f"  {e['field']}: {e['message']} [{e['code']}]")
 
     def handle(self, *args, action, settings_action, issuer, **o):
         iss = find_issuer(issuer)
-        if settings_action == "show" and o["assignments"]:
-            raise CommandError("«show» no recibe valores; use «set clave=valor».")
         if settings_action == "set":
-            if not o["assignments"]:
-                raise CommandError("Indique al menos un valor: clave=valor.")
             values = {}
             for item in o["assignments"]:
                 key, sep, value = item.partition("=")
