@@ -34,7 +34,11 @@ def intake_upload_path(instance, filename):
 
 
 def document_upload_path(instance, filename):
-    return f"issuers/{instance.issuer_id}/reception/documents/{uuid.uuid4().hex}/{filename}"
+    """One directory per received document for all its files (one directory to create, not four)."""
+    folder = instance.__dict__.get("_upload_dir")
+    if folder is None:
+        folder = instance.__dict__["_upload_dir"] = uuid.uuid4().hex
+    return f"issuers/{instance.issuer_id}/reception/documents/{folder}/{filename}"
 
 
 class Mailbox(IssuerScoped):
