@@ -446,7 +446,10 @@ def send_batch(ctx: jobs.JobContext, batch):
     unsent = sender.sendable().exists()
     polling_rounds = ctx.params.get("polling_rounds", 0)
     if generating or unsent:
-        delay, polling_rounds = (30.0 if unreachable else 1.0), 0
+        # DIAN unreachable: wait; the round's time is up with documents left: go on at once; the generation is
+        # still signing the next zip of 50: look again in a few seconds (a round per second would be many jobs)
+        delay = 30.0 if unreachable else 0.0 if not generating else 2.0 if sender.sent else 5.0
+        polling_rounds = 0
     elif waiting and polling_rounds < sender.max_polls:
         delay, polling_rounds = max(sender.interval, min(st[0] for st in waiting) - time.monotonic()), polling_rounds + 1
     else:
