@@ -178,7 +178,11 @@ def template_edit(request, pk=None):
 # --- Líneas ------------------------------------------------------------------------------------------
 
 def _line_filters(request) -> dict:
-    return {k: v for k, v in request.GET.items() if k in services.LINE_FILTERS or k.startswith("attr.")}
+    f = {k: v for k, v in request.GET.items() if k in services.LINE_FILTERS or k.startswith("attr.")}
+    name, value = request.GET.get("attr_name", "").strip(), request.GET.get("attr_value", "").strip()
+    if name and value:  # the screen's "Atributo" pair: an extra attribute equal to a value
+        f[f"attr.{name.lower().replace(' ', '_')}"] = value
+    return f
 
 
 @issuer_required

@@ -77,6 +77,14 @@ def test_lines_api_filters_totals_export_and_screen(issuer_co, operator, tmp_pat
     client.force_login(admin_co)
     page = client.get("/importaciones/lineas/", {"service_line": "3100000004"}).content.decode()
     assert "3100000004" in page and "3100000005" not in page and "Exportar a Excel" in page
+    mapping = pipeline.propose(Sample.from_rows(telecom_rows())).template(name="Con centro")
+    del mapping["fields"][2]["label"]
+    mapping["fields"][2]["field"] = "extra.centro"  # "Centro de costo" kept as an extra attribute
+    tpl2 = make_template(issuer_co, operator, "Con centro", mapping=pipeline.normalize_mapping(mapping))
+    import_file(issuer_co, operator, tpl2, "c2.xlsx", write_telecom_xlsx(tmp_path / "c2.xlsx", n=8).read_bytes(),
+                period="2026-11", force=True)
+    page = client.get("/importaciones/lineas/", {"attr_name": "centro", "attr_value": "Ventas"}).content.decode()
+    assert page.count("centro: Ventas") == 2 and "centro: Gerencia" not in page
 
 
 @pytest.mark.django_db
@@ -132,3 +140,11 @@ def test_api_suggest_saves_a_template_for_a_new_operator(issuer_co, api_client, 
     assert r.status_code == 200 and r.data["proposal"]["totals_row"] == 11
     assert r.data["template"]["version"] == 1 and r.data["template"]["duplicate_key"] == []
     assert r.data["mapping"]["checks"][0]["equals"] == "amount"
+
+
+@pytest.mark.django_db
+def test_duplicates_by_the_template_key(issuer_co, operator, tmp_path):
+    tpl = telecom_template(issuer_co, operator, duplicate_key=["reference", "concept"])
+    imp = import_file(issuer_co, operator, tpl, "c.xlsx", write_telecom_xlsx(tmp_path / "c.xlsx", n=8).read_bytes())
+    d = imp.reconciliation["duplicates"]
+    assert d["key"] == ["reference", "concept"] and (d["count"], d["lines"]) == (2, 4)  # accounts 00102 and 00103
