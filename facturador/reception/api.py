@@ -1,6 +1,6 @@
 """API: received documents (list with the inbox's filters, detail, files, upload) and arrivals."""
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -66,7 +66,11 @@ class ReceivedDocumentViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.R
     def get_queryset(self):
         if self.action == "list":
             p = self.request.query_params
-            return services.filter_documents(self.issuer, **{k: p.get(k) for k in FILTERS if p.get(k)})
+            values = {k: p.get(k) for k in FILTERS if p.get(k)}
+            for name in ("date_from", "date_to"):
+                if name in values:
+                    values[name] = services.clean_date(values[name], field=name)
+            return services.filter_documents(self.issuer, **values)
         return super().get_queryset()
 
     @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: IntakeSerializer})

@@ -8,6 +8,7 @@ document), set aside (addressed to another NIT/RFC) or an error.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from pathlib import PurePosixPath
 
@@ -18,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from facturador.core.errors import Invalid
 from facturador.core.models import Issuer
 from facturador.reception import intake as reader
 from facturador.reception.models import Intake, ReceivedDocument
@@ -170,6 +172,15 @@ FILTER_STATES = {
     "ok": Q(verification="ok"), "findings": Q(verification="findings"), "failed": Q(verification="failed"),
     "dian_rejected": Q(dian_validation="rejected"),
 }
+
+
+def clean_date(value: str, *, field: str):
+    """An AAAA-MM-DD filter value as a date; anything else is refused naming the field."""
+    try:
+        return datetime.date.fromisoformat(value.strip())
+    except ValueError:
+        raise Invalid("reception.filter.bad_date", f"Fecha no válida: «{value[:40]}»; use AAAA-MM-DD.",
+                      field=field) from None
 
 
 def filter_documents(issuer, *, supplier: str = "", state: str = "", country: str = "", date_from=None,

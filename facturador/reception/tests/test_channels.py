@@ -110,3 +110,9 @@ def test_without_the_suppliers_pdf_a_summary_is_rendered(client, reception_admin
     assert not doc.pdf
     resp = client.get(reverse("reception:download", args=[doc.pk, "pdf"]))
     assert resp.content.startswith(b"%PDF") and "resumen-" in resp["Content-Disposition"]
+
+
+def test_api_bad_date_filter_is_refused_naming_the_field(api_client, reception_admin, receiver_co):
+    api_client.force_authenticate(reception_admin)
+    resp = api_client.get(f"/api/v1/issuers/{receiver_co.pk}/received/", {"date_from": "ayer"})
+    assert resp.status_code == 400 and resp.json()["field"] == "date_from"

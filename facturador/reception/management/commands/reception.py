@@ -59,9 +59,10 @@ class Command(ActionCommand):
                 self.stdout.write(presenters.intake_text(intake))
             return
         if action == "list":
+            dates = {name: services.clean_date(opts[name], field=name) for name in ("date_from", "date_to")
+                     if opts[name]}
             docs = services.filter_documents(issuer, supplier=opts["supplier"], state=opts["state"],
-                                             country=opts["country"], date_from=opts["date_from"],
-                                             date_to=opts["date_to"])
+                                             country=opts["country"], **dates)
             for d in docs:  # --json: one object per line, as `einvoice list`
                 if as_json:
                     self.stdout.write(json.dumps(presenters.document_json(d), ensure_ascii=False))
