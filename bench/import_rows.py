@@ -254,7 +254,7 @@ def main():
             if not ImportTemplate.objects.filter(issuer=issuer, operator=operator, name=template).exists():
                 from facturador.tabular.suggest import read_sample
 
-                mapping = pipeline.propose(read_sample(path, path.name, limits=None)).template(name=template)
+                mapping = pipeline.propose(read_sample(path, path.name)).template(name=template)
                 ImportTemplate.save_version(issuer=issuer, operator=operator, name=template,
                                             mapping=pipeline.normalize_mapping(mapping))
             connection.close()

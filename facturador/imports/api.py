@@ -196,11 +196,16 @@ class ImportJobViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retrieve
         actions.delete_import(self.issuer, Actor.from_request(request), imp=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(parameters=[OpenApiParameter("fmt", str, description="csv (por defecto) o xlsx")], responses={200: bytes})
+    @extend_schema(parameters=[OpenApiParameter("fmt", str, description="csv (por defecto), xlsx o json")],
+                   responses={200: bytes})
     @action(detail=True, methods=["get"], url_path="errors")
     def errors(self, request, issuer_pk=None, pk=None):
-        """Error report: the original row plus the error (csv or xlsx)."""
+        """Error report: the original row plus the error (csv or xlsx); `fmt=json`: the first 1,000 errors as
+        `{row, column, header, value, code, message}`."""
         imp = self.get_object()
+        if request.query_params.get("fmt") == "json":
+            return Response({"import": imp.pk, "rows_invalid": imp.rows_invalid,
+                             "errors": services.row_errors(imp, limit=1000)})
         path, filename, content_type = pipeline.error_report(imp, request.query_params.get("fmt", "csv"))
         return FileResponse(open(path, "rb"), as_attachment=True, filename=filename, content_type=content_type)
 

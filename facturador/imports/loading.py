@@ -88,12 +88,12 @@ class ErrorSpool:
         self.pending: list[tuple] = []
         self._file = None
 
-    def add(self, row_number: int, column: str, value: str, message: str, original: list):
+    def add(self, row_number: int, column: str, value: str, message: str, original: list, code: str = ""):
         if "\x00" in value or "\x00" in message or any(c.__class__ is str and "\x00" in c for c in original):
             # PostgreSQL text and JSON cannot hold NUL: show it as U+FFFD in the report.
             value, message = value.replace("\x00", "\ufffd"), message.replace("\x00", "\ufffd")
             original = [c.replace("\x00", "\ufffd") if c.__class__ is str else c for c in original]
-        self.pending.append((row_number, column, value, message, original))
+        self.pending.append((row_number, column, value, message, original, code))
         if len(self.pending) >= self.SPILL_EVERY:
             if self._file is None:
                 self._file = tempfile.TemporaryFile(prefix="facturador-import-errors-")
@@ -115,8 +115,8 @@ class ErrorSpool:
         iid = self.import_id
         for chunk in self._chunks():
             ImportRowError.objects.bulk_create(
-                [ImportRowError(import_job_id=iid, row_number=rn, column=col, value=val, message=msg, original=orig)
-                 for rn, col, val, msg, orig in chunk], batch_size=1000)
+                [ImportRowError(import_job_id=iid, row_number=rn, column=col, value=val, message=msg, original=orig,
+                                code=code[:40]) for rn, col, val, msg, orig, code in chunk], batch_size=1000)
 
     def close(self):
         if self._file is not None:

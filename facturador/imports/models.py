@@ -167,6 +167,7 @@ class ImportRowError(models.Model):
     column = models.CharField(max_length=200, blank=True)
     value = models.CharField(max_length=500, blank=True)
     message = models.CharField(max_length=500)
+    code = models.CharField(max_length=40, blank=True)  # stable reason (tabular's: invalid_number, negative...)
     original = models.JSONField(default=list, blank=True)
 
     class Meta:

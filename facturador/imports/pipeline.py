@@ -315,6 +315,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     n = 0
     line = make_line(template, db_rounds=loader.db_rounds)
     typed = make_typed(template)
+    columns = {p.name: p.col for p in mapper._plan}  # field -> column letter, for the line checks' errors
     add_error = errors.add
     try:
         for mr in mapper:
@@ -326,7 +327,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                     raw = [_jsonable(v) for v in mr.raw]
                     for e in mr.errors:
                         add_error(mr.row_number, e.column or "", str(e.value if e.value is not None else "")[:500],
-                                  e.message_es[:500], raw)
+                                  e.message_es[:500], raw, e.code)
             else:
                 try:
                     ref, concept, qty, price, amount = line(mr.values)
@@ -336,8 +337,10 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                     if stored_errors < MAX_STORED_ERRORS:
                         stored_errors += 1
                         field = exc.field
-                        add_error(mr.row_number, FIELD_LABELS[field], str(mr.values.get(field) or "")[:500],
-                                  f"Fila {mr.row_number}, «{line_fields.label(field)}»: {exc.message}.", [_jsonable(v) for v in mr.raw])
+                        add_error(mr.row_number, columns.get(field) or FIELD_LABELS[field],
+                                  str(mr.values.get(field) or "")[:500],
+                                  f"Fila {mr.row_number}, «{line_fields.label(field)}»: {exc.message}.",
+                                  [_jsonable(v) for v in mr.raw], exc.code)
                 else:
                     valid += 1
                     amount_total += amount
@@ -363,7 +366,8 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     file_errors = [e for e in stats.file_errors
                    if not (e.code == "total_missing" and not (template.declared_totals and template.declared_totals.expected))]
     for e in file_errors:
-        add_error(e.row or 0, e.column or "", str(e.value if e.value is not None else "")[:500], e.message_es[:500], [])
+        add_error(e.row or 0, e.column or "", str(e.value if e.value is not None else "")[:500], e.message_es[:500], [],
+                  e.code)
     rows_read = valid + invalid  # the data rows, as "Filas leídas" says (not the file's line number)
     imp.file_info["encoding"] = source.encoding  # a CSV may switch from UTF-8 to Windows-1252 mid-file
 

@@ -186,3 +186,20 @@ def lines_export(qs, fmt: str, path: str) -> int:
                    ln.iva_rate, ln.iva_amount, ln.other_tax_rate, ln.other_tax_amount, ln.amount, ln.cut_date,
                    ln.usage_from, ln.usage_to, *[extra.get(k) for k in keys]])
         return w.rows_written
+
+
+def row_errors(imp, limit: int = 100) -> list[dict]:
+    """The import's first stored row errors in the public shape {row, column, header, value, code, message}."""
+    from facturador.tabular.errors import column_index
+
+    header = imp.header or []
+
+    def header_of(col: str) -> str:
+        try:
+            i = column_index(col)
+        except (ValueError, TypeError):
+            return ""
+        return header[i] if i < len(header) else ""
+
+    return [{"row": e.row_number or None, "column": e.column, "header": header_of(e.column), "value": e.value,
+             "code": e.code, "message": e.message} for e in imp.row_errors.all()[:limit]]

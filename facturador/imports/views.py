@@ -65,7 +65,7 @@ def _get_import(request, pk):
 @issuer_required
 def detail(request, pk):
     imp = _get_import(request, pk)
-    errors = imp.row_errors.all()[:100]
+    errors = services.row_errors(imp, limit=100)
     return render(request, "imports/detail.html", {"imp": imp, "job": imp.job, "errors": errors})
 
 

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field as _field
 from typing import Any, Iterable
 
 from .errors import column_letter
-from .limits import PREVIEW_LIMITS, Limits
+from .limits import Limits
 from .mapping import DEFAULT_FOOTER_LABELS, normalize_header
 from .parsers import CellError, make_decimal, make_phone
 from .readers import open_rows
@@ -110,8 +110,10 @@ class Sample:
 
 
 def read_sample(path: Any, filename: str | None, *, sheet: str | int | None = None, rows: int = SAMPLE_ROWS,
-                member: str | None = None, limits: Limits | None = PREVIEW_LIMITS) -> Sample:
-    """The first ``rows`` rows of the file (ImportFileError when it cannot be read)."""
+                member: str | None = None, limits: Limits | None = None) -> Sample:
+    """The first ``rows`` rows of the file (ImportFileError when it cannot be read). ``limits``: the file's
+    limits as an import would check them (default ``DEFAULT_LIMITS``; ``PREVIEW_LIMITS`` refuses any sheet
+    declaring more than 5,000 rows, although only the first rows are read)."""
     src = open_rows(path, filename, sheet=sheet, member=member, limits=limits)
     try:
         got = []

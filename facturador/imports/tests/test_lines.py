@@ -32,7 +32,8 @@ def test_telecom_file_typed_lines_charges_and_defects(issuer_co, operator, tmp_p
     data = write_telecom_xlsx(tmp_path / "c.xlsx", n=8).read_bytes()
     imp = import_file(issuer_co, operator, tpl, "consumo.xlsx", data)
     assert (imp.rows_valid, imp.rows_invalid) == (4, 4)
-    assert sorted(imp.row_errors.values_list("row_number", "column")) == [(5, "K"), (6, "L"), (7, "A"), (8, "F")]
+    assert sorted(imp.row_errors.values_list("row_number", "column", "code")) == [
+        (5, "K", "invalid_number"), (6, "L", "invalid_date"), (7, "A", "phone_invalid"), (8, "F", "negative")]
     line = Line.objects.get(import_job=imp, row_number=9)
     assert (line.service_line, line.reference, line.cost_center, line.minutes, line.iva_amount) == (
         "3100000004", "00102", "Gerencia", Decimal("124.00"), Decimal("2280.00"))
@@ -65,6 +66,9 @@ def test_lines_api_filters_totals_export_and_screen(issuer_co, operator, tmp_pat
     imp = import_file(issuer_co, operator, tpl, "c.xlsx", write_telecom_xlsx(tmp_path / "c.xlsx", n=8).read_bytes())
     api_client.force_authenticate(admin_co)
     base = f"/api/v1/issuers/{issuer_co.pk}/imports/lines"
+    errors = api_client.get(f"/api/v1/issuers/{issuer_co.pk}/imports/jobs/{imp.pk}/errors/", {"fmt": "json"}).data
+    assert errors["errors"][0] == {"row": 5, "column": "K", "header": "Valor total", "value": "N/A",
+                                   "code": "invalid_number", "message": errors["errors"][0]["message"]}
     r = api_client.get(f"{base}/", {"import_id": imp.pk, "account": "00102"})
     assert r.status_code == 200 and [x["service_line"] for x in r.data["results"]] == ["3100000004", "3100000005"]
     assert r.data["results"][0]["amount"] == "14280.00" and r.data["results"][0]["extra"] == {}
