@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_tasks import task
 
 from facturador.core.models import Job
@@ -370,11 +371,11 @@ class StaleJobMonitor(threading.Thread):
 # --- listing (the task viewer's filters, shared by every channel) ---------------------------------
 
 JOB_FILTERS = {
-    "active": ("Pendientes y en proceso", Job.ACTIVE),
-    "pending": ("Pendientes", (Job.Status.PENDING,)),
-    "running": ("En proceso", (Job.Status.RUNNING,)),
-    "finished": ("Finalizados", (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS, Job.Status.FAILED, Job.Status.CANCELLED)),
-    "deleted": ("Eliminados", (Job.Status.DELETED,)),
+    "active": (_("Pendientes y en proceso"), Job.ACTIVE),
+    "pending": (_("Pendientes"), (Job.Status.PENDING,)),
+    "running": (_("En proceso"), (Job.Status.RUNNING,)),
+    "finished": (_("Finalizados"), (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS, Job.Status.FAILED, Job.Status.CANCELLED)),
+    "deleted": (_("Eliminados"), (Job.Status.DELETED,)),
 }
 
 

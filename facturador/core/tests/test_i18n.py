@@ -108,3 +108,15 @@ def test_compiler_keeps_translations_contexts_and_plurals_and_drops_fuzzy_and_em
 def test_compiler_reports_a_broken_line():
     with pytest.raises(catalogs.CatalogError):
         catalogs.parse_po('msgid "a"\nmsgstr no-quotes\n')
+
+
+@pytest.mark.parametrize("url, english, spanish", [
+    ("/facturacion/lotes/", "Billing batches", "Aún no hay lotes."),
+    ("/facturacion/cartera/", "Portfolio listing", "Listado de cartera"),
+    ("/envios/", "Invoice emailing", "No hay envíos registrados."),
+    ("/importaciones/", "Billing data imports", "No hay importaciones en este estado."),
+])
+def test_the_manuals_pages_are_translated(client_co, url, english, spanish):
+    client_co.post("/idioma/setlang/", {"language": "en", "next": "/"})
+    html = client_co.get(url).content.decode()
+    assert english in html and spanish not in html
