@@ -368,8 +368,10 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
         score, n = _header_score(cells, keys)
         if not score:
             continue
-        below = nonblank[i + 1] if i + 1 < len(nonblank) else None
-        if below is None or sum(1 for c in below[1] if _filled(c)) < max(2, n // 2):
+        # data below: the fullest of the next three rows is half as wide (a row that names two or more catalog
+        # fields only needs two filled cells below it: a register's first rows may leave optional cells empty)
+        filled = max((sum(1 for c in r[1] if _filled(c)) for r in nonblank[i + 1:i + 4]), default=0)
+        if filled < (2 if score >= 20 else max(2, n // 2)):
             continue
         if score > best[0]:
             best = (score, i)

@@ -62,3 +62,10 @@ def test_dot_decimal_file_and_unknown_rule_refused():
         assert exc.code == "invalid_template" and "bogus" in exc.message_es
     else:
         raise AssertionError("unknown rule accepted")
+
+
+def test_header_found_above_sparse_first_rows():
+    from facturador.tabular import Sample
+    rows = [["Registro de cuentas"], ["Cuenta", "Minutos", "Valor total", "Plan", "Centro", "Correo"],
+            ["001", None, "10,00"], ["002", 3, "12,00", "Plan A", "Ventas", "a@b.co"]]
+    assert suggest(Sample.from_rows(rows), CATALOG).header_row == 2
