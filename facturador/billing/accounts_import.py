@@ -19,8 +19,10 @@ The opening balance becomes one charge per account (`Charge.source="opening"`, c
 in the opening period (default: the month before the current one); importing the file again replaces it,
 unless the account has invoices already (then the row is refused if the balance changes).
 
-Limits (`ACCOUNTS_LIMITS`) are checked by the readers before anything is loaded; the first rows (header
-detection) are read in a child process with time and memory limits (`tabular.isolated.sample_isolated`).
+Limits (`ACCOUNTS_LIMITS`) are checked by the readers before anything is loaded. The file is never parsed in the
+calling (web) process: the first rows (header detection) and then the whole file (mapping) are read in child
+processes with time and memory limits (`tabular.isolated.sample_isolated`, `preview_isolated`); this process only
+checks the mapped values against the database.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import time
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
@@ -42,16 +45,17 @@ from django.utils import timezone
 
 from facturador.billing.models import Account, BillingInvoice, Charge, IdType, ServiceClass
 from facturador.tabular import (FieldSpec, ImportFileError, Limits, RowError, Template, column_letter, error_dict,
-                                map_rows, suggest)
+                                suggest)
 from facturador.tabular.suggest import header_key
-from facturador.tabular.isolated import sample_isolated
-from facturador.tabular.mapping import open_for_template
+from facturador.tabular.isolated import preview_isolated, sample_isolated
 from facturador.taxid import TaxIdError, nit_check_digit, validate_nit
 
 OPENING_CONCEPT = "Saldo anterior"
 MAX_LISTED = 1000  # errors listed in a report (all are counted)
 #: An accounts register is a few hundred thousand rows at most; checked before anything is loaded.
-ACCOUNTS_LIMITS = Limits(max_rows=500_000, max_cells=500_000 * 30, max_bytes=512 * 2**20)
+ACCOUNTS_LIMITS = Limits(max_rows=300_000, max_cells=300_000 * 30, max_bytes=512 * 2**20)
+READ_TIMEOUT = 180.0          # seconds for the child process that reads the whole file
+READ_MEMORY = 2 * 2**30       # bytes of address space of that child
 REFERENCE_RX = re.compile(r"[0-9A-Za-z-]+")
 
 CATALOG = [
@@ -347,34 +351,36 @@ def read(issuer, path, filename: str, *, report: Report | None = None) -> Report
     seen: dict[str, int] = {}
     cols = {c["field"]: c["column"] for c in report.columns}
     headers = {c["column"]: c["header"] for c in report.columns}
-    with open_for_template(str(path), filename, template, limits=ACCOUNTS_LIMITS) as src:
-        mapper = map_rows(src, template)
-        for mr in mapper:
-            report.rows_read += 1
-            errors = list(mr.errors)
-            ref = str(mr.values.get("reference") or "").strip()
-            fields, problems = check_row(mr.values, mr.row_number, cols, existing.get(ref))
-            if errors:  # the engine's errors first; the checks of the other cells as well, all in one report
-                failed = {e.field for e in errors}
-                errors += [e for e in problems if e.field not in failed]
-                errors.sort(key=lambda e: (len(e.column or ""), e.column or ""))
-            else:
-                errors = problems
-            if not errors and ref in seen:
-                errors.append(_err(mr.row_number, cols.get("reference"), "reference", ref, "duplicate_reference",
-                                   f"la referencia {ref} ya está en la fila {seen[ref]}"))
-            if errors:
-                for e in errors:
-                    report.add_error(e, headers.get(e.column or "", ""))
-                continue
-            seen[ref] = mr.row_number
-            balance = mr.values.get("opening_balance") if "opening_balance" in cols else None
-            if balance is not None:
-                balance = Decimal(balance).quantize(Decimal("0.01"))
-                report.opening_total += balance
-            report.rows.append(Row(mr.row_number, ref, fields, balance))
-        for e in mapper.stats.file_errors:
-            report.add_error(e, headers.get(e.column or "", ""))
+    # The whole file is parsed and mapped in a child process with time and memory limits (never in the web
+    # process); only the mapped values come back. preview() with a limit above the row cap maps every row.
+    mapped = preview_isolated(str(path), filename, template.to_dict(), limit=(ACCOUNTS_LIMITS.max_rows or 10**7) + 1,
+                              limits=ACCOUNTS_LIMITS, timeout=READ_TIMEOUT, memory_limit=READ_MEMORY)
+    for mr in mapped.rows:
+        report.rows_read += 1
+        errors = list(mr.errors)
+        ref = str(mr.values.get("reference") or "").strip()
+        fields, problems = check_row(mr.values, mr.row_number, cols, existing.get(ref))
+        if errors:  # the engine's errors first; the checks of the other cells as well, all in one report
+            failed = {e.field for e in errors}
+            errors += [e for e in problems if e.field not in failed]
+            errors.sort(key=lambda e: (len(e.column or ""), e.column or ""))
+        else:
+            errors = problems
+        if not errors and ref in seen:
+            errors.append(_err(mr.row_number, cols.get("reference"), "reference", ref, "duplicate_reference",
+                               f"la referencia {ref} ya está en la fila {seen[ref]}"))
+        if errors:
+            for e in errors:
+                report.add_error(e, headers.get(e.column or "", ""))
+            continue
+        seen[ref] = mr.row_number
+        balance = mr.values.get("opening_balance") if "opening_balance" in cols else None
+        if balance is not None:
+            balance = Decimal(balance).quantize(Decimal("0.01"))
+            report.opening_total += balance
+        report.rows.append(Row(mr.row_number, ref, fields, balance))
+    for e in mapped.stats.file_errors:
+        report.add_error(e, headers.get(e.column or "", ""))
     report.rows_valid = len(report.rows)
     return report
 
@@ -447,6 +453,7 @@ def _uploads_dir(issuer) -> Path:
 
 def store_upload(issuer, data, filename: str) -> str:
     """Keep an uploaded file between the preview and the confirmation; returns its token."""
+    _remove_stale_uploads(issuer)
     token = uuid.uuid4().hex
     name = re.sub(r"[^\w.-]+", "_", Path(filename or "cuentas.csv").name)[-120:] or "cuentas.csv"
     folder = _uploads_dir(issuer) / token
@@ -459,6 +466,20 @@ def store_upload(issuer, data, filename: str) -> str:
             for chunk in (data.chunks() if hasattr(data, "chunks") else iter(lambda: data.read(2**20), b"")):
                 out.write(chunk)
     return token
+
+
+def _remove_stale_uploads(issuer, max_age: float = 24 * 3600) -> None:
+    """Uploads checked but never confirmed are removed after a day."""
+    folder = _uploads_dir(issuer)
+    if not folder.is_dir():
+        return
+    limit = time.time() - max_age
+    for entry in folder.iterdir():
+        try:
+            if entry.is_dir() and entry.stat().st_mtime < limit:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def stored_upload(issuer, token: str) -> Path | None:

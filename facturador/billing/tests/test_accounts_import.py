@@ -211,3 +211,15 @@ def test_a_row_with_an_unreadable_cell_still_reports_its_other_bad_cells(issuer_
     rows = [["0004", "Marta", "NIT", "800197268-9", "", 2, "Residencial", "", "N/A"]]
     report = run(issuer_co, xlsx(tmp_path, rows), dry_run=True)
     assert [(e["column"], e["code"]) for e in report.errors] == [("D", "nit_dv"), ("I", "invalid_number")]
+
+
+def test_an_upload_never_confirmed_is_removed_after_a_day(issuer_co, settings, tmp_path):
+    import os
+    import time
+
+    settings.MEDIA_ROOT = tmp_path
+    old = accounts_import.store_upload(issuer_co, b"referencia\n1\n", "a.csv")
+    stale = time.time() - 2 * 24 * 3600
+    os.utime(accounts_import.stored_upload(issuer_co, old).parent, (stale, stale))
+    new = accounts_import.store_upload(issuer_co, b"referencia\n2\n", "b.csv")
+    assert accounts_import.stored_upload(issuer_co, old) is None and accounts_import.stored_upload(issuer_co, new)
