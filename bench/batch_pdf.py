@@ -306,6 +306,7 @@ def report(r: dict):
         print(label + "phases: " + ", ".join(f"{name} {sec:.2f} s" for name, sec in t.items()))
     nums = sum(x.get("numbers", 0) for x in r["numbering"])
     secs = sum(x.get("seconds", 0) for x in r["numbering"])
+    writing = sum(x.get("writing_seconds", 0) for x in r["numbering"])
     print(f"  end to end: {r['elapsed']:.2f} s  ->  {r['rate']:.1f} invoices/s (numbering, PDFs, print parts)")
     if r["helper_rendered"]:
         print(f"  helper jobs rendered {r['helper_rendered']} of the PDFs")
@@ -321,7 +322,8 @@ def report(r: dict):
               f"({r['count'] / d['elapsed']:.1f} invoices/s sent and answered)")
     print(f"  load average at the end: {os.getloadavg()[0]:.2f}")
     if secs:
-        print(f"numbering: {nums / secs:.0f} numbers/s ({nums} numbers in {secs:.3f} s, blocks + bulk inserts)")
+        detail = f"; the chunks' blocks + COPY alone: {nums / writing:.0f} numbers/s" if writing else ""
+        print(f"numbering: {nums / secs:.0f} numbers/s ({nums} numbers in {secs:.3f} s, the whole phase{detail})")
 
 
 def main(argv=None):

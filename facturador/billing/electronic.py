@@ -451,14 +451,16 @@ def send_batch(ctx: jobs.JobContext, batch):
         delay = 30.0 if unreachable else 0.0 if not generating else 2.0 if sender.sent else 5.0
         polling_rounds = 0
     elif waiting and polling_rounds < sender.max_polls:
-        delay, polling_rounds = max(sender.interval, min(st[0] for st in waiting) - time.monotonic()), polling_rounds + 1
+        delay = max(sender.interval, min(st[0] for st in waiting) - time.monotonic())
+        polling_rounds += 1
     else:
         delay = None
     if delay is not None:
         _next_round(batch, delay, polling_rounds)
     counts = dict(_documents(batch).order_by().values_list("status").annotate(n=Count("id")))
     ctx.set_result(sent=sender.sent, answered=sender.answered, states=counts, next_round=delay is not None)
-    return Job.Status.FINISHED_WITH_ERRORS if counts.get("rejected", 0) + counts.get("error", 0) else Job.Status.FINISHED
+    failed = counts.get("rejected", 0) + counts.get("error", 0)
+    return Job.Status.FINISHED_WITH_ERRORS if failed else Job.Status.FINISHED
 
 
 def _send_jobs(batch, statuses):
