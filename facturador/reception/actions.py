@@ -83,7 +83,7 @@ def save_mailbox(issuer, actor: Actor, *, values: dict, password: str | None = N
     outbound.check_mail_server(host, port, tls=security != Mailbox.Security.NONE, field="host")
     if not (values.get("username") or "").strip():
         raise Invalid("reception.mailbox.user_missing", "Indique el usuario del buzón.", field="username")
-    for name in ("enabled", "address", "username", "folder", "done_folder", "poll_minutes"):
+    for name in ("enabled", "username", "folder", "done_folder", "poll_minutes"):
         if name in values:
             setattr(mailbox, name, values[name])
     mailbox.host, mailbox.port, mailbox.security = host, port, security

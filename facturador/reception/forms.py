@@ -29,7 +29,7 @@ class MailboxForm(forms.ModelForm):
 
     class Meta:
         model = Mailbox
-        fields = ["enabled", "address", "host", "port", "security", "username", "folder", "done_folder", "poll_minutes"]
+        fields = ["enabled", "host", "port", "security", "username", "folder", "done_folder", "poll_minutes"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,6 +1,7 @@
 """Reception (recepción): suppliers' electronic documents received by an issuer, as the buyer.
 
-- `Mailbox`: the issuer's IMAP mailbox (the reception address registered with DIAN), polled by a job.
+- `Mailbox`: the IMAP mailbox behind the issuer's reception address (the address itself is one fact, kept where
+  it is registered: `habilitacion.Enablement.reception_email`, else `Issuer.email`), polled by a job.
 - `Intake`: one arrival — an uploaded file, a file given on the CLI, or one email — recorded before its
   documents are filed, so nothing is lost and errors stay visible. An email's IMAP UIDVALIDITY + UID are
   unique per mailbox folder: a message is imported once even if flagging it failed.
@@ -50,7 +51,6 @@ class Mailbox(IssuerScoped):
         NONE = "none", _("Sin cifrado (solo servidores locales autorizados)")
 
     enabled = models.BooleanField(_("consultar el buzón periódicamente"), default=True)
-    address = models.EmailField(_("correo de recepción registrado en la DIAN / SAT"), blank=True)
     host = models.CharField(_("servidor IMAP"), max_length=255)
     port = models.PositiveIntegerField(_("puerto"), default=993)
     security = models.CharField(_("seguridad"), max_length=10, choices=Security.choices, default=Security.SSL)

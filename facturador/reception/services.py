@@ -12,6 +12,7 @@ import datetime
 import hashlib
 from pathlib import PurePosixPath
 
+from django.apps import apps
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -167,6 +168,18 @@ def _file_all(issuer, intake, arrival, results, counts, written) -> None:
 
 
 # ----------------------------------------------------------------------------------------- queries
+def reception_address(issuer) -> str:
+    """The address suppliers send invoices to: the one registered with DIAN in habilitación, else the issuer's
+    invoice-reception e-mail."""
+    if apps.is_installed("facturador.habilitacion"):
+        from facturador.habilitacion.models import Enablement
+
+        registered = Enablement.objects.filter(issuer=issuer).values_list("reception_email", flat=True).first()
+        if registered:
+            return registered
+    return issuer.email or ""
+
+
 FILTER_STATES = {
     "received": Q(status="received"), "set_aside": Q(status="set_aside"),
     "ok": Q(verification="ok"), "findings": Q(verification="findings"), "failed": Q(verification="failed"),

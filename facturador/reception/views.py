@@ -100,7 +100,8 @@ def mailbox(request):
         else:
             messages.success(request, "Buzón de recepción guardado.")
             return redirect("reception:mailbox")
-    return render(request, "reception/mailbox.html", {"form": form, "box": box})
+    return render(request, "reception/mailbox.html", {"form": form, "box": box,
+                                                      "address": services.reception_address(request.issuer)})
 
 
 @issuer_required(roles=WRITE_ROLES)

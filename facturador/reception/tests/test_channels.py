@@ -116,3 +116,11 @@ def test_api_bad_date_filter_is_refused_naming_the_field(api_client, reception_a
     api_client.force_authenticate(reception_admin)
     resp = api_client.get(f"/api/v1/issuers/{receiver_co.pk}/received/", {"date_from": "ayer"})
     assert resp.status_code == 400 and resp.json()["field"] == "date_from"
+
+
+def test_mailbox_page_shows_the_address_registered_in_habilitacion(client, reception_admin, receiver_co):
+    from facturador.habilitacion.models import Enablement
+
+    Enablement.objects.create(issuer=receiver_co, reception_email="facturas@cliente.example")
+    client.force_login(reception_admin)
+    assert "facturas@cliente.example" in client.get(reverse("reception:mailbox")).content.decode()

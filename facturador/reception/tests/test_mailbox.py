@@ -15,8 +15,7 @@ from .conftest import BUYER_NIT, Dovecot, attached_xml, email_with
 @pytest.fixture
 def box(receiver_co, dovecot):
     return actions.save_mailbox(receiver_co, Actor.cli(), password=Dovecot.password, values={
-        "host": "127.0.0.1", "port": dovecot.port, "security": "none", "username": Dovecot.user,
-        "address": "facturas@cliente.example"})
+        "host": "127.0.0.1", "port": dovecot.port, "security": "none", "username": Dovecot.user})
 
 
 def test_poll_files_documents_and_flags_messages_seen(box, dovecot, co_zips):
