@@ -1,6 +1,6 @@
 """Manual 000 (shared/seeds/000: facturación masiva en alumbrado público) walked in a browser, by its visible
 Spanish labels, from a freshly seeded demo: listado de cartera of last month's period exported to Excel (step 6),
-the references to bill copied to a notepad file, the invoice template checked (steps 10-11), the mass-billing form
+the references to bill copied to a notepad file, the municipality's invoice template uploaded (steps 10-11), the mass-billing form
 with that file (steps 7-9), the batch generated with its live progress (real worker) until "Finalizado", and the PDF
 for printing and the zip downloaded (the manual's end). axe-core checks the main pages; screenshots and the
 downloads go to artifacts_dir."""
@@ -59,9 +59,17 @@ def test_manual_000_cartera_to_downloaded_batch(page, seeded_demo, start_worker,
     notepad = tmp_path / "referencias.txt"
     notepad.write_text("\r\n".join(references[:PICKED]) + "\r\n", encoding="utf-8")
 
-    # Pasos 10-11: la plantilla (the demo's default, designed for the municipality)
+    # Pasos 10-11: Configurar plantilla: the municipality's design (the demo's sample .typ file) uploaded, confirmed
     page.get_by_role("navigation").get_by_role("link", name="Plantillas de factura").click()
-    assert "predeterminada" in page.inner_text("main").lower()
+    page.get_by_role("link", name="Cargar plantilla").click()
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Descargar archivo de ejemplo").click()
+    design = tmp_path / "plantilla-municipio.typ"
+    info.value.save_as(str(design))
+    page.get_by_label("Nombre").fill("Alumbrado municipal")
+    page.get_by_label("Archivo de plantilla (.typ)").set_input_files(str(design))
+    page.get_by_role("button", name="Validar y guardar").click()
+    page.wait_for_selector(".msg.success >> text=Plantilla «Alumbrado municipal» versión 1 validada y guardada.")
     shot(page, artifacts_dir, "02-plantillas")
     assert_accessible(page, "manual-000-plantillas", artifacts_dir)
 
@@ -72,6 +80,7 @@ def test_manual_000_cartera_to_downloaded_batch(page, seeded_demo, start_worker,
     page.get_by_label("Tipo de facturación").select_option(index=0)
     page.get_by_label("Fecha de expedición").fill(today.isoformat())
     page.get_by_label("Fecha límite de pago").fill((today + dt.timedelta(days=15)).isoformat())
+    page.get_by_label("Plantilla").select_option(label="Alumbrado municipal — versión 1")
     page.get_by_label("Archivo de referencias (opcional)").set_input_files(str(notepad))
     shot(page, artifacts_dir, "03-facturacion-masiva")
     assert_accessible(page, "manual-000-facturacion-masiva", artifacts_dir)
@@ -86,7 +95,7 @@ def test_manual_000_cartera_to_downloaded_batch(page, seeded_demo, start_worker,
     shot(page, artifacts_dir, "05-en-proceso")
     page.wait_for_selector("#download-print", timeout=90000)  # the page reloads itself when the job ends
     details = page.inner_text(".dl")
-    assert "Finalizado" in details
+    assert "Finalizado" in details and "Alumbrado municipal — versión 1" in details
     assert page.inner_text("#batch-count") == str(PICKED)
     assert page.inner_text("#batch-total") == "$ 78.000"  # strata 2 to 6: 6.200 + 9.800 + 14.500 + 21.000 + 26.500
     assert "$ 6.200" in page.inner_text("table.table tbody tr:first-child")

@@ -1,5 +1,7 @@
 import pytest
 
+from conftest import assert_accessible
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -16,6 +18,7 @@ def test_login_navigate_and_screenshot(page, make_issuer, make_user, artifacts_d
     page.click("button[type=submit]")
     page.wait_for_selector("h1:has-text('Alcaldía de Prueba')")
     page.screenshot(path=str(artifacts_dir / "core-dashboard.png"), full_page=True)
+    assert_accessible(page, "core-panel", artifacts_dir)
     page.click("nav >> text=Numeraciones")
     page.wait_for_selector("h1:has-text('Numeraciones')")
     page.click("text=Nueva numeración")
@@ -25,6 +28,7 @@ def test_login_navigate_and_screenshot(page, make_issuer, make_user, artifacts_d
     page.click("button:has-text('Guardar')")
     assert page.locator(".field-error").count() >= 2
     page.screenshot(path=str(artifacts_dir / "core-numbering-errors.png"), full_page=True)
+    assert_accessible(page, "core-numeracion-con-errores", artifacts_dir)
     page.goto("/")
     page.select_option("#issuer-select", label="COMERCIO DE PRUEBA — " + mx.display_tax_id)
     page.wait_for_selector("h1:has-text('COMERCIO DE PRUEBA')")

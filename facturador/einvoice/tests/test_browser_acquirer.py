@@ -2,6 +2,8 @@
 
 import pytest
 
+from conftest import assert_accessible
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -24,4 +26,5 @@ def test_lookup_button_fills_name_and_email(page, make_user, dian_issuer, sandbo
     assert page.input_value("input[name=customer_email]") == "recepcion@cliente.example"
     assert page.input_value("input[name=customer_id]") == "800199436-4"
     page.screenshot(path=str(artifacts_dir / "einvoice-acquirer.png"), full_page=True)
+    assert_accessible(page, "einvoice-nuevo-documento", artifacts_dir)
     assert not [p for p in problems if "Content Security Policy" in p], problems

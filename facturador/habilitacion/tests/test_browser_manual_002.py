@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from conftest import assert_accessible
 from facturador.core import demo as core_demo
 from facturador.core.models import NumberingRange
 from facturador.einvoice.demo import DEMO_SOFTWARE_ID
@@ -38,6 +39,7 @@ def test_manual_002_from_fresh_demo_to_production_ready(page, seeded_demo, start
     page.wait_for_selector("section[data-step=registro]")
     page.get_by_label("Correo de recepción de facturas").fill("recepcion@alumbrado-demo.co")
     shot(page, artifacts_dir, "01-registro")
+    assert_accessible(page, "manual-002-registro", artifacts_dir)
     page.get_by_role("button", name="Ya me registré: guardar").click()
     page.wait_for_selector("section[data-step=certificado]")
     assert "Registrado como facturador electrónico" in page.inner_text("#enablement-state")
@@ -86,6 +88,7 @@ def test_manual_002_from_fresh_demo_to_production_ready(page, seeded_demo, start
     page.wait_for_selector("#production-ranges tr[data-prefix=FE] >> text=Pendiente")
     assert "Sin asociar" in page.inner_text("#production-ranges")
     shot(page, artifacts_dir, "05-resolucion-1876")
+    assert_accessible(page, "manual-002-numeracion", artifacts_dir)
 
     # Asociación de prefijos (Proveedor - Software, Prefijo: FE - 18764031407250 (1 - 100), Agregar)
     prefix_form = page.locator("#prefix-form")
@@ -107,6 +110,7 @@ def test_manual_002_from_fresh_demo_to_production_ready(page, seeded_demo, start
     page.get_by_role("button", name="Ya actualicé el RUT").click()
     page.wait_for_selector("#s2-reminder >> text=Actualizado el")
     shot(page, artifacts_dir, "07-listo")
+    assert_accessible(page, "manual-002-listo", artifacts_dir)
 
     en = Enablement.objects.get(issuer=issuer)
     with timezone.override(ZoneInfo(issuer.tz)):  # "today" as the issuer's requests see it

@@ -2,6 +2,8 @@
 
 import pytest
 
+from conftest import assert_accessible
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -24,8 +26,10 @@ def test_upload_filter_and_open_a_received_document(page, make_user, receiver_co
     page.click("button:has-text('Filtrar')")
     row = page.locator("#received-documents tr[data-document]")
     assert row.count() == 1 and "Verificado" in row.inner_text()
+    assert_accessible(page, "reception-inbox", artifacts_dir)
     row.locator("a").first.click()
     page.wait_for_selector("#findings")
     assert page.locator("a:has-text('PDF del proveedor')").count() == 1
     page.screenshot(path=str(artifacts_dir / "reception-detail.png"), full_page=True)
+    assert_accessible(page, "reception-detail", artifacts_dir)
     assert not [p for p in problems if "Content Security Policy" in p], problems
