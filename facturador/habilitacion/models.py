@@ -56,11 +56,13 @@ class TestSetRun(IssuerScoped):
     __test__ = False  # not a pytest class
 
     class Outcome(models.TextChoices):
-        RUNNING = "running", _("En proceso")
+        """The run's job states in the one vocabulary (core Job.Status), plus DIAN's verdicts on the set."""
+
+        RUNNING = "running", Job.Status.RUNNING.label
         WAITING = "waiting", _("Esperando aceptación del set")
         ACCEPTED = "accepted", _("Set de pruebas aceptado")
         ERRORS = "errors", _("Con documentos rechazados")
-        FAILED = "failed", _("Error")
+        FAILED = "failed", Job.Status.FAILED.label
 
     operation_mode = models.ForeignKey("einvoice.OperationMode", on_delete=models.PROTECT, related_name="+")
     test_set_id = models.CharField(_("TestSetId"), max_length=36)

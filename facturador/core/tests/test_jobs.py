@@ -151,3 +151,10 @@ def test_batches_and_sends_use_the_job_vocabulary():
     words = {str(label) for label in Job.Status.labels}
     assert {str(label) for label in Batch.Status.labels} <= words
     assert {str(label) for label in MailSend.Status.labels} <= words
+
+
+def test_test_set_runs_use_the_job_vocabulary_for_their_job_states():
+    from facturador.habilitacion.models import TestSetRun
+
+    assert TestSetRun.Outcome.FAILED.label == Job.Status.FAILED.label
+    assert TestSetRun.Outcome.RUNNING.label == Job.Status.RUNNING.label
