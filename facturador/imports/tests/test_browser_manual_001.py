@@ -13,7 +13,6 @@ import pytest
 from conftest import assert_accessible, sign_in
 from facturador.billing import demo as billing_demo
 from facturador.billing import samples
-from facturador.billing.tests.test_batch_worker import worker_env
 from facturador.imports.models import Line
 from facturador.tabular.sheets import TableWriter
 
@@ -54,7 +53,8 @@ def schedule(page, period, path):
     return page.locator("#import-queue tbody tr", has_text=path.name).first
 
 
-def test_manual_001_operator_file_through_the_task_viewer(page, seeded_demo, start_worker, artifacts_dir, tmp_path):
+def test_manual_001_operator_file_through_the_task_viewer(page, seeded_demo, start_worker, media_dir, artifacts_dir,
+                                                         tmp_path):
     issuer = seeded_demo.co
     today = dt.datetime.now(ZoneInfo(issuer.tz)).date()
     period = samples.last_period(today)  # the month of the demo's sample file
@@ -92,7 +92,8 @@ def test_manual_001_operator_file_through_the_task_viewer(page, seeded_demo, sta
 
     # En proceso: a worker takes the queue; the bars move without reloading (a slowed-down worker, to see it)
     page.get_by_role("navigation", name="Filtro por estado").get_by_role("link", name="Pendientes y en proceso").click()
-    start_worker("manual-001", **worker_env(FACTURADOR_IMPORT_BATCH_SIZE=2, FACTURADOR_IMPORT_THROTTLE=0.3))
+    start_worker("manual-001", FACTURADOR_DATA_DIR=media_dir, FACTURADOR_IMPORT_BATCH_SIZE=2,
+                 FACTURADOR_IMPORT_THROTTLE=0.3)
     page.wait_for_selector(".job-progress[data-status=running]", timeout=30000)
     assert "En proceso" in page.inner_text("#import-queue")
     shot(page, artifacts_dir, "03-en-proceso")

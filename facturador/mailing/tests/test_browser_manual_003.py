@@ -13,7 +13,6 @@ import pytest
 from conftest import assert_accessible, sign_in, wait_for
 from facturador.billing import actions as billing_actions
 from facturador.billing import samples
-from facturador.billing.tests.test_batch_worker import worker_env
 from facturador.core.actors import Actor
 from facturador.mailing.models import Delivery
 from facturador.mailing.tests.conftest import FAST_ENV
@@ -32,12 +31,12 @@ def test_manual_003_send_by_range_test_start_stop_finished(page, seeded_demo, sm
                                                            artifacts_dir):
     issuer = seeded_demo.co
     today = dt.datetime.now(ZoneInfo(issuer.tz)).date()
-    start_worker("manual-003", **worker_env(**{**FAST_ENV, "FACTURADOR_MAIL_CONCURRENCY": "1"}))
+    start_worker("manual-003", **{**FAST_ENV, "FACTURADOR_MAIL_CONCURRENCY": "1"})
     batch = billing_actions.create_batch(issuer, Actor.cli(), periods=[samples.last_period(today)],
                                          references=[f"{i:010d}" for i in range(1, INVOICES + 1)])
     wait_for(lambda: batch.job.refresh_from_db() is None and batch.job.status == "finished", timeout=90,
              message="the demo's batch generated")
-    slow_down(smtp_server, 0.5)  # a slow relay, so that the send can be stopped half-way
+    slow_down(smtp_server, 0.8)  # a slow relay, so that the send can be stopped half-way
 
     # Paso 1: Facturas → Enviar por Email
     page.goto("/")
