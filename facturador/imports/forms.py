@@ -100,7 +100,8 @@ class MapperForm(forms.Form):
     name = forms.CharField(label=_("Nombre de la plantilla"), max_length=100)
     sample = forms.FileField(label=_("Archivo de muestra"), required=False,
                              help_text=_("xlsx, xls, ods o csv: el detalle de consumo tal como lo envía el operador."))
-    period = forms.CharField(label=_("Periodo de la muestra (para validar fechas)"), max_length=7, required=False)
+    period = forms.CharField(label=_("Periodo de la muestra (para validar fechas)"), max_length=7, required=False,
+                             widget=PeriodInput())
     change_threshold = forms.DecimalField(label=_("Umbral de variación por línea frente al periodo anterior (%)"),
                                           initial=30, min_value=0, max_digits=7, decimal_places=2)
     duplicate_key = forms.MultipleChoiceField(

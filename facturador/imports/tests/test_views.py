@@ -165,3 +165,9 @@ def test_template_test_reports_missing_columns(client_co, issuer_co, operator):
             "sample": SimpleUploadedFile("m.csv", files.csv_bytes(ROWS, header=["Ref", "Concepto", "Cantidad", "Valor unitario", "Valor"]))}
     html = client_co.post(reverse("imports:template_new"), form).content.decode()
     assert "Faltan columnas" in html and "«Referencia»" in html
+
+
+@pytest.mark.django_db
+def test_visual_mapper_sample_period_is_a_month_picker(client_co):
+    html = client_co.get("/importaciones/plantillas/mapear/").content.decode()
+    assert 'type="month" name="period"' in html
