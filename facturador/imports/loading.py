@@ -51,6 +51,56 @@ def _copy_value(v) -> str:
     return str(v)
 
 
+_TEXT_TYPED = frozenset(i for i, c in enumerate(TYPED_COLUMNS) if c in ("service_line", "plan", "cost_center", "unit",
+                                                                         "extra"))
+
+
+def typed_formatter(varying=None, blank=None):
+    r"""``fmt(typed) -> str``: the COPY text of a typed tuple (`TYPED_COLUMNS`, tab-separated).
+
+    `varying`: the indexes a template can change (`pipeline.make_typed`'s ``typed.varying``); the other
+    columns are `blank`'s and their text is computed once. None: every column is formatted on every row.
+    Text columns are str (`make_typed` made them so), the others None, numbers or dates (``str`` of a
+    Decimal, int or date is its COPY text).
+
+    >>> blank = ("", "", "", None, "", None, None, None, None, None, None, None, None, None, None, None, None, "{}")
+    >>> fmt = typed_formatter((0, 3), blank)
+    >>> fmt(("a\\b", "", "", 7, *blank[4:])).split(chr(9))[:6]
+    ['a\\\\b', '', '', '7', '', '\\N']
+    """
+    n = len(TYPED_COLUMNS)
+    if varying is None or blank is None:
+        return lambda t: "\t".join([_copy_value(v) for v in t])
+    varying = set(varying)
+    if not varying:
+        text = "\t".join([_copy_value(v) for v in blank])
+        return lambda t: text
+    # Generated straight-line code from indexes and constant text only (no user text in the source):
+    # the constant columns' text merged into literals between the varying ones.
+    env = {"_t": _copy_text}
+    tokens: list = []  # str: constant text; int: a varying column's index
+    for i in range(n):
+        if i:
+            tokens.append("\t")
+        tokens.append(i if i in varying else _copy_value(blank[i]))
+    exprs, const = [], ""
+    for tok in tokens:
+        if tok.__class__ is str:
+            const += tok
+            continue
+        if const:
+            env[f"C{len(exprs)}"] = const
+            exprs.append(f"C{len(exprs)}")
+            const = ""
+        exprs.append(f"_t(t[{tok}])" if tok in _TEXT_TYPED else f"(NULL if t[{tok}] is None else str(t[{tok}]))")
+    if const:
+        env[f"C{len(exprs)}"] = const
+        exprs.append(f"C{len(exprs)}")
+    env["NULL"] = "\\N"
+    exec(compile("def fmt(t):\n    return " + " + ".join(exprs), "<typed-copy-text>", "exec"), env)  # noqa: S102
+    return env["fmt"]
+
+
 def lines_of(import_ids) -> int:
     """Delete the typed lines of these imports (replaced, discarded or re-run); the number deleted."""
     ids = list(import_ids)
@@ -237,6 +287,11 @@ class DirectLoader:
         self.written = 0
         self.foreign_keys = "checked"
         self.copied = 0  # rows PostgreSQL reports as copied
+        # The typed tuple's columns a template can change, and its blank tuple (pipeline.make_typed's
+        # ``varying``/``blank``): the others' COPY text is computed once. None: all formatted per line.
+        self.typed_varying: tuple | None = None
+        self.typed_blank: tuple | None = None
+        self._typed_text = None
 
     # -- transaction ------------------------------------------------------------------------
     def __enter__(self):
@@ -369,8 +424,9 @@ class DirectLoader:
         out = []
         lines = []
         head = f"{self.imp.issuer_id}\t{self.imp.pk}\t{self.imp.period}\t"
-        value = _copy_value
-        tab = "\t"
+        fmt = self._typed_text
+        if fmt is None:
+            fmt = self._typed_text = typed_formatter(self.typed_varying, self.typed_blank)
         last_typed, last_text = None, ""
         for rn, ref, concept, qty, price, amount, typed in batch:
             c = concepts.get(concept)
@@ -382,7 +438,7 @@ class DirectLoader:
             r = _copy_text(ref)
             out.append(f"{r}\t{c}\t{qty}\t{price}\t{amount}\t{null if a is None else a}{tail}")
             if typed is not last_typed:
-                last_typed, last_text = typed, tab.join([value(v) for v in typed])
+                last_typed, last_text = typed, fmt(typed)
             lines.append(f"{head}{rn}\t{r}\t{c}\t{amount}\t{last_text}\n")
         self._copy.put("".join(out), "".join(lines))
         self.written += len(batch)

@@ -217,49 +217,91 @@ _NUM_MAX = {"quantity": Decimal("1e10") - 1, "minutes": Decimal("1e12") - 1, "da
 
 def make_typed(template: Template):
     """The function values -> the typed columns of the line (`TYPED_COLUMNS`; `extra` as JSON text), or
-    LineError. Only the fields the template maps are looked at (hot path)."""
+    LineError. Only the fields the template maps are looked at (hot path: straight-line code generated from
+    the mapped columns). The function's ``varying`` (indexes a row can change) and ``blank`` (the tuple of a
+    row that maps nothing) let the loader format the other columns once.
+
+    >>> t = make_typed(Template.from_dict({"fields": [{"field": "reference", "header": "Cuenta"},
+    ...     {"field": "service_line", "header": "Línea"}, {"field": "minutes", "header": "Minutos",
+    ...     "parser": "integer"}]}))
+    >>> t({"reference": "7", "service_line": "3001234567", "minutes": 12})[:8], t.varying
+    (('3001234567', '', '', None, '', 12, None, None), (0, 5))
+    >>> t({"reference": "7", "service_line": "3" * 49, "minutes": None})
+    Traceback (most recent call last):
+    ...
+    facturador.imports.pipeline.LineError: ('service_line', 'el texto tiene más de 48 caracteres')
+    """
     mapped = {f.field for f in template.fields}
-    plan = []
-    for i, name in enumerate(TYPED_COLUMNS[:-1]):
-        if name in mapped:
-            plan.append((i, name, _TEXT_MAX.get(name), _NUM_MAX.get(name)))
+    blank = ("", "", "", None, "", None, None, None, None, None, None, None, None, None, None, None, None, "{}")
     extras = [(f.field, f.field[len(line_fields.EXTRA_PREFIX):]) for f in template.fields
               if f.field.startswith(line_fields.EXTRA_PREFIX)]
-    blank = ["", "", "", None, "", None, None, None, None, None, None, None, None, None, None, None, None, "{}"]
-    dumps = json.dumps
-    if not plan and not extras:  # only the charge's fields are mapped: one shared tuple (the loader reuses its text)
-        constant = tuple(blank)
-        return lambda values: constant
-
-    def typed(values: dict) -> tuple:
-        out = list(blank)
-        for i, name, max_len, max_num in plan:
-            v = values.get(name)
-            if v is None:
-                continue
-            if max_len is not None:
-                if v.__class__ is not str:
-                    v = str(v)
-                if len(v) > max_len:
-                    raise LineError(name, f"el texto tiene más de {max_len} caracteres", "too_long")
-                if "\x00" in v:
-                    raise LineError(name, "el texto tiene un carácter nulo (código 0)")
-            elif max_num is not None and not -max_num < v < max_num:
-                raise LineError(name, f"el valor {v} es demasiado grande", "too_large")
-            out[i] = v
-        if extras:
-            ex = {}
-            for name, key in extras:
-                v = values.get(name)
-                if v is not None:
-                    ex[key] = v if v.__class__ in (str, int, bool) else _jsonable(v)
-            if ex:
-                text = dumps(ex, ensure_ascii=False)
-                if "\x00" in text or "\\u0000" in text:
-                    raise LineError(name, "un atributo tiene un carácter nulo (código 0)")
-                out[-1] = text
-        return tuple(out)
+    # Generated from field names, indexes and limits only (no user text in the source).
+    env = {"_text": _typed_text, "_number": _typed_number, "_extra": _typed_extra(extras)}
+    body, items, varying = [], [], []
+    for i, name in enumerate(TYPED_COLUMNS[:-1]):
+        if name not in mapped:
+            items.append(f"B{i}")
+            env[f"B{i}"] = blank[i]
+            continue
+        varying.append(i)
+        env[f"K{i}"] = name
+        max_len, max_num = _TEXT_MAX.get(name), _NUM_MAX.get(name)
+        body.append(f"    v{i} = get(K{i})")
+        if max_len is not None:
+            body.append(f"    if v{i} is None: v{i} = ''")
+            body.append(f"    elif v{i}.__class__ is not str or len(v{i}) > {max_len} or '\\x00' in v{i}: "
+                        f"v{i} = _text(K{i}, v{i}, {max_len})")
+        elif max_num is not None:
+            env[f"M{i}"] = max_num
+            body.append(f"    if v{i} is not None and not -M{i} < v{i} < M{i}: _number(K{i}, v{i})")
+        items.append(f"v{i}")
+    if extras:
+        varying.append(len(TYPED_COLUMNS) - 1)
+        items.append("_extra(values)")
+    else:
+        items.append(repr(blank[-1]))
+    if not varying:  # only the charge's fields are mapped: one shared tuple (the loader reuses its text)
+        def typed(values: dict) -> tuple:
+            return blank
+    else:
+        src = "\n".join(["def typed(values):", "    get = values.get", *body, f"    return ({', '.join(items)},)"])
+        exec(compile(src, "<typed-line>", "exec"), env)  # noqa: S102
+        typed = env["typed"]
+    typed.varying, typed.blank = tuple(varying), blank
     return typed
+
+
+def _typed_text(name: str, v, max_len: int) -> str:
+    if v.__class__ is not str:
+        v = str(v)
+    if len(v) > max_len:
+        raise LineError(name, f"el texto tiene más de {max_len} caracteres", "too_long")
+    if "\x00" in v:
+        raise LineError(name, "el texto tiene un carácter nulo (código 0)")
+    return v
+
+
+def _typed_number(name: str, v):
+    raise LineError(name, f"el valor {v} es demasiado grande", "too_large")
+
+
+def _typed_extra(extras: list):
+    dumps = json.dumps
+
+    def extra(values: dict) -> str:
+        ex = {}
+        name = None
+        for name, key in extras:
+            v = values.get(name)
+            if v is not None:
+                ex[key] = v if v.__class__ in (str, int, bool) else _jsonable(v)
+        if not ex:
+            return "{}"
+        text = dumps(ex, ensure_ascii=False)
+        if "\x00" in text or "\\u0000" in text:
+            raise LineError(name, "un atributo tiene un carácter nulo (código 0)")
+        return text
+    return extra
 
 
 def process(imp: ImportJob, ctx: JobContext):
@@ -315,6 +357,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     n = 0
     line = make_line(template, db_rounds=loader.db_rounds)
     typed = make_typed(template)
+    loader.typed_varying, loader.typed_blank = typed.varying, typed.blank  # its COPY text of the unmapped, once
     columns = {p.name: p.col for p in mapper._plan}  # field -> column letter, for the line checks' errors
     add_error = errors.add
     try:
