@@ -270,9 +270,12 @@ def compile_quick(field_rules: dict, checks: list | None, *, period: str | None 
         for j, p in enumerate(parts):
             env[f"S{i}_{j}"] = p
         lines.append(f"    t = values[S{i}]")
-        got = ", ".join(f"values[S{i}_{j}]" for j in range(len(parts)))
-        lines.append(f"    parts = ({got},)")
-        lines.append(f"    if t is not None and None not in parts and abs(t - sum(parts)) > TOL{i}: return False")
+        for j in range(len(parts)):
+            lines.append(f"    p{j} = values[S{i}_{j}]")
+        # "is not None" one by one: "None in parts" would compare each Decimal with None (slow path).
+        present = " and ".join(f"p{j} is not None" for j in range(len(parts)))
+        total = " + ".join(f"p{j}" for j in range(len(parts)))
+        lines.append(f"    if t is not None and {present} and abs(t - ({total})) > TOL{i}: return False")
     if len(lines) == 1:
         return None
     lines.append("    return True")
