@@ -163,6 +163,7 @@ def child(args):
         from facturador.imports import loading
 
         loading.loader_for = lambda imp, ctx: loading.StagingLoader(imp)
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     with open(args.file, "rb") as fh, transaction.atomic():
         imp = actions.schedule_import(issuer, Actor.cli(), operator=operator, template=template, period=args.period,
@@ -170,11 +171,12 @@ def child(args):
     t1 = time.perf_counter()
     execute_job.call(imp.job_id)
     t2 = time.perf_counter()
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
     imp.refresh_from_db()
     imp.job.refresh_from_db()
     print(json.dumps({
         "status": imp.job.status, "error": imp.job.error, "rows": imp.rows_valid, "invalid": imp.rows_invalid,
-        "schedule_s": t1 - t0, "job_s": t2 - t1, "total_s": t2 - t0, "loader": imp.job.result.get("loader"), "foreign_keys": imp.job.result.get("foreign_keys"), "phases": imp.job.result.get("seconds"),
+        "schedule_s": t1 - t0, "cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), "job_s": t2 - t1, "total_s": t2 - t0, "loader": imp.job.result.get("loader"), "foreign_keys": imp.job.result.get("foreign_keys"), "phases": imp.job.result.get("seconds"),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "changed": imp.reconciliation.get("previous_period", {}).get("changed_count"),
         "unknown": imp.reconciliation.get("unknown_references", {}).get("count"),
@@ -270,7 +272,7 @@ def main():
         results.append(r)
         print(f"{r['format']:5s} {args.rows:>9,d} rows  {r['status']:<16s} total {r['total_s']:6.1f} s "
               f"(schedule {r['schedule_s']:.1f} s, job {r['job_s']:.1f} s)  "
-              f"{args.rows / r['total_s']:>9,.0f} rows/s  peak RSS {r['peak_mb']:.0f} MB  loader={r['loader']} (foreign keys {r['foreign_keys']})  "
+              f"{args.rows / r['total_s']:>9,.0f} rows/s (wall)  cpu {r['cpu_s']:.1f} s = {args.rows / r['cpu_s']:,.0f} rows/s  peak RSS {r['peak_mb']:.0f} MB  loader={r['loader']} (foreign keys {r['foreign_keys']})  "
               f"unknown refs={r['unknown']} changed={r['changed']}\n      phases (s): {r['phases']}" + (f"  ERROR {r['error']}" if r["error"] else ""))
     return results
 
