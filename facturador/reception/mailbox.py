@@ -1,13 +1,23 @@
 """Reading the reception mailbox over IMAP (stdlib `imaplib`), exactly once per message.
 
-For each unseen message of the folder, in UID order:
+Messages are found by UID, not by the \\Seen flag (someone may open a message in a mail client before the poll:
+it must still be imported). The mailbox keeps a cursor: the folder, its UIDVALIDITY and the highest UID up to
+which every message was processed. A poll searches ``UID cursor+1:*`` (IMAP answers ``n:*`` with the last
+message even when its UID is below n, so the answer is filtered) and, for each message in UID order:
 
 1. its UIDVALIDITY + UID are looked up among the recorded arrivals (`Intake`): a known message was stored
    before (a crash came between storing it and flagging it): it is only flagged now, never imported again;
 2. otherwise its size is checked, the raw message is fetched with ``BODY.PEEK[]`` (which does not mark it
    read) and recorded as an `Intake` (one transaction; the unique UID constraint makes a concurrent poll of
    the same message fail here and skip it), then its documents are read and filed (another transaction);
-3. only then the message is flagged ``\\Seen`` (or moved to the mailbox's "done" folder).
+3. only then the message is flagged ``\\Seen`` (or moved to the mailbox's "done" folder), and the cursor
+   advances over it (it stops before a message whose reading failed unexpectedly, so the next poll retries).
+
+When the folder's UIDVALIDITY changes (the server renumbered its messages) or the cursor belongs to another
+folder, the cursor restarts at 0 and every message of the folder is read again: a message whose content hash
+(SHA-256 of the raw message) or Message-ID is already recorded for this issuer and folder under another
+UIDVALIDITY is only flagged, not imported again (its documents would be counted as duplicates anyway, as
+CUFE/UUID are unique). A new mailbox (no cursor) likewise reads the whole folder once, seen messages included.
 
 An arrival recorded but not processed (a crash while reading it) is processed again from its stored copy.
 The server's address is checked with `core.outbound.check_mail_server` before every connection.
@@ -16,6 +26,7 @@ The server's address is checked with `core.outbound.check_mail_server` before ev
 from __future__ import annotations
 
 import email
+import hashlib
 import email.policy
 import imaplib
 import logging
@@ -24,6 +35,7 @@ import ssl
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.db.models import Q
 from django.utils import timezone
 
 from facturador.core import outbound
@@ -101,8 +113,15 @@ def _headers(raw: bytes) -> dict:
     return {"message_id": h("Message-ID"), "mail_from": h("From"), "subject": h("Subject")}
 
 
+def _new_uids(conn, after: int) -> list[int]:
+    """UIDs above `after`, ascending (``UID SEARCH UID n:*`` also answers the last UID when it is below n)."""
+    typ, data = conn.uid("SEARCH", None, "UID", f"{after + 1}:*")
+    _check(typ, data, "la búsqueda de mensajes")
+    return sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > after)
+
+
 def poll(mailbox: Mailbox, *, progress=None) -> dict:
-    """Read the unseen messages of the folder (at most FACTURADOR_RECEPTION_POLL_BATCH); return counters."""
+    """Read the messages above the cursor (at most FACTURADOR_RECEPTION_POLL_BATCH); return counters."""
     issuer = mailbox.issuer
     counts = {"messages": 0, "imported": 0, "already_imported": 0, "documents": 0, "errors": 0}
     conn = connect(mailbox)
@@ -111,12 +130,15 @@ def poll(mailbox: Mailbox, *, progress=None) -> dict:
         conn._folder = mailbox.folder
         _check(*conn.select(_quote(mailbox.folder)), f"abrir la carpeta {mailbox.folder}")
         uidvalidity = _uidvalidity(conn)
-        typ, data = conn.uid("SEARCH", None, "UNSEEN")
-        _check(typ, data, "la búsqueda de mensajes")
-        uids = sorted(int(u) for u in (data[0] or b"").split())[:settings.FACTURADOR_RECEPTION_POLL_BATCH]
+        renumbered = (mailbox.cursor_folder != mailbox.folder or mailbox.cursor_uidvalidity != uidvalidity)
+        after = 0 if renumbered else mailbox.cursor_uid
+        rescan = renumbered and Intake.objects.filter(issuer=issuer, folder=mailbox.folder, uid__isnull=False
+                                                      ).exclude(uidvalidity=uidvalidity).exists()
+        uids = _new_uids(conn, after)[:settings.FACTURADOR_RECEPTION_POLL_BATCH]
         known = {i.uid: i for i in Intake.objects.filter(issuer=issuer, folder=mailbox.folder,
                                                          uidvalidity=uidvalidity, uid__in=uids)}
         max_bytes = settings.FACTURADOR_RECEPTION_MAX_BYTES
+        cursor, blocked = after, False
         for n, uid in enumerate(uids, 1):
             counts["messages"] += 1
             intake = known.get(uid)
@@ -126,28 +148,42 @@ def poll(mailbox: Mailbox, *, progress=None) -> dict:
                     if intake.status == Intake.Status.RECEIVED:  # stored, then a crash before reading it
                         intake = services.process_intake(intake)
                 else:
-                    intake = _import(conn, mailbox, uidvalidity, uid, max_bytes)
+                    intake = _import(conn, mailbox, uidvalidity, uid, max_bytes, rescan=rescan)
                     if intake is None:  # another poll took it
+                        blocked = True
                         continue
-                    counts["imported"] += 1
-                    counts["documents"] += intake.documents
-                    counts["errors"] += int(intake.status in (Intake.Status.FAILED, Intake.Status.PARTIAL))
+                    if isinstance(intake, str):  # recorded under the folder's former UIDVALIDITY
+                        counts["already_imported"] += 1
+                        intake = None
+                    else:
+                        counts["imported"] += 1
+                        counts["documents"] += intake.documents
+                        counts["errors"] += int(intake.status in (Intake.Status.FAILED, Intake.Status.PARTIAL))
             except (MailboxError, OSError, imaplib.IMAP4.error):
                 raise
             except Exception:  # a message that breaks the reader must not block the ones after it
                 logger.exception("Reception: message %s of mailbox %s could not be processed", uid, mailbox.pk)
                 counts["errors"] += 1
+                blocked = True
                 Intake.objects.filter(issuer=issuer, folder=mailbox.folder, uidvalidity=uidvalidity, uid=uid,
                                       status=Intake.Status.RECEIVED).update(
                     status=Intake.Status.FAILED, errors=1, error_code="reception.intake.unexpected",
                     error_message="El mensaje no se pudo procesar por un error inesperado, que quedó registrado "
                                   "para el equipo técnico; el mensaje original está guardado.",
                     processed_at=timezone.now())
-                continue  # left unread: the next poll finds its intake and only marks it
+                continue  # left unflagged, the cursor stays before it: the next poll finds its intake and marks it
             _flag(conn, mailbox, uid, capabilities)
-            Intake.objects.filter(pk=intake.pk).update(flagged=True)
+            if intake is not None:
+                Intake.objects.filter(pk=intake.pk).update(flagged=True)
+            if not blocked:
+                cursor = uid
+                Mailbox.objects.filter(pk=mailbox.pk).update(cursor_folder=mailbox.folder,
+                                                             cursor_uidvalidity=uidvalidity, cursor_uid=uid)
             if progress:
                 progress(n, len(uids))
+        if renumbered and cursor == after:  # nothing processed yet: still record the folder's new numbering
+            Mailbox.objects.filter(pk=mailbox.pk).update(cursor_folder=mailbox.folder,
+                                                         cursor_uidvalidity=uidvalidity, cursor_uid=after)
         if mailbox.done_folder and "MOVE" not in capabilities and "UIDPLUS" not in capabilities:
             conn.expunge()
     except (OSError, imaplib.IMAP4.error) as exc:
@@ -162,7 +198,9 @@ def poll(mailbox: Mailbox, *, progress=None) -> dict:
     return counts
 
 
-def _import(conn, mailbox: Mailbox, uidvalidity: int, uid: int, max_bytes: int) -> Intake | None:
+def _import(conn, mailbox: Mailbox, uidvalidity: int, uid: int, max_bytes: int, *, rescan: bool = False):
+    """The recorded and processed `Intake`; None when another poll recorded it; "seen" when `rescan` (the
+    folder was renumbered) and the same message is recorded under another UIDVALIDITY."""
     issuer = mailbox.issuer
     typ, data = conn.uid("FETCH", str(uid), "(RFC822.SIZE)")
     _check(typ, data, "leer el tamaño del mensaje")
@@ -183,9 +221,17 @@ def _import(conn, mailbox: Mailbox, uidvalidity: int, uid: int, max_bytes: int) 
     typ, data = conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
     _check(typ, data, "descargar el mensaje")
     raw = next((item[1] for item in data if isinstance(item, tuple)), b"")
+    headers = _headers(raw)
+    if rescan:
+        same = Q(sha256=hashlib.sha256(raw).hexdigest())
+        if headers["message_id"]:
+            same |= Q(message_id=headers["message_id"])
+        if Intake.objects.filter(same, issuer=issuer, folder=mailbox.folder, uid__isnull=False).exclude(
+                uidvalidity=uidvalidity).exists():
+            return "seen"
     try:
         intake = services.record_intake(issuer, source=Source.IMAP, name=f"mensaje-{uid}.eml", data=raw,
-                                        **where, **_headers(raw))
+                                        **where, **headers)
     except IntegrityError:
         return None
     return services.process_intake(intake, raw)

@@ -63,6 +63,11 @@ class Mailbox(IssuerScoped):
     last_poll_at = models.DateTimeField(_("última consulta"), null=True, blank=True)
     last_error = models.CharField(_("último error"), max_length=500, blank=True)
     last_job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # the poll's cursor: in `cursor_folder` with `cursor_uidvalidity`, every message up to UID `cursor_uid` was
+    # processed; a poll reads UIDs above it, whatever their flags (mailbox.poll)
+    cursor_folder = models.CharField(max_length=200, blank=True)
+    cursor_uidvalidity = models.BigIntegerField(null=True, blank=True)
+    cursor_uid = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["issuer"], name="reception_mailbox_one_per_issuer")]

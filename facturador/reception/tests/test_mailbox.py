@@ -139,3 +139,42 @@ def test_message_stored_but_not_read_is_processed_on_the_next_poll(box, dovecot,
                            uidvalidity=uidvalidity, uid=uid)
     mailbox.poll(box)
     assert Intake.objects.get().status == "processed" and ReceivedDocument.objects.count() == 1
+
+
+def test_message_read_by_another_client_before_the_poll_is_imported(box, dovecot, co_zips):
+    """Someone opened the message in their mail client first: it is \\Seen, and must still be imported."""
+    dovecot.append(email_with([("z1.zip", co_zips[0])]), flags=r"(\Seen)")
+    counts = mailbox.poll(box)
+    assert (counts["imported"], counts["documents"]) == (1, 1)
+    assert ReceivedDocument.objects.filter(issuer=box.issuer).count() == 1
+
+
+def test_poll_reads_only_uids_above_the_cursor(box, dovecot, co_zips):
+    """`UID n+1:*` answers the last message when n+1 is past the end: it is not read again."""
+    dovecot.append(email_with([("z1.zip", co_zips[0])]))
+    mailbox.poll(box)
+    box.refresh_from_db()
+    assert box.cursor_uid == max(dovecot.flags())
+    assert mailbox.poll(box)["messages"] == 0
+    dovecot.append(email_with([("z2.zip", co_zips[1])]), flags=r"(\Seen)")
+    box.refresh_from_db()
+    counts = mailbox.poll(box)
+    assert (counts["messages"], counts["imported"]) == (1, 1)
+
+
+def test_changed_uidvalidity_rescans_without_importing_twice(box, dovecot, co_zips):
+    """The server renumbered the folder: all its messages are read again; those recorded under the former
+    UIDVALIDITY (same content hash / Message-ID) are only flagged, a new one is imported."""
+    dovecot.append(email_with([("z1.zip", co_zips[0])]))
+    mailbox.poll(box)
+    box.refresh_from_db()
+    old = box.cursor_uidvalidity
+    Intake.objects.update(uidvalidity=old - 1)  # as if recorded before the renumbering
+    Mailbox.objects.filter(pk=box.pk).update(cursor_uidvalidity=old - 1)
+    dovecot.append(email_with([("z2.zip", co_zips[1])]), flags=r"(\Seen)")
+    box.refresh_from_db()
+    counts = mailbox.poll(box)
+    assert (counts["messages"], counts["already_imported"], counts["imported"]) == (2, 1, 1)
+    assert Intake.objects.count() == 2 and ReceivedDocument.objects.count() == 2
+    box.refresh_from_db()
+    assert (box.cursor_uidvalidity, box.cursor_uid) == (old, max(dovecot.flags()))
