@@ -117,6 +117,7 @@ def test_compiler_reports_a_broken_line():
     ("/importaciones/", "Billing data imports", "No hay importaciones en este estado."),
     ("/envios/correos-de-prueba/", "Test addresses", "Volver a los envíos"),
     ("/documentos/", "DIAN electronic documents", "No hay documentos."),
+    ("/facturacion/plantillas/", "Invoice templates", "Cargar plantilla"),
 ])
 def test_the_manuals_pages_are_translated(client_co, url, english, spanish):
     client_co.post("/idioma/setlang/", {"language": "en", "next": "/"})
