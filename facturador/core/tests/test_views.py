@@ -174,3 +174,13 @@ def test_api_request_larger_than_the_upload_limit_gets_the_refusal_shape(api_cli
     resp = api_client.post(f"/api/v1/issuers/{issuer_co.pk}/branches/", data=b"x" * 2000,
                            content_type="application/json")
     assert resp.status_code == 413 and resp.json()["code"] == "core.request.too_large"
+
+
+@pytest.mark.django_db
+def test_a_live_job_row_offers_the_actions_of_each_state_bound_to_its_progress(client_co, issuer_co):
+    from facturador.core.models import Job
+
+    job = Job.objects.create(issuer=issuer_co, kind="core.ping", status=Job.Status.RUNNING)
+    html = client_co.get("/tareas/").content.decode()
+    assert f'data-job-actions="{job.pk}" data-when="running">' in html  # shown while running
+    assert f'data-job-actions="{job.pk}" data-when="pending" hidden>' in html  # app.js shows it if the state says so
