@@ -15,7 +15,8 @@ The work is split so that nothing DIAN-related is serial (see docs/architecture.
 3. **Sending** (job kind "billing.batch_send", in short rounds beside the rendering — never holding it):
    `send_batch` takes the signed documents as they appear, 50 per zip (SendBillAsync; a smaller last zip once the
    generation is over), claims them with a conditional UPDATE (SIGNED -> SENT), polls each zip with GetStatusZip
-   and records DIAN's answer per document; then it queues its next round (run_after) and frees the worker. A
+   and records DIAN's answer per document; then it queues its next round (the same job again, `jobs.Again`, with
+   run_after) and frees the worker. A
    rejected document is just that document's state. A crash between claiming and recording the ZipKey is
    recovered by sending the same files again (same file names; DIAN answers rule 90 for what it has).
 
@@ -247,11 +248,22 @@ class _Taken(Exception):
 # ------------------------------------------------------------------------------------ sending
 
 def start_sending(batch) -> Job | None:
-    """Queue the batch's sending job ("billing.batch_send") unless one is pending or running. Call inside a
-    transaction (it is enqueued on commit)."""
-    if Job.objects.filter(kind=SEND_KIND, params__batch_id=batch.pk,
-                          status__in=[Job.Status.PENDING, Job.Status.RUNNING]).exists():
+    """Queue the batch's sending job ("billing.batch_send") unless one is pending or running: the batch's last
+    one again (the same row, see `core.jobs.restart`), or a new one for its first round. Call inside a transaction
+    (it is enqueued on commit)."""
+    if _send_jobs(batch, [Job.Status.PENDING, Job.Status.RUNNING]).exists():
         return None
+    return _send_lane(batch, [s for s in Job.FINAL if s != Job.Status.DELETED])
+
+
+def _send_lane(batch, reusable) -> Job:
+    """A sending job for the batch: one of its ended ones queued again, else a new one. A batch thus has at most
+    FACTURADOR_BILLING_SEND_JOBS sending jobs whatever the number of its rounds (one per round would fill the job
+    lists with rows nobody needs: the batch page shows the sending)."""
+    for job in _send_jobs(batch, reusable).order_by("-pk")[:3]:
+        if jobs.restart(job, params={"polling_rounds": 0}):
+            job.refresh_from_db()
+            return job
     return jobs.create_job(batch.issuer, SEND_KIND, title=f"Lote {batch.pk}: envío a la DIAN",
                            params={"batch_id": batch.pk})
 
@@ -263,6 +275,18 @@ def _documents(batch):
     return DianDocument.objects.filter(
         issuer=batch.issuer,
         pk__in=BillingInvoice.objects.filter(batch=batch, dian_document_id__isnull=False).values("dian_document_id"))
+
+
+def sending_progress(batch) -> dict:
+    """The batch's DIAN sending as people follow it on the batch page: how many of its DIAN invoices are signed,
+    sent (uploaded), accepted and rejected (or refused at upload), how many DIAN still processes, and whether a
+    sending round is pending or running."""
+    counts = dict(_documents(batch).order_by().values_list("status").annotate(n=Count("id")))
+    rejected = counts.get("rejected", 0) + counts.get("error", 0)
+    return {"signed": sum(counts.values()), "sent": sum(counts.values()) - counts.get("signed", 0),
+            "accepted": counts.get("accepted", 0), "rejected": rejected,
+            "processing": counts.get("sent", 0) + counts.get("pending", 0),
+            "active": _send_jobs(batch, [Job.Status.PENDING, Job.Status.RUNNING]).exists()}
 
 
 def _generation_running(batch) -> bool:
@@ -455,10 +479,12 @@ def send_batch(ctx: jobs.JobContext, batch):
         polling_rounds += 1
     else:
         delay = None
-    if delay is not None:
-        _next_round(batch, delay, polling_rounds)
     counts = dict(_documents(batch).order_by().values_list("status").annotate(n=Count("id")))
-    ctx.set_result(sent=sender.sent, answered=sender.answered, states=counts, next_round=delay is not None)
+    again = delay is not None and not _send_jobs(batch, [Job.Status.PENDING]).exists()  # else another is queued
+    ctx.set_result(sent=sender.sent, answered=sender.answered, states=counts, next_round=again,
+                   rounds=ctx.job.result.get("rounds", 0) + 1)
+    if again:  # the next round is this same job again (one job row per batch, not one per round)
+        return jobs.Again(delay, params={"polling_rounds": polling_rounds})
     failed = counts.get("rejected", 0) + counts.get("error", 0)
     return Job.Status.FINISHED_WITH_ERRORS if failed else Job.Status.FINISHED
 
@@ -474,14 +500,4 @@ def _more_rounds(batch):
 
     if _send_jobs(batch, [Job.Status.PENDING, Job.Status.RUNNING]).count() < settings.FACTURADOR_BILLING_SEND_JOBS:
         with transaction.atomic():
-            jobs.create_job(batch.issuer, SEND_KIND, title=f"Lote {batch.pk}: envío a la DIAN",
-                            params={"batch_id": batch.pk})
-
-
-def _next_round(batch, seconds: float, polling_rounds: int = 0):
-    if _send_jobs(batch, [Job.Status.PENDING]).exists():
-        return  # another round is queued already
-    with transaction.atomic():
-        jobs.create_job(batch.issuer, SEND_KIND, title=f"Lote {batch.pk}: envío a la DIAN",
-                        params={"batch_id": batch.pk, "polling_rounds": polling_rounds},
-                        run_after=timezone.now() + timezone.timedelta(seconds=seconds))
+            _send_lane(batch, [Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS])

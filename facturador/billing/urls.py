@@ -24,6 +24,7 @@ urlpatterns = [
     path("lotes/nuevo/", views.batch_new, name="batch_new"),
     path("lotes/confirmar/", views.batch_confirm, name="batch_confirm"),
     path("lotes/<int:pk>/", views.batch_detail, name="batch_detail"),
+    path("lotes/<int:pk>/envio/", views.batch_sending, name="batch_sending"),
     path("lotes/<int:pk>/cancelar/", views.batch_cancel, name="batch_cancel"),
     path("lotes/<int:pk>/reanudar/", views.batch_resume, name="batch_resume"),
     path("lotes/<int:pk>/descargar/<str:what>/", views.batch_download, name="batch_download"),

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from facturador.billing import accounts_import, actions, cartera, invoice_templates, outputs, samples, services
+from facturador.billing import electronic
 from facturador.billing.electronic import ID_TYPES
 from facturador.billing.forms import (AccountForm, AccountsUploadForm, BatchForm, BillingSettingsForm, CarteraFilterForm, PaymentUploadForm,
                                       TariffForm, TemplateUploadForm)
@@ -347,8 +348,17 @@ def batch_detail(request, pk):
         dian = services.dian_states([i.dian_document_id for i in invoices if i.dian_document_id])
         for i in invoices:
             i.dian_state = dian.get(i.dian_document_id, "")
+    sending = electronic.sending_progress(batch) if batch.electronic else None
     return render(request, "billing/batch_detail.html", {"batch": batch, "job": batch.job, "invoices": invoices,
-                                                         "parts": outputs.parts(batch)})
+                                                         "parts": outputs.parts(batch), "sending": sending})
+
+
+@issuer_required
+def batch_sending(request, pk):
+    """The batch's DIAN sending counts (the batch page refreshes them while its sending goes on)."""
+    batch = get_object_or_404(Batch, pk=pk, issuer=request.issuer, electronic=True)
+    return render(request, "billing/_batch_sending.html", {"batch": batch,
+                                                           "sending": electronic.sending_progress(batch)})
 
 
 @require_POST

@@ -46,6 +46,20 @@ class JobCancelled(Exception):
     """Raised inside a handler when the user asked to cancel the job."""
 
 
+class Again:
+    """What a handler returns to run again later as the same job (the same row, a new task): for work done in
+    rounds (e.g. a batch's DIAN sending), so that people see one job, not one per round.
+
+    The job goes back to pending with `run_after` (and `params` merged into its params) in the transaction that
+    enqueues its next task, so a crash leaves it either running (the stale monitor re-queues it) or pending with
+    its task. A cancel requested meanwhile ends it as cancelled instead.
+    """
+
+    def __init__(self, seconds: float = 0.0, params: dict | None = None):
+        self.seconds = seconds
+        self.params = params or {}
+
+
 class JobFailed(Exception):
     """A handler's clean failure: `message` (Spanish) is shown to the user."""
 
@@ -236,6 +250,19 @@ def enqueue_job(job_id: int):
     return result
 
 
+def restart(job: Job, *, params: dict | None = None, run_after=None) -> bool:
+    """Queue an ended job again as the same row (see `Again`); False if it is not ended (pending, running,
+    deleted). Safe with concurrent callers: one conditional UPDATE takes it, in the transaction of its task."""
+    ended = [s for s in Job.FINAL if s != Job.Status.DELETED]
+    with transaction.atomic():
+        taken = Job.objects.filter(pk=job.pk, status__in=ended).update(
+            status=Job.Status.PENDING, run_after=run_after, params={**job.params, **(params or {})}, attempts=0,
+            cancel_requested=False, error="", worker="", heartbeat_at=None, finished_at=None)
+        if taken:
+            enqueue_job(job.pk)
+    return bool(taken)
+
+
 def request_cancel(job: Job) -> bool:
     """Ask a job to stop. A pending job is cancelled at once; a running one at its next check."""
     updated = Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
@@ -289,11 +316,13 @@ def execute_job(job_id: int):
     ctx = JobContext(job)
     heartbeat = _Heartbeat(job_id, max(1.0, settings.FACTURADOR_JOB_STALE_SECONDS / 4))
     heartbeat.start()
-    final = {}
+    final, again = {}, None
     try:
         if handler is None:
             raise JobFailed("Tipo de tarea desconocido.", f"No handler for job kind {job.kind!r}")
-        outcome = handler(ctx)
+        outcome = again = handler(ctx)
+        if isinstance(outcome, Again):
+            outcome = None
         status = Job.Status.FINISHED_WITH_ERRORS if ctx.job.errors else Job.Status.FINISHED
         if outcome in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS, Job.Status.FAILED):
             status = outcome
@@ -311,6 +340,12 @@ def execute_job(job_id: int):
     finally:
         heartbeat.stopped.set()
         heartbeat.join()
+    if isinstance(again, Again) and final["status"] not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        if _run_again(ctx, again):
+            return "again"
+        if not Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).exists():
+            return "skipped"  # the stale monitor took it back meanwhile: its new execution owns the row
+        final = {"status": Job.Status.CANCELLED, "message": "A pedido del usuario"}
     Job.objects.filter(pk=job_id).update(
         done=ctx.job.done, total=ctx.job.total, errors=ctx.job.errors, result=ctx.job.result,
         message=final.get("message", ctx.job.message)[:500], finished_at=timezone.now(), **{
@@ -318,6 +353,20 @@ def execute_job(job_id: int):
         }
     )
     return final["status"]
+
+
+def _run_again(ctx: JobContext, again: Again) -> bool:
+    """Put a job that finished a round back in the queue (see `Again`); False when it was cancelled meanwhile."""
+    job = ctx.job
+    run_after = timezone.now() + timedelta(seconds=again.seconds) if again.seconds > 0 else None
+    with transaction.atomic():
+        taken = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, cancel_requested=False).update(
+            status=Job.Status.PENDING, run_after=run_after, params={**job.params, **again.params}, attempts=0,
+            done=job.done, total=job.total, errors=job.errors, result=job.result, message=job.message[:500],
+            worker="", heartbeat_at=None)
+        if taken:
+            enqueue_job(job.pk)  # the task row commits with the job's state (the database backend)
+    return bool(taken)
 
 
 def requeue_stale_jobs(stale_seconds: int | None = None) -> list[int]:

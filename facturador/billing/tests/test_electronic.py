@@ -250,3 +250,39 @@ def test_invoice_that_cannot_be_signed_is_reported_and_the_rest_goes_on(dian_iss
     batch.refresh_from_db()
     assert [e["reference"] for e in batch.error_list] == [second.account.reference]
     assert DianDocument.objects.count() == 1 and first.dian_document_id
+
+
+@pytest.mark.django_db
+def test_sending_rounds_run_again_as_one_job_and_the_batch_page_shows_the_counts(dian_issuer, sandbox, settings,  # noqa: F811
+                                                                                  tmp_path, admin_co, client):
+    """While the batch signs, a round that finds less than a zip's worth queues its next round as the same job row
+    (the job lists show one sending job per batch, not one per round); the batch page shows the sending counts."""
+    from facturador.core.jobs import execute_job
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.FACTURADOR_DIAN_POLL_INTERVAL = 0.05
+    batch = issue_batch_inline(dian_issuer, make_accounts(dian_issuer, 3), electronic=True)
+    Job.objects.filter(pk=batch.job_id).update(status=Job.Status.RUNNING)  # as if still signing
+    send = Job.objects.get(kind="billing.batch_send")
+    first_task = send.task_id
+    assert execute_job.call(send.pk) == "again"
+    send.refresh_from_db()
+    assert send.status == Job.Status.PENDING and send.run_after and send.task_id != first_task
+    assert not sandbox.batches  # 3 signed documents are not a zip of 50 while the batch still signs
+    Job.objects.filter(pk=batch.job_id).update(status=Job.Status.FINISHED)
+    rounds = run_sending()
+    assert {j.pk for j in rounds} == {send.pk}
+    assert Job.objects.filter(kind="billing.batch_send").count() == 1
+    send.refresh_from_db()
+    assert send.status == Job.Status.FINISHED and send.result["states"] == {"accepted": 3}
+    assert send.result["rounds"] >= 2
+
+    client.force_login(admin_co)
+    session = client.session
+    session["issuer_id"] = dian_issuer.pk
+    session.save()
+    html = client.get(f"/facturacion/lotes/{batch.pk}/").content.decode()
+    assert '<dd id="sending-signed">3</dd>' in html and '<dd id="sending-accepted">3</dd>' in html
+    assert '<dd id="sending-rejected">0</dd>' in html and "hx-get" not in html.split('id="batch-sending"')[1][:20]
+    part = client.get(f"/facturacion/lotes/{batch.pk}/envio/").content.decode()
+    assert '<dd id="sending-sent">3</dd>' in part

@@ -158,3 +158,43 @@ def test_test_set_runs_use_the_job_vocabulary_for_their_job_states():
 
     assert TestSetRun.Outcome.FAILED.label == Job.Status.FAILED.label
     assert TestSetRun.Outcome.RUNNING.label == Job.Status.RUNNING.label
+
+
+@jobs.job_handler("tests.rounds")
+def _rounds(ctx):
+    """A job done in rounds: runs `rounds` times as the same job, then finishes."""
+    done = ctx.params.get("done", 0) + 1
+    ctx.progress(done, total=ctx.params["rounds"])
+    if ctx.params.get("cancel_at") == done:
+        Job.objects.filter(pk=ctx.job.pk).update(cancel_requested=True)  # the user cancels during the round
+    if done < ctx.params["rounds"]:
+        return jobs.Again(30, params={"done": done})
+    return Job.Status.FINISHED
+
+
+def test_a_job_in_rounds_runs_again_as_the_same_row_with_a_new_task(issuer_co):
+    from django_tasks_db.models import DBTaskResult
+
+    job = jobs.create_job(issuer_co, "tests.rounds", params={"rounds": 3}, enqueue=False)
+    jobs.enqueue_job(job.pk)
+    tasks = set()
+    for expected in ("again", "again", Job.Status.FINISHED):
+        job.refresh_from_db()
+        assert job.status == Job.Status.PENDING
+        tasks.add(job.task_id)
+        assert jobs.execute_job.call(job.pk) == expected
+    job.refresh_from_db()
+    assert job.status == Job.Status.FINISHED and job.done == 3 and job.params["done"] == 2
+    assert len(tasks) == 3 and DBTaskResult.objects.filter(id__in=tasks).count() == 3
+    assert Job.objects.filter(kind="tests.rounds").count() == 1
+    # an ended job can be queued again as the same row, once
+    assert jobs.restart(job, params={"done": 0}) and not jobs.restart(job)
+    job.refresh_from_db()
+    assert job.status == Job.Status.PENDING and job.finished_at is None
+
+
+def test_a_job_in_rounds_cancelled_during_a_round_stops(issuer_co):
+    job = jobs.create_job(issuer_co, "tests.rounds", params={"rounds": 3, "cancel_at": 1}, enqueue=False)
+    assert jobs.execute_job.call(job.pk) == Job.Status.CANCELLED
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED and job.finished_at
