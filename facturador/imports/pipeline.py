@@ -183,7 +183,9 @@ def make_line(template: Template | None = None, *, db_rounds: bool = False):
                 amount = amount.quantize(CENT, ROUND_HALF_UP)
             if not qty_exact:
                 qty = qty.quantize(Q4, ROUND_HALF_UP)
-            if price is None:
+            if price is None and qty is _one:  # the usual line without a unit price: one unit of its amount
+                price = amount
+            elif price is None:
                 q4 = qty.quantize(Q4, ROUND_HALF_UP) if qty_exact else qty
                 price = (amount / q4).quantize(Q4, ROUND_HALF_UP) if q4 else amount
             elif not price_exact:
