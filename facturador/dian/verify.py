@@ -14,7 +14,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from cryptography import x509
@@ -100,14 +100,19 @@ class Report:
         return next((c for c in self.warnings if c.name == name), None)
 
     def to_json(self) -> dict:
-        out = {"document": self.document, "checks": [asdict(c) for c in self.checks],
-               "warnings": [asdict(c) for c in self.warnings]}
+        out = {"document": self.document, "checks": [_check_json(c) for c in self.checks],
+               "warnings": [_check_json(c) for c in self.warnings]}
         if self.embedded:
             out["embedded"] = {k: r.to_json() for k, r in self.embedded.items()}
         return out
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
+
+
+def _check_json(c: Check) -> dict:
+    """``dataclasses.asdict(c)`` without its generic deep copy (the fields are immutable scalars)."""
+    return {"name": c.name, "ok": c.ok, "rule": c.rule, "message": c.message}
 
 
 # ---------------------------------------------------------------- signature
@@ -620,9 +625,13 @@ def _cdata(el) -> bytes | None:
 
 def verify_attached_document(xml_bytes: bytes, root, *, technical_key: str | None = None, pin: str | None = None,
                              software_id: str | None = None, schema_dir=None,
-                             max_bytes: int | None = MAX_XML_BYTES) -> Report:
+                             max_bytes: int | None = MAX_XML_BYTES, _trees: dict | None = None) -> Report:
     """An AttachedDocument: its XSD and signature, that what it carries belongs together, and a nested report
-    for the embedded invoice/note and for the embedded ApplicationResponse (``report.embedded``)."""
+    for the embedded invoice/note and for the embedded ApplicationResponse (``report.embedded``).
+
+    ``_trees`` (internal, for callers that read the embedded documents too, e.g. reception): a dict of
+    "document" / "application_response" → (bytes, parsed root). A given entry is used instead of parsing the
+    same bytes again; entries parsed here are added to it."""
     line_ref = "cac:ParentDocumentLineReference/cac:DocumentReference"
     info = {"root": "AttachedDocument", "kind": "attached_document", "type": None,
             "number": text(root, "cbc:ID"), "parent_document_id": text(root, "cbc:ParentDocumentID"),
@@ -634,11 +643,13 @@ def verify_attached_document(xml_bytes: bytes, root, *, technical_key: str | Non
     _common_checks(report, xml_bytes, root, schema_dir)
     doc = _cdata(xp(root, "cac:Attachment/cac:ExternalReference/cbc:Description"))
     ar = _cdata(xp(root, f"{line_ref}/cac:Attachment/cac:ExternalReference/cbc:Description"))
+    trees = {} if _trees is None else _trees
     if doc is not None:
-        report.embedded["document"] = verify_document(doc, technical_key, pin, software_id, schema_dir,
-                                                      max_bytes=max_bytes)
+        report.embedded["document"] = _verify_shared(trees, "document", doc, technical_key, pin, software_id,
+                                                     schema_dir, max_bytes=max_bytes)
     if ar is not None:
-        report.embedded["application_response"] = verify_document(ar, schema_dir=schema_dir, max_bytes=max_bytes)
+        report.embedded["application_response"] = _verify_shared(trees, "application_response", ar,
+                                                                 schema_dir=schema_dir, max_bytes=max_bytes)
     problems = []
     d = report.embedded.get("document")
     a = report.embedded.get("application_response")
@@ -668,6 +679,23 @@ def verify_attached_document(xml_bytes: bytes, root, *, technical_key: str | Non
     return report
 
 
+def _verify_shared(trees: dict, name: str, xml_bytes: bytes, *args, max_bytes, **kwargs) -> Report:
+    """`verify_document` of an embedded document, reusing (and recording) its parsed tree in ``trees``."""
+    given = trees.get(name)
+    if given is not None and given[0] == xml_bytes:
+        if max_bytes is not None and len(xml_bytes) > max_bytes:  # the limit applies as when parsing here
+            return verify_document(xml_bytes, *args, max_bytes=max_bytes, **kwargs)
+        return _verify_root(xml_bytes, given[1], *args, max_bytes=max_bytes, **kwargs)
+    try:
+        root = parse(xml_bytes, max_bytes=max_bytes)
+    except etree.XMLSyntaxError as exc:
+        return _unreadable(f"XML mal formado: {exc}")
+    except XmlInputError as exc:
+        return _unreadable(exc.message)
+    trees[name] = (xml_bytes, root)
+    return _verify_root(xml_bytes, root, *args, max_bytes=max_bytes, **kwargs)
+
+
 def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str | None = None,
                     software_id: str | None = None, schema_dir: str | None = None, *,
                     max_bytes: int | None = MAX_XML_BYTES) -> Report:
@@ -680,6 +708,14 @@ def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str
         return _unreadable(f"XML mal formado: {exc}")
     except XmlInputError as exc:
         return _unreadable(exc.message)
+    return _verify_root(xml_bytes, root, technical_key, pin, software_id, schema_dir, max_bytes=max_bytes)
+
+
+def _verify_root(xml_bytes: bytes, root, technical_key: str | None = None, pin: str | None = None,
+                 software_id: str | None = None, schema_dir: str | None = None, *,
+                 max_bytes: int | None = MAX_XML_BYTES, trees: dict | None = None) -> Report:
+    """`verify_document` of ``xml_bytes`` already parsed (within ``max_bytes``) as ``root``, which is only read.
+    Internal: ``trees`` is passed on to `verify_attached_document`."""
     qname = etree.QName(root)
     if ROOT.get(qname.localname) != qname.namespace:
         expected = f" (se esperaba {ROOT[qname.localname]})" if qname.localname in ROOT else ""
@@ -692,7 +728,8 @@ def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str
         return verify_application_response(xml_bytes, root, pin=pin, schema_dir=schema_dir)
     if qname.localname == "AttachedDocument":
         return verify_attached_document(xml_bytes, root, technical_key=technical_key, pin=pin,
-                                        software_id=software_id, schema_dir=schema_dir, max_bytes=max_bytes)
+                                        software_id=software_id, schema_dir=schema_dir, max_bytes=max_bytes,
+                                        _trees=trees)
     info = document_info(root)
     kind = info["kind"]
     if not xp(root, DIAN_EXTENSIONS) and not xp(root, "//ds:Signature"):

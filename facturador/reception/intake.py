@@ -26,7 +26,7 @@ from facturador.cfdi.verify import verify_cfdi
 from facturador.dian import enablement
 from facturador.dian._read import MAX_XML_BYTES, XmlInputError, document_info, parse, text, xp
 from facturador.dian.ns import CAC, CBC, ROOT
-from facturador.dian.verify import application_response_info, verify_document
+from facturador.dian.verify import _verify_root, _verify_shared, application_response_info, verify_document
 from facturador.tabular.errors import ImportFileError
 from facturador.tabular.limits import inflate_member
 
@@ -226,10 +226,10 @@ def _findings_of(report, prefix: str = "") -> list[dict]:
     return out
 
 
-def _dian_answer(ar_xml: bytes | None) -> dict:
+def _dian_answer(ar_xml: bytes | None, root=None) -> dict:
     if not ar_xml:
         return {"dian_validation": "missing", "dian_response_code": "", "dian_rules": [], "dian_validated_at": ""}
-    root = parse(ar_xml)
+    root = parse(ar_xml) if root is None else root
     info = application_response_info(root)
     code = info.get("response_code") or ""
     rules = []
@@ -261,17 +261,30 @@ def verdict(findings: list[dict]) -> str:
 
 
 def read_colombian(member: str, xml: bytes, *, container: bytes | None, ar: bytes | None,
-                   schema_dir: str | None = None) -> Candidate:
-    root = parse(xml)
+                   schema_dir: str | None = None, root=None, container_root=None) -> Candidate:
+    """``root`` / ``container_root``: `xml` / `container` already parsed (within the XML size cap), so each
+    nested document is parsed once and its tree shared with the verifier (`dian.verify._verify_root`)."""
+    root = parse(xml) if root is None or len(xml) > MAX_XML_BYTES else root  # the verifier's cap, as before
     info = document_info(root)
     # habilitación documents use DIAN's public test technical key; a production CUFE needs the supplier's key,
     # which the buyer does not have (DIAN's validation in the ApplicationResponse vouches for it)
     key = enablement.TEST_TECHNICAL_KEY if info.get("environment") == "2" else None
-    report = verify_document(container or xml, technical_key=key, schema_dir=schema_dir or None)
+    trees = {"document": (xml, root)}
+    if container is not None:
+        if container_root is None or len(container) > MAX_XML_BYTES:
+            report = verify_document(container, technical_key=key, schema_dir=schema_dir or None)
+        else:
+            report = _verify_root(container, container_root, technical_key=key, schema_dir=schema_dir or None,
+                                  trees=trees)
+    else:
+        report = _verify_root(xml, root, technical_key=key, schema_dir=schema_dir or None)
     findings = _findings_of(report)
     if container is None and ar is not None:  # a loose ApplicationResponse: verified on its own
-        findings.extend(_findings_of(verify_document(ar, schema_dir=schema_dir or None), "respuesta_dian."))
-    answer = _dian_answer(ar)
+        ar_report = _verify_shared(trees, "application_response", ar, schema_dir=schema_dir or None,
+                                   max_bytes=MAX_XML_BYTES)
+        findings.extend(_findings_of(ar_report, "respuesta_dian."))
+    shared_ar = trees.get("application_response")
+    answer = _dian_answer(ar, shared_ar[1] if shared_ar is not None and shared_ar[0] == ar else None)
     uuid = (info.get("uuid") or "").lower()
     if answer.get("_reference_uuid") and answer["_reference_uuid"] != uuid and container is None:
         findings.append({"severity": "error", "check": "respuesta_dian", "code": "ZB01",
@@ -387,23 +400,27 @@ def read_arrival(name: str, data: bytes, *, limits: Limits = Limits(), schema_di
                                    "message": f"«{part.name}»: el AttachedDocument no contiene un documento "
                                               "electrónico legible."})
                 continue
-            pending.append((part.name, "co", (doc, part.data, ar)))
+            pending.append((part.name, "co", (doc, part.data, ar, root)))
         elif ROOT.get(qname.localname) == qname.namespace and qname.localname in ("Invoice", "CreditNote", "DebitNote"):
             uuid = (text(root, "cbc:UUID") or "").lower()
-            bare[uuid] = (part.name, part.data)
+            bare[uuid] = (part.name, part.data, root)
         elif ROOT.get(qname.localname) == qname.namespace and qname.localname == "ApplicationResponse":
             responses[(application_response_info(root).get("reference_uuid") or "").lower()] = part.data
         else:
             out.errors.append({"member": part.name, "code": "reception.xml.not_a_document",
                                "message": f"«{part.name}»: no es una factura electrónica de la DIAN ni un CFDI "
                                           f"(raíz {qname.localname})."})
-    for uuid, (member, xml) in bare.items():
-        pending.append((member, "co", (xml, None, responses.get(uuid))))
+    for uuid, (member, xml, root) in bare.items():
+        pending.append((member, "co", (xml, None, responses.get(uuid), root)))
     for member, kind, payload in pending:
         try:
             if kind == "co":
-                doc, container, ar = payload
-                cand = read_colombian(member, doc, container=container, ar=ar, schema_dir=schema_dir)
+                doc, container, ar, parsed = payload
+                if container is None:
+                    cand = read_colombian(member, doc, container=None, ar=ar, schema_dir=schema_dir, root=parsed)
+                else:
+                    cand = read_colombian(member, doc, container=container, ar=ar, schema_dir=schema_dir,
+                                          container_root=parsed)
             else:
                 xml, root = payload
                 cand = read_mexican(member, xml, root, pac_certificates=pac_certificates,

@@ -64,10 +64,14 @@ def _addressed_elsewhere(issuer: Issuer, cand: reader.Candidate) -> str:
     return ""
 
 
-def _file(issuer: Issuer, intake: Intake, cand: reader.Candidate) -> tuple[str, ReceivedDocument]:
-    """('filed' | 'set_aside' | 'duplicate', document) for one candidate; inside the caller's transaction."""
+def _file(issuer: Issuer, intake: Intake, cand: reader.Candidate, known: dict | None = None
+          ) -> tuple[str, ReceivedDocument]:
+    """('filed' | 'set_aside' | 'duplicate', document) for one candidate; inside the caller's transaction.
+    ``known``: the issuer's documents with the arrival's uuids, looked up at once (`_known_documents`)."""
     now = timezone.now()
-    existing = ReceivedDocument.objects.filter(issuer=issuer, uuid=cand.uuid).order_by().first()
+    if known is None:
+        known = _known_documents(issuer, [cand.uuid])
+    existing = known.get(cand.uuid)
     if existing is not None:
         ReceivedDocument.objects.filter(pk=existing.pk).update(arrivals=F("arrivals") + 1, last_arrival_at=now)
         return "duplicate", existing
@@ -99,6 +103,12 @@ def _file(issuer: Issuer, intake: Intake, cand: reader.Candidate) -> tuple[str, 
         _delete_files(doc)
         raise
     return ("set_aside" if reason else "filed"), doc
+
+
+def _known_documents(issuer: Issuer, uuids) -> dict[str, ReceivedDocument]:
+    """uuid → the issuer's document (only pk, uuid and number loaded), in one query."""
+    return {d.uuid: d for d in ReceivedDocument.objects.filter(issuer=issuer, uuid__in=set(uuids)).order_by()
+            .only("pk", "uuid", "number")}
 
 
 FILE_FIELDS = ("xml", "application_response", "container", "pdf")
@@ -140,16 +150,18 @@ def process_intake(intake: Intake, data: bytes | None = None) -> Intake:
     except BaseException:
         for doc in written:  # rolled back: their rows are gone, so are their files
             _delete_files(doc)
+        intake.refresh_from_db()
         raise
-    intake.refresh_from_db()
     return intake
 
 
 def _file_all(issuer, intake, arrival, results, counts, written) -> None:
+    known = _known_documents(issuer, [c.uuid for c in arrival.candidates]) if arrival.candidates else {}
     for cand in arrival.candidates:
-        outcome, doc = _file(issuer, intake, cand)
+        outcome, doc = _file(issuer, intake, cand, known)
         if outcome != "duplicate":
             written.append(doc)
+            known[cand.uuid] = doc  # the same document twice in one arrival: the second is a duplicate
         counts[outcome] += 1
         results.append({"member": cand.member, "outcome": outcome, "document": doc.pk, "number": doc.number,
                         "code": "", "message": doc.set_aside_reason if outcome == "set_aside" else ""})
@@ -160,11 +172,14 @@ def _file_all(issuer, intake, arrival, results, counts, written) -> None:
     found = len(arrival.candidates)
     status = (Intake.Status.FAILED if not found else Intake.Status.PARTIAL if errors else Intake.Status.PROCESSED)
     first_error = next((r for r in results if r["outcome"] == "error"), None)
-    Intake.objects.filter(pk=intake.pk).update(
+    values = dict(
         status=status, documents=counts["filed"], duplicates=counts["duplicate"], set_aside=counts["set_aside"],
         errors=errors, results=results, processed_at=timezone.now(),
         error_code=first_error["code"] if first_error else "",
         error_message="\n".join(r["message"] for r in results if r["outcome"] == "error"))
+    Intake.objects.filter(pk=intake.pk).update(**values)
+    for name, value in values.items():  # the caller's instance shows the outcome without reading it back
+        setattr(intake, name, value)
 
 
 # ----------------------------------------------------------------------------------------- queries
