@@ -98,3 +98,13 @@ def test_payments_api_and_cli(issuer_co, invoiced, admin_co, api_client, tmp_pat
     assert "1 pagos aplicados" in out.getvalue()
     assert BillingInvoice.objects.get(account__reference="000003").status == "paid"
     assert api_client.get(url).json()["results"][0]["matched_count"] == 1
+
+
+@pytest.mark.django_db
+def test_cli_says_how_many_more_payments_have_no_account(issuer_co, invoiced, tmp_path):
+    path = tmp_path / "rec.txt"
+    path.write_bytes(recaudo_file([(f"9{i:05d}", 1000 + i) for i in range(23)]))
+    out = io.StringIO()
+    call_command("payments", "import", str(path), "--issuer", issuer_co.tax_id, stdout=out)
+    text = out.getvalue()
+    assert "23 sin cuenta" in text and text.count("  línea ") == 20 and "… 3 más; la lista completa" in text

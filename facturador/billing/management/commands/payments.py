@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from facturador.billing import actions
-from facturador.core.cli import ActionCommand, find_issuer
+from facturador.core.cli import SHOWN_ROWS, ActionCommand, find_issuer, write_limited
 from facturador.printing.money import format_money
 
 
@@ -17,8 +17,10 @@ class Command(ActionCommand):
         i = sub.add_parser("import", help="Import a file")
         i.add_argument("file")
         i.add_argument("--issuer", required=True, help="NIT (or RFC, or id) of the issuer")
+        i.add_argument("--all", dest="show_all", action="store_true",
+                       help="List every payment without an account (by default the first ones and how many more)")
 
-    def handle(self, *args, action, file, issuer, **_):
+    def handle(self, *args, action, file, issuer, show_all=False, **_):
         iss = find_issuer(issuer)
         path = Path(file)
         if not path.is_file():
@@ -27,6 +29,8 @@ class Command(ActionCommand):
         self.stdout.write(f"{r.matched} pagos aplicados ({format_money(r.total, iss)}); "
                           f"{r.invoices_paid} facturas pagadas; "
                           f"{len(r.unmatched)} sin cuenta.")
-        for u in r.unmatched[:50]:
-            self.stdout.write(f"  línea {u['line']}: referencia {u['reference']} "
-                              f"valor {format_money(u['amount'], iss)}: {u['reason']}")
+        shown = r.unmatched if show_all else r.unmatched[:SHOWN_ROWS]
+        write_limited(self.stdout, (f"  línea {u['line']}: referencia {u['reference']} "
+                                    f"valor {format_money(u['amount'], iss)}: {u['reason']}" for u in shown),
+                      total=len(r.unmatched), hint="la lista completa queda con el archivo importado (API billing/payment-files/, "
+                                                       "campo unmatched); la próxima vez use --all")
