@@ -92,7 +92,11 @@ def typed_formatter(varying=None, blank=None):
             env[f"C{len(exprs)}"] = const
             exprs.append(f"C{len(exprs)}")
             const = ""
-        exprs.append(f"_t(t[{tok}])" if tok in _TEXT_TYPED else f"(NULL if t[{tok}] is None else str(t[{tok}]))")
+        if tok in _TEXT_TYPED:  # _copy_text inlined: most text needs no escaping
+            exprs.append(f"(x if ('\\\\' not in (x := t[{tok}]) and '\\t' not in x and '\\n' not in x "
+                         f"and '\\r' not in x) else _t(x))")
+        else:
+            exprs.append(f"(NULL if t[{tok}] is None else str(t[{tok}]))")
     if const:
         env[f"C{len(exprs)}"] = const
         exprs.append(f"C{len(exprs)}")
@@ -435,7 +439,7 @@ class DirectLoader:
                 if len(concepts) < 4096:  # billing files repeat a few concepts; don't grow on distinct ones
                     concepts[concept] = c
             a = account(ref)
-            r = _copy_text(ref)
+            r = ref if ("\\" not in ref and "\t" not in ref and "\n" not in ref and "\r" not in ref) else _copy_text(ref)
             out.append(f"{r}\t{c}\t{qty}\t{price}\t{amount}\t{null if a is None else a}{tail}")
             if typed is not last_typed:
                 last_typed, last_text = typed, fmt(typed)
