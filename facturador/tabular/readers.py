@@ -580,9 +580,14 @@ class _StreamSheetRowSource(RowSource):
         self.row_number += 1
         self._count(row)
         errors = _FORMULA_ERRORS
-        for i, c in enumerate(row):
-            if c.__class__ is str and c[:1] == "#" and c in errors:
-                row[i] = ""
+        try:
+            clean = errors.isdisjoint(row)  # one C-level pass for the usual row without formula errors
+        except TypeError:  # an unhashable cell: look cell by cell
+            clean = False
+        if not clean:
+            for i, c in enumerate(row):
+                if c.__class__ is str and c[:1] == "#" and c in errors:
+                    row[i] = ""
         return tuple(row)
 
     @property
