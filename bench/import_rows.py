@@ -16,7 +16,9 @@ consumo" instead (Línea, Cuenta, Centro de costo, Plan, Concepto, Minutos, Dato
 Valor total, Fecha corte) with the template the mapper proposes for it: phone-line, non-negative usage,
 date-near-period and net + IVA = total checks on every row, and a typed line next to each charge.
 
-Each import runs in a fresh child process; its peak RSS (ru_maxrss) is the "worker" memory.
+Each import runs in a fresh child process; its peak RSS (ru_maxrss) is the "worker" memory. "cpu" is that
+process's user + system time during the import (rows per CPU-second compare runs on a loaded machine), and
+"PostgreSQL backend" the CPU of its database session's server process (read from /proc: same host only).
 The CSV is imported for period 2026-09 and the xlsx for 2026-10, so the second one's reconciliation
 compares against a real previous period. Generated files are cached in the data dir. The database
 role is the bench URL's (superuser here): "foreign keys proven" in the output means the load skipped
@@ -144,6 +146,16 @@ def ensure_database(url: str):
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def _process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a process of this host (/proc), or None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            f = fh.read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def child(args):
     """Run one import in this (fresh) process and print a JSON line with the figures."""
     django_setup(args.database_url, args.data_dir)
@@ -163,6 +175,12 @@ def child(args):
         from facturador.imports import loading
 
         loading.loader_for = lambda imp, ctx: loading.StagingLoader(imp)
+    from django.db import connection
+
+    with connection.cursor() as cur:  # the PostgreSQL backend that runs the COPY (same host: its /proc entry)
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
+    db0 = _process_cpu(backend)
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     with open(args.file, "rb") as fh, transaction.atomic():
@@ -172,11 +190,13 @@ def child(args):
     execute_job.call(imp.job_id)
     t2 = time.perf_counter()
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    db1 = _process_cpu(backend)
     imp.refresh_from_db()
     imp.job.refresh_from_db()
     print(json.dumps({
         "status": imp.job.status, "error": imp.job.error, "rows": imp.rows_valid, "invalid": imp.rows_invalid,
-        "schedule_s": t1 - t0, "cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), "job_s": t2 - t1, "total_s": t2 - t0, "loader": imp.job.result.get("loader"), "foreign_keys": imp.job.result.get("foreign_keys"), "phases": imp.job.result.get("seconds"),
+        "schedule_s": t1 - t0, "cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime),
+        "db_cpu_s": db1 - db0 if db0 is not None and db1 is not None else None, "job_s": t2 - t1, "total_s": t2 - t0, "loader": imp.job.result.get("loader"), "foreign_keys": imp.job.result.get("foreign_keys"), "phases": imp.job.result.get("seconds"),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "changed": imp.reconciliation.get("previous_period", {}).get("changed_count"),
         "unknown": imp.reconciliation.get("unknown_references", {}).get("count"),
@@ -272,7 +292,8 @@ def main():
         results.append(r)
         print(f"{r['format']:5s} {args.rows:>9,d} rows  {r['status']:<16s} total {r['total_s']:6.1f} s "
               f"(schedule {r['schedule_s']:.1f} s, job {r['job_s']:.1f} s)  "
-              f"{args.rows / r['total_s']:>9,.0f} rows/s (wall)  cpu {r['cpu_s']:.1f} s = {args.rows / r['cpu_s']:,.0f} rows/s  peak RSS {r['peak_mb']:.0f} MB  loader={r['loader']} (foreign keys {r['foreign_keys']})  "
+              f"{args.rows / r['total_s']:>9,.0f} rows/s (wall)  cpu {r['cpu_s']:.1f} s = {args.rows / r['cpu_s']:,.0f} rows/s"
+              + (f" + PostgreSQL backend {r['db_cpu_s']:.1f} s" if r.get("db_cpu_s") is not None else "") + f"  peak RSS {r['peak_mb']:.0f} MB  loader={r['loader']} (foreign keys {r['foreign_keys']})  "
               f"unknown refs={r['unknown']} changed={r['changed']}\n      phases (s): {r['phases']}" + (f"  ERROR {r['error']}" if r["error"] else ""))
     return results
 
