@@ -60,6 +60,44 @@ def import_file(issuer, actor: Actor, *, upload, source: str = Source.UPLOAD) ->
     return intake
 
 
+#: arrivals that may be read again: nothing (failed) or not everything (partial) was filed
+REPROCESSABLE = (Intake.Status.FAILED, Intake.Status.PARTIAL)
+
+
+def reprocess_intake(issuer, actor: Actor, *, intake_id) -> Intake:
+    """Read a failed (or partly failed) arrival again from its stored copy, through the same intake as when it
+    arrived. Idempotent: a document already filed (by this arrival or another) is counted as a duplicate, never
+    stored twice. The intake's outcome is replaced by the new one."""
+    try:
+        intake = Intake.objects.select_related("issuer").filter(issuer=issuer, pk=int(intake_id)).first()
+    except (TypeError, ValueError):
+        intake = None
+    if intake is None:
+        raise NotFound("reception.intake.not_found", "Llegada no encontrada.", field="intake")
+    if intake.status not in REPROCESSABLE:
+        raise Conflict("reception.intake.not_failed", f"La llegada #{intake.pk} está «{intake.get_status_display()}»; "
+                       "solo se reprocesan las llegadas con errores.", field="intake")
+    if not intake.file:
+        raise Conflict("reception.intake.no_copy", f"La llegada #{intake.pk} no tiene copia guardada (no se "
+                       "descargó); no se puede reprocesar.", field="intake")
+    try:
+        with intake.file.open("rb") as fh:
+            data = fh.read()
+    except OSError:
+        raise Conflict("reception.intake.no_copy", f"No se encontró la copia guardada de la llegada #{intake.pk}.",
+                       field="intake") from None
+    if not data:  # a message over the size cap is recorded without its content
+        raise Conflict("reception.intake.no_copy", f"La llegada #{intake.pk} no tiene copia guardada (no se "
+                       "descargó); no se puede reprocesar.", field="intake")
+    before = intake.get_status_display()
+    intake = services.process_intake(intake, data)
+    audit.record("reception.intake.reprocess", actor=actor, issuer=issuer, obj=intake,
+                 summary=f"#{intake.pk} {intake.original_name}: {before} → {intake.get_status_display()}; "
+                         f"{intake.documents} nuevos, {intake.duplicates} duplicados, {intake.set_aside} apartados, "
+                         f"{intake.errors} errores")
+    return intake
+
+
 def get_document(issuer, pk) -> ReceivedDocument:
     doc = ReceivedDocument.objects.filter(issuer=issuer, pk=pk).first()
     if doc is None:

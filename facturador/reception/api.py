@@ -95,6 +95,13 @@ class IntakeViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
     queryset = Intake.objects.all()
     serializer_class = IntakeSerializer
 
+    @extend_schema(request=None, responses={200: IntakeSerializer})
+    @action(detail=True, methods=["post"])
+    def reprocess(self, request, issuer_pk=None, pk=None):
+        """Read a failed arrival again from its stored copy (documents already filed count as duplicates)."""
+        intake = actions.reprocess_intake(self.issuer, Actor.from_request(request), intake_id=pk)
+        return Response(IntakeSerializer(intake).data)
+
 
 # --- DIAN events (RADIAN) and SAT status -----------------------------------------------------------------
 

@@ -73,7 +73,8 @@ def _file(issuer: Issuer, intake: Intake, cand: reader.Candidate, known: dict | 
         known = _known_documents(issuer, [cand.uuid])
     existing = known.get(cand.uuid)
     if existing is not None:
-        ReceivedDocument.objects.filter(pk=existing.pk).update(arrivals=F("arrivals") + 1, last_arrival_at=now)
+        if existing.intake_id != intake.pk:  # this arrival read again (reprocess) is not another arrival
+            ReceivedDocument.objects.filter(pk=existing.pk).update(arrivals=F("arrivals") + 1, last_arrival_at=now)
         return "duplicate", existing
     reason = _addressed_elsewhere(issuer, cand)
     f = cand.fields
@@ -108,7 +109,7 @@ def _file(issuer: Issuer, intake: Intake, cand: reader.Candidate, known: dict | 
 def _known_documents(issuer: Issuer, uuids) -> dict[str, ReceivedDocument]:
     """uuid → the issuer's document (only pk, uuid and number loaded), in one query."""
     return {d.uuid: d for d in ReceivedDocument.objects.filter(issuer=issuer, uuid__in=set(uuids)).order_by()
-            .only("pk", "uuid", "number")}
+            .only("pk", "uuid", "number", "intake_id")}
 
 
 FILE_FIELDS = ("xml", "application_response", "container", "pdf")

@@ -10,6 +10,7 @@ urlpatterns = [
     path("exportar.xlsx", views.export, name="export"),
     path("llegadas/", views.intakes, name="intakes"),
     path("llegadas/<int:pk>/", views.intake_detail, name="intake"),
+    path("llegadas/<int:pk>/reprocesar/", views.reprocess, name="reprocess"),
     path("buzon/", views.mailbox, name="mailbox"),
     path("buzon/consultar/", views.poll, name="poll"),
     path("eventos/lote/", views_events.events_bulk, name="events_bulk"),

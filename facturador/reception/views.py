@@ -83,7 +83,19 @@ def intakes(request):
 @issuer_required
 def intake_detail(request, pk):
     intake = get_object_or_404(Intake, pk=pk, issuer=request.issuer)
-    return render(request, "reception/intake.html", {"intake": intake, "outcomes": presenters.OUTCOMES})
+    return render(request, "reception/intake.html", {"intake": intake, "outcomes": presenters.OUTCOMES,
+                                                     "can_reprocess": intake.status in actions.REPROCESSABLE
+                                                     and intake.error_code != "reception.file.too_large"})
+
+
+@issuer_required(roles=WRITE_ROLES)
+@require_POST
+def reprocess(request, pk):
+    """The "Reprocesar" button of a failed arrival (a refusal is shown by core.middleware.RefusalMiddleware)."""
+    intake = actions.reprocess_intake(request.issuer, Actor.from_request(request), intake_id=pk)
+    messages.info(request, f"Llegada #{intake.pk} reprocesada: {intake.get_status_display()} — {intake.documents} "
+                           f"nuevos, {intake.duplicates} duplicados, {intake.errors} errores.")
+    return redirect("reception:intake", pk=intake.pk)
 
 
 @issuer_required(roles=WRITE_ROLES)

@@ -1,4 +1,4 @@
-"""`facturador reception import|list|poll|event|sat-status|tacit`: suppliers' documents received by an issuer, from
+"""`facturador reception import|reprocess|list|poll|event|sat-status|tacit`: suppliers' documents received by an issuer, from
 the command line: receive, list, poll the mailbox, register DIAN events, ask SAT for a CFDI's status, and follow the
 tacit acceptance of the issuer's own invoices."""
 
@@ -21,6 +21,9 @@ class Command(ActionCommand):
         imp = sub.add_parser("import", help="verify and file the documents in FILE")
         imp.add_argument("file", help="xml, zip or .eml")
         imp.add_argument("--issuer", required=True, help="NIT / RFC (or id) of the receiving issuer")
+        rep = sub.add_parser("reprocess", help="read a failed arrival again from its stored copy")
+        rep.add_argument("intake", metavar="INTAKE_ID", help="id of the arrival (llegada)")
+        rep.add_argument("--issuer", required=True)
         lst = sub.add_parser("list", help="received documents, with the filters of the inbox")
         lst.add_argument("--issuer", required=True)
         lst.add_argument("--supplier", default="", help="supplier NIT/RFC or name (part of it)")
@@ -53,6 +56,13 @@ class Command(ActionCommand):
                 raise CommandError(f"No se pudo abrir {path}: {exc}") from exc
             with fh:
                 intake = actions.import_file(issuer, self.actor, upload=fh, source=Source.CLI)
+            if as_json:
+                self.stdout.write(json.dumps(presenters.intake_json(intake), ensure_ascii=False))
+            else:
+                self.stdout.write(presenters.intake_text(intake))
+            return
+        if action == "reprocess":
+            intake = actions.reprocess_intake(issuer, self.actor, intake_id=opts["intake"])
             if as_json:
                 self.stdout.write(json.dumps(presenters.intake_json(intake), ensure_ascii=False))
             else:
