@@ -96,3 +96,10 @@ def test_list_and_detail_write_the_total_the_colombian_way_and_the_api_plain(cli
     api_client.force_authenticate(admin_co)
     row = api_client.get(f"/api/v1/issuers/{dian_issuer.pk}/dian/documents/{doc.pk}/").json()
     assert row["total"] == "11900.00"
+
+
+def test_detail_page_in_english(client_co, dian_issuer):
+    resp = client_co.post("/documentos/nuevo/", form_data())
+    client_co.post("/idioma/setlang/", {"language": "en", "next": "/"})
+    page = client_co.get(resp["Location"]).content.decode()
+    assert "Amount due" in page and "Signed XML" in page and "Total a pagar" not in page
