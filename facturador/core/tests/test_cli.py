@@ -57,7 +57,7 @@ def test_serve_runs_web_and_worker_and_stops_on_sigterm(transactional_db, settin
     env = dict(os.environ, DATABASE_URL=database_url_for_subprocess(), FACTURADOR_DATA_DIR=str(tmp_path),
                FACTURADOR_ENCRYPTION_KEY=",".join(settings.FACTURADOR_ENCRYPTION_KEYS))
     proc = subprocess.Popen([sys.executable, "-m", "facturador", "serve", "--port", str(port), "--workers", "1",
-                             "--no-migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--no-migrate", "--no-collectstatic"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -87,3 +87,23 @@ def test_write_limited_says_how_many_more_and_how_to_see_them():
     out = io.StringIO()
     write_limited(out, ["a", "b"], total=122, hint="use --all")
     assert out.getvalue() == "ab  … 120 más; use --all"
+
+
+def test_serve_collects_static_files_again_only_when_they_changed(settings, tmp_path):
+    from facturador.core.management.commands.serve import collect_static
+
+    source, root = tmp_path / "src", tmp_path / "static"
+    source.mkdir()
+    (source / "app.css").write_text("body{}")
+    settings.STATICFILES_DIRS = [source]
+    settings.STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.FileSystemFinder"]
+    settings.STATIC_ROOT = root
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    collect_static()
+    (root / "app.css").unlink()
+    collect_static()  # sources unchanged: nothing is copied
+    assert not (root / "app.css").exists()
+    (source / "app.css").write_text("body{color:red}")
+    collect_static()
+    assert (root / "app.css").read_text() == "body{color:red}"

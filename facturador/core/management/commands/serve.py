@@ -1,13 +1,39 @@
 """`facturador serve`: the whole product on one machine — web UI + background workers."""
 
+import hashlib
+import os
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+
+def _static_fingerprint() -> str:
+    """A digest of the names, sizes and times of every source static file (cheap: no file is read)."""
+    from django.contrib.staticfiles.finders import get_finders
+
+    digest = hashlib.sha256()
+    for finder in get_finders():
+        for path, storage in finder.list([]):
+            st = os.stat(storage.path(path))
+            digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def collect_static():
+    """`collectstatic`, skipped when the source files have not changed since the last run (compressing them
+    all takes tens of CPU seconds, which every start of `bin/run` paid)."""
+    stamp = Path(settings.STATIC_ROOT) / ".collected"
+    fingerprint = _static_fingerprint()
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        return
+    call_command("collectstatic", interactive=False, verbosity=0)
+    stamp.write_text(fingerprint)
 
 
 class Command(BaseCommand):
@@ -20,6 +46,8 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8, help="web server threads")
         parser.add_argument("--seed-demo", action="store_true", help="create demo data")
         parser.add_argument("--no-migrate", action="store_true")
+        parser.add_argument("--no-collectstatic", action="store_true",
+                            help="do not collect static files (a deployment step already did)")
 
     def _start_sandboxes(self):
         """The demo talks to local DIAN and PAC test services (real protocols), served from this process."""
@@ -45,10 +73,11 @@ class Command(BaseCommand):
         except OSError as exc:
             self.stderr.write(f"Could not start the local test services ({exc}); DIAN/PAC calls of the demo will fail")
 
-    def handle(self, host, port, workers, threads, seed_demo, no_migrate, **options):
+    def handle(self, host, port, workers, threads, seed_demo, no_migrate, no_collectstatic, **options):
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
-        call_command("collectstatic", interactive=False, verbosity=0)
+        if not no_collectstatic:
+            collect_static()
         if seed_demo:
             call_command("seed_demo")
             self._start_sandboxes()
