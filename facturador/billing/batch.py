@@ -455,7 +455,8 @@ class _Renderer:
         # the group is the period when the invoice has several; an operator's code is not for the customer
         lines = [{"concept": c.concept, "group": self.short_period(c.period) if several else "",
                   "quantity": c.quantity, "unit": "",
-                  "unit_price": c.unit_price, "amount": c.amount} for c in charges]
+                  "unit_price": c.unit_price, "amount": c.amount,
+                  "net_amount": c.net_amount, "tax_rate": c.iva_rate, "tax_amount": c.tax_amount} for c in charges]
         if self.batch.billing_type == Batch.BillingType.ARREARS_ONLY:
             lines = []
         return {

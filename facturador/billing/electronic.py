@@ -21,7 +21,8 @@ The work is split so that nothing DIAN-related is serial (see docs/architecture.
    recovered by sending the same files again (same file names; DIAN answers rule 90 for what it has).
 
 The DIAN invoice carries the period's charges (and the arrears interest, if any) as lines without
-taxes (public-lighting tax, fees... are not IVA), credit payment with the batch's due date. The
+taxes (public-lighting tax, fees... are not IVA) unless the charge carries IVA (an imported line's net,
+rate and IVA value): then the line is its net with the IVA as the line's TaxTotal. Credit payment with the batch's due date. The
 previous balance is not part of it (it was invoiced before) but is printed on the bill and included
 in the payment barcode.
 """
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
@@ -78,6 +79,28 @@ def check_ready(issuer):
         raise ElectronicError("billing.electronic.not_ready", exc.message, details={"reason": exc.code}) from exc
 
 
+def _priced(c) -> dict:
+    """The line's price and taxes: a charge carrying IVA (net, rate and IVA value, e.g. imported) is its net
+    with the IVA on the line (TaxTotal); one without tax information is its total, untaxed."""
+    base = c.tax_base
+    if base is None:
+        return {"unit_price": str(c.amount), "taxes": []}
+    from facturador.dian.model import IVA_RATES
+
+    rate = c.iva_rate
+    if rate is None:
+        rate = Decimal("-1")  # no rate gives this IVA from this net
+    rate = rate.normalize()
+    computed = (base * rate / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if rate not in IVA_RATES or computed != c.tax_amount or base + c.tax_amount != c.amount:
+        raise ElectronicError(
+            "billing.electronic.tax_mismatch",
+            f"El cargo «{c.concept}» trae IVA {c.tax_amount} sobre {base} y total "
+            f"{c.amount}: la factura electrónica necesita una tarifa de IVA válida (0, 5 o 19 %), IVA = base × "
+            f"tarifa y total = base + IVA.")
+    return {"unit_price": str(base), "taxes": [{"scheme": "01", "rate": f"{rate:f}"}]}
+
+
 def payload(batch, account, charges, interest: Decimal) -> dict:
     lines = []
     for c in charges:
@@ -85,8 +108,7 @@ def payload(batch, account, charges, interest: Decimal) -> dict:
             raise ElectronicError("billing.electronic.negative_line",
                                   f"El cargo «{c.concept}» no es positivo; no se puede emitir como factura electrónica.")
         detail = f" — {c.quantity.normalize():f} x {c.unit_price.normalize():f}" if c.quantity != 1 else ""
-        lines.append({"description": f"{c.concept} ({c.period}){detail}", "quantity": "1", "unit_price": str(c.amount),
-                      "taxes": []})
+        lines.append({"description": f"{c.concept} ({c.period}){detail}", "quantity": "1", **_priced(c)})
     if interest > 0:
         lines.append({"description": "Intereses de mora", "quantity": "1", "unit_price": str(interest), "taxes": []})
     if not lines:

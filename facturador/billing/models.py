@@ -8,7 +8,7 @@ source="import" and `source_import_id`); a charge whose reference matches no acc
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -119,6 +119,12 @@ class Charge(IssuerScoped):
     quantity = models.DecimalField(_("cantidad"), max_digits=14, decimal_places=4, default=Decimal("1"))
     unit_price = models.DecimalField(_("valor unitario"), max_digits=18, decimal_places=4, default=Decimal("0"))
     amount = models.DecimalField(_("valor"), max_digits=18, decimal_places=2)
+    # Tax breakdown, when the source gives one (an imported line's net, IVA rate and IVA value); NULL = no
+    # tax information (`amount` is then the whole value, untaxed). `amount` stays the total either way:
+    # batches and cartera work from it; invoices show subtotal and IVA per rate when present.
+    net_amount = models.DecimalField(_("valor sin impuestos"), max_digits=18, decimal_places=2, null=True, blank=True)
+    tax_rate = models.DecimalField(_("tarifa IVA (%)"), max_digits=7, decimal_places=4, null=True, blank=True)
+    tax_amount = models.DecimalField(_("IVA"), max_digits=18, decimal_places=2, null=True, blank=True)
     source = models.CharField(_("origen"), max_length=10, choices=Source.choices, default=Source.MANUAL)
     source_import_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     source_operator = models.CharField(_("operador"), max_length=100, blank=True)
@@ -135,6 +141,27 @@ class Charge(IssuerScoped):
 
     def __str__(self):
         return f"{self.reference} {self.period} {self.concept}: {self.amount}"
+
+    @property
+    def tax_base(self) -> Decimal | None:
+        """The value before IVA of a charge carrying IVA (its net, else total - IVA); None without IVA."""
+        if self.tax_amount is None:
+            return None
+        return self.net_amount if self.net_amount is not None else self.amount - self.tax_amount
+
+    @property
+    def iva_rate(self) -> Decimal | None:
+        """The IVA rate of a charge carrying IVA: the one given, else the Colombian rate (0, 5, 19 %) that
+        gives its IVA from its net (files often have net, IVA and total but no rate column); None if none."""
+        base = self.tax_base
+        if self.tax_rate is not None or base is None:
+            return self.tax_rate
+        from facturador.dian.model import IVA_RATES
+
+        for rate in IVA_RATES:
+            if (base * rate / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) == self.tax_amount:
+                return rate
+        return None
 
 
 class Tariff(IssuerScoped):

@@ -38,6 +38,9 @@ from facturador.imports.models import ImportJob, ImportRowError, Line
 TYPED_COLUMNS = ("service_line", "plan", "cost_center", "quantity", "unit", "minutes", "data_mb", "sms", "kwh",
                  "net_amount", "iva_rate", "iva_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from",
                  "usage_to", "extra")  # = pipeline.TYPED_COLUMNS (pipeline imports this module)
+# The typed line's net and IVA carried to its charge (billing.Charge net_amount, tax_rate, tax_amount).
+CHARGE_TAX_FIELDS = ("net_amount", "tax_rate", "tax_amount")
+TAX_SLICE = slice(TYPED_COLUMNS.index("net_amount"), TYPED_COLUMNS.index("iva_amount") + 1)
 LINE_COLUMNS = ("issuer_id", "import_job_id", "period", "row_number", "reference", "concept", "amount", *TYPED_COLUMNS)
 
 
@@ -296,6 +299,7 @@ class DirectLoader:
         self.typed_varying: tuple | None = None
         self.typed_blank: tuple | None = None
         self._typed_text = None
+        self._tax_text = None
 
     # -- transaction ------------------------------------------------------------------------
     def __enter__(self):
@@ -369,7 +373,7 @@ class DirectLoader:
         imp = self.imp
         now = timezone.now()
         qn = connection.ops.quote_name
-        varying = ["reference", "concept", "quantity", "unit_price", "amount", "account"]
+        varying = ["reference", "concept", "quantity", "unit_price", "amount", "account", *CHARGE_TAX_FIELDS]
         constant = {"issuer": imp.issuer_id, "period": imp.period, "source": Charge.Source.IMPORT,
                     "source_import_id": imp.pk, "source_operator": imp.operator.code}
         names, values = [], []
@@ -432,6 +436,12 @@ class DirectLoader:
         if fmt is None:
             fmt = self._typed_text = typed_formatter(self.typed_varying, self.typed_blank)
         last_typed, last_text = None, ""
+        taxes = TAX_SLICE
+        tax_text = self._tax_text  # None: the tax columns vary by row; else their constant COPY text
+        if tax_text is None and self.typed_varying is not None and self.typed_blank is not None and not (
+                set(self.typed_varying) & set(range(taxes.start, taxes.stop))):
+            tax_text = self._tax_text = "\t".join([_copy_value(v) for v in self.typed_blank[taxes]])
+        last_tax = tax_text or ""
         for rn, ref, concept, qty, price, amount, typed in batch:
             c = concepts.get(concept)
             if c is None:
@@ -442,9 +452,11 @@ class DirectLoader:
             r = ref if ("\\" not in ref and "\t" not in ref and "\n" not in ref and "\r" not in ref) else _copy_text(ref)
             # str(), not the f-string's format(): Decimal.__format__ is about three times slower.
             am = str(amount)
-            out.append(f"{r}\t{c}\t{str(qty)}\t{str(price)}\t{am}\t{null if a is None else a}{tail}")
             if typed is not last_typed:
                 last_typed, last_text = typed, fmt(typed)
+                if tax_text is None:
+                    last_tax = "\t".join([_copy_value(v) for v in typed[taxes]])
+            out.append(f"{r}\t{c}\t{str(qty)}\t{str(price)}\t{am}\t{null if a is None else a}\t{last_tax}{tail}")
             lines.append(f"{head}{rn}\t{r}\t{c}\t{am}\t{last_text}\n")
         self._copy.put("".join(out), "".join(lines))
         self.written += len(batch)

@@ -113,6 +113,10 @@ def swap_into_charges(imp: ImportJob) -> tuple[int, int]:
         "quantity": ("l.quantity", []),
         "unit_price": ("l.unit_price", []),
         "amount": ("l.amount", []),
+        # the typed line's net and IVA (written beside the staged line, same import and row)
+        "net_amount": ("t.net_amount", []),
+        "tax_rate": ("t.iva_rate", []),
+        "tax_amount": ("t.iva_amount", []),
         "source": ("%s", [Charge.Source.IMPORT]),
         "source_import_id": ("%s", [imp.pk]),
         "source_operator": ("%s", [imp.operator.code]),
@@ -139,6 +143,7 @@ def swap_into_charges(imp: ImportJob) -> tuple[int, int]:
         f"INSERT INTO {qn(Charge._meta.db_table)} ({', '.join(columns)}) "
         f"SELECT {', '.join(selects)} FROM {qn(ImportedLine._meta.db_table)} l "
         f"LEFT JOIN {qn(Account._meta.db_table)} a ON a.issuer_id = %s AND a.reference = l.reference "
+        f"LEFT JOIN {_line_table()} t ON t.import_job_id = l.import_job_id AND t.row_number = l.row_number "
         f"WHERE l.import_job_id = %s ORDER BY l.row_number"
     )
     params.extend([imp.issuer_id, imp.pk])

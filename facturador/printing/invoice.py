@@ -82,11 +82,21 @@ def prepare_invoice_data(raw: Mapping[str, Any], *, barcode_module_mm: float = 0
 
     lines = []
     current = Decimal("0")
+    taxes: dict[Decimal, list[Decimal]] = {}  # IVA rate -> [base, tax]
+    tax_total = Decimal("0")
     for item in raw.get("lines", []):
         amount = _dec(item.get("amount"))
         if item.get("amount") is None and item.get("quantity") is not None:
             amount = (_dec(item["quantity"]) * _dec(item.get("unit_price"))).quantize(Decimal("0.01"))
         current += amount
+        if item.get("tax_amount") is not None:  # the line's total includes this IVA
+            tax = _dec(item["tax_amount"])
+            base = _dec(item["net_amount"]) if item.get("net_amount") is not None else amount - tax
+            rate = _dec(item["tax_rate"]).normalize() if item.get("tax_rate") is not None else None
+            entry = taxes.setdefault(rate, [Decimal("0"), Decimal("0")])
+            entry[0] += base
+            entry[1] += tax
+            tax_total += tax
         lines.append({
             "concept": str(item.get("concept", "")),
             "group": str(item.get("group", "")),
@@ -169,6 +179,13 @@ def prepare_invoice_data(raw: Mapping[str, Any], *, barcode_module_mm: float = 0
             "has_adjustment": adjustment != 0,
             "total": format_money(total),
             "total_plain": str(total),
+            # when lines carry IVA: the period's value before it and the IVA per rate (current = subtotal + IVA)
+            "has_taxes": bool(taxes),
+            "subtotal": format_money(current - tax_total),
+            "taxes": [{"label": "IVA" if rate is None else f"IVA {format_quantity(rate)} %",
+                       "rate": "" if rate is None else format_quantity(rate),
+                       "base": format_money(base), "amount": format_money(tax)}
+                      for rate, (base, tax) in sorted(taxes.items(), key=lambda t: (t[0] is None, t[0] or 0))],
         },
         "due_date": format_date(due),
         "due_date_long": format_date(due, long=True),

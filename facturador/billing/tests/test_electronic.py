@@ -286,3 +286,43 @@ def test_sending_rounds_run_again_as_one_job_and_the_batch_page_shows_the_counts
     assert '<dd id="sending-rejected">0</dd>' in html and "hx-get" not in html.split('id="batch-sending"')[1][:20]
     part = client.get(f"/facturacion/lotes/{batch.pk}/envio/").content.decode()
     assert '<dd id="sending-sent">3</dd>' in part
+
+
+@pytest.mark.django_db
+def test_imported_iva_is_on_the_dian_line_and_the_cufe_verifies(dian_issuer, settings, tmp_path):  # noqa: F811
+    from lxml import etree
+
+    from facturador.billing.tests.test_taxes import accounts_for, import_telecom
+    from facturador.dian import verify
+    from facturador.einvoice.models import DianDocument
+    from facturador.imports.tests.conftest import media_dir  # noqa: F401
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    accs = accounts_for(dian_issuer)
+    import_telecom(dian_issuer, tmp_path)
+    batch = issue_batch_inline(dian_issuer, accs[:1], periods=("2026-10",), electronic=True)
+    inv = BillingInvoice.objects.get(batch=batch)
+    doc = DianDocument.objects.get(pk=inv.dian_document_id)
+    assert doc.total == inv.total == D("24395.00")
+    xml = etree.fromstring(bytes(doc.signed_xml))
+    ns = {"cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+          "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
+    line = xml.findall("cac:InvoiceLine", ns)[0]
+    assert line.findtext("cbc:LineExtensionAmount", namespaces=ns) == "10000.00"
+    assert line.findtext("cac:TaxTotal/cbc:TaxAmount", namespaces=ns) == "1900.00"
+    assert line.findtext("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:Percent", namespaces=ns) in ("19", "19.00")
+    report = verify.verify_document(bytes(doc.signed_xml), technical_key=TEST_KEY, pin="70942",
+                                    software_id=dian_issuer.mode.software_id)
+    checks = {ch.name: ch.ok for ch in report.checks}
+    assert checks["cufe"] and checks["signature"] and checks["totals"], report.to_json()
+
+
+def test_charge_whose_iva_does_not_follow_a_rate_is_refused_for_the_dian_line():
+    from facturador.billing.electronic import ElectronicError, _priced
+
+    ok = Charge(concept="Plan", amount=D("11900"), net_amount=D("10000"), tax_amount=D("1900"))
+    assert _priced(ok) == {"unit_price": "10000", "taxes": [{"scheme": "01", "rate": "19"}]}
+    assert _priced(Charge(concept="Plan", amount=D("100"))) == {"unit_price": "100", "taxes": []}
+    with pytest.raises(ElectronicError) as err:
+        _priced(Charge(concept="Plan", amount=D("11600"), net_amount=D("10000"), tax_amount=D("1600")))
+    assert err.value.code == "billing.electronic.tax_mismatch"
