@@ -1,13 +1,11 @@
 """Demo data for the Colombian demo issuer, so manuals 000 (mass billing) and 001 (importing an operator's
 consumption file) can be followed out of the box: accounts with last month's public-lighting charges, the sample
-files written to the data dir (`<FACTURADOR_DATA_DIR>/ejemplos/`, also offered as "Descargar archivo de ejemplo"),
-and a mobile operator with an import template proposed from its sample file by the imports app's own mapper
-(so the template is always in the current template format)."""
+files written to the data dir (`<FACTURADOR_DATA_DIR>/ejemplos/`, also offered as "Descargar archivo de ejemplo").
+The mobile operator and its import template are the imports app's (`imports.demo`)."""
 
 import datetime as dt
 from decimal import Decimal
 
-from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
@@ -48,13 +46,6 @@ def seed(co_issuer, mx_issuer):
         )
 
     write_sample_files()
-    if apps.is_installed("facturador.imports"):
-        seed_operator(co_issuer)
-
-
-OPERATOR_CODE = "MOVIL"
-OPERATOR_NAME = "Operador móvil (demo)"
-TEMPLATE_NAME = "Detalle de consumo"
 
 
 def samples_dir():
@@ -73,18 +64,3 @@ def write_sample_files() -> list:
         tmp.replace(path)
         written.append(path)
     return written
-
-
-def seed_operator(co_issuer):
-    """The operator of manual 001 and its template, proposed from the sample consumption file by the imports app's
-    own action (`imports.actions.suggest_template`, the visual mapper's and `import template suggest --save`'s),
-    so it is in whatever template format is current. Skipped when the operator already has a template."""
-    from facturador.core.actors import Actor
-    from facturador.imports import actions as import_actions
-    from facturador.imports.models import ImportTemplate
-
-    if ImportTemplate.objects.filter(issuer=co_issuer, operator__code=OPERATOR_CODE).exists():
-        return
-    path = samples_dir() / samples.SAMPLES["consumo"].filename
-    import_actions.suggest_template(co_issuer, Actor.cli(), operator_code=OPERATOR_CODE, operator_name=OPERATOR_NAME,
-                                    name=TEMPLATE_NAME, path=str(path), filename=path.name, save=True)

@@ -203,7 +203,8 @@ class Line(IssuerScoped):
     Columns not in the typed set are kept, typed, in `extra` (JSON: numbers and dates as text).
     """
 
-    # Indexes cost on every bulk-loaded line: issuer lookups use (issuer, period, reference).
+    # Indexes cost on every bulk-loaded line: issuer lookups use (issuer, period, reference); an account's
+    # lines of every period (its page, the Líneas account filter) use (issuer, reference).
     issuer = models.ForeignKey("core.Issuer", on_delete=models.CASCADE, related_name="+", db_index=False)
     import_job = models.ForeignKey(ImportJob, on_delete=models.DO_NOTHING, db_constraint=False, related_name="lines",
                                    db_index=False)
@@ -235,7 +236,8 @@ class Line(IssuerScoped):
     class Meta:
         ordering = ["import_job_id", "row_number"]
         indexes = [models.Index(fields=["import_job", "row_number"]),
-                   models.Index(fields=["issuer", "period", "reference"])]
+                   models.Index(fields=["issuer", "period", "reference"]),
+                   models.Index(fields=["issuer", "reference"], name="imports_line_account")]
         verbose_name = _("línea importada")
         verbose_name_plural = _("líneas importadas")
 

@@ -18,12 +18,15 @@ def test_the_demo_numbering_fits_its_columns():
 
 @pytest.fixture
 def demo(settings, tmp_path, issuer_co):
-    """The billing part of the demo (`core.demo.seed` calls it for the demo's Colombian issuer)."""
+    """The billing and imports parts of the demo (`core.demo.seed` calls them for the demo's Colombian issuer)."""
     from facturador.billing import demo
 
     settings.DATA_DIR = tmp_path
     settings.MEDIA_ROOT = tmp_path / "files"
     demo.seed(issuer_co, None)
+    from facturador.imports import demo as imports_demo  # the operator and template of manual 001
+
+    imports_demo.seed(issuer_co, None)
     return issuer_co
 
 

@@ -12,13 +12,14 @@ import pytest
 
 from conftest import assert_accessible, sign_in
 from facturador.billing import demo as billing_demo
+from facturador.imports import demo as imports_demo
 from facturador.billing import samples
 from facturador.imports.models import Line
 from facturador.tabular.sheets import TableWriter
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-OPERATOR = f"{billing_demo.OPERATOR_CODE} — {billing_demo.OPERATOR_NAME}"
+OPERATOR = f"{imports_demo.OPERATOR_CODE} — {imports_demo.OPERATOR_NAME}"
 
 
 def shot(page, artifacts_dir, name):

@@ -171,3 +171,13 @@ def test_template_test_reports_missing_columns(client_co, issuer_co, operator):
 def test_visual_mapper_sample_period_is_a_month_picker(client_co):
     html = client_co.get("/importaciones/plantillas/mapear/").content.decode()
     assert 'type="month" name="period"' in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["imports:schedule", "imports:mapper"])
+def test_schedule_and_mapper_link_the_sample_consumption_file(client_co, page):
+    html = client_co.get(reverse(page)).content.decode()
+    link = reverse("billing:sample_file", args=["consumo"])
+    assert f'href="{link}"' in html
+    r = client_co.get(link)
+    assert r.status_code == 200 and "detalle-consumo-ejemplo.xlsx" in r["Content-Disposition"]
