@@ -141,14 +141,27 @@ def _remove_keep_tail(el):
     parent.remove(el)
 
 
-def _find_by_id(root, ident: str):
-    found = root.xpath("//*[@Id=$i or @ID=$i or @id=$i]", i=ident)
+_WITH_ID = etree.XPath("//*[@Id or @ID or @id]")
+
+
+def _id_index(root) -> dict[str, list]:
+    """Id / ID / id value → the elements carrying it, from one pass over the tree (for every reference of a
+    signature, instead of one pass per reference)."""
+    index: dict[str, list] = {}
+    for el in _WITH_ID(root):
+        for value in {el.get("Id"), el.get("ID"), el.get("id")} - {None}:
+            index.setdefault(value, []).append(el)
+    return index
+
+
+def _find_by_id(root, ident: str, index: dict | None = None):
+    found = (index if index is not None else _id_index(root)).get(ident, [])
     if len(found) != 1:
         raise _SigFail(f"La referencia #{ident} no identifica un único elemento.")
     return found[0]
 
 
-def _reference_octets(ref, root, xml_bytes: bytes) -> bytes:
+def _reference_octets(ref, root, xml_bytes: bytes, index: dict | None = None) -> bytes:
     uri = ref.get("URI")
     transforms = [t for t in xp(ref, "ds:Transforms/ds:Transform")]
     if uri == "":
@@ -156,7 +169,7 @@ def _reference_octets(ref, root, xml_bytes: bytes) -> bytes:
         node = doc.getroottree()
     elif uri and uri.startswith("#"):
         doc = None
-        node = _find_by_id(root, uri[1:])
+        node = _find_by_id(root, uri[1:], index)
     else:
         raise _SigFail(f"URI de referencia no soportada: {uri!r}")
     algorithm, prefixes = None, None
@@ -217,8 +230,9 @@ def _verify_signature(xml_bytes: bytes, root) -> tuple[Check, x509.Certificate |
         for qp in xp(sig, "ds:Object/xades:QualifyingProperties|ds:Object/*[local-name()='QualifyingProperties']"):
             if qp.get("Target") != "#" + (sig.get("Id") or ""):
                 raise _SigFail("xades:QualifyingProperties/@Target no apunta a la firma.")
+        index = _id_index(root) if any(u and u.startswith("#") for u in uris) else None
         for i, ref in enumerate(refs):
-            octets = _reference_octets(ref, root, xml_bytes)
+            octets = _reference_octets(ref, root, xml_bytes, index)
             expected = base64.b64decode("".join((text(ref, "ds:DigestValue") or "").split()))
             if _digest(ref.find(f"{{{DS}}}DigestMethod"), octets) != expected:
                 what = ref.get("URI") or "(documento)"

@@ -269,3 +269,13 @@ def test_signer_nit_other_than_supplier_or_provider_is_a_warning(signer):
     assert w is not None and "860034313" in w.message and "900373076" in w.message
     assert report.check("signature").ok and report.ok
     assert verify.verify_document(xades.sign(ubl.build_xml(make_invoice()), signer)).warning("signer_nit") is None
+
+
+def test_a_reference_must_name_exactly_one_element():
+    """Id / ID / id are all looked at; one element carrying the value twice is still one element."""
+    root = etree.fromstring(b'<r><a Id="x" id="x"/><b ID="y"/><c id="y"/></r>')
+    index = verify._id_index(root)
+    assert verify._find_by_id(root, "x", index).tag == "a"
+    for missing_or_twice in ("y", "z"):
+        with pytest.raises(verify._SigFail):
+            verify._find_by_id(root, missing_or_twice, index)
