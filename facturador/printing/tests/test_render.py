@@ -160,14 +160,14 @@ def test_sandbox_cannot_read_outside_root():
 
 
 def test_render_many_streamed_merge(tmp_path):
-    n = 250
+    n = 60
     items = (sample_invoice_data(i) for i in range(n))
     result = render_many(default_template(), items, tmp_path, individual=False)
     assert result.count == n and result.paths == []
     merged = result.merged_path.read_bytes()
     doc = _pdf(merged)
     assert len(doc) == n
-    assert "SP-202611000249" in doc[n - 1].get_textpage().get_text_range()
+    assert "SP-202611000059" in doc[n - 1].get_textpage().get_text_range()
     assert "SP-202611000000" in doc[0].get_textpage().get_text_range()
     doc.close()
     # every xref entry points at the right object (not just pdfium being lenient)
@@ -187,7 +187,7 @@ def test_render_many_individual_files(tmp_path):
 
 def test_concat_memory_does_not_depend_on_page_count(tmp_path):
     # Design check: the concatenator keeps no per-page state in Python memory. Adding the
-    # same document 40 or 400 times must peak at about the same traced allocation.
+    # same document 20 or 200 times must peak at about the same traced allocation.
     one = render_pdf(default_template(), sample_invoice_data(1))
 
     def peak(count: int) -> int:
@@ -199,11 +199,11 @@ def test_concat_memory_does_not_depend_on_page_count(tmp_path):
         tracemalloc.stop()
         return peak_bytes
 
-    small, large = peak(40), peak(400)
+    small, large = peak(20), peak(200)
     assert large < small * 1.5 + 200_000, (small, large)
-    assert (tmp_path / "m400.pdf").stat().st_size > 9 * (tmp_path / "m40.pdf").stat().st_size
-    doc = _pdf((tmp_path / "m400.pdf").read_bytes())
-    assert len(doc) == 400
+    assert (tmp_path / "m200.pdf").stat().st_size > 9 * (tmp_path / "m20.pdf").stat().st_size
+    doc = _pdf((tmp_path / "m200.pdf").read_bytes())
+    assert len(doc) == 200
     doc.close()
 
 
