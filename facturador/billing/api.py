@@ -85,12 +85,16 @@ class AccountViewSet(IssuerScopedMixin, viewsets.ModelViewSet):
 
 
 class ChargeSerializer(serializers.ModelSerializer):
-    amount = Money(read_only=True)
+    amount = Money(read_only=True, help_text="The total (net + taxes when the charge carries them)")
+    net_amount = Money(read_only=True, allow_null=True, help_text="Net before IVA; null: no tax information")
+    tax_amount = Money(read_only=True, allow_null=True, help_text="IVA value; null: no tax information")
+    tax_rate = serializers.DecimalField(max_digits=7, decimal_places=2, read_only=True, allow_null=True,
+                                        coerce_to_string=True, help_text="IVA rate (%) as the source gave it")
 
     class Meta:
         model = Charge
-        fields = ["id", "account", "reference", "period", "concept", "quantity", "unit_price", "amount", "source",
-                  "source_import_id", "source_operator", "created_at"]
+        fields = ["id", "account", "reference", "period", "concept", "quantity", "unit_price", "amount", "net_amount",
+                  "tax_rate", "tax_amount", "source", "source_import_id", "source_operator", "created_at"]
         read_only_fields = fields
 
 

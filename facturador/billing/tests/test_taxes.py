@@ -78,3 +78,18 @@ def test_batch_invoice_without_taxes_is_unchanged(issuer_co, settings, tmp_path)
     batch = issue_batch_inline(issuer_co, accs)
     text = pdf_text(Path(settings.MEDIA_ROOT) / BillingInvoice.objects.get(batch=batch).pdf)
     assert "Valor del periodo" in text and "Subtotal" not in text and "IVA" not in text
+
+
+@pytest.mark.django_db
+def test_charges_api_shows_net_and_iva(issuer_co, api_client, admin_co):
+    acc = accounts_for(issuer_co, ("00100",))[0]
+    Charge.objects.create(issuer=issuer_co, account=acc, reference=acc.reference, period="2026-10", concept="Plan",
+                          amount=D("11900"), net_amount=D("10000"), tax_rate=D("19"), tax_amount=D("1900"))
+    Charge.objects.create(issuer=issuer_co, account=acc, reference=acc.reference, period="2026-10", concept="Otro",
+                          amount=D("500"))
+    api_client.force_authenticate(admin_co)
+    rows = api_client.get(f"/api/v1/issuers/{issuer_co.pk}/billing/charges/", {"period": "2026-10"}).json()["results"]
+    by = {r["concept"]: r for r in rows}
+    assert (by["Plan"]["amount"], by["Plan"]["net_amount"], by["Plan"]["tax_rate"], by["Plan"]["tax_amount"]) == (
+        "11900.00", "10000.00", "19.00", "1900.00")
+    assert (by["Otro"]["net_amount"], by["Otro"]["tax_rate"], by["Otro"]["tax_amount"]) == (None, None, None)
