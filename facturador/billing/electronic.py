@@ -295,8 +295,20 @@ def _documents(batch):
     from facturador.einvoice.models import DianDocument
 
     return DianDocument.objects.filter(
-        issuer=batch.issuer,
+        issuer_id=batch.issuer_id,
         pk__in=BillingInvoice.objects.filter(batch=batch, dian_document_id__isnull=False).values("dian_document_id"))
+
+
+def _unanswered(batch):
+    """The batch's documents still to send or waiting for DIAN (partial index `dian_document_unanswered`: the
+    rounds look among the issuer's few unanswered documents, not its millions of answered ones)."""
+    return _documents(batch).filter(status__in=_unanswered_states())
+
+
+def _unanswered_states():
+    from facturador.einvoice.models import DianDocument
+
+    return DianDocument.UNANSWERED
 
 
 def sending_progress(batch) -> dict:
@@ -336,7 +348,7 @@ class _Sender:
         self.sent = self.answered = 0
         # the zips this round follows: those sent by rounds that are over (a running round follows its own)
         running = Job.objects.filter(status=Job.Status.RUNNING).exclude(pk=self.me).values("pk")
-        for key in _documents(batch).filter(status=DianDocument.Status.PENDING).exclude(zip_key="") \
+        for key in _unanswered(batch).filter(status=DianDocument.Status.PENDING).exclude(zip_key="") \
                 .exclude(job_id__in=running).values_list("zip_key", flat=True).distinct():
             self.polls[key] = [0.0, 0, self.interval]
 
@@ -349,7 +361,7 @@ class _Sender:
         return Q(status=Doc.Status.SIGNED) | interrupted
 
     def sendable(self):
-        return _documents(self.batch).filter(self._free()).order_by("number")
+        return _unanswered(self.batch).filter(self._free()).order_by("number")
 
     def upload(self, ids: list[int]) -> bool:
         """Claim the documents (SIGNED -> SENT), zip them, SendBillAsync; False when DIAN could not be reached."""

@@ -404,7 +404,11 @@ class BillingInvoice(IssuerScoped):
         indexes = [models.Index(fields=["batch", "pdf"]), models.Index(fields=["issuer", "status"]),
                    models.Index(fields=["batch", "seq"]),
                    # the invoices still to render, in order: what workers lease (see billing.batch._claim)
-                   models.Index(fields=["batch", "seq"], condition=models.Q(pdf=""), name="billing_invoice_to_render")]
+                   models.Index(fields=["batch", "seq"], condition=models.Q(pdf=""), name="billing_invoice_to_render"),
+                   # a DIAN document's batch invoice: the sending rounds check their few unanswered documents
+                   # (einvoice's dian_document_unanswered) against the batch through it
+                   models.Index(fields=["dian_document_id"], condition=models.Q(dian_document_id__isnull=False),
+                                name="billing_invoice_dian_document")]
         verbose_name = _("factura del lote")
         verbose_name_plural = _("facturas del lote")
 

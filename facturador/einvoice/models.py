@@ -74,6 +74,8 @@ class DianDocument(IssuerScoped):
         REJECTED = "rejected", _("Rechazado")
         ERROR = "error", _("Error de envío")
 
+    UNANSWERED = (Status.SIGNED, Status.SENT, Status.PENDING)  # waiting to be sent or for DIAN's answer
+
     kind = models.CharField(_("documento"), max_length=12, choices=Kind.choices)
     type_code = models.CharField(_("tipo"), max_length=2)
     environment = models.CharField(_("ambiente"), max_length=10, choices=Environment.choices)
@@ -110,6 +112,10 @@ class DianDocument(IssuerScoped):
         constraints = [
             models.UniqueConstraint(fields=["issuer", "environment", "prefix", "number"], name="dian_document_unique_number"),
         ]
+        # the documents still to send or waiting for DIAN's answer, in number order: a batch's sending rounds find
+        # them here, not among the issuer's millions of answered ones
+        indexes = [models.Index(fields=["issuer", "number"], condition=models.Q(status__in=["signed", "sent", "pending"]),
+                                name="dian_document_unanswered")]
         verbose_name = _("documento electrónico")
         verbose_name_plural = _("documentos electrónicos")
 

@@ -326,3 +326,25 @@ def test_charge_whose_iva_does_not_follow_a_rate_is_refused_for_the_dian_line():
     with pytest.raises(ElectronicError) as err:
         _priced(Charge(concept="Plan", amount=D("11600"), net_amount=D("10000"), tax_amount=D("1600")))
     assert err.value.code == "billing.electronic.tax_mismatch"
+
+
+@pytest.mark.django_db
+def test_sending_rounds_find_unsent_documents_through_the_unanswered_index(dian_issuer, settings, tmp_path):  # noqa: F811
+    """A round looks for its documents among the issuer's unanswered ones (partial index), checked against the batch
+    by document id, not among all the issuer's documents (millions of answered ones for a utility)."""
+    from django.db import connection
+
+    from facturador.billing import electronic
+    from facturador.core import jobs as corejobs
+
+    settings.MEDIA_ROOT = tmp_path
+    batch = issue_batch_inline(dian_issuer, make_accounts(dian_issuer, 3), electronic=True)
+    job = corejobs.create_job(dian_issuer, "billing.batch_send", params={"batch_id": batch.pk}, enqueue=False)
+    sender = electronic._Sender(corejobs.JobContext(job), batch)
+    if connection.vendor != "postgresql":  # SQLite (one machine) walks the batch's invoices instead: batch-sized
+        pytest.skip("the plan that matters at scale is PostgreSQL's")
+    with connection.cursor() as c:  # the tables are tiny here: ask for the plan a big table gets
+        c.execute("SET LOCAL enable_seqscan = off")
+    plan = sender.sendable().values_list("pk", flat=True)[:50].explain()
+    assert "dian_document_unanswered" in plan, plan
+    assert len(sender.sendable()) == 3
