@@ -118,6 +118,11 @@ def test_compiler_reports_a_broken_line():
     ("/envios/correos-de-prueba/", "Test addresses", "Volver a los envíos"),
     ("/documentos/", "DIAN electronic documents", "No hay documentos."),
     ("/facturacion/plantillas/", "Invoice templates", "Cargar plantilla"),
+    ("/habilitacion/", "Enablement as an electronic invoicer", "Habilitación como facturador electrónico"),
+    ("/habilitacion/?paso=numeracion", "During the tests the DIAN uses a fixed numbering", "Durante las pruebas"),
+    ("/facturacion/cuentas/", "New account", "Nueva cuenta"),
+    ("/facturacion/tarifas/", "Apply tariffs", "Aplicar tarifas"),
+    ("/facturacion/recaudo/", "Collections: payment files", "Archivos cargados"),
 ])
 def test_the_manuals_pages_are_translated(client_co, url, english, spanish):
     client_co.post("/idioma/setlang/", {"language": "en", "next": "/"})
