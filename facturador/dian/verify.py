@@ -11,6 +11,7 @@ carries); XML that is none of these is reported as not a DIAN document. Never ra
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -165,7 +166,12 @@ def _reference_octets(ref, root, xml_bytes: bytes, index: dict | None = None) ->
     uri = ref.get("URI")
     transforms = [t for t in xp(ref, "ds:Transforms/ds:Transform")]
     if uri == "":
-        doc = parse(xml_bytes, max_bytes=None)  # the same bytes already parsed within the caller's limit
+        if root.getparent() is None and root.getprevious() is None and root.getnext() is None:
+            # nothing but the root element in the document (no comment or processing instruction around it):
+            # a copy of the parsed tree is the same document for C14N, without parsing the bytes again
+            doc = copy.deepcopy(root)
+        else:
+            doc = parse(xml_bytes, max_bytes=None)  # the same bytes already parsed within the caller's limit
         node = doc.getroottree()
     elif uri and uri.startswith("#"):
         doc = None

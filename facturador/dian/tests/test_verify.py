@@ -279,3 +279,13 @@ def test_a_reference_must_name_exactly_one_element():
     for missing_or_twice in ("y", "z"):
         with pytest.raises(verify._SigFail):
             verify._find_by_id(root, missing_or_twice, index)
+
+
+def test_a_processing_instruction_added_around_the_signed_document_breaks_its_digest(signed_invoice):
+    """The whole-document reference covers what is around the root element too (C14N keeps processing
+    instructions), so the verifier must not reduce the document to its root element."""
+    head, sep, rest = signed_invoice.partition(b"?>") if signed_invoice.startswith(b"<?xml") else (b"", b"", signed_invoice)
+    changed = head + sep + b'<?xml-stylesheet type="text/xsl" href="x.xsl"?>' + rest
+    assert verify.verify_signature(signed_invoice).ok
+    check = verify.verify_signature(changed)
+    assert not check.ok and "resumen de la referencia" in check.message
