@@ -373,7 +373,10 @@ class BillingInvoice(IssuerScoped):
         PAID = "paid", _("Pagada")
         VOID = "void", _("Anulada")
 
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="invoices")
+    # written in bulk by numbering: no single-column indexes on issuer and batch, the composite indexes below
+    # start with them (each index costs CPU per number)
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="invoices", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
     period_key = models.CharField(max_length=120)
     prefix = models.CharField(max_length=4, blank=True)

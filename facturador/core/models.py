@@ -326,6 +326,8 @@ class IssuedDocument(IssuerScoped):
     number, customer, totals and files, and `source`/`source_id` pointing at the owning app's row.
     """
 
+    # written in bulk (batch numbering): no single-column issuer index, the composite indexes start with it
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="+", db_index=False)
     source = models.CharField(max_length=40)  # e.g. "einvoice.document", "billing.invoice", "portal.cfdi"
     source_id = models.CharField(max_length=64)
     country = models.CharField(max_length=2, choices=Country.choices)
