@@ -123,6 +123,10 @@ def test_compiler_reports_a_broken_line():
     ("/facturacion/cuentas/", "New account", "Nueva cuenta"),
     ("/facturacion/tarifas/", "Apply tariffs", "Aplicar tarifas"),
     ("/facturacion/recaudo/", "Collections: payment files", "Archivos cargados"),
+    ("/importaciones/operadores/", "New operator", "Nuevo operador"),
+    ("/importaciones/plantillas/", "Map a new file", "Mapear un archivo nuevo"),
+    ("/documentos/nuevo/", "New electronic document", "Firmar y enviar"),
+    ("/documentos/software/", "Register software", "Registrar software"),
 ])
 def test_the_manuals_pages_are_translated(client_co, url, english, spanish):
     client_co.post("/idioma/setlang/", {"language": "en", "next": "/"})
