@@ -127,8 +127,18 @@ def test_compiler_reports_a_broken_line():
     ("/importaciones/plantillas/", "Map a new file", "Mapear un archivo nuevo"),
     ("/documentos/nuevo/", "New electronic document", "Firmar y enviar"),
     ("/documentos/software/", "Register software", "Registrar software"),
+    ("/recepcion/", "Documents received from suppliers", "Cargar documentos"),
+    ("/recepcion/llegadas/", "Document arrivals", "Aún no ha llegado nada."),
+    ("/importaciones/plantillas/mapear/", "Map an operator's file", "Analizar la muestra"),
 ])
 def test_the_manuals_pages_are_translated(client_co, url, english, spanish):
     client_co.post("/idioma/setlang/", {"language": "en", "next": "/"})
     html = client_co.get(url).content.decode()
     assert english in html and spanish not in html
+
+
+def test_the_habilitacion_wizard_in_english_translates_its_form_and_state(client_co):
+    client_co.post("/idioma/setlang/", {"language": "en", "next": "/"})
+    html = client_co.get("/habilitacion/?paso=registro").content.decode()
+    assert "Registration with the DIAN" in html and "Invoice reception email" in html
+    assert "Registration pending" in html and "Pendiente de registro" not in html
