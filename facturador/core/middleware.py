@@ -3,6 +3,7 @@ import logging
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
+from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import redirect, render
 from django.utils import translation
 
@@ -11,6 +12,25 @@ from facturador.core.errors import Refusal
 from facturador.core.redirects import safe_next
 
 logger = logging.getLogger(__name__)
+
+
+class ChosenLanguageMiddleware(LocaleMiddleware):
+    """The interface speaks Spanish unless the user chose another language with the selector (its cookie).
+
+    Unlike Django's LocaleMiddleware, the browser's Accept-Language is not consulted: many clerks in Colombia
+    and Mexico use browsers set to English, and the product's users, manuals and documents are Spanish.
+    """
+
+    def process_request(self, request):
+        language = settings.LANGUAGE_CODE
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if chosen:
+            try:
+                language = translation.get_supported_language_variant(chosen)
+            except LookupError:
+                pass
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
 
 
 class CurrentIssuerMiddleware:
