@@ -35,3 +35,10 @@ def test_schedule_form_offers_a_month_picker_with_the_imported_periods(imported,
     html = client_co.get("/importaciones/programar/").content.decode()
     assert 'type="month"' in html and 'name="period"' in html and 'list="id_period-periods"' in html
     assert '<option value="2026-10"></option>' in html
+
+
+@pytest.mark.django_db
+def test_reconciliation_page_in_english(imported, client_co):
+    client_co.post("/idioma/setlang/", {"language": "en", "next": "/"})
+    html = client_co.get(f"/importaciones/{imported.pk}/conciliacion/").content.decode()
+    assert "Control totals" in html and "Difference" in html and "Totales de control" not in html
