@@ -57,6 +57,21 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _default_language_and_time_zone():
+    """Each test starts in Spanish and the default time zone: a request served by the test client leaves the
+    language and time zone it activated (a user's English, an issuer's zone) on the thread, as in a web
+    server's thread, where the next request activates its own; a test's own code has no such request."""
+    from django.conf import settings
+    from django.utils import timezone, translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    timezone.deactivate()
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+    timezone.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _local_test_services_allowed():
     """The settings were loaded before this file set the variable: allow the local test services in-process."""
     from django.conf import settings
