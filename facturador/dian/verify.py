@@ -699,6 +699,16 @@ def verify_attached_document(xml_bytes: bytes, root, *, technical_key: str | Non
     return report
 
 
+def _parse_or_report(xml_bytes: bytes, max_bytes: int | None):
+    """The parsed root, or a report whose first check failed (ZB01) when the bytes cannot be read safely."""
+    try:
+        return parse(xml_bytes, max_bytes=max_bytes), None
+    except etree.XMLSyntaxError as exc:
+        return None, _unreadable(f"XML mal formado: {exc}")
+    except XmlInputError as exc:
+        return None, _unreadable(exc.message)
+
+
 def _verify_shared(trees: dict, name: str, xml_bytes: bytes, *args, max_bytes, **kwargs) -> Report:
     """`verify_document` of an embedded document, reusing (and recording) its parsed tree in ``trees``."""
     given = trees.get(name)
@@ -706,12 +716,9 @@ def _verify_shared(trees: dict, name: str, xml_bytes: bytes, *args, max_bytes, *
         if max_bytes is not None and len(xml_bytes) > max_bytes:  # the limit applies as when parsing here
             return verify_document(xml_bytes, *args, max_bytes=max_bytes, **kwargs)
         return _verify_root(xml_bytes, given[1], *args, max_bytes=max_bytes, **kwargs)
-    try:
-        root = parse(xml_bytes, max_bytes=max_bytes)
-    except etree.XMLSyntaxError as exc:
-        return _unreadable(f"XML mal formado: {exc}")
-    except XmlInputError as exc:
-        return _unreadable(exc.message)
+    root, unreadable = _parse_or_report(xml_bytes, max_bytes)
+    if unreadable is not None:
+        return unreadable
     trees[name] = (xml_bytes, root)
     return _verify_root(xml_bytes, root, *args, max_bytes=max_bytes, **kwargs)
 
@@ -722,12 +729,9 @@ def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str
     """Run every check on ``xml_bytes``. A document larger than ``max_bytes`` (default 20 MB), with
     a DOCTYPE/entity declarations or malformed gets a report whose first check failed (ZB01) and
     the others not run."""
-    try:
-        root = parse(xml_bytes, max_bytes=max_bytes)
-    except etree.XMLSyntaxError as exc:
-        return _unreadable(f"XML mal formado: {exc}")
-    except XmlInputError as exc:
-        return _unreadable(exc.message)
+    root, unreadable = _parse_or_report(xml_bytes, max_bytes)
+    if unreadable is not None:
+        return unreadable
     return _verify_root(xml_bytes, root, technical_key, pin, software_id, schema_dir, max_bytes=max_bytes)
 
 
