@@ -30,6 +30,15 @@ def _own(issuer, obj, code, message, field):
     return obj
 
 
+def _own_pair(issuer, operator: Operator, template: ImportTemplate) -> None:
+    """The operator and the template are the issuer's, and the template is the operator's."""
+    _own(issuer, operator, "imports.operator.not_found", "Operador no encontrado.", "operator")
+    _own(issuer, template, "imports.template.not_found", "Plantilla no encontrada.", "template")
+    if template.operator_id != operator.pk:
+        raise Invalid("imports.template.wrong_operator",
+                      f"La plantilla «{template}» no es del operador {operator.code}.", field="template")
+
+
 # --- the import queue --------------------------------------------------------------------------------
 
 def schedule_import(issuer, actor: Actor, *, operator: Operator, template: ImportTemplate, period: str, upload,
@@ -42,11 +51,7 @@ def schedule_import(issuer, actor: Actor, *, operator: Operator, template: Impor
     unless `force`. `enqueue=False` leaves the job for the caller to run (the CLI's --in-process).
     """
     period = clean_period(period)
-    _own(issuer, operator, "imports.operator.not_found", "Operador no encontrado.", "operator")
-    _own(issuer, template, "imports.template.not_found", "Plantilla no encontrada.", "template")
-    if template.operator_id != operator.pk:
-        raise Invalid("imports.template.wrong_operator",
-                      f"La plantilla «{template}» no es del operador {operator.code}.", field="template")
+    _own_pair(issuer, operator, template)
     if file_type and file_type not in FileType.values:
         raise Invalid("imports.file.unknown_file_type", f"Tipo de archivo desconocido: «{file_type}».",
                       field="file_type")
@@ -232,11 +237,7 @@ def dry_run_import(issuer, actor: Actor, *, operator: Operator, template: Import
     """Validate a whole file with a template version and report rows, errors and totals; nothing is written
     (no queue entry, no audit entry). A file that cannot be read is refused (`imports.file.unreadable`)."""
     period = clean_period(period)
-    _own(issuer, operator, "imports.operator.not_found", "Operador no encontrado.", "operator")
-    _own(issuer, template, "imports.template.not_found", "Plantilla no encontrada.", "template")
-    if template.operator_id != operator.pk:
-        raise Invalid("imports.template.wrong_operator",
-                      f"La plantilla «{template}» no es del operador {operator.code}.", field="template")
+    _own_pair(issuer, operator, template)
     tpl = pipeline.Template.from_dict(template.mapping)
     try:
         result = pipeline.dry_run_file(path, filename, tpl, period)

@@ -171,7 +171,8 @@ class Command(ActionCommand):
             self.stdout.write("No se guardó nada (use --save para guardar la plantilla).")
         return None
 
-    def _dry_run(self, o):
+    def _file_and_template(self, o):
+        """The file to import, its issuer, the operator and the template version the options name."""
         path = Path(o["file"])
         if not path.is_file():
             raise CommandError(f"No se encuentra el archivo {path}.")
@@ -180,6 +181,10 @@ class Command(ActionCommand):
         value = o["template"]
         template = services.find_template(issuer, operator=operator, pk=int(value) if value.isdigit() else None,
                                           name=value, version=o["template_version"])
+        return path, issuer, operator, template
+
+    def _dry_run(self, o):
+        path, issuer, operator, template = self._file_and_template(o)
         result = actions.dry_run_import(issuer, self.actor, operator=operator, template=template, period=o["period"],
                                         path=str(path), filename=path.name)
         self.stdout.write(json.dumps(result, ensure_ascii=False, default=str))
@@ -188,14 +193,7 @@ class Command(ActionCommand):
         return None
 
     def _run(self, o):
-        path = Path(o["file"])
-        if not path.is_file():
-            raise CommandError(f"No se encuentra el archivo {path}.")
-        issuer = find_issuer(o["issuer"])
-        operator = services.find_operator(issuer, code=o["operator"])
-        value = o["template"]
-        template = services.find_template(issuer, operator=operator, pk=int(value) if value.isdigit() else None,
-                                          name=value, version=o["template_version"])
+        path, issuer, operator, template = self._file_and_template(o)
         run_at = None
         if o["at"]:
             run_at = parse_datetime(o["at"].replace(" ", "T"))
