@@ -68,8 +68,8 @@ def apply_response(doc: DianDocument, response) -> None:
     else:
         doc.status = DianDocument.Status.REJECTED
     doc.dian_status_code = response.status_code or ""
-    doc.dian_message = " ".join(filter(None, [response.status_description, response.status_message]))[:2000]
-    doc.rules = [{"code": m.code or "", "message": m.message, "severity": m.severity} for m in response.messages]
+    doc.dian_message = response.summary[:2000]
+    doc.rules = response.rule_dicts()
     if response.application_response:
         doc.application_response = response.application_response
     doc.answered_at = timezone.now()

@@ -196,8 +196,8 @@ def _apply(event: ReceptionEvent, response) -> None:
     accepted = bool(response.accepted)
     event.state = ReceptionEvent.State.ACCEPTED if accepted else ReceptionEvent.State.REJECTED
     event.dian_status_code = response.status_code or ""
-    event.dian_message = " ".join(filter(None, [response.status_description, response.status_message]))[:2000]
-    event.rules = [{"code": m.code or "", "message": m.message, "severity": m.severity} for m in response.messages]
+    event.dian_message = response.summary[:2000]
+    event.rules = response.rule_dicts()
     if response.application_response:
         event.application_response = response.application_response
     event.answered_at = timezone.now()

@@ -96,6 +96,15 @@ class DianResponse:
     #                                               taken out of its zip when DIAN sends it zipped)
 
     @property
+    def summary(self) -> str:
+        """DIAN's description and message in one line, as stored beside the document or event."""
+        return " ".join(filter(None, [self.status_description, self.status_message]))
+
+    def rule_dicts(self) -> list[dict]:
+        """The rule messages as stored (JSON): ``{"code", "message", "severity"}`` each."""
+        return [{"code": m.code or "", "message": m.message, "severity": m.severity} for m in self.messages]
+
+    @property
     def rejections(self) -> list[RuleMessage]:
         return [m for m in self.messages if m.severity == REJECTION]
 
