@@ -346,12 +346,20 @@ def execute_job(job_id: int):
         if not Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).exists():
             return "skipped"  # the stale monitor took it back meanwhile: its new execution owns the row
         final = {"status": Job.Status.CANCELLED, "message": "A pedido del usuario"}
-    Job.objects.filter(pk=job_id).update(
+    # Only this execution's claim is written (its started_at): a stalled worker whose job the stale monitor took
+    # back and another worker claimed must not overwrite that execution's row.
+    written = Job.objects.filter(
+        pk=job_id, started_at=now, status__in=(Job.Status.RUNNING, Job.Status.PENDING)
+    ).update(
         done=ctx.job.done, total=ctx.job.total, errors=ctx.job.errors, result=ctx.job.result,
         message=final.get("message", ctx.job.message)[:500], finished_at=timezone.now(), **{
             k: v for k, v in final.items() if k != "message"
         }
     )
+    if not written:
+        logger.warning("Job %s was taken back while this execution ran; its outcome (%s) was not written",
+                       job_id, final["status"])
+        return "skipped"
     return final["status"]
 
 

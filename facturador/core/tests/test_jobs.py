@@ -1,5 +1,7 @@
 """Background jobs with real worker processes (`facturador worker`) on the test database."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
 
@@ -198,3 +200,18 @@ def test_a_job_in_rounds_cancelled_during_a_round_stops(issuer_co):
     assert jobs.execute_job.call(job.pk) == Job.Status.CANCELLED
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED and job.finished_at
+
+
+@jobs.job_handler("tests.taken_back")
+def _taken_back(ctx):
+    """A worker that stalls: meanwhile the stale monitor takes its job back and another worker claims it."""
+    Job.objects.filter(pk=ctx.job.pk).update(status=Job.Status.RUNNING, worker="otra-maquina:1",
+                                             started_at=ctx.job.started_at + timedelta(seconds=90))
+    return Job.Status.FINISHED
+
+
+def test_a_stalled_execution_does_not_overwrite_the_job_another_worker_took_back(issuer_co):
+    job = jobs.create_job(issuer_co, "tests.taken_back", enqueue=False)
+    assert jobs.execute_job.call(job.pk) == "skipped"
+    job.refresh_from_db()
+    assert (job.status, job.worker, job.finished_at) == (Job.Status.RUNNING, "otra-maquina:1", None)
