@@ -72,6 +72,22 @@ def _default_language_and_time_zone():
 
 
 @pytest.fixture(autouse=True)
+def _no_sat_certificate_downloads():
+    """Tests never download from SAT's certificate repository; a test that wants it points the setting at a local
+    PAC (`reception.satcerts`)."""
+    from django.conf import settings
+
+    from facturador.reception import satcerts
+
+    saved = settings.FACTURADOR_SAT_CERTIFICATES_URL, settings.FACTURADOR_SAT_CERTIFICATES_DIR
+    settings.FACTURADOR_SAT_CERTIFICATES_URL, settings.FACTURADOR_SAT_CERTIFICATES_DIR = "", ""
+    satcerts.clear_memory()
+    yield
+    settings.FACTURADOR_SAT_CERTIFICATES_URL, settings.FACTURADOR_SAT_CERTIFICATES_DIR = saved
+    satcerts.clear_memory()
+
+
+@pytest.fixture(autouse=True)
 def _local_test_services_allowed():
     """The settings were loaded before this file set the variable: allow the local test services in-process."""
     from django.conf import settings

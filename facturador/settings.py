@@ -380,6 +380,12 @@ FACTURADOR_PAC_SANDBOX_PORT = int(os.environ.get("FACTURADOR_PAC_SANDBOX_PORT", 
 # SAT's CFDI status service (ConsultaCFDIService.svc) used by reception; empty = SAT's official address
 # (facturador.cfdi.sat_status.OFFICIAL_URL). The demo points it at the local PAC, which imitates it.
 FACTURADOR_SAT_STATUS_URL = os.environ.get("FACTURADOR_SAT_STATUS_URL", "")
+# SAT's certificates, to verify the stamp (TimbreFiscalDigital) of received CFDI (facturador/reception/satcerts.py):
+# a folder of <NoCertificadoSAT>.cer files the deployment keeps (looked at first), and SAT's public certificate
+# repository (downloads are cached in DATA_DIR/sat-certificates; empty: never download). The demo points the
+# repository at the local PAC, which publishes its stamping certificate the same way.
+FACTURADOR_SAT_CERTIFICATES_DIR = os.environ.get("FACTURADOR_SAT_CERTIFICATES_DIR", "")
+FACTURADOR_SAT_CERTIFICATES_URL = os.environ.get("FACTURADOR_SAT_CERTIFICATES_URL", "https://rdc.sat.gob.mx/rccf/")
 # Imports: valid lines sent to the database per batch (COPY / executemany), and an optional pause in seconds
 # between batches so that a big import does not saturate a shared database.
 FACTURADOR_IMPORT_BATCH_SIZE = int(os.environ.get("FACTURADOR_IMPORT_BATCH_SIZE") or 20_000)

@@ -12,7 +12,9 @@ RFC (``303``/``CFDI40140``), certificate validity at Fecha (``305``/``CFDI40104`
 72 h old (``401``), generic-RFC receptor rules (``CFDI40149``/``CFDI40159``/``CFDI40146``) and UsoCFDI vs
 régimen (``CFDI40161``). A document stamped before is answered with its existing stamp (incidence
 ``307``, same UUID). The TimbreFiscalDigital 1.1 is sealed with an RSA test certificate generated at
-start (``sandbox.certificate``; also served at ``GET /certificates/<NoCertificadoSAT>.cer``).
+start (``sandbox.certificate``; also served at ``GET /certificates/<NoCertificadoSAT>.cer`` and, as SAT's certificate
+repository publishes it, at ``GET /rccf/<6>/<6>/<2>/<2>/<2>/<NoCertificadoSAT>.cer``: point
+``FACTURADOR_SAT_CERTIFICATES_URL`` at ``<url>/rccf/``).
 
 Cancellation: motives 01–04 (01 requires the substituting UUID), 201 accepted, 202 already
 cancelled, 203 not the emisor's, 205 unknown UUID. Status: Finkok ``get_sat_status`` and an imitation of SAT's
@@ -29,7 +31,7 @@ alert ``603`` "El CFDI no contiene un timbre previo"), ``POST /servicios/soap/ca
 of Finkok's WSDLs (shared/pac/finkok/). SW: ``POST /security/authenticate`` (headers ``user``/``password``) and
 ``POST /v2/security/authenticate`` (JSON body), bearer scheme in any case,
 ``POST /cfdi33/stamp/v4`` (also ``/v4/cfdi33/stamp/v4``), ``POST /cfdi33/cancel/{rfc}/{uuid}/{motivo}[/{folio}]``,
-``POST /ConsultaCFDIService.svc``, ``GET /certificates/{n}.cer``, ``GET /health``.
+``POST /ConsultaCFDIService.svc``, ``GET /certificates/{n}.cer``, ``GET /rccf/…/{n}.cer``, ``GET /health``.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from . import xml as cx
 from .catalogs import usos_cfdi_for_regimen
 from .csd import certificate_number
 from .errors import SchemaError
+from .satcerts import rccf_path
 from .verify import rsa_sha256_ok
 
 log = logging.getLogger(__name__)
@@ -357,6 +360,10 @@ class _Handler(BaseHTTPRequestHandler):
         m = re.fullmatch(r"/certificates/(\d+)\.cer", path)
         if m and m.group(1) == self.sb.certificate_number:
             return self._send(200, self.sb.certificate_der, "application/pkix-cert")
+        # SAT's certificate repository layout (rdc.sat.gob.mx/rccf/…): the stamping certificate is found the way
+        # a receiver finds SAT's
+        if path == "/rccf/" + rccf_path(self.sb.certificate_number):
+            return self._send(200, self.sb.certificate_der, "application/x-x509-ca-cert")
         self._json(404, {"status": "error", "message": "Not found"})
 
     # ---------------------------------------------------------------- POST

@@ -76,6 +76,20 @@ def verify_tfd_seal(doc, pac_cert: x509.Certificate) -> tuple[bool, str]:
 NS_CFDI33 = "http://www.sat.gob.mx/cfd/3"
 
 
+def _as_certificate(c) -> x509.Certificate | None:
+    if isinstance(c, (bytes, bytearray)):
+        c = bytes(c)
+        return x509.load_der_x509_certificate(c) if c[:1] == b"\x30" else x509.load_pem_x509_certificate(c)
+    return c
+
+
+def _check_tfd(doc, cert: x509.Certificate, res: "VerificationResult") -> None:
+    ok, why = verify_tfd_seal(doc, cert)
+    res.sello_sat_ok = ok
+    if not ok:
+        res.errors.append(f"timbre: {why}")
+
+
 @dataclass
 class VerificationResult:
     xsd_ok: bool = False
@@ -107,7 +121,8 @@ def verify_cfdi(xml_bytes: bytes, pac_certificates=None, *, require_stamp: bool 
                 max_bytes: int | None = MAX_XML_BYTES) -> VerificationResult:
     """Verify XSD (cfdv40 + TFD + Pagos 2.0), emisor seal and — when the certificate named by
     ``NoCertificadoSAT`` is in ``pac_certificates`` (dict number → DER bytes or x509 cert, or a list)
-    — the TFD seal. Input larger than ``max_bytes`` (default 20 MB) or declaring a DOCTYPE/entities
+    — the TFD seal; ``pac_certificates`` may also be a callable number → certificate (x509 or DER/PEM bytes)
+    or None (not available). Input larger than ``max_bytes`` (default 20 MB) or declaring a DOCTYPE/entities
     is refused before anything else (``errors`` says why; parsing never expands entities)."""
     res = VerificationResult(stamp_required=require_stamp)
     size = len(xml_bytes.encode("utf-8") if isinstance(xml_bytes, str) else xml_bytes)
@@ -158,22 +173,27 @@ def verify_cfdi(xml_bytes: bytes, pac_certificates=None, *, require_stamp: bool 
             res.errors.append("sin timbre fiscal digital")
         return res
     res.uuid = tfd.get("UUID")
+    number = tfd.get("NoCertificadoSAT")
+    if callable(pac_certificates):  # a lookup by number (e.g. SAT's certificate repository, cached)
+        cert = _as_certificate(pac_certificates(number or ""))
+        if cert is not None:
+            _check_tfd(doc, cert, res)
+        else:
+            res.stamp_note = (f"Certificado del SAT no disponible: el número {number or '(sin NoCertificadoSAT)'} no "
+                              "se encontró, así que no se verificó el sello del SAT (SelloSAT) del timbre.")
+            res.errors.append(f"timbre_no_verificado: {res.stamp_note}")
+        return res
     certs = {}
     if isinstance(pac_certificates, dict):
         items = pac_certificates.values()
     else:
         items = pac_certificates or ()
     for c in items:
-        if isinstance(c, (bytes, bytearray)):
-            c = x509.load_der_x509_certificate(bytes(c)) if bytes(c)[:1] == b"\x30" else x509.load_pem_x509_certificate(bytes(c))
+        c = _as_certificate(c)
         certs[certificate_number(c)] = c
-    number = tfd.get("NoCertificadoSAT")
     cert = certs.get(number)
     if cert is not None:
-        ok, why = verify_tfd_seal(doc, cert)
-        res.sello_sat_ok = ok
-        if not ok:
-            res.errors.append(f"timbre: {why}")
+        _check_tfd(doc, cert, res)
     else:
         given = f" (se dieron: {', '.join(sorted(certs))})" if certs else ""
         res.stamp_note = (f"No se verificó el sello del SAT (SelloSAT) del timbre: falta el certificado del PAC "

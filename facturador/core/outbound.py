@@ -1,4 +1,5 @@
-"""Where the platform may send requests on a tenant's behalf (DIAN's web service, PACs, SAT's CFDI status service): no server-side
+"""Where the platform may send requests on a tenant's behalf (DIAN's web service, PACs, SAT's CFDI status service and
+certificate repository): no server-side
 requests to arbitrary or private addresses.
 
 A tenant administrator can type the DIAN endpoint of an operation mode and the PAC's URL; the workers then
@@ -29,8 +30,10 @@ KNOWN_HOSTS = {
     "pac": {"facturacion.finkok.com", "demo-facturacion.finkok.com", "services.sw.com.mx",
             "services.test.sw.com.mx", "api.sw.com.mx", "api.test.sw.com.mx"},
     "sat": {"consultaqr.facturaelectronica.sat.gob.mx"},
+    "sat_certificates": {"rdc.sat.gob.mx"},
 }
-SERVICE_NAMES = {"dian": "la DIAN", "pac": "el PAC", "sat": "el servicio de consulta del SAT"}
+SERVICE_NAMES = {"dian": "la DIAN", "pac": "el PAC", "sat": "el servicio de consulta del SAT",
+                 "sat_certificates": "el repositorio de certificados del SAT"}
 CONNECTION_FAILED = "No fue posible comunicarse con el servicio; intente más tarde o revise la configuración."
 
 

@@ -20,6 +20,8 @@ class ReceivedDocumentSerializer(serializers.ModelSerializer):
     withholding_total = Money(read_only=True)
     total = Money(read_only=True)
     has_pdf = serializers.SerializerMethodField()
+    stamp_check = serializers.CharField(read_only=True, help_text="CFDI: the TimbreFiscalDigital seal checked with "
+                                        "SAT's certificate: verified, invalid, unavailable; empty otherwise.")
 
     class Meta:
         model = ReceivedDocument
@@ -28,7 +30,7 @@ class ReceivedDocumentSerializer(serializers.ModelSerializer):
                   "number", "issue_date", "issue_time", "due_date", "currency", "subtotal", "tax_total",
                   "withholding_total", "total", "uuid", "uuid_scheme", "environment", "verification", "findings",
                   "dian_validation", "dian_response_code", "dian_rules", "dian_state", "sat_state", "sat_cancellable",
-                  "sat_cancellation_status", "source", "intake", "received_at", "arrivals", "has_pdf"]
+                  "sat_cancellation_status", "stamp_check", "source", "intake", "received_at", "arrivals", "has_pdf"]
         read_only_fields = fields
 
     def get_has_pdf(self, obj) -> bool:

@@ -326,12 +326,23 @@ def _prefix(root, number: str) -> str:
     return prefix if prefix and number.startswith(prefix) else ""
 
 
+#: why the TimbreFiscalDigital failed (cfdi.verify.verify_tfd_seal), for people
+TFD_FAILURES = {
+    "sello_sat": "Sello del SAT no válido: el SelloSAT no corresponde a la cadena original del timbre con el "
+                 "certificado del SAT que el timbre nombra.",
+    "sello_cfd": "Sello del SAT no válido: el SelloCFD del timbre no es el sello del comprobante.",
+    "no_certificado_sat": "Sello del SAT no válido: el certificado del SAT no es el que el timbre nombra.",
+}
+
+
 def read_mexican(member: str, xml: bytes, root, *, pac_certificates=None, max_xml_bytes: int = MAX_XML_BYTES) -> Candidate:
     result = verify_cfdi(xml, pac_certificates, require_stamp=True, max_bytes=max_xml_bytes)
     findings = []
     for err in result.errors:
         code, _, message = err.partition(":")
         severity = "info" if code == "timbre_no_verificado" else "error"
+        if code == "timbre":
+            message = TFD_FAILURES.get(message.strip(), message)
         findings.append({"severity": severity, "check": "cfdi", "code": code.strip()[:40] if message else "cfdi",
                          "message": (message or err).strip()})
     ns = {"cfdi": etree.QName(root).namespace, "tfd": TFD_NS}

@@ -252,6 +252,21 @@ class ReceivedDocument(IssuerScoped):
         """The page's badge colour for the verification result."""
         return {"ok": "accepted", "failed": "rejected"}.get(self.verification, "pending")
 
+    #: the check of a CFDI's TimbreFiscalDigital seal (SelloSAT) with SAT's certificate (`reception.satcerts`)
+    STAMP_CHECKS = {"verified": _("Verificado"), "invalid": _("Sello del SAT no válido"),
+                    "unavailable": _("Certificado del SAT no disponible")}
+
+    @property
+    def stamp_check(self) -> str:
+        """"verified", "invalid", "unavailable", or "" (not a stamped CFDI), from the verifier's report."""
+        report = self.report or {}
+        if self.country != "MX" or not report.get("stamped"):
+            return ""
+        return {True: "verified", False: "invalid"}.get(report.get("sello_sat_ok"), "unavailable")
+
+    def get_stamp_check_display(self) -> str:
+        return str(self.STAMP_CHECKS.get(self.stamp_check, ""))
+
 
 # --- RADIAN events (Colombia) ------------------------------------------------------------------------------
 

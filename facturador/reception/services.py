@@ -23,6 +23,7 @@ from django.utils.text import get_valid_filename
 from facturador.core.errors import Invalid
 from facturador.core.models import Issuer
 from facturador.reception import intake as reader
+from facturador.reception import satcerts
 from facturador.reception.models import Intake, ReceivedDocument
 
 
@@ -134,7 +135,8 @@ def process_intake(intake: Intake, data: bytes | None = None) -> Intake:
     issuer = intake.issuer
     try:
         arrival = reader.read_arrival(intake.original_name or "archivo", data, limits=limits(),
-                                      schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None)
+                                      schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
+                                      pac_certificates=satcerts.lookup)
     except reader.ArrivalError as exc:
         Intake.objects.filter(pk=intake.pk).update(status=Intake.Status.FAILED, error_code=exc.code,
                                                    error_message=exc.message, errors=1, processed_at=timezone.now(),

@@ -92,16 +92,12 @@ def attached_xml(zip_bytes: bytes) -> tuple[str, bytes]:
         return name, zf.read(name)
 
 
-@pytest.fixture
-def cfdi_xml():
-    """A CFDI 4.0 sealed with the test CSD (EKU9003173C9) and stamped by the local PAC, to URE180429TM6."""
-    if "mx" not in _MADE:
-        from facturador.cfdi.build import Concepto, Emisor, Invoice, Receptor, build_invoice
-        from facturador.cfdi.csd import load_csd
-        from facturador.cfdi.pac import FinkokPac
-        from facturador.cfdi.sandbox import PacSandbox
-        from facturador.cfdi.tests.conftest import shared_dir
+def sample_csd():
+    """The test CSD (EKU9003173C9) from the shared files, or one made like it."""
+    from facturador.cfdi.csd import load_csd
+    from facturador.cfdi.tests.conftest import shared_dir
 
+    if "csd" not in _MADE:
         d = shared_dir() / "sat" / "csd"
         if (d / "EKU9003173C9.cer").exists():
             cer, key = (d / "EKU9003173C9.cer").read_bytes(), (d / "EKU9003173C9.key").read_bytes()
@@ -114,19 +110,44 @@ def cfdi_xml():
                                      certificate_number="30001000000500003416",
                                      valid_from=dt.datetime(2023, 5, 18, tzinfo=utc),
                                      valid_to=dt.datetime(2027, 5, 18, 12, tzinfo=utc))
-        csd = load_csd(cer, key, "12345678a")
-        invoice = Invoice(
-            emisor=Emisor.from_csd(csd, "601"), lugar_expedicion="42501", serie="R", folio="1",
-            receptor=Receptor(rfc=BUYER_RFC, nombre="UNIVERSIDAD ROBOTICA ESPAÑOLA", codigo_postal="86991",
-                              regimen_fiscal="601", uso_cfdi="G03"),
-            conceptos=[Concepto("84111506", "2", "E48", "Servicio de consultoría", "100.00", iva="16")])
+        _MADE["csd"] = load_csd(cer, key, "12345678a")
+    return _MADE["csd"]
+
+
+def stamp_cfdi(pac_server, folio: str = "1") -> bytes:
+    """A CFDI 4.0 sealed with the test CSD and stamped by the running local PAC `pac_server`, to URE180429TM6."""
+    from facturador.cfdi.build import Concepto, Emisor, Invoice, Receptor, build_invoice
+    from facturador.cfdi.pac import FinkokPac
+
+    csd = sample_csd()
+    invoice = Invoice(
+        emisor=Emisor.from_csd(csd, "601"), lugar_expedicion="42501", serie="R", folio=folio,
+        receptor=Receptor(rfc=BUYER_RFC, nombre="UNIVERSIDAD ROBOTICA ESPAÑOLA", codigo_postal="86991",
+                          regimen_fiscal="601", uso_cfdi="G03"),
+        conceptos=[Concepto("84111506", "2", "E48", "Servicio de consultoría", "100.00", iva="16")])
+    pac = FinkokPac("demo", "demo", pac_server.url, csd=csd, retries=0, timeout=10)
+    return pac.stamp(build_invoice(invoice, csd)).xml_bytes
+
+
+@pytest.fixture
+def cfdi_xml():
+    """A CFDI 4.0 sealed with the test CSD (EKU9003173C9) and stamped by the local PAC, to URE180429TM6."""
+    if "mx" not in _MADE:
+        from facturador.cfdi.sandbox import PacSandbox
+
         pac_server = PacSandbox().start()
         try:
-            pac = FinkokPac("demo", "demo", pac_server.url, csd=csd, retries=0, timeout=10)
-            _MADE["mx"] = pac.stamp(build_invoice(invoice, csd)).xml_bytes
+            _MADE["mx"] = stamp_cfdi(pac_server)
+            _MADE["mx_sat_certificate"] = pac_server.certificate_der
         finally:
             pac_server.stop()
     return _MADE["mx"]
+
+
+@pytest.fixture
+def cfdi_sat_certificate(cfdi_xml) -> bytes:
+    """The local PAC's stamping certificate (DER) that sealed `cfdi_xml`'s TimbreFiscalDigital."""
+    return _MADE["mx_sat_certificate"]
 
 
 class Upload(io.BytesIO):
@@ -301,7 +322,8 @@ def email_with(attachments: list[tuple[str, bytes]], *, subject="Factura electr�
     msg["Message-ID"] = f"<{time.monotonic_ns()}@proveedor.example>"
     msg.set_content("Adjuntamos la factura electrónica.")
     for name, data in attachments:
-        maintype, subtype = {"zip": ("application", "zip"), "pdf": ("application", "pdf")}.get(
+        maintype, subtype = {"zip": ("application", "zip"), "pdf": ("application", "pdf"),
+                             "jpg": ("image", "jpeg")}.get(
             name.rsplit(".", 1)[-1], ("application", "xml"))
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg.as_bytes(policy=SMTP)
