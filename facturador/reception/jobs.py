@@ -26,7 +26,8 @@ def poll_mailbox(ctx: JobContext):
         raise JobFailed(exc.message) from exc
     ctx.set_result(**counts)
     ctx.progress(counts["messages"], total=counts["messages"], errors=counts["errors"], force=True,
-                 message=f"{counts['imported']} mensajes nuevos, {counts['documents']} documentos recibidos")
+                 message=f"{counts['imported']} mensajes nuevos, {counts['documents']} documentos recibidos"
+                 + (f", {counts['ignored']} mensajes sin facturas (ignorados)" if counts["ignored"] else ""))
 
 
 @periodic("reception.poll")

@@ -19,6 +19,10 @@ folder, the cursor restarts at 0 and every message of the folder is read again: 
 UIDVALIDITY is only flagged, not imported again (its documents would be counted as duplicates anyway, as
 CUFE/UUID are unique). A new mailbox (no cursor) likewise reads the whole folder once, seen messages included.
 
+A message with no xml, zip or eml attached (ordinary mail reaching the reception address) is recorded as an
+*ignored* arrival — headers, size and hash, not its body — counted apart in the poll's summary, not flagged nor
+moved (a person may still have to read it), and passed by the cursor like any other.
+
 An arrival recorded but not processed (a crash while reading it) is processed again from its stored copy.
 The server's address is checked with `core.outbound.check_mail_server` before every connection.
 """
@@ -40,6 +44,7 @@ from django.utils import timezone
 
 from facturador.core import outbound
 from facturador.reception import services
+from facturador.reception.intake import _kind
 from facturador.reception.models import Intake, Mailbox, Source
 
 logger = logging.getLogger(__name__)
@@ -113,6 +118,31 @@ def _headers(raw: bytes) -> dict:
     return {"message_id": h("Message-ID"), "mail_from": h("From"), "subject": h("Subject")}
 
 
+IGNORED_MESSAGE = "El mensaje no trae adjuntos XML, ZIP ni EML: no es una factura electrónica; se dejó en el buzón."
+
+
+def _holds_documents(raw: bytes) -> bool:
+    """Whether some part of the message could be a document: an attachment that is XML, a zip or an email (by its
+    content, as the reader decides), or an XML/zip part without a name."""
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        for part in msg.walk():
+            if part.is_multipart():
+                continue
+            ctype = part.get_content_type()
+            if not part.get_filename() and ctype not in ("application/xml", "text/xml", "application/zip",
+                                                         "application/x-zip-compressed", "message/rfc822"):
+                continue  # the message's text and inline images
+            if ctype == "message/rfc822":
+                return True
+            payload = part.get_payload(decode=True) or b""
+            if _kind(part.get_filename() or "", payload) in ("xml", "zip", "eml"):
+                return True
+    except Exception:  # noqa: BLE001 — a malformed message: let the reader say what is wrong with it
+        return True
+    return False
+
+
 def _new_uids(conn, after: int) -> list[int]:
     """UIDs above `after`, ascending (``UID SEARCH UID n:*`` also answers the last UID when it is below n)."""
     typ, data = conn.uid("SEARCH", None, "UID", f"{after + 1}:*")
@@ -123,7 +153,7 @@ def _new_uids(conn, after: int) -> list[int]:
 def poll(mailbox: Mailbox, *, progress=None) -> dict:
     """Read the messages above the cursor (at most FACTURADOR_RECEPTION_POLL_BATCH); return counters."""
     issuer = mailbox.issuer
-    counts = {"messages": 0, "imported": 0, "already_imported": 0, "documents": 0, "errors": 0}
+    counts = {"messages": 0, "imported": 0, "already_imported": 0, "documents": 0, "errors": 0, "ignored": 0}
     conn = connect(mailbox)
     try:
         capabilities = {c.upper() for c in conn.capabilities}
@@ -154,7 +184,9 @@ def poll(mailbox: Mailbox, *, progress=None) -> dict:
                         continue
                     if isinstance(intake, str):  # recorded under the folder's former UIDVALIDITY
                         counts["already_imported"] += 1
-                        intake = None
+                        intake = None if intake == "seen" else intake
+                    elif intake.status == Intake.Status.IGNORED:
+                        counts["ignored"] += 1
                     else:
                         counts["imported"] += 1
                         counts["documents"] += intake.documents
@@ -172,9 +204,12 @@ def poll(mailbox: Mailbox, *, progress=None) -> dict:
                                   "para el equipo técnico; el mensaje original está guardado.",
                     processed_at=timezone.now())
                 continue  # left unflagged, the cursor stays before it: the next poll finds its intake and marks it
-            _flag(conn, mailbox, uid, capabilities)
-            if intake is not None:
-                Intake.objects.filter(pk=intake.pk).update(flagged=True)
+            if intake == "ignored" or getattr(intake, "status", None) == Intake.Status.IGNORED:
+                pass  # ordinary mail stays as it is in the mailbox
+            else:
+                _flag(conn, mailbox, uid, capabilities)
+                if intake is not None:
+                    Intake.objects.filter(pk=intake.pk).update(flagged=True)
             if not blocked:
                 cursor = uid
                 Mailbox.objects.filter(pk=mailbox.pk).update(cursor_folder=mailbox.folder,
@@ -200,7 +235,8 @@ def poll(mailbox: Mailbox, *, progress=None) -> dict:
 
 def _import(conn, mailbox: Mailbox, uidvalidity: int, uid: int, max_bytes: int, *, rescan: bool = False):
     """The recorded and processed `Intake`; None when another poll recorded it; "seen" when `rescan` (the
-    folder was renumbered) and the same message is recorded under another UIDVALIDITY."""
+    folder was renumbered) and the same message is recorded under another UIDVALIDITY ("ignored" if it was ordinary
+    mail then); an ignored `Intake` for a message without documents."""
     issuer = mailbox.issuer
     typ, data = conn.uid("FETCH", str(uid), "(RFC822.SIZE)")
     _check(typ, data, "leer el tamaño del mensaje")
@@ -226,9 +262,24 @@ def _import(conn, mailbox: Mailbox, uidvalidity: int, uid: int, max_bytes: int, 
         same = Q(sha256=hashlib.sha256(raw).hexdigest())
         if headers["message_id"]:
             same |= Q(message_id=headers["message_id"])
-        if Intake.objects.filter(same, issuer=issuer, folder=mailbox.folder, uid__isnull=False).exclude(
-                uidvalidity=uidvalidity).exists():
-            return "seen"
+        seen = Intake.objects.filter(same, issuer=issuer, folder=mailbox.folder, uid__isnull=False).exclude(
+            uidvalidity=uidvalidity).values_list("status", flat=True).first()
+        if seen is not None:
+            return "ignored" if seen == Intake.Status.IGNORED else "seen"
+    if not _holds_documents(raw):
+        try:
+            intake = services.record_intake(issuer, source=Source.IMAP, name=f"mensaje-{uid}.eml", data=b"",
+                                            **where, **headers)
+        except IntegrityError:
+            return None
+        values = dict(status=Intake.Status.IGNORED, size=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
+                      processed_at=timezone.now(),
+                      results=[{"member": intake.original_name, "outcome": "ignored",
+                                "code": "reception.mail.no_documents", "message": IGNORED_MESSAGE}])
+        Intake.objects.filter(pk=intake.pk).update(**values)
+        for name, value in values.items():
+            setattr(intake, name, value)
+        return intake
     try:
         intake = services.record_intake(issuer, source=Source.IMAP, name=f"mensaje-{uid}.eml", data=raw,
                                         **where, **headers)

@@ -86,6 +86,8 @@ class Intake(IssuerScoped):
         PROCESSED = "processed", _("Procesado")
         PARTIAL = "partial", _("Procesado con errores")
         FAILED = "failed", _("Sin documentos válidos")
+        #: IMAP: an ordinary message (no xml, zip or eml attached): not an invoice, not an error; its body is not kept
+        IGNORED = "ignored", _("Ignorado: sin facturas adjuntas")
 
     source = models.CharField(_("origen"), max_length=10, choices=Source.choices)
     status = models.CharField(_("estado"), max_length=10, choices=Status.choices, default=Status.RECEIVED)

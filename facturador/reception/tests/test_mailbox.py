@@ -178,3 +178,45 @@ def test_changed_uidvalidity_rescans_without_importing_twice(box, dovecot, co_zi
     assert Intake.objects.count() == 2 and ReceivedDocument.objects.count() == 2
     box.refresh_from_db()
     assert (box.cursor_uidvalidity, box.cursor_uid) == (old, max(dovecot.flags()))
+
+
+def test_ordinary_mail_is_recorded_as_ignored_not_as_a_failure(box, dovecot, co_zip, client, make_user):
+    """The first poll of a new mailbox reads every message: mail without an xml, zip or eml attached is ignored
+    (counted apart, left unread in the mailbox), and never read again."""
+    dovecot.append(email_with([], subject="Reunión del lunes"))
+    dovecot.append(email_with([("foto.jpg", b"\xff\xd8\xff\xe0 not an invoice")], subject="Foto"))
+    dovecot.append(email_with([("z.zip", co_zip)], subject="Factura"))
+    counts = mailbox.poll(box)
+    assert (counts["messages"], counts["imported"], counts["ignored"], counts["errors"]) == (3, 1, 2, 0)
+    ignored = Intake.objects.filter(issuer=box.issuer, status="ignored")
+    assert sorted(ignored.values_list("subject", flat=True)) == ["Foto", "Reunión del lunes"]
+    assert not Intake.objects.filter(status="failed").exists()
+    flags = dovecot.flags()
+    assert [rb"\Seen" in flags[i.uid] for i in ignored] == [False, False]  # left for a person to read
+    box.refresh_from_db()
+    assert mailbox.poll(box)["messages"] == 0  # the cursor passed them
+    client.force_login(make_user("lector", box.issuer, "readonly"))
+    page = client.get("/recepcion/llegadas/").content.decode()
+    assert page.count("Ignorado: sin facturas adjuntas") == 2 and "Sin documentos válidos" not in page
+
+
+def test_ignored_message_body_is_not_kept(box, dovecot):
+    dovecot.append(email_with([], subject="Publicidad"))
+    mailbox.poll(box)
+    intake = Intake.objects.get(issuer=box.issuer)
+    assert intake.status == "ignored" and intake.size > 0 and intake.sha256
+    with intake.file.open("rb") as fh:
+        assert fh.read() == b""
+
+
+def test_unnamed_xml_part_is_still_read(box, dovecot, co_zip):
+    """A message whose only part is the XML itself (no file name) is a document, not ordinary mail."""
+    from email.message import EmailMessage
+
+    name, xml = attached_xml(co_zip)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "p@example.com", "f@example.com", "xml"
+    msg.set_content(xml, maintype="application", subtype="xml")
+    dovecot.append(msg.as_bytes())
+    counts = mailbox.poll(box)
+    assert (counts["imported"], counts["ignored"], counts["documents"]) == (1, 0, 1)
