@@ -245,9 +245,46 @@ class MapStats:
 def open_for_template(path_or_fileobj: Any, filename: str | None, template: Template,
                       member: str | None = None, **open_kwargs: Any) -> RowSource:
     """``open_rows`` with the template's sheet/encoding/delimiter (``open_kwargs``: e.g.
-    ``max_workbook_bytes``)."""
-    return open_rows(path_or_fileobj, filename, sheet=template.sheet, encoding=template.encoding,
-                     delimiter=template.delimiter, member=member, **open_kwargs)
+    ``max_workbook_bytes``).
+
+    When the template names a sheet the workbook does not have (operators rename it every month: «Detalle
+    Sep-26», «Detalle Oct-26»), the one visible worksheet whose header row holds all the template's headers is
+    read instead (the mapper then warns which sheet it read); with none or several, the error stands."""
+    def _open(sheet):
+        if hasattr(path_or_fileobj, "seek"):
+            path_or_fileobj.seek(0)
+        return open_rows(path_or_fileobj, filename, sheet=sheet, encoding=template.encoding,
+                         delimiter=template.delimiter, member=member, **open_kwargs)
+
+    try:
+        return _open(template.sheet)
+    except ImportFileError as e:
+        if e.code != "sheet_not_found" or not isinstance(template.sheet, str):
+            raise
+        wanted = {normalize_header(fm.header) for fm in template.fields if fm.header}
+        if not wanted or not template.header_row:
+            raise
+        first = _open(None)
+        try:
+            names = list(first.visible_sheets)
+        finally:
+            first.close()
+        matches = []
+        for name in names:
+            src = _open(name)
+            try:
+                header = None
+                for header in src:
+                    if src.row_number >= template.header_row:
+                        break
+                if header is not None and src.row_number == template.header_row and wanted <= {
+                        normalize_header(c) for c in header}:
+                    matches.append(name)
+            finally:
+                src.close()
+        if len(matches) != 1:
+            raise
+        return _open(matches[0])
 
 
 class _Slow(Exception):
@@ -372,6 +409,11 @@ class RowMapper:
                     continue
                 index[k] = i
             self.available_columns = [h for h in self.header if h]
+            read = self.source.sheet_name
+            if isinstance(t.sheet, str) and read and read.strip().casefold() != t.sheet.strip().casefold():
+                self.stats.warnings.append(
+                    f"El libro no tiene la hoja «{t.sheet}» de la plantilla; se leyó la hoja «{read}», que tiene "
+                    "sus encabezados.")
             for fm in t.fields:
                 if fm.header is not None:
                     i = index.get(normalize_header(fm.header))

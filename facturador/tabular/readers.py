@@ -75,6 +75,7 @@ class RowSource:
         row_number: 1-based number (as Excel shows it) of the last row returned; 0 before the first.
         file_type: "csv" (also for txt/tsv) or the spreadsheet extension ("xlsx", "xls", "xlsb", "ods").
         sheet_name / sheet_names: selected sheet and all sheets (spreadsheets; ``None``/``[]`` for CSV).
+        visible_sheets: the visible worksheets, in the workbook's order (``[]`` for CSV).
         encoding / delimiter: what was used for CSV (``encoding`` may switch once from "utf-8" to
             "cp1252" when an all-ASCII prefix is followed by Windows-1252 bytes; see ``detect_encoding``).
         merged_ranges: list of ((first_row0, first_col0), (last_row0, last_col0)) for xlsx/xls, else [].
@@ -94,6 +95,7 @@ class RowSource:
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.row_number = 0
         self.sheet_names = []
+        self.visible_sheets = []
         self.merged_ranges = []
         self._closers: list = []
         self._done = False
@@ -438,6 +440,11 @@ class _CsvRowSource(RowSource):
 
 # ============================================================================ spreadsheets ===
 
+def _visible_sheets(wb: Any, lib: Any) -> list[str]:
+    return [m.name for m in wb.sheets_metadata
+            if m.visible == lib.SheetVisibleEnum.Visible and m.typ == lib.SheetTypeEnum.WorkSheet]
+
+
 def _select_sheet(wb: Any, lib: Any, sheet: str | int | None, name: str) -> str:
     """The name of the sheet to read: `sheet` by name (case-insensitive) or 0-based index, else the
     first visible worksheet. `lib` is the calamine module that opened `wb`."""
@@ -446,10 +453,7 @@ def _select_sheet(wb: Any, lib: Any, sheet: str | int | None, name: str) -> str:
         raise ImportFileError("empty_file", f"El libro «{name}» no tiene hojas.")
     available = ", ".join(f"«{s}»" for s in names)
     if sheet is None:
-        for meta in wb.sheets_metadata:
-            if meta.visible == lib.SheetVisibleEnum.Visible and meta.typ == lib.SheetTypeEnum.WorkSheet:
-                return meta.name
-        return names[0]
+        return next(iter(_visible_sheets(wb, lib)), names[0])
     if isinstance(sheet, int) and not isinstance(sheet, bool):
         if not 0 <= sheet < len(names):
             raise ImportFileError(
@@ -476,6 +480,7 @@ class _SheetRowSource(RowSource):
         self.file_type = file_type
         self._closers.append(wb.close)
         self.sheet_names = list(wb.sheet_names)
+        self.visible_sheets = _visible_sheets(wb, pc)
         wanted = _select_sheet(wb, pc, sheet, name)
         try:
             ws = wb.get_sheet_by_name(wanted)
@@ -544,6 +549,7 @@ class _StreamSheetRowSource(RowSource):
         self.file_type = file_type
         self._closers.append(wb.close)
         self.sheet_names = list(wb.sheet_names)
+        self.visible_sheets = _visible_sheets(wb, pcp)
         wanted = _select_sheet(wb, pcp, sheet, name)
         try:
             meta = wb.stream_sheet_by_name(wanted, rich=True)

@@ -109,11 +109,19 @@ class Sample:
         return cls(rows=[(i + 1, tuple("" if c is None else c for c in r)) for i, r in enumerate(rows)], **kw)
 
 
+MAX_SHEETS_SAMPLED = 12  # read_sample's search for the data sheet looks at no more visible worksheets than this
+
+
 def read_sample(path: Any, filename: str | None, *, sheet: str | int | None = None, rows: int = SAMPLE_ROWS,
                 member: str | None = None, limits: Limits | None = None) -> Sample:
     """The first ``rows`` rows of the file (ImportFileError when it cannot be read). ``limits``: the file's
     limits as an import would check them (default ``DEFAULT_LIMITS``; ``PREVIEW_LIMITS`` refuses any sheet
-    declaring more than 5,000 rows, although only the first rows are read)."""
+    declaring more than 5,000 rows, although only the first rows are read).
+
+    Without ``sheet``, a workbook with several visible worksheets is sampled from the one that looks most like
+    a table (:func:`_table_score`: operators often put a cover or summary sheet first)."""
+    if sheet is None:
+        sheet = _data_sheet(path, filename, member, rows, limits)
     src = open_rows(path, filename, sheet=sheet, member=member, limits=limits)
     try:
         got = []
@@ -126,6 +134,48 @@ def read_sample(path: Any, filename: str | None, *, sheet: str | int | None = No
                       merged_ranges=[tuple(map(tuple, r)) for r in (src.merged_ranges or [])[:1000]])
     finally:
         src.close()
+
+
+def _first_rows(src: Any, rows: int) -> list[tuple]:
+    got = []
+    for row in src:
+        got.append(tuple(row))
+        if len(got) >= rows:
+            break
+    return got
+
+
+def _table_score(rows: list[tuple]) -> int:
+    """How much of a table the rows hold: filled cells in rows with at least three of them (a title, a note or a
+    label-value summary scores little)."""
+    score = 0
+    for row in rows:
+        filled = sum(1 for c in row if _filled(c))
+        if filled >= 3:
+            score += filled
+    return score
+
+
+def _data_sheet(path: Any, filename: str | None, member: str | None, rows: int, limits: Limits | None):
+    """The visible worksheet with the best :func:`_table_score` (the first on ties); None for a CSV or a workbook
+    with one visible worksheet."""
+    src = open_rows(path, filename, member=member, limits=limits)
+    try:
+        names = list(src.visible_sheets)
+        if len(names) < 2:
+            return None
+        best, best_score = names[0], _table_score(_first_rows(src, rows))
+    finally:
+        src.close()
+    for name in names[1:MAX_SHEETS_SAMPLED]:
+        other = open_rows(path, filename, sheet=name, member=member, limits=limits)
+        try:
+            score = _table_score(_first_rows(other, rows))
+        finally:
+            other.close()
+        if score > best_score:
+            best, best_score = name, score
+    return best
 
 
 @dataclass

@@ -50,8 +50,20 @@ def test_password_protected_xlsx(do_import):
 def test_wrong_sheet(issuer_co, operator, do_import):
     mapping = pipeline.normalize_mapping(dict(pipeline.DEFAULT_MAPPING, sheet="Consumos"))
     tpl = make_template(issuer_co, operator, "Hoja", mapping=mapping)
-    imp = do_import("detalle.xlsx", files.xlsx_bytes(ROWS, sheet="Detalle"), tpl=tpl)
+    other = ["Cuenta", "Descripción", "Unidades", "Precio", "Total"]
+    imp = do_import("detalle.xlsx", files.xlsx_bytes(ROWS, other, sheet="Detalle"), tpl=tpl)
     assert_failed_clean(imp, "«Consumos»", "«Detalle»")
+
+
+@pytest.mark.django_db
+def test_renamed_sheet_with_the_template_headers_is_read_with_a_warning(issuer_co, operator, do_import):
+    mapping = pipeline.normalize_mapping(dict(pipeline.DEFAULT_MAPPING, sheet="Consumo septiembre"))
+    tpl = make_template(issuer_co, operator, "Hoja", mapping=mapping)
+    imp = do_import("detalle.xlsx", files.xlsx_bytes(ROWS, sheet="Consumo octubre", extra_sheets=["Portada"]),
+                    tpl=tpl)
+    assert imp.job.status == Job.Status.FINISHED, imp.job.error
+    assert Charge.objects.count() == 5
+    assert any("«Consumo octubre»" in w for w in imp.reconciliation["warnings"])
 
 
 @pytest.mark.django_db

@@ -69,3 +69,38 @@ def test_header_found_above_sparse_first_rows():
     rows = [["Registro de cuentas"], ["Cuenta", "Minutos", "Valor total", "Plan", "Centro", "Correo"],
             ["001", None, "10,00"], ["002", 3, "12,00", "Plan A", "Ventas", "a@b.co"]]
     assert suggest(Sample.from_rows(rows), CATALOG).header_row == 2
+
+
+def test_sample_comes_from_the_data_sheet_not_a_cover_sheet_before_it(tmp_path):
+    from facturador.tabular.tests.builders import telecom_rows, write_xlsx
+
+    path = write_xlsx(tmp_path / "consumo.xlsx", {"Resumen": [["El detalle está en la hoja siguiente"]],
+                                                   "Detalle Oct-26": telecom_rows()})
+    s = suggest(read_sample(path, "consumo.xlsx"), CATALOG, checks=[SUM])
+    assert (s.sheet, s.header_row) == ("Detalle Oct-26", 4)
+
+
+def test_a_template_whose_sheet_was_renamed_reads_the_sheet_with_its_headers(tmp_path):
+    from facturador.tabular.tests.builders import telecom_rows, write_xlsx
+
+    september = write_xlsx(tmp_path / "sep.xlsx", {"Resumen": [["Resumen"]], "Detalle Sep-26": telecom_rows()})
+    t = Template.from_dict(suggest(read_sample(september, "sep.xlsx"), CATALOG, checks=[SUM]).template())
+    october = write_xlsx(tmp_path / "oct.xlsx", {"Resumen": [["Resumen", "de", "octubre"]],
+                                                 "Detalle Oct-26": telecom_rows()})
+    r = validate_file(october, "oct.xlsx", t, period="2026-10")
+    assert (r["sheet"], r["rows_read"]) == ("Detalle Oct-26", 6)
+    assert any("«Detalle Sep-26»" in w and "«Detalle Oct-26»" in w for w in r["warnings"])
+
+
+def test_a_renamed_sheet_is_not_guessed_when_no_sheet_has_the_template_headers(tmp_path):
+    import pytest
+
+    from facturador.tabular import ImportFileError
+    from facturador.tabular.tests.builders import telecom_rows, write_xlsx
+
+    september = write_xlsx(tmp_path / "sep.xlsx", {"Detalle Sep-26": telecom_rows()})
+    t = Template.from_dict(suggest(read_sample(september, "sep.xlsx"), CATALOG, checks=[SUM]).template())
+    other = write_xlsx(tmp_path / "otro.xlsx", {"Hoja1": [["Cuenta", "Valor"], ["1", 2]]})
+    with pytest.raises(ImportFileError) as e:
+        validate_file(other, "otro.xlsx", t, period="2026-10")
+    assert e.value.code == "sheet_not_found"
