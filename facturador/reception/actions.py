@@ -60,6 +60,42 @@ def import_file(issuer, actor: Actor, *, upload, source: str = Source.UPLOAD) ->
     return intake
 
 
+def import_files(issuer, actor: Actor, *, uploads, source: str = Source.CLI) -> list[Intake]:
+    """Receive many files at once (a folder given to the CLI): each is an arrival, as with `import_file`, but they
+    are recorded and filed `services.BATCH_SIZE` per transaction (`services.import_batch`).
+
+    ``uploads``: binary files (with ``name``), read one at a time. A file that cannot be read (too large, empty,
+    not a document) is a failed arrival with its reason and never stops the others; nothing is refused as a
+    whole. One audit entry for the lot."""
+    if source not in (Source.UPLOAD, Source.CLI):
+        raise Invalid("reception.intake.bad_source", "Origen no válido.", field="source")
+    out: list[Intake] = []
+    pending: list[tuple[str, bytes]] = []
+
+    def flush():
+        out.extend(services.import_batch(issuer, source=source, arrivals=pending, user=actor.user))
+        pending.clear()
+
+    for upload in uploads:
+        name = services.clean_filename(getattr(upload, "name", "") or "archivo")
+        try:
+            pending.append((name, _read_upload(upload, name)))
+        except Invalid as exc:  # too large or empty: listed with its reason (in order), not read
+            if pending:
+                flush()
+            out.append(services.record_refused(issuer, source=source, name=name, size=getattr(upload, "size", 0)
+                                               or 0, code=exc.code, message=exc.message, user=actor.user))
+        if len(pending) >= services.BATCH_SIZE:
+            flush()
+    if pending:
+        flush()
+    totals = {k: sum(getattr(i, k) for i in out) for k in ("documents", "duplicates", "set_aside", "errors")}
+    audit.record("reception.import", actor=actor, issuer=issuer, obj=None,
+                 summary=f"{len(out)} archivos: {totals['documents']} nuevos, {totals['duplicates']} duplicados, "
+                         f"{totals['set_aside']} apartados, {totals['errors']} errores")
+    return out
+
+
 #: arrivals that may be read again: nothing (failed) or not everything (partial) was filed
 REPROCESSABLE = (Intake.Status.FAILED, Intake.Status.PARTIAL)
 

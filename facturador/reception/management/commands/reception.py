@@ -18,8 +18,9 @@ class Command(ActionCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        imp = sub.add_parser("import", help="verify and file the documents in FILE")
-        imp.add_argument("file", help="xml, zip or .eml")
+        imp = sub.add_parser("import", help="verify and file the documents in FILE (or in every file of a folder)")
+        imp.add_argument("file", help="xml, zip or .eml; or a folder of them (each file one arrival, filed in "
+                                      "batches)")
         imp.add_argument("--issuer", required=True, help="NIT / RFC (or id) of the receiving issuer")
         rep = sub.add_parser("reprocess", help="read a failed arrival again from its stored copy")
         rep.add_argument("intake", metavar="INTAKE_ID", help="id of the arrival (llegada)")
@@ -45,11 +46,31 @@ class Command(ActionCommand):
         tacit = sub.add_parser("tacit", help="follow the tacit acceptance (034) of the issuer's own invoices now")
         tacit.add_argument("--issuer", required=True)
 
+    def _import_folder(self, issuer, folder: Path, as_json: bool):
+        def uploads():
+            for p in sorted(folder.iterdir()):
+                if p.is_file() and not p.name.startswith("."):
+                    with p.open("rb") as fh:
+                        yield fh
+
+        intakes = actions.import_files(issuer, self.actor, uploads=uploads(), source=Source.CLI)
+        for intake in intakes:  # --json: one object per line, as `list`
+            self.stdout.write(json.dumps(presenters.intake_json(intake), ensure_ascii=False) if as_json else
+                              presenters.intake_text(intake))
+        if not as_json:
+            self.stdout.write(f"{len(intakes)} archivos: {sum(i.documents for i in intakes)} documentos nuevos, "
+                              f"{sum(i.duplicates for i in intakes)} duplicados, "
+                              f"{sum(i.set_aside for i in intakes)} apartados, {sum(i.errors for i in intakes)} "
+                              "errores")
+
     def handle(self, action, **opts):
         issuer = find_issuer(opts["issuer"])
         as_json = opts.get("json")
         if action == "import":
             path = Path(opts["file"])
+            if path.is_dir():
+                self._import_folder(issuer, path, as_json)
+                return
             try:
                 fh = path.open("rb")
             except OSError as exc:
