@@ -266,7 +266,8 @@ def _read_safely(intake: Intake, data: bytes):
     """(arrival, None) or (None, the failed intake's values): a reader that breaks fails this arrival only."""
     try:
         return reader.read_arrival(intake.original_name or "archivo", data, limits=limits(),
-                                   schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None), None
+                                   schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
+                                   pac_certificates=satcerts.lookup), None
     except reader.ArrivalError as exc:
         code, message = exc.code, exc.message
     except Exception:  # noqa: BLE001 — logged; the arrival's copy is kept for Reprocesar

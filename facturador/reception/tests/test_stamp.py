@@ -120,3 +120,14 @@ def test_detail_page_shows_the_stamp_check(client, make_user, receiver_mx, cfdi_
     client.force_login(make_user("revisor", receiver_mx, "readonly"))
     page = client.get(f"/recepcion/{doc.pk}/").content.decode()
     assert re.search(r'id="stamp-check">Verificado<', page)
+
+
+def test_stamp_verified_when_received_in_a_batch(receiver_mx, cfdi_xml, cfdi_sat_certificate, settings, own_data_dir,
+                                                 tmp_path):
+    """A folder on the CLI files its arrivals in batches (`services.import_batch`): the stamp is checked there too."""
+    from facturador.reception import services
+
+    (tmp_path / f"{sat_number(cfdi_xml)}.cer").write_bytes(cfdi_sat_certificate)
+    settings.FACTURADOR_SAT_CERTIFICATES_DIR = str(tmp_path)
+    services.import_batch(receiver_mx, source="cli", arrivals=[("cfdi.xml", cfdi_xml)])
+    assert ReceivedDocument.objects.get(issuer=receiver_mx).stamp_check == "verified"
