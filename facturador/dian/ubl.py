@@ -248,8 +248,13 @@ def build_xml(doc: Document, totals: Totals | None = None) -> etree._Element:
 
 
 def parse_markup(markup: str) -> etree._Element:
+    return parse_markup_bytes(markup.encode("utf-8"))
+
+
+def parse_markup_bytes(markup: bytes) -> etree._Element:
+    """``parse_markup`` of the builder's text already encoded (UTF-8)."""
     try:
-        return etree.fromstring(markup.encode("utf-8"), _PARSER)
+        return etree.fromstring(markup, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise DianInputError("xml_chars", "document", "El documento contiene caracteres no permitidos en XML "
                                                       f"(caracteres de control): {exc}") from None

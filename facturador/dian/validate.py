@@ -54,11 +54,14 @@ def _date(v: str | None) -> dt.date | None:
 
 def prevalidate(doc_or_xml, *, schema_dir: str | None = None, technical_key: str | None = None,
                 pin: str | None = None, software_id: str | None = None, numbering: Numbering | None = None,
-                lookup_invoice: Callable[[str, str], dict | None] | None = None) -> list[Finding]:
+                lookup_invoice: Callable[[str, str], dict | None] | None = None, root=None,
+                signature=None) -> list[Finding]:
     """Return the findings (rejections and notifications) for a document; an empty list means no rule broke.
 
     ``lookup_invoice(uuid, number)`` returns ``{"supplier_nit": ..., "issue_date": "YYYY-MM-DD"}`` for a known
-    invoice, or None.
+    invoice, or None. ``root``: XML bytes already parsed (safely, by ``_read.parse`` or the UBL builder) by the
+    caller; it is only read, not parsed again. ``signature``: the ``verify.Check`` of ``verify_signature`` the
+    caller already has for these bytes (``verify_document`` runs it too), so the signature is not verified twice.
     """
     if isinstance(doc_or_xml, Document):
         from . import ubl
@@ -76,7 +79,7 @@ def prevalidate(doc_or_xml, *, schema_dir: str | None = None, technical_key: str
                                                           else REJECTION)))
 
     try:
-        root = parse(xml_bytes)
+        root = parse(xml_bytes) if root is None else root
     except etree.XMLSyntaxError as exc:
         add("ZB01", "/", f"Fallo en el esquema XML del archivo: XML mal formado ({exc}).")
         return out
@@ -97,7 +100,7 @@ def prevalidate(doc_or_xml, *, schema_dir: str | None = None, technical_key: str
     # Signature (only for signed documents)
     sigs = xp(root, "//ds:Signature")
     if sigs:
-        check = verify_signature(xml_bytes, root)
+        check = signature if signature is not None else verify_signature(xml_bytes, root)
         if check.ok is False:
             add(check.rule or "ZE02", "ds:Signature", check.message)
         signing_time = text(sigs[0], ".//xades:SigningTime")
@@ -206,14 +209,7 @@ def prevalidate(doc_or_xml, *, schema_dir: str | None = None, technical_key: str
                     f"Tarifa de IVA {pct} % diferente de las tarifas vigentes (0, 5, 19).")
 
     # VLR01: negative values
-    negatives = [el for el in root.iter() if isinstance(el.tag, str)
-                 and etree.QName(el).localname in ("Amount", "BaseAmount", "PriceAmount", "TaxAmount",
-                                                   "TaxableAmount", "LineExtensionAmount", "TaxExclusiveAmount",
-                                                   "TaxInclusiveAmount", "AllowanceTotalAmount",
-                                                   "ChargeTotalAmount", "PrepaidAmount", "PayableAmount",
-                                                   "PaidAmount", "Percent", "InvoicedQuantity",
-                                                   "CreditedQuantity", "DebitedQuantity", "BaseQuantity")
-                 and (el.text or "").strip().startswith("-")]
+    negatives = [el for el in root.iter(*_NON_NEGATIVE) if (el.text or "").strip().startswith("-")]
     for el in negatives[:5]:
         add("VLR01", root.getroottree().getpath(el), f"No se permiten valores negativos ({el.text.strip()}).")
 
@@ -250,6 +246,13 @@ def prevalidate(doc_or_xml, *, schema_dir: str | None = None, technical_key: str
                 add(f"{p}AE04", "cac:InvoicePeriod/cbc:EndDate", "Nota sin referencia a factura: falta la fecha "
                                                                  "final del periodo facturado.")
     return out
+
+
+#: the elements that may not be negative (VLR01), in any namespace: lxml filters them in C while iterating
+_NON_NEGATIVE = tuple("{*}" + name for name in (
+    "Amount", "BaseAmount", "PriceAmount", "TaxAmount", "TaxableAmount", "LineExtensionAmount", "TaxExclusiveAmount",
+    "TaxInclusiveAmount", "AllowanceTotalAmount", "ChargeTotalAmount", "PrepaidAmount", "PayableAmount", "PaidAmount",
+    "Percent", "InvoicedQuantity", "CreditedQuantity", "DebitedQuantity", "BaseQuantity"))
 
 
 def rejections(findings: list[Finding]) -> list[Finding]:

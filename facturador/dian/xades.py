@@ -140,12 +140,15 @@ def sign_document(doc, signer: Signer, role: str = "supplier", digest: str = "sh
     from . import ubl
     markup = ubl.build_markup(doc)
     return sign(ubl.parse_markup(markup), signer, role, digest, signing_time,
-                _canonical=markup.encode("utf-8"))
+                canonical=markup.encode("utf-8"))
 
 
 def sign(xml, signer: Signer, role: str = "supplier", digest: str = "sha256",
-         signing_time: dt.datetime | None = None, _canonical: bytes | None = None) -> bytes:
-    """Sign a DIAN document (lxml root element, modified in place, or XML bytes); return the signed bytes."""
+         signing_time: dt.datetime | None = None, canonical: bytes | None = None) -> bytes:
+    """Sign a DIAN document (lxml root element, modified in place, or XML bytes); return the signed bytes.
+
+    ``canonical``: the document's inclusive C14N as the caller already has it (``ubl.build_markup``'s text,
+    UTF-8), used for the document digest instead of canonicalising the tree again."""
     if role not in ROLES:
         raise SigningError("sign_role", "role", "El rol del firmante debe ser 'supplier' o 'third party'.",
                            f"invalid role {role!r}")
@@ -172,7 +175,7 @@ def sign(xml, signer: Signer, role: str = "supplier", digest: str = "sha256",
     hash_fn, d_uri = _HASH[digest], DIGEST_URI[digest]
     slot = _signature_slot(root)
     # enveloped: the signature is not there yet, so the digest is over the document as it is now
-    doc_digest = _b64(hash_fn(_canonical if _canonical is not None else _c14n(root)).digest())
+    doc_digest = _b64(hash_fn(canonical if canonical is not None else _c14n(root)).digest())
 
     sid = f"xmldsig-{uuid.uuid4()}"
     nsmap = {}

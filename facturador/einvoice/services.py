@@ -225,12 +225,17 @@ def build_signed(issuer, mode: OperationMode, rng: NumberingRange, number: int, 
     """Build the UBL of document ``number`` of ``rng``, pre-validate it and sign it (XAdES): pure work, no writes,
     so billing batches run it in parallel on many workers. Refusals are `EinvoiceError`."""
     doc_model = build_model(issuer, mode, rng, number, payload, referenced)
+    totals = dian_totals.compute(doc_model)
     try:
-        root = ubl.build_xml(doc_model)
+        # the builder's text is already inclusive C14N: parsed once, pre-validated as it is, and the signature's
+        # document digest is taken from it (no C14N pass over the tree, no re-serialising and re-parsing)
+        markup = ubl.build_markup(doc_model, totals).encode("utf-8")
+        root = ubl.parse_markup_bytes(markup)
     except DianError as exc:
         raise dian_refusal(exc) from exc
     findings = validate.rejections(validate.prevalidate(
-        ubl.to_bytes(root), technical_key=doc_model.numbering.technical_key or None,
+        b'<?xml version="1.0" encoding="UTF-8"?>' + markup, root=root,
+        technical_key=doc_model.numbering.technical_key or None,
         schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
         pin=doc_model.software.pin, software_id=mode.software_id, numbering=doc_model.numbering))
     if findings:
@@ -239,11 +244,11 @@ def build_signed(issuer, mode: OperationMode, rng: NumberingRange, number: int, 
                             details={"rule": f.code, "errors": [{"code": x.code, "field": x.field,
                                                                  "message": x.message_es} for x in findings]})
     try:
-        signed = xades.sign(root, signer, role="supplier")
+        signed = xades.sign(root, signer, role="supplier", canonical=markup)
     except DianError as exc:
         code = "einvoice.certificate.invalid" if exc.code.startswith("cert_") else "einvoice.signing.failed"
         raise dian_refusal(exc, code, field="certificate") from exc
-    return Signed(doc_model, root, signed, root.findtext(f"{{{CBC}}}UUID"), dian_totals.compute(doc_model))
+    return Signed(doc_model, root, signed, root.findtext(f"{{{CBC}}}UUID"), totals)
 
 
 def issue(issuer, payload: dict, *, user=None, test_set: bool = False, send: bool = True,
