@@ -278,6 +278,7 @@ class DianSandbox:
         self.software_owner: dict[str, str] = {}  # software id -> NIT of its owner (when registered with one)
         self.test_sets: dict[str, TestSet] = {}
         self.documents: dict[str, dict] = {}     # uuid -> {number, nit, kind, xml, response, accepted, ...}
+        self._accepted_numbers: dict[tuple, str] = {}  # (nit, number, kind) -> uuid of the accepted document
         self.batches: dict[str, dict] = {}       # zip_key -> {files, test_set_id, polls_left, results, kind}
         self.events: dict[str, dict] = {}        # CUDE -> {code, document_uuid, sender/receiver, xml, response, ...}
         self.acquirers: dict[str, dict] = {}     # "type:number" -> {id_type, number, name, email}
@@ -436,6 +437,8 @@ class DianSandbox:
                             else None} for k, v in state.get("batches", {}).items()}
         self.events = {k: {**v, "xml": base64.b64decode(v["xml"]), "response": _resp_from_json(v["response"])}
                        for k, v in state.get("events", {}).items()}
+        self._accepted_numbers = {(d["nit"], d["number"], d["kind"]): k for k, d in self.documents.items()
+                                  if d["accepted"]}
         self.acquirers = dict(state.get("acquirers", {}))
 
     # ------------------------------------------------------------ HTTP entry
@@ -951,7 +954,8 @@ class DianSandbox:
         """Validation only: (document fields, rule messages)."""
         from .model import Numbering
         from .validate import prevalidate
-        from .verify import verify_document
+        from ._read import MAX_XML_BYTES
+        from .verify import _parse_or_report, _verify_root
 
         def msg(code, severity, text):
             return RuleMessage(code, severity, text, RuleMessage(code, severity, text, "").format())
@@ -983,12 +987,17 @@ class DianSandbox:
             else:
                 out.append(msg("FAD05e", responses.REJECTION, "Número de factura no existe para el número de "
                                                                "autorización."))
+        # one safe parse and one signature verification for both the rules and verify_document's checks
+        checked, report = _parse_or_report(xml, MAX_XML_BYTES)
+        signature = None
+        if report is None:
+            report = _verify_root(xml, checked, technical_key=key, pin=pin, schema_dir=self.schema_dir)
+            signature = next((c for c in report.checks if c.name == "signature"), None)
         findings = prevalidate(xml, schema_dir=self.schema_dir, technical_key=key, pin=pin,
                                software_id=f["software_id"] if pin else None, numbering=numbering,
-                               lookup_invoice=self._lookup_invoice)
+                               lookup_invoice=self._lookup_invoice, root=checked, signature=signature)
         for fd in findings:
             out.append(msg(fd.code, fd.severity, fd.message_es))
-        report = verify_document(xml, technical_key=key, pin=pin, schema_dir=self.schema_dir)
         for check in report.checks:
             if check.ok is False:
                 out.append(msg(check.rule or "ZB01", responses.REJECTION, check.message))
@@ -1011,9 +1020,9 @@ class DianSandbox:
         with self.lock:
             if f is not None:
                 prior = self.documents.get(f["uuid"]) if f["uuid"] else None
-                if prior is None:
-                    prior = next((d for d in self.documents.values() if d["accepted"] and d["nit"] ==
-                                  f["supplier_nit"] and d["number"] == f["number"] and d["kind"] == f["kind"]), None)
+                if prior is None:  # the same number accepted under another CUFE (an index, not a scan of all)
+                    known = self._accepted_numbers.get((f["supplier_nit"], f["number"], f["kind"]))
+                    prior = self.documents.get(known) if known else None
                 if prior is not None and prior["accepted"]:
                     return DianResponse(responses.STATUS_REJECTED, False,
                                         responses.STATUS_TEXT[responses.STATUS_REJECTED],
@@ -1045,6 +1054,7 @@ class DianSandbox:
                                          "kind": f["kind"], "issue_date": f["issue_date"], "xml": xml,
                                          "response": resp, "accepted": True, "test_set_id": test_set_id,
                                          "info": f}
+            self._accepted_numbers[(f["supplier_nit"], f["number"], f["kind"])] = f["uuid"]
             if ts is not None:
                 ts.accepted[KIND_COUNTER[f["kind"]]] += 1
             self._save()

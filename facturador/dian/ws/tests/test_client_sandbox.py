@@ -98,6 +98,25 @@ def test_duplicate_is_rule_90_and_accepted_with_cufe(client, signer):
     assert again.application_response == first.application_response
 
 
+def test_same_number_under_another_cufe_is_rule_90_even_after_a_reload(sandbox, signer, software_id, pin, tmp_path):
+    """An accepted number signed again (another issue time, so another CUFE) is answered as already processed,
+    with the first document's CUFE, also by a sandbox that reloaded its state file (the number index is rebuilt)."""
+    from facturador.dian.sandbox import DianSandbox
+
+    first_json = invoice_json(990000209)
+    second_json = invoice_json(990000209)
+    second_json["issue_time"] = "23:59:59"
+    first, second = build_signed(first_json, signer), build_signed(second_json, signer)
+    assert cufe_of(first) != cufe_of(second)
+    state = str(tmp_path / "state.json")
+    box = DianSandbox(software={software_id: pin}, state_file=state)
+    assert box.process_document(first, "a.xml").accepted
+    for current in (box, DianSandbox(software={software_id: pin}, state_file=state)):
+        again = current.process_document(second, "b.xml")
+        assert [m.code for m in again.rejections] == ["90"]
+        assert again.xml_document_key == cufe_of(first)
+
+
 def test_registered_production_range_and_numbering_range(client, sandbox, signer, software_id):
     key = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
     data = invoice_json(1500, prefix="FEV", technical_key=key, environment="1", resolution="18764000001234",
