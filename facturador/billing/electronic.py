@@ -242,13 +242,19 @@ class BatchSigner:
                     customer_email=model.customer.email or "", total=built.totals.payable, cufe=built.cufe,
                     signed_xml=built.signed_xml))
             DianDocument.objects.bulk_create(docs)
+            linked = []
+            for doc, pk in zip(docs, signed):
+                inv = by_pk[pk]
+                inv.dian_document_id, inv.cufe, inv.error = doc.pk, doc.cufe, ""
+                linked.append(inv)
+            # exactly once: each invoice is linked only if it has no document yet; one already linked (by a worker
+            # that took the lease over) undoes the whole chunk's transaction
+            if _update_rows(BillingInvoice, linked, ["dian_document_id", "cufe", "error"],
+                            only_if_null="dian_document_id") != len(linked):
+                raise _Taken()
             index = []
             for doc, (pk, (_data, _rng, built)) in zip(docs, signed.items()):
                 inv = by_pk[pk]
-                if not BillingInvoice.objects.filter(pk=pk, dian_document_id__isnull=True).update(
-                        dian_document_id=doc.pk, cufe=doc.cufe, error=""):
-                    raise _Taken()
-                inv.dian_document_id, inv.cufe = doc.pk, doc.cufe
                 index.append(IssuedDocument(
                     issuer=batch.issuer, source="einvoice.document", source_id=str(doc.pk), country="CO",
                     document_type=DocumentType.INVOICE, prefix=doc.prefix, number=doc.number,
@@ -265,6 +271,29 @@ class BatchSigner:
 
 class _Taken(Exception):
     """An invoice of the chunk got its DIAN document from another worker meanwhile."""
+
+
+def _update_rows(model, objs, fields: list[str], *, only_if_null: str = "") -> int:
+    """Write ``fields`` of each of ``objs`` with one UPDATE statement sent for all rows (executemany, pipelined by
+    psycopg on PostgreSQL); returns the number of rows updated. ``only_if_null``: a field; rows where it is
+    already set are left alone (and not counted).
+    Django's ``bulk_update`` builds a CASE expression per field and row, which cost more CPU per DIAN document
+    than signing it; this writes the same values."""
+    from django.db import connections, router
+
+    if not objs:
+        return 0
+    connection = connections[router.db_for_write(model)]
+    meta, qn = model._meta, connection.ops.quote_name
+    columns = [meta.get_field(name) for name in fields]
+    sql = (f"UPDATE {qn(meta.db_table)} SET " + ", ".join(f"{qn(c.column)} = %s" for c in columns)
+           + f" WHERE {qn(meta.pk.column)} = %s")
+    if only_if_null:
+        sql += f" AND {qn(meta.get_field(only_if_null).column)} IS NULL"
+    rows = [[c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns] + [obj.pk] for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+        return cursor.rowcount
 
 
 # ------------------------------------------------------------------------------------ sending
@@ -382,7 +411,7 @@ class _Sender:
         names, zip_name = delivery.file_names(self.batch.issuer, "invoice", year, len(fresh))
         for d, name in zip(fresh, names):
             d.file_name = name
-        Doc.objects.bulk_update(fresh, ["file_name"])
+        _update_rows(Doc, fresh, ["file_name"])
         content = packaging.make_zip_many([(d.file_name, bytes(d.signed_xml)) for d in docs])
         try:
             upload = self.client.send_bill_async(zip_name, content)
@@ -435,7 +464,10 @@ class _Sender:
                 continue
             if not answers or not all(a.final for a in answers):
                 continue
-            docs = list(Doc.objects.filter(zip_key=key, status=Doc.Status.PENDING, issuer=self.batch.issuer))
+            answer_fields = ["status", "dian_status_code", "dian_message", "rules", "application_response",
+                             "answered_at", "cufe"]
+            docs = list(Doc.objects.filter(zip_key=key, status=Doc.Status.PENDING, issuer=self.batch.issuer)
+                        .only("pk", "file_name", *answer_fields))  # not the signed XML nor the payload
             by_key = {(a.xml_document_key or "").lower(): a for a in answers if a.xml_document_key}
             by_name = {(a.xml_file_name or "").rsplit(".", 1)[0]: a for a in answers if a.xml_file_name}
             for d in docs:
@@ -447,8 +479,7 @@ class _Sender:
                     d.answered_at = timezone.now()
                 else:
                     delivery.apply_response(d, answer)
-            Doc.objects.bulk_update(docs, ["status", "dian_status_code", "dian_message", "rules",
-                                           "application_response", "answered_at", "cufe"])
+            _update_rows(Doc, docs, answer_fields)
             for status in {d.status for d in docs}:
                 IssuedDocument.objects.filter(source="einvoice.document",
                                               source_id__in=[str(d.pk) for d in docs if d.status == status]) \
