@@ -373,7 +373,18 @@ def qr_svg(text: str, ec_level: str = "M") -> str:
     if ec_level not in ("L", "M", "Q", "H"):
         raise BarcodeError("qr_ec_level", "ec_level", "Nivel de corrección de errores inválido (L, M, Q, H).")
     barcode = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=ec_level)
-    svg = barcode.to_svg(add_quiet_zones=True)
-    # Drop the XML prolog/DOCTYPE: smaller, and safe to embed anywhere.
-    start = svg.find("<svg")
-    return svg[start:] if start > 0 else svg
+    # The modules as one byte each (0 dark, 255 light), quiet zone included, drawn as one path of the horizontal
+    # dark runs: half the CPU of zxing's own to_svg (an electronic batch draws one QR per invoice). The quiet
+    # zone is light, so no run crosses the end of a row.
+    image = barcode.to_image(scale=1, add_quiet_zones=True)
+    height, width = image.shape[:2]
+    path = []
+    for run in _DARK_RUN.finditer(memoryview(image).tobytes()):
+        y, x = divmod(run.start(), width)
+        path.append(f"M{x} {y}h{run.end() - run.start()}v1H{x}z")
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" shape-rendering="crispEdges">'
+            f'<rect width="{width}" height="{height}" fill="#fff"/><path fill="#000" d="{"".join(path)}"/></svg>')
+
+
+_DARK_RUN = re.compile(rb"\x00+")
