@@ -40,17 +40,20 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from facturador.billing.models import Account, BillingInvoice, Charge, IdType, ServiceClass
+from facturador.core.errors import Conflict, Invalid
 from facturador.tabular import (FieldSpec, ImportFileError, Limits, RowError, Template, column_letter, error_dict,
                                 suggest)
 from facturador.tabular.suggest import header_key
 from facturador.tabular.isolated import preview_isolated, sample_isolated
+from facturador.tabular.readers import DATA_EXTENSIONS
 from facturador.taxid import TaxIdError, nit_check_digit, validate_nit
 
 OPENING_CONCEPT = "Saldo anterior"
+JOB_KIND = "billing.accounts_file"  # the web UI's check (dry run) and import of an accounts file, in a worker
 MAX_LISTED = 1000  # errors listed in a report (all are counted)
 #: An accounts register is a few hundred thousand rows at most; checked before anything is loaded.
 ACCOUNTS_LIMITS = Limits(max_rows=300_000, max_cells=300_000 * 30, max_bytes=512 * 2**20)
@@ -443,6 +446,64 @@ def load(issuer, report: Report, period: str) -> None:
             report.opening_balances = len(charges)
     report.created, report.updated = len(new), len(old)
     report.imported = True
+
+
+def run(issuer, path, filename: str, *, dry_run: bool, valid_only: bool, period: str) -> Report:
+    """Check the whole file and, unless `dry_run`, import it: what `actions.import_accounts` does in the caller
+    and the "billing.accounts_file" job does in a worker.
+
+    A file with errors imports nothing and is refused with `billing.accounts_file.invalid_rows` (details: the
+    report — rows_read, rows_valid, errors, errors_total, totals...) unless `valid_only` (rows with errors are
+    skipped and listed). File-level refusals: `billing.accounts_file.<reader code>` (e.g. `no_reference_column`,
+    `unsupported_extension`, `too_many_rows`), `billing.accounts_file.empty`,
+    `billing.accounts_file.concurrent`."""
+    report = Report(dry_run=bool(dry_run))
+    try:
+        read(issuer, path, filename, report=report)
+    except ImportFileError as exc:
+        raise _file_refusal(exc) from exc
+    check_opening_balances(issuer, report, period)
+    if dry_run:
+        return report
+    bad_rows = report.rows_read - report.rows_valid
+    if report.errors_total and not valid_only:
+        raise Invalid("billing.accounts_file.invalid_rows",
+                      f"El archivo tiene {report.errors_total} errores ({bad_rows} filas); no se importó ninguna "
+                      "cuenta. Corrija el archivo o importe solo las filas válidas.", field="file",
+                      details=report.to_dict())
+    if not report.rows:
+        raise Invalid("billing.accounts_file.empty", "El archivo no tiene cuentas válidas para importar.", field="file",
+                      details=report.to_dict())
+    try:
+        load(issuer, report, period)
+    except IntegrityError as exc:  # another upload created the same references meanwhile
+        raise Conflict("billing.accounts_file.concurrent", "Otra carga cambió las cuentas al mismo tiempo; "
+                       "vuelva a intentarlo.", field="file") from exc
+    return report
+
+
+def _file_refusal(exc: ImportFileError) -> Invalid:
+    where = f"Fila {exc.row}: " if exc.row and not exc.message_es.startswith("Fila") else ""
+    return Invalid(f"billing.accounts_file.{exc.code}", where + exc.message_es, field="file",
+                   details={"row": exc.row, "column": exc.column, "rule": exc.code})
+
+
+def check_extension(filename: str) -> None:
+    """Refuse at once a file whose type no reader takes (the rest is checked by the job)."""
+    ext = Path(filename or "").suffix.lower().lstrip(".")
+    if ext not in DATA_EXTENSIONS and ext != "zip":
+        raise _file_refusal(ImportFileError(
+            "unsupported_extension",
+            f"El tipo de archivo «.{ext}» no es compatible. Formatos aceptados: .csv, .txt, .xlsx, .xlsm, .xls, "
+            ".xlsb, .ods y un .zip que contenga uno de ellos." if ext else
+            f"El archivo «{filename}» no tiene extensión; use .csv, .txt, .xlsx, .xls, .xlsb, .ods o .zip.",
+            value=ext))
+
+
+def audit_summary(filename: str, report: Report, period: str) -> str:
+    bad_rows = report.rows_read - report.rows_valid
+    return (f"{filename}: {report.created} creadas, {report.updated} actualizadas, {report.opening_balances} saldos "
+            f"anteriores ({period})" + (f", {bad_rows} filas con errores omitidas" if bad_rows else ""))
 
 
 # --------------------------------------------------------------------------------------- stored uploads

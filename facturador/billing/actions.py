@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from facturador.billing import accounts_import, invoice_templates, recaudo, services
 from facturador.billing import batch as engine
@@ -21,11 +21,11 @@ from facturador.billing.models import Account, Batch, BillingSettings, InvoiceTe
 from facturador.billing.selection import FILTERS, Selection, require_clean, resolve_references, select_by_filters
 from facturador.core import audit, jobs
 from facturador.core.actors import Actor
-from facturador.core.errors import Conflict, Invalid
+from facturador.core.errors import Conflict, Invalid, NotFound
+from facturador.core.models import Job
 from facturador.core.periods import clean_period
 from facturador.payments import asobancaria
 from facturador.printing.render import TemplateError
-from facturador.tabular import ImportFileError
 
 PAYMENT_FILE_RULES = {  # rules of payments.asobancaria whose refusal has a code of its own
     "nit_mismatch": "billing.payment_file.wrong_issuer",
@@ -78,46 +78,61 @@ def delete_account(issuer, actor: Actor, account: Account):
 
 def import_accounts(issuer, actor: Actor, *, path, filename: str, dry_run: bool = False, valid_only: bool = False,
                     opening_period: str | None = None) -> accounts_import.Report:
-    """The accounts register from a spreadsheet or CSV (see `billing.accounts_import`): every row checked, then
-    all valid accounts created/updated and their opening balances booked in one transaction.
-
-    `dry_run`: the checks only, nothing written (the report is returned even with errors). A file with errors
-    imports nothing and is refused with `billing.accounts_file.invalid_rows` (details: the report —
-    rows_read, rows_valid, errors, errors_total, totals...) unless `valid_only` (rows with errors are skipped and
-    listed). File-level refusals: `billing.accounts_file.<reader code>` (e.g. `no_reference_column`,
-    `unsupported_extension`, `too_many_rows`), `billing.accounts_file.empty`; `core.period.invalid` for a bad
-    `opening_period` (default: the month before the current one)."""
-    period = clean_period(opening_period, field="opening_period") if opening_period else \
-        accounts_import.default_opening_period()
-    report = accounts_import.Report(dry_run=bool(dry_run))
-    try:
-        accounts_import.read(issuer, path, filename, report=report)
-    except ImportFileError as exc:
-        where = f"Fila {exc.row}: " if exc.row and not exc.message_es.startswith("Fila") else ""
-        raise Invalid(f"billing.accounts_file.{exc.code}", where + exc.message_es, field="file",
-                      details={"row": exc.row, "column": exc.column, "rule": exc.code}) from exc
-    accounts_import.check_opening_balances(issuer, report, period)
-    if dry_run:
-        return report
-    bad_rows = report.rows_read - report.rows_valid
-    if report.errors_total and not valid_only:
-        raise Invalid("billing.accounts_file.invalid_rows",
-                      f"El archivo tiene {report.errors_total} errores ({bad_rows} filas); no se importó ninguna "
-                      "cuenta. Corrija el archivo o importe solo las filas válidas.", field="file",
-                      details=report.to_dict())
-    if not report.rows:
-        raise Invalid("billing.accounts_file.empty", "El archivo no tiene cuentas válidas para importar.", field="file",
-                      details=report.to_dict())
-    try:
-        accounts_import.load(issuer, report, period)
-    except IntegrityError as exc:  # another upload created the same references meanwhile
-        raise Conflict("billing.accounts_file.concurrent", "Otra carga cambió las cuentas al mismo tiempo; "
-                       "vuelva a intentarlo.", field="file") from exc
-    audit.record("account.import", actor=actor, issuer=issuer,
-                 summary=f"{filename}: {report.created} creadas, {report.updated} actualizadas, "
-                         f"{report.opening_balances} saldos anteriores ({period})"
-                         + (f", {bad_rows} filas con errores omitidas" if bad_rows else ""))
+    """The accounts register from a spreadsheet or CSV, in the caller (CLI, API; the web UI runs the same work
+    as a job: `check_accounts_file`, `confirm_accounts_file`): every row checked, then all valid accounts
+    created/updated and their opening balances booked in one transaction (`accounts_import.run`, which lists
+    the refusals). `dry_run`: the checks only, nothing written (the report is returned even with errors)."""
+    period = _opening_period(opening_period)
+    report = accounts_import.run(issuer, path, filename, dry_run=dry_run, valid_only=valid_only, period=period)
+    if not dry_run:
+        audit.record("account.import", actor=actor, issuer=issuer,
+                     summary=accounts_import.audit_summary(filename, report, period))
     return report
+
+
+def _opening_period(value: str | None) -> str:
+    return clean_period(value, field="opening_period") if value else accounts_import.default_opening_period()
+
+
+def check_accounts_file(issuer, actor: Actor, *, upload, filename: str, opening_period: str | None = None) -> Job:
+    """The web UI's first step: keep the uploaded file and check it in the background (a dry run of
+    `import_accounts`); the job's result is the report, shown with every error before anything is saved."""
+    period = _opening_period(opening_period)
+    accounts_import.check_extension(filename)
+    token = accounts_import.store_upload(issuer, upload, filename)
+    with transaction.atomic():
+        return jobs.create_job(issuer, accounts_import.JOB_KIND, title=f"Revisión del archivo de cuentas {filename}"[:300],
+                               user=actor.user, params={"token": token, "filename": filename,
+                                                        "opening_period": period, "dry_run": True, "ip": actor.ip})
+
+
+def confirm_accounts_file(issuer, actor: Actor, *, check: Job, valid_only: bool = False) -> Job:
+    """The second step: import the checked file in the background, once (a second confirmation of the same check
+    is refused). A file with errors imports nothing unless `valid_only`."""
+    with transaction.atomic():
+        check = Job.objects.select_for_update().filter(
+            pk=check.pk, issuer=issuer, kind=accounts_import.JOB_KIND, params__dry_run=True).first()
+        if check is None:
+            raise NotFound("billing.accounts_file.not_found", "No se encontró la revisión de ese archivo.")
+        if check.status not in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS):
+            raise Conflict("billing.accounts_file.not_checked",
+                           "La revisión del archivo no ha terminado bien; no se puede importar.")
+        if Job.objects.filter(issuer=issuer, kind=accounts_import.JOB_KIND, params__check=check.pk).exists():
+            raise Conflict("billing.accounts_file.already_confirmed", "Este archivo ya se importó (o se está importando).")
+        params = check.params
+        if accounts_import.stored_upload(issuer, params["token"]) is None:
+            raise Conflict("billing.accounts_file.gone", "El archivo ya no está disponible; cárguelo de nuevo.")
+        report = check.result or {}
+        if report.get("errors_total") and not valid_only:
+            raise Invalid("billing.accounts_file.invalid_rows",
+                          f"El archivo tiene {report['errors_total']} errores; no se importó ninguna cuenta. Corrija el "
+                          "archivo o importe solo las filas válidas.", field="file", details=report)
+        if not report.get("rows_valid"):
+            raise Invalid("billing.accounts_file.empty", "El archivo no tiene cuentas válidas para importar.",
+                          field="file", details=report)
+        return jobs.create_job(issuer, accounts_import.JOB_KIND, title=f"Carga de cuentas {params['filename']}"[:300],
+                               user=actor.user, params={**params, "dry_run": False, "valid_only": bool(valid_only),
+                                                        "check": check.pk, "ip": actor.ip})
 
 
 # -------------------------------------------------------------------------------- settings

@@ -9,6 +9,7 @@ urlpatterns = [
     path("cuentas/nueva/", views.account_edit, name="account_create"),
     path("cuentas/<int:pk>/", views.account_edit, name="account_edit"),
     path("cuentas/cargar/", views.accounts_upload, name="accounts_upload"),
+    path("cuentas/cargar/<int:pk>/", views.accounts_upload_job, name="accounts_upload_job"),
     path("ejemplos/<str:name>/", views.sample_file, name="sample_file"),
     path("cuentas/adquiriente/", views.account_acquirer, name="account_acquirer"),
     path("tarifas/", views.tariffs, name="tariffs"),

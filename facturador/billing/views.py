@@ -25,6 +25,7 @@ from facturador.billing.selection import FILTERS, parse_references
 from facturador.core.actors import Actor
 from facturador.core.errors import Refusal
 from facturador.core.forms import add_refusal
+from facturador.core.models import Job
 from facturador.core.periods import offered_periods
 from facturador.core.tenancy import WRITE_ROLES, issuer_required
 from facturador.einvoice.forms import acquirer_answer
@@ -83,45 +84,49 @@ def account_acquirer(request):
 
 @issuer_required(roles=WRITE_ROLES)
 def accounts_upload(request):
-    """Step 1: upload the accounts file → its check (a dry run) is shown with every error; step 2: confirm
-    (optionally importing the valid rows only). The file is kept between the two steps under a token."""
+    """Step 1: upload the accounts file; it is checked in the background (a dry run) and its page
+    (`accounts_upload_job`) shows the progress, then the report with every error."""
     form = AccountsUploadForm(request.POST or None, request.FILES or None)
-    actor = Actor.from_request(request)
-    context = {"form": form, "report": None, "token": "", "refusal": None}
-    token = request.POST.get("token", "")
-    if request.method == "POST" and token and "confirm" in request.POST:
-        path = accounts_import.stored_upload(request.issuer, token)
-        if path is None:
-            messages.error(request, "El archivo ya no está disponible; cárguelo de nuevo.")
-            return redirect("billing:accounts_upload")
-        period = request.POST.get("opening_period") or None
-        try:
-            report = actions.import_accounts(request.issuer, actor, path=path, filename=path.name,
-                                             valid_only=request.POST.get("valid_only") == "on", opening_period=period)
-        except Refusal as r:
-            if r.details.get("rows_read") is None:
-                raise
-            context.update(token=token, refusal=r, report=r.details, opening_period=period or "")
-            return render(request, "billing/accounts_upload.html", context)
-        accounts_import.discard_upload(request.issuer, token)
-        messages.success(request, f"{report.created} cuentas creadas y {report.updated} actualizadas; "
-                                  f"{report.opening_balances} saldos anteriores registrados"
-                                  + (f"; {report.rows_read - report.rows_valid} filas con errores no se importaron."
-                                     if report.errors_total else "."))
-        return redirect("billing:accounts")
     if request.method == "POST" and form.is_valid():
         f = form.cleaned_data["file"]
-        period = form.cleaned_data.get("opening_period") or None
-        token = accounts_import.store_upload(request.issuer, f, f.name)
         try:
-            report = actions.import_accounts(request.issuer, actor, path=accounts_import.stored_upload(request.issuer, token),
-                                             filename=f.name, dry_run=True, opening_period=period)
+            job = actions.check_accounts_file(request.issuer, Actor.from_request(request), upload=f, filename=f.name,
+                                              opening_period=form.cleaned_data.get("opening_period") or None)
         except Refusal as r:
-            accounts_import.discard_upload(request.issuer, token)
             add_refusal(form, r)
         else:
-            context.update(token=token, report=report.to_dict(), opening_period=period or "")
-    return render(request, "billing/accounts_upload.html", context)
+            return redirect("billing:accounts_upload_job", job.pk)
+    return render(request, "billing/accounts_upload.html", {"form": form, "job": None})
+
+
+@issuer_required
+def accounts_upload_job(request, pk):
+    """The check (or import) of an uploaded accounts file: its progress, then its report; step 2 (confirm,
+    optionally importing the valid rows only) is a POST here."""
+    job = get_object_or_404(Job, pk=pk, issuer=request.issuer, kind=accounts_import.JOB_KIND)
+    if request.method == "POST":
+        if request.membership.role not in WRITE_ROLES:
+            raise PermissionDenied
+        try:
+            job = actions.confirm_accounts_file(request.issuer, Actor.from_request(request), check=job,
+                                                valid_only=request.POST.get("valid_only") == "on")
+        except Refusal as r:
+            messages.error(request, r.message)
+        return redirect("billing:accounts_upload_job", job.pk)
+    result = job.result or {}
+    refusal = result.get("refusal") or {}
+    report = result if "rows_read" in result else refusal.get("details") if "rows_read" in refusal.get(
+        "details", {}) else None
+    check = job if job.params.get("dry_run") else None
+    confirmed = check is not None and Job.objects.filter(issuer=request.issuer, kind=accounts_import.JOB_KIND,
+                                                         params__check=job.pk).first()
+    return render(request, "billing/accounts_upload.html", {
+        "form": None, "job": job, "report": report, "check": check, "confirmed": confirmed,
+        "done": job.status in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS),
+        "can_confirm": (check is not None and not confirmed
+                        and job.status in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS)
+                        and bool(report and report.get("rows_valid"))
+                        and accounts_import.stored_upload(request.issuer, job.params["token"]) is not None)})
 
 
 @issuer_required

@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 from facturador.billing.models import Account, Charge
+from facturador.core import jobs
 from facturador.core.models import NumberingRange
 
 
@@ -50,3 +51,12 @@ def issue_batch_inline(issuer, accounts, periods=("2026-09",), issue=dt.date(202
     b.refresh_from_db()
     b.job.refresh_from_db()
     return b
+
+
+def web_step(client, url, data):
+    """A web step of the accounts upload: the POST, then its job run by a worker, then the job's page."""
+    resp = client.post(url, data)
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    page = client.get(resp.url)
+    jobs.execute_job.call(page.context["job"].pk)
+    return client.get(resp.url)

@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from facturador.billing.models import Account
+from facturador.billing.tests.helpers import web_step
 
 
 @pytest.mark.django_db
@@ -34,21 +35,21 @@ def test_csv_upload_all_or_nothing(issuer_co, client_co, settings, tmp_path):
            "0001;Ana Ruiz;CC;52111222;;2;residencial\n"
            "0002;Ferretería;NIT;800197268;9;;comercial\n"
            "0001;Repetida;CC;1;;;\n")
-    resp = client_co.post("/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.csv", bad.encode())})
+    resp = web_step(client_co, "/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.csv", bad.encode())})
     problems = resp.context["report"]["errors"]
     assert [(p["row"], p["code"]) for p in problems] == [(3, "nit_dv"), (4, "duplicate_reference")]
     assert "dígito de verificación" in problems[0]["message"]
-    refused = client_co.post("/facturacion/cuentas/cargar/", {"token": resp.context["token"], "confirm": "1"})
-    assert refused.context["refusal"].code == "billing.accounts_file.invalid_rows"
+    refused = client_co.post(resp.request["PATH_INFO"], {"confirm": "1"}, follow=True)
+    assert "no se importó ninguna cuenta" in refused.content.decode()
     assert Account.objects.count() == 1
     good = ("referencia;titular;tipo_id;numero_id;dv;estrato;clase;estado\n"
             "0001;Ana Ruiz;CC;52111222;;2;residencial;activa\n"
             "0002;Ferretería;NIT;800197268;4;;comercial;activa\n"
             "0007;Antiguo Renombrado;CC;3;;;;retirada\n").encode("latin-1")
-    resp = client_co.post("/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.csv", good)})
+    resp = web_step(client_co, "/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.csv", good)})
     assert resp.context["report"]["errors"] == [] and Account.objects.count() == 1
-    resp = client_co.post("/facturacion/cuentas/cargar/", {"token": resp.context["token"], "confirm": "1"})
-    assert resp.status_code == 302
+    resp = web_step(client_co, resp.request["PATH_INFO"], {"confirm": "1"})
+    assert resp.context["job"].status == "finished"
     got = {a.reference: (a.holder_name, a.state) for a in Account.objects.all()}
     assert got == {"0001": ("Ana Ruiz", "active"), "0002": ("Ferretería", "active"),
                    "0007": ("Antiguo Renombrado", "retired")}

@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from facturador.billing import accounts_import, actions
 from facturador.billing.models import Account, Charge
+from facturador.billing.tests.helpers import web_step
 from facturador.core.actors import Actor
 from facturador.core.cli import RefusedCommand
 from facturador.core.errors import Invalid
@@ -189,14 +190,34 @@ def test_api_refusal_lists_the_errors(issuer_co, admin_co, api_client, tmp_path)
 def test_web_upload_previews_then_imports_on_confirmation(issuer_co, client_co, tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path
     rows = [*ROWS, ["0004", "", "CC", "1", "", "", "", "", ""]]
-    page = client_co.post("/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.xlsx", xlsx(tmp_path, rows).read_bytes())})
+    page = web_step(client_co, "/facturacion/cuentas/cargar/",
+                    {"file": SimpleUploadedFile("c.xlsx", xlsx(tmp_path, rows).read_bytes())})
     body = page.content.decode()
     assert page.status_code == 200 and "Saldo anterior" in body and "Fila 8" in body and Account.objects.count() == 0
-    token = page.context["token"]
-    refused = client_co.post("/facturacion/cuentas/cargar/", {"token": token, "confirm": "1"})
-    assert refused.status_code == 200 and Account.objects.count() == 0
-    done = client_co.post("/facturacion/cuentas/cargar/", {"token": token, "confirm": "1", "valid_only": "on"})
-    assert done.status_code == 302 and Account.objects.count() == 3
+    check_url = page.request["PATH_INFO"]
+    refused = client_co.post(check_url, {"confirm": "1"}, follow=True)
+    assert "no se importó ninguna cuenta" in refused.content.decode() and Account.objects.count() == 0
+    done = web_step(client_co, check_url, {"confirm": "1", "valid_only": "on"})
+    assert "3 cuentas creadas" in done.content.decode() and Account.objects.count() == 3
+    again = client_co.post(check_url, {"confirm": "1", "valid_only": "on"}, follow=True)
+    assert "ya se importó" in again.content.decode() and Charge.objects.filter(source="opening").count() == 2
+
+
+def test_web_upload_of_an_unsupported_file_is_refused_at_once(issuer_co, client_co):
+    resp = client_co.post("/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.pdf", b"%PDF-1.4")})
+    assert resp.status_code == 200
+    assert resp.context["form"].errors.as_data()["file"][0].code == "billing.accounts_file.unsupported_extension"
+
+
+def test_a_large_register_is_checked_by_a_worker_not_in_the_request(issuer_co, client_co, tmp_path, settings):
+    from facturador.core.models import Job
+
+    settings.MEDIA_ROOT = tmp_path
+    resp = client_co.post("/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.xlsx", xlsx(tmp_path).read_bytes())})
+    job = Job.objects.get(kind=accounts_import.JOB_KIND)
+    assert resp.status_code == 302 and job.status == Job.Status.PENDING and job.params["dry_run"] is True
+    page = client_co.get(resp.url)
+    assert page.context["report"] is None and f'id="job-{job.pk}"' in page.content.decode()
 
 
 def test_header_is_found_when_the_first_account_has_few_fields(issuer_co, tmp_path):
