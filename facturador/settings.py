@@ -416,3 +416,6 @@ FACTURADOR_RECEPTION_MAX_UNPACKED_BYTES = int(os.environ.get("FACTURADOR_RECEPTI
 # IMAP: messages read per poll (the rest wait for the next one) and the socket timeout in seconds.
 FACTURADOR_RECEPTION_POLL_BATCH = int(os.environ.get("FACTURADOR_RECEPTION_POLL_BATCH", "100"))
 FACTURADOR_RECEPTION_IMAP_TIMEOUT = int(os.environ.get("FACTURADOR_RECEPTION_IMAP_TIMEOUT", "30"))
+# IMAP over TLS (IMAPS or STARTTLS) always verifies the server's certificate and name; a PEM file of extra CA
+# certificates to trust besides the system's, for mail servers with a private or self-signed certificate.
+FACTURADOR_RECEPTION_IMAP_CA_FILE = os.environ.get("FACTURADOR_RECEPTION_IMAP_CA_FILE", "")

@@ -50,6 +50,10 @@ from facturador.reception.models import Intake, Mailbox, Source
 logger = logging.getLogger(__name__)
 
 CONNECTION_FAILED = "No fue posible leer el buzón de correo; revise el servidor, el usuario y la contraseña."
+CERTIFICATE_UNTRUSTED = ("El certificado del servidor de correo no es de confianza (vencido, de otro servidor o de una "
+                         "autoridad desconocida); no se envió la contraseña. Si el servidor usa un certificado propio, "
+                         "el administrador de la plataforma debe indicar su autoridad "
+                         "(FACTURADOR_RECEPTION_IMAP_CA_FILE).")
 
 
 class MailboxError(Exception):
@@ -62,21 +66,47 @@ def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def tls_context() -> ssl.SSLContext:
+    """Certificates verified (chain and host name) against the system's CAs, plus the deployment's own CA file
+    (``settings.FACTURADOR_RECEPTION_IMAP_CA_FILE``) for mail servers with a private or self-signed certificate."""
+    context = ssl.create_default_context()
+    if settings.FACTURADOR_RECEPTION_IMAP_CA_FILE:
+        context.load_verify_locations(cafile=settings.FACTURADOR_RECEPTION_IMAP_CA_FILE)
+    return context
+
+
 def connect(mailbox: Mailbox) -> imaplib.IMAP4:
+    """A logged-in connection. With STARTTLS, a server that does not offer it is refused before the password is
+    sent; an untrusted certificate is refused (`CERTIFICATE_UNTRUSTED`)."""
     host = outbound.check_mail_server(mailbox.host, mailbox.port, tls=mailbox.security != Mailbox.Security.NONE)
     timeout = settings.FACTURADOR_RECEPTION_IMAP_TIMEOUT
+    conn = None
     try:
         if mailbox.security == Mailbox.Security.SSL:
-            conn = imaplib.IMAP4_SSL(host, mailbox.port, ssl_context=ssl.create_default_context(), timeout=timeout)
+            conn = imaplib.IMAP4_SSL(host, mailbox.port, ssl_context=tls_context(), timeout=timeout)
         else:
             conn = imaplib.IMAP4(host, mailbox.port, timeout=timeout)
             if mailbox.security == Mailbox.Security.STARTTLS:
-                conn.starttls(ssl.create_default_context())
+                conn.starttls(tls_context())  # raises when the server does not offer STARTTLS
         conn.login(mailbox.username, mailbox.password.reveal() if mailbox.password else "")
+    except ssl.SSLCertVerificationError as exc:
+        logger.warning("IMAP connection to %s:%s: certificate not trusted: %s", mailbox.host, mailbox.port, exc)
+        _close(conn)
+        raise MailboxError(CERTIFICATE_UNTRUSTED) from exc
     except (OSError, imaplib.IMAP4.error) as exc:
         logger.warning("IMAP connection to %s:%s failed: %s", mailbox.host, mailbox.port, exc)
+        _close(conn)
         raise MailboxError(CONNECTION_FAILED) from exc
     return conn
+
+
+def _close(conn) -> None:
+    if conn is None:
+        return
+    try:
+        conn.shutdown()
+    except (OSError, imaplib.IMAP4.error):
+        pass
 
 
 def _uidvalidity(conn) -> int:

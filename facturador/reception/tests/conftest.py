@@ -168,9 +168,12 @@ class Dovecot:
     user = "facturas"
     password = "clave-imap-1"
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, tls: tuple[bytes, bytes] | None = None):
+        """`tls`: (certificate PEM, key PEM) to serve STARTTLS on `port` and implicit TLS (IMAPS) on `tls_port`."""
         self.root = root
         self.port = free_port()
+        self.tls = tls
+        self.tls_port = free_port() if tls else 0
         self.proc = None
 
     def start(self):
@@ -191,6 +194,12 @@ class Dovecot:
         user, group = account.pw_name, grp.getgrgid(account.pw_gid).gr_name
         for d in ("run", "mail", "state"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
+        if self.tls:
+            (self.root / "cert.pem").write_bytes(self.tls[0])
+            (self.root / "key.pem").write_bytes(self.tls[1])
+            ssl_conf = f"ssl = yes\nssl_cert = <{self.root / 'cert.pem'}\nssl_key = <{self.root / 'key.pem'}"
+        else:
+            ssl_conf = "ssl = no"
         (self.root / "passwd").write_text(
             f"{self.user}:{{PLAIN}}{self.password}:{account.pw_uid}:{account.pw_gid}::{self.root / 'mail'}::\n")
         (self.root / "dovecot.conf").write_text(f"""
@@ -199,7 +208,7 @@ state_dir = {self.root / 'state'}
 instance_name = facturador-test-{self.port}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl_conf}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {user}
@@ -223,7 +232,9 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
+    ssl = yes
   }}
   chroot =
 }}
@@ -244,8 +255,9 @@ service anvil {{
             if self.proc.poll() is not None:
                 raise RuntimeError("dovecot exited: " + self.proc.stdout.read().decode(errors="replace") +
                                    self._log())
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+            with socket.socket() as s, socket.socket() as s2:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0 and (
+                        not self.tls_port or s2.connect_ex(("127.0.0.1", self.tls_port)) == 0):
                     return self
             time.sleep(0.05)
         raise RuntimeError("dovecot did not start listening: " + self._log())
@@ -327,3 +339,51 @@ def email_with(attachments: list[tuple[str, bytes]], *, subject="Factura electrÃ
             name.rsplit(".", 1)[-1], ("application", "xml"))
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg.as_bytes(policy=SMTP)
+
+
+def make_tls_certificate(host: str = "127.0.0.1") -> tuple[bytes, bytes, bytes]:
+    """(server certificate PEM, its key PEM, the CA certificate PEM): a private CA and a server certificate for
+    `host`, as a company's own mail server may use."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CA de pruebas del correo")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+          .not_valid_after(now + dt.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    return (cert.public_bytes(pem),
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+            ca.public_bytes(pem))
+
+
+@pytest.fixture
+def dovecot_tls(tmp_path, settings):
+    """Dovecot with STARTTLS (`port`) and IMAPS (`tls_port`) under a certificate of a private CA (`ca_pem`)."""
+    if DOVECOT is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Dovecot is not installed (the test command installs Debian's dovecot-imapd)")
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
+    cert, key, ca = make_tls_certificate()
+    server = Dovecot(tmp_path / "dovecot-tls", tls=(cert, key)).start()
+    server.ca_pem = ca
+    settings.FACTURADOR_ALLOWED_ENDPOINTS = list(settings.FACTURADOR_ALLOWED_ENDPOINTS) + ["imap://127.0.0.1"]
+    yield server
+    server.stop()
