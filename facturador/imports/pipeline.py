@@ -22,6 +22,7 @@ import logging
 import os
 import tempfile
 import time
+from array import array
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
@@ -359,6 +360,9 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     n = 0
     line = make_line(template, db_rounds=loader.db_rounds)
     typed = make_typed(template)
+    key_hash = staging.duplicate_hasher(imp.template)
+    key_hashes = array("q")  # 8 bytes a line: are there two equal duplicate keys? (see staging.duplicate_hasher)
+    add_hash = key_hashes.append
     loader.typed_varying, loader.typed_blank = typed.varying, typed.blank  # its COPY text of the unmapped, once
     columns = {p.name: p.col for p in mapper._plan}  # field -> column letter, for the line checks' errors
     add_error = errors.add
@@ -390,6 +394,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                     valid += 1
                     amount_total += amount
                     buf.append((mr.row_number, ref, concept, qty, price, amount, extra))
+                    add_hash(key_hash(ref, concept, extra))
             if len(buf) >= batch_size:
                 ctx.check_cancel()
                 loader.write(buf)
@@ -425,7 +430,9 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     ctx.progress(rows_read, total=rows_read, errors=invalid, message="Conciliando", force=True)
     ctx.check_cancel()
     t_read = time.perf_counter()
-    imp.reconciliation = loader.reconcile(imp.template.change_threshold, valid, imp.amount_total)
+    duplicates_possible = len(set(key_hashes)) < len(key_hashes)
+    imp.reconciliation = loader.reconcile(imp.template.change_threshold, valid, imp.amount_total,
+                                          duplicates_possible=duplicates_possible)
     t_reconcile = time.perf_counter()
     imp.reconciliation["file_errors"] = [e.message_es for e in file_errors]
     imp.reconciliation["warnings"] = list(stats.warnings)

@@ -133,8 +133,8 @@ def lines_for(issuer, filters: dict | None = None):
         qs = qs.filter(import_job_id=int(f["import_id"]))
     if f.get("operator"):
         qs = qs.filter(import_job__operator__code=f["operator"].upper())
-    if f.get("period"):
-        qs = qs.filter(period=f["period"])
+    if f.get("period"):  # through the imports of the period (Line has no period index: see models.Line)
+        qs = qs.filter(import_job__period=f["period"])
     for key, column in (("account", "reference"), ("service_line", "service_line"), ("cost_center", "cost_center"),
                         ("concept", "concept"), ("plan", "plan")):
         value = f.get(key)

@@ -152,3 +152,16 @@ def test_duplicates_by_the_template_key(issuer_co, operator, tmp_path):
     imp = import_file(issuer_co, operator, tpl, "c.xlsx", write_telecom_xlsx(tmp_path / "c.xlsx", n=8).read_bytes())
     d = imp.reconciliation["duplicates"]
     assert d["key"] == ["reference", "concept"] and (d["count"], d["lines"]) == (2, 4)  # accounts 00102 and 00103
+
+
+@pytest.mark.django_db
+def test_duplicates_query_skipped_when_no_two_keys_are_equal(issuer_co, operator, tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    tpl = telecom_template(issuer_co, operator)
+    with CaptureQueriesContext(connection) as ctx:
+        imp = import_file(issuer_co, operator, tpl, "c.xlsx", write_telecom_xlsx(tmp_path / "c.xlsx", n=8).read_bytes())
+    assert imp.reconciliation["duplicates"] == {"count": 0, "lines": 0, "items": [],
+                                                "key": ["reference", "service_line", "concept", "cut_date"]}
+    assert not [q for q in ctx.captured_queries if "HAVING COUNT(*) > 1" in q["sql"]]
