@@ -9,9 +9,13 @@ message even when its UID is below n, so the answer is filtered) and, for each m
    before (a crash came between storing it and flagging it): it is only flagged now, never imported again;
 2. otherwise its size is checked, the raw message is fetched with ``BODY.PEEK[]`` (which does not mark it
    read) and recorded as an `Intake` (one transaction; the unique UID constraint makes a concurrent poll of
-   the same message fail here and skip it), then its documents are read and filed (another transaction);
-3. only then the message is flagged ``\\Seen`` (or moved to the mailbox's "done" folder), and the cursor
-   advances over it (it stops before a message whose reading failed unexpectedly, so the next poll retries).
+   the same message fail here and skip it); the documents of up to `services.BATCH_SIZE` recorded messages
+   (at most `BATCH_BYTES` of them) are then read and filed together in one transaction
+   (`services.process_intakes`: a message that cannot be read fails alone);
+3. only then, once that transaction is committed, each message of the batch is flagged ``\\Seen`` (or moved to
+   the mailbox's "done" folder), and the cursor advances over them (it stops before a message whose reading
+   failed unexpectedly, so the next poll retries). A crash before the commit leaves the batch's messages
+   recorded and unflagged: the next poll files them from their stored copies.
 
 When the folder's UIDVALIDITY changes (the server renumbered its messages) or the cursor belongs to another
 folder, the cursor restarts at 0 and every message of the folder is read again: a message whose content hash
@@ -36,6 +40,7 @@ import imaplib
 import logging
 import re
 import ssl
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -198,54 +203,20 @@ def poll(mailbox: Mailbox, *, progress=None) -> dict:
         known = {i.uid: i for i in Intake.objects.filter(issuer=issuer, folder=mailbox.folder,
                                                          uidvalidity=uidvalidity, uid__in=uids)}
         max_bytes = settings.FACTURADOR_RECEPTION_MAX_BYTES
-        cursor, blocked = after, False
-        for n, uid in enumerate(uids, 1):
+        state = {"cursor": after, "saved": after, "blocked": False, "done": 0}
+        entries: list = []  # (uid, what): in UID order, settled by _settle once their documents are committed
+        pending_bytes = 0
+        for uid in uids:
             counts["messages"] += 1
-            intake = known.get(uid)
-            try:
-                if intake is not None:
-                    counts["already_imported"] += 1
-                    if intake.status == Intake.Status.RECEIVED:  # stored, then a crash before reading it
-                        intake = services.process_intake(intake)
-                else:
-                    intake = _import(conn, mailbox, uidvalidity, uid, max_bytes, rescan=rescan)
-                    if intake is None:  # another poll took it
-                        blocked = True
-                        continue
-                    if isinstance(intake, str):  # recorded under the folder's former UIDVALIDITY
-                        counts["already_imported"] += 1
-                        intake = None if intake == "seen" else intake
-                    elif intake.status == Intake.Status.IGNORED:
-                        counts["ignored"] += 1
-                    else:
-                        counts["imported"] += 1
-                        counts["documents"] += intake.documents
-                        counts["errors"] += int(intake.status in (Intake.Status.FAILED, Intake.Status.PARTIAL))
-            except (MailboxError, OSError, imaplib.IMAP4.error):
-                raise
-            except Exception:  # a message that breaks the reader must not block the ones after it
-                logger.exception("Reception: message %s of mailbox %s could not be processed", uid, mailbox.pk)
-                counts["errors"] += 1
-                blocked = True
-                Intake.objects.filter(issuer=issuer, folder=mailbox.folder, uidvalidity=uidvalidity, uid=uid,
-                                      status=Intake.Status.RECEIVED).update(
-                    status=Intake.Status.FAILED, errors=1, error_code="reception.intake.unexpected",
-                    error_message="El mensaje no se pudo procesar por un error inesperado, que quedó registrado "
-                                  "para el equipo técnico; el mensaje original está guardado.",
-                    processed_at=timezone.now())
-                continue  # left unflagged, the cursor stays before it: the next poll finds its intake and marks it
-            if intake == "ignored" or getattr(intake, "status", None) == Intake.Status.IGNORED:
-                pass  # ordinary mail stays as it is in the mailbox
-            else:
-                _flag(conn, mailbox, uid, capabilities)
-                if intake is not None:
-                    Intake.objects.filter(pk=intake.pk).update(flagged=True)
-            if not blocked:
-                cursor = uid
-                Mailbox.objects.filter(pk=mailbox.pk).update(cursor_folder=mailbox.folder,
-                                                             cursor_uidvalidity=uidvalidity, cursor_uid=uid)
-            if progress:
-                progress(n, len(uids))
+            entries.append((uid, _read_message(conn, mailbox, uidvalidity, uid, max_bytes, known.get(uid), rescan,
+                                               counts)))
+            if isinstance(entries[-1][1], _Pending):
+                pending_bytes += len(entries[-1][1].raw)
+            if len(entries) >= services.BATCH_SIZE or pending_bytes >= BATCH_BYTES:
+                _settle(conn, mailbox, uidvalidity, entries, capabilities, counts, state, len(uids), progress)
+                entries, pending_bytes = [], 0
+        _settle(conn, mailbox, uidvalidity, entries, capabilities, counts, state, len(uids), progress)
+        cursor = state["cursor"]
         if renumbered and cursor == after:  # nothing processed yet: still record the folder's new numbering
             Mailbox.objects.filter(pk=mailbox.pk).update(cursor_folder=mailbox.folder,
                                                          cursor_uidvalidity=uidvalidity, cursor_uid=after)
@@ -263,7 +234,102 @@ def poll(mailbox: Mailbox, *, progress=None) -> dict:
     return counts
 
 
-def _import(conn, mailbox: Mailbox, uidvalidity: int, uid: int, max_bytes: int, *, rescan: bool = False):
+#: raw bytes of the messages read before their documents are filed together (besides services.BATCH_SIZE)
+BATCH_BYTES = 64 * 2**20
+_TAKEN, _BROKEN = "taken", "broken"
+
+
+@dataclass
+class _Pending:
+    """A message recorded (committed) and not read yet: filed with the others of its batch."""
+    intake: Intake
+    raw: bytes
+
+
+def _read_message(conn, mailbox, uidvalidity, uid, max_bytes, intake, rescan, counts):
+    """Phase one of a message: record it (or find it recorded). Returns what `_settle` needs: an `Intake`,
+    a `_Pending`, None / "ignored" (recorded under a former UIDVALIDITY: a message or ordinary mail), _TAKEN
+    (another poll recorded it) or _BROKEN (it broke the reader: recorded as failed, left unflagged)."""
+    try:
+        if intake is not None:
+            counts["already_imported"] += 1
+            if intake.status == Intake.Status.RECEIVED:  # stored, then a crash before reading it
+                intake = services.process_intake(intake)
+            return intake
+        got = _import(conn, mailbox, uidvalidity, uid, max_bytes, rescan=rescan, defer=True)
+        if got is None:  # another poll took it
+            return _TAKEN
+        if isinstance(got, str):  # recorded under the folder's former UIDVALIDITY
+            counts["already_imported"] += 1
+            return None if got == "seen" else got
+        if isinstance(got, Intake):  # recorded without reading: ordinary mail, or over the size cap
+            if got.status == Intake.Status.IGNORED:
+                counts["ignored"] += 1
+            else:
+                counts["imported"] += 1
+                counts["errors"] += int(got.status in (Intake.Status.FAILED, Intake.Status.PARTIAL))
+        return got
+    except (MailboxError, OSError, imaplib.IMAP4.error):
+        raise
+    except Exception:  # a message that breaks the reader must not block the ones after it
+        logger.exception("Reception: message %s of mailbox %s could not be processed", uid, mailbox.pk)
+        _mark_broken(mailbox, uidvalidity, uid)
+        return _BROKEN
+
+
+def _mark_broken(mailbox, uidvalidity, uid) -> None:
+    Intake.objects.filter(issuer=mailbox.issuer, folder=mailbox.folder, uidvalidity=uidvalidity, uid=uid,
+                          status=Intake.Status.RECEIVED).update(
+        status=Intake.Status.FAILED, errors=1, error_code="reception.intake.unexpected",
+        error_message="El mensaje no se pudo procesar por un error inesperado, que quedó registrado "
+                      "para el equipo técnico; el mensaje original está guardado.",
+        processed_at=timezone.now())
+
+
+def _settle(conn, mailbox, uidvalidity, entries, capabilities, counts, state, total, progress) -> None:
+    """Phase two, for a batch of messages: file the documents of the recorded ones in one transaction
+    (`services.process_intakes`), then — only once they are committed — flag each message and move the cursor
+    over the leading run of settled messages (a message taken by another poll or that broke the reader stops it,
+    so the next poll sees it again)."""
+    pending = [what for _, what in entries if isinstance(what, _Pending)]
+    if pending:
+        services.process_intakes([p.intake for p in pending], [p.raw for p in pending])
+    flagged = []
+    for uid, what in entries:
+        state["done"] += 1
+        if isinstance(what, _Pending):
+            what = what.intake
+            if what.status == Intake.Status.FAILED and what.error_code == "reception.intake.unexpected":
+                counts["errors"] += 1  # broke the reader: failed, unflagged, and the cursor stops before it
+                state["blocked"] = True
+                continue
+            counts["imported"] += 1
+            counts["documents"] += what.documents
+            counts["errors"] += int(what.status in (Intake.Status.FAILED, Intake.Status.PARTIAL))
+        if what in (_TAKEN, _BROKEN):
+            counts["errors"] += int(what == _BROKEN)
+            state["blocked"] = True
+            continue
+        if what == "ignored" or getattr(what, "status", None) == Intake.Status.IGNORED:
+            pass  # ordinary mail stays as it is in the mailbox
+        else:
+            _flag(conn, mailbox, uid, capabilities)
+            if isinstance(what, Intake):
+                flagged.append(what.pk)
+        if not state["blocked"]:
+            state["cursor"] = uid
+        if progress:
+            progress(state["done"], total)
+    if flagged:
+        Intake.objects.filter(pk__in=flagged).update(flagged=True)
+    if state["cursor"] != state["saved"]:
+        Mailbox.objects.filter(pk=mailbox.pk).update(cursor_folder=mailbox.folder, cursor_uidvalidity=uidvalidity,
+                                                     cursor_uid=state["cursor"])
+        state["saved"] = state["cursor"]
+
+
+def _import(conn, mailbox: Mailbox, uidvalidity: int, uid: int, max_bytes: int, *, rescan: bool = False,
+            defer: bool = False):
     """The recorded and processed `Intake`; None when another poll recorded it; "seen" when `rescan` (the
     folder was renumbered) and the same message is recorded under another UIDVALIDITY ("ignored" if it was ordinary
     mail then); an ignored `Intake` for a message without documents."""
@@ -315,4 +381,6 @@ def _import(conn, mailbox: Mailbox, uidvalidity: int, uid: int, max_bytes: int, 
                                         **where, **headers)
     except IntegrityError:
         return None
+    if defer:  # read and filed with the others of the poll's batch (`_settle`)
+        return _Pending(intake, raw)
     return services.process_intake(intake, raw)

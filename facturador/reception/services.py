@@ -139,6 +139,14 @@ def _delete_files(doc: ReceivedDocument) -> None:
 _FIELDS = {f.name for f in ReceivedDocument._meta.get_fields()} - {"id", "issuer", "intake", "status"}
 
 
+def _read(intake: Intake, data: bytes) -> reader.Arrival:
+    """`reception.intake.read_arrival` with the deployment's limits, XSD kit and SAT certificates (one place for
+    every path: one arrival or a batch)."""
+    return reader.read_arrival(intake.original_name or "archivo", data, limits=limits(),
+                               schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
+                               pac_certificates=satcerts.lookup)
+
+
 def process_intake(intake: Intake, data: bytes | None = None) -> Intake:
     """Read the arrival and file its documents, all in one transaction; the intake records each outcome."""
     if data is None:
@@ -146,9 +154,7 @@ def process_intake(intake: Intake, data: bytes | None = None) -> Intake:
             data = fh.read()
     issuer = intake.issuer
     try:
-        arrival = reader.read_arrival(intake.original_name or "archivo", data, limits=limits(),
-                                      schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
-                                      pac_certificates=satcerts.lookup)
+        arrival = _read(intake, data)
     except reader.ArrivalError as exc:
         Intake.objects.filter(pk=intake.pk).update(status=Intake.Status.FAILED, error_code=exc.code,
                                                    error_message=exc.message, errors=1, processed_at=timezone.now(),
@@ -265,9 +271,7 @@ def record_refused(issuer: Issuer, *, source: str, name: str, size: int, code: s
 def _read_safely(intake: Intake, data: bytes):
     """(arrival, None) or (None, the failed intake's values): a reader that breaks fails this arrival only."""
     try:
-        return reader.read_arrival(intake.original_name or "archivo", data, limits=limits(),
-                                   schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
-                                   pac_certificates=satcerts.lookup), None
+        return _read(intake, data), None
     except reader.ArrivalError as exc:
         code, message = exc.code, exc.message
     except Exception:  # noqa: BLE001 — logged; the arrival's copy is kept for Reprocesar
