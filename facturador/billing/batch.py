@@ -14,7 +14,8 @@ Generation (job kind "billing.batch", plus helpers "billing.batch_render") runs 
    one Typst compile per chunk, one PDF per invoice written atomically (temp + rename); electronic batches
    sign each chunk's DIAN invoices first (`billing.electronic`) and send them with a separate job.
 4. **Print parts** (the worker that renders a part's last invoice): FACTURADOR_BILLING_PDF_PART_SIZE invoices
-   per PDF, streamed with `concat_pdfs`. The zip and the manifest are streamed at download (`billing.outputs`).
+   per PDF, streamed with `concat_pdfs` from the chunks' compiled PDFs (fonts shared within a chunk: ten times
+   cheaper to join and seven times smaller than the invoices' own PDFs), kept until the part is built. The zip and the manifest are streamed at download (`billing.outputs`).
 """
 
 from __future__ import annotations
@@ -412,6 +413,41 @@ def pdf_relpath(batch: Batch, inv: BillingInvoice) -> str:
     return f"{batch.output_dir}/pdf/{inv.prefix}{inv.number}.pdf"
 
 
+def _chunk_dir(batch: Batch) -> str:
+    """Where the workers keep the compiled PDF of each rendered chunk until its print part is built."""
+    return f"{batch.output_dir}/chunks"
+
+
+def _write_chunk_pdf(media: Path, batch: Batch, seq_from: int, seq_to: int, pdf: bytes):
+    """Keep the chunk's compiled PDF (its invoices' pages in sequence order, fonts shared) for the print part:
+    joining these is about ten times cheaper than joining the invoices' own PDFs, and the part is smaller.
+    Written (temp + rename) after the invoices' PDFs: `build_part` takes it only if it is not older than any
+    of them, so a chunk left by a killed worker whose invoices were rendered again is never used."""
+    path = media / _chunk_dir(batch) / f"{seq_from:09d}-{seq_to:09d}.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(pdf)
+    os.replace(tmp, path)
+
+
+def _store_rendered(done: list[BillingInvoice]):
+    """Record the rendered invoices' PDF and barcode in one statement (bulk_update's CASE expressions cost more
+    CPU than the render of a chunk's barcodes)."""
+    if not done:
+        return
+    table = connection.ops.quote_name(BillingInvoice._meta.db_table)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(f"UPDATE {table} AS b SET pdf = v.pdf, barcode_data = v.data, barcode_text = v.text "
+                        "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(id, pdf, data, text) "
+                        "WHERE b.id = v.id",
+                        [[i.pk for i in done], [i.pdf for i in done], [i.barcode_data for i in done],
+                         [i.barcode_text for i in done]])
+        else:
+            cur.executemany(f"UPDATE {table} SET pdf = %s, barcode_data = %s, barcode_text = %s WHERE id = %s",
+                            [(i.pdf, i.barcode_data, i.barcode_text, i.pk) for i in done])
+
+
 # ------------------------------------------------------------------------------ rendering
 
 class _Renderer:
@@ -480,10 +516,11 @@ class _Renderer:
 
     together = True  # compile several invoices at once while the template allows it
 
-    def _render_together(self, prepared) -> list[bytes] | None:
+    def _render_together(self, prepared) -> tuple[bytes, list[bytes]] | None:
         """One Typst compile for the whole chunk (about twice as fast per invoice), split into one PDF per
-        invoice. Only when the template accepts {"invoices": [...]} and gives exactly one page per invoice;
-        otherwise None, and each invoice is compiled on its own."""
+        invoice; returns (the chunk's PDF, the invoices' PDFs). Only when the template accepts
+        {"invoices": [...]} and gives exactly one page per invoice; otherwise None, and each invoice is
+        compiled on its own."""
         if not self.together or len(prepared) < 2:
             return None
         import io
@@ -493,20 +530,25 @@ class _Renderer:
         from facturador.printing.render import TemplateError
 
         try:
-            pdf = pypdfium2.PdfDocument(self.renderer.render({"invoices": [data for _, data in prepared]}))
+            whole = self.renderer.render({"invoices": [data for _, data in prepared]})
         except TemplateError:
             self.together = False
             return None
-        if len(pdf) != len(prepared):  # a multi-page invoice, or a template without the "invoices" form
-            return None
-        pages = []
-        for i in range(len(pdf)):
-            single = pypdfium2.PdfDocument.new()
-            single.import_pages(pdf, [i])
-            buf = io.BytesIO()
-            single.save(buf)
-            pages.append(buf.getvalue())
-        return pages
+        pdf = pypdfium2.PdfDocument(whole)
+        try:
+            if len(pdf) != len(prepared):  # a multi-page invoice, or a template without the "invoices" form
+                return None
+            pages = []
+            for i in range(len(pdf)):
+                single = pypdfium2.PdfDocument.new()
+                single.import_pages(pdf, [i])
+                buf = io.BytesIO()
+                single.save(buf)
+                single.close()
+                pages.append(buf.getvalue())
+        finally:
+            pdf.close()
+        return whole, pages
 
     def render_chunk(self, invoices: list[BillingInvoice], on_each=None) -> list[BillingInvoice]:
         from facturador.printing.invoice import prepare_invoice_data
@@ -522,12 +564,16 @@ class _Renderer:
         media = Path(settings.MEDIA_ROOT)
         prepared = [(inv, prepare_invoice_data(self.raw(inv, by_acc.get(inv.account_id, []), dian.get(inv.pk))))
                     for inv in invoices]
-        pages = self._render_together(prepared)
+        together = self._render_together(prepared)
+        pages = together[1] if together is not None else None
         done = []
+        made = set()
         for k, (inv, data) in enumerate(prepared):
             rel = pdf_relpath(self.batch, inv)
             path = media / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             if pages is not None:
                 tmp.write_bytes(pages[k])
@@ -539,7 +585,9 @@ class _Renderer:
             done.append(inv)
             if on_each:
                 on_each()
-        BillingInvoice.objects.bulk_update(done, ["pdf", "barcode_data", "barcode_text"])
+        if together is not None and done[0].seq is not None and done[-1].seq - done[0].seq == len(done) - 1:
+            _write_chunk_pdf(media, self.batch, done[0].seq, done[-1].seq, together[0])
+        _store_rendered(done)
         return done
 
 
@@ -613,20 +661,84 @@ def build_ready_parts(batch: Batch, me: int, seqs: tuple[int, int] | None = None
 
 
 def build_part(batch: Batch, part: BatchPart):
-    """Stream the part's invoice PDFs (in number order) into its print PDF: temp file + rename."""
+    """Stream the part's pages (in number order) into its print PDF: temp file + rename. The pages come from the
+    chunks' compiled PDFs where a chunk lies inside the part (see `_write_chunk_pdf`), else from the invoices'
+    own PDFs. The chunk files it used are removed once the part is recorded."""
     from facturador.printing.pdfconcat import concat_pdfs
 
     media = Path(settings.MEDIA_ROOT)
-    rels = BillingInvoice.objects.filter(batch=batch, seq__gte=part.seq_from, seq__lte=part.seq_to) \
-        .order_by("seq").values_list("pdf", flat=True)
+    rows = list(BillingInvoice.objects.filter(batch=batch, seq__gte=part.seq_from, seq__lte=part.seq_to)
+                .order_by("seq").values_list("seq", "pdf"))
+    chunks = _part_chunks(media, batch, part)
     rel = f"{batch.output_dir}/{part.filename}"
     target = media / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    pages = concat_pdfs((media / r for r in rels.iterator(chunk_size=2000)), tmp)
+    used = []
+
+    def inputs():
+        k = 0
+        while k < len(rows):
+            seq = rows[k][0]
+            chunk = chunks.get(seq)
+            if chunk is not None:
+                last, path, mtime = chunk
+                n = last - seq + 1
+                if k + n <= len(rows) and rows[k + n - 1][0] == last and all(
+                        _mtime(media / r[1]) <= mtime for r in rows[k:k + n]):
+                    used.append(path)
+                    yield path
+                    k += n
+                    continue
+            yield media / rows[k][1]
+            k += 1
+
+    pages = concat_pdfs(inputs(), tmp)
     os.replace(tmp, target)
     BatchPart.objects.filter(pk=part.pk).update(pdf=rel, pages=pages, size=target.stat().st_size,
                                                 built_at=timezone.now())
+    for path in chunks_in(media, batch, part):
+        path.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 1 << 62  # missing: concat_pdfs reports it when it reads the invoice's own PDF
+
+
+def chunks_in(media: Path, batch: Batch, part: BatchPart) -> list[Path]:
+    """The chunk files whose first invoice lies in the part."""
+    found = []
+    try:
+        entries = list(os.scandir(media / _chunk_dir(batch)))
+    except FileNotFoundError:
+        return found
+    for e in entries:
+        name = e.name
+        if name.endswith(".pdf") and not name.startswith(".") and "-" in name:
+            first = name[:-4].split("-")[0]
+            if first.isdigit() and part.seq_from <= int(first) <= part.seq_to:
+                found.append(Path(e.path))
+    return found
+
+
+def _part_chunks(media: Path, batch: Batch, part: BatchPart) -> dict[int, tuple[int, Path, int]]:
+    """first seq -> (last seq, path, mtime) of the chunk files lying inside the part (the longest per first seq)."""
+    out: dict[int, tuple[int, Path, int]] = {}
+    for path in chunks_in(media, batch, part):
+        first, _, last = path.stem.partition("-")
+        if not last.isdigit():
+            continue
+        first, last = int(first), int(last)
+        if last > part.seq_to or (first in out and out[first][0] >= last):
+            continue
+        try:
+            out[first] = (last, path, path.stat().st_mtime_ns)
+        except OSError:
+            continue
+    return out
 
 
 # --------------------------------------------------------------------------------- engine
