@@ -133,6 +133,25 @@ def format_money(value, country="CO", *, symbol: bool = True, decimals: int | No
     return f"{sign}{style.prefix}{text}{suffix}" if symbol else f"{sign}{text}"
 
 
+def format_quantity(value, country="CO", *, max_decimals: int = 3) -> str:
+    """A quantity (minutes, MB, kWh...) as a person of ``country`` writes it: thousands grouped, at most
+    ``max_decimals`` decimals (rounded half-up) and no trailing zeros.
+
+    >>> format_quantity("420553.100000000"), format_quantity("822.00"), format_quantity(1234.5, "MX")
+    ('420.553,1', '822', '1,234.5')
+    >>> format_quantity(None), format_quantity("-0.0004")
+    ('', '0')
+    """
+    style = style_for(country)
+    d = quantize(value, max_decimals)
+    if d is None:
+        return ""
+    d = d.normalize() if d != 0 else Decimal(0)
+    sign = "-" if d < 0 else ""
+    whole, _, frac = f"{abs(d):f}".partition(".")
+    return sign + _group(whole, style.thousands) + (style.decimal + frac if frac else "")
+
+
 def format_date(value) -> str:
     """``dd/mm/aaaa`` (a datetime gives its own date: convert it to local time first)."""
     if value is None or value == "":

@@ -1,5 +1,5 @@
 """Money and dates on the pages: ``{% load money %}`` then ``{{ amount|money:current_issuer }}`` and
-``{{ day|fecha }}``.
+``{{ day|fecha }}``; quantities (minutes, MB...) with ``{{ value|cantidad:current_issuer }}``.
 
 The rule itself is :mod:`facturador.printing.money` (one implementation for pages, PDFs, e-mails and the CLI).
 The filter's argument is whatever says the country: an issuer (``current_issuer``, ``batch.issuer``), a country code
@@ -10,7 +10,7 @@ The filter's argument is whatever says the country: an issuer (``current_issuer`
 from django import template
 from django.utils import timezone
 
-from facturador.printing.money import format_date, format_money
+from facturador.printing.money import format_date, format_money, format_quantity
 
 register = template.Library()
 
@@ -27,6 +27,14 @@ def money(value, country="CO"):
 def money_plain(value, country="CO"):
     try:
         return format_money(value, country, symbol=False)
+    except ValueError:
+        return value
+
+
+@register.filter
+def cantidad(value, country="CO"):
+    try:
+        return format_quantity(value, country)
     except ValueError:
         return value
 
