@@ -287,6 +287,31 @@ def open_for_template(path_or_fileobj: Any, filename: str | None, template: Temp
         return _open(matches[0])
 
 
+HEADER_SEARCH_ROWS = 10  # how far from the template's header row a moved header is looked for
+
+
+class _Replay:
+    """A row source that first gives back rows already read (by the header search), then the rest."""
+
+    def __init__(self, source: RowSource, rows: list[tuple[int, tuple]]):
+        self._source, self._rows = source, rows[::-1]
+        self.row_number = source.row_number
+
+    def __iter__(self) -> "_Replay":
+        return self
+
+    def __next__(self) -> tuple:
+        if self._rows:
+            self.row_number, row = self._rows.pop()
+            return row
+        row = next(self._source)
+        self.row_number = self._source.row_number
+        return row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+
 class _Slow(Exception):
     """Internal: the generated fast path hands the row to the general (error-collecting) path."""
 
@@ -378,7 +403,9 @@ class RowMapper:
         self._col_of: dict[str, int | None] = {}
         if t.header_row:
             row = None
+            seen: list[tuple[int, tuple]] = []  # rows read so far (the header may have moved, see _moved_header)
             for row in self.source:
+                seen.append((self.source.row_number, row))
                 if self.source.row_number >= t.header_row:
                     break
             else:
@@ -387,6 +414,7 @@ class RowMapper:
                 raise ImportFileError(
                     "header_row_missing",
                     f"El archivo termina antes de la fila de encabezados ({t.header_row}).", row=t.header_row)
+            row = self._moved_header(seen, row)
             self.header = ["" if c is None else (str(int(c)) if isinstance(c, float) and c.is_integer() else str(c)).strip()
                            for c in row]
             while self.header and not self.header[-1]:
@@ -430,6 +458,33 @@ class RowMapper:
         for fm in t.fields:
             if fm.position is not None:
                 self._col_of[fm.field] = column_index(fm.position)
+
+    def _moved_header(self, seen: list[tuple[int, tuple]], row: tuple) -> tuple:
+        """The header row: the template's, or — when that row lacks the template's headers and one of the
+        `HEADER_SEARCH_ROWS` rows above or below has them all (a title line more or less than last month) —
+        that row, with a warning. Rows read past the header are given back to the mapper (`_Replay`)."""
+        t = self.template
+        wanted = {normalize_header(fm.header) for fm in t.fields if fm.header}
+        if not wanted or wanted <= {normalize_header(c) for c in row}:
+            return row
+        at = len(seen) - 1
+        for _ in range(HEADER_SEARCH_ROWS):
+            nxt = next(self.source, None)
+            if nxt is None:
+                break
+            seen.append((self.source.row_number, nxt))
+        order = sorted(range(len(seen)), key=lambda i: (abs(i - at), i))
+        found = next((i for i in order if i != at and seen[i][0] >= t.header_row - HEADER_SEARCH_ROWS
+                      and wanted <= {normalize_header(c) for c in seen[i][1]}), None)
+        if found is None:
+            self.source = _Replay(self.source, seen[at + 1:])
+            return row
+        rn, header = seen[found]
+        self.source = _Replay(self.source, seen[found + 1:])
+        self.stats.warnings.append(
+            f"Los encabezados de la plantilla están en la fila {rn} y no en la fila {t.header_row}; "
+            f"se leyeron los datos desde la fila {rn + 1}.")
+        return header
 
     def _compile(self) -> None:
         t = self.template

@@ -104,3 +104,18 @@ def test_a_renamed_sheet_is_not_guessed_when_no_sheet_has_the_template_headers(t
     with pytest.raises(ImportFileError) as e:
         validate_file(other, "otro.xlsx", t, period="2026-10")
     assert e.value.code == "sheet_not_found"
+
+
+def test_a_header_moved_by_a_title_line_more_or_less_is_found_with_a_warning(tmp_path):
+    from facturador.tabular.tests.builders import telecom_rows, write_xlsx
+
+    october = write_xlsx(tmp_path / "oct.xlsx", {"Detalle": telecom_rows()})
+    t = Template.from_dict(suggest(read_sample(october, "oct.xlsx"), CATALOG, checks=[SUM]).template())
+    assert t.header_row == 4
+    more = write_xlsx(tmp_path / "nov.xlsx", {"Detalle": [["Cliente: Alumbrado"], *telecom_rows()]})
+    fewer = write_xlsx(tmp_path / "dic.xlsx", {"Detalle": telecom_rows()[1:]})
+    for path, header_at in ((more, 5), (fewer, 3)):
+        r = validate_file(path, path.name, t, period="2026-10")
+        assert (r["rows_read"], r["rows_valid"]) == (6, 2), path.name
+        assert {e["row"] for e in r["errors"]} == {header_at + 1, header_at + 2, header_at + 3, header_at + 4}
+        assert any(f"fila {header_at} y no en la fila 4" in w for w in r["warnings"])
