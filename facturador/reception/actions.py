@@ -312,6 +312,16 @@ def check_sat_status(issuer, actor: Actor, *, document: ReceivedDocument) -> Rec
     return document
 
 
+def check_dian_status(issuer, actor: Actor, *, document: ReceivedDocument) -> ReceivedDocument:
+    """Ask DIAN (GetStatus by the CUFE/CUDE, with the issuer's software) for a received Colombian document, now."""
+    from facturador.reception import dianstatus
+
+    document = dianstatus.check(_own(issuer, document))
+    audit.record("reception.dian_status", actor=actor, issuer=issuer, obj=document,
+                 summary=f"{document.number}: {document.get_dian_check_display()}")
+    return document
+
+
 def check_sat_status_bulk(issuer, actor: Actor, *, documents):
     """Ask SAT for many received CFDIs: a job."""
     ids = [_own(issuer, d).pk for d in documents if d is not None and d.country == "MX"]

@@ -30,7 +30,7 @@ class ReceivedDocumentSerializer(serializers.ModelSerializer):
                   "number", "issue_date", "issue_time", "due_date", "currency", "subtotal", "tax_total",
                   "withholding_total", "total", "uuid", "uuid_scheme", "environment", "verification", "findings",
                   "dian_validation", "dian_response_code", "dian_rules", "dian_state", "sat_state", "sat_cancellable",
-                  "sat_cancellation_status", "stamp_check", "source", "intake", "received_at", "arrivals", "has_pdf"]
+                  "sat_cancellation_status", "stamp_check", "dian_check", "dian_check_message", "dian_checked_at", "source", "intake", "received_at", "arrivals", "has_pdf"]
         read_only_fields = fields
 
     def get_has_pdf(self, obj) -> bool:
@@ -89,6 +89,15 @@ class ReceivedDocumentViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.R
         response = HttpResponse(content, content_type=mime)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+    @extend_schema(request=None, responses={200: ReceivedDocumentSerializer})
+    @action(detail=True, methods=["post"], url_path="dian-status")
+    def dian_status(self, request, issuer_pk=None, pk=None):
+        """Ask DIAN now (GetStatus by the CUFE/CUDE) whether a received Colombian document is valid; the answer is
+        in dian_check (valid, rejected, not_found), dian_check_message and dian_checked_at. 503 when DIAN does not
+        answer."""
+        doc = actions.check_dian_status(self.issuer, Actor.from_request(request), document=self.get_object())
+        return Response(ReceivedDocumentSerializer(doc).data)
 
 
 class IntakeViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

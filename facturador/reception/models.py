@@ -224,6 +224,12 @@ class ReceivedDocument(IssuerScoped):
     sat_cancellable = models.CharField(_("cancelable"), max_length=60, blank=True)
     sat_cancellation_status = models.CharField(_("estatus de cancelación"), max_length=60, blank=True)
     sat_checked_at = models.DateTimeField(null=True, blank=True)
+    # Colombia: DIAN's GetStatus by the CUFE/CUDE, asked on demand ("Consultar estado en la DIAN")
+    dian_check = models.CharField(_("estado consultado en la DIAN"), max_length=10, blank=True,
+                                  choices=[("valid", _("Válido en la DIAN")), ("rejected", _("Rechazado por la DIAN")),
+                                           ("not_found", _("No existe en la DIAN"))])
+    dian_check_message = models.TextField(blank=True)
+    dian_checked_at = models.DateTimeField(null=True, blank=True)
 
     xml = models.FileField(_("XML"), upload_to=document_upload_path, max_length=300)
     application_response = models.FileField(_("ApplicationResponse"), upload_to=document_upload_path, max_length=300,

@@ -17,7 +17,8 @@ def document_json(d: ReceivedDocument) -> dict:
         "withholding_total": money_string(d.withholding_total), "total": money_string(d.total), "uuid": d.uuid,
         "verification": d.verification, "findings": d.findings, "dian_validation": d.dian_validation,
         "dian_response_code": d.dian_response_code, "dian_rules": d.dian_rules, "dian_state": d.dian_state,
-        "sat_state": d.sat_state, "stamp_check": d.stamp_check, "source": d.source, "arrivals": d.arrivals,
+        "sat_state": d.sat_state, "stamp_check": d.stamp_check, "dian_check": d.dian_check,
+        "source": d.source, "arrivals": d.arrivals,
         "received_at": d.received_at.isoformat() if d.received_at else None,
         "has_pdf": bool(d.pdf), "intake": d.intake_id,
     }

@@ -73,6 +73,19 @@ def sat_status(request, pk):
     return redirect("reception:detail", doc.pk)
 
 
+@issuer_required(roles=WRITE_ROLES)
+@require_POST
+def dian_status(request, pk):
+    doc = get_object_or_404(ReceivedDocument, pk=pk, issuer=request.issuer)
+    try:
+        doc = actions.check_dian_status(request.issuer, Actor.from_request(request), document=doc)
+    except Refusal as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, f"Estado en la DIAN: {doc.get_dian_check_display()}.")
+    return redirect("reception:detail", doc.pk)
+
+
 @issuer_required
 def event_file(request, pk):
     """The signed event and DIAN's answer, zipped."""

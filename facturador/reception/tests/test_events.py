@@ -290,3 +290,42 @@ def test_web_buttons_refuse_out_of_order_and_bulk_acknowledges(buyer, invoice, c
                                                          "event_prefix": "EVR", "email_supplier": "on"})
     assert r.status_code == 302 and EventSettings.objects.get(issuer=buyer).person_id_number == "52000111"
     assert "tacit-terms" in client.get("/recepcion/eventos/configuracion/").content.decode()
+
+
+# --- "Consultar estado en la DIAN": GetStatus by the CUFE ---------------------------------------------------
+
+def test_dian_status_of_a_received_invoice_is_asked_with_its_cufe(buyer, invoice, dian):
+    doc = actions.check_dian_status(buyer, actor(), document=invoice)
+    assert (doc.dian_check, doc.get_dian_check_display()) == ("valid", "Válido en la DIAN")
+    assert doc.dian_checked_at is not None and doc.dian_check_message
+
+
+def test_dian_status_of_a_document_dian_does_not_have(buyer, invoice):
+    ReceivedDocument.objects.filter(pk=invoice.pk).update(uuid="ab" * 48)  # a CUFE no one sent to DIAN
+    invoice.refresh_from_db()
+    assert actions.check_dian_status(buyer, actor(), document=invoice).dian_check == "not_found"
+
+
+def test_dian_status_when_dian_does_not_answer_is_a_503_refusal(buyer, invoice, dian):
+    from facturador.reception.dianstatus import DianUnavailable
+
+    dian.stop()
+    with pytest.raises(DianUnavailable) as e:
+        actions.check_dian_status(buyer, actor(), document=invoice)
+    assert e.value.status == 503 and e.value.code == "reception.dian.unavailable"
+    invoice.refresh_from_db()
+    assert invoice.dian_check == ""
+
+
+def test_dian_status_through_the_page_the_api_and_the_cli(buyer, invoice, dian, client, api_client, make_user,
+                                                         capsys):
+    user = make_user("compras", buyer, "billing")
+    client.force_login(user)
+    client.post(f"/recepcion/{invoice.pk}/dian/")
+    page = client.get(f"/recepcion/{invoice.pk}/").content.decode()
+    assert "Válido en la DIAN" in page
+    api_client.force_authenticate(user)
+    resp = api_client.post(f"/api/v1/issuers/{buyer.pk}/received/{invoice.pk}/dian-status/")
+    assert resp.status_code == 200 and resp.json()["dian_check"] == "valid"
+    call_command("reception", "dian-status", "--issuer", BUYER, "--document", invoice.uuid, "--json")
+    assert json.loads(capsys.readouterr().out)["dian_check"] == "valid"

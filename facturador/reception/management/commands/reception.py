@@ -1,4 +1,4 @@
-"""`facturador reception import|reprocess|list|poll|event|sat-status|tacit`: suppliers' documents received by an issuer, from
+"""`facturador reception import|reprocess|list|poll|event|dian-status|sat-status|tacit`: suppliers' documents received by an issuer, from
 the command line: receive, list, poll the mailbox, register DIAN events, ask SAT for a CFDI's status, and follow the
 tacit acceptance of the issuer's own invoices."""
 
@@ -40,6 +40,9 @@ class Command(ActionCommand):
         ev.add_argument("--document", required=True, help="CUFE of the received invoice (or its number)")
         ev.add_argument("--reason", default="", help="031: claim concept 01, 02, 03 or 04")
         ev.add_argument("--wait", action="store_true", help="send now, in this process, and wait for DIAN's answer")
+        dst = sub.add_parser("dian-status", help="ask DIAN (GetStatus) whether a received Colombian document is valid")
+        dst.add_argument("--issuer", required=True)
+        dst.add_argument("--document", required=True, help="CUFE/CUDE of the received document (or its number)")
         sat = sub.add_parser("sat-status", help="ask SAT whether a received CFDI is vigente (now)")
         sat.add_argument("--issuer", required=True)
         sat.add_argument("--document", required=True, help="UUID of the received CFDI (or its number)")
@@ -110,6 +113,14 @@ class Command(ActionCommand):
             self.stdout.write(json.dumps(out, ensure_ascii=False) if as_json else presenters.event_text(event))
             if event.state in ("rejected", "error"):
                 sys.exit(1)
+            return
+        if action == "dian-status":
+            doc = actions.check_dian_status(issuer, self.actor,
+                                            document=services.find_document(issuer, opts["document"]))
+            out = {"document": doc.pk, "number": doc.number, "dian_check": doc.dian_check,
+                   "dian_check_message": doc.dian_check_message}
+            self.stdout.write(json.dumps(out, ensure_ascii=False) if as_json else
+                              f"{doc.number}: {doc.get_dian_check_display()} — {doc.dian_check_message}")
             return
         if action == "sat-status":
             doc = actions.check_sat_status(issuer, self.actor, document=services.find_document(issuer, opts["document"]))
