@@ -374,6 +374,10 @@ FACTURADOR_BILLING_RENDER_HELPERS = int(os.environ.get("FACTURADOR_BILLING_RENDE
 FACTURADOR_BILLING_SEND_ROUND_SECONDS = float(os.environ.get("FACTURADOR_BILLING_SEND_ROUND_SECONDS") or 20)
 # ... and how many of its rounds may send at once (each on a free worker, 50 invoices per SendBillAsync).
 FACTURADOR_BILLING_SEND_JOBS = int(os.environ.get("FACTURADOR_BILLING_SEND_JOBS") or 2)
+# ... and whether the render jobs of a batch of at least 2 zips (100 invoices) also upload its full zips of 50 and
+# follow DIAN's answers while they render (a thread per render job: network waits, not CPU), so the answers follow
+# the rendering instead of waiting for a free worker after it (0: only the sending job sends).
+FACTURADOR_BILLING_SEND_WHILE_RENDERING = (os.environ.get("FACTURADOR_BILLING_SEND_WHILE_RENDERING") or "1") != "0"
 # Local DIAN and PAC test services started by `facturador serve --seed-demo` (and used by the demo data)
 FACTURADOR_DIAN_SANDBOX_PORT = int(os.environ.get("FACTURADOR_DIAN_SANDBOX_PORT", "8089"))
 FACTURADOR_PAC_SANDBOX_PORT = int(os.environ.get("FACTURADOR_PAC_SANDBOX_PORT", "8090"))

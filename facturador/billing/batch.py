@@ -453,10 +453,10 @@ def _store_rendered(done: list[BillingInvoice]):
 class _Renderer:
     """Builds the template data of an invoice and renders it with the batch's template version."""
 
-    def __init__(self, batch: Batch):
+    def __init__(self, batch: Batch, job_id: int | None = None):
         from facturador.printing.render import get_renderer
 
-        self.batch = batch
+        self.batch, self.job_id = batch, job_id  # job_id: the render job (its DIAN uploads, electronic batches)
         self.issuer = batch.issuer
         self.conf = BillingSettings.for_issuer(self.issuer)
         tpl = batch.template
@@ -550,6 +550,10 @@ class _Renderer:
             pdf.close()
         return whole, pages
 
+    def close(self):
+        if self.signer is not None:
+            self.signer.close()
+
     def render_chunk(self, invoices: list[BillingInvoice], on_each=None) -> list[BillingInvoice]:
         from facturador.printing.invoice import prepare_invoice_data
 
@@ -559,7 +563,7 @@ class _Renderer:
             if self.signer is None:
                 from facturador.billing.electronic import BatchSigner
 
-                self.signer = BatchSigner(self.batch)
+                self.signer = BatchSigner(self.batch, job_id=self.job_id)
             dian = self.signer.sign(invoices, by_acc)
         media = Path(settings.MEDIA_ROOT)
         prepared = [(inv, prepare_invoice_data(self.raw(inv, by_acc.get(inv.account_id, []), dian.get(inv.pk))))
@@ -849,6 +853,16 @@ def _run(ctx: jobs.JobContext, batch: Batch):
 
 
 def _work(ctx: jobs.JobContext, batch: Batch, *, main: bool, total: int = 0, main_id: int | None = None) -> int:
+    opened: list[_Renderer] = []
+    try:
+        return _render_leased(ctx, batch, opened, main=main, total=total, main_id=main_id)
+    finally:
+        for renderer in opened:  # an electronic batch's uploads by this job end before the job does
+            renderer.close()
+
+
+def _render_leased(ctx: jobs.JobContext, batch: Batch, opened: list, *, main: bool, total: int = 0,
+                   main_id: int | None = None) -> int:
     """Render leased chunks and build the parts they complete until nothing is left for this job.
 
     The main job returns when every invoice has its PDF and every part is built (waiting for what other
@@ -867,7 +881,9 @@ def _work(ctx: jobs.JobContext, batch: Batch, *, main: bool, total: int = 0, mai
                 return rendered
         chunk = _claim(batch, me, limit)
         if chunk:
-            renderer = renderer or _Renderer(batch)
+            if renderer is None:
+                renderer = _Renderer(batch, job_id=me)
+                opened.append(renderer)
             if main:
                 now = time.monotonic()
                 if now - last_count > 0.5:

@@ -30,6 +30,7 @@ in the payment barcode.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -165,13 +166,27 @@ def print_data(document_ids) -> dict[int, dict]:
 class BatchSigner:
     """Signs the DIAN invoices of a render chunk (one per worker: the certificate is loaded once)."""
 
-    def __init__(self, batch):
+    def __init__(self, batch, job_id: int | None = None):
+        from django.conf import settings
+
         services = _services()
         self.services = services
         self.batch = batch
         self.mode = services.active_mode(batch.issuer)
         self.signer = services.signer_for(batch.issuer)
         self.ranges: list = []
+        # the render job's uploads while it renders (see _Courier): only for batches of at least two full zips
+        self.courier = None
+        if job_id is not None and settings.FACTURADOR_BILLING_SEND_WHILE_RENDERING and \
+                batch.account_count >= 2 * _Sender.ZIP_MAX:
+            self.courier = _Courier(batch, job_id)
+
+    def close(self):
+        """Stop this render job's uploads (waiting for the one under way, so that the job never ends with a claim
+        of its own being uploaded); zips still waiting for DIAN's answer are followed by the sending job."""
+        if self.courier is not None:
+            self.courier.stop()
+            self.courier = None
 
     def _range(self, prefix: str, number: int):
         from facturador.core.models import NumberingRange
@@ -213,6 +228,8 @@ class BatchSigner:
                 self._store(invoices, signed, failed)
                 fresh = {pk: {"cufe": built.cufe, "qr_text": built.qr_text, "authorization": rng.resolution_number,
                               "validation_date": None} for pk, (_data, rng, built) in signed.items()}
+                if fresh and self.courier is not None:
+                    self.courier.nudge()
             except (IntegrityError, _Taken):
                 # another worker stored them first (a lease taken over): use what it stored
                 logger.info("Batch %s: documents of a chunk were signed by another worker", batch.pk)
@@ -362,24 +379,30 @@ class _Sender:
 
     ZIP_MAX = 50  # DIAN's limit of documents per SendBillAsync zip
 
-    def __init__(self, ctx: jobs.JobContext, batch):
+    def __init__(self, ctx: jobs.JobContext | None, batch, *, me: int | None = None, adopt: bool = True):
+        """``me``: the job the claims are made for (the context's job by default); ``adopt``: also follow the
+        zips sent by rounds that are over."""
         from django.conf import settings
 
         from facturador.einvoice import services
         from facturador.einvoice.models import DianDocument
 
-        self.ctx, self.batch, self.me = ctx, batch, ctx.job.pk
+        self.ctx, self.batch, self.me = ctx, batch, me if me is not None else ctx.job.pk
         self.DianDocument = DianDocument
         self.client = services.dian_client(batch.issuer, services.active_mode(batch.issuer))
         self.interval = settings.FACTURADOR_DIAN_POLL_INTERVAL
         self.max_polls = settings.FACTURADOR_DIAN_POLL_ATTEMPTS
         self.polls: dict[str, list] = {}  # zip key -> [next poll (monotonic), polls done, wait]
         self.sent = self.answered = 0
-        # the zips this round follows: those sent by rounds that are over (a running round follows its own)
+        if adopt:
+            self.adopt()
+
+    def adopt(self):
+        """Follow the zips sent by rounds (or render jobs) that are over; a running one follows its own."""
         running = Job.objects.filter(status=Job.Status.RUNNING).exclude(pk=self.me).values("pk")
-        for key in _unanswered(batch).filter(status=DianDocument.Status.PENDING).exclude(zip_key="") \
+        for key in _unanswered(self.batch).filter(status=self.DianDocument.Status.PENDING).exclude(zip_key="") \
                 .exclude(job_id__in=running).values_list("zip_key", flat=True).distinct():
-            self.polls[key] = [0.0, 0, self.interval]
+            self.polls.setdefault(key, [0.0, 0, self.interval])
 
     def _free(self) -> Q:
         """Signed documents, and those a round claimed but that got no ZipKey (its worker died before DIAN
@@ -490,8 +513,58 @@ class _Sender:
         return done
 
     def progress(self):
+        if self.ctx is None:
+            return
         self.ctx.progress(self.answered, total=max(self.sent, self.answered),
                           message=f"{self.sent} documentos enviados a la DIAN, {self.answered} con respuesta")
+
+
+class _Courier(threading.Thread):
+    """A render job's DIAN uploads while it renders: every full zip of 50 signed documents of the batch is claimed
+    for the render job and sent (SendBillAsync), and the zips it sent are polled (GetStatusZip) as they come due.
+    A thread beside the rendering: its time is spent waiting for DIAN, which does not hold the rendering (the
+    GIL is free meanwhile); the CPU it uses is that of the sending job it saves. The claims are the sending
+    job's (SIGNED -> SENT for this job, exactly once); what is left when the job stops (a last partial zip, answers
+    still to come) is the sending job's, which follows the zips of jobs that are over."""
+
+    IDLE = 1.0  # longest wait between two looks for a full zip when no signing nudges it
+
+    def __init__(self, batch, job_id: int):
+        super().__init__(name=f"dian-courier-{job_id}", daemon=True)
+        self.batch, self.job_id = batch, job_id
+        self.wake, self.stopping = threading.Event(), threading.Event()
+        self.start()
+
+    def nudge(self):
+        """New documents were signed: look for a full zip now."""
+        self.wake.set()
+
+    def stop(self):
+        self.stopping.set()
+        self.wake.set()
+        self.join()
+
+    def run(self):
+        from django.db import connection
+
+        try:
+            sender = _Sender(None, self.batch, me=self.job_id, adopt=False)
+            while not self.stopping.is_set():
+                ids = list(sender.sendable().values_list("pk", flat=True)[:_Sender.ZIP_MAX])
+                if len(ids) == _Sender.ZIP_MAX:
+                    if not sender.upload(ids):
+                        return  # DIAN unreachable: the sending job tries again later
+                    continue
+                if sender.poll_due():
+                    continue
+                soon = min((st[0] for st in sender.polls.values() if st[1] < sender.max_polls), default=None)
+                wait = self.IDLE if soon is None else min(self.IDLE, max(0.0, soon - time.monotonic()))
+                if self.wake.wait(wait):
+                    self.wake.clear()
+        except Exception:  # noqa: BLE001 - the sending job sends whatever this thread could not
+            logger.exception("Batch %s: uploading to DIAN beside the rendering failed", self.batch.pk)
+        finally:
+            connection.close()  # this thread's own database connection
 
 
 def send_batch(ctx: jobs.JobContext, batch):
@@ -531,6 +604,7 @@ def send_batch(ctx: jobs.JobContext, batch):
             break
         time.sleep(max(0.0, soon - time.monotonic()))
     generating = _generation_running(batch)
+    sender.adopt()  # zips of render jobs that ended during this round (see _Courier)
     waiting = [st for st in sender.polls.values() if st[1] < sender.max_polls]
     unsent = sender.sendable().exists()
     polling_rounds = ctx.params.get("polling_rounds", 0)

@@ -1,5 +1,6 @@
 """Electronic billing type: each batch invoice is a signed DIAN invoice; CUFE and QR on the PDF."""
 
+import time
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -206,6 +207,34 @@ def test_concurrent_rounds_claim_each_document_once_and_an_interrupted_claim_is_
     third = round_job()
     assert third.upload(ids) and len(sandbox.batches) == 2
     assert dict(DianDocument.objects.values_list("pk", "file_name")) == names
+
+
+@pytest.mark.django_db(transaction=True)  # the courier is a thread: it reads what this test committed
+def test_a_render_job_uploads_full_zips_while_it_renders_and_follows_their_answers(dian_issuer, sandbox,  # noqa: F811
+                                                                                    settings, tmp_path, monkeypatch):
+    """The courier of a render job claims every full zip of signed documents for that job, sends it and records
+    DIAN's answers; a partial zip is left to the sending job (it goes once the generation is over)."""
+    from facturador.billing import electronic
+    from facturador.core import jobs as corejobs
+    from facturador.einvoice.models import DianDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.FACTURADOR_DIAN_POLL_INTERVAL = 0.05
+    monkeypatch.setattr(electronic._Sender, "ZIP_MAX", 2)
+    batch = issue_batch_inline(dian_issuer, make_accounts(dian_issuer, 3), electronic=True)
+    job = corejobs.create_job(dian_issuer, "billing.batch_render", params={"batch_id": batch.pk}, enqueue=False)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
+    courier = electronic._Courier(batch, job.pk)
+    try:
+        for _ in range(200):
+            if DianDocument.objects.filter(status="accepted").count() == 2:
+                break
+            time.sleep(0.05)
+    finally:
+        courier.stop()
+    docs = list(DianDocument.objects.order_by("number").values_list("status", "job_id"))
+    assert docs == [("accepted", job.pk), ("accepted", job.pk), ("signed", None)]
+    assert len(sandbox.batches) == 1
 
 
 @pytest.mark.django_db
