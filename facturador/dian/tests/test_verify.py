@@ -289,3 +289,23 @@ def test_a_processing_instruction_added_around_the_signed_document_breaks_its_di
     assert verify.verify_signature(signed_invoice).ok
     check = verify.verify_signature(changed)
     assert not check.ok and "resumen de la referencia" in check.message
+
+
+def test_verifying_a_parsed_tree_leaves_it_as_it_was(signed_invoice):
+    """The enveloped-signature transform works on the caller's tree (no copy): the signature is put back."""
+    root = etree.fromstring(signed_invoice)
+    before = etree.tostring(root)
+    assert verify._verify_root(signed_invoice, root).check("signature").ok
+    assert etree.tostring(root) == before
+
+
+def test_tree_is_put_back_when_a_later_transform_is_refused(signed_invoice):
+    root = etree.fromstring(signed_invoice)
+    ref = root.xpath("//ds:Reference[@URI='']", namespaces={"ds": verify.DS})[0]
+    transforms = ref.find(f"{{{verify.DS}}}Transforms")
+    assert transforms[0].get("Algorithm") == verify.ENVELOPED
+    etree.SubElement(transforms, f"{{{verify.DS}}}Transform", Algorithm="urn:unknown")  # after the enveloped one
+    before = etree.tostring(root)
+    with pytest.raises(verify._SigFail):
+        verify._reference_octets(ref, root, signed_invoice)
+    assert etree.tostring(root) == before
