@@ -312,6 +312,20 @@ def check_sat_status(issuer, actor: Actor, *, document: ReceivedDocument) -> Rec
     return document
 
 
+def recheck_stamp(issuer, actor: Actor, *, document: ReceivedDocument) -> ReceivedDocument:
+    """Verify a received CFDI's stamp again (its SAT certificate was not available when it arrived)."""
+    from facturador.reception import satcerts
+
+    document = _own(issuer, document)
+    if document.country != "MX" or not document.stamp_check:
+        raise Invalid("reception.stamp.not_a_cfdi", "El timbre fiscal se verifica en CFDI de México timbrados.",
+                      field="document")
+    satcerts.recheck_stamp(document)
+    audit.record("reception.stamp_check", actor=actor, issuer=issuer, obj=document,
+                 summary=f"{document.number}: {document.get_stamp_check_display()}")
+    return document
+
+
 def check_dian_status(issuer, actor: Actor, *, document: ReceivedDocument) -> ReceivedDocument:
     """Ask DIAN (GetStatus by the CUFE/CUDE, with the issuer's software) for a received Colombian document, now."""
     from facturador.reception import dianstatus

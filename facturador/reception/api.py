@@ -91,6 +91,14 @@ class ReceivedDocumentViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.R
         return response
 
     @extend_schema(request=None, responses={200: ReceivedDocumentSerializer})
+    @action(detail=True, methods=["post"], url_path="stamp-check")
+    def stamp_check(self, request, issuer_pk=None, pk=None):
+        """Verify a received CFDI's stamp (TimbreFiscalDigital) again with SAT's certificate, e.g. after SAT's
+        certificate repository was unreachable when it arrived; the answer is in stamp_check and findings."""
+        doc = actions.recheck_stamp(self.issuer, Actor.from_request(request), document=self.get_object())
+        return Response(ReceivedDocumentSerializer(doc).data)
+
+    @extend_schema(request=None, responses={200: ReceivedDocumentSerializer})
     @action(detail=True, methods=["post"], url_path="dian-status")
     def dian_status(self, request, issuer_pk=None, pk=None):
         """Ask DIAN now (GetStatus by the CUFE/CUDE) whether a received Colombian document is valid; the answer is

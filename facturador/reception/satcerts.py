@@ -108,6 +108,29 @@ def remember(cert: x509.Certificate) -> None:
     _store(certificate_number(cert), cert)
 
 
+def forget_miss(number: str) -> None:
+    """Look for `number` again at the next lookup (a person asked to check again)."""
+    with _lock:
+        _missed.pop(number, None)
+
+
+def recheck_stamp(document) -> None:
+    """Verify a received CFDI again now that SAT's certificate may be available (the repository was unreachable,
+    or the deployment added the certificate to its folder): its findings, verification and report are replaced."""
+    from facturador.reception import intake as reader
+
+    with document.xml.open("rb") as fh:
+        xml = fh.read()
+    root = reader.parse(xml)
+    tfd = root.find(f".//{{{reader.TFD_NS}}}TimbreFiscalDigital")
+    if tfd is not None:
+        forget_miss(tfd.get("NoCertificadoSAT") or "")
+    cand = reader.read_mexican("", xml, root, pac_certificates=lookup)
+    document.findings, document.report = cand.findings, cand.report
+    document.verification = reader.verdict(cand.findings)
+    document.save(update_fields=["findings", "report", "verification"])
+
+
 def lookup(number: str) -> x509.Certificate | None:
     """SAT's certificate `number`, or None when it is not available (logged in English)."""
     if not satcerts.is_certificate_number(number):

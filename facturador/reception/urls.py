@@ -20,6 +20,7 @@ urlpatterns = [
     path("<int:pk>/evento/", views_events.event, name="event"),
     path("<int:pk>/sat/", views_events.sat_status, name="sat_status"),
     path("<int:pk>/dian/", views_events.dian_status, name="dian_status"),
+    path("<int:pk>/timbre/", views_events.stamp_check, name="stamp_check"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/<str:what>/", views.download, name="download"),
 ]

@@ -75,6 +75,19 @@ def sat_status(request, pk):
 
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
+def stamp_check(request, pk):
+    doc = get_object_or_404(ReceivedDocument, pk=pk, issuer=request.issuer)
+    try:
+        doc = actions.recheck_stamp(request.issuer, Actor.from_request(request), document=doc)
+    except Refusal as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, f"Timbre fiscal: {doc.get_stamp_check_display()}.")
+    return redirect("reception:detail", doc.pk)
+
+
+@issuer_required(roles=WRITE_ROLES)
+@require_POST
 def dian_status(request, pk):
     doc = get_object_or_404(ReceivedDocument, pk=pk, issuer=request.issuer)
     try:

@@ -131,3 +131,26 @@ def test_stamp_verified_when_received_in_a_batch(receiver_mx, cfdi_xml, cfdi_sat
     settings.FACTURADOR_SAT_CERTIFICATES_DIR = str(tmp_path)
     services.import_batch(receiver_mx, source="cli", arrivals=[("cfdi.xml", cfdi_xml)])
     assert ReceivedDocument.objects.get(issuer=receiver_mx).stamp_check == "verified"
+
+
+def test_stamp_checked_again_once_the_certificate_is_available(receiver_mx, cfdi_xml, cfdi_sat_certificate, settings,
+                                                               own_data_dir, tmp_path, client, make_user):
+    """SAT's repository did not answer when the CFDI arrived; "Verificar de nuevo" on its page checks it now."""
+    doc = receive(receiver_mx, cfdi_xml)
+    assert doc.stamp_check == "unavailable"
+    (tmp_path / f"{sat_number(cfdi_xml)}.cer").write_bytes(cfdi_sat_certificate)  # now the deployment has it
+    settings.FACTURADOR_SAT_CERTIFICATES_DIR = str(tmp_path)
+    client.force_login(make_user("compras", receiver_mx, "billing"))
+    client.post(f"/recepcion/{doc.pk}/timbre/")
+    doc.refresh_from_db()
+    assert (doc.stamp_check, doc.verification, doc.findings) == ("verified", "ok", [])
+
+
+def test_stamp_check_again_through_the_api(receiver_mx, cfdi_xml, cfdi_sat_certificate, settings, own_data_dir,
+                                           tmp_path, api_client, make_user):
+    doc = receive(receiver_mx, cfdi_xml)
+    (tmp_path / f"{sat_number(cfdi_xml)}.cer").write_bytes(cfdi_sat_certificate)
+    settings.FACTURADOR_SAT_CERTIFICATES_DIR = str(tmp_path)
+    api_client.force_authenticate(make_user("api", receiver_mx, "billing"))
+    resp = api_client.post(f"/api/v1/issuers/{receiver_mx.pk}/received/{doc.pk}/stamp-check/")
+    assert resp.status_code == 200 and resp.json()["stamp_check"] == "verified"
