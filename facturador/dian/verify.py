@@ -16,6 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -233,6 +234,24 @@ def _digest(method_el, data: bytes) -> bytes:
     return _DIGESTS[alg](data).digest()
 
 
+# Certificates read once per distinct certificate: DIAN signs every ApplicationResponse with the same one, and a
+# supplier every invoice and AttachedDocument with its own. Keyed by the DER bytes (and the parsed certificate,
+# whose hash is its DER's), so a cached value is only ever given for the same certificate; errors are not cached.
+@lru_cache(maxsize=256)
+def _certificate(der: bytes) -> x509.Certificate:
+    return x509.load_der_x509_certificate(der)
+
+
+@lru_cache(maxsize=256)
+def _public_key(cert: x509.Certificate):
+    return cert.public_key()
+
+
+@lru_cache(maxsize=256)
+def _subject(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
 def _signing_cert_refs(sig) -> list:
     """``.//xades:SigningCertificate/xades:Cert | .//*[local-name()='SigningCertificateV2']/*`` in document order,
     with lxml's C tag filter instead of XPath's local-name() test on every node of the signature."""
@@ -307,7 +326,7 @@ def _verify_signature(xml_bytes: bytes, root) -> tuple[Check, x509.Certificate |
                     signing_der = der
                     serial = text(cref, "xades:IssuerSerial/ds:X509SerialNumber")
                     if serial is not None:
-                        cert = x509.load_der_x509_certificate(der)
+                        cert = _certificate(der)
                         if serial.strip() != str(cert.serial_number):
                             raise _SigFail("El número de serie en SigningCertificate no corresponde al certificado.")
                     break
@@ -316,7 +335,7 @@ def _verify_signature(xml_bytes: bytes, root) -> tuple[Check, x509.Certificate |
         if signing_der is None:
             raise _SigFail("El certificado de KeyInfo no corresponde al resumen de xades:SigningCertificate.")
         try:
-            cert = x509.load_der_x509_certificate(signing_der)
+            cert = _certificate(signing_der)
         except ValueError:
             raise _SigFail("El certificado de firma no se puede leer.") from None
         sm = si.find(f"{{{DS}}}SignatureMethod")
@@ -328,7 +347,7 @@ def _verify_signature(xml_bytes: bytes, root) -> tuple[Check, x509.Certificate |
         signed_info = _c14n(si, cm.get("Algorithm") if cm is not None else None,
                             (inc.get("PrefixList") or "").split() if inc is not None else None)
         value = base64.b64decode("".join((text(sig, "ds:SignatureValue") or "").split()))
-        key = cert.public_key()
+        key = _public_key(cert)
         try:
             if kind_hash[0] == "rsa" and isinstance(key, rsa.RSAPublicKey):
                 key.verify(value, signed_info, padding.PKCS1v15(), kind_hash[1]())
@@ -343,7 +362,7 @@ def _verify_signature(xml_bytes: bytes, root) -> tuple[Check, x509.Certificate |
                 raise _SigFail("El tipo de llave del certificado no corresponde al algoritmo de firma.")
         except InvalidSignature:
             raise _SigFail("Valor de la firma inválido (SignatureValue no corresponde a SignedInfo).") from None
-        subject = cert.subject.rfc4514_string()
+        subject = _subject(cert)
         return Check("signature", True, "", f"Firma criptográficamente válida ({len(refs)} referencias); "
                                             f"certificado: {subject}."), cert
     except _SigFail as exc:
@@ -389,6 +408,9 @@ def certificate_nit(cert: x509.Certificate) -> str | None:
         return None
     digits = "".join(ch for ch in str(attrs[0].value).split("-")[0] if ch.isdigit())
     return digits or None
+
+
+_certificate_nit = lru_cache(maxsize=256)(certificate_nit)
 
 
 def _digits(value: str | None) -> str:
@@ -500,7 +522,7 @@ def xades_profile(root, info: dict, cert: x509.Certificate | None) -> tuple[list
                                   f"La fecha de emisión ({info['issue_date']}) debe ser igual a la fecha de la firma "
                                   f"({signed_on})."))
     if cert is not None:
-        nit = certificate_nit(cert)
+        nit = _certificate_nit(cert)
         parties = {k: _digits(v) for k, v in (("emisor", info.get("supplier_nit")),
                                                ("proveedor tecnológico", info.get("provider_nit"))) if _digits(v)}
         if not nit:

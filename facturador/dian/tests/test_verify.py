@@ -309,3 +309,13 @@ def test_tree_is_put_back_when_a_later_transform_is_refused(signed_invoice):
     with pytest.raises(verify._SigFail):
         verify._reference_octets(ref, root, signed_invoice)
     assert etree.tostring(root) == before
+
+
+def test_a_certificate_is_read_once_for_all_the_documents_it_signed(signer):
+    """DIAN's ApplicationResponse certificate is the same on every received document: parsed once (by its DER)."""
+    docs = [xades.sign(ubl.build_xml(make_invoice()), signer) for _ in range(2)]
+    verify._certificate.cache_clear()
+    reports = [verify.verify_document(d) for d in docs]
+    assert all(r.check("signature").ok for r in reports)
+    info = verify._certificate.cache_info()
+    assert (info.misses, info.currsize) == (1, 1)
