@@ -960,8 +960,11 @@ class DianSandbox:
         def msg(code, severity, text):
             return RuleMessage(code, severity, text, RuleMessage(code, severity, text, "").format())
 
+        # one safe parse for the fields, the rules and verify_document's checks (the trees are only read); the
+        # service's own parser for what the safe one refuses (a DOCTYPE, more than 20 MB), as before
+        checked, report = _parse_or_report(xml, MAX_XML_BYTES)
         try:
-            root = etree.fromstring(xml, soap.PARSER)
+            root = checked if checked is not None else etree.fromstring(xml, soap.PARSER)
         except etree.XMLSyntaxError as exc:
             return None, [msg("ZB01", responses.REJECTION, f"Fallo en el esquema XML del archivo: {exc}")]
         f = _fields(root)
@@ -987,8 +990,7 @@ class DianSandbox:
             else:
                 out.append(msg("FAD05e", responses.REJECTION, "Número de factura no existe para el número de "
                                                                "autorización."))
-        # one safe parse and one signature verification for both the rules and verify_document's checks
-        checked, report = _parse_or_report(xml, MAX_XML_BYTES)
+        # one signature verification for both the rules and verify_document's checks
         signature = None
         if report is None:
             report = _verify_root(xml, checked, technical_key=key, pin=pin, schema_dir=self.schema_dir)
