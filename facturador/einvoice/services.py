@@ -69,15 +69,29 @@ def active_mode(issuer) -> OperationMode:
     return mode
 
 
+#: signing keys loaded in this process, by certificate row and digest of its PKCS#12 and password: opening a
+#: PKCS#12 costs tens of milliseconds, and a batch's render jobs, sending rounds and DIAN clients each asked for it
+_SIGNERS: dict[tuple, xades.Signer] = {}
+_SIGNERS_MAX = 32
+
+
 def signer_for(issuer) -> xades.Signer:
     cert = certificates.active_certificate(issuer, Certificate.Kind.PKCS12)
     if cert is None:
         raise EinvoiceError("einvoice.certificate.missing", "Cargue el certificado de firma digital (.p12) del emisor.",
                             field="certificate")
-    try:
-        return xades.load_pkcs12(cert.key_material.reveal(), cert.password.reveal())
-    except DianError as exc:
-        raise dian_refusal(exc, "einvoice.certificate.invalid", field="certificate") from exc
+    material, password = bytes(cert.key_material.reveal()), cert.password.reveal()
+    key = (cert.pk, hashlib.sha256(material + b"\0" + (password or "").encode("utf-8")).digest())
+    signer = _SIGNERS.get(key)
+    if signer is None:
+        try:
+            signer = xades.load_pkcs12(material, password)
+        except DianError as exc:
+            raise dian_refusal(exc, "einvoice.certificate.invalid", field="certificate") from exc
+        if len(_SIGNERS) >= _SIGNERS_MAX:
+            _SIGNERS.pop(next(iter(_SIGNERS)))  # the oldest
+        _SIGNERS[key] = signer
+    return signer
 
 
 def dian_client(issuer, mode: OperationMode, **options):

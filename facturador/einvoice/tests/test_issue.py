@@ -111,3 +111,19 @@ def test_schema_validation_when_the_kit_is_configured(dian_issuer, invoice_paylo
     settings.FACTURADOR_DIAN_SCHEMA_DIR = str(shared / "dian/xsd")
     doc = services.issue(dian_issuer, invoice_payload, send=False)
     assert doc.status == "signed"
+
+
+def test_the_signing_key_is_opened_once_per_certificate_and_again_when_it_is_replaced(dian_issuer, monkeypatch):
+    from facturador.core import certificates
+    from facturador.dian import xades
+    from facturador.dian.testing import make_test_pkcs12
+
+    opened = []
+    real = xades.load_pkcs12
+    monkeypatch.setattr(xades, "load_pkcs12", lambda *args: opened.append(1) or real(*args))
+    monkeypatch.setattr(services, "_SIGNERS", {})
+    first = services.signer_for(dian_issuer)
+    assert services.signer_for(dian_issuer) is first and len(opened) == 1
+    certificates.store(dian_issuer, kind="p12", password="otra", p12=make_test_pkcs12(dian_issuer.tax_id, "otra"))
+    replaced = services.signer_for(dian_issuer)
+    assert replaced is not first and replaced.certificate != first.certificate and len(opened) == 2
