@@ -256,6 +256,12 @@ class ReceivedDocument(IssuerScoped):
         return f"{self.number} — {self.supplier_name or self.supplier_tax_id}"
 
     @property
+    def has_application_response(self) -> bool:
+        """DIAN's ApplicationResponse came with it: stored on its own, or inside the AttachedDocument kept
+        (`reception.files.application_response_xml`; `dian_validation` is "missing" when the container had none)."""
+        return bool(self.application_response) or (bool(self.container) and self.dian_validation not in ("", "missing"))
+
+    @property
     def verification_badge(self) -> str:
         """The page's badge colour for the verification result."""
         return {"ok": "accepted", "failed": "rejected"}.get(self.verification, "pending")

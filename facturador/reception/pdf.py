@@ -21,8 +21,9 @@ def _t(el, path) -> str:
 
 
 def render(doc) -> bytes:
-    with doc.xml.open("rb") as fh:
-        xml = fh.read()
+    from facturador.reception.files import document_xml
+
+    xml = document_xml(doc)
     if doc.country == "MX":
         return cfdi_pdf(xml)
     root = parse(xml)

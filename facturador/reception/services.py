@@ -107,14 +107,17 @@ def _new_document(issuer: Issuer, intake: Intake, cand: reader.Candidate, reason
 
 
 def _write_files(doc: ReceivedDocument, cand: reader.Candidate) -> None:
-    """Write the document's files (the caller deletes them with `_delete_files` when its row is not stored)."""
+    """Write the document's files (the caller deletes them with `_delete_files` when its row is not stored).
+    A document in an AttachedDocument keeps the container only: its XML and DIAN's ApplicationResponse are
+    inside it, extracted when downloaded (`reception.files`)."""
     stem = clean_filename(cand.fields["number"] or cand.uuid[:16])
-    doc.xml.save(f"{stem}.xml", ContentFile(cand.xml), save=False)
-    if cand.application_response:
-        doc.application_response.save(f"ApplicationResponse-{stem}.xml",
-                                      ContentFile(cand.application_response), save=False)
     if cand.container:
         doc.container.save(f"ad{stem}.xml", ContentFile(cand.container), save=False)
+    else:
+        doc.xml.save(f"{stem}.xml", ContentFile(cand.xml), save=False)
+        if cand.application_response:
+            doc.application_response.save(f"ApplicationResponse-{stem}.xml",
+                                          ContentFile(cand.application_response), save=False)
     if cand.pdf:
         doc.pdf.save(clean_filename(cand.pdf_name or f"{stem}.pdf"), ContentFile(cand.pdf), save=False)
 

@@ -113,7 +113,7 @@ def test_document_filed_meanwhile_by_another_arrival_falls_back_to_one_by_one(re
     first, second = import_files(receiver_co, [("a2.zip", co_zips[0]), ("b.zip", co_zips[1])])
     assert (first.status, first.duplicates, second.documents) == ("processed", 1, 1)
     assert ReceivedDocument.objects.filter(issuer=receiver_co).count() == 2
-    assert len(document_files(receiver_co)) == 2 * 4  # no file of the rolled-back batch stays
+    assert len(document_files(receiver_co)) == 2 * 2  # container + PDF each; none of the rolled-back batch stays
 
 
 def test_more_arrivals_than_a_batch(receiver_co, co_zips, monkeypatch):

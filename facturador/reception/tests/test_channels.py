@@ -66,6 +66,10 @@ def test_inbox_filters_detail_and_excel_export(client, reception_admin, receiver
     assert doc.number not in client.get(reverse("reception:inbox"), {"state": "set_aside"}).content.decode()
     detail = client.get(reverse("reception:detail", args=[doc.pk])).content.decode()
     assert doc.uuid in detail and "PDF del proveedor" in detail
+    answer = reverse("reception:download", args=[doc.pk, "respuesta"])
+    assert answer in detail  # inside the AttachedDocument kept: offered, and extracted when downloaded
+    resp = client.get(answer)
+    assert resp.status_code == 200 and b"ApplicationResponse" in resp.content
     xlsx = client.get(reverse("reception:export"))
     from python_calamine import CalamineWorkbook
 

@@ -23,7 +23,7 @@ def test_colombian_zip_is_verified_and_filed(receiver_co, co_zip):
     assert (intake.status, intake.documents) == ("processed", 1)
     assert (doc.supplier_tax_id, doc.buyer_tax_id, doc.country, doc.kind) == ("900373076", BUYER_NIT, "CO", "invoice")
     assert doc.verification == "ok", doc.findings
-    assert doc.dian_validation == "accepted" and doc.pdf and doc.application_response and doc.container
+    assert doc.dian_validation == "accepted" and doc.pdf and doc.container and doc.has_application_response
     assert doc.total > 0 and len(doc.uuid) == 96
 
 
@@ -114,3 +114,31 @@ def test_rejected_dian_answer_keeps_rule_codes(receiver_co, co_zips):
     doc = ReceivedDocument.objects.get(issuer=receiver_co)
     assert doc.dian_validation == "rejected" and doc.verification == "failed"
     assert [r["code"] for r in doc.dian_rules] == ["FAD06"]
+
+
+def test_document_in_a_container_keeps_the_container_and_pdf_only(receiver_co, co_zip):
+    """Its XML and DIAN's ApplicationResponse are inside the AttachedDocument: extracted when downloaded, byte for
+    byte, not written again on arrival."""
+    from facturador.dian.attached import extract
+    from facturador.reception import files
+
+    receive(receiver_co, co_zip, "z.zip")
+    doc = ReceivedDocument.objects.get(issuer=receiver_co)
+    assert not doc.xml and not doc.application_response
+    _, container = attached_xml(co_zip)
+    invoice, answer = extract(container)
+    assert files.download(doc, "contenedor")[0] == container
+    assert files.download(doc, "xml")[:2] == (invoice, f"{doc.number}.xml")
+    assert files.download(doc, "respuesta")[:2] == (answer, f"ApplicationResponse-{doc.number}.xml")
+    assert files.download(doc, "pdf")[0].startswith(b"%PDF")
+
+
+def test_summary_pdf_of_a_document_in_a_container_reads_its_xml(receiver_co, co_zips):
+    from facturador.reception import files
+
+    name, container = attached_xml(co_zips[1])
+    receive(receiver_co, container, name)  # the bare AttachedDocument: no PDF came
+    doc = ReceivedDocument.objects.get(issuer=receiver_co)
+    assert not doc.pdf and not doc.xml
+    content, filename, _ = files.download(doc, "pdf")
+    assert content.startswith(b"%PDF") and filename == f"resumen-{doc.number}.pdf"
