@@ -206,7 +206,8 @@ FACTURADOR_STAFF_RESET_THROTTLE = (5, 900)
 # "Demasiados intentos, espere unos minutos".
 FACTURADOR_PORTAL_THROTTLES = {
     "login_ip": (20, 300),  # password attempts from one address
-    "login_account": (10, 900),  # password attempts on one account, from any address
+    "login_account": (10, 900),  # password attempts on one account, from any address but the customer's devices
+    "login_device": (10, 900),  # password attempts on one account from a device that signed in to it before
     "lookup_ip": (20, 600),  # ticket lookups (each failed check has its own message)
     "recover_ip": (5, 900),  # password recovery requests
     "stamp_ip": (20, 300),  # invoices generated

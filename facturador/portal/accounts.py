@@ -1,7 +1,13 @@
-"""Portal customer accounts (by RFC): passwords, lockout, temporary passwords, captcha, rate limits.
+"""Portal customer accounts (by RFC): passwords, lockout, temporary passwords, captcha, rate limits, device cookies.
 
 Customers are not staff users: they live in `portal.Customer` and use the password hashers of
 `django.contrib.auth`. A customer session stores only the customer id, per portal.
+
+Device cookies (OWASP's defence against lockout abuse): a successful sign-in leaves a signed cookie naming the
+customer and a random device id. Wrong passwords typed by anyone else lock the account and throttle it per
+account; from a device that signed in as that customer before, the lock and the per-account throttle do not
+apply — its attempts are limited per device instead — so a stranger guessing passwords cannot keep the customer
+out of their own account.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import string
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
+from django.core import signing
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
@@ -28,6 +35,29 @@ def throttle(name: str, key: str) -> None:
     an account); refuse past the limit (core.throttle, HTTP 429)."""
     limit, seconds = settings.FACTURADOR_PORTAL_THROTTLES[name]
     core_throttle(f"portal-{name}", key, limit=limit, seconds=seconds, code="portal.requests.too_many")
+
+
+DEVICE_COOKIE = "portal_dispositivo"
+DEVICE_MAX_AGE = 365 * 24 * 3600
+_DEVICE_SALT = "facturador.portal.device"
+
+
+def device_token(customer: Customer) -> str:
+    """The value of the device cookie left by a successful sign-in (signed: it cannot be made up)."""
+    return signing.dumps({"c": customer.pk, "d": secrets.token_hex(8)}, salt=_DEVICE_SALT, compress=True)
+
+
+def trusted_device(token: str | None, customer: Customer) -> str | None:
+    """The device id when `token` is this customer's device cookie (not expired), else None."""
+    if not token:
+        return None
+    try:
+        data = signing.loads(token, salt=_DEVICE_SALT, max_age=DEVICE_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("c") != customer.pk:
+        return None
+    return str(data.get("d") or "") or None
 
 
 def _locked(customer: Customer, field: str) -> Forbidden:
@@ -51,11 +81,13 @@ def _temporary_matches(customer: Customer, password: str, now) -> bool:
                 and check_password(password, customer.temp_password))
 
 
-def authenticate(customer: Customer, password: str, *, field: str = "password") -> Customer:
+def authenticate(customer: Customer, password: str, *, field: str = "password", trusted: bool = False) -> Customer:
     """The customer when the password is right; refusals name `field` (the form's password input).
 
     The temporary password of a recovery (unguessable, sent to the account's email) also opens a locked account;
-    using it makes it the password, retires the old one and obliges the customer to choose a new one."""
+    using it makes it the password, retires the old one and obliges the customer to choose a new one.
+    `trusted`: the attempt comes from the customer's own device (`trusted_device`): the lock does not apply and a
+    wrong password does not count towards it (the caller limits the device's attempts)."""
     now = timezone.now()
     if _temporary_matches(customer, password, now):
         customer.password, customer.must_change_password = customer.temp_password, True
@@ -64,10 +96,11 @@ def authenticate(customer: Customer, password: str, *, field: str = "password") 
         customer.save(update_fields=["password", "must_change_password", "temp_password", "temp_password_until",
                                      "failed_logins", "locked_until", "last_login"])
         return customer
-    if customer.locked_until and customer.locked_until > now:
+    if not trusted and customer.locked_until and customer.locked_until > now:
         raise _locked(customer, field)
     if not customer.has_account or not check_password(password, customer.password):
-        _count_failure(customer, now)
+        if not trusted:
+            _count_failure(customer, now)
         raise Invalid("portal.account.wrong_password", "El RFC o la contraseña no son correctos.", field=field)
     customer.failed_logins, customer.locked_until, customer.last_login = 0, None, now
     Customer.objects.filter(pk=customer.pk).update(failed_logins=0, locked_until=None, last_login=now)

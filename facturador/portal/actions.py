@@ -156,15 +156,21 @@ def lookup_ticket(issuer, actor: Actor, *, branch_id, ticket_number: str, order_
     return services.find_ticket(issuer, branch, ticket_number, order_number, total)
 
 
-def customer_login(issuer, actor: Actor, *, rfc: str, password: str) -> Customer:
+def customer_login(issuer, actor: Actor, *, rfc: str, password: str, device: str | None = None) -> Customer:
+    """Sign a customer in. `device`: the browser's device cookie (`accounts.DEVICE_COOKIE`); from the customer's
+    own device the account's lock and per-account throttle do not apply, its attempts are limited per device."""
     rfc = (rfc or "").strip().upper()
     _limit(actor, "login_ip")
-    accounts.throttle("login_account", f"{issuer.pk}:{rfc}")  # counted before the check: parallel guesses too
     customer = Customer.objects.filter(issuer=issuer, rfc=rfc).first()
+    own_device = accounts.trusted_device(device, customer) if customer is not None else None
+    if own_device:
+        accounts.throttle("login_device", f"{customer.pk}:{own_device}")
+    else:
+        accounts.throttle("login_account", f"{issuer.pk}:{rfc}")  # counted before the check: parallel guesses too
     if customer is None or not customer.has_account:
         accounts.hash_time(password)  # as long as checking a real password: the answer's time tells nothing
         raise Invalid("portal.account.wrong_password", "El RFC o la contraseña no son correctos.", field="password")
-    accounts.authenticate(customer, password)
+    accounts.authenticate(customer, password, trusted=bool(own_device))
     audit.record("portal.customer_login", actor=actor, issuer=issuer, obj=customer, summary=customer.rfc)
     return customer
 

@@ -3,6 +3,7 @@
 from functools import wraps
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -102,15 +103,17 @@ def login(request, ps):
     if request.method == "POST" and form.is_valid():
         try:
             customer = actions.customer_login(ps.issuer, _actor(request), rfc=rfc_value,
-                                              password=form.cleaned_data["password"])
+                                              password=form.cleaned_data["password"],
+                                              device=request.COOKIES.get(accounts.DEVICE_COOKIE))
         except Refusal as r:
             status = _refused(form, r)
         else:
             request.session.cycle_key()
             request.flow["customer"] = customer.pk
             if customer.must_change_password:
-                return redirect("portal:change_password", ps.slug)
-            return redirect(safe_next(request, request.GET.get("next"), reverse("portal:tickets", args=[ps.slug])))
+                return _with_device(redirect("portal:change_password", ps.slug), customer)
+            return _with_device(redirect(safe_next(request, request.GET.get("next"),
+                                                   reverse("portal:tickets", args=[ps.slug]))), customer)
     return render(request, "portal/login.html", _ctx(request, form=form, rfc=rfc_value, step=2), status=status)
 
 
@@ -125,7 +128,8 @@ def signin(request, ps):
         rfc_value = form.cleaned_data["rfc"]
         try:
             customer = actions.customer_login(ps.issuer, _actor(request, rfc_value), rfc=rfc_value,
-                                              password=form.cleaned_data["password"])
+                                              password=form.cleaned_data["password"],
+                                              device=request.COOKIES.get(accounts.DEVICE_COOKIE))
         except Refusal as r:
             status = _refused(form, r)
         else:
@@ -135,9 +139,16 @@ def signin(request, ps):
                 request.flow.pop("receptor", None)
             request.flow["customer"] = customer.pk
             if customer.must_change_password:
-                return redirect("portal:change_password", ps.slug)
-            return redirect("portal:panel", ps.slug)
+                return _with_device(redirect("portal:change_password", ps.slug), customer)
+            return _with_device(redirect("portal:panel", ps.slug), customer)
     return render(request, "portal/signin.html", _ctx(request, form=form), status=status)
+
+
+def _with_device(response, customer):
+    """Leave the device cookie of a successful sign-in (see `portal.accounts`)."""
+    response.set_cookie(accounts.DEVICE_COOKIE, accounts.device_token(customer), max_age=accounts.DEVICE_MAX_AGE,
+                        secure=settings.SESSION_COOKIE_SECURE, httponly=True, samesite="Lax")
+    return response
 
 
 def _tickets(request):
