@@ -479,6 +479,8 @@ class _Renderer:
         }
         self.periods = batch.periods
         self.notes = [n for n in self.conf.notes.splitlines() if n.strip()]
+        # the labels of the service classes, translated once (get_FIELD_display resolves a lazy string per call)
+        self.class_labels = {value: str(label) for value, label in Account._meta.get_field("service_class").flatchoices}
         self.signer = None  # billing.electronic.BatchSigner, for electronic batches
 
     @staticmethod
@@ -502,7 +504,7 @@ class _Renderer:
             "customer": {"holder": acc.holder_name, "id_type": acc.id_type,
                          "id_number": acc.id_number + (f"-{acc.check_digit}" if acc.check_digit else ""),
                          "address": acc.address, "city": acc.municipality_code, "account": acc.reference,
-                         "payment_reference": acc.reference, "use_class": acc.get_service_class_display(),
+                         "payment_reference": acc.reference, "use_class": self.class_labels.get(acc.service_class, acc.service_class),
                          "stratum": acc.stratum, "meter": ""},
             "lines": lines,
             "previous_balance": inv.previous_balance,
@@ -887,7 +889,8 @@ def _render_leased(ctx: jobs.JobContext, batch: Batch, opened: list, *, main: bo
             if main:
                 now = time.monotonic()
                 if now - last_count > 0.5:
-                    ctx.progress(min(_rendered_count(batch), total))
+                    # the invoices left (partial index billing_invoice_to_render): shrinks as the batch goes on
+                    ctx.progress(max(0, total - BillingInvoice.objects.filter(batch=batch, pdf="").count()))
                     last_count = now
             renderer.render_chunk(chunk, on_each=ctx.check_cancel)
             rendered += len(chunk)

@@ -329,11 +329,14 @@ def code128_values(data: str) -> list[int]:
     return values
 
 
+_WIDTHS = [tuple(int(c) for c in p) for p in _PATTERNS]  # the patterns as module widths, parsed once
+
+
 def code128_modules(data: str) -> list[int]:
     """Alternating bar/space widths in modules (starting with a bar), no quiet zone."""
     widths: list[int] = []
     for v in code128_values(data):
-        widths.extend(int(c) for c in _PATTERNS[v])
+        widths.extend(_WIDTHS[v])
     return widths
 
 
@@ -348,9 +351,11 @@ def code128_svg(data: str, height_mm: float = 13.0, module_mm: float = 0.33,
     total = sum(widths) + 2 * quiet_modules
     x = quiet_modules
     path = []
-    for k, w in enumerate(widths):
-        if k % 2 == 0:
+    bar = True
+    for w in widths:
+        if bar:
             path.append(f"M{x} 0h{w}v1h-{w}z")
+        bar = not bar
         x += w
     width_mm = total * module_mm
     return (

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 __all__ = ["format_money", "format_date", "style_for", "quantize", "CENT"]
@@ -119,6 +120,18 @@ def format_money(value, country="CO", *, symbol: bool = True, decimals: int | No
 
     ``country`` as in :func:`style_for`; another currency's code (``"USD"``) follows the amount.
     ``decimals`` forces a number of decimals (e.g. a unit price with more precision than cents)."""
+    if value.__class__ is Decimal and country.__class__ is str and value.is_finite():
+        # equal Decimals format alike (rounded to the same places first): an invoice batch repeats its prices
+        return _format_decimal(value, country, symbol, decimals)
+    return _format_money(value, country, symbol, decimals)
+
+
+@lru_cache(maxsize=4096)
+def _format_decimal(value: Decimal, country: str, symbol: bool, decimals: int | None) -> str:
+    return _format_money(value, country, symbol, decimals)
+
+
+def _format_money(value, country, symbol: bool, decimals: int | None) -> str:
     style = style_for(country)
     code = str(getattr(country, "country", country) or "").upper()
     suffix = f" {code}" if len(code) == 3 and code.isalpha() and code not in _CURRENCY_COUNTRY else ""
