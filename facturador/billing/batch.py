@@ -15,7 +15,8 @@ Generation (job kind "billing.batch", plus helpers "billing.batch_render") runs 
    sign each chunk's DIAN invoices first (`billing.electronic`) and send them with a separate job.
 4. **Print parts** (the worker that renders a part's last invoice): FACTURADOR_BILLING_PDF_PART_SIZE invoices
    per PDF, streamed with `concat_pdfs` from the chunks' compiled PDFs (fonts shared within a chunk: ten times
-   cheaper to join and seven times smaller than the invoices' own PDFs), kept until the part is built. The zip and the manifest are streamed at download (`billing.outputs`).
+   cheaper to join and seven times smaller than the invoices' own PDFs), kept until the part is built. The zip
+   and the manifest are streamed at download (`billing.outputs`).
 """
 
 from __future__ import annotations
@@ -504,7 +505,8 @@ class _Renderer:
             "customer": {"holder": acc.holder_name, "id_type": acc.id_type,
                          "id_number": acc.id_number + (f"-{acc.check_digit}" if acc.check_digit else ""),
                          "address": acc.address, "city": acc.municipality_code, "account": acc.reference,
-                         "payment_reference": acc.reference, "use_class": self.class_labels.get(acc.service_class, acc.service_class),
+                         "payment_reference": acc.reference,
+                         "use_class": self.class_labels.get(acc.service_class, acc.service_class),
                          "stratum": acc.stratum, "meter": ""},
             "lines": lines,
             "previous_balance": inv.previous_balance,
