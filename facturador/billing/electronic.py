@@ -379,9 +379,10 @@ class _Sender:
 
     ZIP_MAX = 50  # DIAN's limit of documents per SendBillAsync zip
 
-    def __init__(self, ctx: jobs.JobContext | None, batch, *, me: int | None = None, adopt: bool = True):
+    def __init__(self, ctx: jobs.JobContext | None, batch, *, me: int | None = None, adopt: bool = True,
+                 **client_options):
         """``me``: the job the claims are made for (the context's job by default); ``adopt``: also follow the
-        zips sent by rounds that are over."""
+        zips sent by rounds that are over; ``client_options``: the DIAN client's timeout, retries, backoff."""
         from django.conf import settings
 
         from facturador.einvoice import services
@@ -389,7 +390,7 @@ class _Sender:
 
         self.ctx, self.batch, self.me = ctx, batch, me if me is not None else ctx.job.pk
         self.DianDocument = DianDocument
-        self.client = services.dian_client(batch.issuer, services.active_mode(batch.issuer))
+        self.client = services.dian_client(batch.issuer, services.active_mode(batch.issuer), **client_options)
         self.interval = settings.FACTURADOR_DIAN_POLL_INTERVAL
         self.max_polls = settings.FACTURADOR_DIAN_POLL_ATTEMPTS
         self.polls: dict[str, list] = {}  # zip key -> [next poll (monotonic), polls done, wait]
@@ -548,7 +549,9 @@ class _Courier(threading.Thread):
         from django.db import connection
 
         try:
-            sender = _Sender(None, self.batch, me=self.job_id, adopt=False)
+            # no retries: a failed upload goes back to the sending job at once, and stopping this thread (the end
+            # of the render job) never waits longer than one call
+            sender = _Sender(None, self.batch, me=self.job_id, adopt=False, retries=0)
             while not self.stopping.is_set():
                 ids = list(sender.sendable().values_list("pk", flat=True)[:_Sender.ZIP_MAX])
                 if len(ids) == _Sender.ZIP_MAX:
