@@ -30,6 +30,14 @@ conditions before/after):
   The whole job in one process (1,000 plain invoices, CPU time): 9.9 -> 6.3-6.9 ms per invoice; what is left is
   mostly the Typst compile (≈ 4.5 ms of a 2-line invoice, ≈ 0.3 ms more per extra line), then the split per
   invoice (≈ 0.35 ms). On the quiet machine the lead measured 84/158 invoices/s (1/2 workers) before this work.
+  --count 1000 --electronic (the local DIAN service runs in this process; the bench prints its CPU per invoice and
+  when the last answer came in), load average 7-10, the code before and after issue 18's electronic work run side
+  by side on the same base: workers 10.0 + 10.6 -> 8.5 + 8.6 ms CPU per invoice of the batch (signing, rendering
+  and sending; a plain batch measured 3.8 + 4.2 in the same conditions, so the electronic part went from ≈ 12.6 to
+  ≈ 9.1 ms); the local DIAN service 6.7 -> 4.9 ms per invoice; the last DIAN answer 20.4 s after the batch's end
+  (the sending job waited for a free worker) -> at the batch's end (the render jobs upload and follow their zips
+  while rendering). What is left per electronic invoice (cProfile): the QR ≈ 3 ms (zxing, its SVG path) plus
+  ≈ 1.3 ms of Typst drawing it, build_signed ≈ 1.6 ms (half of it the RSA signature), the rows ≈ 1 ms, sending < 1.
 """
 
 from __future__ import annotations
