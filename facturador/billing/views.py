@@ -123,7 +123,7 @@ def accounts_upload_job(request, pk):
     return render(request, "billing/accounts_upload.html", {
         "form": None, "job": job, "report": report, "check": check, "confirmed": confirmed,
         "done": job.status in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS),
-        "can_confirm": (check is not None and not confirmed
+        "can_confirm": (check is not None and not confirmed and request.membership.role in WRITE_ROLES
                         and job.status in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS)
                         and bool(report and report.get("rows_valid"))
                         and accounts_import.stored_upload(request.issuer, job.params["token"]) is not None)})
