@@ -108,6 +108,19 @@ def typed_formatter(varying=None, blank=None):
     return env["fmt"]
 
 
+def numbers_formatter(indexes):
+    r"""``fmt(t) -> str``: the COPY text of the numbers (or None) at these indexes of a tuple, tab-separated.
+
+    >>> from decimal import Decimal
+    >>> numbers_formatter((1, 2))(("x", Decimal("1.50"), None))
+    '1.50\t\\N'
+    """
+    exprs = " + '\\t' + ".join(f"(NULL if t[{int(i)}] is None else str(t[{int(i)}]))" for i in indexes)
+    env = {"NULL": "\\N"}
+    exec(compile(f"def fmt(t):\n    return {exprs}", "<numbers-copy-text>", "exec"), env)  # noqa: S102 - indexes only
+    return env["fmt"]
+
+
 def lines_of(import_ids) -> int:
     """Delete the typed lines of these imports (replaced, discarded or re-run); the number deleted."""
     ids = list(import_ids)
@@ -442,6 +455,7 @@ class DirectLoader:
                 set(self.typed_varying) & set(range(taxes.start, taxes.stop))):
             tax_text = self._tax_text = "\t".join([_copy_value(v) for v in self.typed_blank[taxes]])
         last_tax = tax_text or ""
+        tax_fmt = None if tax_text is not None else numbers_formatter(range(taxes.start, taxes.stop))
         for rn, ref, concept, qty, price, amount, typed in batch:
             c = concepts.get(concept)
             if c is None:
@@ -454,8 +468,8 @@ class DirectLoader:
             am = str(amount)
             if typed is not last_typed:
                 last_typed, last_text = typed, fmt(typed)
-                if tax_text is None:
-                    last_tax = "\t".join([_copy_value(v) for v in typed[taxes]])
+                if tax_fmt is not None:
+                    last_tax = tax_fmt(typed)
             out.append(f"{r}\t{c}\t{str(qty)}\t{str(price)}\t{am}\t{null if a is None else a}\t{last_tax}{tail}")
             lines.append(f"{head}{rn}\t{r}\t{c}\t{am}\t{last_text}\n")
         self._copy.put("".join(out), "".join(lines))

@@ -324,7 +324,7 @@ def _compile_fast(plan: list, spreadsheet: bool) -> Callable[[tuple], dict]:
     error with its message. Generated once per RowMapper from field indexes and parser objects
     only (no user text is placed in the source).
     """
-    env: dict[str, Any] = {"_Slow": _Slow}
+    env: dict[str, Any] = {"_Slow": _Slow, "_D": Decimal}
     lines = ["def fast(row):"]
     items = []
     required = []
@@ -339,6 +339,18 @@ def _compile_fast(plan: list, spreadsheet: bool) -> Callable[[tuple], dict]:
         # Text with only a maximum length: the check inline (the parser raises past it).
         max_len = getattr(p.parse, "max_length", None) if not getattr(p.parse, "zfill", None) else None
         on_str = f"S{i}(v{i})" if max_len is None else f"(v{i} if len(v{i}) <= {int(max_len)} else S{i}(v{i}))"
+        inline = getattr(p.parse, "inline", None)
+        if inline is not None and inline[1] != 0:
+            # A decimal's for_str inlined (a function call less per cell): the memo, then plain digits with
+            # at most one decimal separator (and exactly `places` decimals: nothing to round), else for_str.
+            dec, places, cache, size = inline
+            env[f"C{i}"], env[f"G{i}"] = cache, cache.get
+            to_dot = ".replace(',', '.')" if dec == "," else ""
+            exact = f" and v{i}[-{places + 1}:-{places}] == {dec!r}" if places else ""
+            parsed = f"_D(v{i}{to_dot})"
+            on_str = (f"(r{i} if (r{i} := G{i}(v{i})) is not None else "
+                      f"(({parsed} if len(C{i}) >= {int(size)} else C{i}.setdefault(v{i}, {parsed})) "
+                      f"if (u{i} := v{i}.replace({dec!r}, '', 1)).isdigit() and u{i}.isascii(){exact} else S{i}(v{i})))")
         if spreadsheet:
             lines.append(f"    c{i} = row[{p.idx}]")
             lines.append(f"    v{i} = c{i}.strip() if c{i}.__class__ is str else c{i}")

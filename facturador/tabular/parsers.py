@@ -254,6 +254,8 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
             cache[s] = r
         return r
     parse.for_str = for_str
+    # For the mapper's generated code (`mapping._compile_fast`), which inlines for_str's commonest case.
+    parse.inline = (dec, places, cache, size)
     return parse
 
 
