@@ -509,11 +509,12 @@ class DirectLoader:
 
         imp = self.imp
         # The charges being replaced are those of the operator's earlier loaded imports of the period
-        # (found by import id: a scan of the period would also walk the million lines just copied).
+        # (by issuer, period and import id: charges have no source_import_id index of their own).
         earlier = list(ImportJob.objects.filter(issuer_id=imp.issuer_id, operator_id=imp.operator_id, period=imp.period,
                                                 loaded_at__isnull=False).exclude(pk=imp.pk)
                        .order_by("-loaded_at").values_list("pk", flat=True))
-        old = Charge.objects.filter(issuer_id=imp.issuer_id, source=Charge.Source.IMPORT, source_import_id__in=earlier)
+        old = Charge.objects.filter(issuer_id=imp.issuer_id, period=imp.period, source=Charge.Source.IMPORT,
+                                    source_import_id__in=earlier)
         previous_import = old.order_by().values_list("source_import_id", flat=True).first() if earlier else None
         replaced = old._raw_delete(using="default") if earlier else 0
         lines_of(earlier)

@@ -229,14 +229,16 @@ class Lines:
     """Where an import's lines are, for the reconciliation queries.
 
     `source`: SQL (a FROM item named l) whose rows have reference, concept, amount;
-    `unknown`: a condition on l (with the same params) true for lines whose reference matches no account.
+    `unknown`: a condition on l (with the same params) true for lines whose reference matches no account;
+    `unknown_from`: (SQL, params) of another FROM item named l to apply `unknown` to (default: `source`).
     """
 
     def __init__(self, source: str, params: list, unknown: str, unknown_params: list, analyze: str | None,
-                 known: tuple | None = None):
+                 known: tuple | None = None, unknown_from: tuple | None = None):
         self.source, self.params, self.unknown, self.unknown_params, self.analyze = (
             source, params, unknown, unknown_params, analyze)
         self.known = known  # (rows, amount) when the caller already knows them for certain
+        self.unknown_from = unknown_from or (source, params)
 
 
 def staged_lines(imp: ImportJob) -> Lines:
@@ -249,11 +251,16 @@ def staged_lines(imp: ImportJob) -> Lines:
 
 
 def charged_lines(imp: ImportJob, rows: int, amount: Decimal) -> Lines:
-    """The charges inserted by this import (visible inside the loading transaction): `rows` as
-    counted by COPY, `amount` the sum of what was sent."""
-    table = connection.ops.quote_name(_charge_model()._meta.db_table)
-    return Lines(f"(SELECT reference, concept, amount, account_id FROM {table} WHERE source_import_id = %s) l",
-                 [imp.pk], "l.account_id IS NULL", [], analyze=None, known=(rows, amount))
+    """The lines and charges inserted by this import (visible inside the loading transaction): `rows` as
+    counted by COPY, `amount` the sum of what was sent. The sums read the typed lines (one per charge, same
+    reference and amount; found by their import index); the unknown references are the import's charges
+    without an account, found through the (account, period) index (charges have no source_import_id index)."""
+    qn = connection.ops.quote_name
+    charges = qn(_charge_model()._meta.db_table)
+    return Lines(f"(SELECT reference, concept, amount FROM {_line_table()} WHERE import_job_id = %s) l", [imp.pk],
+                 "TRUE", [], analyze=None, known=(rows, amount),
+                 unknown_from=(f"(SELECT reference FROM {charges} WHERE account_id IS NULL AND period = %s "
+                               f"AND issuer_id = %s AND source_import_id = %s) l", [imp.period, imp.issuer_id, imp.pk]))
 
 
 def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines, duplicates_possible: bool = True) -> dict:
@@ -273,10 +280,11 @@ def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines, duplicates_poss
     control["amount_match"] = None if imp.declared_amount is None else Decimal(imp.declared_amount) == amount
     control["amount_difference"] = None if imp.declared_amount is None else _dec(amount - Decimal(imp.declared_amount))
 
-    unknown_sql = f"FROM (SELECT DISTINCT l.reference FROM {src} WHERE {lines.unknown}) u"
+    usrc, usp = lines.unknown_from
+    unknown_sql = f"FROM (SELECT DISTINCT l.reference FROM {usrc} WHERE {lines.unknown}) u"
     # One pass each: the window aggregate gives the full count next to the first LIST_LIMIT rows.
     found = _fetch(f"SELECT u.reference, COUNT(*) OVER () {unknown_sql} ORDER BY u.reference LIMIT {LIST_LIMIT}",
-                   [*sp, *lines.unknown_params])
+                   [*usp, *lines.unknown_params])
     unknown_count = int(found[0][1]) if found else 0
     unknown = [r[0] for r in found]
 
