@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields as dc_fields
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
 
 from .errors import ImportFileError, RowError, column_index, column_letter
@@ -324,7 +324,7 @@ def _compile_fast(plan: list, spreadsheet: bool) -> Callable[[tuple], dict]:
     error with its message. Generated once per RowMapper from field indexes and parser objects
     only (no user text is placed in the source).
     """
-    env: dict[str, Any] = {"_Slow": _Slow, "_D": Decimal}
+    env: dict[str, Any] = {"_Slow": _Slow, "_D": Decimal, "_HU": ROUND_HALF_UP}
     lines = ["def fast(row):"]
     items = []
     required = []
@@ -343,7 +343,7 @@ def _compile_fast(plan: list, spreadsheet: bool) -> Callable[[tuple], dict]:
         if inline is not None and inline[1] != 0:
             # A decimal's for_str inlined (a function call less per cell): the memo, then plain digits with
             # at most one decimal separator (and exactly `places` decimals: nothing to round), else for_str.
-            dec, places, cache, size = inline
+            dec, places, cache, size, quant = inline
             env[f"C{i}"], env[f"G{i}"] = cache, cache.get
             to_dot = ".replace(',', '.')" if dec == "," else ""
             exact = f" and v{i}[-{places + 1}:-{places}] == {dec!r}" if places else ""
@@ -357,6 +357,13 @@ def _compile_fast(plan: list, spreadsheet: bool) -> Callable[[tuple], dict]:
             empty = f'v{i} == ""'
             if p.parse.for_str is None:
                 conv = f"(v{i} if v{i}.__class__ is str else P{i}(v{i}))"
+            elif inline is not None:
+                # A finite float (a spreadsheet number) as the parser takes it: Decimal of its shortest repr,
+                # rounded half-up to the column's places.
+                env[f"Q{i}"] = inline[4]
+                num = f"_D(repr(v{i}))" + (f".quantize(Q{i}, _HU)" if inline[4] is not None else "")
+                conv = (f"({on_str} if (k{i} := v{i}.__class__) is str else "
+                        f"({num} if k{i} is float and v{i} - v{i} == 0.0 else P{i}(v{i})))")
             else:
                 conv = f"({on_str} if v{i}.__class__ is str else P{i}(v{i}))"
         else:
@@ -581,8 +588,9 @@ class RowMapper:
         return self.header[i] if i < len(self.header) else ""
 
     # -- iteration -----------------------------------------------------------------------------
-    def __iter__(self) -> "RowMapper":
-        return self
+    def __iter__(self) -> Iterator[MappedRow]:
+        # The generator itself: a for loop then resumes it directly (no Python-level __next__ per row).
+        return self._it
 
     def __next__(self) -> MappedRow:
         return next(self._it)

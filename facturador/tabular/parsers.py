@@ -216,7 +216,7 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
         if cls is str:
             return parse_str(v)
         if cls is float:
-            if v != v or v in (float("inf"), float("-inf")):
+            if v - v != 0.0:  # NaN or an infinity
                 raise CellError("el número no es finito", "invalid_number")
             d = Decimal(repr(v))
         elif cls is int:
@@ -255,7 +255,7 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
         return r
     parse.for_str = for_str
     # For the mapper's generated code (`mapping._compile_fast`), which inlines for_str's commonest case.
-    parse.inline = (dec, places, cache, size)
+    parse.inline = (dec, places, cache, size, quant)
     return parse
 
 

@@ -268,3 +268,27 @@ def test_duplicate_header_uses_first_and_warns():
     m = map_rows(csv_src([["Valor", "VALOR"], ["1", "2"]]), t)
     assert [r.values for r in m] == [{"amount": 1}]
     assert m.stats.warnings and "columnas A y B" in m.stats.warnings[0]
+
+
+def test_fast_path_decimals_are_the_parsers_digit_for_digit(tmp_path, monkeypatch):
+    # The generated fast path parses plain decimal cells itself (text and spreadsheet numbers): same values
+    # and the same exponent (what a COPY writes) as the parser, including rounding to the column's places.
+    from facturador.tabular import mapping
+
+    t = Template(fields=[FieldMapping("ref", header="ref", required=True),
+                         FieldMapping("amount", header="valor", parser="decimal", decimal_places=2),
+                         FieldMapping("qty", header="cantidad", parser="decimal")])
+    rows = [["ref", "valor", "cantidad"], ["a", 2.005, 617.0], ["b", 12.5, 0.125], ["c", -3.0, 1e-7],
+            ["d", "1.234,5", "7,25"], ["e", "12,345", "0012"], ["f", "12,34", "-3"]]
+    xlsx = write_xlsx(tmp_path / "n.xlsx", {"S": rows})
+    csv_data = csv_bytes([[str(c) if c.__class__ is str else str(c).replace(".", ",") for c in r] for r in rows],
+                         delimiter=";")
+
+    def run():
+        return [[{k: str(v) for k, v in r.values.items()} for r in map_rows(src, t)]
+                for src in (open_rows(xlsx), open_rows(io.BytesIO(csv_data), "d.csv"))]
+
+    fast = run()
+    monkeypatch.setattr(mapping, "_compile_fast", lambda plan, spreadsheet: lambda row: (_ for _ in ()).throw(mapping._Slow))
+    assert fast == run()
+    assert fast[0][0]["amount"] == "2.01" and fast[1][4]["amount"] == "12.35" and fast[0][2]["qty"] == "1E-7"
