@@ -641,12 +641,13 @@ class RowMapper:
             rn = src.row_number
             if fill_merged and rn - 1 in merged:
                 row = self._apply_merged(rn - 1, row)
-            # Empty row? CSV cells are all str; spreadsheet cells may be numbers, dates, bools.
+            # Empty row? CSV cells are all str (a first cell with text settles it without joining the row);
+            # spreadsheet cells may be numbers, dates, bools.
             if spreadsheet:
                 if _blank_cells(row):
                     stats.empty_rows += 1
                     continue
-            elif not "".join(row).strip():
+            elif not row or ((c0 := row[0]).isspace() or not c0) and not "".join(row).strip():
                 stats.empty_rows += 1
                 continue
             n = len(row)
