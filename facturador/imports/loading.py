@@ -95,9 +95,8 @@ def typed_formatter(varying=None, blank=None):
             env[f"C{len(exprs)}"] = const
             exprs.append(f"C{len(exprs)}")
             const = ""
-        if tok in _TEXT_TYPED:  # _copy_text inlined: most text needs no escaping
-            exprs.append(f"(x if ('\\\\' not in (x := t[{tok}]) and '\\t' not in x and '\\n' not in x "
-                         f"and '\\r' not in x) else _t(x))")
+        if tok in _TEXT_TYPED:  # _copy_text inlined: most text needs no escaping (tab, CR, LF are not printable)
+            exprs.append(f"(x if ('\\\\' not in (x := t[{tok}]) and x.isprintable()) else _t(x))")
         else:
             exprs.append(f"(NULL if t[{tok}] is None else str(t[{tok}]))")
     if const:
@@ -313,6 +312,7 @@ class DirectLoader:
         self.typed_blank: tuple | None = None
         self._typed_text = None
         self._tax_text = None
+        self._replaced = None  # (earlier imports, charges deleted, import they came from): `_replace_early`
 
     # -- transaction ------------------------------------------------------------------------
     def __enter__(self):
@@ -353,11 +353,43 @@ class DirectLoader:
                                f"FOR KEY SHARE", [imp.issuer_id])
                 self.accounts = dict(cursor.fetchall())
             self._columns, self._suffix = self._layout(Charge)
+            self._replace_early()  # before the foreign-key triggers are turned off: deletes are checked
             self.foreign_keys = "proven" if self._skip_fk_triggers() else "checked"
         except BaseException as exc:
             self.__exit__(type(exc), exc, exc.__traceback__)
             raise
         return self
+
+    def _earlier_charges(self):
+        """The charges this import replaces: those of the operator's earlier loaded imports of the period
+        (by issuer + period, then import id: charges have no source_import_id index of their own), and
+        which import they came from."""
+        from facturador.billing.models import Charge
+
+        imp = self.imp
+        earlier = list(ImportJob.objects.filter(issuer_id=imp.issuer_id, operator_id=imp.operator_id, period=imp.period,
+                                                loaded_at__isnull=False).exclude(pk=imp.pk)
+                       .order_by("-loaded_at").values_list("pk", flat=True))
+        return earlier, Charge.objects.filter(issuer_id=imp.issuer_id, period=imp.period, source=Charge.Source.IMPORT,
+                                              source_import_id__in=earlier)
+
+    def _replace_early(self):
+        """Delete the replaced charges now, inside the load's transaction (under the advisory lock, rolled back
+        with it), so that the period's scan at this delete walks only them, not the lines about to be copied.
+        A refusal (charges in use by invoices) is left for `commit`, which reports it (savepoint)."""
+        self._replaced = None
+        if self.imp.dry_run:
+            return
+        earlier, old = self._earlier_charges()
+        if not earlier:
+            return
+        previous_import = old.order_by().values_list("source_import_id", flat=True).first()
+        try:
+            with transaction.atomic():
+                replaced = old._raw_delete(using="default")
+        except IntegrityError:
+            return
+        self._replaced = (earlier, replaced, previous_import)
 
     def _skip_fk_triggers(self) -> bool:
         """Turn off this transaction's foreign-key triggers for the COPY, when the role may.
@@ -456,6 +488,7 @@ class DirectLoader:
             tax_text = self._tax_text = "\t".join([_copy_value(v) for v in self.typed_blank[taxes]])
         last_tax = tax_text or ""
         tax_fmt = None if tax_text is not None else numbers_formatter(range(taxes.start, taxes.stop))
+        last_qty, qty_text = None, ""
         for rn, ref, concept, qty, price, amount, typed in batch:
             c = concepts.get(concept)
             if c is None:
@@ -463,14 +496,17 @@ class DirectLoader:
                 if len(concepts) < 4096:  # billing files repeat a few concepts; don't grow on distinct ones
                     concepts[concept] = c
             a = account(ref)
-            r = ref if ("\\" not in ref and "\t" not in ref and "\n" not in ref and "\r" not in ref) else _copy_text(ref)
+            r = ref if ("\\" not in ref and ref.isprintable()) else _copy_text(ref)
             # str(), not the f-string's format(): Decimal.__format__ is about three times slower.
             am = str(amount)
             if typed is not last_typed:
                 last_typed, last_text = typed, fmt(typed)
                 if tax_fmt is not None:
                     last_tax = tax_fmt(typed)
-            out.append(f"{r}\t{c}\t{str(qty)}\t{str(price)}\t{am}\t{null if a is None else a}\t{last_tax}{tail}")
+            if qty is not last_qty:  # most lines share one quantity object (1) and have price = amount
+                last_qty, qty_text = qty, str(qty)
+            out.append(f"{r}\t{c}\t{qty_text}\t{am if price is amount else str(price)}\t{am}\t"
+                       f"{null if a is None else a}\t{last_tax}{tail}")
             lines.append(f"{head}{rn}\t{r}\t{c}\t{am}\t{last_text}\n")
         self._copy.put("".join(out), "".join(lines))
         self.written += len(batch)
@@ -505,18 +541,13 @@ class DirectLoader:
 
     def commit(self, errors: ErrorSpool, **fields) -> tuple[int, int]:
         """Replace the operator's previous charges of the period with this import's and commit."""
-        from facturador.billing.models import Charge
-
         imp = self.imp
-        # The charges being replaced are those of the operator's earlier loaded imports of the period
-        # (by issuer, period and import id: charges have no source_import_id index of their own).
-        earlier = list(ImportJob.objects.filter(issuer_id=imp.issuer_id, operator_id=imp.operator_id, period=imp.period,
-                                                loaded_at__isnull=False).exclude(pk=imp.pk)
-                       .order_by("-loaded_at").values_list("pk", flat=True))
-        old = Charge.objects.filter(issuer_id=imp.issuer_id, period=imp.period, source=Charge.Source.IMPORT,
-                                    source_import_id__in=earlier)
-        previous_import = old.order_by().values_list("source_import_id", flat=True).first() if earlier else None
-        replaced = old._raw_delete(using="default") if earlier else 0
+        if self._replaced is not None:  # deleted when the load began (`_replace_early`)
+            earlier, replaced, previous_import = self._replaced
+        else:  # nothing to replace, or the early delete was refused: this one raises the refusal again
+            earlier, old = self._earlier_charges()
+            previous_import = old.order_by().values_list("source_import_id", flat=True).first() if earlier else None
+            replaced = old._raw_delete(using="default") if earlier else 0
         lines_of(earlier)
         errors.save()
         ImportJob.objects.filter(pk=imp.pk).update(
