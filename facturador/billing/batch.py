@@ -472,6 +472,7 @@ class _Renderer:
             except OSError:
                 self.logo = None
         self.renderer = get_renderer(tpl.source, assets)
+        self.qr_svg = "qr_svg" in tpl.source  # the SVG QR only for the (custom) templates that draw it
         iss = self.issuer
         self.issuer_data = {
             "name": iss.legal_name, "nit": iss.display_tax_id, "address": iss.address,
@@ -570,7 +571,8 @@ class _Renderer:
                 self.signer = BatchSigner(self.batch, job_id=self.job_id)
             dian = self.signer.sign(invoices, by_acc)
         media = Path(settings.MEDIA_ROOT)
-        prepared = [(inv, prepare_invoice_data(self.raw(inv, by_acc.get(inv.account_id, []), dian.get(inv.pk))))
+        prepared = [(inv, prepare_invoice_data(self.raw(inv, by_acc.get(inv.account_id, []), dian.get(inv.pk)),
+                                                  qr_svg=self.qr_svg))
                     for inv in invoices]
         together = self._render_together(prepared)
         pages = together[1] if together is not None else None

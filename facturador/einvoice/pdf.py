@@ -6,7 +6,7 @@ from pathlib import Path
 from lxml import etree
 
 from facturador.dian.ns import NS
-from facturador.printing.barcodes import qr_svg
+from facturador.printing.barcodes import qr_png
 from facturador.printing.invoice import format_money
 from facturador.printing.render import render_pdf
 
@@ -59,7 +59,7 @@ def render(doc) -> bytes:
                      "email": doc.customer_email or ""},
         "reference": ref, "lines": lines, "totals": totals,
         "payable": format_money(_t(monetary, "cbc:PayableAmount") or "0"),
-        "qr_svg": qr_svg(qr), "uuid_label": "CUFE" if doc.kind == "invoice" else "CUDE", "uuid": doc.cufe,
+        "qr_png": qr_png(qr), "uuid_label": "CUFE" if doc.kind == "invoice" else "CUDE", "uuid": doc.cufe,
         "resolution": doc.numbering_range.resolution_number or "—", "software": doc.operation_mode.software_name,
         "status": f"estado DIAN: {doc.get_status_display()}.",
     }

@@ -13,7 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Mapping
 
-from .barcodes import payment_barcode_data, qr_svg
+from .barcodes import payment_barcode_data, qr_png
+from .barcodes import qr_svg as make_qr_svg
 from .money import format_date as _short_date
 from .money import format_money  # the one rule per country (re-exported: callers import it from here)
 
@@ -69,8 +70,11 @@ def format_date(v, long: bool = False) -> str:
 
 
 def prepare_invoice_data(raw: Mapping[str, Any], *, barcode_module_mm: float = 0.3,
-                         barcode_height_mm: float = 13.0) -> dict:
+                         barcode_height_mm: float = 13.0, qr_svg: bool = True) -> dict:
     """Compute totals and format the raw invoice for ``invoice_default.typ`` (amounts the Colombian way).
+
+    An electronic invoice's QR comes as ``dian.qr_png`` (a 1-bit PNG, as byte values: cheap to make and to draw)
+    and, unless ``qr_svg=False`` (a batch whose template does not mention it), as ``dian.qr_svg`` too.
 
     Raises :class:`~facturador.printing.barcodes.BarcodeError` if the payment data
     cannot be encoded (bad GLN, reference or amount too long for the bank agreement).
@@ -122,13 +126,16 @@ def prepare_invoice_data(raw: Mapping[str, Any], *, barcode_module_mm: float = 0
     dian_raw = raw.get("dian")
     dian = None
     if dian_raw:
+        qr_text = str(dian_raw.get("qr_text") or dian_raw.get("cufe"))
         dian = {
             "cufe": str(dian_raw.get("cufe", "")),
-            "qr_svg": qr_svg(str(dian_raw.get("qr_text") or dian_raw.get("cufe"))),
+            "qr_png": qr_png(qr_text),
             "authorization": str(dian_raw.get("authorization", "")),
             "validation_date": format_date(dian_raw.get("validation_date")),
             "legend": str(dian_raw.get("legend") or "Representación gráfica de la factura electrónica de venta"),
         }
+        if qr_svg:
+            dian["qr_svg"] = make_qr_svg(qr_text)
 
     arrears_months = int(raw.get("arrears_months") or 0)
     history = [

@@ -14,6 +14,7 @@ from facturador.printing.barcodes import (
     code128_values,
     gs1_check_digit,
     payment_barcode_data,
+    qr_png,
     qr_svg,
 )
 
@@ -175,3 +176,16 @@ def test_qr_svg_decodes():
 
 def _typst_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def test_qr_png_is_one_pixel_per_module_and_decodes():
+    import io
+
+    text = "NumFac: SETP990000002\nCUFE: " + "b" * 96
+    im = Image.open(io.BytesIO(bytes(qr_png(text))))
+    assert im.mode == "1"
+    found = zxingcpp.read_barcodes(im.convert("L").resize((im.width * 4, im.height * 4), Image.NEAREST),
+                                   formats=zxingcpp.BarcodeFormat.QRCode)
+    assert [f.text for f in found] == [text]
+    symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    assert im.size == symbol.to_image(scale=1, add_quiet_zones=True).shape[1::-1]

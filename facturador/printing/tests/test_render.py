@@ -96,6 +96,12 @@ def test_barcode_and_qr_decode_from_rendered_page(sample, sample_pdf):
     assert ("CUFE: " + sample["dian"]["cufe"]) in qr.text
 
 
+def test_qr_svg_only_on_request():
+    raw = sample_invoice_raw(4)
+    assert "qr_svg" not in prepare_invoice_data(raw, qr_svg=False)["dian"]
+    assert prepare_invoice_data(raw)["dian"]["qr_svg"].startswith("<svg")  # custom templates may still draw it
+
+
 def test_non_electronic_invoice_has_no_qr():
     raw = sample_invoice_raw(5)
     raw["dian"] = None
