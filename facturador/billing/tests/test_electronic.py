@@ -377,3 +377,21 @@ def test_sending_rounds_find_unsent_documents_through_the_unanswered_index(dian_
     plan = sender.sendable().values_list("pk", flat=True)[:50].explain()
     assert "dian_document_unanswered" in plan, plan
     assert len(sender.sendable()) == 3
+
+
+@pytest.mark.django_db
+def test_a_custom_template_drawing_qr_svg_still_gets_it_in_a_batch(dian_issuer, settings, tmp_path):  # noqa: F811
+    from facturador.billing import invoice_templates
+    from facturador.printing.invoice import default_template
+
+    settings.MEDIA_ROOT = tmp_path
+    png_line = 'image(bytes(dian.qr_png), format: "png", width: 24mm, scaling: "pixelated")'
+    assert png_line in default_template()
+    source = default_template().replace(png_line, 'image(bytes(dian.qr_svg), format: "svg", width: 24mm)')
+    invoice_templates.create_version(dian_issuer, "Con QR SVG", source, make_default=True)
+    (a,) = make_accounts(dian_issuer, 1)
+    batch = issue_batch_inline(dian_issuer, [a], electronic=True)
+    assert batch.invoice_count == 1, batch.error_list
+    inv = BillingInvoice.objects.get(batch=batch)
+    qr = decode_qr(Path(settings.MEDIA_ROOT) / inv.pdf)
+    assert len(qr) == 1 and inv.cufe in qr[0]

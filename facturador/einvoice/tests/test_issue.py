@@ -127,3 +127,20 @@ def test_the_signing_key_is_opened_once_per_certificate_and_again_when_it_is_rep
     certificates.store(dian_issuer, kind="p12", password="otra", p12=make_test_pkcs12(dian_issuer.tax_id, "otra"))
     replaced = services.signer_for(dian_issuer)
     assert replaced is not first and replaced.certificate != first.certificate and len(opened) == 2
+
+
+def test_pdf_qr_decodes_to_the_signed_qr_text(dian_issuer, invoice_payload):
+    import pypdfium2
+    import zxingcpp
+
+    from facturador.einvoice.pdf import render
+
+    doc = services.issue(dian_issuer, invoice_payload, send=False)
+    pdf = pypdfium2.PdfDocument(render(doc))
+    try:
+        image = pdf[0].render(scale=4, grayscale=True).to_pil()  # 288 dpi
+    finally:
+        pdf.close()
+    found = [r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
+    qr = next(etree.fromstring(bytes(doc.signed_xml)).iter(f"{{{NS['sts']}}}QRCode")).text
+    assert found == [qr] and doc.cufe in qr

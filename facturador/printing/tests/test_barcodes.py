@@ -8,6 +8,7 @@ from PIL import Image, ImageDraw
 from facturador.printing.barcodes import (
     FNC1,
     GS,
+    QR_DATA_MASK,
     BarcodeError,
     code128_modules,
     code128_svg,
@@ -189,3 +190,21 @@ def test_qr_png_is_one_pixel_per_module_and_decodes():
     assert [f.text for f in found] == [text]
     symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
     assert im.size == symbol.to_image(scale=1, add_quiet_zones=True).shape[1::-1]
+
+
+def test_qr_png_fixed_mask_still_decodes_and_differs_from_another_mask():
+    import io
+
+    text = "NumFac: SETP990000003\nCUFE: " + "c" * 96
+    pngs = {m: bytes(qr_png(text, data_mask=m)) for m in (QR_DATA_MASK, (QR_DATA_MASK + 1) % 8)}
+    assert pngs[QR_DATA_MASK] != pngs[(QR_DATA_MASK + 1) % 8]  # the option is honoured
+    im = Image.open(io.BytesIO(pngs[QR_DATA_MASK])).convert("L")
+    found = zxingcpp.read_barcodes(im.resize((im.width * 3, im.height * 3), Image.NEAREST),
+                                   formats=zxingcpp.BarcodeFormat.QRCode)
+    assert [f.text for f in found] == [text]
+
+
+def test_qr_png_rejects_a_mask_out_of_range():
+    with pytest.raises(BarcodeError) as e:
+        qr_png("x", data_mask=8)
+    assert e.value.code == "qr_data_mask"
