@@ -10,11 +10,12 @@ from __future__ import annotations
 from decimal import Decimal
 from importlib import resources
 
+from facturador.printing.barcodes import qr_png
 from facturador.printing.money import format_money
 
 from . import xml as cx
 from .catalogs import FORMAS_PAGO, REGIMENES, TIPOS_COMPROBANTE, USOS_CFDI
-from .qr import qr_svg, verification_url
+from .qr import verification_url
 
 __all__ = ["cfdi_pdf", "cfdi_pdf_data"]
 
@@ -137,7 +138,7 @@ def cfdi_pdf_data(xml_bytes: bytes) -> dict:
         "rfc_prov_certif": tfd.get("RfcProvCertif"),
         "sello": _wrap(doc.get("Sello") or ""), "sello_sat": _wrap(tfd.get("SelloSAT") or ""),
         "cadena_tfd": _wrap(cx.cadena_original_tfd(tfd), 12),
-        "qr_url": url, "qr_svg": qr_svg(url),
+        "qr_url": url, "qr_png": qr_png(url, data_mask=None),
     }
 
 
