@@ -60,43 +60,36 @@ def events_bulk(request):
     return redirect("reception:inbox")
 
 
-@issuer_required(roles=WRITE_ROLES)
-@require_POST
-def sat_status(request, pk):
+def _check(request, pk, action, done):
+    """A button on a received document's page that asks again (SAT, the stamp, DIAN): the action, then its outcome
+    (`done(doc)`) or its refusal as a message on the page."""
     doc = get_object_or_404(ReceivedDocument, pk=pk, issuer=request.issuer)
     try:
-        doc = actions.check_sat_status(request.issuer, Actor.from_request(request), document=doc)
+        doc = action(request.issuer, Actor.from_request(request), document=doc)
     except Refusal as refusal:
         messages.error(request, refusal.message)
     else:
-        messages.success(request, f"Estado en el SAT: {doc.get_sat_state_display()}.")
+        messages.success(request, done(doc))
     return redirect("reception:detail", doc.pk)
+
+
+@issuer_required(roles=WRITE_ROLES)
+@require_POST
+def sat_status(request, pk):
+    return _check(request, pk, actions.check_sat_status, lambda d: f"Estado en el SAT: {d.get_sat_state_display()}.")
 
 
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
 def stamp_check(request, pk):
-    doc = get_object_or_404(ReceivedDocument, pk=pk, issuer=request.issuer)
-    try:
-        doc = actions.recheck_stamp(request.issuer, Actor.from_request(request), document=doc)
-    except Refusal as refusal:
-        messages.error(request, refusal.message)
-    else:
-        messages.success(request, f"Timbre fiscal: {doc.get_stamp_check_display()}.")
-    return redirect("reception:detail", doc.pk)
+    return _check(request, pk, actions.recheck_stamp, lambda d: f"Timbre fiscal: {d.get_stamp_check_display()}.")
 
 
 @issuer_required(roles=WRITE_ROLES)
 @require_POST
 def dian_status(request, pk):
-    doc = get_object_or_404(ReceivedDocument, pk=pk, issuer=request.issuer)
-    try:
-        doc = actions.check_dian_status(request.issuer, Actor.from_request(request), document=doc)
-    except Refusal as refusal:
-        messages.error(request, refusal.message)
-    else:
-        messages.success(request, f"Estado en la DIAN: {doc.get_dian_check_display()}.")
-    return redirect("reception:detail", doc.pk)
+    return _check(request, pk, actions.check_dian_status,
+                  lambda d: f"Estado en la DIAN: {d.get_dian_check_display()}.")
 
 
 @issuer_required
