@@ -22,6 +22,10 @@ class ReceivedDocumentSerializer(serializers.ModelSerializer):
     has_pdf = serializers.SerializerMethodField()
     stamp_check = serializers.CharField(read_only=True, help_text="CFDI: the TimbreFiscalDigital seal checked with "
                                         "SAT's certificate: verified, invalid, unavailable; empty otherwise.")
+    dian_check = serializers.CharField(read_only=True, help_text="Colombia: DIAN's GetStatus asked on demand: valid, "
+                                       "rejected, not_found; empty until asked.")
+    supplier_email = serializers.CharField(read_only=True, help_text="The supplier's e-mail as the document gives it "
+                                           "(empty when it gives none).")
 
     class Meta:
         model = ReceivedDocument
@@ -126,6 +130,8 @@ class IntakeViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
 class ReceptionEventSerializer(serializers.ModelSerializer):
     description = serializers.CharField(source="get_code_display", read_only=True)
+    claim_reason = serializers.CharField(read_only=True, help_text="031 (reclamo) only: DIAN's claim reason 01-04; "
+                                         "empty for the other events.")
 
     class Meta:
         model = ReceptionEvent
