@@ -49,7 +49,7 @@ from facturador.tabular import (FieldSpec, ImportFileError, Limits, RowError, Te
                                 suggest)
 from facturador.tabular.suggest import header_key
 from facturador.tabular.isolated import preview_isolated, sample_isolated
-from facturador.tabular.readers import DATA_EXTENSIONS
+from facturador.tabular import readers
 from facturador.taxid import TaxIdError, nit_check_digit, validate_nit
 
 OPENING_CONCEPT = "Saldo anterior"
@@ -490,14 +490,10 @@ def _file_refusal(exc: ImportFileError) -> Invalid:
 
 def check_extension(filename: str) -> None:
     """Refuse at once a file whose type no reader takes (the rest is checked by the job)."""
-    ext = Path(filename or "").suffix.lower().lstrip(".")
-    if ext not in DATA_EXTENSIONS and ext != "zip":
-        raise _file_refusal(ImportFileError(
-            "unsupported_extension",
-            f"El tipo de archivo «.{ext}» no es compatible. Formatos aceptados: .csv, .txt, .xlsx, .xlsm, .xls, "
-            ".xlsb, .ods y un .zip que contenga uno de ellos." if ext else
-            f"El archivo «{filename}» no tiene extensión; use .csv, .txt, .xlsx, .xls, .xlsb, .ods o .zip.",
-            value=ext))
+    try:
+        readers.check_extension(filename)
+    except ImportFileError as exc:
+        raise _file_refusal(exc) from exc
 
 
 def audit_summary(filename: str, report: Report, period: str) -> str:

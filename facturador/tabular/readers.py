@@ -41,7 +41,7 @@ from .errors import ImportFileError, column_letter
 from .limits import DEFAULT_LIMITS, PREVIEW_LIMITS, Limits
 
 __all__ = [
-    "RowSource", "open_rows", "SPREADSHEET_EXTENSIONS", "TEXT_EXTENSIONS", "DATA_EXTENSIONS",
+    "RowSource", "open_rows", "check_extension", "SPREADSHEET_EXTENSIONS", "TEXT_EXTENSIONS", "DATA_EXTENSIONS",
     "CHUNK_SIZE", "detect_encoding", "sniff_delimiter", "Limits", "DEFAULT_LIMITS", "PREVIEW_LIMITS",
 ]
 
@@ -765,6 +765,20 @@ def _zip_pick_member(zf: zipfile.ZipFile, member: str | None, name: str) -> zipf
 
 # ================================================================================ entry point ===
 
+def check_extension(filename: str) -> None:
+    """Refuse (``unsupported_extension``) a file name whose extension no reader takes (a .zip is taken: its member
+    is checked when opened). Cheap: callers may check an upload's name before keeping or reading it."""
+    ext = _ext(filename)
+    if ext != "zip" and ext not in DATA_EXTENSIONS:
+        name = os.path.basename(filename) or "archivo"
+        raise ImportFileError(
+            "unsupported_extension",
+            f"El tipo de archivo «.{ext}» no es compatible. Formatos aceptados: .csv, .txt, .xlsx, .xlsm, "
+            ".xls, .xlsb, .ods y un .zip que contenga uno de ellos." if ext else
+            f"El archivo «{name}» no tiene extensión; use .csv, .txt, .xlsx, .xls, .xlsb, .ods o .zip.",
+            value=ext)
+
+
 def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | None = None, *,
               sheet: str | int | None = None, encoding: str | None = None,
               delimiter: str | None = None, member: str | None = None,
@@ -806,13 +820,7 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
         return _open_zip(path_or_fileobj, name, sheet=sheet, encoding=encoding,
                          delimiter=delimiter, member=member, max_workbook_bytes=max_workbook_bytes,
                          limits=limits)
-    if ext not in DATA_EXTENSIONS:
-        raise ImportFileError(
-            "unsupported_extension",
-            f"El tipo de archivo «.{ext}» no es compatible. Formatos aceptados: .csv, .txt, .xlsx, .xlsm, "
-            ".xls, .xlsb, .ods y un .zip que contenga uno de ellos." if ext else
-            f"El archivo «{name}» no tiene extensión; use .csv, .txt, .xlsx, .xls, .xlsb, .ods o .zip.",
-            value=ext)
+    check_extension(filename)
     if ext in TEXT_EXTENSIONS:
         if isinstance(path_or_fileobj, (str, os.PathLike)):
             fh = open(path_or_fileobj, "rb")
