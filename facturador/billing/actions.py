@@ -114,7 +114,7 @@ def confirm_accounts_file(issuer, actor: Actor, *, check: Job, valid_only: bool 
             pk=check.pk, issuer=issuer, kind=accounts_import.JOB_KIND, params__dry_run=True).first()
         if check is None:
             raise NotFound("billing.accounts_file.not_found", "No se encontró la revisión de ese archivo.")
-        if check.status not in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS):
+        if not check.is_done:
             raise Conflict("billing.accounts_file.not_checked",
                            "La revisión del archivo no ha terminado bien; no se puede importar.")
         if Job.objects.filter(issuer=issuer, kind=accounts_import.JOB_KIND, params__check=check.pk).exists():

@@ -114,18 +114,16 @@ def accounts_upload_job(request, pk):
             messages.error(request, r.message)
         return redirect("billing:accounts_upload_job", job.pk)
     result = job.result or {}
-    refusal = result.get("refusal") or {}
-    report = result if "rows_read" in result else refusal.get("details") if "rows_read" in refusal.get(
-        "details", {}) else None
+    # the job's report; a refused file's report (too many errors...) is in the refusal's details
+    details = (result.get("refusal") or {}).get("details") or {}
+    report = result if "rows_read" in result else details if "rows_read" in details else None
     check = job if job.params.get("dry_run") else None
     confirmed = check is not None and Job.objects.filter(issuer=request.issuer, kind=accounts_import.JOB_KIND,
                                                          params__check=job.pk).first()
     return render(request, "billing/accounts_upload.html", {
         "form": None, "job": job, "report": report, "check": check, "confirmed": confirmed,
-        "done": job.status in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS),
         "can_confirm": (check is not None and not confirmed and request.membership.role in WRITE_ROLES
-                        and job.status in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS)
-                        and bool(report and report.get("rows_valid"))
+                        and job.is_done and bool(report and report.get("rows_valid"))
                         and accounts_import.stored_upload(request.issuer, job.params["token"]) is not None)})
 
 

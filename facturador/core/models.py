@@ -237,6 +237,7 @@ class Job(IssuerScoped):
         DELETED = "deleted", _("Eliminado")
 
     ACTIVE = (Status.PENDING, Status.RUNNING)
+    DONE = (Status.FINISHED, Status.FINISHED_WITH_ERRORS)  # ended with its work done (some items may have failed)
     FINAL = (Status.FINISHED, Status.FINISHED_WITH_ERRORS, Status.FAILED, Status.CANCELLED, Status.DELETED)
 
     kind = models.CharField(_("tipo"), max_length=40)
@@ -270,13 +271,17 @@ class Job(IssuerScoped):
 
     @property
     def percent(self):
-        if self.status in (self.Status.FINISHED, self.Status.FINISHED_WITH_ERRORS):
+        if self.is_done:
             return 100
         return int(self.done * 100 / self.total) if self.total else 0
 
     @property
     def is_active(self):
         return self.status in self.ACTIVE
+
+    @property
+    def is_done(self):
+        return self.status in self.DONE
 
 
 class AuditEntry(models.Model):

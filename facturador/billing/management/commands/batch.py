@@ -9,7 +9,6 @@ from facturador.billing import actions, outputs, services
 from facturador.billing.models import Account, Batch, ServiceClass
 from facturador.billing.selection import parse_references
 from facturador.core.cli import SHOWN_ROWS, ActionCommand, find_issuer, write_limited
-from facturador.core.models import Job
 from facturador.core.progress import follow_job
 from facturador.printing.money import format_money
 
@@ -87,7 +86,7 @@ class Command(ActionCommand):
         b.refresh_from_db()
         b.job = job
         self._summary(b, show_all=show_all)
-        if job.status not in (Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS):
+        if not job.is_done:
             raise CommandError(job.error or f"El lote terminó con estado {job.get_status_display()}.")
 
     def _summary(self, b, show_all=False):
