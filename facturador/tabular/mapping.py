@@ -114,6 +114,12 @@ class Template:
     declared_totals: TotalsCheck | None = None
     checks: list | None = None           # cross-field checks (see tabular.rules), e.g. net + taxes = total
 
+    def holds_headers(self, row) -> bool:
+        """Whether ``row`` has every header the template maps by name (accents, case and spacing ignored); False
+        for a template mapping by position only."""
+        wanted = {normalize_header(fm.header) for fm in self.fields if fm.header}
+        return bool(wanted) and wanted <= {normalize_header(c) for c in row}
+
     # -- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -261,8 +267,7 @@ def open_for_template(path_or_fileobj: Any, filename: str | None, template: Temp
     except ImportFileError as e:
         if e.code != "sheet_not_found" or not isinstance(template.sheet, str):
             raise
-        wanted = {normalize_header(fm.header) for fm in template.fields if fm.header}
-        if not wanted or not template.header_row:
+        if not template.header_row or not any(fm.header for fm in template.fields):
             raise
         first = _open(None)
         try:
@@ -277,8 +282,7 @@ def open_for_template(path_or_fileobj: Any, filename: str | None, template: Temp
                 for header in src:
                     if src.row_number >= template.header_row:
                         break
-                if header is not None and src.row_number == template.header_row and wanted <= {
-                        normalize_header(c) for c in header}:
+                if header is not None and src.row_number == template.header_row and template.holds_headers(header):
                     matches.append(name)
             finally:
                 src.close()
@@ -483,8 +487,7 @@ class RowMapper:
         `HEADER_SEARCH_ROWS` rows above or below has them all (a title line more or less than last month) —
         that row, with a warning. Rows read past the header are given back to the mapper (`_Replay`)."""
         t = self.template
-        wanted = {normalize_header(fm.header) for fm in t.fields if fm.header}
-        if not wanted or wanted <= {normalize_header(c) for c in row}:
+        if not any(fm.header for fm in t.fields) or t.holds_headers(row):
             return row
         at = len(seen) - 1
         for _ in range(HEADER_SEARCH_ROWS):
@@ -494,7 +497,7 @@ class RowMapper:
             seen.append((self.source.row_number, nxt))
         order = sorted(range(len(seen)), key=lambda i: (abs(i - at), i))
         found = next((i for i in order if i != at and seen[i][0] >= t.header_row - HEADER_SEARCH_ROWS
-                      and wanted <= {normalize_header(c) for c in seen[i][1]}), None)
+                      and t.holds_headers(seen[i][1])), None)
         if found is None:
             self.source = _Replay(self.source, seen[at + 1:])
             return row
