@@ -141,9 +141,14 @@ def _format_money(value, country, symbol: bool, decimals: int | None) -> str:
     if decimals is None and style.whole_without_decimals and d == d.to_integral_value():
         d = d.quantize(Decimal(1))
     sign = "-" if d < 0 else ""
-    whole, _, frac = f"{abs(d):f}".partition(".")
-    text = _group(whole, style.thousands) + (style.decimal + frac if frac else "")
+    text = _digits(abs(d), style)
     return f"{sign}{style.prefix}{text}{suffix}" if symbol else f"{sign}{text}"
+
+
+def _digits(d: Decimal, style: Style) -> str:
+    """A non-negative Decimal's digits, thousands grouped, with the style's decimal separator."""
+    whole, _, frac = f"{d:f}".partition(".")
+    return _group(whole, style.thousands) + (style.decimal + frac if frac else "")
 
 
 def format_quantity(value, country="CO", *, max_decimals: int = 3) -> str:
@@ -160,9 +165,7 @@ def format_quantity(value, country="CO", *, max_decimals: int = 3) -> str:
     if d is None:
         return ""
     d = d.normalize() if d != 0 else Decimal(0)
-    sign = "-" if d < 0 else ""
-    whole, _, frac = f"{abs(d):f}".partition(".")
-    return sign + _group(whole, style.thousands) + (style.decimal + frac if frac else "")
+    return ("-" if d < 0 else "") + _digits(abs(d), style)
 
 
 def format_date(value) -> str:
