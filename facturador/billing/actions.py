@@ -21,7 +21,7 @@ from facturador.billing.models import Account, Batch, BillingSettings, InvoiceTe
 from facturador.billing.selection import FILTERS, Selection, require_clean, resolve_references, select_by_filters
 from facturador.core import audit, jobs
 from facturador.core.actors import Actor
-from facturador.core.errors import Conflict, Invalid, NotFound
+from facturador.core.errors import Conflict, Invalid, NotFound, Refusal
 from facturador.core.models import Job
 from facturador.core.periods import clean_period
 from facturador.payments import asobancaria
@@ -106,6 +106,32 @@ def check_accounts_file(issuer, actor: Actor, *, upload, filename: str, opening_
                                                         "opening_period": period, "dry_run": True, "ip": actor.ip})
 
 
+def accounts_file_import(issuer, check: Job) -> Job | None:
+    """The import job started from the checked file `check` (None while it has not been confirmed)."""
+    return Job.objects.filter(issuer=issuer, kind=accounts_import.JOB_KIND, params__check=check.pk).first()
+
+
+def accounts_file_refusal(issuer, check: Job, *, valid_only: bool = False) -> Refusal | None:
+    """Why the checked file `check` cannot be imported now, or None when it can (the confirmation's
+    conditions, which the upload page also asks before it offers the button)."""
+    if not check.is_done:
+        return Conflict("billing.accounts_file.not_checked",
+                        "La revisión del archivo no ha terminado bien; no se puede importar.")
+    if accounts_file_import(issuer, check) is not None:
+        return Conflict("billing.accounts_file.already_confirmed", "Este archivo ya se importó (o se está importando).")
+    if accounts_import.stored_upload(issuer, check.params["token"]) is None:
+        return Conflict("billing.accounts_file.gone", "El archivo ya no está disponible; cárguelo de nuevo.")
+    report = check.result or {}
+    if report.get("errors_total") and not valid_only:
+        return Invalid("billing.accounts_file.invalid_rows",
+                       f"El archivo tiene {report['errors_total']} errores; no se importó ninguna cuenta. Corrija el "
+                       "archivo o importe solo las filas válidas.", field="file", details=report)
+    if not report.get("rows_valid"):
+        return Invalid("billing.accounts_file.empty", "El archivo no tiene cuentas válidas para importar.",
+                       field="file", details=report)
+    return None
+
+
 def confirm_accounts_file(issuer, actor: Actor, *, check: Job, valid_only: bool = False) -> Job:
     """The second step: import the checked file in the background, once (a second confirmation of the same check
     is refused). A file with errors imports nothing unless `valid_only`."""
@@ -114,22 +140,10 @@ def confirm_accounts_file(issuer, actor: Actor, *, check: Job, valid_only: bool 
             pk=check.pk, issuer=issuer, kind=accounts_import.JOB_KIND, params__dry_run=True).first()
         if check is None:
             raise NotFound("billing.accounts_file.not_found", "No se encontró la revisión de ese archivo.")
-        if not check.is_done:
-            raise Conflict("billing.accounts_file.not_checked",
-                           "La revisión del archivo no ha terminado bien; no se puede importar.")
-        if Job.objects.filter(issuer=issuer, kind=accounts_import.JOB_KIND, params__check=check.pk).exists():
-            raise Conflict("billing.accounts_file.already_confirmed", "Este archivo ya se importó (o se está importando).")
+        refusal = accounts_file_refusal(issuer, check, valid_only=valid_only)
+        if refusal is not None:
+            raise refusal
         params = check.params
-        if accounts_import.stored_upload(issuer, params["token"]) is None:
-            raise Conflict("billing.accounts_file.gone", "El archivo ya no está disponible; cárguelo de nuevo.")
-        report = check.result or {}
-        if report.get("errors_total") and not valid_only:
-            raise Invalid("billing.accounts_file.invalid_rows",
-                          f"El archivo tiene {report['errors_total']} errores; no se importó ninguna cuenta. Corrija el "
-                          "archivo o importe solo las filas válidas.", field="file", details=report)
-        if not report.get("rows_valid"):
-            raise Invalid("billing.accounts_file.empty", "El archivo no tiene cuentas válidas para importar.",
-                          field="file", details=report)
         return jobs.create_job(issuer, accounts_import.JOB_KIND, title=f"Carga de cuentas {params['filename']}"[:300],
                                user=actor.user, params={**params, "dry_run": False, "valid_only": bool(valid_only),
                                                         "check": check.pk, "ip": actor.ip})

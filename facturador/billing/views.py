@@ -118,13 +118,11 @@ def accounts_upload_job(request, pk):
     details = (result.get("refusal") or {}).get("details") or {}
     report = result if "rows_read" in result else details if "rows_read" in details else None
     check = job if job.params.get("dry_run") else None
-    confirmed = check is not None and Job.objects.filter(issuer=request.issuer, kind=accounts_import.JOB_KIND,
-                                                         params__check=job.pk).first()
+    confirmed = check is not None and actions.accounts_file_import(request.issuer, check)
     return render(request, "billing/accounts_upload.html", {
         "form": None, "job": job, "report": report, "check": check, "confirmed": confirmed,
-        "can_confirm": (check is not None and not confirmed and request.membership.role in WRITE_ROLES
-                        and job.is_done and bool(report and report.get("rows_valid"))
-                        and accounts_import.stored_upload(request.issuer, job.params["token"]) is not None)})
+        "can_confirm": (check is not None and request.membership.role in WRITE_ROLES
+                        and actions.accounts_file_refusal(request.issuer, check, valid_only=True) is None)})
 
 
 @issuer_required

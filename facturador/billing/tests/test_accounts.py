@@ -68,3 +68,16 @@ def test_billing_settings_gln_checked(issuer_co, client_co):
     assert client_co.post("/facturacion/configuracion/", data).status_code == 302
     conf = BillingSettings.for_issuer(issuer_co)
     assert (conf.gln, conf.ref_width, conf.amount_width) == ("7709998013711", 12, 14)
+
+
+@pytest.mark.django_db
+def test_a_checked_file_is_imported_once(issuer_co, client_co, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    good = "referencia;titular;tipo_id;numero_id\n0001;Ana Ruiz;CC;52111222\n".encode()
+    check = web_step(client_co, "/facturacion/cuentas/cargar/", {"file": SimpleUploadedFile("c.csv", good)})
+    assert check.context["can_confirm"]
+    web_step(client_co, check.request["PATH_INFO"], {"confirm": "1"})
+    again = client_co.get(check.request["PATH_INFO"])
+    assert not again.context["can_confirm"] and again.context["confirmed"]
+    refused = client_co.post(check.request["PATH_INFO"], {"confirm": "1"}, follow=True)
+    assert "ya se importó" in refused.content.decode()
