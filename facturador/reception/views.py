@@ -31,7 +31,9 @@ def inbox(request):
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "reception/inbox.html", {"form": form, "page": page, "query": query.urlencode()})
+    # the bulk actions of the issuer's side: DIAN events (Colombia) or SAT's status (Mexico)
+    return render(request, "reception/inbox.html", {"form": form, "page": page, "query": query.urlencode(),
+                                                    "mexican": request.issuer.country == "MX"})
 
 
 @issuer_required

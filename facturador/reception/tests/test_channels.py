@@ -128,3 +128,12 @@ def test_mailbox_page_shows_the_address_registered_in_habilitacion(client, recep
     Enablement.objects.create(issuer=receiver_co, reception_email="facturas@cliente.example")
     client.force_login(reception_admin)
     assert "facturas@cliente.example" in client.get(reverse("reception:mailbox")).content.decode()
+
+
+def test_inbox_offers_the_bulk_actions_of_the_issuers_country(client, reception_admin, make_user, receiver_mx):
+    client.force_login(reception_admin)
+    colombian = client.get(reverse("reception:inbox")).content.decode()
+    assert "Acusar recibo" in colombian and "Consultar en el SAT" not in colombian
+    client.force_login(make_user("recepcion-mx", receiver_mx, "admin"))
+    mexican = client.get(reverse("reception:inbox")).content.decode()
+    assert "Consultar en el SAT" in mexican and "Acusar recibo" not in mexican
