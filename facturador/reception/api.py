@@ -38,7 +38,7 @@ class ReceivedDocumentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_has_pdf(self, obj) -> bool:
-        return bool(obj.pdf)
+        return obj.has_pdf
 
 
 class IntakeSerializer(serializers.ModelSerializer):

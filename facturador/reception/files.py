@@ -1,13 +1,16 @@
 """The files of a received document for download: the supplier's XML, DIAN's ApplicationResponse, the
 AttachedDocument it came in, and the supplier's PDF — or, without one, a summary rendered from the XML.
 
-A document that came in an AttachedDocument keeps that container (and the supplier's PDF) only: its invoice and
-DIAN's ApplicationResponse are inside it byte for byte, so they are extracted when asked for
-(`document_xml`, `application_response_xml`) instead of being written again on arrival. Documents filed before
-that, and the ones that came without a container, have their own stored XML files, read as they are.
+Nothing already stored is stored again: the container (AttachedDocument) and the supplier's PDF are read from the
+intake's file (the arrival as it came), where `ReceivedDocument.members` says they are, and the invoice and DIAN's
+ApplicationResponse inside the container byte for byte are extracted from it (`document_xml`,
+`application_response_xml`). Documents filed before that, and the ones that came without a container, have their
+own stored files, read as they are.
 """
 
 from __future__ import annotations
+
+from pathlib import PurePosixPath
 
 from facturador.core.errors import NotFound
 from facturador.dian.attached import extract
@@ -28,12 +31,30 @@ def _stem(doc) -> str:
     return clean_filename(doc.number or doc.uuid[:16])
 
 
+def _kept(doc, attr: str) -> tuple[bytes, str] | None:
+    """(content, file name) of the document's ``attr`` file — its own stored file, or its member of the intake's
+    file — or None when it has none."""
+    f = getattr(doc, attr)
+    if f:
+        return _read(f), f.name.rsplit("/", 1)[-1]
+    where = doc.members.get(attr)
+    if not where:
+        return None
+    from facturador.reception.services import clean_filename, intake_member
+
+    content = intake_member(doc.intake, where)
+    if content is None:
+        raise NotFound("reception.file.missing", "El archivo ya no está en la llegada guardada.", field="what")
+    return content, clean_filename(PurePosixPath(where[1]).name)
+
+
 def document_xml(doc) -> bytes:
     """The supplier's invoice / note / CFDI, byte for byte as it signed it."""
     if doc.xml:
         return _read(doc.xml)
-    if doc.container:
-        return extract(_read(doc.container))[0]
+    container = _kept(doc, "container")
+    if container is not None:
+        return extract(container[0])[0]
     raise NotFound("reception.file.missing", "El documento no tiene ese archivo.", field="what")
 
 
@@ -41,9 +62,8 @@ def application_response_xml(doc) -> bytes | None:
     """DIAN's ApplicationResponse that came with the document (None without one)."""
     if doc.application_response:
         return _read(doc.application_response)
-    if doc.container:
-        return extract(_read(doc.container))[1]
-    return None
+    container = _kept(doc, "container")
+    return extract(container[0])[1] if container is not None else None
 
 
 def download(doc, what: str) -> tuple[bytes, str, str]:
@@ -51,9 +71,9 @@ def download(doc, what: str) -> tuple[bytes, str, str]:
     if what not in FILES:
         raise NotFound("reception.file.unknown", "Archivo desconocido.", field="what")
     attr, mime = FILES[what]
-    f = getattr(doc, attr)
-    if f:
-        return _read(f), f.name.rsplit("/", 1)[-1], mime
+    kept = _kept(doc, attr)
+    if kept is not None:
+        return *kept, mime
     if what == "xml":
         return document_xml(doc), f"{_stem(doc)}.xml", mime
     if what == "respuesta":

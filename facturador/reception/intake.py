@@ -65,12 +65,13 @@ class Candidate:
     country: str
     fields: dict
     xml: bytes
-    container: bytes | None = None
     application_response: bytes | None = None
-    pdf: bytes | None = None
-    pdf_name: str = ""
     findings: list[dict] = field(default_factory=list)
     report: dict = field(default_factory=dict)
+    #: where its container ("container") and its supplier's PDF ("pdf") are in the arrival: [position, name] of
+    #: the member among the arrival's unpacked parts (`read_member`), so they are read from the arrival's copy when
+    #: needed instead of being stored again
+    members: dict[str, list] = field(default_factory=dict)
 
     @property
     def uuid(self) -> str:
@@ -316,8 +317,8 @@ def read_colombian(member: str, xml: bytes, *, container: bytes | None, ar: byte
         "uuid_scheme": info.get("uuid_scheme") or "", "environment": (info.get("environment") or "")[:1],
         **answer,
     }
-    return Candidate(member=member, country="CO", fields=fields, xml=xml, container=container,
-                     application_response=ar, findings=findings, report=report.to_json())
+    return Candidate(member=member, country="CO", fields=fields, xml=xml, application_response=ar,
+                     findings=findings, report=report.to_json())
 
 
 def _prefix(root, number: str) -> str:
@@ -384,11 +385,11 @@ def read_arrival(name: str, data: bytes, *, limits: Limits = Limits(), schema_di
     out = Arrival(ignored=unpacker.ignored)
     bare: dict[str, tuple] = {}
     responses: dict[str, bytes] = {}
-    pdfs: list[Part] = []
-    pending: list[tuple] = []  # (member, kind, payload)
-    for part in parts:
+    pdfs: list[tuple[int, Part]] = []
+    pending: list[tuple] = []  # (member, kind, payload, position of the AttachedDocument among the parts or None)
+    for position, part in enumerate(parts):
         if _kind(part.name, part.data) == "pdf":
-            pdfs.append(part)
+            pdfs.append((position, part))
             continue
         try:
             root = parse(part.data, max_bytes=limits.max_xml_bytes)
@@ -402,7 +403,7 @@ def read_arrival(name: str, data: bytes, *, limits: Limits = Limits(), schema_di
             continue
         qname = etree.QName(root)
         if qname.namespace in CFDI_NS and qname.localname == "Comprobante":
-            pending.append((part.name, "mx", (part.data, root)))
+            pending.append((part.name, "mx", (part.data, root), None))
         elif ROOT.get(qname.localname) == qname.namespace and qname.localname == "AttachedDocument":
             try:
                 doc, ar = _extract(root)
@@ -411,7 +412,7 @@ def read_arrival(name: str, data: bytes, *, limits: Limits = Limits(), schema_di
                                    "message": f"«{part.name}»: el AttachedDocument no contiene un documento "
                                               "electrónico legible."})
                 continue
-            pending.append((part.name, "co", (doc, part.data, ar, root)))
+            pending.append((part.name, "co", (doc, part.data, ar, root), position))
         elif ROOT.get(qname.localname) == qname.namespace and qname.localname in ("Invoice", "CreditNote", "DebitNote"):
             uuid = (text(root, "cbc:UUID") or "").lower()
             bare[uuid] = (part.name, part.data, root)
@@ -422,8 +423,8 @@ def read_arrival(name: str, data: bytes, *, limits: Limits = Limits(), schema_di
                                "message": f"«{part.name}»: no es una factura electrónica de la DIAN ni un CFDI "
                                           f"(raíz {qname.localname})."})
     for uuid, (member, xml, root) in bare.items():
-        pending.append((member, "co", (xml, None, responses.get(uuid), root)))
-    for member, kind, payload in pending:
+        pending.append((member, "co", (xml, None, responses.get(uuid), root), None))
+    for member, kind, payload, position in pending:
         try:
             if kind == "co":
                 doc, container, ar, parsed = payload
@@ -432,6 +433,7 @@ def read_arrival(name: str, data: bytes, *, limits: Limits = Limits(), schema_di
                 else:
                     cand = read_colombian(member, doc, container=container, ar=ar, schema_dir=schema_dir,
                                           container_root=parsed)
+                    cand.members["container"] = [position, member]
             else:
                 xml, root = payload
                 cand = read_mexican(member, xml, root, pac_certificates=pac_certificates,
@@ -450,19 +452,29 @@ def read_arrival(name: str, data: bytes, *, limits: Limits = Limits(), schema_di
     return out
 
 
-def _attach_pdfs(candidates: list[Candidate], pdfs: list[Part]) -> None:
+def _attach_pdfs(candidates: list[Candidate], pdfs: list[tuple[int, Part]]) -> None:
     if not pdfs or not candidates:
         return
     if len(candidates) == 1:
-        chosen = pdfs[0]
-        candidates[0].pdf, candidates[0].pdf_name = chosen.data, PurePosixPath(chosen.name).name
+        position, chosen = pdfs[0]
+        candidates[0].members["pdf"] = [position, chosen.name]
         return
     for cand in candidates:
-        for p in pdfs:
+        for position, p in pdfs:
             stem = PurePosixPath(p.name).stem.lower()
             if cand.fields["number"].lower() in stem or cand.uuid[:12] in stem:
-                cand.pdf, cand.pdf_name = p.data, PurePosixPath(p.name).name
+                cand.members["pdf"] = [position, p.name]
                 break
+
+
+def read_member(name: str, data: bytes, where: list, *, limits: Limits = Limits()) -> bytes | None:
+    """The member of an arrival that `read_arrival` found at ``where`` ([position, name], `Candidate.members`),
+    unpacked again the same way; None when the arrival has no such member there (its copy is not what was read)."""
+    position, member_name = where
+    parts = _Unpacker(limits).unpack(name, data)
+    if position < len(parts) and parts[position].name == member_name:
+        return parts[position].data
+    return None
 
 
 def sha256(data: bytes) -> str:

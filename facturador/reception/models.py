@@ -237,6 +237,10 @@ class ReceivedDocument(IssuerScoped):
     pdf = models.FileField(_("PDF del proveedor"), upload_to=document_upload_path, max_length=300, blank=True)
     container = models.FileField(_("contenedor original"), upload_to=document_upload_path, max_length=300, blank=True,
                                  help_text="The AttachedDocument XML the document came in, when it came in one")
+    members = models.JSONField(default=dict, blank=True,
+                               help_text="Where its container and its supplier's PDF are in its intake's file, read "
+                                         "from there when needed instead of stored again: \"container\" / \"pdf\" "
+                                         "→ [position, name] of the unpacked member (reception.files)")
 
     intake = models.ForeignKey(Intake, on_delete=models.PROTECT, related_name="received_documents")
     source = models.CharField(_("origen"), max_length=10, choices=Source.choices)
@@ -259,7 +263,17 @@ class ReceivedDocument(IssuerScoped):
     def has_application_response(self) -> bool:
         """DIAN's ApplicationResponse came with it: stored on its own, or inside the AttachedDocument kept
         (`reception.files.application_response_xml`; `dian_validation` is "missing" when the container had none)."""
-        return bool(self.application_response) or (bool(self.container) and self.dian_validation not in ("", "missing"))
+        return bool(self.application_response) or (self.has_container and self.dian_validation not in ("", "missing"))
+
+    @property
+    def has_container(self) -> bool:
+        """It came in an AttachedDocument, kept as a file or inside its intake's file."""
+        return bool(self.container) or "container" in self.members
+
+    @property
+    def has_pdf(self) -> bool:
+        """Its supplier sent a PDF, kept as a file or inside its intake's file."""
+        return bool(self.pdf) or "pdf" in self.members
 
     @property
     def verification_badge(self) -> str:

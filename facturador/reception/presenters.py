@@ -20,7 +20,7 @@ def document_json(d: ReceivedDocument) -> dict:
         "sat_state": d.sat_state, "stamp_check": d.stamp_check, "dian_check": d.dian_check,
         "source": d.source, "arrivals": d.arrivals,
         "received_at": d.received_at.isoformat() if d.received_at else None,
-        "has_pdf": bool(d.pdf), "intake": d.intake_id,
+        "has_pdf": d.has_pdf, "intake": d.intake_id,
     }
 
 

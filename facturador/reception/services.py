@@ -108,18 +108,18 @@ def _new_document(issuer: Issuer, intake: Intake, cand: reader.Candidate, reason
 
 def _write_files(doc: ReceivedDocument, cand: reader.Candidate) -> None:
     """Write the document's files (the caller deletes them with `_delete_files` when its row is not stored).
-    A document in an AttachedDocument keeps the container only: its XML and DIAN's ApplicationResponse are
-    inside it, extracted when downloaded (`reception.files`)."""
+    Its container (an AttachedDocument) and its supplier's PDF are in its intake's file, already stored: only
+    where they are is recorded (`members`), and they are read from there when downloaded (`reception.files`), as
+    are the XML and DIAN's ApplicationResponse inside the container. A document without a container keeps its
+    XML (and a loose ApplicationResponse)."""
+    doc.members = cand.members
+    if "container" in cand.members:
+        return
     stem = clean_filename(cand.fields["number"] or cand.uuid[:16])
-    if cand.container:
-        doc.container.save(f"ad{stem}.xml", ContentFile(cand.container), save=False)
-    else:
-        doc.xml.save(f"{stem}.xml", ContentFile(cand.xml), save=False)
-        if cand.application_response:
-            doc.application_response.save(f"ApplicationResponse-{stem}.xml",
-                                          ContentFile(cand.application_response), save=False)
-    if cand.pdf:
-        doc.pdf.save(clean_filename(cand.pdf_name or f"{stem}.pdf"), ContentFile(cand.pdf), save=False)
+    doc.xml.save(f"{stem}.xml", ContentFile(cand.xml), save=False)
+    if cand.application_response:
+        doc.application_response.save(f"ApplicationResponse-{stem}.xml", ContentFile(cand.application_response),
+                                      save=False)
 
 
 def _known_documents(issuer: Issuer, uuids) -> dict[str, ReceivedDocument]:
@@ -142,12 +142,25 @@ def _delete_files(doc: ReceivedDocument) -> None:
 _FIELDS = {f.name for f in ReceivedDocument._meta.get_fields()} - {"id", "issuer", "intake", "status"}
 
 
+def _arrival_name(intake: Intake) -> str:
+    """The name an arrival is read under (its members' names start with it)."""
+    return intake.original_name or "archivo"
+
+
 def _read(intake: Intake, data: bytes) -> reader.Arrival:
     """`reception.intake.read_arrival` with the deployment's limits, XSD kit and SAT certificates (one place for
     every path: one arrival or a batch)."""
-    return reader.read_arrival(intake.original_name or "archivo", data, limits=limits(),
+    return reader.read_arrival(_arrival_name(intake), data, limits=limits(),
                                schema_dir=settings.FACTURADOR_DIAN_SCHEMA_DIR or None,
                                pac_certificates=satcerts.lookup)
+
+
+def intake_member(intake: Intake, where: list) -> bytes | None:
+    """A member of the intake's stored file at ``where`` (`Candidate.members`), unpacked as when it was read; None
+    when the stored file has no such member."""
+    with intake.file.open("rb") as fh:
+        data = fh.read()
+    return reader.read_member(_arrival_name(intake), data, where, limits=limits())
 
 
 def process_intake(intake: Intake, data: bytes | None = None) -> Intake:

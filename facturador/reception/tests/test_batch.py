@@ -12,11 +12,19 @@ from facturador.core.models import AuditEntry
 from facturador.reception import actions, services
 from facturador.reception.models import Intake, ReceivedDocument
 
-from .conftest import BUYER_NIT, Upload
+from .conftest import BUYER_NIT, Upload, attached_xml
 
 
 def import_files(issuer, files):
     return actions.import_files(issuer, Actor.cli(), uploads=[Upload(data, name) for name, data in files])
+
+
+def bare_invoices(zips) -> list[tuple[str, bytes]]:
+    """The invoices of delivery zips on their own: filed with a file of their own (their XML), unlike a document
+    in a container, which is read from its arrival's copy."""
+    from facturador.dian.attached import extract
+
+    return [(f"fv{i}.xml", extract(attached_xml(z)[1])[0]) for i, z in enumerate(zips)]
 
 
 def document_files(issuer) -> list[str]:
@@ -88,7 +96,7 @@ def test_crash_while_filing_keeps_the_arrivals_and_no_stray_files(receiver_co, c
 
     monkeypatch.setattr(services.ReceivedDocument.objects, "bulk_create", crash)
     with pytest.raises(RuntimeError):
-        import_files(receiver_co, [("a.zip", co_zips[0]), ("b.zip", co_zips[1])])
+        import_files(receiver_co, bare_invoices(co_zips))
     assert list(Intake.objects.filter(issuer=receiver_co).values_list("status", flat=True)) == ["received"] * 2
     assert not ReceivedDocument.objects.exists() and document_files(receiver_co) == []
 
@@ -108,12 +116,13 @@ def test_arrivals_left_unread_by_a_crash_are_filed_once_when_read_again(receiver
 def test_document_filed_meanwhile_by_another_arrival_falls_back_to_one_by_one(receiver_co, co_zips, monkeypatch,
                                                                              settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    import_files(receiver_co, [("a.zip", co_zips[0])])
+    invoices = bare_invoices(co_zips)
+    import_files(receiver_co, invoices[:1])
     monkeypatch.setattr(services, "_known_documents", lambda issuer, uuids: {})  # as if filed after the lookup
-    first, second = import_files(receiver_co, [("a2.zip", co_zips[0]), ("b.zip", co_zips[1])])
+    first, second = import_files(receiver_co, invoices)
     assert (first.status, first.duplicates, second.documents) == ("processed", 1, 1)
     assert ReceivedDocument.objects.filter(issuer=receiver_co).count() == 2
-    assert len(document_files(receiver_co)) == 2 * 2  # container + PDF each; none of the rolled-back batch stays
+    assert len(document_files(receiver_co)) == 2  # an XML each; none of the rolled-back batch stays
 
 
 def test_more_arrivals_than_a_batch(receiver_co, co_zips, monkeypatch):

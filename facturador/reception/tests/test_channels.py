@@ -111,7 +111,7 @@ def test_without_the_suppliers_pdf_a_summary_is_rendered(client, reception_admin
     name, xml = attached_xml(co_zips[1])
     client.post(reverse("reception:upload"), {"file": _named(xml, name)})
     doc = ReceivedDocument.objects.get(issuer=receiver_co)
-    assert not doc.pdf
+    assert not doc.has_pdf
     resp = client.get(reverse("reception:download", args=[doc.pk, "pdf"]))
     assert resp.content.startswith(b"%PDF") and "resumen-" in resp["Content-Disposition"]
 

@@ -23,7 +23,7 @@ def test_colombian_zip_is_verified_and_filed(receiver_co, co_zip):
     assert (intake.status, intake.documents) == ("processed", 1)
     assert (doc.supplier_tax_id, doc.buyer_tax_id, doc.country, doc.kind) == ("900373076", BUYER_NIT, "CO", "invoice")
     assert doc.verification == "ok", doc.findings
-    assert doc.dian_validation == "accepted" and doc.pdf and doc.container and doc.has_application_response
+    assert doc.dian_validation == "accepted" and doc.has_pdf and doc.has_container and doc.has_application_response
     assert doc.total > 0 and len(doc.uuid) == 96
 
 
@@ -91,6 +91,33 @@ def test_email_with_zip_attachment_is_received(receiver_co, co_zip):
     assert intake.documents == 1
 
 
+def test_files_of_a_document_from_an_email_are_read_from_the_stored_message(receiver_co, co_zip):
+    from facturador.reception import files
+
+    receive(receiver_co, email_with([("z.zip", co_zip)]), "factura.eml")
+    doc = ReceivedDocument.objects.get(issuer=receiver_co)
+    with zipfile.ZipFile(io.BytesIO(co_zip)) as zf:
+        sent_pdf = zf.read(next(n for n in zf.namelist() if n.endswith(".pdf")))
+    assert files.download(doc, "contenedor")[0] == attached_xml(co_zip)[1]
+    assert files.download(doc, "pdf")[0] == sent_pdf
+
+
+def test_a_file_no_longer_in_the_stored_arrival_is_not_found(receiver_co, co_zip):
+    from django.core.files.base import ContentFile
+
+    from facturador.core.errors import NotFound
+    from facturador.reception import files
+
+    intake = receive(receiver_co, co_zip, "z.zip")
+    doc = ReceivedDocument.objects.get(issuer=receiver_co)
+    name, container = attached_xml(co_zip)
+    stored = Intake.objects.get(pk=intake.pk)
+    stored.file.storage.delete(stored.file.name)
+    stored.file.storage.save(stored.file.name, ContentFile(container))  # the copy is no longer the zip that was read
+    with pytest.raises(NotFound):
+        files.download(doc, "contenedor")
+
+
 def test_cfdi_is_verified_and_filed(receiver_mx, cfdi_xml):
     receive(receiver_mx, cfdi_xml, "cfdi.xml")
     doc = ReceivedDocument.objects.get(issuer=receiver_mx)
@@ -116,15 +143,15 @@ def test_rejected_dian_answer_keeps_rule_codes(receiver_co, co_zips):
     assert [r["code"] for r in doc.dian_rules] == ["FAD06"]
 
 
-def test_document_in_a_container_keeps_the_container_and_pdf_only(receiver_co, co_zip):
-    """Its XML and DIAN's ApplicationResponse are inside the AttachedDocument: extracted when downloaded, byte for
-    byte, not written again on arrival."""
+def test_document_in_a_container_stores_no_file_of_its_own(receiver_co, co_zip):
+    """The container and the PDF are read from the arrival's stored copy, the XML and DIAN's ApplicationResponse
+    extracted from the container: byte for byte, nothing written again on arrival."""
     from facturador.dian.attached import extract
     from facturador.reception import files
 
     receive(receiver_co, co_zip, "z.zip")
     doc = ReceivedDocument.objects.get(issuer=receiver_co)
-    assert not doc.xml and not doc.application_response
+    assert not (doc.xml or doc.application_response or doc.container or doc.pdf)
     _, container = attached_xml(co_zip)
     invoice, answer = extract(container)
     assert files.download(doc, "contenedor")[0] == container
@@ -139,6 +166,6 @@ def test_summary_pdf_of_a_document_in_a_container_reads_its_xml(receiver_co, co_
     name, container = attached_xml(co_zips[1])
     receive(receiver_co, container, name)  # the bare AttachedDocument: no PDF came
     doc = ReceivedDocument.objects.get(issuer=receiver_co)
-    assert not doc.pdf and not doc.xml
+    assert not doc.has_pdf and not doc.xml
     content, filename, _ = files.download(doc, "pdf")
     assert content.startswith(b"%PDF") and filename == f"resumen-{doc.number}.pdf"
