@@ -460,7 +460,7 @@ def xades_profile(root, info: dict, cert: x509.Certificate | None) -> tuple[list
                             "XAdES-EPES con su política v2."))
     else:
         ident = (text(spi[0], "xades:SigPolicyId/xades:Identifier") or "").strip()
-        alg = spi[0].xpath("xades:SigPolicyHash/ds:DigestMethod/@Algorithm", namespaces={"xades": XADES, "ds": DS})
+        alg = xp(spi[0], "xades:SigPolicyHash/ds:DigestMethod/@Algorithm")  # compiled once, not on every call
         alg = alg[0] if alg else None
         value = "".join((text(spi[0], "xades:SigPolicyHash/ds:DigestValue") or "").split())
         if ident != POLICY_IDENTIFIER:
