@@ -297,3 +297,26 @@ def test_issuer_email_without_website_has_no_stray_separator():
 def test_issuer_without_phone_or_city_leaves_no_empty_separators():
     text = _page_text(_with({"issuer": {"phone": "", "city": "", "address": "Carrera 5 # 10-20"}}))
     assert "Carrera 5 # 10-20" in text and "Carrera 5 # 10-20," not in text
+
+
+def _left_edge(pdf: bytes, page: int, needle: str) -> float:
+    doc = _pdf(pdf)
+    try:
+        text = doc[page].get_textpage()
+        index, _ = text.search(needle).get_next()
+        return text.get_charbox(index)[0]
+    finally:
+        doc.close()
+
+
+def test_long_concept_table_continues_at_the_left_margin_with_the_summary_on_the_first_page():
+    # the concepts and the summary sit side by side in a stack (cheaper than a grid): a table too long for the first
+    # page must still go on at the left of the next one, the summary staying beside its start
+    raw = sample_invoice_raw(1)
+    raw["lines"] = [{"concept": f"Línea {k:03d}", "quantity": 1, "unit": "mes", "unit_price": 1000 + k} for k in range(80)]
+    pdf = render_pdf(default_template(), prepare_invoice_data(raw))
+    assert len(_pdf(pdf)) == 2
+    first, last = _page_text(pdf, 0), _page_text(pdf, 1)
+    assert "Línea 000" in first and "Línea 079" in last and "Línea 079" not in first
+    assert "Valor del periodo" in first and "Valor del periodo" not in last
+    assert abs(_left_edge(pdf, 0, "Línea 000") - _left_edge(pdf, 1, "Línea 079")) < 0.5
