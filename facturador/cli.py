@@ -7,6 +7,7 @@ worker`, ...), so `facturador --help` lists them all.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -85,10 +86,24 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["help"]
     argv[0] = ALIASES.get(argv[0], argv[0])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facturador.settings")
+    import django
     from django.core.management import execute_from_command_line
 
+    django.setup()
+    settle_heap()
     execute_from_command_line(["facturador", *argv])
     return 0
+
+
+def settle_heap() -> None:
+    """Keep what is loaded at start-up (Django, the apps and their modules: a few hundred thousand objects that live
+    as long as the process) out of the cyclic garbage collector's full collections, after collecting what is
+    already garbage (`gc.freeze`). Each full collection then walks only the objects made since: a folder import
+    spent ~0.4 ms per received document in full collections walking the framework's objects again and again
+    (bench/reception.py). Called once a Django command process is set up (the worker, `serve`, every CLI
+    command); nothing frozen is ever freed, so never later."""
+    gc.collect()
+    gc.freeze()
 
 
 if __name__ == "__main__":

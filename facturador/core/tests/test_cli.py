@@ -107,3 +107,30 @@ def test_serve_collects_static_files_again_only_when_they_changed(settings, tmp_
     (source / "app.css").write_text("body{color:red}")
     collect_static()
     assert (root / "app.css").read_text() == "body{color:red}"
+
+
+def test_a_command_runs_with_the_start_up_heap_frozen():
+    """`settle_heap`: what was loaded at start-up is kept out of the garbage collector's full collections."""
+    out = run("shell", "-c", "import gc; print(gc.get_freeze_count())")
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip().splitlines()[-1]) > 10_000
+
+
+def test_settle_heap_collects_the_garbage_before_freezing():
+    import gc
+    import weakref
+
+    from facturador.cli import settle_heap
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.itself = cycle
+    gone = weakref.ref(cycle)
+    del cycle
+    try:
+        settle_heap()
+        assert gone() is None
+    finally:
+        gc.unfreeze()
