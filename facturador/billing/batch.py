@@ -36,7 +36,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
-from facturador.billing import cartera
+from facturador.billing import cartera, invoice_templates
 from facturador.billing.models import (Account, Batch, BatchPart, BillingInvoice, BillingSettings, Charge,
                                       outcome_summary)
 from facturador.core import jobs, numbering
@@ -471,8 +471,9 @@ class _Renderer:
                     assets[self.logo] = fh.read()
             except OSError:
                 self.logo = None
-        self.renderer = get_renderer(tpl.source, assets)
-        self.qr_svg = "qr_svg" in tpl.source  # the SVG QR only for the (custom) templates that draw it
+        source = invoice_templates.render_source(tpl)
+        self.renderer = get_renderer(source, assets)
+        self.qr_svg = "qr_svg" in source  # the SVG QR only for the (custom) templates that draw it
         iss = self.issuer
         self.issuer_data = {
             "name": iss.legal_name, "nit": iss.display_tax_id, "address": iss.address,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from django.db import transaction
@@ -93,6 +94,23 @@ def ensure_default(issuer) -> InvoiceTemplate:
                                              description="Factura de servicios públicos incluida con Facturador",
                                              is_default=True)
     return tpl
+
+
+# sha256 of the built-in template as earlier versions of Facturador installed it, for those that print the same page
+# as today's: the one drawing the DIAN QR as SVG (issue 14) and the one drawing it as a PNG in grids (before issue 18's
+# stacks). An issuer's untouched copy of one of them is rendered with today's, which is cheaper to lay out.
+EARLIER_DEFAULTS = {
+    "3cccea9a6fe124e49b9384d9ccf8efc62be5dd9c827732455064012853d94d58",
+    "45aa092dfed491650e37f642261d2d7e982ab4bdca4322127cf0713be92c1b16",
+}
+
+
+def render_source(tpl: InvoiceTemplate) -> str:
+    """The source a batch renders `tpl` with: today's built-in template instead of an untouched copy of an earlier
+    one that prints the same page (see EARLIER_DEFAULTS), else the stored source."""
+    if hashlib.sha256(tpl.source.encode("utf-8")).hexdigest() in EARLIER_DEFAULTS:
+        return default_template()
+    return tpl.source
 
 
 def latest(issuer, name: str) -> InvoiceTemplate | None:

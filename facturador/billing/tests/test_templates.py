@@ -111,3 +111,29 @@ def test_batch_with_a_template_without_the_invoices_form_renders_each_invoice_al
         text = pdf[0].get_textpage().get_text_range()
         assert len(pdf) == 1 and f"{inv.prefix}{inv.number}" in text
 
+
+
+@pytest.mark.django_db
+def test_untouched_copy_of_an_earlier_default_is_rendered_with_todays(issuer_co, monkeypatch):
+    """A stored copy of an earlier built-in template that prints the same page is rendered with today's (cheaper to
+    lay out); any other source, even one differing by a character, is rendered as stored."""
+    import hashlib
+    import io
+
+    import pypdfium2
+    from django.conf import settings
+
+    from facturador.billing.models import BillingInvoice
+    from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
+
+    monkeypatch.setattr(invoice_templates, "EARLIER_DEFAULTS", {hashlib.sha256(GOOD.encode()).hexdigest()})
+    make_range(issuer_co)
+    tpl = invoice_templates.create_version(issuer_co, "Copia", GOOD, make_default=True)
+    edited = invoice_templates.create_version(issuer_co, "Copia", GOOD + "\n")
+    assert invoice_templates.render_source(tpl) == default_template()
+    assert invoice_templates.render_source(edited) == GOOD + "\n"
+    batch = issue_batch_inline(issuer_co, make_accounts(issuer_co, 1))
+    assert batch.status == "finished" and batch.template == tpl, batch.error_list
+    inv = BillingInvoice.objects.get(batch=batch)
+    pdf = pypdfium2.PdfDocument(io.BytesIO((settings.MEDIA_ROOT / str(getattr(inv.pdf, "name", inv.pdf))).read_bytes()))
+    assert "Cupón de pago para el banco" in pdf[0].get_textpage().get_text_range()
