@@ -24,7 +24,7 @@ from lxml import etree
 
 from facturador.cfdi.verify import verify_cfdi
 from facturador.dian import enablement
-from facturador.dian._read import MAX_XML_BYTES, XmlInputError, document_info, parse, text, xp
+from facturador.dian._read import MAX_XML_BYTES, RULE_PREFIX, XmlInputError, document_info, parse, text, xp
 from facturador.dian.ns import CAC, CBC, ROOT
 from facturador.dian.verify import _verify_root, _verify_shared, application_response_info, verify_document
 from facturador.tabular.errors import ImportFileError
@@ -266,10 +266,9 @@ def read_colombian(member: str, xml: bytes, *, container: bytes | None, ar: byte
     """``root`` / ``container_root``: `xml` / `container` already parsed (within the XML size cap), so each
     nested document is parsed once and its tree shared with the verifier (`dian.verify._verify_root`)."""
     root = parse(xml) if root is None or len(xml) > MAX_XML_BYTES else root  # the verifier's cap, as before
-    info = document_info(root)
     # habilitación documents use DIAN's public test technical key; a production CUFE needs the supplier's key,
     # which the buyer does not have (DIAN's validation in the ApplicationResponse vouches for it)
-    key = enablement.TEST_TECHNICAL_KEY if info.get("environment") == "2" else None
+    key = enablement.TEST_TECHNICAL_KEY if text(root, "cbc:ProfileExecutionID") == "2" else None
     trees = {"document": (xml, root)}
     if container is not None:
         if container_root is None or len(container) > MAX_XML_BYTES:
@@ -279,6 +278,7 @@ def read_colombian(member: str, xml: bytes, *, container: bytes | None, ar: byte
                                   trees=trees)
     else:
         report = _verify_root(xml, root, technical_key=key, schema_dir=schema_dir or None)
+    info = _document_info(report.embedded.get("document") if container is not None else report, root)
     findings = _findings_of(report)
     if container is None and ar is not None:  # a loose ApplicationResponse: verified on its own
         ar_report = _verify_shared(trees, "application_response", ar, schema_dir=schema_dir or None,
@@ -319,6 +319,14 @@ def read_colombian(member: str, xml: bytes, *, container: bytes | None, ar: byte
     }
     return Candidate(member=member, country="CO", fields=fields, xml=xml, application_response=ar,
                      findings=findings, report=report.to_json())
+
+
+def _document_info(read, root) -> dict:
+    """`document_info(root)`: the verifier's, from its report of the document (``read``), when it read it as an
+    invoice or note (the same tree, or the same bytes); else read here."""
+    if read is not None and read.document.get("kind") in RULE_PREFIX:
+        return read.document
+    return document_info(root)
 
 
 def _prefix(root, number: str) -> str:
