@@ -67,8 +67,11 @@ each time (~0.4–0.5 ms per document, most of it seen in `bulk_create`; measure
 0.24 ms user per document). Three more alternating rounds once the load fell to 7–10, the morning's code against
 all of the afternoon's: 217 / 215 / 222 → 264 / 256 / 261 documents per CPU-second (4.6 → 3.8–3.9 ms each; "dian.verify"
 2.6–2.7 ms, "filing ≈" 0.6–0.8 ms); `--one-by-one` 145/s. So the ≥ 260/s margin is reached on the less loaded runs
-only, and at load 10–15 the figure was 249–253. What remains is mostly the verification's own work (C14N,
-parsing, digests, RSA) and the reading around it: ≈ 3.2 ms of the 3.8.
+only, and at load 10–15 the figure was 249–253. With the document's fields then taken from the verifier's
+report (reading a delivery 24.1 → 23.6 M instructions), three last alternating rounds at load 6.5–8: 207 / 220 / 236
+→ 255 / 267 / 287 documents per CPU-second (3.9 / 3.7 / 3.5 ms each; the last round on a momentarily idle machine,
+wall-clock ≈ CPU). What remains is mostly the verification's own work (C14N, parsing, digests, RSA) and the reading
+around it: ≈ 3 ms of the 3.5–3.9.
 """
 
 from __future__ import annotations
