@@ -273,8 +273,9 @@ class StagingLoader:
     def end_rows(self):
         pass
 
-    def reconcile(self, threshold, rows: int, amount, duplicates_possible: bool = True):
-        return staging.reconcile(self.imp, threshold, duplicates_possible=duplicates_possible)
+    def reconcile(self, threshold, rows: int, amount, duplicates_possible: bool = True, unique_lines: bool = False):
+        return staging.reconcile(self.imp, threshold, duplicates_possible=duplicates_possible,
+                                 unique_lines=unique_lines)
 
     def discard(self, errors: ErrorSpool, **fields):
         staging.clear_staging(self.imp.pk)
@@ -524,12 +525,12 @@ class DirectLoader:
                 cursor.execute("SET LOCAL session_replication_role = origin")
 
     # -- outcome ----------------------------------------------------------------------------
-    def reconcile(self, threshold, rows: int, amount, duplicates_possible: bool = True):
+    def reconcile(self, threshold, rows: int, amount, duplicates_possible: bool = True, unique_lines: bool = False):
         """`rows` and `amount` are what was sent; PostgreSQL's count of the copied rows must agree."""
         if self.copied != rows:
             raise RuntimeError(f"COPY stored {self.copied} lines of import {self.imp.pk}, {rows} were sent")
         return staging.reconcile(self.imp, threshold, staging.charged_lines(self.imp, rows, amount),
-                                 duplicates_possible=duplicates_possible)
+                                 duplicates_possible=duplicates_possible, unique_lines=unique_lines)
 
     def discard(self, errors: ErrorSpool, **fields):
         """Roll the load back, then record the figures and the errors."""

@@ -363,6 +363,9 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     key_hash = staging.duplicate_hasher(imp.template)
     key_hashes = array("q")  # 8 bytes a line: are there two equal duplicate keys? (see staging.duplicate_hasher)
     add_hash = key_hashes.append
+    # and is every service line (or reference, without one) on one line only? (see staging._service_lines)
+    line_hashes = array("q")
+    add_line_hash = line_hashes.append
     loader.typed_varying, loader.typed_blank = typed.varying, typed.blank  # its COPY text of the unmapped, once
     columns = {p.name: p.col for p in mapper._plan}  # field -> column letter, for the line checks' errors
     add_error = errors.add
@@ -395,6 +398,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                     amount_total += amount
                     buf.append((mr.row_number, ref, concept, qty, price, amount, extra))
                     add_hash(key_hash(ref, concept, extra))
+                    add_line_hash(hash(extra[0] or ref))
             if len(buf) >= batch_size:
                 ctx.check_cancel()
                 loader.write(buf)
@@ -432,7 +436,8 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     t_read = time.perf_counter()
     duplicates_possible = len(set(key_hashes)) < len(key_hashes)
     imp.reconciliation = loader.reconcile(imp.template.change_threshold, valid, imp.amount_total,
-                                          duplicates_possible=duplicates_possible)
+                                          duplicates_possible=duplicates_possible,
+                                          unique_lines=len(set(line_hashes)) == len(line_hashes))
     t_reconcile = time.perf_counter()
     imp.reconciliation["file_errors"] = [e.message_es for e in file_errors]
     imp.reconciliation["warnings"] = list(stats.warnings)

@@ -202,16 +202,17 @@ def _fetch(sql, params):
 
 
 def reconcile(imp: ImportJob, threshold: Decimal, lines: "Lines | None" = None, *,
-              duplicates_possible: bool = True) -> dict:
+              duplicates_possible: bool = True, unique_lines: bool = False) -> dict:
     """Control totals, unknown references, duplicates and period-over-period changes of the import's lines.
 
     `lines` says where the lines are: the staging table (default) or, for the direct loader, the
     charges this import has inserted in the still-open transaction. `duplicates_possible=False`: the
     caller saw every line's key (`duplicate_hasher`) and no two were equal, so the duplicates query is skipped.
+    `unique_lines=True`: the caller saw that no service line is on two of the import's lines (see `_service_lines`).
     """
     lines = lines or staged_lines(imp)
     if connection.vendor != "postgresql":
-        return _reconcile(imp, threshold, lines, duplicates_possible)
+        return _reconcile(imp, threshold, lines, duplicates_possible, unique_lines)
     if lines.analyze:
         with connection.cursor() as cursor:
             # Freshly bulk-loaded rows have no statistics: without them the planner picks nested loops
@@ -222,7 +223,7 @@ def reconcile(imp: ImportJob, threshold: Decimal, lines: "Lines | None" = None, 
             cursor.execute("SET LOCAL enable_nestloop = off")
             cursor.execute("SET LOCAL jit = off")  # compiling each of these one-off aggregates costs more than it saves
             cursor.execute("SET LOCAL work_mem = '64MB'")
-        return _reconcile(imp, threshold, lines, duplicates_possible)
+        return _reconcile(imp, threshold, lines, duplicates_possible, unique_lines)
 
 
 class Lines:
@@ -263,7 +264,8 @@ def charged_lines(imp: ImportJob, rows: int, amount: Decimal) -> Lines:
                                f"AND issuer_id = %s AND source_import_id = %s) l", [imp.period, imp.issuer_id, imp.pk]))
 
 
-def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines, duplicates_possible: bool = True) -> dict:
+def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines, duplicates_possible: bool = True,
+               unique_lines: bool = False) -> dict:
     Charge = _charge_model()
     qn = connection.ops.quote_name
     charges = qn(Charge._meta.db_table)
@@ -292,7 +294,7 @@ def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines, duplicates_poss
         duplicates, dup_count, dup_lines, key = _duplicates(imp)
     else:
         duplicates, dup_count, dup_lines, key = [], 0, 0, duplicate_key(imp.template)
-    service_lines = _service_lines(imp, threshold)
+    service_lines = _service_lines(imp, threshold, unique_lines)
 
     prev = previous_period(imp.period)
     prev_params = [imp.issuer_id, Charge.Source.IMPORT, imp.operator.code, prev]
@@ -403,25 +405,40 @@ def _duplicates(imp: ImportJob):
     return items, groups, lines, key
 
 
-def _service_lines(imp: ImportJob, threshold: Decimal) -> dict:
+def _service_lines(imp: ImportJob, threshold: Decimal, unique_lines: bool = False) -> dict:
     """Lines new or gone since the operator's previous period, and per-line changes beyond the threshold.
 
-    A service line is the file's line/identifier (or the account reference when the template maps none)."""
+    A service line is the file's line/identifier (or the account reference when the template maps none).
+    `unique_lines`: no service line is on two of this import's lines (the pipeline compared their hashes);
+    kept in the result (``unique_lines``) for next period's comparison. A side known to have one line per
+    service line is read as it is, without its GROUP BY (a hash aggregate with as many groups as lines).
+    """
+    from facturador.imports.models import Line
+
     prev = previous_period(imp.period)
     before = list(ImportJob.objects.filter(issuer_id=imp.issuer_id, operator_id=imp.operator_id, period=prev,
-                                           loaded_at__isnull=False).values_list("pk", flat=True))
+                                           loaded_at__isnull=False).order_by("-loaded_at").values_list("pk", flat=True))
     out = {"period": prev, "previous_lines": 0, "threshold_pct": _dec(threshold), "new": 0, "gone": 0, "changed": 0,
-           "new_items": [], "gone_items": [], "changed_items": []}
+           "new_items": [], "gone_items": [], "changed_items": [], "unique_lines": unique_lines}
     if not before:
         return out
+    if not Line.objects.filter(import_job_id__in=before[1:]).exists():
+        before = before[:1]  # the latest load holds the period's lines (a load deletes those it replaces)
+    prev_unique = len(before) == 1 and ImportJob.objects.filter(
+        pk=before[0], reconciliation__service_lines__unique_lines=True).exists()
     t = _line_table()
     k = "CASE WHEN service_line <> '' THEN service_line ELSE reference END"
     marks = ", ".join(["%s"] * len(before))
+
+    def side(where: str, unique: bool) -> str:
+        if unique:
+            return f"SELECT {k} AS k, amount AS s FROM {t} WHERE {where}"
+        return f"SELECT {k} AS k, SUM(amount) AS s FROM {t} WHERE {where} GROUP BY {k}"
     # One pass: both sides aggregated and FULL JOINed once (materialized), then each kind's count, the
     # previous lines' count and the first LIST_LIMIT of each kind (a top-N sort each, not a sort of every
     # finding: with random figures nearly every line "changed").
-    j = (f"WITH cur AS (SELECT {k} AS k, SUM(amount) AS s FROM {t} WHERE import_job_id = %s GROUP BY {k}), "
-         f"prev AS (SELECT {k} AS k, SUM(amount) AS s FROM {t} WHERE import_job_id IN ({marks}) GROUP BY {k}), "
+    j = (f"WITH cur AS ({side('import_job_id = %s', unique_lines)}), "
+         f"prev AS ({side(f'import_job_id IN ({marks})', prev_unique)}), "
          f"j AS {'MATERIALIZED ' if connection.vendor == 'postgresql' else ''}(SELECT COALESCE(cur.k, prev.k) AS k, prev.s AS ps, cur.s AS cs, "
          f"CASE WHEN prev.k IS NULL THEN 'new' WHEN cur.k IS NULL THEN 'gone' "
          f"WHEN prev.s <> 0 AND ABS(cur.s - prev.s) * 100 > %s * ABS(prev.s) THEN 'changed' ELSE '' END AS what "

@@ -59,6 +59,24 @@ def test_service_lines_new_gone_and_changed(issuer_co, operator, tmp_path):
 
 
 @pytest.mark.django_db
+def test_service_lines_summed_when_a_line_is_on_two_rows(issuer_co, operator, tmp_path):
+    from facturador.tabular.tests.builders import write_xlsx
+
+    tpl = telecom_template(issuer_co, operator, change_threshold=Decimal("10"))
+    rows = telecom_rows(6, defects=False)
+    rows[9][0], rows[9][4] = rows[5][0], "Roaming"  # 3100000001 twice in September (12495 + 14875)
+    sep = import_file(issuer_co, operator, tpl, "sep.xlsx", write_xlsx(tmp_path / "a.xlsx", {"Detalle": rows}).read_bytes(),
+                      period="2026-09")
+    oct_ = import_file(issuer_co, operator, tpl, "oct.xlsx",
+                       write_xlsx(tmp_path / "b.xlsx", {"Detalle": telecom_rows(6, defects=False)}).read_bytes())
+    s = oct_.reconciliation["service_lines"]
+    assert (sep.reconciliation["service_lines"]["unique_lines"], s["unique_lines"]) == (False, True)
+    assert (s["previous_lines"], s["new"], s["gone"], s["changed"]) == (5, 1, 0, 1)
+    assert s["changed_items"][0] == {"line": "3100000001", "previous": "27370.00", "current": "12495.00",
+                                     "change_pct": "-54.35"}
+
+
+@pytest.mark.django_db
 def test_lines_api_filters_totals_export_and_screen(issuer_co, operator, tmp_path, api_client, admin_co, client):
     from facturador.tabular import open_rows
 
