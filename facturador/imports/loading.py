@@ -59,64 +59,57 @@ _TEXT_TYPED = frozenset(i for i, c in enumerate(TYPED_COLUMNS) if c in ("service
 
 
 def typed_formatter(varying=None, blank=None):
-    r"""``fmt(typed) -> str``: the COPY text of a typed tuple (`TYPED_COLUMNS`, tab-separated).
+    r"""``fmt(typed) -> (line, taxes)``: the COPY text of a typed tuple (`TYPED_COLUMNS`, tab-separated) and
+    that of its net, IVA rate and IVA value for the charge (`CHARGE_TAX_FIELDS`), each column formatted once.
 
     `varying`: the indexes a template can change (`pipeline.make_typed`'s ``typed.varying``); the other
     columns are `blank`'s and their text is computed once. None: every column is formatted on every row.
     Text columns are str (`make_typed` made them so), the others None, numbers or dates (``str`` of a
     Decimal, int or date is its COPY text).
 
+    >>> from decimal import Decimal
     >>> blank = ("", "", "", None, "", None, None, None, None, None, None, None, None, None, None, None, None, "{}")
-    >>> fmt = typed_formatter((0, 3), blank)
-    >>> fmt(("a\\b", "", "", 7, *blank[4:])).split(chr(9))[:6]
-    ['a\\\\b', '', '', '7', '', '\\N']
+    >>> line, taxes = typed_formatter((0, 3, 9), blank)(("a\\b", "", "", 7, *blank[4:9], Decimal("1.50"), *blank[10:]))
+    >>> line.split(chr(9))[:6], line.split(chr(9))[9], taxes
+    (['a\\\\b', '', '', '7', '', '\\N'], '1.50', '1.50\t\\N\t\\N')
     """
     n = len(TYPED_COLUMNS)
+    taxes = range(TAX_SLICE.start, TAX_SLICE.stop)
     if varying is None or blank is None:
-        return lambda t: "\t".join([_copy_value(v) for v in t])
+        def fmt(t):
+            text = [_copy_value(v) for v in t]
+            return "\t".join(text), "\t".join(text[TAX_SLICE])
+        return fmt
     varying = set(varying)
-    if not varying:
-        text = "\t".join([_copy_value(v) for v in blank])
-        return lambda t: text
-    # Generated straight-line code from indexes and constant text only (no user text in the source):
-    # the constant columns' text merged into literals between the varying ones.
-    env = {"_t": _copy_text}
-    tokens: list = []  # str: constant text; int: a varying column's index
-    for i in range(n):
-        if i:
-            tokens.append("\t")
-        tokens.append(i if i in varying else _copy_value(blank[i]))
-    exprs, const = [], ""
-    for tok in tokens:
-        if tok.__class__ is str:
-            const += tok
-            continue
-        if const:
-            env[f"C{len(exprs)}"] = const
-            exprs.append(f"C{len(exprs)}")
-            const = ""
-        if tok in _TEXT_TYPED:  # _copy_text inlined: most text needs no escaping (tab, CR, LF are not printable)
-            exprs.append(f"(x if ('\\\\' not in (x := t[{tok}]) and x.isprintable()) else _t(x))")
+    # Generated straight-line code from indexes and constant text only (no user text in the source): each
+    # varying column's text once, the constant columns' text merged into literals between them.
+    env = {"_t": _copy_text, "NULL": "\\N"}
+    body = []
+    for i in sorted(varying):
+        if i in _TEXT_TYPED:  # _copy_text inlined: most text needs no escaping (tab, CR, LF are not printable)
+            body.append(f"    x{i} = x if ('\\\\' not in (x := t[{i}]) and x.isprintable()) else _t(x)")
         else:
-            exprs.append(f"(NULL if t[{tok}] is None else str(t[{tok}]))")
-    if const:
-        env[f"C{len(exprs)}"] = const
-        exprs.append(f"C{len(exprs)}")
-    env["NULL"] = "\\N"
-    exec(compile("def fmt(t):\n    return " + " + ".join(exprs), "<typed-copy-text>", "exec"), env)  # noqa: S102
-    return env["fmt"]
+            body.append(f"    x{i} = NULL if t[{i}] is None else str(t[{i}])")
 
-
-def numbers_formatter(indexes):
-    r"""``fmt(t) -> str``: the COPY text of the numbers (or None) at these indexes of a tuple, tab-separated.
-
-    >>> from decimal import Decimal
-    >>> numbers_formatter((1, 2))(("x", Decimal("1.50"), None))
-    '1.50\t\\N'
-    """
-    exprs = " + '\\t' + ".join(f"(NULL if t[{int(i)}] is None else str(t[{int(i)}]))" for i in indexes)
-    env = {"NULL": "\\N"}
-    exec(compile(f"def fmt(t):\n    return {exprs}", "<numbers-copy-text>", "exec"), env)  # noqa: S102 - indexes only
+    def joined(indexes) -> str:
+        exprs, const = [], ""
+        for k, i in enumerate(indexes):
+            if k:
+                const += "\t"
+            if i not in varying:
+                const += _copy_value(blank[i])
+                continue
+            if const:
+                env[f"C{len(env)}"] = const
+                exprs.append(f"C{len(env) - 1}")
+                const = ""
+            exprs.append(f"x{i}")
+        if const or not exprs:
+            env[f"C{len(env)}"] = const
+            exprs.append(f"C{len(env) - 1}")
+        return " + ".join(exprs)
+    src = "\n".join(["def fmt(t):", *body, f"    return {joined(range(n))}, {joined(taxes)}"])
+    exec(compile(src, "<typed-copy-text>", "exec"), env)  # noqa: S102
     return env["fmt"]
 
 
@@ -312,7 +305,6 @@ class DirectLoader:
         self.typed_varying: tuple | None = None
         self.typed_blank: tuple | None = None
         self._typed_text = None
-        self._tax_text = None
         self._replaced = None  # (earlier imports, charges deleted, import they came from): `_replace_early`
 
     # -- transaction ------------------------------------------------------------------------
@@ -481,14 +473,7 @@ class DirectLoader:
         fmt = self._typed_text
         if fmt is None:
             fmt = self._typed_text = typed_formatter(self.typed_varying, self.typed_blank)
-        last_typed, last_text = None, ""
-        taxes = TAX_SLICE
-        tax_text = self._tax_text  # None: the tax columns vary by row; else their constant COPY text
-        if tax_text is None and self.typed_varying is not None and self.typed_blank is not None and not (
-                set(self.typed_varying) & set(range(taxes.start, taxes.stop))):
-            tax_text = self._tax_text = "\t".join([_copy_value(v) for v in self.typed_blank[taxes]])
-        last_tax = tax_text or ""
-        tax_fmt = None if tax_text is not None else numbers_formatter(range(taxes.start, taxes.stop))
+        last_typed, last_text, last_tax = None, "", ""
         last_qty, qty_text = None, ""
         for rn, ref, concept, qty, price, amount, typed in batch:
             c = concepts.get(concept)
@@ -501,9 +486,8 @@ class DirectLoader:
             # str(), not the f-string's format(): Decimal.__format__ is about three times slower.
             am = str(amount)
             if typed is not last_typed:
-                last_typed, last_text = typed, fmt(typed)
-                if tax_fmt is not None:
-                    last_tax = tax_fmt(typed)
+                last_typed = typed
+                last_text, last_tax = fmt(typed)
             if qty is not last_qty:  # most lines share one quantity object (1) and have price = amount
                 last_qty, qty_text = qty, str(qty)
             out.append(f"{r}\t{c}\t{qty_text}\t{am if price is amount else str(price)}\t{am}\t"
