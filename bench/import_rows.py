@@ -38,6 +38,21 @@ line indexes besides the heaps (each index about 1 us of backend CPU per row); t
 only when two lines' key hashes are equal, the service-line comparison is one pass. Still far from the goal:
 both the Python CPU (about 20 us per row for the telecom csv on this machine) and the backend's (about 19 us)
 must fall to about 10 us each.
+
+Later on 2026-12-05 (`--telecom --rows 1000000`, main then this branch back to back on the same database, machine
+loaded by other sessions, load average 9-16: wall times are not comparable, CPU figures within about 10 %):
+    csv   worker 17.2-17.8 -> 16.2-17.9 CPU-s   PostgreSQL backend 9.9-10.4 -> 10.3-10.6 CPU-s   peak RSS 258 -> 285 MB
+    xlsx  worker 23.6 -> 23.5 CPU-s             PostgreSQL backend 15.7 -> 15.3 CPU-s            reconcile 9.4 -> 9.9 s
+The service-line comparison joins a side without its GROUP BY when no service line is on two of its lines
+(`unique_lines`): that query alone (EXPLAIN ANALYZE) 0.83-1.08 -> 0.40-0.46 s at 200k lines, but only 4.8 -> 4.4 s
+at 1M (with statistics PostgreSQL groups the old way by sorting, and the 1M-row hash join is about as dear); the
+peak RSS rises (most likely the second 8-byte hash per line and its set). The typed line's net and IVA are
+formatted once for the line and its charge: callgrind -2.1k instructions per row (20k rows, no database), under
+the noise here.
+Where the backend's time goes (200k-line COPY into tables holding a period already, with and without each index):
+about 6 us per row for each table, half of it indexes — charge (issuer, period, reference) 2.4 us, charge
+(account, period) 1.4, line (issuer, reference) 1.7, line (import, row) 1.35; the rest is heap, WAL and parsing.
+Goal still not met: one row per line (or fewer indexes) is the lever for the backend.
 """
 
 from __future__ import annotations

@@ -203,7 +203,7 @@ class Line(IssuerScoped):
     Columns not in the typed set are kept, typed, in `extra` (JSON: numbers and dates as text).
     """
 
-    # Indexes cost on every bulk-loaded line (about a microsecond of PostgreSQL CPU each): an import's lines
+    # Indexes cost on every bulk-loaded line (1.3-1.7 us of PostgreSQL CPU each, see README): an import's lines
     # (reconciliation, Líneas by import, delete) use (import_job, row_number); an account's lines of every
     # period (its page, the Líneas account filter) use (issuer, reference). A period's lines are found through
     # its imports (`services.lines_for`: import_job__period), so there is no (issuer, period, ...) index.
