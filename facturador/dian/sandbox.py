@@ -80,6 +80,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from lxml import etree
 
 from . import enablement, events
+from ._read import text as _text  # compiled XPath, cached: these paths are read for every document
 from .ns import DIAN_EXTENSIONS, NS, ROOT
 from .ws import packaging, responses, soap
 from .ws.responses import (DianResponse, NumberingRange, NumberingRangeResponse, RuleMessage, TrackIdMessage,
@@ -157,14 +158,6 @@ def _resp_from_json(d: dict) -> DianResponse:
     ar = d.get("application_response")
     d["application_response"] = base64.b64decode(ar) if ar else None
     return DianResponse(**d)
-
-
-def _text(root, path: str) -> str | None:
-    found = root.xpath(path, namespaces=NS)
-    if not found:
-        return None
-    v = found[0]
-    return (v if isinstance(v, str) else (v.text or "")).strip()
 
 
 _SUPPLIER_TAX = "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme"

@@ -1,4 +1,4 @@
-"""XAdES-EPES enveloped signature for DIAN documents, hand-built with lxml C14N and ``cryptography``.
+"""XAdES-EPES enveloped signature for DIAN documents, hand-built (canonical text, lxml, ``cryptography``).
 
 Per DIAN's signature policy v2: inclusive C14N 1.0, RSA-SHA256 (or SHA-512), three references (the document
 with the enveloped-signature transform, ``KeyInfo`` and ``SignedProperties``), XAdES 1.3.2 ``SigningCertificate``
@@ -24,6 +24,7 @@ from lxml import etree
 
 from .errors import SigningError
 from .ns import DS, EXT, XADES
+from .ubl import _ESC_ATTR, _ESC_TEXT
 
 C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -42,6 +43,8 @@ COT = dt.timezone(dt.timedelta(hours=-5))
 
 _HASH = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
 _CRYPTO_HASH = {"sha256": hashes.SHA256, "sha512": hashes.SHA512}
+# the signature's own text (see ``sign``): nothing to resolve, no blank text to keep or drop
+_FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
 def _b64(data: bytes) -> str:
@@ -62,6 +65,14 @@ class Signer:
         self._cert_digest = {alg: _b64(f(self._der).digest()) for alg, f in _HASH.items()}
         self.issuer_name = self.certificate.issuer.rfc4514_string()
         self.serial_number = self.certificate.serial_number
+        self._parts_of: dict[str, _Parts] = {}
+
+    def _parts(self, digest: str) -> _Parts:
+        """The constant parts of this signer's signatures with ``digest``, written once."""
+        parts = self._parts_of.get(digest)
+        if parts is None:
+            parts = self._parts_of[digest] = _Parts.of(self, digest)
+        return parts
 
     @property
     def not_valid_before(self) -> dt.datetime:
@@ -79,6 +90,42 @@ class Signer:
             return None
         digits = "".join(ch for ch in str(attrs[0].value).split("-")[0] if ch.isdigit())
         return digits or None
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """Canonical text (see ``sign``) of what every signature of one signer and digest algorithm shares."""
+    methods: str          # SignedInfo's CanonicalizationMethod and SignatureMethod
+    transforms: str       # the document reference's enveloped-signature transform
+    digest_method: str
+    key_info: str         # KeyInfo's content after its Id attribute, end tag included
+    certificate: str      # SigningCertificate and SignaturePolicyIdentifier
+    role: dict[str, str]  # SignerRole for each role, with the end tags of SignedSignatureProperties/SignedProperties
+
+    @classmethod
+    def of(cls, signer: Signer, digest: str) -> _Parts:
+        d_uri = DIGEST_URI[digest]
+        digest_method = f'<ds:DigestMethod Algorithm="{d_uri}"></ds:DigestMethod>'
+        return cls(
+            methods=(f'<ds:CanonicalizationMethod Algorithm="{C14N}"></ds:CanonicalizationMethod>'
+                     f'<ds:SignatureMethod Algorithm="{SIGNATURE_URI[digest]}"></ds:SignatureMethod>'),
+            transforms=f'<ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"></ds:Transform></ds:Transforms>',
+            digest_method=digest_method,
+            key_info="<ds:X509Data>" + "".join(f"<ds:X509Certificate>{b64}</ds:X509Certificate>"
+                                               for b64 in signer._certs_b64) + "</ds:X509Data></ds:KeyInfo>",
+            certificate=(
+                f"<xades:SigningCertificate><xades:Cert><xades:CertDigest>{digest_method}<ds:DigestValue>"
+                f"{signer._cert_digest[digest]}</ds:DigestValue></xades:CertDigest><xades:IssuerSerial>"
+                f"<ds:X509IssuerName>{signer.issuer_name.translate(_ESC_TEXT)}</ds:X509IssuerName>"
+                f"<ds:X509SerialNumber>{signer.serial_number}</ds:X509SerialNumber></xades:IssuerSerial>"
+                "</xades:Cert></xades:SigningCertificate><xades:SignaturePolicyIdentifier><xades:SignaturePolicyId>"
+                f"<xades:SigPolicyId><xades:Identifier>{POLICY_URL}</xades:Identifier><xades:Description>"
+                f"{POLICY_DESCRIPTION}</xades:Description></xades:SigPolicyId><xades:SigPolicyHash>{digest_method}"
+                f"<ds:DigestValue>{POLICY_HASH[digest]}</ds:DigestValue></xades:SigPolicyHash>"
+                "</xades:SignaturePolicyId></xades:SignaturePolicyIdentifier>"),
+            role={role: (f"<xades:SignerRole><xades:ClaimedRoles><xades:ClaimedRole>{role}</xades:ClaimedRole>"
+                         "</xades:ClaimedRoles></xades:SignerRole></xades:SignedSignatureProperties>"
+                         "</xades:SignedProperties>") for role in ROLES})
 
 
 def load_pkcs12(data: bytes, password: str) -> Signer:
@@ -172,58 +219,43 @@ def sign(xml, signer: Signer, role: str = "supplier", digest: str = "sha256",
                                                             huge_tree=True))
     else:
         root = xml
-    hash_fn, d_uri = _HASH[digest], DIGEST_URI[digest]
+    hash_fn = _HASH[digest]
     slot = _signature_slot(root)
     # enveloped: the signature is not there yet, so the digest is over the document as it is now
     doc_digest = _b64(hash_fn(canonical if canonical is not None else _c14n(root)).digest())
 
+    # The signature is written as text, its three signed parts directly in canonical form (inclusive C14N 1.0:
+    # every namespace in scope declared on the part's element, sorted; attributes sorted; start/end tag pairs),
+    # so they are digested and signed without building them as elements and canonicalising them; the constant
+    # parts (certificates, policy) come from the signer. The whole signature is then parsed once into the slot.
     sid = f"xmldsig-{uuid.uuid4()}"
-    nsmap = {}
-    if root.nsmap.get("ds") != DS:
-        nsmap["ds"] = DS
-    if root.nsmap.get("xades") != XADES:
-        nsmap["xades"] = XADES
-    sig = etree.SubElement(slot, f"{{{DS}}}Signature", {"Id": sid}, nsmap=nsmap or None)
-    si = _sub(sig, f"{{{DS}}}SignedInfo")
-    _sub(si, f"{{{DS}}}CanonicalizationMethod", attrib={"Algorithm": C14N})
-    _sub(si, f"{{{DS}}}SignatureMethod", attrib={"Algorithm": SIGNATURE_URI[digest]})
-    refs = []
-    for attrib in ({"Id": f"{sid}-ref0", "URI": ""}, {"URI": f"#{sid}-keyinfo"},
-                   {"Type": SIGNED_PROPS_TYPE, "URI": f"#{sid}-signedprops"}):
-        ref = _sub(si, f"{{{DS}}}Reference", attrib=attrib)
-        if attrib["URI"] == "":
-            _sub(_sub(ref, f"{{{DS}}}Transforms"), f"{{{DS}}}Transform", attrib={"Algorithm": ENVELOPED})
-        _sub(ref, f"{{{DS}}}DigestMethod", attrib={"Algorithm": d_uri})
-        refs.append(_sub(ref, f"{{{DS}}}DigestValue"))
-    sig_value = _sub(sig, f"{{{DS}}}SignatureValue", attrib={"Id": f"{sid}-sigvalue"})
-    key_info = _sub(sig, f"{{{DS}}}KeyInfo", attrib={"Id": f"{sid}-keyinfo"})
-    x509_data = _sub(key_info, f"{{{DS}}}X509Data")
-    for b64 in signer._certs_b64:
-        _sub(x509_data, f"{{{DS}}}X509Certificate", b64)
-    qp = _sub(_sub(sig, f"{{{DS}}}Object"), f"{{{XADES}}}QualifyingProperties", attrib={"Target": f"#{sid}"})
-    sp = _sub(qp, f"{{{XADES}}}SignedProperties", attrib={"Id": f"{sid}-signedprops"})
-    ssp = _sub(sp, f"{{{XADES}}}SignedSignatureProperties")
-    _sub(ssp, f"{{{XADES}}}SigningTime", when.astimezone(COT).isoformat(timespec="milliseconds"))
-    cert = _sub(_sub(ssp, f"{{{XADES}}}SigningCertificate"), f"{{{XADES}}}Cert")
-    cd = _sub(cert, f"{{{XADES}}}CertDigest")
-    _sub(cd, f"{{{DS}}}DigestMethod", attrib={"Algorithm": d_uri})
-    _sub(cd, f"{{{DS}}}DigestValue", signer._cert_digest[digest])
-    iss = _sub(cert, f"{{{XADES}}}IssuerSerial")
-    _sub(iss, f"{{{DS}}}X509IssuerName", signer.issuer_name)
-    _sub(iss, f"{{{DS}}}X509SerialNumber", str(signer.serial_number))
-    spi = _sub(_sub(ssp, f"{{{XADES}}}SignaturePolicyIdentifier"), f"{{{XADES}}}SignaturePolicyId")
-    spid = _sub(spi, f"{{{XADES}}}SigPolicyId")
-    _sub(spid, f"{{{XADES}}}Identifier", POLICY_URL)
-    _sub(spid, f"{{{XADES}}}Description", POLICY_DESCRIPTION)
-    sph = _sub(spi, f"{{{XADES}}}SigPolicyHash")
-    _sub(sph, f"{{{DS}}}DigestMethod", attrib={"Algorithm": d_uri})
-    _sub(sph, f"{{{DS}}}DigestValue", POLICY_HASH[digest])
-    _sub(_sub(_sub(ssp, f"{{{XADES}}}SignerRole"), f"{{{XADES}}}ClaimedRoles"), f"{{{XADES}}}ClaimedRole", role)
-
-    refs[0].text = doc_digest
-    refs[1].text = _b64(hash_fn(_c14n(key_info)).digest())
-    refs[2].text = _b64(hash_fn(_c14n(sp)).digest())
-    signature = signer.key.sign(_c14n(si), padding.PKCS1v15(), _CRYPTO_HASH[digest]())
-    sig_value.text = _b64(signature)
+    scope = slot.nsmap
+    own = {p: uri for p, uri in (("ds", DS), ("xades", XADES)) if scope.get(p) != uri}
+    scope.update(own)
+    ns = "".join(f' xmlns{":" + p if p else ""}="{uri.translate(_ESC_ATTR)}"'
+                 for p, uri in sorted(scope.items(), key=lambda item: item[0] or ""))
+    parts = signer._parts(digest)
+    key_info = f' Id="{sid}-keyinfo">' + parts.key_info
+    props = (f' Id="{sid}-signedprops"><xades:SignedSignatureProperties><xades:SigningTime>'
+             f'{when.astimezone(COT).isoformat(timespec="milliseconds")}</xades:SigningTime>'
+             + parts.certificate + parts.role[role])
+    signed_info = (f">{parts.methods}<ds:Reference Id=\"{sid}-ref0\" URI=\"\">{parts.transforms}{parts.digest_method}"
+                   f"<ds:DigestValue>{doc_digest}</ds:DigestValue></ds:Reference>"
+                   f'<ds:Reference URI="#{sid}-keyinfo">{parts.digest_method}<ds:DigestValue>'
+                   f"{_b64(hash_fn(f'<ds:KeyInfo{ns}{key_info}'.encode()).digest())}</ds:DigestValue></ds:Reference>"
+                   f'<ds:Reference Type="{SIGNED_PROPS_TYPE}" URI="#{sid}-signedprops">{parts.digest_method}'
+                   f"<ds:DigestValue>{_b64(hash_fn(f'<xades:SignedProperties{ns}{props}'.encode()).digest())}"
+                   "</ds:DigestValue></ds:Reference></ds:SignedInfo>")
+    value = _b64(signer.key.sign(f"<ds:SignedInfo{ns}{signed_info}".encode(), padding.PKCS1v15(),
+                                 _CRYPTO_HASH[digest]()))
+    own_ns = "".join(f' xmlns:{p}="{uri}"' for p, uri in own.items())
+    # parsed inside an element declaring the namespaces in scope, so that the signature, once moved into the
+    # slot, uses the document's own declarations (and declares ds/xades itself only where the document does not)
+    fragment = etree.fromstring(
+        f'<w{ns}><ds:Signature{own_ns} Id="{sid}"><ds:SignedInfo{signed_info}'
+        f'<ds:SignatureValue Id="{sid}-sigvalue">{value}</ds:SignatureValue><ds:KeyInfo{key_info}'
+        f'<ds:Object><xades:QualifyingProperties Target="#{sid}"><xades:SignedProperties{props}'
+        "</xades:QualifyingProperties></ds:Object></ds:Signature></w>", _FRAGMENT_PARSER)
+    slot.append(fragment[0])
     return b'<?xml version="1.0" encoding="UTF-8"?>' + etree.tostring(root, encoding="UTF-8",
                                                                        xml_declaration=False)

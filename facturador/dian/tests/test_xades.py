@@ -52,6 +52,30 @@ def test_sign_bytes_without_ds_namespace_on_root(signer, tmp_path):
     assert rc == 0, err
 
 
+def test_signature_text_escapes_the_certificate_issuer(tmp_path):
+    """The signed parts are written as canonical text: an issuer name with & and < is escaped as C14N does, so
+    the SignedProperties digest still matches the element a verifier canonicalises."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    from facturador.dian import testing, verify
+
+    key = testing._key("escaped-issuer")
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Pruebas & <Cía> \"S.A.S.\""),
+                      x509.NameAttribute(NameOID.SERIAL_NUMBER, "900373076")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(7).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    signer = xades.Signer(key, cert)
+    data = xades.sign(ubl.build_xml(make_invoice()), signer)
+    assert etree.fromstring(data).findtext(f".//{DS}X509IssuerName") == signer.issuer_name
+    assert "&" in signer.issuer_name and "<" in signer.issuer_name
+    check = verify.verify_signature(data)
+    assert check.ok, check.message
+
+
 def test_tampered_signed_document_fails_xmlsec1(signer, tmp_path):
     data = xades.sign(ubl.build_xml(make_invoice()), signer)
     rc, _ = xmlsec_verify(data.replace(b"Cliente Comercial", b"Cliente Comerciel"), tmp_path)
