@@ -948,7 +948,7 @@ class DianSandbox:
         from .model import Numbering
         from .validate import prevalidate
         from ._read import MAX_XML_BYTES
-        from .verify import _parse_or_report, _verify_root
+        from .verify import _parse_or_report, _verify_root, totals_findings
 
         def msg(code, severity, text):
             return RuleMessage(code, severity, text, RuleMessage(code, severity, text, "").format())
@@ -983,14 +983,16 @@ class DianSandbox:
             else:
                 out.append(msg("FAD05e", responses.REJECTION, "Número de factura no existe para el número de "
                                                                "autorización."))
-        # one signature verification for both the rules and verify_document's checks
-        signature = None
+        # one signature verification and one reading of the totals for both the rules and verify_document's checks
+        signature = totals = None
         if report is None:
-            report = _verify_root(xml, checked, technical_key=key, pin=pin, schema_dir=self.schema_dir)
-            signature = next((c for c in report.checks if c.name == "signature"), None)
+            totals = totals_findings(checked, f["kind"])
+            report = _verify_root(xml, checked, technical_key=key, pin=pin, schema_dir=self.schema_dir, totals=totals)
+            signature = report.check("signature")
         findings = prevalidate(xml, schema_dir=self.schema_dir, technical_key=key, pin=pin,
                                software_id=f["software_id"] if pin else None, numbering=numbering,
-                               lookup_invoice=self._lookup_invoice, root=checked, signature=signature)
+                               lookup_invoice=self._lookup_invoice, root=checked, signature=signature,
+                               totals=totals)
         for fd in findings:
             out.append(msg(fd.code, fd.severity, fd.message_es))
         for check in report.checks:

@@ -55,13 +55,14 @@ def _date(v: str | None) -> dt.date | None:
 def prevalidate(doc_or_xml, *, schema_dir: str | None = None, technical_key: str | None = None,
                 pin: str | None = None, software_id: str | None = None, numbering: Numbering | None = None,
                 lookup_invoice: Callable[[str, str], dict | None] | None = None, root=None,
-                signature=None) -> list[Finding]:
+                signature=None, totals: list[tuple[str, str]] | None = None) -> list[Finding]:
     """Return the findings (rejections and notifications) for a document; an empty list means no rule broke.
 
     ``lookup_invoice(uuid, number)`` returns ``{"supplier_nit": ..., "issue_date": "YYYY-MM-DD"}`` for a known
     invoice, or None. ``root``: XML bytes already parsed (safely, by ``_read.parse`` or the UBL builder) by the
     caller; it is only read, not parsed again. ``signature``: the ``verify.Check`` of ``verify_signature`` the
-    caller already has for these bytes (``verify_document`` runs it too), so the signature is not verified twice.
+    caller already has for these bytes (``verify_document`` runs it too), so the signature is not verified twice;
+    ``totals``: ``verify.totals_findings`` of ``root`` as the caller already has it, likewise.
     """
     if isinstance(doc_or_xml, Document):
         from . import ubl
@@ -199,7 +200,7 @@ def prevalidate(doc_or_xml, *, schema_dir: str | None = None, technical_key: str
                 "Adquirente persona natural: el tipo de documento de identificación no es válido.")
 
     # Totals
-    for code, msg in totals_findings(root, kind):
+    for code, msg in totals if totals is not None else totals_findings(root, kind):
         add(code, "cac:LegalMonetaryTotal" if "U" in code[2:3] else "cac:TaxTotal", msg)
     for li_no, li in enumerate(lines(root), 1):
         for sub in xp(li, "cac:TaxTotal/cac:TaxSubtotal[cac:TaxCategory/cac:TaxScheme/cbc:ID='01']"):

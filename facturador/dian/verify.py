@@ -799,10 +799,12 @@ def verify_document(xml_bytes: bytes, technical_key: str | None = None, pin: str
 
 def _verify_root(xml_bytes: bytes, root, technical_key: str | None = None, pin: str | None = None,
                  software_id: str | None = None, schema_dir: str | None = None, *,
-                 max_bytes: int | None = MAX_XML_BYTES, trees: dict | None = None) -> Report:
+                 max_bytes: int | None = MAX_XML_BYTES, trees: dict | None = None,
+                 totals: list[tuple[str, str]] | None = None) -> Report:
     """`verify_document` of ``xml_bytes`` already parsed (within ``max_bytes``) as ``root``, which is left as it was
     (the enveloped-signature transform takes the signature out for its C14N and puts it back, `_detach`).
-    Internal: ``trees`` is passed on to `verify_attached_document`."""
+    Internal: ``trees`` is passed on to `verify_attached_document`; ``totals``: `totals_findings` of an invoice or
+    note's ``root`` as the caller already has it (the local DIAN service, which runs `validate.prevalidate` too)."""
     qname = etree.QName(root)
     if ROOT.get(qname.localname) != qname.namespace:
         expected = f" (se esperaba {ROOT[qname.localname]})" if qname.localname in ROOT else ""
@@ -856,7 +858,7 @@ def _verify_root(xml_bytes: bytes, root, technical_key: str | None = None, pin: 
                                    "Huella del software correcta." if ok else
                                    "SoftwareSecurityCode no corresponde a SHA-384(SoftwareID + PIN + número)."))
     # totals
-    findings = totals_findings(root, kind)
+    findings = totals if totals is not None else totals_findings(root, kind)
     report.checks.append(Check("totals", not findings, findings[0][0] if findings else "",
                                " ".join(m for _, m in findings) if findings else "Totales consistentes."))
     return report
