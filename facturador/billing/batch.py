@@ -376,6 +376,8 @@ def _copy_value(v) -> str:
         return v
     if v is True or v is False:
         return "t" if v else "f"
+    if isinstance(v, (bytes, bytearray, memoryview)):  # bytea, hex format (its backslash escaped for COPY)
+        return "\\\\x" + bytes(v).hex()
     if isinstance(v, (dict, list)):
         return _copy_value(json.dumps(v))
     if hasattr(v, "isoformat"):

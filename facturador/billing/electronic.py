@@ -242,44 +242,49 @@ class BatchSigner:
         return fresh | {pk: by_doc.get(doc) for pk, doc in links.items() if doc}
 
     def _store(self, invoices, signed: dict, failed: dict):
+        """Write the chunk's DIAN documents and their index rows (COPY on PostgreSQL, `batch.insert_rows`), link
+        the invoices to them, and record the failures, in one transaction."""
+        from facturador.billing.batch import insert_rows
         from facturador.billing.models import BillingInvoice
         from facturador.einvoice.models import DianDocument
 
         batch, mode = self.batch, self.mode
         by_pk = {inv.pk: inv for inv in invoices}
+        now = timezone.now()
+        status = DianDocument.Status.SIGNED.value
         with transaction.atomic():
-            docs = []
+            rows = []
             for pk, (data, rng, built) in signed.items():
                 inv, model = by_pk[pk], built.model
-                docs.append(DianDocument(
-                    issuer=batch.issuer, kind="invoice", type_code=model.type_code, environment=mode.environment,
-                    operation_mode=mode, numbering_range=rng, prefix=inv.prefix, number=inv.number,
-                    status=DianDocument.Status.SIGNED, payload=data, issue_date=model.issue_date,
-                    customer_name=model.customer.name[:300], customer_id=model.customer.id_number or "",
-                    customer_email=model.customer.email or "", total=built.totals.payable, cufe=built.cufe,
-                    signed_xml=built.signed_xml))
-            DianDocument.objects.bulk_create(docs)
+                rows.append({
+                    "type_code": model.type_code, "numbering_range_id": rng.pk, "prefix": inv.prefix,
+                    "number": inv.number, "payload": data, "issue_date": model.issue_date,
+                    "customer_name": model.customer.name[:300], "customer_id": model.customer.id_number or "",
+                    "customer_email": model.customer.email or "", "total": built.totals.payable, "cufe": built.cufe,
+                    "signed_xml": built.signed_xml})
+            ids = insert_rows(DianDocument, rows, returning_ids=True, same={
+                "issuer_id": batch.issuer_id, "kind": "invoice", "environment": mode.environment,
+                "operation_mode_id": mode.pk, "status": status, "created_at": now})
             linked = []
-            for doc, pk in zip(docs, signed):
+            for doc_id, row, pk in zip(ids, rows, signed):
                 inv = by_pk[pk]
-                inv.dian_document_id, inv.cufe, inv.error = doc.pk, doc.cufe, ""
+                inv.dian_document_id, inv.cufe, inv.error = doc_id, row["cufe"], ""
                 linked.append(inv)
             # exactly once: each invoice is linked only if it has no document yet; one already linked (by a worker
             # that took the lease over) undoes the whole chunk's transaction
             if _update_rows(BillingInvoice, linked, ["dian_document_id", "cufe", "error"],
                             only_if_null="dian_document_id") != len(linked):
                 raise _Taken()
-            index = []
-            for doc, (pk, (_data, _rng, built)) in zip(docs, signed.items()):
-                inv = by_pk[pk]
-                index.append(IssuedDocument(
-                    issuer=batch.issuer, source="einvoice.document", source_id=str(doc.pk), country="CO",
-                    document_type=DocumentType.INVOICE, prefix=doc.prefix, number=doc.number,
-                    issue_date=doc.issue_date, due_date=batch.due_date, period=batch.period_key[:20],
-                    customer_name=doc.customer_name, customer_tax_id=doc.customer_id,
-                    customer_email=doc.customer_email, total=doc.total, currency="COP", status=doc.status,
-                    uuid=doc.cufe, pdf=f"{batch.output_dir}/pdf/{inv.prefix}{inv.number}.pdf"))
-            IssuedDocument.objects.bulk_create(index)
+            insert_rows(IssuedDocument, [
+                {"source_id": str(doc_id), "prefix": row["prefix"], "number": row["number"],
+                 "issue_date": row["issue_date"], "customer_name": row["customer_name"],
+                 "customer_tax_id": row["customer_id"], "customer_email": row["customer_email"],
+                 "total": row["total"], "uuid": row["cufe"],
+                 "pdf": f"{batch.output_dir}/pdf/{row['prefix']}{row['number']}.pdf"}
+                for doc_id, row in zip(ids, rows)], same={
+                "issuer_id": batch.issuer_id, "source": "einvoice.document", "country": "CO",
+                "document_type": DocumentType.INVOICE.value, "due_date": batch.due_date,
+                "period": batch.period_key[:20], "currency": "COP", "status": status, "created_at": now})
             for pk, message in failed.items():
                 BillingInvoice.objects.filter(pk=pk, dian_document_id__isnull=True, error="").update(
                     error=message[:500])
