@@ -266,6 +266,17 @@ service anvil {{
         log = self.root / "dovecot.log"
         return log.read_text(errors="replace")[-3000:] if log.exists() else ""
 
+    def logins(self, at_least: int = 0, timeout: float = 10) -> int:
+        """How many login attempts with the user name Dovecot has logged (it logs each one with `user=<...>`),
+        waiting up to `timeout` seconds for `at_least` of them: its log process writes after the client is answered."""
+        log = self.root / "dovecot.log"
+        deadline = time.monotonic() + timeout
+        while True:
+            count = log.read_text(errors="replace").count(f"user=<{self.user}>") if log.exists() else 0
+            if count >= at_least or time.monotonic() > deadline:
+                return count
+            time.sleep(0.05)
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
