@@ -90,11 +90,13 @@ def settle_unknown(send, inbox):
 
 def test_smtp_outage_auto_stop_and_resume(issuer_co, make_docs, smtp_server, start_worker):
     make_docs(issuer_co, 30)
-    slow_down(smtp_server, 0.03)
+    # slow enough that the outage begins while most messages are still to send (the worker sends on two
+    # connections: at 0.03 s it sent all 30 before the server was stopped, once)
+    slow_down(smtp_server, 0.3)
     send = register(issuer_co, "FE1-FE30", max_consecutive_failures=3)
     start_worker("w1", **FAST_ENV)
     actions.start(send.issuer, ACTOR, send=send)
-    wait_for(lambda: len(smtp_server.envelopes) >= 6, timeout=30, message="first messages")
+    wait_for(lambda: len(smtp_server.envelopes) >= 6, timeout=30, every=0.05, message="first messages")
     smtp_server.controller.stop()
     wait_for(lambda: send.refresh_from_db() or send.status == MailSend.Status.STOPPED, timeout=30,
              message="automatic stop after consecutive failures")
