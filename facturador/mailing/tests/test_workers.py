@@ -56,11 +56,11 @@ def assert_exactly_once(send, inbox):
 
 def test_killed_worker_mid_send_each_message_once(issuer_co, make_docs, smtp_server, start_worker):
     make_docs(issuer_co, 40)
-    slow_down(smtp_server, 0.05)
+    slow_down(smtp_server, 0.1)  # the victim must still be sending when it is killed (two connections: 20/s)
     send = register(issuer_co, "FE1-FE40")
     victim = start_worker("victim", **FAST_ENV)
     actions.start(send.issuer, ACTOR, send=send)
-    wait_for(lambda: len(smtp_server.envelopes) >= 8, timeout=30, message="first messages")
+    wait_for(lambda: len(smtp_server.envelopes) >= 8, timeout=30, every=0.05, message="first messages")
     victim.kill()
     rescuer = start_worker("rescuer", FACTURADOR_JOB_STALE_SECONDS=2, **FAST_ENV)
     wait_for(lambda: final(send), timeout=60, message="send finished after the crash")
