@@ -934,7 +934,7 @@ def _start_helpers(ctx: jobs.JobContext, batch: Batch, remaining: int):
     if remaining < minimum or ctx.params.get("no_helper"):
         return []
     running = Job.objects.filter(kind="billing.batch_render", params__batch_id=batch.pk,
-                                 status__in=[Job.Status.PENDING, Job.Status.RUNNING]).count()
+                                 status__in=Job.ACTIVE).count()
     wanted = min(settings.FACTURADOR_BILLING_RENDER_HELPERS, remaining // minimum) - running
     with transaction.atomic():
         return [jobs.create_job(batch.issuer, "billing.batch_render",

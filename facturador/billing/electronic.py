@@ -324,7 +324,7 @@ def start_sending(batch) -> Job | None:
     """Queue the batch's sending job ("billing.batch_send") unless one is pending or running: the batch's last
     one again (the same row, see `core.jobs.restart`), or a new one for its first round. Call inside a transaction
     (it is enqueued on commit)."""
-    if _send_jobs(batch, [Job.Status.PENDING, Job.Status.RUNNING]).exists():
+    if _send_jobs(batch, Job.ACTIVE).exists():
         return None
     return _send_lane(batch, [s for s in Job.FINAL if s != Job.Status.DELETED])
 
@@ -371,12 +371,12 @@ def sending_progress(batch) -> dict:
     return {"signed": sum(counts.values()), "sent": sum(counts.values()) - counts.get("signed", 0),
             "accepted": counts.get("accepted", 0), "rejected": rejected,
             "processing": counts.get("sent", 0) + counts.get("pending", 0),
-            "active": _send_jobs(batch, [Job.Status.PENDING, Job.Status.RUNNING]).exists()}
+            "active": _send_jobs(batch, Job.ACTIVE).exists()}
 
 
 def _generation_running(batch) -> bool:
     return Job.objects.filter(kind="billing.batch", params__batch_id=batch.pk,
-                              status__in=[Job.Status.PENDING, Job.Status.RUNNING]).exists()
+                              status__in=Job.ACTIVE).exists()
 
 
 class _Sender:
@@ -646,6 +646,6 @@ def _more_rounds(batch):
     own documents, so they never send the same one)."""
     from django.conf import settings
 
-    if _send_jobs(batch, [Job.Status.PENDING, Job.Status.RUNNING]).count() < settings.FACTURADOR_BILLING_SEND_JOBS:
+    if _send_jobs(batch, Job.ACTIVE).count() < settings.FACTURADOR_BILLING_SEND_JOBS:
         with transaction.atomic():
-            _send_lane(batch, [Job.Status.FINISHED, Job.Status.FINISHED_WITH_ERRORS])
+            _send_lane(batch, Job.DONE)
