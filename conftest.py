@@ -56,6 +56,25 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _files_of_this_xdist_worker(worker_id):
+    """Each xdist process gets a data dir of its own (inside FACTURADOR_DATA_DIR), passed on to the worker
+    processes it starts: their test databases are separate, so the same issuer and batch ids come up in both
+    at once, and their generated files (issuers/<id>/billing/lote-<id>/...) must not meet in one MEDIA_ROOT."""
+    if worker_id == "master":
+        yield
+        return
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    own = Path(settings.DATA_DIR) / f"xdist-{worker_id}"
+    own.mkdir(parents=True, exist_ok=True)
+    override = override_settings(DATA_DIR=own, MEDIA_ROOT=own / "files")
+    override.enable()
+    yield
+    override.disable()
+
+
 @pytest.fixture(autouse=True)
 def _default_language_and_time_zone():
     """Each test starts in Spanish and the default time zone: a request served by the test client leaves the

@@ -5,11 +5,13 @@ Generation (job kind "billing.batch", plus helpers "billing.batch_render") runs 
 (how they split across machines: docs/architecture.md, "Mass billing batches across N machines"):
 
 1. **Plan** (main job): what each account is billed, and the account rows the numbering writes.
-2. **Numbering** (main job, the only serial phase): per chunk of FACTURADOR_BILLING_NUMBER_CHUNK accounts,
+2. **Numbering** (main job, the only serial phase): a first chunk of ten render chunks, then chunks of
+   FACTURADOR_BILLING_NUMBER_CHUNK accounts (`number_chunks`);
    one transaction takes a block of consecutive numbers (`numbering.allocate_block`) and writes the
    `BillingInvoice` rows (UNIQUE(issuer, account, period_key)), the arrears-interest charges and the
    `core.IssuedDocument` rows in bulk (COPY on PostgreSQL). A crash loses nothing and duplicates nothing.
-   Helpers start after the first chunk.
+   A new batch's helpers are queued before the plan (they get their renderer ready meanwhile) and start
+   rendering once the first chunk is committed; a resumed batch's, once it knows what is left.
 3. **Rendering** (every worker): leased chunks of FACTURADOR_BILLING_RENDER_CHUNK invoices in number order,
    one Typst compile per chunk, one PDF per invoice written atomically (temp + rename); electronic batches
    sign each chunk's DIAN invoices first (`billing.electronic`) and send them with a separate job.
@@ -115,7 +117,8 @@ def plan(issuer, periods: list[str], billing_type: str, account_ids: list[int], 
     small = len(ids) <= IN_LIMIT
     q_ids = ids if small else None
     wanted = set(ids)
-    debts = cartera.debts(issuer, q_ids)
+    # a normal batch bills the selected periods' charges only: the FIFO balances of every period are not needed
+    debts = cartera.debts(issuer, q_ids) if billing_type != Batch.BillingType.NORMAL else {}
     dues = cartera.due_dates(issuer, q_ids) if billing_type != Batch.BillingType.NORMAL else {}
     current_by_acc: dict[int, Decimal] = {}
     charges = Charge.objects.filter(issuer=issuer, period__in=periods, account__isnull=False)
@@ -389,9 +392,13 @@ def _charges_by_account(batch: Batch, account_ids) -> dict[int, list[Charge]]:
     """The charges of the batch's periods (the invoice lines) of these accounts, in order."""
     by_acc: dict[int, list[Charge]] = {}
     if batch.billing_type != Batch.BillingType.ARREARS_ONLY:
-        for c in (Charge.objects.filter(issuer=batch.issuer, account_id__in=list(account_ids), period__in=batch.periods)
+        # By account only, so that the (account, period) index is the one the query can use: with the issuer in
+        # the WHERE clause and no statistics yet on freshly loaded charges, PostgreSQL scanned the issuer's whole
+        # period for each chunk. The issuer is checked on each row instead.
+        for c in (Charge.objects.filter(account_id__in=list(account_ids), period__in=batch.periods)
                   .exclude(source=Charge.Source.INTEREST).order_by("period", "id")):
-            by_acc.setdefault(c.account_id, []).append(c)
+            if c.issuer_id == batch.issuer_id:
+                by_acc.setdefault(c.account_id, []).append(c)
     return by_acc
 
 
@@ -770,12 +777,25 @@ def generate(ctx: jobs.JobContext, batch: Batch):
         raise
 
 
+def number_chunks(count: int) -> list[tuple[int, int]]:
+    """The [start, end) slices numbered one transaction each: a short first one (ten render chunks), so the
+    helpers start rendering while the rest is numbered, then FACTURADOR_BILLING_NUMBER_CHUNK each."""
+    size = max(1, settings.FACTURADOR_BILLING_NUMBER_CHUNK)
+    first = min(size, max(1, 10 * settings.FACTURADOR_BILLING_RENDER_CHUNK))
+    edges = [0] + list(range(first, count, size)) if count > first else [0]
+    return [(start, min(count, end)) for start, end in zip(edges, edges[1:] + [count]) if start < count]
+
+
 def _run(ctx: jobs.JobContext, batch: Batch):
     issuer = batch.issuer
     conf = BillingSettings.for_issuer(issuer)
     t_start = time.time()
     account_ids = selected_account_ids(batch, ctx.params)
     ctx.progress(0, message="Calculando valores", force=True)
+    fresh = not BillingInvoice.objects.filter(batch=batch).exists()
+    if fresh:  # the helpers start now and get their renderer ready while the plan and the first chunk are made
+        ctx.set_result(numbered=False)
+        _start_helpers(ctx, batch, len(account_ids))
     p = plan(issuer, batch.periods, batch.billing_type, account_ids, issue_date=batch.issue_date, batch=batch)
     already_in_batch = BillingInvoice.objects.filter(batch=batch).count()
     total = already_in_batch + p.count
@@ -799,10 +819,9 @@ def _run(ctx: jobs.JobContext, batch: Batch):
             raise jobs.JobFailed(exc.message) from exc
         ctx.set_result(numbered=False)
         next_seq = (BillingInvoice.objects.filter(batch=batch).aggregate(m=Max("seq"))["m"] or 0) + 1
-        chunk_size = settings.FACTURADOR_BILLING_NUMBER_CHUNK
-        for start in range(0, len(p.items), chunk_size):
+        for start, end in number_chunks(len(p.items)):
             ctx.check_cancel()
-            chunk = p.items[start:start + chunk_size]
+            chunk = p.items[start:end]
             if batch.electronic:  # the DIAN lines are checked now: whole accounts
                 accounts = Account.objects.in_bulk([i.account_id for i in chunk])
             else:  # the rows the plan read (model instances cost more than the inserts)
@@ -816,8 +835,10 @@ def _run(ctx: jobs.JobContext, batch: Batch):
             issued += n
             next_seq += n
             ctx.progress(message=f"Numerando facturas: {already_in_batch + issued} de {total}")
-            if start == 0:  # helpers can start rendering while the rest is numbered
-                _start_helpers(ctx, batch, total - _rendered_count(batch))
+            if start == 0:  # helpers render (and the DIAN sending sends) while the rest is numbered
+                _start_sending(batch)
+                if not fresh:  # a resumed batch's helpers: now that what is left is known
+                    _start_helpers(ctx, batch, total - _rendered_count(batch))
     t_numbered = time.time()
     total = BillingInvoice.objects.filter(batch=batch).count()
     Batch.objects.filter(pk=batch.pk).update(error_list=skipped + errors)
@@ -832,6 +853,7 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     done = _rendered_count(batch)
     ctx.progress(done, total=total, message="Generando PDF", force=True)
     if not issued:  # a resumed batch: numbering was over already
+        _start_sending(batch)
         _start_helpers(ctx, batch, total - done)
     _work(ctx, batch, main=True, total=total)
     if batch.electronic:  # invoices whose DIAN document could not be signed (see billing.electronic.BatchSigner)
@@ -878,7 +900,10 @@ def _render_leased(ctx: jobs.JobContext, batch: Batch, opened: list, *, main: bo
     workers hold); a helper returns when nothing is left to lease once numbering is over, or when the
     main job ends or is cancelled. Returns the number of invoices this job rendered."""
     me = ctx.job.pk
-    renderer = None
+    # a helper gets its renderer (template, Typst compiler) ready at once: it starts while numbering goes on
+    renderer = None if main else _Renderer(batch, job_id=me)
+    if renderer is not None:
+        opened.append(renderer)
     rendered = 0
     last_count = 0.0
     limit = settings.FACTURADOR_BILLING_RENDER_CHUNK
@@ -918,19 +943,23 @@ def _render_leased(ctx: jobs.JobContext, batch: Batch, opened: list, *, main: bo
                 ctx.progress(total, message="Terminando los PDF de impresión")
         elif not (state[0] == Job.Status.RUNNING and (state[2] or {}).get("numbered") is False):
             return rendered  # numbering is over and nothing is left to lease
-        time.sleep(0.2)  # other workers hold the rest (or numbering goes on)
+        time.sleep(0.05)  # other workers hold the rest (or numbering goes on): two small queries a round
 
 
-def _start_helpers(ctx: jobs.JobContext, batch: Batch, remaining: int):
-    """Helper jobs ("billing.batch_render") for big batches: FACTURADOR_BILLING_RENDER_HELPERS of them (one per
-    extra worker), at most one per FACTURADOR_BILLING_HELPER_MIN invoices left to render; and, for an electronic
-    batch, its DIAN sending job ("billing.batch_send")."""
-    minimum = max(1, settings.FACTURADOR_BILLING_HELPER_MIN)
-    if batch.electronic:  # the DIAN sending runs beside the rendering from the start
+def _start_sending(batch: Batch):
+    """An electronic batch's DIAN sending job ("billing.batch_send"), beside the rendering from the start."""
+    if batch.electronic:
         from facturador.billing import electronic
 
         with transaction.atomic():
             electronic.start_sending(batch)
+
+
+def _start_helpers(ctx: jobs.JobContext, batch: Batch, remaining: int):
+    """Helper jobs ("billing.batch_render") for big batches: FACTURADOR_BILLING_RENDER_HELPERS of them (one per
+    extra worker), at most one per FACTURADOR_BILLING_HELPER_MIN invoices left to render (for a new batch: the
+    selected accounts)."""
+    minimum = max(1, settings.FACTURADOR_BILLING_HELPER_MIN)
     if remaining < minimum or ctx.params.get("no_helper"):
         return []
     running = Job.objects.filter(kind="billing.batch_render", params__batch_id=batch.pk,

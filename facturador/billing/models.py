@@ -406,7 +406,9 @@ class BillingInvoice(IssuerScoped):
         constraints = [
             models.UniqueConstraint(fields=["issuer", "account", "period_key"], name="billing_invoice_once_per_period"),
         ]
-        indexes = [models.Index(fields=["batch", "pdf"]), models.Index(fields=["issuer", "status"]),
+        # (batch, pdf) is not indexed: the partial index below finds those to render, (batch, seq) the rest, and
+        # every index is written twice per invoice (numbering, then the rendered PDF's path)
+        indexes = [models.Index(fields=["issuer", "status"]),
                    models.Index(fields=["batch", "seq"]),
                    # the invoices still to render, in order: what workers lease (see billing.batch._claim)
                    models.Index(fields=["batch", "seq"], condition=models.Q(pdf=""), name="billing_invoice_to_render"),
