@@ -104,6 +104,37 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every process of the machine has used (all cores, from /proc/stat): idle and iowait excluded."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_by_second(samples: list[tuple[float, float]]) -> list[float]:
+    """Idle core-seconds of the machine in each second of the run, from (time, busy CPU) samples."""
+    cores = os.cpu_count() or 1
+    out: list[float] = []
+    for (t1, b1), (t2, b2) in zip(samples, samples[1:]):
+        k = int(t1)
+        while len(out) <= k:
+            out.append(0.0)
+        out[k] += max(0.0, (t2 - t1) * cores - (b2 - b1))
+    return out
+
+
+def postgres_seconds() -> float:
+    """CPU time of the machine's PostgreSQL processes so far (same host only)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
 def rss_tree_mb(pid: int) -> float:
     total = 0.0
     pids = [pid]
@@ -295,6 +326,8 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
         groups = [(templates[0], refs)] if not mix else [(templates[0], refs[0::2]), (templates[1], refs[1::2])]
         cpu0 = {w.pid: cpu_seconds(w.pid) for w, _ in workers}
         own0 = time.process_time()  # this process: the local DIAN service (--electronic) and the bench's polling
+        busy0, pg0 = machine_busy_seconds(), postgres_seconds()
+        wall0 = time.time()
         t0 = time.perf_counter()
         batches = [actions.create_batch(issuer, Actor.cli(), periods=["2026-10"], issue_date=dt.date(2026, 11, 3),
                                         due_date=dt.date(2026, 11, 20), template=tpl, references=group,
@@ -303,7 +336,9 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
         t_created = time.perf_counter()
         peak = {w.pid: 0.0 for w, _ in workers}
         last_line = ""
+        samples = [(0.0, busy0)]  # (seconds from the start, machine busy CPU): where the idle time lies
         while True:
+            samples.append((time.perf_counter() - t0, machine_busy_seconds()))
             jobs = list(Job.objects.filter(pk__in=[b.job_id for b in batches]))
             now = time.perf_counter() - t0
             for w, _ in workers:
@@ -317,6 +352,8 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
                 break
             time.sleep(0.1)
         elapsed = time.perf_counter() - t0
+        busy, pg = machine_busy_seconds() - busy0, postgres_seconds() - pg0
+        own = time.process_time() - own0
         print()
         dian = None
         if electronic:  # the batch is done (PDFs with CUFE and QR); DIAN's answers arrive through billing.batch_send
@@ -340,11 +377,15 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
         numbering = [j.result.get("numbering", {}) for j in jobs]
         parts = list(BatchPart.objects.filter(batch__in=batches).order_by("batch", "index"))
         helpers = Job.objects.filter(kind="billing.batch_render")
+        timeline = [(j.kind.split(".")[-1], *(round(t.timestamp() - wall0, 2) if t else None
+                                              for t in (j.created_at, j.started_at, j.finished_at)))
+                    for j in list(jobs) + list(helpers.order_by("pk"))]
         return {"workers": n_workers, "count": count, "elapsed": elapsed, "rate": count / elapsed,
                 "create": t_created - t0, "timings": timings, "numbering": numbering, "hwm": hwm,
                 "peak": [peak[w.pid] for w, _ in workers], "parts": parts, "cpu": cpu,
                 "helper_rendered": sum(h.result.get("rendered", 0) for h in helpers),
-                "size": sum(p.size for p in parts), "media": settings.MEDIA_ROOT, "dian": dian}
+                "size": sum(p.size for p in parts), "media": settings.MEDIA_ROOT, "dian": dian,
+                "busy": busy, "postgres": pg, "own": own, "timeline": timeline, "idle": idle_by_second(samples)}
     finally:
         stop_workers(workers)
 
@@ -367,6 +408,11 @@ def report(r: dict):
     for i, (h, p, c) in enumerate(zip(r["hwm"], r["peak"], r["cpu"]), start=1):
         print(f"  worker {i} peak RSS (VmHWM): {h:.0f} MB  (max sampled RSS {p:.0f} MB); CPU {c:.1f} s "
               f"({1000 * c / max(1, r['count']):.1f} ms per invoice of the batch)")
+    print(f"  machine CPU during the batch: {r['busy']:.1f} of {r['elapsed'] * (os.cpu_count() or 1):.1f} core-seconds "
+          f"busy (workers {sum(r['cpu']):.1f}, PostgreSQL {r['postgres']:.1f}, this process {r['own']:.1f})")
+    print("  machine idle core-seconds in each second of the run: " + " ".join(f"{x:.1f}" for x in r["idle"]))
+    print("  jobs (created, started, ended; seconds from the start): "
+          + ", ".join(f"{kind} {c}/{s}/{e}" for kind, c, s, e in r["timeline"]))
     if r.get("dian"):
         d = r["dian"]
         print(f"  DIAN (local service): {d['states']} — every answer in after {d['elapsed']:.1f} s "
