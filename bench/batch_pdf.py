@@ -67,6 +67,19 @@ conditions before/after):
   service 2.5 ms per invoice). --count 100000 --workers 2 on a machine loaded by other work (load 8-17: 38/s there
   means nothing): peak RSS 471 and 368 MB per worker, numbering 28k numbers/s, 50 print parts of 2,000 (631 MB),
   the last built 1.1 s after the last render; 4.4 ms CPU per invoice per worker.
+  The next session's machine (5 Dec 2026, 15:45-16:35, load average 0.6-1.7, PostgreSQL, 3,000 invoices; faster
+  than the afternoon's: main gave 1 worker 217-219/s, 2 workers 367-372/s, ratio 1.69-1.70, --mix 218/s, --electronic
+  154/s end to end, answers 139.5/s). The helpers queued before the plan and a first numbering chunk of 200
+  (the helper starts rendering ≈ 0.3 s into the batch instead of after 2,000 numbers), a normal batch's plan without
+  FIFO balances (0.13 -> 0.09 s in the job), each chunk's charges by account (1.4 ms per chunk -> off the top of
+  pg_stat_statements): eight --scaling runs 1.73, 1.77, 1.81, 1.82, 1.85, 1.86, 1.70, 1.79 (1 worker 199-216/s,
+  2 workers 353-382/s). The figures printed since then say why the ratio stops near 1.8 on two cores: in the
+  2-worker run the workers use 13.3-14.3 CPU-s, PostgreSQL 0.8-1.0 and this process 0.2-0.3 (validation and plan in
+  the caller, polling) of 15.7-17.2 core-seconds, idle 1.0-1.9: ≈ 0.3 in the first second (creation, job pick-up,
+  plan, first chunk), 0.1-0.2 in every second of rendering (both workers waiting for PostgreSQL at once) and ≈ 0.3
+  in the last (the last part, the end) — in the 1-worker run PostgreSQL and this process use the idle second core
+  for free. --mix --workers 2: 220/s (workers 4.0-4.1 ms per invoice, 444-449 MB); --electronic --workers 2:
+  153/s end to end, every DIAN answer in at 135.5/s (the local DIAN service in this process: 6.0 CPU-s).
 """
 
 from __future__ import annotations
