@@ -352,19 +352,22 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
         samples = [(0.0, busy0)]  # (seconds from the start, machine busy CPU): where the idle time lies
         while True:
             samples.append((time.perf_counter() - t0, machine_busy_seconds()))
-            jobs = list(Job.objects.filter(pk__in=[b.job_id for b in batches]))
+            # the few columns shown (the bench's own CPU competes with the workers in the 2-worker run)
+            states = list(Job.objects.filter(pk__in=[b.job_id for b in batches])
+                          .values_list("status", "done", "total", "message"))
             now = time.perf_counter() - t0
             for w, _ in workers:
                 peak[w.pid] = max(peak[w.pid], rss_tree_mb(w.pid))
-            line = "\r  " + f"{now:7.1f} s  " + "  ".join(f"{j.done}/{j.total} {j.message[:40]}" for j in jobs)
+            line = "\r  " + f"{now:7.1f} s  " + "  ".join(f"{done}/{total} {msg[:40]}" for _, done, total, msg in states)
             if line != last_line:
                 sys.stdout.write(line.ljust(110))
                 sys.stdout.flush()
                 last_line = line
-            if all(j.status in Job.FINAL for j in jobs):
+            if all(status in Job.FINAL for status, *_ in states):
                 break
             time.sleep(0.1)
         elapsed = time.perf_counter() - t0
+        jobs = list(Job.objects.filter(pk__in=[b.job_id for b in batches]))
         busy, pg = machine_busy_seconds() - busy0, postgres_seconds() - pg0
         own = time.process_time() - own0
         print()

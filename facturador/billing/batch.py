@@ -185,8 +185,9 @@ def plan(issuer, periods: list[str], billing_type: str, account_ids: list[int], 
 def check_periods_have_charges(issuer, periods: list[str], billing_type: str):
     if billing_type == Batch.BillingType.ARREARS_ONLY:
         return
-    present = set(Charge.objects.filter(issuer=issuer, period__in=periods).values_list("period", flat=True).distinct())
-    missing = [p for p in periods if p not in present]
+    # one index probe per period: a DISTINCT over the periods' charges sorted every charge (the model's ordering
+    # joins the DISTINCT), seconds for an issuer with a million charges a period
+    missing = [p for p in periods if not Charge.objects.filter(issuer=issuer, period=p).exists()]
     if missing:
         raise Invalid(
             "billing.batch.period_without_charges",
