@@ -80,6 +80,10 @@ conditions before/after):
   in the last (the last part, the end) — in the 1-worker run PostgreSQL and this process use the idle second core
   for free. --mix --workers 2: 220/s (workers 4.0-4.1 ms per invoice, 444-449 MB); --electronic --workers 2:
   153/s end to end, every DIAN answer in at 135.5/s (the local DIAN service in this process: 6.0 CPU-s).
+  Then the sending rounds' query for a batch's unsent documents, 9 ms per call (pg_stat_statements: 311 calls,
+  2.8 s, the top statement; PostgreSQL walked the new batch's (batch, seq) range once per document for want of
+  statistics) -> 0.3 ms with the batch compared as batch_id + 0: --electronic --workers 2 153 -> 167.5/s end to
+  end, every DIAN answer in at 132-137 -> 142.8/s.
 """
 
 from __future__ import annotations

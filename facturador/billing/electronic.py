@@ -345,9 +345,13 @@ def _documents(batch):
     from facturador.billing.models import BillingInvoice
     from facturador.einvoice.models import DianDocument
 
-    return DianDocument.objects.filter(
-        issuer_id=batch.issuer_id,
-        pk__in=BillingInvoice.objects.filter(batch=batch, dian_document_id__isnull=False).values("dian_document_id"))
+    # The batch is compared as "batch_id + 0", which no index can serve, so that PostgreSQL probes each unanswered
+    # document's invoice through `billing_invoice_dian_document`: a new batch has no statistics yet (a handful of
+    # rows by the planner's estimate), and with a plain comparison it scanned the batch's whole (batch, seq) range
+    # once per document — 9 ms per sending query at 3,000 invoices (0.3 ms now), growing with the batch.
+    in_batch = (BillingInvoice.objects.annotate(batch_key=F("batch_id") + 0)
+                .filter(batch_key=batch.pk, dian_document_id__isnull=False).values("dian_document_id"))
+    return DianDocument.objects.filter(issuer_id=batch.issuer_id, pk__in=in_batch)
 
 
 def _unanswered(batch):

@@ -380,6 +380,28 @@ def test_sending_rounds_find_unsent_documents_through_the_unanswered_index(dian_
 
 
 @pytest.mark.django_db
+def test_sending_rounds_check_each_document_against_the_batch_by_its_invoice(dian_issuer, settings, tmp_path):  # noqa: F811
+    """Each unanswered document is checked against the batch through its invoice (`billing_invoice_dian_document`),
+    never by scanning the batch's invoices: a new batch has no statistics yet, and PostgreSQL took the batch's whole
+    (batch, seq) range once per document."""
+    from django.db import connection
+
+    from facturador.billing import electronic
+    from facturador.core import jobs as corejobs
+
+    settings.MEDIA_ROOT = tmp_path
+    batch = issue_batch_inline(dian_issuer, make_accounts(dian_issuer, 3), electronic=True)
+    job = corejobs.create_job(dian_issuer, "billing.batch_send", params={"batch_id": batch.pk}, enqueue=False)
+    sender = electronic._Sender(corejobs.JobContext(job), batch)
+    if connection.vendor != "postgresql":
+        pytest.skip("the plan that matters at scale is PostgreSQL's")
+    with connection.cursor() as c:
+        c.execute("SET LOCAL enable_seqscan = off")
+    plan = sender.sendable().values_list("pk", flat=True)[:50].explain()
+    assert "billing_invoice_dian_document" in plan and "Index Cond: (batch_id" not in plan, plan
+
+
+@pytest.mark.django_db
 def test_a_custom_template_drawing_qr_svg_still_gets_it_in_a_batch(dian_issuer, settings, tmp_path):  # noqa: F811
     from facturador.billing import invoice_templates
     from facturador.printing.invoice import default_template
