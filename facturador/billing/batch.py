@@ -793,12 +793,12 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     t_start = time.time()
     account_ids = selected_account_ids(batch, ctx.params)
     ctx.progress(0, message="Calculando valores", force=True)
-    fresh = not BillingInvoice.objects.filter(batch=batch).exists()
+    already_in_batch = BillingInvoice.objects.filter(batch=batch).count()  # only this job numbers the batch
+    fresh = not already_in_batch
     if fresh:  # the helpers start now and get their renderer ready while the plan and the first chunk are made
         ctx.set_result(numbered=False)
         _start_helpers(ctx, batch, len(account_ids))
     p = plan(issuer, batch.periods, batch.billing_type, account_ids, issue_date=batch.issue_date, batch=batch)
-    already_in_batch = BillingInvoice.objects.filter(batch=batch).count()
     total = already_in_batch + p.count
     skipped = [dict(e, skipped=True) for e in p.skipped]  # left out by design: not errors
     errors: list[dict] = []  # accounts that should have been billed and were not
