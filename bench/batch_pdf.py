@@ -14,7 +14,8 @@ What it does, in a fresh data directory:
      GS1-128 barcode), print PDF parts built by the workers as their invoices are ready;
   4. prints invoices/s end to end, the time of every phase (from the job's timings), `numbering: N numbers/s`,
      the delay between the last rendered invoice and the last print part, the peak RSS of each worker (VmHWM);
-  5. --scaling: runs the same batch with 1 and then 2 workers (data reset in between) and ends with
+  5. --scaling: runs the same batch with 1 and with 2 workers (data reset in between), --rounds times (default 3,
+     the order alternated: 1-2, 2-1, 1-2), and ends with the medians:
      `scaling: 1 worker X invoices/s, 2 workers Y invoices/s, ratio R`;
   6. runs the plain-WeasyPrint phase of bench/batch_pdf_engine.py (--weasy-n invoices, 0 to skip) for the ratio.
 
@@ -369,9 +370,10 @@ def run_once(issuer, templates, n_workers: int, env: dict, data_dir: Path, mix: 
                 last_line = line
             if all(status in Job.FINAL for status, *_ in states):
                 break
-            time.sleep(0.1)
-        elapsed = time.perf_counter() - t0
+            time.sleep(0.2)
         jobs = list(Job.objects.filter(pk__in=[b.job_id for b in batches]))
+        # the end is when the last batch job ended (its own clock), not when this poll saw it
+        elapsed = max(j.finished_at.timestamp() for j in jobs) - wall0
         busy, pg = machine_busy_seconds() - busy0, postgres_seconds() - pg0
         own = time.process_time() - own0
         print()
@@ -444,6 +446,28 @@ def report(r: dict):
         print(f"numbering: {nums / secs:.0f} numbers/s ({nums} numbers in {secs:.3f} s, the whole phase{detail})")
 
 
+def summary(results: list[dict]) -> str:
+    """Every run's rate and its workers' CPU per invoice, then (--scaling) each round's ratio: on a shared
+    virtual machine one pair of runs can be off by +-0.25 in ratio (the host's speed changes from one minute to
+    the next), hence rounds in alternating order and medians."""
+    lines = ["runs (in order): " + ", ".join(
+        f"{r['workers']}w {r['rate']:.1f}/s ({1000 * sum(r['cpu']) / max(1, r['count']):.1f} ms CPU per invoice)"
+        for r in results)]
+    pairs = [results[k:k + 2] for k in range(0, len(results) - 1, 2)]
+    if pairs and all(sorted(x["workers"] for x in p) == [1, 2] for p in pairs):
+        ratios = [next(x for x in p if x["workers"] == 2)["rate"] / next(x for x in p if x["workers"] == 1)["rate"]
+                  for p in pairs]
+        lines.append("ratio of each round: " + " ".join(f"{x:.2f}" for x in ratios)
+                     + f" (median {median(ratios):.2f})")
+    return "\n".join(lines)
+
+
+def median(values) -> float:
+    import statistics
+
+    return statistics.median(list(values))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=100_000, help="invoices in the batch (default 100000)")
@@ -456,6 +480,9 @@ def main(argv=None):
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""),
                     help="default: a new SQLite file in the bench data dir")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="measured runs (--scaling: pairs of 1 and 2 workers, order alternated; default 3, else 1); "
+                         "the figures retained are the medians")
     ap.add_argument("--rayon-threads", type=int, default=1, help="RAYON_NUM_THREADS for the workers (default 1)")
     args = ap.parse_args(argv)
 
@@ -473,7 +500,11 @@ def main(argv=None):
         os.environ["DATABASE_URL"] = args.database_url
     else:
         os.environ.pop("DATABASE_URL", None)
-    runs = [1, 2] if args.scaling else [args.workers]
+    rounds = args.rounds or (3 if args.scaling else 1)
+    if args.scaling:  # alternate the order (1-2, 2-1, 1-2...): a drift of the machine's speed hits both alike
+        runs = [n for k in range(rounds) for n in ((1, 2) if k % 2 == 0 else (2, 1))]
+    else:
+        runs = [args.workers] * rounds
     print(f"data dir {data_dir}; database {'PostgreSQL' if args.database_url else 'SQLite'}; "
           f"{args.count} invoices{' (mix)' if args.mix else ''}; workers {' then '.join(map(str, runs))}; "
           f"CPUs {os.cpu_count()}; load average {os.getloadavg()[0]:.2f} (other processes compete for the CPUs if > 0.5)")
@@ -531,10 +562,12 @@ def main(argv=None):
             else:
                 print(f"  {res.get('skipped', res)}")
         print(f"this process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        if len(results) > 1:
+            print(summary(results))
         if args.scaling:
-            one, two = results
-            print(f"scaling: 1 worker {one['rate']:.1f} invoices/s, 2 workers {two['rate']:.1f} invoices/s, "
-                  f"ratio {two['rate'] / one['rate']:.2f}")
+            one = median(r["rate"] for r in results if r["workers"] == 1)
+            two = median(r["rate"] for r in results if r["workers"] == 2)
+            print(f"scaling: 1 worker {one:.1f} invoices/s, 2 workers {two:.1f} invoices/s, ratio {two / one:.2f}")
     finally:
         if sandbox is not None:
             sandbox.stop()
