@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:2] == ["help", "--all"]:
         argv = ["help"]
     argv[0] = ALIASES.get(argv[0], argv[0])
+    _default_options(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facturador.settings")
     import django
     from django.core.management import execute_from_command_line
@@ -93,6 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     settle_heap()
     execute_from_command_line(["facturador", *argv])
     return 0
+
+
+def _default_options(argv: list[str]) -> None:
+    """Apply Django's `--settings` and `--pythonpath` before `django.setup()` (as `django-admin` does): the
+    commands parse them only after the settings have been loaded, too late to choose them."""
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--settings")
+    parser.add_argument("--pythonpath")
+    known, _ = parser.parse_known_args(argv[1:])
+    if known.pythonpath:
+        sys.path.insert(0, known.pythonpath)
+    if known.settings:
+        os.environ["DJANGO_SETTINGS_MODULE"] = known.settings
 
 
 def settle_heap() -> None:

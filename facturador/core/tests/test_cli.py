@@ -134,3 +134,12 @@ def test_settle_heap_collects_the_garbage_before_freezing():
         assert gone() is None
     finally:
         gc.unfreeze()
+
+
+def test_settings_option_chooses_the_settings_module(tmp_path):
+    """`--settings` (and `--pythonpath`) apply before Django is set up, as with django-admin."""
+    (tmp_path / "other_settings.py").write_text("from facturador.settings import *  # noqa\nFACTURADOR_MARK = 'other'\n")
+    out = run("shell", "--settings=other_settings", "--pythonpath", str(tmp_path), "-c",
+              "from django.conf import settings; print(settings.SETTINGS_MODULE, settings.FACTURADOR_MARK)")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "other_settings other"
