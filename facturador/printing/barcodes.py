@@ -242,11 +242,17 @@ _START_A, _START_B, _START_C, _STOP = 103, 104, 105, 106
 _CODE_A, _CODE_B, _CODE_C, _FNC1 = 101, 100, 99, 102
 
 
-def _digit_run(data: str, i: int) -> int:
-    n = 0
-    while i + n < len(data) and "0" <= data[i + n] <= "9":
-        n += 1
-    return n
+def _digit_runs(data: str) -> list[int]:
+    """For each position, how many digits start there (one backward pass: the encoder asks at every position).
+
+    >>> _digit_runs("12a345")
+    [2, 1, 0, 3, 2, 1, 0]
+    """
+    runs = [0] * (len(data) + 1)
+    for i in range(len(data) - 1, -1, -1):
+        if "0" <= data[i] <= "9":
+            runs[i] = runs[i + 1] + 1
+    return runs
 
 
 def _value_in(cset: str, ch: str) -> int | None:
@@ -289,7 +295,8 @@ def code128_values(data: str) -> list[int]:
     values: list[int] = []
     i = 0
     first = data[1:] if data[0] == FNC1 else data
-    lead = _digit_run(first, 0)
+    runs = _digit_runs(data)
+    lead = runs[1] if data[0] == FNC1 else runs[0]
     if lead >= 4 or (lead == len(first) and lead >= 2 and lead % 2 == 0):
         cset = "C"
         values.append(_START_C)
@@ -303,7 +310,7 @@ def code128_values(data: str) -> list[int]:
             values.append(_FNC1)
             i += 1
             continue
-        run = _digit_run(data, i)
+        run = runs[i]
         if cset == "C":
             if run >= 2:
                 values.append(int(data[i:i + 2]))
@@ -347,6 +354,9 @@ def code128_modules(data: str) -> list[int]:
     return widths
 
 
+_BAR = {w: f"M%d 0h{w}v1h-{w}z" for w in range(1, 5)}  # a bar of w modules at x (Code 128: 1-4 modules)
+
+
 def code128_svg(data: str, height_mm: float = 13.0, module_mm: float = 0.33,
                 quiet_modules: int = 10) -> str:
     """Code 128 symbol as a standalone SVG sized in millimetres.
@@ -358,12 +368,10 @@ def code128_svg(data: str, height_mm: float = 13.0, module_mm: float = 0.33,
     total = sum(widths) + 2 * quiet_modules
     x = quiet_modules
     path = []
-    bar = True
-    for w in widths:
-        if bar:
-            path.append(f"M{x} 0h{w}v1h-{w}z")
-        bar = not bar
-        x += w
+    for k in range(0, len(widths), 2):  # bar, space, bar... (the stop pattern ends with a bar)
+        w = widths[k]
+        path.append(_BAR[w] % x)
+        x += w + (widths[k + 1] if k + 1 < len(widths) else 0)
     width_mm = total * module_mm
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '
