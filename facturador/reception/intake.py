@@ -16,6 +16,7 @@ import email.policy
 import hashlib
 import io
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePosixPath
@@ -122,31 +123,33 @@ class _Unpacker:
                                f"«{name}»: el envío contiene más de {self.limits.max_members} archivos; "
                                "no se procesa.")
 
-    def unpack(self, name: str, data: bytes, depth: int = 0) -> list[Part]:
+    def unpack(self, name: str, data: bytes, depth: int = 0) -> Iterator[Part]:
+        """The arrival's documents (xml, pdf) in order, unpacked one member at a time: a reader of one member
+        (`read_member`) stops there instead of inflating the whole arrival."""
         kind = _kind(name, data)
         if kind in ("xml", "pdf"):
-            return [Part(name, data)]
+            yield Part(name, data)
+            return
         if depth >= MAX_DEPTH:
             raise ArrivalError("reception.file.too_deep",
                                f"«{name}»: hay demasiados niveles de archivos dentro de otros archivos.")
         if kind == "zip":
-            return self._zip(name, data, depth)
-        if kind == "eml":
-            return self._email(name, data, depth)
-        if depth == 0:
+            yield from self._zip(name, data, depth)
+        elif kind == "eml":
+            yield from self._email(name, data, depth)
+        elif depth == 0:
             raise ArrivalError("reception.file.unknown_type",
                                f"«{name}» no es un XML, un zip ni un correo (.eml); se admiten el "
                                "AttachedDocument de la DIAN (xml o zip), el CFDI (xml) y correos con esos adjuntos.")
-        self.ignored.append(name)
-        return []
+        else:
+            self.ignored.append(name)
 
-    def _zip(self, name: str, data: bytes, depth: int) -> list[Part]:
+    def _zip(self, name: str, data: bytes, depth: int) -> Iterator[Part]:
         try:
             zf = zipfile.ZipFile(io.BytesIO(data))
             infos = [i for i in zf.infolist() if not i.is_dir()]
         except (zipfile.BadZipFile, ValueError, OSError) as exc:
             raise ArrivalError("reception.file.bad_zip", f"«{name}» no es un zip válido: {exc}.") from exc
-        out = []
         fh = io.BytesIO(data)
         for info in infos:
             member = f"{name}/{info.filename}"
@@ -171,12 +174,10 @@ class _Unpacker:
                 raise ArrivalError("reception.file.too_large_unpacked", exc.message) from exc
             except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
                 raise ArrivalError("reception.file.bad_zip", f"«{member}» está dañado: {exc}.") from exc
-            out.extend(self.unpack(member, b"".join(chunks), depth + 1))
-        return out
+            yield from self.unpack(member, b"".join(chunks), depth + 1)
 
-    def _email(self, name: str, data: bytes, depth: int) -> list[Part]:
+    def _email(self, name: str, data: bytes, depth: int) -> Iterator[Part]:
         msg = email.message_from_bytes(data, policy=email.policy.default)
-        out = []
         for part in msg.walk():
             if part.is_multipart():
                 continue
@@ -195,8 +196,7 @@ class _Unpacker:
             if self.budget[0] > self.limits.max_unpacked_bytes:
                 raise ArrivalError("reception.file.too_large_unpacked",
                                    f"«{name}»: los adjuntos ocupan más de {self.limits.max_unpacked_bytes:,} bytes.")
-            out.extend(self.unpack(member, payload, depth + 1))
-        return out
+            yield from self.unpack(member, payload, depth + 1)
 
 
 # ----------------------------------------------------------------------------------------- reading
@@ -389,7 +389,7 @@ def read_arrival(name: str, data: bytes, *, limits: Limits = Limits(), schema_di
     if not data:
         raise ArrivalError("reception.file.empty", f"«{name}» está vacío.")
     unpacker = _Unpacker(limits)
-    parts = unpacker.unpack(name, data)
+    parts = list(unpacker.unpack(name, data))
     out = Arrival(ignored=unpacker.ignored)
     bare: dict[str, tuple] = {}
     responses: dict[str, bytes] = {}
@@ -479,9 +479,9 @@ def read_member(name: str, data: bytes, where: list, *, limits: Limits = Limits(
     """The member of an arrival that `read_arrival` found at ``where`` ([position, name], `Candidate.members`),
     unpacked again the same way; None when the arrival has no such member there (its copy is not what was read)."""
     position, member_name = where
-    parts = _Unpacker(limits).unpack(name, data)
-    if position < len(parts) and parts[position].name == member_name:
-        return parts[position].data
+    for k, part in enumerate(_Unpacker(limits).unpack(name, data)):
+        if k == position:
+            return part.data if part.name == member_name else None
     return None
 
 

@@ -102,6 +102,28 @@ def test_files_of_a_document_from_an_email_are_read_from_the_stored_message(rece
     assert files.download(doc, "pdf")[0] == sent_pdf
 
 
+def test_a_download_unpacks_the_arrival_only_up_to_its_document(receiver_co, co_zips, monkeypatch):
+    """A supplier's zip of many documents: one document's file is read without inflating the members after it."""
+    from facturador.reception import files, intake
+
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as zf:
+        zf.writestr("primera.zip", co_zips[0])
+        zf.writestr("segunda.zip", co_zips[1])
+    receive(receiver_co, outer.getvalue(), "lote.zip")
+    first = ReceivedDocument.objects.filter(issuer=receiver_co).order_by("pk").first()
+    inflated = []
+    real = intake.inflate_member
+
+    def counting(fh, zf, info, **kw):
+        inflated.append(info.filename)
+        return real(fh, zf, info, **kw)
+
+    monkeypatch.setattr(intake, "inflate_member", counting)
+    assert files.download(first, "contenedor")[0] == attached_xml(co_zips[0])[1]
+    assert "primera.zip" in inflated and "segunda.zip" not in inflated
+
+
 def test_a_file_no_longer_in_the_stored_arrival_is_not_found(receiver_co, co_zip):
     from django.core.files.base import ContentFile
 
