@@ -47,7 +47,7 @@ def accounts(request):
     qs = services.accounts(request.issuer, q=q, state=state)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "billing/accounts.html", {"page": page, "q": q, "state": state,
-                                                      "states": Account.State.choices, "total": qs.count()})
+                                                      "states": Account.State.choices, "total": page.paginator.count})
 
 
 @issuer_required(roles=WRITE_ROLES)

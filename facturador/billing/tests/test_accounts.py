@@ -28,6 +28,19 @@ def test_create_edit_account_with_nit(issuer_co, client_co):
 
 
 @pytest.mark.django_db
+def test_accounts_page_counts_the_accounts_once(issuer_co, client_co):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Account.objects.bulk_create([Account(issuer=issuer_co, reference=f"{i:04d}", holder_name="Titular")
+                                 for i in range(60)])
+    with CaptureQueriesContext(connection) as queries:
+        page = client_co.get("/facturacion/cuentas/")
+    assert "60 cuentas." in page.content.decode()
+    assert sum("COUNT(" in q["sql"].upper() for q in queries.captured_queries) == 1
+
+
+@pytest.mark.django_db
 def test_csv_upload_all_or_nothing(issuer_co, client_co, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     Account.objects.create(issuer=issuer_co, reference="0007", holder_name="Antiguo")
