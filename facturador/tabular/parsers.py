@@ -317,6 +317,8 @@ def compile_date_format(fmt: str) -> Callable[[str], _dt.date]:
     """
     f = fmt.strip()
     pf = f.replace("%d", "dd").replace("%m", "mm").replace("%Y", "yyyy").replace("%y", "yy")
+    if "mmm" in pf.lower():
+        return _month_name_date(pf.lower())
     if "%" not in pf:
         low = pf.lower()
         order: list[str] = []
@@ -343,6 +345,52 @@ def compile_date_format(fmt: str) -> Callable[[str], _dt.date]:
     def parse_strptime(s: str) -> _dt.date:
         return _dt.datetime.strptime(s, strp).date()
     return parse_strptime
+
+
+# Month names as people and spreadsheets write them: Spanish (es-CO, es-MX) and English, full or abbreviated.
+MONTH_NAMES = {name: k for k, names in enumerate((
+    ("ene", "enero", "jan", "january"), ("feb", "febrero", "february"), ("mar", "marzo", "march"),
+    ("abr", "abril", "apr", "april"), ("may", "mayo"), ("jun", "junio", "june"), ("jul", "julio", "july"),
+    ("ago", "agosto", "aug", "august"), ("sep", "sept", "set", "septiembre", "setiembre", "september"),
+    ("oct", "octubre", "october"), ("nov", "noviembre", "november"), ("dic", "diciembre", "dec", "december")),
+    start=1) for name in names}
+
+
+def _month_name_date(fmt: str) -> Callable[[str], _dt.date]:
+    """A format with the month as a name (``mmm``: ``dd-mmm-yyyy``, ``mmm dd yyyy``, ``dd de mmmm de yyyy``...):
+    day, month and year in the format's order, separated by any of ``/ - .`` or spaces, with an optional «de»;
+    the month in Spanish or English, full or abbreviated, any case, with or without a final dot.
+
+    >>> p = _month_name_date("dd-mmm-yyyy")
+    >>> p("31-oct-2026"), p("31/Oct/2026"), p("5 de octubre de 2026"), p("05-SEPT.-2026")
+    (datetime.date(2026, 10, 31), datetime.date(2026, 10, 31), datetime.date(2026, 10, 5), datetime.date(2026, 9, 5))
+    >>> _month_name_date("mmm dd yy")("Dec 1 26"), _month_name_date("dd de mmmm de aaaa")("1 de enero de 2027")
+    (datetime.date(2026, 12, 1), datetime.date(2027, 1, 1))
+    """
+    import re
+
+    kinds = re.findall(r"y+|a{2,}|m+|d+", re.sub(r"\bde\b", " ", fmt))
+    order = ["Y" if k[0] in "ya" and len(k) >= 4 else "y" if k[0] in "ya" else "m" if k[0] == "m" else "d"
+             for k in kinds]
+    if sorted(o.lower() for o in order) != ["d", "m", "y"]:
+        raise ValueError(f"unsupported date format {fmt!r}")
+    iy, im, id_ = order.index("Y") if "Y" in order else order.index("y"), order.index("m"), order.index("d")
+    two_digit_year = "y" in order
+    split = re.compile(r"(?:[\s/.\-]+(?:de\s+)?)").split
+
+    def parse(s: str) -> _dt.date:
+        parts = [p for p in split(s.strip().lower()) if p]
+        if len(parts) == 4 and parts[3][:2].isdigit() and ":" in parts[3]:
+            parts = parts[:3]  # a time after the date
+        if len(parts) != 3:
+            raise ValueError(s)
+        y, name, d = parts[iy], parts[im], parts[id_]
+        month = MONTH_NAMES.get(name)
+        if month is None or not (y.isdigit() and d.isdigit()) or len(d) > 2 or len(y) != (2 if two_digit_year else 4):
+            raise ValueError(s)
+        year = int(y) + ((2000 if int(y) < 70 else 1900) if two_digit_year else 0)
+        return _dt.date(year, month, int(d))
+    return parse
 
 
 def _fast_date(order: list[str], sep: str, widths: list[int]) -> Callable[[str], _dt.date]:

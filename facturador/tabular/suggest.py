@@ -41,7 +41,7 @@ from typing import Any, Iterable
 from .errors import column_letter
 from .limits import Limits
 from .mapping import DEFAULT_FOOTER_LABELS, normalize_header
-from .parsers import CellError, make_decimal, make_phone
+from .parsers import CellError, compile_date_format, make_decimal, make_phone
 from .readers import open_rows
 
 __all__ = ["FieldSpec", "Sample", "ColumnProposal", "Suggestion", "read_sample", "suggest", "header_key"]
@@ -56,6 +56,23 @@ _DATE_RX = {
     "yyyy-mm-dd": re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[ T].*)?$"),
     "yyyy/mm/dd": re.compile(r"^\d{4}/\d{1,2}/\d{1,2}(?:[ T].*)?$"),
 }
+
+
+class _MonthNameDate:
+    """A date with its month as a name (31-oct-2026, 31/Oct/26, 5 de octubre de 2026): a `_DATE_RX` entry."""
+
+    def __init__(self, fmt: str):
+        self.parse = compile_date_format(fmt)
+
+    def match(self, s: str) -> bool:
+        try:
+            self.parse(s)
+        except ValueError:
+            return False
+        return True
+
+
+_DATE_RX.update({"dd-mmm-yyyy": _MonthNameDate("dd-mmm-yyyy"), "dd-mmm-yy": _MonthNameDate("dd-mmm-yy")})
 _FOOTER = frozenset(DEFAULT_FOOTER_LABELS)
 _KINDS_OF_PARSER = {"text": None, "period": None, "boolean": None, "decimal": {"number", "integer"},
                     "integer": {"integer", "number"}, "date": {"date"}, "phone": {"phone", "integer", "text"}}
@@ -87,6 +104,7 @@ class FieldSpec:
     required: bool = False
     options: dict | None = None
     parser_by_kind: dict | None = None   # e.g. {"phone": "phone"}: a text field whose values are phone lines
+    money: bool | None = None            # False: not an amount (a usage, a quantity), never for «Valor ...» headers
 
     def keys(self) -> list[str]:
         return [k for k in {header_key(s) for s in (self.label, self.name, *self.synonyms)} if k]
@@ -394,6 +412,19 @@ def _parser_for(kind: str) -> str:
     return {"number": "decimal", "integer": "integer", "date": "date"}.get(kind, "text")
 
 
+# Spanish puts the head noun first: «Valor consumo» is a value (of the consumption), «Consumo kWh» a consumption.
+MONEY_HEADS = frozenset({"valor", "vlr", "vr", "precio", "importe", "monto"})
+
+
+def _money_header(hk: str) -> bool:
+    """Whether a header key is led by a word for money («Valor consumo», «Vr. energía», «Importe»).
+
+    >>> _money_header("valor consumo"), _money_header("consumo kwh"), _money_header("")
+    (True, False, False)
+    """
+    return hk.split(" ", 1)[0] in MONEY_HEADS
+
+
 def _compatible(spec: FieldSpec, kind: str) -> bool:
     accepted = _KINDS_OF_PARSER.get(spec.parser)
     return accepted is None or kind == "empty" or kind in accepted or (
@@ -456,8 +487,11 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
     pairs = []
     for c in cols:
         hk = header_key(c.header)
+        money = _money_header(hk)
         for order, (name, ks) in enumerate(keys.items()):
             score, _who = _best_key(hk, {name: ks})
+            if money and specs[name].money is False:
+                continue  # «Valor consumo» is no consumption
             if score and _compatible(specs[name], c.kind):
                 pairs.append((score, c.index, order, name))
     pairs.sort()  # ties: the left column, then the field listed first in the catalog

@@ -119,3 +119,33 @@ def test_a_header_moved_by_a_title_line_more_or_less_is_found_with_a_warning(tmp
         assert (r["rows_read"], r["rows_valid"]) == (6, 2), path.name
         assert {e["row"] for e in r["errors"]} == {header_at + 1, header_at + 2, header_at + 3, header_at + 4}
         assert any(f"fila {header_at} y no en la fila 4" in w for w in r["warnings"])
+
+
+def _sample(*rows):
+    from facturador.tabular import Sample
+
+    return Sample(rows=list(enumerate(rows, start=1)))
+
+
+def test_a_header_led_by_valor_is_a_value_not_a_usage():
+    """«Valor consumo» names money (Spanish puts the head noun first); the catalog's usage field must not take it."""
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("quantity", "Cantidad", "decimal", ("cantidad", "consumo"), money=False),
+               FieldSpec("amount", "Valor total", "decimal", ("valor total", "valor"))]
+    s = suggest(_sample(("Cuenta", "Valor consumo", "Consumo", "Valor total"),
+                        ("001", "$ 1.000,00", "12", "$ 1.190,00"), ("002", "$ 2.000,00", "30", "$ 2.380,00")), catalog)
+    by = {c.header: c.field for c in s.columns}
+    assert by == {"Cuenta": "reference", "Valor consumo": "extra.valor_consumo", "Consumo": "quantity",
+                  "Valor total": "amount"}
+
+
+def test_dates_with_month_names_are_recognised_and_read():
+    from facturador.tabular.parsers import make_parser
+
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("cut_date", "Fecha de corte", "date", ("fecha corte",))]
+    s = suggest(_sample(("Cuenta", "Fecha corte"), ("001", "31-oct-2026"), ("002", "30-Sep-26")), catalog)
+    assert s.columns[1].kind == "date" and s.date_formats[:2] == ["dd-mmm-yyyy", "dd-mmm-yy"]
+    parse = make_parser("date", date_formats=s.date_formats)
+    assert [str(parse(v)) for v in ("31-oct-2026", "30-Sep-26", "5 de octubre de 2026")] == [
+        "2026-10-31", "2026-09-30", "2026-10-05"]
