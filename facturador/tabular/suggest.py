@@ -395,13 +395,28 @@ def _kind(values: list, decimal_sep: str, thousands_sep: str) -> str:
 
 
 def _date_formats(values: list) -> list[str]:
+    """The date formats of the sample's text dates, in order of appearance. Day and month stay in the Colombian
+    and Mexican order unless the sample proves the other (a second number above 12 and never a first one:
+    an export in the US order, «10/31/2026»).
+
+    >>> _date_formats(["10/31/2026", "01/02/2026"]), _date_formats(["01/02/2026", "31/12/2026"])
+    (['mm/dd/yyyy', 'yyyy-mm-dd'], ['dd/mm/yyyy', 'yyyy-mm-dd'])
+    """
     seen = []
+    day_first = month_first = False  # proven by a number above 12 in the first / second place
     for v in values:
         if isinstance(v, str):
             s = v.strip()
             for fmt, rx in _DATE_RX.items():
-                if rx.match(s) and fmt not in seen:
-                    seen.append(fmt)
+                if rx.match(s):
+                    if fmt not in seen:
+                        seen.append(fmt)
+                    if fmt in ("dd/mm/yyyy", "dd-mm-yyyy"):
+                        first, second = (int(x) for x in re.split(r"[/-]", s.split()[0].split("T")[0])[:2])
+                        day_first |= first > 12
+                        month_first |= second > 12
+    if month_first and not day_first:
+        seen = [f.replace("dd/mm", "mm/dd").replace("dd-mm", "mm-dd") for f in seen]
     out = seen or ["dd/mm/yyyy"]
     if "yyyy-mm-dd" not in out:
         out.append("yyyy-mm-dd")

@@ -149,3 +149,11 @@ def test_dates_with_month_names_are_recognised_and_read():
     parse = make_parser("date", date_formats=s.date_formats)
     assert [str(parse(v)) for v in ("31-oct-2026", "30-Sep-26", "5 de octubre de 2026")] == [
         "2026-10-31", "2026-09-30", "2026-10-05"]
+
+
+def test_dates_in_the_us_order_are_proposed_as_such_only_when_the_sample_proves_it():
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("cut_date", "Fecha de corte", "date", ("fecha corte",))]
+    us = suggest(_sample(("Cuenta", "Fecha corte"), ("001", "10/31/2026"), ("002", "10/01/2026")), catalog)
+    ours = suggest(_sample(("Cuenta", "Fecha corte"), ("001", "10/01/2026"), ("002", "11/01/2026")), catalog)
+    assert (us.date_formats[0], ours.date_formats[0]) == ("mm/dd/yyyy", "dd/mm/yyyy")
