@@ -43,7 +43,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from facturador.billing.models import Account, BillingInvoice, Charge, IdType, ServiceClass
+from facturador.billing.models import Account, BillingInvoice, Charge, IdType, ServiceClass, id_number_problem
 from facturador.core.errors import Conflict, Invalid
 from facturador.tabular import (FieldSpec, ImportFileError, Limits, RowError, Template, column_letter, error_dict,
                                 suggest)
@@ -282,6 +282,8 @@ def check_row(values: dict, rn: int, cols: dict, existing: str | None) -> tuple[
                 out.update(id_type=IdType.NIT, id_number=nit, check_digit=dv)
         elif len(number) > 20:
             bad("id_number", "too_long", "el documento tiene más de 20 caracteres")
+        elif problem := id_number_problem(kind, number):
+            bad("id_number", "invalid_id_number", problem[0].lower() + problem[1:].rstrip("."))
         else:
             out["id_number"] = number
             out["check_digit"] = ""

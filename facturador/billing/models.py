@@ -30,6 +30,23 @@ class IdType(models.TextChoices):
     FOREIGN = "EXT", _("Identificación extranjera")
 
 
+# Identification types whose number is only digits (a cédula, a tarjeta de identidad, a NUIP).
+DIGITS_ONLY_ID_TYPES = frozenset({IdType.CC, IdType.TI, IdType.NUIP})
+
+
+def id_number_problem(id_type: str, number: str) -> str | None:
+    """Why ``number`` cannot be an identification of ``id_type`` (Spanish, for people), or None.
+
+    >>> id_number_problem("CC", "79123456"), id_number_problem("PP", "AB123")
+    (None, None)
+    >>> id_number_problem("CC", "abc")
+    'Un número de cédula de ciudadanía solo lleva dígitos (hasta 11).'
+    """
+    if id_type in DIGITS_ONLY_ID_TYPES and number and not re.fullmatch(r"[0-9]{1,11}", number):
+        return f"Un número de {str(IdType(id_type).label).lower()} solo lleva dígitos (hasta 11)."
+    return None
+
+
 class ServiceClass(models.TextChoices):
     RESIDENTIAL = "residencial", _("Residencial")
     COMMERCIAL = "comercial", _("Comercial")
@@ -94,6 +111,9 @@ class Account(IssuerScoped):
                 raise ValidationError({"check_digit" if self.check_digit else "id_number": exc.message}) from exc
         else:
             self.check_digit = ""
+            problem = id_number_problem(self.id_type, self.id_number)
+            if problem:
+                raise ValidationError({"id_number": problem})
 
 
 class Charge(IssuerScoped):

@@ -28,6 +28,15 @@ def test_create_edit_account_with_nit(issuer_co, client_co):
 
 
 @pytest.mark.django_db
+def test_a_cedula_with_letters_is_refused_on_the_form(issuer_co, client_co):
+    data = {"reference": "000451", "holder_name": "Rosa", "id_type": "CC", "id_number": "52I11222", "check_digit": "",
+            "service_class": "residencial", "stratum": "", "state": "active"}
+    resp = client_co.post("/facturacion/cuentas/nueva/", data)
+    assert "Un número de cédula de ciudadanía solo lleva dígitos" in resp.content.decode()
+    assert not Account.objects.filter(issuer=issuer_co).exists()
+
+
+@pytest.mark.django_db
 def test_accounts_page_counts_the_accounts_once(issuer_co, client_co):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -87,6 +87,12 @@ def test_row_checks_name_each_bad_cell(issuer_co, tmp_path):
         ("H", "Correo", "invalid_email")]
 
 
+def test_a_cedula_with_letters_is_an_error_naming_the_cell(issuer_co, tmp_path):
+    rows = [["0004", "Marta", "CC", "52.111.222", "", "", "", "", ""], ["0005", "Rosa", "CC", "52I11222", "", "", "", "", ""]]
+    report = run(issuer_co, xlsx(tmp_path, rows), dry_run=True)
+    assert [(e["row"], e["column"], e["code"]) for e in report.errors] == [(6, "D", "invalid_id_number")]
+
+
 def test_valid_rows_only_imports_the_good_ones_and_reports_the_others(issuer_co, tmp_path):
     rows = [*ROWS, ["0004", "", "CC", "1", "", "", "", "", ""]]
     report = run(issuer_co, xlsx(tmp_path, rows), valid_only=True)
