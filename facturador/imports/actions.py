@@ -221,7 +221,7 @@ def suggest_template(issuer, actor: Actor, *, operator_code: str, name: str, pat
     if not name:
         raise Invalid("imports.template.name_missing", "Indique el nombre de la plantilla.", field="name")
     try:
-        proposal = pipeline.propose(pipeline.sample_path(path, filename, sheet=sheet))
+        proposal = pipeline.propose(pipeline.sample_path(path, filename, sheet=sheet), issuer=issuer)
     except ImportFileError as exc:
         raise Invalid("imports.sample.unreadable", exc.message_es, field="sample", details=exc.to_dict()) from exc
     mapping = pipeline.normalize_mapping(proposal.template(name=name))

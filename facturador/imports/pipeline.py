@@ -572,10 +572,33 @@ def sample_path(path: str, name: str, *, sheet=None):
                            memory_limit=settings.FACTURADOR_PREVIEW_MEMORY)
 
 
-def propose(sample, header_row=None):
-    """tabular.suggest with the line catalog (fields.LINE_FIELDS) and the tax cross-check."""
-    return suggest(sample, line_fields.LINE_FIELDS, extra_prefix=line_fields.EXTRA_PREFIX,
-                   checks=line_fields.TAX_CHECKS, header_row=header_row)
+def propose(sample, header_row=None, *, issuer=None):
+    """tabular.suggest with the line catalog (fields.LINE_FIELDS) and the tax cross-check; with the `issuer`, the
+    account column is zero-padded when the file lost the leading zeros of its accounts (`pad_references`)."""
+    proposal = suggest(sample, line_fields.LINE_FIELDS, extra_prefix=line_fields.EXTRA_PREFIX,
+                       checks=line_fields.TAX_CHECKS, header_row=header_row)
+    if issuer is not None:
+        pad_references(proposal, issuer)
+    return proposal
+
+
+def pad_references(proposal, issuer) -> None:
+    """Propose ``zfill`` for the account column when its sample values are digits that match none of the
+    issuer's accounts as they are but do once left-padded with zeros to one width (a spreadsheet that stored
+    «0000000001» as the number 1). One query over the sample's few values."""
+    from facturador.billing.models import Account
+
+    column = next((c for c in proposal.columns if c.field == "reference"), None)
+    values = [v.strip() for v in (column.samples if column else []) if v and v.strip()]
+    if not values or not all(v.isdigit() and len(v) < 20 for v in values) or column.options.get("zfill"):
+        return
+    wanted = {v.zfill(w) for v in values for w in range(len(v), 21)}
+    found = set(Account.objects.filter(issuer=issuer, reference__in=wanted).values_list("reference", flat=True))
+    if any(v in found for v in values):
+        return
+    widths = {len(ref) for ref in found}
+    if len(widths) == 1 and all(v.zfill(next(iter(widths))) in found for v in values):
+        column.options = {**column.options, "zfill": widths.pop()}
 
 
 # --- error report ----------------------------------------------------------------------------------

@@ -234,7 +234,7 @@ def mapper(request):
                 sample = pipeline.sample_path(path, name, sheet=(post or {}).get("sheet") or None)
             except ImportFileError as exc:
                 raise Invalid("imports.sample.unreadable", exc.message_es, field="sample") from exc
-            proposal = pipeline.propose(sample, header_row=header_row)
+            proposal = pipeline.propose(sample, header_row=header_row, issuer=request.issuer)
             ctx.update(token=token, sample_name=name, proposal=proposal, columns=_mapper_columns(proposal))
             if post is not None:
                 visual.columns_with_choices(proposal, post)
@@ -265,5 +265,5 @@ def _mapper_columns(proposal):
         r = c.rules or {}
         out.append({"i": c.index, "letter": c.letter, "header": c.header, "samples": c.samples, "kind": c.kind,
                     "field": choice, "parser": c.parser, "required": c.required, "rules": r,
-                    "allowed": "; ".join(str(a) for a in r.get("allowed") or [])})
+                    "allowed": "; ".join(str(a) for a in r.get("allowed") or []), "zfill": (c.options or {}).get("zfill")})
     return out

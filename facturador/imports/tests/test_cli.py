@@ -173,6 +173,22 @@ def test_cli_template_suggest_saves_and_dry_run_json_writes_nothing(issuer_co, t
     assert not ImportJob.objects.exists() and not Line.objects.exists()
 
 
+@pytest.mark.django_db
+def test_suggest_pads_the_accounts_a_spreadsheet_stored_as_numbers(issuer_co, tmp_path, capsys):
+    """Accounts «0000000001»… in the register, 1, 2 in the operator's file: the proposal zero-pads them."""
+    from facturador.billing.models import Account
+    from facturador.imports.models import ImportTemplate
+
+    Account.objects.bulk_create([Account(issuer=issuer_co, reference=f"{i:010d}", holder_name="T") for i in (1, 2, 3)])
+    path = tmp_path / "consumo.csv"
+    path.write_bytes("Cuenta;Concepto;Valor\n1;Consumo;100\n2;Consumo;200\n".encode())
+    call_command("import_data", "template", "suggest", str(path), "--issuer", "900373076", "--operator", "movil",
+                 "--name", "Numeros", "--save")
+    assert "zfill=10" in capsys.readouterr().out
+    fields = ImportTemplate.objects.get(name="Numeros").mapping["fields"]
+    assert next(f for f in fields if f["field"] == "reference")["zfill"] == 10
+
+
 def _import_with_bad_rows(issuer_co, operator, template, bad: int):
     rows = [list(r) for r in files.sample_rows(bad + 2)]
     for r in rows[:bad]:

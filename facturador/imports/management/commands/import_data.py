@@ -162,7 +162,9 @@ class Command(ActionCommand):
                           + (f" · totales en la fila {p['totals_row']}" if p["totals_row"] else "")
                           + f" · decimales «{p['decimal_separator']}» miles «{p['thousands_separator']}»")
         for c in p["columns"]:
-            rules = ", ".join(f"{k}={v}" for k, v in (c["rules"] or {}).items())
+            rules = ", ".join(f"{k}={v}" for k, v in {**(c["rules"] or {}),
+                                                    **{k: v for k, v in (c["options"] or {}).items()
+                                                       if k == "zfill"}}.items())
             self.stdout.write(f"  {c['letter']:>3} {c['header'][:30]:<30} → {c['field'] or '(no se importa)':<22} "
                               f"{c['parser']:<8} {rules}  ej.: {', '.join(c['samples'][:3])}")
         if saved is not None:
