@@ -135,6 +135,8 @@ def _read_lines(source) -> list[str]:
         data = source.read()
         if isinstance(data, str):
             return data.splitlines()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:
@@ -188,7 +190,9 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
     defined fields are present.
     """
     lines = _read_lines(source)
-    while lines and not lines[-1].strip():
+    if lines and lines[0][:1] == "\ufeff":  # a byte order mark some Windows tools write (decoded as UTF-8 below)
+        lines[0] = lines[0][1:]
+    while lines and not lines[-1].strip(" \t\x1a"):  # blank lines and a DOS end-of-file mark (Ctrl-Z) at the end
         lines.pop()
     if not lines:
         raise AsobancariaError(0, "archivo", "El archivo de recaudo está vacío.", "empty_file")

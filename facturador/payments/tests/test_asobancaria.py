@@ -133,6 +133,12 @@ def test_trailing_blanks_stripped_is_accepted_in_lenient_mode():
     assert parse(data, strict_length=False).total == Decimal("3201465.50")
 
 
+def test_a_byte_order_mark_and_a_final_ctrl_z_are_accepted():
+    """What Windows and DOS-era bank systems add around the records."""
+    data = b"\xef\xbb\xbf" + write(_sample()) + b"\x1a"
+    assert parse(data).total == Decimal("3201465.50")
+
+
 def test_bad_record_type():
     lines = _lines(write(_sample()))
     lines[3] = "07" + lines[3][2:]
