@@ -10,6 +10,7 @@ the same conversion specialised for (stripped, non-empty) strings — the CSV ho
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
@@ -367,8 +368,6 @@ def _month_name_date(fmt: str) -> Callable[[str], _dt.date]:
     >>> _month_name_date("mmm dd yy")("Dec 1 26"), _month_name_date("dd de mmmm de aaaa")("1 de enero de 2027")
     (datetime.date(2026, 12, 1), datetime.date(2027, 1, 1))
     """
-    import re
-
     kinds = re.findall(r"y+|a{2,}|m+|d+", re.sub(r"\bde\b", " ", fmt))
     order = ["Y" if k[0] in "ya" and len(k) >= 4 else "y" if k[0] in "ya" else "m" if k[0] == "m" else "d"
              for k in kinds]

@@ -399,8 +399,8 @@ def _date_formats(values: list) -> list[str]:
     and Mexican order unless the sample proves the other (a second number above 12 and never a first one:
     an export in the US order, «10/31/2026»).
 
-    >>> _date_formats(["10/31/2026", "01/02/2026"]), _date_formats(["01/02/2026", "31/12/2026"])
-    (['mm/dd/yyyy', 'yyyy-mm-dd'], ['dd/mm/yyyy', 'yyyy-mm-dd'])
+    >>> _date_formats(["10/31/2026", "01/02/2026", "31-oct-2026"]), _date_formats(["01/02/2026", "31/12/2026"])
+    (['mm/dd/yyyy', 'dd-mmm-yyyy', 'yyyy-mm-dd'], ['dd/mm/yyyy', 'yyyy-mm-dd'])
     """
     seen = []
     day_first = month_first = False  # proven by a number above 12 in the first / second place
@@ -416,7 +416,7 @@ def _date_formats(values: list) -> list[str]:
                         day_first |= first > 12
                         month_first |= second > 12
     if month_first and not day_first:
-        seen = [f.replace("dd/mm", "mm/dd").replace("dd-mm", "mm-dd") for f in seen]
+        seen = [{"dd/mm/yyyy": "mm/dd/yyyy", "dd-mm-yyyy": "mm-dd-yyyy"}.get(f, f) for f in seen]
     out = seen or ["dd/mm/yyyy"]
     if "yyyy-mm-dd" not in out:
         out.append("yyyy-mm-dd")
