@@ -85,6 +85,14 @@ conditions before/after):
   2.8 s, the top statement; PostgreSQL walked the new batch's (batch, seq) range once per document for want of
   statistics) -> 0.3 ms with the batch compared as batch_id + 0: --electronic --workers 2 153 -> 167.5/s end to
   end, every DIAN answer in at 132-137 -> 142.8/s.
+  A slower and noisier machine (5 Dec 2026, 18:30-18:45, load average 0.5-1.7, PostgreSQL, 3,000 invoices, main
+  at d81c7cd): one --scaling pair each time gave ratios 1.49, 1.98 and 1.70 — a worker's CPU per invoice went from
+  4.6 to 6.0 ms between runs of the same 1-worker batch (the host, not the code: the same 2-worker run took 16-18
+  CPU-s) —, hence --rounds: three alternated pairs gave 1 worker 177.6, 135.5, 145.8/s and 2 workers 277.2, 293.1,
+  267.6/s, each round's ratio 1.56, 2.16, 1.84 (median 1.84), medians 145.8 and 277.2/s, ratio 1.90. On this
+  machine --mix --workers 2 gave 169/s (5.3 ms CPU per invoice per worker; 4.0 on the previous machine) and
+  --electronic 130/s end to end (the local DIAN service in this process used 8.0 CPU-s of the machine's 46
+  core-seconds). The payment barcode's Code 128 (0.17 -> 0.09 ms per invoice) is the only worker change since.
 """
 
 from __future__ import annotations
