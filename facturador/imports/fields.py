@@ -42,7 +42,7 @@ LINE_FIELDS = [
     FieldSpec("net_amount", "Valor sin IVA", "decimal", ("valor sin iva", "subtotal", "valor neto", "neto",
                                                          "base gravable", "valor antes de iva", "base",
                                                          "valor consumo", "valor del consumo", "valor servicio",
-                                                         "valor del servicio"),
+                                                         "valor del servicio", "sin iva", "antes de iva"),
               options={"decimal_places": 2}),
     FieldSpec("iva_rate", "Tarifa IVA (%)", "decimal", ("tarifa iva", "porcentaje iva", "tasa iva", "iva porcentaje")),
     FieldSpec("iva_amount", "IVA", "decimal", ("iva", "valor iva", "vr iva", "impuesto iva"),

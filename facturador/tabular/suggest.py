@@ -210,6 +210,7 @@ class ColumnProposal:
     required: bool = False
     options: dict = _field(default_factory=dict)
     score: int = 0                  # how sure the header match is (0: by kind or extra)
+    by_position: bool = False       # its header is in the row above the header row: mapped by its letter
 
 
 @dataclass
@@ -234,7 +235,7 @@ class Suggestion:
             if not c.field:
                 continue
             fd: dict = {"field": c.field, "label": c.label or c.header or c.field}
-            if c.header:
+            if c.header and not c.by_position:
                 fd["header"] = c.header
             else:
                 fd["position"] = c.letter
@@ -489,6 +490,16 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
             width - 1 < len(c) and _filled(c[width - 1]) for _rn, c in data):
         width -= 1
     header += [""] * (width - len(header))
+    # Two header rows («Línea», «Cuenta» merged down over a row of sub-headers «Minutos», «SMS»...): a column
+    # without a header takes the cell just above, and is then found by its position (its header row is the lower).
+    above = dict(nonblank).get(header_rn - 1, ()) if hi > 0 else ()
+    if sum(1 for c in above if isinstance(c, str) and c.strip()) < 2:
+        above = ()  # a title line, not a header row
+    by_position = set()
+    for j in range(width):
+        if not header[j] and j < len(above) and isinstance(above[j], str) and above[j].strip():
+            header[j] = _text(above[j])
+            by_position.add(j)
     columns_values = [[cells[j] for _rn, cells in data if j < len(cells) and _filled(cells[j])] for j in range(width)]
     strings = [v for col in columns_values for v in col if isinstance(v, str) and _NUMBER_RX.match(v.strip())]
     dec, th = _separators(strings)
@@ -497,7 +508,7 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
     cols = []
     for j in range(width):
         vals = columns_values[j][:40]
-        cols.append(ColumnProposal(index=j, letter=column_letter(j), header=header[j],
+        cols.append(ColumnProposal(index=j, letter=column_letter(j), header=header[j], by_position=j in by_position,
                                    samples=[_text(v) for v in vals[:5]], kind=_kind(vals, dec, th)))
     pairs = []
     for c in cols:

@@ -157,3 +157,18 @@ def test_dates_in_the_us_order_are_proposed_as_such_only_when_the_sample_proves_
     us = suggest(_sample(("Cuenta", "Fecha corte"), ("001", "10/31/2026"), ("002", "10/01/2026")), catalog)
     ours = suggest(_sample(("Cuenta", "Fecha corte"), ("001", "10/01/2026"), ("002", "11/01/2026")), catalog)
     assert (us.date_formats[0], ours.date_formats[0]) == ("mm/dd/yyyy", "dd/mm/yyyy")
+
+
+def test_two_header_rows_take_the_merged_cells_above_by_position():
+    """«Línea» and «Cuenta» merged down over the row of sub-headers «Minutos», «Total»: found in the row above."""
+    from facturador.tabular import Template
+
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("minutes", "Minutos", "decimal", ("minutos",)),
+               FieldSpec("amount", "Valor total", "decimal", ("total",))]
+    s = suggest(_sample(("Cuenta", "Consumo", "Valores"), (None, "Minutos", "Total"), ("001", "10", "1.190"),
+                        ("002", "3", "595")), catalog)
+    assert s.header_row == 2 and [c.field for c in s.columns] == ["reference", "minutes", "amount"]
+    fields = s.template()["fields"]
+    assert (fields[0].get("position"), fields[0].get("header"), fields[1]["header"]) == ("A", None, "Minutos")
+    Template.from_dict(s.template())  # a valid template
