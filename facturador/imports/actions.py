@@ -216,7 +216,9 @@ def suggest_template(issuer, actor: Actor, *, operator_code: str, name: str, pat
     """Propose a template for an operator's file (sheet, header and totals rows, each column's field,
     parser and rules), read in the isolated child process. With `save`, store it as a new version of
     template `name` (creating the operator when it does not exist yet); without, nothing is written.
-    Returns {"proposal": Suggestion.to_dict(), "mapping": template dict, "template": saved or None}."""
+    Returns {"proposal": Suggestion.to_dict(), "mapping": template dict, "template": saved or None}; a proposal
+    that is no template yet (no column looked like the account...) is refused with `save`, else returned with
+    "mapping" None and the refusal as "problem" (the columns found are what the user corrects from)."""
     name = (name or "").strip()
     if not name:
         raise Invalid("imports.template.name_missing", "Indique el nombre de la plantilla.", field="name")
@@ -224,7 +226,12 @@ def suggest_template(issuer, actor: Actor, *, operator_code: str, name: str, pat
         proposal = pipeline.propose(pipeline.sample_path(path, filename, sheet=sheet), issuer=issuer)
     except ImportFileError as exc:
         raise Invalid("imports.sample.unreadable", exc.message_es, field="sample", details=exc.to_dict()) from exc
-    mapping = pipeline.normalize_mapping(proposal.template(name=name))
+    try:
+        mapping = pipeline.normalize_mapping(proposal.template(name=name))
+    except Invalid as problem:
+        if save:
+            raise
+        return {"proposal": proposal.to_dict(), "mapping": None, "template": None, "problem": problem.as_dict()}
     template = None
     if save:
         template = save_mapped_template(issuer, actor, operator_code=operator_code, operator_name=operator_name,

@@ -114,7 +114,8 @@ class ImportTemplateViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Ret
                                            name=d["name"], path=path, filename=name, save=d["save"])
         tpl = out["template"]
         return Response({"proposal": out["proposal"], "mapping": out["mapping"],
-                         "template": ImportTemplateSerializer(tpl, context={"view": self}).data if tpl else None})
+                         "template": ImportTemplateSerializer(tpl, context={"view": self}).data if tpl else None,
+                         **({"problem": out["problem"]} if out.get("problem") else {})})
 
     @extend_schema(request={"multipart/form-data": TemplateTestSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])

@@ -189,6 +189,19 @@ def test_suggest_pads_the_accounts_a_spreadsheet_stored_as_numbers(issuer_co, tm
     assert next(f for f in fields if f["field"] == "reference")["zfill"] == 10
 
 
+@pytest.mark.django_db
+def test_suggest_shows_a_proposal_without_the_account_column_and_says_what_is_missing(issuer_co, tmp_path, capsys):
+    path = tmp_path / "consumo.csv"
+    path.write_bytes("Abonado;Concepto;Valor\n1;Consumo;100\n2;Consumo;200\n".encode())
+    args = ["import_data", "template", "suggest", str(path), "--issuer", "900373076", "--operator", "movil",
+            "--name", "Sin cuenta"]
+    call_command(*args)
+    out = capsys.readouterr().out
+    assert "Concepto" in out and "La propuesta aún no es una plantilla: La plantilla debe mapear la referencia" in out
+    with pytest.raises(RefusedCommand):
+        call_command(*args, "--save")
+
+
 def _import_with_bad_rows(issuer_co, operator, template, bad: int):
     rows = [list(r) for r in files.sample_rows(bad + 2)]
     for r in rows[:bad]:

@@ -152,6 +152,8 @@ class Command(ActionCommand):
         saved = out["template"]
         if o.get("json"):
             answer = {"proposal": out["proposal"], "mapping": out["mapping"]}
+            if out.get("problem"):
+                answer["problem"] = out["problem"]
             if saved is not None:
                 answer["template"] = {"id": saved.pk, "name": saved.name, "version": saved.version,
                                       "operator": saved.operator.code}
@@ -167,7 +169,10 @@ class Command(ActionCommand):
                                                        if k == "zfill"}}.items())
             self.stdout.write(f"  {c['letter']:>3} {c['header'][:30]:<30} → {c['field'] or '(no se importa)':<22} "
                               f"{c['parser']:<8} {rules}  ej.: {', '.join(c['samples'][:3])}")
-        if saved is not None:
+        if out.get("problem"):
+            self.stdout.write(f"La propuesta aún no es una plantilla: {out['problem']['detail']} Corríjala en el "
+                              "mapeador visual (Importaciones › Plantillas › Mapear) o en su JSON; no se guardó nada.")
+        elif saved is not None:
             self.stdout.write(f"Plantilla «{saved.name}» v{saved.version} guardada para el operador {saved.operator.code}.")
         else:
             self.stdout.write("No se guardó nada (use --save para guardar la plantilla).")
