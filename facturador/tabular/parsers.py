@@ -120,7 +120,8 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
     """Decimal numbers written with the given separators.
 
     Accepted (with ``decimal=","`` and ``thousands="."``): ``1234,5``, ``1.234.567,89``,
-    ``$ 1.234,50``, ``-1.000``, ``(1.000)`` (negative), ``1.000-`` (trailing minus), ``COP 5.000``.
+    ``$ 1.234,50``, ``-1.000``, ``-$1.000``, ``(1.000)`` (negative), ``1.000-`` (trailing minus), ``COP 5.000``,
+    ``1 234,50`` (spaces, also no-break ones, grouping the thousands).
     Thousands groups must be of three digits; a separator that does not belong to the configured
     format (``1,234.56`` with decimal ``,``) is an error rather than a silent misreading.
     Spreadsheet numbers (float/int) are taken as they are (float via its shortest repr).
@@ -155,6 +156,8 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
         t = t.strip(_SPACES)
         if t.startswith("(") and t.endswith(")"):
             neg, t = True, t[1:-1].strip(_SPACES)
+        if (neg or t.endswith("-")) and t[:1] in "-+" or neg and t[-1:] in "-+":
+            return t, neg  # "(-1)", "-1-": two signs, refused by the caller
         if t.endswith("-"):
             neg, t = not neg, t[:-1].strip(_SPACES)
         if t.startswith("-"):
@@ -167,14 +170,19 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
         if th == " ":
             for sp in _SPACES:
                 t = t.replace(sp, " ")
+        elif th and th not in t and any(sp in t for sp in _SPACES):
+            # "1 234,50": spaces (also Excel's no-break ones) group the thousands; the grouping is checked below
+            for sp in _SPACES:
+                t = t.replace(sp, th)
         return t, neg
 
-    def parse_str(s: str) -> Decimal:
+    def parse_str(s: str, slow: bool = False) -> Decimal:
         # Hot path: plain numbers ("1234,5", "1.234.567,89", "-12") skip all the clean-up.
         t = s
         neg = False
         c0 = t[0]
-        if c0 in allowed_first and t[-1] in digits and " " not in t and not th_space:
+        hot = not slow and c0 in allowed_first and t[-1] in digits and " " not in t and not th_space
+        if hot:
             if c0 == "-":
                 neg, t = True, t[1:]
             elif c0 == "+":
@@ -184,10 +192,8 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
             if err:
                 raise err
             t, neg = clean(t)
-            if not t:
+            if not t or t[0] in "+-":  # nothing left, or a second sign ("--1")
                 raise bad(s)
-            if t[0] in "+-":
-                neg, t = (not neg if t[0] == "-" else neg), t[1:]
         if th and th in t:
             ip, sep, fp = t.partition(dec)
             # Valid grouping d{1,3}(<th>ddd)*: the separators sit exactly at positions -4, -8, ...
@@ -202,6 +208,8 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
             t = t.replace(",", ".")
         u = t.replace(".", "", 1)
         if not (u.isdigit() and u.isascii()):
+            if hot:  # "-$1.000", a no-break space...: what the hot path does not clean
+                return parse_str(s, True)
             raise bad(s)
         d = Decimal(t)
         if neg:

@@ -45,7 +45,7 @@ def test_decimal_colombia(text, expected):
     assert make_decimal(",", ".")(text) == Decimal(expected)
 
 
-@pytest.mark.parametrize("text", CO_BAD + ["1\u00a0234,5"])
+@pytest.mark.parametrize("text", CO_BAD + ["1\u00a0234,56,7", "--1", "(-1)", "-1-"])
 def test_decimal_colombia_rejects(text):
     with pytest.raises(CellError) as ei:
         make_decimal(",", ".")(text)
@@ -196,3 +196,15 @@ def test_decimal_places_exponent_and_memo_consistency():
         with pytest.raises(CellError):
             p("1,234.5")
     assert make_integer(",", ".").for_str("1.234") == 1234
+
+
+def test_decimals_with_a_minus_before_the_currency_sign_or_spaces_grouping_the_thousands():
+    from decimal import Decimal
+
+    from facturador.tabular.parsers import CellError, make_decimal
+
+    parse = make_decimal(",", ".")
+    assert [parse(v) for v in ("-$1.000", "1 234,50", "1\u00a0234\u00a0567,5", "1\u202f234,5")] == [
+        Decimal("-1000"), Decimal("1234.50"), Decimal("1234567.5"), Decimal("1234.5")]
+    with pytest.raises(CellError):
+        parse("12 34,5")  # groups of three, as with dots
