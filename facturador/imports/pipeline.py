@@ -440,7 +440,10 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                                           unique_lines=len(set(line_hashes)) == len(line_hashes))
     t_reconcile = time.perf_counter()
     imp.reconciliation["file_errors"] = [e.message_es for e in file_errors]
-    imp.reconciliation["warnings"] = list(stats.warnings)
+    subtotals = stats.subtotal_rows
+    imp.reconciliation["warnings"] = list(stats.warnings) + (
+        [f"Se omitió 1 fila de subtotal (fila {subtotals[0]})." if len(subtotals) == 1 else
+         f"Se omitieron {len(subtotals)} filas de subtotal (filas {_rows_list(subtotals)})."] if subtotals else [])
     imp.reconciliation["empty_rows"] = stats.empty_rows
     imp.reconciliation["footer_rows"] = list(stats.footer_rows)
     figures = dict(rows_read=imp.rows_read, rows_valid=valid, rows_invalid=invalid, amount_total=imp.amount_total,
@@ -562,6 +565,12 @@ def dry_run_file(path: str, filename: str, template: Template, period: str) -> d
                              f"Fila {rn}, «{line_fields.label(exc.field)}»: {exc.message}.", exc.code)]
         return []
     return validate_file(path, filename, template, period=period, limits=import_limits(), extra_check=check)
+
+
+def _rows_list(rows: list[int], shown: int = 10) -> str:
+    """«4, 7, 9» or «4, 7, 9… y 12 más»."""
+    text = ", ".join(str(r) for r in rows[:shown])
+    return text + (f"… y {len(rows) - shown} más" if len(rows) > shown else "")
 
 
 # --- proposals (the visual mapper, `import template suggest`) -----------------------------------------

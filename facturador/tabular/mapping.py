@@ -42,6 +42,8 @@ __all__ = ["FieldMapping", "TotalsCheck", "Template", "MappedRow", "MapStats", "
 
 TEMPLATE_SCHEMA_VERSION = 1
 DEFAULT_FOOTER_LABELS = ("total", "totales", "gran total", "total general", "suma", "sumas")
+# A subtotal row inside the data («Subtotal cuenta 0001», «Sub-total»): skipped, never a line nor the totals row.
+SUBTOTAL_PREFIXES = ("subtotal", "sub total", "sub-total")
 
 
 def normalize_header(value: Any) -> str:
@@ -234,6 +236,7 @@ class MapStats:
     data_rows: int = 0            # rows yielded
     empty_rows: int = 0           # skipped
     footer_rows: list = field(default_factory=list)   # row numbers of TOTAL rows (skipped)
+    subtotal_rows: list = field(default_factory=list)  # row numbers of subtotal rows inside the data (skipped)
     error_rows: int = 0
     error_count: int = 0
     computed_totals: dict = field(default_factory=dict)   # field -> Decimal sum over valid values
@@ -546,7 +549,7 @@ class RowMapper:
         # footer detection
         self._footer_labels = frozenset(normalize_header(x) for x in t.footer_labels if x)
         self._footer_initials = frozenset(x[0] for x in self._footer_labels) | frozenset(
-            x[0].upper() for x in self._footer_labels)
+            x[0].upper() for x in self._footer_labels) | frozenset("sS")  # subtotal rows too
         if t.footer_label_column is not None:
             self._footer_cols = (column_index(t.footer_label_column),)
         else:
@@ -598,8 +601,9 @@ class RowMapper:
     def __next__(self) -> MappedRow:
         return next(self._it)
 
-    def _is_footer(self, row: tuple) -> bool:
-        """A footer ("TOTAL") row: the first non-empty cell among the label columns is a footer label."""
+    def _is_footer(self, row: tuple) -> int:
+        """1: a footer ("TOTAL") row, the first non-empty cell among the label columns is a footer label;
+        2: a subtotal row (that cell starts with «Subtotal»); 0: neither."""
         initials = self._footer_initials
         n = len(row)
         for i in self._footer_cols:
@@ -610,10 +614,14 @@ class RowMapper:
                 c = c.strip()
                 if not c:
                     continue
-                if c[0] in initials and normalize_header(c) in self._footer_labels:
-                    return True
-            return False  # only the first non-empty cell is a label candidate
-        return False
+                if c[0] in initials:
+                    label = normalize_header(c)
+                    if label in self._footer_labels:
+                        return 1
+                    if label.startswith(SUBTOTAL_PREFIXES):
+                        return 2
+            return 0  # only the first non-empty cell is a label candidate
+        return 0
 
     def _run(self) -> Iterator[MappedRow]:
         src = self.source
@@ -658,7 +666,10 @@ class RowMapper:
                 c = row[0]
                 if footer_first_cell and (c.__class__ is not str or (c and c[0] not in initials and c[0] != " ")):
                     pass  # the label cell would be the first one: not a footer
-                elif is_footer(row):
+                elif kind := is_footer(row):
+                    if kind == 2:
+                        stats.subtotal_rows.append(rn)
+                        continue
                     stats.footer_rows.append(rn)
                     footer_row, footer_num = row, rn
                     continue

@@ -40,7 +40,7 @@ from typing import Any, Iterable
 
 from .errors import column_letter
 from .limits import Limits
-from .mapping import DEFAULT_FOOTER_LABELS, normalize_header
+from .mapping import DEFAULT_FOOTER_LABELS, SUBTOTAL_PREFIXES, normalize_header
 from .parsers import CellError, compile_date_format, make_decimal, make_phone
 from .readers import open_rows
 
@@ -290,12 +290,17 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
+SUBTOTAL = "\x00subtotal"  # `_is_footer`'s answer for a subtotal row inside the data (skipped)
+
+
 def _is_footer(cells: tuple) -> str | None:
     for c in cells[:4]:
         if not _filled(c):
             continue
         if isinstance(c, str):
             k = header_key(c)
+            if normalize_header(c).startswith(SUBTOTAL_PREFIXES):
+                return SUBTOTAL
             if k in _FOOTER or k.startswith("total "):
                 return c.strip()
         return None
@@ -481,6 +486,8 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
     data, totals_rn, totals_cells, footer_label = [], None, (), None
     for rn, cells in nonblank[hi + 1:]:
         label = _is_footer(cells)
+        if label == SUBTOTAL:
+            continue
         if label:
             totals_rn, totals_cells, footer_label = rn, cells, label
             break

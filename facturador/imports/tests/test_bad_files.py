@@ -67,6 +67,16 @@ def test_renamed_sheet_with_the_template_headers_is_read_with_a_warning(issuer_c
 
 
 @pytest.mark.django_db
+def test_subtotal_rows_inside_the_data_are_skipped_and_shown_as_a_warning(issuer_co, client_co, do_import):
+    rows = [*ROWS[:2], ["Subtotal cuenta 1", "", "", "", "3.000"], *ROWS[2:]]
+    imp = do_import("detalle.csv", files.csv_bytes(rows))
+    assert imp.job.status == Job.Status.FINISHED, imp.job.error
+    assert Charge.objects.count() == 5 and imp.rows_invalid == 0
+    page = client_co.get(f"/importaciones/{imp.pk}/").content.decode()
+    assert "Se omitió 1 fila de subtotal (fila 4)." in page
+
+
+@pytest.mark.django_db
 def test_missing_columns(do_import):
     header = ["Referencia", "Concepto", "Cantidad", "Valor unitario", "Importe"]
     imp = do_import("detalle.csv", files.csv_bytes(ROWS, header=header))

@@ -172,3 +172,11 @@ def test_two_header_rows_take_the_merged_cells_above_by_position():
     fields = s.template()["fields"]
     assert (fields[0].get("position"), fields[0].get("header"), fields[1]["header"]) == ("A", None, "Minutos")
     Template.from_dict(s.template())  # a valid template
+
+
+def test_subtotal_rows_are_not_sample_data():
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("amount", "Valor total", "decimal", ("valor total",))]
+    s = suggest(_sample(("Cuenta", "Valor total"), ("001", "1.000"), ("Subtotal cuenta 001", "1.000"), ("002", "5"),
+                        ("Total general", "1.005")), catalog)
+    assert s.columns[0].samples == ["001", "002"] and s.totals_row == 5
