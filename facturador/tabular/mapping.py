@@ -42,8 +42,9 @@ __all__ = ["FieldMapping", "TotalsCheck", "Template", "MappedRow", "MapStats", "
 
 TEMPLATE_SCHEMA_VERSION = 1
 DEFAULT_FOOTER_LABELS = ("total", "totales", "gran total", "total general", "suma", "sumas")
-# A subtotal row inside the data («Subtotal cuenta 0001», «Sub-total»): skipped, never a line nor the totals row.
-SUBTOTAL_PREFIXES = ("subtotal", "sub total", "sub-total")
+# A subtotal row inside the data («Subtotal cuenta 0001», «Sub-total», «Total cuenta 0001» — a label starting with
+# «Total» that is not one of the footer labels): skipped, never a line nor the totals row.
+SUBTOTAL_PREFIXES = ("subtotal", "sub total", "sub-total", "total ")
 
 
 def normalize_header(value: Any) -> str:
@@ -603,7 +604,7 @@ class RowMapper:
 
     def _is_footer(self, row: tuple) -> int:
         """1: a footer ("TOTAL") row, the first non-empty cell among the label columns is a footer label;
-        2: a subtotal row (that cell starts with «Subtotal»); 0: neither."""
+        2: a subtotal row (that cell starts with «Subtotal» or «Total ...», `SUBTOTAL_PREFIXES`); 0: neither."""
         initials = self._footer_initials
         n = len(row)
         for i in self._footer_cols:

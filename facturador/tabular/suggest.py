@@ -299,10 +299,10 @@ def _is_footer(cells: tuple) -> str | None:
             continue
         if isinstance(c, str):
             k = header_key(c)
+            if k in _FOOTER or k.startswith("total "):  # «Total cuenta 0001» may be a subtotal: see `suggest`
+                return c.strip()
             if normalize_header(c).startswith(SUBTOTAL_PREFIXES):
                 return SUBTOTAL
-            if k in _FOOTER or k.startswith("total "):
-                return c.strip()
         return None
     return None
 
@@ -484,8 +484,12 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
     header = [_text(c) for c in header_cells]
     # 2. data rows and the totals row
     data, totals_rn, totals_cells, footer_label = [], None, (), None
-    for rn, cells in nonblank[hi + 1:]:
+    after = nonblank[hi + 1:]
+    for k, (rn, cells) in enumerate(after):
         label = _is_footer(cells)
+        if label and label != SUBTOTAL and header_key(label) not in _FOOTER and any(
+                not _is_footer(c) and sum(map(_filled, c)) >= 2 for _rn, c in after[k + 1:k + 6]):
+            label = SUBTOTAL  # «Total cuenta 0001» with lines after it: a subtotal, not the file's totals
         if label == SUBTOTAL:
             continue
         if label:

@@ -108,6 +108,14 @@ def test_footer_total_row_and_declared_totals_match():
     assert m.stats.file_errors == [] and m.stats.ok
 
 
+def test_subtotal_rows_inside_the_data_are_skipped_and_the_footer_still_counts():
+    rows = [HEADER, ["1", "1.000", "", "", ""], ["Subtotal zona norte", "1.000", "", "", ""], ["2", "2.000", "", "", ""],
+            ["Total cliente 2", "2.000", "", "", ""], ["TOTAL", "3.000", "", "", ""]]
+    m = map_rows(csv_src(rows, delimiter=";"), tpl(declared_totals=TotalsCheck(fields=["amount"])))
+    assert [r.row_number for r in m] == [2, 4]
+    assert (m.stats.subtotal_rows, m.stats.footer_rows, m.stats.ok) == ([3, 5], [6], True)
+
+
 def test_declared_totals_mismatch_and_user_expected():
     rows = [HEADER, ["1", "1.000", "", "", ""], ["Total general", "1.500", "", "", ""]]
     m = map_rows(csv_src(rows, delimiter=";"), tpl(declared_totals=TotalsCheck(fields=["amount"])))

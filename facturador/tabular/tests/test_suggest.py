@@ -180,3 +180,11 @@ def test_subtotal_rows_are_not_sample_data():
     s = suggest(_sample(("Cuenta", "Valor total"), ("001", "1.000"), ("Subtotal cuenta 001", "1.000"), ("002", "5"),
                         ("Total general", "1.005")), catalog)
     assert s.columns[0].samples == ["001", "002"] and s.totals_row == 5
+
+
+def test_a_total_row_with_lines_after_it_is_a_subtotal():
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("amount", "Valor total", "decimal", ("valor total",))]
+    s = suggest(_sample(("Cuenta", "Valor total"), ("001", "1.000"), ("Total cuenta 001", "1.000"), ("002", "5"),
+                        ("003", "7"), ("Total factura", "1.012")), catalog)
+    assert s.columns[0].samples == ["001", "002", "003"] and s.totals_row == 6
