@@ -42,9 +42,19 @@ __all__ = ["FieldMapping", "TotalsCheck", "Template", "MappedRow", "MapStats", "
 
 TEMPLATE_SCHEMA_VERSION = 1
 DEFAULT_FOOTER_LABELS = ("total", "totales", "gran total", "total general", "suma", "sumas")
-# A subtotal row inside the data («Subtotal cuenta 0001», «Sub-total», «Total cuenta 0001» — a label starting with
-# «Total» that is not one of the footer labels): skipped, never a line nor the totals row.
+# A subtotal row inside the data («Subtotal cuenta 0001», «Sub-total», or «Total cuenta 0001»: a label starting with
+# «Total» that is not one of the footer labels, on a row with no other words — an account «Total Colombia S.A.»
+# with its address is a line): skipped, never a line nor the totals row.
 SUBTOTAL_PREFIXES = ("subtotal", "sub total", "sub-total", "total ")
+
+
+def only_label_has_words(row: tuple, label_at: int) -> bool:
+    """No cell but the label's holds a letter (amounts, counts and dates only): how a subtotal row looks.
+
+    >>> only_label_has_words(("Total cuenta 1", "", "$ 1.500,00", 3), 0), only_label_has_words(("Total SA", "Cra 7"), 0)
+    (True, False)
+    """
+    return not any(c.__class__ is str and any(ch.isalpha() for ch in c) for i, c in enumerate(row) if i != label_at)
 
 
 def normalize_header(value: Any) -> str:
@@ -619,7 +629,8 @@ class RowMapper:
                     label = normalize_header(c)
                     if label in self._footer_labels:
                         return 1
-                    if label.startswith(SUBTOTAL_PREFIXES):
+                    if label.startswith(SUBTOTAL_PREFIXES) and (
+                            not label.startswith("total") or only_label_has_words(row, i)):
                         return 2
             return 0  # only the first non-empty cell is a label candidate
         return 0

@@ -40,7 +40,7 @@ from typing import Any, Iterable
 
 from .errors import column_letter
 from .limits import Limits
-from .mapping import DEFAULT_FOOTER_LABELS, SUBTOTAL_PREFIXES, normalize_header
+from .mapping import DEFAULT_FOOTER_LABELS, SUBTOTAL_PREFIXES, normalize_header, only_label_has_words
 from .parsers import CellError, compile_date_format, make_decimal, make_phone
 from .readers import open_rows
 
@@ -294,13 +294,13 @@ SUBTOTAL = "\x00subtotal"  # `_is_footer`'s answer for a subtotal row inside the
 
 
 def _is_footer(cells: tuple) -> str | None:
-    for c in cells[:4]:
+    for i, c in enumerate(cells[:4]):
         if not _filled(c):
             continue
         if isinstance(c, str):
             k = header_key(c)
-            if k in _FOOTER or k.startswith("total "):  # «Total cuenta 0001» may be a subtotal: see `suggest`
-                return c.strip()
+            if k in _FOOTER or k.startswith("total ") and only_label_has_words(cells, i):
+                return c.strip()  # «Total cuenta 0001» may be a subtotal: see `suggest`
             if normalize_header(c).startswith(SUBTOTAL_PREFIXES):
                 return SUBTOTAL
         return None

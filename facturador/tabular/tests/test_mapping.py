@@ -116,6 +116,12 @@ def test_subtotal_rows_inside_the_data_are_skipped_and_the_footer_still_counts()
     assert (m.stats.subtotal_rows, m.stats.footer_rows, m.stats.ok) == ([3, 5], [6], True)
 
 
+def test_a_line_whose_label_starts_with_total_is_a_line_when_it_has_other_words():
+    rows = [HEADER, ["Total Colombia SA", "1.000", "", "", "cliente nuevo"], ["TOTAL", "1.000", "", "", ""]]
+    m = map_rows(csv_src(rows, delimiter=";"), tpl(declared_totals=TotalsCheck(fields=["amount"])))
+    assert [r.values["account"] for r in m] == ["Total Colombia SA"] and m.stats.subtotal_rows == []
+
+
 def test_declared_totals_mismatch_and_user_expected():
     rows = [HEADER, ["1", "1.000", "", "", ""], ["Total general", "1.500", "", "", ""]]
     m = map_rows(csv_src(rows, delimiter=";"), tpl(declared_totals=TotalsCheck(fields=["amount"])))
