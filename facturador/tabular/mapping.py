@@ -57,6 +57,16 @@ def only_label_has_words(row: tuple, label_at: int) -> bool:
     return not any(c.__class__ is str and any(ch.isalpha() for ch in c) for i, c in enumerate(row) if i != label_at)
 
 
+def is_subtotal(label: str, row: tuple, label_at: int) -> bool:
+    """Whether a row whose label cell (at ``label_at``, normalized: `normalize_header`) is ``label`` is a subtotal
+    (`SUBTOTAL_PREFIXES`), for the engine and the mapper alike.
+
+    >>> is_subtotal("subtotal zona", ("Subtotal zona", "Cra 7"), 0), is_subtotal("total sa", ("Total SA", "Cra 7"), 0)
+    (True, False)
+    """
+    return label.startswith(SUBTOTAL_PREFIXES) and (not label.startswith("total") or only_label_has_words(row, label_at))
+
+
 def normalize_header(value: Any) -> str:
     """Header comparison key: accents removed, case-folded, inner spaces collapsed, ``:``/``*`` dropped."""
     if value is None:
@@ -629,8 +639,7 @@ class RowMapper:
                     label = normalize_header(c)
                     if label in self._footer_labels:
                         return 1
-                    if label.startswith(SUBTOTAL_PREFIXES) and (
-                            not label.startswith("total") or only_label_has_words(row, i)):
+                    if is_subtotal(label, row, i):
                         return 2
             return 0  # only the first non-empty cell is a label candidate
         return 0

@@ -40,7 +40,7 @@ from typing import Any, Iterable
 
 from .errors import column_letter
 from .limits import Limits
-from .mapping import DEFAULT_FOOTER_LABELS, SUBTOTAL_PREFIXES, normalize_header, only_label_has_words
+from .mapping import DEFAULT_FOOTER_LABELS, is_subtotal, normalize_header, only_label_has_words
 from .parsers import CellError, compile_date_format, make_decimal, make_phone
 from .readers import open_rows
 
@@ -301,7 +301,7 @@ def _is_footer(cells: tuple) -> str | None:
             k = header_key(c)
             if k in _FOOTER or k.startswith("total ") and only_label_has_words(cells, i):
                 return c.strip()  # «Total cuenta 0001» may be a subtotal: see `suggest`
-            if normalize_header(c).startswith(SUBTOTAL_PREFIXES):
+            if is_subtotal(normalize_header(c), cells, i):
                 return SUBTOTAL
         return None
     return None

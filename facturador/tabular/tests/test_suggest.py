@@ -188,3 +188,12 @@ def test_a_total_row_with_lines_after_it_is_a_subtotal():
     s = suggest(_sample(("Cuenta", "Valor total"), ("001", "1.000"), ("Total cuenta 001", "1.000"), ("002", "5"),
                         ("003", "7"), ("Total factura", "1.012")), catalog)
     assert s.columns[0].samples == ["001", "002", "003"] and s.totals_row == 6
+
+
+def test_a_line_whose_label_starts_with_total_stays_sample_data_when_it_has_other_words():
+    """As in the engine (tabular.mapping.is_subtotal): an account «Total Colombia SA» with its address is a line."""
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("address", "Dirección", "text", ("direccion",))]
+    s = suggest(_sample(("Cuenta", "Dirección"), ("Total Colombia SA", "Cra 7"), ("Subtotal zona", ""),
+                        ("Ana", "Cl 1")), catalog)
+    assert s.columns[0].samples == ["Total Colombia SA", "Ana"]
