@@ -818,7 +818,8 @@ def _run(ctx: jobs.JobContext, batch: Batch):
                 rng = numbering_range(issuer, batch.issue_date)
         except Refusal as exc:
             raise jobs.JobFailed(exc.message) from exc
-        ctx.set_result(numbered=False)
+        if not fresh:  # a resumed batch numbers again (a new one said so before its plan)
+            ctx.set_result(numbered=False)
         next_seq = (BillingInvoice.objects.filter(batch=batch).aggregate(m=Max("seq"))["m"] or 0) + 1
         for start, end in number_chunks(len(p.items)):
             ctx.check_cancel()
