@@ -127,21 +127,15 @@ class AsobancariaFile:
 # ------------------------------------------------------------------------- parsing
 
 def _read_lines(source) -> list[str]:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    elif isinstance(source, str):
-        return source.splitlines()
-    else:
-        data = source.read()
-        if isinstance(data, str):
-            return data.splitlines()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    return text.splitlines()
+    """The file's lines, without the byte order mark some Windows tools write."""
+    data = source if isinstance(source, (str, bytes, bytearray, memoryview)) else source.read()
+    if not isinstance(data, str):
+        data = bytes(data).removeprefix(b"\xef\xbb\xbf")
+        try:
+            data = data.decode("ascii")
+        except UnicodeDecodeError:
+            data = data.decode("latin-1")
+    return data.removeprefix("\ufeff").splitlines()
 
 
 class _Line:
@@ -190,8 +184,6 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
     defined fields are present.
     """
     lines = _read_lines(source)
-    if lines and lines[0][:1] == "\ufeff":  # a byte order mark some Windows tools write (decoded as UTF-8 below)
-        lines[0] = lines[0][1:]
     while lines and not lines[-1].strip(" \t\x1a"):  # blank lines and a DOS end-of-file mark (Ctrl-Z) at the end
         lines.pop()
     if not lines:
