@@ -270,10 +270,7 @@ def main():
     if not ImportTemplate.objects.filter(issuer=issuer, operator=operator).exists():
         ImportTemplate.save_version(issuer=issuer, operator=operator, name="Bench",
                                     mapping=pipeline.normalize_mapping(pipeline.DEFAULT_MAPPING))
-    Charge.objects.filter(issuer=issuer)._raw_delete(using="default")
-    from facturador.imports.models import Line
-
-    Line.objects.filter(issuer=issuer)._raw_delete(using="default")
+    Charge.objects.filter(issuer=issuer)._raw_delete(using="default")  # the imported lines with them
     with connection.cursor() as cur:  # so that autovacuum does not clean up after that delete during the runs
         cur.execute("VACUUM ANALYZE billing_charge")
     refs = args.rows // 4 + 1

@@ -149,6 +149,26 @@ class Charge(IssuerScoped):
     tax_amount = models.DecimalField(_("IVA"), max_digits=18, decimal_places=2, null=True, blank=True)
     source = models.CharField(_("origen"), max_length=10, choices=Source.choices, default=Source.MANUAL)
     source_import_id = models.BigIntegerField(null=True, blank=True)
+    # What an imported line's file said besides its amount (`imports.Line` is this table's imported charges: one
+    # row per line, so a million-line file costs one heap tuple and these indexes per line, not two tables'):
+    # the file's row, the service line (phone line, meter, contract), plan, cost center, usage with its unit, other
+    # taxes, cut date and usage period, and any other mapped column, typed, in `extra`. Empty on other charges.
+    row_number = models.PositiveIntegerField(_("fila"), null=True, blank=True)
+    service_line = models.CharField(_("línea"), max_length=48, blank=True, default="")
+    plan = models.CharField(_("plan"), max_length=120, blank=True, default="")
+    cost_center = models.CharField(_("centro de costo"), max_length=120, blank=True, default="")
+    unit = models.CharField(_("unidad"), max_length=20, blank=True, default="")
+    minutes = models.DecimalField(_("minutos"), max_digits=14, decimal_places=2, null=True, blank=True)
+    data_mb = models.DecimalField(_("datos (MB)"), max_digits=16, decimal_places=3, null=True, blank=True)
+    sms = models.DecimalField(_("SMS"), max_digits=12, decimal_places=0, null=True, blank=True)
+    kwh = models.DecimalField(_("kWh"), max_digits=14, decimal_places=3, null=True, blank=True)
+    other_tax_rate = models.DecimalField(_("tarifa otros impuestos (%)"), max_digits=7, decimal_places=4, null=True,
+                                         blank=True)
+    other_tax_amount = models.DecimalField(_("otros impuestos"), max_digits=18, decimal_places=2, null=True, blank=True)
+    cut_date = models.DateField(_("fecha de corte"), null=True, blank=True)
+    usage_from = models.DateField(_("consumo desde"), null=True, blank=True)
+    usage_to = models.DateField(_("consumo hasta"), null=True, blank=True)
+    extra = models.JSONField(_("otros atributos"), default=dict, blank=True)
     source_operator = models.CharField(_("operador"), max_length=100, blank=True)
     tariff = models.ForeignKey("Tariff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                db_index=False)

@@ -221,10 +221,12 @@ class ImportJobViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retrieve
 
 
 class LineSerializer(serializers.ModelSerializer):
-    import_id = serializers.IntegerField(source="import_job_id", read_only=True)
+    import_id = serializers.IntegerField(source="source_import_id", read_only=True)
     amount = Money()
     net_amount = Money(allow_null=True)
-    iva_amount = Money(allow_null=True)
+    iva_rate = serializers.DecimalField(source="tax_rate", max_digits=7, decimal_places=4, allow_null=True,
+                                        read_only=True)
+    iva_amount = Money(source="tax_amount", allow_null=True)
     other_tax_amount = Money(allow_null=True)
 
     class Meta:

@@ -2,7 +2,7 @@
 
 One catalog for the mapper's proposals (`tabular.suggest`), the template checks (`pipeline.normalize_mapping`),
 the typed line (`models.Line`) and the Líneas screen. Any other mapped column is an extra attribute named
-``extra.<name>`` (kept typed in `Line.extra`).
+``extra.<name>`` (kept typed in the line's charge, `Charge.extra`).
 """
 
 from __future__ import annotations

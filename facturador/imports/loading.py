@@ -18,7 +18,7 @@ progress updates), then one short transaction swaps them into the charges.
 
 Interface: ``with loader: write(batch)...; end_rows(); reconcile(...); commit(...) or discard()``.
 A batch is a list of (row_number, reference, concept, quantity, unit_price, amount, typed) where `typed` is
-`pipeline.make_typed`'s tuple (`pipeline.TYPED_COLUMNS`): each line becomes one charge and one `models.Line`.
+`pipeline.make_typed`'s tuple (`pipeline.TYPED_COLUMNS`): each line becomes one charge, typed (`models.Line`).
 """
 
 from __future__ import annotations
@@ -33,15 +33,16 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from facturador.imports import staging
-from facturador.imports.models import ImportJob, ImportRowError, Line
+from facturador.imports.models import ImportJob, ImportRowError
 
 TYPED_COLUMNS = ("service_line", "plan", "cost_center", "quantity", "unit", "minutes", "data_mb", "sms", "kwh",
                  "net_amount", "iva_rate", "iva_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from",
                  "usage_to", "extra")  # = pipeline.TYPED_COLUMNS (pipeline imports this module)
-# The typed line's net and IVA carried to its charge (billing.Charge net_amount, tax_rate, tax_amount).
-CHARGE_TAX_FIELDS = ("net_amount", "tax_rate", "tax_amount")
-TAX_SLICE = slice(TYPED_COLUMNS.index("net_amount"), TYPED_COLUMNS.index("iva_amount") + 1)
-LINE_COLUMNS = ("issuer_id", "import_job_id", "period", "row_number", "reference", "concept", "amount", *TYPED_COLUMNS)
+# Where the typed tuple goes on the line's charge (billing.Charge): every column but the typed quantity (the
+# charge's own quantity is the line's), the IVA rate and value into the charge's tax_rate and tax_amount.
+TYPED_ON_CHARGE = tuple(i for i, c in enumerate(TYPED_COLUMNS) if c != "quantity")
+CHARGE_TYPED_COLUMNS = tuple({"iva_rate": "tax_rate", "iva_amount": "tax_amount"}.get(TYPED_COLUMNS[i], TYPED_COLUMNS[i])
+                             for i in TYPED_ON_CHARGE)
 
 
 def _copy_value(v) -> str:
@@ -59,8 +60,8 @@ _TEXT_TYPED = frozenset(i for i, c in enumerate(TYPED_COLUMNS) if c in ("service
 
 
 def typed_formatter(varying=None, blank=None):
-    r"""``fmt(typed) -> (line, taxes)``: the COPY text of a typed tuple (`TYPED_COLUMNS`, tab-separated) and
-    that of its net, IVA rate and IVA value for the charge (`CHARGE_TAX_FIELDS`), each column formatted once.
+    r"""``fmt(typed) -> text``: the COPY text of a typed tuple (`TYPED_COLUMNS`) as its charge's columns
+    (`CHARGE_TYPED_COLUMNS`, tab-separated), each column formatted once.
 
     `varying`: the indexes a template can change (`pipeline.make_typed`'s ``typed.varying``); the other
     columns are `blank`'s and their text is computed once. None: every column is formatted on every row.
@@ -69,54 +70,43 @@ def typed_formatter(varying=None, blank=None):
 
     >>> from decimal import Decimal
     >>> blank = ("", "", "", None, "", None, None, None, None, None, None, None, None, None, None, None, None, "{}")
-    >>> line, taxes = typed_formatter((0, 3, 9), blank)(("a\\b", "", "", 7, *blank[4:9], Decimal("1.50"), *blank[10:]))
-    >>> line.split(chr(9))[:6], line.split(chr(9))[9], taxes
-    (['a\\\\b', '', '', '7', '', '\\N'], '1.50', '1.50\t\\N\t\\N')
+    >>> text = typed_formatter((0, 3, 9), blank)(("a\\b", "", "", 7, *blank[4:9], Decimal("1.50"), *blank[10:]))
+    >>> text.split(chr(9))[:5], text.split(chr(9))[8:11], len(text.split(chr(9))) == len(CHARGE_TYPED_COLUMNS)
+    (['a\\\\b', '', '', '', '\\N'], ['1.50', '\\N', '\\N'], True)
     """
-    n = len(TYPED_COLUMNS)
-    taxes = range(TAX_SLICE.start, TAX_SLICE.stop)
     if varying is None or blank is None:
         def fmt(t):
-            text = [_copy_value(v) for v in t]
-            return "\t".join(text), "\t".join(text[TAX_SLICE])
+            return "\t".join([_copy_value(t[i]) for i in TYPED_ON_CHARGE])
         return fmt
     varying = set(varying)
     # Generated straight-line code from indexes and constant text only (no user text in the source): each
     # varying column's text once, the constant columns' text merged into literals between them.
     env = {"_t": _copy_text, "NULL": "\\N"}
     body = []
-    for i in sorted(varying):
+    for i in sorted(varying & set(TYPED_ON_CHARGE)):
         if i in _TEXT_TYPED:  # _copy_text inlined: most text needs no escaping (tab, CR, LF are not printable)
             body.append(f"    x{i} = x if ('\\\\' not in (x := t[{i}]) and x.isprintable()) else _t(x)")
         else:
             body.append(f"    x{i} = NULL if t[{i}] is None else str(t[{i}])")
-
-    def joined(indexes) -> str:
-        exprs, const = [], ""
-        for k, i in enumerate(indexes):
-            if k:
-                const += "\t"
-            if i not in varying:
-                const += _copy_value(blank[i])
-                continue
-            if const:
-                env[f"C{len(env)}"] = const
-                exprs.append(f"C{len(env) - 1}")
-                const = ""
-            exprs.append(f"x{i}")
-        if const or not exprs:
+    exprs, const = [], ""
+    for k, i in enumerate(TYPED_ON_CHARGE):
+        if k:
+            const += "\t"
+        if i not in varying:
+            const += _copy_value(blank[i])
+            continue
+        if const:
             env[f"C{len(env)}"] = const
             exprs.append(f"C{len(env) - 1}")
-        return " + ".join(exprs)
-    src = "\n".join(["def fmt(t):", *body, f"    return {joined(range(n))}, {joined(taxes)}"])
+            const = ""
+        exprs.append(f"x{i}")
+    if const or not exprs:
+        env[f"C{len(env)}"] = const
+        exprs.append(f"C{len(env) - 1}")
+    src = "\n".join(["def fmt(t):", *body, f"    return {' + '.join(exprs)}"])
     exec(compile(src, "<typed-copy-text>", "exec"), env)  # noqa: S102
     return env["fmt"]
 
-
-def lines_of(import_ids) -> int:
-    """Delete the typed lines of these imports (replaced, discarded or re-run); the number deleted."""
-    ids = list(import_ids)
-    return Line.objects.filter(import_job_id__in=ids)._raw_delete(using="default") if ids else 0
 
 logger = logging.getLogger(__name__)
 
@@ -194,11 +184,10 @@ class _CopyThread(threading.Thread):
     PostgreSQL), and leaves the connection alone until `finish()`. At most two batches wait.
     """
 
-    def __init__(self, raw_connection, sql: str, lines_sql: str):
+    def __init__(self, raw_connection, sql: str):
         super().__init__(daemon=True, name="import-copy")
         self.raw = raw_connection
         self.sql = sql
-        self.lines_sql = lines_sql
         self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
         self.copied = 0
@@ -206,22 +195,19 @@ class _CopyThread(threading.Thread):
     def run(self):
         try:
             with self.raw.cursor() as cursor:
-                while (item := self.queue.get()) is not None:
-                    data, lines = item
+                while (data := self.queue.get()) is not None:
                     with cursor.copy(self.sql) as copy:
                         copy.write(data)
                     self.copied += cursor.rowcount
-                    with cursor.copy(self.lines_sql) as copy:
-                        copy.write(lines)
         except BaseException as exc:  # handed to the job's thread at its next put() or finish()
             self.error = exc
             while self.queue.get() is not None:
                 pass
 
-    def put(self, data: str, lines: str):
+    def put(self, data: str):
         if self.error is not None:
             raise self.error
-        self.queue.put((data, lines))
+        self.queue.put(data)
 
     def finish(self, raise_error: bool = True):
         self.queue.put(None)
@@ -242,26 +228,16 @@ class StagingLoader:
     def __enter__(self):
         if ImportJob.objects.filter(pk=self.imp.pk, loaded_at__isnull=False).exists():
             raise AlreadyLoaded()
-        lines_of([self.imp.pk])  # left by a run that died before its swap
-        qn = connection.ops.quote_name
-        self._lines_sql = (f"INSERT INTO {qn(Line._meta.db_table)} ({', '.join(qn(c) for c in LINE_COLUMNS)}) "
-                           f"VALUES ({', '.join(['%s'] * len(LINE_COLUMNS))})")
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            lines_of([self.imp.pk])
         return False
 
     def write(self, batch: list[tuple]):
         if not batch:
             return
-        imp = self.imp
-        iid, issuer, period = imp.pk, imp.issuer_id, imp.period
-        self.writer.write([(iid, *line[:6]) for line in batch])
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(self._lines_sql, [(issuer, iid, period, rn, ref, concept, amount, *typed)
-                                                 for rn, ref, concept, _q, _p, amount, typed in batch])
+        iid, charged = self.imp.pk, TYPED_ON_CHARGE
+        self.writer.write([(iid, *line[:6], *[line[6][i] for i in charged]) for line in batch])
 
     def end_rows(self):
         pass
@@ -272,7 +248,6 @@ class StagingLoader:
 
     def discard(self, errors: ErrorSpool, **fields):
         staging.clear_staging(self.imp.pk)
-        lines_of([self.imp.pk])
         ImportJob.objects.filter(pk=self.imp.pk).update(**fields)
         errors.save()
 
@@ -411,7 +386,8 @@ class DirectLoader:
         imp = self.imp
         now = timezone.now()
         qn = connection.ops.quote_name
-        varying = ["reference", "concept", "quantity", "unit_price", "amount", "account", *CHARGE_TAX_FIELDS]
+        varying = ["reference", "concept", "quantity", "unit_price", "amount", "account", "row_number",
+                   *CHARGE_TYPED_COLUMNS]
         constant = {"issuer": imp.issuer_id, "period": imp.period, "source": Charge.Source.IMPORT,
                     "source_import_id": imp.pk, "source_operator": imp.operator.code}
         names, values = [], []
@@ -459,21 +435,17 @@ class DirectLoader:
 
             qn = connection.ops.quote_name
             self._copy = _CopyThread(connection.connection, f"COPY {qn(Charge._meta.db_table)} "
-                                                            f"({self._columns}) FROM STDIN",
-                                     f"COPY {qn(Line._meta.db_table)} ({', '.join(qn(c) for c in LINE_COLUMNS)}) "
-                                     f"FROM STDIN")
+                                                            f"({self._columns}) FROM STDIN")
             self._copy.start()
         account = self.accounts.get
         tail = "\t" + self._suffix + "\n"
         null = "\\N"
         concepts = self._concepts
         out = []
-        lines = []
-        head = f"{self.imp.issuer_id}\t{self.imp.pk}\t{self.imp.period}\t"
         fmt = self._typed_text
         if fmt is None:
             fmt = self._typed_text = typed_formatter(self.typed_varying, self.typed_blank)
-        last_typed, last_text, last_tax = None, "", ""
+        last_typed, last_text = None, ""
         last_qty, qty_text = None, ""
         for rn, ref, concept, qty, price, amount, typed in batch:
             c = concepts.get(concept)
@@ -487,13 +459,12 @@ class DirectLoader:
             am = str(amount)
             if typed is not last_typed:
                 last_typed = typed
-                last_text, last_tax = fmt(typed)
+                last_text = fmt(typed)
             if qty is not last_qty:  # most lines share one quantity object (1) and have price = amount
                 last_qty, qty_text = qty, str(qty)
             out.append(f"{r}\t{c}\t{qty_text}\t{am if price is amount else str(price)}\t{am}\t"
-                       f"{null if a is None else a}\t{last_tax}{tail}")
-            lines.append(f"{head}{rn}\t{r}\t{c}\t{am}\t{last_text}\n")
-        self._copy.put("".join(out), "".join(lines))
+                       f"{null if a is None else a}\t{rn}\t{last_text}{tail}")
+        self._copy.put("".join(out))
         self.written += len(batch)
 
     def _close_copy(self, exc=None):
@@ -533,7 +504,6 @@ class DirectLoader:
             earlier, old = self._earlier_charges()
             previous_import = old.order_by().values_list("source_import_id", flat=True).first() if earlier else None
             replaced = old._raw_delete(using="default") if earlier else 0
-        lines_of(earlier)
         errors.save()
         ImportJob.objects.filter(pk=imp.pk).update(
             loaded_at=timezone.now(), phase=ImportJob.Phase.LOADED, replaced_charges=replaced,

@@ -15,6 +15,7 @@ from django.db import models, transaction
 from django.db.models import Max
 from django.utils.translation import gettext_lazy as _
 
+from facturador.billing.models import Charge
 from facturador.core.models import IssuerScoped, Job
 
 
@@ -189,58 +190,64 @@ class ImportedLine(models.Model):
     quantity = models.DecimalField(max_digits=14, decimal_places=4)
     unit_price = models.DecimalField(max_digits=18, decimal_places=4)
     amount = models.DecimalField(max_digits=18, decimal_places=2)
+    # The typed line, as its charge will hold it (billing.Charge's columns of the same names).
+    service_line = models.CharField(max_length=48, blank=True, default="")
+    plan = models.CharField(max_length=120, blank=True, default="")
+    cost_center = models.CharField(max_length=120, blank=True, default="")
+    unit = models.CharField(max_length=20, blank=True, default="")
+    minutes = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    data_mb = models.DecimalField(max_digits=16, decimal_places=3, null=True)
+    sms = models.DecimalField(max_digits=12, decimal_places=0, null=True)
+    kwh = models.DecimalField(max_digits=14, decimal_places=3, null=True)
+    net_amount = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    tax_rate = models.DecimalField(max_digits=7, decimal_places=4, null=True)
+    tax_amount = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    other_tax_rate = models.DecimalField(max_digits=7, decimal_places=4, null=True)
+    other_tax_amount = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    cut_date = models.DateField(null=True)
+    usage_from = models.DateField(null=True)
+    usage_to = models.DateField(null=True)
+    extra = models.JSONField(default=dict)
 
 
 DEFAULT_DUPLICATE_KEY = ["reference", "service_line", "concept", "cut_date"]
 
 
-class Line(IssuerScoped):
+class LineManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(source=Charge.Source.IMPORT)
+
+
+class Line(Charge):
     """One typed line of an imported file, as the operator billed it (the "Líneas" screen, reconciliation).
 
-    Written by the import's loader next to its charge (one charge per line: billing invoices charges), in the
-    same transaction on PostgreSQL (COPY) or in batches removed again on discard (SQLite). Only lines of a
-    loaded import count (`import_job.loaded_at`); those of a replaced import are deleted with its charges.
-    Columns not in the typed set are kept, typed, in `extra` (JSON: numbers and dates as text).
+    An imported line is its charge (`billing.Charge` with ``source = import``; billing invoices charges): the
+    loader writes one row per line, with the file's row number, service line, plan, cost center, usage, taxes,
+    dates and extra attributes (`extra`, JSON: numbers and dates as text) on it. Only a loaded import has
+    charges (the direct loader's transaction, the staging swap), and a replaced import's go with their
+    replacement, so every line here is a loaded import's. This proxy is the line's view of the row.
     """
 
-    # Indexes cost on every bulk-loaded line (1.3-1.7 us of PostgreSQL CPU each, see README): an import's lines
-    # (reconciliation, Líneas by import, delete) use (import_job, row_number); an account's lines of every
-    # period (its page, the Líneas account filter) use (issuer, reference). A period's lines are found through
-    # its imports (`services.lines_for`: import_job__period), so there is no (issuer, period, ...) index.
-    issuer = models.ForeignKey("core.Issuer", on_delete=models.CASCADE, related_name="+", db_index=False)
-    import_job = models.ForeignKey(ImportJob, on_delete=models.DO_NOTHING, db_constraint=False, related_name="lines",
-                                   db_index=False)
-    period = models.CharField(_("periodo"), max_length=7)
-    row_number = models.PositiveIntegerField(_("fila"))
-    reference = models.CharField(_("cuenta"), max_length=48)
-    service_line = models.CharField(_("línea"), max_length=48, blank=True)
-    concept = models.CharField(_("concepto"), max_length=200)
-    plan = models.CharField(_("plan"), max_length=120, blank=True)
-    cost_center = models.CharField(_("centro de costo"), max_length=120, blank=True)
-    quantity = models.DecimalField(_("cantidad"), max_digits=14, decimal_places=4, null=True, blank=True)
-    unit = models.CharField(_("unidad"), max_length=20, blank=True)
-    minutes = models.DecimalField(_("minutos"), max_digits=14, decimal_places=2, null=True, blank=True)
-    data_mb = models.DecimalField(_("datos (MB)"), max_digits=16, decimal_places=3, null=True, blank=True)
-    sms = models.DecimalField(_("SMS"), max_digits=12, decimal_places=0, null=True, blank=True)
-    kwh = models.DecimalField(_("kWh"), max_digits=14, decimal_places=3, null=True, blank=True)
-    net_amount = models.DecimalField(_("valor sin impuestos"), max_digits=18, decimal_places=2, null=True, blank=True)
-    iva_rate = models.DecimalField(_("tarifa IVA (%)"), max_digits=7, decimal_places=4, null=True, blank=True)
-    iva_amount = models.DecimalField(_("IVA"), max_digits=18, decimal_places=2, null=True, blank=True)
-    other_tax_rate = models.DecimalField(_("tarifa otros impuestos (%)"), max_digits=7, decimal_places=4, null=True,
-                                         blank=True)
-    other_tax_amount = models.DecimalField(_("otros impuestos"), max_digits=18, decimal_places=2, null=True, blank=True)
-    amount = models.DecimalField(_("valor total"), max_digits=18, decimal_places=2)
-    cut_date = models.DateField(_("fecha de corte"), null=True, blank=True)
-    usage_from = models.DateField(_("consumo desde"), null=True, blank=True)
-    usage_to = models.DateField(_("consumo hasta"), null=True, blank=True)
-    extra = models.JSONField(_("otros atributos"), default=dict, blank=True)
+    objects = LineManager()
 
     class Meta:
-        ordering = ["import_job_id", "row_number"]
-        indexes = [models.Index(fields=["import_job", "row_number"]),
-                   models.Index(fields=["issuer", "reference"], name="imports_line_account")]
+        proxy = True
+        ordering = ["source_import_id", "row_number"]
         verbose_name = _("línea importada")
         verbose_name_plural = _("líneas importadas")
+
+    @property
+    def import_job_id(self) -> int | None:
+        return self.source_import_id
+
+    @property
+    def iva_rate(self):
+        """The IVA rate the file gave (the charge's, not one inferred from its net and IVA)."""
+        return self.tax_rate
+
+    @property
+    def iva_amount(self):
+        return self.tax_amount
 
     def __str__(self):
         return f"{self.reference} {self.service_line} {self.concept}: {self.amount}"

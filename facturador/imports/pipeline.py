@@ -4,8 +4,8 @@ Target fields of an import template (tabular mapping targets; the catalog is `fi
     reference (required, text: leading zeros kept), concept, quantity, unit_price, amount (the total), and
     the typed line's service_line, plan, cost_center, unit, usage (minutes, data_mb, sms, kwh), net_amount,
     taxes (iva_rate, iva_amount, other_tax_rate, other_tax_amount), cut_date, usage_from, usage_to, plus any
-    `extra.<name>` attribute. Each valid row becomes one `billing.Charge` (what a batch invoices) and one
-    `models.Line` (everything the file said about it).
+    `extra.<name>` attribute. Each valid row becomes one `billing.Charge` (what a batch invoices), which
+    holds everything the file said about it (listed as `models.Line`).
 `amount` may be omitted when quantity and unit_price are mapped (amount = quantity × unit_price,
 rounded half-up to cents) or when net_amount is (amount = net + taxes); `unit_price` defaults to
 amount / quantity; `quantity` defaults to 1.
@@ -206,7 +206,7 @@ def make_line(template: Template | None = None, *, db_rounds: bool = False):
 
 _line = make_line()
 
-# The typed part of a line (models.Line columns after reference/concept/amount), in this order.
+# The typed part of a line (its charge's columns besides reference/concept/amount; see loading.TYPED_ON_CHARGE).
 TYPED_COLUMNS = ("service_line", "plan", "cost_center", "quantity", "unit", "minutes", "data_mb", "sms", "kwh",
                  "net_amount", "iva_rate", "iva_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from",
                  "usage_to", "extra")

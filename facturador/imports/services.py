@@ -128,13 +128,19 @@ def lines_for(issuer, filters: dict | None = None):
     from facturador.imports.models import Line
 
     f = {k: (v or "").strip() for k, v in (filters or {}).items() if v not in (None, "")}
-    qs = Line.objects.filter(issuer=issuer, import_job__loaded_at__isnull=False, import_job__issuer=issuer)
+    qs = Line.objects.filter(issuer=issuer)  # only a loaded import has charges (see models.Line)
     if f.get("import_id", "").isdigit():
-        qs = qs.filter(import_job_id=int(f["import_id"]))
+        qs = qs.filter(source_import_id=int(f["import_id"]))
     if f.get("operator"):
-        qs = qs.filter(import_job__operator__code=f["operator"].upper())
-    if f.get("period"):  # through the imports of the period (Line has no period index: see models.Line)
-        qs = qs.filter(import_job__period=f["period"])
+        qs = qs.filter(source_operator=f["operator"].upper())
+    if f.get("period"):
+        qs = qs.filter(period=f["period"])
+    elif f.get("account"):  # an account's lines of every period: one descent of the (issuer, period, reference)
+        # index per period the issuer has imported, instead of reading all its charges
+        from facturador.imports.models import ImportJob
+
+        qs = qs.filter(period__in=list(ImportJob.objects.filter(issuer=issuer, loaded_at__isnull=False)
+                                       .order_by().values_list("period", flat=True).distinct()))
     for key, column in (("account", "reference"), ("service_line", "service_line"), ("cost_center", "cost_center"),
                         ("concept", "concept"), ("plan", "plan")):
         value = f.get(key)
@@ -143,14 +149,16 @@ def lines_for(issuer, filters: dict | None = None):
     for key, value in f.items():
         if key.startswith("attr.") and len(key) > 5 and key[5:].replace("_", "").isalnum():
             qs = qs.filter(**{f"extra__{key[5:]}": value})
-    return qs.order_by("period", "reference", "service_line", "import_job_id", "row_number")
+    return qs.order_by("period", "reference", "service_line", "source_import_id", "row_number")
 
 
 def line_totals(qs) -> dict:
     """Count, amounts and usage sums of a lines queryset (Decimals; None when no line has the value)."""
     from django.db.models import Count, Sum
 
-    return qs.order_by().aggregate(lines=Count("id"), **{k: Sum(k) for k in LINE_SUMS})
+    # The line's IVA is its charge's tax_amount (models.Line.iva_amount).
+    return qs.order_by().aggregate(lines=Count("id"), **{k: Sum("tax_amount" if k == "iva_amount" else k)
+                                                         for k in LINE_SUMS})
 
 
 def line_columns():

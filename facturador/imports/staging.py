@@ -20,7 +20,12 @@ from facturador.imports.models import ImportedLine, ImportJob
 
 logger = logging.getLogger(__name__)
 
-STAGING_COLUMNS = ("import_job_id", "row_number", "reference", "concept", "quantity", "unit_price", "amount")
+# The staged line: the charge's own columns, then its typed ones (`loading.CHARGE_TYPED_COLUMNS`, which
+# this tuple ends with: the StagingLoader writes them in that order).
+STAGING_COLUMNS = ("import_job_id", "row_number", "reference", "concept", "quantity", "unit_price", "amount",
+                   "service_line", "plan", "cost_center", "unit", "minutes", "data_mb", "sms", "kwh", "net_amount",
+                   "tax_rate", "tax_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from", "usage_to",
+                   "extra")
 LIST_LIMIT = 200  # rows kept in the reconciliation summary per finding (the counts are complete)
 
 
@@ -113,10 +118,8 @@ def swap_into_charges(imp: ImportJob) -> tuple[int, int]:
         "quantity": ("l.quantity", []),
         "unit_price": ("l.unit_price", []),
         "amount": ("l.amount", []),
-        # the typed line's net and IVA (written beside the staged line, same import and row)
-        "net_amount": ("t.net_amount", []),
-        "tax_rate": ("t.iva_rate", []),
-        "tax_amount": ("t.iva_amount", []),
+        "row_number": ("l.row_number", []),
+        **{c: (f"l.{c}", []) for c in STAGING_COLUMNS[7:]},  # the typed line
         "source": ("%s", [Charge.Source.IMPORT]),
         "source_import_id": ("%s", [imp.pk]),
         "source_operator": ("%s", [imp.operator.code]),
@@ -143,7 +146,6 @@ def swap_into_charges(imp: ImportJob) -> tuple[int, int]:
         f"INSERT INTO {qn(Charge._meta.db_table)} ({', '.join(columns)}) "
         f"SELECT {', '.join(selects)} FROM {qn(ImportedLine._meta.db_table)} l "
         f"LEFT JOIN {qn(Account._meta.db_table)} a ON a.issuer_id = %s AND a.reference = l.reference "
-        f"LEFT JOIN {_line_table()} t ON t.import_job_id = l.import_job_id AND t.row_number = l.row_number "
         f"WHERE l.import_job_id = %s ORDER BY l.row_number"
     )
     params.extend([imp.issuer_id, imp.pk])
@@ -166,11 +168,6 @@ def swap_into_charges(imp: ImportJob) -> tuple[int, int]:
         old = charges_for(imp)
         previous_import = old.exclude(source_import_id=None).order_by().values_list("source_import_id", flat=True).first()
         replaced = old._raw_delete(using="default")
-        from facturador.imports.models import Line
-
-        earlier = ImportJob.objects.filter(issuer_id=imp.issuer_id, operator_id=imp.operator_id, period=imp.period,
-                                           loaded_at__isnull=False).exclude(pk=imp.pk).values_list("pk", flat=True)
-        Line.objects.filter(import_job_id__in=list(earlier))._raw_delete(using="default")
         with connection.cursor() as cursor:
             cursor.execute(insert_sql, params)
             inserted = cursor.rowcount
@@ -242,23 +239,28 @@ class Lines:
         self.unknown_from = unknown_from or (source, params)
 
 
+# What the reconciliation reads of a line: its amount and the fields a duplicate key or a service line uses.
+LINE_READ = "reference, concept, amount, service_line, cut_date, plan, cost_center, usage_from, usage_to"
+
+
 def staged_lines(imp: ImportJob) -> Lines:
     qn = connection.ops.quote_name
     table = qn(ImportedLine._meta.db_table)
     accounts = qn(_account_model()._meta.db_table)
-    return Lines(f"(SELECT reference, concept, amount FROM {table} WHERE import_job_id = %s) l", [imp.pk],
+    return Lines(f"(SELECT {LINE_READ} FROM {table} WHERE import_job_id = %s) l", [imp.pk],
                  f"NOT EXISTS (SELECT 1 FROM {accounts} a WHERE a.issuer_id = %s AND a.reference = l.reference)",
                  [imp.issuer_id], analyze=table)
 
 
 def charged_lines(imp: ImportJob, rows: int, amount: Decimal) -> Lines:
-    """The lines and charges inserted by this import (visible inside the loading transaction): `rows` as
-    counted by COPY, `amount` the sum of what was sent. The sums read the typed lines (one per charge, same
-    reference and amount; found by their import index); the unknown references are the import's charges
-    without an account, found through the (account, period) index (charges have no source_import_id index)."""
+    """The lines (charges) inserted by this import (visible inside the loading transaction): `rows` as
+    counted by COPY, `amount` the sum of what was sent. Charges have no source_import_id index: the import's
+    are found among its period's (the issuer + period index); the unknown references are those without an
+    account, found through the (account, period) index."""
     qn = connection.ops.quote_name
     charges = qn(_charge_model()._meta.db_table)
-    return Lines(f"(SELECT reference, concept, amount FROM {_line_table()} WHERE import_job_id = %s) l", [imp.pk],
+    return Lines(f"(SELECT {LINE_READ} FROM {charges} WHERE issuer_id = %s AND period = %s AND source_import_id = %s) l",
+                 [imp.issuer_id, imp.period, imp.pk],
                  "TRUE", [], analyze=None, known=(rows, amount),
                  unknown_from=(f"(SELECT reference FROM {charges} WHERE account_id IS NULL AND period = %s "
                                f"AND issuer_id = %s AND source_import_id = %s) l", [imp.period, imp.issuer_id, imp.pk]))
@@ -291,10 +293,10 @@ def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines, duplicates_poss
     unknown = [r[0] for r in found]
 
     if duplicates_possible:
-        duplicates, dup_count, dup_lines, key = _duplicates(imp)
+        duplicates, dup_count, dup_lines, key = _duplicates(imp, lines)
     else:
         duplicates, dup_count, dup_lines, key = [], 0, 0, duplicate_key(imp.template)
-    service_lines = _service_lines(imp, threshold, unique_lines)
+    service_lines = _service_lines(imp, threshold, lines, unique_lines)
 
     prev = previous_period(imp.period)
     prev_params = [imp.issuer_id, Charge.Source.IMPORT, imp.operator.code, prev]
@@ -340,7 +342,7 @@ def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines, duplicates_poss
     }
 
 
-# --- service-line level (the typed lines, models.Line) ---------------------------------------------
+# --- service-line level (the typed lines: models.Line, the imported charges) -------------------------
 
 KEY_FIELDS = ("reference", "service_line", "concept", "cut_date", "plan", "cost_center", "usage_from", "usage_to")
 
@@ -377,21 +379,15 @@ def duplicate_hasher(template):
     return env["h"]
 
 
-def _line_table():
-    from facturador.imports.models import Line
-
-    return connection.ops.quote_name(Line._meta.db_table)
-
-
-def _duplicates(imp: ImportJob):
+def _duplicates(imp: ImportJob, lines: Lines):
     """Groups of the import's lines sharing the template's key: (items, groups, lines, key)."""
     key = duplicate_key(imp.template)
     qn = connection.ops.quote_name
     cols = ", ".join(qn(k) for k in key)
     extra = "" if "reference" in key else ", MIN(reference)"
     found = _fetch(f"SELECT {cols}, COUNT(*), SUM(amount), COUNT(*) OVER (), SUM(COUNT(*)) OVER (){extra} "
-                   f"FROM {_line_table()} WHERE import_job_id = %s GROUP BY {cols} HAVING COUNT(*) > 1 "
-                   f"ORDER BY COUNT(*) DESC, {cols} LIMIT {LIST_LIMIT}", [imp.pk])
+                   f"FROM {lines.source} GROUP BY {cols} HAVING COUNT(*) > 1 "
+                   f"ORDER BY COUNT(*) DESC, {cols} LIMIT {LIST_LIMIT}", lines.params)
     items = []
     for r in found:
         item = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(key, r)}
@@ -405,7 +401,7 @@ def _duplicates(imp: ImportJob):
     return items, groups, lines, key
 
 
-def _service_lines(imp: ImportJob, threshold: Decimal, unique_lines: bool = False) -> dict:
+def _service_lines(imp: ImportJob, threshold: Decimal, lines: Lines, unique_lines: bool = False) -> dict:
     """Lines new or gone since the operator's previous period, and per-line changes beyond the threshold.
 
     A service line is the file's line/identifier (or the account reference when the template maps none).
@@ -413,8 +409,7 @@ def _service_lines(imp: ImportJob, threshold: Decimal, unique_lines: bool = Fals
     kept in the result (``unique_lines``) for next period's comparison. A side known to have one line per
     service line is read as it is, without its GROUP BY (a hash aggregate with as many groups as lines).
     """
-    from facturador.imports.models import Line
-
+    Charge = _charge_model()
     prev = previous_period(imp.period)
     before = list(ImportJob.objects.filter(issuer_id=imp.issuer_id, operator_id=imp.operator_id, period=prev,
                                            loaded_at__isnull=False).order_by("-loaded_at").values_list("pk", flat=True))
@@ -422,28 +417,29 @@ def _service_lines(imp: ImportJob, threshold: Decimal, unique_lines: bool = Fals
            "new_items": [], "gone_items": [], "changed_items": [], "unique_lines": unique_lines}
     if not before:
         return out
-    if not Line.objects.filter(import_job_id__in=before[1:]).exists():
+    if not Charge.objects.filter(issuer_id=imp.issuer_id, period=prev, source_import_id__in=before[1:]).exists():
         before = before[:1]  # the latest load holds the period's lines (a load deletes those it replaces)
     prev_unique = len(before) == 1 and ImportJob.objects.filter(
         pk=before[0], reconciliation__service_lines__unique_lines=True).exists()
-    t = _line_table()
     k = "CASE WHEN service_line <> '' THEN service_line ELSE reference END"
     marks = ", ".join(["%s"] * len(before))
+    previous = (f"(SELECT service_line, reference, amount FROM {connection.ops.quote_name(Charge._meta.db_table)} "
+                f"WHERE issuer_id = %s AND period = %s AND source_import_id IN ({marks})) l")
 
-    def side(where: str, unique: bool) -> str:
+    def side(source: str, unique: bool) -> str:
         if unique:
-            return f"SELECT {k} AS k, amount AS s FROM {t} WHERE {where}"
-        return f"SELECT {k} AS k, SUM(amount) AS s FROM {t} WHERE {where} GROUP BY {k}"
+            return f"SELECT {k} AS k, amount AS s FROM {source}"
+        return f"SELECT {k} AS k, SUM(amount) AS s FROM {source} GROUP BY {k}"
     # One pass: both sides aggregated and FULL JOINed once (materialized), then each kind's count, the
     # previous lines' count and the first LIST_LIMIT of each kind (a top-N sort each, not a sort of every
     # finding: with random figures nearly every line "changed").
-    j = (f"WITH cur AS ({side('import_job_id = %s', unique_lines)}), "
-         f"prev AS ({side(f'import_job_id IN ({marks})', prev_unique)}), "
+    j = (f"WITH cur AS ({side(lines.source, unique_lines)}), "
+         f"prev AS ({side(previous, prev_unique)}), "
          f"j AS {'MATERIALIZED ' if connection.vendor == 'postgresql' else ''}(SELECT COALESCE(cur.k, prev.k) AS k, prev.s AS ps, cur.s AS cs, "
          f"CASE WHEN prev.k IS NULL THEN 'new' WHEN cur.k IS NULL THEN 'gone' "
          f"WHEN prev.s <> 0 AND ABS(cur.s - prev.s) * 100 > %s * ABS(prev.s) THEN 'changed' ELSE '' END AS what "
          f"FROM cur FULL JOIN prev ON prev.k = cur.k) ")
-    params = [imp.pk, *before, threshold]
+    params = [*lines.params, imp.issuer_id, prev, *before, threshold]
     top = "".join(f" UNION ALL SELECT * FROM (SELECT 1, what, k, ps, cs, 0, 0 FROM j WHERE what = '{kind}' ORDER BY k "
                   f"LIMIT {LIST_LIMIT}) {kind}" for kind in ("changed", "gone", "new"))
     found = _fetch(j + f"SELECT 0, what, NULL, NULL, NULL, COUNT(*), COUNT(ps) FROM j GROUP BY what{top} ORDER BY 1, 2, 3",

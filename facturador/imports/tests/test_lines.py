@@ -34,7 +34,7 @@ def test_telecom_file_typed_lines_charges_and_defects(issuer_co, operator, tmp_p
     assert (imp.rows_valid, imp.rows_invalid) == (4, 4)
     assert sorted(imp.row_errors.values_list("row_number", "column", "code")) == [
         (5, "K", "invalid_number"), (6, "L", "invalid_date"), (7, "A", "phone_invalid"), (8, "F", "negative")]
-    line = Line.objects.get(import_job=imp, row_number=9)
+    line = Line.objects.get(source_import_id=imp.pk, row_number=9)
     assert (line.service_line, line.reference, line.cost_center, line.minutes, line.iva_amount) == (
         "3100000004", "00102", "Gerencia", Decimal("124.00"), Decimal("2280.00"))
     assert line.cut_date.isoformat() == "2026-10-31" and line.period == "2026-10"
