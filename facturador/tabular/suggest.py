@@ -55,7 +55,13 @@ _DATE_RX = {
     "dd-mm-yyyy": re.compile(r"^\d{1,2}-\d{1,2}-\d{4}(?:[ T].*)?$"),
     "yyyy-mm-dd": re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[ T].*)?$"),
     "yyyy/mm/dd": re.compile(r"^\d{4}/\d{1,2}/\d{1,2}(?:[ T].*)?$"),
+    "dd.mm.yyyy": re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}(?:[ T].*)?$"),
+    "dd/mm/yy": re.compile(r"^\d{1,2}/\d{1,2}/\d{2}(?:[ T].*)?$"),
+    "dd-mm-yy": re.compile(r"^\d{1,2}-\d{1,2}-\d{2}(?:[ T].*)?$"),
 }
+# Day first (Colombia, Mexico) unless a sample proves the month first: each such format and its US twin.
+_MONTH_FIRST = {"dd/mm/yyyy": "mm/dd/yyyy", "dd-mm-yyyy": "mm-dd-yyyy", "dd.mm.yyyy": "mm.dd.yyyy",
+                "dd/mm/yy": "mm/dd/yy", "dd-mm-yy": "mm-dd-yy"}
 
 
 class _MonthNameDate:
@@ -417,12 +423,12 @@ def _date_formats(values: list) -> list[str]:
                 if rx.match(s):
                     if fmt not in seen:
                         seen.append(fmt)
-                    if fmt in ("dd/mm/yyyy", "dd-mm-yyyy"):
-                        first, second = (int(x) for x in re.split(r"[/-]", s.split()[0].split("T")[0])[:2])
+                    if fmt in _MONTH_FIRST:
+                        first, second = (int(x) for x in re.split(r"[/.-]", s.split()[0].split("T")[0])[:2])
                         day_first |= first > 12
                         month_first |= second > 12
     if month_first and not day_first:
-        seen = [{"dd/mm/yyyy": "mm/dd/yyyy", "dd-mm-yyyy": "mm-dd-yyyy"}.get(f, f) for f in seen]
+        seen = [_MONTH_FIRST.get(f, f) for f in seen]
     out = seen or ["dd/mm/yyyy"]
     if "yyyy-mm-dd" not in out:
         out.append("yyyy-mm-dd")

@@ -159,6 +159,19 @@ def test_dates_in_the_us_order_are_proposed_as_such_only_when_the_sample_proves_
     assert (us.date_formats[0], ours.date_formats[0]) == ("mm/dd/yyyy", "dd/mm/yyyy")
 
 
+def test_dotted_dates_and_two_digit_years_are_recognised_and_read():
+    """«30.09.2026» (SAP and European exports) and «30/09/26» (a spreadsheet's short date) were text."""
+    from facturador.tabular.parsers import make_parser
+
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("cut_date", "Fecha de corte", "date", ("fecha corte",))]
+    for values, fmt in ((("30.09.2026", "29.09.2026 00:00"), "dd.mm.yyyy"), (("30/09/26", "29/09/26"), "dd/mm/yy")):
+        s = suggest(_sample(("Cuenta", "Fecha corte"), ("001", values[0]), ("002", values[1])), catalog)
+        assert s.columns[1].kind == "date" and s.date_formats[0] == fmt
+        parse = make_parser("date", date_formats=s.date_formats)
+        assert [str(parse(v)) for v in values] == ["2026-09-30", "2026-09-29"]
+
+
 def test_two_header_rows_take_the_merged_cells_above_by_position():
     """«Línea» and «Cuenta» merged down over the row of sub-headers «Minutos», «Total»: found in the row above."""
     from facturador.tabular import Template
