@@ -21,7 +21,8 @@ from facturador.tabular.parsers import PARSER_NAMES
 from facturador.tabular.suggest import header_key
 
 SAMPLE_TTL = 24 * 3600  # a stored sample is removed a day after its upload
-PARSER_LABELS = {"text": "Texto", "integer": "Entero", "decimal": "Número decimal", "date": "Fecha",
+PARSER_LABELS = {"text": "Texto", "integer": "Entero", "decimal": "Número decimal", "percent": "Porcentaje",
+                 "date": "Fecha",
                  "period": "Periodo AAAA-MM", "boolean": "Sí/No", "phone": "Línea telefónica (CO)"}
 EXTRA = "extra"
 SPECS = {f.name: f for f in line_fields.LINE_FIELDS}

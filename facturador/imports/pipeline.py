@@ -107,8 +107,9 @@ def normalize_mapping(data: dict) -> dict:
         raise invalid("no_amount", "La plantilla debe mapear el valor («amount»), la cantidad y el valor unitario, "
                                    "o el valor sin impuestos.")
     for f in tpl.fields:
-        if f.field in line_fields.NUMERIC and f.parser not in ("decimal", "integer"):
-            raise invalid("not_numeric", f"El campo «{f.field}» debe ser numérico (decimal o integer).", fields=[f.field])
+        if f.field in line_fields.NUMERIC and f.parser not in ("decimal", "integer", "percent"):
+            raise invalid("not_numeric", f"El campo «{f.field}» debe ser numérico (decimal, integer o percent).",
+                          fields=[f.field])
         if f.field in line_fields.DATES and f.parser != "date":
             raise invalid("not_date", f"El campo «{f.field}» debe ser una fecha (date).", fields=[f.field])
     return tpl.to_dict()

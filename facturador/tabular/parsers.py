@@ -17,7 +17,7 @@ from typing import Any, Callable
 __all__ = ["CellError", "PARSER_NAMES", "make_parser", "make_text", "make_integer", "make_decimal",
            "make_date", "make_period", "make_boolean", "make_phone", "excel_serial_to_date", "compile_date_format"]
 
-PARSER_NAMES = ("text", "integer", "decimal", "date", "period", "boolean", "phone")
+PARSER_NAMES = ("text", "integer", "decimal", "percent", "date", "period", "boolean", "phone")
 _EXCEL_EPOCH = _dt.date(1899, 12, 30)
 _EXCEL_EPOCH_PRE_1900_03 = _dt.date(1899, 12, 31)  # serials < 61 (Excel's fictitious 1900-02-29)
 _CURRENCY = ("COL$", "MX$", "US$", "COP", "MXN", "USD", "EUR", "$", "€")
@@ -116,7 +116,7 @@ def make_text(*, zfill: int | None = None, max_length: int | None = None) -> Cal
 # ------------------------------------------------------------------------------------- numbers ---
 
 def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
-                 places: int | None = None) -> Callable[[Any], Decimal]:
+                 places: int | None = None, percent: bool = False) -> Callable[[Any], Decimal]:
     """Decimal numbers written with the given separators.
 
     Accepted (with ``decimal=","`` and ``thousands="."``): ``1234,5``, ``1.234.567,89``,
@@ -125,7 +125,11 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
     Thousands groups must be of three digits; a separator that does not belong to the configured
     format (``1,234.56`` with decimal ``,``) is an error rather than a silent misreading.
     Spreadsheet numbers (float/int) are taken as they are (float via its shortest repr).
-    ``places`` rounds half-up to that many decimals.
+    ``places`` rounds half-up to that many decimals. ``percent``: a rate in percentage points, written with or
+    without its sign (``19 %``, ``19%``, ``19``: 19).
+
+    >>> make_decimal(percent=True)("19 %"), make_decimal(percent=True)("5,5%"), make_decimal(percent=True)("19")
+    (Decimal('19'), Decimal('5.5'), Decimal('19'))
     """
     dec = decimal_separator
     th = thousands_separator or ""
@@ -154,6 +158,8 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
                 t = t.replace(sym, "")
         neg = False
         t = t.strip(_SPACES)
+        if percent and t.endswith("%"):
+            t = t[:-1].rstrip(_SPACES)
         if t.startswith("(") and t.endswith(")"):
             neg, t = True, t[1:-1].strip(_SPACES)
         if (neg or t.endswith("-")) and t[:1] in "-+" or neg and t[-1:] in "-+":
@@ -591,6 +597,8 @@ def make_parser(kind: str, *, decimal_separator: str = ",", thousands_separator:
         return make_integer(decimal_separator, thousands_separator)
     if kind == "decimal":
         return make_decimal(decimal_separator, thousands_separator, places)
+    if kind == "percent":
+        return make_decimal(decimal_separator, thousands_separator, places, percent=True)
     if kind == "date":
         return make_date(date_formats, excel_serial)
     if kind == "period":

@@ -81,6 +81,7 @@ class _MonthNameDate:
 _DATE_RX.update({"dd-mmm-yyyy": _MonthNameDate("dd-mmm-yyyy"), "dd-mmm-yy": _MonthNameDate("dd-mmm-yy")})
 _FOOTER = frozenset(DEFAULT_FOOTER_LABELS)
 _KINDS_OF_PARSER = {"text": None, "period": None, "boolean": None, "decimal": {"number", "integer"},
+                    "percent": {"number", "integer"},
                     "integer": {"integer", "number"}, "date": {"date"}, "phone": {"phone", "integer", "text"}}
 
 
@@ -387,8 +388,8 @@ def _kind(values: list, decimal_sep: str, thousands_sep: str) -> str:
             counts["phone"] += 1
         except CellError:
             pass
-        try:
-            d = v if isinstance(v, (int, float)) else number(v.strip())
+        try:  # a rate's percent sign («19 %») does not make it text
+            d = v if isinstance(v, (int, float)) else number(v.strip().removesuffix("%"))
         except (CellError, AttributeError):
             continue
         counts["number"] += 1

@@ -225,3 +225,19 @@ def test_cli_status_says_how_many_more_errors_and_how_to_see_them(issuer_co, ope
     assert out.count("  fila ") == 20 and f"… 3 más; use `import status {imp.pk} --all`" in out
     call_command("import_data", "status", str(imp.pk), "--all")
     assert capsys.readouterr().out.count("  fila ") == 23
+
+
+def test_a_rate_written_with_its_percent_sign_is_read(issuer_co, tmp_path, capsys):
+    """«19%» and «19 %» in a «Tarifa IVA» column were invalid numbers on every row: the rate fields read percentages."""
+    path = tmp_path / "consumo.csv"
+    path.write_text("Cuenta;Concepto;Tarifa IVA;Valor sin IVA;IVA;Valor total\n"
+                    "0001;Consumo;19%;1.000,00;190,00;1.190,00\n0002;Consumo;19 %;1.000,00;190,00;1.190,00\n"
+                    "0003;Consumo;0%;500,00;0,00;500,00\n0004;Consumo;5,5 %;100,00;5,50;105,50\n", encoding="utf-8")
+    call_command("import_data", "template", "suggest", str(path), "--issuer", "900373076", "--operator", "movil",
+                 "--name", "Tarifas", "--save")
+    capsys.readouterr()
+    call_command("import_data", "run", str(path), "--issuer", "900373076", "--operator", "MOVIL", "--template",
+                 "Tarifas", "--period", "2026-10", "--dry-run", "--json")
+    result = json.loads(capsys.readouterr().out)
+    assert (result["rows_valid"], result["errors"]) == (4, [])
+    assert "iva_rate" not in result["totals"]  # a sum of rates means nothing
