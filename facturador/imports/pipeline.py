@@ -271,8 +271,46 @@ def make_typed(template: Template):
         src = "\n".join(["def typed(values):", "    get = values.get", *body, f"    return ({', '.join(items)},)"])
         exec(compile(src, "<typed-line>", "exec"), env)  # noqa: S102
         typed = env["typed"]
+    fix = _rate_fixer(mapped)
+    if fix is not None:
+        inner = typed
+
+        def typed(values: dict) -> tuple:
+            return fix(inner(values))
     typed.varying, typed.blank = tuple(varying), blank
     return typed
+
+
+# (rate, its amount): a rate is proven to be a fraction when the line's net times it gives the amount.
+_RATE_AMOUNTS = tuple((TYPED_COLUMNS.index(r), TYPED_COLUMNS.index(a))
+                      for r, a in (("iva_rate", "iva_amount"), ("other_tax_rate", "other_tax_amount")))
+_NET = TYPED_COLUMNS.index("net_amount")
+
+
+def _rate_fixer(mapped: set):
+    """``fix(typed) -> typed`` for a template mapping the net, a rate and its amount, else None.
+
+    A spreadsheet cell formatted as a percentage shows «19 %» and holds 0.19 (and a CSV saved from it may say
+    «0,19»): a rate below 1 whose fraction of the net gives the line's tax (within one peso) while the same
+    number in percent does not is that fraction, read as 19. A real rate below one percent (0.5 % of 1,000 is
+    5) stays as it is.
+    """
+    pairs = [(r, a) for r, a in _RATE_AMOUNTS if {TYPED_COLUMNS[r], TYPED_COLUMNS[a], "net_amount"} <= mapped]
+    if not pairs:
+        return None
+    hundred = Decimal(100)
+
+    def fix(t: tuple) -> tuple:
+        net = t[_NET]
+        if net is None:
+            return t
+        for r, a in pairs:
+            rate, amount = t[r], t[a]
+            if (rate is not None and amount is not None and 0 < rate < 1 and abs(net * rate - amount) <= 1
+                    and abs(net * rate / hundred - amount) > 1):
+                t = t[:r] + (rate * hundred,) + t[r + 1:]
+        return t
+    return fix
 
 
 def _typed_text(name: str, v, max_len: int) -> str:

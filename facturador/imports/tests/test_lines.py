@@ -183,3 +183,20 @@ def test_duplicates_query_skipped_when_no_two_keys_are_equal(issuer_co, operator
     assert imp.reconciliation["duplicates"] == {"count": 0, "lines": 0, "items": [],
                                                 "key": ["reference", "service_line", "concept", "cut_date"]}
     assert not [q for q in ctx.captured_queries if "HAVING COUNT(*) > 1" in q["sql"]]
+
+
+def test_a_rate_stored_as_a_fraction_is_read_in_percent_when_the_amounts_prove_it():
+    """A spreadsheet's «19 %» cell holds 0.19: taken as 0.19 %, the invoice's IVA would not match its rate."""
+    from facturador.tabular import Template
+
+    typed = pipeline.make_typed(Template.from_dict({"fields": [
+        {"field": "reference", "header": "Cuenta"}, {"field": "net_amount", "header": "Neto", "parser": "decimal"},
+        {"field": "iva_rate", "header": "Tarifa", "parser": "percent"},
+        {"field": "iva_amount", "header": "IVA", "parser": "decimal"}]}))
+    rate = pipeline.TYPED_COLUMNS.index("iva_rate")
+
+    def line(net, r, iva):
+        return typed({"reference": "1", "net_amount": Decimal(net), "iva_rate": Decimal(r), "iva_amount": Decimal(iva)})
+    assert line("1000", "0.19", "190")[rate] == Decimal("19")
+    assert line("1000", "0.5", "5")[rate] == Decimal("0.5")  # 0.5 % of 1,000 is 5: a real half-percent rate
+    assert line("1000", "19", "190")[rate] == Decimal("19")
