@@ -297,7 +297,10 @@ def check_row(values: dict, rn: int, cols: dict, existing: str | None) -> tuple[
             out["address"] = address
     if "municipality_code" in cols:
         code = text("municipality_code")
-        if code and (not code.isdigit() or len(code) > 5):
+        if code and any(c.isalpha() for c in code):
+            bad("municipality_code", "invalid_dane", f"«{code}» es un nombre; se espera el código DANE del municipio "
+                "(5 dígitos, p. ej. 11001 para Bogotá D.C. o 05001 para Medellín)")
+        elif code and (not code.isdigit() or len(code) > 5):
             bad("municipality_code", "invalid_dane", "el código DANE del municipio tiene 5 dígitos")
         else:
             out["municipality_code"] = code.zfill(5) if code else ""

@@ -250,3 +250,10 @@ def test_an_upload_never_confirmed_is_removed_after_a_day(issuer_co, settings, t
     os.utime(accounts_import.stored_upload(issuer_co, old).parent, (stale, stale))
     new = accounts_import.store_upload(issuer_co, b"referencia\n2\n", "b.csv")
     assert accounts_import.stored_upload(issuer_co, old) is None and accounts_import.stored_upload(issuer_co, new)
+
+
+def test_a_municipality_written_by_name_says_the_dane_code_is_expected(issuer_co, tmp_path):
+    header = ["Código", "Propietario", "Municipio"]
+    report = run(issuer_co, xlsx(tmp_path, [["0004", "Marta", "Bogotá"], ["0005", "Rosa", "5001"]], header), dry_run=True)
+    assert [(e["row"], e["column"], e["code"]) for e in report.errors] == [(5, "C", "invalid_dane")]
+    assert "«Bogotá» es un nombre" in report.errors[0]["message"] and "11001" in report.errors[0]["message"]
