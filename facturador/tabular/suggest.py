@@ -112,6 +112,7 @@ class FieldSpec:
     options: dict | None = None
     parser_by_kind: dict | None = None   # e.g. {"phone": "phone"}: a text field whose values are phone lines
     money: bool | None = None            # False: not an amount (a usage, a quantity), never for «Valor ...» headers
+    other_units: tuple = ()              # header words that name another unit: «Datos (GB)» is no «Datos (MB)»
 
     def keys(self) -> list[str]:
         return [k for k in {header_key(s) for s in (self.label, self.name, *self.synonyms)} if k]
@@ -536,6 +537,8 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
             score, _who = _best_key(hk, {name: ks})
             if money and specs[name].money is False:
                 continue  # «Valor consumo» is no consumption
+            if specs[name].other_units and any(w in specs[name].other_units for w in hk.split(" ")):
+                continue  # the same usage in another unit: kept as an extra attribute, never mis-scaled
             if score and _compatible(specs[name], c.kind):
                 pairs.append((score, c.index, order, name))
     pairs.sort()  # ties: the left column, then the field listed first in the catalog

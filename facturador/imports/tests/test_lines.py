@@ -26,6 +26,15 @@ def test_proposal_maps_the_twelve_columns():
     assert mapping["header_row"] == 4 and mapping["checks"][0]["fields"] == ["net_amount", "iva_amount"]
 
 
+def test_usage_in_another_unit_is_not_proposed_as_minutes_or_megabytes():
+    """«Consumo datos (GB)» as MB would understate each line 1,024 times, «Voz (segundos)» as minutes 60 times."""
+    sample = Sample.from_rows([("Cuenta", "Consumo datos (GB)", "Voz (segundos)", "Datos (MB)", "Valor"),
+                               ("0001", "1,5", "120", "1536", "1.000,00")])
+    fields = {f["header"]: f["field"] for f in pipeline.propose(sample).template()["fields"]}
+    assert fields["Datos (MB)"] == "data_mb" and "minutes" not in fields.values()
+    assert fields["Consumo datos (GB)"] != "data_mb" and fields["Voz (segundos)"] == "extra.voz_segundos"
+
+
 @pytest.mark.django_db
 def test_telecom_file_typed_lines_charges_and_defects(issuer_co, operator, tmp_path):
     tpl = telecom_template(issuer_co, operator)
