@@ -15,6 +15,7 @@ from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
 
+from facturador.billing.models import Account
 from facturador.core import audit, jobs
 from facturador.core.actors import Actor
 from facturador.core.errors import Conflict, Invalid, NotFound
@@ -252,5 +253,7 @@ def dry_run_import(issuer, actor: Actor, *, operator: Operator, template: Import
         raise Invalid("imports.file.unreadable", exc.message_es, field="file", details=exc.to_dict()) from exc
     expected = bool(tpl.declared_totals and tpl.declared_totals.expected)
     errors = [e for e in result["errors"] if e["code"] != "total_missing" or expected]  # no footer: not an error
+    unknown = result["references"] - set(Account.objects.filter(issuer=issuer).values_list("reference", flat=True))
     return {"rows_read": result["rows_read"], "rows_valid": result["rows_valid"], "errors": errors,
-            "errors_total": result["errors_total"], "totals": result["totals"]}
+            "errors_total": result["errors_total"], "totals": result["totals"], "warnings": result["warnings"],
+            "unknown_references": {"count": len(unknown), "items": sorted(unknown)[:staging.LIST_LIMIT]}}

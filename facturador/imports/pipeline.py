@@ -479,10 +479,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                                           unique_lines=len(set(line_hashes)) == len(line_hashes))
     t_reconcile = time.perf_counter()
     imp.reconciliation["file_errors"] = [e.message_es for e in file_errors]
-    subtotals = stats.subtotal_rows
-    imp.reconciliation["warnings"] = list(stats.warnings) + (
-        [f"Se omitió 1 fila de subtotal (fila {subtotals[0]})." if len(subtotals) == 1 else
-         f"Se omitieron {len(subtotals)} filas de subtotal (filas {_rows_list(subtotals)})."] if subtotals else [])
+    imp.reconciliation["warnings"] = file_warnings(stats.warnings, stats.subtotal_rows)
     imp.reconciliation["empty_rows"] = stats.empty_rows
     imp.reconciliation["footer_rows"] = list(stats.footer_rows)
     figures = dict(rows_read=imp.rows_read, rows_valid=valid, rows_invalid=invalid, amount_total=imp.amount_total,
@@ -589,21 +586,35 @@ def preview_path(mapping: dict, path: str, name: str, limit: int = 50, period: s
 
 def dry_run_file(path: str, filename: str, template: Template, period: str) -> dict:
     """The whole file validated with the template and the line checks, nothing written: rows_read,
-    rows_valid, errors ({row, column, header, value, code, message}), totals per numeric field."""
+    rows_valid, errors ({row, column, header, value, code, message}), totals per numeric field, warnings
+    (`file_warnings`) and `references`, the set of the valid lines' account references."""
     from facturador.tabular.errors import RowError
     from facturador.tabular.validate import validate_file
 
     line, typed = make_line(template), make_typed(template)
+    references: set = set()
 
     def check(values, rn):
         try:
-            line(values)
+            ref = line(values)[0]
             typed(values)
         except LineError as exc:
             return [RowError(rn, None, exc.field, values.get(exc.field),
                              f"Fila {rn}, «{line_fields.label(exc.field)}»: {exc.message}.", exc.code)]
+        references.add(ref)
         return []
-    return validate_file(path, filename, template, period=period, limits=import_limits(), extra_check=check)
+    result = validate_file(path, filename, template, period=period, limits=import_limits(), extra_check=check)
+    result["warnings"] = file_warnings(result["warnings"], result["subtotal_rows"])
+    result["references"] = references
+    return result
+
+
+def file_warnings(warnings, subtotal_rows: list[int]) -> list[str]:
+    """What the import and its dry run tell about the file's shape: the mapper's warnings (a renamed sheet, a
+    moved header) and the subtotal rows skipped."""
+    s = subtotal_rows
+    return list(warnings) + ([f"Se omitió 1 fila de subtotal (fila {s[0]})." if len(s) == 1 else
+                              f"Se omitieron {len(s)} filas de subtotal (filas {_rows_list(s)})."] if s else [])
 
 
 def _rows_list(rows: list[int], shown: int = 10) -> str:

@@ -67,6 +67,7 @@ def validate_file(path: Any, filename: str | None, template: Template, *, period
         add(mapper.stats.file_errors)
     return {"rows_read": rows, "rows_valid": valid, "errors": errors, "errors_total": errors_total,
             "totals": {k: str(v) for k, v in totals.items()}, "header": list(mapper.header),
-            "sheet": src.sheet_name, "warnings": list(mapper.stats.warnings)}
+            "sheet": src.sheet_name, "warnings": list(mapper.stats.warnings),
+            "subtotal_rows": list(mapper.stats.subtotal_rows)}
 
 

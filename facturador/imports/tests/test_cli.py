@@ -241,3 +241,21 @@ def test_a_rate_written_with_its_percent_sign_is_read(issuer_co, tmp_path, capsy
     result = json.loads(capsys.readouterr().out)
     assert (result["rows_valid"], result["errors"]) == (4, [])
     assert "iva_rate" not in result["totals"]  # a sum of rates means nothing
+
+
+def test_the_dry_run_warns_of_skipped_subtotals_and_accounts_missing_from_the_register(issuer_co, tmp_path, capsys):
+    from facturador.billing.models import Account
+
+    Account.objects.create(issuer=issuer_co, reference="0001", holder_name="Ana")
+    path = tmp_path / "consumo.csv"
+    path.write_text("Cuenta;Concepto;Valor\n0001;Consumo;1.000,00\nSubtotal cuenta 0001;;1.000,00\n"
+                    "0002;Consumo;500,00\n0003;Consumo;200,00\n", encoding="utf-8")
+    call_command("import_data", "template", "suggest", str(path), "--issuer", "900373076", "--operator", "movil",
+                 "--name", "Simple", "--save")
+    capsys.readouterr()
+    call_command("import_data", "run", str(path), "--issuer", "900373076", "--operator", "MOVIL", "--template",
+                 "Simple", "--period", "2026-10", "--dry-run", "--json")
+    result = json.loads(capsys.readouterr().out)
+    assert (result["rows_read"], result["rows_valid"]) == (3, 3)
+    assert result["warnings"] == ["Se omitió 1 fila de subtotal (fila 3)."]
+    assert result["unknown_references"] == {"count": 2, "items": ["0002", "0003"]}
