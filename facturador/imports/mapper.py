@@ -75,7 +75,8 @@ def sample_file(issuer, token: str, name: str) -> str:
 
 
 def columns_with_choices(proposal, post) -> None:
-    """Apply the posted choices (`c<i>_field`, `c<i>_parser`, `c<i>_required`, `c<i>_<rule>`) to the columns."""
+    """Apply the posted choices (`c<i>_field`, `c<i>_parser`, `c<i>_required`, `c<i>_zfill`, `c<i>_<rule>`) to the
+    columns."""
     used = set()
     for c in proposal.columns:
         i = c.index
@@ -100,6 +101,15 @@ def columns_with_choices(proposal, post) -> None:
         parser = post.get(f"c{i}_parser", c.parser)
         c.parser = parser if parser in PARSER_NAMES else c.parser
         c.required = post.get(f"c{i}_required") == "1"
+        zfill = post.get(f"c{i}_zfill")
+        if zfill is not None:  # zeros on the left up to that many digits (accounts a spreadsheet stored as numbers)
+            zfill = zfill.strip()
+            if zfill and not (zfill.isdigit() and 1 <= int(zfill) <= 48):
+                raise Invalid("imports.mapping.invalid", f"Columna {c.letter}: los ceros a la izquierda llegan a un "
+                              f"número de dígitos entre 1 y 48, no «{zfill}».", field="mapping")
+            c.options = {k: v for k, v in (c.options or {}).items() if k != "zfill"}
+            if zfill:
+                c.options["zfill"] = int(zfill)
         rules = {}
         for key in ("min", "max", "pattern"):
             v = post.get(f"c{i}_{key}", "").strip()

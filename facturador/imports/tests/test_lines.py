@@ -209,3 +209,26 @@ def test_a_rate_stored_as_a_fraction_is_read_in_percent_when_the_amounts_prove_i
     assert line("1000", "0.19", "190")[rate] == Decimal("19")
     assert line("1000", "0.5", "5")[rate] == Decimal("0.5")  # 0.5 % of 1,000 is 5: a real half-percent rate
     assert line("1000", "19", "190")[rate] == Decimal("19")
+
+
+@pytest.mark.django_db
+def test_visual_mapper_sets_and_clears_the_zero_padding_of_a_column(issuer_co, admin_co, client, tmp_path):
+    """Accounts a spreadsheet stored as numbers need padding the mapper could only show, not change."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from facturador.imports.models import ImportTemplate
+
+    client.force_login(admin_co)
+    data = write_telecom_xlsx(tmp_path / "c.xlsx").read_bytes()
+    base = {"operator_code": "movil", "operator_name": "Operador Móvil", "period": "2026-10", "change_threshold": "30"}
+    ctx = client.post("/importaciones/plantillas/mapear/", {**base, "name": "D", "sample": SimpleUploadedFile(
+        "c.xlsx", data)}).context
+    for name, zfill in (("Con ceros", "10"), ("Sin ceros", "")):
+        post = {**base, "name": name, "token": ctx["token"], "sample_name": ctx["sample_name"], "header_row": "4",
+                "save": "1"}
+        for c in ctx["columns"]:
+            post.update({f"c{c['i']}_field": c["field"], f"c{c['i']}_parser": c["parser"]})
+        post["c1_zfill"] = zfill  # «Cuenta»
+        assert client.post("/importaciones/plantillas/mapear/", post).status_code == 302
+        reference = next(f for f in ImportTemplate.objects.get(name=name).mapping["fields"] if f["field"] == "reference")
+        assert reference["zfill"] == (int(zfill) if zfill else None)
