@@ -53,6 +53,16 @@ Where the backend's time goes (200k-line COPY into tables holding a period alrea
 about 6 us per row for each table, half of it indexes — charge (issuer, period, reference) 2.4 us, charge
 (account, period) 1.4, line (issuer, reference) 1.7, line (import, row) 1.35; the rest is heap, WAL and parsing.
 Goal still not met: one row per line (or fewer indexes) is the lever for the backend.
+
+Later still on 2026-12-05, idle machine, 1M rows, an imported line made its charge (one COPY per batch instead of
+two; migration imports 0007), main -> branch:
+    five-column csv   79.1k -> 115.2k rows/s   worker 8.4 -> 8.1 CPU-s    PostgreSQL backend 9.9 -> 6.3 CPU-s
+    five-column xlsx  55.8k -> 61.2k rows/s    worker 12.3 -> 12.5 CPU-s  PostgreSQL backend 14.1 -> 10.0 CPU-s
+    telecom csv       61.9k -> 59.9k rows/s    worker 15.2 -> 15.8 CPU-s  PostgreSQL backend 11.3 -> 6.8 CPU-s
+    telecom xlsx      32.9k -> 34.4k rows/s    worker 25.0 -> 24.4 CPU-s  PostgreSQL backend 16.1 -> 11.2 CPU-s
+The telecom files are now bound by the worker's one core (read + map + validate + COPY text: 12.2 us of CPU per
+CSV row without a database); reaching 100k rows/s would need that work on both cores as well as a third less
+of it (22.6 CPU-s in all today for 1M rows, at most 88k rows/s on two cores even perfectly shared).
 """
 
 from __future__ import annotations
