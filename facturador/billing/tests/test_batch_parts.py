@@ -86,3 +86,16 @@ def test_a_chunk_file_written_after_its_invoices_pdfs_is_used(batch10, media):
     engine.build_part(batch10, part)
     assert f"LP{invoices[9].number}" in page_texts(media / part.pdf)[0]
     assert Path(media / part.pdf).exists() and not marker.exists()
+
+
+def test_an_invoice_pdf_is_written_in_place_the_first_time_and_replaced_whole_after(tmp_path):
+    """One file-system operation for a new PDF; a re-render (or a file left half-written by a killed worker)
+    is replaced through a temporary file, so a reader never sees part of it."""
+    from facturador.billing.batch import _write_new
+
+    path, tmp = tmp_path / "0001.pdf", tmp_path / ".0001.pdf.1.tmp"
+    _write_new(path, tmp, b"%PDF-first")
+    assert path.read_bytes() == b"%PDF-first" and not tmp.exists()
+    path.write_bytes(b"%PDF-ha")  # what a killed worker left
+    _write_new(path, tmp, b"%PDF-again")
+    assert path.read_bytes() == b"%PDF-again" and not tmp.exists()
