@@ -125,20 +125,21 @@ def lines_for(issuer, filters: dict | None = None):
     """The lines of the issuer's loaded imports (a dry run or a replaced import has none), filtered by
     import id, operator code, period, account reference, service line, cost center, concept, plan
     (exact, account and line also by prefix with a trailing *) and extra attributes (`attr.<name>=value`)."""
-    from facturador.imports.models import Line
+    from facturador.imports.models import ImportJob, Line
 
     f = {k: (v or "").strip() for k, v in (filters or {}).items() if v not in (None, "")}
     qs = Line.objects.filter(issuer=issuer)  # only a loaded import has charges (see models.Line)
-    if f.get("import_id", "").isdigit():
+    if f.get("import_id", "").isdigit():  # within its period (charges have no source_import_id index)
         qs = qs.filter(source_import_id=int(f["import_id"]))
+        if not f.get("period"):
+            f["period"] = ImportJob.objects.filter(issuer=issuer, pk=int(f["import_id"])).values_list(
+                "period", flat=True).first() or ""
     if f.get("operator"):
         qs = qs.filter(source_operator=f["operator"].upper())
     if f.get("period"):
         qs = qs.filter(period=f["period"])
     elif f.get("account"):  # an account's lines of every period: one descent of the (issuer, period, reference)
         # index per period the issuer has imported, instead of reading all its charges
-        from facturador.imports.models import ImportJob
-
         qs = qs.filter(period__in=list(ImportJob.objects.filter(issuer=issuer, loaded_at__isnull=False)
                                        .order_by().values_list("period", flat=True).distinct()))
     for key, column in (("account", "reference"), ("service_line", "service_line"), ("cost_center", "cost_center"),
