@@ -34,15 +34,7 @@ from django.utils import timezone
 
 from facturador.imports import staging
 from facturador.imports.models import ImportJob, ImportRowError
-
-TYPED_COLUMNS = ("service_line", "plan", "cost_center", "quantity", "unit", "minutes", "data_mb", "sms", "kwh",
-                 "net_amount", "iva_rate", "iva_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from",
-                 "usage_to", "extra")  # = pipeline.TYPED_COLUMNS (pipeline imports this module)
-# Where the typed tuple goes on the line's charge (billing.Charge): every column but the typed quantity (the
-# charge's own quantity is the line's), the IVA rate and value into the charge's tax_rate and tax_amount.
-TYPED_ON_CHARGE = tuple(i for i, c in enumerate(TYPED_COLUMNS) if c != "quantity")
-CHARGE_TYPED_COLUMNS = tuple({"iva_rate": "tax_rate", "iva_amount": "tax_amount"}.get(TYPED_COLUMNS[i], TYPED_COLUMNS[i])
-                             for i in TYPED_ON_CHARGE)
+from facturador.imports.staging import CHARGE_TYPED_COLUMNS, TYPED_COLUMNS, TYPED_ON_CHARGE
 
 
 def _copy_value(v) -> str:

@@ -207,10 +207,7 @@ def make_line(template: Template | None = None, *, db_rounds: bool = False):
 
 _line = make_line()
 
-# The typed part of a line (its charge's columns besides reference/concept/amount; see loading.TYPED_ON_CHARGE).
-TYPED_COLUMNS = ("service_line", "plan", "cost_center", "quantity", "unit", "minutes", "data_mb", "sms", "kwh",
-                 "net_amount", "iva_rate", "iva_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from",
-                 "usage_to", "extra")
+TYPED_COLUMNS = staging.TYPED_COLUMNS  # the typed part of a line, in make_typed's order
 _TEXT_MAX = {"service_line": 48, "plan": 120, "cost_center": 120, "unit": 20}
 # numeric(p, s): |value| < 10 ** (p - s); one unit of margin, the database rounds the last places.
 _NUM_MAX = {"quantity": Decimal("1e10") - 1, "minutes": Decimal("1e12") - 1, "data_mb": Decimal("1e13") - 1,

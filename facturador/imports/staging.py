@@ -20,12 +20,19 @@ from facturador.imports.models import ImportedLine, ImportJob
 
 logger = logging.getLogger(__name__)
 
-# The staged line: the charge's own columns, then its typed ones (`loading.CHARGE_TYPED_COLUMNS`, which
-# this tuple ends with: the StagingLoader writes them in that order).
+# The typed part of a line, as `pipeline.make_typed` returns it (its charge's columns besides reference, concept,
+# quantity, unit price and amount), in this order.
+TYPED_COLUMNS = ("service_line", "plan", "cost_center", "quantity", "unit", "minutes", "data_mb", "sms", "kwh",
+                 "net_amount", "iva_rate", "iva_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from",
+                 "usage_to", "extra")
+# Where the typed tuple goes on the line's charge (billing.Charge): every column but the typed quantity (the
+# charge's own quantity is the line's), the IVA rate and value into the charge's tax_rate and tax_amount.
+TYPED_ON_CHARGE = tuple(i for i, c in enumerate(TYPED_COLUMNS) if c != "quantity")
+CHARGE_TYPED_COLUMNS = tuple({"iva_rate": "tax_rate", "iva_amount": "tax_amount"}.get(TYPED_COLUMNS[i], TYPED_COLUMNS[i])
+                             for i in TYPED_ON_CHARGE)
+# The staged line: the charge's own columns, then its typed ones (the StagingLoader writes them in that order).
 STAGING_COLUMNS = ("import_job_id", "row_number", "reference", "concept", "quantity", "unit_price", "amount",
-                   "service_line", "plan", "cost_center", "unit", "minutes", "data_mb", "sms", "kwh", "net_amount",
-                   "tax_rate", "tax_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from", "usage_to",
-                   "extra")
+                   *CHARGE_TYPED_COLUMNS)
 LIST_LIMIT = 200  # rows kept in the reconciliation summary per finding (the counts are complete)
 
 
@@ -369,8 +376,6 @@ def duplicate_hasher(template):
     >>> h("7", "Consumo", t) == h("7", "Cargo fijo", t), h("7", "Consumo", t) == h("8", "Consumo", t)
     (True, False)
     """
-    from facturador.imports.loading import TYPED_COLUMNS
-
     parts = [k if k in ("reference", "concept") else f"t[{TYPED_COLUMNS.index(k)}]" for k in duplicate_key(template)]
     env: dict = {}
     # Generated from the key's field names and indexes only (KEY_FIELDS: no user text in the source).
@@ -397,8 +402,8 @@ def _duplicates(imp: ImportJob, lines: Lines):
             item["reference"] = r[n + 4]
         item.setdefault("concept", "")
         items.append(item)
-    groups, lines = (found[0][len(key) + 2], found[0][len(key) + 3]) if found else (0, 0)
-    return items, groups, lines, key
+    groups, grouped = (found[0][len(key) + 2], found[0][len(key) + 3]) if found else (0, 0)
+    return items, groups, grouped, key
 
 
 def _service_lines(imp: ImportJob, threshold: Decimal, lines: Lines, unique_lines: bool = False) -> dict:
