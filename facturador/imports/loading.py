@@ -19,6 +19,7 @@ progress updates), then one short transaction swaps them into the charges.
 Interface: ``with loader: write(batch)...; end_rows(); reconcile(...); commit(...) or discard()``.
 A batch is a list of (row_number, reference, concept, quantity, unit_price, amount, typed) where `typed` is
 `pipeline.make_typed`'s tuple (`pipeline.TYPED_COLUMNS`): each line becomes one charge, typed (`models.Line`).
+The direct loader's batches may also hold a line's COPY text already written (`fastlines`).
 """
 
 from __future__ import annotations
@@ -439,7 +440,11 @@ class DirectLoader:
             fmt = self._typed_text = typed_formatter(self.typed_varying, self.typed_blank)
         last_typed, last_text = None, ""
         last_qty, qty_text = None, ""
-        for rn, ref, concept, qty, price, amount, typed in batch:
+        for item in batch:
+            if item.__class__ is str:  # a line the fast path wrote (fastlines)
+                out.append(item)
+                continue
+            rn, ref, concept, qty, price, amount, typed = item
             c = concepts.get(concept)
             if c is None:
                 c = _copy_text(concept)

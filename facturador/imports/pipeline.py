@@ -32,7 +32,7 @@ from facturador.core.errors import Invalid
 from facturador.core.jobs import JobContext, JobFailed
 from facturador.core.models import Job
 from facturador.imports import fields as line_fields
-from facturador.imports import loading, services, staging
+from facturador.imports import fastlines, loading, services, staging
 from facturador.imports.models import ImportJob, ImportRowError
 from facturador.tabular.errors import ImportFileError, column_letter, error_dict
 from facturador.tabular.isolated import preview_isolated, sample_isolated
@@ -233,7 +233,7 @@ def make_typed(template: Template):
     facturador.imports.pipeline.LineError: ('service_line', 'el texto tiene más de 48 caracteres')
     """
     mapped = {f.field for f in template.fields}
-    blank = ("", "", "", None, "", None, None, None, None, None, None, None, None, None, None, None, None, "{}")
+    blank = staging.TYPED_BLANK
     extras = [(f.field, f.field[len(line_fields.EXTRA_PREFIX):]) for f in template.fields
               if f.field.startswith(line_fields.EXTRA_PREFIX)]
     # Generated from field names, indexes and limits only (no user text in the source).
@@ -405,6 +405,20 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     loader.typed_varying, loader.typed_blank = typed.varying, typed.blank  # its COPY text of the unmapped, once
     columns = {p.name: p.col for p in mapper._plan}  # field -> column letter, for the line checks' errors
     add_error = errors.add
+
+    def flush():
+        ctx.check_cancel()
+        loader.write(buf)
+        buf.clear()
+        if throttle:
+            time.sleep(throttle)
+        ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number), errors=invalid)
+
+    # Clean CSV rows straight to COPY text (the direct loader): their lines join `buf` in file order.
+    taker = None if loader.method != "copy-direct" else fastlines.line_taker(
+        template, mapper, loader, staging.duplicate_key(imp.template), out=buf, flush=flush, add_hash=add_hash,
+        add_line_hash=add_line_hash)
+    mapper.take = taker
     try:
         for mr in mapper:
             n += 1
@@ -436,13 +450,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                     add_hash(key_hash(ref, concept, extra))
                     add_line_hash(hash(extra[0] or ref))
             if len(buf) >= batch_size:
-                ctx.check_cancel()
-                loader.write(buf)
-                if throttle:
-                    time.sleep(throttle)
-                buf = []
-                ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number),
-                             errors=invalid)
+                flush()
             elif not n & 1023:
                 ctx.check_cancel()
                 ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number),
@@ -452,6 +460,10 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     ctx.check_cancel()
     loader.write(buf)
     loader.end_rows()
+    if taker is not None:
+        taken, cents = taker.counts
+        valid += taken
+        amount_total += Decimal(cents).scaleb(-2)
     stats = mapper.stats
     file_errors = [e for e in stats.file_errors
                    if not (e.code == "total_missing" and not (template.declared_totals and template.declared_totals.expected))]

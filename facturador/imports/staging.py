@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 TYPED_COLUMNS = ("service_line", "plan", "cost_center", "quantity", "unit", "minutes", "data_mb", "sms", "kwh",
                  "net_amount", "iva_rate", "iva_amount", "other_tax_rate", "other_tax_amount", "cut_date", "usage_from",
                  "usage_to", "extra")
+# The typed tuple of a line that maps none of them (text columns "", the others None, `extra` "{}").
+TYPED_BLANK = ("", "", "", None, "", None, None, None, None, None, None, None, None, None, None, None, None, "{}")
 # Where the typed tuple goes on the line's charge (billing.Charge): every column but the typed quantity (the
 # charge's own quantity is the line's), the IVA rate and value into the charge's tax_rate and tax_amount.
 TYPED_ON_CHARGE = tuple(i for i, c in enumerate(TYPED_COLUMNS) if c != "quantity")

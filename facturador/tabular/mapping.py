@@ -440,6 +440,10 @@ class RowMapper:
         self.missing_columns: list[str] = []
         self.available_columns: list[str] = []
         self._spreadsheet = source.file_type != "csv"
+        # ``take(row, row_number) -> bool``, set before iterating: a consumer that takes a clean data row whole (it
+        # is then counted as a data row and not yielded; False: the row is mapped and yielded as usual). Empty,
+        # footer and subtotal rows never reach it. Its caller answers for its results being the mapped row's.
+        self.take: Callable[[tuple, int], bool] | None = None
         self._read_header(strict_columns)
         self._compile()
         self._it = self._run()
@@ -666,6 +670,7 @@ class RowMapper:
         checker = self._checker
         quick = self._quick
         no_failed: frozenset = frozenset()
+        take = self.take
         footer_row: tuple | None = None
         footer_num = 0
         for row in src:
@@ -694,6 +699,9 @@ class RowMapper:
                     stats.footer_rows.append(rn)
                     footer_row, footer_num = row, rn
                     continue
+            if take is not None and take(row, rn):
+                stats.data_rows += 1
+                continue
             try:
                 values = fast(row)
             except Exception:

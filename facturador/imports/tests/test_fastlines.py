@@ -1,0 +1,228 @@
+"""The fast path (fastlines) loads exactly what the general path would: each row it takes, compared with the line
+the general path maps and formats for it; every row it leaves is one the general path handles."""
+
+import csv
+import random
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+
+from facturador.imports import fastlines, loading, pipeline, staging
+from facturador.tabular.mapping import Template, map_rows
+from facturador.tabular.readers import open_rows
+
+HEADER = ["Línea", "Cuenta", "Centro de costo", "Plan", "Concepto", "Minutos", "Datos (MB)", "SMS", "Valor sin IVA",
+          "IVA", "Valor total", "Fecha corte"]
+
+
+def telecom_mapping(**changes):
+    fields = [
+        {"field": "service_line", "header": "Línea", "parser": "phone"},
+        {"field": "reference", "header": "Cuenta", "parser": "text", "required": True, "max_length": 48},
+        {"field": "cost_center", "header": "Centro de costo"},
+        {"field": "plan", "header": "Plan"},
+        {"field": "concept", "header": "Concepto", "max_length": 200},
+        {"field": "minutes", "header": "Minutos", "parser": "decimal", "rules": {"non_negative": True}},
+        {"field": "data_mb", "header": "Datos (MB)", "parser": "decimal", "rules": {"non_negative": True}},
+        {"field": "sms", "header": "SMS", "parser": "integer", "rules": {"non_negative": True}},
+        {"field": "net_amount", "header": "Valor sin IVA", "parser": "decimal", "decimal_places": 2},
+        {"field": "iva_amount", "header": "IVA", "parser": "decimal", "decimal_places": 2},
+        {"field": "amount", "header": "Valor total", "parser": "decimal", "decimal_places": 2},
+        {"field": "cut_date", "header": "Fecha corte", "parser": "date", "rules": {"period_days": 10}},
+    ]
+    mapping = {"fields": fields, "header_row": 1, "decimal_separator": ",", "thousands_separator": ".",
+               "declared_totals": None, "checks": [{"kind": "sum", "fields": ["net_amount", "iva_amount"],
+                                                    "equals": "amount", "tolerance": "1"}]}
+    mapping.update(changes)
+    return mapping
+
+
+CLEAN = ["3001234567", "0001", "Ventas", "Plan 20GB", "Cargo básico", "120", "2048,5", "10", "10000,00", "1900,00",
+         "11900,00", "30/09/2026"]
+# What real files put in each column: clean values, and what a clerk's or an export's hand adds.
+CHOICES = [
+    ["3001234567", "300 123 4567", "+573001234568", "6017654321", "31000002", "", "abc", "3001234567 "],
+    ["0001", " 0002 ", "12", "A\\B", "x" * 49, "Ñandú", "", "00" * 24],
+    ["Ventas", "", "Logística", "a\tb", "x" * 121],
+    ["Plan 20GB", "", "Plan\\Ilimitado"],
+    ["Cargo básico", "Consumo", "", "y" * 201, "Roaming\ninternacional", "Cargo «fijo»"],
+    ["120", "0", "", "12,5", "0012", "-5", "1.234", "(3)", "1e5", "abc", "99999999999999", "1,2,3"],
+    ["2048,5", "0", "", "1.024,25", "-1", "12,", ",5", "9999999999999"],
+    ["10", "0", "", "-2", "1,5", "1.000"],
+    ["10000,00", "10.000,00", "10000", "10000,5", "-10000,00", "", "$ 10.000,00", "abc", "99999999999999,00"],
+    ["1900,00", "1.900,00", "", "1900", "-1900,00", "0,00"],
+    ["11900,00", "11.900,00", "11900", "11900,50", "11902,00", "", "-11900,00", "N/A", "11899,01"],
+    ["30/09/2026", "2026-09-30", "31/02/2026", "", "01/01/2020", "05/10/2026", "30.09.2026"],
+]
+
+
+def rows(n=3000, seed=11):
+    rnd = random.Random(seed)
+    out = [list(CLEAN)]
+    for _ in range(n):
+        row = list(CLEAN)
+        for k in rnd.sample(range(12), rnd.choice((0, 1, 1, 2, 3))):
+            row[k] = rnd.choice(CHOICES[k])
+        out.append(row)
+    return out
+
+
+def write_csv(path, data):
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, delimiter=";")
+        w.writerow(HEADER)
+        w.writerows(data)
+    return path
+
+
+class _Copy:
+    def __init__(self):
+        self.text = []
+
+    def put(self, data):
+        self.text.append(data)
+
+
+def direct_loader(accounts):
+    """A DirectLoader's formatting alone: its write() into a list (no database)."""
+    ld = object.__new__(loading.DirectLoader)
+    ld.accounts, ld._suffix, ld._concepts, ld._typed_text, ld.written = accounts, "9\t2026-09", {}, None, 0
+    ld._copy = _Copy()
+    return ld
+
+
+def general_lines(path, mapping, accounts):
+    """Row number -> (COPY line, duplicate-key hash, line hash, amount) by the general path (pipeline._load's)."""
+    tpl = Template.from_dict(mapping)
+    src = open_rows(str(path), path.name)
+    mapper = map_rows(src, tpl, period="2026-09")
+    line, typed = pipeline.make_line(tpl, db_rounds=True), pipeline.make_typed(tpl)
+    key_hash = staging.duplicate_hasher(SimpleNamespace(duplicate_key=[]))
+    ld = direct_loader(accounts)
+    ld.typed_varying, ld.typed_blank = typed.varying, typed.blank
+    out = {}
+    for mr in mapper:
+        if mr.errors:
+            continue
+        try:
+            ref, concept, qty, price, amount = line(mr.values)
+            extra = typed(mr.values)
+        except pipeline.LineError:
+            continue
+        ld.write([(mr.row_number, ref, concept, qty, price, amount, extra)])
+        out[mr.row_number] = (ld._copy.text.pop(), key_hash(ref, concept, extra), hash(extra[0] or ref), amount)
+    src.close()
+    return out
+
+
+def fast_lines(path, mapping, accounts):
+    """Row number -> (COPY line, hashes) for the rows the fast path takes, and its counts."""
+    tpl = Template.from_dict(mapping)
+    src = open_rows(str(path), path.name)
+    mapper = map_rows(src, tpl, period="2026-09")
+    out, hashes, line_hashes = [], [], []
+    take = fastlines.line_taker(tpl, mapper, direct_loader(accounts), staging.duplicate_key(SimpleNamespace(
+        duplicate_key=[])), out=out, flush=lambda: None, add_hash=hashes.append, add_line_hash=line_hashes.append)
+    assert take is not None
+    taken = {}
+
+    def spy(row, rn):
+        before = len(out)
+        if take(row, rn):
+            taken[rn] = (out[before], hashes[-1], line_hashes[-1])
+            return True
+        assert len(out) == before
+        return False
+    mapper.take = spy
+    for _ in mapper:
+        pass
+    src.close()
+    return taken, take.counts
+
+
+def same_line(a: str, b: str) -> bool:
+    """Two COPY lines with the same values (a number may be written «0012» or «12»)."""
+    fa, fb = a.rstrip("\n").split("\t"), b.rstrip("\n").split("\t")
+    if len(fa) != len(fb):
+        return False
+    for x, y in zip(fa, fb):
+        if x != y:
+            try:
+                if Decimal(x) != Decimal(y):
+                    return False
+            except ArithmeticError:
+                return False
+    return True
+
+
+def test_every_row_taken_is_loaded_as_the_general_path_loads_it(tmp_path):
+    path = write_csv(tmp_path / "consumo.csv", rows())
+    accounts = {"0001": 7, "12": 8}
+    general = general_lines(path, telecom_mapping(), accounts)
+    taken, (count, cents) = fast_lines(path, telecom_mapping(), accounts)
+    assert 2 in taken  # the clean row
+    assert len(taken) > 1000 and len(general) > len(taken)  # the odd rows went the general way
+    for rn, (text, key, line_key) in taken.items():
+        assert rn in general, f"row {rn} taken but refused by the general path"
+        g_text, g_key, g_line_key, _ = general[rn]
+        assert same_line(text, g_text), (rn, text, g_text)
+        assert (key, line_key) == (g_key, g_line_key), rn
+    assert count == len(taken)
+    assert Decimal(cents).scaleb(-2) == sum(general[rn][3] for rn in taken)
+
+
+def test_the_clean_row_is_written_as_its_charge(tmp_path):
+    path = write_csv(tmp_path / "consumo.csv", [CLEAN])
+    taken, _ = fast_lines(path, telecom_mapping(), {"0001": 7})
+    fields = taken[2][0].rstrip("\n").split("\t")
+    assert fields[:7] == ["0001", "Cargo básico", "1", "11900.00", "11900.00", "7", "2"]
+    assert fields[-2:] == ["9", "2026-09"]
+
+
+@pytest.mark.parametrize("change", [
+    {"fields": telecom_mapping()["fields"] + [{"field": "extra.zona", "header": "Plan"}]},
+    {"declared_totals": {"fields": ["amount"]}},
+    {"fields": [dict(f, rules={"max": 10}) if f["field"] == "minutes" else f for f in telecom_mapping()["fields"]]},
+    {"fields": [dict(f, field="quantity") if f["field"] == "minutes" else f for f in telecom_mapping()["fields"]]},
+    {"fields": [dict(f, decimal_places=None) if f["field"] == "amount" else f for f in telecom_mapping()["fields"]]},
+])
+def test_templates_it_does_not_cover_go_the_general_way(tmp_path, change):
+    path = write_csv(tmp_path / "consumo.csv", [CLEAN])
+    tpl = Template.from_dict(telecom_mapping(**change))
+    src = open_rows(str(path), path.name)
+    mapper = map_rows(src, tpl, period="2026-09")
+    assert fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=[], flush=None, add_hash=None,
+                                add_line_hash=None) is None
+    src.close()
+
+
+def test_a_spreadsheet_goes_the_general_way(tmp_path):
+    from facturador.tabular.tests.builders import write_xlsx
+
+    path = write_xlsx(tmp_path / "consumo.xlsx", {"Detalle": [HEADER, CLEAN]})
+    tpl = Template.from_dict(telecom_mapping())
+    src = open_rows(str(path), path.name)
+    mapper = map_rows(src, tpl, period="2026-09")
+    assert fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=[], flush=None, add_hash=None,
+                                add_line_hash=None) is None
+    src.close()
+
+
+def test_a_batch_is_flushed_when_full(tmp_path, settings):
+    settings.FACTURADOR_IMPORT_BATCH_SIZE = 3
+    path = write_csv(tmp_path / "consumo.csv", [CLEAN] * 7)
+    tpl = Template.from_dict(telecom_mapping())
+    src = open_rows(str(path), path.name)
+    mapper = map_rows(src, tpl, period="2026-09")
+    out, sent = [], []
+
+    def flush():
+        sent.append(len(out))
+        out.clear()
+    mapper.take = fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=out, flush=flush,
+                                       add_hash=lambda h: None, add_line_hash=lambda h: None)
+    assert list(mapper) == [] and mapper.stats.data_rows == 7
+    assert (sent, len(out)) == ([3, 3], 1)
+    src.close()
+
