@@ -1,20 +1,21 @@
-"""Clean CSV rows straight to their charge's COPY text: the direct loader's hot path.
+"""Clean rows straight to their charge's COPY text: the direct loader's hot path.
 
-For a clean row of a CSV file, `pipeline._load` would build the mapper's dict of parsed values, check its rules,
-turn it into the line and its typed tuple, and the loader would format those back into COPY text: about 11 µs of
-CPU per row of a twelve-column telecom file, which made the worker's one core the bound of the whole import.
+For a clean row, `pipeline._load` would build the mapper's dict of parsed values, check its rules, turn it into the
+line and its typed tuple, and the loader would format those back into COPY text: about 11 µs of CPU per row of a
+twelve-column telecom CSV (18 µs from an xlsx), which made the worker's one core the bound of the whole import.
 `line_taker` generates, for a template whose fields and rules it knows, one function that takes such a row and
 writes its COPY line directly (≈ 4 µs): the cell text itself where it already is what PostgreSQL reads
-(``1234,56`` → ``1234.56``), cents as integers for the amount total and the net + taxes = total check, a memo per
-distinct date. Any row it is not sure of — an empty or odd cell, a value its parser would refuse or round, a
-negative usage, a total that does not add up, a text to escape — it leaves to the general path (it returns
-False), which then maps and reports that row as before. So it changes no result: for every row it takes, the
-line is the one the general path would have loaded (`tests/test_fastlines.py` compares both on varied rows).
+(``1234,56`` → ``1234.56``; a spreadsheet number's shortest repr), cents as integers for the amount total and the
+net + taxes = total check, a memo per distinct date. Any row it is not sure of — an empty or odd cell, a value its
+parser would refuse or round, a negative usage, a total that does not add up, a text to escape — it leaves to the
+general path (it returns False), which then maps and reports that row as before. So it changes no result: for
+every row it takes, the line is the one the general path would have loaded (`tests/test_fastlines.py` compares
+both on varied rows of a CSV and of an xlsx).
 
-Templates it does not cover (it returns None and every row takes the general path): spreadsheets (their cells
-are numbers and dates already), declared totals, a quantity or unit price column, tax rates (their fraction
-fix), `extra.*` attributes, defaults, parsers other than text, phone, decimal, integer and date, rules other
-than non-negative and days around the period, a duplicate key with a number.
+Templates it does not cover (it returns None and every row takes the general path): declared totals, a quantity
+or unit price column, tax rates (their fraction fix), `extra.*` attributes, defaults, parsers other than text,
+phone, decimal, integer and date, rules other than non-negative and days around the period, a duplicate key with
+a number.
 """
 
 from __future__ import annotations
@@ -51,20 +52,36 @@ def _number_text(parse, v: str) -> str:
     return text
 
 
+def _float_text(parse, v, places: int | None) -> str:
+    """A spreadsheet number's COPY text: a float's shortest repr as the parser reads it (``Decimal(repr(v))``, padded
+    to `places` decimals when it has no more: nothing to round); anything else through the parser. `places` -1:
+    an integer column (always the parser)."""
+    if v.__class__ is float and places != -1:
+        r = repr(v)
+        dot = r.find(".")
+        if dot > 0 and "e" not in r:  # plain notation (not 1e-05, inf or nan)
+            if places is None:
+                return r
+            d = len(r) - dot - 1
+            if d <= places:
+                return r + "0" * (places - d)
+    return _number_text(parse, v)
+
+
 def _date_memo(parse, bounds):
     """``get(v) -> (iso text, date)`` for a date cell, remembered per distinct text; `_Skip` when the parser refuses
     it or it falls outside `bounds` (the period's days rule)."""
     cache: dict = {}
     get = cache.get
 
-    def date(v: str):
-        got = get(v)
+    def date(v):
+        got = get(v) if v.__class__ is str else None  # a cell's date or serial number: parsed each time
         if got is None:
             d = parse(v)
             if bounds is not None and not bounds[0] <= d <= bounds[1]:
                 raise _Skip
             got = (d.isoformat(), d)
-            if len(cache) < DATE_MEMO:
+            if v.__class__ is str and len(cache) < DATE_MEMO:
                 cache[v] = got
         return got
     return date
@@ -80,8 +97,9 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
     [lines taken, their amounts in cents].
     """
     t = template
-    if mapper.source.file_type != "csv" or t.declared_totals or any(fm.sum_total for fm in t.fields):
+    if t.declared_totals or any(fm.sum_total for fm in t.fields):
         return None
+    sheet = mapper.source.file_type != "csv"  # cells may be numbers and dates besides text
     plan = {p.name: p for p in mapper._plan}
     fms = {fm.field: fm for fm in t.fields}
     if "reference" not in fms or "amount" not in fms or fms["amount"].decimal_places != 2:
@@ -116,7 +134,7 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
             return None
 
     dec = t.decimal_separator
-    env: dict = {"_Skip": _Skip, "_num": _number_text, "OUT": out.append, "OUTL": out, "FLUSH": flush,
+    env: dict = {"_Skip": _Skip, "_num": _number_text, "_fnum": _float_text, "OUT": out.append, "OUTL": out, "FLUSH": flush,
                  "H": add_hash, "HL": add_line_hash, "ACC": loader.accounts.get, "COUNTS": [0, 0], "NULL": _NULL,
                  "BATCH": loader_batch_size()}
     body: list[str] = []
@@ -125,10 +143,13 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
     for k, fm in enumerate(t.fields):
         name, p = fm.field, plan[fm.field]
         v, x = f"v{k}", f"x{k}"
-        parse = p.parse.for_str or p.parse
-        env[f"P{k}"] = parse
-        body.append(f"    {v} = row[{p.idx}].strip()")
+        env[f"P{k}"], env[f"Q{k}"] = p.parse.for_str or p.parse, p.parse  # for text cells, for any cell
+        if sheet:
+            body.append(f"    {v} = c.strip() if (c := row[{p.idx}]).__class__ is str else c")
+        else:
+            body.append(f"    {v} = row[{p.idx}].strip()")
         required = p.required or name in ("reference", "concept", "amount")
+        empty = f'{v} == ""' if sheet else f"not {v}"  # a number 0 is not empty
         if name in _TEXT:
             limit = _TEXT[name]
             if fm.parser == "phone":  # a clean mobile line as it is; anything else through the parser
@@ -140,11 +161,13 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
                 conv = v
                 if fm.max_length is not None:
                     limit = min(limit, fm.max_length)
+            if sheet:  # a number or date cell as its text, by the parser
+                conv = f"({conv}) if {v}.__class__ is str else Q{k}({v})"
             if required:
-                body.append(f"    if not {v}: raise _Skip")
+                body.append(f"    if {empty}: raise _Skip")
                 body.append(f"    {x} = {conv}")
             else:
-                body.append(f"    {x} = {conv} if {v} else ''")
+                body.append(f"    {x} = '' if {empty} else {conv}")
             body.append(f"    if len({x}) > {limit} or '\\\\' in {x} or not {x}.isprintable(): raise _Skip")
             text_of[name] = value_of[name] = x
         elif name in _NUMBER:
@@ -159,11 +182,13 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
                         f"else _num(P{k}, {v})")
             else:
                 conv = f"_num(P{k}, {v})"
+            if sheet:  # a number cell: its shortest repr when that is the parser's text
+                conv = f"({conv}) if {v}.__class__ is str else _fnum(Q{k}, {v}, {places if fm.parser == 'decimal' else -1})"
             if required:
-                body.append(f"    if not {v}: raise _Skip")
+                body.append(f"    if {empty}: raise _Skip")
                 body.append(f"    {x} = {conv}")
             else:
-                body.append(f"    {x} = ({conv}) if {v} else NULL")
+                body.append(f"    {x} = NULL if {empty} else ({conv})")
             checks = [f"len({x}) >= {digits}"]
             if (fm.rules or {}).get("non_negative"):
                 checks.append(f"{x}[0] == '-'")
@@ -176,14 +201,11 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
             rules = fm.rules or {}
             bounds = period_bounds(mapper.period, rules["period_days"]) if rules.get("period_days") is not None \
                 else None
-            env[f"G{k}"] = _date_memo(parse, bounds)
-            body.append(f"    if {v}:")
-            body.append(f"        {x}, d{k} = G{k}({v})")
+            env[f"G{k}"] = _date_memo(p.parse, bounds)
+            body.append(f"    if {empty}:")
+            body.append("        raise _Skip" if required else f"        {x}, d{k} = NULL, None")
             body.append("    else:")
-            if required:
-                body.append("        raise _Skip")
-            else:
-                body.append(f"        {x}, d{k} = NULL, None")
+            body.append(f"        {x}, d{k} = G{k}({v})")
             text_of[name], value_of[name] = x, f"d{k}"
     for i, (c, tol) in enumerate(tolerances):
         parts = [f"c_{n}" for n in c["fields"]]

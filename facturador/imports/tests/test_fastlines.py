@@ -2,6 +2,7 @@
 the general path maps and formats for it; every row it leaves is one the general path handles."""
 
 import csv
+import datetime as dt
 import random
 from decimal import Decimal
 from types import SimpleNamespace
@@ -197,16 +198,46 @@ def test_templates_it_does_not_cover_go_the_general_way(tmp_path, change):
     src.close()
 
 
-def test_a_spreadsheet_goes_the_general_way(tmp_path):
+# What a spreadsheet holds instead: numbers (whole numbers read as int), dates, serial numbers.
+SHEET_CHOICES = {
+    0: [3001234567.0, 3001234567, 6017654321.0, 31000002.0],
+    1: [12.0, 1.0, 12.5, True],
+    5: [120, 0, 12.5, 0.125, 1e-05, -5.0, 1e20],
+    6: [2048.5, 0.0, 1024.25, -1.0, 2.5e-07],
+    7: [10, 0, 1.5, -2],
+    8: [10000.0, 10000, 10000.5, 0.125, -10000.0, 1e17],
+    9: [1900.0, 1900, 0.0, 1900.004],
+    10: [11900.0, 11900, 11900.5, 11902.0, 11899.995, 11900.004],
+    11: [dt.date(2026, 9, 30), dt.datetime(2026, 9, 30, 18, 0), dt.date(2020, 1, 1), 46295.0, 46295],
+}
+
+
+def sheet_rows(n=1500, seed=12):
+    rnd = random.Random(seed)
+    out = []
+    for row in rows(n, seed):
+        row = list(row)
+        for k, choices in SHEET_CHOICES.items():
+            if rnd.random() < 0.4:
+                row[k] = rnd.choice(choices)
+        out.append(row)
+    return out
+
+
+def test_every_spreadsheet_row_taken_is_loaded_as_the_general_path_loads_it(tmp_path):
     from facturador.tabular.tests.builders import write_xlsx
 
-    path = write_xlsx(tmp_path / "consumo.xlsx", {"Detalle": [HEADER, CLEAN]})
-    tpl = Template.from_dict(telecom_mapping())
-    src = open_rows(str(path), path.name)
-    mapper = map_rows(src, tpl, period="2026-09")
-    assert fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=[], flush=None, add_hash=None,
-                                add_line_hash=None) is None
-    src.close()
+    path = write_xlsx(tmp_path / "consumo.xlsx", {"Detalle": [HEADER, *sheet_rows()]})
+    accounts = {"0001": 7, "12": 8}
+    general = general_lines(path, telecom_mapping(), accounts)
+    taken, (count, cents) = fast_lines(path, telecom_mapping(), accounts)
+    assert 2 in taken and len(taken) > 300 and len(general) > len(taken)
+    for rn, (text, key, line_key) in taken.items():
+        assert rn in general, f"row {rn} taken but refused by the general path"
+        g_text, g_key, g_line_key, _ = general[rn]
+        assert same_line(text, g_text), (rn, text, g_text)
+        assert (key, line_key) == (g_key, g_line_key), rn
+    assert Decimal(cents).scaleb(-2) == sum(general[rn][3] for rn in taken)
 
 
 def test_a_batch_is_flushed_when_full(tmp_path, settings):
