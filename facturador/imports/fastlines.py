@@ -182,8 +182,21 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
                         f"else _num(P{k}, {v})")
             else:
                 conv = f"_num(P{k}, {v})"
-            if sheet:  # a number cell: its shortest repr when that is the parser's text
-                conv = f"({conv}) if {v}.__class__ is str else _fnum(Q{k}, {v}, {places if fm.parser == 'decimal' else -1})"
+            if sheet:  # a number cell: its shortest repr when that is the parser's text (see _float_text)
+                other = f"_fnum(Q{k}, {v}, {places if fm.parser == 'decimal' else -1})"
+                if fm.parser == "decimal" and places is None:
+                    flt, whole = f"r{k} if '.' in (r{k} := repr({v})) and 'e' not in r{k} else {other}", f"str({v})"
+                elif fm.parser == "decimal" and places in (1, 2):
+                    # d: the repr's decimals; "1e+20", "inf" or "nan" have no point and at least 3 characters,
+                    # "2.5e-07" more than 2 decimals: those go through _fnum.
+                    env[f"Z{k}"] = tuple("0" * (places - d) for d in range(places + 1))
+                    flt = (f"r{k} + Z{k}[e{k}] if 0 < (e{k} := len(r{k} := repr({v})) - r{k}.find('.') - 1) <= "
+                           f"{places} else {other}")
+                    whole = f"str({v}) + {'.' + '0' * places!r}"
+                else:
+                    flt = whole = other
+                conv = (f"({conv}) if (k{k} := {v}.__class__) is str else ({flt}) if k{k} is float else "
+                        f"({whole}) if k{k} is int else {other}")
             if required:
                 body.append(f"    if {empty}: raise _Skip")
                 body.append(f"    {x} = {conv}")
