@@ -583,15 +583,24 @@ class RowMapper:
         self._sum_fields = set(dt.fields if dt else []) | {fm.field for fm in t.fields if fm.sum_total}
         for name in self._sum_fields:
             self.stats.computed_totals[name] = Decimal(0)
-        # merged cells: row0 -> list of (first_col0, last_col0, anchor (r0, c0), range text)
-        self._merged: dict[int, list] = {}
+        # merged cells: row0 -> list of (first_col0, last_col0, anchor (r0, c0), range text). Read when first needed
+        # without fill_merged (an empty cell's message): a big sheet's merged ranges may still be on their way
+        # (readers._StreamSheetRowSource).
+        self._merged: dict[int, list] | None = None
         self._anchor_values: dict[tuple, Any] = {}
-        ranges = self.source.merged_ranges or []
-        if ranges and len(ranges) <= 100_000:
-            for (r1, c1), (r2, c2) in ranges:
-                text = f"{column_letter(c1)}{r1 + 1}:{column_letter(c2)}{r2 + 1}"
-                for r in range(r1, r2 + 1):
-                    self._merged.setdefault(r, []).append((c1, c2, (r1, c1), text))
+        if t.fill_merged:
+            self._merged_rows()
+
+    def _merged_rows(self) -> dict[int, list]:
+        if self._merged is None:
+            self._merged = {}
+            ranges = self.source.merged_ranges or []
+            if ranges and len(ranges) <= 100_000:
+                for (r1, c1), (r2, c2) in ranges:
+                    text = f"{column_letter(c1)}{r1 + 1}:{column_letter(c2)}{r2 + 1}"
+                    for r in range(r1, r2 + 1):
+                        self._merged.setdefault(r, []).append((c1, c2, (r1, c1), text))
+        return self._merged
 
     @staticmethod
     def _make_checker(checkers: list, cross: Callable | None) -> Callable[[dict, int, set], list]:
@@ -655,8 +664,8 @@ class RowMapper:
         max_errors = t.max_errors
         sums = self.stats.computed_totals
         sum_fields = tuple(self._sum_fields)
-        merged = self._merged
-        fill_merged = t.fill_merged and bool(merged)
+        merged = self._merged if t.fill_merged else None
+        fill_merged = bool(merged)
         footer_check = bool(self._footer_labels)
         footer_first_cell = t.footer_label_column is None
         initials = self._footer_initials
@@ -794,7 +803,7 @@ class RowMapper:
             return f"Fila {rn}, {p.label}: el campo es obligatorio y falta su columna en el archivo."
         base = f"Fila {rn}, {p.label}: el campo es obligatorio y la celda está vacía"
         if p.idx is not None:
-            for c1, c2, anchor, text in self._merged.get(rn - 1, ()):
+            for c1, c2, anchor, text in self._merged_rows().get(rn - 1, ()):
                 if c1 <= p.idx <= c2 and anchor != (rn - 1, p.idx):
                     return (base + f". La celda forma parte de las celdas combinadas {text}: solo la primera "
                             "celda guarda el valor. Descombine las celdas y repita el valor en cada fila.")

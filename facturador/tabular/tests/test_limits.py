@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from facturador.tabular import DEFAULT_LIMITS, ImportFileError, Limits, open_rows
+from facturador.tabular import readers
 from facturador.tabular.readers import _check_zip_workbook
 
 from .builders import write_xls, write_xlsx, write_zip
@@ -179,6 +180,19 @@ def test_xlsx_declared_dimension_is_checked_before_streaming(tmp_path):
     with pytest.raises(ImportFileError) as ei:
         open_rows(path)
     assert ei.value.code == "too_many_cells"
+
+
+def test_a_big_xlsx_declared_dimension_is_refused_when_its_metadata_comes_in(tmp_path, monkeypatch):
+    """A file of 4 MB or more reads its metadata beside its rows: the dimension is refused by the time the rows end."""
+    monkeypatch.setattr(readers, "BACKGROUND_METADATA_BYTES", 0)
+    path = _set_dimension(write_xlsx(tmp_path / "dim.xlsx", {"Hoja1": [["a"], ["b"]]}),
+                          '<dimension ref="A1:XFD1048576"/>')
+    src = open_rows(path)
+    with pytest.raises(ImportFileError) as ei:
+        for _ in src:
+            pass
+    assert ei.value.code == "too_many_cells"
+    src.close()
 
 
 def test_xlsx_rows_are_counted_while_streaming(tmp_path):

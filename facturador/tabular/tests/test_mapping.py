@@ -8,6 +8,7 @@ import pytest
 from facturador.tabular.errors import ImportFileError
 from facturador.tabular.mapping import (FieldMapping, Template, TotalsCheck, map_rows, normalize_header,
                                         open_for_template, preview)
+from facturador.tabular import readers
 from facturador.tabular.readers import open_rows
 
 from .builders import csv_bytes, write_ods, write_xlsx
@@ -179,7 +180,11 @@ def test_invalid_default_is_a_template_error():
 
 # ---------------------------------------------------------------------------- spreadsheet cases ---
 
-def test_xlsx_formulas_merged_cells_and_leading_zeros(tmp_path):
+@pytest.mark.parametrize("background", [False, True])
+def test_xlsx_formulas_merged_cells_and_leading_zeros(tmp_path, monkeypatch, background):
+    """`background`: the sheet's merged ranges read beside its rows, as for a big file (readers._Metadata)."""
+    if background:
+        monkeypatch.setattr(readers, "BACKGROUND_METADATA_BYTES", 0)
     rows = [["Código cliente", "Valor", "Fecha", "Periodo"],
             ["00042", 1500.25, dt.date(2026, 2, 1), "2026-02"],
             ["00043", None, dt.datetime(2026, 2, 2, 8, 0), 202602],

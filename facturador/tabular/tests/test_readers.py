@@ -221,6 +221,18 @@ def test_xlsx_stream_values_errors_and_merged_ranges(tmp_path):
     assert src.merged_ranges == [((3, 0), (3, 1))]
 
 
+def test_a_big_xlsx_reads_its_metadata_beside_its_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "BACKGROUND_METADATA_BYTES", 0)  # as for a file of 4 MB or more
+    p = write_xlsx(tmp_path / "a.xlsx", {"Datos": [["Ref", "Cant"], ["007", 3], ["008", 4]]},
+                   merges=[(3, 0, 3, 1, "combinada")])
+    src = open_rows(p)
+    assert src._meta is not None  # the metadata pass runs in its thread
+    rows = _all(src)
+    assert rows[3] == (4, ("combinada", ""))
+    assert src.merged_ranges == [((3, 0), (3, 1))] and src.total_rows_estimate == 4
+    src.close()
+
+
 def test_xlsx_from_fileobj_sheet_by_index_and_name(tmp_path):
     p = write_xlsx(tmp_path / "a.xlsx", {"Uno": [["a"]], "Dos": [["b"]]})
     with open(p, "rb") as fh:
