@@ -12,8 +12,8 @@ general path (it returns False), which then maps and reports that row as before.
 every row it takes, the line is the one the general path would have loaded (`tests/test_fastlines.py` compares
 both on varied rows of a CSV and of an xlsx).
 
-Templates it does not cover (it returns None and every row takes the general path): declared totals, a quantity
-or unit price column, tax rates (their fraction fix), `extra.*` attributes, defaults, parsers other than text,
+Templates it does not cover (it returns None and every row takes the general path): declared totals of other than
+money in cents, a quantity or unit price column, tax rates (their fraction fix), `extra.*` attributes, defaults, parsers other than text,
 phone, decimal, integer and date, rules other than non-negative and days around the period, a duplicate key with
 a number.
 """
@@ -97,8 +97,6 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
     [lines taken, their amounts in cents].
     """
     t = template
-    if t.declared_totals or any(fm.sum_total for fm in t.fields):
-        return None
     sheet = mapper.source.file_type != "csv"  # cells may be numbers and dates besides text
     plan = {p.name: p for p in mapper._plan}
     fms = {fm.field: fm for fm in t.fields}
@@ -118,7 +116,12 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
                 return None
         else:  # quantity, unit price, rates, extra attributes
             return None
-    money_cents = set()
+    # Declared totals: the sums of what the rows taken say, in cents (money columns of cents only).
+    summed = sorted(set(t.declared_totals.fields if t.declared_totals else []) |
+                    {fm.field for fm in t.fields if fm.sum_total})
+    if any(n not in _MONEY or fms[n].decimal_places != 2 for n in summed):
+        return None
+    money_cents = set(summed)
     tolerances = []
     for c in t.checks or []:
         names = [*c["fields"], c["equals"]]
@@ -136,7 +139,7 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
     dec = t.decimal_separator
     env: dict = {"_Skip": _Skip, "_num": _number_text, "_fnum": _float_text, "OUT": out.append, "OUTL": out, "FLUSH": flush,
                  "H": add_hash, "HL": add_line_hash, "ACC": loader.accounts.get, "COUNTS": [0, 0], "NULL": _NULL,
-                 "BATCH": loader_batch_size()}
+                 "BATCH": loader_batch_size(), "SUMS": [0] * len(summed)}
     body: list[str] = []
     text_of: dict[str, str] = {}   # target -> expression of its COPY text
     value_of: dict[str, str] = {}  # target -> expression of its Python value (for the duplicate key)
@@ -253,6 +256,7 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
         f'    OUT(f"{line}\\t{{TAIL}}")',
         f"    H(hash(({', '.join(key_parts)},)))",
         f"    HL(hash({service_line} or x_ref))",
+        *(f"    if c_{n} is not None: SUMS[{j}] += c_{n}" for j, n in enumerate(summed)),
         "    COUNTS[0] += 1",
         "    COUNTS[1] += c_amount",
         "    if len(OUTL) >= BATCH:",
@@ -263,7 +267,8 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
     # Generated from field names, column indexes and limits only: no text of the file or template is in the source.
     exec(compile(src, "<fast-lines>", "exec"), env)  # noqa: S102
     take = env["take"]
-    take.counts = env["COUNTS"]
+    take.counts, sums = env["COUNTS"], env["SUMS"]
+    take.totals = lambda: {n: Decimal(sums[j]).scaleb(-2) for j, n in enumerate(summed)}
     return take
 
 

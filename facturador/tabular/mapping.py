@@ -442,7 +442,8 @@ class RowMapper:
         self._spreadsheet = source.file_type != "csv"
         # ``take(row, row_number) -> bool``, set before iterating: a consumer that takes a clean data row whole (it
         # is then counted as a data row and not yielded; False: the row is mapped and yielded as usual). Empty,
-        # footer and subtotal rows never reach it. Its caller answers for its results being the mapped row's.
+        # footer and subtotal rows never reach it. Its caller answers for its results being the mapped row's. With
+        # declared totals, ``take.totals()`` gives the sums (field -> Decimal) of the rows it took, added at the end.
         self.take: Callable[[tuple, int], bool] | None = None
         self._read_header(strict_columns)
         self._compile()
@@ -778,6 +779,9 @@ class RowMapper:
                 if x is not None:
                     sums[name] += x
             yield MappedRow(rn, values, [], row)
+        if take is not None and sum_fields:
+            for name, x in take.totals().items():
+                sums[name] += x
         self._check_totals(footer_row, footer_num)
         stats.finished = True
 

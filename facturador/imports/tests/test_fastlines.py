@@ -183,7 +183,7 @@ def test_the_clean_row_is_written_as_its_charge(tmp_path):
 
 @pytest.mark.parametrize("change", [
     {"fields": telecom_mapping()["fields"] + [{"field": "extra.zona", "header": "Plan"}]},
-    {"declared_totals": {"fields": ["amount"]}},
+    {"declared_totals": {"fields": ["minutes"]}},
     {"fields": [dict(f, rules={"max": 10}) if f["field"] == "minutes" else f for f in telecom_mapping()["fields"]]},
     {"fields": [dict(f, field="quantity") if f["field"] == "minutes" else f for f in telecom_mapping()["fields"]]},
     {"fields": [dict(f, decimal_places=None) if f["field"] == "amount" else f for f in telecom_mapping()["fields"]]},
@@ -238,6 +238,31 @@ def test_every_spreadsheet_row_taken_is_loaded_as_the_general_path_loads_it(tmp_
         assert same_line(text, g_text), (rn, text, g_text)
         assert (key, line_key) == (g_key, g_line_key), rn
     assert Decimal(cents).scaleb(-2) == sum(general[rn][3] for rn in taken)
+
+
+def test_declared_totals_count_the_rows_taken(tmp_path):
+    """The footer's totals are checked against every valid row, the fast path's included."""
+    data = rows(500)
+    mapping = telecom_mapping(declared_totals={"fields": ["amount"], "from_footer": True})
+    src = open_rows(str(write_csv(tmp_path / "a.csv", data)), "a.csv")
+    mapper = map_rows(src, Template.from_dict(mapping), period="2026-09")
+    total = sum(mr.values["amount"] for mr in mapper if mr.ok and mr.values["amount"] is not None)
+    src.close()
+    path = write_csv(tmp_path / "consumo.csv", data + [["TOTAL", *[""] * 9, f"{total:.2f}".replace(".", ","), ""]])
+    outcome = []
+    for fast in (False, True):
+        tpl = Template.from_dict(mapping)
+        src = open_rows(str(path), path.name)
+        mapper = map_rows(src, tpl, period="2026-09")
+        if fast:
+            mapper.take = fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=[],
+                                               flush=lambda: None, add_hash=lambda h: None, add_line_hash=lambda h: None)
+            assert mapper.take is not None
+        for _ in mapper:
+            pass
+        outcome.append((mapper.stats.computed_totals, mapper.stats.declared_totals, mapper.stats.file_errors))
+        src.close()
+    assert outcome[0] == outcome[1] and outcome[1][0]["amount"] == total and outcome[1][2] == []
 
 
 def test_a_batch_is_flushed_when_full(tmp_path, settings):

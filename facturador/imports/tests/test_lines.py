@@ -53,6 +53,33 @@ def test_telecom_file_typed_lines_charges_and_defects(issuer_co, operator, tmp_p
 
 
 @pytest.mark.django_db
+def test_telecom_csv_typed_lines_charges_and_defects(issuer_co, operator):
+    """The same file as CSV: on PostgreSQL its clean rows take the fast path (fastlines), with the same result."""
+    import csv
+    import io
+
+    from django.db import connection
+
+    tpl = telecom_template(issuer_co, operator)
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=";")
+    for row in telecom_rows(8):
+        writer.writerow(["" if c is None else f"{c:.2f}".replace(".", ",") if isinstance(c, float) else c
+                         for c in row])
+    imp = import_file(issuer_co, operator, tpl, "consumo.csv", text.getvalue().encode())
+    assert (imp.rows_valid, imp.rows_invalid) == (4, 4)
+    assert sorted(imp.row_errors.values_list("row_number", "column", "code")) == [
+        (5, "K", "invalid_number"), (6, "L", "invalid_date"), (7, "A", "phone_invalid"), (8, "F", "negative")]
+    line = Line.objects.get(source_import_id=imp.pk, row_number=9)
+    assert (line.service_line, line.reference, line.cost_center, line.minutes, line.iva_amount, line.amount) == (
+        "3100000004", "00102", "Gerencia", Decimal("124.00"), Decimal("2280.00"), Decimal("14280.00"))
+    assert line.cut_date.isoformat() == "2026-10-31" and line.account_id is None
+    assert imp.amount_total == sum(Charge.objects.filter(source_import_id=imp.pk).values_list("amount", flat=True))
+    assert imp.reconciliation["duplicates"]["count"] == 0
+    assert imp.job.result["fast_lines"] == (4 if connection.vendor == "postgresql" else 0)
+
+
+@pytest.mark.django_db
 def test_service_lines_new_gone_and_changed(issuer_co, operator, tmp_path):
     tpl = telecom_template(issuer_co, operator, change_threshold=Decimal("10"))
     first = write_telecom_xlsx(tmp_path / "a.xlsx", n=6, defects=False).read_bytes()
