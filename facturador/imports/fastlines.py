@@ -22,20 +22,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from facturador.imports import fields as line_fields
 from facturador.imports import loading
 from facturador.imports.staging import TYPED_BLANK, TYPED_COLUMNS, TYPED_ON_CHARGE
 from facturador.tabular.parsers import CellError
 from facturador.tabular.rules import period_bounds
 
-# Targets, by what their COPY text is. Text: the line's own (reference, concept) and its typed text columns,
-# with their length limits (pipeline.line / pipeline._TEXT_MAX: a longer value is an error there).
-_TEXT = {"reference": 48, "concept": 200, "service_line": 48, "plan": 120, "cost_center": 120, "unit": 20}
-# Numbers and the largest magnitude each column takes (pipeline._NUM_MAX, MAX_AMOUNT).
-_NUMBER = {"amount": Decimal("1e16"), "net_amount": Decimal("1e16") - 1, "iva_amount": Decimal("1e16") - 1,
-           "other_tax_amount": Decimal("1e16") - 1, "minutes": Decimal("1e12") - 1,
-           "data_mb": Decimal("1e13") - 1, "sms": Decimal("1e12") - 1, "kwh": Decimal("1e11") - 1}
-_MONEY = ("amount", "net_amount", "iva_amount", "other_tax_amount")
-_DATES = ("cut_date", "usage_from", "usage_to")
+# Targets, by what their COPY text is. Text: the line's own (reference, concept) and its typed text columns, with
+# their length limits (a longer value is an error on the general path).
+_TEXT = {"reference": line_fields.REFERENCE_MAX, "concept": line_fields.CONCEPT_MAX, **line_fields.TEXT_MAX}
+# Numbers (amounts and usage) and the largest magnitude each column takes.
+_NUMBER = {"amount": line_fields.MAX_AMOUNT, **{n: line_fields.NUM_MAX[n] for n in (*line_fields.MONEY,
+                                                                                      *line_fields.USAGE) if n != "amount"}}
+_MONEY = line_fields.MONEY
+_DATES = line_fields.DATES
 _NULL = "\\N"
 DATE_MEMO = 4096  # distinct dates remembered (a billing file has a handful)
 

@@ -7,6 +7,8 @@ the typed line (`models.Line`) and the Líneas screen. Any other mapped column i
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from facturador.tabular.suggest import FieldSpec
 
 EXTRA_PREFIX = "extra."
@@ -66,6 +68,18 @@ NUMERIC = ("quantity", "unit_price", "minutes", "data_mb", "sms", "kwh", "net_am
            "other_tax_rate", "other_tax_amount", "amount")
 DATES = ("cut_date", "usage_from", "usage_to")
 USAGE = ("minutes", "data_mb", "sms", "kwh")
+MONEY = ("net_amount", "iva_amount", "other_tax_amount", "amount")  # in cents (decimal_places 2)
+# What a line's columns hold (billing.Charge): a longer text or a larger number is refused (numeric(p, s): |value| <
+# 10 ** (p - s); one unit of margin where the database rounds the last places).
+REFERENCE_MAX, CONCEPT_MAX = 48, 200
+TEXT_MAX = {"service_line": 48, "plan": 120, "cost_center": 120, "unit": 20}
+MAX_AMOUNT = Decimal("1e16")  # numeric(18, 2)
+MAX_PRICE = Decimal("1e14")   # numeric(18, 4)
+MAX_QTY = Decimal("1e10")     # numeric(14, 4)
+NUM_MAX = {"quantity": MAX_QTY - 1, "minutes": Decimal("1e12") - 1, "data_mb": Decimal("1e13") - 1,
+           "sms": Decimal("1e12") - 1, "kwh": Decimal("1e11") - 1, "net_amount": MAX_AMOUNT - 1,
+           "iva_rate": Decimal("999"), "iva_amount": MAX_AMOUNT - 1, "other_tax_rate": Decimal("999"),
+           "other_tax_amount": MAX_AMOUNT - 1}
 # The cross-field check a proposal adds when the template maps its fields (one peso of rounding).
 TAX_CHECKS = [
     {"kind": "sum", "fields": ["net_amount", "iva_amount", "other_tax_amount"], "equals": "amount", "tolerance": "1"},

@@ -51,9 +51,7 @@ FIELD_LABELS = {"reference": "referencia", "concept": "concepto", "quantity": "c
                                       if k not in ("reference", "concept", "quantity", "unit_price", "amount")}}
 CENT = Decimal("0.01")
 Q4 = Decimal("0.0001")
-MAX_AMOUNT = Decimal("1e16")  # numeric(18, 2)
-MAX_PRICE = Decimal("1e14")   # numeric(18, 4)
-MAX_QTY = Decimal("1e10")     # numeric(14, 4)
+MAX_AMOUNT, MAX_PRICE, MAX_QTY = line_fields.MAX_AMOUNT, line_fields.MAX_PRICE, line_fields.MAX_QTY
 DEFAULT_CONCEPT = "Consumo"
 
 DEFAULT_MAPPING = {
@@ -151,15 +149,15 @@ def make_line(template: Template | None = None, *, db_rounds: bool = False):
             raise LineError("reference", "la referencia es obligatoria")
         if ref.__class__ is not str:
             ref = str(ref)
-        if len(ref) > 48:
-            raise LineError("reference", "la referencia tiene más de 48 caracteres")
+        if len(ref) > line_fields.REFERENCE_MAX:
+            raise LineError("reference", f"la referencia tiene más de {line_fields.REFERENCE_MAX} caracteres")
         if "\x00" in ref:
             raise LineError("reference", "la referencia tiene un carácter nulo (código 0)")
         concept = values.get("concept") or DEFAULT_CONCEPT
         if concept.__class__ is not str:
             concept = str(concept)
-        if len(concept) > 200:
-            concept = concept[:200]
+        if len(concept) > line_fields.CONCEPT_MAX:
+            concept = concept[:line_fields.CONCEPT_MAX]
         if "\x00" in concept:
             raise LineError("concept", "el concepto tiene un carácter nulo (código 0)")
         qty = values.get("quantity")
@@ -208,12 +206,6 @@ def make_line(template: Template | None = None, *, db_rounds: bool = False):
 _line = make_line()
 
 TYPED_COLUMNS = staging.TYPED_COLUMNS  # the typed part of a line, in make_typed's order
-_TEXT_MAX = {"service_line": 48, "plan": 120, "cost_center": 120, "unit": 20}
-# numeric(p, s): |value| < 10 ** (p - s); one unit of margin, the database rounds the last places.
-_NUM_MAX = {"quantity": Decimal("1e10") - 1, "minutes": Decimal("1e12") - 1, "data_mb": Decimal("1e13") - 1,
-            "sms": Decimal("1e12") - 1, "kwh": Decimal("1e11") - 1, "net_amount": MAX_AMOUNT - 1,
-            "iva_rate": Decimal("999"), "iva_amount": MAX_AMOUNT - 1, "other_tax_rate": Decimal("999"),
-            "other_tax_amount": MAX_AMOUNT - 1}
 
 
 def make_typed(template: Template):
@@ -246,7 +238,7 @@ def make_typed(template: Template):
             continue
         varying.append(i)
         env[f"K{i}"] = name
-        max_len, max_num = _TEXT_MAX.get(name), _NUM_MAX.get(name)
+        max_len, max_num = line_fields.TEXT_MAX.get(name), line_fields.NUM_MAX.get(name)
         body.append(f"    v{i} = get(K{i})")
         if max_len is not None:
             body.append(f"    if v{i} is None: v{i} = ''")
