@@ -350,7 +350,8 @@ def process(imp: ImportJob, ctx: JobContext):
     if imp.template.all_or_nothing:
         template.all_or_nothing = True
     try:
-        source = open_for_template(imp.file.path, imp.original_name, template, limits=import_limits())
+        source = open_for_template(imp.file.path, imp.original_name, template, limits=import_limits(),
+                                   background_metadata=True)
     except ImportFileError as exc:
         raise JobFailed(exc.message_es, str(exc)) from exc
     errors = loading.ErrorSpool(imp.pk)

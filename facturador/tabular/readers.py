@@ -569,8 +569,8 @@ class _StreamSheetRowSource(RowSource):
     numbers come as ``int`` and formula errors, which this reader turns into ``""`` as
     python-calamine does.
 
-    The metadata pass parses the whole sheet (2.5 s for a million rows). For a file on disk of
-    `BACKGROUND_METADATA_BYTES` or more it runs in a thread (`_Metadata`) while the rows are read:
+    The metadata pass parses the whole sheet (2.5 s for a million rows). Given the file's `path`
+    (``open_rows(background_metadata=True)``), for a file of `BACKGROUND_METADATA_BYTES` or more it runs in a thread (`_Metadata`) while the rows are read:
     ``merged_ranges`` then waits for it, ``total_rows_estimate`` is None until it is in, and a
     declared dimension beyond the limits is refused at the first row after it is known (at the
     latest when the rows end: before the caller has finished, so before anything is loaded); rows
@@ -689,7 +689,7 @@ _FORMULA_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#R
 
 def _sheet_source(wb: Any, sheet: str | int | None, ext: str, name: str,
                   limits: Limits = DEFAULT_LIMITS, path: str | None = None) -> RowSource:
-    """`path`: the file's, when it is one on disk (a streamed sheet's metadata may then be read beside its rows)."""
+    """`path`: the file's, when its streamed sheet's metadata may be read beside its rows (see `open_rows`)."""
     file_type = "xlsx" if ext == "xlsm" else ext
     if isinstance(wb, pcp.CalamineWorkbook):
         return _StreamSheetRowSource(wb, sheet, file_type, name, limits, path)
@@ -865,7 +865,7 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
               sheet: str | int | None = None, encoding: str | None = None,
               delimiter: str | None = None, member: str | None = None,
               max_workbook_bytes: int | None = MAX_WORKBOOK_BYTES,
-              limits: Limits | None = None) -> RowSource:
+              limits: Limits | None = None, background_metadata: bool = False) -> RowSource:
     """Open a data file and return a streaming :class:`RowSource`.
 
     Args:
@@ -885,6 +885,10 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
             (rows, cells and real decompressed bytes are counted): refusals are ImportFileError
             ``file_too_large``, ``too_many_rows`` or ``too_many_cells``. Previews and samples of
             user files may pass ``PREVIEW_LIMITS`` (5,000 rows).
+        background_metadata: for a reader of the whole file (an import): an xlsx on disk of
+            `BACKGROUND_METADATA_BYTES` or more reads its metadata in a thread beside its rows
+            (`_StreamSheetRowSource`); its declared dimension is then refused by the time the rows end,
+            not before the first. A preview, which stops after a few rows, keeps the check first.
 
     Raises:
         ImportFileError: unsupported extension, empty/corrupt/encrypted file, missing sheet, bad ZIP,
@@ -924,7 +928,7 @@ def open_rows(path_or_fileobj: str | os.PathLike | IO[bytes], filename: str | No
     wb = _open_workbook(path_or_fileobj, ext, name, max_workbook_bytes, limits)
     try:
         return _sheet_source(wb, sheet, ext, name, limits, os.fspath(path_or_fileobj)
-                             if isinstance(path_or_fileobj, (str, os.PathLike)) else None)
+                             if background_metadata and isinstance(path_or_fileobj, (str, os.PathLike)) else None)
     except BaseException:
         try:
             wb.close()

@@ -187,12 +187,14 @@ def test_a_big_xlsx_declared_dimension_is_refused_when_its_metadata_comes_in(tmp
     monkeypatch.setattr(readers, "BACKGROUND_METADATA_BYTES", 0)
     path = _set_dimension(write_xlsx(tmp_path / "dim.xlsx", {"Hoja1": [["a"], ["b"]]}),
                           '<dimension ref="A1:XFD1048576"/>')
-    src = open_rows(path)
+    src = open_rows(path, background_metadata=True)
     with pytest.raises(ImportFileError) as ei:
         for _ in src:
             pass
     assert ei.value.code == "too_many_cells"
     src.close()
+    with pytest.raises(ImportFileError):  # a preview (the default) refuses it before the first row
+        open_rows(path)
 
 
 def test_xlsx_rows_are_counted_while_streaming(tmp_path):

@@ -193,7 +193,9 @@ def test_xlsx_formulas_merged_cells_and_leading_zeros(tmp_path, monkeypatch, bac
     p = write_xlsx(tmp_path / "f.xlsx", {"Datos": rows},
                    formulas=[(2, 1, "=B2*2", "")],              # formula saved without a result
                    merges=[(3, 0, 4, 0, "00044")])              # A4:A5 merged vertically
-    m = map_rows(open_rows(p), tpl())
+    src = open_rows(p, background_metadata=background)
+    assert (src._meta is not None) == background
+    m = map_rows(src, tpl())
     out = {r.row_number: r for r in m}
     assert out[2].values == {"account": "00042", "amount": Decimal("1500.25"), "issue_date": dt.date(2026, 2, 1),
                              "period": "2026-02"}

@@ -225,7 +225,7 @@ def test_a_big_xlsx_reads_its_metadata_beside_its_rows(tmp_path, monkeypatch):
     monkeypatch.setattr(readers, "BACKGROUND_METADATA_BYTES", 0)  # as for a file of 4 MB or more
     p = write_xlsx(tmp_path / "a.xlsx", {"Datos": [["Ref", "Cant"], ["007", 3], ["008", 4]]},
                    merges=[(3, 0, 3, 1, "combinada")])
-    src = open_rows(p)
+    src = open_rows(p, background_metadata=True)
     assert src._meta is not None  # the metadata pass runs in its thread
     rows = _all(src)
     assert rows[3] == (4, ("combinada", ""))
