@@ -147,12 +147,8 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
         name, p = fm.field, plan[fm.field]
         v, x = f"v{k}", f"x{k}"
         env[f"P{k}"], env[f"Q{k}"] = p.parse.for_str or p.parse, p.parse  # for text cells, for any cell
-        if sheet:
-            body.append(f"    {v} = c.strip() if (c := row[{p.idx}]).__class__ is str else c")
-        else:
-            body.append(f"    {v} = row[{p.idx}].strip()")
         required = p.required or name in ("reference", "concept", "amount")
-        empty = f'{v} == ""' if sheet else f"not {v}"  # a number 0 is not empty
+        after: list[str] = []  # checks of the converted value
         if name in _TEXT:
             limit = _TEXT[name]
             if fm.parser == "phone":  # a clean mobile line as it is; anything else through the parser
@@ -164,14 +160,9 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
                 conv = v
                 if fm.max_length is not None:
                     limit = min(limit, fm.max_length)
-            if sheet:  # a number or date cell as its text, by the parser
-                conv = f"({conv}) if {v}.__class__ is str else Q{k}({v})"
-            if required:
-                body.append(f"    if {empty}: raise _Skip")
-                body.append(f"    {x} = {conv}")
-            else:
-                body.append(f"    {x} = '' if {empty} else {conv}")
-            body.append(f"    if len({x}) > {limit} or '\\\\' in {x} or not {x}.isprintable(): raise _Skip")
+            target, empty = x, "''"
+            cell = [f"{x} = Q{k}(c)"]  # a number or date cell as its text, by the parser
+            after.append(f"if len({x}) > {limit} or '\\\\' in {x} or not {x}.isprintable(): raise _Skip")
             text_of[name] = value_of[name] = x
         elif name in _NUMBER:
             digits = len(str(int(_NUMBER[name])))  # a shorter text is certainly within the column
@@ -185,44 +176,47 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
                         f"else _num(P{k}, {v})")
             else:
                 conv = f"_num(P{k}, {v})"
-            if sheet:  # a number cell: its shortest repr when that is the parser's text (see _float_text)
-                other = f"_fnum(Q{k}, {v}, {places if fm.parser == 'decimal' else -1})"
-                if fm.parser == "decimal" and places is None:
-                    flt, whole = f"r{k} if '.' in (r{k} := repr({v})) and 'e' not in r{k} else {other}", f"str({v})"
-                elif fm.parser == "decimal" and places in (1, 2):
-                    # d: the repr's decimals; "1e+20", "inf" or "nan" have no point and at least 3 characters,
-                    # "2.5e-07" more than 2 decimals: those go through _fnum.
-                    env[f"Z{k}"] = tuple("0" * (places - d) for d in range(places + 1))
-                    flt = (f"r{k} + Z{k}[e{k}] if 0 < (e{k} := len(r{k} := repr({v})) - r{k}.find('.') - 1) <= "
-                           f"{places} else {other}")
-                    whole = f"str({v}) + {'.' + '0' * places!r}"
-                else:
-                    flt = whole = other
-                conv = (f"({conv}) if (k{k} := {v}.__class__) is str else ({flt}) if k{k} is float else "
-                        f"({whole}) if k{k} is int else {other}")
-            if required:
-                body.append(f"    if {empty}: raise _Skip")
-                body.append(f"    {x} = {conv}")
+            target, empty = x, "NULL"
+            # A number cell: its shortest repr when that is the parser's text (see _float_text).
+            other = f"{x} = _fnum(Q{k}, c, {places if fm.parser == 'decimal' else -1})"
+            if fm.parser == "decimal" and places is None:
+                cell = ["if kc is float:", f"    {x} = r if '.' in (r := repr(c)) and 'e' not in r else _fnum(Q{k}, c, None)",
+                        "elif kc is int:", f"    {x} = str(c)", "else:", f"    {other}"]
+            elif fm.parser == "decimal" and places in (1, 2):
+                # e: the repr's decimals; "1e+20", "inf" or "nan" have no point and at least 3 characters, "2.5e-07"
+                # more than 2 decimals: those go through _fnum.
+                env[f"Z{k}"] = tuple("0" * (places - d) for d in range(places + 1))
+                cell = ["if kc is float:",
+                        f"    {x} = r + Z{k}[e] if 0 < (e := len(r := repr(c)) - r.find('.') - 1) <= {places} "
+                        f"else _fnum(Q{k}, c, {places})",
+                        "elif kc is int:", f"    {x} = str(c) + {'.' + '0' * places!r}", "else:", f"    {other}"]
             else:
-                body.append(f"    {x} = NULL if {empty} else ({conv})")
+                cell = [other]
             checks = [f"len({x}) >= {digits}"]
             if (fm.rules or {}).get("non_negative"):
                 checks.append(f"{x}[0] == '-'")
-            body.append(f"    if {' or '.join(checks)}: raise _Skip")
+            after.append(f"if {' or '.join(checks)}: raise _Skip")
             if name in money_cents or name == "amount":
                 # Exactly two decimals here (the template rounds money to cents): its cents as an integer.
-                body.append(f"    c_{name} = None if {x} is NULL else int({x}.replace('.', ''))")
+                after.append(f"c_{name} = None if {x} is NULL else int({x}.replace('.', ''))")
             text_of[name] = x
         else:  # a date
             rules = fm.rules or {}
             bounds = period_bounds(mapper.period, rules["period_days"]) if rules.get("period_days") is not None \
                 else None
             env[f"G{k}"] = _date_memo(p.parse, bounds)
-            body.append(f"    if {empty}:")
-            body.append("        raise _Skip" if required else f"        {x}, d{k} = NULL, None")
-            body.append("    else:")
-            body.append(f"        {x}, d{k} = G{k}({v})")
+            target, conv, empty = f"{x}, d{k}", f"G{k}({v})", "NULL, None"
+            cell = [f"{x}, d{k} = G{k}(c)"]
             text_of[name], value_of[name] = x, f"d{k}"
+        # The cell: text is stripped; empty is the field's empty value (or the row goes the general way).
+        on_text = [f"{v} = c.strip()" if sheet else f"{v} = row[{p.idx}].strip()", f"if {v}:", f"    {target} = {conv}",
+                   "else:", "    raise _Skip" if required else f"    {target} = {empty}"]
+        if sheet:
+            block = [f"c = row[{p.idx}]", "if (kc := c.__class__) is str:", *("    " + line for line in on_text),
+                     "else:", *("    " + line for line in cell)]
+        else:
+            block = on_text
+        body.extend("    " + line for line in [*block, *after])
     for i, (c, tol) in enumerate(tolerances):
         parts = [f"c_{n}" for n in c["fields"]]
         present = " and ".join(f"{q} is not None" for q in [*parts, f"c_{c['equals']}"])
