@@ -12,8 +12,7 @@ general path (it returns False), which then maps and reports that row as before.
 every row it takes, the line is the one the general path would have loaded (`tests/test_fastlines.py` compares
 both on varied rows of a CSV and of an xlsx).
 
-Templates it does not cover (it returns None and every row takes the general path): declared totals of other than
-money in cents, a quantity or unit price column, tax rates (their fraction fix), `extra.*` attributes, defaults, parsers other than text,
+Templates it does not cover (it returns None and every row takes the general path): a quantity or unit price column, tax rates (their fraction fix), `extra.*` attributes, defaults, parsers other than text,
 phone, decimal, integer and date, rules other than non-negative and days around the period, a duplicate key with
 a number.
 """
@@ -116,12 +115,14 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
                 return None
         else:  # quantity, unit price, rates, extra attributes
             return None
-    # Declared totals: the sums of what the rows taken say, in cents (money columns of cents only).
+    # Declared totals: the sums of what the rows taken say.
     summed = sorted(set(t.declared_totals.fields if t.declared_totals else []) |
                     {fm.field for fm in t.fields if fm.sum_total})
-    if any(n not in _MONEY or fms[n].decimal_places != 2 for n in summed):
+    if any(n not in _NUMBER for n in summed):
         return None
-    money_cents = set(summed)
+    # Money in cents (integers); other numbers (usage: a TOTAL row often sums the minutes too) as Decimals of their text.
+    in_cents = [n in _MONEY and fms[n].decimal_places == 2 for n in summed]
+    money_cents = {n for n, cents in zip(summed, in_cents) if cents}
     tolerances = []
     for c in t.checks or []:
         names = [*c["fields"], c["equals"]]
@@ -139,7 +140,8 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
     dec = t.decimal_separator
     env: dict = {"_Skip": _Skip, "_num": _number_text, "_fnum": _float_text, "OUT": out.append, "OUTL": out, "FLUSH": flush,
                  "H": add_hash, "HL": add_line_hash, "ACC": loader.accounts.get, "COUNTS": [0, 0], "NULL": _NULL,
-                 "BATCH": loader_batch_size(), "SUMS": [0] * len(summed)}
+                 "BATCH": loader_batch_size(), "SUMS": [0 if cents else Decimal(0) for cents in in_cents],
+                 "_D": Decimal}
     body: list[str] = []
     text_of: dict[str, str] = {}   # target -> expression of its COPY text
     value_of: dict[str, str] = {}  # target -> expression of its Python value (for the duplicate key)
@@ -250,7 +252,8 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
         f'    OUT(f"{line}\\t{{TAIL}}")',
         f"    H(hash(({', '.join(key_parts)},)))",
         f"    HL(hash({service_line} or x_ref))",
-        *(f"    if c_{n} is not None: SUMS[{j}] += c_{n}" for j, n in enumerate(summed)),
+        *(f"    if c_{n} is not None: SUMS[{j}] += c_{n}" if cents else
+          f"    if {text_of[n]} is not NULL: SUMS[{j}] += _D({text_of[n]})" for j, (n, cents) in enumerate(zip(summed, in_cents))),
         "    COUNTS[0] += 1",
         "    COUNTS[1] += c_amount",
         "    if len(OUTL) >= BATCH:",
@@ -262,7 +265,8 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
     exec(compile(src, "<fast-lines>", "exec"), env)  # noqa: S102
     take = env["take"]
     take.counts, sums = env["COUNTS"], env["SUMS"]
-    take.totals = lambda: {n: Decimal(sums[j]).scaleb(-2) for j, n in enumerate(summed)}
+    take.totals = lambda: {n: Decimal(sums[j]).scaleb(-2) if cents else sums[j]
+                           for j, (n, cents) in enumerate(zip(summed, in_cents))}
     return take
 
 

@@ -183,7 +183,7 @@ def test_the_clean_row_is_written_as_its_charge(tmp_path):
 
 @pytest.mark.parametrize("change", [
     {"fields": telecom_mapping()["fields"] + [{"field": "extra.zona", "header": "Plan"}]},
-    {"declared_totals": {"fields": ["minutes"]}},
+    {"declared_totals": {"fields": ["plan"]}},
     {"fields": [dict(f, rules={"max": 10}) if f["field"] == "minutes" else f for f in telecom_mapping()["fields"]]},
     {"fields": [dict(f, field="quantity") if f["field"] == "minutes" else f for f in telecom_mapping()["fields"]]},
     {"fields": [dict(f, decimal_places=None) if f["field"] == "amount" else f for f in telecom_mapping()["fields"]]},
@@ -243,12 +243,19 @@ def test_every_spreadsheet_row_taken_is_loaded_as_the_general_path_loads_it(tmp_
 def test_declared_totals_count_the_rows_taken(tmp_path):
     """The footer's totals are checked against every valid row, the fast path's included."""
     data = rows(500)
-    mapping = telecom_mapping(declared_totals={"fields": ["amount"], "from_footer": True})
+    mapping = telecom_mapping(declared_totals={"fields": ["amount", "minutes", "data_mb"], "from_footer": True})
     src = open_rows(str(write_csv(tmp_path / "a.csv", data)), "a.csv")
     mapper = map_rows(src, Template.from_dict(mapping), period="2026-09")
-    total = sum(mr.values["amount"] for mr in mapper if mr.ok and mr.values["amount"] is not None)
+    totals = {"amount": 0, "minutes": 0, "data_mb": 0}
+    for mr in mapper:
+        for name in totals:
+            if mr.ok and mr.values[name] is not None:
+                totals[name] += mr.values[name]
     src.close()
-    path = write_csv(tmp_path / "consumo.csv", data + [["TOTAL", *[""] * 9, f"{total:.2f}".replace(".", ","), ""]])
+    total = totals["amount"]
+    footer = ["TOTAL", "", "", "", "", str(totals["minutes"]).replace(".", ","), str(totals["data_mb"]).replace(".", ","),
+              "", "", "", f"{total:.2f}".replace(".", ","), ""]
+    path = write_csv(tmp_path / "consumo.csv", data + [footer])
     outcome = []
     for fast in (False, True):
         tpl = Template.from_dict(mapping)
@@ -262,7 +269,7 @@ def test_declared_totals_count_the_rows_taken(tmp_path):
             pass
         outcome.append((mapper.stats.computed_totals, mapper.stats.declared_totals, mapper.stats.file_errors))
         src.close()
-    assert outcome[0] == outcome[1] and outcome[1][0]["amount"] == total and outcome[1][2] == []
+    assert outcome[0] == outcome[1] and outcome[1][0] == totals and outcome[1][2] == []
 
 
 def test_a_batch_is_flushed_when_full(tmp_path, settings):
