@@ -67,12 +67,15 @@ of it (22.6 CPU-s in all today for 1M rows, at most 88k rows/s on two cores even
 6 Dec 2026, idle machine (another host: main gave telecom CSV 67k, xlsx 38k rows/s), 1M rows, a clean row written
 straight from its cells to its COPY line (imports/fastlines.py: ≈ 4 µs of CPU per telecom CSV row against ≈ 11),
 then a big xlsx's metadata pass moved beside its rows (tabular.readers._Metadata: 2.5 s per million rows):
-    telecom csv    67.0k -> 111-124k rows/s   worker 14.3 -> 7.1-7.7 CPU-s   PostgreSQL backend 6.5 -> 5.8-6.7 CPU-s
-    telecom xlsx   38.4k -> 48-59k rows/s     worker 24.3 -> 17-18 CPU-s (2.5 of them on the other core)
-                   (48-50k when the run reconciles against a previous period with 117k of its million lines
-                   changed: 4.5-5 s of PostgreSQL after the load; 58-59k against one without changes)
-    five-column    csv 110-124k (general path: the default template has quantity, unit price and defaults),
-                   xlsx 51-55k -> 67-75k rows/s (the metadata pass)
+    telecom csv    67.0k -> 105-127k rows/s   worker 14.3 -> 6.8-7.7 CPU-s   PostgreSQL backend 6.5 -> 5.4-6.7 CPU-s
+    telecom xlsx   38.4k -> 42-50k rows/s     worker 24.3 -> 17-20 CPU-s (2.5 of them on the other core)
+                   (as this bench runs it: reconciled against the CSV's period, 117k of its million lines changed,
+                   4.5-5 s of PostgreSQL after the load; 58-59k against a period without changes)
+    five-column    csv 109-125k (general path: the default template has quantity, unit price and defaults),
+                   xlsx 51-55k -> 63-75k rows/s (the metadata pass)
+Still short: the telecom xlsx against a changed period. Its load is the worker's core (python-calamine-plus
+≈ 6 µs a row, holding the GIL; the fast path ≈ 5.5 µs for spreadsheet cells, a float's repr being the dearest
+part), its reconciliation PostgreSQL's (service-line FULL JOIN ≈ 2.7 s, accounts ≈ 1.2 s).
 """
 
 from __future__ import annotations
