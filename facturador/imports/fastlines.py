@@ -12,9 +12,9 @@ general path (it returns False), which then maps and reports that row as before.
 every row it takes, the line is the one the general path would have loaded (`tests/test_fastlines.py` compares
 both on varied rows of a CSV and of an xlsx).
 
-Templates it does not cover (it returns None and every row takes the general path): a quantity or unit price column, tax rates (their fraction fix), `extra.*` attributes, defaults, parsers other than text,
-phone, decimal, integer and date, rules other than non-negative and days around the period, a duplicate key with
-a number.
+Templates it does not cover (it returns None and every row takes the general path): a quantity or unit price
+column, tax rates (their fraction fix), `extra.*` attributes, defaults, parsers other than text, phone, decimal,
+integer and date, rules other than non-negative and days around the period, a duplicate key with a number.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from facturador.tabular.rules import period_bounds
 # their length limits (a longer value is an error on the general path).
 _TEXT = {"reference": line_fields.REFERENCE_MAX, "concept": line_fields.CONCEPT_MAX, **line_fields.TEXT_MAX}
 # Numbers (amounts and usage) and the largest magnitude each column takes.
-_NUMBER = {"amount": line_fields.MAX_AMOUNT, **{n: line_fields.NUM_MAX[n] for n in (*line_fields.MONEY,
-                                                                                      *line_fields.USAGE) if n != "amount"}}
+_NUMBER = {"amount": line_fields.MAX_AMOUNT,
+           **{n: line_fields.NUM_MAX[n] for n in (*line_fields.MONEY, *line_fields.USAGE) if n != "amount"}}
 _MONEY = line_fields.MONEY
 _DATES = line_fields.DATES
 _NULL = "\\N"
@@ -120,7 +120,7 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
                     {fm.field for fm in t.fields if fm.sum_total})
     if any(n not in _NUMBER for n in summed):
         return None
-    # Money in cents (integers); other numbers (usage: a TOTAL row often sums the minutes too) as Decimals of their text.
+    # Money in cents (integers); other numbers (a TOTAL row often sums the minutes too) as Decimals of their text.
     in_cents = [n in _MONEY and fms[n].decimal_places == 2 for n in summed]
     money_cents = {n for n, cents in zip(summed, in_cents) if cents}
     tolerances = []
@@ -138,10 +138,10 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
             return None
 
     dec = t.decimal_separator
-    env: dict = {"_Skip": _Skip, "_num": _number_text, "_fnum": _float_text, "OUT": out.append, "OUTL": out, "FLUSH": flush,
-                 "H": add_hash, "HL": add_line_hash, "ACC": loader.accounts.get, "COUNTS": [0, 0], "NULL": _NULL,
-                 "BATCH": loader_batch_size(), "SUMS": [0 if cents else Decimal(0) for cents in in_cents],
-                 "_D": Decimal}
+    env: dict = {"_Skip": _Skip, "_num": _number_text, "_fnum": _float_text, "_D": Decimal, "NULL": _NULL,
+                 "OUT": out.append, "OUTL": out, "FLUSH": flush, "BATCH": loader_batch_size(), "H": add_hash,
+                 "HL": add_line_hash, "ACC": loader.accounts.get, "COUNTS": [0, 0],
+                 "SUMS": [0 if cents else Decimal(0) for cents in in_cents]}
     body: list[str] = []
     text_of: dict[str, str] = {}   # target -> expression of its COPY text
     value_of: dict[str, str] = {}  # target -> expression of its Python value (for the duplicate key)
@@ -182,7 +182,8 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
             # A number cell: its shortest repr when that is the parser's text (see _float_text).
             other = f"{x} = _fnum(Q{k}, c, {places if fm.parser == 'decimal' else -1})"
             if fm.parser == "decimal" and places is None:
-                cell = ["if kc is float:", f"    {x} = r if '.' in (r := repr(c)) and 'e' not in r else _fnum(Q{k}, c, None)",
+                cell = ["if kc is float:",
+                        f"    {x} = r if '.' in (r := repr(c)) and 'e' not in r else _fnum(Q{k}, c, None)",
                         "elif kc is int:", f"    {x} = str(c)", "else:", f"    {other}"]
             elif fm.parser == "decimal" and places in (1, 2):
                 # e: the repr's decimals; "1e+20", "inf" or "nan" have no point and at least 3 characters, "2.5e-07"
@@ -253,7 +254,8 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
         f"    H(hash(({', '.join(key_parts)},)))",
         f"    HL(hash({service_line} or x_ref))",
         *(f"    if c_{n} is not None: SUMS[{j}] += c_{n}" if cents else
-          f"    if {text_of[n]} is not NULL: SUMS[{j}] += _D({text_of[n]})" for j, (n, cents) in enumerate(zip(summed, in_cents))),
+          f"    if {text_of[n]} is not NULL: SUMS[{j}] += _D({text_of[n]})"
+          for j, (n, cents) in enumerate(zip(summed, in_cents))),
         "    COUNTS[0] += 1",
         "    COUNTS[1] += c_amount",
         "    if len(OUTL) >= BATCH:",

@@ -382,7 +382,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     batch_size = settings.FACTURADOR_IMPORT_BATCH_SIZE  # lines per COPY / executemany
     # Optional pause between batches (seconds) to keep a big import from saturating a shared database.
     throttle = settings.FACTURADOR_IMPORT_THROTTLE
-    buf: list[tuple] = []
+    buf: list = []  # lines: tuples (the loader formats them) or COPY text (fastlines)
     stored_errors = 0
     valid = invalid = 0
     amount_total = Decimal(0)
@@ -407,7 +407,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
             time.sleep(throttle)
         ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number), errors=invalid)
 
-    # Clean CSV rows straight to COPY text (the direct loader): their lines join `buf` in file order.
+    # Clean rows straight to their COPY text (the direct loader, fastlines): their lines join `buf` in file order.
     taker = None if loader.method != "copy-direct" else fastlines.line_taker(
         template, mapper, loader, staging.duplicate_key(imp.template), out=buf, flush=flush, add_hash=add_hash,
         add_line_hash=add_line_hash)

@@ -570,12 +570,13 @@ class _StreamSheetRowSource(RowSource):
     python-calamine does.
 
     The metadata pass parses the whole sheet (2.5 s for a million rows). Given the file's `path`
-    (``open_rows(background_metadata=True)``), for a file of `BACKGROUND_METADATA_BYTES` or more it runs in a thread (`_Metadata`) while the rows are read:
-    ``merged_ranges`` then waits for it, ``total_rows_estimate`` is None until it is in, and a
-    declared dimension beyond the limits is refused at the first row after it is known (at the
-    latest when the rows end: before the caller has finished, so before anything is loaded); rows
-    read meanwhile are counted against the same limits. A smaller file (a small sheet can declare a
-    huge dimension) is refused before any row is read."""
+    (``open_rows(background_metadata=True)``), for a file of `BACKGROUND_METADATA_BYTES` or more
+    it runs in a thread (`_Metadata`) while the rows are read: ``merged_ranges`` then waits for it,
+    ``total_rows_estimate`` is None until it is in, and a declared dimension beyond the limits is
+    refused at the first row after it is known (at the latest when the rows end: before the caller
+    has finished, so before anything is loaded); rows read meanwhile are counted against the same
+    limits. A smaller file (a small sheet can declare a huge dimension) is refused before any row
+    is read."""
 
     def __init__(self, wb: Any, sheet: str | int | None, file_type: str, name: str,
                  limits: Limits = DEFAULT_LIMITS, path: str | None = None):
