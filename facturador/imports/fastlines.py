@@ -245,9 +245,9 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
     src = "\n".join([
         "def take(row, rn):",
         "    try:",
-        *("    " + line for line in body),
+        *("    " + statement for statement in body),
         f"        x_ref = {text_of['reference']}",
-        "    except (_Skip, CellError, IndexError, ValueError, ArithmeticError):",
+        "    except (_Skip, CellError, IndexError, TypeError, ValueError, ArithmeticError):",
         "        return False",
         "    acc = NULL if (a := ACC(x_ref)) is None else a",
         f'    OUT(f"{line}\\t{{TAIL}}")',
