@@ -86,12 +86,13 @@ def _date_memo(parse, bounds):
     return date
 
 
-def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, flush, add_hash, add_line_hash):
+def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, batch: int, flush, add_hash,
+               add_line_hash):
     """``take(row, row_number) -> bool`` for `mapper.take` (see `tabular.mapping.RowMapper`), or None when the
     template is not covered (module docstring).
 
     A taken row's COPY line (the `loader`'s column layout: `loading.DirectLoader`) is appended to `out`, in file
-    order among the general path's lines; `flush()` is called when `out` reaches the loader's batch. Its duplicate
+    order among the general path's lines; `flush()` is called when `out` holds `batch` lines. Its duplicate
     key and service line are hashed as `pipeline._load` does (`add_hash`, `add_line_hash`). ``take.counts`` holds
     [lines taken, their amounts in cents].
     """
@@ -139,7 +140,7 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
 
     dec = t.decimal_separator
     env: dict = {"_Skip": _Skip, "_num": _number_text, "_fnum": _float_text, "_D": Decimal, "NULL": _NULL,
-                 "OUT": out.append, "OUTL": out, "FLUSH": flush, "BATCH": loader_batch_size(), "H": add_hash,
+                 "OUT": out.append, "OUTL": out, "FLUSH": flush, "BATCH": batch, "H": add_hash,
                  "HL": add_line_hash, "ACC": loader.accounts.get, "COUNTS": [0, 0],
                  "SUMS": [0 if cents else Decimal(0) for cents in in_cents]}
     body: list[str] = []
@@ -271,8 +272,3 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, fl
                            for j, (n, cents) in enumerate(zip(summed, in_cents))}
     return take
 
-
-def loader_batch_size() -> int:
-    from django.conf import settings
-
-    return settings.FACTURADOR_IMPORT_BATCH_SIZE

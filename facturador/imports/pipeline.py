@@ -409,8 +409,8 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
 
     # Clean rows straight to their COPY text (the direct loader, fastlines): their lines join `buf` in file order.
     taker = None if loader.method != "copy-direct" else fastlines.line_taker(
-        template, mapper, loader, staging.duplicate_key(imp.template), out=buf, flush=flush, add_hash=add_hash,
-        add_line_hash=add_line_hash)
+        template, mapper, loader, staging.duplicate_key(imp.template), out=buf, batch=batch_size, flush=flush,
+        add_hash=add_hash, add_line_hash=add_line_hash)
     mapper.take = taker
     try:
         for mr in mapper:

@@ -123,8 +123,9 @@ def fast_lines(path, mapping, accounts):
     src = open_rows(str(path), path.name)
     mapper = map_rows(src, tpl, period="2026-09")
     out, hashes, line_hashes = [], [], []
-    take = fastlines.line_taker(tpl, mapper, direct_loader(accounts), staging.duplicate_key(SimpleNamespace(
-        duplicate_key=[])), out=out, flush=lambda: None, add_hash=hashes.append, add_line_hash=line_hashes.append)
+    key = staging.duplicate_key(SimpleNamespace(duplicate_key=[]))
+    take = fastlines.line_taker(tpl, mapper, direct_loader(accounts), key, out=out, batch=20_000, flush=lambda: None,
+                                add_hash=hashes.append, add_line_hash=line_hashes.append)
     assert take is not None
     taken = {}
 
@@ -193,8 +194,8 @@ def test_templates_it_does_not_cover_go_the_general_way(tmp_path, change):
     tpl = Template.from_dict(telecom_mapping(**change))
     src = open_rows(str(path), path.name)
     mapper = map_rows(src, tpl, period="2026-09")
-    assert fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=[], flush=None, add_hash=None,
-                                add_line_hash=None) is None
+    assert fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=[], batch=20_000, flush=None,
+                                add_hash=None, add_line_hash=None) is None
     src.close()
 
 
@@ -262,7 +263,7 @@ def test_declared_totals_count_the_rows_taken(tmp_path):
         src = open_rows(str(path), path.name)
         mapper = map_rows(src, tpl, period="2026-09")
         if fast:
-            mapper.take = fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=[],
+            mapper.take = fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=[], batch=20_000,
                                                flush=lambda: None, add_hash=lambda h: None, add_line_hash=lambda h: None)
             assert mapper.take is not None
         for _ in mapper:
@@ -272,8 +273,7 @@ def test_declared_totals_count_the_rows_taken(tmp_path):
     assert outcome[0] == outcome[1] and outcome[1][0] == totals and outcome[1][2] == []
 
 
-def test_a_batch_is_flushed_when_full(tmp_path, settings):
-    settings.FACTURADOR_IMPORT_BATCH_SIZE = 3
+def test_a_batch_is_flushed_when_full(tmp_path):
     path = write_csv(tmp_path / "consumo.csv", [CLEAN] * 7)
     tpl = Template.from_dict(telecom_mapping())
     src = open_rows(str(path), path.name)
@@ -283,7 +283,7 @@ def test_a_batch_is_flushed_when_full(tmp_path, settings):
     def flush():
         sent.append(len(out))
         out.clear()
-    mapper.take = fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=out, flush=flush,
+    mapper.take = fastlines.line_taker(tpl, mapper, direct_loader({}), ["reference"], out=out, batch=3, flush=flush,
                                        add_hash=lambda h: None, add_line_hash=lambda h: None)
     assert list(mapper) == [] and mapper.stats.data_rows == 7
     assert (sent, len(out)) == ([3, 3], 1)
