@@ -399,13 +399,16 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
     columns = {p.name: p.col for p in mapper._plan}  # field -> column letter, for the line checks' errors
     add_error = errors.add
 
+    def progress():
+        ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number), errors=invalid)
+
     def flush():
         ctx.check_cancel()
         loader.write(buf)
         buf.clear()
         if throttle:
             time.sleep(throttle)
-        ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number), errors=invalid)
+        progress()
 
     # Clean rows straight to their COPY text (the direct loader, fastlines): their lines join `buf` in file order.
     taker = None if loader.method != "copy-direct" else fastlines.line_taker(
@@ -446,8 +449,7 @@ def _load(imp, ctx, template, source, mapper, loader, errors, t_start):
                 flush()
             elif not n & 1023:
                 ctx.check_cancel()
-                ctx.progress(source.row_number, total=max(source.total_rows_estimate or 0, source.row_number),
-                             errors=invalid)
+                progress()
     except ImportFileError as exc:
         raise JobFailed(exc.message_es, str(exc)) from exc
     ctx.check_cancel()
