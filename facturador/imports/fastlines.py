@@ -53,9 +53,8 @@ def _number_text(parse, v: str) -> str:
 
 def _float_text(parse, v, places: int | None) -> str:
     """A spreadsheet number's COPY text: a float's shortest repr as the parser reads it (``Decimal(repr(v))``, padded
-    to `places` decimals when it has no more: nothing to round); anything else through the parser. `places` -1:
-    an integer column (always the parser)."""
-    if v.__class__ is float and places != -1:
+    to `places` decimals when it has no more: nothing to round); anything else through the parser."""
+    if v.__class__ is float:
         r = repr(v)
         dot = r.find(".")
         if dot > 0 and "e" not in r:  # plain notation (not 1e-05, inf or nan)
@@ -180,22 +179,25 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, ba
             else:
                 conv = f"_num(P{k}, {v})"
             target, empty = x, "NULL"
-            # A number cell: its shortest repr when that is the parser's text (see _float_text).
-            other = f"{x} = _fnum(Q{k}, c, {places if fm.parser == 'decimal' else -1})"
+            # A number cell: its shortest repr when that is the parser's text (see _float_text), inline for the
+            # usual places; whatever that does not settle goes through the parser.
+            parsed = f"{x} = _num(Q{k}, c)"
             if fm.parser == "decimal" and places is None:
                 cell = ["if kc is float:",
-                        f"    {x} = r if '.' in (r := repr(c)) and 'e' not in r else _fnum(Q{k}, c, None)",
-                        "elif kc is int:", f"    {x} = str(c)", "else:", f"    {other}"]
+                        f"    {x} = r if '.' in (r := repr(c)) and 'e' not in r else _num(Q{k}, c)",
+                        "elif kc is int:", f"    {x} = str(c)", "else:", f"    {parsed}"]
             elif fm.parser == "decimal" and places in (1, 2):
                 # e: the repr's decimals; "1e+20", "inf" or "nan" have no point and at least 3 characters, "2.5e-07"
-                # more than 2 decimals: those go through _fnum.
+                # more than 2 decimals: those go through the parser.
                 env[f"Z{k}"] = tuple("0" * (places - d) for d in range(places + 1))
                 cell = ["if kc is float:",
                         f"    {x} = r + Z{k}[e] if 0 < (e := len(r := repr(c)) - r.find('.') - 1) <= {places} "
-                        f"else _fnum(Q{k}, c, {places})",
-                        "elif kc is int:", f"    {x} = str(c) + {'.' + '0' * places!r}", "else:", f"    {other}"]
-            else:
-                cell = [other]
+                        f"else _num(Q{k}, c)",
+                        "elif kc is int:", f"    {x} = str(c) + {'.' + '0' * places!r}", "else:", f"    {parsed}"]
+            elif fm.parser == "decimal":  # other places: _float_text
+                cell = [f"{x} = _fnum(Q{k}, c, {places})"]
+            else:  # an integer column
+                cell = [parsed]
             checks = [f"len({x}) >= {digits}"]
             if (fm.rules or {}).get("non_negative"):
                 checks.append(f"{x}[0] == '-'")
@@ -247,13 +249,12 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, ba
         "def take(row, rn):",
         "    try:",
         *("    " + statement for statement in body),
-        f"        x_ref = {text_of['reference']}",
         "    except (_Skip, CellError, IndexError, TypeError, ValueError, ArithmeticError):",
         "        return False",
-        "    acc = NULL if (a := ACC(x_ref)) is None else a",
+        f"    acc = NULL if (a := ACC({text_of['reference']})) is None else a",
         f'    OUT(f"{line}\\t{{TAIL}}")',
         f"    H(hash(({', '.join(key_parts)},)))",
-        f"    HL(hash({service_line} or x_ref))",
+        f"    HL(hash({service_line} or {text_of['reference']}))",
         *(f"    if c_{n} is not None: SUMS[{j}] += c_{n}" if cents else
           f"    if {text_of[n]} is not NULL: SUMS[{j}] += _D({text_of[n]})"
           for j, (n, cents) in enumerate(zip(summed, in_cents))),
