@@ -22,6 +22,11 @@ _EXCEL_EPOCH = _dt.date(1899, 12, 30)
 _EXCEL_EPOCH_PRE_1900_03 = _dt.date(1899, 12, 31)  # serials < 61 (Excel's fictitious 1900-02-29)
 _CURRENCY = ("COL$", "MX$", "US$", "COP", "MXN", "USD", "EUR", "$", "€")
 _SPACES = " \u00a0\u202f\u2007\t"
+# What may follow a date in its cell: a time of day as spreadsheets and exports write it («2026-09-30T00:00:00»,
+# «30/09/2026 12:00:00 a. m.», «30/09/2026 23:59 -05:00»). Anything else after a date («01/08/2026 - 31/08/2026»)
+# makes the cell no date: read as one, it would silently drop the rest.
+TIME_PART = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:\s*[ap]\.?\s?m\.?)?(?:\s*(?:z|utc|[+-]\d{2}(?::?\d{2})?))?"
+_TIME_PART = re.compile(TIME_PART, re.I)
 _EXCEL_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!",
                            "#¡DIV/0!", "#N/D", "#¿NOMBRE?", "#¡NULO!", "#¡NUM!", "#¡REF!", "#¡VALOR!",
                            "#GETTING_DATA", "#SPILL!", "#CALC!"})
@@ -327,8 +332,16 @@ def compile_date_format(fmt: str) -> Callable[[str], _dt.date]:
     """Compile ``dd/mm/yyyy``-style (or ``%d/%m/%Y``-style) formats into a fast splitter.
 
     Supported fast forms: three fields d, m, Y/y in any order separated by one of ``/ - .``
-    or no separator (``yyyymmdd``, ``ddmmyyyy``). A time part after a space or ``T`` is ignored.
-    Anything else falls back to ``datetime.strptime``.
+    or no separator (``yyyymmdd``, ``ddmmyyyy``). A time of day after a space or ``T`` is ignored (`TIME_PART`);
+    any other text after the date is refused. Anything else falls back to ``datetime.strptime``.
+
+    >>> p = compile_date_format("dd/mm/yyyy")
+    >>> p("30/09/2026 12:00:00 a. m."), compile_date_format("yyyy-mm-dd")("2026-09-30T00:00:00.000Z")
+    (datetime.date(2026, 9, 30), datetime.date(2026, 9, 30))
+    >>> p("01/08/2026 - 31/08/2026")
+    Traceback (most recent call last):
+    ...
+    ValueError: 01/08/2026 - 31/08/2026
     """
     f = fmt.strip()
     pf = f.replace("%d", "dd").replace("%m", "mm").replace("%Y", "yyyy").replace("%y", "yy")
@@ -415,6 +428,8 @@ def _fast_date(order: list[str], sep: str, widths: list[int]) -> Callable[[str],
         if cut < 0:
             cut = s.find("T")
         if cut > 0:
+            if not _TIME_PART.fullmatch(s[cut + 1:].strip()):
+                raise ValueError(s)
             s = s[:cut]
         if sep:
             parts = s.split(sep)

@@ -41,7 +41,7 @@ from typing import Any, Iterable
 from .errors import column_letter
 from .limits import Limits
 from .mapping import DEFAULT_FOOTER_LABELS, is_subtotal, normalize_header, only_label_has_words
-from .parsers import CellError, compile_date_format, make_decimal, make_phone
+from .parsers import TIME_PART, CellError, compile_date_format, make_decimal, make_phone
 from .readers import open_rows
 
 __all__ = ["FieldSpec", "Sample", "ColumnProposal", "Suggestion", "read_sample", "suggest", "header_key"]
@@ -51,13 +51,13 @@ SAMPLE_ROWS = 60        # rows read by read_sample
 KIND_SHARE = 0.6        # share of a column's values that decides its kind
 _NUMBER_RX = re.compile(r"^[\s(+-]*(?:COP|COL\$|US\$|\$)?\s*[-+]?\d[\d.,' \u00a0]*\)?-?$", re.I)
 _DATE_RX = {
-    "dd/mm/yyyy": re.compile(r"^\d{1,2}/\d{1,2}/\d{4}(?:[ T].*)?$"),
-    "dd-mm-yyyy": re.compile(r"^\d{1,2}-\d{1,2}-\d{4}(?:[ T].*)?$"),
-    "yyyy-mm-dd": re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[ T].*)?$"),
-    "yyyy/mm/dd": re.compile(r"^\d{4}/\d{1,2}/\d{1,2}(?:[ T].*)?$"),
-    "dd.mm.yyyy": re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}(?:[ T].*)?$"),
-    "dd/mm/yy": re.compile(r"^\d{1,2}/\d{1,2}/\d{2}(?:[ T].*)?$"),
-    "dd-mm-yy": re.compile(r"^\d{1,2}-\d{1,2}-\d{2}(?:[ T].*)?$"),
+    "dd/mm/yyyy": re.compile(r"^\d{1,2}/\d{1,2}/\d{4}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
+    "dd-mm-yyyy": re.compile(r"^\d{1,2}-\d{1,2}-\d{4}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
+    "yyyy-mm-dd": re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
+    "yyyy/mm/dd": re.compile(r"^\d{4}/\d{1,2}/\d{1,2}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
+    "dd.mm.yyyy": re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
+    "dd/mm/yy": re.compile(r"^\d{1,2}/\d{1,2}/\d{2}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
+    "dd-mm-yy": re.compile(r"^\d{1,2}-\d{1,2}-\d{2}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
 }
 # Day first (Colombia, Mexico) unless a sample proves the month first: each such format and its US twin.
 _MONTH_FIRST = {"dd/mm/yyyy": "mm/dd/yyyy", "dd-mm-yyyy": "mm-dd-yyyy", "dd.mm.yyyy": "mm.dd.yyyy",
@@ -529,16 +529,20 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
         vals = columns_values[j][:40]
         cols.append(ColumnProposal(index=j, letter=column_letter(j), header=header[j], by_position=j in by_position,
                                    samples=[_text(v) for v in vals[:5]], kind=_kind(vals, dec, th)))
-    pairs = []
+    pairs, other_unit = [], set()
     for c in cols:
         hk = header_key(c.header)
         money = _money_header(hk)
+        words = hk.split(" ")
+        # «Consumo datos (GB)»: a usage the catalog keeps in another unit. No usage or quantity field takes it
+        # («consumo» would make it a Cantidad): it is kept as an extra attribute, never mis-scaled.
+        if any(spec.other_units and _best_key(hk, {n: keys[n]})[0] and any(w in spec.other_units for w in words)
+               for n, spec in specs.items()):
+            other_unit.add(c.index)
         for order, (name, ks) in enumerate(keys.items()):
             score, _who = _best_key(hk, {name: ks})
-            if money and specs[name].money is False:
-                continue  # «Valor consumo» is no consumption
-            if specs[name].other_units and any(w in specs[name].other_units for w in hk.split(" ")):
-                continue  # the same usage in another unit: kept as an extra attribute, never mis-scaled
+            if (money or c.index in other_unit) and specs[name].money is False:
+                continue  # «Valor consumo» is no consumption; «Datos (GB)» no Cantidad nor Datos (MB)
             if score and _compatible(specs[name], c.kind):
                 pairs.append((score, c.index, order, name))
     pairs.sort()  # ties: the left column, then the field listed first in the catalog
@@ -554,6 +558,17 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
         c.parser = (spec.parser_by_kind or {}).get(c.kind, spec.parser)
         c.rules = dict(spec.rules or {})
         c.options = dict(spec.options or {})
+    # A column of phone lines whose header names no field («MIN», as operators call the mobile number) is the
+    # service line when no other column is.
+    for spec in catalog:
+        by_kind = spec.parser_by_kind or {}
+        if spec.name in taken_fields or "phone" not in by_kind:
+            continue
+        c = next((c for c in cols if not c.field and c.kind == "phone"), None)
+        if c is not None:
+            taken_fields.add(spec.name)
+            c.field, c.label, c.required, c.parser = spec.name, spec.label, spec.required, by_kind["phone"]
+            c.rules, c.options = dict(spec.rules or {}), dict(spec.options or {})
     used_extra = set()
     for c in cols:
         if c.field or not extra or c.kind == "empty":
@@ -564,6 +579,8 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
             name += "_"
         used_extra.add(name)
         c.field, c.label, c.parser = name, c.header or c.letter, _parser_for(c.kind)
+        if c.index in other_unit and c.kind in ("number", "integer"):
+            c.parser, c.rules = "decimal", {"non_negative": True}  # a usage: typed, and never below zero
     out = Suggestion(header_row=header_rn, totals_row=totals_rn, columns=cols, sheet=sample.sheet_name,
                      sheet_names=list(sample.sheet_names), decimal_separator=dec, thousands_separator=th,
                      date_formats=date_formats, footer_label=footer_label, checks=list(checks or []), data_rows=data,

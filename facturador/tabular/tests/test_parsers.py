@@ -125,6 +125,8 @@ def test_text_keeps_leading_zeros_and_handles_numbers():
     ("2026-01-05", dt.date(2026, 1, 5)),
     ("05/01/2026 00:00:00", dt.date(2026, 1, 5)),
     ("2026-01-05T10:30:00", dt.date(2026, 1, 5)),
+    ("05/01/2026 12:00:00 a. m.", dt.date(2026, 1, 5)),   # a Spanish-locale spreadsheet's CSV export
+    ("2026-01-05T10:30:00.000-05:00", dt.date(2026, 1, 5)),
     (dt.datetime(2026, 1, 5, 10, 30), dt.date(2026, 1, 5)),
     (dt.date(2026, 1, 5), dt.date(2026, 1, 5)),
     (45292.0, dt.date(2024, 1, 1)),      # Excel serial numbers (well-known anchors)
@@ -138,7 +140,8 @@ def test_date_default_formats(value, expected):
     assert make_date()(value) == expected
 
 
-@pytest.mark.parametrize("value", ["31/02/2026", "2026-13-01", "05-01-2026", "hoy", "5/1/26", True, 0])
+@pytest.mark.parametrize("value", ["31/02/2026", "2026-13-01", "05-01-2026", "hoy", "5/1/26", True, 0,
+                                   "01/08/2026 - 31/08/2026", "05/01/2026 pendiente"])  # not read as their first date
 def test_date_rejects(value):
     with pytest.raises(CellError):
         make_date()(value)

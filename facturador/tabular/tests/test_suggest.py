@@ -139,6 +139,39 @@ def test_a_header_led_by_valor_is_a_value_not_a_usage():
                   "Valor total": "amount"}
 
 
+def test_a_usage_in_another_unit_is_an_extra_usage_not_the_quantity():
+    """«Consumo datos (GB)»: «consumo» made it the Cantidad (12.5 × 4,304 on the invoice); the catalog keeps data in
+    MB, so the column stays the operator's figure, as a typed extra attribute that cannot be negative."""
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("quantity", "Cantidad", "decimal", ("cantidad", "consumo"), money=False),
+               FieldSpec("data_mb", "Datos (MB)", "decimal", ("datos mb", "consumo datos"), money=False,
+                         other_units=("gb", "kb")),
+               FieldSpec("amount", "Valor total", "decimal", ("valor total",))]
+    s = suggest(_sample(("Cuenta", "Consumo datos (GB)", "Valor total"), ("001", "12,5", "53.800"),
+                        ("002", "3,2", "53.800")), catalog)
+    gb = s.columns[1]
+    assert (gb.field, gb.parser, gb.rules) == ("extra.consumo_datos_gb", "decimal", {"non_negative": True})
+
+
+def test_a_column_of_phone_lines_without_a_known_header_is_the_service_line():
+    """Colombian operators head the mobile number «MIN»: its values are phone lines, so it is the service line."""
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("service_line", "Línea", "text", ("linea",), parser_by_kind={"phone": "phone"}),
+               FieldSpec("amount", "Valor total", "decimal", ("valor total",))]
+    s = suggest(_sample(("Cuenta", "MIN", "Celular contacto", "Valor total"),
+                        ("88001", "3001112233", "3109998877", "11.900"),
+                        ("88001", "3001112234", "3109998877", "11.900")), catalog)
+    assert [(c.field, c.parser) for c in s.columns[1:3]] == [("service_line", "phone"), ("extra.celular_contacto", "text")]
+
+
+def test_a_date_range_is_text_not_its_first_date():
+    """«01/08/2026 - 31/08/2026» was proposed as a date and imported as 2026-08-01, the end silently dropped."""
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True)]
+    s = suggest(_sample(("Cuenta", "Periodo facturado"), ("001", "01/08/2026 - 31/08/2026"),
+                        ("002", "01/08/2026 - 31/08/2026")), catalog)
+    assert (s.columns[1].kind, s.columns[1].parser) == ("text", "text")
+
+
 def test_dates_with_month_names_are_recognised_and_read():
     from facturador.tabular.parsers import make_parser
 
