@@ -86,13 +86,14 @@ _KINDS_OF_PARSER = {"text": None, "period": None, "boolean": None, "decimal": {"
 
 
 def header_key(value: Any) -> str:
-    """Header comparison key for synonyms: :func:`normalize_header` with punctuation turned into spaces.
+    """Header comparison key for synonyms: :func:`normalize_header` with punctuation turned into spaces, and a
+    percent sign into the word «porcentaje» (a «% IVA» column is the rate, not the «IVA» value).
 
-    >>> header_key("  Datos (MB) "), header_key("Dirección:"), header_key("N° de línea")
-    ('datos mb', 'direccion', 'n de linea')
+    >>> header_key("  Datos (MB) "), header_key("Dirección:"), header_key("N° de línea"), header_key("% IVA")
+    ('datos mb', 'direccion', 'n de linea', 'porcentaje iva')
     """
     s = normalize_header(value)
-    s = re.sub(r"[^\w]+", " ", s.replace("°", " ").replace("º", " "))
+    s = re.sub(r"[^\w]+", " ", s.replace("°", " ").replace("º", " ").replace("%", " porcentaje "))
     return " ".join(s.split())
 
 

@@ -164,6 +164,16 @@ def test_a_column_of_phone_lines_without_a_known_header_is_the_service_line():
     assert [(c.field, c.parser) for c in s.columns[1:3]] == [("service_line", "phone"), ("extra.celular_contacto", "text")]
 
 
+def test_a_percent_sign_in_a_header_makes_it_the_rate():
+    """«% IVA» lost its sign in the comparison key and took the IVA value field, leaving the «IVA» column of amounts
+    an extra attribute (and every «19%» an invalid number)."""
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("iva_rate", "Tarifa IVA (%)", "percent", ("tarifa iva", "porcentaje iva")),
+               FieldSpec("iva_amount", "IVA", "decimal", ("iva", "valor iva"))]
+    s = suggest(_sample(("Cuenta", "% IVA", "IVA"), ("001", "19%", "$ 9.500"), ("002", "19%", "$ 2.280")), catalog)
+    assert [c.field for c in s.columns] == ["reference", "iva_rate", "iva_amount"]
+
+
 def test_a_date_range_is_text_not_its_first_date():
     """«01/08/2026 - 31/08/2026» was proposed as a date and imported as 2026-08-01, the end silently dropped."""
     catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True)]
