@@ -42,6 +42,21 @@ def test_cli_run_in_process_with_progress(issuer_co, operator, template, tmp_pat
     assert ei.value.code == 3 and Charge.objects.count() == 30
 
 
+@pytest.mark.django_db(transaction=True)
+def test_cli_run_json_prints_the_outcome_as_one_object(issuer_co, operator, template, tmp_path, capsys):
+    """`run --in-process --json` printed the progress lines: a script got no JSON to read."""
+    path = tmp_path / "detalle.csv"
+    path.write_bytes(files.csv_bytes(files.sample_rows(3) + [["", "x", "1", "1", "1"]]))
+    with pytest.raises(SystemExit) as ei:  # a row with errors: exit code 3, as without --json
+        call_command("import_data", *run_args(path, "--in-process", "--json")[1:])
+    out = json.loads(capsys.readouterr().out)
+    imp = ImportJob.objects.get()
+    assert ei.value.code == 3
+    assert (out["import_id"], out["status"], out["rows_read"], out["rows_valid"], out["errors_total"]) == (
+        imp.pk, Job.Status.FINISHED_WITH_ERRORS, 4, 3, 1)
+    assert out["errors"][0]["row"] == 5 and out["errors"][0]["code"] and out["reconciliation"]["control"]["rows"] == 3
+
+
 @pytest.mark.django_db
 def test_cli_queues_without_wait(issuer_co, operator, template, tmp_path, capsys):
     path = tmp_path / "d.csv"

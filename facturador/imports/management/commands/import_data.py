@@ -1,7 +1,8 @@
 """`facturador import run|status|list|cancel|delete` — the import queue from the command line.
 
 `run FILE --issuer NIT --operator X --template Y --period 2026-10 [--wait] [--dry-run] [--force]` queues the
-import like one scheduled from the web (a worker runs it); `--dry-run --json` instead validates the whole file
+import like one scheduled from the web (a worker runs it); `--json` prints its outcome as one JSON object instead of
+the progress lines, and `--dry-run --json` instead validates the whole file
 right here and prints one JSON object (rows_read, rows_valid, errors, totals), writing nothing.
 `template suggest FILE --issuer NIT --operator CODE --name NAME [--save] [--json]` proposes a template from
 the file (header and totals rows, each column's field, parser and rules) and prints it, or stores it as a new
@@ -30,6 +31,8 @@ from facturador.core.models import Job
 from facturador.imports import actions, services
 from facturador.imports.models import FileType, ImportJob
 from facturador.printing.money import format_money
+
+JSON_ERRORS = 1000  # row errors listed by `run --json` (as many as the dry run lists; `errors_total` counts them all)
 
 EXIT = {Job.Status.FINISHED: 0, Job.Status.FINISHED_WITH_ERRORS: 3}
 
@@ -63,7 +66,8 @@ class Command(ActionCommand):
         run.add_argument("--dry-run", action="store_true", help="Validate without storing")
         run.add_argument("--force", action="store_true", help="Import even if the same file was imported for the period")
         run.add_argument("--json", action="store_true",
-                         help="With --dry-run: validate here and print one JSON object; nothing is stored")
+                         help="Print one JSON object instead of the progress lines: with --dry-run the file's "
+                              "validation (nothing is stored), otherwise the import's outcome (its state when not waiting)")
         tpl = sub.add_parser("template", help="Import templates")
         tsub = tpl.add_subparsers(dest="template_action", required=True)
         sug = tsub.add_parser("suggest", help="Propose a template from an operator's file")
@@ -214,7 +218,9 @@ class Command(ActionCommand):
                 issuer, self.actor, operator=operator, template=template, period=o["period"], upload=fh,
                 file_type=o["file_type"], run_at=run_at, dry_run=o["dry_run"], force=o["force"],
                 enqueue=not in_process)
-        self.stdout.write(f"Importación #{imp.pk} programada ({imp.job.title}).")
+        as_json = o.get("json")
+        if not as_json:
+            self.stdout.write(f"Importación #{imp.pk} programada ({imp.job.title}).")
         if in_process:
             from facturador.core.jobs import execute_job
 
@@ -226,23 +232,37 @@ class Command(ActionCommand):
 
             worker = threading.Thread(target=work, name=f"import-{imp.pk}")
             worker.start()
-            code = self._finish(imp, wait=True)
+            code = self._finish(imp, wait=True, as_json=as_json)
             worker.join()
             return code
-        return self._finish(imp, wait=o["wait"])
+        return self._finish(imp, wait=o["wait"], as_json=as_json)
 
-    def _finish(self, imp: ImportJob, wait: bool, show_all: bool = False):
+    def _outcome_json(self, imp: ImportJob) -> str:
+        """The import as one JSON object: its state, figures, row errors and reconciliation (when it ended)."""
+        job = imp.job
+        out = {"import_id": imp.pk, "status": job.status, "dry_run": imp.dry_run}
+        if job.status in Job.FINAL:
+            out.update(rows_read=imp.rows_read, rows_valid=imp.rows_valid, rows_invalid=imp.rows_invalid,
+                       amount=str(imp.amount_total), error=job.error or None,
+                       errors=[{"row": e.row_number or None, "column": e.column, "value": e.value, "code": e.code,
+                                "message": e.message} for e in imp.row_errors.all()[:JSON_ERRORS]],
+                       errors_total=imp.row_errors.count(), reconciliation=imp.reconciliation or None)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+    def _finish(self, imp: ImportJob, wait: bool, show_all: bool = False, as_json: bool = False):
         job = imp.job
         started = time.monotonic()
         warned = False
-        tty = sys.stdout.isatty()
+        tty = sys.stdout.isatty() and not as_json
         last = ""
         while True:
             job.refresh_from_db()
             line = progress_line(job)
             if not wait or job.status in Job.FINAL:
                 break
-            if line != last:
+            if as_json:
+                pass
+            elif line != last:
                 self.stdout.write(("\r" + line.ljust(110)) if tty else line, ending="" if tty else "\n")
                 self.stdout.flush()
                 last = line
@@ -251,9 +271,12 @@ class Command(ActionCommand):
                                   "o use --in-process.")
                 warned = True
             time.sleep(0.3)
-        self.stdout.write(("\r" + line.ljust(110)) if tty else line)
         imp.refresh_from_db()
-        if job.status in Job.FINAL:
+        if as_json:
+            self.stdout.write(self._outcome_json(imp))
+        else:
+            self.stdout.write(("\r" + line.ljust(110)) if tty else line)
+        if job.status in Job.FINAL and not as_json:
             self.stdout.write(f"Filas leídas {imp.rows_read} · válidas {imp.rows_valid} · con error {imp.rows_invalid} · "
                               f"valor {format_money(imp.amount_total, imp.issuer)}" + (" · simulación: no se guardó nada" if imp.dry_run else ""))
             if job.error:
