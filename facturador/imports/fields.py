@@ -63,12 +63,17 @@ LINE_FIELDS = [
               rules={"period_days": 62}),
     FieldSpec("usage_from", "Consumo desde", "date", ("desde", "fecha inicio", "inicio periodo", "fecha desde")),
     FieldSpec("usage_to", "Consumo hasta", "date", ("hasta", "fecha fin", "fin periodo", "fecha hasta")),
+    # Both usage dates in one cell («01/08/2026 - 31/08/2026»): kept as usage_from and usage_to.
+    FieldSpec("usage_period", "Periodo de consumo", "date_range", ("periodo", "periodo facturado", "periodo de consumo",
+                                                                   "periodo consumo", "periodo de facturacion",
+                                                                   "periodo facturacion", "periodo del servicio")),
 ]
 LINE_FIELD_NAMES = tuple(f.name for f in LINE_FIELDS)
 LABELS = {f.name: f.label for f in LINE_FIELDS}
 NUMERIC = ("quantity", "unit_price", "minutes", "data_mb", "sms", "kwh", "net_amount", "iva_rate", "iva_amount",
            "other_tax_rate", "other_tax_amount", "amount")
 DATES = ("cut_date", "usage_from", "usage_to")
+USAGE_PERIOD = "usage_period"  # a date_range field that fills usage_from and usage_to (no column of its own)
 USAGE = ("minutes", "data_mb", "sms", "kwh")
 MONEY = ("net_amount", "iva_amount", "other_tax_amount", "amount")  # in cents (decimal_places 2)
 # What a line's columns hold (billing.Charge): a longer text or a larger number is refused (numeric(p, s): |value| <

@@ -22,7 +22,7 @@ from facturador.tabular.suggest import header_key
 
 SAMPLE_TTL = 24 * 3600  # a stored sample is removed a day after its upload
 PARSER_LABELS = {"text": "Texto", "integer": "Entero", "decimal": "Número decimal", "percent": "Porcentaje",
-                 "date": "Fecha",
+                 "date": "Fecha", "date_range": "Periodo de fechas (inicial - final)",
                  "period": "Periodo AAAA-MM", "boolean": "Sí/No", "phone": "Línea telefónica (CO)"}
 EXTRA = "extra"
 SPECS = {f.name: f for f in line_fields.LINE_FIELDS}

@@ -110,6 +110,13 @@ def normalize_mapping(data: dict) -> dict:
                           fields=[f.field])
         if f.field in line_fields.DATES and f.parser != "date":
             raise invalid("not_date", f"El campo «{f.field}» debe ser una fecha (date).", fields=[f.field])
+        if (f.field == line_fields.USAGE_PERIOD) != (f.parser == "date_range"):
+            raise invalid("not_date_range", f"El campo «{line_fields.USAGE_PERIOD}» se lee como periodo de fechas "
+                                            "(date_range), y solo él.", fields=[f.field])
+    both = [n for n in ("usage_from", "usage_to") if n in names]
+    if line_fields.USAGE_PERIOD in names and both:
+        raise invalid("usage_period_twice", "El periodo de consumo ya da las fechas desde y hasta: no mapee también "
+                                            f"{' ni '.join('«' + n + '»' for n in both)}.", fields=both)
     return tpl.to_dict()
 
 
@@ -225,6 +232,9 @@ def make_typed(template: Template):
     facturador.imports.pipeline.LineError: ('service_line', 'el texto tiene más de 48 caracteres')
     """
     mapped = {f.field for f in template.fields}
+    period = line_fields.USAGE_PERIOD in mapped  # its (first, last) dates are usage_from and usage_to
+    if period:
+        mapped |= {"usage_from", "usage_to"}
     blank = staging.TYPED_BLANK
     extras = [(f.field, f.field[len(line_fields.EXTRA_PREFIX):]) for f in template.fields
               if f.field.startswith(line_fields.EXTRA_PREFIX)]
@@ -237,6 +247,11 @@ def make_typed(template: Template):
             env[f"B{i}"] = blank[i]
             continue
         varying.append(i)
+        if period and name in ("usage_from", "usage_to"):
+            if name == "usage_from":
+                body.append(f"    v{i}, v{i + 1} = get({line_fields.USAGE_PERIOD!r}) or (None, None)")
+            items.append(f"v{i}")
+            continue
         env[f"K{i}"] = name
         max_len, max_num = line_fields.TEXT_MAX.get(name), line_fields.NUM_MAX.get(name)
         body.append(f"    v{i} = get(K{i})")

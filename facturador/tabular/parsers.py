@@ -15,9 +15,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 __all__ = ["CellError", "PARSER_NAMES", "make_parser", "make_text", "make_integer", "make_decimal",
-           "make_date", "make_period", "make_boolean", "make_phone", "excel_serial_to_date", "compile_date_format"]
+           "make_date", "make_date_range", "make_period", "make_boolean", "make_phone", "excel_serial_to_date",
+           "compile_date_format"]
 
-PARSER_NAMES = ("text", "integer", "decimal", "percent", "date", "period", "boolean", "phone")
+PARSER_NAMES = ("text", "integer", "decimal", "percent", "date", "date_range", "period", "boolean", "phone")
 _EXCEL_EPOCH = _dt.date(1899, 12, 30)
 _EXCEL_EPOCH_PRE_1900_03 = _dt.date(1899, 12, 31)  # serials < 61 (Excel's fictitious 1900-02-29)
 _CURRENCY = ("COL$", "MX$", "US$", "COP", "MXN", "USD", "EUR", "$", "€")
@@ -493,6 +494,66 @@ def make_date(formats: list[str] | tuple[str, ...] = ("dd/mm/yyyy", "yyyy-mm-dd"
     return parse
 
 
+# Between the two dates of a period written in one cell: a dash with spaces around it (a date may hold dashes), an
+# en or em dash, «al», «a», «hasta» or «to»; before the first, an optional «del», «de» or «desde».
+_RANGE_JOINS = re.compile(r"\s+-\s+|\s*[\u2013\u2014]\s*|\s+(?:al|a|hasta|to)\s+|(?<=\d)-(?=\d{1,2}/)", re.I)
+_RANGE_LEAD = re.compile(r"^(?:del|de|desde)\s+", re.I)
+
+
+def split_date_range(s: str) -> list[tuple[str, str]]:
+    """The ways a cell can be cut into a first and a last date (the texts; none when there is no joining word).
+
+    >>> split_date_range("del 01/08/2026 al 31/08/2026"), split_date_range("01/08/2026-31/08/2026")
+    ([('01/08/2026', '31/08/2026')], [('01/08/2026', '31/08/2026')])
+    >>> split_date_range("2026-08-01 - 2026-08-31"), split_date_range("31/08/2026")
+    ([('2026-08-01', '2026-08-31')], [])
+    """
+    s = _RANGE_LEAD.sub("", s.strip())
+    return [(s[:m.start()].strip(), s[m.end():].strip()) for m in _RANGE_JOINS.finditer(s)
+            if s[:m.start()].strip() and s[m.end():].strip()]
+
+
+def make_date_range(formats: list[str] | tuple[str, ...] = ("dd/mm/yyyy", "yyyy-mm-dd")) -> Callable[[Any], tuple]:
+    """A period written in one cell, «01/08/2026 - 31/08/2026» («del 1-ago-2026 al 31-ago-2026», «01/08/2026 a
+    31/08/2026»...): ``(first, last)`` dates, each in one of the ``formats``; a last date before the first is refused.
+
+    >>> r = make_date_range()
+    >>> r("01/08/2026 - 31/08/2026")
+    (datetime.date(2026, 8, 1), datetime.date(2026, 8, 31))
+    >>> r("31/08/2026 - 01/08/2026")
+    Traceback (most recent call last):
+    ...
+    facturador.tabular.parsers.CellError: el periodo «31/08/2026 - 01/08/2026» termina antes de empezar
+    """
+    date = make_date(formats, excel_serial=False).for_str
+    shown = " o ".join(formats)
+
+    def parse_str(v: str) -> tuple:
+        for first, last in split_date_range(v):
+            try:
+                got = date(first), date(last)
+            except CellError:
+                continue
+            if got[1] < got[0]:
+                raise CellError(f"el periodo «{v}» termina antes de empezar", "invalid_date_range")
+            return got
+        err = _excel_error(v)
+        if err:
+            raise err
+        raise CellError(f"«{v}» no es un periodo de fechas (se esperaba la fecha inicial y la final, "
+                        f"p. ej. «01/08/2026 - 31/08/2026», en formato {shown})", "invalid_date_range")
+
+    for_str = _memo(parse_str)
+
+    def parse(v: Any) -> tuple:
+        if v.__class__ is str:
+            return for_str(v)
+        raise CellError(f"se esperaba un periodo de fechas («01/08/2026 - 31/08/2026») y la celda tiene {_kind_es(v)}",
+                        "invalid_date_range")
+    parse.for_str = for_str
+    return parse
+
+
 def make_period() -> Callable[[Any], str]:
     """Billing period as ``"YYYY-MM"``: accepts ``2026-01``, ``2026/1``, ``202601``, ``01/2026``,
     ``1-2026``, dates/datetimes and numeric cells like ``202601``."""
@@ -616,6 +677,8 @@ def make_parser(kind: str, *, decimal_separator: str = ",", thousands_separator:
         return make_decimal(decimal_separator, thousands_separator, places, percent=True)
     if kind == "date":
         return make_date(date_formats, excel_serial)
+    if kind == "date_range":
+        return make_date_range(date_formats)
     if kind == "period":
         return make_period()
     if kind == "boolean":

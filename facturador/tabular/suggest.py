@@ -41,7 +41,7 @@ from typing import Any, Iterable
 from .errors import column_letter
 from .limits import Limits
 from .mapping import DEFAULT_FOOTER_LABELS, is_subtotal, normalize_header, only_label_has_words
-from .parsers import TIME_PART, CellError, compile_date_format, make_decimal, make_phone
+from .parsers import TIME_PART, CellError, compile_date_format, make_decimal, make_phone, split_date_range
 from .readers import open_rows
 
 __all__ = ["FieldSpec", "Sample", "ColumnProposal", "Suggestion", "read_sample", "suggest", "header_key"]
@@ -82,7 +82,17 @@ _DATE_RX.update({"dd-mmm-yyyy": _MonthNameDate("dd-mmm-yyyy"), "dd-mmm-yy": _Mon
 _FOOTER = frozenset(DEFAULT_FOOTER_LABELS)
 _KINDS_OF_PARSER = {"text": None, "period": None, "boolean": None, "decimal": {"number", "integer"},
                     "percent": {"number", "integer"},
-                    "integer": {"integer", "number"}, "date": {"date"}, "phone": {"phone", "integer", "text"}}
+                    "integer": {"integer", "number"}, "date": {"date"}, "date_range": {"date_range"},
+                    "phone": {"phone", "integer", "text"}}
+
+
+def _is_date(s: str) -> bool:
+    return any(rx.match(s) for rx in _DATE_RX.values())
+
+
+def _date_range_sides(s: str) -> tuple[str, str] | None:
+    """The first and last date of a period written in one cell («01/08/2026 - 31/08/2026»), or None."""
+    return next(((a, b) for a, b in split_date_range(s) if _is_date(a) and _is_date(b)), None)
 
 
 def header_key(value: Any) -> str:
@@ -375,15 +385,18 @@ def _kind(values: list, decimal_sep: str, thousands_sep: str) -> str:
         return "empty"
     number = make_decimal(decimal_sep, thousands_sep)
     phone = make_phone()
-    counts = {"date": 0, "number": 0, "integer": 0, "phone": 0}
+    counts = {"date": 0, "date_range": 0, "number": 0, "integer": 0, "phone": 0}
     for v in values:
         if isinstance(v, bool):
             continue
         if isinstance(v, (_dt.date, _dt.datetime)):
             counts["date"] += 1
             continue
-        if isinstance(v, str) and any(rx.match(v.strip()) for rx in _DATE_RX.values()):
+        if isinstance(v, str) and _is_date(v.strip()):
             counts["date"] += 1
+            continue
+        if isinstance(v, str) and _date_range_sides(v):
+            counts["date_range"] += 1
             continue
         try:
             phone(v.strip() if isinstance(v, str) else v)
@@ -400,6 +413,8 @@ def _kind(values: list, decimal_sep: str, thousands_sep: str) -> str:
     n = len(values)
     if counts["date"] >= KIND_SHARE * n:
         return "date"
+    if counts["date_range"] >= KIND_SHARE * n:
+        return "date_range"
     if counts["phone"] >= KIND_SHARE * n:
         return "phone"
     if counts["integer"] >= KIND_SHARE * n and counts["integer"] == counts["number"]:
@@ -419,17 +434,20 @@ def _date_formats(values: list) -> list[str]:
     """
     seen = []
     day_first = month_first = False  # proven by a number above 12 in the first / second place
-    for v in values:
+    texts = []
+    for v in values:  # a period's two dates count as dates
         if isinstance(v, str):
-            s = v.strip()
-            for fmt, rx in _DATE_RX.items():
-                if rx.match(s):
-                    if fmt not in seen:
-                        seen.append(fmt)
-                    if fmt in _MONTH_FIRST:
-                        first, second = (int(x) for x in re.split(r"[/.-]", s.split()[0].split("T")[0])[:2])
-                        day_first |= first > 12
-                        month_first |= second > 12
+            sides = _date_range_sides(v.strip())
+            texts.extend(sides if sides else [v.strip()])
+    for s in texts:
+        for fmt, rx in _DATE_RX.items():
+            if rx.match(s):
+                if fmt not in seen:
+                    seen.append(fmt)
+                if fmt in _MONTH_FIRST:
+                    first, second = (int(x) for x in re.split(r"[/.-]", s.split()[0].split("T")[0])[:2])
+                    day_first |= first > 12
+                    month_first |= second > 12
     if month_first and not day_first:
         seen = [_MONTH_FIRST.get(f, f) for f in seen]
     out = seen or ["dd/mm/yyyy"]
@@ -559,16 +577,17 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
         c.parser = (spec.parser_by_kind or {}).get(c.kind, spec.parser)
         c.rules = dict(spec.rules or {})
         c.options = dict(spec.options or {})
-    # A column of phone lines whose header names no field («MIN», as operators call the mobile number) is the
-    # service line when no other column is.
+    # A column whose header names no field but whose values can only be one: phone lines («MIN», as operators call
+    # the mobile number) are the service line, a period in one cell («01/08/2026 - 31/08/2026») the usage period.
     for spec in catalog:
         by_kind = spec.parser_by_kind or {}
-        if spec.name in taken_fields or "phone" not in by_kind:
+        kind = "phone" if "phone" in by_kind else "date_range" if spec.parser == "date_range" else None
+        if spec.name in taken_fields or kind is None:
             continue
-        c = next((c for c in cols if not c.field and c.kind == "phone"), None)
+        c = next((c for c in cols if not c.field and c.kind == kind), None)
         if c is not None:
             taken_fields.add(spec.name)
-            c.field, c.label, c.required, c.parser = spec.name, spec.label, spec.required, by_kind["phone"]
+            c.field, c.label, c.required, c.parser = spec.name, spec.label, spec.required, by_kind.get(kind, spec.parser)
             c.rules, c.options = dict(spec.rules or {}), dict(spec.options or {})
     used_extra = set()
     for c in cols:

@@ -35,6 +35,38 @@ def test_usage_in_another_unit_is_not_proposed_as_minutes_or_megabytes():
     assert fields["Consumo datos (GB)"] != "data_mb" and fields["Voz (segundos)"] == "extra.voz_segundos"
 
 
+PERIOD_ROWS = [("Cuenta", "Línea", "Periodo facturado", "Valor total"),
+               ("0001", "3104567890", "01/09/2026 - 30/09/2026", "53.800,00"),
+               ("0001", "3104567891", "del 01/09/2026 al 30/09/2026", "35.700,00"),
+               ("0002", "3157654321", "30/09/2026 - 01/09/2026", "11.900,00")]
+
+
+@pytest.mark.django_db
+def test_a_usage_period_in_one_cell_fills_both_usage_dates(issuer_co, operator):
+    """«01/09/2026 - 30/09/2026» in one column: proposed as the usage period, kept as the lines' usage from and to
+    (it was read as its first date, the end dropped); a period that ends before it starts is the row's error."""
+    import csv
+    import io
+
+    mapping = pipeline.propose(Sample.from_rows(PERIOD_ROWS)).template(name="Periodos")
+    assert [(f["field"], f["parser"]) for f in mapping["fields"]][2] == ("usage_period", "date_range")
+    tpl = make_template(issuer_co, operator, "Periodos", mapping=pipeline.normalize_mapping(mapping))
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=";").writerows(PERIOD_ROWS)
+    imp = import_file(issuer_co, operator, tpl, "periodos.csv", buf.getvalue().encode())
+    assert sorted(imp.row_errors.values_list("row_number", "column", "code")) == [(4, "C", "invalid_date_range")]
+    got = {(line.usage_from.isoformat(), line.usage_to.isoformat()) for line in Line.objects.filter(source_import_id=imp.pk)}
+    assert got == {("2026-09-01", "2026-09-30")} and imp.rows_valid == 2
+
+
+def test_a_usage_period_and_its_dates_are_not_mapped_twice():
+    mapping = pipeline.propose(Sample.from_rows(PERIOD_ROWS)).template()
+    mapping["fields"].append({"field": "usage_from", "header": "Línea", "parser": "date"})
+    with pytest.raises(pipeline.MappingInvalid) as refused:
+        pipeline.normalize_mapping(mapping)
+    assert refused.value.code == "imports.mapping.usage_period_twice"
+
+
 @pytest.mark.django_db
 def test_telecom_file_typed_lines_charges_and_defects(issuer_co, operator, tmp_path):
     tpl = telecom_template(issuer_co, operator)

@@ -174,12 +174,15 @@ def test_a_percent_sign_in_a_header_makes_it_the_rate():
     assert [c.field for c in s.columns] == ["reference", "iva_rate", "iva_amount"]
 
 
-def test_a_date_range_is_text_not_its_first_date():
-    """«01/08/2026 - 31/08/2026» was proposed as a date and imported as 2026-08-01, the end silently dropped."""
+def test_a_date_range_is_not_its_first_date():
+    """«01/08/2026 - 31/08/2026» was proposed as a date and imported as 2026-08-01, the end silently dropped: it is a
+    period (the catalog's date_range field takes it, whatever its header), or text when the catalog has none."""
+    rows = (("Cuenta", "Fechas"), ("001", "01/08/2026 - 31/08/2026"), ("002", "del 01/08/2026 al 31/08/2026"))
     catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True)]
-    s = suggest(_sample(("Cuenta", "Periodo facturado"), ("001", "01/08/2026 - 31/08/2026"),
-                        ("002", "01/08/2026 - 31/08/2026")), catalog)
-    assert (s.columns[1].kind, s.columns[1].parser) == ("text", "text")
+    s = suggest(_sample(*rows), catalog)
+    assert (s.columns[1].kind, s.columns[1].field, s.columns[1].parser) == ("date_range", "extra.fechas", "text")
+    s = suggest(_sample(*rows), catalog + [FieldSpec("usage_period", "Periodo", "date_range", ("periodo",))])
+    assert (s.columns[1].field, s.columns[1].parser) == ("usage_period", "date_range")
 
 
 def test_dates_with_month_names_are_recognised_and_read():
