@@ -42,7 +42,7 @@ PERIOD_ROWS = [("Cuenta", "Línea", "Periodo facturado", "Valor total"),
 
 
 @pytest.mark.django_db
-def test_a_usage_period_in_one_cell_fills_both_usage_dates(issuer_co, operator):
+def test_a_usage_period_in_one_cell_fills_both_usage_dates(issuer_co, operator, admin_co, client):
     """«01/09/2026 - 30/09/2026» in one column: proposed as the usage period, kept as the lines' usage from and to
     (it was read as its first date, the end dropped); a period that ends before it starts is the row's error."""
     import csv
@@ -57,6 +57,8 @@ def test_a_usage_period_in_one_cell_fills_both_usage_dates(issuer_co, operator):
     assert sorted(imp.row_errors.values_list("row_number", "column", "code")) == [(4, "C", "invalid_date_range")]
     got = {(line.usage_from.isoformat(), line.usage_to.isoformat()) for line in Line.objects.filter(source_import_id=imp.pk)}
     assert got == {("2026-09-01", "2026-09-30")} and imp.rows_valid == 2
+    client.force_login(admin_co)
+    assert "01/09/2026 – 30/09/2026" in client.get("/importaciones/lineas/").content.decode()  # the Líneas screen
 
 
 def test_a_usage_period_and_its_dates_are_not_mapped_twice():
