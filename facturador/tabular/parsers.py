@@ -131,11 +131,15 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
     Thousands groups must be of three digits; a separator that does not belong to the configured
     format (``1,234.56`` with decimal ``,``) is an error rather than a silent misreading.
     Spreadsheet numbers (float/int) are taken as they are (float via its shortest repr).
+    A lone dash, with or without a currency sign (``$ -``, ``-``), is zero: the accounting format of Excel and
+    LibreOffice writes zero so, and a CSV saved from such a sheet keeps the text.
     ``places`` rounds half-up to that many decimals. ``percent``: a rate in percentage points, written with or
     without its sign (``19 %``, ``19%``, ``19``: 19).
 
     >>> make_decimal(percent=True)("19 %"), make_decimal(percent=True)("5,5%"), make_decimal(percent=True)("19")
     (Decimal('19'), Decimal('5.5'), Decimal('19'))
+    >>> make_decimal(places=2)("$ -"), make_decimal()("-")
+    (Decimal('0.00'), Decimal('0'))
     """
     dec = decimal_separator
     th = thousands_separator or ""
@@ -147,6 +151,7 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
         raise ValueError("thousands_separator must be '', '.', ',', ' ' or \"'\" and differ from the decimal one")
     other = "." if dec == "," else ","  # a separator that is invalid unless it is the thousands one
     quant = Decimal(1).scaleb(-places) if places is not None else None
+    zero = Decimal(0).quantize(quant) if quant is not None else Decimal(0)
     digits = frozenset("0123456789")
     allowed_first = frozenset("0123456789-+")
     th_k = [th * k for k in range(8)]
@@ -203,6 +208,8 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
             err = _excel_error(t)
             if err:
                 raise err
+            if _accounting_zero(t):
+                return zero
             t, neg = clean(t)
             if not t or t[0] in "+-":  # nothing left, or a second sign ("--1")
                 raise bad(s)
@@ -278,6 +285,14 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
     # For the mapper's generated code (`mapping._compile_fast`), which inlines for_str's commonest case.
     parse.inline = (dec, places, cache, size, quant)
     return parse
+
+
+def _accounting_zero(s: str) -> bool:
+    """«$ -», «-», «–»: zero as a spreadsheet's accounting format writes it."""
+    t = s.upper()
+    for sym in _CURRENCY:
+        t = t.replace(sym, "")
+    return t.strip(_SPACES) in ("-", "\u2013", "\u2014")
 
 
 def make_integer(decimal_separator: str = ",", thousands_separator: str = ".") -> Callable[[Any], int]:

@@ -23,6 +23,10 @@ CO_OK = [
     ("12.345", "12345"),
     ("123.456.789,1", "123456789.1"),
     ("1\u00a0234,5", None),  # NBSP is not the configured thousands separator
+    ("$ -", "0"),  # zero in a spreadsheet's accounting format, kept by its CSV export (it was an invalid number)
+    (" $  -  ", "0"),
+    ("-", "0"),
+    ("\u2013", "0"),
 ]
 CO_BAD = ["1,234.56", "1.23", "12,34,5", "abc", "1.2345", "--1", "NaN", "Infinity", "1e5", "1_000", "#N/A",
           "$", "(1.000", "1.000.00", "1,2,3", "1234.567", ".123,5", "1..234", "12.34.567"]
