@@ -126,7 +126,7 @@ class FieldSpec:
     other_units: tuple = ()              # header words that name another unit: «Datos (GB)» is no «Datos (MB)»
 
     def keys(self) -> list[str]:
-        return [k for k in {header_key(s) for s in (self.label, self.name, *self.synonyms)} if k]
+        return [k for k in dict.fromkeys(header_key(s) for s in (self.label, self.name, *self.synonyms)) if k]
 
 
 @dataclass
@@ -337,15 +337,16 @@ def _header_score(cells: tuple, keys: dict) -> tuple[int, int]:
 
 
 def _best_key(hk: str, keys: dict) -> tuple[int, str | None]:
-    """(score, field) of the best synonym match of a header key: exact 100, whole words 60 + length."""
+    """(score, field) of the best synonym match of a header key: exact 100 to 130 (the field's label and its first
+    synonyms score higher: «Total» is more surely the total than «Valor»), whole words 60 + length."""
     if not hk:
         return 0, None
     best, who = 0, None
     padded = f" {hk} "
     for name, ks in keys.items():
-        for k in ks:
+        for rank, k in enumerate(ks):
             if k == hk:
-                s = 100
+                s = 130 - min(rank, 30)
             elif f" {k} " in padded:
                 s = 60 + min(len(k), 30)
             else:
@@ -538,6 +539,13 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
         if not header[j] and j < len(above) and isinstance(above[j], str) and above[j].strip():
             header[j] = _text(above[j])
             by_position.add(j)
+    # A header written in two columns («Valor», «Valor»): each is found by its letter (by its header, both would
+    # read the first one).
+    named: dict = {}
+    for j, h in enumerate(header):
+        if h:
+            named.setdefault(normalize_header(h), []).append(j)
+    by_position.update(j for cols in named.values() if len(cols) > 1 for j in cols)
     columns_values = [[cells[j] for _rn, cells in data if j < len(cells) and _filled(cells[j])] for j in range(width)]
     strings = [v for col in columns_values for v in col if isinstance(v, str) and _NUMBER_RX.match(v.strip())]
     dec, th = _separators(strings)

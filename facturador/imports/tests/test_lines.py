@@ -63,7 +63,7 @@ def test_a_usage_period_in_one_cell_fills_both_usage_dates(issuer_co, operator, 
 
 def test_a_usage_period_and_its_dates_are_not_mapped_twice():
     mapping = pipeline.propose(Sample.from_rows(PERIOD_ROWS)).template()
-    mapping["fields"].append({"field": "usage_from", "header": "Línea", "parser": "date"})
+    mapping["fields"].append({"field": "usage_from", "header": "Desde", "parser": "date"})
     with pytest.raises(pipeline.MappingInvalid) as refused:
         pipeline.normalize_mapping(mapping)
     assert refused.value.code == "imports.mapping.usage_period_twice"

@@ -174,6 +174,18 @@ def test_a_percent_sign_in_a_header_makes_it_the_rate():
     assert [c.field for c in s.columns] == ["reference", "iva_rate", "iva_amount"]
 
 
+def test_a_header_in_two_columns_is_mapped_by_letter_and_total_beats_valor():
+    """«VALOR» twice: both proposed fields read the first column (the second's figures silently replaced), and the
+    net «VALOR» took the amount from «TOTAL» (the invoice would have billed without IVA)."""
+    catalog = [FieldSpec("reference", "Cuenta", "text", ("cuenta",), required=True),
+               FieldSpec("amount", "Valor total", "decimal", ("valor total", "total", "valor"))]
+    s = suggest(_sample(("CUENTA", "VALOR", "VALOR", "TOTAL"), ("1", "1.000", "500", "1.190"),
+                        ("2", "2.000", "0", "2.380")), catalog)
+    fields = s.template()["fields"]
+    assert [(f["field"], f.get("header"), f.get("position")) for f in fields] == [
+        ("reference", "CUENTA", None), ("extra.valor", None, "B"), ("extra.valor_", None, "C"), ("amount", "TOTAL", None)]
+
+
 def test_a_date_range_is_not_its_first_date():
     """«01/08/2026 - 31/08/2026» was proposed as a date and imported as 2026-08-01, the end silently dropped: it is a
     period (the catalog's date_range field takes it, whatever its header), or text when the catalog has none."""
