@@ -17,7 +17,8 @@ user sees it, column letter).
 nothing. An existing reference is updated (only the columns present in the file), a new one created.
 The opening balance becomes one charge per account (`Charge.source="opening"`, concept «Saldo anterior»)
 in the opening period (default: the month before the current one); importing the file again replaces it,
-unless the account has invoices already (then the row is refused if the balance changes).
+unless the account has invoices already (then its charge is left as it is, and the row is refused if the balance
+changes).
 
 Limits (`ACCOUNTS_LIMITS`) are checked by the readers before anything is loaded. The file is never parsed in the
 calling (web) process: the first rows (header detection) and then the whole file (mapping) are read in child
@@ -125,6 +126,7 @@ class Row:
     reference: str
     values: dict
     opening_balance: Decimal | None = None
+    opening_invoiced: bool = False  # the account has invoices and the balance is unchanged: its charge stays as is
 
 
 @dataclass
@@ -394,7 +396,9 @@ def read(issuer, path, filename: str, *, report: Report | None = None) -> Report
 
 
 def check_opening_balances(issuer, report: Report, period: str) -> None:
-    """Refuse (as row errors) a changed opening balance of an account that has invoices already."""
+    """Refuse (as row errors) a changed opening balance of an account that has invoices already; an unchanged one
+    is left as it is (`Row.opening_invoiced`): its charge may be billed already, and booking it again in another
+    period would bill it twice."""
     refs = [r.reference for r in report.rows if r.opening_balance is not None]
     if not refs:
         return
@@ -415,6 +419,7 @@ def check_opening_balances(issuer, report: Report, period: str) -> None:
                                   f"({current.get(r.reference, Decimal(0)):.2f}) no se puede cambiar"), header)
             report.opening_total -= r.opening_balance
             continue
+        r.opening_invoiced = r.opening_balance is not None and r.reference in invoiced
         keep.append(r)
     report.rows = keep
     report.rows_valid = len(keep)
@@ -438,7 +443,7 @@ def load(issuer, report: Report, period: str) -> None:
         Account.objects.bulk_create(new, batch_size=1000)
         if old and fields_updated:
             Account.objects.bulk_update(old, sorted(fields_updated), batch_size=1000)
-        with_balance = [r for r in report.rows if r.opening_balance is not None]
+        with_balance = [r for r in report.rows if r.opening_balance is not None and not r.opening_invoiced]
         if with_balance:
             ids = dict(Account.objects.filter(issuer=issuer, reference__in=[r.reference for r in with_balance])
                        .values_list("reference", "pk"))

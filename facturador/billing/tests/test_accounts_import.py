@@ -157,6 +157,20 @@ def test_a_changed_opening_balance_of_an_invoiced_account_is_refused(issuer_co, 
     assert [e["code"] for e in report.errors] == ["opening_balance_invoiced"]
 
 
+def test_reimporting_an_invoiced_account_leaves_its_opening_charge_alone(issuer_co, tmp_path, settings):
+    from facturador.billing.tests.helpers import issue_batch_inline, make_range
+
+    settings.MEDIA_ROOT = tmp_path
+    run(issuer_co, xlsx(tmp_path), opening_period="2026-09")
+    make_range(issuer_co)
+    issue_batch_inline(issuer_co, list(Account.objects.filter(reference="0001")))
+    billed = Charge.objects.get(reference="0001", source="opening")
+    report = run(issuer_co, xlsx(tmp_path, name="b.xlsx"), opening_period="2026-10")
+    assert report.errors == [] and report.updated == 3
+    assert list(Charge.objects.filter(reference="0001", source="opening")) == [billed]  # not billed again in 2026-10
+    assert billed.period == "2026-09"
+
+
 def test_cli_json_prints_the_report(issuer_co, tmp_path):
     out = io.StringIO()
     call_command("accounts", "import", str(xlsx(tmp_path)), "--issuer", issuer_co.tax_id, "--dry-run", "--json",
