@@ -7,7 +7,8 @@ its header — accents, case and punctuation ignored, common synonyms accepted (
 fits are ignored and listed. Only the reference column is required; a new account also needs its holder.
 
 Every row is checked (`check_row`): reference format and repetitions, identification (a NIT with its check
-digit written «800197268-4», in a «DV» column, or without it: the check digit is then computed), class,
+digit written «800197268-4», «800197268 4», glued «8001972684», in a «DV» column, or without it: the check digit
+is then computed), class,
 stratum, state, e-mail, DANE code, the opening balance («saldo anterior», a decimal written as the file
 writes numbers). Errors have the engine's shape `{row, column, header, value, code, message}` (row as the
 user sees it, column letter).
@@ -61,6 +62,11 @@ ACCOUNTS_LIMITS = Limits(max_rows=300_000, max_cells=300_000 * 30, max_bytes=512
 READ_TIMEOUT = 180.0          # seconds for the child process that reads the whole file
 READ_MEMORY = 2 * 2**30       # bytes of address space of that child
 REFERENCE_RX = re.compile(r"[0-9A-Za-z-]+")
+DASHES_RX = re.compile(r"\s*[\u2010-\u2015\u2212-]\s*")  # «900373076 – 4» (dashes a word processor writes)
+SPACED_DV_RX = re.compile(r"([\d.,\s]*\d)\s+(\d)")     # «900.373.076 4»: the last lone digit is the DV
+GLUED_DV_RX = re.compile(r"[89]\d{9}")                   # «9003730764»: a 9-digit company NIT and its DV
+NIT_WORDS = {"nit"}
+NOT_NIT_WORDS = {"c", "cc", "ce", "cedula", "documento", "identificacion", "id", "ti", "pasaporte", "o", "y"}
 
 CATALOG = [
     FieldSpec("reference", "Referencia", synonyms=(
@@ -230,9 +236,16 @@ def _err(rn, col, name, value, code, reason) -> RowError:
     return RowError(rn, col, name, "" if value is None else str(value), f"Fila {rn}, «{label}»{where}: {reason}.", code)
 
 
-def check_row(values: dict, rn: int, cols: dict, existing: str | None) -> tuple[dict, list]:
+def check_row(values: dict, rn: int, cols: dict, existing: str | None, *, nit_column: bool = False
+              ) -> tuple[dict, list]:
     """Normalise one mapped row into Account fields; returns (fields, errors). `cols`: field -> column letter of
-    the fields the file has; `existing`: the id type of the account with this reference (None: a new one)."""
+    the fields the file has; `existing`: the id type of the account with this reference (None: a new one);
+    `nit_column`: the document's header says NIT only («NIT», not «C.C./NIT»).
+
+    Without an id type the document is a NIT when the file says so: its DV after a dash or a space
+    («900373076-4», «900373076 4»), a DV column filled in, a column headed «NIT», or 10 digits starting with 8 or
+    9 (a company NIT with its DV glued, «9003730764»: no cédula is written so); otherwise the existing account's
+    type, or a cédula (CC)."""
     out, errors = {}, []
 
     def bad(name, code, reason, value=None):
@@ -269,18 +282,35 @@ def check_row(values: dict, rn: int, cols: dict, existing: str | None) -> tuple[
             else:
                 out["id_type"] = id_type
     if "id_number" in cols:
-        number = re.sub(r"[\s.,]", "", text("id_number"))
-        dv = text("check_digit") if "check_digit" in cols else ""
-        kind = id_type or existing or (IdType.NIT if "-" in number else IdType.CC)
+        written = DASHES_RX.sub("-", text("id_number"))
+        number = re.sub(r"[\s.,]", "", written)
+        dv_cell = text("check_digit") if "check_digit" in cols else ""
+        base, dash, dv_written = number.partition("-")
+        if not dash and (m := SPACED_DV_RX.fullmatch(written)):  # «900373076 4»: the DV after a space
+            base, dv_written = re.sub(r"[\s.,]", "", m[1]), m[2]
+        glued = not dv_written and not dv_cell and bool(GLUED_DV_RX.fullmatch(number))
+        if id_type:
+            kind = id_type
+        elif dv_written or dv_cell or nit_column or glued:
+            kind = IdType.NIT
+        else:
+            kind = existing or IdType.CC
         if kind == IdType.NIT and number:
-            base, dash, written = number.partition("-")
+            if glued:  # «9003730764»: a company NIT has 9 digits; a 10-digit one starting with 8 or 9 carries its DV
+                base, dv_written = number[:-1], number[-1]
             try:
-                nit, dv = validate_nit(base, dv or written or nit_check_digit(base))
+                nit, dv = validate_nit(base, dv_written or dv_cell or nit_check_digit(base))
             except (TaxIdError, ValueError) as exc:
-                col = "check_digit" if dv and not dash and "check_digit" in cols else "id_number"
-                bad(col, getattr(exc, "code", "nit_format"), getattr(exc, "message", "el NIT no es válido"),
-                    value=dv if col == "check_digit" else number)
+                reason = getattr(exc, "message", "el NIT no es válido")
+                if glued:
+                    reason = f"{reason.rstrip('.')} (se leyó como el NIT {base} con el dígito de verificación pegado)"
+                on_dv = bool(dv_cell) and not dv_written and getattr(exc, "code", "") == "nit_dv"
+                bad("check_digit" if on_dv else "id_number", getattr(exc, "code", "nit_format"), reason,
+                    value=dv_cell if on_dv else text("id_number"))
             else:
+                if dv_cell and dv_written and dv_cell != dv:
+                    bad("check_digit", "nit_dv", f"el dígito de verificación del NIT {nit} es {dv}, no {dv_cell}",
+                        value=dv_cell)
                 out.update(id_type=IdType.NIT, id_number=nit, check_digit=dv)
         elif len(number) > 20:
             bad("id_number", "too_long", "el documento tiene más de 20 caracteres")
@@ -361,6 +391,8 @@ def read(issuer, path, filename: str, *, report: Report | None = None) -> Report
     seen: dict[str, int] = {}
     cols = {c["field"]: c["column"] for c in report.columns}
     headers = {c["column"]: c["header"] for c in report.columns}
+    id_words = set(_fold(headers.get(cols.get("id_number", ""), "")).split())
+    nit_column = bool(id_words & NIT_WORDS) and not id_words & NOT_NIT_WORDS
     # The whole file is parsed and mapped in a child process with time and memory limits (never in the web
     # process); only the mapped values come back. preview() with a limit above the row cap maps every row.
     mapped = preview_isolated(str(path), filename, template.to_dict(), limit=(ACCOUNTS_LIMITS.max_rows or 10**7) + 1,
@@ -369,7 +401,7 @@ def read(issuer, path, filename: str, *, report: Report | None = None) -> Report
         report.rows_read += 1
         errors = list(mr.errors)
         ref = str(mr.values.get("reference") or "").strip()
-        fields, problems = check_row(mr.values, mr.row_number, cols, existing.get(ref))
+        fields, problems = check_row(mr.values, mr.row_number, cols, existing.get(ref), nit_column=nit_column)
         if errors:  # the engine's errors first; the checks of the other cells as well, all in one report
             failed = {e.field for e in errors}
             errors += [e for e in problems if e.field not in failed]

@@ -87,6 +87,44 @@ def test_row_checks_name_each_bad_cell(issuer_co, tmp_path):
         ("H", "Correo", "invalid_email")]
 
 
+def test_a_dv_column_makes_the_document_a_nit_without_a_type_column(issuer_co, tmp_path):
+    run(issuer_co, xlsx(tmp_path, [["0001", "Ferretería", 900373076, 4]], ["Código", "Propietario", "Documento", "DV"]))
+    a = Account.objects.get()
+    assert (a.id_type, a.id_number, a.check_digit) == ("NIT", "900373076", "4")
+
+
+def test_a_wrong_dv_in_the_dv_column_is_an_error_on_that_column(issuer_co, tmp_path):
+    header = ["Código", "Propietario", "Documento", "DV"]
+    report = run(issuer_co, xlsx(tmp_path, [["0001", "Ferretería", 900373076, 8]], header), dry_run=True)
+    assert [(e["row"], e["column"], e["header"], e["value"], e["code"]) for e in report.errors] == [
+        (5, "D", "DV", "8", "nit_dv")]
+
+
+def test_a_nit_with_its_dv_after_a_space_or_glued_is_read_as_nit_and_dv(issuer_co, tmp_path):
+    rows = [["0001", "A", "900373076 4"], ["0002", "B", "900.373.076 4"], ["0003", "C", "9003730764"]]
+    run(issuer_co, xlsx(tmp_path, rows, ["Código", "Propietario", "Documento"]))
+    assert set(Account.objects.values_list("id_type", "id_number", "check_digit")) == {("NIT", "900373076", "4")}
+
+
+def test_a_wrong_dv_after_a_space_or_glued_is_an_error_not_another_nit(issuer_co, tmp_path):
+    rows = [["0001", "A", "NIT", "900373076 8"], ["0002", "B", "NIT", "9003730768"]]
+    report = run(issuer_co, xlsx(tmp_path, rows, ["Código", "Propietario", "Tipo doc.", "NIT"]), dry_run=True)
+    assert [(e["row"], e["column"], e["value"], e["code"]) for e in report.errors] == [
+        (5, "D", "900373076 8", "nit_dv"), (6, "D", "9003730768", "nit_dv")]
+
+
+def test_a_column_headed_nit_holds_nits(issuer_co, tmp_path):
+    run(issuer_co, xlsx(tmp_path, [["0001", "Ferretería", "900.373.076"]], ["Código", "Propietario", "NIT"]))
+    a = Account.objects.get()
+    assert (a.id_type, a.id_number, a.check_digit) == ("NIT", "900373076", "4")
+
+
+def test_a_nit_error_shows_the_cell_as_written(issuer_co, tmp_path):
+    rows = [["0001", "A", "NIT", "900.373.076-8"]]
+    report = run(issuer_co, xlsx(tmp_path, rows, ["Código", "Propietario", "Tipo doc.", "Documento"]), dry_run=True)
+    assert [(e["value"], e["code"]) for e in report.errors] == [("900.373.076-8", "nit_dv")]
+
+
 def test_a_cedula_with_letters_is_an_error_naming_the_cell(issuer_co, tmp_path):
     rows = [["0004", "Marta", "CC", "52.111.222", "", "", "", "", ""], ["0005", "Rosa", "CC", "52I11222", "", "", "", "", ""]]
     report = run(issuer_co, xlsx(tmp_path, rows), dry_run=True)
