@@ -411,11 +411,12 @@ def read(issuer, path, filename: str, *, report: Report | None = None) -> Report
         if not errors and ref in seen:
             errors.append(_err(mr.row_number, cols.get("reference"), "reference", ref, "duplicate_reference",
                                f"la referencia {ref} ya está en la fila {seen[ref]}"))
+        if ref:  # the first row of each reference, with errors or not: a later one is never imported in its place
+            seen.setdefault(ref, mr.row_number)
         if errors:
             for e in errors:
                 report.add_error(e, headers.get(e.column or "", ""))
             continue
-        seen[ref] = mr.row_number
         balance = mr.values.get("opening_balance") if "opening_balance" in cols else None
         if balance is not None:
             balance = Decimal(balance).quantize(Decimal("0.01"))

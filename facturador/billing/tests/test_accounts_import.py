@@ -149,6 +149,15 @@ def test_repeated_reference_is_an_error_naming_the_first_row(issuer_co, tmp_path
     assert report.errors[0]["code"] == "duplicate_reference" and "fila 5" in report.errors[0]["message"]
 
 
+def test_a_reference_repeated_after_a_row_with_errors_is_not_imported_from_the_second_row(issuer_co, tmp_path):
+    rows = [ROWS[0], ["0004", "Marta", "CC", "52111222", "", "", "", "no-es-correo", ""],
+            ["0004", "Rosa", "CC", "52111223", "", "", "", "", "5"]]
+    report = run(issuer_co, xlsx(tmp_path, rows), valid_only=True)
+    assert [(e["row"], e["code"]) for e in report.errors] == [(6, "invalid_email"), (7, "duplicate_reference")]
+    assert list(Account.objects.values_list("reference", flat=True)) == ["0001"]
+    assert "fila 6" in report.errors[1]["message"]
+
+
 def test_latin1_csv_with_semicolons(issuer_co, tmp_path):
     path = tmp_path / "cuentas.csv"
     path.write_bytes(csv_bytes([["referencia", "titular", "dirección", "saldo anterior"],
