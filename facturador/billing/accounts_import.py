@@ -3,8 +3,8 @@
 xlsx/xlsm/xls/ods/csv (what `tabular.readers` opens). The sheet and the header row are found by
 `tabular.suggest` (title rows above the header are fine) and each column is matched to an account field by
 its header — accents, case and punctuation ignored, common synonyms accepted (`CATALOG`): «Titular» or
-«Propietario», «Documento», «Dirección», «Estrato», «Clase», «Correo», «Saldo anterior»... Columns no field
-fits are ignored and listed. Only the reference column is required; a new account also needs its holder.
+«Propietario», «Documento», «Dirección», «Estrato», «Clase», «Correo», «Saldo anterior»...; a holder written in
+name and surname columns («Nombres», «Apellidos») is put together. Columns no field fits are ignored and listed. Only the reference column is required; a new account also needs its holder.
 
 Every row is checked (`check_row`): reference format and repetitions, identification (a NIT with its check
 digit written «800197268-4», «800197268 4», glued «8001972684», in a «DV» column, or without it: the check digit
@@ -73,7 +73,8 @@ CATALOG = [
         "referencia", "referencia de pago", "ref", "ref pago", "codigo", "codigo de cuenta", "cuenta", "numero de cuenta",
         "contrato", "matricula", "codigo suscriptor", "nic", "nis", "reference"), required=True),
     FieldSpec("holder_name", "Titular", synonyms=(
-        "titular", "propietario", "nombre", "nombre del titular", "nombre titular", "nombre completo", "suscriptor",
+        "titular", "propietario", "nombre", "nombres", "nombres y apellidos", "nombre y apellidos",
+        "apellidos y nombres", "nombre del titular", "nombre titular", "nombre completo", "suscriptor",
         "cliente", "usuario", "razon social", "nombre o razon social", "holder", "holder_name")),
     FieldSpec("id_type", "Tipo de documento", synonyms=(
         "tipo", "tipo id", "tipo_id", "tipo de id", "tipo documento", "tipo de documento", "tipo doc",
@@ -98,6 +99,9 @@ CATALOG = [
         options={"decimal_places": 2}),
 ]
 LABELS = {s.name: s.label for s in CATALOG}
+NAME_PART = "holder_name_part_"  # + 1, 2...: the holder's name in several columns (`_with_name_parts`)
+GIVEN_NAMES = {"nombre", "nombres", "primer nombre", "segundo nombre", "otros nombres", "nombre 1", "nombre 2"}
+SURNAMES = {"apellido", "apellidos", "primer apellido", "segundo apellido", "apellido 1", "apellido 2"}
 ACCOUNT_FIELDS = [s.name for s in CATALOG if s.name != "opening_balance"]
 
 ID_TYPES = {
@@ -192,6 +196,20 @@ def _columns_by_synonyms(sample) -> tuple[int, list] | None:
     return None
 
 
+def _with_name_parts(columns: list) -> list:
+    """A holder written in name and surname columns («Nombres», «Apellidos», «Primer nombre»... `GIVEN_NAMES`,
+    `SURNAMES`): those columns become the parts of the holder's name (`NAME_PART` 1, 2...: the names, then the
+    surnames, each in the file's order), so that no part is dropped. A holder column that is not one of them
+    («Razón social») stays the holder; the parts are used when it is empty."""
+    keyed = [(j, h, name, header_key(h)) for j, h, name in columns]
+    if not any(hk in SURNAMES for _j, _h, _n, hk in keyed):
+        return columns
+    given = [j for j, _h, _n, hk in keyed if hk in GIVEN_NAMES]
+    surnames = [j for j, _h, _n, hk in keyed if hk in SURNAMES]
+    part = {j: f"{NAME_PART}{k}" for k, j in enumerate(given + surnames, 1)}
+    return [(j, h, part.get(j, name)) for j, h, name, _hk in keyed]
+
+
 def template_for(path, filename: str, report: Report) -> Template:
     """Find the header row and match the columns (first rows read in a limited child process)."""
     sample = sample_isolated(str(path), filename, rows=40, limits=ACCOUNTS_LIMITS)
@@ -214,13 +232,14 @@ def template_for(path, filename: str, report: Report) -> Template:
         columns = [(j, by_index.get(j, (str(c).strip(), None))[0], by_index.get(j, (None, None))[1])
                    for j, c in enumerate(cells)]
     specs = {spec.name: spec for spec in CATALOG}
+    columns = _with_name_parts(columns)
     fields = []
     for j, header, name in columns:
         if name:
-            report.columns.append({"column": column_letter(j), "header": header, "field": name,
-                                   "label": specs[name].label})
-            fields.append({"field": name, "label": specs[name].label, "header": header, "parser": specs[name].parser,
-                           "required": name == "reference", **(specs[name].options or {})})
+            spec = specs["holder_name" if name.startswith(NAME_PART) else name]
+            report.columns.append({"column": column_letter(j), "header": header, "field": name, "label": spec.label})
+            fields.append({"field": name, "label": spec.label, "header": header, "parser": spec.parser,
+                           "required": name == "reference", **(spec.options or {})})
         elif header:
             report.ignored_columns.append({"column": column_letter(j), "header": header})
     return Template.from_dict({
@@ -261,8 +280,11 @@ def check_row(values: dict, rn: int, cols: dict, existing: str | None, *, nit_co
     elif len(ref) > 30:
         bad("reference", "too_long", "la referencia tiene más de 30 caracteres")
     out["reference"] = ref
+    parts = sorted((k for k in cols if k.startswith(NAME_PART)), key=lambda k: int(k[len(NAME_PART):]))
+    if parts and "holder_name" not in cols:
+        cols = {**cols, "holder_name": cols[parts[0]]}  # where a missing holder is reported
     if "holder_name" in cols:
-        name = " ".join(text("holder_name").split())
+        name = " ".join(text("holder_name").split()) or " ".join(" ".join(text(k) for k in parts).split())
         if not name and existing is None:
             bad("holder_name", "required", "la cuenta es nueva y no tiene titular")
         elif len(name) > 300:

@@ -43,6 +43,24 @@ def test_xlsx_with_title_rows_accents_and_synonyms_is_imported(issuer_co, tmp_pa
         "Ana Ruiz", "52111222", "Calle 1 # 2-3", "2", "residencial", "ana@example.com")
 
 
+def test_names_and_surnames_in_separate_columns_make_the_holder(issuer_co, tmp_path):
+    run(issuer_co, xlsx(tmp_path, [["0001", "Ana María", "Ruiz Gómez"]], ["Código", "Nombres", "Apellidos"]))
+    assert Account.objects.get().holder_name == "Ana María Ruiz Gómez"
+
+
+def test_four_name_columns_make_the_holder_names_first(issuer_co, tmp_path):
+    header = ["Cuenta", "Primer apellido", "Segundo apellido", "Primer nombre", "Segundo nombre"]
+    run(issuer_co, xlsx(tmp_path, [["0001", "Ruiz", "Gómez", "Ana", None]], header))
+    assert Account.objects.get().holder_name == "Ana Ruiz Gómez"
+
+
+def test_a_company_name_column_is_used_and_the_name_columns_when_it_is_empty(issuer_co, tmp_path):
+    rows = [["0001", "Ferretería El Tornillo S.A.S.", None, None], ["0002", None, "Ana", "Ruiz"]]
+    run(issuer_co, xlsx(tmp_path, rows, ["Código", "Razón social", "Nombre", "Apellido"]))
+    assert dict(Account.objects.values_list("reference", "holder_name")) == {
+        "0001": "Ferretería El Tornillo S.A.S.", "0002": "Ana Ruiz"}
+
+
 def test_nit_with_or_without_check_digit(issuer_co, tmp_path):
     run(issuer_co, xlsx(tmp_path))
     got = {a.reference: (a.id_type, a.id_number, a.check_digit) for a in Account.objects.filter(id_type="NIT")}
