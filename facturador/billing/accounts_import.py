@@ -47,8 +47,8 @@ from django.utils import timezone
 
 from facturador.billing.models import Account, BillingInvoice, Charge, IdType, ServiceClass, id_number_problem
 from facturador.core.errors import Conflict, Invalid
-from facturador.tabular import (FieldSpec, ImportFileError, Limits, RowError, Template, column_letter, error_dict,
-                                suggest)
+from facturador.tabular import (FieldSpec, ImportFileError, Limits, RowError, Template, column_index, column_letter,
+                                error_dict, suggest)
 from facturador.tabular.suggest import header_key
 from facturador.tabular.isolated import preview_isolated, sample_isolated
 from facturador.tabular import readers
@@ -419,10 +419,19 @@ def read(issuer, path, filename: str, *, report: Report | None = None) -> Report
     # process); only the mapped values come back. preview() with a limit above the row cap maps every row.
     mapped = preview_isolated(str(path), filename, template.to_dict(), limit=(ACCOUNTS_LIMITS.max_rows or 10**7) + 1,
                               limits=ACCOUNTS_LIMITS, timeout=READ_TIMEOUT, memory_limit=READ_MEMORY)
+    # A spreadsheet keeps no leading zeros in a number: 123 in a numeric cell is the existing account 000123
+    zero_padded: dict[str, list[str]] = {}
+    for r in existing:
+        if r[:1] == "0" and r.isdigit():
+            zero_padded.setdefault(r.lstrip("0"), []).append(r)
+    ref_at = column_index(cols["reference"])
     for mr in mapped.rows:
         report.rows_read += 1
         errors = list(mr.errors)
         ref = str(mr.values.get("reference") or "").strip()
+        if (zero_padded and ref not in existing and ref_at < len(mr.raw)
+                and isinstance(mr.raw[ref_at], (int, float)) and len(zero_padded.get(ref, ())) == 1):
+            ref = mr.values["reference"] = zero_padded[ref][0]
         fields, problems = check_row(mr.values, mr.row_number, cols, existing.get(ref), nit_column=nit_column)
         if errors:  # the engine's errors first; the checks of the other cells as well, all in one report
             failed = {e.field for e in errors}

@@ -162,6 +162,13 @@ def test_dry_run_writes_nothing(issuer_co, tmp_path):
     assert Account.objects.count() == 0 and Charge.objects.count() == 0
 
 
+def test_a_reference_excel_stripped_of_its_leading_zeros_updates_the_existing_account(issuer_co, tmp_path):
+    Account.objects.create(issuer=issuer_co, reference="000123", holder_name="Ana")
+    report = run(issuer_co, xlsx(tmp_path, [[123, "Ana Ruiz"]], ["Código", "Propietario"]))
+    assert (report.created, report.updated) == (0, 1)
+    assert list(Account.objects.values_list("reference", "holder_name")) == [("000123", "Ana Ruiz")]
+
+
 def test_repeated_reference_is_an_error_naming_the_first_row(issuer_co, tmp_path):
     report = run(issuer_co, xlsx(tmp_path, [*ROWS, ROWS[0]]), dry_run=True)
     assert report.errors[0]["code"] == "duplicate_reference" and "fila 5" in report.errors[0]["message"]
