@@ -126,6 +126,11 @@ def _fold(value) -> str:
 
 for _c in ServiceClass:
     CLASSES.setdefault(_fold(_c.label), _c.value)
+#: The abbreviations utilities' systems export («RES», «COM.»...).
+CLASSES.update({"res": "residencial", "resid": "residencial", "com": "comercial", "ind": "industrial",
+                "indus": "industrial", "of": "oficial", "ofi": "oficial", "ofic": "oficial", "esp": "especial",
+                "rur": "rural"})
+ROMAN_STRATA = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6"}
 
 
 @dataclass
@@ -372,6 +377,7 @@ def check_row(values: dict, rn: int, cols: dict, existing: str | None, *, nit_co
         digits = re.sub(r"^(estrato)\s*", "", _fold(raw))
         if digits.endswith(".0"):
             digits = digits[:-2]
+        digits = ROMAN_STRATA.get(digits, digits)  # «III», «Estrato IV»
         if raw and digits not in {str(i) for i in range(1, 7)}:
             bad("stratum", "not_allowed", "el estrato es un número de 1 a 6")
         else:

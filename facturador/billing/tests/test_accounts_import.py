@@ -338,6 +338,19 @@ def test_an_upload_never_confirmed_is_removed_after_a_day(issuer_co, settings, t
     assert accounts_import.stored_upload(issuer_co, old) is None and accounts_import.stored_upload(issuer_co, new)
 
 
+def test_a_stratum_in_roman_numerals_is_read(issuer_co, tmp_path):
+    rows = [["0001", "Ana", "III"], ["0002", "Luis", "Estrato IV"], ["0003", "Rosa", "VII"]]
+    report = run(issuer_co, xlsx(tmp_path, rows, ["Código", "Propietario", "Estrato"]), dry_run=True)
+    assert [r.values["stratum"] for r in report.rows] == ["3", "4"]
+    assert [(e["row"], e["code"]) for e in report.errors] == [(7, "not_allowed")]
+
+
+def test_service_class_abbreviations_are_read(issuer_co, tmp_path):
+    rows = [["0001", "Ana", "RES"], ["0002", "Luis", "Com."], ["0003", "Rosa", "IND"], ["0004", "X", "OFIC"]]
+    report = run(issuer_co, xlsx(tmp_path, rows, ["Código", "Propietario", "Uso"]), dry_run=True)
+    assert [r.values["service_class"] for r in report.rows] == ["residencial", "comercial", "industrial", "oficial"]
+
+
 def test_a_municipality_written_by_name_says_the_dane_code_is_expected(issuer_co, tmp_path):
     header = ["Código", "Propietario", "Municipio"]
     report = run(issuer_co, xlsx(tmp_path, [["0004", "Marta", "Bogotá"], ["0005", "Rosa", "5001"]], header), dry_run=True)
