@@ -71,7 +71,10 @@ NOT_NIT_WORDS = {"c", "cc", "ce", "cedula", "documento", "identificacion", "id",
 CATALOG = [
     FieldSpec("reference", "Referencia", synonyms=(
         "referencia", "referencia de pago", "ref", "ref pago", "codigo", "codigo de cuenta", "cuenta", "numero de cuenta",
-        "contrato", "matricula", "codigo suscriptor", "nic", "nis", "reference"), required=True),
+        "contrato", "matricula", "codigo suscriptor", "nic", "nis", "reference",
+        # abbreviated as registers write them («Cód. usuario», «Nro. contrato»): «usuario» alone is the holder
+        "cod usuario", "codigo usuario", "codigo del usuario", "cod suscriptor", "cod cuenta", "cod cliente",
+        "codigo cliente", "nro contrato", "no contrato", "numero de contrato", "cuenta contrato"), required=True),
     FieldSpec("holder_name", "Titular", synonyms=(
         "titular", "propietario", "nombre", "nombres", "nombres y apellidos", "nombre y apellidos",
         "apellidos y nombres", "nombre del titular", "nombre titular", "nombre completo", "suscriptor",
@@ -83,16 +86,19 @@ CATALOG = [
         "documento", "numero documento", "numero de documento", "no documento", "n documento", "numero_id",
         "numero id", "identificacion", "numero de identificacion", "cedula", "cedula o nit", "nit", "nit cc",
         "cc nit", "id_number")),
-    FieldSpec("check_digit", "DV", synonyms=("dv", "digito de verificacion", "digito verificacion", "check_digit")),
+    FieldSpec("check_digit", "DV", synonyms=("dv", "d v", "digito de verificacion", "digito verificacion",
+                                             "dig verificacion", "dig verif", "digito verificador", "check_digit")),
     FieldSpec("address", "Dirección", synonyms=("direccion", "direccion predio", "direccion del predio", "domicilio",
                                                  "address")),
     FieldSpec("municipality_code", "Municipio (DANE)", synonyms=(
-        "municipio", "codigo dane", "dane", "codigo municipio", "municipio dane", "municipality_code")),
+        "municipio", "codigo dane", "dane", "codigo municipio", "municipio dane", "cod municipio", "cod dane",
+        "municipality_code")),
     FieldSpec("service_class", "Clase", synonyms=("clase", "clase de servicio", "clase servicio", "uso", "tipo de uso",
                                                    "service_class")),
     FieldSpec("stratum", "Estrato", synonyms=("estrato", "estrato socioeconomico", "stratum")),
     FieldSpec("email", "Correo", synonyms=("correo", "correo electronico", "email", "e mail", "mail", "e-mail")),
-    FieldSpec("phone", "Teléfono", synonyms=("telefono", "celular", "movil", "telefono celular", "phone")),
+    FieldSpec("phone", "Teléfono", synonyms=("telefono", "celular", "movil", "telefono celular", "tel", "cel",
+                                              "telefonos", "phone")),
     FieldSpec("state", "Estado", synonyms=("estado", "estado de la cuenta", "state")),
     FieldSpec("opening_balance", "Saldo anterior", "decimal", synonyms=(
         "saldo anterior", "saldo", "saldo inicial", "deuda anterior", "deuda", "saldo pendiente", "opening_balance"),

@@ -61,6 +61,14 @@ def test_a_company_name_column_is_used_and_the_name_columns_when_it_is_empty(iss
         "0001": "Ferretería El Tornillo S.A.S.", "0002": "Ana Ruiz"}
 
 
+def test_abbreviated_headers_are_matched(issuer_co, tmp_path):
+    header = ["Cód. usuario", "Nombre", "NIT/C.C.", "D.V.", "Cód. Municipio", "Tel.", "Deuda anterior"]
+    report = run(issuer_co, xlsx(tmp_path, [["0001", "Ferretería", "900373076", "4", "05001", "6041234567", 1]], header),
+                 dry_run=True)
+    assert [c["field"] for c in report.columns] == [
+        "reference", "holder_name", "id_number", "check_digit", "municipality_code", "phone", "opening_balance"]
+
+
 def test_nit_with_or_without_check_digit(issuer_co, tmp_path):
     run(issuer_co, xlsx(tmp_path))
     got = {a.reference: (a.id_type, a.id_number, a.check_digit) for a in Account.objects.filter(id_type="NIT")}
