@@ -45,6 +45,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from facturador.billing.electronic import ID_TYPES as DIAN_ID_TYPES
 from facturador.billing.models import Account, BillingInvoice, Charge, IdType, ServiceClass, id_number_problem
 from facturador.core.errors import Conflict, Invalid
 from facturador.tabular import (FieldSpec, ImportFileError, Limits, RowError, Template, column_index, column_letter,
@@ -116,6 +117,10 @@ ID_TYPES = {
     "tarjeta de identidad": IdType.TI, "pp": IdType.PP, "pasaporte": IdType.PP, "pep": IdType.PEP,
     "nuip": IdType.NUIP, "registro civil": IdType.NUIP, "rc": IdType.NUIP, "ext": IdType.FOREIGN,
     "extranjero": IdType.FOREIGN, "identificacion extranjera": IdType.FOREIGN,
+    # written with dots («C.E.», «T.I.»), shorter, and DIAN's codes («13», «31»: registers made for DIAN formats)
+    "c e": IdType.CE, "cedula extranjeria": IdType.CE, "t i": IdType.TI, "p p": IdType.PP,
+    "permiso especial de permanencia": IdType.PEP, "r c": IdType.NUIP, "registro civil de nacimiento": IdType.NUIP,
+    "11": IdType.NUIP, **{code: IdType(t) for t, code in DIAN_ID_TYPES.items()},
 }
 STATES = {"activa": Account.State.ACTIVE, "activo": Account.State.ACTIVE, "active": Account.State.ACTIVE,
           "suspendida": Account.State.SUSPENDED, "suspendido": Account.State.SUSPENDED,

@@ -151,6 +151,13 @@ def test_a_nit_error_shows_the_cell_as_written(issuer_co, tmp_path):
     assert [(e["value"], e["code"]) for e in report.errors] == [("900.373.076-8", "nit_dv")]
 
 
+def test_dotted_id_types_and_dian_codes_are_read(issuer_co, tmp_path):
+    rows = [["0001", "A", "C.E.", "E123"], ["0002", "B", "T.I.", "1001"], ["0003", "C", "13", "52111222"],
+            ["0004", "D", "31", "900373076-4"], ["0005", "E", "Cédula extranjería", "E456"]]
+    report = run(issuer_co, xlsx(tmp_path, rows, ["Código", "Propietario", "Tipo doc.", "Documento"]), dry_run=True)
+    assert [r.values["id_type"] for r in report.rows] == ["CE", "TI", "CC", "NIT", "CE"]
+
+
 def test_a_cedula_with_letters_is_an_error_naming_the_cell(issuer_co, tmp_path):
     rows = [["0004", "Marta", "CC", "52.111.222", "", "", "", "", ""], ["0005", "Rosa", "CC", "52I11222", "", "", "", "", ""]]
     report = run(issuer_co, xlsx(tmp_path, rows), dry_run=True)
