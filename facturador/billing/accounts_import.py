@@ -258,10 +258,14 @@ def template_for(path, filename: str, report: Report) -> Template:
                            "required": name == "reference", **(spec.options or {})})
         elif header:
             report.ignored_columns.append({"column": column_letter(j), "header": header})
+    # a «TOTAL» row's opening balance must be the sum of the rows' (a wrong separator or a lost row shows there);
+    # a register without one is fine (the engine's `total_missing` is dropped by `read`)
+    totals = {"fields": ["opening_balance"], "from_footer": True} if "opening_balance" in {
+        f["field"] for f in fields} else None
     return Template.from_dict({
         "name": "cuentas", "sheet": proposal.sheet, "header_row": header_row,
         "decimal_separator": proposal.decimal_separator, "thousands_separator": proposal.thousands_separator,
-        "date_formats": list(proposal.date_formats), "fields": fields})
+        "date_formats": list(proposal.date_formats), "fields": fields, "declared_totals": totals})
 
 
 def _err(rn, col, name, value, code, reason) -> RowError:
@@ -470,7 +474,15 @@ def read(issuer, path, filename: str, *, report: Report | None = None) -> Report
             balance = Decimal(balance).quantize(Decimal("0.01"))
             report.opening_total += balance
         report.rows.append(Row(mr.row_number, ref, fields, balance))
-    for e in mapped.stats.file_errors:
+    stats = mapped.stats
+    for e in stats.file_errors:
+        if e.code == "total_missing":
+            continue
+        if e.code == "total_mismatch" and e.field in stats.declared_totals:
+            declared, computed = stats.declared_totals[e.field], stats.computed_totals.get(e.field, Decimal(0))
+            e = _err(e.row, e.column, e.field, e.value, e.code,
+                     f"la fila de totales dice {declared:.2f} y la suma de las filas es {computed:.2f} (diferencia "
+                     f"{computed - declared:.2f}); revise si faltan filas o si los valores se leyeron bien")
         report.add_error(e, headers.get(e.column or "", ""))
     report.rows_valid = len(report.rows)
     return report

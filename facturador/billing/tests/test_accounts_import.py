@@ -171,6 +171,19 @@ def test_valid_rows_only_imports_the_good_ones_and_reports_the_others(issuer_co,
     assert not Account.objects.filter(reference="0004").exists()
 
 
+def test_a_total_row_that_does_not_match_the_balances_is_an_error(issuer_co, tmp_path):
+    report = run(issuer_co, xlsx(tmp_path, [*ROWS, ["TOTAL", *[None] * 7, 9999]]), dry_run=True)
+    assert [(e["row"], e["column"], e["header"], e["value"], e["code"]) for e in report.errors] == [
+        (8, "I", "Saldo anterior", "9999.00", "total_mismatch")]
+    assert report.errors[0]["message"].startswith("Fila 8, «Saldo anterior» (columna I): la fila de totales dice "
+                                                  "9999.00 y la suma de las filas es 10500.50")
+
+
+def test_a_total_row_that_matches_the_balances_is_skipped(issuer_co, tmp_path):
+    report = run(issuer_co, xlsx(tmp_path, [*ROWS, ["TOTAL", *[None] * 7, 10500.5]]), dry_run=True)
+    assert (report.rows_read, report.rows_valid, report.errors) == (3, 3, [])
+
+
 def test_dry_run_writes_nothing(issuer_co, tmp_path):
     report = run(issuer_co, xlsx(tmp_path), dry_run=True)
     assert report.rows_valid == 3 and not report.imported
