@@ -61,6 +61,15 @@ def test_a_company_name_column_is_used_and_the_name_columns_when_it_is_empty(iss
         "0001": "Ferretería El Tornillo S.A.S.", "0002": "Ana Ruiz"}
 
 
+def test_the_opening_balance_is_the_saldo_anterior_column_not_a_plain_saldo_left_of_it(issuer_co, tmp_path):
+    """«Saldo» and «Saldo anterior» both name the opening balance exactly: the leftmost won, so the current balance
+    became the opening charge; the field's own label now ranks first."""
+    report = run(issuer_co, xlsx(tmp_path, [["0001", "Ana Ruiz", 50000, 12500]],
+                                 ["Código", "Propietario", "Saldo", "Saldo anterior"]), dry_run=True)
+    assert [(c["header"], c["field"]) for c in report.columns][-1] == ("Saldo anterior", "opening_balance")
+    assert report.opening_total == D("12500.00")
+
+
 def test_abbreviated_headers_are_matched(issuer_co, tmp_path):
     header = ["Cód. usuario", "Nombre", "NIT/C.C.", "D.V.", "Cód. Municipio", "Tel.", "Deuda anterior"]
     report = run(issuer_co, xlsx(tmp_path, [["0001", "Ferretería", "900373076", "4", "05001", "6041234567", 1]], header),
