@@ -3,8 +3,10 @@
 The whole file is checked first (structure and control totals, by the pure parser in
 `facturador.payments.asobancaria`), then that it is addressed to this issuer: the header's NIT must be
 the issuer's and every lot's service code (EAN-13) one of the issuer's collection GLNs
-(`BillingSettings.collection_glns`). A file with any error changes nothing. The same file (by SHA-256)
-is refused the second time.
+(`BillingSettings.collection_glns`). A file with any error changes nothing. The same file is refused the
+second time: it is known by the parser's fingerprint (SHA-256 of its records, whatever the line endings, trailing
+blanks, final newline and the header's file date, time and modifier, which a bank portal sets at each download),
+and by the SHA-256 of its bytes for files stored before the fingerprint.
 
 Each payment (06 record) is matched by reference to an account (exact, then without leading zeros); a
 payment whose reference matches no account is reported as unmatched and not stored against any account.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from facturador.billing import cartera
 from facturador.billing.models import Account, BillingInvoice, BillingSettings, Charge, Payment, PaymentFile
@@ -36,6 +39,14 @@ from facturador.core.errors import Conflict
 from facturador.payments import asobancaria
 
 DUPLICATE = ("billing.payment_file.duplicate", "Este archivo de recaudo ya se cargó antes; no se aplicó de nuevo.")
+
+
+def _duplicate(earlier: PaymentFile | None) -> Conflict:
+    if earlier is None:
+        return Conflict(*DUPLICATE, field="file")
+    when = timezone.localtime(earlier.created_at).strftime("%d/%m/%Y %H:%M")
+    return Conflict(DUPLICATE[0], f"Este archivo de recaudo ya se cargó el {when} como «{earlier.name}» (mismos pagos); "
+                                  "no se aplicó de nuevo.", field="file", details={"payment_file": earlier.pk})
 ADJUSTMENT_CONCEPT = "Ajuste al peso"
 ZERO = Decimal("0.00")
 _CHUNK = 2000  # accounts per portfolio query (SQL IN list)
@@ -73,9 +84,10 @@ def import_file(issuer, data: bytes, name: str = "recaudo.txt", user=None) -> Im
     translates it) and `Conflict("billing.payment_file.duplicate")` for a file applied before."""
     conf = BillingSettings.for_issuer(issuer)
     parsed = check_file(issuer, data, conf)
-    digest = hashlib.sha256(data).hexdigest()
-    if PaymentFile.objects.filter(issuer=issuer, sha256=digest).exists():
-        raise Conflict(*DUPLICATE, field="file")
+    digest = parsed.fingerprint
+    earlier = PaymentFile.objects.filter(issuer=issuer, sha256__in={digest, hashlib.sha256(data).hexdigest()}).first()
+    if earlier is not None:
+        raise _duplicate(earlier)
 
     details = parsed.details
     # Account references in the file are zero-padded to 48; ours keep their own leading zeros.
@@ -131,7 +143,7 @@ def import_file(issuer, data: bytes, name: str = "recaudo.txt", user=None) -> Im
             pfile.unmatched = result.unmatched
             pfile.save(update_fields=["matched_count", "unmatched"])
     except IntegrityError as exc:  # the same file uploaded twice at the same moment
-        raise Conflict(*DUPLICATE, field="file") from exc
+        raise _duplicate(PaymentFile.objects.filter(issuer=issuer, sha256=digest).first()) from exc
     return result
 
 

@@ -30,6 +30,7 @@ field name and a Spanish message.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -114,6 +115,7 @@ class AsobancariaFile:
     lots: list[Lot] = field(default_factory=list)
     control_count: int | None = None
     control_amount: Decimal | None = None
+    fingerprint: str = ""  # set by parse(): see _FILE_STAMP
 
     @property
     def details(self) -> list[Detail]:
@@ -171,6 +173,11 @@ class _Line:
         return self.raw(start, length).strip()
 
 
+# The header's file date, file time and file modifier (40:53) say when the bank wrote the file, not what it
+# reports: a portal that writes the moment of each download gives the same collection a new header each time.
+_FILE_STAMP = slice(40, 53)
+
+
 # Minimum length per record type in lenient mode (end of the last numeric field;
 # trailing text fields may be blank and stripped).
 _SIGNIFICANT = {"01": 52, "05": 19, "06": 94, "08": 33, "09": 29}
@@ -182,6 +189,10 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
     ``strict_length``: every record must be exactly 162 characters. With ``False``,
     lines whose trailing reserved blanks were stripped are accepted as long as all
     defined fields are present.
+
+    The result's ``fingerprint`` (SHA-256, hex) identifies what the file reports: it is the
+    same whatever the line endings, a byte order mark, trailing blanks or a missing final
+    newline, and whatever the header's file date, time and modifier (see ``_FILE_STAMP``).
     """
     lines = _read_lines(source)
     while lines and not lines[-1].strip(" \t\x1a"):  # blank lines and a DOS end-of-file mark (Ctrl-Z) at the end
@@ -193,6 +204,7 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
     result: AsobancariaFile | None = None
     lot: Lot | None = None
     closed = False
+    digest = hashlib.sha256()
 
     for idx, text in enumerate(lines, start=1):
         line = _Line(text, idx)
@@ -207,6 +219,10 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
                                        f"La línea tiene {len(text)} caracteres; deben ser {LINE_LENGTH}.",
                                        "line_length")
             line.text = text.ljust(LINE_LENGTH)
+        record = line.text
+        if rtype == "01":
+            record = record[:_FILE_STAMP.start] + " " * (_FILE_STAMP.stop - _FILE_STAMP.start) + record[_FILE_STAMP.stop:]
+        digest.update(record.rstrip(" ").encode("utf-8", "surrogatepass") + b"\n")
         if closed:
             raise AsobancariaError(idx, "tipo_registro",
                                    "Hay registros después del registro de control de archivo (09).",
@@ -311,6 +327,7 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
     if not closed:
         raise AsobancariaError(len(lines), "tipo_registro",
                                "Falta el registro de control de archivo (09) al final.", "missing_file_control")
+    result.fingerprint = digest.hexdigest()
     return result
 
 

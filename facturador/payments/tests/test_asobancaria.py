@@ -179,3 +179,22 @@ def test_invalid_header_date():
     lines[0] = lines[0][:12] + "20261332" + lines[0][20:]
     err = _error(_join(lines))
     assert (err.line_no, err.field, err.code) == (1, "fecha_recaudo", "invalid_date")
+
+
+def test_fingerprint_ignores_line_endings_trailing_blanks_and_the_moment_the_file_was_written():
+    data = write(_sample())
+    again = _sample()
+    again.header.file_date, again.header.file_time, again.header.file_modifier = DAY + dt.timedelta(days=1), "0810", "B"
+    trimmed = b"\n".join(line.rstrip() for line in data.split(b"\r\n")).rstrip(b"\n")
+    prints = {parse(d, strict_length=False).fingerprint for d in (data, data.replace(b"\r\n", b"\n"), trimmed,
+                                                                   b"\xef\xbb\xbf" + data, write(again))}
+    assert len(prints) == 1 and len(prints.pop()) == 64
+
+
+def test_fingerprint_changes_with_what_the_file_reports():
+    other = _sample()
+    other.lots[0].details[0].amount = Decimal("50000.01")
+    assert parse(write(other)).fingerprint != parse(write(_sample())).fingerprint
+    other = _sample()
+    other.header.collection_date = DAY + dt.timedelta(days=1)
+    assert parse(write(other)).fingerprint != parse(write(_sample())).fingerprint
