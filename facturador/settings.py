@@ -411,6 +411,10 @@ LOGGING = {
 FACTURADOR_ALLOWED_ENDPOINTS = [u.strip() for u in os.environ.get("FACTURADOR_ALLOWED_ENDPOINTS", "").split(",")
                                 if u.strip()]
 
+# Recaudo (Asobancaria 2001) files: the largest file applied, checked before it is read (a record is 162
+# characters: 20 MiB is about 125,000 payments).
+FACTURADOR_PAYMENT_FILE_MAX_BYTES = int(os.environ.get("FACTURADOR_PAYMENT_FILE_MAX_BYTES", str(20 * 2**20)))
+
 # Reception of suppliers' documents (facturador/reception): caps checked before an arrival (an uploaded file or
 # one email) is read — its size, the files inside its zips/attachments (all levels) and their real
 # uncompressed bytes together; each XML document is also capped at 20 MB by the verifiers.

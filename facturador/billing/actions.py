@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -361,13 +362,42 @@ def resume_batch(issuer, actor: Actor, batch: Batch) -> Batch:
 
 # -------------------------------------------------------------------------------- payments
 
-def import_payments(issuer, actor: Actor, *, data: bytes, name: str = "recaudo.txt") -> recaudo.ImportResult:
-    """Apply an Asobancaria 2001 recaudo file (nothing is applied if any check fails).
+def _payment_file_too_large(name: str, size: int | None, limit: int) -> Invalid:
+    def mb(n):
+        return f"{n / 2**20:.1f}".replace(".", ",") + " MB"
+    what = f"pesa {mb(size)}; el máximo es {mb(limit)}" if size else f"supera el máximo de {mb(limit)}"
+    return Invalid("billing.payment_file.too_large", f"El archivo de recaudo «{name}» {what}. No se registró ningún pago.",
+                   field="file", details={"limit": limit})
 
-    Refusals (details: line, rule, record_field): `billing.payment_file.invalid` (structure, control totals),
+
+def _read_payment_file(upload, name: str) -> bytes:
+    """The bytes of an uploaded or opened file, refused past `FACTURADOR_PAYMENT_FILE_MAX_BYTES` before it is read
+    (its declared size) or while it is read (never more than the limit and one byte)."""
+    limit = settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES
+    size = getattr(upload, "size", None)
+    if size is not None and size > limit:
+        raise _payment_file_too_large(name, size, limit)
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise _payment_file_too_large(name, None, limit)
+    return data
+
+
+def import_payments(issuer, actor: Actor, *, data: bytes | None = None, upload=None,
+                    name: str = "") -> recaudo.ImportResult:
+    """Apply an Asobancaria 2001 recaudo file (nothing is applied if any check fails), given as `data` or as an
+    `upload` (an uploaded or opened binary file, read only when it is within the size limit).
+
+    Refusals (details: line, rule, record_field): `billing.payment_file.too_large` (over
+    `FACTURADOR_PAYMENT_FILE_MAX_BYTES`), `billing.payment_file.invalid` (structure, control totals),
     `billing.payment_file.wrong_issuer` (the header's NIT is not the issuer's),
     `billing.payment_file.unknown_service_code` (a lot's EAN-13 is not one of the issuer's GLNs);
     `billing.payment_file.duplicate`."""
+    name = name or getattr(upload, "name", "") or "recaudo.txt"
+    if upload is not None:
+        data = _read_payment_file(upload, name)
+    elif len(data) > settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES:
+        raise _payment_file_too_large(name, len(data), settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES)
     try:
         result = recaudo.import_file(issuer, data, name=name, user=actor.user)
     except asobancaria.AsobancariaError as exc:

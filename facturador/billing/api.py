@@ -339,7 +339,7 @@ class PaymentFileViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.Retrie
         ser = PaymentUploadSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         f = ser.validated_data["file"]
-        result = actions.import_payments(self.issuer, Actor.from_request(request), data=f.read(), name=f.name)
+        result = actions.import_payments(self.issuer, Actor.from_request(request), upload=f, name=f.name)
         return Response(PaymentFileSerializer(result.payment_file).data, status=status.HTTP_201_CREATED)
 
 

@@ -416,7 +416,7 @@ def payments(request):
         if form.is_valid():
             f = form.cleaned_data["file"]
             try:
-                result = actions.import_payments(request.issuer, Actor.from_request(request), data=f.read(), name=f.name)
+                result = actions.import_payments(request.issuer, Actor.from_request(request), upload=f, name=f.name)
             except Refusal as r:
                 add_refusal(form, r)
             else:

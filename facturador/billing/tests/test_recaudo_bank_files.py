@@ -4,11 +4,14 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from facturador.billing import actions
 from facturador.billing.models import BillingInvoice, Payment, PaymentFile
 from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
 from facturador.core.actors import Actor
-from facturador.core.errors import Conflict
+from facturador.core.cli import RefusedCommand
+from facturador.core.errors import Conflict, Invalid
 from facturador.payments import asobancaria as ab
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +82,47 @@ def test_a_file_stored_before_fingerprints_is_still_known_by_its_bytes(issuer_co
     with pytest.raises(Conflict):
         import_(issuer_co, data)
     assert Payment.objects.count() == 1
+
+
+class _Unreadable:
+    """An upload that says how big it is and must not be read whole."""
+
+    def __init__(self, size):
+        self.size, self.name = size, "enorme.txt"
+
+    def read(self, n=-1):
+        raise AssertionError("the upload was read")
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(issuer_co, invoiced, settings):
+    settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES = 10_000
+    with pytest.raises(Invalid) as info:
+        actions.import_payments(issuer_co, Actor.cli(), upload=_Unreadable(10_001))
+    r = info.value
+    assert (r.code, r.field) == ("billing.payment_file.too_large", "file") and "enorme.txt" in r.message
+    assert PaymentFile.objects.count() == 0
+
+
+def test_a_file_over_the_size_limit_is_refused_by_the_api_the_page_and_the_command(issuer_co, invoiced, settings,
+                                                                                 admin_co, api_client, client_co,
+                                                                                 tmp_path):
+    data = recaudo_file([("000001", "1")] * 40)  # 40 payments: 7,216 bytes
+    settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES = len(data) - 1
+    api_client.force_authenticate(admin_co)
+    r = api_client.post(f"/api/v1/issuers/{issuer_co.pk}/billing/payment-files/",
+                        {"file": SimpleUploadedFile("r.txt", data)}, format="multipart")
+    assert r.status_code == 400 and r.json()["code"] == "billing.payment_file.too_large"
+    page = client_co.post("/facturacion/recaudo/", {"file": SimpleUploadedFile("r.txt", data)})
+    assert page.context["form"].errors.as_data()["file"][0].code == "billing.payment_file.too_large"
+    path = tmp_path / "r.txt"
+    path.write_bytes(data)
+    with pytest.raises(RefusedCommand) as cli:
+        call_command("payments", "import", str(path), "--issuer", issuer_co.tax_id)
+    assert cli.value.refusal.code == "billing.payment_file.too_large"
+    assert Payment.objects.count() == 0 and PaymentFile.objects.count() == 0
+
+
+def test_a_file_at_the_size_limit_is_applied(issuer_co, invoiced, settings):
+    data = recaudo_file([("000001", "1")])
+    settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES = len(data)
+    assert import_(issuer_co, data).matched == 1

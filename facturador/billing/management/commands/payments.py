@@ -25,7 +25,8 @@ class Command(ActionCommand):
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No existe el archivo {file}.")
-        r = actions.import_payments(iss, self.actor, data=path.read_bytes(), name=path.name)
+        with path.open("rb") as f:  # read by the action only within the size limit
+            r = actions.import_payments(iss, self.actor, upload=f, name=path.name)
         self.stdout.write(f"{r.matched} pagos aplicados ({format_money(r.total, iss)}); "
                           f"{r.invoices_paid} facturas pagadas; "
                           f"{len(r.unmatched)} sin cuenta.")
