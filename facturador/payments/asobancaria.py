@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import BinaryIO, Iterable, TextIO
@@ -128,16 +129,23 @@ class AsobancariaFile:
 
 # ------------------------------------------------------------------------- parsing
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def _read_lines(source) -> list[str]:
     """The file's lines, without the byte order mark some Windows tools write."""
     data = source if isinstance(source, (str, bytes, bytearray, memoryview)) else source.read()
     if not isinstance(data, str):
         data = bytes(data).removeprefix(b"\xef\xbb\xbf")
-        try:
-            data = data.decode("ascii")
-        except UnicodeDecodeError:
-            data = data.decode("latin-1")
-    return data.removeprefix("\ufeff").splitlines()
+        for encoding in ("ascii", "utf-8", "latin-1"):  # the last two only to name a bad character as written
+            try:
+                data = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+    # Only CR and LF end a record: str.splitlines() would also split at \x0b, \x0c, \x1c-\x1e and \x85 (a Latin-1
+    # "…"), which are bad characters inside a record, not line ends.
+    return _LINE_END.split(data.removeprefix("\ufeff"))
 
 
 class _Line:
@@ -178,6 +186,29 @@ class _Line:
 _FILE_STAMP = slice(40, 53)
 
 
+# Field names (as in the errors) by record type: (offset, length, name); anything else is reserved.
+_FIELDS = {
+    "01": ((2, 10, "nit"), (12, 8, "fecha_recaudo"), (20, 3, "codigo_banco"), (23, 17, "cuenta"),
+           (40, 8, "fecha_archivo"), (48, 4, "hora_archivo"), (52, 1, "modificador_archivo"), (53, 2, "tipo_cuenta")),
+    "05": ((2, 13, "codigo_servicio"), (15, 4, "numero_lote")),
+    "06": ((2, 48, "referencia"), (50, 14, "valor"), (64, 2, "procedencia"), (66, 2, "medio_pago"),
+           (68, 6, "numero_operacion"), (74, 6, "autorizacion"), (80, 3, "entidad"), (83, 4, "oficina"),
+           (87, 7, "secuencia"), (94, 3, "causal_devolucion")),
+    "08": ((2, 9, "total_registros_lote"), (11, 18, "valor_total_lote"), (29, 4, "numero_lote")),
+    "09": ((2, 9, "total_registros"), (11, 18, "valor_total")),
+}
+# What a record may hold: printable ASCII. Anything else is another encoding (UTF-8, Latin-1 accents), binary
+# data or a damaged transfer, and would shift or corrupt the fixed-width fields.
+_BAD_CHARACTER = re.compile(r"[^\x20-\x7e]")
+
+
+def _field_at(rtype: str, offset: int) -> str:
+    for start, length, name in _FIELDS[rtype]:
+        if start <= offset < start + length:
+            return name
+    return "tipo_registro" if offset < 2 else "reservado"
+
+
 # Minimum length per record type in lenient mode (end of the last numeric field;
 # trailing text fields may be blank and stripped).
 _SIGNIFICANT = {"01": 52, "05": 19, "06": 94, "08": 33, "09": 29}
@@ -213,6 +244,13 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
             raise AsobancariaError(idx, "tipo_registro",
                                    f"Tipo de registro «{rtype}» desconocido (se esperaba 01, 05, 06, 08 o 09).",
                                    "record_type")
+        bad = _BAD_CHARACTER.search(text)
+        if bad:
+            shown = bad.group() if bad.group().isprintable() else f"\\x{ord(bad.group()):02x}"
+            raise AsobancariaError(idx, _field_at(rtype, bad.start()),
+                                   f"Carácter no válido «{shown}» en la posición {bad.start() + 1} (campo "
+                                   f"«{_field_at(rtype, bad.start())}»): el archivo debe ser texto ASCII de ancho fijo.",
+                                   "invalid_character")
         if len(text) != LINE_LENGTH:
             if strict_length or len(text) < _SIGNIFICANT[rtype] or len(text) > LINE_LENGTH:
                 raise AsobancariaError(idx, "longitud",

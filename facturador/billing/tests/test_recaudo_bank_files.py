@@ -126,3 +126,13 @@ def test_a_file_at_the_size_limit_is_applied(issuer_co, invoiced, settings):
     data = recaudo_file([("000001", "1")])
     settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES = len(data)
     assert import_(issuer_co, data).matched == 1
+
+
+def test_a_file_with_a_reference_in_another_encoding_is_refused_and_nothing_is_registered(issuer_co, invoiced):
+    data = recaudo_file([("000001", "10000"), ("000002", "10000")])
+    bad = data.replace(b"000000000000000000000000000000000000000000000002", "00000000000000000000000000000000000000000000000ñ".encode("latin-1"))
+    with pytest.raises(Invalid) as info:
+        import_(issuer_co, bad)
+    r = info.value
+    assert (r.code, r.details["line"], r.details["record_field"]) == ("billing.payment_file.invalid", 4, "referencia")
+    assert "«ñ»" in r.message and Payment.objects.count() == 0 and PaymentFile.objects.count() == 0

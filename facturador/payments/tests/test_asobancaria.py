@@ -198,3 +198,26 @@ def test_fingerprint_changes_with_what_the_file_reports():
     other = _sample()
     other.header.collection_date = DAY + dt.timedelta(days=1)
     assert parse(write(other)).fingerprint != parse(write(_sample())).fingerprint
+
+
+def test_a_character_that_is_not_ascii_in_a_reference_is_refused_naming_line_and_field():
+    """A Latin-1 file: the reference of the first payment (line 3) has an «é» where a digit was."""
+    lines = _lines(write(_sample()))
+    lines[2] = lines[2][:45] + "é" + lines[2][46:]
+    err = _error("\r\n".join(lines).encode("latin-1"))
+    assert (err.line_no, err.field, err.code) == (3, "referencia", "invalid_character")
+    assert "«é»" in err.message_es and "posición 46" in err.message_es
+
+
+def test_utf8_text_in_a_reserved_area_is_refused_as_a_character_not_as_a_line_length():
+    lines = _lines(write(_sample()))
+    data = _join(lines).replace(lines[2].encode("ascii"), (lines[2][:120] + "BOGOTÁ" + lines[2][126:]).encode("utf-8"))
+    err = _error(data, strict_length=False)
+    assert (err.line_no, err.field, err.code) == (3, "reservado", "invalid_character")
+
+
+def test_control_characters_inside_a_record_are_refused():
+    lines = _lines(write(_sample()))
+    lines[1] = lines[1][:5] + "\x00" + lines[1][6:]
+    err = _error(_join(lines))
+    assert (err.line_no, err.field, err.code) == (2, "codigo_servicio", "invalid_character")
