@@ -8,8 +8,9 @@ second time: it is known by the parser's fingerprint (SHA-256 of its records, wh
 blanks, final newline and the header's file date, time and modifier, which a bank portal sets at each download),
 and by the SHA-256 of its bytes for files stored before the fingerprint.
 
-Each payment (06 record) is matched by reference to an account (exact, then without leading zeros); a
-payment whose reference matches no account is reported as unmatched and not stored against any account.
+Each payment (06 record) is matched by reference to an account (as written, then without leading zeros when that
+names one account only: "0123" and "123" are both 000…0123 in a zero-padded field); a payment whose reference
+matches no account, or two, is reported as unmatched with the reason and not stored against any account.
 The money is credited to the account's open invoices, oldest due date first (`paid_amount`).
 
 **Invoice state = portfolio.** An invoice's state is then derived from the portfolio (`cartera.debts`, the
@@ -62,10 +63,21 @@ class ImportResult:
     adjustments: int = 0
 
 
-def _match_reference(ref: str, by_ref: dict[str, int], by_stripped: dict[str, int]) -> int | None:
-    if ref in by_ref:
-        return by_ref[ref]
-    return by_stripped.get(ref.lstrip("0") or "0")
+def _match_reference(detail, by_ref: dict[str, int], by_stripped: dict[str, list[int]],
+                     refs: dict[int, str]) -> tuple[int | None, str]:
+    """The account of a payment, or None and why. The reference as written (a left-aligned reference keeps its
+    zeros) is looked up first; then, without leading zeros, it must be one account's: when two accounts differ only
+    in leading zeros ("0123" and "123"), a zero-padded reference could be either and is left without account."""
+    written = detail.reference_raw.strip()
+    if written in by_ref:
+        return by_ref[written], ""
+    candidates = by_stripped.get(detail.reference, [])
+    if len(candidates) == 1:
+        return candidates[0], ""
+    if candidates:
+        shown = ", ".join(sorted(refs[pk] for pk in candidates))
+        return None, f"Referencia ambigua: puede ser de las cuentas {shown}"
+    return None, "Referencia sin cuenta"
 
 
 def check_file(issuer, data: bytes, conf: BillingSettings | None = None) -> asobancaria.AsobancariaFile:
@@ -90,11 +102,12 @@ def import_file(issuer, data: bytes, name: str = "recaudo.txt", user=None) -> Im
         raise _duplicate(earlier)
 
     details = parsed.details
-    # Account references in the file are zero-padded to 48; ours keep their own leading zeros.
-    by_ref, by_stripped = {}, {}
-    for pk, ref in Account.objects.filter(issuer=issuer).values_list("pk", "reference"):
-        by_ref[ref] = pk
-        by_stripped.setdefault(ref.lstrip("0") or "0", pk)
+    # Account references in the file are zero-padded to 48 (or left-aligned); ours keep their own leading zeros.
+    refs = dict(Account.objects.filter(issuer=issuer).values_list("pk", "reference"))
+    by_ref = {ref: pk for pk, ref in refs.items()}
+    by_stripped: dict[str, list[int]] = defaultdict(list)
+    for pk, ref in refs.items():
+        by_stripped[ref.lstrip("0") or "0"].append(pk)
 
     try:
         with transaction.atomic():
@@ -111,10 +124,10 @@ def import_file(issuer, data: bytes, name: str = "recaudo.txt", user=None) -> Im
             touched_accounts: set[int] = set()
             payments = []
             for d in details:
-                acc = _match_reference(d.reference, by_ref, by_stripped)
+                acc, reason = _match_reference(d, by_ref, by_stripped, refs)
                 if acc is None:
                     result.unmatched.append({"line": d.line_no, "reference": d.reference, "amount": f"{d.amount:.2f}",
-                                             "reason": "Referencia sin cuenta"})
+                                             "reason": reason})
                     continue
                 touched_accounts.add(acc)
                 invoice = None

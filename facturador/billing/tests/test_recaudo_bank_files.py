@@ -136,3 +136,32 @@ def test_a_file_with_a_reference_in_another_encoding_is_refused_and_nothing_is_r
     r = info.value
     assert (r.code, r.details["line"], r.details["record_field"]) == ("billing.payment_file.invalid", 4, "referencia")
     assert "«ñ»" in r.message and Payment.objects.count() == 0 and PaymentFile.objects.count() == 0
+
+
+@pytest.fixture
+def zero_twins(issuer_co):
+    """Two accounts whose references differ only in leading zeros (a register typed by hand, or half of it
+    through a spreadsheet that dropped them)."""
+    from facturador.billing.models import Account
+
+    return {ref: Account.objects.create(issuer=issuer_co, reference=ref, holder_name=f"Titular {ref}", id_type="CC",
+                                        id_number="1" + ref.zfill(7), address="Calle 1") for ref in ("0123", "123")}
+
+
+def with_reference_field(data: bytes, field: str) -> bytes:
+    """The file with the 48-character reference of its (only) payment written as `field`."""
+    lines = data.split(b"\r\n")
+    lines[2] = lines[2][:2] + field.encode("ascii").ljust(48) + lines[2][50:]
+    return b"\r\n".join(lines)
+
+
+def test_a_reference_written_left_aligned_is_the_account_with_exactly_that_reference(issuer_co, zero_twins):
+    import_(issuer_co, with_reference_field(recaudo_file([("1", "5000")]), "0123"))
+    assert Payment.objects.get().account == zero_twins["0123"]
+
+
+def test_a_zero_padded_reference_two_accounts_could_be_is_left_without_account(issuer_co, zero_twins):
+    result = import_(issuer_co, recaudo_file([("0123", "5000")]))  # written 000…0123: the zeros say nothing
+    assert result.matched == 0 and not Payment.objects.exists()
+    assert result.unmatched[0]["line"] == 3 and "0123" in result.unmatched[0]["reason"]
+    assert "123" in result.unmatched[0]["reason"] and "ambigua" in result.unmatched[0]["reason"]
