@@ -324,7 +324,8 @@ class PaymentFileSerializer(serializers.ModelSerializer):
 
 
 class PaymentUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    # An empty file is refused by the action, with the refusal's code like any other bad file.
+    file = serializers.FileField(allow_empty_file=True, help_text="Archivo Asobancaria 2001")
 
 
 class PaymentFileViewSet(IssuerScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

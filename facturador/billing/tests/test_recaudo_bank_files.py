@@ -165,3 +165,11 @@ def test_a_zero_padded_reference_two_accounts_could_be_is_left_without_account(i
     assert result.matched == 0 and not Payment.objects.exists()
     assert result.unmatched[0]["line"] == 3 and "0123" in result.unmatched[0]["reason"]
     assert "123" in result.unmatched[0]["reason"] and "ambigua" in result.unmatched[0]["reason"]
+
+
+def test_an_empty_file_gets_the_refusal_shape_from_the_api(issuer_co, admin_co, api_client):
+    api_client.force_authenticate(admin_co)
+    r = api_client.post(f"/api/v1/issuers/{issuer_co.pk}/billing/payment-files/",
+                        {"file": SimpleUploadedFile("vacio.txt", b"")}, format="multipart")
+    assert r.status_code == 400 and r.json()["code"] == "billing.payment_file.invalid"
+    assert r.json()["details"]["rule"] == "empty_file" and "vacío" in r.json()["detail"]
