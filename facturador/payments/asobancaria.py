@@ -219,7 +219,7 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
 
     ``strict_length``: every record must be exactly 162 characters. With ``False``,
     lines whose trailing reserved blanks were stripped are accepted as long as all
-    defined fields are present.
+    defined fields are present, and so are lines with more blanks after the 162nd position.
 
     The result's ``fingerprint`` (SHA-256, hex) identifies what the file reports: it is the
     same whatever the line endings, a byte order mark, trailing blanks or a missing final
@@ -252,11 +252,11 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
                                    f"«{_field_at(rtype, bad.start())}»): el archivo debe ser texto ASCII de ancho fijo.",
                                    "invalid_character")
         if len(text) != LINE_LENGTH:
-            if strict_length or len(text) < _SIGNIFICANT[rtype] or len(text) > LINE_LENGTH:
+            if strict_length or len(text) < _SIGNIFICANT[rtype] or text[LINE_LENGTH:].strip(" "):
                 raise AsobancariaError(idx, "longitud",
                                        f"La línea tiene {len(text)} caracteres; deben ser {LINE_LENGTH}.",
                                        "line_length")
-            line.text = text.ljust(LINE_LENGTH)
+            line.text = text[:LINE_LENGTH].ljust(LINE_LENGTH)
         record = line.text
         if rtype == "01":
             record = record[:_FILE_STAMP.start] + " " * (_FILE_STAMP.stop - _FILE_STAMP.start) + record[_FILE_STAMP.stop:]

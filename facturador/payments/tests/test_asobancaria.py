@@ -221,3 +221,18 @@ def test_control_characters_inside_a_record_are_refused():
     lines[1] = lines[1][:5] + "\x00" + lines[1][6:]
     err = _error(_join(lines))
     assert (err.line_no, err.field, err.code) == (2, "codigo_servicio", "invalid_character")
+
+
+def test_blanks_past_the_162nd_position_are_accepted_in_lenient_mode():
+    """Records written into wider fixed-length slots (a mainframe's LRECL 170): the extra positions are blank."""
+    data = _join([line + "        " for line in _lines(write(_sample()))])
+    assert _error(data).code == "line_length"
+    parsed = parse(data, strict_length=False)
+    assert parsed.total == Decimal("3201465.50") and parsed.fingerprint == parse(write(_sample())).fingerprint
+
+
+def test_text_past_the_162nd_position_is_refused_even_in_lenient_mode():
+    lines = _lines(write(_sample()))
+    lines[2] += "   X"
+    err = _error(_join(lines), strict_length=False)
+    assert (err.line_no, err.field, err.code) == (3, "longitud", "line_length")
