@@ -92,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     settle_heap()
-    execute_from_command_line(["facturador", *argv])
+    try:
+        execute_from_command_line(["facturador", *argv])
+    except BrokenPipeError:  # `facturador ... | head`: the reader has gone; stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe ended
     return 0
 
 

@@ -143,3 +143,13 @@ def test_settings_option_chooses_the_settings_module(tmp_path):
               "from django.conf import settings; print(settings.SETTINGS_MODULE, settings.FACTURADOR_MARK)")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "other_settings other"
+
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    """`facturador import template suggest FILE | head` ended with a BrokenPipeError traceback."""
+    p = subprocess.Popen([sys.executable, "-m", "facturador", "help", "--all"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    p.stdout.close()  # the reader has gone before the command writes
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 141 and "Traceback" not in err and "BrokenPipe" not in err
