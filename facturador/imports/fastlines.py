@@ -140,7 +140,7 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, ba
     dec = t.decimal_separator
     env: dict = {"_Skip": _Skip, "_num": _number_text, "_fnum": _float_text, "_D": Decimal, "NULL": _NULL,
                  "OUT": out.append, "OUTL": out, "FLUSH": flush, "BATCH": batch, "H": add_hash,
-                 "HL": add_line_hash, "ACC": loader.accounts.get, "COUNTS": [0, 0],
+                 "HL": add_line_hash, "ACC": loader.accounts.get, "UNKNOWN": loader.unknown_reference, "COUNTS": [0, 0],
                  "SUMS": [0 if cents else Decimal(0) for cents in in_cents]}
     body: list[str] = []
     text_of: dict[str, str] = {}   # target -> expression of its COPY text
@@ -251,7 +251,9 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, ba
         *("    " + statement for statement in body),
         "    except (_Skip, CellError, IndexError, TypeError, ValueError, ArithmeticError):",
         "        return False",
-        f"    acc = NULL if (a := ACC({text_of['reference']})) is None else a",
+        f"    if (acc := ACC({text_of['reference']})) is None:",
+        f"        acc = NULL",
+        f"        UNKNOWN({text_of['reference']})",
         f'    OUT(f"{line}\\t{{TAIL}}")',
         f"    H(hash(({', '.join(key_parts)},)))",
         f"    HL(hash({service_line} or {text_of['reference']}))",

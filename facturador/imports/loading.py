@@ -48,6 +48,9 @@ def _copy_value(v) -> str:
     return str(v)
 
 
+# The unknown references a direct load keeps in memory for its reconciliation (past this, about 20 MB, a query
+# finds them instead: a file whose accounts are not registered yet).
+UNKNOWN_KEPT = 200_000
 _TEXT_TYPED = frozenset(i for i, c in enumerate(TYPED_COLUMNS) if c in ("service_line", "plan", "cost_center", "unit",
                                                                          "extra"))
 
@@ -265,6 +268,9 @@ class DirectLoader:
         self._done = False
         self._concepts: dict[str, str] = {}
         self.accounts: dict[str, int] = {}
+        # The references of the lines written without an account (the reconciliation's unknown references, known
+        # here without a query), or None once there are more than UNKNOWN_KEPT (then the query finds them).
+        self.unknown: set[str] | None = set()
         self.written = 0
         self.foreign_keys = "checked"
         self.copied = 0  # rows PostgreSQL reports as copied
@@ -420,6 +426,14 @@ class DirectLoader:
         return False
 
     # -- lines ------------------------------------------------------------------------------
+    def unknown_reference(self, reference: str) -> None:
+        """A line without an account was written for this reference."""
+        unknown = self.unknown
+        if unknown is not None:
+            unknown.add(reference)
+            if len(unknown) > UNKNOWN_KEPT:
+                self.unknown = None
+
     def write(self, batch: list[tuple]):
         if not batch:
             return
@@ -451,6 +465,8 @@ class DirectLoader:
                 if len(concepts) < 4096:  # billing files repeat a few concepts; don't grow on distinct ones
                     concepts[concept] = c
             a = account(ref)
+            if a is None:
+                self.unknown_reference(ref)
             r = ref if ("\\" not in ref and ref.isprintable()) else _copy_text(ref)
             # str(), not the f-string's format(): Decimal.__format__ is about three times slower.
             am = str(amount)
@@ -481,7 +497,7 @@ class DirectLoader:
         """`rows` and `amount` are what was sent; PostgreSQL's count of the copied rows must agree."""
         if self.copied != rows:
             raise RuntimeError(f"COPY stored {self.copied} lines of import {self.imp.pk}, {rows} were sent")
-        return staging.reconcile(self.imp, threshold, staging.charged_lines(self.imp, rows, amount),
+        return staging.reconcile(self.imp, threshold, staging.charged_lines(self.imp, rows, amount, self.unknown),
                                  duplicates_possible=duplicates_possible, unique_lines=unique_lines)
 
     def discard(self, errors: ErrorSpool, **fields):

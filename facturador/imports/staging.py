@@ -9,6 +9,7 @@ which the next run (or the cleanup) removes. The swap into charges is a single t
 
 from __future__ import annotations
 
+import heapq
 import logging
 from decimal import Decimal
 
@@ -237,15 +238,18 @@ class Lines:
 
     `source`: SQL (a FROM item named l) whose rows have reference, concept, amount;
     `unknown`: a condition on l (with the same params) true for lines whose reference matches no account;
-    `unknown_from`: (SQL, params) of another FROM item named l to apply `unknown` to (default: `source`).
+    `unknown_from`: (SQL, params) of another FROM item named l to apply `unknown` to (default: `source`);
+    `unknown_references`: those references themselves when the caller knows them all (then no query).
     """
 
     def __init__(self, source: str, params: list, unknown: str, unknown_params: list, analyze: str | None,
-                 known: tuple | None = None, unknown_from: tuple | None = None):
+                 known: tuple | None = None, unknown_from: tuple | None = None,
+                 unknown_references: set | None = None):
         self.source, self.params, self.unknown, self.unknown_params, self.analyze = (
             source, params, unknown, unknown_params, analyze)
         self.known = known  # (rows, amount) when the caller already knows them for certain
         self.unknown_from = unknown_from or (source, params)
+        self.unknown_references = unknown_references
 
 
 # What the reconciliation reads of a line: its amount and the fields a duplicate key or a service line uses.
@@ -261,18 +265,19 @@ def staged_lines(imp: ImportJob) -> Lines:
                  [imp.issuer_id], analyze=table)
 
 
-def charged_lines(imp: ImportJob, rows: int, amount: Decimal) -> Lines:
+def charged_lines(imp: ImportJob, rows: int, amount: Decimal, unknown: set | None = None) -> Lines:
     """The lines (charges) inserted by this import (visible inside the loading transaction): `rows` as
     counted by COPY, `amount` the sum of what was sent. Charges have no source_import_id index: the import's
     are found among its period's (the issuer + period index); the unknown references are those without an
-    account, found through the (account, period) index."""
+    account: `unknown` when the loader kept them all, else found through the (account, period) index."""
     qn = connection.ops.quote_name
     charges = qn(_charge_model()._meta.db_table)
     return Lines(f"(SELECT {LINE_READ} FROM {charges} WHERE issuer_id = %s AND period = %s AND source_import_id = %s) l",
                  [imp.issuer_id, imp.period, imp.pk],
                  "TRUE", [], analyze=None, known=(rows, amount),
                  unknown_from=(f"(SELECT reference FROM {charges} WHERE account_id IS NULL AND period = %s "
-                               f"AND issuer_id = %s AND source_import_id = %s) l", [imp.period, imp.issuer_id, imp.pk]))
+                               f"AND issuer_id = %s AND source_import_id = %s) l", [imp.period, imp.issuer_id, imp.pk]),
+                 unknown_references=unknown)
 
 
 def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines, duplicates_possible: bool = True,
@@ -293,13 +298,16 @@ def _reconcile(imp: ImportJob, threshold: Decimal, lines: Lines, duplicates_poss
     control["amount_match"] = None if imp.declared_amount is None else Decimal(imp.declared_amount) == amount
     control["amount_difference"] = None if imp.declared_amount is None else _dec(amount - Decimal(imp.declared_amount))
 
-    usrc, usp = lines.unknown_from
-    unknown_sql = f"FROM (SELECT DISTINCT l.reference FROM {usrc} WHERE {lines.unknown}) u"
-    # One pass each: the window aggregate gives the full count next to the first LIST_LIMIT rows.
-    found = _fetch(f"SELECT u.reference, COUNT(*) OVER () {unknown_sql} ORDER BY u.reference LIMIT {LIST_LIMIT}",
-                   [*usp, *lines.unknown_params])
-    unknown_count = int(found[0][1]) if found else 0
-    unknown = [r[0] for r in found]
+    if lines.unknown_references is not None:  # the first LIST_LIMIT in code-point order (the C collation's)
+        unknown_count, unknown = len(lines.unknown_references), heapq.nsmallest(LIST_LIMIT, lines.unknown_references)
+    else:
+        usrc, usp = lines.unknown_from
+        unknown_sql = f"FROM (SELECT DISTINCT l.reference FROM {usrc} WHERE {lines.unknown}) u"
+        # One pass: the window aggregate gives the full count next to the first LIST_LIMIT rows.
+        found = _fetch(f"SELECT u.reference, COUNT(*) OVER () {unknown_sql} ORDER BY u.reference LIMIT {LIST_LIMIT}",
+                       [*usp, *lines.unknown_params])
+        unknown_count = int(found[0][1]) if found else 0
+        unknown = [r[0] for r in found]
 
     if duplicates_possible:
         duplicates, dup_count, dup_lines, key = _duplicates(imp, lines)

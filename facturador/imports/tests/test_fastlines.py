@@ -89,6 +89,7 @@ def direct_loader(accounts):
     """A DirectLoader's formatting alone: its write() into a list (no database)."""
     ld = object.__new__(loading.DirectLoader)
     ld.accounts, ld._suffix, ld._concepts, ld._typed_text, ld.written = accounts, "9\t2026-09", {}, None, 0
+    ld.unknown = set()
     ld._copy = _Copy()
     return ld
 
@@ -118,13 +119,15 @@ def general_lines(path, mapping, accounts):
 
 
 def fast_lines(path, mapping, accounts):
-    """Row number -> (COPY line, hashes) for the rows the fast path takes, and its counts."""
+    """Row number -> (COPY line, hashes) for the rows the fast path takes, its counts, and the references it wrote
+    without an account."""
     tpl = Template.from_dict(mapping)
     src = open_rows(str(path), path.name)
     mapper = map_rows(src, tpl, period="2026-09")
     out, hashes, line_hashes = [], [], []
     key = staging.duplicate_key(SimpleNamespace(duplicate_key=[]))
-    take = fastlines.line_taker(tpl, mapper, direct_loader(accounts), key, out=out, batch=20_000, flush=lambda: None,
+    loader = direct_loader(accounts)
+    take = fastlines.line_taker(tpl, mapper, loader, key, out=out, batch=20_000, flush=lambda: None,
                                 add_hash=hashes.append, add_line_hash=line_hashes.append)
     assert take is not None
     taken = {}
@@ -140,7 +143,7 @@ def fast_lines(path, mapping, accounts):
     for _ in mapper:
         pass
     src.close()
-    return taken, take.counts
+    return taken, take.counts, loader.unknown
 
 
 def same_line(a: str, b: str) -> bool:
@@ -162,8 +165,9 @@ def test_every_row_taken_is_loaded_as_the_general_path_loads_it(tmp_path):
     path = write_csv(tmp_path / "consumo.csv", rows())
     accounts = {"0001": 7, "12": 8}
     general = general_lines(path, telecom_mapping(), accounts)
-    taken, (count, cents) = fast_lines(path, telecom_mapping(), accounts)
+    taken, (count, cents), unknown = fast_lines(path, telecom_mapping(), accounts)
     assert 2 in taken  # the clean row
+    assert unknown == {t.split("\t")[0] for t, _k, _l in taken.values() if t.split("\t")[5] == "\\N"} != set()
     assert len(taken) > 1000 and len(general) > len(taken)  # the odd rows went the general way
     for rn, (text, key, line_key) in taken.items():
         assert rn in general, f"row {rn} taken but refused by the general path"
@@ -176,7 +180,7 @@ def test_every_row_taken_is_loaded_as_the_general_path_loads_it(tmp_path):
 
 def test_the_clean_row_is_written_as_its_charge(tmp_path):
     path = write_csv(tmp_path / "consumo.csv", [CLEAN])
-    taken, _ = fast_lines(path, telecom_mapping(), {"0001": 7})
+    taken, _, _ = fast_lines(path, telecom_mapping(), {"0001": 7})
     fields = taken[2][0].rstrip("\n").split("\t")
     assert fields[:7] == ["0001", "Cargo básico", "1", "11900.00", "11900.00", "7", "2"]
     assert fields[-2:] == ["9", "2026-09"]
@@ -231,7 +235,7 @@ def test_every_spreadsheet_row_taken_is_loaded_as_the_general_path_loads_it(tmp_
     path = write_xlsx(tmp_path / "consumo.xlsx", {"Detalle": [HEADER, *sheet_rows()]})
     accounts = {"0001": 7, "12": 8}
     general = general_lines(path, telecom_mapping(), accounts)
-    taken, (count, cents) = fast_lines(path, telecom_mapping(), accounts)
+    taken, (count, cents), _ = fast_lines(path, telecom_mapping(), accounts)
     assert 2 in taken and len(taken) > 300 and len(general) > len(taken)
     for rn, (text, key, line_key) in taken.items():
         assert rn in general, f"row {rn} taken but refused by the general path"

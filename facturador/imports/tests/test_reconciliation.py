@@ -50,6 +50,20 @@ def test_declared_rows_from_template(issuer_co, operator, do_import):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("kept", [200_000, 1])
+def test_unknown_references_kept_by_the_loader_or_queried_past_its_limit(issuer_co, do_import, monkeypatch, kept):
+    """On PostgreSQL the direct loader keeps the references it wrote without an account (no query over the import's
+    lines); past UNKNOWN_KEPT the query finds them: the same figures either way (the staging path always queries)."""
+    from facturador.imports import loading
+
+    monkeypatch.setattr(loading, "UNKNOWN_KEPT", kept)
+    Account.objects.create(issuer=issuer_co, reference="001", holder_name="Titular")
+    rows = [row("001", "1,00"), row("009", "2,00"), row("003", "3,00"), row("009", "4,00")]
+    r = do_import("u.csv", files.csv_bytes(rows)).reconciliation
+    assert r["unknown_references"] == {"count": 2, "items": ["003", "009"]}
+
+
+@pytest.mark.django_db
 def test_unknown_references_and_duplicates(issuer_co, do_import):
     for ref in ("001", "002"):
         Account.objects.create(issuer=issuer_co, reference=ref, holder_name=f"Titular {ref}")
