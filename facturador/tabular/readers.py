@@ -29,10 +29,14 @@ import codecs
 import csv
 import io
 import os
+import posixpath
+import re
 import tempfile
 import threading
 import zipfile
 from typing import IO, Any, Iterator
+
+from lxml import etree
 
 import python_calamine as pc
 import python_calamine_plus as pcp
@@ -537,6 +541,66 @@ def _dimension_rows(ref: str | None) -> int | None:
 
 
 BACKGROUND_METADATA_BYTES = 4 * 2**20  # from this file size the metadata pass runs beside the rows (see below)
+_HEAD_BYTES = 256 * 1024   # of a sheet's XML, read for its <dimension> (which comes before the cells)
+_PART_BYTES = 4 * 2**20    # the largest relationships or workbook part read to find a sheet's XML
+_DIMENSION_RX = re.compile(rb"<(?:[\w.-]+:)?dimension\b[^>]*?\bref\s*=\s*[\"']([^\"']*)[\"']")
+_SHEET_DATA_RX = re.compile(rb"<(?:[\w.-]+:)?sheetData\b")
+_SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
+def _part(folder: str, target: str | None) -> str | None:
+    """A relationship's target as a part name of the package (relative to the source part's folder, or absolute)."""
+    if not target:
+        return None
+    return target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+
+
+def _read_part(z: zipfile.ZipFile, name: str):
+    if z.getinfo(name).file_size > _PART_BYTES:
+        raise ValueError(f"{name} is too large to be read for a sheet's dimension")
+    return etree.fromstring(z.read(name), _SAFE_XML)
+
+
+def _local(name: str) -> str:
+    return name.rsplit("}", 1)[-1]
+
+
+def declared_dimension(path: str, sheet: str) -> tuple[bool, str | None]:
+    """The ``<dimension ref>`` an xlsx sheet declares, read from the head of its XML (the element comes before the
+    cells): ``(True, "A1:L1000001")``, ``(True, None)`` when the sheet declares none, ``(False, None)`` when the head
+    could not be read so (the sheet's part not found through the package's relationships, no ``<sheetData>`` in its
+    first `_HEAD_BYTES`). Reads a few kilobytes, where python-calamine-plus's rich pass parses the whole sheet."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            office = next((r.get("Target") for r in _read_part(z, "_rels/.rels")
+                           if (r.get("Type") or "").endswith("/officeDocument")), None)
+            book = _part("", office)
+            if book is None:
+                return False, None
+            rid = None
+            for el in _read_part(z, book).iter("{*}sheet"):
+                if el.get("name") == sheet:
+                    rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), None)
+                    break
+            folder, base = posixpath.split(book)
+            rels = _read_part(z, posixpath.join(folder, "_rels", base + ".rels"))
+            xml = _part(folder, next((r.get("Target") for r in rels if rid and r.get("Id") == rid), None))
+            if xml is None:
+                return False, None
+            head = b""
+            with z.open(xml) as f:
+                while len(head) < _HEAD_BYTES:
+                    chunk = f.read(16384)
+                    if not chunk:
+                        break
+                    head += chunk
+                    cells = _SHEET_DATA_RX.search(head)
+                    if cells:
+                        found = _DIMENSION_RX.search(head, 0, cells.start())
+                        return True, found.group(1).decode("ascii", "replace") if found else None
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, etree.XMLSyntaxError):
+        pass
+    return False, None
 
 
 class _Metadata(threading.Thread):
@@ -570,8 +634,12 @@ class _StreamSheetRowSource(RowSource):
     python-calamine does.
 
     The metadata pass parses the whole sheet (2.5 s for a million rows). Given the file's `path`
-    (``open_rows(background_metadata=True)``), for a file of `BACKGROUND_METADATA_BYTES` or more
-    it runs in a thread (`_Metadata`) while the rows are read: ``merged_ranges`` then waits for it,
+    (``open_rows(background_metadata=True)``), for a file of `BACKGROUND_METADATA_BYTES` or more,
+    the declared dimension is read from the head of the sheet's XML (`declared_dimension`: a few
+    kilobytes) and checked before any row, and the merged ranges are left for when they are first
+    asked for (``merged_ranges`` then makes the pass; an import asks only to explain an empty required
+    cell): a big sheet's rows cost no second parse. When the head cannot be read so, the pass runs in a
+    thread (`_Metadata`) while the rows are read: ``merged_ranges`` then waits for it,
     ``total_rows_estimate`` is None until it is in, and a declared dimension beyond the limits is
     refused at the first row after it is known (at the latest when the rows end: before the caller
     has finished, so before anything is loaded); rows read meanwhile are counted against the same
@@ -589,9 +657,15 @@ class _StreamSheetRowSource(RowSource):
         wanted = _select_sheet(wb, pcp, sheet, name)
         self._meta: _Metadata | None = None
         self._meta_error: BaseException | None = None
+        self._merged_of: tuple[str, str] | None = None  # (path, sheet) whose merged ranges are read when asked for
         self._end_row = None
         try:
-            if path is not None and os.path.getsize(path) >= BACKGROUND_METADATA_BYTES:
+            big = path is not None and os.path.getsize(path) >= BACKGROUND_METADATA_BYTES
+            known, dimension = declared_dimension(path, wanted) if big else (False, None)
+            if known:
+                self._merged_of = (path, wanted)
+                self._apply_metadata(None, dimension)
+            elif big:
                 self._meta = _Metadata(path, wanted)
                 self._meta.start()
                 self._closers.append(self._meta.join)
@@ -638,6 +712,13 @@ class _StreamSheetRowSource(RowSource):
     @property
     def merged_ranges(self) -> list:
         self._settle(wait=True)
+        if self._merged is None and self._merged_of is not None:
+            meta = _Metadata(*self._merged_of)
+            meta.run()  # here, on this thread: whoever asks needs them now
+            if meta.error is not None:
+                exc = meta.error
+                raise exc if isinstance(exc, ImportFileError) else _calamine_error(exc, self.name)
+            self._merged = meta.merged
         return self._merged
 
     @merged_ranges.setter

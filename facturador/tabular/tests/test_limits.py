@@ -182,11 +182,16 @@ def test_xlsx_declared_dimension_is_checked_before_streaming(tmp_path):
     assert ei.value.code == "too_many_cells"
 
 
-def test_a_big_xlsx_declared_dimension_is_refused_when_its_metadata_comes_in(tmp_path, monkeypatch):
-    """A file of 4 MB or more reads its metadata beside its rows: the dimension is refused by the time the rows end."""
+def test_a_big_xlsx_declared_dimension_is_refused_before_its_first_row(tmp_path, monkeypatch):
+    """A file of 4 MB or more has its dimension read from the head of its sheet's XML: refused at once, as a small
+    file's is; when that head cannot be read, the metadata pass beside the rows refuses it by the time they end."""
     monkeypatch.setattr(readers, "BACKGROUND_METADATA_BYTES", 0)
     path = _set_dimension(write_xlsx(tmp_path / "dim.xlsx", {"Hoja1": [["a"], ["b"]]}),
                           '<dimension ref="A1:XFD1048576"/>')
+    with pytest.raises(ImportFileError) as ei:
+        open_rows(path, background_metadata=True)
+    assert ei.value.code == "too_many_cells"
+    monkeypatch.setattr(readers, "declared_dimension", lambda path, sheet: (False, None))
     src = open_rows(path, background_metadata=True)
     with pytest.raises(ImportFileError) as ei:
         for _ in src:

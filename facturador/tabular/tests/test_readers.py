@@ -221,16 +221,31 @@ def test_xlsx_stream_values_errors_and_merged_ranges(tmp_path):
     assert src.merged_ranges == [((3, 0), (3, 1))]
 
 
-def test_a_big_xlsx_reads_its_metadata_beside_its_rows(tmp_path, monkeypatch):
+@pytest.mark.parametrize("head", [True, False])
+def test_a_big_xlsx_reads_its_dimension_first_and_its_merged_ranges_when_asked(tmp_path, monkeypatch, head):
+    """A file of 4 MB or more: the dimension from the head of the sheet's XML (no second parse of its rows), the
+    merged ranges when asked for; without a readable head, both from the metadata pass beside the rows."""
     monkeypatch.setattr(readers, "BACKGROUND_METADATA_BYTES", 0)  # as for a file of 4 MB or more
+    if not head:
+        monkeypatch.setattr(readers, "declared_dimension", lambda path, sheet: (False, None))
     p = write_xlsx(tmp_path / "a.xlsx", {"Datos": [["Ref", "Cant"], ["007", 3], ["008", 4]]},
                    merges=[(3, 0, 3, 1, "combinada")])
     src = open_rows(p, background_metadata=True)
-    assert src._meta is not None  # the metadata pass runs in its thread
+    assert (src._meta is None) == head  # no metadata thread when the head gave the dimension
+    if head:
+        assert src.total_rows_estimate == 4  # known before the first row: the progress bar has its total
     rows = _all(src)
     assert rows[3] == (4, ("combinada", ""))
     assert src.merged_ranges == [((3, 0), (3, 1))] and src.total_rows_estimate == 4
     src.close()
+
+
+def test_declared_dimension_follows_the_package_relationships(tmp_path):
+    p = write_xlsx(tmp_path / "a.xlsx", {"Portada": [["x"]], "Datos": [["Ref"], ["007"], ["008"]]})
+    assert readers.declared_dimension(str(p), "Datos") == (True, "A1:A3")
+    assert readers.declared_dimension(str(p), "Otra") == (False, None)
+    (tmp_path / "b.xlsx").write_bytes(b"no es un zip")
+    assert readers.declared_dimension(str(tmp_path / "b.xlsx"), "Datos") == (False, None)
 
 
 def test_xlsx_from_fileobj_sheet_by_index_and_name(tmp_path):
