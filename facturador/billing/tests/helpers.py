@@ -60,3 +60,16 @@ def web_step(client, url, data):
     page = client.get(resp.url)
     jobs.execute_job.call(page.context["job"].pk)
     return client.get(resp.url)
+
+
+def recaudo_file(payments, nit="900373076", service_code="7709998000001", day=dt.date(2026, 10, 18),
+                 file_time="1530") -> bytes:
+    """An Asobancaria 2001 file of one lot: `payments` as (reference, amount) pairs collected on `day`."""
+    from facturador.payments import asobancaria as ab
+
+    header = ab.FileHeader(nit=nit, collection_date=day, bank_code="007", account="12345678901", file_date=day,
+                           file_time=file_time)
+    lot = ab.Lot(service_code=service_code, number=1, details=[
+        ab.Detail(reference=ref, amount=Decimal(amount), payment_date=day, bank_code="007", operation_id=str(i))
+        for i, (ref, amount) in enumerate(payments, start=1)])
+    return ab.write(ab.AsobancariaFile(header=header, lots=[lot]))

@@ -1,6 +1,5 @@
 """Recaudo files as banks deliver them: line endings, trimmed records, re-downloads, sizes, odd characters."""
 
-import datetime as dt
 from decimal import Decimal as D
 
 import pytest
@@ -8,23 +7,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from facturador.billing import actions
 from facturador.billing.models import BillingInvoice, Payment, PaymentFile
-from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
+from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range, recaudo_file
 from facturador.core.actors import Actor
 from facturador.core.cli import RefusedCommand
 from facturador.core.errors import Conflict, Invalid
-from facturador.payments import asobancaria as ab
 
 pytestmark = pytest.mark.django_db
-DAY = dt.date(2026, 10, 18)
-
-
-def recaudo_file(payments, file_time="1530"):
-    header = ab.FileHeader(nit="900373076", collection_date=DAY, bank_code="007", account="12345678901", file_date=DAY,
-                           file_time=file_time)
-    lot = ab.Lot(service_code="7709998000001", number=1, details=[
-        ab.Detail(reference=ref, amount=D(amount), payment_date=DAY, bank_code="007", operation_id=str(i))
-        for i, (ref, amount) in enumerate(payments, start=1)])
-    return ab.write(ab.AsobancariaFile(header=header, lots=[lot]))
 
 
 @pytest.fixture

@@ -8,22 +8,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from facturador.billing import actions, cartera
 from facturador.billing.models import BillingInvoice, BillingSettings, Charge, Payment, PaymentFile
-from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
+from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range, recaudo_file
 from facturador.core.actors import Actor
 from facturador.core.errors import Invalid
-from facturador.payments import asobancaria as ab
 
 pytestmark = pytest.mark.django_db
-DAY = dt.date(2026, 10, 18)
-
-
-def recaudo_file(payments, nit="900373076", service_code="7709998000001"):
-    header = ab.FileHeader(nit=nit, collection_date=DAY, bank_code="007", account="12345678901", file_date=DAY,
-                           file_time="1530")
-    lot = ab.Lot(service_code=service_code, number=1, details=[
-        ab.Detail(reference=ref, amount=D(amount), payment_date=DAY, bank_code="007", operation_id=str(i))
-        for i, (ref, amount) in enumerate(payments, start=1)])
-    return ab.write(ab.AsobancariaFile(header=header, lots=[lot]))
 
 
 @pytest.fixture
