@@ -252,7 +252,7 @@ def line_taker(template, mapper, loader, key_fields: list[str], *, out: list, ba
         "    except (_Skip, CellError, IndexError, TypeError, ValueError, ArithmeticError):",
         "        return False",
         f"    if (acc := ACC({text_of['reference']})) is None:",
-        f"        acc = NULL",
+        "        acc = NULL",
         f"        UNKNOWN({text_of['reference']})",
         f'    OUT(f"{line}\\t{{TAIL}}")',
         f"    H(hash(({', '.join(key_parts)},)))",
