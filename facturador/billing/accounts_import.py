@@ -76,10 +76,11 @@ CATALOG = [
         # abbreviated as registers write them («Cód. usuario», «Nro. contrato»): «usuario» alone is the holder
         "cod usuario", "codigo usuario", "codigo del usuario", "cod suscriptor", "cod cuenta", "cod cliente",
         "codigo cliente", "nro contrato", "no contrato", "numero de contrato", "cuenta contrato"), required=True),
+    # Most specific first: among columns that name a field exactly, the earlier synonym wins (`tabular.suggest`).
     FieldSpec("holder_name", "Titular", synonyms=(
-        "titular", "propietario", "nombre", "nombres", "nombres y apellidos", "nombre y apellidos",
-        "apellidos y nombres", "nombre del titular", "nombre titular", "nombre completo", "suscriptor",
-        "cliente", "usuario", "razon social", "nombre o razon social", "holder", "holder_name")),
+        "titular", "propietario", "razon social", "nombre o razon social", "nombre del titular", "nombre titular",
+        "nombre completo", "nombres y apellidos", "nombre y apellidos", "apellidos y nombres", "suscriptor",
+        "cliente", "usuario", "nombre", "nombres", "holder", "holder_name")),
     FieldSpec("id_type", "Tipo de documento", synonyms=(
         "tipo", "tipo id", "tipo_id", "tipo de id", "tipo documento", "tipo de documento", "tipo doc",
         "tipo de identificacion", "tipo identificacion", "id_type")),
@@ -102,7 +103,7 @@ CATALOG = [
                                               "telefonos", "phone")),
     FieldSpec("state", "Estado", synonyms=("estado", "estado de la cuenta", "state")),
     FieldSpec("opening_balance", "Saldo anterior", "decimal", synonyms=(
-        "saldo anterior", "saldo", "saldo inicial", "deuda anterior", "deuda", "saldo pendiente", "opening_balance"),
+        "saldo anterior", "saldo inicial", "deuda anterior", "saldo pendiente", "saldo", "deuda", "opening_balance"),
         options={"decimal_places": 2}),
 ]
 LABELS = {s.name: s.label for s in CATALOG}

@@ -110,7 +110,8 @@ def header_key(value: Any) -> str:
 @dataclass(frozen=True)
 class FieldSpec:
     """A target field the caller knows: ``name`` (stored in the template), ``label`` (Spanish, shown),
-    the ``parser`` it wants, header ``synonyms`` (any case/accents), default ``rules``, ``required``, and
+    the ``parser`` it wants, header ``synonyms`` (any case/accents; most specific first: when several columns name
+    the field exactly, the one named by the label or the earliest synonym takes it), default ``rules``, ``required``, and
     extra mapping ``options`` (e.g. ``{"decimal_places": 2}``), and ``parser_by_kind`` to change the parser
     when the column's values are of a kind (``{"phone": "phone"}``)."""
 
