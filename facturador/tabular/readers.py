@@ -545,7 +545,6 @@ _HEAD_BYTES = 256 * 1024   # of a sheet's XML, read for its <dimension> (which c
 _PART_BYTES = 4 * 2**20    # the largest relationships or workbook part read to find a sheet's XML
 _DIMENSION_RX = re.compile(rb"<(?:[\w.-]+:)?dimension\b[^>]*?\bref\s*=\s*[\"']([^\"']*)[\"']")
 _SHEET_DATA_RX = re.compile(rb"<(?:[\w.-]+:)?sheetData\b")
-_SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
 def _part(folder: str, target: str | None) -> str | None:
@@ -558,7 +557,7 @@ def _part(folder: str, target: str | None) -> str | None:
 def _read_part(z: zipfile.ZipFile, name: str):
     if z.getinfo(name).file_size > _PART_BYTES:
         raise ValueError(f"{name} is too large to be read for a sheet's dimension")
-    return etree.fromstring(z.read(name), _SAFE_XML)
+    return etree.fromstring(z.read(name), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
 
 
 def _local(name: str) -> str:

@@ -50,15 +50,12 @@ SCAN_ROWS = 30          # rows searched for the header
 SAMPLE_ROWS = 60        # rows read by read_sample
 KIND_SHARE = 0.6        # share of a column's values that decides its kind
 _NUMBER_RX = re.compile(r"^[\s(+-]*(?:COP|COL\$|US\$|\$)?\s*[-+]?\d[\d.,' \u00a0]*\)?-?$", re.I)
-_DATE_RX = {
-    "dd/mm/yyyy": re.compile(r"^\d{1,2}/\d{1,2}/\d{4}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
-    "dd-mm-yyyy": re.compile(r"^\d{1,2}-\d{1,2}-\d{4}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
-    "yyyy-mm-dd": re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
-    "yyyy/mm/dd": re.compile(r"^\d{4}/\d{1,2}/\d{1,2}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
-    "dd.mm.yyyy": re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
-    "dd/mm/yy": re.compile(r"^\d{1,2}/\d{1,2}/\d{2}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
-    "dd-mm-yy": re.compile(r"^\d{1,2}-\d{1,2}-\d{2}(?:[ T]\s*" + TIME_PART + ")?$", re.I),
-}
+_AND_TIME = r"(?:[ T]\s*" + TIME_PART + ")?$"  # a time of day may follow a date, nothing else
+_DATE_RX = {fmt: re.compile(rx + _AND_TIME, re.I) for fmt, rx in (
+    ("dd/mm/yyyy", r"^\d{1,2}/\d{1,2}/\d{4}"), ("dd-mm-yyyy", r"^\d{1,2}-\d{1,2}-\d{4}"),
+    ("yyyy-mm-dd", r"^\d{4}-\d{1,2}-\d{1,2}"), ("yyyy/mm/dd", r"^\d{4}/\d{1,2}/\d{1,2}"),
+    ("dd.mm.yyyy", r"^\d{1,2}\.\d{1,2}\.\d{4}"), ("dd/mm/yy", r"^\d{1,2}/\d{1,2}/\d{2}"),
+    ("dd-mm-yy", r"^\d{1,2}-\d{1,2}-\d{2}"))}
 # Day first (Colombia, Mexico) unless a sample proves the month first: each such format and its US twin.
 _MONTH_FIRST = {"dd/mm/yyyy": "mm/dd/yyyy", "dd-mm-yyyy": "mm-dd-yyyy", "dd.mm.yyyy": "mm.dd.yyyy",
                 "dd/mm/yy": "mm/dd/yy", "dd-mm-yy": "mm-dd-yy"}
