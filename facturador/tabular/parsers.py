@@ -23,6 +23,7 @@ _EXCEL_EPOCH = _dt.date(1899, 12, 30)
 _EXCEL_EPOCH_PRE_1900_03 = _dt.date(1899, 12, 31)  # serials < 61 (Excel's fictitious 1900-02-29)
 _CURRENCY = ("COL$", "MX$", "US$", "COP", "MXN", "USD", "EUR", "$", "€")
 _SPACES = " \u00a0\u202f\u2007\t"
+_DASHES = frozenset({"-", "\u2013", "\u2014"})  # a number cell that is only a dash (and a currency sign) is zero
 # What may follow a date in its cell: a time of day as spreadsheets and exports write it («2026-09-30T00:00:00»,
 # «30/09/2026 12:00:00 a. m.», «30/09/2026 23:59 -05:00»). Anything else after a date («01/08/2026 - 31/08/2026»)
 # makes the cell no date: read as one, it would silently drop the rest.
@@ -151,7 +152,6 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
         raise ValueError("thousands_separator must be '', '.', ',', ' ' or \"'\" and differ from the decimal one")
     other = "." if dec == "," else ","  # a separator that is invalid unless it is the thousands one
     quant = Decimal(1).scaleb(-places) if places is not None else None
-    zero = Decimal(0).quantize(quant) if quant is not None else Decimal(0)
     digits = frozenset("0123456789")
     allowed_first = frozenset("0123456789-+")
     th_k = [th * k for k in range(8)]
@@ -169,6 +169,8 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
                 t = t.replace(sym, "")
         neg = False
         t = t.strip(_SPACES)
+        if t in _DASHES:  # «$ -», «-»: zero as a spreadsheet's accounting format writes it
+            return "0", False
         if percent and t.endswith("%"):
             t = t[:-1].rstrip(_SPACES)
         if t.startswith("(") and t.endswith(")"):
@@ -208,8 +210,6 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
             err = _excel_error(t)
             if err:
                 raise err
-            if _accounting_zero(t):
-                return zero
             t, neg = clean(t)
             if not t or t[0] in "+-":  # nothing left, or a second sign ("--1")
                 raise bad(s)
@@ -285,14 +285,6 @@ def make_decimal(decimal_separator: str = ",", thousands_separator: str = ".",
     # For the mapper's generated code (`mapping._compile_fast`), which inlines for_str's commonest case.
     parse.inline = (dec, places, cache, size, quant)
     return parse
-
-
-def _accounting_zero(s: str) -> bool:
-    """«$ -», «-», «–»: zero as a spreadsheet's accounting format writes it."""
-    t = s.upper()
-    for sym in _CURRENCY:
-        t = t.replace(sym, "")
-    return t.strip(_SPACES) in ("-", "\u2013", "\u2014")
 
 
 def make_integer(decimal_separator: str = ",", thousands_separator: str = ".") -> Callable[[Any], int]:
