@@ -25,6 +25,7 @@ from facturador.core.actors import Actor
 from facturador.core.errors import Conflict, Invalid, NotFound, Refusal
 from facturador.core.models import Job
 from facturador.core.periods import clean_period
+from facturador.core.uploads import TooLarge, read_within
 from facturador.payments import asobancaria
 from facturador.printing.render import TemplateError
 
@@ -370,19 +371,6 @@ def _payment_file_too_large(name: str, size: int | None, limit: int) -> Invalid:
                    field="file", details={"limit": limit})
 
 
-def _read_payment_file(upload, name: str) -> bytes:
-    """The bytes of an uploaded or opened file, refused past `FACTURADOR_PAYMENT_FILE_MAX_BYTES` before it is read
-    (its declared size) or while it is read (never more than the limit and one byte)."""
-    limit = settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES
-    size = getattr(upload, "size", None)
-    if size is not None and size > limit:
-        raise _payment_file_too_large(name, size, limit)
-    data = upload.read(limit + 1)
-    if len(data) > limit:
-        raise _payment_file_too_large(name, None, limit)
-    return data
-
-
 def import_payments(issuer, actor: Actor, *, data: bytes | None = None, upload=None,
                     name: str = "") -> recaudo.ImportResult:
     """Apply an Asobancaria 2001 recaudo file (nothing is applied if any check fails), given as `data` or as an
@@ -395,7 +383,10 @@ def import_payments(issuer, actor: Actor, *, data: bytes | None = None, upload=N
     `billing.payment_file.duplicate`."""
     name = name or getattr(upload, "name", "") or "recaudo.txt"
     if upload is not None:
-        data = _read_payment_file(upload, name)
+        try:
+            data = read_within(upload, settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES)
+        except TooLarge as exc:
+            raise _payment_file_too_large(name, exc.size, settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES) from None
     elif len(data) > settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES:
         raise _payment_file_too_large(name, len(data), settings.FACTURADOR_PAYMENT_FILE_MAX_BYTES)
     try:

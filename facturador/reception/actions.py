@@ -14,6 +14,7 @@ from django.utils import timezone
 from facturador.core import audit, jobs, outbound
 from facturador.core.actors import Actor
 from facturador.core.errors import Conflict, Invalid, NotFound, Refusal
+from facturador.core.uploads import TooLarge, read_within
 from facturador.reception import services
 from facturador.reception.models import Intake, Mailbox, ReceivedDocument, Source
 
@@ -22,16 +23,12 @@ POLL_KIND = "reception.poll"
 
 def _read_upload(upload, name: str) -> bytes:
     limit = settings.FACTURADOR_RECEPTION_MAX_BYTES
-    declared = getattr(upload, "size", None)
-    if declared is not None and declared > limit:
-        raise Invalid("reception.file.too_large", f"El archivo «{name}» pesa {declared / 2**20:.1f} MB; el máximo es "
-                      f"{limit / 2**20:.0f} MB.", field="file")
-    if hasattr(upload, "seek"):
-        upload.seek(0)
-    data = upload.read(limit + 1)
-    if len(data) > limit:
-        raise Invalid("reception.file.too_large", f"El archivo «{name}» supera el máximo de {limit / 2**20:.0f} MB.",
-                      field="file")
+    try:
+        data = read_within(upload, limit)
+    except TooLarge as exc:
+        what = (f"pesa {exc.size / 2**20:.1f} MB; el máximo es" if exc.size is not None else "supera el máximo de")
+        raise Invalid("reception.file.too_large", f"El archivo «{name}» {what} {limit / 2**20:.0f} MB.",
+                      field="file") from None
     if not data:
         raise Invalid("reception.file.empty", f"El archivo «{name}» está vacío.", field="file")
     return data
