@@ -32,7 +32,7 @@ from facturador.imports import actions, services
 from facturador.imports.models import FileType, ImportJob
 from facturador.printing.money import format_money
 
-JSON_ERRORS = 1000  # row errors listed by `run --json` (as many as the dry run lists; `errors_total` counts them all)
+JSON_ERRORS = 1000  # row errors listed by `run --json` (as the API's report; `errors_total` counts them all)
 
 EXIT = {Job.Status.FINISHED: 0, Job.Status.FINISHED_WITH_ERRORS: 3}
 
@@ -244,8 +244,7 @@ class Command(ActionCommand):
         if job.status in Job.FINAL:
             out.update(rows_read=imp.rows_read, rows_valid=imp.rows_valid, rows_invalid=imp.rows_invalid,
                        amount=str(imp.amount_total), error=job.error or None,
-                       errors=[{"row": e.row_number or None, "column": e.column, "value": e.value, "code": e.code,
-                                "message": e.message} for e in imp.row_errors.all()[:JSON_ERRORS]],
+                       errors=services.row_errors(imp, limit=JSON_ERRORS),
                        errors_total=imp.row_errors.count(), reconciliation=imp.reconciliation or None)
         return json.dumps(out, ensure_ascii=False, default=str)
 
