@@ -559,13 +559,14 @@ def suggest(sample: Sample, catalog: list[FieldSpec], *, extra: bool = True, ext
         hk = header_key(c.header)
         money = _money_header(hk)
         words = hk.split(" ")
+        scores = {name: _best_key(hk, {name: ks})[0] for name, ks in keys.items()}
         # «Consumo datos (GB)»: a usage the catalog keeps in another unit. No usage or quantity field takes it
         # («consumo» would make it a Cantidad): it is kept as an extra attribute, never mis-scaled.
-        if any(spec.other_units and _best_key(hk, {n: keys[n]})[0] and any(w in spec.other_units for w in words)
+        if any(spec.other_units and scores[n] and any(w in spec.other_units for w in words)
                for n, spec in specs.items()):
             other_unit.add(c.index)
-        for order, (name, ks) in enumerate(keys.items()):
-            score, _who = _best_key(hk, {name: ks})
+        for order, name in enumerate(keys):
+            score = scores[name]
             if (money or c.index in other_unit) and specs[name].money is False:
                 continue  # «Valor consumo» is no consumption; «Datos (GB)» no Cantidad nor Datos (MB)
             if score and _compatible(specs[name], c.kind):
