@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     argv[0] = ALIASES.get(argv[0], argv[0])
     _default_options(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facturador.settings")
+    if argv[0] == "worker":
+        preload_allocator(argv)
     import django
     from django.core.management import execute_from_command_line
 
@@ -98,6 +100,26 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
         return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe ended
     return 0
+
+
+RESTARTED = "FACTURADOR_WORKER_MALLOC_LOADED"  # in the environment of a worker started again with its allocator
+
+
+def preload_allocator(argv: list[str]) -> None:
+    """Start this worker process again (same pid) with FACTURADOR_WORKER_MALLOC preloaded: a malloc replacement
+    must be in place before the process starts. Once, before Django is set up; if it cannot, the worker goes on
+    with the allocator it has."""
+    from django.conf import settings
+
+    lib = settings.FACTURADOR_WORKER_MALLOC
+    preload = os.environ.get("LD_PRELOAD", "")
+    if not lib or os.environ.get(RESTARTED) or lib in preload.split():
+        return
+    env = dict(os.environ, LD_PRELOAD=f"{lib} {preload}".strip(), **{RESTARTED: "1"})
+    try:
+        os.execve(sys.executable, [sys.executable, "-m", "facturador", *argv], env)
+    except OSError as exc:
+        print(f"worker: could not start again with {lib} preloaded ({exc})", file=sys.stderr)
 
 
 def _default_options(argv: list[str]) -> None:

@@ -336,7 +336,8 @@ def create_batch(issuer, actor: Actor, *, periods, references=None, billing_type
         )
         batch.output_dir = f"issuers/{issuer.pk}/billing/lote-{batch.pk}"
         batch.save(update_fields=["output_dir"])
-        engine.start_job(batch, user=actor.user, total=p.plan.count, account_ids=p.selection.account_ids)
+        job = engine.start_job(batch, user=actor.user, total=p.plan.count, account_ids=p.selection.account_ids)
+        engine.start_helpers(batch, job, p.plan.count)
         audit.record("batch.create", actor=actor, issuer=issuer, obj=batch,
                      summary=f"{p.plan.count} facturas, periodos {', '.join(p.periods)}")
     return batch

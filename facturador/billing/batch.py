@@ -35,7 +35,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
 
 from facturador.billing import cartera, invoice_templates
@@ -455,6 +455,13 @@ def _write_chunk_pdf(media: Path, batch: Batch, seq_from: int, seq_to: int, pdf:
     os.replace(tmp, path)
 
 
+# Prefix of the statements that record a lease or a rendered chunk on PostgreSQL (one round trip, its own implicit
+# transaction): their commit does not wait for the WAL to reach the disk. What a crash of PostgreSQL could lose is
+# the last fraction of a second of leases and PDF paths, which are rendered again (the files are rewritten whole);
+# any later synchronous commit (numbering, a print part, the batch's outcome) makes them durable first.
+ASYNC_COMMIT = "SET LOCAL synchronous_commit TO off; "
+
+
 def _store_rendered(done: list[BillingInvoice]):
     """Record the rendered invoices' PDF and barcode in one statement (bulk_update's CASE expressions cost more
     CPU than the render of a chunk's barcodes)."""
@@ -463,9 +470,9 @@ def _store_rendered(done: list[BillingInvoice]):
     table = connection.ops.quote_name(BillingInvoice._meta.db_table)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute(f"UPDATE {table} AS b SET pdf = v.pdf, barcode_data = v.data, barcode_text = v.text "
-                        "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(id, pdf, data, text) "
-                        "WHERE b.id = v.id",
+            cur.execute(ASYNC_COMMIT + f"UPDATE {table} AS b SET pdf = v.pdf, barcode_data = v.data, "
+                        "barcode_text = v.text FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) "
+                        "AS v(id, pdf, data, text) WHERE b.id = v.id",
                         [[i.pk for i in done], [i.pdf for i in done], [i.barcode_data for i in done],
                          [i.barcode_text for i in done]])
         else:
@@ -640,16 +647,23 @@ def _free(me: int) -> Q:
 
 
 def _claim(batch: Batch, me: int, limit: int) -> list[BillingInvoice]:
-    """Lease the next `limit` invoices without a PDF, in number order (a short transaction; on PostgreSQL
-    SKIP LOCKED lets concurrent workers take different rows, on SQLite the write lock serialises them)."""
-    with transaction.atomic():
-        qs = BillingInvoice.objects.filter(batch=batch, pdf="").filter(_free(me)).order_by("seq")
-        if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
-        ids = list(qs.values_list("pk", flat=True)[:limit])
-        if not ids:
-            return []
-        BillingInvoice.objects.filter(pk__in=ids).update(claimed_by=me)
+    """Lease the next `limit` invoices without a PDF, in number order, in one statement (on PostgreSQL SKIP LOCKED
+    lets concurrent workers take different rows, and ASYNC_COMMIT; on SQLite the write lock serialises them). One
+    round trip instead of a transaction of three: with every core busy, each waits for PostgreSQL to be scheduled."""
+    table, jobs_table = (connection.ops.quote_name(m._meta.db_table) for m in (BillingInvoice, Job))
+    pg = connection.vendor == "postgresql"
+    # the rows of _free(me): not leased, leased by this job, or leased by a job that is no longer running
+    sql = (f"UPDATE {table} SET claimed_by = %s WHERE id IN (SELECT id FROM {table} WHERE batch_id = %s AND pdf = '' "
+           f"AND (claimed_by IS NULL OR claimed_by = %s OR claimed_by NOT IN "
+           f"(SELECT id FROM {jobs_table} WHERE status = %s AND id <> %s)) ORDER BY seq LIMIT %s"
+           f"{' FOR UPDATE SKIP LOCKED' if pg else ''}) RETURNING id")
+    with connection.cursor() as cur:
+        cur.execute((ASYNC_COMMIT if pg else "") + sql, [me, batch.pk, me, Job.Status.RUNNING, me, limit])
+        if pg:
+            cur.nextset()  # past the SET
+        ids = [row[0] for row in cur.fetchall()]
+    if not ids:
+        return []
     return list(BillingInvoice.objects.filter(pk__in=ids).select_related("account").order_by("seq"))
 
 
@@ -680,13 +694,13 @@ def build_ready_parts(batch: Batch, me: int, seqs: tuple[int, int] | None = None
     """Build every part (touching `seqs`, if given) whose invoices all have their PDF and that nobody else is
     building; returns how many this call built. Called by each worker right after it renders a chunk, so a
     part is built as soon as its last invoice is rendered, while the other workers go on rendering."""
-    qs = BatchPart.objects.filter(batch=batch, pdf="")
+    unrendered = BillingInvoice.objects.filter(batch=batch, pdf="", seq__gte=OuterRef("seq_from"),
+                                               seq__lte=OuterRef("seq_to"))
+    qs = BatchPart.objects.filter(batch=batch, pdf="").filter(~Exists(unrendered))  # one query per rendered chunk
     if seqs:
         qs = qs.filter(seq_to__gte=seqs[0], seq_from__lte=seqs[1])
     built = 0
     for part in qs.order_by("index"):
-        if BillingInvoice.objects.filter(batch=batch, seq__gte=part.seq_from, seq__lte=part.seq_to, pdf="").exists():
-            continue
         if not BatchPart.objects.filter(pk=part.pk, pdf="").filter(_free(me)).update(
                 claimed_by=me, rendered_at=timezone.now()):
             continue  # another worker is building it
@@ -809,7 +823,7 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     ctx.progress(0, message="Calculando valores", force=True)
     already_in_batch = BillingInvoice.objects.filter(batch=batch).count()  # only this job numbers the batch
     fresh = not already_in_batch
-    if fresh:  # the helpers start now and get their renderer ready while the plan and the first chunk are made
+    if fresh:  # helpers: queued with the batch by create_batch; a batch resumed before numbering gets them here
         ctx.set_result(numbered=False)
         _start_helpers(ctx, batch, len(account_ids))
     p = plan(issuer, batch.periods, batch.billing_type, account_ids, issue_date=batch.issue_date, batch=batch)
@@ -923,10 +937,14 @@ def _render_leased(ctx: jobs.JobContext, batch: Batch, opened: list, *, main: bo
     rendered = 0
     last_count = 0.0
     limit = settings.FACTURADOR_BILLING_RENDER_CHUNK
+    chunk: list[BillingInvoice] = []
+    state, state_read = None, 0.0
     while True:
         ctx.check_cancel()
-        if not main:
+        # a helper reads the main job's state before each lease while it waits, every half second while it renders
+        if not main and (not chunk or time.monotonic() - state_read >= 0.5):
             state = Job.objects.filter(pk=main_id).values_list("status", "cancel_requested", "result").first()
+            state_read = time.monotonic()
             if state is None or state[0] in Job.FINAL or state[1]:
                 return rendered
         chunk = _claim(batch, me, limit)
@@ -957,8 +975,8 @@ def _render_leased(ctx: jobs.JobContext, batch: Batch, opened: list, *, main: bo
                 return rendered
             if not pending:
                 ctx.progress(total, message="Terminando los PDF de impresión")
-        elif not (state[0] == Job.Status.RUNNING and (state[2] or {}).get("numbered") is False):
-            return rendered  # numbering is over and nothing is left to lease
+        elif (state[2] or {}).get("numbered") is True:
+            return rendered  # numbering is over and nothing is left to lease (a main job still queued numbers later)
         time.sleep(0.05)  # other workers hold the rest (or numbering goes on): two small queries a round
 
 
@@ -972,11 +990,17 @@ def _start_sending(batch: Batch):
 
 
 def _start_helpers(ctx: jobs.JobContext, batch: Batch, remaining: int):
+    start_helpers(batch, ctx.job, remaining)
+
+
+def start_helpers(batch: Batch, main: Job, remaining: int) -> list[Job]:
     """Helper jobs ("billing.batch_render") for big batches: FACTURADOR_BILLING_RENDER_HELPERS of them (one per
     extra worker), at most one per FACTURADOR_BILLING_HELPER_MIN invoices left to render (for a new batch: the
-    selected accounts)."""
+    invoices of its plan). A new batch's are queued with its job (`billing.actions.create_batch`), so a second worker
+    gets its renderer ready while the main job plans; a resumed batch's main job starts them once it knows what
+    is left."""
     minimum = max(1, settings.FACTURADOR_BILLING_HELPER_MIN)
-    if remaining < minimum or ctx.params.get("no_helper"):
+    if remaining < minimum:
         return []
     running = Job.objects.filter(kind="billing.batch_render", params__batch_id=batch.pk,
                                  status__in=Job.ACTIVE).count()
@@ -984,7 +1008,7 @@ def _start_helpers(ctx: jobs.JobContext, batch: Batch, remaining: int):
     with transaction.atomic():
         return [jobs.create_job(batch.issuer, "billing.batch_render",
                                 title=f"Lote {batch.pk}: generación de PDF (ayudante {i + 1})",
-                                params={"batch_id": batch.pk, "main_job": ctx.job.pk}) for i in range(max(0, wanted))]
+                                params={"batch_id": batch.pk, "main_job": main.pk}) for i in range(max(0, wanted))]
 
 
 def help_render(ctx: jobs.JobContext, batch: Batch):

@@ -1,11 +1,15 @@
 """When the batch's work starts: helpers are queued before numbering, and the first numbering chunk is short, so a
 second worker renders while the main job still plans and numbers."""
 
+import datetime as dt
+
 import pytest
 
+from facturador.billing import actions
 from facturador.billing import batch as engine
 from facturador.billing.models import BillingInvoice
 from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
+from facturador.core.actors import Actor
 from facturador.core.models import Job
 
 
@@ -28,3 +32,16 @@ def test_helpers_are_queued_before_the_first_invoice_is_numbered(issuer_co, sett
     helper = Job.objects.get(kind="billing.batch_render", params__batch_id=b.pk)
     first = BillingInvoice.objects.filter(batch=b).order_by("created_at").values_list("created_at", flat=True)[0]
     assert helper.created_at <= first
+
+
+@pytest.mark.django_db
+def test_creating_a_batch_queues_its_helpers_with_its_job(issuer_co, settings):
+    # queued in the same transaction, a second worker picks its helper up while the main job still plans
+    settings.FACTURADOR_BILLING_HELPER_MIN, settings.FACTURADOR_BILLING_RENDER_HELPERS = 2, 1
+    make_range(issuer_co, prefix="LQ")
+    accounts = make_accounts(issuer_co, 4)
+    b = actions.create_batch(issuer_co, Actor.cli(), periods=["2026-09"], issue_date=dt.date(2026, 10, 1),
+                             due_date=dt.date(2026, 10, 20), references=[a.reference for a in accounts])
+    helper = Job.objects.get(kind="billing.batch_render", params__batch_id=b.pk)
+    assert (helper.status, helper.params["main_job"]) == (Job.Status.PENDING, b.job_id)
+    assert Job.objects.get(pk=b.job_id).status == Job.Status.PENDING
