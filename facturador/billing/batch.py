@@ -930,10 +930,7 @@ def _render_leased(ctx: jobs.JobContext, batch: Batch, opened: list, *, main: bo
     workers hold); a helper returns when nothing is left to lease once numbering is over, or when the
     main job ends or is cancelled. Returns the number of invoices this job rendered."""
     me = ctx.job.pk
-    # a helper gets its renderer (template, Typst compiler) ready at once: it starts while numbering goes on
-    renderer = None if main else _Renderer(batch, job_id=me)
-    if renderer is not None:
-        opened.append(renderer)
+    renderer = None
     rendered = 0
     last_count = 0.0
     limit = settings.FACTURADOR_BILLING_RENDER_CHUNK
@@ -946,7 +943,10 @@ def _render_leased(ctx: jobs.JobContext, batch: Batch, opened: list, *, main: bo
             state = Job.objects.filter(pk=main_id).values_list("status", "cancel_requested", "result").first()
             state_read = time.monotonic()
             if state is None or state[0] in Job.FINAL or state[1]:
-                return rendered
+                return rendered  # (a helper that a single worker runs after the main job: without a renderer)
+            if renderer is None:  # the template and the Typst compiler ready while the main job plans and numbers
+                renderer = _Renderer(batch, job_id=me)
+                opened.append(renderer)
         chunk = _claim(batch, me, limit)
         if chunk:
             if renderer is None:

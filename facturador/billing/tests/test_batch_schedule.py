@@ -10,6 +10,7 @@ from facturador.billing import batch as engine
 from facturador.billing.models import BillingInvoice
 from facturador.billing.tests.helpers import issue_batch_inline, make_accounts, make_range
 from facturador.core.actors import Actor
+from facturador.core.jobs import execute_job
 from facturador.core.models import Job
 
 
@@ -45,3 +46,18 @@ def test_creating_a_batch_queues_its_helpers_with_its_job(issuer_co, settings):
     helper = Job.objects.get(kind="billing.batch_render", params__batch_id=b.pk)
     assert (helper.status, helper.params["main_job"]) == (Job.Status.PENDING, b.job_id)
     assert Job.objects.get(pk=b.job_id).status == Job.Status.PENDING
+
+
+@pytest.mark.django_db
+def test_a_helper_run_after_its_batch_ended_prepares_no_renderer(issuer_co, settings, tmp_path, monkeypatch):
+    # one worker runs the helper after the main job: it finds the batch done and must not load Typst for nothing
+    settings.MEDIA_ROOT = tmp_path
+    settings.FACTURADOR_BILLING_HELPER_MIN, settings.FACTURADOR_BILLING_RENDER_HELPERS = 2, 1
+    make_range(issuer_co, prefix="LR")
+    b = issue_batch_inline(issuer_co, make_accounts(issuer_co, 4))
+    helper = Job.objects.get(kind="billing.batch_render", params__batch_id=b.pk)
+    made = []
+    monkeypatch.setattr(engine, "_Renderer", lambda *a, **k: made.append(a))
+    execute_job.call(helper.pk)
+    helper.refresh_from_db()
+    assert (helper.status, helper.result.get("rendered"), made) == (Job.Status.FINISHED, 0, [])
