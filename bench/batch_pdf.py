@@ -97,6 +97,20 @@ conditions before/after):
   1.65 / 1.56 / 1.59 (median 1.59): the workers then used 5.5-5.8 ms CPU per invoice alone and 5.8-6.6 ms side by
   side — the same work ≈ 10 % costlier while both cores run, which alone caps the ratio near 1.8 (the bench now
   prints that ceiling).
+  Where that 10 % came from (6 Dec 2026, idle machine, load 0.4-1.5, PostgreSQL, 3,000 invoices; main at 374953e
+  gave 1 worker 193-216/s, 2 workers 336-362/s, rounds 1.68 1.69 1.74): perf showed the workers' system time in
+  ext4's inode allocation (recently_deleted, under the directory's lock: this disk's ext4 has no journal, so it skips
+  the inodes freed in the last minutes one by one — and this bench had just deleted the previous run's files), now
+  moved aside until the end; and a worker's Typst render of the same chunk slows from ≈ 4.1 to 4.6-5.0 ms per
+  invoice over its first ~100 chunks on glibc's malloc (≈ 3.8 throughout with jemalloc, which the workers now
+  preload), so a short run flattered whichever worker rendered less. The idle cores in every second of rendering
+  were waits for PostgreSQL: a lease is now one statement and it and the PDF paths commit without waiting for the
+  WAL flush; a helper reads the main job's state every half second instead of every chunk, and is queued with the
+  batch's job. Then: --scaling rounds 1.84 1.88 1.89, 1.80 1.86, 2.13 1.94 1.88 (medians 1.84-1.97; 1 worker
+  205-228/s, 2 workers 374-444/s, the workers' CPU per invoice now within 2-8 % of each other); --mix --workers 2
+  216/s (459-461 MB); --electronic --workers 2 164/s end to end, every DIAN answer in at 139.6/s; --count 100000
+  --workers 2 408.7/s (245 s: plan 2.9 s in the caller and 1.9 s in the job, numbering 32,500 numbers/s, the last
+  of 50 parts 0.32 s after the last render), peak RSS 320 and 412 MB.
 """
 
 from __future__ import annotations
