@@ -106,8 +106,9 @@ conditions before/after):
   preload), so a short run flattered whichever worker rendered less. The idle cores in every second of rendering
   were waits for PostgreSQL: a lease is now one statement and it and the PDF paths commit without waiting for the
   WAL flush; a helper reads the main job's state every half second instead of every chunk, and is queued with the
-  batch's job. Then: --scaling rounds 1.84 1.88 1.89, 1.80 1.86, 2.13 1.94 1.88 (medians 1.84-1.97; 1 worker
-  205-228/s, 2 workers 374-444/s, the workers' CPU per invoice now within 2-8 % of each other); --mix --workers 2
+  batch's job. Then: --scaling rounds 1.84 1.88 1.89, 1.80 1.86, 1.93 1.87 2.03 (medians 1.83-1.93; 1 worker
+  205-221/s, 2 workers 374-412/s, the workers' CPU per invoice within 2-5 % of each other — the first run, one
+  worker, still pays for the files an earlier process deleted); --mix --workers 2
   216/s (459-461 MB); --electronic --workers 2 164/s end to end, every DIAN answer in at 139.6/s; --count 100000
   --workers 2 408.7/s (245 s: plan 2.9 s in the caller and 1.9 s in the job, numbering 32,500 numbers/s, the last
   of 50 parts 0.32 s after the last render), peak RSS 320 and 412 MB.
@@ -493,8 +494,8 @@ def summary(results: list[dict]) -> str:
                      + f" (median {median(ratios):.2f})")
         cpu = {n: median(sum(r["cpu"]) / max(1, r["count"]) for r in results if r["workers"] == n) for n in (1, 2)}
         lines.append(f"workers' CPU per invoice: 1 worker {1000 * cpu[1]:.2f} ms, 2 workers {1000 * cpu[2]:.2f} ms "
-                     f"({100 * (cpu[2] / cpu[1] - 1):+.0f} %: the same work costs more while both cores run), so "
-                     f"the ratio cannot exceed {2 * cpu[1] / cpu[2]:.2f} here whatever else is done")
+                     f"({100 * (cpu[2] / cpu[1] - 1):+.0f} % per invoice while both cores run), so the ratio "
+                     f"cannot exceed {2 * cpu[1] / cpu[2]:.2f} here whatever else is done")
     return "\n".join(lines)
 
 
