@@ -111,7 +111,7 @@ def preload_allocator(argv: list[str]) -> None:
     with the allocator it has."""
     from django.conf import settings
 
-    lib = settings.FACTURADOR_WORKER_MALLOC
+    lib = getattr(settings, "FACTURADOR_WORKER_MALLOC", "")
     preload = os.environ.get("LD_PRELOAD", "")
     if not lib or os.environ.get(RESTARTED) or lib in preload.split():
         return

@@ -647,21 +647,24 @@ def _free(me: int) -> Q:
 
 
 def _claim(batch: Batch, me: int, limit: int) -> list[BillingInvoice]:
-    """Lease the next `limit` invoices without a PDF, in number order, in one statement (on PostgreSQL SKIP LOCKED
-    lets concurrent workers take different rows, and ASYNC_COMMIT; on SQLite the write lock serialises them). One
-    round trip instead of a transaction of three: with every core busy, each waits for PostgreSQL to be scheduled."""
-    table, jobs_table = (connection.ops.quote_name(m._meta.db_table) for m in (BillingInvoice, Job))
-    pg = connection.vendor == "postgresql"
-    # the rows of _free(me): not leased, leased by this job, or leased by a job that is no longer running
-    sql = (f"UPDATE {table} SET claimed_by = %s WHERE id IN (SELECT id FROM {table} WHERE batch_id = %s AND pdf = '' "
-           f"AND (claimed_by IS NULL OR claimed_by = %s OR claimed_by NOT IN "
-           f"(SELECT id FROM {jobs_table} WHERE status = %s AND id <> %s)) ORDER BY seq LIMIT %s"
-           f"{' FOR UPDATE SKIP LOCKED' if pg else ''}) RETURNING id")
-    with connection.cursor() as cur:
-        cur.execute((ASYNC_COMMIT if pg else "") + sql, [me, batch.pk, me, Job.Status.RUNNING, me, limit])
-        if pg:
+    """Lease the next `limit` invoices without a PDF, in number order. On PostgreSQL one statement (an UPDATE of the
+    rows SKIP LOCKED lets this worker take, ASYNC_COMMIT): with every core busy each round trip waits for PostgreSQL
+    to be scheduled, and a transaction of three took three. On SQLite (in process) a short transaction, serialised
+    by its write lock."""
+    free = BillingInvoice.objects.filter(batch=batch, pdf="").filter(_free(me)).order_by("seq").values("pk")[:limit]
+    if connection.vendor == "postgresql":
+        sql, params = free.query.sql_with_params()
+        table = connection.ops.quote_name(BillingInvoice._meta.db_table)
+        with connection.cursor() as cur:
+            cur.execute(f"{ASYNC_COMMIT}UPDATE {table} SET claimed_by = %s WHERE id IN ({sql} FOR UPDATE SKIP LOCKED) "
+                        "RETURNING id", [me, *params])
             cur.nextset()  # past the SET
-        ids = [row[0] for row in cur.fetchall()]
+            ids = [row[0] for row in cur.fetchall()]
+    else:
+        with transaction.atomic():
+            ids = [row["pk"] for row in free]
+            if ids:
+                BillingInvoice.objects.filter(pk__in=ids).update(claimed_by=me)
     if not ids:
         return []
     return list(BillingInvoice.objects.filter(pk__in=ids).select_related("account").order_by("seq"))
