@@ -112,7 +112,9 @@ conditions before/after):
   database (300 chunks of 20, jemalloc) take 3.7-4.3 ms per invoice in a process alone and 3.5-3.9 ms in each of two
   run side by side. Normalised to equal CPU per invoice the ratios would be 1.73-1.82; what still separates them
   from 2 is ≈ 0.4 idle core-seconds at the start (validation and plan in the caller, the plan in the job) and
-  ≈ 0.3 at the end (the last part). The first run of an invocation (one worker) also pays for the files earlier
+  ≈ 0.3 at the end (the last part), which weigh less in a longer batch: --count 20000 --scaling --rounds 2 gave
+  1 worker 252.1 and 254.0/s, 2 workers 460.0 and 460.8/s, rounds 1.82 1.81 (ratio 1.82) with the same CPU per
+  invoice in both (3.93 and 3.94 ms). The first run of an invocation (one worker) also pays for the files earlier
   processes deleted in the last minutes; --mix --workers 2
   216/s (459-461 MB); --electronic --workers 2 164/s end to end, every DIAN answer in at 139.6/s; --count 100000
   --workers 2 408.7/s (245 s: plan 2.9 s in the caller and 1.9 s in the job, numbering 32,500 numbers/s, the last
