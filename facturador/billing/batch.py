@@ -828,7 +828,7 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     fresh = not already_in_batch
     if fresh:  # helpers: queued with the batch by create_batch; a batch resumed before numbering gets them here
         ctx.set_result(numbered=False)
-        _start_helpers(ctx, batch, len(account_ids))
+        start_helpers(batch, ctx.job, len(account_ids))
     p = plan(issuer, batch.periods, batch.billing_type, account_ids, issue_date=batch.issue_date, batch=batch)
     total = already_in_batch + p.count
     skipped = [dict(e, skipped=True) for e in p.skipped]  # left out by design: not errors
@@ -871,7 +871,7 @@ def _run(ctx: jobs.JobContext, batch: Batch):
             if start == 0:  # helpers render (and the DIAN sending sends) while the rest is numbered
                 _start_sending(batch)
                 if not fresh:  # a resumed batch's helpers: now that what is left is known
-                    _start_helpers(ctx, batch, total - _rendered_count(batch))
+                    start_helpers(batch, ctx.job, total - _rendered_count(batch))
     t_numbered = time.time()
     total = BillingInvoice.objects.filter(batch=batch).count()
     Batch.objects.filter(pk=batch.pk).update(error_list=skipped + errors)
@@ -887,7 +887,7 @@ def _run(ctx: jobs.JobContext, batch: Batch):
     ctx.progress(done, total=total, message="Generando PDF", force=True)
     if not issued:  # a resumed batch: numbering was over already
         _start_sending(batch)
-        _start_helpers(ctx, batch, total - done)
+        start_helpers(batch, ctx.job, total - done)
     _work(ctx, batch, main=True, total=total)
     if batch.electronic:  # invoices whose DIAN document could not be signed (see billing.electronic.BatchSigner)
         known = {(e["reference"], e["reason"]) for e in errors}
@@ -990,10 +990,6 @@ def _start_sending(batch: Batch):
 
         with transaction.atomic():
             electronic.start_sending(batch)
-
-
-def _start_helpers(ctx: jobs.JobContext, batch: Batch, remaining: int):
-    start_helpers(batch, ctx.job, remaining)
 
 
 def start_helpers(batch: Batch, main: Job, remaining: int) -> list[Job]:

@@ -181,11 +181,6 @@ class _Line:
         return self.raw(start, length).strip()
 
 
-# The header's file date, file time and file modifier (40:53) say when the bank wrote the file, not what it
-# reports: a portal that writes the moment of each download gives the same collection a new header each time.
-_FILE_STAMP = slice(40, 53)
-
-
 # Field names (as in the errors) by record type: (offset, length, name); anything else is reserved.
 _FIELDS = {
     "01": ((2, 10, "nit"), (12, 8, "fecha_recaudo"), (20, 3, "codigo_banco"), (23, 17, "cuenta"),
@@ -197,6 +192,17 @@ _FIELDS = {
     "08": ((2, 9, "total_registros_lote"), (11, 18, "valor_total_lote"), (29, 4, "numero_lote")),
     "09": ((2, 9, "total_registros"), (11, 18, "valor_total")),
 }
+
+
+def _span(rtype: str, first: str, last: str) -> slice:
+    """The positions of a record's fields `first` to `last` (`_FIELDS`)."""
+    at = {name: (start, length) for start, length, name in _FIELDS[rtype]}
+    return slice(at[first][0], sum(at[last]))
+
+
+# The header's file date, file time and file modifier say when the bank wrote the file, not what it reports: a
+# portal that writes the moment of each download gives the same collection a new header each time.
+_FILE_STAMP = _span("01", "fecha_archivo", "modificador_archivo")
 # What a record may hold: printable ASCII. Anything else is another encoding (UTF-8, Latin-1 accents), binary
 # data or a damaged transfer, and would shift or corrupt the fixed-width fields.
 _BAD_CHARACTER = re.compile(r"[^\x20-\x7e]")
@@ -247,10 +253,9 @@ def parse(source: bytes | str | BinaryIO | TextIO, *, strict_length: bool = True
         bad = _BAD_CHARACTER.search(text)
         if bad:
             shown = bad.group() if bad.group().isprintable() else f"\\x{ord(bad.group()):02x}"
-            raise AsobancariaError(idx, _field_at(rtype, bad.start()),
-                                   f"Carácter no válido «{shown}» en la posición {bad.start() + 1} (campo "
-                                   f"«{_field_at(rtype, bad.start())}»): el archivo debe ser texto ASCII de ancho fijo.",
-                                   "invalid_character")
+            where = _field_at(rtype, bad.start())
+            raise AsobancariaError(idx, where, f"Carácter no válido «{shown}» en la posición {bad.start() + 1} (campo "
+                                   f"«{where}»): el archivo debe ser texto ASCII de ancho fijo.", "invalid_character")
         if len(text) != LINE_LENGTH:
             if strict_length or len(text) < _SIGNIFICANT[rtype] or text[LINE_LENGTH:].strip(" "):
                 raise AsobancariaError(idx, "longitud",
